@@ -1,0 +1,25 @@
+import { defineConfig } from 'vitest/config';
+import { fileURLToPath } from 'node:url';
+
+const src = (p: string) => fileURLToPath(new URL(p, import.meta.url));
+
+// One suite for every workspace. Tests import workspace packages from source, so `npm test`
+// never runs against a stale build; bins and child processes use the built `dist/`.
+export default defineConfig({
+  resolve: {
+    alias: [
+      { find: /^@edgefleet\/protocol$/, replacement: src('./protocol/src/index.ts') },
+      { find: /^@edgefleet\/agent\/core$/, replacement: src('./agent/src/core/index.ts') },
+      { find: /^@edgefleet\/agent$/, replacement: src('./agent/src/index.ts') },
+      { find: /^@edgefleet\/hub$/, replacement: src('./hub/src/index.ts') },
+    ],
+  },
+  test: {
+    include: ['{protocol,agent,hub,web-runtime,scripts}/{src,test}/**/*.test.ts'],
+    exclude: ['**/node_modules/**', '**/dist/**'],
+    pool: 'forks',
+    maxWorkers: 2,
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
+  },
+});
