@@ -15,7 +15,7 @@ export default defineConfig({
     ],
   },
   test: {
-    include: ['{protocol,agent,hub,web-runtime,scripts}/{src,test}/**/*.test.ts'],
+    include: ['{protocol,agent,hub,web-runtime}/{src,test}/**/*.test.ts', 'scripts/**/*.test.ts'],
     exclude: ['**/node_modules/**', '**/dist/**'],
     pool: 'forks',
     maxWorkers: 2,
