@@ -3,3 +3,8 @@ export * from './errors.js';
 export * from './topics.js';
 export * from './limits.js';
 export * from './schemas.js';
+export * from './encoding.js';
+export * from './signing.js';
+export * from './verify.js';
+export * from './frames.js';
+export * from './telemetry/index.js';
