@@ -1,0 +1,195 @@
+// Input-feature summaries (design §6): counts in the reference's quantile bins plus moments, how a
+// feature is read from a tensor (FeatureSource), and how a reference is built from training data.
+
+import { EdgefleetError } from '../errors.js';
+import type { FeatureSource, FeatureSummary, ReferenceFeature } from '../schemas.js';
+
+/** An empty summary with `binCount` bins; for a reference with `edges`, binCount = edges.length + 1. */
+export function createFeatureSummary(binCount: number): FeatureSummary {
+  if (!Number.isInteger(binCount) || binCount < 2 || binCount > 65) {
+    throw new EdgefleetError('BAD_INPUT', `feature bin count must be an integer in [2, 65], got ${binCount}`);
+  }
+  return { bins: new Array<number>(binCount).fill(0), nulls: 0, count: 0, sum: 0, sumSq: 0, min: null, max: null };
+}
+
+/**
+ * Bin of `v` for strictly increasing `edges`: 0 is (-∞, e0), i is [e(i-1), e(i)), edges.length is
+ * [e_last, +∞) — i.e. the number of edges ≤ v (binary search).
+ */
+export function featureBinIndex(edges: readonly number[], v: number): number {
+  let lo = 0;
+  let hi = edges.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (edges[mid]! <= v) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/**
+ * Counts one value (mutates and returns `summary`). null, NaN and ±∞ count as `nulls` (infinities
+ * would turn `sum` into something JSON cannot carry); `count`, `sum`, `sumSq`, `min`, `max` cover
+ * the finite values only.
+ */
+export function featureAdd(summary: FeatureSummary, edges: readonly number[], value: number | null): FeatureSummary {
+  if (value === null || !Number.isFinite(value)) {
+    summary.nulls++;
+    return summary;
+  }
+  if (summary.bins.length !== edges.length + 1) {
+    throw new EdgefleetError(
+      'BAD_INPUT',
+      `feature summary has ${summary.bins.length} bins but the reference has ${edges.length} edges (needs ${edges.length + 1})`,
+    );
+  }
+  summary.bins[featureBinIndex(edges, value)]!++;
+  summary.count++;
+  summary.sum += value;
+  summary.sumSq += value * value;
+  if (summary.min === null || value < summary.min) summary.min = value;
+  if (summary.max === null || value > summary.max) summary.max = value;
+  return summary;
+}
+
+/** A new summary adding both; refuses summaries binned against different references. */
+export function mergeFeatureSummary(a: FeatureSummary, b: FeatureSummary): FeatureSummary {
+  if (a.bins.length !== b.bins.length) {
+    throw new EdgefleetError('BAD_INPUT', `cannot merge feature summaries of ${a.bins.length} and ${b.bins.length} bins`);
+  }
+  return {
+    bins: a.bins.map((c, i) => c + b.bins[i]!),
+    nulls: a.nulls + b.nulls,
+    count: a.count + b.count,
+    sum: a.sum + b.sum,
+    sumSq: a.sumSq + b.sumSq,
+    min: minOf(a.min, b.min),
+    max: maxOf(a.max, b.max),
+  };
+}
+
+function minOf(a: number | null, b: number | null): number | null {
+  return a === null ? b : b === null ? a : Math.min(a, b);
+}
+function maxOf(a: number | null, b: number | null): number | null {
+  return a === null ? b : b === null ? a : Math.max(a, b);
+}
+
+/** Mean and population standard deviation of a summary's finite values (null when empty). */
+export function featureMoments(s: FeatureSummary): { mean: number; std: number } | null {
+  if (s.count === 0) return null;
+  const mean = s.sum / s.count;
+  return { mean, std: Math.sqrt(Math.max(0, s.sumSq / s.count - mean * mean)) };
+}
+
+const num = (x: number | bigint | boolean): number => (typeof x === 'number' ? x : Number(x));
+const finiteOrNull = (x: number): number | null => (Number.isFinite(x) ? x : null);
+
+/**
+ * One value per batch row (axis 0) of a tensor with `dims` and row-major `data`, as `source` says
+ * (schemas.ts FeatureSource): `index` picks element `index` of the row's last axis (other non-batch
+ * axes at position 0); otherwise `reduce` (default 'mean') summarizes the row, or only `channel` of
+ * axis 1 when given. A source that does not fit the tensor (index or channel out of range, empty row)
+ * yields null for every row rather than throwing: telemetry must never fail an inference.
+ * NaN/∞ results are null.
+ */
+export function extractFeatureValues(
+  source: FeatureSource,
+  dims: readonly number[],
+  data: ArrayLike<number | bigint | boolean>,
+): (number | null)[] {
+  const batch = dims.length === 0 ? 1 : dims[0]!;
+  let rowSize = 1;
+  for (let d = 1; d < dims.length; d++) rowSize *= dims[d]!;
+  const out = new Array<number | null>(batch).fill(null);
+  if (batch === 0 || rowSize === 0 || data.length < batch * rowSize) return out;
+
+  if (source.index !== undefined) {
+    const last = dims.length >= 2 ? dims[dims.length - 1]! : 1;
+    if (source.index >= last) return out;
+    for (let r = 0; r < batch; r++) out[r] = finiteOrNull(num(data[r * rowSize + source.index]!));
+    return out;
+  }
+
+  // the slice of each row to reduce: the whole row, or one channel of axis 1
+  let start = 0;
+  let size = rowSize;
+  if (source.channel !== undefined) {
+    if (dims.length < 2 || source.channel >= dims[1]!) return out;
+    size = rowSize / dims[1]!;
+    start = source.channel * size;
+  }
+  const reduce = source.reduce ?? 'mean';
+  for (let r = 0; r < batch; r++) {
+    const base = r * rowSize + start;
+    let sum = 0;
+    let sumSq = 0;
+    let min = Infinity;
+    let max = -Infinity;
+    for (let k = 0; k < size; k++) {
+      const x = num(data[base + k]!);
+      sum += x;
+      sumSq += x * x;
+      if (x < min) min = x;
+      if (x > max) max = x;
+    }
+    let v: number;
+    switch (reduce) {
+      case 'mean':
+        v = sum / size;
+        break;
+      case 'std': {
+        const mean = sum / size;
+        v = Math.sqrt(Math.max(0, sumSq / size - mean * mean));
+        break;
+      }
+      case 'min':
+        v = min;
+        break;
+      case 'max':
+        v = max;
+        break;
+      case 'l2':
+        v = Math.sqrt(sumSq);
+        break;
+    }
+    // min/max skip NaN in comparisons; a NaN anywhere in the slice makes the value unknown
+    out[r] = Number.isNaN(sum) ? null : finiteOrNull(v);
+  }
+  return out;
+}
+
+/**
+ * A drift reference for one feature from training values (design §6): edges at the k/bins quantiles
+ * (k = 1…bins−1, equal edges merged so they are strictly increasing), the values counted into those
+ * bins, and their mean and population std. Non-finite values are skipped.
+ */
+export function buildReferenceFeature(
+  name: string,
+  source: FeatureSource,
+  values: readonly number[],
+  bins = 10,
+): ReferenceFeature {
+  if (!Number.isInteger(bins) || bins < 2 || bins > 65) {
+    throw new EdgefleetError('BAD_INPUT', `reference bins must be an integer in [2, 65], got ${bins}`);
+  }
+  const sorted = Float64Array.from(values.filter((v) => Number.isFinite(v))).sort();
+  const n = sorted.length;
+  if (n === 0) throw new EdgefleetError('BAD_INPUT', `reference feature "${name}" has no finite values`);
+  const edges: number[] = [];
+  for (let k = 1; k < bins; k++) {
+    // value below which ≈ k/bins of the data lies
+    const e = sorted[Math.min(n - 1, Math.floor((k * n) / bins))]!;
+    if (edges.length === 0 || e > edges[edges.length - 1]!) edges.push(e);
+  }
+  const counts = new Array<number>(edges.length + 1).fill(0);
+  let sum = 0;
+  let sumSq = 0;
+  for (const v of sorted) {
+    counts[featureBinIndex(edges, v)]!++;
+    sum += v;
+    sumSq += v * v;
+  }
+  const mean = sum / n;
+  return { name, source, edges, counts, mean, std: Math.sqrt(Math.max(0, sumSq / n - mean * mean)) };
+}

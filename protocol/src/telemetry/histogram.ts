@@ -1,0 +1,186 @@
+// Log-bucketed latency histogram (DDSketch-style, design §6): ≤ α relative error on any quantile,
+// merge by addition, compact JSON. `histogramAdd` is on the agent's inference hot path: no allocation
+// unless the value falls outside the buckets seen so far.
+
+import { EdgefleetError } from '../errors.js';
+import type { Histogram } from '../schemas.js';
+
+/** Default relative accuracy: every quantile is within 1% of a sample value at that rank (design §6 asks ≤ 2%). */
+export const HISTOGRAM_DEFAULT_ALPHA = 0.01;
+/** Values ≤ this (zero, negatives) are counted in `zeros`: log buckets cannot hold them. */
+export const HISTOGRAM_MIN_INDEXABLE = 1e-9;
+/** Most buckets a histogram keeps (the schema's cap); beyond it the lowest buckets are folded together. */
+export const HISTOGRAM_MAX_BUCKETS = 8192;
+
+// 1/ln(γ) for the last alpha seen: histograms are plain JSON objects, so the constant is cached here
+// instead of on the object (almost every histogram in a process shares one alpha).
+let cachedAlpha = Number.NaN;
+let cachedInvLnGamma = 0;
+let cachedGamma = 1;
+
+function invLnGamma(alpha: number): number {
+  if (alpha !== cachedAlpha) {
+    cachedGamma = (1 + alpha) / (1 - alpha);
+    cachedInvLnGamma = 1 / Math.log(cachedGamma);
+    cachedAlpha = alpha;
+  }
+  return cachedInvLnGamma;
+}
+
+function gammaOf(alpha: number): number {
+  invLnGamma(alpha);
+  return cachedGamma;
+}
+
+/** An empty histogram. `alpha` is the relative accuracy (0 < α ≤ 0.5). */
+export function createHistogram(alpha: number = HISTOGRAM_DEFAULT_ALPHA): Histogram {
+  if (!(alpha > 0 && alpha <= 0.5)) {
+    throw new EdgefleetError('BAD_INPUT', `histogram alpha must be in (0, 0.5], got ${alpha}`);
+  }
+  return { alpha, count: 0, sum: 0, min: null, max: null, zeros: 0, offset: 0, counts: [] };
+}
+
+/** Bucket index of a value > HISTOGRAM_MIN_INDEXABLE: bucket i holds (γ^(i-1), γ^i]. */
+export function histogramBucketIndex(alpha: number, v: number): number {
+  return Math.ceil(Math.log(v) * invLnGamma(alpha));
+}
+
+/**
+ * Adds `count` observations of `v` (mutates and returns `h`). Non-finite values are ignored, so a
+ * bad measurement cannot poison a window's JSON.
+ */
+export function histogramAdd(h: Histogram, v: number, count = 1): Histogram {
+  if (!Number.isFinite(v) || !(count > 0)) return h;
+  h.count += count;
+  h.sum += v * count;
+  if (h.min === null || v < h.min) h.min = v;
+  if (h.max === null || v > h.max) h.max = v;
+  if (v <= HISTOGRAM_MIN_INDEXABLE) {
+    h.zeros += count;
+    return h;
+  }
+  const i = Math.ceil(Math.log(v) * (h.alpha === cachedAlpha ? cachedInvLnGamma : invLnGamma(h.alpha)));
+  const counts = h.counts;
+  const k = i - h.offset;
+  if (k >= 0 && k < counts.length) {
+    counts[k]! += count; // common case: no allocation
+    return h;
+  }
+  addOutOfRange(h, i, count);
+  return h;
+}
+
+function addOutOfRange(h: Histogram, i: number, count: number): void {
+  const counts = h.counts;
+  if (counts.length === 0) {
+    h.offset = i;
+    counts.push(count);
+    return;
+  }
+  if (i >= h.offset + counts.length) {
+    while (h.offset + counts.length < i) counts.push(0);
+    counts.push(count);
+    foldLow(h);
+    return;
+  }
+  // below the range: extend downwards, but never past top − MAX + 1 (lower values fold into that bucket)
+  const top = h.offset + counts.length - 1;
+  const lo = Math.max(i, top - HISTOGRAM_MAX_BUCKETS + 1);
+  if (lo < h.offset) {
+    const pad = new Array<number>(h.offset - lo).fill(0);
+    counts.unshift(...pad);
+    h.offset = lo;
+  }
+  counts[0]! += count;
+}
+
+/** Keeps at most HISTOGRAM_MAX_BUCKETS buckets by folding the lowest into the lowest kept one. */
+function foldLow(h: Histogram): void {
+  const excess = h.counts.length - HISTOGRAM_MAX_BUCKETS;
+  if (excess <= 0) return;
+  let folded = 0;
+  for (let k = 0; k <= excess; k++) folded += h.counts[k]!;
+  h.counts.splice(0, excess);
+  h.counts[0] = folded;
+  h.offset += excess;
+}
+
+function trim(h: Histogram): void {
+  const counts = h.counts;
+  let end = counts.length;
+  while (end > 0 && counts[end - 1] === 0) end--;
+  let start = 0;
+  while (start < end && counts[start] === 0) start++;
+  if (start === 0 && end === counts.length) return;
+  h.counts = counts.slice(start, end);
+  h.offset = end === 0 ? 0 : h.offset + start;
+}
+
+/** Adds `src` into `target` (mutates and returns `target`). Refuses histograms of different alpha. */
+export function histogramMergeInto(target: Histogram, src: Histogram): Histogram {
+  if (target.alpha !== src.alpha) {
+    throw new EdgefleetError(
+      'BAD_INPUT',
+      `cannot merge histograms of different accuracy (alpha ${target.alpha} vs ${src.alpha})`,
+    );
+  }
+  target.count += src.count;
+  target.sum += src.sum;
+  target.zeros += src.zeros;
+  if (src.min !== null && (target.min === null || src.min < target.min)) target.min = src.min;
+  if (src.max !== null && (target.max === null || src.max > target.max)) target.max = src.max;
+  if (src.counts.length === 0) return target;
+  if (target.counts.length === 0) {
+    target.offset = src.offset;
+    target.counts = src.counts.slice();
+  } else {
+    const lo = Math.min(target.offset, src.offset);
+    const hi = Math.max(target.offset + target.counts.length, src.offset + src.counts.length);
+    const out = new Array<number>(hi - lo).fill(0);
+    for (let k = 0; k < target.counts.length; k++) out[target.offset - lo + k]! += target.counts[k]!;
+    for (let k = 0; k < src.counts.length; k++) out[src.offset - lo + k]! += src.counts[k]!;
+    target.offset = lo;
+    target.counts = out;
+  }
+  trim(target);
+  foldLow(target);
+  return target;
+}
+
+/** A new histogram holding both inputs' observations. */
+export function histogramMerge(a: Histogram, b: Histogram): Histogram {
+  const out: Histogram = { ...a, counts: a.counts.slice() };
+  return histogramMergeInto(out, b);
+}
+
+/**
+ * Estimated q-quantile (0 ≤ q ≤ 1) of the observations, or null when empty. The estimate is within
+ * relative error α of the sample at rank ⌊q·(count−1)⌋ (DDSketch), clamped to [min, max].
+ */
+export function histogramQuantile(h: Histogram, q: number): number | null {
+  if (h.count === 0 || h.min === null || h.max === null) return null;
+  if (q <= 0) return h.min;
+  if (q >= 1) return h.max;
+  const rank = q * (h.count - 1);
+  let seen = h.zeros;
+  let estimate: number;
+  if (seen > rank) {
+    estimate = 0;
+  } else {
+    const gamma = gammaOf(h.alpha);
+    let k = 0;
+    for (; k < h.counts.length; k++) {
+      seen += h.counts[k]!;
+      if (seen > rank) break;
+    }
+    if (k === h.counts.length) return h.max;
+    // the point of (γ^(i-1), γ^i] whose relative distance to both ends is α
+    estimate = (2 * Math.pow(gamma, h.offset + k)) / (gamma + 1);
+  }
+  return Math.min(h.max, Math.max(h.min, estimate));
+}
+
+/** Mean of the observations, or null when empty. */
+export function histogramMean(h: Histogram): number | null {
+  return h.count === 0 ? null : h.sum / h.count;
+}
