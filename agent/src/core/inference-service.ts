@@ -1,0 +1,63 @@
+// What the local OIP API (agent/src/node/local-api.ts) needs from the agent (design §5): health,
+// model metadata and inference by name/version. The agent implements it; the API only maps HTTP.
+
+import type { TensorSpec } from '@edgefleet/protocol';
+import { oipDatatypeOf, type OipInferRequest, type OipTensor } from './tensor.js';
+
+/** OIP `$metadata_tensor`: `-1` marks a variable (symbolic) dimension. */
+export interface OipTensorMeta {
+  name: string;
+  datatype: string;
+  shape: number[];
+}
+
+export interface ModelMetadata {
+  name: string;
+  versions: string[];
+  platform: 'onnxruntime_onnx';
+  inputs: OipTensorMeta[];
+  outputs: OipTensorMeta[];
+}
+
+export interface InferResponse {
+  model_name: string;
+  model_version: string;
+  /** The request's id, or one the agent assigned; `feedback` joins labels on it. */
+  id: string;
+  parameters?: Record<string, unknown>;
+  outputs: OipTensor[];
+}
+
+export interface FeedbackBody {
+  id: string;
+  label: string | number;
+}
+
+export interface ServerMetadata {
+  name: string;
+  version: string;
+  extensions: string[];
+}
+
+export interface InferenceService {
+  serverMetadata(): ServerMetadata;
+  isLive(): boolean;
+  isReady(): boolean;
+  listModels(): string[];
+  /** null when the model (or that version) is not served. */
+  modelMetadata(name: string, version?: string): ModelMetadata | null;
+  isModelReady(name: string, version?: string): boolean;
+  /** Throws EdgefleetError: NOT_FOUND, BAD_INPUT, INFERENCE_FAILED, UNAVAILABLE. */
+  infer(name: string, request: OipInferRequest, version?: string): Promise<InferResponse>;
+  /** Ground truth for an earlier prediction; NOT_FOUND for an unknown prediction id. */
+  feedback(name: string, body: FeedbackBody): Promise<void>;
+}
+
+/** OIP metadata for a declared tensor: datatype name, symbolic dims as -1. */
+export function tensorMeta(spec: TensorSpec): OipTensorMeta {
+  return {
+    name: spec.name,
+    datatype: oipDatatypeOf(spec.type),
+    shape: spec.shape.map((d) => (typeof d === 'number' ? d : -1)),
+  };
+}
