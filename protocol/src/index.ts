@@ -8,3 +8,4 @@ export * from './signing.js';
 export * from './verify.js';
 export * from './frames.js';
 export * from './telemetry/index.js';
+export * from './onnx/index.js';

@@ -1,0 +1,20 @@
+// ONNX tooling (issue 2 item 5): build models from TypeScript, read what a model declares. Pure, browser-safe.
+export {
+  buildModel,
+  buildMlpClassifier,
+  DEFAULT_IR_VERSION,
+  DEFAULT_OPSET,
+  FLOAT_ATTRIBUTE_NAMES,
+} from './build.js';
+export type {
+  Activation,
+  AttributeValue,
+  InitializerSpec,
+  MlpClassifierSpec,
+  ModelSpec,
+  NodeSpec,
+  TensorInit,
+  TensorValues,
+} from './build.js';
+export { readModelInfo, MIN_IR_VERSION, MAX_IR_VERSION, UNNAMED_DIM } from './read.js';
+export type { ModelInfo } from './read.js';
