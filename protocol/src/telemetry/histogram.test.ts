@@ -1,0 +1,104 @@
+import { describe, expect, it } from 'vitest';
+import { Histogram } from '../schemas.js';
+import {
+  HISTOGRAM_MAX_BUCKETS,
+  createHistogram,
+  histogramAdd,
+  histogramMerge,
+  histogramMergeInto,
+  histogramQuantile,
+} from './histogram.js';
+import { createNormal, createRng } from './random.js';
+
+/** Lognormal latencies (median ≈ 20 ms), rounded to 2^-10 ms so sums are exact in any order. */
+function latencies(seed: number, n: number): number[] {
+  const normal = createNormal(createRng(seed));
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) out.push(Math.round(Math.exp(Math.log(20) + 0.9 * normal()) * 1024) / 1024);
+  return out;
+}
+
+function histogramOf(values: readonly number[], alpha?: number): Histogram {
+  const h = createHistogram(alpha);
+  for (const v of values) histogramAdd(h, v);
+  return h;
+}
+
+describe('latency histogram', () => {
+  it('keeps every quantile of 100k lognormal samples within 2% of the exact quantile', () => {
+    const values = latencies(42, 100_000);
+    const h = histogramOf(values);
+    const sorted = Float64Array.from(values).sort();
+    for (const q of [0.5, 0.9, 0.95, 0.99, 0.999]) {
+      const exact = sorted[Math.floor(q * (sorted.length - 1))]!;
+      const estimate = histogramQuantile(h, q)!;
+      expect(Math.abs(estimate - exact) / exact, `q=${q} exact=${exact} estimate=${estimate}`).toBeLessThanOrEqual(0.02);
+    }
+    expect(histogramQuantile(h, 0)).toBe(sorted[0]);
+    expect(histogramQuantile(h, 1)).toBe(sorted[sorted.length - 1]);
+    expect(h.count).toBe(100_000);
+    expect(h.counts.length).toBeLessThan(1000); // compact: ~log(max/min)/ln γ buckets
+  });
+
+  it('merges two histograms into exactly the histogram of the concatenated data', () => {
+    const values = latencies(7, 20_000);
+    values.push(0, 0, -1); // zeros and negatives land in `zeros`
+    const rng = createRng(3);
+    const a: number[] = [];
+    const b: number[] = [];
+    for (const v of values) (rng() < 0.3 ? a : b).push(v);
+    const whole = histogramOf(values);
+    expect(histogramMerge(histogramOf(a), histogramOf(b))).toEqual(whole);
+    expect(histogramMerge(histogramOf(b), histogramOf(a))).toEqual(whole);
+    const target = histogramOf(a);
+    histogramMergeInto(target, histogramOf(b));
+    expect(target).toEqual(whole);
+    expect(whole.zeros).toBe(3);
+  });
+
+  it('leaves its inputs untouched when merging into a new histogram', () => {
+    const a = histogramOf([1, 2, 3]);
+    const b = histogramOf([1000, 2000]);
+    const before = structuredClone(a);
+    histogramMerge(a, b);
+    expect(a).toEqual(before);
+  });
+
+  it('refuses to merge histograms of different alpha', () => {
+    expect(() => histogramMerge(createHistogram(0.01), createHistogram(0.02))).toThrow(/different accuracy/);
+  });
+
+  it('survives a JSON round trip and validates against the schema', () => {
+    const h = histogramOf(latencies(11, 5000));
+    const back = Histogram.parse(JSON.parse(JSON.stringify(h)));
+    expect(back).toEqual(h);
+    expect(histogramQuantile(back, 0.95)).toBe(histogramQuantile(h, 0.95));
+    expect(Histogram.parse(JSON.parse(JSON.stringify(createHistogram())))).toEqual(createHistogram());
+  });
+
+  it('answers null for the quantile of an empty histogram and ignores non-finite values', () => {
+    const h = createHistogram();
+    histogramAdd(h, Number.NaN);
+    histogramAdd(h, Infinity);
+    expect(h.count).toBe(0);
+    expect(histogramQuantile(h, 0.5)).toBeNull();
+  });
+
+  it('folds the lowest buckets beyond the bucket cap, the same way whatever the insertion order', () => {
+    const up = histogramOf([1e-8, 5, 1e300, 1e300, 1e300]);
+    const down = histogramOf([1e300, 1e300, 1e300, 5, 1e-8]);
+    expect(up).toEqual(down);
+    expect(up.counts.length).toBe(HISTOGRAM_MAX_BUCKETS);
+    expect(up.count).toBe(5);
+    // the top keeps its accuracy; 1e-8 and 5 share the lowest kept bucket
+    expect(Math.abs(histogramQuantile(up, 0.9)! / 1e300 - 1)).toBeLessThanOrEqual(0.01);
+    expect(up.counts[0]).toBe(2);
+    expect(Histogram.safeParse(JSON.parse(JSON.stringify(up))).success).toBe(true);
+  });
+
+  it('counts repeated observations with a count argument', () => {
+    const once = createHistogram();
+    histogramAdd(once, 12.5, 3);
+    expect(once).toEqual(histogramOf([12.5, 12.5, 12.5]));
+  });
+});
