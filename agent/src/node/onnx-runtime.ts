@@ -1,0 +1,115 @@
+// InferenceRuntime over onnxruntime-node (design §5). Thin on purpose: the per-call path wraps the
+// core's typed arrays in ort.Tensor without copying and hands ort's output buffers back as they are.
+
+import * as ort from 'onnxruntime-node';
+import { EdgefleetError, type ElementType, type TensorSpec } from '@edgefleet/protocol';
+import type { InferenceRuntime, ModelSession } from '../core/runtime.js';
+import type { Tensor } from '../core/tensor.js';
+
+export interface OnnxRuntimeOptions {
+  /** Threads inside one operator; onnxruntime's default (all cores) when omitted. */
+  intraOpNumThreads?: number;
+  executionMode?: 'sequential' | 'parallel';
+  graphOptimizationLevel?: 'disabled' | 'basic' | 'extended' | 'all';
+}
+
+const ELEMENT_TYPES: ReadonlySet<string> = new Set<ElementType>([
+  'float32',
+  'float64',
+  'float16',
+  'int8',
+  'uint8',
+  'int16',
+  'uint16',
+  'int32',
+  'uint32',
+  'int64',
+  'uint64',
+  'bool',
+  'string',
+]);
+
+function specsOf(metadata: readonly ort.InferenceSession.ValueMetadata[], kind: string): TensorSpec[] {
+  return metadata.map((m) => {
+    if (!m.isTensor) {
+      throw new EdgefleetError('MODEL_LOAD_FAILED', `${kind} '${m.name}' is not a tensor (sequences and maps are not served)`);
+    }
+    if (!ELEMENT_TYPES.has(m.type)) {
+      throw new EdgefleetError('MODEL_LOAD_FAILED', `${kind} '${m.name}' has unsupported element type ${m.type}`);
+    }
+    return { name: m.name, type: m.type as ElementType, shape: m.shape.slice() };
+  });
+}
+
+function runtimeName(): string {
+  const version = (ort.env as { versions?: { common?: string } }).versions?.common;
+  return version === undefined ? 'onnxruntime-node' : `onnxruntime-node@${version}`;
+}
+
+export function createOnnxRuntime(options: OnnxRuntimeOptions = {}): InferenceRuntime {
+  const sessionOptions: ort.InferenceSession.SessionOptions = {
+    graphOptimizationLevel: options.graphOptimizationLevel ?? 'all',
+    ...(options.intraOpNumThreads !== undefined ? { intraOpNumThreads: options.intraOpNumThreads } : {}),
+    ...(options.executionMode !== undefined ? { executionMode: options.executionMode } : {}),
+  };
+  return {
+    name: runtimeName(),
+    async load(model: Uint8Array): Promise<ModelSession> {
+      let session: ort.InferenceSession;
+      try {
+        session = await ort.InferenceSession.create(model, sessionOptions);
+      } catch (err) {
+        throw new EdgefleetError('MODEL_LOAD_FAILED', `onnxruntime could not load the model: ${(err as Error).message}`, {
+          cause: err,
+        });
+      }
+      let inputs: TensorSpec[];
+      let outputs: TensorSpec[];
+      try {
+        inputs = specsOf(session.inputMetadata, 'input');
+        outputs = specsOf(session.outputMetadata, 'output');
+      } catch (err) {
+        await session.release();
+        throw err;
+      }
+      return createSession(session, inputs, outputs);
+    },
+  };
+}
+
+function createSession(session: ort.InferenceSession, inputs: TensorSpec[], outputs: TensorSpec[]): ModelSession {
+  let released = false;
+  return {
+    inputs,
+    outputs,
+    async run(feeds, outputNames) {
+      if (released) throw new EdgefleetError('UNAVAILABLE', 'the model session was released');
+      const ortFeeds: Record<string, ort.Tensor> = {};
+      for (const name in feeds) {
+        const t = feeds[name]!;
+        // ort.Tensor keeps a reference to `data`: no copy (bool rides as Uint8Array, per onnxruntime-common)
+        ortFeeds[name] = new ort.Tensor(t.type, t.data as ort.Tensor.DataType, t.dims);
+      }
+      let results: ort.InferenceSession.ReturnType;
+      try {
+        results =
+          outputNames === undefined || outputNames.length === 0
+            ? await session.run(ortFeeds)
+            : await session.run(ortFeeds, outputNames as string[]);
+      } catch (err) {
+        throw new EdgefleetError('INFERENCE_FAILED', `onnxruntime run failed: ${(err as Error).message}`, { cause: err });
+      }
+      const out: Record<string, Tensor> = {};
+      for (const name in results) {
+        const r = results[name] as ort.Tensor;
+        out[name] = { type: r.type as ElementType, dims: r.dims as number[], data: r.data as Tensor['data'] };
+      }
+      return out;
+    },
+    async release() {
+      if (released) return;
+      released = true;
+      await session.release();
+    },
+  };
+}
