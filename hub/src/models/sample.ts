@@ -1,0 +1,72 @@
+// `--sample`: one Open Inference Protocol request (design §5) decoded into self-test inputs for the
+// model's IO signature. Untrusted operator input: JSON parse → zod safeParse → per-input checks, BAD_INPUT on any misfit.
+
+import { z } from 'zod';
+import { EdgefleetError, type TensorSpec } from '@edgefleet/protocol';
+import { encodeValues, flattenNested, OIP_DATATYPES, product, type HostTensor } from './tensors.js';
+
+const OipInput = z.object({
+  name: z.string().min(1).max(256),
+  shape: z.array(z.number().int().min(0)).max(16),
+  datatype: z.string().min(1).max(16),
+  parameters: z.record(z.string(), z.unknown()).optional(),
+  data: z.array(z.unknown()),
+});
+
+/** An OIP inference request (`POST /v2/models/{name}/infer` body); `outputs` is accepted and ignored here. */
+export const OipRequest = z.object({
+  id: z.string().max(256).optional(),
+  parameters: z.record(z.string(), z.unknown()).optional(),
+  inputs: z.array(OipInput).min(1).max(64),
+  outputs: z.array(z.object({ name: z.string() })).optional(),
+});
+export type OipRequest = z.infer<typeof OipRequest>;
+
+/** Parse JSON text (or take an already-parsed value), mapping parse failures to BAD_INPUT. */
+export function parseJsonOption(raw: unknown, what: string): unknown {
+  if (typeof raw !== 'string' && !(raw instanceof Uint8Array)) return raw;
+  const text = typeof raw === 'string' ? raw : new TextDecoder().decode(raw);
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new EdgefleetError('BAD_INPUT', `${what} is not valid JSON: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+export function zodIssues(error: z.ZodError): string {
+  return error.issues
+    .slice(0, 3)
+    .map((i) => `${i.path.length > 0 ? i.path.join('.') : '(root)'}: ${i.message}`)
+    .join('; ');
+}
+
+/** Decode a sample request into one tensor per model input, checking names, datatypes and shapes. */
+export function decodeSample(raw: unknown, specs: readonly TensorSpec[]): Record<string, HostTensor> {
+  const parsed = OipRequest.safeParse(parseJsonOption(raw, 'sample'));
+  if (!parsed.success) throw new EdgefleetError('BAD_INPUT', `sample is not an inference request: ${zodIssues(parsed.error)}`);
+  const byName = new Map(parsed.data.inputs.map((i) => [i.name, i]));
+  for (const name of byName.keys()) {
+    if (!specs.some((s) => s.name === name)) {
+      throw new EdgefleetError('BAD_INPUT', `sample input "${name}" is not a model input (model inputs: ${specs.map((s) => s.name).join(', ')})`);
+    }
+  }
+  const feeds: Record<string, HostTensor> = {};
+  for (const spec of specs) {
+    const input = byName.get(spec.name);
+    if (input === undefined) throw new EdgefleetError('BAD_INPUT', `sample lacks model input "${spec.name}"`);
+    const where = `sample input "${spec.name}"`;
+    const type = OIP_DATATYPES[input.datatype];
+    if (type === undefined) throw new EdgefleetError('BAD_INPUT', `${where}: unknown datatype ${input.datatype}`);
+    if (type !== spec.type) throw new EdgefleetError('BAD_INPUT', `${where}: datatype ${input.datatype} but the model takes ${spec.type}`);
+    if (spec.shape.length !== input.shape.length || spec.shape.some((d, i) => typeof d === 'number' && d !== input.shape[i])) {
+      throw new EdgefleetError('BAD_INPUT', `${where}: shape [${input.shape.join(', ')}] does not fit [${spec.shape.join(', ')}]`);
+    }
+    const flat = flattenNested(input.data);
+    if (typeof flat === 'string') throw new EdgefleetError('BAD_INPUT', `${where}: ${flat}`);
+    if (flat.values.length !== product(input.shape)) {
+      throw new EdgefleetError('BAD_INPUT', `${where}: ${flat.values.length} values for shape [${input.shape.join(', ')}]`);
+    }
+    feeds[spec.name] = { type, dims: [...input.shape], data: encodeValues(type, flat.values, where) };
+  }
+  return feeds;
+}
