@@ -292,9 +292,32 @@ function fillValues(label: string, type: ElementType, values: readonly unknown[]
   }
 }
 
-/** OIP allows row-major nested arrays as well as flat ones; nesting is uniform, so the first element tells. */
-function flatten(data: readonly unknown[]): readonly unknown[] {
-  return data.length > 0 && Array.isArray(data[0]) ? (data as unknown[]).flat(Infinity) : data;
+/**
+ * OIP allows row-major nested arrays as well as flat ones. Nested data must follow the shape: an array
+ * of arrays at depth d has shape[d] entries; an array of values at depth d has shape[d]·…·shape[n-1].
+ */
+function flatten(label: string, data: readonly unknown[], shape: readonly number[]): readonly unknown[] {
+  if (data.length === 0 || !Array.isArray(data[0])) return data; // flat: the count check follows
+  const out: unknown[] = [];
+  const ragged = (d: number): EdgefleetError =>
+    new EdgefleetError('BAD_INPUT', `${label} nested data does not follow shape ${formatShape(shape)} at depth ${d}`);
+  const walk = (arr: readonly unknown[], d: number): void => {
+    if (arr.length > 0 && Array.isArray(arr[0])) {
+      if (d >= shape.length || arr.length !== shape[d]) throw ragged(d);
+      for (const x of arr) {
+        if (!Array.isArray(x)) throw ragged(d + 1);
+        walk(x, d + 1);
+      }
+      return;
+    }
+    if (arr.length !== elementCount(shape.slice(d))) throw ragged(d);
+    for (const x of arr) {
+      if (Array.isArray(x)) throw ragged(d + 1);
+      out.push(x);
+    }
+  };
+  walk(data, 0);
+  return out;
 }
 
 function formatShape(shape: readonly (number | string)[]): string {
@@ -355,7 +378,7 @@ export function decodeInferInputs(io: readonly TensorSpec[], inputs: readonly Oi
         }
       }
     }
-    const values = flatten(input.data);
+    const values = flatten(label, input.data, shape);
     const count = elementCount(shape);
     if (values.length !== count) {
       throw new EdgefleetError(
