@@ -29,6 +29,14 @@ function specifiers(text: string): string[] {
   return out;
 }
 
+/** Uses of Node-only globals in code (comment lines skipped): they would break the browser build. */
+function nodeGlobals(text: string): string[] {
+  return text
+    .split('\n')
+    .filter((line) => !/^\s*(\/\/|\*|\/\*)/.test(line))
+    .flatMap((line) => [...line.matchAll(/\b(Buffer|process|__dirname|__filename)\b\s*[.(]/g)].map((m) => m[1]!));
+}
+
 function isNodeBuiltin(spec: string): boolean {
   return spec.startsWith('node:') || BUILTINS.has(spec) || BUILTINS.has(spec.split('/')[0]!);
 }
@@ -55,6 +63,12 @@ describe('protocol purity', () => {
         .filter(isNodeBuiltin)
         .map((s) => `${relative(SRC, f)}: ${s}`),
     );
+    expect(offenders).toEqual([]);
+  });
+
+  it('uses no Node-only global (Buffer, process, __dirname) in protocol source code', () => {
+    expect(nodeGlobals("// Buffer.from is not allowed\nconst b = Buffer.from(x);\nif (process.env.X) {}")).toEqual(['Buffer', 'process']);
+    const offenders = sourceFiles(SRC).flatMap((f) => nodeGlobals(readFileSync(f, 'utf8')).map((g) => `${relative(SRC, f)}: ${g}`));
     expect(offenders).toEqual([]);
   });
 });

@@ -165,7 +165,8 @@ export function verifySignedPayload(env: Envelope, kind: SignedKind, policy: Sig
     valid.add(s.keyId);
   }
 
-  if (valid.size >= policy.threshold) return ok(payload);
+  // Never fewer than one signature, whatever a caller passes as threshold.
+  if (valid.size >= Math.max(1, policy.threshold)) return ok(payload);
 
   const what = `${kind} envelope`;
   if (failures.revoked.length) return fail('REVOKED_KEY', `${what} signed by revoked key ${failures.revoked.join(', ')}`);
