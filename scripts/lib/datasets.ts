@@ -110,3 +110,44 @@ export function sliceRows(ds: Dataset, start: number, end: number): Dataset {
     labels: ds.labels,
   };
 }
+
+/**
+ * Validation rows for `edgefleet model push --validation`: one JSON line per row,
+ * `{"inputs": {"<input>": [row]}, "label": "<class name>"}` (a label index when `labelNames` is false).
+ */
+export function toValidationJsonl(ds: Dataset, options: { inputName?: string; labelNames?: boolean } = {}): string {
+  const inputName = options.inputName ?? 'features';
+  const { rows, cols, data } = ds.X;
+  const lines: string[] = [];
+  for (let r = 0; r < rows; r++) {
+    const label = ds.y[r]!;
+    lines.push(
+      JSON.stringify({
+        inputs: { [inputName]: Array.from(data.subarray(r * cols, r * cols + cols)) },
+        label: options.labelNames === false ? label : (ds.labels[label] ?? label),
+      }),
+    );
+  }
+  return lines.join('\n') + '\n';
+}
+
+/** An Open Inference Protocol request body for rows `start..start+count` (design §5; FP32 = float32). */
+export function toInferRequest(
+  ds: Dataset,
+  options: { inputName?: string; start?: number; count?: number; id?: string } = {},
+): { id?: string; inputs: { name: string; shape: number[]; datatype: 'FP32'; data: number[] }[] } {
+  const start = options.start ?? 0;
+  const count = Math.min(options.count ?? 1, ds.X.rows - start);
+  const { cols, data } = ds.X;
+  return {
+    ...(options.id !== undefined ? { id: options.id } : {}),
+    inputs: [
+      {
+        name: options.inputName ?? 'features',
+        shape: [count, cols],
+        datatype: 'FP32',
+        data: Array.from(data.subarray(start * cols, (start + count) * cols)),
+      },
+    ],
+  };
+}

@@ -160,3 +160,17 @@ describe('training', () => {
     expect(a.layers[0]!.weights).toEqual(b.layers[0]!.weights);
   });
 });
+
+describe('dataset export', () => {
+  it('writes validation JSONL rows and OIP requests from the generated features', async () => {
+    const { toInferRequest, toValidationJsonl } = await import('./train.js');
+    const few = sliceRows(test, 0, 3);
+    const lines = toValidationJsonl(few).trim().split('\n').map((l) => JSON.parse(l));
+    expect(lines).toHaveLength(3);
+    expect(lines[0].inputs.features).toEqual(Array.from(few.X.data.subarray(0, 6)));
+    expect(lines[0].label).toBe(few.labels[few.y[0]!]);
+    const req = toInferRequest(few, { count: 2, id: 'r1' });
+    expect(req).toMatchObject({ id: 'r1', inputs: [{ name: 'features', shape: [2, 6], datatype: 'FP32' }] });
+    expect(req.inputs[0]!.data).toHaveLength(12);
+  });
+});

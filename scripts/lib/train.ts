@@ -9,6 +9,8 @@ export type { Rng } from './random.js';
 export {
   generateVibrationDataset,
   sliceRows,
+  toInferRequest,
+  toValidationJsonl,
   VIBRATION_FEATURES,
   VIBRATION_FEATURE_SCALE,
   VIBRATION_LABELS,
