@@ -42,6 +42,7 @@ import { decodeSample } from './sample.js';
 import {
   fromOrtValue,
   hasNonFinite,
+  oneLine,
   sliceRows,
   synthesizeInput,
   toOrtTensor,
@@ -223,9 +224,10 @@ function resolveLabels(option: string[] | undefined, metadata: Record<string, st
 async function loadSession(bytes: Uint8Array): Promise<ort.InferenceSession> {
   try {
     // one intra-op thread: the hub shares its machine with the broker and the API (design §7)
-    return await ort.InferenceSession.create(bytes, { intraOpNumThreads: 1, interOpNumThreads: 1 });
+    // fatal-only logging: run failures on operator inputs are expected and reported in our own errors
+    return await ort.InferenceSession.create(bytes, { intraOpNumThreads: 1, interOpNumThreads: 1, logSeverityLevel: 4 });
   } catch (err) {
-    throw new EdgefleetError('MODEL_LOAD_FAILED', `onnxruntime cannot load the model: ${(err as Error).message}`, { cause: err });
+    throw new EdgefleetError('MODEL_LOAD_FAILED', `onnxruntime cannot load the model: ${oneLine(err)}`, { cause: err });
   }
 }
 
@@ -269,10 +271,10 @@ async function runSelfTest(
   try {
     results = await session.run(Object.fromEntries(Object.entries(feeds).map(([k, t]) => [k, toOrtTensor(t)])));
   } catch (err) {
-    const message = (err as Error).message;
+    const message = oneLine(err);
     const text =
       origin === 'synthesized'
-        ? `the model rejected synthesized inputs (${message}); pass --sample FILE.json with one valid inference request`
+        ? `the model rejected synthesized inputs; pass --sample FILE.json with one valid inference request (onnxruntime: ${message})`
         : `the model failed on the ${origin === 'sample' ? 'sample' : 'first validation rows'}: ${message}`;
     throw new EdgefleetError('BAD_INPUT', text, { cause: err });
   }

@@ -49,6 +49,9 @@ export function isIntegerType(type: ElementType): boolean {
   return !isFloatType(type) && type !== 'bool' && type !== 'string';
 }
 
+/** onnxruntime messages span lines; the CLI prints one-line reasons (issue 3 item 8). */
+export const oneLine = (err: unknown): string => (err instanceof Error ? err.message : String(err)).replace(/\s+/g, ' ').trim();
+
 export function product(dims: readonly number[]): number {
   let n = 1;
   for (const d of dims) n *= d;

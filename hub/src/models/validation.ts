@@ -10,7 +10,9 @@ import {
   encodeValues,
   flattenNested,
   fromOrtValue,
+  halfToFloat,
   isFloatType,
+  oneLine,
   product,
   toOrtTensor,
   type HostTensor,
@@ -193,14 +195,15 @@ function predictions(t: HostTensor, p: PredictionOutput, rows: number): number[]
   const out = new Array<number>(rows);
   if (p.kind === 'classifier' && !p.indices) {
     const c = t.dims[1]!;
-    const data = t.data as Float32Array;
+    const data = t.type === 'float16' ? Float32Array.from(t.data as Uint16Array, halfToFloat) : (t.data as Float32Array | Float64Array);
     for (let r = 0; r < rows; r++) {
       let best = 0;
       for (let k = 1; k < c; k++) if (data[r * c + k]! > data[r * c + best]!) best = k;
       out[r] = best;
     }
   } else {
-    for (let r = 0; r < rows; r++) out[r] = Number((t.data as ArrayLike<number | bigint>)[r]!);
+    const data = t.type === 'float16' ? Float32Array.from(t.data as Uint16Array, halfToFloat) : (t.data as ArrayLike<number | bigint>);
+    for (let r = 0; r < rows; r++) out[r] = Number(data[r]!);
   }
   return out;
 }
@@ -228,7 +231,7 @@ export async function runValidation(session: ort.InferenceSession, batches: read
       results = await session.run(feeds);
     } catch (err) {
       const lines = n === 1 ? `line ${batch.rows[0]!.line}` : `lines ${batch.rows[0]!.line}–${batch.rows[n - 1]!.line}`;
-      throw new EdgefleetError('BAD_INPUT', `validation ${lines}: onnxruntime failed: ${(err as Error).message}`, { cause: err });
+      throw new EdgefleetError('BAD_INPUT', `validation ${lines}: onnxruntime failed: ${oneLine(err)}`, { cause: err });
     }
     const elapsed = performance.now() - start;
     for (let r = 0; r < n; r++) latencyMs.push(elapsed / n);
