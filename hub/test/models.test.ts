@@ -10,6 +10,8 @@ import {
   generateVibrationDataset,
   mulberry32,
   sliceRows,
+  toInferRequest,
+  toValidationJsonl,
   trainLogisticRegression,
   VIBRATION_FEATURES,
   VIBRATION_LABELS,
@@ -188,6 +190,21 @@ describe('prepareModelPush with a trained classifier', () => {
       prepareModelPush(model, { ...base, reference: { ...reference, features: [{ ...reference.features[0], source: { input: 'nope', index: 0 } }] } }),
     );
     expect(wrongInput).toMatchObject({ code: 'BAD_INPUT' });
+  });
+
+  it('accepts the validation JSONL and sample request that scripts/lib writes, and bytes at an offset', async () => {
+    const held = sliceRows(generateVibrationDataset({ n: 50, seed: 11 }), 0, 50);
+    const padded = new Uint8Array(model.length + 13);
+    padded.set(model, 13);
+    const prepared = await prepareModelPush(padded.subarray(13), {
+      ...base,
+      validation: toValidationJsonl(held),
+      sample: toInferRequest(held, { count: 2, id: 'r1' }),
+    });
+    expect(prepared.sha256).toBe(sha256Hex(model));
+    expect(prepared.metrics.rows).toBe(50);
+    expect(prepared.selfTest.inputs[0]!.shape).toEqual([2, 6]);
+    expect(prepared.selfTest.inputs[0]!.data).toEqual(Array.from(held.X.data.subarray(0, 12)));
   });
 
   it('refuses labels whose count differs from the class count', async () => {
