@@ -1,0 +1,78 @@
+// `edgefleet-agent --config agent.json [--data DIR] [--api HOST:PORT]` (design §2): runs the device agent
+// until SIGINT/SIGTERM. A bad config is a one-line error and exit code 2.
+
+import fs from 'node:fs';
+import { parseArgs } from 'node:util';
+import { EdgefleetError } from '@edgefleet/protocol';
+import { createAgent } from './index.js';
+
+const USAGE = 'usage: edgefleet-agent --config agent.json [--data DIR] [--api HOST:PORT] [--quiet]';
+
+async function main(): Promise<number> {
+  let values: { config?: string; data?: string; api?: string; quiet?: boolean; help?: boolean };
+  try {
+    ({ values } = parseArgs({
+      options: {
+        config: { type: 'string', short: 'c' },
+        data: { type: 'string' },
+        api: { type: 'string' },
+        quiet: { type: 'boolean', short: 'q' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      strict: true,
+    }));
+  } catch (err) {
+    process.stderr.write(`edgefleet-agent: ${(err as Error).message}\n${USAGE}\n`);
+    return 2;
+  }
+  if (values.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  if (!values.config) {
+    process.stderr.write(`edgefleet-agent: --config is required\n${USAGE}\n`);
+    return 2;
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(fs.readFileSync(values.config, 'utf8'));
+  } catch (err) {
+    process.stderr.write(`edgefleet-agent: cannot read config ${values.config}: ${(err as Error).message}\n`);
+    return 2;
+  }
+  const log = values.quiet ? () => {} : (line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`);
+  let agent;
+  try {
+    agent = createAgent(raw, { ...(values.data ? { dataDir: values.data } : {}), ...(values.api ? { api: values.api } : {}), log });
+  } catch (err) {
+    const code = err instanceof EdgefleetError ? err.code : 'BAD_INPUT';
+    process.stderr.write(`edgefleet-agent: ${code}: ${(err as Error).message}\n`);
+    return 2;
+  }
+  await agent.start();
+  process.stdout.write(`edgefleet-agent ${agent.config.deviceId} data=${agent.dataDir} api=${agent.apiUrl ?? 'off'}\n`);
+  await new Promise<void>((resolve) => {
+    let stopping = false;
+    const stop = (signal: string): void => {
+      if (stopping) return;
+      stopping = true;
+      log(`${signal}: stopping`);
+      agent
+        .stop()
+        .catch((err: unknown) => log(`stop failed: ${String(err)}`))
+        .finally(resolve);
+    };
+    process.once('SIGINT', () => stop('SIGINT'));
+    process.once('SIGTERM', () => stop('SIGTERM'));
+  });
+  return 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    const code = err instanceof EdgefleetError ? err.code : 'INTERNAL';
+    process.stderr.write(`edgefleet-agent: ${code}: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  },
+);

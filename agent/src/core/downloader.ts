@@ -1,0 +1,302 @@
+// Artifact downloads (design §4, §5): chunks pulled over MQTT `artifact/get` in a bounded window, or
+// HTTP range requests; the received-chunk bitmap is persisted so a restart resumes; length and sha256
+// are verified before the artifact is committed. Nothing unverified is ever handed on.
+
+import {
+  EdgefleetError,
+  LIMITS,
+  createSha256,
+  decodeChunkFrame,
+  topics,
+  toBase64,
+  utf8Encode,
+} from '@edgefleet/protocol';
+import type { AgentStore, Clock, Transport } from './ports.js';
+
+export interface ArtifactRef {
+  sha256: string;
+  size: number;
+  chunkSize: number;
+  /** HTTP(S) locations serving the same bytes with range requests (manifest `artifact.urls`). */
+  urls?: string[];
+}
+
+export interface DownloaderOptions {
+  deviceId: string;
+  transport: Transport;
+  store: AgentStore;
+  clock: Clock;
+  /** Chunks requested but not yet received, at most (≤ LIMITS.chunkWindow). */
+  window?: number;
+  /** Wait for a chunk before re-requesting; doubles (with jitter) while nothing arrives. */
+  timeoutMs?: number;
+  /** Rounds without any progress before the attempt fails with DOWNLOAD_FAILED. */
+  maxIdleRounds?: number;
+  /** Hub base URL + Basic credentials for `/api/v1/artifacts/<sha256>` (design §8). */
+  http?: { baseUrl?: string; username: string; password: string };
+  /** 'http' tries HTTP range requests before MQTT even when the manifest names no URL. */
+  prefer?: 'mqtt' | 'http';
+  fetch?: typeof fetch;
+  random?: () => number;
+  log?: (line: string) => void;
+}
+
+export interface DownloadControl {
+  /** Set by the caller to stop this download (superseded by a newer desired state, agent stopping). */
+  cancelled: boolean;
+  onProgress?: (received: number, total: number) => void;
+}
+
+interface Active {
+  ref: ArtifactRef;
+  chunkCount: number;
+  bitmap: Uint8Array;
+  received: number;
+  inflight: Set<number>;
+  writes: Promise<void>;
+  sinceSync: number;
+  wake: (() => void) | null;
+  failure: EdgefleetError | null;
+  control: DownloadControl;
+}
+
+const hasBit = (b: Uint8Array, i: number): boolean => (b[i >> 3]! & (1 << (i & 7))) !== 0;
+const setBit = (b: Uint8Array, i: number): void => {
+  b[i >> 3] = b[i >> 3]! | (1 << (i & 7));
+};
+
+export function countBits(b: Uint8Array, n: number): number {
+  let c = 0;
+  for (let i = 0; i < n; i++) if (hasBit(b, i)) c++;
+  return c;
+}
+
+export interface Downloader {
+  /** Feed an `artifact/data` frame (any frame: unknown or unwanted ones are ignored and counted). */
+  handleFrame(payload: Uint8Array): void;
+  /** Download, verify and commit the artifact. Throws EdgefleetError (DOWNLOAD_FAILED, HASH_MISMATCH, …). */
+  fetchArtifact(ref: ArtifactRef, control: DownloadControl): Promise<void>;
+  readonly ignoredFrames: number;
+}
+
+export function createDownloader(options: DownloaderOptions): Downloader {
+  const { transport, store, clock } = options;
+  const window = Math.max(1, Math.min(options.window ?? 16, LIMITS.chunkWindow));
+  const baseTimeout = options.timeoutMs ?? 2000;
+  const maxIdle = options.maxIdleRounds ?? 6;
+  const random = options.random ?? Math.random;
+  const doFetch = options.fetch ?? globalThis.fetch;
+  const log = options.log ?? (() => {});
+  const actives = new Map<string, Active>();
+  let ignored = 0;
+
+  const chunkLength = (a: Active, i: number): number =>
+    i === a.chunkCount - 1 ? a.ref.size - i * a.ref.chunkSize : a.ref.chunkSize;
+
+  function accept(a: Active, index: number, data: Uint8Array): void {
+    if (index >= a.chunkCount || hasBit(a.bitmap, index) || data.length !== chunkLength(a, index)) {
+      ignored++;
+      return;
+    }
+    // Mark the bit only once the bytes are written, and persist the bitmap only after a sync (design §5).
+    setBit(a.bitmap, index); // reserve so a duplicate frame is not written twice
+    a.inflight.delete(index);
+    a.received++;
+    a.sinceSync++;
+    a.writes = a.writes
+      .then(() => store.writeChunk(a.ref.sha256, index * a.ref.chunkSize, data))
+      .catch((err: unknown) => {
+        a.failure ??= new EdgefleetError('DOWNLOAD_FAILED', `cannot write chunk ${index}: ${String(err)}`, { cause: err });
+      });
+    a.control.onProgress?.(a.received, a.chunkCount);
+    const wake = a.wake;
+    a.wake = null;
+    wake?.();
+  }
+
+  async function sync(a: Active): Promise<void> {
+    await a.writes;
+    if (a.failure) throw a.failure;
+    a.sinceSync = 0;
+    await store.syncPartial(a.ref.sha256, a.bitmap.slice());
+  }
+
+  function waitProgress(a: Active, ms: number): Promise<boolean> {
+    return new Promise((resolve) => {
+      const h = clock.setTimeout(() => {
+        a.wake = null;
+        resolve(false);
+      }, ms);
+      a.wake = () => {
+        clock.clearTimeout(h);
+        resolve(true);
+      };
+    });
+  }
+
+  function backoff(round: number): number {
+    const ms = Math.min(baseTimeout * 2 ** round, 60_000);
+    return ms * (0.5 + random() * 0.5); // jitter: devices that lost the same hub do not retry in lockstep
+  }
+
+  async function viaMqtt(a: Active): Promise<void> {
+    let idle = 0;
+    const getTopic = topics.artifactGet(options.deviceId);
+    let cursor = 0;
+    while (a.received < a.chunkCount) {
+      if (a.control.cancelled) throw new EdgefleetError('UNAVAILABLE', 'download cancelled');
+      if (a.failure) throw a.failure;
+      const before = a.received;
+      if (transport.connected && a.inflight.size <= window / 2) {
+        const chunks: number[] = [];
+        for (let k = 0; k < a.chunkCount && a.inflight.size + chunks.length < window; k++) {
+          const i = (cursor + k) % a.chunkCount;
+          if (!hasBit(a.bitmap, i) && !a.inflight.has(i)) chunks.push(i);
+        }
+        if (chunks.length > 0) {
+          cursor = (chunks[chunks.length - 1]! + 1) % a.chunkCount;
+          for (const i of chunks) a.inflight.add(i);
+          try {
+            await transport.publish(getTopic, JSON.stringify({ sha256: a.ref.sha256, chunks }), { qos: 1 });
+          } catch {
+            for (const i of chunks) a.inflight.delete(i);
+          }
+        }
+      }
+      if (a.received >= a.chunkCount) break;
+      const progressed = a.received !== before || (await waitProgress(a, backoff(idle)));
+      if (a.sinceSync >= window) await sync(a);
+      if (progressed) {
+        idle = 0;
+        continue;
+      }
+      // Timeout: whatever is still in flight is re-requested (design §4 "missed chunks are pulled").
+      a.inflight.clear();
+      cursor = 0;
+      if (transport.connected && ++idle > maxIdle) {
+        throw new EdgefleetError('DOWNLOAD_FAILED', `no chunk of ${a.ref.sha256.slice(0, 12)} arrived in ${idle} rounds`);
+      }
+    }
+  }
+
+  async function viaHttp(a: Active, url: string): Promise<void> {
+    const headers: Record<string, string> = {};
+    const cred = options.http;
+    if (cred && options.http?.baseUrl && url.startsWith(options.http.baseUrl)) {
+      headers.authorization = `Basic ${toBase64(utf8Encode(`${cred.username}:${cred.password}`))}`;
+    }
+    const perRequest = 16;
+    let i = 0;
+    while (i < a.chunkCount) {
+      if (a.control.cancelled) throw new EdgefleetError('UNAVAILABLE', 'download cancelled');
+      if (hasBit(a.bitmap, i)) {
+        i++;
+        continue;
+      }
+      let j = i;
+      while (j + 1 < a.chunkCount && j + 1 - i < perRequest && !hasBit(a.bitmap, j + 1)) j++;
+      const start = i * a.ref.chunkSize;
+      const end = Math.min(a.ref.size, (j + 1) * a.ref.chunkSize) - 1;
+      const res = await doFetch(url, { headers: { ...headers, range: `bytes=${start}-${end}` } });
+      if (res.status !== 206 && res.status !== 200) {
+        throw new EdgefleetError('DOWNLOAD_FAILED', `GET ${url} → HTTP ${res.status}`);
+      }
+      let body = new Uint8Array(await res.arrayBuffer());
+      if (res.status === 200) body = body.subarray(start, end + 1); // server ignored the range
+      if (body.length !== end - start + 1) {
+        throw new EdgefleetError('SIZE_MISMATCH', `range ${start}-${end} returned ${body.length} bytes`);
+      }
+      for (let k = i; k <= j; k++) {
+        const off = (k - i) * a.ref.chunkSize;
+        accept(a, k, body.subarray(off, off + chunkLength(a, k)));
+      }
+      await sync(a);
+      i = j + 1;
+    }
+  }
+
+  async function verifyAndCommit(a: Active): Promise<void> {
+    const bytes = await store.readPartial(a.ref.sha256);
+    if (bytes.length !== a.ref.size) {
+      await store.discardPartial(a.ref.sha256);
+      throw new EdgefleetError('SIZE_MISMATCH', `artifact is ${bytes.length} bytes, manifest says ${a.ref.size}`);
+    }
+    const h = createSha256();
+    h.update(bytes);
+    const got = h.digestHex();
+    if (got !== a.ref.sha256) {
+      await store.discardPartial(a.ref.sha256); // design §3: a bad artifact is discarded whole and fetched again
+      throw new EdgefleetError('HASH_MISMATCH', `artifact sha256 ${got.slice(0, 12)}…, manifest says ${a.ref.sha256.slice(0, 12)}…`);
+    }
+    await store.commitPartial(a.ref.sha256);
+  }
+
+  return {
+    get ignoredFrames() {
+      return ignored;
+    },
+
+    handleFrame(payload) {
+      const r = decodeChunkFrame(payload);
+      if (!r.ok) {
+        ignored++;
+        return;
+      }
+      const a = actives.get(r.value.sha256);
+      if (!a) {
+        ignored++;
+        return;
+      }
+      accept(a, r.value.index, r.value.data);
+    },
+
+    async fetchArtifact(ref, control) {
+      if (await store.hasArtifact(ref.sha256)) return;
+      if (actives.has(ref.sha256)) throw new EdgefleetError('CONFLICT', `artifact ${ref.sha256} is already downloading`);
+      const chunkCount = Math.ceil(ref.size / ref.chunkSize);
+      const bitmap = await store.openPartial(ref.sha256, ref.size, chunkCount);
+      const a: Active = {
+        ref,
+        chunkCount,
+        bitmap,
+        received: countBits(bitmap, chunkCount),
+        inflight: new Set(),
+        writes: Promise.resolve(),
+        sinceSync: 0,
+        wake: null,
+        failure: null,
+        control,
+      };
+      if (a.received > 0) log(`resuming ${ref.sha256.slice(0, 12)} at ${a.received}/${chunkCount} chunks`);
+      actives.set(ref.sha256, a);
+      try {
+        const urls = [...(ref.urls ?? [])];
+        const hubUrl = options.http?.baseUrl ? `${options.http.baseUrl.replace(/\/$/, '')}/api/v1/artifacts/${ref.sha256}` : null;
+        if (hubUrl && options.prefer === 'http') urls.push(hubUrl);
+        for (const url of urls) {
+          if (a.received >= chunkCount) break;
+          try {
+            await viaHttp(a, url);
+          } catch (err) {
+            if (a.control.cancelled) throw err;
+            log(`http download from ${url} failed: ${String(err)}; trying the next source`);
+          }
+        }
+        if (a.received < chunkCount) {
+          try {
+            await viaMqtt(a);
+          } catch (err) {
+            // MQTT gave up: the hub's HTTP path is the alternative (design §8) unless it was tried already.
+            if (a.control.cancelled || !hubUrl || options.prefer === 'http') throw err;
+            log(`mqtt download failed (${String(err)}); trying ${hubUrl}`);
+            await viaHttp(a, hubUrl);
+          }
+        }
+        await sync(a);
+        await verifyAndCommit(a);
+      } finally {
+        actives.delete(ref.sha256);
+      }
+    },
+  };
+}

@@ -1,0 +1,10 @@
+// @edgefleet/agent/core: the platform-neutral agent (design §5) that Node and the browser runtime share.
+export { createAgentCore, AGENT_VERSION } from './agent-core.js';
+export type { AgentCore, AgentCoreOptions, InferOptions, InferResult } from './agent-core.js';
+export { systemClock } from './ports.js';
+export type { AgentStore, Clock, OutboxBatch, PredictionRecord, PublishOptions, SubscribeOutcome, Transport } from './ports.js';
+export type { InferenceRuntime, ModelSession } from './runtime.js';
+export type { InferenceService, ModelMetadata, InferResponse, FeedbackBody, ServerMetadata } from './inference-service.js';
+export * from './tensor.js';
+export { planUpdates, probationVerdict, onAgentStart, activated, rolledBack, emptySlot, DEFAULT_TELEMETRY } from './update-plan.js';
+export type { ModelSlot, VersionRef, WantedModel, Probation } from './update-plan.js';

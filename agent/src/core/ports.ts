@@ -1,0 +1,106 @@
+// The edges the agent core is handed (design §5, STYLE "pure cores, thin shells"): a transport, a store and a
+// clock. The Node agent passes mqtt.js + better-sqlite3 + files; the browser runtime passes WebSocket + IndexedDB.
+
+import type { TelemetryWindow } from '@edgefleet/protocol';
+
+export interface PublishOptions {
+  qos: 0 | 1;
+  retain?: boolean;
+}
+
+export interface SubscribeOutcome {
+  topic: string;
+  ok: boolean;
+  /** Why the broker refused (e.g. SUBACK 128), when it did. */
+  reason?: string;
+}
+
+/** An MQTT 3.1.1 session that reconnects by itself (with backoff + jitter) until closed. */
+export interface Transport {
+  readonly connected: boolean;
+  /** Start connecting; returns at once. Reconnects are the transport's job. */
+  connect(): void;
+  close(): Promise<void>;
+  /** Resolves when the broker acknowledged (QoS 1) or the packet was written (QoS 0); rejects when not connected. */
+  publish(topic: string, payload: Uint8Array | string, options: PublishOptions): Promise<void>;
+  subscribe(topics: string[]): Promise<SubscribeOutcome[]>;
+  onMessage(handler: (topic: string, payload: Uint8Array) => void): void;
+  onConnect(handler: () => void): void;
+  onDisconnect(handler: () => void): void;
+}
+
+export interface Clock {
+  /** Wall-clock epoch milliseconds (window bounds, expiry checks). */
+  now(): number;
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+export const systemClock: Clock = {
+  now: () => Date.now(),
+  setTimeout: (fn, ms) => {
+    const h = setTimeout(fn, ms);
+    // Node: timers of the agent must not keep a process alive on their own.
+    (h as { unref?: () => void }).unref?.();
+    return h;
+  },
+  clearTimeout: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
+};
+
+/** One telemetry batch as it leaves the outbox (design §4 telemetry topic). */
+export interface OutboxBatch {
+  seq: number;
+  windows: TelemetryWindow[];
+  dropped: number;
+}
+
+/** What feedback needs to join a label to an earlier prediction (design §6 late labels). */
+export interface PredictionRecord {
+  model: string;
+  version: string;
+  role: 'active' | 'shadow';
+  start: number;
+  end: number;
+  predicted: number;
+}
+
+/**
+ * Persistent agent state (design §5 "State lives in the data dir"). Small JSON documents by key
+ * (applied sequences, keyring, model slots, manifests), artifacts by sha256 with resumable partial
+ * downloads, the bounded telemetry outbox and the late-label index.
+ */
+export interface AgentStore {
+  get<T>(key: string): Promise<T | undefined>;
+  put(key: string, value: unknown): Promise<void>;
+  delete(key: string): Promise<void>;
+
+  /** Complete, committed artifact bytes, or null. The caller re-checks the sha256. */
+  readArtifact(sha256: string): Promise<Uint8Array | null>;
+  hasArtifact(sha256: string): Promise<boolean>;
+  deleteArtifact(sha256: string): Promise<void>;
+  listArtifacts(): Promise<string[]>;
+  /** Open (or resume) a partial download; returns the persisted received-chunk bitmap. */
+  openPartial(sha256: string, size: number, chunkCount: number): Promise<Uint8Array>;
+  /** Write one chunk at its offset. Not yet durable until `syncPartial`. */
+  writeChunk(sha256: string, offset: number, bytes: Uint8Array): Promise<void>;
+  /** Make written chunks durable, then persist the bitmap that names them (design §5 resumable). */
+  syncPartial(sha256: string, bitmap: Uint8Array): Promise<void>;
+  readPartial(sha256: string): Promise<Uint8Array>;
+  /** Atomically turn the verified partial into the artifact (fsync + rename). */
+  commitPartial(sha256: string): Promise<void>;
+  discardPartial(sha256: string): Promise<void>;
+  /** Free bytes where artifacts live, or null when unknown. */
+  freeBytes(): Promise<number | null>;
+
+  /** Append windows; drops oldest rows beyond `maxRows`; returns how many were dropped now. */
+  outboxAppend(windows: TelemetryWindow[], maxRows: number): Promise<number>;
+  /** The batch to send next: an unacknowledged one again (same seq), else a new one with the next seq. */
+  outboxNext(maxWindows: number, maxBytes: number): Promise<OutboxBatch | null>;
+  outboxAck(seq: number): Promise<void>;
+  outboxSize(): Promise<number>;
+
+  putPredictions(entries: [id: string, record: PredictionRecord][]): Promise<void>;
+  getPrediction(model: string, id: string): Promise<PredictionRecord | undefined>;
+
+  close(): Promise<void>;
+}

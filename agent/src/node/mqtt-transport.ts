@@ -1,0 +1,160 @@
+// The agent's Transport over mqtt.js (MQTT 3.1.1, TCP or WebSocket URLs). Reconnects are ours, not
+// mqtt.js's fixed 1 s retry: exponential backoff with full jitter so a fleet does not reconnect in
+// lockstep after a broker restart (issue 4 item 10). Last will: `offline`, retained (design §4).
+
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import type { SubscribeOutcome, Transport } from '../core/ports.js';
+
+export interface MqttTransportOptions {
+  /** Broker URLs tried in turn (mqtt://, mqtts://, ws://, wss://). */
+  urls: string[];
+  clientId: string;
+  username?: string;
+  password?: string;
+  will?: { topic: string; payload: string; retain: boolean; qos: 0 | 1 };
+  backoff?: { initialMs?: number; maxMs?: number };
+  keepaliveSeconds?: number;
+  connectTimeoutMs?: number;
+  random?: () => number;
+  log?: (line: string) => void;
+}
+
+export interface MqttTransport extends Transport {
+  /** Reconnect attempts since the last successful connect. */
+  readonly attempts: number;
+}
+
+export function createMqttTransport(options: MqttTransportOptions): MqttTransport {
+  if (options.urls.length === 0) throw new Error('at least one broker URL is required');
+  const initial = options.backoff?.initialMs ?? 500;
+  const max = options.backoff?.maxMs ?? 60_000;
+  const random = options.random ?? Math.random;
+  const log = options.log ?? (() => {});
+  const messageHandlers: ((topic: string, payload: Uint8Array) => void)[] = [];
+  const connectHandlers: (() => void)[] = [];
+  const disconnectHandlers: (() => void)[] = [];
+
+  let client: MqttClient | null = null;
+  let urlIndex = 0;
+  let attempts = 0;
+  let closed = true;
+  let timer: NodeJS.Timeout | null = null;
+  let connected = false;
+
+  function schedule(): void {
+    if (closed || timer) return;
+    // full jitter: uniform in [0, min(max, initial·2^n)]
+    const cap = Math.min(max, initial * 2 ** Math.min(attempts, 20));
+    const delay = Math.max(50, Math.floor(random() * cap));
+    attempts++;
+    timer = setTimeout(() => {
+      timer = null;
+      open();
+    }, delay);
+  }
+
+  function open(): void {
+    if (closed) return;
+    const url = options.urls[urlIndex % options.urls.length]!;
+    urlIndex++;
+    const opts: IClientOptions = {
+      clientId: options.clientId,
+      protocolVersion: 4, // 3.1.1: what aedes speaks (design §4)
+      clean: true,
+      reconnectPeriod: 0, // reconnects are scheduled here, with backoff and jitter
+      connectTimeout: options.connectTimeoutMs ?? 10_000,
+      keepalive: options.keepaliveSeconds ?? 30,
+      resubscribe: false,
+      queueQoSZero: false,
+      ...(options.username !== undefined ? { username: options.username } : {}),
+      ...(options.password !== undefined ? { password: options.password } : {}),
+      ...(options.will ? { will: { topic: options.will.topic, payload: Buffer.from(options.will.payload), retain: options.will.retain, qos: options.will.qos } } : {}),
+    };
+    const c = mqtt.connect(url, opts);
+    client = c;
+    c.on('connect', () => {
+      if (client !== c) return;
+      attempts = 0;
+      urlIndex--; // stay on the URL that works
+      connected = true;
+      for (const h of connectHandlers) h();
+    });
+    c.on('message', (topic, payload) => {
+      if (client !== c) return;
+      const bytes = new Uint8Array(payload.buffer, payload.byteOffset, payload.byteLength);
+      for (const h of messageHandlers) h(topic, bytes);
+    });
+    c.on('error', (err) => log(`mqtt ${url}: ${err.message}`));
+    c.on('close', () => {
+      if (client !== c) return;
+      const was = connected;
+      connected = false;
+      client = null;
+      c.removeAllListeners('message');
+      c.end(true);
+      if (was) for (const h of disconnectHandlers) h();
+      schedule();
+    });
+  }
+
+  return {
+    get connected() {
+      return connected;
+    },
+    get attempts() {
+      return attempts;
+    },
+
+    connect() {
+      if (!closed) return;
+      closed = false;
+      open();
+    },
+
+    async close() {
+      closed = true;
+      if (timer) clearTimeout(timer);
+      timer = null;
+      const c = client;
+      client = null;
+      connected = false;
+      if (c) await c.endAsync(false).catch(() => c.end(true));
+    },
+
+    async publish(topic, payload, opts) {
+      const c = client;
+      if (!c || !connected) throw new Error('not connected');
+      await c.publishAsync(topic, typeof payload === 'string' ? payload : Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength), {
+        qos: opts.qos,
+        retain: opts.retain ?? false,
+      });
+    },
+
+    async subscribe(topicList) {
+      const c = client;
+      if (!c || !connected) throw new Error('not connected');
+      const out: SubscribeOutcome[] = [];
+      // One topic per SUBSCRIBE: mqtt.js v5 rejects the whole call when the broker refuses any filter (SUBACK 128).
+      for (const topic of topicList) {
+        try {
+          const granted = await c.subscribeAsync(topic, { qos: 1 });
+          const g = granted[0];
+          out.push(g && g.qos === 128 ? { topic, ok: false, reason: 'SUBACK 128' } : { topic, ok: true });
+        } catch (err) {
+          out.push({ topic, ok: false, reason: err instanceof Error ? err.message : String(err) });
+        }
+      }
+      return out;
+    },
+
+    onMessage(h) {
+      messageHandlers.push(h);
+    },
+    onConnect(h) {
+      connectHandlers.push(h);
+    },
+    onDisconnect(h) {
+      disconnectHandlers.push(h);
+    },
+  };
+}

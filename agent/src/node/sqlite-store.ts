@@ -1,0 +1,274 @@
+// AgentStore on the local disk (design §5 "State"): better-sqlite3 (WAL) for state, the outbox and the
+// late-label index; model files named by sha256 under <data>/models/, written partial → fsync → rename.
+
+import fs from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import type { TelemetryWindow } from '@edgefleet/protocol';
+import type { AgentStore, OutboxBatch, PredictionRecord } from '../core/ports.js';
+
+export interface SqliteStoreOptions {
+  dataDir: string;
+  /** Late-label index rows kept (oldest deleted first). */
+  maxPredictions?: number;
+}
+
+const SHA = /^[0-9a-f]{64}$/;
+
+function checkSha(sha256: string): string {
+  if (!SHA.test(sha256)) throw new Error(`not a sha256: ${sha256}`);
+  return sha256;
+}
+
+function fsyncDir(dir: string): void {
+  try {
+    const fd = fs.openSync(dir, 'r');
+    try {
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+  } catch {
+    // some filesystems refuse fsync on directories; the rename is still atomic
+  }
+}
+
+/** Write a file so a crash leaves either the old or the new content: temp → fsync → rename → fsync dir. */
+export function writeFileAtomic(file: string, bytes: Uint8Array): void {
+  const tmp = `${file}.tmp-${process.pid}`;
+  const fd = fs.openSync(tmp, 'w');
+  try {
+    fs.writeSync(fd, bytes);
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+  fs.renameSync(tmp, file);
+  fsyncDir(path.dirname(file));
+}
+
+export function openSqliteStore(options: SqliteStoreOptions): AgentStore {
+  const modelsDir = path.join(options.dataDir, 'models');
+  fs.mkdirSync(modelsDir, { recursive: true });
+  const maxPredictions = options.maxPredictions ?? 100_000;
+  const db = new Database(path.join(options.dataDir, 'agent.db'));
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  db.exec(`
+    CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE IF NOT EXISTS outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, batch INTEGER, bytes INTEGER NOT NULL, body TEXT NOT NULL);
+    CREATE INDEX IF NOT EXISTS outbox_batch ON outbox(batch);
+    CREATE TABLE IF NOT EXISTS batches (seq INTEGER PRIMARY KEY, dropped INTEGER NOT NULL);
+    CREATE TABLE IF NOT EXISTS predictions (n INTEGER PRIMARY KEY AUTOINCREMENT, model TEXT NOT NULL, id TEXT NOT NULL, body TEXT NOT NULL, UNIQUE(model, id));
+    CREATE TABLE IF NOT EXISTS partials (sha256 TEXT PRIMARY KEY, size INTEGER NOT NULL, chunks INTEGER NOT NULL, bitmap BLOB NOT NULL);
+  `);
+  const st = {
+    get: db.prepare<[string], { value: string }>('SELECT value FROM kv WHERE key = ?'),
+    put: db.prepare<[string, string]>('INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value'),
+    del: db.prepare<[string]>('DELETE FROM kv WHERE key = ?'),
+    partialGet: db.prepare<[string], { size: number; chunks: number; bitmap: Buffer }>('SELECT size, chunks, bitmap FROM partials WHERE sha256 = ?'),
+    partialPut: db.prepare<[string, number, number, Buffer]>(
+      'INSERT INTO partials (sha256, size, chunks, bitmap) VALUES (?, ?, ?, ?) ON CONFLICT(sha256) DO UPDATE SET size = excluded.size, chunks = excluded.chunks, bitmap = excluded.bitmap',
+    ),
+    partialBitmap: db.prepare<[Buffer, string]>('UPDATE partials SET bitmap = ? WHERE sha256 = ?'),
+    partialDel: db.prepare<[string]>('DELETE FROM partials WHERE sha256 = ?'),
+    outboxInsert: db.prepare<[number, string]>('INSERT INTO outbox (batch, bytes, body) VALUES (NULL, ?, ?)'),
+    outboxCount: db.prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM outbox'),
+    outboxOldest: db.prepare<[number], { id: number }>('SELECT id FROM outbox ORDER BY id LIMIT ?'),
+    outboxDelete: db.prepare<[number]>('DELETE FROM outbox WHERE id = ?'),
+    batchOpen: db.prepare<[], { seq: number; dropped: number }>('SELECT seq, dropped FROM batches ORDER BY seq LIMIT 1'),
+    batchRows: db.prepare<[number], { body: string }>('SELECT body FROM outbox WHERE batch = ? ORDER BY id'),
+    unassigned: db.prepare<[number], { id: number; bytes: number }>('SELECT id, bytes FROM outbox WHERE batch IS NULL ORDER BY id LIMIT ?'),
+    assign: db.prepare<[number, number]>('UPDATE outbox SET batch = ? WHERE id = ?'),
+    batchInsert: db.prepare<[number, number]>('INSERT INTO batches (seq, dropped) VALUES (?, ?)'),
+    batchDelete: db.prepare<[number]>('DELETE FROM batches WHERE seq = ?'),
+    batchRowsDelete: db.prepare<[number]>('DELETE FROM outbox WHERE batch = ?'),
+    predPut: db.prepare<[string, string, string]>('INSERT OR REPLACE INTO predictions (model, id, body) VALUES (?, ?, ?)'),
+    predGet: db.prepare<[string, string], { body: string }>('SELECT body FROM predictions WHERE model = ? AND id = ?'),
+    predTrim: db.prepare<[number]>('DELETE FROM predictions WHERE n <= (SELECT MAX(n) FROM predictions) - ?'),
+  };
+  const getNum = (key: string): number => {
+    const row = st.get.get(key);
+    return row ? Number(JSON.parse(row.value)) : 0;
+  };
+  const putNum = (key: string, n: number): void => {
+    st.put.run(key, JSON.stringify(n));
+  };
+
+  const artifactFile = (sha: string): string => path.join(modelsDir, `${checkSha(sha)}.onnx`);
+  const partialFile = (sha: string): string => path.join(modelsDir, `${checkSha(sha)}.part`);
+  const fds = new Map<string, number>();
+  const partialFd = (sha: string): number => {
+    let fd = fds.get(sha);
+    if (fd === undefined) {
+      fd = fs.openSync(partialFile(sha), fs.existsSync(partialFile(sha)) ? 'r+' : 'w+');
+      fds.set(sha, fd);
+    }
+    return fd;
+  };
+  const closeFd = (sha: string): void => {
+    const fd = fds.get(sha);
+    if (fd !== undefined) {
+      fs.closeSync(fd);
+      fds.delete(sha);
+    }
+  };
+
+  const appendTx = db.transaction((windows: TelemetryWindow[], maxRows: number): number => {
+    for (const w of windows) {
+      const body = JSON.stringify(w);
+      st.outboxInsert.run(Buffer.byteLength(body), body);
+    }
+    const n = st.outboxCount.get()!.n;
+    if (n <= maxRows) return 0;
+    // design §5: bounded outbox, oldest dropped first; the count goes out with the next batch
+    const excess = n - maxRows;
+    for (const row of st.outboxOldest.all(excess)) st.outboxDelete.run(row.id);
+    putNum('outbox.dropped', getNum('outbox.dropped') + excess);
+    return excess;
+  });
+
+  const nextTx = db.transaction((maxWindows: number, maxBytes: number): OutboxBatch | null => {
+    const open = st.batchOpen.get();
+    if (open) {
+      const rows = st.batchRows.all(open.seq);
+      if (rows.length > 0 || open.dropped > 0) {
+        return { seq: open.seq, dropped: open.dropped, windows: rows.map((r) => JSON.parse(r.body) as TelemetryWindow) };
+      }
+      st.batchDelete.run(open.seq); // its windows were dropped while it waited
+    }
+    const rows = st.unassigned.all(maxWindows);
+    const dropped = getNum('outbox.dropped');
+    if (rows.length === 0 && dropped === 0) return null;
+    // The seq is fixed with the batch's rows before the first send, so a resend after a crash carries
+    // the same seq and the same windows, and the hub's (deviceId, seq) de-duplication counts them once.
+    const seq = getNum('outbox.seq') + 1;
+    putNum('outbox.seq', seq);
+    putNum('outbox.dropped', 0);
+    st.batchInsert.run(seq, dropped);
+    let bytes = 0;
+    for (const [i, row] of rows.entries()) {
+      if (i > 0 && bytes + row.bytes > maxBytes) break;
+      bytes += row.bytes;
+      st.assign.run(seq, row.id);
+    }
+    return { seq, dropped, windows: st.batchRows.all(seq).map((r) => JSON.parse(r.body) as TelemetryWindow) };
+  });
+
+  const ackTx = db.transaction((seq: number) => {
+    st.batchRowsDelete.run(seq);
+    st.batchDelete.run(seq);
+  });
+
+  const predTx = db.transaction((entries: [string, PredictionRecord][]) => {
+    for (const [id, rec] of entries) st.predPut.run(rec.model, id, JSON.stringify(rec));
+    st.predTrim.run(maxPredictions);
+  });
+
+  return {
+    async get<T>(key: string) {
+      const row = st.get.get(key);
+      return row ? (JSON.parse(row.value) as T) : undefined;
+    },
+    async put(key, value) {
+      st.put.run(key, JSON.stringify(value));
+    },
+    async delete(key) {
+      st.del.run(key);
+    },
+
+    async readArtifact(sha256) {
+      try {
+        return new Uint8Array(fs.readFileSync(artifactFile(sha256)));
+      } catch {
+        return null;
+      }
+    },
+    async hasArtifact(sha256) {
+      return fs.existsSync(artifactFile(sha256));
+    },
+    async deleteArtifact(sha256) {
+      fs.rmSync(artifactFile(sha256), { force: true });
+    },
+    async listArtifacts() {
+      return fs
+        .readdirSync(modelsDir)
+        .filter((f) => f.endsWith('.onnx'))
+        .map((f) => f.slice(0, -5))
+        .filter((s) => SHA.test(s));
+    },
+
+    async openPartial(sha256, size, chunkCount) {
+      const row = st.partialGet.get(sha256);
+      const bytes = Math.ceil(chunkCount / 8);
+      if (row && row.size === size && row.chunks === chunkCount && fs.existsSync(partialFile(sha256))) {
+        return new Uint8Array(row.bitmap);
+      }
+      closeFd(sha256);
+      fs.rmSync(partialFile(sha256), { force: true });
+      const fd = partialFd(sha256);
+      fs.ftruncateSync(fd, size);
+      const bitmap = new Uint8Array(bytes);
+      st.partialPut.run(sha256, size, chunkCount, Buffer.from(bitmap));
+      return bitmap;
+    },
+    async writeChunk(sha256, offset, bytes) {
+      fs.writeSync(partialFd(sha256), bytes, 0, bytes.length, offset);
+    },
+    async syncPartial(sha256, bitmap) {
+      fs.fdatasyncSync(partialFd(sha256));
+      st.partialBitmap.run(Buffer.from(bitmap), sha256);
+    },
+    async readPartial(sha256) {
+      closeFd(sha256);
+      return new Uint8Array(fs.readFileSync(partialFile(sha256)));
+    },
+    async commitPartial(sha256) {
+      const fd = partialFd(sha256);
+      fs.fsyncSync(fd);
+      closeFd(sha256);
+      fs.renameSync(partialFile(sha256), artifactFile(sha256));
+      fsyncDir(modelsDir);
+      st.partialDel.run(sha256);
+    },
+    async discardPartial(sha256) {
+      closeFd(sha256);
+      fs.rmSync(partialFile(sha256), { force: true });
+      st.partialDel.run(sha256);
+    },
+    async freeBytes() {
+      try {
+        const s = await fs.promises.statfs(modelsDir);
+        return Number(s.bavail) * Number(s.bsize);
+      } catch {
+        return null;
+      }
+    },
+
+    async outboxAppend(windows, maxRows) {
+      return appendTx(windows, maxRows);
+    },
+    async outboxNext(maxWindows, maxBytes) {
+      return nextTx(maxWindows, maxBytes);
+    },
+    async outboxAck(seq) {
+      ackTx(seq);
+    },
+    async outboxSize() {
+      return st.outboxCount.get()!.n;
+    },
+
+    async putPredictions(entries) {
+      predTx(entries);
+    },
+    async getPrediction(model, id) {
+      const row = st.predGet.get(model, id);
+      return row ? (JSON.parse(row.body) as PredictionRecord) : undefined;
+    },
+
+    async close() {
+      for (const sha of [...fds.keys()]) closeFd(sha);
+      db.close();
+    },
+  };
+}
