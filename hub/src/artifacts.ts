@@ -1,0 +1,208 @@
+// Content-addressed artifact files (design §7) and artifact serving over MQTT (design §4): a device may
+// fetch only artifacts named in its current desired state; chunks are queued per device and served
+// round-robin with a global concurrency cap, so one device cannot starve the others.
+
+import { existsSync, mkdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ChunkRequest, DEFAULT_CHUNK_SIZE, EdgefleetError, LIMITS, encodeChunkFrame, parseMessage, sha256Hex, topics } from '@edgefleet/protocol';
+import type { HubContext } from './context.js';
+import { manifestOf } from './deployments.js';
+
+const SHA_RE = /^[0-9a-f]{64}$/;
+
+export interface ArtifactStore {
+  dir: string;
+  put(bytes: Uint8Array): { sha256: string; size: number };
+  path(sha256: string): string;
+  has(sha256: string): boolean;
+  size(sha256: string): number;
+  read(sha256: string, offset: number, length: number): Promise<Uint8Array>;
+  close(): Promise<void>;
+}
+
+export function createArtifactStore(dir: string): ArtifactStore {
+  mkdirSync(dir, { recursive: true });
+  const handles = new Map<string, Promise<FileHandle>>();
+  const path = (sha: string) => {
+    if (!SHA_RE.test(sha)) throw new EdgefleetError('BAD_INPUT', 'artifact id must be a sha256 hex digest');
+    return join(dir, sha);
+  };
+  const handle = (sha: string): Promise<FileHandle> => {
+    let h = handles.get(sha);
+    if (!h) {
+      // a small cache of open files: fanning one model out to many devices reads the same file
+      if (handles.size >= 32) {
+        const [oldest, p] = handles.entries().next().value as [string, Promise<FileHandle>];
+        handles.delete(oldest);
+        void p.then((fh) => fh.close()).catch(() => undefined);
+      }
+      h = open(path(sha), 'r');
+      handles.set(sha, h);
+      h.catch(() => handles.delete(sha));
+    }
+    return h;
+  };
+  return {
+    dir,
+    put(bytes) {
+      const sha256 = sha256Hex(bytes);
+      const file = path(sha256);
+      if (!existsSync(file)) {
+        const tmp = `${file}.tmp-${process.pid}`;
+        writeFileSync(tmp, bytes);
+        renameSync(tmp, file); // atomic: a reader never sees a partial artifact
+      }
+      return { sha256, size: bytes.length };
+    },
+    path,
+    has: (sha) => SHA_RE.test(sha) && existsSync(join(dir, sha)),
+    size: (sha) => statSync(path(sha)).size,
+    async read(sha, offset, length) {
+      const fh = await handle(sha);
+      const buf = Buffer.allocUnsafe(length);
+      const { bytesRead } = await fh.read(buf, 0, length, offset);
+      return buf.subarray(0, bytesRead);
+    },
+    async close() {
+      const all = [...handles.values()];
+      handles.clear();
+      await Promise.all(all.map((p) => p.then((fh) => fh.close()).catch(() => undefined)));
+    },
+  };
+}
+
+export interface ChunkServerOptions {
+  /** Chunks queued per device at most (requests beyond it are dropped; the device re-requests). */
+  perDeviceQueue?: number;
+  /** Chunks being read and published at once, over all devices. */
+  concurrency?: number;
+}
+
+export interface ChunkServer {
+  handle(deviceId: string, payload: Buffer): void;
+  /** Forget a device's queue (removed device). */
+  drop(deviceId: string): void;
+  idle(): Promise<void>;
+  stats(): { queuedDevices: number; inFlight: number };
+}
+
+export function createChunkServer(
+  ctx: HubContext,
+  artifacts: ArtifactStore,
+  desiredArtifacts: (deviceId: string) => ReadonlySet<string>,
+  options: ChunkServerOptions = {},
+): ChunkServer {
+  const perDevice = options.perDeviceQueue ?? LIMITS.chunkWindow * 2;
+  const concurrency = options.concurrency ?? 16;
+  const queues = new Map<string, Array<{ sha: string; index: number }>>();
+  const ring: string[] = [];
+  let cursor = 0;
+  let inFlight = 0;
+  let idleWaiters: Array<() => void> = [];
+  const layout = new Map<string, { size: number; chunkSize: number }>();
+
+  const layoutOf = (sha: string): { size: number; chunkSize: number } | undefined => {
+    let l = layout.get(sha);
+    if (!l) {
+      const mv = ctx.store.modelVersionBySha(sha);
+      if (!mv) return undefined;
+      l = { size: mv.size, chunkSize: manifestOf(mv.envelope).artifact.chunkSize ?? DEFAULT_CHUNK_SIZE };
+      layout.set(sha, l);
+    }
+    return l;
+  };
+
+  const settle = () => {
+    if (inFlight === 0 && ring.length === 0) {
+      const w = idleWaiters;
+      idleWaiters = [];
+      for (const f of w) f();
+    }
+  };
+
+  const next = (): { deviceId: string; sha: string; index: number } | null => {
+    while (ring.length > 0) {
+      if (cursor >= ring.length) cursor = 0;
+      const deviceId = ring[cursor]!;
+      const q = queues.get(deviceId);
+      const item = q?.shift();
+      if (!q || q.length === 0) {
+        ring.splice(cursor, 1);
+        queues.delete(deviceId);
+      } else {
+        cursor++;
+      }
+      if (item) return { deviceId, ...item };
+    }
+    return null;
+  };
+
+  const pump = () => {
+    while (inFlight < concurrency) {
+      const job = next();
+      if (!job) break;
+      inFlight++;
+      void serve(job).finally(() => {
+        inFlight--;
+        pump();
+        settle();
+      });
+    }
+    settle();
+  };
+
+  const serve = async (job: { deviceId: string; sha: string; index: number }) => {
+    // re-check at send time: the desired state may have changed while the chunk waited
+    if (!desiredArtifacts(job.deviceId).has(job.sha)) return;
+    const l = layoutOf(job.sha);
+    if (!l) return;
+    try {
+      const offset = job.index * l.chunkSize;
+      const bytes = await artifacts.read(job.sha, offset, Math.min(l.chunkSize, l.size - offset));
+      await ctx.bus.publish(topics.artifactData(job.deviceId), encodeChunkFrame(job.sha, job.index, bytes), { qos: 1 });
+      ctx.metrics.inc('edgefleet_artifact_chunks_sent_total');
+    } catch (err) {
+      ctx.log(`artifact ${job.sha.slice(0, 12)} chunk ${job.index} to ${job.deviceId}: ${String(err)}`);
+    }
+  };
+
+  return {
+    handle(deviceId, payload) {
+      const parsed = parseMessage(payload, ChunkRequest, LIMITS.chunkRequest);
+      if (!parsed.ok) return ctx.reject('artifact-get', parsed.code);
+      const { sha256, chunks } = parsed.value;
+      // design §4: only artifacts named in this device's current desired state
+      if (!desiredArtifacts(deviceId).has(sha256)) return ctx.reject('artifact-get', 'FORBIDDEN');
+      const l = layoutOf(sha256);
+      if (!l) return ctx.reject('artifact-get', 'NOT_FOUND');
+      const count = Math.ceil(l.size / l.chunkSize);
+      if (chunks.some((i) => i >= count)) return ctx.reject('artifact-get', 'BAD_MESSAGE');
+      let q = queues.get(deviceId);
+      if (!q) {
+        q = [];
+        queues.set(deviceId, q);
+        ring.push(deviceId);
+      }
+      let dropped = 0;
+      for (const index of chunks) {
+        if (q.some((e) => e.sha === sha256 && e.index === index)) continue;
+        if (q.length >= perDevice) {
+          dropped++;
+          continue;
+        }
+        q.push({ sha: sha256, index });
+      }
+      if (dropped > 0) ctx.reject('artifact-get', 'TOO_LARGE');
+      pump();
+    },
+    drop(deviceId) {
+      queues.delete(deviceId);
+    },
+    idle() {
+      if (inFlight === 0 && ring.length === 0) return Promise.resolve();
+      return new Promise((r) => idleWaiters.push(r));
+    },
+    stats: () => ({ queuedDevices: ring.length, inFlight }),
+  };
+}

@@ -1,0 +1,60 @@
+// Broker access control of design §4 as aedes hooks: who may connect, publish and subscribe.
+// Each refusal maps once to an MQTT return code (connect) or a refused subscription / closed connection.
+
+import { deviceMayPublish, deviceMaySubscribe } from '@edgefleet/protocol';
+import type { AedesOptions } from 'aedes';
+
+export interface BrokerPolicyOptions {
+  /** True when `password` is the current token of device `deviceId`. */
+  checkDevice(deviceId: string, password: Buffer | undefined): boolean;
+  onRefused(reason: string): void;
+}
+
+/** Client ids become topic levels and usernames: refuse anything that could act as a wildcard or level. */
+export function isSafeClientId(id: string): boolean {
+  return id.length > 0 && !/[+#/]/.test(id);
+}
+
+function authError(returnCode: 2 | 4 | 5, message: string) {
+  return Object.assign(new Error(message), { returnCode });
+}
+
+export function createBrokerPolicy(options: BrokerPolicyOptions): Pick<
+  AedesOptions,
+  'authenticate' | 'authorizePublish' | 'authorizeSubscribe'
+> {
+  return {
+    authenticate(client, username, password, done) {
+      if (!isSafeClientId(client.id)) {
+        options.onRefused('bad_client_id');
+        return done(authError(2, 'client id must not contain +, # or /') as never, false);
+      }
+      // design §4: username = device id = client id, password = device token
+      if (username === undefined || username !== client.id) {
+        options.onRefused('client_id_mismatch');
+        return done(authError(2, 'client id must equal the username') as never, false);
+      }
+      if (!options.checkDevice(username, password)) {
+        options.onRefused('bad_credentials');
+        return done(authError(4, 'bad username or password') as never, false);
+      }
+      done(null, true);
+    },
+    authorizePublish(client, packet, done) {
+      // client null: the broker itself (hub in-process publishes never pass here; wills do, with their client)
+      if (client === null) return done(null);
+      if (!deviceMayPublish(client.id, packet.topic)) {
+        options.onRefused('publish_denied');
+        return done(new Error(`publish to ${packet.topic} denied`));
+      }
+      done(null);
+    },
+    authorizeSubscribe(client, sub, done) {
+      if (!deviceMaySubscribe(client.id, sub.topic)) {
+        options.onRefused('subscribe_denied');
+        return done(null, null); // SUBACK 0x80 for this filter (MQTT 3.1.1 §3.9.3)
+      }
+      done(null, sub);
+    },
+  };
+}

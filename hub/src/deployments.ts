@@ -1,0 +1,289 @@
+// Deployments → desired states (design §3, §7): per device, the models it should run follow from the
+// rollouts whose targets include it (the latest rollout per model and role wins). Each change is a new
+// desired state with a strictly increasing sequence, signed by the director key, published retained.
+// Rollouts here are all-at-once; the gated engine (waves, soak, gates) drives the same `rollouts` rows later.
+
+import { randomBytes } from 'node:crypto';
+import { z } from 'zod';
+import {
+  DesiredState,
+  EdgefleetError,
+  Envelope,
+  LIMITS,
+  Manifest,
+  ModelName,
+  SemVer,
+  DeviceId,
+  fromBase64,
+  signDocument,
+  topics,
+  utf8Decode,
+} from '@edgefleet/protocol';
+import type { HubContext } from './context.js';
+import type { DeviceRow, RolloutRow, RolloutTargets } from './store/db.js';
+
+const DAY_MS = 86_400_000;
+/** Desired states are valid this long; the hub re-signs those past half their life (design §3 `expiresAt`). */
+export const DESIRED_LIFETIME_MS = 30 * DAY_MS;
+
+export const Targets = z
+  .object({
+    all: z.boolean().optional(),
+    tags: z.array(z.record(z.string(), z.string())).max(64).optional(),
+    devices: z.array(DeviceId).max(10_000).optional(),
+  })
+  .refine((t) => t.all === true || (t.tags?.length ?? 0) > 0 || (t.devices?.length ?? 0) > 0, {
+    message: 'targets need all: true, tags or devices',
+  });
+
+export const RolloutRequest = z.object({
+  model: ModelName,
+  version: SemVer,
+  targets: Targets,
+  waves: z.array(z.number().min(0).max(100)).max(20).optional(),
+  soak: z.union([z.string().max(16), z.number().min(0)]).optional(),
+  onFail: z.enum(['pause', 'rollback']).optional(),
+  shadow: z.boolean().optional(),
+});
+export type RolloutRequest = z.infer<typeof RolloutRequest>;
+
+/** Whether a device is in a rollout's target set: `all`, any tag map (all pairs match), or listed by id. */
+export function deviceMatches(targets: RolloutTargets, device: Pick<DeviceRow, 'id' | 'tags'>): boolean {
+  if (targets.all) return true;
+  if (targets.devices?.includes(device.id)) return true;
+  return (targets.tags ?? []).some((want) => Object.entries(want).every(([k, v]) => device.tags[k] === v));
+}
+
+/** Rollout statuses whose target devices should run the version. */
+const EFFECTIVE = new Set(['active', 'completed']);
+
+export interface Assignment {
+  model: string;
+  version: string;
+  role: 'active' | 'shadow';
+  rolloutId: string;
+}
+
+/** Pure: the models a device should run, from all rollouts (latest per model and role wins). */
+export function assignmentsFor(device: Pick<DeviceRow, 'id' | 'tags'>, rollouts: readonly RolloutRow[]): Assignment[] {
+  const byKey = new Map<string, Assignment>();
+  for (const r of [...rollouts].sort((a, b) => a.seq - b.seq)) {
+    if (!EFFECTIVE.has(r.status) || !deviceMatches(r.targets, device)) continue;
+    byKey.set(`${r.model}\u0000${r.role}`, { model: r.model, version: r.version, role: r.role, rolloutId: r.id });
+  }
+  // a shadow of the version that is already active is pointless
+  const out = [...byKey.values()].filter(
+    (a) => a.role === 'active' || byKey.get(`${a.model}\u0000active`)?.version !== a.version,
+  );
+  return out.sort((a, b) => (a.model === b.model ? a.role.localeCompare(b.role) : a.model.localeCompare(b.model)));
+}
+
+export interface RolloutView {
+  id: string;
+  model: string;
+  version: string;
+  role: 'active' | 'shadow';
+  targets: RolloutTargets;
+  options: Record<string, unknown>;
+  status: string;
+  createdAt: string;
+  updatedAt: string;
+  devices: number;
+}
+
+export interface Deployments {
+  start(request: RolloutRequest, actor: string): Promise<RolloutView>;
+  list(): RolloutView[];
+  get(id: string): RolloutView;
+  abort(id: string, actor: string): Promise<RolloutView>;
+  /** Re-derive one device's desired state; publishes a new one only when its content changes. */
+  recompute(deviceId: string): Promise<void>;
+  /** Device removed: clear its retained desired state. */
+  removed(deviceId: string): Promise<void>;
+  /** Publish every stored desired state again (an embedded broker starts with no retained messages). */
+  republishAll(): Promise<void>;
+  /** Re-sign desired states past half their lifetime. */
+  refreshExpiring(): Promise<number>;
+  /** Artifacts named in the device's current desired state (what artifact/get may ask for, design §4). */
+  desiredArtifacts(deviceId: string): ReadonlySet<string>;
+  /** Resolves when every publish started so far is done. */
+  idle(): Promise<void>;
+}
+
+function manifestOf(envelopeJson: string): Manifest {
+  const env = Envelope.parse(JSON.parse(envelopeJson) as unknown);
+  return Manifest.parse(JSON.parse(utf8Decode(fromBase64(env.payload))) as unknown);
+}
+
+export function createDeployments(ctx: HubContext): Deployments {
+  const { store } = ctx;
+  const artifactCache = new Map<string, ReadonlySet<string>>();
+  let pending: Promise<unknown> = Promise.resolve();
+
+  const publishDesired = (deviceId: string, envelope: string): Promise<void> => {
+    const p = ctx.bus.publish(topics.desired(deviceId), envelope, { qos: 1, retain: true });
+    pending = Promise.all([pending, p.catch((err) => ctx.log(`publish desired ${deviceId}: ${String(err)}`))]);
+    return p;
+  };
+
+  const view = (r: RolloutRow, devices?: DeviceRow[]): RolloutView => ({
+    id: r.id,
+    model: r.model,
+    version: r.version,
+    role: r.role,
+    targets: r.targets,
+    options: r.options,
+    status: r.status,
+    createdAt: r.createdAt,
+    updatedAt: r.updatedAt,
+    devices: (devices ?? store.listDevices()).filter((d) => deviceMatches(r.targets, d)).length,
+  });
+
+  /** Sign and store a new desired state if the assignments changed (or `force`); returns the envelope to publish. */
+  const issue = (device: DeviceRow, rollouts: RolloutRow[], force: boolean): string | null => {
+    const assignments = assignmentsFor(device, rollouts);
+    const fingerprint = JSON.stringify(assignments.map((a) => [a.model, a.version, a.role, a.rolloutId]));
+    const current = store.getDesired(device.id);
+    if (!force && (current ? current.fingerprint === fingerprint : assignments.length === 0)) return null;
+    const models: DesiredState['models'] = [];
+    const artifacts: string[] = [];
+    for (const a of assignments) {
+      const mv = store.getModelVersion(a.model, a.version);
+      if (!mv) continue; // cannot happen: rollouts are created only for pushed versions
+      models.push({ manifest: Envelope.parse(JSON.parse(mv.envelope) as unknown), role: a.role, rolloutId: a.rolloutId });
+      artifacts.push(mv.sha256);
+    }
+    const now = ctx.now();
+    const desired: DesiredState = {
+      kind: 'desired-state',
+      deviceId: device.id,
+      sequence: store.nextDesiredSequence(device.id), // design §3: strictly increasing, persisted before publish
+      issuedAt: now.toISOString(),
+      expiresAt: new Date(now.getTime() + DESIRED_LIFETIME_MS).toISOString(),
+      models,
+    };
+    const envelope = JSON.stringify(signDocument('desired-state', desired, [ctx.keys.director]));
+    if (envelope.length > LIMITS.desired) {
+      throw new EdgefleetError('TOO_LARGE', `desired state for ${device.id} is ${envelope.length} bytes, over the ${LIMITS.desired}-byte cap`);
+    }
+    store.putDesired({
+      deviceId: device.id,
+      sequence: desired.sequence,
+      envelope,
+      artifacts,
+      fingerprint,
+      issuedAt: desired.issuedAt,
+      expiresAt: desired.expiresAt,
+    });
+    artifactCache.set(device.id, new Set(artifacts));
+    ctx.metrics.inc('edgefleet_desired_states_published_total');
+    return envelope;
+  };
+
+  /** Issue inside one transaction, publish after commit (never publish a sequence that was not persisted). */
+  const recomputeMany = async (devices: DeviceRow[], force = false): Promise<void> => {
+    const rollouts = store.listRollouts();
+    const out = store.transaction(() => {
+      const res: Array<[string, string]> = [];
+      for (const d of devices) {
+        const env = issue(d, rollouts, force);
+        if (env) res.push([d.id, env]);
+      }
+      return res;
+    });
+    await Promise.all(out.map(([id, env]) => publishDesired(id, env)));
+  };
+
+  const must = (id: string): RolloutRow => {
+    const r = store.getRollout(id);
+    if (!r) throw new EdgefleetError('NOT_FOUND', `rollout ${id} not found`);
+    return r;
+  };
+
+  return {
+    async start(request, actor) {
+      const mv = store.getModelVersion(request.model, request.version);
+      if (!mv) throw new EdgefleetError('NOT_FOUND', `model ${request.model}@${request.version} not found`);
+      // design §3: a manifest below the keyring's release floor can never be installed
+      const floor = ctx.keys.keyring.releaseFloors[request.model];
+      if (floor !== undefined && mv.release < floor) {
+        throw new EdgefleetError('BELOW_RELEASE_FLOOR', `${request.model}@${request.version} (release ${mv.release}) is below the release floor ${floor}`);
+      }
+      const id = `r-${randomBytes(5).toString('hex')}`;
+      const at = ctx.now().toISOString();
+      const options: Record<string, unknown> = {};
+      if (request.waves) options.waves = request.waves;
+      if (request.soak !== undefined) options.soak = request.soak;
+      if (request.onFail) options.onFail = request.onFail;
+      const targets: RolloutTargets = {};
+      if (request.targets.all) targets.all = true;
+      if (request.targets.tags?.length) targets.tags = request.targets.tags;
+      if (request.targets.devices?.length) targets.devices = request.targets.devices;
+      store.transaction(() => {
+        store.insertRollout({
+          id,
+          model: request.model,
+          version: request.version,
+          role: request.shadow ? 'shadow' : 'active',
+          targets,
+          options,
+          // all at once: the whole target set gets it now (gated waves come with the rollout engine)
+          status: 'completed',
+          createdAt: at,
+        });
+        store.appendAudit(actor, 'rollout.start', { id, ...request });
+      });
+      const devices = store.listDevices().filter((d) => deviceMatches(targets, d));
+      await recomputeMany(devices);
+      return view(must(id));
+    },
+    list: () => {
+      const devices = store.listDevices();
+      return store.listRollouts().map((r) => view(r, devices));
+    },
+    get: (id) => view(must(id)),
+    async abort(id, actor) {
+      const r = must(id);
+      if (r.status === 'aborted') return view(r);
+      store.transaction(() => {
+        store.setRolloutStatus(id, 'aborted', ctx.now().toISOString());
+        store.appendAudit(actor, 'rollout.abort', { id });
+      });
+      const devices = store.listDevices().filter((d) => deviceMatches(r.targets, d));
+      await recomputeMany(devices);
+      return view(must(id));
+    },
+    async recompute(deviceId) {
+      const d = store.getDevice(deviceId);
+      if (d) await recomputeMany([d]);
+    },
+    async removed(deviceId) {
+      artifactCache.delete(deviceId);
+      // an empty retained payload clears the retained message (MQTT 3.1.1 §3.3.1.3)
+      await ctx.bus.publish(topics.desired(deviceId), '', { qos: 1, retain: true }).catch(() => undefined);
+    },
+    async republishAll() {
+      await Promise.all(store.listDesired().map((d) => publishDesired(d.deviceId, d.envelope)));
+    },
+    async refreshExpiring() {
+      const cutoff = ctx.now().getTime() + DESIRED_LIFETIME_MS / 2;
+      const stale = new Set(store.listDesired().filter((d) => new Date(d.expiresAt).getTime() < cutoff).map((d) => d.deviceId));
+      const devices = store.listDevices().filter((d) => stale.has(d.id));
+      await recomputeMany(devices, true);
+      return devices.length;
+    },
+    desiredArtifacts(deviceId) {
+      let set = artifactCache.get(deviceId);
+      if (!set) {
+        set = new Set(store.getDesired(deviceId)?.artifacts ?? []);
+        artifactCache.set(deviceId, set);
+      }
+      return set;
+    },
+    async idle() {
+      await pending;
+    },
+  };
+}
+
+export { manifestOf };

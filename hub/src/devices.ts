@@ -1,0 +1,138 @@
+// The device registry (design §4, §7): credentials (random token, stored hashed), tags, agent configs,
+// removal that revokes at once. Reported state and status are written by ingest.
+
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { AgentConfig, DeviceId, EdgefleetError, toBase64 } from '@edgefleet/protocol';
+import type { HubContext } from './context.js';
+import type { DeviceRow } from './store/db.js';
+import { mosquittoPasswordHash } from './mosquitto.js';
+
+export interface DeviceView {
+  id: string;
+  tags: Record<string, string>;
+  createdAt: string;
+  status: 'online' | 'offline';
+  statusAt: string | null;
+  lastSeen: string | null;
+  reported: unknown;
+  reportedAt: string | null;
+  desiredSequence: number | null;
+}
+
+export function hashToken(token: string): string {
+  return createHash('sha256').update(token, 'utf8').digest('hex');
+}
+
+export function newToken(): string {
+  return randomBytes(32).toString('base64url');
+}
+
+
+export interface DeviceRegistryHooks {
+  /** A device joined or changed: recompute its desired state (design §7: late joiners get the rollout). */
+  onChanged(deviceId: string): void;
+  onRemoved(deviceId: string): void;
+}
+
+export interface DeviceRegistry {
+  add(id: string, tags: Record<string, string>, actor: string): { device: DeviceView; token: string; agentConfig: AgentConfig };
+  get(id: string): DeviceView;
+  list(): DeviceView[];
+  setTags(id: string, tags: Record<string, string>, actor: string): DeviceView;
+  remove(id: string, actor: string): void;
+  /** Broker authentication: constant-time compare of the token hash. */
+  checkCredentials(id: string, password: Buffer | string | undefined): boolean;
+}
+
+export function validateTags(tags: Record<string, string>): void {
+  for (const [k, v] of Object.entries(tags)) {
+    if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(k) || typeof v !== 'string' || v.length > 128) {
+      throw new EdgefleetError('BAD_INPUT', `bad tag ${JSON.stringify(k)}: keys are [A-Za-z0-9._-]{1,64}, values at most 128 chars`);
+    }
+  }
+}
+
+export function createDeviceRegistry(ctx: HubContext, hooks: DeviceRegistryHooks, options: { brokerHashes: boolean; onCredentialsChanged?: () => void }): DeviceRegistry {
+  const { store } = ctx;
+  const view = (d: DeviceRow): DeviceView => ({
+    id: d.id,
+    tags: d.tags,
+    createdAt: d.createdAt,
+    status: d.status,
+    statusAt: d.statusAt,
+    lastSeen: d.lastSeen,
+    reported: d.reported,
+    reportedAt: d.reportedAt,
+    desiredSequence: store.getDesired(d.id)?.sequence ?? null,
+  });
+  const must = (id: string): DeviceRow => {
+    const d = store.getDevice(id);
+    if (!d) throw new EdgefleetError('NOT_FOUND', `device ${id} not found`);
+    return d;
+  };
+
+  return {
+    add(id, tags, actor) {
+      if (!DeviceId.safeParse(id).success) {
+        throw new EdgefleetError('BAD_INPUT', `device id must match [a-z0-9][a-z0-9-]{0,62}, got ${JSON.stringify(id)}`);
+      }
+      validateTags(tags);
+      const token = newToken();
+      const createdAt = ctx.now().toISOString();
+      store.transaction(() => {
+        if (store.getDevice(id)) throw new EdgefleetError('CONFLICT', `device ${id} already exists`);
+        store.insertDevice({
+          id,
+          tags,
+          tokenHash: hashToken(token),
+          brokerHash: options.brokerHashes ? mosquittoPasswordHash(token) : null,
+          createdAt,
+        });
+        store.appendAudit(actor, 'device.add', { id, tags });
+      });
+      options.onCredentialsChanged?.();
+      hooks.onChanged(id);
+      const agentConfig = AgentConfig.parse({
+        deviceId: id,
+        brokers: ctx.agentBrokers(),
+        username: id,
+        password: token,
+        rootPublicKey: toBase64(ctx.keys.root.publicKey),
+        hubUrl: ctx.hubUrl(),
+        dataDir: './edgefleet-agent-data',
+        api: '127.0.0.1:8090',
+      });
+      return { device: view(must(id)), token, agentConfig };
+    },
+    get: (id) => view(must(id)),
+    list: () => store.listDevices().map(view),
+    setTags(id, tags, actor) {
+      validateTags(tags);
+      store.transaction(() => {
+        must(id);
+        store.setDeviceTags(id, tags);
+        store.appendAudit(actor, 'device.tags', { id, tags });
+      });
+      hooks.onChanged(id);
+      return view(must(id));
+    },
+    remove(id, actor) {
+      store.transaction(() => {
+        must(id);
+        store.deleteDevice(id);
+        store.appendAudit(actor, 'device.remove', { id });
+      });
+      options.onCredentialsChanged?.();
+      hooks.onRemoved(id);
+      ctx.bus.disconnect(id); // design §7: removal revokes the credentials at once
+    },
+    checkCredentials(id, password) {
+      if (password === undefined) return false;
+      const d = store.getDevice(id);
+      if (!d) return false;
+      const given = Buffer.from(hashToken(typeof password === 'string' ? password : password.toString('utf8')), 'hex');
+      const want = Buffer.from(d.tokenHash, 'hex');
+      return given.length === want.length && timingSafeEqual(given, want);
+    },
+  };
+}

@@ -1,0 +1,354 @@
+// The hub's HTTP API under /api/v1 (design §7): hono, zod-validated bodies, bearer roles, one onError
+// mapping EdgefleetError codes to HTTP status and `{ error: { code, message } }`; plus /metrics.
+
+import { createReadStream } from 'node:fs';
+import { Readable } from 'node:stream';
+import { Hono, type Context } from 'hono';
+import { HTTPException } from 'hono/http-exception';
+import { bodyLimit } from 'hono/body-limit';
+import { z } from 'zod';
+import { DeviceId, EdgefleetError, HTTP_STATUS, isErrorCode, ModelName } from '@edgefleet/protocol';
+import type { HubContext } from '../context.js';
+import type { DeviceRegistry } from '../devices.js';
+import type { Deployments } from '../deployments.js';
+import { RolloutRequest } from '../deployments.js';
+import type { ModelRegistry } from '../model-registry.js';
+import type { ArtifactStore } from '../artifacts.js';
+import { fleetStatus } from '../fleet.js';
+import type { Role } from '../store/db.js';
+import { ROLES, basicCredentials, bearerPrincipal, createApiToken, roleAtLeast, type Principal } from './auth.js';
+import { buildOpenApi, type RouteDoc } from './openapi.js';
+
+export interface ApiDeps {
+  ctx: HubContext;
+  devices: DeviceRegistry;
+  deployments: Deployments;
+  models: ModelRegistry;
+  artifacts: ArtifactStore;
+  maxModelBytes?: number;
+  version?: string;
+}
+
+const Tags = z.record(z.string().max(64), z.string().max(128));
+export const DeviceCreate = z.object({ id: DeviceId, tags: Tags.optional() });
+export const DevicePatch = z.object({ tags: Tags });
+export const TokenCreate = z.object({ role: z.enum(['viewer', 'operator', 'admin']), name: z.string().max(128).optional() });
+
+type Env = { Variables: { principal: Principal } };
+
+function describe(error: z.ZodError): string {
+  return error.issues
+    .slice(0, 3)
+    .map((i) => `${i.path.length ? i.path.join('.') : 'body'}: ${i.message}`)
+    .join('; ');
+}
+
+async function jsonBody<S extends z.ZodType>(c: Context, schema: S): Promise<z.output<S>> {
+  let raw: unknown;
+  try {
+    raw = await c.req.json();
+  } catch (err) {
+    throw new EdgefleetError('BAD_JSON', 'request body is not valid JSON', { cause: err });
+  }
+  const r = schema.safeParse(raw);
+  if (!r.success) throw new EdgefleetError('BAD_INPUT', describe(r.error));
+  return r.data;
+}
+
+function parseRange(header: string | undefined, size: number): { start: number; end: number } | null | 'unsatisfiable' {
+  if (!header) return null;
+  const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
+  if (!m || (m[1] === '' && m[2] === '')) return null; // multi-range or malformed: serve the whole file (RFC 9110 §14.2)
+  let start: number;
+  let end: number;
+  if (m[1] === '') {
+    const n = Number(m[2]);
+    if (n === 0) return 'unsatisfiable';
+    start = Math.max(0, size - n);
+    end = size - 1;
+  } else {
+    start = Number(m[1]);
+    end = m[2] === '' ? size - 1 : Math.min(Number(m[2]), size - 1);
+  }
+  if (start >= size || start > end) return 'unsatisfiable';
+  return { start, end };
+}
+
+export function createApi(deps: ApiDeps): Hono<Env> {
+  const { ctx, devices, deployments, models, artifacts } = deps;
+  const { store, metrics } = ctx;
+  const app = new Hono<Env>();
+  const docs: RouteDoc[] = [];
+  const doc = (d: RouteDoc) => docs.push(d);
+
+  app.onError((err, c) => {
+    let e: EdgefleetError;
+    if (err instanceof EdgefleetError) e = err;
+    else if (err instanceof HTTPException && err.status === 413) e = new EdgefleetError('TOO_LARGE', 'request body too large');
+    else if (err instanceof z.ZodError) e = new EdgefleetError('BAD_INPUT', describe(err));
+    else {
+      ctx.log(`http ${c.req.method} ${c.req.path}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+      e = new EdgefleetError('INTERNAL', 'internal error');
+    }
+    const status = isErrorCode(e.code) ? HTTP_STATUS[e.code] : 500;
+    if (e.code === 'UNAUTHORIZED') c.header('WWW-Authenticate', 'Bearer');
+    return c.json({ error: { code: e.code, message: e.message } }, status as 400);
+  });
+  app.notFound((c) => c.json({ error: { code: 'NOT_FOUND', message: `no route ${c.req.method} ${c.req.path}` } }, 404));
+
+  app.use('*', async (c, next) => {
+    await next();
+    metrics.inc('edgefleet_http_requests_total', { status: `${Math.floor(c.res.status / 100)}xx` });
+  });
+
+  const need = (c: Context<Env>, role: Role): Principal => {
+    const p = bearerPrincipal(store, c.req.header('authorization'));
+    if (!p) throw new EdgefleetError('UNAUTHORIZED', 'missing bearer token');
+    if (!p.role || !roleAtLeast(p.role, role)) throw new EdgefleetError('FORBIDDEN', `this action needs the ${role} role`);
+    return p;
+  };
+  const actor = (p: Principal) => `${p.kind}:${p.id}`;
+
+  // ---- metrics and docs ----
+  app.get('/metrics', (c) => c.text(metrics.render(), 200, { 'content-type': 'text/plain; version=0.0.4' }));
+  app.get('/api/v1/openapi.json', (c) => c.json(buildOpenApi(docs, deps.version ?? '0.1.0') as object));
+  app.get('/', (c) => c.text('edgefleet hub: API at /api/v1 (see /api/v1/openapi.json), metrics at /metrics\n'));
+
+  const api = new Hono<Env>();
+
+  // ---- devices ----
+  doc({ method: 'post', path: '/devices', summary: 'Register a device; returns its token and agent config once', role: 'admin', body: DeviceCreate });
+  api.post('/devices', async (c) => {
+    const p = need(c, 'admin');
+    const body = await jsonBody(c, DeviceCreate);
+    const res = devices.add(body.id, body.tags ?? {}, actor(p));
+    return c.json(res, 201);
+  });
+  doc({ method: 'get', path: '/devices', summary: 'List devices', role: 'viewer' });
+  api.get('/devices', (c) => {
+    need(c, 'viewer');
+    return c.json({ devices: devices.list() });
+  });
+  doc({ method: 'get', path: '/devices/:id', summary: 'One device with its recent events', role: 'viewer' });
+  api.get('/devices/:id', (c) => {
+    need(c, 'viewer');
+    const device = devices.get(c.req.param('id'));
+    return c.json({ device, events: store.eventsForDevice(device.id, 50) });
+  });
+  doc({ method: 'patch', path: '/devices/:id', summary: 'Replace a device’s tags', role: 'admin', body: DevicePatch });
+  api.patch('/devices/:id', async (c) => {
+    const p = need(c, 'admin');
+    const body = await jsonBody(c, DevicePatch);
+    return c.json({ device: devices.setTags(c.req.param('id'), body.tags, actor(p)) });
+  });
+  doc({ method: 'delete', path: '/devices/:id', summary: 'Remove a device and revoke its credentials', role: 'admin' });
+  api.delete('/devices/:id', (c) => {
+    const p = need(c, 'admin');
+    devices.remove(c.req.param('id'), actor(p));
+    return c.json({ removed: c.req.param('id') });
+  });
+
+  // ---- models ----
+  const maxModel = deps.maxModelBytes ?? 1024 * 1024 * 1024;
+  doc({
+    method: 'post',
+    path: '/models',
+    summary: 'Push a model version (validated, self-tested, signed)',
+    role: 'operator',
+    multipart: {
+      file: 'the ONNX model',
+      name: 'model name',
+      version: 'semver',
+      sample: 'one OIP inference request (JSON)',
+      validation: 'JSONL: {"inputs": {...}, "label": ...} per line',
+      reference: 'drift reference (JSON)',
+      minAccuracy: 'refuse below this validation accuracy (0..1)',
+      labels: 'JSON array of class names',
+      dataset: 'lineage: dataset id',
+      run: 'lineage: training run',
+      commit: 'lineage: git commit',
+    },
+  });
+  api.post(
+    '/models',
+    bodyLimit({ maxSize: maxModel, onError: () => { throw new EdgefleetError('TOO_LARGE', `model upload over ${maxModel} bytes`); } }),
+    async (c) => {
+      const p = need(c, 'operator');
+      let form: Record<string, string | File | (string | File)[]>;
+      try {
+        form = await c.req.parseBody({ all: false });
+      } catch (err) {
+        throw new EdgefleetError('BAD_INPUT', 'body must be multipart/form-data', { cause: err });
+      }
+      const text = (k: string): string | undefined => {
+        const v = form[k];
+        if (v === undefined) return undefined;
+        if (typeof v === 'string') return v;
+        if (v instanceof File) return undefined;
+        return undefined;
+      };
+      const fileText = async (k: string): Promise<string | undefined> => {
+        const v = form[k];
+        if (v instanceof File) return await v.text();
+        return text(k);
+      };
+      const file = form.file;
+      if (!(file instanceof File)) throw new EdgefleetError('BAD_INPUT', 'multipart field "file" (the ONNX model) is required');
+      const name = text('name');
+      const version = text('version');
+      if (!name || !version) throw new EdgefleetError('BAD_INPUT', 'fields "name" and "version" are required');
+      const json = (k: string, s: string | undefined): unknown => {
+        if (s === undefined || s === '') return undefined;
+        try {
+          return JSON.parse(s) as unknown;
+        } catch (err) {
+          throw new EdgefleetError('BAD_JSON', `field "${k}" is not valid JSON`, { cause: err });
+        }
+      };
+      const labelsRaw = json('labels', await fileText('labels'));
+      if (labelsRaw !== undefined && !(Array.isArray(labelsRaw) && labelsRaw.every((l) => typeof l === 'string'))) {
+        throw new EdgefleetError('BAD_INPUT', 'field "labels" must be a JSON array of strings');
+      }
+      const minAccuracyText = text('minAccuracy');
+      const minAccuracy = minAccuracyText === undefined || minAccuracyText === '' ? undefined : Number(minAccuracyText);
+      if (minAccuracy !== undefined && !(minAccuracy >= 0 && minAccuracy <= 1)) {
+        throw new EdgefleetError('BAD_INPUT', 'minAccuracy must be a number in [0, 1]');
+      }
+      const bytes = new Uint8Array(await file.arrayBuffer());
+      const opt = <T>(k: string, v: T | undefined) => (v === undefined ? {} : { [k]: v });
+      const res = await models.push(
+        bytes,
+        {
+          name,
+          version,
+          ...opt('sample', json('sample', await fileText('sample'))),
+          ...opt('validation', await fileText('validation')),
+          ...opt('reference', json('reference', await fileText('reference'))),
+          ...opt('minAccuracy', minAccuracy),
+          ...opt('labels', labelsRaw as string[] | undefined),
+          ...opt('dataset', text('dataset') || undefined),
+          ...opt('run', text('run') || undefined),
+          ...opt('commit', text('commit') || undefined),
+        },
+        actor(p),
+      );
+      return c.json(res, 201);
+    },
+  );
+  doc({ method: 'get', path: '/models', summary: 'List models and versions', role: 'viewer' });
+  api.get('/models', (c) => {
+    need(c, 'viewer');
+    return c.json({ models: models.list() });
+  });
+  doc({ method: 'get', path: '/models/:name', summary: 'One model’s versions with manifests', role: 'viewer' });
+  api.get('/models/:name', (c) => {
+    need(c, 'viewer');
+    const name = c.req.param('name');
+    if (!ModelName.safeParse(name).success) throw new EdgefleetError('NOT_FOUND', `model ${name} not found`);
+    return c.json(models.get(name));
+  });
+
+  // ---- rollouts ----
+  doc({ method: 'post', path: '/rollouts', summary: 'Deploy a model version to a target set', role: 'operator', body: RolloutRequest });
+  api.post('/rollouts', async (c) => {
+    const p = need(c, 'operator');
+    const body = await jsonBody(c, RolloutRequest);
+    return c.json({ rollout: await deployments.start(body, actor(p)) }, 201);
+  });
+  doc({ method: 'get', path: '/rollouts', summary: 'List rollouts', role: 'viewer' });
+  api.get('/rollouts', (c) => {
+    need(c, 'viewer');
+    return c.json({ rollouts: deployments.list() });
+  });
+  doc({ method: 'get', path: '/rollouts/:id', summary: 'One rollout', role: 'viewer' });
+  api.get('/rollouts/:id', (c) => {
+    need(c, 'viewer');
+    return c.json({ rollout: deployments.get(c.req.param('id')) });
+  });
+  doc({ method: 'post', path: '/rollouts/:id/abort', summary: 'Abort: its devices return to what they ran before', role: 'operator' });
+  api.post('/rollouts/:id/abort', async (c) => {
+    const p = need(c, 'operator');
+    return c.json({ rollout: await deployments.abort(c.req.param('id'), actor(p)) });
+  });
+  for (const action of ['pause', 'resume', 'promote'] as const) {
+    doc({ method: 'post', path: `/rollouts/:id/${action}`, summary: `${action} a gated rollout`, role: 'operator' });
+    api.post(`/rollouts/:id/${action}`, (c) => {
+      need(c, 'operator');
+      const r = deployments.get(c.req.param('id'));
+      // all-at-once deployments have no waves to hold or advance (the gated engine lands separately)
+      throw new EdgefleetError('CONFLICT', `rollout ${r.id} is ${r.status}; it has no waves to ${action}`);
+    });
+  }
+
+  // ---- fleet, tokens, audit ----
+  doc({ method: 'get', path: '/fleet/status', summary: 'Devices online/offline, versions in use, per-version health', role: 'viewer' });
+  api.get('/fleet/status', (c) => {
+    need(c, 'viewer');
+    const minutes = Number(c.req.query('minutes') ?? '60');
+    if (!Number.isFinite(minutes) || minutes <= 0) throw new EdgefleetError('BAD_INPUT', 'minutes must be a positive number');
+    return c.json(fleetStatus(ctx, minutes));
+  });
+  doc({ method: 'post', path: '/tokens', summary: 'Create an API token (shown once)', role: 'admin', body: TokenCreate });
+  api.post('/tokens', async (c) => {
+    const p = need(c, 'admin');
+    const body = await jsonBody(c, TokenCreate);
+    const res = store.transaction(() => {
+      const t = createApiToken(store, body.role, body.name ?? null, ctx.now().toISOString());
+      store.appendAudit(actor(p), 'token.create', { id: t.id, role: t.role });
+      return t;
+    });
+    return c.json(res, 201);
+  });
+  doc({ method: 'get', path: '/audit/verify', summary: 'Check the audit log hash chain', role: 'viewer' });
+  api.get('/audit/verify', (c) => {
+    need(c, 'viewer');
+    return c.json(store.verifyAudit());
+  });
+
+  // ---- artifacts (device Basic auth or any API token; design §8 range requests) ----
+  doc({ method: 'get', path: '/artifacts/:sha256', summary: 'Artifact bytes, with Range support', role: 'device' });
+  api.get('/artifacts/:sha256', (c) => {
+    const sha = c.req.param('sha256');
+    const auth = c.req.header('authorization');
+    const basic = basicCredentials(auth);
+    if (basic) {
+      if (!devices.checkCredentials(basic.user, basic.password)) throw new EdgefleetError('UNAUTHORIZED', 'bad device credentials');
+      // the same rule as over MQTT (design §4): only artifacts in this device's current desired state
+      if (!deployments.desiredArtifacts(basic.user).has(sha)) {
+        throw new EdgefleetError('FORBIDDEN', `artifact ${sha} is not in device ${basic.user}'s desired state`);
+      }
+    } else {
+      need(c, 'viewer');
+    }
+    if (!/^[0-9a-f]{64}$/.test(sha) || !artifacts.has(sha)) throw new EdgefleetError('NOT_FOUND', `artifact ${sha} not found`);
+    const size = artifacts.size(sha);
+    const range = parseRange(c.req.header('range'), size);
+    const headers: Record<string, string> = {
+      'accept-ranges': 'bytes',
+      'content-type': 'application/octet-stream',
+      etag: `"${sha}"`,
+      'cache-control': 'public, max-age=31536000, immutable',
+    };
+    if (range === 'unsatisfiable') {
+      return c.body(null, 416, { ...headers, 'content-range': `bytes */${size}` });
+    }
+    const start = range?.start ?? 0;
+    const end = range?.end ?? size - 1;
+    const stream = Readable.toWeb(createReadStream(artifacts.path(sha), { start, end })) as ReadableStream;
+    headers['content-length'] = String(end - start + 1);
+    if (range) headers['content-range'] = `bytes ${start}-${end}/${size}`;
+    return c.body(stream, range ? 206 : 200, headers);
+  });
+
+  // JSON bodies are small; model uploads have their own limit above
+  app.use('/api/v1/*', async (c, next) => {
+    if (c.req.method !== 'POST' || !c.req.path.endsWith('/models')) {
+      return bodyLimit({ maxSize: 1024 * 1024, onError: () => { throw new EdgefleetError('TOO_LARGE', 'request body over 1 MiB'); } })(c, next);
+    }
+    return next();
+  });
+  app.route('/api/v1', api);
+  return app;
+}
+
+export { ROLES };

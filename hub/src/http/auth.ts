@@ -1,0 +1,48 @@
+// API authentication (design §7): bearer tokens stored as sha256 hashes with roles viewer < operator < admin,
+// and device Basic auth (deviceId:token) for artifact downloads.
+
+import { createHash, randomBytes } from 'node:crypto';
+import { EdgefleetError } from '@edgefleet/protocol';
+import type { Store, Role } from '../store/db.js';
+
+export const ROLES: readonly Role[] = ['viewer', 'operator', 'admin'];
+const RANK: Record<Role, number> = { viewer: 0, operator: 1, admin: 2 };
+
+export function roleAtLeast(have: Role, need: Role): boolean {
+  return RANK[have] >= RANK[need];
+}
+
+export function tokenHash(token: string): string {
+  return createHash('sha256').update(token, 'utf8').digest('hex');
+}
+
+/** A new API token: `ef_` + 32 random bytes; only its hash is stored. */
+export function createApiToken(store: Store, role: Role, name: string | null, at: string): { id: string; token: string; role: Role } {
+  const token = `ef_${randomBytes(32).toString('base64url')}`;
+  const id = `t-${randomBytes(5).toString('hex')}`;
+  store.insertToken({ id, hash: tokenHash(token), role, name, createdAt: at });
+  return { id, token, role };
+}
+
+export interface Principal {
+  kind: 'token' | 'device';
+  id: string;
+  role: Role | null;
+}
+
+export function bearerPrincipal(store: Store, header: string | undefined): Principal | null {
+  const m = header ? /^Bearer\s+(\S+)$/i.exec(header) : null;
+  if (!m) return null;
+  const row = store.tokenByHash(tokenHash(m[1]!));
+  if (!row) throw new EdgefleetError('UNAUTHORIZED', 'unknown API token');
+  return { kind: 'token', id: row.id, role: row.role };
+}
+
+export function basicCredentials(header: string | undefined): { user: string; password: string } | null {
+  const m = header ? /^Basic\s+([A-Za-z0-9+/=]+)$/i.exec(header) : null;
+  if (!m) return null;
+  const text = Buffer.from(m[1]!, 'base64').toString('utf8');
+  const i = text.indexOf(':');
+  if (i < 0) return null;
+  return { user: text.slice(0, i), password: text.slice(i + 1) };
+}

@@ -1,0 +1,275 @@
+// startHub (design §2, §7): opens the data dir (SQLite, artifacts, keys, admin token), starts the embedded
+// broker (or connects to `--broker`), the HTTP API, ingest and artifact serving; close() shuts down cleanly.
+
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { AddressInfo } from 'node:net';
+import { serve, type ServerType } from '@hono/node-server';
+import { hubSubscriptions, parseTopic, topics } from '@edgefleet/protocol';
+import { openStore } from './store/db.js';
+import { loadOrCreateKeys } from './keys.js';
+import { HUB_METRICS, createMetrics, type Metrics } from './metrics.js';
+import { startEmbeddedBroker } from './broker/embedded.js';
+import { connectBrokerClient, HUB_CLIENT_ID } from './mqtt-client.js';
+import type { Bus } from './broker/bus.js';
+import type { HubContext } from './context.js';
+import { createDeviceRegistry, type DeviceRegistry } from './devices.js';
+import { createDeployments, type Deployments } from './deployments.js';
+import { createArtifactStore, createChunkServer } from './artifacts.js';
+import { createIngest, type Ingest } from './ingest.js';
+import { createModelRegistry, type ModelRegistry } from './model-registry.js';
+import { createApi } from './http/app.js';
+import { createApiToken } from './http/auth.js';
+import { dialHost, parseHostPort } from './broker/address.js';
+import { mosquittoPasswordHash, writeMosquittoPasswordFile } from './mosquitto.js';
+
+export interface HubOptions {
+  dataDir: string;
+  /** HOST:PORT for the HTTP API (default 127.0.0.1:8080; port 0 picks a free one). */
+  http?: string;
+  /** HOST:PORT for embedded MQTT over TCP (default 127.0.0.1:1883); null disables. */
+  mqtt?: string | null;
+  /** HOST:PORT for embedded MQTT over WebSocket (default 127.0.0.1:8083); null disables. */
+  ws?: string | null;
+  /** External broker URL with the hub's credentials (mqtt://user:pass@host:port): no embedded broker. */
+  broker?: string;
+  log?: (line: string) => void;
+  /** `--broker` mode with Mosquitto: the password file the hub keeps in sync with its devices. */
+  mosquittoPasswordFile?: string;
+  /** Broker URLs written into agent configs (default: the embedded broker's, or `broker` without credentials). */
+  agentBrokers?: { tcp?: string; ws?: string };
+  /** Base URL agents use for the HTTP API (default: the bound HTTP address). */
+  publicUrl?: string;
+  /** MQTT packet cap (default LIMITS.mqttPacket). */
+  maxPacketBytes?: number;
+  now?: () => Date;
+}
+
+export interface Hub {
+  urls: { http: string; mqtt?: string; ws?: string };
+  /** The admin token from `<data>/admin-token` ('' when that file was deleted after first start). */
+  adminToken: string;
+  dataDir: string;
+  metrics: Metrics;
+  /** Commit queued telemetry now (tests, shutdown). */
+  flush(): void;
+  close(): Promise<void>;
+  /** Internals for tests and the rollout engine. */
+  readonly services: { ctx: HubContext; devices: DeviceRegistry; deployments: Deployments; models: ModelRegistry; ingest: Ingest };
+}
+
+const DEFAULTS = { http: '127.0.0.1:8080', mqtt: '127.0.0.1:1883', ws: '127.0.0.1:8083' };
+
+function adminTokenFile(dataDir: string): string {
+  return join(dataDir, 'admin-token');
+}
+
+export async function startHub(options: HubOptions): Promise<Hub> {
+  const log = options.log ?? (() => undefined);
+  const now = options.now ?? (() => new Date());
+  const dataDir = options.dataDir;
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const store = openStore(join(dataDir, 'hub.db'));
+  const cleanups: Array<() => Promise<void> | void> = [() => void store.close()];
+  const cleanup = async () => {
+    for (const f of cleanups.reverse()) {
+      try {
+        await f();
+      } catch (err) {
+        log(`shutdown: ${String(err)}`);
+      }
+    }
+    cleanups.length = 0;
+  };
+
+  try {
+    const { keys, created, renewed } = loadOrCreateKeys(join(dataDir, 'keys'), now());
+    if (created) {
+      log(`created root, release and director keys in ${join(dataDir, 'keys')}`);
+      log('WARNING: the root key is on this machine; in production keep root offline (copy keys/root.json away) and sign keyrings there');
+    }
+    if (renewed) log(`signed keyring v${keys.keyring.version}`);
+
+    // design §2: the admin token is written once (0600) and stored only hashed
+    let adminToken = '';
+    const tokenFile = adminTokenFile(dataDir);
+    if (existsSync(tokenFile)) adminToken = readFileSync(tokenFile, 'utf8').trim();
+    else if (store.tokenCount() === 0) {
+      adminToken = store.transaction(() => {
+        const t = createApiToken(store, 'admin', 'initial admin', now().toISOString());
+        store.appendAudit('hub', 'token.create', { id: t.id, role: 'admin' });
+        return t.token;
+      });
+      writeFileSync(tokenFile, adminToken + '\n', { mode: 0o600 });
+      chmodSync(tokenFile, 0o600);
+      log(`admin token written to ${tokenFile}`);
+    }
+
+    const metrics = createMetrics([...HUB_METRICS]);
+    let devices: DeviceRegistry | undefined;
+    let httpUrl = '';
+    const brokerUrls: { mqtt?: string; ws?: string } = {};
+
+    // ---- broker ----
+    let bus: Bus;
+    let connectedClients: (() => number) | null = null;
+    const rejectMetric = (topic: string, reason: string) => metrics.inc('edgefleet_rejected_messages_total', { reason, topic });
+    if (options.broker) {
+      bus = await connectBrokerClient(options.broker, { log });
+    } else {
+      let markOffline: (id: string) => void = () => undefined;
+      const broker = await startEmbeddedBroker({
+        mqtt: options.mqtt === undefined ? DEFAULTS.mqtt : options.mqtt,
+        ws: options.ws === undefined ? DEFAULTS.ws : options.ws,
+        maxPacketBytes: options.maxPacketBytes,
+        checkDevice: (id, password) => devices?.checkCredentials(id, password) ?? false,
+        onRefused: (reason) => metrics.inc('edgefleet_mqtt_connections_refused_total', { reason }),
+        onOversize: () => rejectMetric('mqtt', 'TOO_LARGE'),
+        onClientGone: (id) => markOffline(id),
+      });
+      bus = broker.bus;
+      connectedClients = broker.connectedClients;
+      Object.assign(brokerUrls, broker.urls);
+      markOffline = (id) => {
+        // a clean DISCONNECT sends no last will: the device is gone all the same
+        if (store.getDevice(id)?.status === 'online') store.setDeviceStatus(id, 'offline', now().toISOString());
+      };
+    }
+    cleanups.push(() => bus.close());
+
+    const agentBrokers = (): { tcp?: string; ws?: string } => {
+      if (options.agentBrokers) return options.agentBrokers;
+      if (options.broker) {
+        const u = new URL(options.broker);
+        u.username = '';
+        u.password = '';
+        const url = u.toString().replace(/\/$/, '');
+        return u.protocol.startsWith('ws') ? { ws: url } : { tcp: url };
+      }
+      return { ...(brokerUrls.mqtt ? { tcp: brokerUrls.mqtt } : {}), ...(brokerUrls.ws ? { ws: brokerUrls.ws } : {}) };
+    };
+
+    const ctx: HubContext = {
+      store,
+      keys,
+      bus,
+      metrics,
+      dataDir,
+      log,
+      now,
+      hubUrl: () => options.publicUrl ?? httpUrl,
+      agentBrokers,
+      reject: rejectMetric,
+    };
+
+    // ---- services ----
+    const artifacts = createArtifactStore(join(dataDir, 'artifacts'));
+    cleanups.push(() => artifacts.close());
+    const deployments = createDeployments(ctx);
+    const ingest = createIngest(ctx);
+    const chunks = createChunkServer(ctx, artifacts, (id) => deployments.desiredArtifacts(id));
+    const syncMosquitto = () => {
+      if (!options.mosquittoPasswordFile) return;
+      const entries = store.brokerHashes().map((d) => ({ user: d.id, hash: d.hash }));
+      if (options.broker) {
+        const u = new URL(options.broker);
+        if (u.username) entries.unshift({ user: decodeURIComponent(u.username), hash: mosquittoPasswordHash(decodeURIComponent(u.password)) });
+      }
+      writeMosquittoPasswordFile(options.mosquittoPasswordFile, entries);
+    };
+    devices = createDeviceRegistry(
+      ctx,
+      {
+        onChanged: (id) => {
+          ingest.forget(id);
+          void deployments.recompute(id).catch((err) => log(`desired state for ${id}: ${String(err)}`));
+        },
+        onRemoved: (id) => {
+          ingest.forget(id);
+          chunks.drop(id);
+          void deployments.removed(id);
+        },
+      },
+      { brokerHashes: Boolean(options.mosquittoPasswordFile), onCredentialsChanged: syncMosquitto },
+    );
+    syncMosquitto();
+    const models = createModelRegistry(ctx, artifacts);
+    cleanups.push(() => ingest.close()); // runs before bus/store close (cleanups run in reverse)
+
+    // ---- MQTT wiring ----
+    if (!options.broker) store.markAllOffline(now().toISOString()); // nobody is connected to a broker that just started
+    await bus.publish(topics.keyring(), JSON.stringify(keys.keyringEnvelope), { qos: 1, retain: true });
+    await ingest.subscribe();
+    await bus.subscribe(hubSubscriptions.artifactGet, (topic, payload) => {
+      const t = parseTopic(topic);
+      if (t?.kind !== 'artifact-get') return;
+      try {
+        chunks.handle(t.deviceId, payload);
+      } catch (err) {
+        log(`artifact/get from ${t.deviceId}: ${String(err)}`);
+        rejectMetric('artifact-get', 'INTERNAL');
+      }
+    });
+    // an embedded broker keeps retained messages in memory only: restore every device's desired state
+    if (!options.broker) await deployments.republishAll();
+
+    // ---- HTTP ----
+    const app = createApi({ ctx, devices, deployments, models, artifacts });
+    metrics.gauge('edgefleet_devices', 'Registered devices by last known status.', () => {
+      const rows = store.db.prepare<[], { status: string; n: number }>('SELECT status, COUNT(*) AS n FROM devices GROUP BY status').all();
+      return ['online', 'offline'].map((s) => ({ labels: { status: s }, value: rows.find((r) => r.status === s)?.n ?? 0 }));
+    });
+    if (connectedClients) {
+      const cc = connectedClients;
+      metrics.gauge('edgefleet_mqtt_connected_clients', 'Clients connected to the embedded broker.', () => [{ labels: {}, value: cc() }]);
+    }
+    const { host, port } = parseHostPort(options.http ?? DEFAULTS.http, 'http address');
+    const server: ServerType = await new Promise((resolve, reject) => {
+      const s = serve({ fetch: app.fetch, hostname: host, port }, () => resolve(s));
+      s.once('error', reject);
+    });
+    cleanups.push(
+      () =>
+        new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
+        }),
+    );
+    httpUrl = `http://${dialHost(host)}:${(server.address() as AddressInfo).port}`;
+
+    // desired states expire (design §3); re-sign those past half their life
+    const refresh = setInterval(() => {
+      void deployments.refreshExpiring().catch((err) => log(`refresh desired states: ${String(err)}`));
+    }, 3_600_000);
+    refresh.unref();
+    cleanups.push(() => clearInterval(refresh));
+    void deployments.refreshExpiring().catch((err) => log(`refresh desired states: ${String(err)}`));
+
+    const urls: Hub['urls'] = { http: httpUrl, ...(brokerUrls.mqtt ? { mqtt: brokerUrls.mqtt } : {}), ...(brokerUrls.ws ? { ws: brokerUrls.ws } : {}) };
+    log(`http ${urls.http}`);
+    if (urls.mqtt) log(`mqtt ${urls.mqtt}`);
+    if (urls.ws) log(`ws ${urls.ws}`);
+    if (options.broker) log(`broker ${new URL(options.broker).host} (as ${HUB_CLIENT_ID})`);
+
+    let closing: Promise<void> | null = null;
+    return {
+      urls,
+      adminToken,
+      dataDir,
+      metrics,
+      flush: () => ingest.flush(),
+      close() {
+        closing ??= (async () => {
+          await deployments.idle().catch(() => undefined);
+          await chunks.idle().catch(() => undefined);
+          await cleanup();
+        })();
+        return closing;
+      },
+      services: { ctx, devices, deployments, models, ingest },
+    };
+  } catch (err) {
+    await cleanup();
+    throw err;
+  }
+}

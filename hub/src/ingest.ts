@@ -1,0 +1,249 @@
+// Inbound device messages (design §4, §6): size cap → JSON → zod, then batched into one SQLite
+// transaction per flush. Telemetry is de-duplicated on (deviceId, seq) and merged into per-minute
+// rollups per model version and role. Every refusal is counted, none changes state.
+
+import {
+  DeviceEvent,
+  DeviceStatus,
+  LIMITS,
+  ReportedState,
+  TelemetryBatch,
+  hubSubscriptions,
+  mergeWindows,
+  parseMessage,
+  parseTopic,
+  type TelemetryWindow,
+} from '@edgefleet/protocol';
+import type { HubContext } from './context.js';
+
+export const ROLLUP_MS = 60_000;
+
+type Job =
+  | { kind: 'telemetry'; deviceId: string; batch: TelemetryBatch; at: number }
+  | { kind: 'event'; deviceId: string; event: DeviceEvent; at: number }
+  | { kind: 'reported'; deviceId: string; reported: ReportedState; at: number }
+  | { kind: 'status'; deviceId: string; status: DeviceStatus; at: number };
+
+export interface IngestOptions {
+  /** Flush after this many queued messages… */
+  maxBatch?: number;
+  /** …or this long after the first one. */
+  flushMs?: number;
+  /** Called after a commit with the devices whose status changed (dashboard, rollout engine). */
+  onStatus?: (deviceId: string, status: DeviceStatus) => void;
+}
+
+export interface Ingest {
+  /** Route one inbound MQTT message; never throws. */
+  handle(topic: string, payload: Buffer): void;
+  /** Commit everything queued now. */
+  flush(): void;
+  /** Subscribe to the device → hub topics it consumes (everything but artifact/get). */
+  subscribe(): Promise<void>;
+  close(): void;
+  /** Device added or removed: forget its cached existence. */
+  forget(deviceId: string): void;
+}
+
+export function createIngest(ctx: HubContext, options: IngestOptions = {}): Ingest {
+  const { store, metrics } = ctx;
+  const db = store.db;
+  const maxBatch = options.maxBatch ?? 2000;
+  const flushMs = options.flushMs ?? 20;
+  let queue: Job[] = [];
+  let timer: NodeJS.Timeout | null = null;
+  let closed = false;
+  const knownDevices = new Map<string, boolean>();
+
+  const st = {
+    batch: db.prepare('INSERT OR IGNORE INTO telemetry_batches (device_id, seq, received_at, windows, dropped) VALUES (?, ?, ?, ?, ?)'),
+    window: db.prepare(
+      'INSERT INTO telemetry_windows (device_id, model, version, role, start, end, inferences, body, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+    ),
+    rollupGet: db.prepare<[string, string, string, number], { body: string }>(
+      'SELECT body FROM rollups WHERE model = ? AND version = ? AND role = ? AND minute = ?',
+    ),
+    rollupPut: db.prepare(
+      `INSERT INTO rollups (model, version, role, minute, inferences, errors, body) VALUES (?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (model, version, role, minute) DO UPDATE SET inferences = excluded.inferences, errors = excluded.errors, body = excluded.body`,
+    ),
+    rollupDevice: db.prepare('INSERT OR IGNORE INTO rollup_devices (model, version, role, minute, device_id) VALUES (?, ?, ?, ?, ?)'),
+  };
+
+  const deviceExists = (id: string): boolean => {
+    let known = knownDevices.get(id);
+    if (known === undefined) {
+      known = store.getDevice(id) !== undefined;
+      if (knownDevices.size > 100_000) knownDevices.clear();
+      knownDevices.set(id, known);
+    }
+    return known;
+  };
+
+  const errorsOf = (w: TelemetryWindow): number => Object.values(w.errors).reduce<number>((a, n) => a + (n ?? 0), 0);
+
+  const commit = (jobs: Job[]): Array<[string, DeviceStatus]> => {
+    const rollups = new Map<string, { model: string; version: string; role: string; minute: number; window: TelemetryWindow }>();
+    const statusChanges: Array<[string, DeviceStatus]> = [];
+    let batches = 0;
+    let windows = 0;
+    let duplicates = 0;
+    let events = 0;
+    store.transaction(() => {
+      for (const job of jobs) {
+        const iso = new Date(job.at).toISOString();
+        if (job.kind === 'telemetry') {
+          const b = job.batch;
+          // design §4: the hub de-duplicates on (deviceId, seq)
+          if (st.batch.run(job.deviceId, b.seq, job.at, b.windows.length, b.dropped).changes === 0) {
+            duplicates++;
+            continue;
+          }
+          batches++;
+          store.setDeviceSeen(job.deviceId, iso);
+          for (const w of b.windows) {
+            windows++;
+            st.window.run(job.deviceId, w.model, w.version, w.role, w.start, w.end, w.inferences, JSON.stringify(w), job.at);
+            const minute = Math.floor(w.start / ROLLUP_MS) * ROLLUP_MS;
+            const key = `${w.model}\u0000${w.version}\u0000${w.role}\u0000${minute}`;
+            let r = rollups.get(key);
+            if (!r) {
+              const prior = st.rollupGet.get(w.model, w.version, w.role, minute);
+              r = { model: w.model, version: w.version, role: w.role, minute, window: prior ? (JSON.parse(prior.body) as TelemetryWindow) : w };
+              rollups.set(key, r);
+              if (!prior) {
+                st.rollupDevice.run(w.model, w.version, w.role, minute, job.deviceId);
+                continue;
+              }
+            }
+            try {
+              r.window = mergeWindows(r.window, w);
+            } catch (err) {
+              // incompatible summaries (e.g. a different bin layout): keep the raw window, skip the rollup
+              ctx.reject('telemetry', 'BAD_MESSAGE');
+              ctx.log(`rollup ${w.model}@${w.version}: ${String(err)}`);
+            }
+            st.rollupDevice.run(w.model, w.version, w.role, minute, job.deviceId);
+          }
+        } else if (job.kind === 'event') {
+          const e = job.event;
+          store.insertEvent({
+            deviceId: job.deviceId,
+            type: e.type,
+            model: e.model ?? null,
+            version: e.version ?? null,
+            code: e.code ?? null,
+            message: e.message,
+            at: e.at,
+            receivedAt: job.at,
+          });
+          store.setDeviceSeen(job.deviceId, iso);
+          events++;
+        } else if (job.kind === 'reported') {
+          store.setDeviceReported(job.deviceId, job.reported, iso);
+        } else {
+          if (store.setDeviceStatus(job.deviceId, job.status, iso)) statusChanges.push([job.deviceId, job.status]);
+        }
+      }
+      for (const r of rollups.values()) {
+        st.rollupPut.run(r.model, r.version, r.role, r.minute, r.window.inferences, errorsOf(r.window), JSON.stringify(r.window));
+      }
+    });
+    metrics.inc('edgefleet_telemetry_batches_total', {}, batches);
+    metrics.inc('edgefleet_telemetry_windows_total', {}, windows);
+    metrics.inc('edgefleet_telemetry_duplicates_total', {}, duplicates);
+    metrics.inc('edgefleet_events_total', {}, events);
+    return statusChanges;
+  };
+
+  const flush = () => {
+    if (timer) {
+      clearTimeout(timer);
+      timer = null;
+    }
+    if (queue.length === 0) return;
+    const jobs = queue;
+    queue = [];
+    try {
+      const changes = commit(jobs);
+      for (const [id, s] of changes) options.onStatus?.(id, s);
+    } catch (err) {
+      // a failed transaction rolls back whole; QoS 1 redelivery is not possible after PUBACK, so log loudly
+      ctx.log(`ingest: commit of ${jobs.length} messages failed: ${String(err)}`);
+      metrics.inc('edgefleet_rejected_messages_total', { reason: 'INTERNAL', topic: 'ingest' }, jobs.length);
+    }
+  };
+
+  const enqueue = (job: Job) => {
+    if (closed) return;
+    queue.push(job);
+    if (queue.length >= maxBatch) flush();
+    else if (!timer) timer = setTimeout(flush, flushMs);
+  };
+
+  const handle = (topic: string, payload: Buffer): void => {
+    const parsed = parseTopic(topic);
+    if (!parsed || parsed.kind === 'keyring' || parsed.kind === 'artifact-multicast') return ctx.reject('unknown', 'BAD_MESSAGE');
+    const { deviceId } = parsed;
+    const at = Date.now();
+    // a retained message cleared by an empty payload, or anything from a device we do not know
+    if (!deviceExists(deviceId)) return ctx.reject(parsed.kind, 'NOT_FOUND');
+    switch (parsed.kind) {
+      case 'telemetry': {
+        const r = parseMessage(payload, TelemetryBatch, LIMITS.telemetry);
+        if (!r.ok) return ctx.reject('telemetry', r.code);
+        if (r.value.deviceId !== deviceId) return ctx.reject('telemetry', 'WRONG_DEVICE');
+        return enqueue({ kind: 'telemetry', deviceId, batch: r.value, at });
+      }
+      case 'events': {
+        const r = parseMessage(payload, DeviceEvent, LIMITS.event);
+        if (!r.ok) return ctx.reject('events', r.code);
+        return enqueue({ kind: 'event', deviceId, event: r.value, at });
+      }
+      case 'reported': {
+        if (payload.length === 0) return; // a device clearing its retained report
+        const r = parseMessage(payload, ReportedState, LIMITS.reported);
+        if (!r.ok) return ctx.reject('reported', r.code);
+        if (r.value.deviceId !== deviceId) return ctx.reject('reported', 'WRONG_DEVICE');
+        return enqueue({ kind: 'reported', deviceId, reported: r.value, at });
+      }
+      case 'status': {
+        if (payload.length === 0) return;
+        if (payload.length > LIMITS.status) return ctx.reject('status', 'TOO_LARGE');
+        // the body is the bare word (design §4); accept a JSON string too
+        const text = payload.toString('utf8').trim().replace(/^"(.*)"$/, '$1');
+        const r = DeviceStatus.safeParse(text);
+        if (!r.success) return ctx.reject('status', 'BAD_MESSAGE');
+        return enqueue({ kind: 'status', deviceId, status: r.data, at });
+      }
+      default:
+        return ctx.reject(parsed.kind, 'FORBIDDEN');
+    }
+  };
+
+  return {
+    handle,
+    flush,
+    async subscribe() {
+      const h = (topic: string, payload: Buffer) => {
+        try {
+          handle(topic, payload);
+        } catch (err) {
+          ctx.log(`ingest: ${String(err)}`);
+          ctx.reject('unknown', 'INTERNAL');
+        }
+      };
+      await ctx.bus.subscribe(hubSubscriptions.telemetry, h);
+      await ctx.bus.subscribe(hubSubscriptions.events, h);
+      await ctx.bus.subscribe(hubSubscriptions.reported, h);
+      await ctx.bus.subscribe(hubSubscriptions.status, h);
+    },
+    close() {
+      flush();
+      closed = true;
+    },
+    forget(id) {
+      knownDevices.delete(id);
+    },
+  };
+}

@@ -1,0 +1,86 @@
+// A minimal Prometheus text-format registry (counters and gauges with labels) for `/metrics` (design §7).
+
+type Labels = Record<string, string>;
+
+interface Family {
+  name: string;
+  help: string;
+  type: 'counter' | 'gauge';
+  values: Map<string, { labels: Labels; value: number }>;
+  collect?: () => Array<{ labels: Labels; value: number }>;
+}
+
+function labelKey(labels: Labels): string {
+  return Object.keys(labels)
+    .sort()
+    .map((k) => `${k}=${labels[k]}`)
+    .join(',');
+}
+
+function escapeLabel(v: string): string {
+  return v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
+}
+
+function formatLabels(labels: Labels): string {
+  const keys = Object.keys(labels);
+  if (keys.length === 0) return '';
+  return '{' + keys.map((k) => `${k}="${escapeLabel(labels[k]!)}"`).join(',') + '}';
+}
+
+export interface Metrics {
+  inc(name: string, labels?: Labels, by?: number): void;
+  set(name: string, labels: Labels, value: number): void;
+  get(name: string, labels?: Labels): number;
+  /** A gauge computed on every scrape. */
+  gauge(name: string, help: string, collect: () => Array<{ labels: Labels; value: number }>): void;
+  render(): string;
+}
+
+export function createMetrics(defs: Array<{ name: string; help: string; type: 'counter' | 'gauge' }>): Metrics {
+  const families = new Map<string, Family>();
+  for (const d of defs) families.set(d.name, { ...d, values: new Map() });
+  const family = (name: string): Family => {
+    const f = families.get(name);
+    if (!f) throw new Error(`unknown metric ${name}`);
+    return f;
+  };
+  return {
+    inc(name, labels = {}, by = 1) {
+      const f = family(name);
+      const key = labelKey(labels);
+      const entry = f.values.get(key);
+      if (entry) entry.value += by;
+      else f.values.set(key, { labels, value: by });
+    },
+    set(name, labels, value) {
+      family(name).values.set(labelKey(labels), { labels, value });
+    },
+    get(name, labels = {}) {
+      return family(name).values.get(labelKey(labels))?.value ?? 0;
+    },
+    gauge(name, help, collect) {
+      families.set(name, { name, help, type: 'gauge', values: new Map(), collect });
+    },
+    render() {
+      const out: string[] = [];
+      for (const f of families.values()) {
+        out.push(`# HELP ${f.name} ${f.help}`, `# TYPE ${f.name} ${f.type}`);
+        const samples = f.collect ? f.collect() : [...f.values.values()];
+        for (const s of samples) out.push(`${f.name}${formatLabels(s.labels)} ${s.value}`);
+      }
+      return out.join('\n') + '\n';
+    },
+  };
+}
+
+export const HUB_METRICS = [
+  { name: 'edgefleet_rejected_messages_total', help: 'Inbound messages dropped, by reason (design §4).', type: 'counter' },
+  { name: 'edgefleet_telemetry_batches_total', help: 'Telemetry batches committed.', type: 'counter' },
+  { name: 'edgefleet_telemetry_windows_total', help: 'Telemetry windows committed.', type: 'counter' },
+  { name: 'edgefleet_telemetry_duplicates_total', help: 'Telemetry batches ignored as duplicates of (deviceId, seq).', type: 'counter' },
+  { name: 'edgefleet_events_total', help: 'Device events stored.', type: 'counter' },
+  { name: 'edgefleet_artifact_chunks_sent_total', help: 'Artifact chunk frames published.', type: 'counter' },
+  { name: 'edgefleet_desired_states_published_total', help: 'Desired states signed and published.', type: 'counter' },
+  { name: 'edgefleet_mqtt_connections_refused_total', help: 'MQTT connections refused, by reason.', type: 'counter' },
+  { name: 'edgefleet_http_requests_total', help: 'HTTP API requests, by status class.', type: 'counter' },
+] as const;

@@ -1,0 +1,21 @@
+// Credentials for an external Mosquitto broker (`--broker` mode, design §4 "the same rules as that
+// broker's ACL"): a password file in mosquitto 2's `$7$` PBKDF2-SHA512 format, rewritten atomically on
+// every device change; the operator (or test) sends mosquitto SIGHUP to reload it.
+
+import { pbkdf2Sync, randomBytes } from 'node:crypto';
+import { renameSync, writeFileSync } from 'node:fs';
+
+const ITERATIONS = 101; // what mosquitto_passwd 2.0 writes
+
+/** `$7$<iterations>$<salt b64>$<hash b64>` for one password, as `mosquitto_passwd` makes it. */
+export function mosquittoPasswordHash(password: string, salt: Buffer = randomBytes(12)): string {
+  const hash = pbkdf2Sync(password, salt, ITERATIONS, 64, 'sha512');
+  return `$7$${ITERATIONS}$${salt.toString('base64')}$${hash.toString('base64')}`;
+}
+
+export function writeMosquittoPasswordFile(file: string, entries: Array<{ user: string; hash: string }>): void {
+  const body = entries.map((e) => `${e.user}:${e.hash}\n`).join('');
+  const tmp = `${file}.tmp-${process.pid}`;
+  writeFileSync(tmp, body, { mode: 0o600 });
+  renameSync(tmp, file);
+}

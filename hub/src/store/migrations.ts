@@ -1,0 +1,128 @@
+// Schema migrations of the hub database (design §7). Append only: a shipped migration is never edited.
+
+export const MIGRATIONS: readonly string[] = [
+  // 1: registry, deployments, telemetry, tokens, audit
+  `
+  CREATE TABLE devices (
+    id TEXT PRIMARY KEY,
+    tags TEXT NOT NULL DEFAULT '{}',
+    token_hash TEXT NOT NULL,
+    -- mosquitto $7$ PBKDF2 line body for --broker mode; the plaintext token is never stored
+    broker_hash TEXT,
+    created_at TEXT NOT NULL,
+    status TEXT NOT NULL DEFAULT 'offline',
+    status_at TEXT,
+    last_seen TEXT,
+    reported TEXT,
+    reported_at TEXT
+  );
+  -- never deleted: a removed and re-added device id must not reuse a sequence (design §3)
+  CREATE TABLE device_sequences (
+    device_id TEXT PRIMARY KEY,
+    desired INTEGER NOT NULL DEFAULT 0,
+    command INTEGER NOT NULL DEFAULT 0
+  );
+  CREATE TABLE desired_states (
+    device_id TEXT PRIMARY KEY,
+    sequence INTEGER NOT NULL,
+    envelope TEXT NOT NULL,
+    artifacts TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    issued_at TEXT NOT NULL,
+    expires_at TEXT NOT NULL
+  );
+  CREATE TABLE model_versions (
+    model TEXT NOT NULL,
+    version TEXT NOT NULL,
+    release INTEGER NOT NULL,
+    sha256 TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    manifest TEXT NOT NULL,
+    envelope TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (model, version),
+    UNIQUE (model, release)
+  );
+  CREATE INDEX model_versions_sha ON model_versions (sha256);
+  CREATE TABLE rollouts (
+    id TEXT PRIMARY KEY,
+    seq INTEGER NOT NULL UNIQUE,
+    model TEXT NOT NULL,
+    version TEXT NOT NULL,
+    role TEXT NOT NULL,
+    targets TEXT NOT NULL,
+    options TEXT NOT NULL DEFAULT '{}',
+    status TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+  );
+  CREATE TABLE tokens (
+    id TEXT PRIMARY KEY,
+    hash TEXT NOT NULL UNIQUE,
+    role TEXT NOT NULL,
+    name TEXT,
+    created_at TEXT NOT NULL
+  );
+  CREATE TABLE telemetry_batches (
+    device_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    received_at INTEGER NOT NULL,
+    windows INTEGER NOT NULL,
+    dropped INTEGER NOT NULL,
+    PRIMARY KEY (device_id, seq)
+  ) WITHOUT ROWID;
+  CREATE TABLE telemetry_windows (
+    id INTEGER PRIMARY KEY,
+    device_id TEXT NOT NULL,
+    model TEXT NOT NULL,
+    version TEXT NOT NULL,
+    role TEXT NOT NULL,
+    start INTEGER NOT NULL,
+    end INTEGER NOT NULL,
+    inferences INTEGER NOT NULL,
+    body TEXT NOT NULL,
+    received_at INTEGER NOT NULL
+  );
+  CREATE INDEX telemetry_windows_mv ON telemetry_windows (model, version, start);
+  CREATE TABLE rollups (
+    model TEXT NOT NULL,
+    version TEXT NOT NULL,
+    role TEXT NOT NULL,
+    minute INTEGER NOT NULL,
+    inferences INTEGER NOT NULL,
+    errors INTEGER NOT NULL,
+    body TEXT NOT NULL,
+    PRIMARY KEY (model, version, role, minute)
+  ) WITHOUT ROWID;
+  -- which devices reported in a rollup minute (gates need a minimum of reporting devices, design §7)
+  CREATE TABLE rollup_devices (
+    model TEXT NOT NULL,
+    version TEXT NOT NULL,
+    role TEXT NOT NULL,
+    minute INTEGER NOT NULL,
+    device_id TEXT NOT NULL,
+    PRIMARY KEY (model, version, role, minute, device_id)
+  ) WITHOUT ROWID;
+  CREATE TABLE events (
+    id INTEGER PRIMARY KEY,
+    device_id TEXT NOT NULL,
+    type TEXT NOT NULL,
+    model TEXT,
+    version TEXT,
+    code TEXT,
+    message TEXT NOT NULL,
+    at TEXT NOT NULL,
+    received_at INTEGER NOT NULL
+  );
+  CREATE INDEX events_device ON events (device_id, id);
+  CREATE TABLE audit (
+    id INTEGER PRIMARY KEY,
+    at TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    action TEXT NOT NULL,
+    details TEXT NOT NULL,
+    prev_hash TEXT NOT NULL,
+    hash TEXT NOT NULL
+  );
+  `,
+];
