@@ -196,6 +196,17 @@ describe('decodeInferInputs: names, shapes and counts', () => {
     inputs[1]!.data = [9, 9];
     expect(badInput(() => decodeInferInputs(io, inputs))).toBe("input 'b' dimension 0 ('batch') is 2 but input 'a' has 'batch' = 1");
   });
+  it('lets unnamed dynamic dims differ between inputs', () => {
+    const anon: TensorSpec[] = [
+      { name: 'p', type: 'float32', shape: ['?'] },
+      { name: 'q', type: 'float32', shape: ['?'] },
+    ];
+    const t = decodeInferInputs(anon, [
+      { name: 'p', datatype: 'FP32', shape: [1], data: [1] },
+      { name: 'q', datatype: 'FP32', shape: [3], data: [1, 2, 3] },
+    ]);
+    expect(t['q']!.dims).toEqual([3]);
+  });
   it('refuses an element count that does not match the shape', () => {
     const inputs = good();
     inputs[0]!.data = [1, 2, 3, 4, 5];

@@ -2,7 +2,7 @@
 // OIP datatypes ⇄ ONNX element types, request decoding against a model's IO, response encoding.
 
 import { z } from 'zod';
-import { EdgefleetError, type ElementType, type TensorData, type TensorSpec } from '@edgefleet/protocol';
+import { EdgefleetError, UNNAMED_DIM, type ElementType, type TensorData, type TensorSpec } from '@edgefleet/protocol';
 
 export type TypedArray =
   | Float32Array
@@ -367,7 +367,8 @@ export function decodeInferInputs(io: readonly TensorSpec[], inputs: readonly Oi
             `${label} dimension ${d} must be ${want}, got ${got} (expects ${formatShape(spec.shape)})`,
           );
         }
-      } else {
+      } else if (want !== UNNAMED_DIM) {
+        // an unnamed dynamic dim takes any size, tied to nothing; a named symbol (batch, seq…) takes any size, the same one in every input that uses it
         const seen = symbols.get(want);
         if (seen === undefined) symbols.set(want, { size: got, input: input.name });
         else if (seen.size !== got) {

@@ -2,7 +2,7 @@
 // core's typed arrays in ort.Tensor without copying and hands ort's output buffers back as they are.
 
 import * as ort from 'onnxruntime-node';
-import { EdgefleetError, type ElementType, type TensorSpec } from '@edgefleet/protocol';
+import { EdgefleetError, UNNAMED_DIM, type ElementType, type TensorSpec } from '@edgefleet/protocol';
 import type { InferenceRuntime, ModelSession } from '../core/runtime.js';
 import type { Tensor } from '../core/tensor.js';
 
@@ -37,7 +37,9 @@ function specsOf(metadata: readonly ort.InferenceSession.ValueMetadata[], kind: 
     if (!ELEMENT_TYPES.has(m.type)) {
       throw new EdgefleetError('MODEL_LOAD_FAILED', `${kind} '${m.name}' has unsupported element type ${m.type}`);
     }
-    return { name: m.name, type: m.type as ElementType, shape: m.shape.slice() };
+    // onnxruntime names an unnamed dynamic dim ''; the manifest (readModelInfo) spells it '?'
+    const shape = m.shape.map((d) => (d === '' ? UNNAMED_DIM : d));
+    return { name: m.name, type: m.type as ElementType, shape };
   });
 }
 
