@@ -1,0 +1,512 @@
+// The `edgefleet` operator CLI (design §2): `hub start` and `keys init` run locally; every other command
+// is a client of the hub's HTTP API. Errors print `error CODE: message` and exit non-zero.
+
+import { existsSync, readFileSync, statSync, writeFileSync, createReadStream } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { EdgefleetError, isErrorCode, toBase64 } from '@edgefleet/protocol';
+import { startHub } from './hub.js';
+import { loadOrCreateKeys } from './keys.js';
+
+const HELP = `edgefleet — deploy ONNX models to device fleets
+
+Usage:
+  edgefleet hub start [--data DIR] [--http HOST:PORT] [--mqtt HOST:PORT] [--ws HOST:PORT] [--broker URL]
+                      [--mosquitto-password-file FILE] [--public-url URL]
+  edgefleet keys init --out DIR
+  edgefleet device add ID [--tag k=v]... [--out agent.json]
+  edgefleet device tag ID --tag k=v...          replace a device's tags
+  edgefleet device rm ID                         remove a device (revokes its credentials)
+  edgefleet devices ls
+  edgefleet model push FILE --name NAME --version SEMVER [--sample REQ.json] [--validation FILE.jsonl]
+                      [--reference FILE.json] [--min-accuracy 0.9] [--labels FILE.json]
+                      [--dataset ID] [--run ID] [--commit SHA]
+  edgefleet model ls [NAME]
+  edgefleet rollout start NAME@VERSION (--all | --tag k=v | --device ID)... [--waves 1,10,50,100]
+                      [--soak 10m] [--on-fail pause|rollback] [--shadow]
+  edgefleet rollout ls | show ID | pause ID | resume ID | abort ID | promote ID
+  edgefleet fleet status [--minutes 60]
+  edgefleet token create --role viewer|operator|admin [--name NAME]
+  edgefleet audit verify
+
+Client options: --hub URL (or EDGEFLEET_HUB, default http://127.0.0.1:8080),
+  --token T (or EDGEFLEET_TOKEN, else ./edgefleet-data/admin-token), --json on read commands.
+`;
+
+const OPTIONS = {
+  help: { type: 'boolean', short: 'h' },
+  json: { type: 'boolean' },
+  hub: { type: 'string' },
+  token: { type: 'string' },
+  data: { type: 'string' },
+  http: { type: 'string' },
+  mqtt: { type: 'string' },
+  ws: { type: 'string' },
+  broker: { type: 'string' },
+  'mosquitto-password-file': { type: 'string' },
+  'public-url': { type: 'string' },
+  out: { type: 'string' },
+  tag: { type: 'string', multiple: true },
+  device: { type: 'string', multiple: true },
+  all: { type: 'boolean' },
+  name: { type: 'string' },
+  version: { type: 'string' },
+  sample: { type: 'string' },
+  validation: { type: 'string' },
+  reference: { type: 'string' },
+  labels: { type: 'string' },
+  'min-accuracy': { type: 'string' },
+  dataset: { type: 'string' },
+  run: { type: 'string' },
+  commit: { type: 'string' },
+  waves: { type: 'string' },
+  soak: { type: 'string' },
+  'on-fail': { type: 'string' },
+  shadow: { type: 'boolean' },
+  role: { type: 'string' },
+  minutes: { type: 'string' },
+} as const;
+
+type Values = ReturnType<typeof parse>['values'];
+
+function parse(argv: string[]) {
+  return parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+}
+
+function parseTags(list: string[] | undefined): Record<string, string> {
+  const tags: Record<string, string> = {};
+  for (const t of list ?? []) {
+    const i = t.indexOf('=');
+    if (i <= 0) throw new EdgefleetError('BAD_INPUT', `--tag must be k=v, got ${JSON.stringify(t)}`);
+    tags[t.slice(0, i)] = t.slice(i + 1);
+  }
+  return tags;
+}
+
+// ---- HTTP client ----
+
+interface Client {
+  base: string;
+  request<T = any>(method: string, path: string, body?: unknown): Promise<T>;
+  token: string;
+}
+
+function readTokenFile(file: string): string | undefined {
+  try {
+    return readFileSync(file, 'utf8').trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function client(v: Values): Client {
+  const base = (v.hub ?? process.env.EDGEFLEET_HUB ?? 'http://127.0.0.1:8080').replace(/\/+$/, '');
+  const token =
+    v.token ?? process.env.EDGEFLEET_TOKEN ?? readTokenFile(join(v.data ?? './edgefleet-data', 'admin-token')) ?? '';
+  return {
+    base,
+    token,
+    async request(method, path, body) {
+      const headers: Record<string, string> = {};
+      if (token) headers.authorization = `Bearer ${token}`;
+      let payload: string | undefined;
+      if (body !== undefined) {
+        headers['content-type'] = 'application/json';
+        payload = JSON.stringify(body);
+      }
+      return handle(await send(`${base}/api/v1${path}`, { method, headers, body: payload }, base));
+    },
+  };
+}
+
+async function send(url: string, init: RequestInit, base: string): Promise<Response> {
+  try {
+    return await fetch(url, init);
+  } catch (err) {
+    throw new EdgefleetError('UNAVAILABLE', `cannot reach the hub at ${base} (${(err as { cause?: { code?: string } }).cause?.code ?? String(err)})`, {
+      cause: err,
+    });
+  }
+}
+
+async function handle<T>(res: Response): Promise<T> {
+  const text = await res.text();
+  let body: unknown;
+  try {
+    body = text ? JSON.parse(text) : {};
+  } catch {
+    body = { text };
+  }
+  if (!res.ok) {
+    const e = (body as { error?: { code?: string; message?: string } }).error;
+    const code = isErrorCode(e?.code) ? e.code : res.status >= 500 ? 'INTERNAL' : 'BAD_INPUT';
+    throw new EdgefleetError(code, e?.message ?? `HTTP ${res.status}`);
+  }
+  return body as T;
+}
+
+// ---- output ----
+
+function table(rows: string[][]): string {
+  if (rows.length === 0) return '';
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ')).join('\n') + '\n';
+}
+
+function ago(iso: string | null | undefined): string {
+  if (!iso) return '-';
+  const s = Math.max(0, Math.round((Date.now() - new Date(iso).getTime()) / 1000));
+  if (s < 60) return `${s}s ago`;
+  if (s < 3600) return `${Math.round(s / 60)}m ago`;
+  if (s < 86400) return `${Math.round(s / 3600)}h ago`;
+  return `${Math.round(s / 86400)}d ago`;
+}
+
+const out = (s: string): void => {
+  process.stdout.write(s);
+};
+const json = (v: unknown): void => out(JSON.stringify(v, null, 2) + '\n');
+const fmt = (n: number | null | undefined, digits = 2) => (n === null || n === undefined ? '-' : n.toFixed(digits));
+
+// ---- commands ----
+
+async function hubStart(v: Values): Promise<void> {
+  const dataDir = resolve(v.data ?? './edgefleet-data');
+  const hub = await startHub({
+    dataDir,
+    ...(v.http ? { http: v.http } : {}),
+    ...(v.mqtt ? { mqtt: v.mqtt } : {}),
+    ...(v.ws ? { ws: v.ws } : {}),
+    ...(v.broker ? { broker: v.broker } : {}),
+    ...(v['mosquitto-password-file'] ? { mosquittoPasswordFile: v['mosquitto-password-file'] } : {}),
+    ...(v['public-url'] ? { publicUrl: v['public-url'] } : {}),
+    log: (line) => process.stderr.write(`hub: ${line}\n`),
+  });
+  out(`edgefleet hub running (data ${dataDir})\n`);
+  out(`  http  ${hub.urls.http}\n`);
+  if (hub.urls.mqtt) out(`  mqtt  ${hub.urls.mqtt}\n`);
+  if (hub.urls.ws) out(`  ws    ${hub.urls.ws}\n`);
+  await new Promise<void>((done) => {
+    let stopping = false;
+    const stop = (sig: string) => {
+      if (stopping) return;
+      stopping = true;
+      process.stderr.write(`hub: ${sig}, shutting down\n`);
+      hub.close().then(done, (err) => {
+        process.stderr.write(`hub: shutdown failed: ${String(err)}\n`);
+        process.exitCode = 1;
+        done();
+      });
+    };
+    process.once('SIGINT', () => stop('SIGINT'));
+    process.once('SIGTERM', () => stop('SIGTERM'));
+  });
+}
+
+function keysInit(v: Values): void {
+  if (!v.out) throw new EdgefleetError('BAD_INPUT', 'keys init needs --out DIR');
+  const { keys, created } = loadOrCreateKeys(resolve(v.out));
+  out(`${created ? 'created' : 'kept existing'} keys in ${resolve(v.out)}\n`);
+  out(`  root      ${keys.root.keyId}  (public ${toBase64(keys.root.publicKey)})\n`);
+  out(`  release   ${keys.release.keyId}\n`);
+  out(`  director  ${keys.director.keyId}\n`);
+  out(`  keyring   v${keys.keyring.version}, expires ${keys.keyring.expiresAt}\n`);
+  process.stderr.write('warning: production keeps the root key offline; move root.json off this machine after signing the keyring\n');
+}
+
+async function deviceCmd(sub: string | undefined, args: string[], v: Values): Promise<void> {
+  const c = client(v);
+  const id = args[0];
+  if (sub === 'add') {
+    if (!id) throw new EdgefleetError('BAD_INPUT', 'device add needs an ID');
+    const res = await c.request<{ device: { id: string }; token: string; agentConfig: unknown }>('POST', '/devices', { id, tags: parseTags(v.tag) });
+    if (v.out) {
+      writeFileSync(v.out, JSON.stringify(res.agentConfig, null, 2) + '\n', { mode: 0o600 });
+      process.stderr.write(`agent config written to ${v.out} (contains the device token)\n`);
+    }
+    if (v.json) return json(res);
+    out(`device ${res.device.id} added\n`);
+    if (!v.out) out(`token ${res.token}\n(shown once; pass --out agent.json to write the agent config)\n`);
+    return;
+  }
+  if (sub === 'tag') {
+    if (!id) throw new EdgefleetError('BAD_INPUT', 'device tag needs an ID');
+    const res = await c.request<{ device: { id: string; tags: Record<string, string> } }>('PATCH', `/devices/${id}`, { tags: parseTags(v.tag) });
+    return v.json ? json(res) : out(`device ${id} tags ${JSON.stringify(res.device.tags)}\n`);
+  }
+  if (sub === 'rm' || sub === 'remove') {
+    if (!id) throw new EdgefleetError('BAD_INPUT', 'device rm needs an ID');
+    await c.request('DELETE', `/devices/${id}`);
+    return out(`device ${id} removed; its credentials no longer work\n`);
+  }
+  if (sub === 'show') {
+    if (!id) throw new EdgefleetError('BAD_INPUT', 'device show needs an ID');
+    return json(await c.request('GET', `/devices/${id}`));
+  }
+  if (sub === 'ls' || sub === 'list') return devicesLs(v);
+  throw new EdgefleetError('BAD_INPUT', `unknown device command ${JSON.stringify(sub ?? '')} (add, tag, rm, show, ls)`);
+}
+
+async function devicesLs(v: Values): Promise<void> {
+  const res = await client(v).request<{ devices: any[] }>('GET', '/devices');
+  if (v.json) return json(res);
+  const rows = [['ID', 'STATUS', 'LAST SEEN', 'SEQ', 'MODELS', 'TAGS']];
+  for (const d of res.devices) {
+    const models = Object.entries((d.reported?.models ?? {}) as Record<string, any>)
+      .map(([m, s]) => `${m}@${s.active?.version ?? '-'}(${s.state}${s.error ? ` ${s.error.code}` : ''})`)
+      .join(' ');
+    const tags = Object.entries(d.tags as Record<string, string>)
+      .map(([k, val]) => `${k}=${val}`)
+      .join(',');
+    rows.push([d.id, d.status, ago(d.lastSeen), String(d.desiredSequence ?? '-'), models || '-', tags || '-']);
+  }
+  out(table(rows));
+}
+
+/** Stream a multipart upload so the progress bar follows bytes actually sent. */
+async function modelPush(file: string | undefined, v: Values): Promise<void> {
+  if (!file) throw new EdgefleetError('BAD_INPUT', 'model push needs a FILE');
+  if (!v.name || !v.version) throw new EdgefleetError('BAD_INPUT', 'model push needs --name and --version');
+  if (!existsSync(file)) throw new EdgefleetError('NOT_FOUND', `no such file ${file}`);
+  const c = client(v);
+  const readText = (path: string | undefined, what: string) => {
+    if (!path) return undefined;
+    try {
+      return readFileSync(path, 'utf8');
+    } catch (err) {
+      throw new EdgefleetError('NOT_FOUND', `cannot read ${what} ${path}`, { cause: err });
+    }
+  };
+  const fields: Array<[string, string]> = [
+    ['name', v.name],
+    ['version', v.version],
+  ];
+  const add = (k: string, val: string | undefined): void => {
+    if (val !== undefined) fields.push([k, val]);
+  };
+  add('sample', readText(v.sample, '--sample'));
+  add('validation', readText(v.validation, '--validation'));
+  add('reference', readText(v.reference, '--reference'));
+  add('labels', readText(v.labels, '--labels'));
+  add('minAccuracy', v['min-accuracy']);
+  add('dataset', v.dataset);
+  add('run', v.run);
+  add('commit', v.commit);
+
+  const boundary = `edgefleet${Math.random().toString(16).slice(2)}`;
+  const enc = new TextEncoder();
+  const head = enc.encode(
+    fields.map(([k, val]) => `--${boundary}\r\nContent-Disposition: form-data; name="${k}"\r\n\r\n${val}\r\n`).join('') +
+      `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="${basename(file).replace(/"/g, '')}"\r\nContent-Type: application/octet-stream\r\n\r\n`,
+  );
+  const tail = enc.encode(`\r\n--${boundary}--\r\n`);
+  const size = statSync(file).size;
+  const total = head.length + size + tail.length;
+  let sent = 0;
+  const tty = process.stderr.isTTY;
+  let lastDraw = 0;
+  const draw = (force = false) => {
+    const now = Date.now();
+    if (!force && now - lastDraw < 100) return;
+    lastDraw = now;
+    const frac = total === 0 ? 1 : sent / total;
+    const width = 30;
+    const bar = '#'.repeat(Math.round(frac * width)).padEnd(width, '.');
+    const line = `upload [${bar}] ${(frac * 100).toFixed(0).padStart(3)}% ${(sent / 1048576).toFixed(1)}/${(total / 1048576).toFixed(1)} MiB`;
+    process.stderr.write(tty ? `\r${line}` : force ? `${line}\n` : '');
+  };
+  const body = new ReadableStream<Uint8Array>({
+    async start(controller) {
+      const push = (chunk: Uint8Array) => {
+        controller.enqueue(chunk);
+        sent += chunk.length;
+        draw();
+      };
+      push(head);
+      for await (const chunk of createReadStream(file, { highWaterMark: 256 * 1024 })) push(chunk as Buffer);
+      push(tail);
+      draw(true);
+      if (tty) process.stderr.write('\n');
+      process.stderr.write('validating and signing on the hub…\n');
+      controller.close();
+    },
+  });
+  const res = await send(
+    `${c.base}/api/v1/models`,
+    {
+      method: 'POST',
+      headers: {
+        ...(c.token ? { authorization: `Bearer ${c.token}` } : {}),
+        'content-type': `multipart/form-data; boundary=${boundary}`,
+        'content-length': String(total),
+      },
+      body,
+      duplex: 'half',
+    } as RequestInit,
+    c.base,
+  );
+  const r = await handle<{ model: string; version: string; release: number; sha256: string; manifest: any }>(res);
+  if (v.json) return json(r);
+  out(`pushed ${r.model}@${r.version} release ${r.release} sha256 ${r.sha256}\n`);
+  const metrics = r.manifest?.lineage?.metrics as Record<string, number> | undefined;
+  if (metrics && Object.keys(metrics).length) out(`  metrics ${Object.entries(metrics).map(([k, n]) => `${k}=${fmt(n, 4)}`).join(' ')}\n`);
+}
+
+async function modelLs(name: string | undefined, v: Values): Promise<void> {
+  const c = client(v);
+  const res = name ? { models: [await c.request('GET', `/models/${name}`)] } : await c.request<{ models: any[] }>('GET', '/models');
+  if (v.json) return json(name ? res.models[0] : res);
+  const rows = [['MODEL', 'VERSION', 'RELEASE', 'SIZE', 'SHA256', 'CREATED']];
+  for (const m of res.models) for (const ver of m.versions) rows.push([m.name, ver.version, String(ver.release), String(ver.size), ver.sha256.slice(0, 12), ver.createdAt]);
+  out(table(rows));
+}
+
+async function rolloutCmd(sub: string | undefined, args: string[], v: Values): Promise<void> {
+  const c = client(v);
+  if (sub === 'start') {
+    const spec = args[0] ?? '';
+    const at = spec.lastIndexOf('@');
+    if (at <= 0) throw new EdgefleetError('BAD_INPUT', 'rollout start needs NAME@VERSION');
+    const tags = (v.tag ?? []).map((t) => parseTags([t]));
+    const targets = {
+      ...(v.all ? { all: true } : {}),
+      ...(tags.length ? { tags } : {}),
+      ...(v.device?.length ? { devices: v.device } : {}),
+    };
+    if (!v.all && !tags.length && !v.device?.length) throw new EdgefleetError('BAD_INPUT', 'rollout start needs --all, --tag k=v or --device ID');
+    const waves = v.waves?.split(',').map((w) => Number(w));
+    if (waves?.some((w) => !Number.isFinite(w))) throw new EdgefleetError('BAD_INPUT', '--waves must be numbers like 1,10,50,100');
+    const res = await c.request<{ rollout: any }>('POST', '/rollouts', {
+      model: spec.slice(0, at),
+      version: spec.slice(at + 1),
+      targets,
+      ...(waves ? { waves } : {}),
+      ...(v.soak ? { soak: v.soak } : {}),
+      ...(v['on-fail'] ? { onFail: v['on-fail'] } : {}),
+      ...(v.shadow ? { shadow: true } : {}),
+    });
+    if (v.json) return json(res);
+    return out(`rollout ${res.rollout.id} ${res.rollout.model}@${res.rollout.version} → ${res.rollout.devices} device(s), ${res.rollout.status}\n`);
+  }
+  if (sub === 'ls' || sub === 'list') {
+    const res = await c.request<{ rollouts: any[] }>('GET', '/rollouts');
+    if (v.json) return json(res);
+    const rows = [['ID', 'MODEL', 'VERSION', 'ROLE', 'STATUS', 'DEVICES', 'CREATED']];
+    for (const r of res.rollouts) rows.push([r.id, r.model, r.version, r.role, r.status, String(r.devices), r.createdAt]);
+    return out(table(rows));
+  }
+  const id = args[0];
+  if (!id) throw new EdgefleetError('BAD_INPUT', `rollout ${sub ?? ''} needs an ID`);
+  if (sub === 'show') {
+    const res = await c.request<{ rollout: any }>('GET', `/rollouts/${id}`);
+    if (v.json) return json(res);
+    const r = res.rollout;
+    return out(`rollout ${r.id}\n  model    ${r.model}@${r.version} (${r.role})\n  status   ${r.status}\n  targets  ${JSON.stringify(r.targets)}\n  devices  ${r.devices}\n  created  ${r.createdAt}\n`);
+  }
+  if (sub === 'pause' || sub === 'resume' || sub === 'abort' || sub === 'promote') {
+    const res = await c.request<{ rollout: any }>('POST', `/rollouts/${id}/${sub}`);
+    return v.json ? json(res) : out(`rollout ${id} ${res.rollout.status}\n`);
+  }
+  throw new EdgefleetError('BAD_INPUT', `unknown rollout command ${JSON.stringify(sub ?? '')}`);
+}
+
+async function fleetStatusCmd(v: Values): Promise<void> {
+  const res = await client(v).request<any>('GET', `/fleet/status${v.minutes ? `?minutes=${encodeURIComponent(v.minutes)}` : ''}`);
+  if (v.json) return json(res);
+  out(`devices  ${res.devices.total} total, ${res.devices.online} online, ${res.devices.offline} offline\n`);
+  out(`rollouts ${res.rollouts.total} total, ${res.rollouts.active} active\n\n`);
+  if (res.versions.length) {
+    out('versions in use\n');
+    out(table([['MODEL', 'VERSION', 'DEVICES'], ...res.versions.map((x: any) => [x.model, x.version, String(x.devices)])]));
+    out('\n');
+  }
+  out(`health (last ${res.sinceMinutes} min)\n`);
+  const rows = [['MODEL', 'VERSION', 'ROLE', 'INFERENCES', 'ERROR RATE', 'P50 MS', 'P95 MS', 'P99 MS', 'DEVICES']];
+  for (const h of res.health) {
+    rows.push([h.model, h.version, h.role, String(h.inferences), h.errorRate === null ? '-' : `${(h.errorRate * 100).toFixed(2)}%`, fmt(h.latencyMs.p50), fmt(h.latencyMs.p95), fmt(h.latencyMs.p99), String(h.reportingDevices)]);
+  }
+  out(table(rows));
+}
+
+async function tokenCreate(v: Values): Promise<void> {
+  if (!v.role) throw new EdgefleetError('BAD_INPUT', 'token create needs --role viewer|operator|admin');
+  const res = await client(v).request<{ id: string; token: string; role: string }>('POST', '/tokens', { role: v.role, ...(v.name ? { name: v.name } : {}) });
+  if (v.json) return json(res);
+  out(`${res.token}\n`);
+  process.stderr.write(`token ${res.id} (${res.role}); shown once, stored only hashed\n`);
+}
+
+async function auditVerify(v: Values): Promise<void> {
+  const res = await client(v).request<{ ok: boolean; entries: number; brokenAt?: number }>('GET', '/audit/verify');
+  if (v.json) json(res);
+  else out(res.ok ? `audit log intact: ${res.entries} entries\n` : `audit log BROKEN at entry ${res.brokenAt} (after ${res.entries} good entries)\n`);
+  if (!res.ok) process.exitCode = 1;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let parsed: ReturnType<typeof parse>;
+  try {
+    parsed = parse(argv);
+  } catch (err) {
+    process.stderr.write(`error BAD_INPUT: ${err instanceof Error ? err.message : String(err)}\n`);
+    return 2;
+  }
+  const { values: v, positionals: p } = parsed;
+  const [group, sub, ...rest] = p;
+  if (v.help || !group || group === 'help') {
+    out(HELP);
+    return 0;
+  }
+  try {
+    switch (group) {
+      case 'hub':
+        if (sub !== 'start') throw new EdgefleetError('BAD_INPUT', 'usage: edgefleet hub start [options]');
+        await hubStart(v);
+        // everything is closed; do not wait on stray handles (keep-alive sockets of clients)
+        process.exit(typeof process.exitCode === 'number' ? process.exitCode : 0);
+        break;
+      case 'keys':
+        if (sub !== 'init') throw new EdgefleetError('BAD_INPUT', 'usage: edgefleet keys init --out DIR');
+        keysInit(v);
+        break;
+      case 'device':
+        await deviceCmd(sub, rest, v);
+        break;
+      case 'devices':
+        if (sub !== undefined && sub !== 'ls') throw new EdgefleetError('BAD_INPUT', 'usage: edgefleet devices ls');
+        await devicesLs(v);
+        break;
+      case 'model':
+        if (sub === 'push') await modelPush(rest[0], v);
+        else if (sub === 'ls' || sub === 'list') await modelLs(rest[0], v);
+        else throw new EdgefleetError('BAD_INPUT', 'usage: edgefleet model push FILE … | model ls [NAME]');
+        break;
+      case 'rollout':
+        await rolloutCmd(sub, rest, v);
+        break;
+      case 'fleet':
+        if (sub !== 'status') throw new EdgefleetError('BAD_INPUT', 'usage: edgefleet fleet status');
+        await fleetStatusCmd(v);
+        break;
+      case 'token':
+        if (sub !== 'create') throw new EdgefleetError('BAD_INPUT', 'usage: edgefleet token create --role R');
+        await tokenCreate(v);
+        break;
+      case 'audit':
+        if (sub !== 'verify') throw new EdgefleetError('BAD_INPUT', 'usage: edgefleet audit verify');
+        await auditVerify(v);
+        break;
+      default:
+        throw new EdgefleetError('BAD_INPUT', `unknown command ${JSON.stringify(group)}; see edgefleet --help`);
+    }
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (err) {
+    const e = err instanceof EdgefleetError ? err : new EdgefleetError('INTERNAL', err instanceof Error ? err.message : String(err));
+    process.stderr.write(`error ${e.code}: ${e.message.split('\n')[0]}\n`);
+    return 1;
+  }
+}
+
+// Run when executed as the bin (hub/bin/edgefleet.js imports this module).
+const code = await main(process.argv.slice(2));
+if (code !== 0) process.exitCode = code;
