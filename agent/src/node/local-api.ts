@@ -125,7 +125,7 @@ async function readJson(c: Context<Env>, max: number): Promise<unknown> {
 }
 
 function errorResponse(c: Context<Env>, code: ErrorCode, message: string): Response {
-  const status = HTTP_STATUS[code] as 400;
+  const status = HTTP_STATUS[code] as 400; // hono wants a status literal; the table holds only contentful 4xx/5xx
   if (code === 'TOO_LARGE') c.header('Connection', 'close'); // don't keep a socket whose body we refused to read
   return c.json({ error: message, code }, status);
 }
