@@ -1,7 +1,7 @@
 // The rollout engine (design §7): a pure state machine (spec, state, observations) → (state, actions).
 // The hub persists the state as JSON, feeds observations on a ticker and executes the actions; no I/O here.
 
-import { EdgefleetError } from '@edgefleet/protocol';
+import { EdgefleetError, createHistogram } from '@edgefleet/protocol';
 import {
   deviceFailureGate,
   evaluateGates,
@@ -271,7 +271,7 @@ export function emptyHealth(): VersionHealth {
     devices: 0,
     inferences: 0,
     errors: 0,
-    latencyMs: { alpha: 0.01, count: 0, sum: 0, min: null, max: null, zeros: 0, offset: 0, counts: [] },
+    latencyMs: createHistogram(),
     features: {},
   };
 }

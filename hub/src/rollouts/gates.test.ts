@@ -149,6 +149,19 @@ describe('evaluateGates', () => {
     expect(failedGates(strict, results).map((r) => r.name)).toEqual(['drift']);
   });
 
+  it('refuses gate settings that make no sense', () => {
+    expect(() => resolveGateConfig({ maxErrorRate: 1.5 })).toThrow(/out of range/);
+    expect(() => resolveGateConfig({ maxP95RegressionPct: -1 })).toThrow(/out of range/);
+    expect(() => resolveGateConfig({ driftConfidence: 1 })).toThrow(/out of range/);
+    expect(() => resolveGateConfig({ bogus: 1 } as never)).toThrow(/unknown gate setting/);
+    expect(() => resolveGateConfig({ requireVerdict: ['nope' as GateName] })).toThrow(/requireVerdict/);
+    expect(resolveGateConfig({ maxP95RegressionPct: 200, maxErrorRateIncrease: 0.01 })).toMatchObject({
+      maxP95RegressionPct: 200,
+      maxErrorRateIncrease: 0.01,
+      maxErrorRate: 0.05,
+    });
+  });
+
   it('checks shadow agreement only when a minimum is configured', () => {
     const candidate = health({ shadow: { compared: 1000, agreed: 800, dropped: 0, latencyMs: latency(100, 1) } });
     expect(evaluateGates(config, candidate, health(), {}).some((r) => r.name === 'shadow-agreement')).toBe(false);

@@ -2,6 +2,7 @@
 // version it replaces and the manifest's drift reference. `pass: null` means no verdict (too little data).
 
 import {
+  EdgefleetError,
   driftDecision,
   histogramQuantile,
   wilson,
@@ -96,11 +97,51 @@ export const DEFAULT_GATES: Readonly<GateConfig> = Object.freeze({
   requireVerdict: [],
 });
 
-/** Defaults filled in for every gate the operator did not set. */
+const RATE_KEYS = new Set([
+  'maxDeviceFailureRate',
+  'maxErrorRate',
+  'maxErrorRateIncrease',
+  'maxAccuracyDrop',
+  'minLabelCoverage',
+  'minShadowAgreement',
+]);
+const GATE_NAMES: ReadonlySet<string> = new Set<GateName>([
+  'device-failure-rate',
+  'min-reporting-devices',
+  'error-rate',
+  'p95-latency-regression',
+  'drift',
+  'accuracy-drop',
+  'shadow-agreement',
+]);
+
+/**
+ * Defaults filled in for every gate the operator did not set. Throws BAD_INPUT on unknown keys,
+ * negative or non-finite thresholds, rates above 1, a drift confidence outside (0, 1), or unknown
+ * gate names in `requireVerdict` (the API validates shape; this checks meaning).
+ */
 export function resolveGateConfig(partial: Partial<GateConfig> = {}): GateConfig {
   const out: GateConfig = { ...DEFAULT_GATES, requireVerdict: [...DEFAULT_GATES.requireVerdict] };
   for (const [k, v] of Object.entries(partial)) {
-    if (v !== undefined) (out as unknown as Record<string, unknown>)[k] = v;
+    if (v === undefined) continue;
+    if (!(k in DEFAULT_GATES) && k !== 'maxErrorRateIncrease' && k !== 'minShadowAgreement') {
+      throw new EdgefleetError('BAD_INPUT', `unknown gate setting ${k}`);
+    }
+    if (k === 'requireVerdict') {
+      if (!Array.isArray(v) || v.some((n) => !GATE_NAMES.has(n as string))) {
+        throw new EdgefleetError('BAD_INPUT', `requireVerdict: gate names are ${[...GATE_NAMES].join(', ')}`);
+      }
+      out.requireVerdict = [...(v as GateName[])];
+      continue;
+    }
+    const bad =
+      typeof v !== 'number' ||
+      !Number.isFinite(v) ||
+      v < 0 ||
+      (RATE_KEYS.has(k) && v > 1) ||
+      (k === 'driftConfidence' && !(v > 0 && v < 1));
+    if (bad) throw new EdgefleetError('BAD_INPUT', `gate setting ${k} out of range: ${String(v)}`);
+    (out as unknown as Record<string, unknown>)[k] = v;
   }
   return out;
 }
