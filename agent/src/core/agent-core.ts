@@ -1039,13 +1039,17 @@ export function createAgentCore(options: AgentCoreOptions): AgentCore {
     waitFor(predicate, timeoutMs = 30_000) {
       return new Promise((resolve, reject) => {
         if (predicate(core)) return resolve();
+        // re-checked on every state change, and every 25 ms for conditions outside the agent
+        const poll = setInterval(() => check(), 25);
         const timer = setTimeout(() => {
           waiters.delete(check);
+          clearInterval(poll);
           reject(new Error(`waitFor timed out after ${timeoutMs} ms; slots: ${JSON.stringify(slots)}`));
         }, timeoutMs);
         const check = (): void => {
           if (!predicate(core)) return;
           clearTimeout(timer);
+          clearInterval(poll);
           waiters.delete(check);
           resolve();
         };
