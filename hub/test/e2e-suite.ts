@@ -44,9 +44,14 @@ export async function runEndToEnd(t: E2eTarget, deviceId: string): Promise<void>
 
   let client: MqttClient | undefined;
   try {
-    client = await connectDevice(t.deviceBrokerUrl?.(config) ?? config.brokers.tcp!, deviceId, config.password, {
-      will: { topic: topics.status(deviceId), payload: Buffer.from('offline'), qos: 1, retain: true },
-    });
+    // retried: an external broker picks up new credentials when it reloads (mosquitto: SIGHUP)
+    client = await waitFor(
+      () =>
+        connectDevice(t.deviceBrokerUrl?.(config) ?? config.brokers.tcp!, deviceId, config.password, {
+          will: { topic: topics.status(deviceId), payload: Buffer.from('offline'), qos: 1, retain: true },
+        }).catch(() => null),
+      'device connects',
+    );
     const messages: Array<{ topic: string; payload: Buffer }> = [];
     client.on('message', (topic, payload) => messages.push({ topic, payload }));
     await client.subscribeAsync([topics.keyring(), topics.desired(deviceId), topics.artifactData(deviceId)], { qos: 1 });

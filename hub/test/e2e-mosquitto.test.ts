@@ -1,0 +1,138 @@
+// The end-to-end suite against a real Mosquitto in `--broker` mode, with the ACL of hub/mosquitto/acl
+// and the password file the hub writes (reloaded with SIGHUP after `device add`).
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Hub } from '@edgefleet/hub';
+import { mosquittoPasswordHash, startHub } from '@edgefleet/hub';
+import { topics } from '@edgefleet/protocol';
+import { runEndToEnd } from './e2e-suite.js';
+import { apiClient, connectDevice, endClient, tempDir, waitFor } from './helpers.js';
+
+const MOSQUITTO = '/usr/sbin/mosquitto';
+const ACL = fileURLToPath(new URL('../mosquitto/acl', import.meta.url));
+const HUB_PASSWORD = 'hub-secret-for-tests-only';
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+describe.skipIf(!existsSync(MOSQUITTO))('end to end with Mosquitto (--broker)', () => {
+  let dir: ReturnType<typeof tempDir>;
+  let broker: ChildProcess;
+  let hub: Hub;
+  let port = 0;
+  const output: string[] = [];
+
+  beforeAll(async () => {
+    dir = tempDir();
+    port = await freePort();
+    const passwd = join(dir.path, 'mosquitto.passwd');
+    writeFileSync(passwd, `edgefleet_hub:${mosquittoPasswordHash(HUB_PASSWORD)}\n`, { mode: 0o600 });
+    const conf = join(dir.path, 'mosquitto.conf');
+    writeFileSync(
+      conf,
+      [
+        `listener ${port} 127.0.0.1`,
+        'allow_anonymous false',
+        `password_file ${passwd}`,
+        `acl_file ${ACL}`,
+        'use_username_as_clientid true',
+        'max_packet_size 3145728',
+        'persistence false',
+        // started by root in CI: keep root so it can read the 0600 password file the hub writes
+        'user root',
+        '',
+      ].join('\n'),
+    );
+    broker = spawn(MOSQUITTO, ['-c', conf], { stdio: ['ignore', 'pipe', 'pipe'] });
+    broker.stdout?.on('data', (d: Buffer) => output.push(d.toString()));
+    broker.stderr?.on('data', (d: Buffer) => output.push(d.toString()));
+    await waitFor(
+      () =>
+        new Promise<boolean>((resolve) => {
+          const s = net.connect(port, '127.0.0.1', () => {
+            s.destroy();
+            resolve(true);
+          });
+          s.on('error', () => resolve(false));
+        }),
+      `mosquitto listening (${output.join('')})`,
+    );
+    hub = await startHub({
+      dataDir: join(dir.path, 'hub'),
+      http: '127.0.0.1:0',
+      broker: `mqtt://edgefleet_hub:${HUB_PASSWORD}@127.0.0.1:${port}`,
+      mosquittoPasswordFile: passwd,
+    });
+  });
+  afterAll(async () => {
+    await hub?.close();
+    if (broker && broker.exitCode === null) {
+      const exited = new Promise((r) => broker.once('exit', r));
+      broker.kill('SIGTERM');
+      await exited;
+    }
+    dir?.remove();
+  });
+
+  const reload = async () => {
+    broker.kill('SIGHUP');
+    // mosquitto reloads asynchronously; callers retry their connection until the new file is in effect
+  };
+
+  it('a device added, pushed to and deployed to verifies its desired state and fetches the exact artifact', async () => {
+    expect(hub.urls.mqtt).toBeUndefined();
+    await runEndToEnd({ httpUrl: hub.urls.http, adminToken: hub.adminToken, afterDeviceAdd: reload }, 'dev-mq');
+  });
+
+  it('enforces the ACL: no other device’s topics, no wildcards across devices, and removal revokes after reload', async () => {
+    const api = apiClient(hub.urls.http, hub.adminToken);
+    const token = (await api.post('/devices', { id: 'dev-mq2' })).body.token as string;
+    await reload();
+    const url = `mqtt://127.0.0.1:${port}`;
+    const c = await waitFor(() => connectDevice(url, 'dev-mq2', token).catch(() => null), 'dev-mq2 connects');
+    // Mosquitto acknowledges any subscription and enforces `read` rules on delivery: subscribe to the
+    // forbidden filters first, the keyring last; once the retained keyring arrives, retained messages of
+    // the earlier filters would have arrived before it.
+    const got: string[] = [];
+    c.on('message', (t) => got.push(t));
+    for (const f of [topics.desired('dev-mq'), 'ef/v1/devices/+/desired', '#', topics.keyring()]) await c.subscribeAsync(f, { qos: 1 });
+    await waitFor(() => got.includes(topics.keyring()), 'retained keyring');
+    expect(got.filter((t) => t !== topics.keyring())).toEqual([]);
+    // a publish on another device's behalf is dropped; the device's own event, sent after it, is stored
+    await c.publishAsync(topics.reported('dev-mq'), JSON.stringify({ forged: true }), { qos: 1 });
+    await c.publishAsync(topics.events('dev-mq2'), JSON.stringify({ type: 'error', message: 'probe', at: new Date().toISOString() }), { qos: 1 });
+    await waitFor(async () => {
+      hub.flush();
+      return (await api.get('/devices/dev-mq2')).body.events.length === 1;
+    }, 'own event stored');
+    expect(hub.metrics.get('edgefleet_rejected_messages_total', { reason: 'BAD_MESSAGE', topic: 'reported' })).toBe(0);
+    expect((await api.get('/devices/dev-mq')).body.device.reported.models.tiny.active.version).toBe('1.0.0');
+    await endClient(c);
+    await expect(connectDevice(url, 'dev-mq2', 'wrong-password-123')).rejects.toThrow();
+    await api.del('/devices/dev-mq2');
+    await reload();
+    await waitFor(
+      () =>
+        connectDevice(url, 'dev-mq2', token).then(
+          async (again) => {
+            await endClient(again);
+            return false;
+          },
+          () => true,
+        ),
+      'removed device refused',
+    );
+  });
+});
