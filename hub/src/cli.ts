@@ -5,8 +5,6 @@ import { existsSync, readFileSync, statSync, writeFileSync, createReadStream } f
 import { basename, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { EdgefleetError, isErrorCode, toBase64 } from '@edgefleet/protocol';
-import { startHub } from './hub.js';
-import { loadOrCreateKeys } from './keys.js';
 
 const HELP = `edgefleet — deploy ONNX models to device fleets
 
@@ -171,6 +169,8 @@ const fmt = (n: number | null | undefined, digits = 2) => (n === null || n === u
 // ---- commands ----
 
 async function hubStart(v: Values): Promise<void> {
+  // loaded on demand: client commands should not pay for onnxruntime, aedes and SQLite at startup
+  const { startHub } = await import('./hub.js');
   const dataDir = resolve(v.data ?? './edgefleet-data');
   const hub = await startHub({
     dataDir,
@@ -203,8 +203,9 @@ async function hubStart(v: Values): Promise<void> {
   });
 }
 
-function keysInit(v: Values): void {
+async function keysInit(v: Values): Promise<void> {
   if (!v.out) throw new EdgefleetError('BAD_INPUT', 'keys init needs --out DIR');
+  const { loadOrCreateKeys } = await import('./keys.js');
   const { keys, created } = loadOrCreateKeys(resolve(v.out));
   out(`${created ? 'created' : 'kept existing'} keys in ${resolve(v.out)}\n`);
   out(`  root      ${keys.root.keyId}  (public ${toBase64(keys.root.publicKey)})\n`);
@@ -467,7 +468,7 @@ export async function main(argv: string[]): Promise<number> {
         break;
       case 'keys':
         if (sub !== 'init') throw new EdgefleetError('BAD_INPUT', 'usage: edgefleet keys init --out DIR');
-        keysInit(v);
+        await keysInit(v);
         break;
       case 'device':
         await deviceCmd(sub, rest, v);

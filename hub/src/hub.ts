@@ -18,6 +18,7 @@ import { createDeployments, type Deployments } from './deployments.js';
 import { createArtifactStore, createChunkServer } from './artifacts.js';
 import { createIngest, type Ingest } from './ingest.js';
 import { createModelRegistry, type ModelRegistry } from './model-registry.js';
+import { createCommandSender, type CommandSender } from './commands.js';
 import { createApi } from './http/app.js';
 import { createApiToken } from './http/auth.js';
 import { dialHost, parseHostPort } from './broker/address.js';
@@ -55,7 +56,7 @@ export interface Hub {
   flush(): void;
   close(): Promise<void>;
   /** Internals for tests and the rollout engine. */
-  readonly services: { ctx: HubContext; devices: DeviceRegistry; deployments: Deployments; models: ModelRegistry; ingest: Ingest };
+  readonly services: { ctx: HubContext; devices: DeviceRegistry; deployments: Deployments; models: ModelRegistry; ingest: Ingest; commands: CommandSender };
 }
 
 const DEFAULTS = { http: '127.0.0.1:8080', mqtt: '127.0.0.1:1883', ws: '127.0.0.1:8083' };
@@ -135,7 +136,9 @@ export async function startHub(options: HubOptions): Promise<Hub> {
         if (store.getDevice(id)?.status === 'online') store.setDeviceStatus(id, 'offline', now().toISOString());
       };
     }
-    cleanups.push(() => bus.close());
+    let busClosed: Promise<void> | null = null;
+    const closeBus = () => (busClosed ??= bus.close());
+    cleanups.push(closeBus);
 
     const agentBrokers = (): { tcp?: string; ws?: string } => {
       if (options.agentBrokers) return options.agentBrokers;
@@ -194,7 +197,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
     );
     syncMosquitto();
     const models = createModelRegistry(ctx, artifacts);
-    cleanups.push(() => ingest.close()); // runs before bus/store close (cleanups run in reverse)
+    cleanups.push(() => ingest.close()); // the last flush, before the database closes (cleanups run in reverse)
 
     // ---- MQTT wiring ----
     if (!options.broker) store.markAllOffline(now().toISOString()); // nobody is connected to a broker that just started
@@ -260,13 +263,16 @@ export async function startHub(options: HubOptions): Promise<Hub> {
       flush: () => ingest.flush(),
       close() {
         closing ??= (async () => {
+          clearInterval(refresh);
           await deployments.idle().catch(() => undefined);
-          await chunks.idle().catch(() => undefined);
+          // stop the broker (or leave the external one) first, so nothing arrives after the last
+          // ingest flush; cleanup then flushes ingest, closes HTTP, artifacts and the database
+          await closeBus().catch((err: unknown) => log(`closing broker: ${String(err)}`));
           await cleanup();
         })();
         return closing;
       },
-      services: { ctx, devices, deployments, models, ingest },
+      services: { ctx, devices, deployments, models, ingest, commands: createCommandSender(ctx) },
     };
   } catch (err) {
     await cleanup();

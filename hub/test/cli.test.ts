@@ -1,0 +1,69 @@
+// The CLI as a client of a real hub: output, --json, and `error CODE: message` with a non-zero exit.
+import { spawn } from 'node:child_process';
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Hub } from '@edgefleet/hub';
+import { startTestHub, tempDir, tinyModel } from './helpers.js';
+
+// child processes run the built bin (vitest.config.ts: bins use dist/); tsx from source when not built
+const BIN = fileURLToPath(new URL('../bin/edgefleet.js', import.meta.url));
+const BUILT = existsSync(fileURLToPath(new URL('../dist/cli.js', import.meta.url)));
+const CLI = fileURLToPath(new URL('../src/cli.ts', import.meta.url));
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+function run(args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const p = spawn(process.execPath, BUILT ? [BIN, ...args] : ['--import', 'tsx', CLI, ...args], { cwd: ROOT, env: { ...process.env, ...env } });
+    let stdout = '';
+    let stderr = '';
+    p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    p.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+  });
+}
+
+describe('edgefleet CLI', () => {
+  let hub: Hub;
+  let dir: ReturnType<typeof tempDir>;
+  let env: Record<string, string>;
+
+  beforeAll(async () => {
+    dir = tempDir();
+    hub = await startTestHub(join(dir.path, 'data'), { ws: null });
+    env = { EDGEFLEET_HUB: hub.urls.http, EDGEFLEET_TOKEN: hub.adminToken };
+    writeFileSync(join(dir.path, 'm.onnx'), tinyModel());
+  });
+  afterAll(async () => {
+    await hub.close();
+    dir.remove();
+  });
+
+  it('adds a device with an agent config, pushes, deploys and lists as JSON', async () => {
+    const out = join(dir.path, 'agent.json');
+    const add = await run(['device', 'add', 'dev-cli', '--tag', 'site=x', '--out', out], env);
+    expect(add.code, add.stderr).toBe(0);
+    const push = await run(['model', 'push', join(dir.path, 'm.onnx'), '--name', 'tiny', '--version', '1.0.0'], env);
+    expect(push.code, push.stderr).toBe(0);
+    expect(push.stdout).toContain('release 1');
+    expect(push.stderr).toContain('upload');
+    const start = await run(['rollout', 'start', 'tiny@1.0.0', '--tag', 'site=x'], env);
+    expect(start.code, start.stderr).toBe(0);
+    expect(start.stdout).toMatch(/1 device/);
+    const ls = await run(['devices', 'ls', '--json'], env);
+    const devices = JSON.parse(ls.stdout).devices as Array<{ id: string; desiredSequence: number }>;
+    expect(devices.map((d) => [d.id, d.desiredSequence])).toEqual([['dev-cli', 1]]);
+  });
+
+  it('prints `error CODE: message` and exits non-zero on refusals', async () => {
+    const dup = await run(['model', 'push', join(dir.path, 'm.onnx'), '--name', 'tiny', '--version', '1.0.0'], env);
+    expect(dup.code).not.toBe(0);
+    expect(dup.stderr).toMatch(/^error CONFLICT: .+$/m);
+    const denied = await run(['devices', 'ls'], { ...env, EDGEFLEET_TOKEN: 'ef_nope' });
+    expect(denied.code).not.toBe(0);
+    expect(denied.stderr).toMatch(/^error UNAUTHORIZED: /m);
+    const usage = await run(['rollout', 'start', 'tiny'], env);
+    expect(usage.stderr).toMatch(/^error BAD_INPUT: /m);
+  });
+});

@@ -1,0 +1,45 @@
+// Signed commands reach only their device and verify with the protocol package (design §3, §4).
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { MqttClient } from 'mqtt';
+import { fromBase64, topics, verifyCommand, verifyKeyring, type Keyring } from '@edgefleet/protocol';
+import type { Hub } from '@edgefleet/hub';
+import { apiClient, connectDevice, endClient, startTestHub, tempDir, waitFor } from './helpers.js';
+
+describe('commands', () => {
+  let hub: Hub;
+  let dir: ReturnType<typeof tempDir>;
+  let device: MqttClient | undefined;
+  const got: Buffer[] = [];
+  let keyring: Keyring;
+
+  beforeAll(async () => {
+    dir = tempDir();
+    hub = await startTestHub(dir.path, { ws: null });
+    const added = (await apiClient(hub.urls.http, hub.adminToken).post('/devices', { id: 'dev-c' })).body;
+    device = await connectDevice(hub.urls.mqtt!, 'dev-c', added.token);
+    const ring: Buffer[] = [];
+    device.on('message', (t, p) => (t === topics.command('dev-c') ? got.push(p) : ring.push(p)));
+    await device.subscribeAsync([topics.command('dev-c'), topics.keyring()], { qos: 1 });
+    const r = verifyKeyring(await waitFor(() => ring[0], 'keyring'), fromBase64(added.agentConfig.rootPublicKey), null, new Date());
+    if (!r.ok) throw new Error(r.message);
+    keyring = r.value;
+  });
+  afterAll(async () => {
+    await endClient(device);
+    await hub.close();
+    dir.remove();
+  });
+
+  it('sends director-signed commands with strictly increasing sequences', async () => {
+    await hub.services.commands.send('dev-c', 'resync');
+    await hub.services.commands.send('dev-c', 'rollback', { model: 'tiny', reason: 'gate failed' });
+    await waitFor(() => got.length === 2, 'two commands');
+    const first = verifyCommand(got[0]!, { deviceId: 'dev-c', lastSequence: 0, keyring, now: new Date() });
+    expect(first.ok && first.value.action).toBe('resync');
+    const second = verifyCommand(got[1]!, { deviceId: 'dev-c', lastSequence: 1, keyring, now: new Date() });
+    expect(second.ok && second.value.sequence).toBe(2);
+    // a replay of the first one fails on its sequence
+    const replay = verifyCommand(got[0]!, { deviceId: 'dev-c', lastSequence: 2, keyring, now: new Date() });
+    expect(replay.ok ? 'accepted' : replay.code).toBe('REPLAYED_SEQUENCE');
+  });
+});
