@@ -85,13 +85,21 @@ export function createIngest(ctx: HubContext, options: IngestOptions = {}): Inge
   const commit = (jobs: Job[]): Array<[string, DeviceStatus]> => {
     const rollups = new Map<string, { model: string; version: string; role: string; minute: number; window: TelemetryWindow }>();
     const statusChanges: Array<[string, DeviceStatus]> = [];
+    // once per flush, not per message: last-seen times and which devices reported in which rollup
+    const seen = new Map<string, number>();
+    const reporting = new Set<string>();
+    const markReporting = (w: TelemetryWindow, minute: number, deviceId: string) => {
+      const k = `${w.model}\u0000${w.version}\u0000${w.role}\u0000${minute}\u0000${deviceId}`;
+      if (reporting.has(k)) return;
+      reporting.add(k);
+      st.rollupDevice.run(w.model, w.version, w.role, minute, deviceId);
+    };
     let batches = 0;
     let windows = 0;
     let duplicates = 0;
     let events = 0;
     store.transaction(() => {
       for (const job of jobs) {
-        const iso = new Date(job.at).toISOString();
         if (job.kind === 'telemetry') {
           const b = job.batch;
           // design §4: the hub de-duplicates on (deviceId, seq)
@@ -100,7 +108,7 @@ export function createIngest(ctx: HubContext, options: IngestOptions = {}): Inge
             continue;
           }
           batches++;
-          store.setDeviceSeen(job.deviceId, iso);
+          seen.set(job.deviceId, job.at);
           for (const w of b.windows) {
             windows++;
             st.window.run(job.deviceId, w.model, w.version, w.role, w.start, w.end, w.inferences, JSON.stringify(w), job.at);
@@ -112,7 +120,7 @@ export function createIngest(ctx: HubContext, options: IngestOptions = {}): Inge
               r = { model: w.model, version: w.version, role: w.role, minute, window: prior ? (JSON.parse(prior.body) as TelemetryWindow) : w };
               rollups.set(key, r);
               if (!prior) {
-                st.rollupDevice.run(w.model, w.version, w.role, minute, job.deviceId);
+                markReporting(w, minute, job.deviceId);
                 continue;
               }
             }
@@ -123,7 +131,7 @@ export function createIngest(ctx: HubContext, options: IngestOptions = {}): Inge
               ctx.reject('telemetry', 'BAD_MESSAGE');
               ctx.log(`rollup ${w.model}@${w.version}: ${String(err)}`);
             }
-            st.rollupDevice.run(w.model, w.version, w.role, minute, job.deviceId);
+            markReporting(w, minute, job.deviceId);
           }
         } else if (job.kind === 'event') {
           const e = job.event;
@@ -137,14 +145,15 @@ export function createIngest(ctx: HubContext, options: IngestOptions = {}): Inge
             at: e.at,
             receivedAt: job.at,
           });
-          store.setDeviceSeen(job.deviceId, iso);
+          seen.set(job.deviceId, job.at);
           events++;
         } else if (job.kind === 'reported') {
-          store.setDeviceReported(job.deviceId, job.reported, iso);
+          store.setDeviceReported(job.deviceId, job.reported, new Date(job.at).toISOString());
         } else {
-          if (store.setDeviceStatus(job.deviceId, job.status, iso)) statusChanges.push([job.deviceId, job.status]);
+          if (store.setDeviceStatus(job.deviceId, job.status, new Date(job.at).toISOString())) statusChanges.push([job.deviceId, job.status]);
         }
       }
+      for (const [id, at] of seen) store.setDeviceSeen(id, new Date(at).toISOString());
       for (const r of rollups.values()) {
         st.rollupPut.run(r.model, r.version, r.role, r.minute, r.window.inferences, errorsOf(r.window), JSON.stringify(r.window));
       }

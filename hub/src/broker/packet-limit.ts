@@ -60,6 +60,11 @@ export function limitPacketSize(inner: Duplex, maxBytes: number, onOversize: () 
       if (inner.destroyed) return cb();
       inner.write(chunk, cb);
     },
+    // aedes writes every PUBACK on its own: coalesce what queued up while the socket was busy into one write
+    writev(chunks, cb) {
+      if (inner.destroyed) return cb();
+      inner.write(chunks.length === 1 ? chunks[0]!.chunk : Buffer.concat(chunks.map((c) => c.chunk as Buffer)), cb);
+    },
     final(cb) {
       inner.end();
       cb();

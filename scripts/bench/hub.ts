@@ -1,0 +1,225 @@
+// Benchmarks of @edgefleet/hub (design §11):
+// - hub.telemetry.ingest_per_s: telemetry batches/s from many MQTT clients (in a worker thread, so they
+//   do not share the hub's core) to committed rows, nothing lost; baseline: bare batched SQLite inserts
+//   of the same rows into the same tables.
+// - hub.rss_per_device_kb: hub RSS growth per connected idle device (subscribed like an agent) at 1k and
+//   5k devices, the hub in its own process.
+
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import net from 'node:net';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import Database from 'better-sqlite3';
+import mqttPacket from 'mqtt-packet';
+import { createWindow, histogramAdd, topics, type TelemetryBatch } from '../../protocol/src/index.js';
+import { startHub } from '../../hub/src/index.js';
+import { round, type BenchEntry, type Benchmark } from './harness.js';
+
+const CLIENTS = 100;
+const PER_CLIENT = 200;
+
+function sampleBatch(deviceId: string, seq: number): TelemetryBatch {
+  const start = Math.floor(Date.now() / 60_000) * 60_000;
+  const w = createWindow('bench', '1.0.0', 'active', start, start + 60_000);
+  for (let i = 0; i < 50; i++) histogramAdd(w.latencyMs, 2 + (i % 17) * 0.7);
+  w.inferences = 50;
+  return { deviceId, seq, windows: [w], dropped: 0 };
+}
+
+// CommonJS worker (eval): connects every device, then publishes all batches as fast as QoS 1 allows.
+const PUBLISHER = `
+const { parentPort, workerData } = require('node:worker_threads');
+const mqtt = require('mqtt');
+const { url, devices, perClient, template } = workerData;
+(async () => {
+  const clients = await Promise.all(devices.map((d) => new Promise((resolve, reject) => {
+    const c = mqtt.connect(url, { clientId: d.id, username: d.id, password: d.token, protocolVersion: 4, reconnectPeriod: 0 });
+    c.once('connect', () => resolve(c));
+    c.once('error', reject);
+  })));
+  parentPort.postMessage({ connected: true });
+  await Promise.all(clients.map(async (c, i) => {
+    const id = devices[i].id;
+    const topic = 'ef/v1/devices/' + id + '/telemetry';
+    const pending = [];
+    for (let seq = 1; seq <= perClient; seq++) {
+      const body = template.replace('"__DEVICE__"', JSON.stringify(id)).replace('"__SEQ__"', String(seq));
+      pending.push(c.publishAsync(topic, body, { qos: 1 }));
+    }
+    await Promise.all(pending);
+  }));
+  parentPort.postMessage({ published: true });
+  await Promise.all(clients.map((c) => c.endAsync()));
+  parentPort.postMessage({ done: true });
+})().catch((err) => parentPort.postMessage({ error: String(err && err.stack || err) }));
+`;
+
+function bareSqlite(rows: Array<{ deviceId: string; seq: number; body: string; batch: TelemetryBatch }>): number {
+  const dir = mkdtempSync(join(tmpdir(), 'edgefleet-bench-sqlite-'));
+  try {
+    const db = new Database(join(dir, 'bare.db'));
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = NORMAL');
+    db.exec(`CREATE TABLE telemetry_batches (device_id TEXT NOT NULL, seq INTEGER NOT NULL, received_at INTEGER NOT NULL, windows INTEGER NOT NULL, dropped INTEGER NOT NULL, PRIMARY KEY (device_id, seq)) WITHOUT ROWID;
+      CREATE TABLE telemetry_windows (id INTEGER PRIMARY KEY, device_id TEXT NOT NULL, model TEXT NOT NULL, version TEXT NOT NULL, role TEXT NOT NULL, start INTEGER NOT NULL, end INTEGER NOT NULL, inferences INTEGER NOT NULL, body TEXT NOT NULL, received_at INTEGER NOT NULL);
+      CREATE INDEX telemetry_windows_mv ON telemetry_windows (model, version, start);`);
+    const b = db.prepare('INSERT OR IGNORE INTO telemetry_batches VALUES (?, ?, ?, ?, ?)');
+    const w = db.prepare('INSERT INTO telemetry_windows (device_id, model, version, role, start, end, inferences, body, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)');
+    const insert = db.transaction((chunk: typeof rows) => {
+      const now = Date.now();
+      for (const r of chunk) {
+        b.run(r.deviceId, r.seq, now, 1, 0);
+        const win = r.batch.windows[0]!;
+        w.run(r.deviceId, win.model, win.version, win.role, win.start, win.end, win.inferences, JSON.stringify(win), now);
+      }
+    });
+    const t0 = process.hrtime.bigint();
+    for (let i = 0; i < rows.length; i += 2000) insert(rows.slice(i, i + 2000));
+    const s = Number(process.hrtime.bigint() - t0) / 1e9;
+    db.close();
+    return rows.length / s;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function ingestPerSecond(): Promise<BenchEntry> {
+  const dir = mkdtempSync(join(tmpdir(), 'edgefleet-bench-ingest-'));
+  const hub = await startHub({ dataDir: dir, http: '127.0.0.1:0', mqtt: '127.0.0.1:0', ws: null });
+  try {
+    const devices = Array.from({ length: CLIENTS }, (_, i) => {
+      const id = `bench-${i}`;
+      return { id, token: hub.services.devices.add(id, {}, 'bench').token };
+    });
+    const template = JSON.stringify({ ...sampleBatch('x', 0), deviceId: '__DEVICE__', seq: '__SEQ__' });
+    const total = CLIENTS * PER_CLIENT;
+    const worker = new Worker(PUBLISHER, { eval: true, workerData: { url: hub.urls.mqtt, devices, perClient: PER_CLIENT, template } });
+    let t0 = 0n;
+    const finished = new Promise<void>((resolve, reject) => {
+      worker.on('message', (m: { connected?: boolean; done?: boolean; error?: string }) => {
+        if (m.connected) t0 = process.hrtime.bigint();
+        if (m.error) reject(new Error(m.error));
+        if (m.done) resolve();
+      });
+      worker.on('error', reject);
+    });
+    const committed = () => hub.metrics.get('edgefleet_telemetry_batches_total');
+    for (;;) {
+      if (committed() >= total) break;
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+    await finished;
+    await worker.terminate();
+    hub.flush();
+    const db = hub.services.ctx.store.db;
+    const rowsB = db.prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM telemetry_batches').get()!.n;
+    const rowsW = db.prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM telemetry_windows').get()!.n;
+    const rejected = hub.metrics.render().match(/edgefleet_rejected_messages_total\{[^}]*\} (\d+)/g) ?? [];
+    if (rowsB !== total || rowsW !== total) throw new Error(`lost telemetry: ${rowsB} batches and ${rowsW} windows of ${total}`);
+    const value = total / seconds;
+    const rows = devices.flatMap((d) =>
+      Array.from({ length: PER_CLIENT }, (_, s) => {
+        const batch = sampleBatch(d.id, s + 1);
+        return { deviceId: d.id, seq: s + 1, body: JSON.stringify(batch), batch };
+      }),
+    );
+    const baseline = bareSqlite(rows);
+    return {
+      value: round(value, 4),
+      unit: 'messages/s',
+      baseline: round(baseline, 4),
+      ratio: round(value / baseline, 3),
+      note: `${CLIENTS} clients × ${PER_CLIENT} QoS 1 batches (1 window each) through embedded aedes → parse, dedupe, rollup → committed; all ${total} rows present${rejected.length ? `; ${rejected.join(', ')}` : ''}; baseline: the same rows as bare batched inserts`,
+    };
+  } finally {
+    await hub.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** A minimal idle device: raw CONNECT and SUBSCRIBE (the agent's four topics), keepalive off. */
+function idleDevice(port: number, id: string, token: string): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    const sock = net.connect(port, '127.0.0.1');
+    let buf = Buffer.alloc(0);
+    sock.on('error', reject);
+    sock.on('connect', () => {
+      sock.write(mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clientId: id, username: id, password: Buffer.from(token), clean: true, keepalive: 0 }));
+      sock.write(
+        mqttPacket.generate({
+          cmd: 'subscribe',
+          messageId: 1,
+          subscriptions: [topics.keyring(), topics.desired(id), topics.command(id), topics.artifactData(id)].map((topic) => ({ topic, qos: 1 })),
+        }),
+      );
+    });
+    sock.on('data', (d: Buffer) => {
+      buf = Buffer.concat([buf, d]);
+      // CONNACK then SUBACK (0x90): subscribed
+      if (buf.includes(0x90)) {
+        sock.removeAllListeners('data');
+        sock.on('data', () => undefined); // retained keyring etc.
+        resolve(sock);
+      }
+    });
+  });
+}
+
+async function rssPerDevice(): Promise<Record<string, BenchEntry>> {
+  const N = 5000;
+  const child = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', fileURLToPath(new URL('./_hub-child.ts', import.meta.url)), String(N)], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  const lines = createInterface({ input: child.stdout! });
+  const queue: string[] = [];
+  let wake: (() => void) | null = null;
+  lines.on('line', (l) => {
+    queue.push(l);
+    wake?.();
+  });
+  const next = async (): Promise<any> => {
+    while (queue.length === 0) await new Promise<void>((r) => (wake = r));
+    return JSON.parse(queue.shift()!);
+  };
+  const rss = async (): Promise<number> => {
+    child.stdin!.write('rss\n');
+    return ((await next()) as { rss: number }).rss;
+  };
+  const sockets: net.Socket[] = [];
+  try {
+    const info = (await next()) as { mqtt: string; devices: Array<{ id: string; token: string }> };
+    const port = Number(new URL(info.mqtt).port);
+    const connect = async (from: number, to: number) => {
+      for (let i = from; i < to; i += 100) {
+        sockets.push(...(await Promise.all(info.devices.slice(i, Math.min(to, i + 100)).map((d) => idleDevice(port, d.id, d.token)))));
+      }
+    };
+    await new Promise((r) => setTimeout(r, 500));
+    const r0 = await rss();
+    await connect(0, 1000);
+    await new Promise((r) => setTimeout(r, 500));
+    const r1 = await rss();
+    await connect(1000, N);
+    await new Promise((r) => setTimeout(r, 500));
+    const r5 = await rss();
+    const kb = (bytes: number, n: number) => round(bytes / n / 1024, 3);
+    return {
+      '1k': { value: kb(r1 - r0, 1000), unit: 'KB/device', note: `hub RSS ${Math.round(r0 / 1048576)} → ${Math.round(r1 / 1048576)} MiB with 1,000 idle devices (each subscribed to its 4 topics)` },
+      '5k': { value: kb(r5 - r0, N), unit: 'KB/device', note: `hub RSS ${Math.round(r0 / 1048576)} → ${Math.round(r5 / 1048576)} MiB with 5,000 idle devices` },
+    };
+  } finally {
+    for (const s of sockets) s.destroy();
+    child.stdin!.write('exit\n');
+    await new Promise((r) => child.once('exit', r));
+  }
+}
+
+export const benchmarks: Record<string, Benchmark> = {
+  'hub.telemetry.ingest_per_s': ingestPerSecond,
+  'hub.rss_per_device_kb': rssPerDevice,
+};
