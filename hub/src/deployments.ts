@@ -259,8 +259,13 @@ export function createDeployments(ctx: HubContext): Deployments {
     },
     async removed(deviceId) {
       artifactCache.delete(deviceId);
-      // an empty retained payload clears the retained message (MQTT 3.1.1 §3.3.1.3)
-      await ctx.bus.publish(topics.desired(deviceId), '', { qos: 1, retain: true }).catch(() => undefined);
+      // an empty retained payload clears the retained message (MQTT 3.1.1 §3.3.1.3): the removed
+      // device's desired state, and what it left retained on its reported and status topics
+      await Promise.all(
+        [topics.desired(deviceId), topics.reported(deviceId), topics.status(deviceId)].map((t) =>
+          ctx.bus.publish(t, '', { qos: 1, retain: true }).catch(() => undefined),
+        ),
+      );
     },
     async republishAll() {
       await Promise.all(store.listDesired().map((d) => publishDesired(d.deviceId, d.envelope)));

@@ -195,6 +195,8 @@ export function createIngest(ctx: HubContext, options: IngestOptions = {}): Inge
     if (!parsed || parsed.kind === 'keyring' || parsed.kind === 'artifact-multicast') return ctx.reject('unknown', 'BAD_MESSAGE');
     const { deviceId } = parsed;
     const at = Date.now();
+    // an empty payload clears a retained message (the hub does so when it removes a device): nothing to ingest
+    if (payload.length === 0 && (parsed.kind === 'reported' || parsed.kind === 'status')) return;
     // a retained message cleared by an empty payload, or anything from a device we do not know
     if (!deviceExists(deviceId)) return ctx.reject(parsed.kind, 'NOT_FOUND');
     switch (parsed.kind) {

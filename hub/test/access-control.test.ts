@@ -1,5 +1,6 @@
 // Broker access control of design §4 against the embedded aedes with real mqtt.js clients.
 import net from 'node:net';
+import { WebSocket } from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MqttClient } from 'mqtt';
 import { LIMITS, topics } from '@edgefleet/protocol';
@@ -120,5 +121,18 @@ describe('broker access control (design §4)', () => {
     const big = Buffer.alloc(LIMITS.reported + 10, 0x20); // over the reported cap, under the packet cap: dropped, not cut
     await b.publishAsync(topics.reported('dev-b'), big, { qos: 1 });
     expect(b.connected).toBe(true);
+  });
+
+  it('applies the same cap on MQTT over WebSocket', async () => {
+    const before = hub.metrics.get('edgefleet_rejected_messages_total', { reason: 'TOO_LARGE', topic: 'mqtt' });
+    const ws = new WebSocket(hub.urls.ws!, 'mqtt');
+    await new Promise((r, j) => {
+      ws.once('open', r);
+      ws.once('error', j);
+    });
+    const closed = new Promise((r) => ws.once('close', r));
+    ws.send(Buffer.from([0x30, 0xff, 0xff, 0xff, 0x7f, 1, 2, 3])); // announces ~256 MiB
+    await closed;
+    expect(hub.metrics.get('edgefleet_rejected_messages_total', { reason: 'TOO_LARGE', topic: 'mqtt' })).toBe(before + 1);
   });
 });
