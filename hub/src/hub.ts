@@ -41,6 +41,9 @@ export interface HubOptions {
   agentBrokers?: { tcp?: string; ws?: string };
   /** Base URL agents use for the HTTP API (default: the bound HTTP address). */
   publicUrl?: string;
+  /** Raw telemetry windows are kept this many days (default 7); per-minute rollups `rollupRetentionDays` (default 90). */
+  telemetryRetentionDays?: number;
+  rollupRetentionDays?: number;
   /** MQTT packet cap (default LIMITS.mqttPacket). */
   maxPacketBytes?: number;
   now?: () => Date;
@@ -240,13 +243,22 @@ export async function startHub(options: HubOptions): Promise<Hub> {
     );
     httpUrl = `http://${dialHost(host)}:${(server.address() as AddressInfo).port}`;
 
-    // desired states expire (design §3); re-sign those past half their life
-    const refresh = setInterval(() => {
+    // hourly upkeep: desired states expire (design §3), re-sign those past half their life; telemetry
+    // retention (design §7: raw windows for a retention period, merged rollups kept longer)
+    const DAY = 86_400_000;
+    const upkeep = () => {
       void deployments.refreshExpiring().catch((err) => log(`refresh desired states: ${String(err)}`));
-    }, 3_600_000);
+      try {
+        const t = now().getTime();
+        ingest.prune(t - (options.telemetryRetentionDays ?? 7) * DAY, t - (options.rollupRetentionDays ?? 90) * DAY);
+      } catch (err) {
+        log(`telemetry retention: ${String(err)}`);
+      }
+    };
+    const refresh = setInterval(upkeep, 3_600_000);
     refresh.unref();
     cleanups.push(() => clearInterval(refresh));
-    void deployments.refreshExpiring().catch((err) => log(`refresh desired states: ${String(err)}`));
+    upkeep();
 
     const urls: Hub['urls'] = { http: httpUrl, ...(brokerUrls.mqtt ? { mqtt: brokerUrls.mqtt } : {}), ...(brokerUrls.ws ? { ws: brokerUrls.ws } : {}) };
     log(`http ${urls.http}`);

@@ -43,6 +43,11 @@ export interface Ingest {
   close(): void;
   /** Device added or removed: forget its cached existence. */
   forget(deviceId: string): void;
+  /**
+   * Retention (design §7): drop raw windows and the de-duplication record received before `rawBefore`,
+   * and rollups older than `rollupsBefore` (epoch ms). Returns the rows deleted.
+   */
+  prune(rawBefore: number, rollupsBefore: number): number;
 }
 
 export function createIngest(ctx: HubContext, options: IngestOptions = {}): Ingest {
@@ -255,6 +260,15 @@ export function createIngest(ctx: HubContext, options: IngestOptions = {}): Inge
     },
     forget(id) {
       knownDevices.delete(id);
+    },
+    prune(rawBefore, rollupsBefore) {
+      return store.transaction(
+        () =>
+          db.prepare('DELETE FROM telemetry_windows WHERE received_at < ?').run(rawBefore).changes +
+          db.prepare('DELETE FROM telemetry_batches WHERE received_at < ?').run(rawBefore).changes +
+          db.prepare('DELETE FROM rollups WHERE minute < ?').run(rollupsBefore).changes +
+          db.prepare('DELETE FROM rollup_devices WHERE minute < ?').run(rollupsBefore).changes,
+      );
     },
   };
 }

@@ -109,4 +109,17 @@ describe('ingest', () => {
       return (await api.get('/devices/dev-t2')).body.device.status === 'offline';
     }, 'offline from last will');
   });
+
+  it('prunes raw windows after their retention period and keeps the rollups', async () => {
+    hub.flush();
+    const db = hub.services.ctx.store.db;
+    const count = (table: string) => (db.prepare(`SELECT COUNT(*) AS n FROM ${table}`).get() as { n: number }).n;
+    expect(count('telemetry_windows')).toBeGreaterThan(0);
+    const rollups = count('rollups');
+    hub.services.ingest.prune(Date.now() + 1, 0);
+    expect(count('telemetry_windows')).toBe(0);
+    expect(count('rollups')).toBe(rollups);
+    const status = await api.get('/fleet/status');
+    expect(status.body.health.find((x: { model: string }) => x.model === 'tiny').inferences).toBe(20);
+  });
 });
