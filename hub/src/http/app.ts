@@ -18,6 +18,9 @@ import { fleetStatus } from '../fleet.js';
 import type { Role } from '../store/db.js';
 import { ROLES, basicCredentials, bearerPrincipal, createApiToken, roleAtLeast, type Principal } from './auth.js';
 import { buildOpenApi, type RouteDoc } from './openapi.js';
+import { mountHealthApi } from './health-api.js';
+import { parseDeviceFilter, queryDevices } from './device-query.js';
+import { mountDashboard } from '../dashboard/index.js';
 
 export interface ApiDeps {
   ctx: HubContext;
@@ -112,7 +115,8 @@ export function createApi(deps: ApiDeps): Hono<Env> {
   // ---- metrics and docs ----
   app.get('/metrics', (c) => c.text(metrics.render(), 200, { 'content-type': 'text/plain; version=0.0.4' }));
   app.get('/api/v1/openapi.json', (c) => c.json(buildOpenApi(docs, deps.version ?? '0.1.0') as object));
-  app.get('/', (c) => c.text('edgefleet hub: API at /api/v1 (see /api/v1/openapi.json), metrics at /metrics\n'));
+  mountDashboard(app); // design §7: dashboard at /
+  mountHealthApi(app, ctx); // the dashboard's read API: /api/v1/health, /health/overview, /whoami
 
   const api = new Hono<Env>();
 
@@ -127,6 +131,11 @@ export function createApi(deps: ApiDeps): Hono<Env> {
   doc({ method: 'get', path: '/devices', summary: 'List devices', role: 'viewer' });
   api.get('/devices', (c) => {
     need(c, 'viewer');
+    // issue 7: `?limit=` asks for one filtered page `{ devices, total }` (tag, model, version, state, online, q)
+    if (c.req.query('limit') !== undefined) {
+      const page = queryDevices(store.db, parseDeviceFilter(c.req.query(), c.req.queries('tag') ?? []), ctx.now());
+      return c.json({ devices: page.ids.map((id) => devices.get(id)), total: page.total });
+    }
     return c.json({ devices: devices.list() });
   });
   doc({ method: 'get', path: '/devices/:id', summary: 'One device with its recent events', role: 'viewer' });

@@ -1,0 +1,312 @@
+// The fleet health dashboard in real Chromium (issue 7) against a real hub with a small fleet of MQTT
+// devices publishing real status, reported state, events and telemetry windows.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { topics, type Reference } from '@edgefleet/protocol';
+import type { Hub } from '@edgefleet/hub';
+import { apiClient, endClient, startTestHub, tempDir, tinyModel, waitFor } from './helpers.js';
+import {
+  buildWindow,
+  launchBrowser,
+  publishReported,
+  publishTelemetry,
+  registerDevices,
+  reportedState,
+  screenshot,
+  signIn,
+  tinyValidation,
+  watch,
+  type FleetDevice,
+  type TestBrowser,
+} from './dashboard-support.js';
+
+const MINUTE = 60_000;
+
+describe('dashboard', () => {
+  let hub: Hub;
+  let dir: ReturnType<typeof tempDir>;
+  let admin: ReturnType<typeof apiClient>;
+  let browser: TestBrowser;
+  let fleet: FleetDevice[];
+  let operatorToken: string;
+  let viewerToken: string;
+  let rolloutId: string;
+  const versions: Record<string, { release: number; sha256: string }> = {};
+
+  beforeAll(async () => {
+    dir = tempDir('edgefleet-dashboard-');
+    hub = await startTestHub(dir.path);
+    admin = apiClient(hub.urls.http, hub.adminToken);
+    operatorToken = (await admin.post('/tokens', { role: 'operator', name: 'ops' })).body.token;
+    viewerToken = (await admin.post('/tokens', { role: 'viewer', name: 'wall screen' })).body.token;
+
+    let reference: Reference | undefined;
+    for (const [version, seed] of [['1.0.0', 0], ['1.1.0', 1]] as const) {
+      const res = await admin.pushModel(tinyModel(seed), {
+        name: 'tiny',
+        version,
+        validation: tinyValidation(600),
+        labels: JSON.stringify(['normal', 'fault']),
+        dataset: 'bench-rig-2026-11',
+        run: `run-${version}`,
+        commit: 'c0ffee1234567890',
+      });
+      expect(res.status, JSON.stringify(res.body)).toBe(201);
+      versions[version] = { release: res.body.release, sha256: res.body.sha256 };
+      reference = res.body.manifest.reference;
+    }
+    expect(reference?.features.length).toBe(3);
+
+    // 5 connected devices on two lines, 2 registered that never connected, 1 of them silent for an hour
+    fleet = await registerDevices(hub, [
+      { id: 'press-01', tags: { line: 'a', site: 'lyon' }, online: true },
+      { id: 'press-02', tags: { line: 'a', site: 'lyon' }, online: true },
+      { id: 'press-03', tags: { line: 'b', site: 'lyon' }, online: true },
+      { id: 'press-04', tags: { line: 'b', site: 'turin' }, online: true },
+      { id: 'press-05', tags: { line: 'b', site: 'turin' }, online: true },
+      { id: 'spare-01', tags: { line: 'b', site: 'turin' }, online: false },
+      { id: 'spare-02', tags: { line: 'c', site: 'turin' }, online: false },
+    ]);
+    hub.services.ctx.store.setDeviceStatus('spare-02', 'offline', new Date(Date.now() - 3_600_000).toISOString());
+
+    const runs = (d: FleetDevice) => (['press-03'].includes(d.id) ? '1.1.0' : '1.0.0');
+    const now = Date.now();
+    for (const [i, d] of fleet.entries()) {
+      if (!d.client) continue;
+      const v = runs(d);
+      await publishReported(d, reportedState(d.id, { tiny: { version: v, ...versions[v]! } }));
+      const windows = [];
+      for (let m = 8; m >= 1; m--) {
+        windows.push(
+          buildWindow(reference!, {
+            model: 'tiny',
+            version: v,
+            start: Math.floor((now - m * MINUTE) / MINUTE) * MINUTE,
+            inferences: 150,
+            latencyMs: v === '1.1.0' ? 9 : 6 + i,
+            errors: m % 3 === 0 ? 2 : 0,
+            labelled: 40,
+            // 1.1.0 sees shifted sensor data on its second feature: drift
+            shift: v === '1.1.0' ? { [reference!.features[1]!.name]: 1.2 } : {},
+            seed: i * 100 + m,
+          }),
+        );
+      }
+      await publishTelemetry(d, windows);
+    }
+    await fleet[2]!.client!.publishAsync(
+      topics.events('press-03'),
+      JSON.stringify({ type: 'verification-failed', model: 'tiny', version: '1.1.0', code: 'BAD_SIGNATURE', message: 'manifest signature did not verify', at: new Date().toISOString() }),
+      { qos: 1 },
+    );
+    await waitFor(async () => {
+      hub.flush();
+      const s = (await admin.get('/fleet/status')).body;
+      return s.devices.online === 5 && s.versions.length === 2 && s.health.length === 2;
+    }, 'fleet reported');
+
+    const ro = await admin.post('/rollouts', { model: 'tiny', version: '1.1.0', targets: { tags: [{ line: 'b' }] } });
+    expect(ro.status, JSON.stringify(ro.body)).toBe(201);
+    rolloutId = ro.body.rollout.id;
+
+    browser = await launchBrowser();
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await Promise.all((fleet ?? []).map((d) => endClient(d.client)));
+    await hub?.close();
+    dir?.remove();
+  });
+
+  const text = (page: Page, sel: string) => page.locator(sel).first().innerText();
+  const poll = <T>(fn: () => Promise<T>) => expect.poll(fn, { timeout: 10_000, interval: 100 });
+
+  it('signs in with a token kept out of URLs and shows the true fleet counts, updating live as a rollout progresses', async () => {
+    const ctx = await browser.context();
+    const page = await ctx.newPage();
+    const problems = watch(page);
+    const urls: string[] = [];
+    page.on('request', (r) => urls.push(r.url()));
+    await signIn(page, hub.urls.http, operatorToken);
+
+    const overview = (await admin.get('/health/overview')).body;
+    const status = (await admin.get('/fleet/status')).body;
+    expect(overview.devices).toMatchObject({ total: 7, online: 5, offline: 2, silent: 1 });
+    for (const [key, want] of [['online', status.devices.online], ['offline', status.devices.offline], ['silent', overview.devices.silent], ['total', status.devices.total]]) {
+      await poll(() => text(page, `[data-count="${key}"] .num`)).toBe(String(want));
+    }
+    // versions in use per model, and the recent verification failure
+    await poll(() => text(page, '.model-versions[data-model="tiny"] [data-version="1.0.0"] .progress-text')).toBe('4 devices');
+    await poll(() => text(page, '.card-events')).toContain('manifest signature did not verify');
+
+    // the rollout to line b: 1 of its 4 targets runs 1.1.0; a second one converges while we watch
+    const bar = page.locator(`.card-rollouts [data-rollout="${rolloutId}"] .progress`).first();
+    await poll(() => bar.getAttribute('data-done')).toBe('1');
+    expect(await bar.getAttribute('data-total')).toBe('4');
+    await screenshot(page, '01-overview');
+    const press04 = fleet.find((d) => d.id === 'press-04')!;
+    await publishReported(press04, reportedState('press-04', { tiny: { version: '1.1.0', ...versions['1.1.0']! } }));
+    await poll(() => bar.getAttribute('data-done')).toBe('2');
+    expect(await text(page, `.card-rollouts [data-rollout="${rolloutId}"] .progress-text`)).toContain('2 / 4');
+
+    expect(urls.filter((u) => u.includes(operatorToken))).toEqual([]);
+    expect(page.url()).not.toContain(operatorToken);
+    expect(await page.evaluate(() => document.cookie)).toBe('');
+    expect(problems).toEqual([]);
+    await ctx.close();
+  });
+
+  it('renders every chart from real telemetry with axis labels, marks the drifted feature, and lists lineage', async () => {
+    const ctx = await browser.context();
+    const page = await ctx.newPage();
+    const problems = watch(page);
+    await signIn(page, hub.urls.http, viewerToken);
+    await page.evaluate(() => (location.hash = '#/model/tiny?v=1.0.0&v=1.1.0'));
+    await page.waitForSelector('.version-col[data-version="1.1.0"] table.drift');
+
+    const api = (await admin.get('/health?model=tiny&version=1.1.0')).body;
+    const drifted = api.drift.filter((d: { verdict: string }) => d.verdict === 'drift').map((d: { feature: string }) => d.feature);
+    expect(drifted.length).toBe(1);
+    const col = (v: string) => page.locator(`.version-col[data-version="${v}"]`);
+    const row = col('1.1.0').locator(`tr.drift-row[data-feature="${drifted[0]}"]`);
+    expect(await row.getAttribute('data-verdict')).toBe('drift');
+    expect(await row.locator('.verdict-drift').innerText()).toBe('drifted');
+    expect(await col('1.0.0').locator('.verdict-drift').count()).toBe(0);
+
+    for (const v of ['1.0.0', '1.1.0']) {
+      const titles = await col(v).locator('figcaption').allInnerTexts();
+      expect(titles).toEqual([
+        'Latency',
+        'Error rate',
+        'Drift per feature over time',
+        'Drift per feature, whole range',
+        'Prediction mix vs reference',
+        'Accuracy (labelled feedback)',
+        'Shadow agreement',
+      ]);
+      // every chart with data has a non-empty plot; shadow has none in this fleet and says so
+      const plots = await col(v).locator('svg.chart').evaluateAll((svgs) =>
+        svgs.map((s) => ({
+          points: Number(s.querySelector('.plot')?.getAttribute('data-points') ?? 0),
+          marks: s.querySelectorAll('.plot path.series, .plot rect.bar').length,
+          drawn: [...s.querySelectorAll('.plot path.series')].every((p) => (p.getAttribute('d') ?? '').length > 10),
+          yLabel: s.querySelector('.axis-label-y')?.textContent ?? '',
+          xLabel: s.querySelector('.axis-label-x')?.textContent ?? '',
+          ticks: s.querySelectorAll('.axis-y .tick').length,
+          thresholds: s.querySelectorAll('.threshold').length,
+        })),
+      );
+      expect(plots).toHaveLength(7);
+      for (const p of plots.slice(0, 6)) {
+        expect(p.points).toBeGreaterThan(0);
+        expect(p.marks).toBeGreaterThan(0);
+        expect(p.drawn).toBe(true);
+        expect(p.yLabel).toMatch(/\(.+\)/); // a unit on every y axis
+        expect(p.xLabel).not.toBe('');
+        expect(p.ticks).toBeGreaterThan(1);
+      }
+      expect(plots.map((p) => p.yLabel)).toEqual(['latency (ms)', 'error rate (%)', 'PSI (unitless)', 'PSI (unitless)', 'share of predictions (%)', 'accuracy (%)', 'agreement (%)']);
+      expect(plots[2]!.thresholds).toBeGreaterThan(0); // the drift threshold is drawn
+      expect(plots[3]!.thresholds).toBeGreaterThan(0);
+      expect(plots[6]!.points).toBe(0);
+    }
+    const lineage = await page.locator('table.lineage tr[data-version="1.1.0"]').innerText();
+    expect(lineage).toContain('bench-rig-2026-11');
+    expect(lineage).toContain('run-1.1.0');
+    expect(lineage).toContain('c0ffee123456');
+    await screenshot(page, '04-model-versions');
+
+    await page.evaluate(() => (location.hash = '#/models'));
+    await page.waitForSelector('.card-models tbody tr a');
+    await screenshot(page, '03-models');
+    expect(problems).toEqual([]);
+    await ctx.close();
+  });
+
+  it('filters the device table on the server and shows a device page with its own charts', async () => {
+    const ctx = await browser.context();
+    const page = await ctx.newPage();
+    const problems = watch(page);
+    await signIn(page, hub.urls.http, viewerToken);
+    await page.evaluate(() => (location.hash = '#/devices'));
+    await page.waitForSelector('table.devices[data-total="7"]');
+    await page.fill('input[name="tag"]', 'site=turin');
+    await page.selectOption('select[name="online"]', 'true');
+    await page.waitForSelector('table.devices[data-query*="online=true"][data-query*="tag=site"]');
+    const shown = await page.locator('table.devices tbody tr').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-device')));
+    const api = (await admin.get('/devices?tag=site=turin&online=true&limit=50')).body;
+    expect(shown).toEqual(api.devices.map((d: { id: string }) => d.id));
+    expect(shown).toEqual(['press-04', 'press-05']);
+    await screenshot(page, '02-devices');
+    // the old unpaged shape still answers callers that do not page
+    const plain = (await admin.get('/devices')).body;
+    expect(plain.devices).toHaveLength(7);
+    expect(plain.total).toBeUndefined();
+
+    await page.click('table.devices a[href="#/device/press-05"]');
+    await page.waitForSelector('.card-device-health svg.chart');
+    expect(await text(page, '.card-device')).toContain('site=turin');
+    expect(await text(page, '.card-reported')).toContain('tiny');
+    const plots = await page.locator('.card-device-health svg.chart .plot').evaluateAll((gs) => gs.map((g) => Number(g.getAttribute('data-points'))));
+    expect(plots.length).toBeGreaterThanOrEqual(3);
+    expect(plots.slice(0, 2).every((n) => n > 0)).toBe(true);
+    await screenshot(page, '05-device');
+
+    await page.evaluate(() => (location.hash = '#/device/press-03'));
+    await poll(() => text(page, '.card-device-events')).toContain('verification-failed');
+    expect(problems).toEqual([]);
+    await ctx.close();
+  });
+
+  it('hides rollout actions from a viewer, whose pause the API refuses, and shows them to an operator', async () => {
+    const ctx = await browser.context();
+    const page = await ctx.newPage();
+    const problems = watch(page);
+    await signIn(page, hub.urls.http, viewerToken);
+    await page.evaluate(() => (location.hash = '#/rollouts'));
+    await page.waitForSelector(`table.rollouts tr[data-rollout="${rolloutId}"]`);
+    await screenshot(page, '06-rollouts');
+    await page.click(`table.rollouts a[href="#/rollout/${rolloutId}"]`);
+    await page.waitForSelector('.card-rollout');
+    expect(await page.locator('.action-pause, .action-abort, .action-resume, .action-promote').count()).toBe(0);
+    await screenshot(page, '07-rollout-viewer');
+    const refused = await apiClient(hub.urls.http, viewerToken).post(`/rollouts/${rolloutId}/pause`);
+    expect(refused.status).toBe(403);
+    expect(refused.body.error.code).toBe('FORBIDDEN');
+    expect(problems).toEqual([]);
+    await ctx.close();
+
+    const ops = await browser.context();
+    const opsPage = await ops.newPage();
+    const opsProblems = watch(opsPage);
+    await signIn(opsPage, hub.urls.http, operatorToken);
+    await opsPage.evaluate((id) => (location.hash = `#/rollout/${id}`), rolloutId);
+    // an all-at-once rollout is issued at once ('completed'): nothing to pause, but it can be aborted
+    await opsPage.waitForSelector('.action-abort');
+    expect(await opsPage.locator('.action-pause').count()).toBe(0);
+    await screenshot(opsPage, '08-rollout-operator');
+    expect(opsProblems).toEqual([]);
+    await ops.close();
+  });
+
+  it('fits a phone-width window without horizontal scrolling', async () => {
+    const ctx = await browser.context(390, 844);
+    const page = await ctx.newPage();
+    const problems = watch(page);
+    await signIn(page, hub.urls.http, viewerToken);
+    await page.waitForSelector('[data-count="online"]');
+    for (const [hash, name, sel] of [
+      ['#/', '09-phone-overview', '.card-rollouts .progress'],
+      ['#/model/tiny?v=1.1.0', '10-phone-model', '.version-col svg.chart'],
+    ] as const) {
+      await page.evaluate((h) => (location.hash = h), hash);
+      await page.waitForSelector(sel);
+      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      expect(overflow).toBeLessThanOrEqual(0);
+      await screenshot(page, name);
+    }
+    expect(problems).toEqual([]);
+    await ctx.close();
+  });
+});
