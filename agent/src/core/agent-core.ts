@@ -777,6 +777,7 @@ export function createAgentCore(options: AgentCoreOptions): AgentCore {
       log(`connect setup failed: ${String(err)}`);
     }
     await publishReported();
+    downloader.nudge();
     void flushEvents();
     void flushOutbox();
     kick();

@@ -76,12 +76,15 @@ export interface Downloader {
   handleFrame(payload: Uint8Array): void;
   /** Download, verify and commit the artifact. Throws EdgefleetError (DOWNLOAD_FAILED, HASH_MISMATCH, …). */
   fetchArtifact(ref: ArtifactRef, control: DownloadControl): Promise<void>;
+  /** Wake waiting downloads now (the transport just connected: request at once instead of after a timeout). */
+  nudge(): void;
   readonly ignoredFrames: number;
 }
 
 export function createDownloader(options: DownloaderOptions): Downloader {
   const { transport, store, clock } = options;
   const window = Math.max(1, Math.min(options.window ?? 16, LIMITS.chunkWindow));
+  const syncEvery = Math.max(1, Math.floor(window / 4));
   const baseTimeout = options.timeoutMs ?? 2000;
   const maxIdle = options.maxIdleRounds ?? 6;
   const random = options.random ?? Math.random;
@@ -165,7 +168,8 @@ export function createDownloader(options: DownloaderOptions): Downloader {
       }
       if (a.received >= a.chunkCount) break;
       const progressed = a.received !== before || (await waitProgress(a, backoff(idle)));
-      if (a.sinceSync >= window) await sync(a);
+      // persist progress often: a restart resumes from the last synced bitmap (design §5)
+      if (a.sinceSync >= syncEvery) await sync(a);
       if (progressed) {
         idle = 0;
         continue;
@@ -234,6 +238,15 @@ export function createDownloader(options: DownloaderOptions): Downloader {
   return {
     get ignoredFrames() {
       return ignored;
+    },
+
+    nudge() {
+      for (const a of actives.values()) {
+        a.inflight.clear();
+        const wake = a.wake;
+        a.wake = null;
+        wake?.();
+      }
     },
 
     handleFrame(payload) {

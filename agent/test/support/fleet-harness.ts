@@ -102,6 +102,9 @@ export interface Harness {
   chunkDelayMs: number;
   /** Stop answering artifact/get (a hub that went quiet). */
   mute: boolean;
+  /** Chunk frames sent so far, in all and per artifact. */
+  framesSent: number;
+  framesBySha: Map<string, number>;
   keyring: Keyring;
   agentConfig(deviceId: string, extra?: Partial<AgentConfig>): AgentConfig;
   publishKeyring(keyring?: Partial<Keyring>, signers?: KeyPair[]): Promise<void>;
@@ -161,6 +164,8 @@ export async function startHarness(): Promise<Harness> {
     corruptOnce: new Map(),
     chunkDelayMs: 0,
     mute: false,
+    framesSent: 0,
+    framesBySha: new Map(),
     keyring: {
       kind: 'keyring',
       version: 1,
@@ -295,6 +300,12 @@ export async function startHarness(): Promise<Harness> {
     },
   };
 
+  // a device's pending chunk answers stop when its connection goes away, as a hub's would
+  const generations = new Map<string, number>();
+  broker.on('clientDisconnect', (client) => {
+    generations.set(client.id, (generations.get(client.id) ?? 0) + 1);
+  });
+
   broker.on('publish', (packet, client) => {
     if (!client) return; // our own publications
     h.published.push({ topic: packet.topic, payload: Buffer.from(packet.payload as Buffer), retain: packet.retain });
@@ -307,9 +318,11 @@ export async function startHarness(): Promise<Harness> {
     const chunkSize = 16 * 1024;
     const deviceId = m[1]!;
     const manifestChunk = chunkSizes.get(req.data.sha256) ?? chunkSize;
+    const generation = generations.get(deviceId) ?? 0;
     void (async () => {
       for (const index of req.data.chunks) {
         if (h.chunkDelayMs > 0) await new Promise((r) => setTimeout(r, h.chunkDelayMs));
+        if ((generations.get(deviceId) ?? 0) !== generation) return; // the asking connection is gone
         let data = bytes.slice(index * manifestChunk, Math.min(bytes.length, (index + 1) * manifestChunk));
         const corrupt = h.corruptOnce.get(req.data.sha256);
         if (corrupt?.has(index)) {
@@ -318,6 +331,8 @@ export async function startHarness(): Promise<Harness> {
           data[0] = data[0]! ^ 0xff;
         }
         await publish(topics.artifactData(deviceId), encodeChunkFrame(req.data.sha256, index, data)).catch(() => {});
+        h.framesSent++;
+        h.framesBySha.set(req.data.sha256, (h.framesBySha.get(req.data.sha256) ?? 0) + 1);
       }
     })();
   });
