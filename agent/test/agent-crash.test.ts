@@ -164,4 +164,33 @@ describe('agent crash safety (child process, SIGKILL)', () => {
     // nothing partial is left behind once the update finished
     expect(fs.readdirSync(path.join(dataDir, 'models')).filter((f) => f.endsWith('.part'))).toEqual([]);
   });
+
+  it.skipIf(!fs.existsSync(DIST))('rolls back by itself after a crash loop of three unclean restarts during probation', async () => {
+    const deviceId = 'dev-loop';
+    const dataDir = tmpDir();
+    const cfgFile = path.join(tmpDir(), 'agent.json');
+    fs.writeFileSync(cfgFile, JSON.stringify(h.agentConfig(deviceId, { dataDir })));
+    const m1 = await h.manifest({ name: 'm', version: '1.0.0', release: 1, bytes: classifier(1) });
+    const m2 = await h.manifest({ name: 'm', version: '2.0.0', release: 2, bytes: classifier(2) });
+    let { child, api } = await startChild(cfgFile, dataDir);
+    await h.desired(deviceId, [{ envelope: m1.envelope }]);
+    await until(() => lastReported(deviceId)?.models.m?.active?.version === '1.0.0');
+    await h.desired(deviceId, [{ envelope: m2.envelope }], { telemetry: { probationSeconds: 600 } });
+    await until(() => lastReported(deviceId)?.models.m?.state === 'probation');
+    for (let i = 0; i < 3; i++) {
+      await kill9(child);
+      ({ child, api } = await startChild(cfgFile, dataDir));
+    }
+    const x = floats(FEATURES, 4);
+    const r = await infer(api, x);
+    expect(r.model_version).toBe('1.0.0');
+    await until(() => lastReported(deviceId)?.models.m?.state === 'rolled-back');
+    await until(() => h.events(deviceId).some((e) => e.type === 'rolled-back'));
+    const events = h.events(deviceId).filter((e) => e.type === 'rolled-back');
+    expect(events.at(-1)?.code).toBe('PROBATION_FAILED');
+    expect(events.at(-1)?.message).toMatch(/crash loop/);
+    // the retained desired state still names 2.0.0: it is not retried until a newer desired state
+    await new Promise((res) => setTimeout(res, 500));
+    expect((await infer(api, x)).model_version).toBe('1.0.0');
+  });
 });

@@ -948,10 +948,12 @@ export function createAgentCore(options: AgentCoreOptions): AgentCore {
     commandSequence = (await store.get<number>('commandSequence')) ?? 0;
     settings = settingsOf(desired?.telemetry);
     slots = (await store.get<Record<string, ModelSlot>>('slots')) ?? {};
+    const crashed = (await store.get<boolean>('cleanStop')) !== true;
+    await store.put('cleanStop', false);
     const now = clock.now();
     for (const original of Object.values(slots)) {
       // crash-loop detection and probation bookkeeping (design §5)
-      const started = onAgentStart(original, now, maxRestarts);
+      const started = onAgentStart(original, now, maxRestarts, crashed);
       let slot = started.slot;
       if (started.rollback) emit('rolled-back', `${slot.name}: ${started.rollback}`, { model: slot.name, version: original.active?.version, code: 'PROBATION_FAILED' });
       if (INSTALLING.has(slot.state)) slot = { ...slot, pending: null, progress: undefined, state: slot.active ? (slot.probation ? 'probation' : 'active') : 'idle' };
@@ -1023,6 +1025,8 @@ export function createAgentCore(options: AgentCoreOptions): AgentCore {
       // Persist what telemetry we have; it is sent after the next start.
       if (closedWindows.length > 0) await store.outboxAppend(closedWindows.splice(0), outboxMax).catch(() => 0);
       if (newPredictions.length > 0) await store.putPredictions(newPredictions.splice(0)).catch(() => {});
+      await store.put('cleanStop', true);
+      if (transport.connected) await transport.publish(topics.status(deviceId), 'offline', { qos: 1, retain: true }).catch(() => {});
       await transport.close();
       for (const s of served.values()) {
         for (const live of [s.active, s.shadow]) if (live) retire(live);

@@ -153,13 +153,15 @@ export function probationVerdict(
 }
 
 /**
- * An agent start while a probation runs counts as a restart; N of them is a crash loop (design §5).
+ * An agent start after an unclean exit while a probation runs counts as a restart; N of them is a
+ * crash loop (design §5).
  * Returns the slot to run with and, when it rolled back, why.
  */
-export function onAgentStart(slot: ModelSlot, now: number, maxRestarts: number): { slot: ModelSlot; rollback?: string } {
+export function onAgentStart(slot: ModelSlot, now: number, maxRestarts: number, crashed = true): { slot: ModelSlot; rollback?: string } {
   const p = slot.probation;
   if (!p || slot.active?.sha256 !== p.sha256) return { slot };
   if (now >= p.until) return { slot: { ...slot, probation: null, state: 'active' } };
+  if (!crashed) return { slot }; // a clean stop and start is maintenance, not a crash loop
   const restarts = p.restarts + 1;
   if (restarts >= maxRestarts && slot.previous) {
     const reason = `crash loop: ${restarts} restarts during probation`;
