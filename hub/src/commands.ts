@@ -1,7 +1,7 @@
 // Signed commands to one device (design §3, §4): `rollback`, `flush-telemetry`, `resync`, signed by the
 // director key with their own strictly increasing per-device sequence, published non-retained, QoS 1.
 
-import { EdgefleetError, LIMITS, signDocument, topics, type Command } from '@edgefleet/protocol';
+import { EdgefleetError, LIMITS, topics, type Command } from '@edgefleet/protocol';
 import type { HubContext } from './context.js';
 
 /** Commands are short-lived: a device that was offline should not act on a stale rollback. */
@@ -30,7 +30,7 @@ export function createCommandSender(ctx: HubContext): CommandSender {
         ctx.store.appendAudit(options.actor ?? 'hub', 'command.send', { deviceId, action, sequence: c.sequence, model: options.model });
         return c;
       });
-      const envelope = JSON.stringify(signDocument('command', command, [ctx.keys.director]));
+      const envelope = JSON.stringify(ctx.keys.directorSigner.signDocument('command', command));
       if (envelope.length > LIMITS.command) throw new EdgefleetError('TOO_LARGE', 'command over its size cap');
       await ctx.bus.publish(topics.command(deviceId), envelope, { qos: 1, retain: false });
       return command;

@@ -15,7 +15,6 @@ import {
   SemVer,
   DeviceId,
   fromBase64,
-  signDocument,
   topics,
   utf8Decode,
 } from '@edgefleet/protocol';
@@ -162,7 +161,7 @@ export function createDeployments(ctx: HubContext): Deployments {
       expiresAt: new Date(now.getTime() + DESIRED_LIFETIME_MS).toISOString(),
       models,
     };
-    const envelope = JSON.stringify(signDocument('desired-state', desired, [ctx.keys.director]));
+    const envelope = JSON.stringify(ctx.keys.directorSigner.signDocument('desired-state', desired));
     if (envelope.length > LIMITS.desired) {
       throw new EdgefleetError('TOO_LARGE', `desired state for ${device.id} is ${envelope.length} bytes, over the ${LIMITS.desired}-byte cap`);
     }
@@ -180,18 +179,25 @@ export function createDeployments(ctx: HubContext): Deployments {
     return envelope;
   };
 
-  /** Issue inside one transaction, publish after commit (never publish a sequence that was not persisted). */
+  /**
+   * Issue in transactions of BATCH devices, publish after each commit (never publish a sequence that was
+   * not persisted), and yield between batches so a rollout to thousands of devices does not stall the broker.
+   */
+  const BATCH = 250;
   const recomputeMany = async (devices: DeviceRow[], force = false): Promise<void> => {
     const rollouts = store.listRollouts();
-    const out = store.transaction(() => {
-      const res: Array<[string, string]> = [];
-      for (const d of devices) {
-        const env = issue(d, rollouts, force);
-        if (env) res.push([d.id, env]);
-      }
-      return res;
-    });
-    await Promise.all(out.map(([id, env]) => publishDesired(id, env)));
+    for (let i = 0; i < devices.length; i += BATCH) {
+      if (i > 0) await new Promise((r) => setImmediate(r));
+      const out = store.transaction(() => {
+        const res: Array<[string, string]> = [];
+        for (const d of devices.slice(i, i + BATCH)) {
+          const env = issue(d, rollouts, force);
+          if (env) res.push([d.id, env]);
+        }
+        return res;
+      });
+      await Promise.all(out.map(([id, env]) => publishDesired(id, env)));
+    }
   };
 
   const must = (id: string): RolloutRow => {

@@ -16,11 +16,15 @@ import {
   utf8Decode,
   type KeyPair,
 } from '@edgefleet/protocol';
+import { createSigner, type Signer } from './signer.js';
 
 export interface HubKeys {
   root: KeyPair;
   release: KeyPair;
   director: KeyPair;
+  /** Fast native signers for the release and director keys (see signer.ts). */
+  releaseSigner: Signer;
+  directorSigner: Signer;
   keyring: Keyring;
   /** The exact signed keyring envelope, as published on `ef/v1/keyring`. */
   keyringEnvelope: Envelope;
@@ -98,5 +102,17 @@ export function loadOrCreateKeys(dir: string, now = new Date()): { keys: HubKeys
     writeSecret(file('keyring'), JSON.stringify(envelope, null, 2) + '\n');
     renewed = true;
   }
-  return { keys: { root, release, director, keyring: keyring!, keyringEnvelope: envelope! }, created, renewed };
+  return {
+    keys: {
+      root,
+      release,
+      director,
+      releaseSigner: createSigner(release),
+      directorSigner: createSigner(director),
+      keyring: keyring!,
+      keyringEnvelope: envelope!,
+    },
+    created,
+    renewed,
+  };
 }

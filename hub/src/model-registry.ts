@@ -2,7 +2,7 @@
 // reference), then stored by sha256 and released here: `release` strictly increasing per model, the
 // manifest signed by the release key. A duplicate version is CONFLICT.
 
-import { DEFAULT_CHUNK_SIZE, EdgefleetError, LIMITS, Manifest, ModelName, SemVer, signDocument } from '@edgefleet/protocol';
+import { DEFAULT_CHUNK_SIZE, EdgefleetError, LIMITS, Manifest, ModelName, SemVer } from '@edgefleet/protocol';
 import { prepareModelPush, type PushOptions } from './models/index.js';
 import type { HubContext } from './context.js';
 import type { ArtifactStore } from './artifacts.js';
@@ -94,7 +94,7 @@ export function createModelRegistry(ctx: HubContext, artifacts: ArtifactStore): 
         throw new EdgefleetError('INVALID_MODEL', `manifest does not validate: ${checked.error.issues[0]?.path.join('.')}: ${checked.error.issues[0]?.message}`);
       }
       const manifest = checked.data;
-      const envelope = signDocument('model-manifest', manifest, [ctx.keys.release]);
+      const envelope = ctx.keys.releaseSigner.signDocument('model-manifest', manifest);
       const envelopeJson = JSON.stringify(envelope);
       const payloadBytes = Buffer.byteLength(JSON.stringify(manifest), 'utf8');
       if (payloadBytes > LIMITS.manifest) {
