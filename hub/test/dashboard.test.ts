@@ -290,6 +290,28 @@ describe('dashboard', () => {
     await ops.close();
   });
 
+  it('health API merges telemetry per version, device and tag group, and refuses bad queries', async () => {
+    const get = async (q: string) => (await admin.get(`/health?model=tiny&version=1.0.0${q}`)).body;
+    const fleetWide = await get('');
+    expect(fleetWide.totals).toMatchObject({ devices: 4, inferences: 4 * 8 * 150 });
+    expect(fleetWide.series).toHaveLength(8);
+    expect(fleetWide.accuracy.labelled).toBe(4 * 8 * 40);
+    expect(fleetWide.accuracy.low).toBeLessThan(fleetWide.accuracy.p);
+    expect(fleetWide.accuracy.coverage).toBeCloseTo(40 / 150);
+    expect(fleetWide.predictionMix.labels).toEqual(['normal', 'fault']);
+    expect(fleetWide.shadow).toBeNull();
+    expect((await get('&device=press-05')).totals).toMatchObject({ devices: 1, inferences: 8 * 150 });
+    expect((await get('&tag=site=lyon')).totals).toMatchObject({ devices: 2, inferences: 2 * 8 * 150 });
+    expect((await get('&tag=site=lyon&tag=line=b')).totals).toMatchObject({ devices: 0, inferences: 0 });
+    const bucketed = await get(`&bucketMs=${10 * MINUTE}`);
+    expect(bucketed.series.reduce((n: number, p: { inferences: number }) => n + p.inferences, 0)).toBe(4 * 8 * 150);
+    expect((await admin.get('/health?model=tiny&version=banana')).body.error.code).toBe('BAD_INPUT');
+    expect((await admin.get('/health?model=tiny&version=9.9.9')).status).toBe(404);
+    expect((await admin.get('/health?model=tiny&version=1.0.0&tag=nokey')).body.error.code).toBe('BAD_INPUT');
+    expect((await apiClient(hub.urls.http, 'ef_nope').get('/health/overview')).status).toBe(401);
+    expect((await apiClient(hub.urls.http, viewerToken).get('/whoami')).body.role).toBe('viewer');
+  });
+
   it('fits a phone-width window without horizontal scrolling', async () => {
     const ctx = await browser.context(390, 844);
     const page = await ctx.newPage();
@@ -306,6 +328,31 @@ describe('dashboard', () => {
       expect(overflow).toBeLessThanOrEqual(0);
       await screenshot(page, name);
     }
+    expect(problems).toEqual([]);
+    await ctx.close();
+  });
+
+  // Needs the gated rollout engine (waves in the rollout view); an all-at-once hub has nothing to pause.
+  it('lets an operator pause and resume a gated rollout from its page (checked via the API and the audit log)', async (t) => {
+    const probe = (await admin.get(`/rollouts/${rolloutId}`)).body.rollout;
+    if (!Array.isArray(probe.waves)) t.skip();
+    const res = await admin.post('/rollouts', { model: 'tiny', version: '1.1.0', targets: { tags: [{ line: 'a' }] }, waves: [50, 100], soak: '1h' });
+    expect(res.status, JSON.stringify(res.body)).toBe(201);
+    const id: string = res.body.rollout.id;
+    const ctx = await browser.context();
+    const page = await ctx.newPage();
+    const problems = watch(page);
+    await signIn(page, hub.urls.http, operatorToken);
+    await page.evaluate((rid) => (location.hash = `#/rollout/${rid}`), id);
+    await page.waitForSelector('.card-progress .wave');
+    await page.click('.action-pause');
+    await page.waitForSelector('.card-rollout .badge.status-paused');
+    expect((await admin.get(`/rollouts/${id}`)).body.rollout.status).toBe('paused');
+    await screenshot(page, '12-rollout-paused');
+    await page.click('.action-resume');
+    await poll(async () => (await admin.get(`/rollouts/${id}`)).body.rollout.status).not.toBe('paused');
+    const actions = hub.services.ctx.store.listAudit().filter((a) => a.details.includes(id)).map((a) => a.action);
+    expect(actions).toEqual(expect.arrayContaining(['rollout.pause', 'rollout.resume']));
     expect(problems).toEqual([]);
     await ctx.close();
   });

@@ -483,7 +483,7 @@ function pageModels(main, args, params, alive) {
 function metricText(metrics) {
   var keys = Object.keys(metrics || {});
   if (!keys.length) return '–';
-  return keys.map(function (k) { var v = metrics[k]; return k + ' ' + (/acc|rate|ratio/i.test(k) && v <= 1 ? pct(v, 1) : fmtNum(v)); }).join(' · ');
+  return keys.map(function (k) { var v = metrics[k]; return k + ' ' + (/acc|rate|ratio/i.test(k) && v <= 1 ? pct(v, 1) : /ms/i.test(k) ? ms(v) : fmtNum(v)); }).join(' · ');
 }
 
 function pageModel(main, args, params, alive) {
@@ -570,7 +570,7 @@ function healthBlock(h, version, opts) {
       return el('tr', { class: 'drift-row', 'data-feature': d.feature, 'data-verdict': d.verdict }, [el('td', { text: d.feature }), el('td', { text: fmtNum(d.psi) }), el('td', { text: fmtNum(d.critical) }), el('td', { text: fmtNum(d.js) }), el('td', { text: fmtNum(d.ks) }), el('td', { text: String(d.n) }), el('td', null, [v])]);
     }), 'drift'));
   }
-  if (opts.compact) return el('div', { class: 'health' }, out);
+  if (opts.compact) return el('div', { class: 'health chart-grid' }, out);
   var mix = h.predictionMix;
   out.push(barChart({ title: 'Prediction mix vs reference', unit: 'share of predictions (%)', xLabel: mix.kind === 'regressor' ? 'predicted value bin' : 'predicted class', labels: mix.labels,
     groups: [{ name: 'reference', cls: 's5', values: mix.reference ? mix.reference.map(function (x) { return x * 100; }) : null }, { name: 'observed (n = ' + mix.n + ')', cls: 's1', values: mix.observed ? mix.observed.map(function (x) { return x * 100; }) : null }],

@@ -122,6 +122,8 @@ svg.chart path.series { fill: none; }
 .legend .key.s4 i { background: var(--s4); } .legend .key.s5 i { background: var(--s5); } .legend .key.s6 i { background: var(--s6); }
 .legend .key.threshold i { background: none; border-top: 2px dashed var(--bad); height: 0; }
 .legend .key.band i { height: 9px; opacity: .3; }
+.chart-grid { display: grid; grid-template-columns: repeat(auto-fit, minmax(min(100%, 460px), 1fr)); gap: 0 18px; align-items: start; }
+.chart-grid > dl, .chart-grid > .table-wrap { grid-column: 1 / -1; }
 .chart-note { margin: 4px 0 0; font-size: 13px; color: var(--muted); }
 table.drift td:last-child { white-space: nowrap; }
 .live { font-variant-numeric: tabular-nums; }
