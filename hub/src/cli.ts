@@ -10,7 +10,8 @@ const HELP = `edgefleet — deploy ONNX models to device fleets
 
 Usage:
   edgefleet hub start [--data DIR] [--http HOST:PORT] [--mqtt HOST:PORT] [--ws HOST:PORT] [--broker URL]
-                      [--mosquitto-password-file FILE] [--public-url URL]
+                      [--broker-username U] [--broker-password P] [--mosquitto-password-file FILE] [--public-url URL]
+                      (the broker password may also come from EDGEFLEET_BROKER_PASSWORD)
   edgefleet keys init --out DIR
   edgefleet device add ID [--tag k=v]... [--out agent.json]
   edgefleet device tag ID --tag k=v...          replace a device's tags
@@ -42,6 +43,8 @@ const OPTIONS = {
   ws: { type: 'string' },
   broker: { type: 'string' },
   'mosquitto-password-file': { type: 'string' },
+  'broker-username': { type: 'string' },
+  'broker-password': { type: 'string' },
   'public-url': { type: 'string' },
   out: { type: 'string' },
   tag: { type: 'string', multiple: true },
@@ -172,12 +175,26 @@ async function hubStart(v: Values): Promise<void> {
   // loaded on demand: client commands should not pay for onnxruntime, aedes and SQLite at startup
   const { startHub } = await import('./hub.js');
   const dataDir = resolve(v.data ?? './edgefleet-data');
+  let broker = v.broker;
+  if (broker) {
+    // hub credentials in the URL, or from flags / environment (kept out of shell history)
+    let u: URL;
+    try {
+      u = new URL(broker);
+    } catch {
+      throw new EdgefleetError('BAD_INPUT', `--broker must be a URL like mqtt://host:1883, got ${JSON.stringify(broker)}`);
+    }
+    const password = v['broker-password'] ?? process.env.EDGEFLEET_BROKER_PASSWORD;
+    if (v['broker-username']) u.username = encodeURIComponent(v['broker-username']);
+    if (password) u.password = encodeURIComponent(password);
+    broker = u.toString();
+  }
   const hub = await startHub({
     dataDir,
     ...(v.http ? { http: v.http } : {}),
     ...(v.mqtt ? { mqtt: v.mqtt } : {}),
     ...(v.ws ? { ws: v.ws } : {}),
-    ...(v.broker ? { broker: v.broker } : {}),
+    ...(broker ? { broker } : {}),
     ...(v['mosquitto-password-file'] ? { mosquittoPasswordFile: v['mosquitto-password-file'] } : {}),
     ...(v['public-url'] ? { publicUrl: v['public-url'] } : {}),
     log: (line) => process.stderr.write(`hub: ${line}\n`),

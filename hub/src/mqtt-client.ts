@@ -35,7 +35,16 @@ export async function connectBrokerClient(url: string, options: { clientId?: str
   client.on('message', (topic, payload) => {
     for (const h of handlers) if (topicMatches(h.filter, topic)) h.handler(topic, payload);
   });
-  client.on('error', (err) => options.log?.(`broker client: ${err.message}`));
+  // log each distinct failure once, not on every reconnect attempt
+  let lastError = '';
+  client.on('error', (err) => {
+    if (err.message !== lastError) options.log?.(`broker client: ${err.message}`);
+    lastError = err.message;
+  });
+  client.on('connect', () => {
+    if (lastError) options.log?.('broker client: connected');
+    lastError = '';
+  });
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => {
       client.end(true);
