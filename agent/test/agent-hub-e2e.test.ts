@@ -1,0 +1,142 @@
+// End to end with the real hub (issue 4): device add → model push → rollout over the hub's HTTP API, the
+// agent started with the returned agentConfig, inference through the agent's local OIP API compared with
+// bare onnxruntime; and a broker outage after which the hub counts every telemetry window exactly once.
+
+import { afterEach, describe, expect, it } from 'vitest';
+import { startHub, type Hub } from '@edgefleet/hub';
+import { createAgent, type Agent } from '@edgefleet/agent';
+import { bareRun, classifier, floats, FEATURES, tmpDir } from './support/fleet-harness.js';
+
+const hubs: Hub[] = [];
+const agents: Agent[] = [];
+
+afterEach(async () => {
+  for (const a of agents.splice(0)) await a.stop();
+  for (const h of hubs.splice(0)) await h.close();
+});
+
+async function hubAt(dataDir: string, http = '127.0.0.1:0', mqtt = '127.0.0.1:0'): Promise<Hub> {
+  const hub = await startHub({ dataDir, http, mqtt, log: () => {} });
+  hubs.push(hub);
+  return hub;
+}
+
+function api(hub: Hub) {
+  const call = async (method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> => {
+    const init: RequestInit = { method, headers: { authorization: `Bearer ${hub.adminToken}` } };
+    if (body instanceof FormData) init.body = body;
+    else if (body !== undefined) {
+      init.body = JSON.stringify(body);
+      (init.headers as Record<string, string>)['content-type'] = 'application/json';
+    }
+    const res = await fetch(`${hub.urls.http}/api/v1${path}`, init);
+    const text = await res.text();
+    return { status: res.status, body: text ? JSON.parse(text) : null };
+  };
+  return {
+    get: (p: string) => call('GET', p),
+    post: (p: string, b?: unknown) => call('POST', p, b),
+    push: (bytes: Uint8Array, name: string, version: string) => {
+      const form = new FormData();
+      form.set('file', new Blob([bytes]), 'model.onnx');
+      form.set('name', name);
+      form.set('version', version);
+      return call('POST', '/models', form);
+    },
+  };
+}
+
+async function inferHttp(agent: Agent, x: Float32Array, rows: number): Promise<{ model_version: string; outputs: { name: string; data: number[] }[] }> {
+  const res = await fetch(`${agent.apiUrl}/v2/models/m/infer`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ inputs: [{ name: 'features', shape: [rows, FEATURES], datatype: 'FP32', data: Array.from(x) }] }),
+  });
+  expect(res.status).toBe(200);
+  return (await res.json()) as never;
+}
+
+const FAST = { core: { retry: { baseMs: 100, maxMs: 1000 }, download: { timeoutMs: 500 } }, reconnect: { initialMs: 50, maxMs: 500 } };
+
+describe('agent with the real hub', () => {
+  it('activates v1 pushed and rolled out through the hub, serves it like bare onnxruntime, then switches to v2', async () => {
+    const hub = await hubAt(tmpDir('ef-hub-'));
+    const a = api(hub);
+    const added = await a.post('/devices', { id: 'dev-e2e', tags: { site: 'lab' } });
+    expect(added.status, JSON.stringify(added.body)).toBe(201);
+    const v1 = classifier(1, 8);
+    const v2 = classifier(2, 8);
+    expect((await a.push(v1, 'm', '1.0.0')).status).toBe(201);
+    expect((await a.post('/rollouts', { model: 'm', version: '1.0.0', targets: { devices: ['dev-e2e'] } })).status).toBe(201);
+
+    const agent = createAgent(added.body.agentConfig, { ...FAST, dataDir: tmpDir(), api: '127.0.0.1:0' });
+    agents.push(agent);
+    await agent.start();
+    await agent.core.waitFor(() => agent.core.slots().m?.active?.version === '1.0.0', 30_000);
+    const x = floats(4 * FEATURES, 21);
+    const r1 = await inferHttp(agent, x, 4);
+    expect(r1.model_version).toBe('1.0.0');
+    expect(r1.outputs.find((o) => o.name === 'probabilities')!.data).toEqual(Array.from((await bareRun(v1, x, 4)).probabilities));
+
+    expect((await a.push(v2, 'm', '2.0.0')).status).toBe(201);
+    expect((await a.post('/rollouts', { model: 'm', version: '2.0.0', targets: { devices: ['dev-e2e'] } })).status).toBe(201);
+    await agent.core.waitFor(() => agent.core.slots().m?.active?.version === '2.0.0', 30_000);
+    const r2 = await inferHttp(agent, x, 4);
+    expect(r2.model_version).toBe('2.0.0');
+    expect(r2.outputs.find((o) => o.name === 'probabilities')!.data).toEqual(Array.from((await bareRun(v2, x, 4)).probabilities));
+    expect(r2.outputs.find((o) => o.name === 'label')!.data).toEqual(Array.from((await bareRun(v2, x, 4)).label, Number));
+
+    // the hub sees what the agent reports
+    let device = await a.get('/devices/dev-e2e');
+    for (let i = 0; i < 100 && !JSON.stringify(device.body).includes('"2.0.0"'); i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      device = await a.get('/devices/dev-e2e');
+    }
+    expect(JSON.stringify(device.body)).toContain('"2.0.0"');
+  });
+
+  it('keeps serving while the hub and its broker are down; once back, the hub counts every window exactly once', async () => {
+    const dataDir = tmpDir('ef-hub-');
+    let hub = await hubAt(dataDir);
+    const a = api(hub);
+    const added = await a.post('/devices', { id: 'dev-out', tags: {} });
+    expect(added.status).toBe(201);
+    expect((await a.push(classifier(1), 'm', '1.0.0')).status).toBe(201);
+    expect((await a.post('/rollouts', { model: 'm', version: '1.0.0', targets: { devices: ['dev-out'] } })).status).toBe(201);
+    const agentDir = tmpDir();
+    const first = createAgent(added.body.agentConfig, { ...FAST, dataDir: agentDir, api: '127.0.0.1:0' });
+    await first.start();
+    await first.core.waitFor(() => first.core.slots().m?.active?.version === '1.0.0', 30_000);
+    await first.stop();
+
+    const http = new URL(hub.urls.http).host;
+    const mqtt = new URL(hub.urls.mqtt!).host;
+    await hub.close();
+    hubs.splice(hubs.indexOf(hub), 1);
+
+    const agent = createAgent(added.body.agentConfig, { ...FAST, dataDir: agentDir, api: '127.0.0.1:0' });
+    agents.push(agent);
+    await agent.start();
+    const N = 15;
+    for (let i = 0; i < N; i++) {
+      expect((await inferHttp(agent, floats(FEATURES, i), 1)).model_version).toBe('1.0.0');
+      if (i % 5 === 4) await agent.core.flushTelemetry();
+    }
+
+    hub = await hubAt(dataDir, http, mqtt);
+    const b = api(hub);
+    const counted = async (): Promise<number> => {
+      const s = await b.get('/fleet/status');
+      return (s.body.health as { model: string; version: string; inferences: number }[])
+        .filter((v) => v.model === 'm' && v.version === '1.0.0')
+        .reduce((n, v) => n + v.inferences, 0);
+    };
+    await agent.core.waitFor(() => agent.core.counters.windowsSent !== undefined && agent.core.counters.windowsSent >= 3, 30_000);
+    const deadline = Date.now() + 20_000;
+    while ((await counted()) < N && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    // a resync and another flush must not count anything twice
+    await agent.core.flushTelemetry();
+    await new Promise((r) => setTimeout(r, 500));
+    expect(await counted()).toBe(N);
+  });
+});
