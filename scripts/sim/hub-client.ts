@@ -1,0 +1,128 @@
+// A small client of the hub's HTTP API (design §7) for the simulator, the demo, benchmarks and tests:
+// enrol devices, push models, start and watch rollouts, read fleet status and health.
+
+import type { AgentConfig } from '@edgefleet/protocol';
+
+export class HubApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface PushModelInput {
+  name: string;
+  version: string;
+  file: Uint8Array;
+  validation?: string;
+  sample?: unknown;
+  labels?: readonly string[];
+  minAccuracy?: number;
+  dataset?: string;
+  run?: string;
+  commit?: string;
+}
+
+export interface RolloutInput {
+  model: string;
+  version: string;
+  targets: { all?: boolean; tags?: Record<string, string>[]; devices?: string[] };
+  waves?: number[];
+  soak?: string | number;
+  onFail?: 'pause' | 'rollback';
+  shadow?: boolean;
+}
+
+/** The rollout as GET /rollouts/:id returns it; waves and gates appear once the gated engine serves them. */
+export interface RolloutInfo {
+  id: string;
+  model: string;
+  version: string;
+  status: string;
+  devices?: number;
+  [k: string]: unknown;
+}
+
+export interface HubClient {
+  readonly url: string;
+  request<T>(method: string, path: string, body?: unknown): Promise<T>;
+  addDevice(id: string, tags?: Record<string, string>): Promise<{ token: string; agentConfig: AgentConfig }>;
+  pushModel(input: PushModelInput): Promise<{ sha256: string; release: number; [k: string]: unknown }>;
+  startRollout(input: RolloutInput): Promise<RolloutInfo>;
+  rollout(id: string): Promise<RolloutInfo>;
+  devices(): Promise<Array<{ id: string; status: string; tags: Record<string, string>; reported: unknown }>>;
+  fleetStatus(): Promise<FleetStatusView>;
+  /** GET /api/v1/health for one version, or null when this hub has no health API. */
+  health(model: string, version: string, extra?: Record<string, string>): Promise<HealthView | null>;
+}
+
+export interface FleetStatusView {
+  devices: { total: number; online: number; offline: number };
+  versions: Array<{ model: string; version: string; devices: number }>;
+  health: Array<{ model: string; version: string; role: string; inferences: number; errors: number; errorRate: number | null; latencyMs: { p50: number | null; p95: number | null; p99: number | null }; reportingDevices: number }>;
+  rollouts: { total: number; active: number };
+}
+
+export interface HealthView {
+  totals: { devices: number; inferences: number; errors: number; errorRate: number | null; latencyMs: { p50: number | null; p95: number | null } };
+  drift: Array<{ feature: string; psi: number; critical: number | null; verdict: string; n: number }>;
+  accuracy: { labelled: number; correct: number; p: number | null; low: number | null; high: number | null };
+}
+
+export function createHubClient(url: string, token: string): HubClient {
+  const base = url.replace(/\/$/, '');
+  const request = async <T>(method: string, path: string, body?: unknown): Promise<T> => {
+    const init: RequestInit = { method, headers: { authorization: `Bearer ${token}` } };
+    if (body instanceof FormData) init.body = body;
+    else if (body !== undefined) {
+      init.body = JSON.stringify(body);
+      (init.headers as Record<string, string>)['content-type'] = 'application/json';
+    }
+    const res = await fetch(`${base}${path}`, init);
+    const text = await res.text();
+    let json: unknown = null;
+    try {
+      json = text ? JSON.parse(text) : null;
+    } catch {
+      // not JSON: reported below
+    }
+    if (!res.ok) {
+      const e = (json as { error?: { code?: string; message?: string } } | null)?.error;
+      throw new HubApiError(res.status, e?.code ?? 'HTTP', `${method} ${path}: ${res.status} ${e?.code ?? ''} ${e?.message ?? text.slice(0, 200)}`);
+    }
+    return json as T;
+  };
+  return {
+    url: base,
+    request,
+    addDevice: (id, tags = {}) => request('POST', '/api/v1/devices', { id, tags }),
+    async pushModel(m) {
+      const form = new FormData();
+      form.set('file', new Blob([m.file as Uint8Array<ArrayBuffer>]), `${m.name}-${m.version}.onnx`);
+      form.set('name', m.name);
+      form.set('version', m.version);
+      if (m.validation) form.set('validation', m.validation);
+      if (m.sample !== undefined) form.set('sample', JSON.stringify(m.sample));
+      if (m.labels) form.set('labels', JSON.stringify(m.labels));
+      if (m.minAccuracy !== undefined) form.set('minAccuracy', String(m.minAccuracy));
+      for (const k of ['dataset', 'run', 'commit'] as const) if (m[k]) form.set(k, m[k]);
+      return request('POST', '/api/v1/models', form);
+    },
+    startRollout: async (input) => (await request<{ rollout: RolloutInfo }>('POST', '/api/v1/rollouts', input)).rollout,
+    rollout: async (id) => (await request<{ rollout: RolloutInfo }>('GET', `/api/v1/rollouts/${encodeURIComponent(id)}`)).rollout,
+    devices: async () => (await request<{ devices: Array<{ id: string; status: string; tags: Record<string, string>; reported: unknown }> }>('GET', '/api/v1/devices')).devices,
+    fleetStatus: () => request('GET', '/api/v1/fleet/status'),
+    async health(model, version, extra = {}) {
+      const q = new URLSearchParams({ model, version, ...extra });
+      try {
+        return await request<HealthView>('GET', `/api/v1/health?${q}`);
+      } catch (err) {
+        if (err instanceof HubApiError && err.status === 404) return null;
+        throw err;
+      }
+    },
+  };
+}
