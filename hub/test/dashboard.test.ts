@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import { topics, type Reference } from '@edgefleet/protocol';
 import type { Hub } from '@edgefleet/hub';
+import { createAgent, type Agent } from '@edgefleet/agent';
 import { apiClient, endClient, startTestHub, tempDir, tinyModel, waitFor } from './helpers.js';
 import {
   buildWindow,
@@ -31,6 +32,8 @@ describe('dashboard', () => {
   let operatorToken: string;
   let viewerToken: string;
   let rolloutId: string;
+  let agent: Agent | undefined;
+  let agentConfig: Parameters<typeof createAgent>[0];
   const versions: Record<string, { release: number; sha256: string }> = {};
 
   beforeAll(async () => {
@@ -68,6 +71,10 @@ describe('dashboard', () => {
       { id: 'spare-02', tags: { line: 'c', site: 'turin' }, online: false },
     ]);
     hub.services.ctx.store.setDeviceStatus('spare-02', 'offline', new Date(Date.now() - 3_600_000).toISOString());
+    // and a real agent, started while the dashboard watches (it joins line b, the rollout's target)
+    const added = await admin.post('/devices', { id: 'agent-01', tags: { line: 'b', site: 'nice' } });
+    expect(added.status).toBe(201);
+    agentConfig = added.body.agentConfig;
 
     const runs = (d: FleetDevice) => (['press-03'].includes(d.id) ? '1.1.0' : '1.0.0');
     const now = Date.now();
@@ -113,6 +120,7 @@ describe('dashboard', () => {
   });
 
   afterAll(async () => {
+    await agent?.stop();
     await browser?.close();
     await Promise.all((fleet ?? []).map((d) => endClient(d.client)));
     await hub?.close();
@@ -132,7 +140,7 @@ describe('dashboard', () => {
 
     const overview = (await admin.get('/health/overview')).body;
     const status = (await admin.get('/fleet/status')).body;
-    expect(overview.devices).toMatchObject({ total: 7, online: 5, offline: 2, silent: 1 });
+    expect(overview.devices).toMatchObject({ total: 8, online: 5, offline: 3, silent: 1 });
     for (const [key, want] of [['online', status.devices.online], ['offline', status.devices.offline], ['silent', overview.devices.silent], ['total', status.devices.total]]) {
       await poll(() => text(page, `[data-count="${key}"] .num`)).toBe(String(want));
     }
@@ -140,15 +148,27 @@ describe('dashboard', () => {
     await poll(() => text(page, '.model-versions[data-model="tiny"] [data-version="1.0.0"] .progress-text')).toBe('4 devices');
     await poll(() => text(page, '.card-events')).toContain('manifest signature did not verify');
 
-    // the rollout to line b: 1 of its 4 targets runs 1.1.0; a second one converges while we watch
+    // the rollout to line b: 1 of its 5 targets runs 1.1.0; two more converge while we watch
     const bar = page.locator(`.card-rollouts [data-rollout="${rolloutId}"] .progress`).first();
     await poll(() => bar.getAttribute('data-done')).toBe('1');
-    expect(await bar.getAttribute('data-total')).toBe('4');
+    expect(await bar.getAttribute('data-total')).toBe('5');
     await screenshot(page, '01-overview');
     const press04 = fleet.find((d) => d.id === 'press-04')!;
     await publishReported(press04, reportedState('press-04', { tiny: { version: '1.1.0', ...versions['1.1.0']! } }));
     await poll(() => bar.getAttribute('data-done')).toBe('2');
-    expect(await text(page, `.card-rollouts [data-rollout="${rolloutId}"] .progress-text`)).toContain('2 / 4');
+    expect(await text(page, `.card-rollouts [data-rollout="${rolloutId}"] .progress-text`)).toContain('2 / 5');
+    // a real agent comes online, fetches, verifies, self-tests and activates 1.1.0: the page follows
+    agent = createAgent(agentConfig, {
+      dataDir: `${dir.path}/agent-01`,
+      api: false,
+      core: { retry: { baseMs: 100, maxMs: 1000 }, download: { timeoutMs: 1000 } },
+      reconnect: { initialMs: 50, maxMs: 500 },
+    });
+    await agent.start();
+    await poll(() => text(page, '[data-count="online"] .num')).toBe('6');
+    await expect.poll(() => bar.getAttribute('data-done'), { timeout: 30_000, interval: 200 }).toBe('3');
+    expect((await admin.get('/devices/agent-01')).body.device.reported.models.tiny.active.version).toBe('1.1.0');
+    await screenshot(page, '01b-overview-after-agent');
 
     expect(urls.filter((u) => u.includes(operatorToken))).toEqual([]);
     expect(page.url()).not.toContain(operatorToken);
@@ -230,7 +250,7 @@ describe('dashboard', () => {
     const problems = watch(page);
     await signIn(page, hub.urls.http, viewerToken);
     await page.evaluate(() => (location.hash = '#/devices'));
-    await page.waitForSelector('table.devices[data-total="7"]');
+    await page.waitForSelector('table.devices[data-total="8"]');
     await page.fill('input[name="tag"]', 'site=turin');
     await page.selectOption('select[name="online"]', 'true');
     await page.waitForSelector('table.devices[data-query*="online=true"][data-query*="tag=site"]');
@@ -241,7 +261,7 @@ describe('dashboard', () => {
     await screenshot(page, '02-devices');
     // the old unpaged shape still answers callers that do not page
     const plain = (await admin.get('/devices')).body;
-    expect(plain.devices).toHaveLength(7);
+    expect(plain.devices).toHaveLength(8);
     expect(plain.total).toBeUndefined();
 
     await page.click('table.devices a[href="#/device/press-05"]');

@@ -251,7 +251,7 @@ function rolloutActions(r, after) {
   else if (!TERMINAL[r.status]) list.push(btn('pause', 'Pause'));
   if (r.role === 'shadow' && !ended[r.status]) list.push(btn('promote', 'Promote'));
   list.push(abort, msg);
-  return el('div', { class: 'actions' }, list);
+  return el('div', { class: 'actions' }, [el('span', { class: 'muted', text: 'Operator actions:' })].concat(list));
 }
 
 /** Running, paused or soaking; or issued all at once with target devices still converging. */
@@ -617,16 +617,19 @@ function pageRollout(main, args, params, alive) {
         if (!alive()) return;
         var r = res[0].rollout;
         var opts = r.options || {};
+        var plan = opts.waves || (Array.isArray(r.waves) && r.waves.length ? r.waves.map(function (w) { return w.percent; }) : null);
         var info = card('Rollout ' + r.id, [el('dl', { class: 'facts' }, [
           el('dt', { text: 'model version' }), el('dd', null, [link('#/model/' + enc(r.model) + '?v=' + enc(r.version), r.model + '@' + r.version), ' as ' + r.role]),
           el('dt', { text: 'status' }), el('dd', null, [badge(r.status, 'status-' + r.status)]),
           el('dt', { text: 'targets' }), el('dd', { text: targetsText(r.targets) + ' (' + r.devices + ' devices now)' }),
-          el('dt', { text: 'waves' }), el('dd', { text: opts.waves ? opts.waves.join(' → ') + ' %' : 'all at once' }),
-          el('dt', { text: 'soak' }), el('dd', { text: opts.soak !== undefined ? String(opts.soak) : '–' }),
-          el('dt', { text: 'on failure' }), el('dd', { text: opts.onFail || 'pause' }),
+          el('dt', { text: 'waves' }), el('dd', { text: plan ? plan.join(' → ') + ' %' : 'all at once' }),
+        ].concat(plan || opts.soak !== undefined || opts.onFail ? [
+          el('dt', { text: 'soak per wave' }), el('dd', { text: opts.soak !== undefined ? String(opts.soak) : 'default' }),
+          el('dt', { text: 'on a failed gate' }), el('dd', { text: opts.onFail || 'pause' }),
+        ] : []).concat([
           el('dt', { text: 'created' }), el('dd', null, [timeCell(r.createdAt)]),
           el('dt', { text: 'updated' }), el('dd', null, [timeCell(r.updatedAt)]),
-        ])], 'card-rollout');
+        ]))], 'card-rollout');
         box.replaceChildren(info, card('Progress', [rolloutProgress(r, res[1])], 'card-progress'));
         // keep the buttons (and any confirmation in progress) unless the status changed
         if (lastStatus !== r.status) { lastStatus = r.status; actions.replaceChildren(rolloutActions(r, function () { self.refresh(); }) || el('span')); }
