@@ -6,7 +6,7 @@ import { createServer as createHttpServer, type Server as HttpServer } from 'nod
 import { Aedes } from 'aedes';
 import { WebSocketServer, createWebSocketStream } from 'ws';
 import { LIMITS } from '@edgefleet/protocol';
-import { limitPacketSize } from './packet-limit.js';
+import { coalesceWrites, guardPacketSize } from './packet-limit.js';
 import { createBrokerPolicy, type BrokerPolicyOptions } from './policy.js';
 import { dialHost, parseHostPort } from './address.js';
 import type { Bus, MessageHandler, PublishOptions } from './bus.js';
@@ -61,7 +61,7 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
     if (options.mqtt) {
       const tcp = createNetServer((socket) => {
         socket.setNoDelay(true);
-        aedes.handle(limitPacketSize(socket, maxPacket, cut));
+        aedes.handle(coalesceWrites(guardPacketSize(socket, maxPacket, cut)));
       });
       urls.mqtt = `mqtt://${await listen(tcp, options.mqtt, 'mqtt address')}`;
       servers.push({ close: () => closeServer(tcp) });
@@ -75,7 +75,7 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
       wss.on('connection', (socket, req) => {
         const stream = createWebSocketStream(socket);
         stream.on('error', () => socket.terminate());
-        aedes.handle(limitPacketSize(stream, maxPacket, cut), req);
+        aedes.handle(guardPacketSize(stream, maxPacket, cut), req);
       });
       urls.ws = `ws://${await listen(http, options.ws, 'ws address')}`;
       servers.push({

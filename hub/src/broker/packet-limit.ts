@@ -1,4 +1,4 @@
-// A stream wrapper that enforces an MQTT packet-size cap before a packet is buffered whole (design §4):
+// Enforces an MQTT packet-size cap before a packet is buffered whole (design §4):
 // it follows the fixed headers (type byte + "remaining length" varint, MQTT 3.1.1 §2.2.3) as bytes
 // pass and destroys the connection as soon as a header announces a packet over the limit.
 
@@ -46,50 +46,46 @@ export function createPacketScanner(maxBytes: number) {
 }
 
 /**
- * Wrap a connection (TCP socket or WebSocket stream) so every inbound byte passes the scanner first.
- * `onOversize` runs once when a connection is cut.
+ * Enforce the cap on a connection (TCP socket or ws's createWebSocketStream) by wrapping its own `push`,
+ * which both call for every inbound chunk: bytes are scanned before they reach the readable buffer, and
+ * no second stream per connection is needed (memory per idle device, design §11).
  */
-export function limitPacketSize(inner: Duplex, maxBytes: number, onOversize: () => void): Duplex {
+export function guardPacketSize<T extends Duplex>(stream: T, maxBytes: number, onOversize: () => void): T {
   const scanner = createPacketScanner(maxBytes);
+  const push = stream.push.bind(stream);
   let cut = false;
-  const outer = new Duplex({
-    read() {
-      inner.resume();
-    },
-    write(chunk: Buffer, _enc, cb) {
-      if (inner.destroyed) return cb();
-      inner.write(chunk, cb);
-    },
-    // aedes writes every PUBACK on its own: coalesce what queued up while the socket was busy into one write
-    writev(chunks, cb) {
-      if (inner.destroyed) return cb();
-      inner.write(chunks.length === 1 ? chunks[0]!.chunk : Buffer.concat(chunks.map((c) => c.chunk as Buffer)), cb);
-    },
-    final(cb) {
-      inner.end();
-      cb();
-    },
-    destroy(err, cb) {
-      inner.destroy();
-      cb(err);
-    },
-  });
-  inner.on('data', (chunk: Buffer) => {
-    if (cut) return;
-    if (!scanner.feed(chunk)) {
+  stream.push = (chunk: unknown, encoding?: BufferEncoding): boolean => {
+    if (chunk === null || chunk === undefined) return push(chunk, encoding);
+    if (cut) return false;
+    if (!scanner.feed(chunk as Uint8Array)) {
       cut = true;
       onOversize();
-      inner.destroy();
-      outer.destroy();
-      return;
+      stream.destroy();
+      return false;
     }
-    if (!outer.push(chunk)) inner.pause();
-  });
-  inner.on('end', () => outer.push(null));
-  inner.on('close', () => outer.destroy());
-  inner.on('error', () => outer.destroy());
-  // aedes and mqtt-packet read these for logs and proxy handling
-  const sock = inner as Duplex & { remoteAddress?: string; remotePort?: number };
-  Object.assign(outer, { remoteAddress: sock.remoteAddress, remotePort: sock.remotePort });
-  return outer;
+    return push(chunk, encoding);
+  };
+  return stream;
+}
+
+/**
+ * aedes writes each packet (every PUBACK) on its own; cork the connection for the rest of the tick so
+ * what aedes writes in one tick leaves in one write (writev) instead of one syscall each.
+ */
+export function coalesceWrites<T extends Duplex>(stream: T): T {
+  const write = stream.write.bind(stream) as (...args: unknown[]) => boolean;
+  let corked = false;
+  const uncork = () => {
+    corked = false;
+    stream.uncork();
+  };
+  stream.write = ((...args: unknown[]) => {
+    if (!corked) {
+      corked = true;
+      stream.cork();
+      process.nextTick(uncork);
+    }
+    return write(...args);
+  }) as T['write'];
+  return stream;
 }
