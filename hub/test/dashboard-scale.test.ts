@@ -86,6 +86,10 @@ describe('dashboard at 10,000 devices', () => {
     expect((await api.get('/devices?state=failed&limit=0')).body.total).toBe(N / 50);
     expect((await api.get('/devices?model=tiny&version=1.1.0&limit=0')).body.total).toBe(N / 10);
     expect((await api.get('/devices?online=false&limit=0')).body.total).toBe(N / 5);
+    for (const bad of ['limit=9999', 'limit=10&online=maybe', 'limit=10&state=sleeping', 'limit=10&tag=novalue', 'limit=-1']) {
+      const res = await api.get(`/devices?${bad}`);
+      expect([bad, res.status, res.body.error?.code]).toEqual([bad, 400, 'BAD_INPUT']);
+    }
 
     // paging walks on from the filtered page
     await page.click('.pager .next');

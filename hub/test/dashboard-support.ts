@@ -27,7 +27,7 @@ export const SCREENSHOTS = fileURLToPath(new URL('../../test-results/dashboard/'
 export interface TestBrowser {
   browser: Browser;
   /** A fresh context (own sessionStorage), `width` px wide. */
-  context(width?: number, height?: number): Promise<BrowserContext>;
+  context(width?: number, height?: number, timezoneId?: string): Promise<BrowserContext>;
   close(): Promise<void>;
 }
 
@@ -48,8 +48,8 @@ export async function launchBrowser(): Promise<TestBrowser> {
   mkdirSync(SCREENSHOTS, { recursive: true });
   return {
     browser,
-    async context(width = 1280, height = 900) {
-      const ctx = await browser.newContext({ viewport: { width, height } });
+    async context(width = 1280, height = 900, timezoneId?: string) {
+      const ctx = await browser.newContext({ viewport: { width, height }, ...(timezoneId ? { timezoneId } : {}) });
       ctx.setDefaultTimeout(15_000);
       return ctx;
     },

@@ -332,8 +332,8 @@ describe('dashboard', () => {
     expect((await apiClient(hub.urls.http, viewerToken).get('/whoami')).body.role).toBe('viewer');
   });
 
-  it('fits a phone-width window without horizontal scrolling', async () => {
-    const ctx = await browser.context(390, 844);
+  it('fits a phone-width window without horizontal scrolling and shows times in the viewer’s zone', async () => {
+    const ctx = await browser.context(390, 844, 'Asia/Kolkata');
     const page = await ctx.newPage();
     const problems = watch(page);
     await signIn(page, hub.urls.http, viewerToken);
@@ -348,6 +348,12 @@ describe('dashboard', () => {
       expect(overflow).toBeLessThanOrEqual(0);
       await screenshot(page, name);
     }
+    // (ICU may spell the zone by its older name, Asia/Calcutta)
+    expect(await text(page, 'footer')).toMatch(/Times in Asia\/(Kolkata|Calcutta) \(UTC\+05:30\)/);
+    expect(await page.locator('.version-col svg.chart .axis-label-x').first().textContent()).toMatch(/^time \(Asia\/(Kolkata|Calcutta)\)$/);
+    // tick labels are wall-clock times in that zone
+    const tick = await page.locator('.version-col svg.chart .axis-x .tick').first().textContent();
+    expect(tick).toMatch(/\d{1,2}:[0-5]\d/);
     expect(problems).toEqual([]);
     await ctx.close();
   });

@@ -62,6 +62,13 @@ function fmtClock(t, span) {
 
 var W = 640, H = 250, ML = 58, MR = 14, MT = 12, MB = 44;
 
+/** A narrower drawing on phones keeps 12-px text readable once the SVG is scaled to the screen. */
+function sizeFor() {
+  var narrow = window.innerWidth < 640;
+  W = narrow ? 400 : 640;
+  H = narrow ? 230 : 250;
+}
+
 function frame(title, cls) {
   var svg = svgEl('svg', { viewBox: '0 0 ' + W + ' ' + H, class: 'chart ' + (cls || ''), role: 'img', 'aria-label': title, preserveAspectRatio: 'xMidYMid meet' });
   return svg;
@@ -116,6 +123,7 @@ function emptyPlot(svg, msg) {
  * yMin, yMax, fmt, note, empty }
  */
 function lineChart(opts) {
+  sizeFor();
   var svg = frame(opts.title, 'line-chart');
   var fmt = opts.fmt || fmtNum;
   var vals = [];
@@ -139,7 +147,7 @@ function lineChart(opts) {
   yAxis(svg, ticks, y, opts.unit, fmt);
   var gx = svgEl('g', { class: 'axis axis-x' });
   gx.appendChild(svgEl('line', { x1: ML, x2: W - MR, y1: H - MB, y2: H - MB, class: 'baseline' }));
-  timeTicks(from, to, 6).forEach(function (t) {
+  timeTicks(from, to, W < 500 ? 4 : 6).forEach(function (t) {
     gx.appendChild(svgEl('line', { x1: x(t), x2: x(t), y1: H - MB, y2: H - MB + 4, class: 'tickmark' }));
     gx.appendChild(svgEl('text', { x: x(t), y: H - MB + 16, 'text-anchor': 'middle', class: 'tick' }, [fmtClock(t, to - from)]));
   });
@@ -193,6 +201,7 @@ function lineChart(opts) {
  * markers: { name, values } (a threshold tick per category), yMax, fmt, note, empty }
  */
 function barChart(opts) {
+  sizeFor();
   var svg = frame(opts.title, 'bar-chart');
   var fmt = opts.fmt || fmtNum;
   var groups = (opts.groups || []).filter(function (g) { return g.values; });
@@ -211,7 +220,7 @@ function barChart(opts) {
   var slot = (W - ML - MR) / Math.max(1, n);
   var gx = svgEl('g', { class: 'axis axis-x' });
   gx.appendChild(svgEl('line', { x1: ML, x2: W - MR, y1: H - MB, y2: H - MB, class: 'baseline' }));
-  var every = Math.ceil(n / 12);
+  var every = Math.ceil(n / (W < 500 ? 6 : 12));
   opts.labels.forEach(function (l, i) {
     if (i % every) return;
     var lbl = String(l).length > 12 ? String(l).slice(0, 11) + '…' : String(l);

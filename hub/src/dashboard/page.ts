@@ -54,7 +54,7 @@ footer { display: flex; flex-wrap: wrap; justify-content: space-between; gap: 6p
 .stat .num { font-size: 30px; font-weight: 700; line-height: 1.1; font-variant-numeric: tabular-nums; }
 .stat .lbl { color: var(--muted); font-size: 13px; }
 .stat.ok .num { color: var(--ok); } .stat.warn .num { color: var(--warn); } .stat.bad .num { color: var(--bad); }
-@media (max-width: 520px) { .stats { grid-template-columns: repeat(2, minmax(0, 1fr)); } main { padding: 8px; } .card { padding: 12px; } }
+@media (max-width: 520px) { .stats { grid-template-columns: repeat(2, minmax(0, 1fr)); } main { padding: 8px; } .card { padding: 12px; } .nav { order: 3; flex-basis: 100%; } }
 .table-wrap { overflow-x: auto; -webkit-overflow-scrolling: touch; }
 table { border-collapse: collapse; width: 100%; font-size: 14px; }
 th, td { text-align: left; padding: 6px 8px; border-bottom: 1px solid var(--line); vertical-align: top; }
