@@ -11,7 +11,8 @@ const HELP = `edgefleet — deploy ONNX models to device fleets
 Usage:
   edgefleet hub start [--data DIR] [--http HOST:PORT] [--mqtt HOST:PORT] [--ws HOST:PORT] [--broker URL]
                       [--broker-username U] [--broker-password P] [--mosquitto-password-file FILE] [--public-url URL]
-                      (the broker password may also come from EDGEFLEET_BROKER_PASSWORD)
+                      (--mqtt off / --ws off disable a listener; the broker password may also come
+                      from EDGEFLEET_BROKER_PASSWORD)
   edgefleet keys init --out DIR
   edgefleet device add ID [--tag k=v]... [--out agent.json]
   edgefleet device tag ID --tag k=v...          replace a device's tags
@@ -191,9 +192,10 @@ async function hubStart(v: Values): Promise<void> {
   }
   const hub = await startHub({
     dataDir,
-    ...(v.http ? { http: v.http } : {}),
-    ...(v.mqtt ? { mqtt: v.mqtt } : {}),
-    ...(v.ws ? { ws: v.ws } : {}),
+    // design §2 defaults
+    http: v.http ?? '127.0.0.1:8080',
+    mqtt: v.mqtt === 'off' ? null : (v.mqtt ?? '127.0.0.1:1883'),
+    ws: v.ws === 'off' ? null : (v.ws ?? '127.0.0.1:8083'),
     ...(broker ? { broker } : {}),
     ...(v['mosquitto-password-file'] ? { mosquittoPasswordFile: v['mosquitto-password-file'] } : {}),
     ...(v['public-url'] ? { publicUrl: v['public-url'] } : {}),

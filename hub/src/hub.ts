@@ -26,11 +26,15 @@ import { mosquittoPasswordHash, writeMosquittoPasswordFile } from './mosquitto.j
 
 export interface HubOptions {
   dataDir: string;
-  /** HOST:PORT for the HTTP API (default 127.0.0.1:8080; port 0 picks a free one). */
+  /**
+   * HOST:PORT for the HTTP API. Port 0 picks a free one, and so does leaving it out: the library never
+   * grabs a fixed port on its own (tests run in parallel); `edgefleet hub start` applies the design §2
+   * defaults 8080 / 1883 / 8083.
+   */
   http?: string;
-  /** HOST:PORT for embedded MQTT over TCP (default 127.0.0.1:1883); null disables. */
+  /** HOST:PORT for embedded MQTT over TCP (default 127.0.0.1:0); null disables. */
   mqtt?: string | null;
-  /** HOST:PORT for embedded MQTT over WebSocket (default 127.0.0.1:8083); null disables. */
+  /** HOST:PORT for embedded MQTT over WebSocket (default 127.0.0.1:0); null disables. */
   ws?: string | null;
   /** External broker URL with the hub's credentials (mqtt://user:pass@host:port): no embedded broker. */
   broker?: string;
@@ -62,7 +66,7 @@ export interface Hub {
   readonly services: { ctx: HubContext; devices: DeviceRegistry; deployments: Deployments; models: ModelRegistry; ingest: Ingest; commands: CommandSender };
 }
 
-const DEFAULTS = { http: '127.0.0.1:8080', mqtt: '127.0.0.1:1883', ws: '127.0.0.1:8083' };
+const DEFAULTS = { http: '127.0.0.1:0', mqtt: '127.0.0.1:0', ws: '127.0.0.1:0' };
 
 function adminTokenFile(dataDir: string): string {
   return join(dataDir, 'admin-token');
