@@ -170,6 +170,11 @@ describe('dashboard', () => {
     expect((await admin.get('/devices/agent-01')).body.device.reported.models.tiny.active.version).toBe('1.1.0');
     await screenshot(page, '01b-overview-after-agent');
 
+    // the silent count links to exactly those devices
+    await page.click('[data-count="silent"]');
+    await page.waitForSelector('table.devices[data-query^="silentMinutes=15&"]');
+    expect(await page.locator('table.devices tbody tr').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-device')))).toEqual(['spare-02']);
+
     expect(urls.filter((u) => u.includes(operatorToken))).toEqual([]);
     expect(page.url()).not.toContain(operatorToken);
     expect(await page.evaluate(() => document.cookie)).toBe('');

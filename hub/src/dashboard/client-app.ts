@@ -434,13 +434,19 @@ function pageDevice(main, args, params, alive) {
         // charts are heavier: every 10 s
         if (Date.now() - chartsAt < 10000) return;
         chartsAt = Date.now();
-        var targets = Object.keys(models).filter(function (m) { return models[m].active; });
-        return Promise.all(targets.map(function (m) {
-          return healthFor(m, models[m].active.version, '&device=' + enc(id));
+        // the active version of every model, and a shadow beside it when there is one
+        var targets = [];
+        Object.keys(models).forEach(function (m) {
+          if (models[m].active) targets.push({ model: m, version: models[m].active.version, role: 'active' });
+          if (models[m].shadow) targets.push({ model: m, version: models[m].shadow.version, role: 'shadow' });
+        });
+        return Promise.all(targets.map(function (t) {
+          return healthFor(t.model, t.version, '&device=' + enc(id) + '&role=' + t.role);
         })).then(function (hs) {
           if (!alive()) return;
           charts.replaceChildren.apply(charts, hs.map(function (h, i) {
-            return card(targets[i] + '@' + h.version + ' on this device', [rangePicker(function () { chartsAt = 0; }), healthBlock(h, null, { compact: true })], 'card-device-health');
+            var t = targets[i];
+            return card(t.model + '@' + t.version + (t.role === 'shadow' ? ' (shadow)' : '') + ' on this device', [rangePicker(function () { chartsAt = 0; }), healthBlock(h, null, { compact: true })], 'card-device-health');
           }));
         });
       });
