@@ -181,10 +181,44 @@ export function createAgentCore(options: AgentCoreOptions): AgentCore {
 
   const events: DeviceEvent[] = [];
   const closedWindows: TelemetryWindow[] = [];
-  const predictions = new Map<string, PredictionRecord>();
-  let newPredictions: [string, PredictionRecord][] = [];
+  // Recent predictions for feedback joins, in a ring of reused records indexed by call number: the
+  // hot path writes fields instead of allocating or hashing. Agent-assigned ids are `bootPrefix + n`;
+  // caller-chosen ids map to n through a Map (design §6 labels joined by prediction id).
+  interface RingEntry extends PredictionRecord {
+    n: number;
+    id: string | undefined;
+  }
+  const ring: RingEntry[] = [];
+  const customIds = new Map<string, number>();
+  let persistedUpTo = 0;
+  /** Wall clock = perfOrigin + performance.now(): the hot path reads one clock, not two (refreshed every tick). */
+  let perfOrigin = clock.now() - performance.now();
   const bootPrefix = `${Math.floor(random() * 0xffffffff).toString(36)}-`;
   let predictionCounter = 0;
+
+  function ringLookup(id: string): PredictionRecord | undefined {
+    let n = customIds.get(id);
+    if (n === undefined && id.startsWith(bootPrefix)) {
+      const k = Number(id.slice(bootPrefix.length));
+      if (Number.isInteger(k)) n = k;
+    }
+    if (n === undefined) return undefined;
+    const e = ring[n % predictionMemory];
+    return e && e.n === n ? e : undefined;
+  }
+
+  /** Predictions since the last persist (the newest 4096 at most), for feedback after a restart. */
+  function unpersistedPredictions(): [string, PredictionRecord][] {
+    const out: [string, PredictionRecord][] = [];
+    const from = Math.max(persistedUpTo + 1, predictionCounter - Math.min(4096, predictionMemory) + 1);
+    for (let n = from; n <= predictionCounter; n++) {
+      const e = ring[n % predictionMemory];
+      if (!e || e.n !== n) continue;
+      out.push([e.id ?? bootPrefix + String(n), { model: e.model, version: e.version, role: e.role, start: e.start, end: e.end, predicted: e.predicted }]);
+    }
+    persistedUpTo = predictionCounter;
+    return out;
+  }
 
   const waiters = new Set<() => void>();
   const changed = (): void => {
@@ -398,11 +432,7 @@ export function createAgentCore(options: AgentCoreOptions): AgentCore {
     if (flushingOutbox) return;
     flushingOutbox = true;
     try {
-      if (newPredictions.length > 0) {
-        const batch = newPredictions;
-        newPredictions = [];
-        await store.putPredictions(batch);
-      }
+      if (persistedUpTo < predictionCounter) await store.putPredictions(unpersistedPredictions());
       if (closedWindows.length > 0) {
         const windows = closedWindows.splice(0, closedWindows.length);
         const dropped = await store.outboxAppend(windows, outboxMax);
@@ -432,6 +462,7 @@ export function createAgentCore(options: AgentCoreOptions): AgentCore {
   function tick(): void {
     tickTimer = null;
     if (!running) return;
+    perfOrigin = clock.now() - performance.now();
     rotateAll(false);
     void flushOutbox();
     checkProbations();
@@ -875,8 +906,8 @@ export function createAgentCore(options: AgentCoreOptions): AgentCore {
   }
 
   async function run(name: string, feeds: Record<string, Tensor>, opts?: InferOptions): Promise<InferResult> {
-    const live = pick(name, opts?.version);
-    const s = served.get(name)!;
+    const s = served.get(name);
+    const live = s !== undefined && s.active !== null && opts?.version === undefined ? s.active : pick(name, opts?.version);
     live.inflight++;
     const t0 = performance.now();
     let outputs: Record<string, Tensor>;
@@ -888,28 +919,46 @@ export function createAgentCore(options: AgentCoreOptions): AgentCore {
     } finally {
       finish(live);
     }
-    const ms = performance.now() - t0;
+    const t1 = performance.now();
+    const ms = t1 - t0;
     const tel = live.telemetry;
-    const now = clock.now();
+    const now = perfOrigin + t1;
     if (now >= tel.window.end) {
       const w = tel.rotate(now);
       if (w) closedWindows.push(w);
     }
     const predicted = tel.record(feeds, outputs, ms);
-    const id = opts?.id ?? bootPrefix + String(++predictionCounter);
+    const n = ++predictionCounter;
+    const customId = opts?.id;
     if (predicted >= 0) {
-      const rec: PredictionRecord = { model: name, version: live.ref.version, role: live.role, start: tel.window.start, end: tel.window.end, predicted };
-      predictions.set(id, rec);
-      if (predictions.size > predictionMemory) predictions.delete(predictions.keys().next().value!);
-      newPredictions.push([id, rec]);
+      const slot = n % predictionMemory;
+      let e = ring[slot];
+      if (e === undefined) {
+        e = { n, id: customId, model: name, version: live.ref.version, role: live.role, start: tel.window.start, end: tel.window.end, predicted };
+        ring[slot] = e;
+      } else {
+        if (e.id !== undefined) customIds.delete(e.id);
+        e.n = n;
+        e.id = customId;
+        e.model = name;
+        e.version = live.ref.version;
+        e.role = live.role;
+        e.start = tel.window.start;
+        e.end = tel.window.end;
+        e.predicted = predicted;
+      }
+      if (customId !== undefined) customIds.set(customId, n);
     }
-    if (live.onProbation && live === s.active) s.stats.inferences++;
-    if (s.shadow && live === s.active) shadowCopy(s, feeds, outputs, predicted);
+    const id = customId ?? bootPrefix + String(n);
+    if (s !== undefined && live === s.active) {
+      if (live.onProbation) s.stats.inferences++;
+      if (s.shadow !== null) shadowCopy(s, feeds, outputs, predicted);
+    }
     return { model: name, version: live.ref.version, id, outputs };
   }
 
   async function label(name: string, id: string, value: string | number): Promise<void> {
-    let rec = predictions.get(id);
+    let rec = ringLookup(id);
     if (!rec || rec.model !== name) rec = await store.getPrediction(name, id);
     if (!rec) throw new EdgefleetError('NOT_FOUND', `no prediction '${id}' of model '${name}' to label`);
     const s = served.get(name);
@@ -1024,7 +1073,7 @@ export function createAgentCore(options: AgentCoreOptions): AgentCore {
       await chain.catch(() => {});
       // Persist what telemetry we have; it is sent after the next start.
       if (closedWindows.length > 0) await store.outboxAppend(closedWindows.splice(0), outboxMax).catch(() => 0);
-      if (newPredictions.length > 0) await store.putPredictions(newPredictions.splice(0)).catch(() => {});
+      if (persistedUpTo < predictionCounter) await store.putPredictions(unpersistedPredictions()).catch(() => {});
       await store.put('cleanStop', true);
       if (transport.connected) await transport.publish(topics.status(deviceId), 'offline', { qos: 1, retain: true }).catch(() => {});
       await transport.close();

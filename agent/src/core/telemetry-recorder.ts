@@ -131,7 +131,17 @@ export function createModelTelemetry(
         const input = feeds[f.source.input];
         if (!input || Array.isArray(input.data)) continue;
         const summary = w.features[f.name]!;
-        const values = extractFeatureValues(f.source, input.dims, input.data as ArrayLike<number | bigint>);
+        const dims = input.dims;
+        const data = input.data as ArrayLike<number | bigint>;
+        if (f.source.index !== undefined && dims.length === 2 && typeof data[0] === 'number') {
+          // tabular fast path (no per-call array): element `index` of each [batch, n] row
+          const n = dims[1]!;
+          const rows = dims[0]!;
+          if (f.source.index >= n || data.length < rows * n) continue;
+          for (let r = 0; r < rows; r++) featureAdd(summary, f.edges, data[r * n + f.source.index] as number);
+          continue;
+        }
+        const values = extractFeatureValues(f.source, dims, data);
         for (let r = 0; r < values.length; r++) featureAdd(summary, f.edges, values[r]!);
       }
       if (probe === null || !w.outputs) return -1;
