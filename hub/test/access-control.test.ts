@@ -135,4 +135,19 @@ describe('broker access control (design §4)', () => {
     await closed;
     expect(hub.metrics.get('edgefleet_rejected_messages_total', { reason: 'TOO_LARGE', topic: 'mqtt' })).toBe(before + 1);
   });
+
+  it('keeps no offline session for a device, so nothing queues in hub memory while it is away', async () => {
+    const first = await connect('dev-b', tokens['dev-b'], { clean: false });
+    await first.subscribeAsync(topics.command('dev-b'), { qos: 1 });
+    await endClient(first);
+    await hub.services.commands.send('dev-b', 'resync');
+    const got: string[] = [];
+    const again = await connect('dev-b', tokens['dev-b'], { clean: false });
+    again.on('message', (t) => got.push(t));
+    expect(again.connected).toBe(true);
+    // a session would have been present, with the command queued in it
+    await again.subscribeAsync(topics.keyring(), { qos: 1 });
+    await waitFor(() => got.includes(topics.keyring()), 'keyring');
+    expect(got).not.toContain(topics.command('dev-b'));
+  });
 });

@@ -21,9 +21,16 @@ function authError(returnCode: 2 | 4 | 5, message: string) {
 
 export function createBrokerPolicy(options: BrokerPolicyOptions): Pick<
   AedesOptions,
-  'authenticate' | 'authorizePublish' | 'authorizeSubscribe'
+  'preConnect' | 'authenticate' | 'authorizePublish' | 'authorizeSubscribe'
 > {
   return {
+    preConnect(_client, packet, done) {
+      // No persistent sessions for devices: an offline session queues QoS 1 messages in broker memory
+      // without bound (design §4: one client cannot exhaust the hub's memory). Nothing is lost by it:
+      // desired states are retained, and chunks and telemetry are re-requested / re-sent by the agent.
+      packet.clean = true;
+      done(null, true);
+    },
     authenticate(client, username, password, done) {
       if (!isSafeClientId(client.id)) {
         options.onRefused('bad_client_id');
