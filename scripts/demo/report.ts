@@ -1,0 +1,115 @@
+// What the demo prints for an operator (issue 6 item 1): rollout waves and gate values as they change,
+// a fleet health table (devices, versions, error rate, latency, accuracy, drift) and rollbacks.
+
+import type { FleetStatusView, HealthView, HubClient, RolloutInfo } from '../sim/hub-client.js';
+import type { SimulatedFleet } from '../sim/fleet.js';
+
+export function table(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
+  return [line(header), widths.map((w) => '─'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
+}
+
+const pct = (x: number | null | undefined) => (x === null || x === undefined ? '–' : `${(x * 100).toFixed(1)}%`);
+const ms = (x: number | null | undefined) => (x === null || x === undefined ? '–' : `${x.toFixed(2)} ms`);
+
+interface GateView {
+  name: string;
+  value: number | null;
+  limit: number;
+  pass: boolean | null;
+  detail?: string;
+}
+interface WaveView {
+  index?: number;
+  percent?: number;
+  deviceIds?: string[];
+  outcome?: string;
+  gates?: GateView[];
+}
+
+/** Waves of a rollout view, wherever the hub puts them (top level or under `state`). */
+export function wavesOf(r: RolloutInfo): WaveView[] {
+  const w = (r.waves ?? (r.state as { waves?: unknown } | undefined)?.waves) as unknown;
+  return Array.isArray(w) ? (w.filter((x) => typeof x === 'object' && x !== null) as WaveView[]) : [];
+}
+
+function gateLine(g: GateView): string {
+  const verdict = g.pass === true ? 'pass' : g.pass === false ? 'FAIL' : 'no verdict';
+  const value = g.value === null ? '–' : Number.isInteger(g.value) ? String(g.value) : g.value.toPrecision(3);
+  return `      gate ${g.name.padEnd(24)} ${verdict.padEnd(10)} value ${value} (limit ${g.limit})${g.detail ? ` — ${g.detail}` : ''}`;
+}
+
+/** Prints what changed in a rollout since the last call; returns the new fingerprint. */
+export function describeRolloutChange(r: RolloutInfo, previous: string, print: (line: string) => void): string {
+  const waves = wavesOf(r);
+  const fingerprint = JSON.stringify({
+    s: r.status,
+    w: waves.map((w) => [w.outcome, w.deviceIds?.length, (w.gates ?? []).map((g) => [g.name, g.pass])]),
+    p: r.pausedReason ?? (r.state as { pausedReason?: unknown } | undefined)?.pausedReason ?? null,
+  });
+  if (fingerprint === previous) return previous;
+  print(`  rollout ${r.id} ${r.model}@${r.version}: ${r.status}${waves.length ? `, wave ${waves.length} of the plan` : ''}`);
+  const old = previous ? (JSON.parse(previous) as { w: unknown[] }).w : [];
+  waves.forEach((w, i) => {
+    // print a wave when it is new or its outcome/gates changed
+    if (JSON.stringify(old[i]) === JSON.stringify([w.outcome, w.deviceIds?.length, (w.gates ?? []).map((g) => [g.name, g.pass])])) return;
+    print(`    wave ${i + 1}: ${w.percent ?? '?'}% of the targets, ${w.deviceIds?.length ?? '?'} devices — ${w.outcome ?? '?'}`);
+    for (const g of w.gates ?? []) print(gateLine(g));
+  });
+  const reason = r.pausedReason ?? (r.state as { pausedReason?: unknown } | undefined)?.pausedReason;
+  if (typeof reason === 'string' && reason) print(`    reason: ${reason}`);
+  return fingerprint;
+}
+
+interface ReportedModelView {
+  active?: { version: string } | null;
+  state?: string;
+  error?: { code: string; message: string } | null;
+}
+
+/** The fleet health table: one row per device (hub's view + the stream's counters), then per version. */
+export async function healthReport(hub: HubClient, fleet: SimulatedFleet, model: string, drifted: ReadonlySet<string>): Promise<string> {
+  const devices = await hub.devices();
+  const byId = new Map(fleet.devices.map((d) => [d.id, d]));
+  const rows = devices
+    .filter((d) => byId.has(d.id))
+    .map((d) => {
+      const sim = byId.get(d.id)!;
+      const m = (d.reported as { models?: Record<string, ReportedModelView> } | null)?.models?.[model];
+      return [
+        d.id,
+        d.tags.site ?? '',
+        d.status,
+        m?.active?.version ?? '–',
+        m?.state ?? '–',
+        String(sim.stats.inferences),
+        String(sim.stats.errors),
+        String(sim.stats.labels),
+        drifted.has(d.id) ? 'drifting' : '',
+        m?.error ? `${m.error.code}` : '',
+      ];
+    });
+  const out = [table(['device', 'site', 'status', 'active', 'state', 'infer', 'errors', 'labels', 'inputs', 'error'], rows)];
+  const status: FleetStatusView = await hub.fleetStatus();
+  const vrows: string[][] = [];
+  for (const v of status.health.filter((h) => h.model === model)) {
+    const h: HealthView | null = await hub.health(model, v.version, { from: String(Date.now() - 120_000) }).catch(() => null);
+    const drift = h ? h.drift.filter((f) => f.verdict === 'drift').map((f) => `${f.feature.replace(/^features\./, '')} PSI ${f.psi.toFixed(2)}>${(f.critical ?? 0).toFixed(2)}`) : [];
+    const acc = h?.accuracy;
+    vrows.push([
+      `${v.model}@${v.version}`,
+      String(status.versions.find((x) => x.version === v.version)?.devices ?? 0),
+      String(v.reportingDevices),
+      String(v.inferences),
+      pct(v.errorRate),
+      ms(v.latencyMs.p50),
+      ms(v.latencyMs.p95),
+      acc && acc.p !== null ? `${pct(acc.p)} [${pct(acc.low)}, ${pct(acc.high)}] n=${acc.labelled}` : '–',
+      h ? (drift.length ? drift.join('; ') : 'none') : '–',
+    ]);
+  }
+  out.push(table(['version', 'devices', 'reporting', 'inferences', 'errors', 'p50', 'p95', 'accuracy (95% CI)', 'drift (last 2 min)'], vrows));
+  out.push(`  devices ${status.devices.online}/${status.devices.total} online; rollouts ${status.rollouts.active} active of ${status.rollouts.total}`);
+  return out.join('\n');
+}
