@@ -17,6 +17,8 @@ Usage:
   edgefleet device add ID [--tag k=v]... [--out agent.json]
   edgefleet device tag ID --tag k=v...          replace a device's tags
   edgefleet device rm ID                         remove a device (revokes its credentials)
+  edgefleet device show ID                       a device, its reported state and recent events
+  edgefleet device command ID rollback|flush-telemetry|resync [--model NAME]
   edgefleet devices ls
   edgefleet model push FILE --name NAME --version SEMVER [--sample REQ.json] [--validation FILE.jsonl]
                       [--reference FILE.json] [--min-accuracy 0.9] [--labels FILE.json]
@@ -52,6 +54,7 @@ const OPTIONS = {
   device: { type: 'string', multiple: true },
   all: { type: 'boolean' },
   name: { type: 'string' },
+  model: { type: 'string' },
   version: { type: 'string' },
   sample: { type: 'string' },
   validation: { type: 'string' },
@@ -263,8 +266,14 @@ async function deviceCmd(sub: string | undefined, args: string[], v: Values): Pr
     if (!id) throw new EdgefleetError('BAD_INPUT', 'device show needs an ID');
     return json(await c.request('GET', `/devices/${id}`));
   }
+  if (sub === 'command') {
+    const action = args[1];
+    if (!id || !action) throw new EdgefleetError('BAD_INPUT', 'usage: edgefleet device command ID rollback|flush-telemetry|resync [--model NAME]');
+    const res = await c.request<{ command: { sequence: number } }>('POST', `/devices/${id}/commands`, { action, ...(v.name ? { model: v.name } : {}), ...(v.model ? { model: v.model } : {}) });
+    return v.json ? json(res) : out(`sent ${action} to ${id} (command sequence ${res.command.sequence})\n`);
+  }
   if (sub === 'ls' || sub === 'list') return devicesLs(v);
-  throw new EdgefleetError('BAD_INPUT', `unknown device command ${JSON.stringify(sub ?? '')} (add, tag, rm, show, ls)`);
+  throw new EdgefleetError('BAD_INPUT', `unknown device command ${JSON.stringify(sub ?? '')} (add, tag, rm, show, command, ls)`);
 }
 
 async function devicesLs(v: Values): Promise<void> {

@@ -224,7 +224,8 @@ export async function startHub(options: HubOptions): Promise<Hub> {
     if (!options.broker) await deployments.republishAll();
 
     // ---- HTTP ----
-    const app = createApi({ ctx, devices, deployments, models, artifacts });
+    const commands = createCommandSender(ctx);
+    const app = createApi({ ctx, devices, deployments, models, artifacts, commands });
     metrics.gauge('edgefleet_devices', 'Registered devices by last known status.', () => {
       const rows = store.db.prepare<[], { status: string; n: number }>('SELECT status, COUNT(*) AS n FROM devices GROUP BY status').all();
       return ['online', 'offline'].map((s) => ({ labels: { status: s }, value: rows.find((r) => r.status === s)?.n ?? 0 }));
@@ -288,7 +289,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
         })();
         return closing;
       },
-      services: { ctx, devices, deployments, models, ingest, commands: createCommandSender(ctx) },
+      services: { ctx, devices, deployments, models, ingest, commands },
     };
   } catch (err) {
     await cleanup();

@@ -42,4 +42,18 @@ describe('commands', () => {
     const replay = verifyCommand(got[0]!, { deviceId: 'dev-c', lastSequence: 2, keyring, now: new Date() });
     expect(replay.ok ? 'accepted' : replay.code).toBe('REPLAYED_SEQUENCE');
   });
+
+  it('sends a command through the API for an operator, not for a viewer', async () => {
+    const admin = apiClient(hub.urls.http, hub.adminToken);
+    const viewer = apiClient(hub.urls.http, (await admin.post('/tokens', { role: 'viewer' })).body.token);
+    expect((await viewer.post('/devices/dev-c/commands', { action: 'resync' })).status).toBe(403);
+    expect((await admin.post('/devices/dev-c/commands', { action: 'reboot' })).body.error.code).toBe('BAD_INPUT');
+    const sent = await admin.post('/devices/dev-c/commands', { action: 'flush-telemetry' });
+    expect(sent.status).toBe(202);
+    expect(sent.body.command.sequence).toBe(3);
+    await waitFor(() => got.length === 3, 'third command');
+    const third = verifyCommand(got[2]!, { deviceId: 'dev-c', lastSequence: 2, keyring, now: new Date() });
+    expect(third.ok && third.value.action).toBe('flush-telemetry');
+    expect((await admin.get('/devices/dev-c/desired')).body.error.code).toBe('NOT_FOUND');
+  });
 });

@@ -14,6 +14,7 @@ import type { Deployments } from '../deployments.js';
 import { RolloutRequest } from '../deployments.js';
 import type { ModelRegistry } from '../model-registry.js';
 import type { ArtifactStore } from '../artifacts.js';
+import type { CommandSender } from '../commands.js';
 import { fleetStatus } from '../fleet.js';
 import type { Role } from '../store/db.js';
 import { ROLES, basicCredentials, bearerPrincipal, createApiToken, roleAtLeast, type Principal } from './auth.js';
@@ -28,6 +29,7 @@ export interface ApiDeps {
   deployments: Deployments;
   models: ModelRegistry;
   artifacts: ArtifactStore;
+  commands?: CommandSender;
   maxModelBytes?: number;
   version?: string;
 }
@@ -35,6 +37,11 @@ export interface ApiDeps {
 const Tags = z.record(z.string().max(64), z.string().max(128));
 export const DeviceCreate = z.object({ id: DeviceId, tags: Tags.optional() });
 export const DevicePatch = z.object({ tags: Tags });
+export const CommandCreate = z.object({
+  action: z.enum(['rollback', 'flush-telemetry', 'resync']),
+  model: ModelName.optional(),
+  reason: z.string().max(512).optional(),
+});
 export const TokenCreate = z.object({ role: z.enum(['viewer', 'operator', 'admin']), name: z.string().max(128).optional() });
 
 type Env = { Variables: { principal: Principal } };
@@ -155,6 +162,24 @@ export function createApi(deps: ApiDeps): Hono<Env> {
     const p = need(c, 'admin');
     devices.remove(c.req.param('id'), actor(p));
     return c.json({ removed: c.req.param('id') });
+  });
+
+  doc({ method: 'get', path: '/devices/:id/desired', summary: 'The device’s current signed desired state', role: 'viewer' });
+  api.get('/devices/:id/desired', (c) => {
+    need(c, 'viewer');
+    const device = devices.get(c.req.param('id'));
+    const d = store.getDesired(device.id);
+    if (!d) throw new EdgefleetError('NOT_FOUND', `device ${device.id} has no desired state yet`);
+    const envelope = JSON.parse(d.envelope) as { payload: string };
+    return c.json({ sequence: d.sequence, issuedAt: d.issuedAt, expiresAt: d.expiresAt, artifacts: d.artifacts, envelope, desired: JSON.parse(Buffer.from(envelope.payload, 'base64').toString('utf8')) as unknown });
+  });
+  doc({ method: 'post', path: '/devices/:id/commands', summary: 'Send a signed command (rollback, flush-telemetry, resync)', role: 'operator', body: CommandCreate });
+  api.post('/devices/:id/commands', async (c) => {
+    const p = need(c, 'operator');
+    if (!deps.commands) throw new EdgefleetError('UNAVAILABLE', 'commands are not available on this hub');
+    const body = await jsonBody(c, CommandCreate);
+    const command = await deps.commands.send(c.req.param('id'), body.action, { ...(body.model ? { model: body.model } : {}), ...(body.reason ? { reason: body.reason } : {}), actor: actor(p) });
+    return c.json({ command }, 202);
   });
 
   // ---- models ----
