@@ -15,8 +15,8 @@ afterEach(async () => {
   for (const h of hubs.splice(0)) await h.close();
 });
 
-async function hubAt(dataDir: string, http = '127.0.0.1:0', mqtt = '127.0.0.1:0'): Promise<Hub> {
-  const hub = await startHub({ dataDir, http, mqtt, log: () => {} });
+async function hubAt(dataDir: string, http = '127.0.0.1:0', mqtt = '127.0.0.1:0', ws?: string): Promise<Hub> {
+  const hub = await startHub({ dataDir, http, mqtt, ...(ws ? { ws } : {}), log: () => {} });
   hubs.push(hub);
   return hub;
 }
@@ -69,10 +69,16 @@ describe('agent with the real hub', () => {
     expect((await a.push(v1, 'm', '1.0.0')).status).toBe(201);
     expect((await a.post('/rollouts', { model: 'm', version: '1.0.0', targets: { devices: ['dev-e2e'] } })).status).toBe(201);
 
-    const agent = createAgent(added.body.agentConfig, { ...FAST, dataDir: tmpDir(), api: '127.0.0.1:0' });
+    let fetches = 0;
+    const countingFetch: typeof fetch = (input, init) => {
+      fetches++;
+      return fetch(input, init);
+    };
+    const agent = createAgent(added.body.agentConfig, { ...FAST, core: { ...FAST.core, download: { ...FAST.core.download, fetch: countingFetch } }, dataDir: tmpDir(), api: '127.0.0.1:0' });
     agents.push(agent);
     await agent.start();
     await agent.core.waitFor(() => agent.core.slots().m?.active?.version === '1.0.0', 30_000);
+    expect(fetches).toBe(0); // chunks came over MQTT from the hub (design §4), the primary path
     const x = floats(4 * FEATURES, 21);
     const r1 = await inferHttp(agent, x, 4);
     expect(r1.model_version).toBe('1.0.0');
@@ -138,5 +144,35 @@ describe('agent with the real hub', () => {
     await agent.core.flushTelemetry();
     await new Promise((r) => setTimeout(r, 500));
     expect(await counted()).toBe(N);
+  });
+
+  it('connects over WebSocket and downloads over the hub\'s HTTP range path with device Basic auth', async () => {
+    const hub = await hubAt(tmpDir('ef-hub-'), '127.0.0.1:0', '127.0.0.1:0', '127.0.0.1:0');
+    const a = api(hub);
+    const added = await a.post('/devices', { id: 'dev-ws', tags: {} });
+    expect(added.body.agentConfig.brokers.ws).toMatch(/^ws:/);
+    const v1 = classifier(3, 700); // ≈ 20 KB: several range requests
+    expect((await a.push(v1, 'm', '1.0.0')).status).toBe(201);
+    expect((await a.post('/rollouts', { model: 'm', version: '1.0.0', targets: { devices: ['dev-ws'] } })).status).toBe(201);
+    const ranges: string[] = [];
+    const countingFetch: typeof fetch = (input, init) => {
+      ranges.push(new Headers(init?.headers).get('range') ?? '');
+      return fetch(input, init);
+    };
+    const agent = createAgent(added.body.agentConfig, {
+      ...FAST,
+      brokers: ['ws'],
+      core: { ...FAST.core, download: { ...FAST.core.download, prefer: 'http', fetch: countingFetch } },
+      dataDir: tmpDir(),
+      api: '127.0.0.1:0',
+    });
+    agents.push(agent);
+    await agent.start();
+    await agent.core.waitFor(() => agent.core.slots().m?.active?.version === '1.0.0', 30_000);
+    expect(ranges.length).toBeGreaterThan(0);
+    expect(ranges.every((r) => /^bytes=\d+-\d+$/.test(r))).toBe(true);
+    const x = floats(FEATURES, 8);
+    const r = await inferHttp(agent, x, 1);
+    expect(r.outputs.find((o) => o.name === 'probabilities')!.data).toEqual(Array.from((await bareRun(v1, x, 1)).probabilities));
   });
 });

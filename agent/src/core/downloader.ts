@@ -186,7 +186,8 @@ export function createDownloader(options: DownloaderOptions): Downloader {
   async function viaHttp(a: Active, url: string): Promise<void> {
     const headers: Record<string, string> = {};
     const cred = options.http;
-    if (cred && options.http?.baseUrl && url.startsWith(options.http.baseUrl)) {
+    // device credentials go only to the hub this device belongs to, never to a CDN named in a manifest
+    if (cred?.baseUrl && url.startsWith(cred.baseUrl.replace(/\/$/, '') + '/')) {
       headers.authorization = `Basic ${toBase64(utf8Encode(`${cred.username}:${cred.password}`))}`;
     }
     const perRequest = 16;
@@ -283,26 +284,30 @@ export function createDownloader(options: DownloaderOptions): Downloader {
       if (a.received > 0) log(`resuming ${ref.sha256.slice(0, 12)} at ${a.received}/${chunkCount} chunks`);
       actives.set(ref.sha256, a);
       try {
-        const urls = [...(ref.urls ?? [])];
+        // MQTT chunks are the primary path (design §4); HTTP range requests to the manifest's URLs or the
+        // hub are the alternative (design §8): first when `prefer: 'http'`, otherwise after MQTT gave up.
         const hubUrl = options.http?.baseUrl ? `${options.http.baseUrl.replace(/\/$/, '')}/api/v1/artifacts/${ref.sha256}` : null;
-        if (hubUrl && options.prefer === 'http') urls.push(hubUrl);
-        for (const url of urls) {
-          if (a.received >= chunkCount) break;
-          try {
-            await viaHttp(a, url);
-          } catch (err) {
-            if (a.control.cancelled) throw err;
-            log(`http download from ${url} failed: ${String(err)}; trying the next source`);
+        const urls = [...new Set([...(ref.urls ?? []), ...(hubUrl ? [hubUrl] : [])])];
+        const tryHttp = async (): Promise<void> => {
+          for (const url of urls) {
+            if (a.received >= chunkCount) return;
+            try {
+              await viaHttp(a, url);
+            } catch (err) {
+              if (a.control.cancelled) throw err;
+              log(`http download from ${url} failed: ${String(err)}`);
+            }
           }
-        }
+        };
+        if (options.prefer === 'http') await tryHttp();
         if (a.received < chunkCount) {
           try {
             await viaMqtt(a);
           } catch (err) {
-            // MQTT gave up: the hub's HTTP path is the alternative (design §8) unless it was tried already.
-            if (a.control.cancelled || !hubUrl || options.prefer === 'http') throw err;
-            log(`mqtt download failed (${String(err)}); trying ${hubUrl}`);
-            await viaHttp(a, hubUrl);
+            if (a.control.cancelled || urls.length === 0 || options.prefer === 'http') throw err;
+            log(`mqtt download failed (${String(err)}); trying HTTP`);
+            await tryHttp();
+            if (a.received < chunkCount) throw err;
           }
         }
         await sync(a);
