@@ -41,10 +41,16 @@ function setup(concurrency: number) {
       },
     },
   } as unknown as HubContext;
-  const artifacts = { read: async (_sha: string, _o: number, n: number) => new Uint8Array(n) } as unknown as ArtifactStore;
+  const reads: number[] = [];
+  const artifacts = {
+    read: async (_sha: string, o: number, n: number) => {
+      reads.push(o);
+      return new Uint8Array(n);
+    },
+  } as unknown as ArtifactStore;
   const server = createChunkServer(ctx, artifacts, () => new Set([SHA]), { concurrency });
   const ask = (id: string, chunks: number[]) => server.handle(id, Buffer.from(JSON.stringify({ sha256: SHA, chunks })));
-  return { server, published, metrics, ask };
+  return { server, published, metrics, ask, reads };
 }
 
 describe('chunk server', () => {
@@ -64,5 +70,14 @@ describe('chunk server', () => {
     await server.idle();
     expect(published.length).toBeLessThanOrEqual(129);
     expect(metrics.get('edgefleet_rejected_messages_total', { reason: 'TOO_LARGE', topic: 'artifact-get' })).toBeGreaterThan(0);
+  });
+
+  it('reads each chunk once when many devices fetch the same artifact', async () => {
+    const { server, published, reads, ask } = setup(4);
+    for (let d = 0; d < 10; d++) ask(`dev-${d}`, [0, 1, 2, 3]);
+    await server.idle();
+    expect(published).toHaveLength(40);
+    expect(new Set(reads).size).toBe(4);
+    expect(reads.length).toBeLessThanOrEqual(8); // concurrent first requests may race, never one per device
   });
 });

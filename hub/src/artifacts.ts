@@ -77,6 +77,8 @@ export interface ChunkServerOptions {
   perDeviceQueue?: number;
   /** Chunks being read and published at once, over all devices. */
   concurrency?: number;
+  /** Bytes of encoded frames kept in memory: a wave fetches the same chunks from many devices. */
+  frameCacheBytes?: number;
 }
 
 export interface ChunkServer {
@@ -101,6 +103,29 @@ export function createChunkServer(
   let inFlight = 0;
   let idleWaiters: Array<() => void> = [];
   const layout = new Map<string, { size: number; chunkSize: number }>();
+  // LRU of encoded frames (Map order = recency): one file read per chunk per wave, not per device
+  const frameCacheMax = options.frameCacheBytes ?? 32 * 1024 * 1024;
+  const frames = new Map<string, Uint8Array>();
+  let frameBytes = 0;
+  const frameOf = async (sha: string, index: number, l: { size: number; chunkSize: number }): Promise<Uint8Array> => {
+    const key = `${sha}:${index}`;
+    const hit = frames.get(key);
+    if (hit) {
+      frames.delete(key);
+      frames.set(key, hit);
+      return hit;
+    }
+    const offset = index * l.chunkSize;
+    const frame = encodeChunkFrame(sha, index, await artifacts.read(sha, offset, Math.min(l.chunkSize, l.size - offset)));
+    frames.set(key, frame);
+    frameBytes += frame.length;
+    for (const [k, f] of frames) {
+      if (frameBytes <= frameCacheMax) break;
+      frames.delete(k);
+      frameBytes -= f.length;
+    }
+    return frame;
+  };
 
   const layoutOf = (sha: string): { size: number; chunkSize: number } | undefined => {
     let l = layout.get(sha);
@@ -158,9 +183,7 @@ export function createChunkServer(
     const l = layoutOf(job.sha);
     if (!l) return;
     try {
-      const offset = job.index * l.chunkSize;
-      const bytes = await artifacts.read(job.sha, offset, Math.min(l.chunkSize, l.size - offset));
-      await ctx.bus.publish(topics.artifactData(job.deviceId), encodeChunkFrame(job.sha, job.index, bytes), { qos: 1 });
+      await ctx.bus.publish(topics.artifactData(job.deviceId), await frameOf(job.sha, job.index, l), { qos: 1 });
       ctx.metrics.inc('edgefleet_artifact_chunks_sent_total');
     } catch (err) {
       ctx.log(`artifact ${job.sha.slice(0, 12)} chunk ${job.index} to ${job.deviceId}: ${String(err)}`);
