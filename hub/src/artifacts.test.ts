@@ -77,7 +77,6 @@ describe('chunk server', () => {
     for (let d = 0; d < 10; d++) ask(`dev-${d}`, [0, 1, 2, 3]);
     await server.idle();
     expect(published).toHaveLength(40);
-    expect(new Set(reads).size).toBe(4);
-    expect(reads.length).toBeLessThanOrEqual(8); // concurrent first requests may race, never one per device
+    expect(reads).toHaveLength(4);
   });
 });

@@ -106,6 +106,7 @@ export function createChunkServer(
   // LRU of encoded frames (Map order = recency): one file read per chunk per wave, not per device
   const frameCacheMax = options.frameCacheBytes ?? 32 * 1024 * 1024;
   const frames = new Map<string, Uint8Array>();
+  const readsInFlight = new Map<string, Promise<Uint8Array>>();
   let frameBytes = 0;
   const frameOf = async (sha: string, index: number, l: { size: number; chunkSize: number }): Promise<Uint8Array> => {
     const key = `${sha}:${index}`;
@@ -115,8 +116,16 @@ export function createChunkServer(
       frames.set(key, hit);
       return hit;
     }
-    const offset = index * l.chunkSize;
-    const frame = encodeChunkFrame(sha, index, await artifacts.read(sha, offset, Math.min(l.chunkSize, l.size - offset)));
+    let reading = readsInFlight.get(key);
+    if (!reading) {
+      const offset = index * l.chunkSize;
+      reading = artifacts.read(sha, offset, Math.min(l.chunkSize, l.size - offset)).then((bytes) => encodeChunkFrame(sha, index, bytes));
+      readsInFlight.set(key, reading);
+      void reading.finally(() => readsInFlight.delete(key)).catch(() => undefined);
+    } else {
+      return reading;
+    }
+    const frame = await reading;
     frames.set(key, frame);
     frameBytes += frame.length;
     for (const [k, f] of frames) {
