@@ -196,9 +196,48 @@ describe('agent updates through a real broker', () => {
     const r = await agent.infer('m', feeds);
     expect(r.version).toBe('1.0.0');
 
-    // the same desired state re-delivered (reconnect) does not bring v2 back
-    await agent.core.flushTelemetry();
+    // the same desired state re-delivered (resync re-subscribes: the retained copy comes again) does not bring v2 back
+    const subscribes = h.published.length;
+    await h.command('dev-e', 'resync');
+    await agent.core.waitFor(() => h.published.slice(subscribes).some((p) => p.topic === topics.reported('dev-e')));
     await new Promise((r2) => setTimeout(r2, 300));
     expect(activeVersion(agent)).toBe('1.0.0');
+    expect(h.events('dev-e').filter((e) => e.type === 'activated').length).toBe(2);
+  });
+
+  it('obeys director-signed commands: rollback returns to the previous version, a replayed command is refused', async () => {
+    const m1 = await h.manifest({ name: 'm', version: '1.0.0', release: 1, bytes: classifier(1) });
+    const m2 = await h.manifest({ name: 'm', version: '2.0.0', release: 2, bytes: classifier(2) });
+    const agent = start('dev-cmd');
+    await agent.start();
+    await h.desired('dev-cmd', [{ envelope: m1.envelope }]);
+    await agent.core.waitFor(() => activeVersion(agent) === '1.0.0');
+    await h.desired('dev-cmd', [{ envelope: m2.envelope }], { telemetry: { probationSeconds: 0 } });
+    await agent.core.waitFor(() => activeVersion(agent) === '2.0.0');
+    await h.command('dev-cmd', 'rollback', { model: 'm', sequence: 1 });
+    await agent.core.waitFor(() => activeVersion(agent) === '1.0.0');
+    expect(agent.core.slots().m!.state).toBe('rolled-back');
+    await h.command('dev-cmd', 'flush-telemetry', { sequence: 1 }); // replay of sequence 1
+    await agent.core.waitFor(() => h.events('dev-cmd').some((e) => e.code === 'REPLAYED_SEQUENCE'));
+    expect(activeVersion(agent)).toBe('1.0.0');
+  });
+
+  it('refuses to download into a full disk (DISK_FULL) and keeps the running model', async () => {
+    const m1 = await h.manifest({ name: 'm', version: '1.0.0', release: 1, bytes: classifier(1) });
+    const agent = start('dev-full');
+    await agent.start();
+    await h.desired('dev-full', [{ envelope: m1.envelope }]);
+    await agent.core.waitFor(() => activeVersion(agent) === '1.0.0');
+    // a model bigger than the free space of the data dir's filesystem
+    const huge = await h.manifest({ name: 'm', version: '2.0.0', release: 2, bytes: classifier(2) });
+    const fs = await import('node:fs');
+    const free = await fs.promises.statfs(agent.dataDir);
+    const lying = { ...huge.manifest, artifact: { ...huge.manifest.artifact, size: Number(free.bavail) * Number(free.bsize) + 1 } };
+    const { signDocument } = await import('@edgefleet/protocol');
+    await h.desired('dev-full', [{ envelope: signDocument('model-manifest', lying, [h.release]) }]);
+    await agent.core.waitFor(() => h.events('dev-full').some((e) => e.code === 'DISK_FULL'));
+    expect(activeVersion(agent)).toBe('1.0.0');
+    expect(agent.core.slots().m!.error?.code).toBe('DISK_FULL');
+    expect(h.published.some((p) => p.topic === topics.artifactGet('dev-full') && p.payload.toString().includes(huge.sha256))).toBe(false);
   });
 });
