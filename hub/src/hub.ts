@@ -121,6 +121,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
     // ---- broker ----
     let bus: Bus;
     let connectedClients: (() => number) | null = null;
+    let setMarkOffline: (f: (id: string) => void) => void = () => undefined;
     const rejectMetric = (topic: string, reason: string) => metrics.inc('edgefleet_rejected_messages_total', { reason, topic });
     if (options.broker) {
       bus = await connectBrokerClient(options.broker, { log });
@@ -138,10 +139,9 @@ export async function startHub(options: HubOptions): Promise<Hub> {
       bus = broker.bus;
       connectedClients = broker.connectedClients;
       Object.assign(brokerUrls, broker.urls);
-      markOffline = (id) => {
-        // a clean DISCONNECT sends no last will: the device is gone all the same
-        if (store.getDevice(id)?.status === 'online') store.setDeviceStatus(id, 'offline', now().toISOString());
-      };
+      // a clean DISCONNECT sends no last will: the device is gone all the same. Through the ingest
+      // queue, so it cannot overtake an `online` the device published just before
+      setMarkOffline = (f) => (markOffline = f);
     }
     let busClosed: Promise<void> | null = null;
     const closeBus = () => (busClosed ??= bus.close());
@@ -177,6 +177,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
     cleanups.push(() => artifacts.close());
     const deployments = createDeployments(ctx);
     const ingest = createIngest(ctx);
+    setMarkOffline((id) => ingest.status(id, 'offline'));
     const chunks = createChunkServer(ctx, artifacts, (id) => deployments.desiredArtifacts(id));
     const syncMosquitto = () => {
       if (!options.mosquittoPasswordFile) return;

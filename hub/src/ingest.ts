@@ -38,6 +38,8 @@ export interface Ingest {
   handle(topic: string, payload: Buffer): void;
   /** Commit everything queued now. */
   flush(): void;
+  /** A status the broker observed itself (a client gone without a last will), queued in order. */
+  status(deviceId: string, status: DeviceStatus): void;
   /** Subscribe to the device → hub topics it consumes (everything but artifact/get). */
   subscribe(): Promise<void>;
   close(): void;
@@ -240,6 +242,9 @@ export function createIngest(ctx: HubContext, options: IngestOptions = {}): Inge
   return {
     handle,
     flush,
+    status(deviceId, status) {
+      if (deviceExists(deviceId)) enqueue({ kind: 'status', deviceId, status, at: Date.now() });
+    },
     async subscribe() {
       const h = (topic: string, payload: Buffer) => {
         try {

@@ -110,6 +110,17 @@ describe('ingest', () => {
     }, 'offline from last will');
   });
 
+  it('marks a device offline when it disconnects cleanly (no last will), after the online it sent', async () => {
+    const c = devices['dev-t1']!;
+    c.publish(topics.status('dev-t1'), 'online', { qos: 1, retain: true });
+    await endClient(c); // DISCONNECT right after: the broker sends no will
+    await waitFor(async () => {
+      hub.flush();
+      const d = (await api.get('/devices/dev-t1')).body.device;
+      return d.status === 'offline' && d.statusAt !== null;
+    }, 'offline after a clean disconnect');
+  });
+
   it('prunes raw windows after their retention period and keeps the rollups', async () => {
     hub.flush();
     const db = hub.services.ctx.store.db;
