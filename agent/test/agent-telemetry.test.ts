@@ -199,4 +199,18 @@ describe('agent offline operation and telemetry', () => {
     await h.up();
     await agent.core.waitFor(() => agent.core.slots().m?.active?.version === '2.0.0');
   });
+
+  it('closes windows of the length the desired state sets and sends them without being asked', async () => {
+    const m1 = await h.manifest({ name: 'm', version: '1.0.0', release: 1, bytes: classifier(1) });
+    const agent = make(h.agentConfig('dev-win'));
+    await agent.start();
+    await h.desired('dev-win', [{ envelope: m1.envelope }], { telemetry: { windowSeconds: 1 } });
+    await agent.core.waitFor(() => agent.core.slots().m?.active?.version === '1.0.0');
+    for (let i = 0; i < 5; i++) await agent.infer('m', { features: { type: 'float32', dims: [2, FEATURES], data: floats(2 * FEATURES, i) } });
+    await agent.core.waitFor(() => sum(distinctWindows(h.telemetry('dev-win')), (w) => w.inferences) === 5, 10_000);
+    const windows = distinctWindows(h.telemetry('dev-win'));
+    expect(windows.every((w) => w.end - w.start === 1000 && w.start % 1000 === 0)).toBe(true);
+    expect(sum(windows, (w) => w.features.f0?.count ?? 0)).toBe(10); // one value per batch row
+    expect(windows.flatMap((w) => w.errors ? Object.keys(w.errors) : [])).toEqual([]);
+  });
 });

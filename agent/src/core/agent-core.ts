@@ -427,6 +427,17 @@ export function createAgentCore(options: AgentCoreOptions): AgentCore {
     }
   }
 
+  /** The desired state changed the window length: close the current windows, open ones of the new length. */
+  function rewindow(): void {
+    rotateAll(true);
+    const now = clock.now();
+    for (const s of served.values()) {
+      for (const live of [s.active, s.shadow]) {
+        if (live) live.telemetry = createModelTelemetry(live.manifest, live.role, settings.windowSeconds * 1000, now);
+      }
+    }
+  }
+
   let flushingOutbox = false;
   async function flushOutbox(): Promise<void> {
     if (flushingOutbox) return;
@@ -752,7 +763,9 @@ export function createAgentCore(options: AgentCoreOptions): AgentCore {
     if (!r.ok) return refuse('desired state', r.code, r.message);
     const models: WantedModel[] = r.value.models.map((m) => ({ manifest: m.manifest, envelope: m.envelope, role: m.role, ...(m.rolloutId !== undefined ? { rolloutId: m.rolloutId } : {}) }));
     desired = { sequence: r.value.desired.sequence, digest, models, telemetry: r.value.desired.telemetry };
+    const windowBefore = settings.windowSeconds;
     settings = settingsOf(desired.telemetry);
+    if (settings.windowSeconds !== windowBefore) rewindow();
     refusal = null;
     // A newer desired state lifts the blocks of rolled-back manifests and clears stale errors (design §5).
     for (const slot of Object.values(slots)) {
