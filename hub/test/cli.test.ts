@@ -1,6 +1,7 @@
 // The CLI as a client of a real hub: output, --json, and `error CODE: message` with a non-zero exit.
 import { spawn } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { fromBase64, verifyKeyring } from '@edgefleet/protocol';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -65,5 +66,16 @@ describe('edgefleet CLI', () => {
     expect(denied.stderr).toMatch(/^error UNAUTHORIZED: /m);
     const usage = await run(['rollout', 'start', 'tiny'], env);
     expect(usage.stderr).toMatch(/^error BAD_INPUT: /m);
+  });
+
+  it('keys init makes root, release and director keys and a root-signed keyring, readable only by the owner', async () => {
+    const out = join(dir.path, 'keys');
+    const r = await run(['keys', 'init', '--out', out], {});
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/root key offline/);
+    for (const f of ['root', 'release', 'director', 'keyring']) expect(statSync(join(out, `${f}.json`)).mode & 0o777).toBe(0o600);
+    const root = JSON.parse(readFileSync(join(out, 'root.json'), 'utf8')) as { publicKey: string };
+    const keyring = verifyKeyring(readFileSync(join(out, 'keyring.json')), fromBase64(root.publicKey), null, new Date());
+    expect(keyring.ok && keyring.value.keys.map((k) => k.roles[0])).toEqual(['release', 'director']);
   });
 });
