@@ -240,4 +240,24 @@ describe('agent updates through a real broker', () => {
     expect(agent.core.slots().m!.error?.code).toBe('DISK_FULL');
     expect(h.published.some((p) => p.topic === topics.artifactGet('dev-full') && p.payload.toString().includes(huge.sha256))).toBe(false);
   });
+
+  it('drops a download superseded by a newer desired state and installs the newer model', async () => {
+    const m1 = await h.manifest({ name: 'm', version: '1.0.0', release: 1, bytes: classifier(1) });
+    const slow = await h.manifest({ name: 'm', version: '2.0.0', release: 2, bytes: classifier(2, 2000), chunkSize: 1024 });
+    const m3 = await h.manifest({ name: 'm', version: '3.0.0', release: 3, bytes: classifier(3) });
+    const agent = start('dev-sup');
+    await agent.start();
+    await h.desired('dev-sup', [{ envelope: m1.envelope }]);
+    await agent.core.waitFor(() => activeVersion(agent) === '1.0.0');
+    h.chunkDelayMs = 20;
+    await h.desired('dev-sup', [{ envelope: slow.envelope }]);
+    await agent.core.waitFor(() => (agent.core.slots().m?.progress ?? 0) > 0 && agent.core.slots().m?.pending?.version === '2.0.0');
+    h.chunkDelayMs = 0;
+    await h.desired('dev-sup', [{ envelope: m3.envelope }], { telemetry: { probationSeconds: 0 } });
+    await agent.core.waitFor(() => activeVersion(agent) === '3.0.0');
+    expect(agent.core.slots().m!.previous?.version).toBe('1.0.0');
+    await agent.core.waitFor(() => h.events('dev-sup').filter((e) => e.type === 'activated').length === 2);
+    expect(h.events('dev-sup').some((e) => e.type === 'download-failed')).toBe(false);
+    expect(h.events('dev-sup').filter((e) => e.type === 'activated').map((e) => e.version)).toEqual(['1.0.0', '3.0.0']);
+  });
 });

@@ -603,6 +603,18 @@ export function createAgentCore(options: AgentCoreOptions): AgentCore {
       } catch (err) {
         const e = toEdgefleetError(err);
         if (!running) return;
+        const stillWanted = desired?.models.some((m) => m.role === task.role && m.manifest.artifact.sha256 === task.ref.sha256) ?? false;
+        if (!stillWanted) {
+          // superseded by a newer desired state while installing: not a failure, just stop
+          await enqueue(async () => {
+            const slot = slots[task.manifest.model];
+            if (slot?.pending?.sha256 === task.ref.sha256) {
+              setSlot({ ...slot, pending: null, progress: undefined, state: slot.active ? (slot.probation ? 'probation' : 'active') : 'idle' });
+              await saveSlots();
+            }
+          });
+          continue;
+        }
         await enqueue(() => installFailed(task, e, n));
       }
     }
@@ -611,7 +623,6 @@ export function createAgentCore(options: AgentCoreOptions): AgentCore {
   async function installFailed(task: InstallTask, e: EdgefleetError, n: number): Promise<void> {
     const name = task.manifest.model;
     const slot = slots[name] ?? emptySlot(name);
-    if (e.code === 'UNAVAILABLE' && current === null && !running) return;
     const permanent = e.code === 'SELF_TEST_FAILED' || e.code === 'MODEL_LOAD_FAILED';
     const back: ModelSlot = {
       ...slot,
