@@ -211,7 +211,10 @@ async function hubStart(v: Values): Promise<void> {
   await new Promise<void>((done) => {
     let stopping = false;
     const stop = (sig: string) => {
-      if (stopping) return;
+      if (stopping) {
+        process.stderr.write(`hub: ${sig} again, exiting now\n`);
+        process.exit(130);
+      }
       stopping = true;
       process.stderr.write(`hub: ${sig}, shutting down\n`);
       hub.close().then(done, (err) => {
@@ -220,8 +223,8 @@ async function hubStart(v: Values): Promise<void> {
         done();
       });
     };
-    process.once('SIGINT', () => stop('SIGINT'));
-    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.on('SIGINT', () => stop('SIGINT'));
+    process.on('SIGTERM', () => stop('SIGTERM'));
   });
 }
 
