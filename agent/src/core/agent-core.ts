@@ -816,6 +816,11 @@ export function createAgentCore(options: AgentCoreOptions): AgentCore {
       downloader.handleFrame(payload);
       return;
     }
+    // an empty retained message is the broker's way of clearing a topic (the hub removed this device): nothing to apply
+    if (payload.length === 0) {
+      count('emptyMessages');
+      return;
+    }
     if (topic === topics.keyring()) void enqueue(() => onKeyring(payload));
     else if (topic === topics.desired(deviceId)) void enqueue(() => onDesired(payload));
     else if (topic === topics.command(deviceId)) void enqueue(() => onCommand(payload));
