@@ -125,4 +125,33 @@ export const MIGRATIONS: readonly string[] = [
     hash TEXT NOT NULL
   );
   `,
+  // 2: webhooks (design §7): configured URLs, the delivery log (one row per attempt), raised alarms
+  `
+  CREATE TABLE webhooks (
+    id TEXT PRIMARY KEY,
+    url TEXT NOT NULL UNIQUE,
+    created_at TEXT NOT NULL,
+    created_by TEXT NOT NULL
+  );
+  CREATE TABLE webhook_deliveries (
+    id INTEGER PRIMARY KEY,
+    delivery_id TEXT NOT NULL,
+    event_id TEXT NOT NULL,
+    event TEXT NOT NULL,
+    url TEXT NOT NULL,
+    attempt INTEGER NOT NULL,
+    status INTEGER,
+    error TEXT,
+    started_at TEXT NOT NULL,
+    finished_at TEXT NOT NULL
+  );
+  CREATE INDEX webhook_deliveries_delivery ON webhook_deliveries (delivery_id);
+  -- open alarms (drift per model version and feature, silent devices): raised once until they clear
+  CREATE TABLE alarms (
+    key TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    raised_at TEXT NOT NULL,
+    details TEXT NOT NULL
+  );
+  `,
 ];
