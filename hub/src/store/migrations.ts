@@ -154,7 +154,7 @@ export const MIGRATIONS: readonly string[] = [
     details TEXT NOT NULL
   );
   `,
-  // 2: gated rollouts (design §7): the engine's resolved spec and persisted state per rollout; NULL for
+  // 3: gated rollouts (design §7): the engine's resolved spec and persisted state per rollout; NULL for
   // rollouts issued all at once (and for every rollout made before this migration)
   `
   ALTER TABLE rollouts ADD COLUMN spec TEXT;
