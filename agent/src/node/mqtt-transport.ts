@@ -40,6 +40,25 @@ export function createMqttTransport(options: MqttTransportOptions): MqttTranspor
   let closed = true;
   let timer: NodeJS.Timeout | null = null;
   let connected = false;
+  // Operations waiting on the current connection: rejected when it closes, so no caller waits forever
+  // on a packet the dead connection will never acknowledge (a new connection is a new mqtt.js client).
+  const pending = new Set<(err: Error) => void>();
+  function guarded<T>(op: Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const fail = (err: Error): void => {
+        pending.delete(fail);
+        reject(err);
+      };
+      pending.add(fail);
+      op.then((v) => {
+        pending.delete(fail);
+        resolve(v);
+      }, fail);
+    });
+  }
+  function failPending(): void {
+    for (const f of [...pending]) f(new Error('connection lost'));
+  }
 
   function schedule(): void {
     if (closed || timer) return;
@@ -91,6 +110,7 @@ export function createMqttTransport(options: MqttTransportOptions): MqttTranspor
       connected = false;
       client = null;
       c.removeAllListeners('message');
+      failPending();
       c.end(true);
       if (was) for (const h of disconnectHandlers) h();
       schedule();
@@ -118,16 +138,30 @@ export function createMqttTransport(options: MqttTransportOptions): MqttTranspor
       const c = client;
       client = null;
       connected = false;
-      if (c) await c.endAsync(false).catch(() => c.end(true));
+      failPending();
+      if (c) {
+        // a clean DISCONNECT (so the broker does not publish the last will), but never wait on a dead broker
+        let timer: NodeJS.Timeout | undefined;
+        const gaveUp = new Promise<void>((resolve) => {
+          timer = setTimeout(() => {
+            c.end(true);
+            resolve();
+          }, 2000);
+        });
+        await Promise.race([c.endAsync(false).catch(() => {}), gaveUp]);
+        clearTimeout(timer);
+      }
     },
 
     async publish(topic, payload, opts) {
       const c = client;
       if (!c || !connected) throw new Error('not connected');
-      await c.publishAsync(topic, typeof payload === 'string' ? payload : Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength), {
-        qos: opts.qos,
-        retain: opts.retain ?? false,
-      });
+      await guarded(
+        c.publishAsync(topic, typeof payload === 'string' ? payload : Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength), {
+          qos: opts.qos,
+          retain: opts.retain ?? false,
+        }),
+      );
     },
 
     async subscribe(topicList) {
@@ -137,7 +171,7 @@ export function createMqttTransport(options: MqttTransportOptions): MqttTranspor
       // One topic per SUBSCRIBE: mqtt.js v5 rejects the whole call when the broker refuses any filter (SUBACK 128).
       for (const topic of topicList) {
         try {
-          const granted = await c.subscribeAsync(topic, { qos: 1 });
+          const granted = await guarded(c.subscribeAsync(topic, { qos: 1 }));
           const g = granted[0];
           out.push(g && g.qos === 128 ? { topic, ok: false, reason: 'SUBACK 128' } : { topic, ok: true });
         } catch (err) {
