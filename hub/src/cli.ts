@@ -11,6 +11,9 @@ const HELP = `edgefleet — deploy ONNX models to device fleets
 Usage:
   edgefleet hub start [--data DIR] [--http HOST:PORT] [--mqtt HOST:PORT] [--ws HOST:PORT] [--broker URL]
                       [--broker-username U] [--broker-password P] [--mosquitto-password-file FILE] [--public-url URL]
+                      [--webhook URL]... [--webhook-secret S]  (webhooks on gate failures, rollout outcomes,
+                      device rollbacks, drift alarms, silent devices; the secret may also come from
+                      EDGEFLEET_WEBHOOK_SECRET, else <data>/webhook-secret is created)
                       (--mqtt off / --ws off disable a listener; the broker password may also come
                       from EDGEFLEET_BROKER_PASSWORD)
   edgefleet keys init --out DIR
@@ -49,6 +52,8 @@ const OPTIONS = {
   'broker-username': { type: 'string' },
   'broker-password': { type: 'string' },
   'public-url': { type: 'string' },
+  webhook: { type: 'string', multiple: true },
+  'webhook-secret': { type: 'string' },
   out: { type: 'string' },
   tag: { type: 'string', multiple: true },
   device: { type: 'string', multiple: true },
@@ -202,6 +207,8 @@ async function hubStart(v: Values): Promise<void> {
     ...(broker ? { broker } : {}),
     ...(v['mosquitto-password-file'] ? { mosquittoPasswordFile: v['mosquitto-password-file'] } : {}),
     ...(v['public-url'] ? { publicUrl: v['public-url'] } : {}),
+    ...(v.webhook?.length ? { webhooks: v.webhook } : {}),
+    ...((v['webhook-secret'] ?? process.env.EDGEFLEET_WEBHOOK_SECRET) ? { webhookSecret: v['webhook-secret'] ?? process.env.EDGEFLEET_WEBHOOK_SECRET } : {}),
     log: (line) => process.stderr.write(`hub: ${line}\n`),
   });
   out(`edgefleet hub running (data ${dataDir})\n`);
@@ -469,9 +476,10 @@ async function tokenCreate(v: Values): Promise<void> {
 }
 
 async function auditVerify(v: Values): Promise<void> {
-  const res = await client(v).request<{ ok: boolean; entries: number; brokenAt?: number }>('GET', '/audit/verify');
+  const res = await client(v).request<{ ok: boolean; entries: number; brokenAt?: number; reason?: string; message?: string }>('GET', '/audit/verify');
   if (v.json) json(res);
-  else out(res.ok ? `audit log intact: ${res.entries} entries\n` : `audit log BROKEN at entry ${res.brokenAt} (after ${res.entries} good entries)\n`);
+  else if (res.ok) out(`audit log intact: ${res.entries} entries\n`);
+  else out(`audit log BROKEN at row ${res.brokenAt}${res.reason ? ` (${res.reason})` : ''}: ${res.message ?? 'hash chain does not hold'}\n${res.entries} entries before it verify\n`);
   if (!res.ok) process.exitCode = 1;
 }
 

@@ -4,6 +4,7 @@ import type { Store } from './store/db.js';
 import type { HubKeys } from './keys.js';
 import type { Bus } from './broker/bus.js';
 import type { Metrics } from './metrics.js';
+import type { Notifier } from './webhooks.js';
 
 export interface HubContext {
   store: Store;
@@ -19,4 +20,6 @@ export interface HubContext {
   agentBrokers: () => { tcp?: string; ws?: string };
   /** Count a dropped inbound message (design §4). */
   reject: (topic: string, reason: string) => void;
+  /** Outbound webhooks (design §7): `notifier.emit(event, payload)` queues signed deliveries, never blocks. */
+  notifier: Notifier;
 }

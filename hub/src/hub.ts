@@ -23,6 +23,8 @@ import { createApi } from './http/app.js';
 import { createApiToken } from './http/auth.js';
 import { dialHost, parseHostPort } from './broker/address.js';
 import { mosquittoPasswordHash, writeMosquittoPasswordFile } from './mosquitto.js';
+import { createNotifier, loadOrCreateWebhookSecret, mountWebhookApi, type Notifier, type RetryPolicy } from './webhooks.js';
+import { createAlarms, type AlarmOptions, type Alarms } from './alarms.js';
 
 export interface HubOptions {
   dataDir: string;
@@ -51,6 +53,14 @@ export interface HubOptions {
   /** MQTT packet cap (default LIMITS.mqttPacket). */
   maxPacketBytes?: number;
   now?: () => Date;
+  /** Webhook URLs (`--webhook`, repeatable; design §7); more can be added through the API. */
+  webhooks?: string[];
+  /** HMAC secret of webhook signatures (default: `<data>/webhook-secret`, created on first start, 0600). */
+  webhookSecret?: string;
+  /** Webhook retry policy (default 5 attempts from 1 s). */
+  webhookRetry?: RetryPolicy;
+  /** Drift and silent-device alarms (intervals, window, silence limit); false turns the periodic check off. */
+  alarms?: AlarmOptions | false;
 }
 
 export interface Hub {
@@ -63,7 +73,7 @@ export interface Hub {
   flush(): void;
   close(): Promise<void>;
   /** Internals for tests and the rollout engine. */
-  readonly services: { ctx: HubContext; devices: DeviceRegistry; deployments: Deployments; models: ModelRegistry; ingest: Ingest; commands: CommandSender };
+  readonly services: { ctx: HubContext; devices: DeviceRegistry; deployments: Deployments; models: ModelRegistry; ingest: Ingest; commands: CommandSender; notifier: Notifier; alarms: Alarms | null };
 }
 
 const DEFAULTS = { http: '127.0.0.1:0', mqtt: '127.0.0.1:0', ws: '127.0.0.1:0' };
@@ -159,6 +169,24 @@ export async function startHub(options: HubOptions): Promise<Hub> {
       return { ...(brokerUrls.mqtt ? { tcp: brokerUrls.mqtt } : {}), ...(brokerUrls.ws ? { ws: brokerUrls.ws } : {}) };
     };
 
+    // design §7: webhooks; the notifier closes (a short wait for in-flight deliveries) before the database
+    const webhookSecret = loadOrCreateWebhookSecret(dataDir, options.webhookSecret);
+    if (webhookSecret.created) log(`webhook secret written to ${webhookSecret.file}`);
+    const notifier = createNotifier({
+      db: store.db,
+      urls: options.webhooks ?? [],
+      secret: webhookSecret.secret,
+      ...(options.webhookRetry ? { retry: options.webhookRetry } : {}),
+      hub: () => options.publicUrl ?? httpUrl,
+      log,
+      now,
+    });
+    cleanups.push(() => notifier.close());
+    metrics.gauge('edgefleet_webhook_deliveries', 'Webhook deliveries by outcome since start (dropped: queue full).', () => {
+      const s = notifier.stats();
+      return (['delivered', 'failed', 'dropped', 'abandoned'] as const).map((k) => ({ labels: { outcome: k }, value: s[k] }));
+    });
+
     const ctx: HubContext = {
       store,
       keys,
@@ -170,13 +198,19 @@ export async function startHub(options: HubOptions): Promise<Hub> {
       hubUrl: () => options.publicUrl ?? httpUrl,
       agentBrokers,
       reject: rejectMetric,
+      notifier,
     };
 
     // ---- services ----
     const artifacts = createArtifactStore(join(dataDir, 'artifacts'));
     cleanups.push(() => artifacts.close());
     const deployments = createDeployments(ctx);
-    const ingest = createIngest(ctx);
+    const ingest = createIngest(ctx, {
+      // design §7: a device's own automatic rollback (probation) is a webhook event
+      onEvent: (deviceId, e) => {
+        if (e.type === 'rolled-back') notifier.emit('device-rolled-back', { deviceId, model: e.model ?? null, version: e.version ?? null, code: e.code ?? null, message: e.message, at: e.at });
+      },
+    });
     setMarkOffline((id) => ingest.status(id, 'offline'));
     const chunks = createChunkServer(ctx, artifacts, (id) => deployments.desiredArtifacts(id));
     const syncMosquitto = () => {
@@ -227,6 +261,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
     // ---- HTTP ----
     const commands = createCommandSender(ctx);
     const app = createApi({ ctx, devices, deployments, models, artifacts, commands });
+    mountWebhookApi(app, ctx, notifier);
     metrics.gauge('edgefleet_devices', 'Registered devices by last known status.', () => {
       const rows = store.db.prepare<[], { status: string; n: number }>('SELECT status, COUNT(*) AS n FROM devices GROUP BY status').all();
       return ['online', 'offline'].map((s) => ({ labels: { status: s }, value: rows.find((r) => r.status === s)?.n ?? 0 }));
@@ -265,6 +300,8 @@ export async function startHub(options: HubOptions): Promise<Hub> {
     refresh.unref();
     cleanups.push(() => clearInterval(refresh));
     upkeep();
+    const alarms = options.alarms === false ? null : createAlarms(ctx, notifier, options.alarms);
+    if (alarms) cleanups.push(() => alarms.close());
 
     const urls: Hub['urls'] = { http: httpUrl, ...(brokerUrls.mqtt ? { mqtt: brokerUrls.mqtt } : {}), ...(brokerUrls.ws ? { ws: brokerUrls.ws } : {}) };
     log(`http ${urls.http}`);
@@ -290,7 +327,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
         })();
         return closing;
       },
-      services: { ctx, devices, deployments, models, ingest, commands },
+      services: { ctx, devices, deployments, models, ingest, commands, notifier, alarms },
     };
   } catch (err) {
     await cleanup();

@@ -31,6 +31,8 @@ export interface IngestOptions {
   flushMs?: number;
   /** Called after a commit with the devices whose status changed (dashboard, rollout engine). */
   onStatus?: (deviceId: string, status: DeviceStatus) => void;
+  /** Called after a commit with each device event stored (webhooks on `rolled-back`, design §7). */
+  onEvent?: (deviceId: string, event: DeviceEvent) => void;
 }
 
 export interface Ingest {
@@ -89,9 +91,10 @@ export function createIngest(ctx: HubContext, options: IngestOptions = {}): Inge
 
   const errorsOf = (w: TelemetryWindow): number => Object.values(w.errors).reduce<number>((a, n) => a + (n ?? 0), 0);
 
-  const commit = (jobs: Job[]): Array<[string, DeviceStatus]> => {
+  const commit = (jobs: Job[]): { statusChanges: Array<[string, DeviceStatus]>; stored: Array<[string, DeviceEvent]> } => {
     const rollups = new Map<string, { model: string; version: string; role: string; minute: number; window: TelemetryWindow }>();
     const statusChanges: Array<[string, DeviceStatus]> = [];
+    const stored: Array<[string, DeviceEvent]> = [];
     // once per flush, not per message: last-seen times and which devices reported in which rollup
     const seen = new Map<string, number>();
     const reporting = new Set<string>();
@@ -153,6 +156,7 @@ export function createIngest(ctx: HubContext, options: IngestOptions = {}): Inge
             receivedAt: job.at,
           });
           seen.set(job.deviceId, job.at);
+          if (options.onEvent) stored.push([job.deviceId, e]);
           events++;
         } else if (job.kind === 'reported') {
           store.setDeviceReported(job.deviceId, job.reported, new Date(job.at).toISOString());
@@ -169,7 +173,7 @@ export function createIngest(ctx: HubContext, options: IngestOptions = {}): Inge
     metrics.inc('edgefleet_telemetry_windows_total', {}, windows);
     metrics.inc('edgefleet_telemetry_duplicates_total', {}, duplicates);
     metrics.inc('edgefleet_events_total', {}, events);
-    return statusChanges;
+    return { statusChanges, stored };
   };
 
   const flush = () => {
@@ -181,8 +185,9 @@ export function createIngest(ctx: HubContext, options: IngestOptions = {}): Inge
     const jobs = queue;
     queue = [];
     try {
-      const changes = commit(jobs);
-      for (const [id, s] of changes) options.onStatus?.(id, s);
+      const { statusChanges, stored } = commit(jobs);
+      for (const [id, s] of statusChanges) options.onStatus?.(id, s);
+      for (const [id, e] of stored) options.onEvent?.(id, e);
     } catch (err) {
       // a failed transaction rolls back whole; QoS 1 redelivery is not possible after PUBACK, so log loudly
       ctx.log(`ingest: commit of ${jobs.length} messages failed: ${String(err)}`);

@@ -15,6 +15,7 @@ import { RolloutRequest } from '../deployments.js';
 import type { ModelRegistry } from '../model-registry.js';
 import type { ArtifactStore } from '../artifacts.js';
 import type { CommandSender } from '../commands.js';
+import type { RolloutRunner } from '../rollout-runner.js';
 import { fleetStatus } from '../fleet.js';
 import type { Role } from '../store/db.js';
 import { ROLES, basicCredentials, bearerPrincipal, createApiToken, roleAtLeast, type Principal } from './auth.js';
@@ -22,6 +23,7 @@ import { buildOpenApi, type RouteDoc } from './openapi.js';
 import { mountHealthApi } from './health-api.js';
 import { parseDeviceFilter, queryDevices } from './device-query.js';
 import { mountDashboard } from '../dashboard/index.js';
+import { verifyAuditChain } from '../audit.js';
 
 export interface ApiDeps {
   ctx: HubContext;
@@ -30,6 +32,8 @@ export interface ApiDeps {
   models: ModelRegistry;
   artifacts: ArtifactStore;
   commands?: CommandSender;
+  /** The gated rollout engine (design §7); without it rollouts are issued all at once. */
+  rollouts?: RolloutRunner;
   maxModelBytes?: number;
   version?: string;
 }
@@ -283,33 +287,47 @@ export function createApi(deps: ApiDeps): Hono<Env> {
   });
 
   // ---- rollouts ----
-  doc({ method: 'post', path: '/rollouts', summary: 'Deploy a model version to a target set', role: 'operator', body: RolloutRequest });
+  // design §7: gated waves (default 1, 10, 50, 100 % with a 10 min soak); `waves: [100], soak: 0` issues at once
+  doc({ method: 'post', path: '/rollouts', summary: 'Roll a model version out to a target set in gated waves (waves, soak, onFail, shadow, gates, deviceTimeout)', role: 'operator', body: RolloutRequest });
   api.post('/rollouts', async (c) => {
     const p = need(c, 'operator');
     const body = await jsonBody(c, RolloutRequest);
-    return c.json({ rollout: await deployments.start(body, actor(p)) }, 201);
+    const rollout = deps.rollouts ? await deps.rollouts.start(body, actor(p)) : await deployments.start(body, actor(p));
+    return c.json({ rollout }, 201);
   });
-  doc({ method: 'get', path: '/rollouts', summary: 'List rollouts', role: 'viewer' });
+  doc({ method: 'get', path: '/rollouts', summary: 'List rollouts with their waves', role: 'viewer' });
   api.get('/rollouts', (c) => {
     need(c, 'viewer');
-    return c.json({ rollouts: deployments.list() });
+    return c.json({ rollouts: deps.rollouts ? deps.rollouts.list() : deployments.list() });
   });
-  doc({ method: 'get', path: '/rollouts/:id', summary: 'One rollout', role: 'viewer' });
+  doc({ method: 'get', path: '/rollouts/:id', summary: 'One rollout: waves, devices per state, latest gate values against their limits', role: 'viewer' });
   api.get('/rollouts/:id', (c) => {
     need(c, 'viewer');
-    return c.json({ rollout: deployments.get(c.req.param('id')) });
+    return c.json({ rollout: deps.rollouts ? deps.rollouts.get(c.req.param('id')) : deployments.get(c.req.param('id')) });
   });
-  doc({ method: 'post', path: '/rollouts/:id/abort', summary: 'Abort: its devices return to what they ran before', role: 'operator' });
-  api.post('/rollouts/:id/abort', async (c) => {
-    const p = need(c, 'operator');
-    return c.json({ rollout: await deployments.abort(c.req.param('id'), actor(p)) });
-  });
-  for (const action of ['pause', 'resume', 'promote'] as const) {
-    doc({ method: 'post', path: `/rollouts/:id/${action}`, summary: `${action} a gated rollout`, role: 'operator' });
-    api.post(`/rollouts/:id/${action}`, (c) => {
-      need(c, 'operator');
+  const RolloutReason = z.object({ reason: z.string().max(512).optional() });
+  for (const action of ['pause', 'resume', 'abort', 'promote'] as const) {
+    const summary =
+      action === 'abort' ? 'Abort: its devices return to what they ran before' : action === 'promote' ? 'Make a shadow version active' : `${action} a gated rollout`;
+    doc({ method: 'post', path: `/rollouts/:id/${action}`, summary, role: 'operator' });
+    api.post(`/rollouts/:id/${action}`, async (c) => {
+      const p = need(c, 'operator');
+      const text = await c.req.text();
+      let reason: string | undefined;
+      if (text.trim()) {
+        let raw: unknown;
+        try {
+          raw = JSON.parse(text);
+        } catch (err) {
+          throw new EdgefleetError('BAD_JSON', 'request body is not valid JSON', { cause: err });
+        }
+        const r = RolloutReason.safeParse(raw);
+        if (!r.success) throw new EdgefleetError('BAD_INPUT', describe(r.error));
+        reason = r.data.reason;
+      }
+      if (deps.rollouts) return c.json({ rollout: await deps.rollouts.command(c.req.param('id'), action, actor(p), reason) });
+      if (action === 'abort') return c.json({ rollout: await deployments.abort(c.req.param('id'), actor(p)) });
       const r = deployments.get(c.req.param('id'));
-      // all-at-once deployments have no waves to hold or advance (the gated engine lands separately)
       throw new EdgefleetError('CONFLICT', `rollout ${r.id} is ${r.status}; it has no waves to ${action}`);
     });
   }
@@ -333,10 +351,10 @@ export function createApi(deps: ApiDeps): Hono<Env> {
     });
     return c.json(res, 201);
   });
-  doc({ method: 'get', path: '/audit/verify', summary: 'Check the audit log hash chain', role: 'viewer' });
+  doc({ method: 'get', path: '/audit/verify', summary: 'Check the audit log hash chain; names the first broken row and what broke', role: 'viewer' });
   api.get('/audit/verify', (c) => {
     need(c, 'viewer');
-    return c.json(store.verifyAudit());
+    return c.json(verifyAuditChain(store.db)); // names the first broken row and what broke
   });
 
   // ---- artifacts (device Basic auth or any API token; design §8 range requests) ----
