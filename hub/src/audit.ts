@@ -49,7 +49,12 @@ export function verifyAuditChain(db: Db): AuditVerification {
     } else if (auditHash(prev, r.at, r.actor, r.action, r.details) === r.hash) {
       return fail('prev-hash', `row ${r.id} (${r.action}): its prev_hash was changed (the row itself is intact)`);
     } else if (auditHash(r.prev_hash, r.at, r.actor, r.action, r.details) === r.hash) {
-      const gap = r.id !== prevId + 1 ? `rows ${prevId + 1}…${r.id - 1} are missing` : `row ${prevId} was rewritten or a row was removed before it`;
+      const gap =
+        r.id === prevId + 2
+          ? `row ${prevId + 1} is missing`
+          : r.id > prevId + 2
+            ? `rows ${prevId + 1}…${r.id - 1} are missing`
+            : `row ${prevId} was rewritten or a row was removed before it`;
       return fail('link', `row ${r.id} (${r.action}) does not follow ${prevId === 0 ? 'the start of the log' : `row ${prevId}`}: ${gap}`);
     } else {
       return fail('content', `row ${r.id} (${r.action}): neither its hash nor its link to row ${prevId} holds (row edited)`);

@@ -1,0 +1,199 @@
+// Webhooks against a real local HTTP receiver and a real hub (design §7, issue 5 item 4): signed bodies,
+// retries after 5xx with the same body, no retry on 4xx, the delivery log in the API, URLs managed by admins,
+// device rollbacks reported over MQTT, and a bounded queue.
+import { readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { topics } from '@edgefleet/protocol';
+import type { Hub } from '@edgefleet/hub';
+import { openStore } from '../src/store/db.js';
+import { createNotifier } from '../src/webhooks.js';
+import { apiClient, connectDevice, startTestHub, tempDir } from './helpers.js';
+import { signatureValid, startReceiver, type Receiver } from './webhooks-support.js';
+
+describe('webhooks', () => {
+  let dir: ReturnType<typeof tempDir>;
+  let hub: Hub;
+  let receiver: Receiver;
+  let secret: string;
+
+  beforeAll(async () => {
+    dir = tempDir('edgefleet-webhooks-');
+    receiver = await startReceiver();
+    hub = await startTestHub(join(dir.path, 'data'), { ws: null, webhooks: [receiver.url], webhookRetry: { attempts: 3, baseMs: 20 }, alarms: false });
+    secret = readFileSync(join(dir.path, 'data', 'webhook-secret'), 'utf8').trim();
+  });
+  afterAll(async () => {
+    await hub?.close();
+    await receiver?.close();
+    dir.remove();
+  });
+  afterEach(async () => {
+    await hub.services.notifier.idle();
+    receiver.received.length = 0;
+    receiver.script([]);
+  });
+
+  it('creates the signing secret on first start, readable only by the hub user', () => {
+    expect(secret.length).toBeGreaterThanOrEqual(32);
+    expect(statSync(join(dir.path, 'data', 'webhook-secret')).mode & 0o777).toBe(0o600);
+  });
+
+  it('delivers a gate failure signed with HMAC-SHA256 of the raw body, and retries after a 500 with the identical body', async () => {
+    receiver.script([500, 200]);
+    const payload = { id: 'r-1', wave: 1, gate: 'latency', value: 3.1, limit: 1.25, model: 'vib', version: '2.0.0' };
+    // the way the rollout engine reports a failed gate (ctx.notifier is what it calls)
+    hub.services.ctx.notifier.emit('gate-failed', payload);
+    const [first, second] = await receiver.waitFor(2);
+    await hub.services.notifier.idle();
+    expect(receiver.received).toHaveLength(2);
+    for (const r of [first!, second!]) {
+      expect(signatureValid(secret, r.raw, r.headers['x-edgefleet-signature'])).toBe(true);
+      expect(r.headers['x-edgefleet-event']).toBe('gate-failed');
+      expect(r.headers['content-type']).toBe('application/json');
+    }
+    // a forged or altered body does not verify
+    expect(signatureValid('not-the-secret', first!.raw, first!.headers['x-edgefleet-signature'])).toBe(false);
+    expect(signatureValid(secret, Buffer.from(first!.raw.toString().replace('latency', 'accuracy')), first!.headers['x-edgefleet-signature'])).toBe(false);
+    // a retry is the same delivery: byte-identical body, same delivery id
+    expect(second!.raw.equals(first!.raw)).toBe(true);
+    expect(second!.headers['x-edgefleet-delivery']).toBe(first!.headers['x-edgefleet-delivery']);
+    expect(first!.body).toMatchObject({ event: 'gate-failed', hub: hub.urls.http, payload });
+    expect(Date.parse(first!.body.at)).not.toBeNaN();
+
+    const viewer = (await apiClient(hub.urls.http, hub.adminToken).post('/tokens', { role: 'viewer' })).body.token as string;
+    const log = await apiClient(hub.urls.http, viewer).get(`/webhooks/deliveries?delivery=${first!.headers['x-edgefleet-delivery']}`);
+    expect(log.status).toBe(200);
+    const rows = [...log.body.deliveries].reverse();
+    expect(rows.map((d: any) => [d.event, d.url, d.attempt, d.status])).toEqual([
+      ['gate-failed', receiver.url, 1, 500],
+      ['gate-failed', receiver.url, 2, 200],
+    ]);
+    expect(rows[0].error).toMatch(/HTTP 500; retry 2\/3/);
+    expect(rows[1].error).toBeNull();
+    expect(rows[0].eventId).toBe(first!.body.id);
+  });
+
+  it('does not retry a delivery the receiver refuses with a 4xx', async () => {
+    receiver.script([400, 200]);
+    hub.services.notifier.emit('rollout-paused', { id: 'r-2', reason: 'gate latency failed' });
+    await receiver.waitFor(1);
+    await hub.services.notifier.idle();
+    expect(receiver.received).toHaveLength(1);
+    const [row] = hub.services.notifier.deliveries({ event: 'rollout-paused' });
+    expect(row).toMatchObject({ attempt: 1, status: 400 });
+    expect(row!.error).toMatch(/not retried/);
+  });
+
+  it('gives up after the configured attempts when the receiver keeps failing', async () => {
+    receiver.script([], 503);
+    hub.services.notifier.emit('rollout-completed', { id: 'r-3' });
+    await receiver.waitFor(3);
+    await hub.services.notifier.idle();
+    expect(receiver.received).toHaveLength(3);
+    const rows = hub.services.notifier.deliveries({ event: 'rollout-completed' });
+    expect(rows.map((r) => r.attempt).sort()).toEqual([1, 2, 3]);
+    expect(rows[0]!.error).toMatch(/gave up after 3 attempts/);
+  });
+
+  it('retries a network error (nothing listening) and logs it without a status', async () => {
+    const dead = await startReceiver();
+    const url = dead.url;
+    await dead.close();
+    const api = apiClient(hub.urls.http, hub.adminToken);
+    const added = await api.post('/webhooks', { url });
+    expect(added.status, JSON.stringify(added.body)).toBe(201);
+    try {
+      hub.services.notifier.emit('rollout-rolled-back', { id: 'r-4' });
+      await receiver.waitFor(1);
+      await hub.services.notifier.idle();
+      const rows = hub.services.notifier.deliveries({ event: 'rollout-rolled-back' }).filter((r) => r.url === url);
+      expect(rows).toHaveLength(3);
+      expect(rows.every((r) => r.status === null && /ECONNREFUSED/.test(r.error ?? ''))).toBe(true);
+    } finally {
+      expect((await api.del(`/webhooks/${added.body.webhook.id}`)).status).toBe(200);
+    }
+  });
+
+  it('lets admins add and remove receivers through the API (audited), and no one else', async () => {
+    const admin = apiClient(hub.urls.http, hub.adminToken);
+    const second = await startReceiver();
+    try {
+      const operator = apiClient(hub.urls.http, (await admin.post('/tokens', { role: 'operator' })).body.token);
+      expect((await operator.post('/webhooks', { url: second.url })).status).toBe(403);
+      expect((await operator.get('/webhooks')).status).toBe(403);
+      expect((await admin.post('/webhooks', { url: 'ftp://example.com/x' })).body.error.code).toBe('BAD_INPUT');
+      expect((await admin.post('/webhooks', { url: receiver.url })).body.error.code).toBe('CONFLICT');
+
+      const added = await admin.post('/webhooks', { url: second.url });
+      expect(added.status).toBe(201);
+      const list = await admin.get('/webhooks');
+      expect(list.body.webhooks.map((w: any) => [w.url, w.source])).toEqual([
+        [receiver.url, 'config'],
+        [second.url, 'api'],
+      ]);
+      // a configured URL is changed where it was configured, not through the API
+      expect((await admin.del(`/webhooks/${list.body.webhooks[0].id}`)).body.error.code).toBe('CONFLICT');
+
+      hub.services.notifier.emit('drift-alarm', { model: 'm', version: '1.0.0', feature: 'f0' });
+      const [got] = await second.waitFor(1);
+      await receiver.waitFor(1);
+      expect(signatureValid(secret, got!.raw, got!.headers['x-edgefleet-signature'])).toBe(true);
+
+      expect((await admin.del(`/webhooks/${added.body.webhook.id}`)).status).toBe(200);
+      expect((await admin.del(`/webhooks/${added.body.webhook.id}`)).status).toBe(404);
+      await hub.services.notifier.idle();
+      hub.services.notifier.emit('drift-alarm', { model: 'm', version: '1.0.0', feature: 'f1' });
+      await receiver.waitFor(2);
+      await hub.services.notifier.idle();
+      expect(second.received).toHaveLength(1);
+
+      const actions = hub.services.ctx.store.listAudit().map((a) => a.action);
+      expect(actions.filter((a) => a.startsWith('webhook.'))).toEqual(['webhook.add', 'webhook.remove', 'webhook.add', 'webhook.remove']);
+    } finally {
+      await second.close();
+    }
+  });
+
+  it('reports a device’s own automatic rollback (its `rolled-back` event over MQTT)', async () => {
+    const admin = apiClient(hub.urls.http, hub.adminToken);
+    const res = await admin.post('/devices', { id: 'edge-rb-1', tags: { line: 'a' } });
+    expect(res.status).toBe(201);
+    const client = await connectDevice(hub.urls.mqtt!, 'edge-rb-1', res.body.token);
+    try {
+      const event = { type: 'rolled-back', model: 'vib', version: '2.0.0', code: 'INFERENCE_FAILED', message: 'error rate 12% over the probation limit 5%', at: new Date().toISOString() };
+      // an activation is not a rollback: only the second event is delivered
+      await client.publishAsync(topics.events('edge-rb-1'), JSON.stringify({ ...event, type: 'activated', message: 'active' }), { qos: 1 });
+      await client.publishAsync(topics.events('edge-rb-1'), JSON.stringify(event), { qos: 1 });
+      const [got] = await receiver.waitFor(1, 'device-rolled-back');
+      expect(signatureValid(secret, got!.raw, got!.headers['x-edgefleet-signature'])).toBe(true);
+      expect(got!.body.payload).toEqual({ deviceId: 'edge-rb-1', model: 'vib', version: '2.0.0', code: 'INFERENCE_FAILED', message: event.message, at: event.at });
+      await hub.services.notifier.idle();
+      expect(receiver.received.map((r) => r.body.event)).toEqual(['device-rolled-back']);
+    } finally {
+      await client.endAsync();
+    }
+  });
+});
+
+describe('webhook notifier', () => {
+  it('never makes the caller wait: beyond its queue bound deliveries are dropped and counted', async () => {
+    const dir = tempDir('edgefleet-notifier-');
+    const store = openStore(join(dir.path, 'hub.db'));
+    const receiver = await startReceiver();
+    const notifier = createNotifier({ db: store.db, urls: [receiver.url], secret: 's3cret', maxQueue: 3, concurrency: 1, retry: { attempts: 1, baseMs: 1 } });
+    try {
+      for (let i = 0; i < 10; i++) notifier.emit('device-silent', { deviceId: `d-${i}` });
+      expect(notifier.stats()).toMatchObject({ dropped: 7, queued: 3 });
+      await notifier.idle();
+      expect(receiver.received.map((r) => r.body.payload.deviceId)).toEqual(['d-0', 'd-1', 'd-2']);
+      expect(notifier.stats()).toMatchObject({ delivered: 3, dropped: 7, queued: 0, inFlight: 0 });
+      expect(receiver.received.every((r) => signatureValid('s3cret', r.raw, r.headers['x-edgefleet-signature']))).toBe(true);
+    } finally {
+      await notifier.close();
+      await receiver.close();
+      store.close();
+      dir.remove();
+    }
+  });
+});
