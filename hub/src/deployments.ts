@@ -1,7 +1,8 @@
 // Deployments → desired states (design §3, §7): per device, the models it should run follow from the
 // rollouts whose targets include it (the latest rollout per model and role wins). Each change is a new
 // desired state with a strictly increasing sequence, signed by the director key, published retained.
-// Rollouts here are all-at-once; the gated engine (waves, soak, gates) drives the same `rollouts` rows later.
+// A rollout issued all at once applies to its whole target set; a gated one (rollout-runner.ts) only to the
+// devices its engine state has sent it to, in the role it sent (design §7).
 
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
@@ -20,6 +21,7 @@ import {
 } from '@edgefleet/protocol';
 import type { HubContext } from './context.js';
 import type { DeviceRow, RolloutRow, RolloutTargets } from './store/db.js';
+import type { RolloutState } from './rollouts/index.js';
 
 const DAY_MS = 86_400_000;
 /** Desired states are valid this long; the hub re-signs those past half their life (design §3 `expiresAt`). */
@@ -43,6 +45,10 @@ export const RolloutRequest = z.object({
   soak: z.union([z.string().max(16), z.number().min(0)]).optional(),
   onFail: z.enum(['pause', 'rollback']).optional(),
   shadow: z.boolean().optional(),
+  /** Partial gate config (rollouts/gates.ts GateConfig); the engine checks names and ranges. */
+  gates: z.record(z.string().max(64), z.union([z.number(), z.array(z.string().max(64)).max(16)])).optional(),
+  /** How long a sent device may take to converge ("30m", "10s" or ms) before it is skipped (offline) or failed. */
+  deviceTimeout: z.union([z.string().max(16), z.number().min(1)]).optional(),
 });
 export type RolloutRequest = z.infer<typeof RolloutRequest>;
 
@@ -63,12 +69,31 @@ export interface Assignment {
   rolloutId: string;
 }
 
-/** Pure: the models a device should run, from all rollouts (latest per model and role wins). */
+/**
+ * Pure: the models a device should run, from all rollouts (latest per model and role wins). A gated
+ * rollout counts for a device only once its engine has sent it there (in the role sent: shadow until
+ * promoted) — or, once completed, to every device in its target set — not after its wave was rolled back, and never after an abort — so the device falls back
+ * to the rollout before it, which is how "send the previous version" is expressed (design §3 downgrade).
+ * Superseded and rolled-back rollouts still count for the devices they reached until a newer one does.
+ */
 export function assignmentsFor(device: Pick<DeviceRow, 'id' | 'tags'>, rollouts: readonly RolloutRow[]): Assignment[] {
   const byKey = new Map<string, Assignment>();
   for (const r of [...rollouts].sort((a, b) => a.seq - b.seq)) {
-    if (!EFFECTIVE.has(r.status) || !deviceMatches(r.targets, device)) continue;
-    byKey.set(`${r.model}\u0000${r.role}`, { model: r.model, version: r.version, role: r.role, rolloutId: r.id });
+    if (!deviceMatches(r.targets, device)) continue;
+    let role = r.role;
+    if (r.state) {
+      if (r.status === 'aborted') continue;
+      const state = r.state as RolloutState;
+      const sent = state.devices[device.id]?.sent;
+      if (sent === 'previous') continue;
+      if (sent === undefined) {
+        // design §7: after completion, devices joining the target set converge to the rolled-out
+        // version at once (the engine records them on its next tick; same assignment, no new sequence)
+        if (r.status !== 'completed') continue;
+        role = state.role;
+      } else role = sent;
+    } else if (!EFFECTIVE.has(r.status)) continue;
+    byKey.set(`${r.model}\u0000${role}`, { model: r.model, version: r.version, role, rolloutId: r.id });
   }
   // a shadow of the version that is already active is pointless
   const out = [...byKey.values()].filter(
@@ -107,6 +132,13 @@ export interface Deployments {
   desiredArtifacts(deviceId: string): ReadonlySet<string>;
   /** Resolves when every publish started so far is done. */
   idle(): Promise<void>;
+  /**
+   * Gated rollouts (design §7): in ONE transaction run `write` (the engine's new state, audit rows), then
+   * sign and store a desired state for each of `deviceIds` whose assignments changed; publish only after
+   * the commit. A crash before the commit sends nothing; after it, the stored states are re-published
+   * (same sequence, harmless) and the engine never sends them again.
+   */
+  commit(write: () => void, deviceIds: readonly string[]): Promise<void>;
 }
 
 function manifestOf(envelopeJson: string): Manifest {
@@ -293,6 +325,25 @@ export function createDeployments(ctx: HubContext): Deployments {
     },
     async idle() {
       await pending;
+    },
+    async commit(write, deviceIds) {
+      const out = store.transaction(() => {
+        write();
+        const res: Array<[string, string]> = [];
+        if (deviceIds.length === 0) return res;
+        const rollouts = store.listRollouts();
+        for (const id of deviceIds) {
+          const d = store.getDevice(id);
+          if (!d) continue;
+          const env = issue(d, rollouts, false);
+          if (env) res.push([id, env]);
+        }
+        return res;
+      });
+      for (let i = 0; i < out.length; i += BATCH) {
+        if (i > 0) await new Promise((r) => setImmediate(r));
+        await Promise.all(out.slice(i, i + BATCH).map(([id, env]) => publishDesired(id, env)));
+      }
     },
   };
 }

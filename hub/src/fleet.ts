@@ -23,7 +23,11 @@ export interface FleetStatus {
   versions: Array<{ model: string; version: string; devices: number }>;
   health: VersionHealth[];
   rollouts: { total: number; active: number };
+  /** Rollouts in progress (gated: running, soaking or paused), with the wave they are at. */
+  activeRollouts: Array<{ id: string; model: string; version: string; role: string; status: string; wave: number; waves: number[]; percent: number | null; pausedReason: string | null }>;
 }
+
+const LIVE = new Set(['running', 'soaking', 'paused']);
 
 export function fleetStatus(ctx: HubContext, sinceMinutes = 60): FleetStatus {
   const { store } = ctx;
@@ -92,6 +96,24 @@ export function fleetStatus(ctx: HubContext, sinceMinutes = 60): FleetStatus {
     devices: { total: devices.length, online, offline: devices.length - online },
     versions: [...inUse.values()].sort((a, b) => a.model.localeCompare(b.model) || a.version.localeCompare(b.version)),
     health,
-    rollouts: { total: rollouts.length, active: rollouts.filter((r) => r.status === 'active').length },
+    rollouts: { total: rollouts.length, active: rollouts.filter((r) => LIVE.has(r.status)).length },
+    activeRollouts: rollouts
+      .filter((r) => LIVE.has(r.status))
+      .map((r) => {
+        const state = r.state as { wave: number; pausedReason: string | null } | null;
+        const spec = r.spec as { waves: number[] } | null;
+        const wave = state?.wave ?? -1;
+        return {
+          id: r.id,
+          model: r.model,
+          version: r.version,
+          role: r.role,
+          status: r.status,
+          wave,
+          waves: spec?.waves ?? [],
+          percent: spec?.waves[wave] ?? null,
+          pausedReason: state?.pausedReason ?? null,
+        };
+      }),
   };
 }

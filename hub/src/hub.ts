@@ -20,6 +20,7 @@ import { createIngest, type Ingest } from './ingest.js';
 import { createModelRegistry, type ModelRegistry } from './model-registry.js';
 import { createCommandSender, type CommandSender } from './commands.js';
 import { createApi } from './http/app.js';
+import { createRolloutRunner, type RolloutRunner } from './rollout-runner.js';
 import { createApiToken } from './http/auth.js';
 import { dialHost, parseHostPort } from './broker/address.js';
 import { mosquittoPasswordHash, writeMosquittoPasswordFile } from './mosquitto.js';
@@ -53,6 +54,8 @@ export interface HubOptions {
   /** MQTT packet cap (default LIMITS.mqttPacket). */
   maxPacketBytes?: number;
   now?: () => Date;
+  /** Period of the rollout engine's ticker in ms (default 1000; design §7 gated rollouts). */
+  rolloutTickMs?: number;
   /** Webhook URLs (`--webhook`, repeatable; design §7); more can be added through the API. */
   webhooks?: string[];
   /** HMAC secret of webhook signatures (default: `<data>/webhook-secret`, created on first start, 0600). */
@@ -73,7 +76,7 @@ export interface Hub {
   flush(): void;
   close(): Promise<void>;
   /** Internals for tests and the rollout engine. */
-  readonly services: { ctx: HubContext; devices: DeviceRegistry; deployments: Deployments; models: ModelRegistry; ingest: Ingest; commands: CommandSender; notifier: Notifier; alarms: Alarms | null };
+  readonly services: { ctx: HubContext; devices: DeviceRegistry; deployments: Deployments; models: ModelRegistry; ingest: Ingest; commands: CommandSender; notifier: Notifier; alarms: Alarms | null; rollouts: RolloutRunner };
 }
 
 const DEFAULTS = { http: '127.0.0.1:0', mqtt: '127.0.0.1:0', ws: '127.0.0.1:0' };
@@ -260,7 +263,10 @@ export async function startHub(options: HubOptions): Promise<Hub> {
 
     // ---- HTTP ----
     const commands = createCommandSender(ctx);
-    const app = createApi({ ctx, devices, deployments, models, artifacts, commands });
+    // design §7: the gated rollout engine; it stops (finishing its current step) before the database closes
+    const rollouts = createRolloutRunner(ctx, deployments, { ...(options.rolloutTickMs !== undefined ? { tickMs: options.rolloutTickMs } : {}) });
+    cleanups.push(() => rollouts.close());
+    const app = createApi({ ctx, devices, deployments, models, artifacts, commands, rollouts });
     mountWebhookApi(app, ctx, notifier);
     metrics.gauge('edgefleet_devices', 'Registered devices by last known status.', () => {
       const rows = store.db.prepare<[], { status: string; n: number }>('SELECT status, COUNT(*) AS n FROM devices GROUP BY status').all();
@@ -319,6 +325,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
       close() {
         closing ??= (async () => {
           clearInterval(refresh);
+          await rollouts.close().catch(() => undefined); // no engine step publishes into a closing broker
           await deployments.idle().catch(() => undefined);
           // stop the broker (or leave the external one) first, so nothing arrives after the last
           // ingest flush; cleanup then flushes ingest, closes HTTP, artifacts and the database
@@ -327,7 +334,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
         })();
         return closing;
       },
-      services: { ctx, devices, deployments, models, ingest, commands, notifier, alarms },
+      services: { ctx, devices, deployments, models, ingest, commands, notifier, alarms, rollouts },
     };
   } catch (err) {
     await cleanup();

@@ -32,6 +32,8 @@ export interface HealthQuery {
   version: string;
   device?: string;
   tags?: Record<string, string>;
+  /** An explicit device set (a rollout wave): raw windows of these devices only. */
+  deviceIds?: readonly string[];
   role?: 'active' | 'shadow';
   from: number;
   to: number;
@@ -174,13 +176,17 @@ export function computeHealth(ctx: HubContext, q: HealthQuery): HealthReport {
   const roleSql = q.role ? ' AND role = @role' : '';
   let rows: WindowRow[];
   let devices: number;
-  if (q.device || q.tags) {
+  if (q.device || q.tags || q.deviceIds) {
     // per-device questions need the raw windows (rollups are merged across devices)
     const clauses: string[] = [];
     const params: Record<string, unknown> = { model: q.model, version: q.version, from: q.from, to: q.to, role: q.role };
     if (q.device) {
       clauses.push('device_id = @device');
       params.device = q.device;
+    }
+    if (q.deviceIds) {
+      clauses.push('device_id IN (SELECT value FROM json_each(@deviceIds))');
+      params.deviceIds = JSON.stringify(q.deviceIds);
     }
     Object.entries(q.tags ?? {}).forEach(([k, v], i) => {
       clauses.push(`device_id IN (SELECT id FROM devices WHERE json_extract(tags, @tk${i}) = @tv${i})`);
@@ -288,6 +294,29 @@ export function computeHealth(ctx: HubContext, q: HealthQuery): HealthReport {
         : { labelled: 0, correct: 0, p: null, low: null, high: null, coverage: total.inferences > 0 ? 0 : null },
     shadow: total.shadowCompared > 0 ? { compared: total.shadowCompared, agreed: total.shadowAgreed, rate: total.shadowAgreed / total.shadowCompared } : null,
   };
+}
+
+/**
+ * Raw telemetry windows of one model from a device set over [from, to) (by window start), optionally of
+ * one version (or every version but one) and role: what the rollout gates merge (rollout-runner.ts), from
+ * the same table and range rules as computeHealth's per-device path.
+ */
+export function windowsOf(
+  ctx: HubContext,
+  q: { model: string; version?: string; notVersion?: string; role?: 'active' | 'shadow'; deviceIds: readonly string[]; from: number; to: number },
+): Array<{ device: string; window: TelemetryWindow }> {
+  if (q.deviceIds.length === 0) return [];
+  const clauses = ['model = @model', 'start >= @from', 'start < @to', 'device_id IN (SELECT value FROM json_each(@deviceIds))'];
+  const params: Record<string, unknown> = { model: q.model, from: q.from, to: q.to, deviceIds: JSON.stringify(q.deviceIds) };
+  if (q.version !== undefined) (clauses.push('version = @version'), (params.version = q.version));
+  if (q.notVersion !== undefined) (clauses.push('version <> @notVersion'), (params.notVersion = q.notVersion));
+  if (q.role !== undefined) (clauses.push('role = @role'), (params.role = q.role));
+  return ctx.store.db
+    .prepare<Record<string, unknown>, { device: string; body: string }>(
+      `SELECT device_id AS device, body FROM telemetry_windows WHERE ${clauses.join(' AND ')} ORDER BY start`,
+    )
+    .all(params)
+    .map((r) => ({ device: r.device, window: JSON.parse(r.body) as TelemetryWindow }));
 }
 
 export interface FleetOverview {

@@ -41,6 +41,9 @@ export interface RolloutRow {
   status: string;
   createdAt: string;
   updatedAt: string;
+  /** Gated rollouts (design §7): the engine's resolved spec and persisted state; null when issued all at once. */
+  spec: unknown;
+  state: unknown;
 }
 
 export interface RolloutTargets {
@@ -116,6 +119,8 @@ interface RawRollout {
   status: string;
   created_at: string;
   updated_at: string;
+  spec: string | null;
+  state: string | null;
 }
 
 function rolloutFromRow(r: RawRollout): RolloutRow {
@@ -130,6 +135,8 @@ function rolloutFromRow(r: RawRollout): RolloutRow {
     status: r.status,
     createdAt: r.created_at,
     updatedAt: r.updated_at,
+    spec: r.spec === null ? null : (JSON.parse(r.spec) as unknown),
+    state: r.state === null ? null : (JSON.parse(r.state) as unknown),
   };
 }
 
@@ -205,12 +212,13 @@ export function openStore(file: string) {
        VALUES (@model, @version, @release, @sha256, @size, @manifest, @envelope, @createdAt)`,
     ),
     rolloutInsert: db.prepare(
-      `INSERT INTO rollouts (id, seq, model, version, role, targets, options, status, created_at, updated_at)
-       VALUES (@id, (SELECT COALESCE(MAX(seq), 0) + 1 FROM rollouts), @model, @version, @role, @targets, @options, @status, @createdAt, @createdAt)`,
+      `INSERT INTO rollouts (id, seq, model, version, role, targets, options, status, created_at, updated_at, spec, state)
+       VALUES (@id, (SELECT COALESCE(MAX(seq), 0) + 1 FROM rollouts), @model, @version, @role, @targets, @options, @status, @createdAt, @createdAt, @spec, @state)`,
     ),
     rolloutGet: db.prepare<[string], RawRollout>('SELECT * FROM rollouts WHERE id = ?'),
     rolloutAll: db.prepare<[], RawRollout>('SELECT * FROM rollouts ORDER BY seq'),
     rolloutStatus: db.prepare('UPDATE rollouts SET status = ?, updated_at = ? WHERE id = ?'),
+    rolloutState: db.prepare('UPDATE rollouts SET status = ?, state = ?, updated_at = ? WHERE id = ?'),
     tokenByHash: db.prepare<[string], { id: string; hash: string; role: string; name: string | null; created_at: string }>(
       'SELECT * FROM tokens WHERE hash = ?',
     ),
@@ -309,14 +317,23 @@ export function openStore(file: string) {
     insertModelVersion: (m: ModelVersionRow) => s.modelInsert.run(m),
 
     // ---- rollouts ----
-    insertRollout: (r: Omit<RolloutRow, 'seq' | 'updatedAt'>) =>
-      s.rolloutInsert.run({ ...r, targets: JSON.stringify(r.targets), options: JSON.stringify(r.options) }),
+    insertRollout: (r: Omit<RolloutRow, 'seq' | 'updatedAt' | 'spec' | 'state'> & { spec?: unknown; state?: unknown }) =>
+      s.rolloutInsert.run({
+        ...r,
+        targets: JSON.stringify(r.targets),
+        options: JSON.stringify(r.options),
+        spec: r.spec == null ? null : JSON.stringify(r.spec),
+        state: r.state == null ? null : JSON.stringify(r.state),
+      }),
     getRollout: (id: string) => {
       const r = s.rolloutGet.get(id);
       return r ? rolloutFromRow(r) : undefined;
     },
     listRollouts: () => s.rolloutAll.all().map(rolloutFromRow),
     setRolloutStatus: (id: string, status: string, at: string) => s.rolloutStatus.run(status, at, id).changes > 0,
+    /** The gated engine's new state (and its status, mirrored in the column for queries). */
+    setRolloutState: (id: string, status: string, state: unknown, at: string) =>
+      s.rolloutState.run(status, JSON.stringify(state), at, id).changes > 0,
 
     // ---- tokens ----
     tokenByHash: (hash: string): TokenRow | undefined => {
