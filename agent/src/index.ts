@@ -129,9 +129,17 @@ export function createAgent(configInput: unknown, options: AgentOptions = {}): A
         store,
       });
       core = c;
-      // design §5 offline first: models on disk are loaded (core.start) and served before the broker answers
-      await c.start();
-      if (apiAddr) api = await startLocalApi(c, apiAddr);
+      try {
+        // design §5 offline first: models on disk are loaded (core.start) and served before the broker answers
+        await c.start();
+        if (apiAddr) api = await startLocalApi(c, apiAddr);
+      } catch (err) {
+        await c.stop().catch(() => {});
+        await dataStore.close().catch(() => {});
+        core = null;
+        store = null;
+        throw err;
+      }
     },
 
     async stop() {

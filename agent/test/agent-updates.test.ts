@@ -260,4 +260,16 @@ describe('agent updates through a real broker', () => {
     expect(h.events('dev-sup').some((e) => e.type === 'download-failed')).toBe(false);
     expect(h.events('dev-sup').filter((e) => e.type === 'activated').map((e) => e.version)).toEqual(['1.0.0', '3.0.0']);
   });
+
+  it('refuses a second agent on the same data dir (CONFLICT) and frees it on stop', async () => {
+    const config = h.agentConfig('dev-lock');
+    const one = createAgent(config, { ...FAST });
+    agents.push(one);
+    await one.start();
+    const two = createAgent(config, { ...FAST });
+    await expect(two.start()).rejects.toMatchObject({ code: 'CONFLICT' });
+    await one.stop();
+    await two.start();
+    agents.push(two);
+  });
 });

@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import type { TelemetryWindow } from '@edgefleet/protocol';
+import { EdgefleetError, type TelemetryWindow } from '@edgefleet/protocol';
 import type { AgentStore, OutboxBatch, PredictionRecord } from '../core/ports.js';
 
 export interface SqliteStoreOptions {
@@ -47,9 +47,48 @@ export function writeFileAtomic(file: string, bytes: Uint8Array): void {
   fsyncDir(path.dirname(file));
 }
 
+/**
+ * One agent per data dir: a lock file holding the owner's pid. A lock left by a process that no longer
+ * exists (kill -9, power loss) is taken over.
+ */
+const lockedHere = new Set<string>();
+
+function acquireLock(dataDir: string): () => void {
+  const file = path.resolve(dataDir, 'agent.lock');
+  if (lockedHere.has(file)) throw new EdgefleetError('CONFLICT', `data dir ${dataDir} is in use by another agent in this process`);
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const fd = fs.openSync(file, 'wx');
+      fs.writeSync(fd, String(process.pid));
+      fs.closeSync(fd);
+      lockedHere.add(file);
+      return () => {
+        lockedHere.delete(file);
+        fs.rmSync(file, { force: true });
+      };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const pid = Number(fs.readFileSync(file, 'utf8').trim());
+      let alive = false;
+      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid) {
+        try {
+          process.kill(pid, 0);
+          alive = true;
+        } catch (e) {
+          alive = (e as NodeJS.ErrnoException).code === 'EPERM';
+        }
+      }
+      if (alive) throw new EdgefleetError('CONFLICT', `data dir ${dataDir} is in use by agent process ${pid}`);
+      fs.rmSync(file, { force: true });
+    }
+  }
+  throw new EdgefleetError('CONFLICT', `cannot lock data dir ${dataDir}`);
+}
+
 export function openSqliteStore(options: SqliteStoreOptions): AgentStore {
   const modelsDir = path.join(options.dataDir, 'models');
   fs.mkdirSync(modelsDir, { recursive: true });
+  const unlock = acquireLock(options.dataDir);
   const maxPredictions = options.maxPredictions ?? 100_000;
   const db = new Database(path.join(options.dataDir, 'agent.db'));
   db.pragma('journal_mode = WAL');
@@ -269,6 +308,7 @@ export function openSqliteStore(options: SqliteStoreOptions): AgentStore {
     async close() {
       for (const sha of [...fds.keys()]) closeFd(sha);
       db.close();
+      unlock();
     },
   };
 }
