@@ -150,6 +150,7 @@ describe('agent updates through a real broker', () => {
     expect(h.events('dev-d').find((e) => e.type === 'self-test-failed')?.code).toBe('SELF_TEST_FAILED');
     expect(activeVersion(agent)).toBe('1.0.0');
     expect(agent.core.slots().m!.error?.code).toBe('SELF_TEST_FAILED');
+    expect(agent.core.slots().m!.state).toBe('failed');
     const r = await agent.infer('m', { features: { type: 'float32', dims: [1, FEATURES], data: floats(FEATURES, 1) } });
     expect(r.version).toBe('1.0.0');
   });

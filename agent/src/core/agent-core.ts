@@ -632,7 +632,8 @@ export function createAgentCore(options: AgentCoreOptions): AgentCore {
       error: { code: e.code, message: e.message },
       blocked: permanent && !slot.blocked.includes(task.ref.sha256) ? [...slot.blocked, task.ref.sha256] : slot.blocked,
     };
-    if (permanent && slot.active) back.state = slot.probation ? 'probation' : 'active';
+    // A permanent failure reads 'failed' even while the old version keeps serving (`active` says which):
+    // the hub's rollout counts it as a failed device for this rollout rather than waiting for a timeout.
     setSlot(back);
     await saveSlots();
     const type = e.code === 'SELF_TEST_FAILED' ? 'self-test-failed' : e.code === 'MODEL_LOAD_FAILED' ? 'load-failed' : e.code === 'HASH_MISMATCH' || e.code === 'SIZE_MISMATCH' ? 'verification-failed' : 'download-failed';
