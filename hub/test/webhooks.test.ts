@@ -8,7 +8,7 @@ import { topics } from '@edgefleet/protocol';
 import type { Hub } from '@edgefleet/hub';
 import { openStore } from '../src/store/db.js';
 import { createNotifier } from '../src/webhooks.js';
-import { apiClient, connectDevice, startTestHub, tempDir } from './helpers.js';
+import { apiClient, connectDevice, startTestHub, tempDir, tinyModel } from './helpers.js';
 import { signatureValid, startReceiver, type Receiver } from './webhooks-support.js';
 
 describe('webhooks', () => {
@@ -193,6 +193,54 @@ describe('webhook notifier', () => {
       await notifier.close();
       await receiver.close();
       store.close();
+      dir.remove();
+    }
+  });
+});
+
+describe('webhooks from the rollout engine', () => {
+  it('a wave whose device fails its self-test fails the gate and pauses the rollout: both arrive signed', async () => {
+    const dir = tempDir('edgefleet-webhooks-gate-');
+    const receiver = await startReceiver();
+    const hub = await startTestHub(join(dir.path, 'data'), { ws: null, webhooks: [receiver.url], webhookSecret: 'gate-secret', alarms: false });
+    const admin = apiClient(hub.urls.http, hub.adminToken);
+    let client: Awaited<ReturnType<typeof connectDevice>> | undefined;
+    try {
+      const pushed = await admin.pushModel(tinyModel(), { name: 'tiny', version: '2.0.0' });
+      expect(pushed.status, JSON.stringify(pushed.body)).toBe(201);
+      const dev = await admin.post('/devices', { id: 'edge-gate-1' });
+      client = await connectDevice(hub.urls.mqtt!, 'edge-gate-1', dev.body.token);
+      await client.publishAsync(topics.status('edge-gate-1'), 'online', { qos: 1, retain: true });
+      const started = await admin.post('/rollouts', { model: 'tiny', version: '2.0.0', targets: { devices: ['edge-gate-1'] }, waves: [100], soak: '1m' });
+      expect(started.status, JSON.stringify(started.body)).toBe(201);
+      const id = started.body.rollout.id as string;
+      // what an agent reports when the new version's self-test fails (design §5): it keeps what it ran
+      const reported = {
+        deviceId: 'edge-gate-1',
+        agentVersion: '0.1.0',
+        runtime: 'onnxruntime-node',
+        platform: 'linux-x64',
+        desiredSequence: 1,
+        keyringVersion: 1,
+        models: {
+          tiny: { active: null, previous: null, shadow: null, pending: null, state: 'failed', error: { code: 'SELF_TEST_FAILED', message: 'output differs from the manifest self-test' }, rolloutId: id },
+        },
+        resources: {},
+        at: new Date().toISOString(),
+      };
+      await client.publishAsync(topics.reported('edge-gate-1'), JSON.stringify(reported), { qos: 1, retain: true });
+
+      const [gate] = await receiver.waitFor(1, 'gate-failed', 15_000);
+      const [paused] = await receiver.waitFor(1, 'rollout-paused', 15_000);
+      for (const r of [gate!, paused!]) expect(signatureValid('gate-secret', r.raw, r.headers['x-edgefleet-signature'])).toBe(true);
+      expect(gate!.body.payload).toMatchObject({ id, wave: 0 });
+      expect(gate!.body.payload.failed.map((g: any) => g.name)).toContain('device-failure-rate');
+      expect(paused!.body.payload).toMatchObject({ id, wave: 0 });
+      expect((await admin.get(`/rollouts/${id}`)).body.rollout.status).toBe('paused');
+    } finally {
+      await client?.endAsync();
+      await hub.close();
+      await receiver.close();
       dir.remove();
     }
   });
