@@ -125,6 +125,14 @@ export async function startHub(options: HubOptions): Promise<Hub> {
       chmodSync(tokenFile, 0o600);
       log(`admin token written to ${tokenFile}`);
     }
+    // design §7: key creation and keyring signing are audited like every other act of the hub
+    if (created || renewed) {
+      store.appendAudit('hub', created ? 'keys.create' : 'keyring.sign', {
+        keyring: keys.keyring.version,
+        expiresAt: keys.keyring.expiresAt,
+        ...(created ? { root: keys.root.keyId, release: keys.release.keyId, director: keys.director.keyId } : {}),
+      });
+    }
 
     const metrics = createMetrics([...HUB_METRICS]);
     let devices: DeviceRegistry | undefined;

@@ -69,7 +69,7 @@ describe('audit log', () => {
 
   it('records every operator action with its actor', () => {
     const actions = rows().map((r) => r.action);
-    for (const a of ['token.create', 'device.add', 'device.tags', 'model.push', 'rollout.start', 'device.remove', 'webhook.add']) {
+    for (const a of ['keys.create', 'token.create', 'device.add', 'device.tags', 'model.push', 'rollout.start', 'device.remove', 'webhook.add']) {
       expect(actions, a).toContain(a);
     }
     // the first admin token is the hub's own act; the rest are the admin token's
