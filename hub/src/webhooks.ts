@@ -19,6 +19,7 @@ import { EdgefleetError } from '@edgefleet/protocol';
 import type { Db, Role } from './store/db.js';
 import type { HubContext } from './context.js';
 import { bearerPrincipal, roleAtLeast, type Principal } from './http/auth.js';
+import type { RouteDoc } from './http/openapi.js';
 
 export const WEBHOOK_EVENTS = [
   'gate-failed',
@@ -424,6 +425,14 @@ export function createNotifier(options: NotifierOptions): Notifier {
 }
 
 export const WebhookCreate = z.object({ url: z.string() });
+
+/** The routes mountWebhookApi adds, for the OpenAPI document. */
+export const WEBHOOK_ROUTE_DOCS: RouteDoc[] = [
+  { method: 'get', path: '/webhooks/deliveries', summary: 'Webhook delivery log, newest first: one row per attempt (?limit, ?event, ?delivery)', role: 'viewer' },
+  { method: 'get', path: '/webhooks', summary: 'Webhook receivers (configured and API-added) and the event names', role: 'admin' },
+  { method: 'post', path: '/webhooks', summary: 'Add a webhook receiver URL (signed with the hub’s webhook secret)', role: 'admin', body: WebhookCreate },
+  { method: 'delete', path: '/webhooks/:id', summary: 'Remove a webhook receiver added through the API', role: 'admin' },
+];
 const DeliveryQuery = z.object({
   limit: z.coerce.number().int().min(1).max(1000).default(100),
   event: z.enum(WEBHOOK_EVENTS).optional(),

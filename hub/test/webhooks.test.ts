@@ -148,6 +148,8 @@ describe('webhooks', () => {
       await hub.services.notifier.idle();
       expect(second.received).toHaveLength(1);
 
+      const paths = Object.keys((await admin.get('/openapi.json')).body.paths);
+      expect(paths).toEqual(expect.arrayContaining(['/webhooks', '/webhooks/{id}', '/webhooks/deliveries']));
       const actions = hub.services.ctx.store.listAudit().map((a) => a.action);
       expect(actions.filter((a) => a.startsWith('webhook.'))).toEqual(['webhook.add', 'webhook.remove', 'webhook.add', 'webhook.remove']);
     } finally {

@@ -24,6 +24,7 @@ import { mountHealthApi } from './health-api.js';
 import { parseDeviceFilter, queryDevices } from './device-query.js';
 import { mountDashboard } from '../dashboard/index.js';
 import { verifyAuditChain } from '../audit.js';
+import { WEBHOOK_ROUTE_DOCS } from '../webhooks.js';
 
 export interface ApiDeps {
   ctx: HubContext;
@@ -356,6 +357,7 @@ export function createApi(deps: ApiDeps): Hono<Env> {
     need(c, 'viewer');
     return c.json(verifyAuditChain(store.db)); // names the first broken row and what broke
   });
+  WEBHOOK_ROUTE_DOCS.forEach(doc); // mounted by hub.ts (webhooks.ts mountWebhookApi)
 
   // ---- artifacts (device Basic auth or any API token; design §8 range requests) ----
   doc({ method: 'get', path: '/artifacts/:sha256', summary: 'Artifact bytes, with Range support', role: 'device' });
