@@ -7,7 +7,7 @@ var TOKEN_KEY = 'edgefleet.token';
 var S = { token: sessionStorage.getItem(TOKEN_KEY), role: null, who: null, gen: 0, timer: null, range: 3600e3 };
 var TERMINAL = { completed: 1, aborted: 1, 'rolled-back': 1, superseded: 1 };
 var STATES = ['idle', 'downloading', 'verifying', 'self-testing', 'active', 'probation', 'rolled-back', 'failed'];
-var BAD_EVENTS = { 'rolled-back': 1, 'verification-failed': 1, 'download-failed': 1, 'self-test-failed': 1, 'load-failed': 1, error: 1, 'outbox-dropped': 1 };
+var BAD_EVENTS = { 'rolled-back': 1, 'verification-failed': 1, 'download-failed': 1, 'self-test-failed': 1, 'load-failed': 1, error: 1, 'outbox-dropped': 1, 'device-silent': 1 };
 var RANGES = [[3600e3, 'last hour', 60e3], [6 * 3600e3, 'last 6 hours', 300e3], [86400e3, 'last 24 hours', 900e3], [7 * 86400e3, 'last 7 days', 3600e3]];
 
 function el(tag, attrs, children) {
