@@ -32,7 +32,8 @@ Usage:
   edgefleet rollout ls | show ID | pause ID | resume ID | abort ID | promote ID
   edgefleet fleet status [--minutes 60]
   edgefleet token create --role viewer|operator|admin [--name NAME]
-  edgefleet audit verify
+  edgefleet audit verify                         check the audit hash chain; names the first broken row
+  edgefleet webhook ls | add URL | rm ID | deliveries [--event E] [--limit N]
 
 Client options: --hub URL (or EDGEFLEET_HUB, default http://127.0.0.1:8080),
   --token T (or EDGEFLEET_TOKEN, else ./edgefleet-data/admin-token), --json on read commands.
@@ -75,6 +76,8 @@ const OPTIONS = {
   shadow: { type: 'boolean' },
   role: { type: 'string' },
   minutes: { type: 'string' },
+  event: { type: 'string' },
+  limit: { type: 'string' },
 } as const;
 
 type Values = ReturnType<typeof parse>['values'];
@@ -475,6 +478,38 @@ async function tokenCreate(v: Values): Promise<void> {
   process.stderr.write(`token ${res.id} (${res.role}); shown once, stored only hashed\n`);
 }
 
+async function webhookCmd(sub: string | undefined, args: string[], v: Values): Promise<void> {
+  const c = client(v);
+  if (sub === 'ls' || sub === 'list' || sub === undefined) {
+    const res = await c.request<{ webhooks: Array<{ id: string; url: string; source: string; createdBy: string | null }> }>('GET', '/webhooks');
+    if (v.json) return json(res);
+    return out(table([['ID', 'URL', 'SOURCE'], ...res.webhooks.map((w) => [w.id, w.url, w.source])]));
+  }
+  if (sub === 'add') {
+    if (!args[0]) throw new EdgefleetError('BAD_INPUT', 'webhook add needs a URL');
+    const res = await c.request<{ webhook: { id: string; url: string } }>('POST', '/webhooks', { url: args[0] });
+    return v.json ? json(res) : out(`webhook ${res.webhook.id} added: ${res.webhook.url}\n`);
+  }
+  if (sub === 'rm' || sub === 'remove') {
+    if (!args[0]) throw new EdgefleetError('BAD_INPUT', 'webhook rm needs an ID');
+    await c.request('DELETE', `/webhooks/${encodeURIComponent(args[0])}`);
+    return out(`webhook ${args[0]} removed\n`);
+  }
+  if (sub === 'deliveries') {
+    const q = new URLSearchParams();
+    if (v.event) q.set('event', v.event);
+    if (v.limit) q.set('limit', v.limit);
+    const res = await c.request<{ deliveries: Array<{ startedAt: string; event: string; url: string; attempt: number; status: number | null; error: string | null }>; stats: Record<string, number> }>(
+      'GET',
+      `/webhooks/deliveries${q.size ? `?${q}` : ''}`,
+    );
+    if (v.json) return json(res);
+    out(table([['TIME', 'EVENT', 'URL', 'ATTEMPT', 'STATUS', 'ERROR'], ...res.deliveries.map((d) => [d.startedAt, d.event, d.url, String(d.attempt), d.status === null ? '-' : String(d.status), d.error ?? ''])]));
+    return out(`delivered ${res.stats.delivered ?? 0}, failed ${res.stats.failed ?? 0}, dropped (queue full) ${res.stats.dropped ?? 0} since the hub started\n`);
+  }
+  throw new EdgefleetError('BAD_INPUT', `unknown webhook command ${JSON.stringify(sub)} (ls, add, rm, deliveries)`);
+}
+
 async function auditVerify(v: Values): Promise<void> {
   const res = await client(v).request<{ ok: boolean; entries: number; brokenAt?: number; reason?: string; message?: string }>('GET', '/audit/verify');
   if (v.json) json(res);
@@ -531,6 +566,10 @@ export async function main(argv: string[]): Promise<number> {
       case 'token':
         if (sub !== 'create') throw new EdgefleetError('BAD_INPUT', 'usage: edgefleet token create --role R');
         await tokenCreate(v);
+        break;
+      case 'webhook':
+      case 'webhooks':
+        await webhookCmd(sub, rest, v);
         break;
       case 'audit':
         if (sub !== 'verify') throw new EdgefleetError('BAD_INPUT', 'usage: edgefleet audit verify');

@@ -1,30 +1,14 @@
 // The audit log (design §7, issue 5 item 5): every operator action is a hash-chained row; `edgefleet audit
 // verify` (the built CLI, against a real hub) passes on an untouched database and names the first row edited,
 // deleted or relinked by hand through SQLite, and exits non-zero.
-import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Hub } from '@edgefleet/hub';
 import { apiClient, startTestHub, tempDir, tinyModel } from './helpers.js';
+import { runCli } from './webhooks-support.js';
 
-const BIN = fileURLToPath(new URL('../bin/edgefleet.js', import.meta.url));
-const BUILT = existsSync(fileURLToPath(new URL('../dist/cli.js', import.meta.url)));
-const CLI = fileURLToPath(new URL('../src/cli.ts', import.meta.url));
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-
-function cli(args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const p = spawn(process.execPath, BUILT ? [BIN, ...args] : ['--import', 'tsx', CLI, ...args], { cwd: ROOT, env: { ...process.env, ...env } });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    p.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
-}
+const cli = runCli;
 
 interface Row {
   id: number;

@@ -1,7 +1,10 @@
-// Webhook test resources: a real local HTTP receiver on port 0 that records raw bodies and headers and answers
-// with scripted statuses, and an independent HMAC check (not the hub's own helper).
+// Webhook and audit test resources: a real local HTTP receiver on port 0 that records raw bodies and headers and
+// answers with scripted statuses, an independent HMAC check (not the hub's own helper), and the CLI as a child.
 
+import { spawn } from 'node:child_process';
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -76,4 +79,22 @@ export function signatureValid(secret: string, raw: Buffer, header: string | str
   const expected = Buffer.from('sha256=' + createHmac('sha256', secret).update(raw).digest('hex'));
   const given = Buffer.from(header);
   return given.length === expected.length && timingSafeEqual(given, expected);
+}
+
+// child processes run the built bin (vitest.config.ts: bins use dist/); tsx from source when not built
+const BIN = fileURLToPath(new URL('../bin/edgefleet.js', import.meta.url));
+const BUILT = existsSync(fileURLToPath(new URL('../dist/cli.js', import.meta.url)));
+const CLI = fileURLToPath(new URL('../src/cli.ts', import.meta.url));
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+/** Run `edgefleet ARGS` as a child process. */
+export function runCli(args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const p = spawn(process.execPath, BUILT ? [BIN, ...args] : ['--import', 'tsx', CLI, ...args], { cwd: ROOT, env: { ...process.env, ...env } });
+    let stdout = '';
+    let stderr = '';
+    p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    p.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+  });
 }

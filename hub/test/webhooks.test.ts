@@ -9,7 +9,7 @@ import type { Hub } from '@edgefleet/hub';
 import { openStore } from '../src/store/db.js';
 import { createNotifier } from '../src/webhooks.js';
 import { apiClient, connectDevice, startTestHub, tempDir, tinyModel } from './helpers.js';
-import { signatureValid, startReceiver, type Receiver } from './webhooks-support.js';
+import { runCli, signatureValid, startReceiver, type Receiver } from './webhooks-support.js';
 
 describe('webhooks', () => {
   let dir: ReturnType<typeof tempDir>;
@@ -155,6 +155,29 @@ describe('webhooks', () => {
     } finally {
       await second.close();
     }
+  });
+
+  it('`edgefleet webhook` lists, adds and removes receivers and shows the delivery log', async () => {
+    const env = { EDGEFLEET_HUB: hub.urls.http, EDGEFLEET_TOKEN: hub.adminToken };
+    const add = await runCli(['webhook', 'add', 'http://127.0.0.1:9/cli-hook'], env);
+    expect(add.code, add.stderr).toBe(0);
+    const id = /webhook (wh-[0-9a-f]+) added/.exec(add.stdout)?.[1];
+    expect(id).toBeDefined();
+    const ls = await runCli(['webhook', 'ls'], env);
+    expect(ls.stdout).toContain(receiver.url);
+    expect(ls.stdout).toMatch(new RegExp(`${id} +http://127\\.0\\.0\\.1:9/cli-hook +api`));
+    expect((await runCli(['webhook', 'rm', id!], env)).code).toBe(0);
+    expect((await runCli(['webhook', 'ls', '--json'], env)).stdout).not.toContain('cli-hook');
+    const bad = await runCli(['webhook', 'add', 'not a url'], env);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/^error BAD_INPUT: bad webhook URL/);
+
+    hub.services.notifier.emit('rollout-completed', { id: 'r-cli' });
+    await receiver.waitFor(1);
+    await hub.services.notifier.idle();
+    const log = await runCli(['webhook', 'deliveries', '--event', 'rollout-completed', '--limit', '1'], env);
+    expect(log.code, log.stderr).toBe(0);
+    expect(log.stdout.split('\n')[1]).toMatch(new RegExp(`rollout-completed +${receiver.url.replace(/\./g, '\\.')} +1 +200`));
   });
 
   it('reports a device’s own automatic rollback (its `rolled-back` event over MQTT)', async () => {
