@@ -87,10 +87,15 @@ const BUILT = existsSync(fileURLToPath(new URL('../dist/cli.js', import.meta.url
 const CLI = fileURLToPath(new URL('../src/cli.ts', import.meta.url));
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
+/** The command line that runs `edgefleet ARGS` (built bin, or the source through tsx). */
+export function cliArgs(args: string[]): string[] {
+  return BUILT ? [BIN, ...args] : ['--import', 'tsx', CLI, ...args];
+}
+
 /** Run `edgefleet ARGS` as a child process. */
 export function runCli(args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const p = spawn(process.execPath, BUILT ? [BIN, ...args] : ['--import', 'tsx', CLI, ...args], { cwd: ROOT, env: { ...process.env, ...env } });
+    const p = spawn(process.execPath, cliArgs(args), { cwd: ROOT, env: { ...process.env, ...env } });
     let stdout = '';
     let stderr = '';
     p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));

@@ -1,7 +1,9 @@
 // Webhooks against a real local HTTP receiver and a real hub (design §7, issue 5 item 4): signed bodies,
 // retries after 5xx with the same body, no retry on 4xx, the delivery log in the API, URLs managed by admins,
 // device rollbacks reported over MQTT, and a bounded queue.
-import { readFileSync, statSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { createInterface } from 'node:readline';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { topics } from '@edgefleet/protocol';
@@ -9,7 +11,7 @@ import type { Hub } from '@edgefleet/hub';
 import { openStore } from '../src/store/db.js';
 import { createNotifier } from '../src/webhooks.js';
 import { apiClient, connectDevice, startTestHub, tempDir, tinyModel } from './helpers.js';
-import { runCli, signatureValid, startReceiver, type Receiver } from './webhooks-support.js';
+import { cliArgs, runCli, signatureValid, startReceiver, type Receiver } from './webhooks-support.js';
 
 describe('webhooks', () => {
   let dir: ReturnType<typeof tempDir>;
@@ -266,6 +268,48 @@ describe('webhooks from the rollout engine', () => {
       await client?.endAsync();
       await hub.close();
       await receiver.close();
+      dir.remove();
+    }
+  });
+});
+
+describe('edgefleet hub start --webhook', () => {
+  it('delivers to every --webhook URL, signed with EDGEFLEET_WEBHOOK_SECRET (no secret file written)', async () => {
+    const dir = tempDir('edgefleet-webhooks-cli-');
+    const [a, b] = [await startReceiver(), await startReceiver()];
+    const data = join(dir.path, 'data');
+    const args = ['hub', 'start', '--data', data, '--http', '127.0.0.1:0', '--mqtt', '127.0.0.1:0', '--ws', 'off', '--webhook', a.url, '--webhook', b.url];
+    const child = spawn(process.execPath, cliArgs(args), { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, EDGEFLEET_WEBHOOK_SECRET: 'from-the-environment' } });
+    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    try {
+      const urls: Record<string, string> = {};
+      for await (const line of createInterface({ input: child.stdout })) {
+        const m = /^\s+(http|mqtt)\s+(\S+)$/.exec(line);
+        if (m) urls[m[1]!] = m[2]!;
+        if (urls.http && urls.mqtt) break;
+      }
+      const api = apiClient(urls.http!, readFileSync(join(data, 'admin-token'), 'utf8').trim());
+      expect((await api.get('/webhooks')).body.webhooks.map((w: any) => [w.url, w.source])).toEqual([
+        [a.url, 'config'],
+        [b.url, 'config'],
+      ]);
+      const token = (await api.post('/devices', { id: 'edge-cli-1' })).body.token as string;
+      const client = await connectDevice(urls.mqtt!, 'edge-cli-1', token);
+      const event = { type: 'rolled-back', model: 'vib', version: '2.0.0', message: 'crash loop on 2.0.0', at: new Date().toISOString() };
+      await client.publishAsync(topics.events('edge-cli-1'), JSON.stringify(event), { qos: 1 });
+      const [ga] = await a.waitFor(1, 'device-rolled-back');
+      const [gb] = await b.waitFor(1, 'device-rolled-back');
+      await client.endAsync();
+      for (const g of [ga!, gb!]) expect(signatureValid('from-the-environment', g.raw, g.headers['x-edgefleet-signature'])).toBe(true);
+      expect(ga!.body.id).toBe(gb!.body.id); // one event, one delivery per URL
+      expect(ga!.headers['x-edgefleet-delivery']).not.toBe(gb!.headers['x-edgefleet-delivery']);
+      expect(existsSync(join(data, 'webhook-secret'))).toBe(false);
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+      await a.close();
+      await b.close();
       dir.remove();
     }
   });
