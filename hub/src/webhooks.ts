@@ -73,6 +73,8 @@ export interface NotifierOptions {
   timeoutMs?: number;
   /** close() waits this long for outstanding deliveries before aborting them (default 2 s). */
   closeWaitMs?: number;
+  /** The delivery log keeps the newest this many attempts (default 100k). */
+  keepDeliveries?: number;
   log?: (line: string) => void;
   now?: () => Date;
 }
@@ -208,6 +210,7 @@ export function createNotifier(options: NotifierOptions): Notifier {
   const concurrency = Math.max(1, options.concurrency ?? 4);
   const timeoutMs = options.timeoutMs ?? 10_000;
   const closeWaitMs = options.closeWaitMs ?? 2000;
+  const keepDeliveries = options.keepDeliveries ?? 100_000;
   const log = options.log ?? (() => undefined);
   const now = options.now ?? (() => new Date());
   const hubName = () => (typeof options.hub === 'function' ? options.hub() : (options.hub ?? ''));
@@ -222,6 +225,7 @@ export function createNotifier(options: NotifierOptions): Notifier {
       `INSERT INTO webhook_deliveries (delivery_id, event_id, event, url, attempt, status, error, started_at, finished_at)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ),
+    trim: db.prepare('DELETE FROM webhook_deliveries WHERE id <= (SELECT MAX(id) FROM webhook_deliveries) - ?'),
   };
 
   const queue: Job[] = [];
@@ -246,7 +250,9 @@ export function createNotifier(options: NotifierOptions): Notifier {
 
   const record = (job: Job, status: number | null, error: string | null, startedAt: string) => {
     try {
-      st.log.run(job.deliveryId, job.eventId, job.event, job.url, job.attempt, status, error, startedAt, now().toISOString());
+      const id = Number(st.log.run(job.deliveryId, job.eventId, job.event, job.url, job.attempt, status, error, startedAt, now().toISOString()).lastInsertRowid);
+      // the log is bounded: now and then the oldest attempts beyond `keepDeliveries` go
+      if (id % Math.min(1000, keepDeliveries) === 0) st.trim.run(keepDeliveries);
     } catch (err) {
       // the database is closed or busy: the delivery itself is unaffected
       log(`webhook log ${job.deliveryId}: ${String(err)}`);
@@ -424,6 +430,16 @@ export function createNotifier(options: NotifierOptions): Notifier {
   };
 }
 
+/** `https://host:port/…`: the receiver's origin without path or query. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    return u.pathname === '/' && !u.search ? u.origin + '/' : `${u.origin}/…`;
+  } catch {
+    return '…';
+  }
+}
+
 export const WebhookCreate = z.object({ url: z.string() });
 
 /** The routes mountWebhookApi adds, for the OpenAPI document. */
@@ -453,12 +469,16 @@ export function mountWebhookApi(app: Hono<any>, ctx: HubContext, notifier: Notif
   const actor = (p: Principal) => `${p.kind}:${p.id}`;
 
   app.get('/api/v1/webhooks/deliveries', (c) => {
-    need(c, 'viewer');
+    const p = need(c, 'viewer');
+    // receiver URLs often carry a secret in their path or query (chat webhooks): only admins see them whole
+    const admin = p.role !== null && roleAtLeast(p.role, 'admin');
     const r = DeliveryQuery.safeParse(c.req.query());
     if (!r.success) throw new EdgefleetError('BAD_INPUT', r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
     const q = r.data;
     return c.json({
-      deliveries: notifier.deliveries({ limit: q.limit, ...(q.event ? { event: q.event } : {}), ...(q.delivery ? { deliveryId: q.delivery } : {}) }),
+      deliveries: notifier
+        .deliveries({ limit: q.limit, ...(q.event ? { event: q.event } : {}), ...(q.delivery ? { deliveryId: q.delivery } : {}) })
+        .map((d) => (admin ? d : { ...d, url: redactUrl(d.url) })),
       stats: notifier.stats(),
     });
   });

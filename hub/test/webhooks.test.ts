@@ -64,8 +64,12 @@ describe('webhooks', () => {
     expect(Date.parse(first!.body.at)).not.toBeNaN();
 
     const viewer = (await apiClient(hub.urls.http, hub.adminToken).post('/tokens', { role: 'viewer' })).body.token as string;
-    const log = await apiClient(hub.urls.http, viewer).get(`/webhooks/deliveries?delivery=${first!.headers['x-edgefleet-delivery']}`);
-    expect(log.status).toBe(200);
+    const path = `/webhooks/deliveries?delivery=${first!.headers['x-edgefleet-delivery']}`;
+    // viewers see the log, but not the receiver's path (it often holds a secret)
+    const seen = await apiClient(hub.urls.http, viewer).get(path);
+    expect(seen.status).toBe(200);
+    expect(seen.body.deliveries.map((d: any) => d.url)).toEqual([`${new URL(receiver.url).origin}/…`, `${new URL(receiver.url).origin}/…`]);
+    const log = await apiClient(hub.urls.http, hub.adminToken).get(path);
     const rows = [...log.body.deliveries].reverse();
     expect(rows.map((d: any) => [d.event, d.url, d.attempt, d.status])).toEqual([
       ['gate-failed', receiver.url, 1, 500],
@@ -216,6 +220,27 @@ describe('webhook notifier', () => {
       expect(receiver.received.map((r) => r.body.payload.deviceId)).toEqual(['d-0', 'd-1', 'd-2']);
       expect(notifier.stats()).toMatchObject({ delivered: 3, dropped: 7, queued: 0, inFlight: 0 });
       expect(receiver.received.every((r) => signatureValid('s3cret', r.raw, r.headers['x-edgefleet-signature']))).toBe(true);
+    } finally {
+      await notifier.close();
+      await receiver.close();
+      store.close();
+      dir.remove();
+    }
+  });
+});
+
+describe('webhook delivery log', () => {
+  it('keeps only the newest attempts', async () => {
+    const dir = tempDir('edgefleet-notifier-log-');
+    const store = openStore(join(dir.path, 'hub.db'));
+    const receiver = await startReceiver();
+    const notifier = createNotifier({ db: store.db, urls: [receiver.url], secret: 's', concurrency: 1, keepDeliveries: 5 });
+    try {
+      for (let i = 0; i < 12; i++) notifier.emit('device-silent', { deviceId: `d-${i}` });
+      await notifier.idle();
+      expect(receiver.received).toHaveLength(12);
+      // trimmed to the newest 5 at the 10th attempt, then two more
+      expect(notifier.deliveries().map((d) => d.id)).toEqual([12, 11, 10, 9, 8, 7, 6]);
     } finally {
       await notifier.close();
       await receiver.close();
