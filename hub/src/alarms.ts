@@ -41,6 +41,8 @@ export function createAlarms(ctx: HubContext, notifier: Notifier, options: Alarm
   const intervalMs = options.intervalMs ?? ALARM_DEFAULTS.intervalMs;
   const windowMs = options.windowMs ?? ALARM_DEFAULTS.windowMs;
   const silentMs = options.silentMs ?? ALARM_DEFAULTS.silentMs;
+  // a hub that was down heard nothing either: silence counts from this start at the earliest
+  const startedAt = ctx.now().getTime();
 
   const st = {
     open: db.prepare<[string], OpenAlarm>('SELECT * FROM alarms WHERE kind = ?'),
@@ -113,6 +115,7 @@ export function createAlarms(ctx: HubContext, notifier: Notifier, options: Alarm
         out.cleared.push({ kind: 'silent', key: a.key });
       }
     }
+    if (now - silentMs < startedAt) return;
     for (const d of st.silent.all(new Date(now - silentMs).toISOString())) {
       const key = `silent:${d.id}`;
       if (open.has(key)) continue;

@@ -168,3 +168,29 @@ describe('fleet alarms', () => {
     expect(() => readFileSync(join(dir.path, 'data', 'webhook-secret'))).toThrow();
   });
 });
+
+describe('silent devices across a hub restart', () => {
+  it('does not blame devices for the hub’s own downtime: silence counts from the restart', async () => {
+    const dir = tempDir('edgefleet-alarms-restart-');
+    const receiver = await startReceiver();
+    let clock = Date.now();
+    const options = { ws: null, now: () => new Date(clock), webhooks: [receiver.url], alarms: { intervalMs: 3_600_000, silentMs: 15 * MINUTE } };
+    let hub = await startTestHub(join(dir.path, 'data'), options);
+    try {
+      expect((await apiClient(hub.urls.http, hub.adminToken).post('/devices', { id: 'edge-r1' })).status).toBe(201);
+      await hub.close();
+      clock += 2 * 60 * MINUTE; // the hub was down for two hours
+      hub = await startTestHub(join(dir.path, 'data'), options);
+      clock += 5 * MINUTE;
+      expect(hub.services.alarms!.check().raised).toEqual([]);
+      clock += 11 * MINUTE;
+      expect(hub.services.alarms!.check().raised).toEqual([{ kind: 'silent', key: 'silent:edge-r1' }]);
+      const [got] = await receiver.waitFor(1, 'device-silent');
+      expect(got!.body.payload.silentForMs).toBe(2 * 60 * MINUTE + 16 * MINUTE);
+    } finally {
+      await hub.close();
+      await receiver.close();
+      dir.remove();
+    }
+  });
+});
