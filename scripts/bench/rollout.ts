@@ -1,0 +1,70 @@
+// rollout.fanout (design §11): 200 simulated agents (real agents in this process, one MQTT connection each)
+// activate a 4 MB model through a rollout with one 100% wave and no soak — seconds from POST /rollouts to
+// every agent serving it — against the physical best through the same broker software in the same process:
+// one publisher sending each chunk once to a topic all 200 subscribe to (aedes fan-out). Goal ratio ≤ 1.5.
+
+import { mkdtempSync, rmSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DEFAULT_CHUNK_SIZE } from '@edgefleet/protocol';
+import { startHub } from '../../hub/src/index.js';
+import { createSimulatedFleet } from '../sim/fleet.js';
+import { rawFanout, startPlainAedes } from '../sim/broker-load.js';
+import { sizedClassifier, trainVibrationModels } from '../sim/models.js';
+import { round, type BenchEntry, type Benchmark } from './harness.js';
+
+const DEVICES = 200;
+const SIZE = 4 * 1024 * 1024;
+
+/** Seconds for the raw fan-out of `bytes` to `DEVICES` subscribers through a plain aedes in this process. */
+export async function aedesFanout(bytes: Uint8Array): Promise<number> {
+  const broker = await startPlainAedes();
+  try {
+    return await rawFanout(broker.url, DEVICES, bytes, DEFAULT_CHUNK_SIZE);
+  } finally {
+    await broker.close();
+  }
+}
+
+/** Seconds from POST /rollouts until `devices` simulated agents all serve the model, and the chunk frames the hub sent. */
+export async function fleetActivation(model: Uint8Array, devices: number, hubOptions: { broker?: string; mosquittoPasswordFile?: string } = {}): Promise<{ seconds: number; chunks: number }> {
+  const dir = mkdtempSync(join(tmpdir(), 'edgefleet-bench-fanout-'));
+  const hub = await startHub({ dataDir: join(dir, 'hub'), http: '127.0.0.1:0', mqtt: '127.0.0.1:0', ws: null, ...hubOptions });
+  try {
+    const fleet = await createSimulatedFleet({ hub: hub.urls.http, token: hub.adminToken, devices, rate: 0, dataDir: join(dir, 'fleet'), prefix: 'fan' });
+    try {
+      await fleet.hub.pushModel({ name: 'fanout', version: '1.0.0', file: model, validation: trainVibrationModels().v1.validation });
+      const t0 = process.hrtime.bigint();
+      await fleet.hub.startRollout({ model: 'fanout', version: '1.0.0', targets: { all: true }, waves: [100], soak: 0 });
+      await fleet.waitForVersion('1.0.0', { model: 'fanout', timeoutMs: 240_000 });
+      const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+      if (fleet.runtime.sessions() !== 1) throw new Error(`expected one shared session, found ${fleet.runtime.sessions()}`);
+      return { seconds, chunks: hub.metrics.get('edgefleet_artifact_chunks_sent_total') };
+    } finally {
+      await fleet.close();
+    }
+  } finally {
+    await hub.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function fanout(): Promise<BenchEntry> {
+  const model = sizedClassifier(SIZE);
+  const baselineBefore = await aedesFanout(model);
+  const one = await fleetActivation(model, 1);
+  const { seconds, chunks } = await fleetActivation(model, DEVICES);
+  const baselineAfter = await aedesFanout(model);
+  const baseline = (baselineBefore + baselineAfter) / 2;
+  return {
+    value: round(seconds, 4),
+    unit: 's',
+    baseline: round(baseline, 4),
+    ratio: round(seconds / baseline, 3),
+    note: `${DEVICES} agents (own MQTT connection, data dir, SQLite each; one process with the hub on ${cpus().length} cores) verify, download (${Math.ceil(model.length / DEFAULT_CHUNK_SIZE)} chunks of ${DEFAULT_CHUNK_SIZE / 1024} KiB unicast per device; the hub published ${chunks} frames), hash, store, self-test and activate a ${model.length}-byte model; one agent alone takes ${one.seconds.toFixed(2)} s, so ${DEVICES} agents' own work (sha256, fsync, Ed25519) serialized on this machine's cores dominates; baseline: one publisher sending each chunk once to a topic all ${DEVICES} subscribe to through a plain aedes in the same process (${baselineBefore.toFixed(2)} s before, ${baselineAfter.toFixed(2)} s after); goal ratio ≤ 1.5`,
+  };
+}
+
+export const benchmarks: Record<string, Benchmark> = {
+  'rollout.fanout': fanout,
+};
