@@ -15,6 +15,7 @@ import {
   ModelName,
   SemVer,
   DeviceId,
+  TelemetrySettings,
   fromBase64,
   topics,
   utf8Decode,
@@ -146,8 +147,17 @@ function manifestOf(envelopeJson: string): Manifest {
   return Manifest.parse(JSON.parse(utf8Decode(fromBase64(env.payload))) as unknown);
 }
 
-export function createDeployments(ctx: HubContext): Deployments {
+export interface DeploymentsOptions {
+  /**
+   * Telemetry settings put in every desired state (design §6: window length, probation); agents use their
+   * defaults (60 s windows) when unset. Short windows let rollout gates judge short soaks precisely.
+   */
+  telemetry?: Partial<TelemetrySettings>;
+}
+
+export function createDeployments(ctx: HubContext, options: DeploymentsOptions = {}): Deployments {
   const { store } = ctx;
+  const telemetry = options.telemetry ? TelemetrySettings.parse(options.telemetry) : undefined;
   const artifactCache = new Map<string, ReadonlySet<string>>();
   let pending: Promise<unknown> = Promise.resolve();
 
@@ -173,7 +183,7 @@ export function createDeployments(ctx: HubContext): Deployments {
   /** Sign and store a new desired state if the assignments changed (or `force`); returns the envelope to publish. */
   const issue = (device: DeviceRow, rollouts: RolloutRow[], force: boolean): string | null => {
     const assignments = assignmentsFor(device, rollouts);
-    const fingerprint = JSON.stringify(assignments.map((a) => [a.model, a.version, a.role, a.rolloutId]));
+    const fingerprint = JSON.stringify(assignments.map((a) => [a.model, a.version, a.role, a.rolloutId])) + (telemetry ? JSON.stringify(telemetry) : '');
     const current = store.getDesired(device.id);
     if (!force && (current ? current.fingerprint === fingerprint : assignments.length === 0)) return null;
     const models: DesiredState['models'] = [];
@@ -192,6 +202,7 @@ export function createDeployments(ctx: HubContext): Deployments {
       issuedAt: now.toISOString(),
       expiresAt: new Date(now.getTime() + DESIRED_LIFETIME_MS).toISOString(),
       models,
+      ...(telemetry ? { telemetry } : {}),
     };
     const envelope = JSON.stringify(ctx.keys.directorSigner.signDocument('desired-state', desired));
     if (envelope.length > LIMITS.desired) {

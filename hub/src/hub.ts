@@ -5,7 +5,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'n
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { serve, type ServerType } from '@hono/node-server';
-import { hubSubscriptions, parseTopic, topics } from '@edgefleet/protocol';
+import { hubSubscriptions, parseTopic, topics, type TelemetrySettings } from '@edgefleet/protocol';
 import { openStore } from './store/db.js';
 import { loadOrCreateKeys } from './keys.js';
 import { HUB_METRICS, createMetrics, type Metrics } from './metrics.js';
@@ -54,6 +54,8 @@ export interface HubOptions {
   /** MQTT packet cap (default LIMITS.mqttPacket). */
   maxPacketBytes?: number;
   now?: () => Date;
+  /** Telemetry settings sent in every desired state (window length, probation; agents' defaults when unset). */
+  telemetry?: Partial<TelemetrySettings>;
   /** Period of the rollout engine's ticker in ms (default 1000; design §7 gated rollouts). */
   rolloutTickMs?: number;
   /** Webhook URLs (`--webhook`, repeatable; design §7); more can be added through the API. */
@@ -215,7 +217,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
     // ---- services ----
     const artifacts = createArtifactStore(join(dataDir, 'artifacts'));
     cleanups.push(() => artifacts.close());
-    const deployments = createDeployments(ctx);
+    const deployments = createDeployments(ctx, options.telemetry ? { telemetry: options.telemetry } : {});
     const ingest = createIngest(ctx, {
       // design §7: a device's own automatic rollback (probation) is a webhook event
       onEvent: (deviceId, e) => {

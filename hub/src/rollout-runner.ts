@@ -203,6 +203,10 @@ export function createRolloutRunner(ctx: HubContext, deployments: Deployments, o
     if (withHealth) {
       const q = healthQuery(state, now);
       if (q) {
+        // judge the soak: from when the wave's devices had all converged, for candidate and baseline alike, so
+        // the install itself (downloads, session loads on the devices) weighs on neither side
+        const soakFrom = state.waves[q.wave]?.doneAt;
+        if (soakFrom !== null && soakFrom !== undefined) q.from = soakFrom;
         obs.candidate = versionHealth(
           windowsOf(ctx, { model: spec.model, version: spec.version, role: state.role, deviceIds: q.deviceIds, from: q.from, to: now + 1 }),
         );

@@ -297,7 +297,7 @@ export function computeHealth(ctx: HubContext, q: HealthQuery): HealthReport {
 }
 
 /**
- * Raw telemetry windows of one model from a device set over [from, to) (by window start), optionally of
+ * Raw telemetry windows of one model from a device set overlapping [from, to), optionally of
  * one version (or every version but one) and role: what the rollout gates merge (rollout-runner.ts), from
  * the same table and range rules as computeHealth's per-device path.
  */
@@ -306,7 +306,9 @@ export function windowsOf(
   q: { model: string; version?: string; notVersion?: string; role?: 'active' | 'shadow'; deviceIds: readonly string[]; from: number; to: number },
 ): Array<{ device: string; window: TelemetryWindow }> {
   if (q.deviceIds.length === 0) return [];
-  const clauses = ['model = @model', 'start >= @from', 'start < @to', 'device_id IN (SELECT value FROM json_each(@deviceIds))'];
+  // windows overlapping the range: agents align windows to their length (60 s by default), so a wave that
+  // started mid-window still sees the window its devices are filling
+  const clauses = ['model = @model', 'end > @from', 'start < @to', 'device_id IN (SELECT value FROM json_each(@deviceIds))'];
   const params: Record<string, unknown> = { model: q.model, from: q.from, to: q.to, deviceIds: JSON.stringify(q.deviceIds) };
   if (q.version !== undefined) (clauses.push('version = @version'), (params.version = q.version));
   if (q.notVersion !== undefined) (clauses.push('version <> @notVersion'), (params.notVersion = q.notVersion));
