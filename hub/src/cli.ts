@@ -28,9 +28,14 @@ Usage:
                       [--dataset ID] [--run ID] [--commit SHA]
   edgefleet model ls [NAME]
   edgefleet rollout start NAME@VERSION (--all | --tag k=v | --device ID)... [--waves 1,10,50,100]
-                      [--soak 10m] [--on-fail pause|rollback] [--shadow]
+                      [--soak 10m] [--on-fail pause|rollback] [--shadow] [--gate NAME=VALUE]...
+                      [--device-timeout 30m]   (gated waves by default; --waves 100 --soak 0 is all at once;
+                      gates: maxDeviceFailureRate, maxErrorRate, maxP95RegressionPct, minSamples,
+                      maxDriftedFeatures, driftMinCount, maxAccuracyDrop, minLabels, minLabelCoverage,
+                      minReportingDevices, minShadowAgreement, requireVerdict=drift,accuracy-drop)
   edgefleet rollout ls | show ID | pause ID | resume ID | abort ID | promote ID
   edgefleet fleet status [--minutes 60]
+  edgefleet fleet health NAME@VERSION [--tag k=v]... [--device ID] [--since 1h] [--shadow]
   edgefleet token create --role viewer|operator|admin [--name NAME]
   edgefleet audit verify                         check the audit hash chain; names the first broken row
   edgefleet webhook ls | add URL | rm ID | deliveries [--event E] [--limit N]
@@ -74,6 +79,10 @@ const OPTIONS = {
   soak: { type: 'string' },
   'on-fail': { type: 'string' },
   shadow: { type: 'boolean' },
+  gate: { type: 'string', multiple: true },
+  'device-timeout': { type: 'string' },
+  since: { type: 'string' },
+  'rollout-tick-ms': { type: 'string' },
   role: { type: 'string' },
   minutes: { type: 'string' },
   event: { type: 'string' },
@@ -211,6 +220,8 @@ async function hubStart(v: Values): Promise<void> {
     ...(v['mosquitto-password-file'] ? { mosquittoPasswordFile: v['mosquitto-password-file'] } : {}),
     ...(v['public-url'] ? { publicUrl: v['public-url'] } : {}),
     ...(v.webhook?.length ? { webhooks: v.webhook } : {}),
+    // rollout engine ticker (tests and demos use a short one)
+    ...(v['rollout-tick-ms'] ? { rolloutTickMs: Number(v['rollout-tick-ms']) } : {}),
     ...((v['webhook-secret'] ?? process.env.EDGEFLEET_WEBHOOK_SECRET) ? { webhookSecret: v['webhook-secret'] ?? process.env.EDGEFLEET_WEBHOOK_SECRET } : {}),
     log: (line) => process.stderr.write(`hub: ${line}\n`),
   });
@@ -426,15 +437,22 @@ async function rolloutCmd(sub: string | undefined, args: string[], v: Values): P
       ...(v.soak ? { soak: v.soak } : {}),
       ...(v['on-fail'] ? { onFail: v['on-fail'] } : {}),
       ...(v.shadow ? { shadow: true } : {}),
+      ...(v.gate?.length ? { gates: parseGates(v.gate) } : {}),
+      ...(v['device-timeout'] ? { deviceTimeout: v['device-timeout'] } : {}),
     });
     if (v.json) return json(res);
-    return out(`rollout ${res.rollout.id} ${res.rollout.model}@${res.rollout.version} → ${res.rollout.devices} device(s), ${res.rollout.status}\n`);
+    const r = res.rollout;
+    const plan = r.plan ? `waves ${r.plan.waves.join(',')} %, soak ${dur(r.plan.soakMs)}, on fail ${r.plan.onFail}` : 'all at once';
+    return out(`rollout ${r.id} ${r.model}@${r.version} → ${r.devices} device(s), ${r.status} (${plan})\n`);
   }
   if (sub === 'ls' || sub === 'list') {
     const res = await c.request<{ rollouts: any[] }>('GET', '/rollouts');
     if (v.json) return json(res);
-    const rows = [['ID', 'MODEL', 'VERSION', 'ROLE', 'STATUS', 'DEVICES', 'CREATED']];
-    for (const r of res.rollouts) rows.push([r.id, r.model, r.version, r.role, r.status, String(r.devices), r.createdAt]);
+    const rows = [['ID', 'MODEL', 'VERSION', 'ROLE', 'STATUS', 'WAVE', 'DEVICES', 'CREATED']];
+    for (const r of res.rollouts) {
+      const wave = r.plan ? `${r.wave + 1}/${r.plan.waves.length}` : 'all';
+      rows.push([r.id, r.model, r.version, r.role, r.status, wave, String(r.devices), r.createdAt]);
+    }
     return out(table(rows));
   }
   const id = args[0];
@@ -442,8 +460,7 @@ async function rolloutCmd(sub: string | undefined, args: string[], v: Values): P
   if (sub === 'show') {
     const res = await c.request<{ rollout: any }>('GET', `/rollouts/${id}`);
     if (v.json) return json(res);
-    const r = res.rollout;
-    return out(`rollout ${r.id}\n  model    ${r.model}@${r.version} (${r.role})\n  status   ${r.status}\n  targets  ${JSON.stringify(r.targets)}\n  devices  ${r.devices}\n  created  ${r.createdAt}\n`);
+    return out(rolloutText(res.rollout));
   }
   if (sub === 'pause' || sub === 'resume' || sub === 'abort' || sub === 'promote') {
     const res = await c.request<{ rollout: any }>('POST', `/rollouts/${id}/${sub}`);
@@ -452,11 +469,120 @@ async function rolloutCmd(sub: string | undefined, args: string[], v: Values): P
   throw new EdgefleetError('BAD_INPUT', `unknown rollout command ${JSON.stringify(sub ?? '')}`);
 }
 
+/** `--gate maxP95RegressionPct=30` → { maxP95RegressionPct: 30 }; requireVerdict takes a comma list. */
+function parseGates(list: readonly string[]): Record<string, number | string[]> {
+  const gates: Record<string, number | string[]> = {};
+  for (const g of list) {
+    const i = g.indexOf('=');
+    if (i <= 0) throw new EdgefleetError('BAD_INPUT', `--gate must be NAME=VALUE, got ${JSON.stringify(g)}`);
+    const name = g.slice(0, i);
+    const value = g.slice(i + 1);
+    if (name === 'requireVerdict') gates[name] = value.split(',').filter(Boolean);
+    else {
+      const n = Number(value.replace(/%$/, ''));
+      if (value === '' || !Number.isFinite(n)) throw new EdgefleetError('BAD_INPUT', `--gate ${name}: ${JSON.stringify(value)} is not a number`);
+      gates[name] = value.endsWith('%') && !name.endsWith('Pct') ? n / 100 : n;
+    }
+  }
+  return gates;
+}
+
+function dur(ms: number): string {
+  if (ms % 3_600_000 === 0 && ms > 0) return `${ms / 3_600_000}h`;
+  if (ms % 60_000 === 0 && ms > 0) return `${ms / 60_000}m`;
+  if (ms % 1000 === 0) return `${ms / 1000}s`;
+  return `${ms}ms`;
+}
+
+/** A gate's value and limit in its unit (rates as %, latency regression in %, counts as they are). */
+function gateValue(name: string, x: number | null): string {
+  if (x === null || x === undefined) return '-';
+  if (/rate|agreement|drop|coverage/.test(name)) return `${(x * 100).toFixed(2)}%`;
+  if (name === 'p95-latency-regression') return `${x >= 0 ? '+' : ''}${x.toFixed(1)}%`;
+  return Number.isInteger(x) ? String(x) : x.toFixed(3);
+}
+
+function gateTable(gates: any[]): string {
+  const rows = [['GATE', 'VALUE', 'LIMIT', 'VERDICT', 'DETAIL']];
+  for (const g of gates) {
+    const limit = g.name === 'p95-latency-regression' ? `+${g.limit}%` : g.name === 'min-reporting-devices' || g.name === 'shadow-agreement' ? `≥ ${gateValue(g.name, g.limit)}` : `≤ ${gateValue(g.name, g.limit)}`;
+    rows.push([g.name, gateValue(g.name, g.value), limit, g.pass === true ? 'pass' : g.pass === false ? 'FAIL' : 'no verdict', g.detail ?? '']);
+  }
+  return table(rows);
+}
+
+/** `rollout show`: waves, devices per state, every gate's value against its limit, shadow comparison. */
+function rolloutText(r: any): string {
+  let s = `rollout ${r.id}\n  model    ${r.model}@${r.version} (${r.role})\n  status   ${r.status}${r.pausedReason ? ` — ${r.pausedReason}` : ''}${r.supersededBy ? ` by ${r.supersededBy}` : ''}\n`;
+  s += `  targets  ${JSON.stringify(r.targets)} (${r.devices} devices)\n  created  ${r.createdAt}\n`;
+  if (!r.plan) return s + '  plan     all at once\n';
+  s += `  plan     waves ${r.plan.waves.join(', ')} %, soak ${dur(r.plan.soakMs)}, on fail ${r.plan.onFail}${r.plan.shadow ? ', shadow' : ''}, device timeout ${dur(r.plan.deviceTimeoutMs)}\n\n`;
+  const rows = [['WAVE', 'PERCENT', 'OUTCOME', 'DEVICES', 'CONVERGED', 'PENDING', 'FAILED', 'SKIPPED', 'LEFT', 'STARTED']];
+  for (const w of r.waves) {
+    const c = w.counts;
+    rows.push([String(w.index + 1), `${w.percent}%`, w.outcome, String(w.devices), String(c.converged), String(c.pending), String(c.failed), String(c.skipped), String(c.left), w.startedAt]);
+  }
+  s += r.waves.length ? table(rows) : '  no wave started yet\n';
+  const current = r.waves[r.waves.length - 1];
+  if (current) {
+    for (const k of ['failed', 'pending', 'skipped'] as const) {
+      const ids: string[] = current.byOutcome?.[k] ?? [];
+      if (ids.length) s += `  wave ${current.index + 1} ${k}: ${ids.slice(0, 20).join(', ')}${ids.length > 20 ? ` … (+${ids.length - 20})` : ''}\n`;
+    }
+  }
+  if (r.gates?.length) s += `\ngates (latest judged wave)\n${gateTable(r.gates)}`;
+  if (r.shadow) {
+    const sh = r.shadow;
+    s += `\nshadow vs active\n  agreement  ${sh.agreement === null ? '-' : `${(sh.agreement * 100).toFixed(2)}%`} (${sh.agreed} of ${sh.compared} compared)\n`;
+    s += `  latency    shadow p50 ${fmt(sh.latencyMs.shadow.p50)} ms, p95 ${fmt(sh.latencyMs.shadow.p95)} ms; active p50 ${fmt(sh.latencyMs.active.p50)} ms, p95 ${fmt(sh.latencyMs.active.p95)} ms\n`;
+  }
+  return s;
+}
+
+/** `fleet health NAME@VERSION`: the health API (design §6) as text, per device, tag group and time range. */
+async function fleetHealthCmd(spec: string | undefined, v: Values): Promise<void> {
+  const at = spec?.lastIndexOf('@') ?? -1;
+  if (!spec || at <= 0) throw new EdgefleetError('BAD_INPUT', 'usage: edgefleet fleet health NAME@VERSION [--tag k=v]... [--device ID] [--since 1h]');
+  const q = new URLSearchParams({ model: spec.slice(0, at), version: spec.slice(at + 1) });
+  if (v.since) {
+    const m = /^(\d+(?:\.\d+)?)(s|m|h|d)$/.exec(v.since);
+    if (!m) throw new EdgefleetError('BAD_INPUT', `--since must look like 30m, 1h or 7d, got ${JSON.stringify(v.since)}`);
+    const ms = Number(m[1]) * { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 's'];
+    q.set('from', String(Math.floor(Date.now() - ms)));
+  }
+  for (const t of v.tag ?? []) q.append('tag', t);
+  if (v.device?.length) q.set('device', v.device[0]!);
+  if (v.shadow) q.set('role', 'shadow');
+  const h = await client(v).request<any>('GET', `/health?${q}`);
+  if (v.json) return json(h);
+  const t = h.totals;
+  let s = `${h.model}@${h.version}${h.device ? ` on ${h.device}` : ''}${v.tag?.length ? ` [${v.tag.join(', ')}]` : ''}${v.shadow ? ' (shadow)' : ''}, ${new Date(h.from).toISOString()} → ${new Date(h.to).toISOString()}\n`;
+  s += `  devices     ${t.devices}\n  inferences  ${t.inferences}, errors ${t.errors} (${t.errorRate === null ? '-' : `${(t.errorRate * 100).toFixed(2)}%`})\n`;
+  s += `  latency     p50 ${fmt(t.latencyMs.p50)} ms, p95 ${fmt(t.latencyMs.p95)} ms, p99 ${fmt(t.latencyMs.p99)} ms\n`;
+  const a = h.accuracy;
+  s += `  accuracy    ${a.p === null ? '-' : `${(a.p * 100).toFixed(2)}% [${(a.low * 100).toFixed(2)}%, ${(a.high * 100).toFixed(2)}%]`} on ${a.labelled} labels (coverage ${a.coverage === null ? '-' : `${(a.coverage * 100).toFixed(1)}%`})\n`;
+  if (h.shadow) s += `  shadow      ${(h.shadow.rate * 100).toFixed(2)}% agreement (${h.shadow.agreed} of ${h.shadow.compared})\n`;
+  if (h.drift.length) {
+    s += '\ndrift against the reference\n';
+    s += table([['FEATURE', 'PSI', 'CRITICAL', 'JS', 'N', 'VERDICT'], ...h.drift.map((d: any) => [d.feature, d.psi.toFixed(3), d.critical === null ? '-' : d.critical.toFixed(3), d.js.toFixed(3), String(d.n), d.verdict])]);
+  }
+  const mix = h.predictionMix;
+  if (mix.kind && mix.observed) {
+    s += '\nprediction mix\n';
+    s += table([['CLASS', 'OBSERVED', 'REFERENCE'], ...mix.labels.map((l: string, i: number) => [l, `${((mix.observed[i] ?? 0) * 100).toFixed(1)}%`, mix.reference ? `${((mix.reference[i] ?? 0) * 100).toFixed(1)}%` : '-'])]);
+  }
+  out(s);
+}
+
 async function fleetStatusCmd(v: Values): Promise<void> {
   const res = await client(v).request<any>('GET', `/fleet/status${v.minutes ? `?minutes=${encodeURIComponent(v.minutes)}` : ''}`);
   if (v.json) return json(res);
   out(`devices  ${res.devices.total} total, ${res.devices.online} online, ${res.devices.offline} offline\n`);
-  out(`rollouts ${res.rollouts.total} total, ${res.rollouts.active} active\n\n`);
+  out(`rollouts ${res.rollouts.total} total, ${res.rollouts.active} active\n`);
+  for (const r of res.activeRollouts ?? []) {
+    out(`  ${r.id} ${r.model}@${r.version} (${r.role}) ${r.status}, wave ${r.wave + 1}/${r.waves.length}${r.percent !== null ? ` (${r.percent}%)` : ''}${r.pausedReason ? ` — ${r.pausedReason}` : ''}\n`);
+  }
+  out('\n');
   if (res.versions.length) {
     out('versions in use\n');
     out(table([['MODEL', 'VERSION', 'DEVICES'], ...res.versions.map((x: any) => [x.model, x.version, String(x.devices)])]));
@@ -560,8 +686,9 @@ export async function main(argv: string[]): Promise<number> {
         await rolloutCmd(sub, rest, v);
         break;
       case 'fleet':
-        if (sub !== 'status') throw new EdgefleetError('BAD_INPUT', 'usage: edgefleet fleet status');
-        await fleetStatusCmd(v);
+        if (sub === 'health') await fleetHealthCmd(rest[0], v);
+        else if (sub === 'status') await fleetStatusCmd(v);
+        else throw new EdgefleetError('BAD_INPUT', 'usage: edgefleet fleet status | fleet health NAME@VERSION');
         break;
       case 'token':
         if (sub !== 'create') throw new EdgefleetError('BAD_INPUT', 'usage: edgefleet token create --role R');
