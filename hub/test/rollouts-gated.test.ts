@@ -270,4 +270,34 @@ describe('gated rollouts with 20 real agents', () => {
     expect(acc.pass).toBe(false);
     expect(acc.value!).toBeGreaterThan(0.2);
   });
+
+  it('runs a shadow v2 beside v1 through the waves, reports agreement and latency against the active version, and promotes it', async () => {
+    const env = await setup();
+    const r = await env.fleet.hub.startRollout({
+      model: 'vibration',
+      version: '2.0.0',
+      targets: { all: true },
+      waves: [50, 100],
+      soak: '2s',
+      shadow: true,
+      gates: { ...LEAN, maxP95RegressionPct: 1000, minShadowAgreement: 0.5 },
+    } as never);
+    const done = await until(env, r.id, ['completed', 'paused']);
+    expect(done.status, JSON.stringify(done.gates)).toBe('completed');
+    expect(done.role).toBe('shadow');
+    expect(gate(done, 'shadow-agreement')?.pass).toBe(true);
+    expect(done.shadow.compared).toBeGreaterThan(0);
+    expect(done.shadow.agreement).toBeGreaterThan(0.5);
+    expect(done.shadow.latencyMs.shadow.p95).toBeGreaterThan(0);
+    expect(done.shadow.latencyMs.active.p95).toBeGreaterThan(0);
+    await expect.poll(() => env.fleet.devices.every((d) => d.agent.core.slots()['vibration']?.shadow?.version === '2.0.0'), { timeout: 30_000 }).toBe(true);
+    expect(versionsOf(env.fleet)).toEqual(new Array(N).fill('1.0.0'));
+
+    const viewer = (await env.api.post('/tokens', { role: 'viewer' })).body.token as string;
+    expect((await apiClient(env.hub.urls.http, viewer).post(`/rollouts/${r.id}/promote`)).status).toBe(403);
+    const promoted = await env.api.post(`/rollouts/${r.id}/promote`);
+    expect(promoted.status, JSON.stringify(promoted.body)).toBe(200);
+    expect(promoted.body.rollout.role).toBe('active');
+    await env.fleet.waitForVersion('2.0.0', { timeoutMs: 30_000 });
+  });
 });
