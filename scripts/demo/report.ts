@@ -23,10 +23,16 @@ interface GateView {
 interface WaveView {
   index?: number;
   percent?: number;
+  /** Devices in the wave (the hub's WaveView), or their ids (the engine's WaveRecord). */
+  devices?: number;
   deviceIds?: string[];
+  converged?: number;
+  counts?: Record<string, number>;
   outcome?: string;
   gates?: GateView[];
 }
+
+const waveSize = (w: WaveView) => w.devices ?? w.deviceIds?.length;
 
 /** Waves of a rollout view, wherever the hub puts them (top level or under `state`). */
 export function wavesOf(r: RolloutInfo): WaveView[] {
@@ -37,7 +43,8 @@ export function wavesOf(r: RolloutInfo): WaveView[] {
 function gateLine(g: GateView): string {
   const verdict = g.pass === true ? 'pass' : g.pass === false ? 'FAIL' : 'no verdict';
   const value = g.value === null ? '–' : Number.isInteger(g.value) ? String(g.value) : g.value.toPrecision(3);
-  return `      gate ${g.name.padEnd(24)} ${verdict.padEnd(10)} value ${value} (limit ${g.limit})${g.detail ? ` — ${g.detail}` : ''}`;
+  const detail = g.detail && g.detail.length > 120 ? `${g.detail.slice(0, 117)}…` : g.detail;
+  return `      gate ${g.name.padEnd(24)} ${verdict.padEnd(10)} value ${value} (limit ${g.limit})${detail ? ` — ${detail}` : ''}`;
 }
 
 /** Prints what changed in a rollout since the last call; returns the new fingerprint. */
@@ -45,16 +52,19 @@ export function describeRolloutChange(r: RolloutInfo, previous: string, print: (
   const waves = wavesOf(r);
   const fingerprint = JSON.stringify({
     s: r.status,
-    w: waves.map((w) => [w.outcome, w.deviceIds?.length, (w.gates ?? []).map((g) => [g.name, g.pass])]),
+    w: waves.map((w) => [w.outcome, waveSize(w), w.converged, (w.gates ?? []).map((g) => [g.name, g.pass])]),
     p: r.pausedReason ?? (r.state as { pausedReason?: unknown } | undefined)?.pausedReason ?? null,
   });
   if (fingerprint === previous) return previous;
-  print(`  rollout ${r.id} ${r.model}@${r.version}: ${r.status}${waves.length ? `, wave ${waves.length} of the plan` : ''}`);
+  const plan = (r.plan as { waves?: number[] } | null | undefined)?.waves;
+  print(`  rollout ${r.id} ${r.model}@${r.version}: ${r.status}${waves.length ? `, wave ${waves.length}${plan ? ` of ${plan.length} (${plan.join('%, ')}%)` : ''}` : ''}`);
   const old = previous ? (JSON.parse(previous) as { w: unknown[] }).w : [];
   waves.forEach((w, i) => {
     // print a wave when it is new or its outcome/gates changed
-    if (JSON.stringify(old[i]) === JSON.stringify([w.outcome, w.deviceIds?.length, (w.gates ?? []).map((g) => [g.name, g.pass])])) return;
-    print(`    wave ${i + 1}: ${w.percent ?? '?'}% of the targets, ${w.deviceIds?.length ?? '?'} devices — ${w.outcome ?? '?'}`);
+    if (JSON.stringify(old[i]) === JSON.stringify([w.outcome, waveSize(w), w.converged, (w.gates ?? []).map((g) => [g.name, g.pass])])) return;
+    const failed = w.counts?.failed ? `, ${w.counts.failed} failed` : '';
+    const converged = w.converged !== undefined ? `, ${w.converged} converged${failed}` : '';
+    print(`    wave ${i + 1} (to ${w.percent ?? '?'}% of the targets): ${waveSize(w) ?? '?'} devices${converged} — ${w.outcome ?? '?'}`);
     for (const g of w.gates ?? []) print(gateLine(g));
   });
   const reason = r.pausedReason ?? (r.state as { pausedReason?: unknown } | undefined)?.pausedReason;

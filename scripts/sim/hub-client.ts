@@ -34,6 +34,9 @@ export interface RolloutInput {
   soak?: string | number;
   onFail?: 'pause' | 'rollback';
   shadow?: boolean;
+  /** Partial gate config (hub/src/rollouts/gates.ts GateConfig). */
+  gates?: Record<string, number | string[]>;
+  deviceTimeout?: string | number;
 }
 
 /** The rollout as GET /rollouts/:id returns it; waves and gates appear once the gated engine serves them. */

@@ -83,6 +83,18 @@ describe('npm run demo', () => {
       if (!allOnV2) await sleep(1000);
     }
     expect(last, output).toEqual(Object.fromEntries(Array.from({ length: 12 }, (_, i) => [`pump-${i}`, '2.0.0'])));
+    // … through a gated rollout whose three waves each passed their gates
+    const { rollouts } = (await (await fetch(`${demo.http}/api/v1/rollouts`, { headers: { authorization: `Bearer ${token}` } })).json()) as {
+      rollouts: Array<{ id: string; version: string }>;
+    };
+    const v2 = rollouts.find((r) => r.version === '2.0.0')!;
+    let detail: { status: string; waves: Array<{ percent: number; outcome: string }> } = { status: '', waves: [] };
+    while (detail.status !== 'completed' && child.exitCode === null) {
+      detail = ((await (await fetch(`${demo.http}/api/v1/rollouts/${v2.id}`, { headers: { authorization: `Bearer ${token}` } })).json()) as { rollout: typeof detail }).rollout;
+      if (detail.status !== 'completed') await sleep(500);
+    }
+    expect(detail.status, output).toBe('completed');
+    expect(detail.waves.map((w) => [w.percent, w.outcome])).toEqual([[25, 'passed'], [50, 'passed'], [100, 'passed']]);
 
     expect(await exited, output).toBe(0);
     expect(output).toMatch(/--duration 60 s reached/);
