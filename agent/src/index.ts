@@ -1,6 +1,7 @@
 // @edgefleet/agent: the Node device agent — the platform-neutral core wired to mqtt.js, onnxruntime-node,
 // better-sqlite3 + files in the data dir, and the local OIP API (design §5). `createAgent(config)`.
 
+import { createHash } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import { AgentConfig, EdgefleetError, fromBase64, topics, type Manifest } from '@edgefleet/protocol';
@@ -120,6 +121,7 @@ export function createAgent(configInput: unknown, options: AgentOptions = {}): A
           ...(await dataStore.freeBytes().then((n) => (n === null ? {} : { diskFreeBytes: n }))),
         }),
         log,
+        sha256: (bytes) => createHash('sha256').update(bytes).digest('hex'),
         ...(config.hubUrl ? { http: { baseUrl: config.hubUrl, username: config.deviceId, password: config.password } } : {}),
         ...options.core,
         deviceId: config.deviceId,

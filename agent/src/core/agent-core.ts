@@ -64,6 +64,8 @@ export interface AgentCoreOptions {
   /** Hub base URL and device credentials for the HTTP range download path (design §8). */
   http?: { baseUrl?: string; username: string; password: string };
   download?: { window?: number; timeoutMs?: number; maxIdleRounds?: number; prefer?: 'mqtt' | 'http'; fetch?: typeof fetch };
+  /** sha256 hex of artifact bytes (default: the protocol's pure-JS one; Node passes node:crypto's). */
+  sha256?: (bytes: Uint8Array) => string | Promise<string>;
   /** Install retry backoff after a failed download or verification (doubles, with jitter). */
   retry?: { baseMs?: number; maxMs?: number };
   /** Outbox bound in windows; oldest dropped first (design §5). */
@@ -162,6 +164,7 @@ export function createAgentCore(options: AgentCoreOptions): AgentCore {
   const predictionMemory = options.predictionMemory ?? 10_000;
   const retryBase = options.retry?.baseMs ?? 1000;
   const retryMax = options.retry?.maxMs ?? 5 * 60_000;
+  const artifactDigest = options.sha256 ?? digestOf;
 
   let slots: Record<string, ModelSlot> = {};
   const served = new Map<string, Served>();
@@ -235,6 +238,7 @@ export function createAgentCore(options: AgentCoreOptions): AgentCore {
     maxIdleRounds: options.download?.maxIdleRounds,
     prefer: options.download?.prefer,
     fetch: options.download?.fetch,
+    ...(options.sha256 ? { sha256: options.sha256 } : {}),
     http: options.http,
     random,
     log,
@@ -374,7 +378,7 @@ export function createAgentCore(options: AgentCoreOptions): AgentCore {
   async function readVerified(ref: VersionRef): Promise<Uint8Array> {
     const bytes = await store.readArtifact(ref.sha256);
     if (!bytes) throw new EdgefleetError('NOT_FOUND', `artifact ${ref.sha256.slice(0, 12)}… is not on disk`);
-    if (digestOf(bytes) !== ref.sha256) throw new EdgefleetError('HASH_MISMATCH', `artifact ${ref.sha256.slice(0, 12)}… on disk is damaged`);
+    if ((await artifactDigest(bytes)) !== ref.sha256) throw new EdgefleetError('HASH_MISMATCH', `artifact ${ref.sha256.slice(0, 12)}… on disk is damaged`);
     return bytes;
   }
 
@@ -658,6 +662,7 @@ export function createAgentCore(options: AgentCoreOptions): AgentCore {
       await saveSlots();
     });
     // design §5: check free disk before pulling a byte
+    let fresh: Uint8Array | null = null; // bytes verified by the download, handed on without reading and hashing again
     if (!(await store.hasArtifact(ref.sha256))) {
       const free = await store.freeBytes();
       if (free !== null && free < manifest.artifact.size * 1.1 + 1024 * 1024) {
@@ -669,28 +674,34 @@ export function createAgentCore(options: AgentCoreOptions): AgentCore {
           const slot = slots[name];
           if (!slot || slot.pending?.sha256 !== ref.sha256) return;
           const progress = total === 0 ? 1 : received / total;
-          if (slot.progress === undefined || progress - slot.progress >= 0.05 || received === total) setSlot({ ...slot, progress });
+          // quarter steps: every reported state is a retained publish the hub ingests, times a whole wave
+          if (slot.progress === undefined || progress - slot.progress >= 0.25 || received === total) setSlot({ ...slot, progress });
         },
       };
       current = { sha256: ref.sha256, control };
+      const t0 = clock.now();
       try {
-        await downloader.fetchArtifact(
+        fresh = await downloader.fetchArtifact(
           { sha256: ref.sha256, size: manifest.artifact.size, chunkSize: manifest.artifact.chunkSize, ...(manifest.artifact.urls ? { urls: manifest.artifact.urls } : {}) },
           control,
         );
       } finally {
         current = null;
       }
+      log(`${name}@${manifest.version}: ${manifest.artifact.size} bytes downloaded and verified in ${clock.now() - t0} ms`);
     }
     await enqueue(async () => {
       const slot = slots[name] ?? emptySlot(name);
       if (slot.pending?.sha256 !== ref.sha256) throw new EdgefleetError('CONFLICT', 'superseded');
       setSlot({ ...slot, state: 'verifying', progress: 1 });
-      const bytes = await readVerified(ref);
+      const bytes = fresh ?? (await readVerified(ref));
+      fresh = null;
       setSlot({ ...slots[name]!, state: 'self-testing' });
       await saveSlots();
       // design §5: load in a fresh session → self-test → warm up → swap. Nothing reaches the runtime unverified.
+      const t1 = clock.now();
       const session = await loadSession(bytes);
+      const t2 = clock.now();
       try {
         await selfTest(session, manifest);
         await selfTest(session, manifest); // warm-up: the first real request must not pay for lazy init
@@ -698,6 +709,7 @@ export function createAgentCore(options: AgentCoreOptions): AgentCore {
         await session.release().catch(() => {});
         throw err;
       }
+      log(`${name}@${manifest.version}: session loaded in ${t2 - t1} ms, self-tested and warmed up in ${clock.now() - t2} ms`);
       const live = makeLive(name, manifest, session, task.role);
       const s = servedOf(name);
       const now = clock.now();
