@@ -79,7 +79,7 @@ describe('agent updates through a real broker', () => {
     expect(h.published.some((p) => p.topic === topics.status('dev-a') && p.payload.toString() === 'online' && p.retain)).toBe(true);
   });
 
-  it('refuses stranger-signed, replayed, other-device and below-floor desired states and keeps the model', async () => {
+  it('refuses stranger-signed, replayed, other-device, expired and below-floor desired states and keeps the model', async () => {
     const m1 = await h.manifest({ name: 'm', version: '1.0.0', release: 5, bytes: classifier(1) });
     const m2 = await h.manifest({ name: 'm', version: '2.0.0', release: 6, bytes: classifier(2) });
     const agent = start('dev-b');
@@ -111,11 +111,16 @@ describe('agent updates through a real broker', () => {
     await agent.core.waitFor(() => codes().length === 3);
     expect(codes()[2]).toBe('WRONG_DEVICE');
 
-    // 4. a manifest below the keyring's release floor
-    await h.publishKeyring({ version: 2, releaseFloors: { m: 7 } });
-    await h.desired('dev-b', [{ envelope: m2.envelope }], { sequence: newer.sequence + 1 });
+    // 4. an expired desired state (valid signature, newer sequence)
+    await h.desired('dev-b', [{ envelope: m2.envelope }], { sequence: newer.sequence + 1, expiresInMs: -60_000 });
     await agent.core.waitFor(() => codes().length === 4);
-    expect(codes()[3]).toBe('BELOW_RELEASE_FLOOR');
+    expect(codes()[3]).toBe('EXPIRED');
+
+    // 5. a manifest below the keyring's release floor
+    await h.publishKeyring({ version: 2, releaseFloors: { m: 7 } });
+    await h.desired('dev-b', [{ envelope: m2.envelope }], { sequence: newer.sequence + 2 });
+    await agent.core.waitFor(() => codes().length === 5);
+    expect(codes()[4]).toBe('BELOW_RELEASE_FLOOR');
 
     expect(activeVersion(agent)).toBe('1.0.0');
     const r = await agent.infer('m', { features: { type: 'float32', dims: [1, FEATURES], data: floats(FEATURES, 3) } });

@@ -24,6 +24,15 @@ export interface MqttTransport extends Transport {
   readonly attempts: number;
 }
 
+/**
+ * Delay before reconnect attempt `attempt` (0-based): full jitter, uniform in [0, min(max, initial·2^attempt)],
+ * at least 50 ms. Devices that lost the same broker spread out instead of reconnecting in lockstep.
+ */
+export function reconnectDelay(attempt: number, initialMs: number, maxMs: number, random: () => number): number {
+  const cap = Math.min(maxMs, initialMs * 2 ** Math.min(attempt, 30));
+  return Math.max(50, Math.floor(random() * cap));
+}
+
 export function createMqttTransport(options: MqttTransportOptions): MqttTransport {
   if (options.urls.length === 0) throw new Error('at least one broker URL is required');
   const initial = options.backoff?.initialMs ?? 500;
@@ -62,9 +71,7 @@ export function createMqttTransport(options: MqttTransportOptions): MqttTranspor
 
   function schedule(): void {
     if (closed || timer) return;
-    // full jitter: uniform in [0, min(max, initial·2^n)]
-    const cap = Math.min(max, initial * 2 ** Math.min(attempts, 20));
-    const delay = Math.max(50, Math.floor(random() * cap));
+    const delay = reconnectDelay(attempts, initial, max, random);
     attempts++;
     timer = setTimeout(() => {
       timer = null;
