@@ -295,7 +295,7 @@ export function createRolloutRunner(ctx: HubContext, deployments: Deployments, o
     };
   };
 
-  const detail = (row: RolloutRow, devices: readonly DeviceRow[]): RolloutDetail => {
+  const detail = (row: RolloutRow, devices: readonly DeviceRow[], withShadow = true): RolloutDetail => {
     const base = deployments.get(row.id);
     if (!row.state || !row.spec) {
       return { ...base, plan: null, wave: -1, waves: [], gates: [], pausedReason: null, supersededBy: null, shadow: null };
@@ -330,7 +330,7 @@ export function createRolloutRunner(ctx: HubContext, deployments: Deployments, o
       gates: judged?.gates ?? [],
       pausedReason: state.pausedReason,
       supersededBy: state.supersededBy,
-      shadow: shadowView(row, state, now),
+      shadow: withShadow ? shadowView(row, state, now) : null,
     };
   };
 
@@ -398,7 +398,8 @@ export function createRolloutRunner(ctx: HubContext, deployments: Deployments, o
       }),
     list: () => {
       const devices = store.listDevices();
-      return store.listRollouts().map((r) => detail(r, devices));
+      // the list (dashboard overview, `rollout ls`) skips the shadow comparison: one telemetry query per rollout
+      return store.listRollouts().map((r) => detail(r, devices, false));
     },
     get: (id) => detail(mustRow(id), store.listDevices()),
     command: (id, command, actor, reason) =>
