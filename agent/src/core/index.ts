@@ -2,6 +2,7 @@
 export { createAgentCore, AGENT_VERSION } from './agent-core.js';
 export type { AgentCore, AgentCoreOptions, InferOptions, InferResult } from './agent-core.js';
 export { systemClock } from './ports.js';
+export { createMemoryStore, type MemoryStoreOptions } from './memory-store.js';
 export type { AgentStore, Clock, OutboxBatch, PredictionRecord, PublishOptions, SubscribeOutcome, Transport } from './ports.js';
 export type { InferenceRuntime, ModelSession } from './runtime.js';
 export type { InferenceService, ModelMetadata, InferResponse, FeedbackBody, ServerMetadata } from './inference-service.js';

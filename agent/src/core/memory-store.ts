@@ -1,0 +1,140 @@
+// An AgentStore in memory: the reference implementation of the store contract (agent/test/agent-store.test.ts
+// runs the same suite against it and the SQLite store), for tests and for hosts without persistent storage.
+
+import type { TelemetryWindow } from '@edgefleet/protocol';
+import type { AgentStore, OutboxBatch, PredictionRecord } from './ports.js';
+
+export interface MemoryStoreOptions {
+  /** Reported by freeBytes(); null = unknown. */
+  freeBytes?: number | null;
+  maxPredictions?: number;
+}
+
+export function createMemoryStore(options: MemoryStoreOptions = {}): AgentStore {
+  const kv = new Map<string, string>();
+  const artifacts = new Map<string, Uint8Array>();
+  const partials = new Map<string, { size: number; chunks: number; bytes: Uint8Array; bitmap: Uint8Array }>();
+  const outbox: { id: number; batch: number | null; bytes: number; body: string }[] = [];
+  const batches = new Map<number, number>(); // seq → dropped
+  const predictions = new Map<string, PredictionRecord>();
+  const maxPredictions = options.maxPredictions ?? 100_000;
+  let nextId = 1;
+  let seq = 0;
+  let droppedPending = 0;
+
+  return {
+    async get<T>(key: string) {
+      const v = kv.get(key);
+      return v === undefined ? undefined : (JSON.parse(v) as T);
+    },
+    async put(key, value) {
+      kv.set(key, JSON.stringify(value));
+    },
+    async delete(key) {
+      kv.delete(key);
+    },
+
+    async readArtifact(sha256) {
+      const b = artifacts.get(sha256);
+      return b ? b.slice() : null;
+    },
+    async hasArtifact(sha256) {
+      return artifacts.has(sha256);
+    },
+    async deleteArtifact(sha256) {
+      artifacts.delete(sha256);
+    },
+    async listArtifacts() {
+      return [...artifacts.keys()];
+    },
+    async openPartial(sha256, size, chunkCount) {
+      const p = partials.get(sha256);
+      if (p && p.size === size && p.chunks === chunkCount) return p.bitmap.slice();
+      const fresh = { size, chunks: chunkCount, bytes: new Uint8Array(size), bitmap: new Uint8Array(Math.ceil(chunkCount / 8)) };
+      partials.set(sha256, fresh);
+      return fresh.bitmap.slice();
+    },
+    async writeChunk(sha256, offset, bytes) {
+      const p = partials.get(sha256);
+      if (!p) throw new Error(`no partial download of ${sha256}`);
+      p.bytes.set(bytes, offset);
+    },
+    async syncPartial(sha256, bitmap) {
+      const p = partials.get(sha256);
+      if (p) p.bitmap = bitmap.slice();
+    },
+    async readPartial(sha256) {
+      const p = partials.get(sha256);
+      if (!p) throw new Error(`no partial download of ${sha256}`);
+      return p.bytes.slice();
+    },
+    async commitPartial(sha256) {
+      const p = partials.get(sha256);
+      if (!p) throw new Error(`no partial download of ${sha256}`);
+      artifacts.set(sha256, p.bytes);
+      partials.delete(sha256);
+    },
+    async discardPartial(sha256) {
+      partials.delete(sha256);
+    },
+    async freeBytes() {
+      return options.freeBytes === undefined ? null : options.freeBytes;
+    },
+
+    async outboxAppend(windows: TelemetryWindow[], maxRows) {
+      for (const w of windows) {
+        const body = JSON.stringify(w);
+        outbox.push({ id: nextId++, batch: null, bytes: body.length, body });
+      }
+      const excess = Math.max(0, outbox.length - maxRows);
+      if (excess > 0) {
+        outbox.splice(0, excess);
+        droppedPending += excess;
+      }
+      return excess;
+    },
+    async outboxNext(maxWindows, maxBytes): Promise<OutboxBatch | null> {
+      const open = [...batches.entries()].sort((a, b) => a[0] - b[0])[0];
+      if (open) {
+        const rows = outbox.filter((r) => r.batch === open[0]);
+        if (rows.length > 0 || open[1] > 0) return { seq: open[0], dropped: open[1], windows: rows.map((r) => JSON.parse(r.body) as TelemetryWindow) };
+        batches.delete(open[0]);
+      }
+      const free = outbox.filter((r) => r.batch === null).slice(0, maxWindows);
+      if (free.length === 0 && droppedPending === 0) return null;
+      seq++;
+      const dropped = droppedPending;
+      droppedPending = 0;
+      batches.set(seq, dropped);
+      let bytes = 0;
+      for (const [i, r] of free.entries()) {
+        if (i > 0 && bytes + r.bytes > maxBytes) break;
+        bytes += r.bytes;
+        r.batch = seq;
+      }
+      return { seq, dropped, windows: outbox.filter((r) => r.batch === seq).map((r) => JSON.parse(r.body) as TelemetryWindow) };
+    },
+    async outboxAck(s) {
+      for (let i = outbox.length - 1; i >= 0; i--) if (outbox[i]!.batch === s) outbox.splice(i, 1);
+      batches.delete(s);
+    },
+    async outboxSize() {
+      return outbox.length;
+    },
+
+    async putPredictions(entries) {
+      for (const [id, rec] of entries) {
+        const key = `${rec.model}\u0000${id}`;
+        predictions.delete(key);
+        predictions.set(key, { ...rec });
+      }
+      while (predictions.size > maxPredictions) predictions.delete(predictions.keys().next().value!);
+    },
+    async getPrediction(model, id) {
+      const r = predictions.get(`${model}\u0000${id}`);
+      return r ? { ...r } : undefined;
+    },
+
+    async close() {},
+  };
+}

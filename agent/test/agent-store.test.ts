@@ -1,0 +1,103 @@
+// The AgentStore contract (STYLE: one suite, every implementation): the SQLite + files store of the Node
+// agent and the in-memory reference store answer the same way. A browser store can join this suite.
+
+import { afterEach, describe, expect, it } from 'vitest';
+import { createWindow } from '@edgefleet/protocol';
+import type { AgentStore } from '../src/core/ports.js';
+import { createMemoryStore } from '../src/core/memory-store.js';
+import { openSqliteStore } from '../src/node/sqlite-store.js';
+import { tmpDir } from './support/fleet-harness.js';
+
+const SHA = 'ab'.repeat(32);
+const win = (i: number) => ({ ...createWindow('m', '1.0.0', 'active', i * 1000, (i + 1) * 1000), inferences: i + 1 });
+
+const open: AgentStore[] = [];
+afterEach(async () => {
+  for (const s of open.splice(0)) await s.close();
+});
+
+const implementations: [string, () => { store: AgentStore; reopen?: () => AgentStore }][] = [
+  ['memory', () => ({ store: createMemoryStore({ freeBytes: 1e9 }) })],
+  [
+    'sqlite',
+    () => {
+      const dir = tmpDir();
+      return { store: openSqliteStore({ dataDir: dir }), reopen: () => openSqliteStore({ dataDir: dir }) };
+    },
+  ],
+];
+
+describe.each(implementations)('AgentStore contract: %s', (_name, make) => {
+  function fresh(): { store: AgentStore; reopen?: () => AgentStore } {
+    const r = make();
+    open.push(r.store);
+    return r;
+  }
+
+  it('keeps JSON documents by key', async () => {
+    const { store } = fresh();
+    expect(await store.get('slots')).toBeUndefined();
+    await store.put('slots', { m: { state: 'active' } });
+    expect(await store.get('slots')).toEqual({ m: { state: 'active' } });
+    await store.delete('slots');
+    expect(await store.get('slots')).toBeUndefined();
+  });
+
+  it('resumes a partial download from the synced bitmap and commits it as the artifact', async () => {
+    const r = fresh();
+    let store = r.store;
+    const bytes = Uint8Array.from({ length: 2500 }, (_, i) => i % 251);
+    expect(Array.from(await store.openPartial(SHA, 2500, 3))).toEqual([0]);
+    await store.writeChunk(SHA, 0, bytes.subarray(0, 1024));
+    await store.writeChunk(SHA, 2048, bytes.subarray(2048));
+    await store.syncPartial(SHA, Uint8Array.of(0b101));
+    if (r.reopen) {
+      await store.close();
+      open.splice(open.indexOf(store), 1);
+      store = r.reopen();
+      open.push(store);
+    }
+    expect(Array.from(await store.openPartial(SHA, 2500, 3))).toEqual([0b101]);
+    await store.writeChunk(SHA, 1024, bytes.subarray(1024, 2048));
+    expect(await store.readPartial(SHA)).toEqual(bytes);
+    expect(await store.hasArtifact(SHA)).toBe(false);
+    await store.commitPartial(SHA);
+    expect(await store.hasArtifact(SHA)).toBe(true);
+    expect(await store.readArtifact(SHA)).toEqual(bytes);
+    expect(await store.listArtifacts()).toEqual([SHA]);
+    // a new download of the same artifact starts from nothing
+    expect(Array.from(await store.openPartial(SHA, 2500, 3))).toEqual([0]);
+    await store.discardPartial(SHA);
+    await store.deleteArtifact(SHA);
+    expect(await store.readArtifact(SHA)).toBeNull();
+    expect(await store.listArtifacts()).toEqual([]);
+  });
+
+  it('drops the oldest windows beyond the bound and reports the drop in the next batch', async () => {
+    const { store } = fresh();
+    expect(await store.outboxAppend([win(0), win(1), win(2), win(3), win(4)], 3)).toBe(2);
+    expect(await store.outboxSize()).toBe(3);
+    const b1 = (await store.outboxNext(256, 1e6))!;
+    expect(b1.dropped).toBe(2);
+    expect(b1.windows.map((w) => w.inferences)).toEqual([3, 4, 5]);
+    // unacknowledged: the same batch again, same seq (the hub de-duplicates on it)
+    expect(await store.outboxNext(256, 1e6)).toEqual(b1);
+    await store.outboxAck(b1.seq);
+    expect(await store.outboxNext(256, 1e6)).toBeNull();
+    await store.outboxAppend([win(5), win(6), win(7)], 10);
+    const b2 = (await store.outboxNext(2, 1e6))!;
+    expect(b2.seq).toBeGreaterThan(b1.seq);
+    expect(b2.dropped).toBe(0);
+    expect(b2.windows.map((w) => w.inferences)).toEqual([6, 7]);
+    await store.outboxAck(b2.seq);
+    const b3 = (await store.outboxNext(256, 1))!; // over the byte cap: still one window per batch
+    expect(b3.windows.map((w) => w.inferences)).toEqual([8]);
+  });
+
+  it('remembers predictions for late labels by model and id', async () => {
+    const { store } = fresh();
+    await store.putPredictions([['p-1', { model: 'm', version: '1.0.0', role: 'active', start: 0, end: 60_000, predicted: 2 }]]);
+    expect(await store.getPrediction('m', 'p-1')).toEqual({ model: 'm', version: '1.0.0', role: 'active', start: 0, end: 60_000, predicted: 2 });
+    expect(await store.getPrediction('other', 'p-1')).toBeUndefined();
+  });
+});
