@@ -3,6 +3,7 @@
 // local APIs) fed with sensor streams, v1 rolled out, then v2 in gated waves; prints what an operator wants
 // to see. Runs until Ctrl-C, or `--duration S`; always stops its hub and agents before exiting.
 
+import { createHash } from 'node:crypto';
 import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -113,10 +114,11 @@ async function run(): Promise<void> {
 
   // ---- models: trained for real, pushed with validation data (the hub re-checks accuracy, derives the drift reference)
   say('training the vibration classifier (features: rms, kurtosis, crest factor, peak frequency, band energy, temperature → normal / imbalance / bearing-fault)…');
-  const { v1, v2 } = trainVibrationModels();
+  const { v1, v2, v21 } = trainVibrationModels();
   for (const m of [v1, v2]) say(`  ${MODEL}@${m.version}: ${m.algorithm} on ${m.trainRows} rows, validation accuracy ${(m.accuracy * 100).toFixed(1)}%, ${m.bytes.length} bytes`);
   const client = (await import('./sim/hub-client.js')).createHubClient(hub.urls.http, hub.adminToken);
-  for (const m of [v1, v2]) {
+  const bad = { ...v21, sha256: createHash('sha256').update(v21.bytes).digest('hex') };
+  for (const m of [v1, v2, v21]) {
     const res = await client.pushModel({ name: MODEL, version: m.version, file: m.bytes, validation: m.validation, sample: m.sample, minAccuracy: 0.8, dataset: 'vibration-seed-7', run: `demo-${m.algorithm}` });
     say(`  pushed ${MODEL}@${m.version}: release ${res.release}, sha256 ${res.sha256.slice(0, 16)}…, validated and signed`);
   }
@@ -134,7 +136,8 @@ async function run(): Promise<void> {
     flushSeconds: 5,
     dataDir: join(dataDir, 'agents'),
     api: true,
-    device: (i) => ({ tags: { site: i % 2 === 0 ? 'a' : 'b' }, ...(i % 2 === 0 ? { labelFraction: 0.3 } : {}) }),
+    // 2.1.0 is a bad build: on every device 40% of its inferences fail (the simulator injects it)
+    device: (i) => ({ tags: { site: i % 2 === 0 ? 'a' : 'b' }, ...(i % 2 === 0 ? { labelFraction: 0.3 } : {}), faults: { errorRate: 0.4, onlyArtifacts: [bad.sha256] } }),
   });
   const first = fleet.devices[0]!;
   say(`  ${fleet.devices.length} agents online: ${fleet.devices.map((d) => d.id).join(', ')}`);
@@ -176,7 +179,22 @@ async function run(): Promise<void> {
   if (!(await pause(4000))) return;
   console.log(await healthReport(client, fleet, MODEL, new Set()));
 
-  // ---- after the rollout: site b's sensors drift, one device drops off the network and comes back
+  // ---- a bad build: 2.1.0 fails 40% of its inferences; the gates (and the agents' probation) stop it in wave 1
+  if (!(await pause(2000))) return;
+  say(`rolling out ${MODEL}@2.1.0 — a bad build (it fails 40% of inferences on the devices) — in gated waves 25%, 50%, 100%, on a failed gate: roll back`);
+  r = await client.startRollout({ model: MODEL, version: '2.1.0', targets: { all: true }, waves: [25, 50, 100], soak: `${soakSeconds}s`, onFail: 'rollback', gates: { maxP95RegressionPct: 100 } });
+  r = await watchRollout(r, (x) => {
+    void rollbacks().catch(() => undefined);
+    return TERMINAL.has(x.status);
+  });
+  if (stopping) return;
+  say(`  rollout ${r.id} ended ${r.status}${r.status === 'rolled-back' ? `: its devices went back to the version before (${MODEL}@2.0.0)` : ''}`);
+  await fleet.waitForVersion('2.0.0', { timeoutMs: 30_000 }).catch((err: Error) => say(`  ${err.message}`));
+  await rollbacks().catch(() => undefined);
+  if (!(await pause(2000))) return;
+  console.log(await healthReport(client, fleet, MODEL, new Set()));
+
+  // ---- after the rollouts: site b's sensors drift, one device drops off the network and comes back
   const drifting = fleet.devices.filter((d) => d.spec.tags?.site === 'b').slice(0, 3).map((d) => d.id);
   say(`site b: sensors on ${drifting.join(', ')} start reading +2σ hot (temperature) and rough (rms) — watch the drift column`);
   fleet.setDrift(drifting, { temperature: 2, rms: 2 });

@@ -28,8 +28,11 @@ export interface TrainedModel {
   sample: unknown;
 }
 
-/** v1 (softmax regression on 1,500 rows) and v2 (16-unit MLP on 6,000 rows) of the vibration classifier. */
-export function trainVibrationModels(seed = 7): { v1: TrainedModel; v2: TrainedModel } {
+/**
+ * v1 (softmax regression on 1,500 rows) and v2 (16-unit MLP on 6,000 rows) of the vibration classifier, and
+ * v2.1 — v2's weights in a new build (other bytes): the demo's "bad build" whose failures the simulator injects.
+ */
+export function trainVibrationModels(seed = 7): { v1: TrainedModel; v2: TrainedModel; v21: TrainedModel } {
   const train = generateVibrationDataset({ n: 6000, seed });
   const valid = generateVibrationDataset({ n: 1000, seed: seed + 1 });
   const validation = toValidationJsonl(valid);
@@ -40,14 +43,14 @@ export function trainVibrationModels(seed = 7): { v1: TrainedModel; v2: TrainedM
   const m2 = trainMlp(train.X, train.y, { classes: 3, hidden: 16, epochs: 30, seed });
   const out = (version: string, m: typeof m1, rows: number): TrainedModel => ({
     version,
-    bytes: exportClassifierOnnx(m, { labels: VIBRATION_LABELS, featureNames: VIBRATION_FEATURES, metadata: meta }),
+    bytes: exportClassifierOnnx(m, { labels: VIBRATION_LABELS, featureNames: VIBRATION_FEATURES, metadata: { ...meta, build: version } }),
     accuracy: accuracy(m, valid.X, valid.y),
     algorithm: m.training.algorithm,
     trainRows: rows,
     validation,
     sample,
   });
-  return { v1: out('1.0.0', m1, small.X.rows), v2: out('2.0.0', m2, train.X.rows) };
+  return { v1: out('1.0.0', m1, small.X.rows), v2: out('2.0.0', m2, train.X.rows), v21: out('2.1.0', m2, train.X.rows) };
 }
 
 /**

@@ -49,8 +49,8 @@ interface DeviceView {
 }
 
 describe('npm run demo', () => {
-  it('runs headless for --duration, ends with v2 active on every healthy device, exits 0 and leaves nothing running', async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/demo.ts', '--duration', '60', '--data', dataDir, '--http', '127.0.0.1:0', '--soak', '5'], {
+  it('runs headless for --duration: v2 passes its gated waves, the bad 2.1 build is rolled back, the fleet ends on v2, exit 0, nothing left running', async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/demo.ts', '--duration', '75', '--data', dataDir, '--http', '127.0.0.1:0', '--soak', '8'], {
       cwd: root,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -68,36 +68,46 @@ describe('npm run demo', () => {
     expect(demo.pid).toBe(child.pid);
     const token = readFileSync(demo.tokenFile, 'utf8').trim();
 
-    // read the fleet from the hub's API while the demo runs: every device ends up reporting v2 active
-    let last: Record<string, string | null> = {};
-    let allOnV2 = false;
-    while (!allOnV2 && child.exitCode === null) {
-      try {
-        const res = await fetch(`${demo.http}/api/v1/devices`, { headers: { authorization: `Bearer ${token}` } });
-        const { devices } = (await res.json()) as { devices: DeviceView[] };
-        last = Object.fromEntries(devices.map((d) => [d.id, d.reported?.models?.[demo.model]?.active?.version ?? null]));
-        allOnV2 = devices.length === 12 && Object.values(last).every((v) => v === '2.0.0');
-      } catch {
-        // the hub may be starting or stopping
-      }
-      if (!allOnV2) await sleep(1000);
-    }
-    expect(last, output).toEqual(Object.fromEntries(Array.from({ length: 12 }, (_, i) => [`pump-${i}`, '2.0.0'])));
-    // … through a gated rollout whose three waves each passed their gates
-    const { rollouts } = (await (await fetch(`${demo.http}/api/v1/rollouts`, { headers: { authorization: `Bearer ${token}` } })).json()) as {
-      rollouts: Array<{ id: string; version: string }>;
+    const get = async <T>(path: string): Promise<T> => (await (await fetch(`${demo.http}/api/v1${path}`, { headers: { authorization: `Bearer ${token}` } })).json()) as T;
+    const versions = async (): Promise<Record<string, string | null>> => {
+      const { devices } = await get<{ devices: DeviceView[] }>('/devices');
+      return Object.fromEntries(devices.map((d) => [d.id, d.reported?.models?.[demo.model]?.active?.version ?? null]));
     };
-    const v2 = rollouts.find((r) => r.version === '2.0.0')!;
-    let detail: { status: string; waves: Array<{ percent: number; outcome: string }> } = { status: '', waves: [] };
-    while (detail.status !== 'completed' && child.exitCode === null) {
-      detail = ((await (await fetch(`${demo.http}/api/v1/rollouts/${v2.id}`, { headers: { authorization: `Bearer ${token}` } })).json()) as { rollout: typeof detail }).rollout;
-      if (detail.status !== 'completed') await sleep(500);
-    }
-    expect(detail.status, output).toBe('completed');
-    expect(detail.waves.map((w) => [w.percent, w.outcome])).toEqual([[25, 'passed'], [50, 'passed'], [100, 'passed']]);
+    const allOnV2 = Object.fromEntries(Array.from({ length: 12 }, (_, i) => [`pump-${i}`, '2.0.0']));
+    const onV2 = (v: Record<string, string | null>) => Object.keys(v).length === 12 && Object.values(v).every((x) => x === '2.0.0');
+    /** Polls the hub's API while the demo runs until `done` holds; returns the last value. */
+    const until = async <T>(read: () => Promise<T>, done: (v: T) => boolean): Promise<T | undefined> => {
+      let last: T | undefined;
+      while (child.exitCode === null) {
+        try {
+          last = await read();
+          if (done(last)) return last;
+        } catch {
+          // the hub may be starting or stopping
+        }
+        await sleep(500);
+      }
+      return last;
+    };
+    type Rollout = { id: string; version: string; status: string; waves: Array<{ percent: number; outcome: string }> };
+    const rollout = async (version: string): Promise<Rollout | undefined> => {
+      const r = (await get<{ rollouts: Rollout[] }>('/rollouts')).rollouts.find((x) => x.version === version);
+      return r ? (await get<{ rollout: Rollout }>(`/rollouts/${r.id}`)).rollout : undefined;
+    };
+
+    // v2 reaches every device through three gated waves that each passed
+    expect(await until(versions, onV2), output).toEqual(allOnV2);
+    const v2 = await until(() => rollout('2.0.0'), (r) => r?.status === 'completed');
+    expect(v2?.status, output).toBe('completed');
+    expect(v2!.waves.map((w) => [w.percent, w.outcome])).toEqual([[25, 'passed'], [50, 'passed'], [100, 'passed']]);
+    // the bad 2.1.0 build is stopped and rolled back, and the fleet ends on v2 again
+    const bad = await until(() => rollout('2.1.0'), (r) => r?.status === 'rolled-back');
+    expect(bad?.status, output).toBe('rolled-back');
+    expect(bad!.waves.some((w) => w.outcome === 'failed')).toBe(true);
+    expect(await until(versions, onV2), output).toEqual(allOnV2);
 
     expect(await exited, output).toBe(0);
-    expect(output).toMatch(/--duration 60 s reached/);
+    expect(output).toMatch(/--duration 75 s reached/);
     // nothing left: no process naming the data dir, no listener on the hub's ports
     expect(processesUsing(dataDir)).toEqual([]);
     expect(await accepts(demo.http)).toBe(false);
