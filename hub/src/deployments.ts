@@ -127,6 +127,12 @@ export interface Deployments {
   removed(deviceId: string): Promise<void>;
   /** Publish every stored desired state again (an embedded broker starts with no retained messages). */
   republishAll(): Promise<void>;
+  /**
+   * Publish again the stored desired states of devices that live gated rollouts sent something: with an
+   * external broker, a hub that crashed between committing a wave and publishing it completes the send
+   * on restart (same sequence: harmless to a device that already has it).
+   */
+  republishRollouts(): Promise<void>;
   /** Re-sign desired states past half their lifetime. */
   refreshExpiring(): Promise<number>;
   /** Artifacts named in the device's current desired state (what artifact/get may ask for, design §4). */
@@ -315,6 +321,14 @@ export function createDeployments(ctx: HubContext, options: DeploymentsOptions =
           ctx.bus.publish(t, '', { qos: 1, retain: true }).catch(() => undefined),
         ),
       );
+    },
+    async republishRollouts() {
+      const ids = new Set<string>();
+      for (const r of store.listRollouts()) {
+        if (!r.state || !['running', 'soaking', 'paused'].includes(r.status)) continue;
+        for (const id of Object.keys((r.state as RolloutState).devices)) ids.add(id);
+      }
+      await Promise.all(store.listDesired().filter((d) => ids.has(d.deviceId)).map((d) => publishDesired(d.deviceId, d.envelope)));
     },
     async republishAll() {
       await Promise.all(store.listDesired().map((d) => publishDesired(d.deviceId, d.envelope)));

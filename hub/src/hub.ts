@@ -270,6 +270,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
     });
     // an embedded broker keeps retained messages in memory only: restore every device's desired state
     if (!options.broker) await deployments.republishAll();
+    else await deployments.republishRollouts(); // retained on the broker already, except a send cut short by a crash
 
     // ---- HTTP ----
     const commands = createCommandSender(ctx);

@@ -49,7 +49,10 @@ describe('rollout API', () => {
     expect(r.status).toBe('running');
     expect(r.plan).toMatchObject({ waves: [20, 100], soakMs: 3_600_000, onFail: 'pause' });
     expect(r.waves).toHaveLength(1);
-    expect(r.waves[0].counts).toMatchObject({ total: 2, pending: 2 });
+    // at least ceil(20 % of 10) devices, more when the stable hash puts more under 20 %; none reported yet
+    expect(r.waves[0].counts.total).toBeGreaterThanOrEqual(2);
+    expect(r.waves[0].counts.total).toBeLessThan(10);
+    expect(r.waves[0].counts.pending).toBe(r.waves[0].counts.total);
     expect(r.gates).toEqual([]);
     expect((await viewer.post(`/rollouts/${r.id}/pause`)).status).toBe(403);
     const paused = await api.post(`/rollouts/${r.id}/pause`, { reason: 'night shift' });

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSimulatedFleet, type SimulatedFleet } from '../../scripts/sim/fleet.js';
 import { trainVibrationModels } from '../../scripts/sim/models.js';
@@ -72,40 +73,53 @@ describe('gated rollout across a hub crash', () => {
     await fleet.waitForVersion('1.0.0', { timeoutMs: 60_000 });
 
     const started = await run(
-      ['rollout', 'start', 'vibration@2.0.0', '--all', '--waves', '25,50,100', '--soak', '2s', '--gate', 'minSamples=20', '--gate', 'driftMinCount=50', '--gate', 'maxP95RegressionPct=1000', '--json'],
+      ['rollout', 'start', 'vibration@2.0.0', '--all', '--waves', '25,50,100', '--soak', '2s', '--gate', 'minSamples=20', '--gate', 'driftMinCount=200', '--gate', 'maxP95RegressionPct=1000', '--json'],
       env,
     );
     expect(started.code, started.stderr).toBe(0);
     const id: string = JSON.parse(started.stdout).rollout.id;
-    // wait until the second wave is under way, then kill the hub without any cleanup
-    await expect.poll(async () => (await api.get(`/rollouts/${id}`)).body.rollout.wave, { timeout: 60_000, interval: 100 }).toBe(1);
     const status = await run(['fleet', 'status'], env);
-    expect(status.stdout).toMatch(new RegExp(`${id} vibration@2\\.0\\.0 \\(active\\) (running|soaking), wave 2/3 \\(50%\\)`));
-    const before = (await api.get(`/rollouts/${id}`)).body.rollout;
+    expect(status.stdout).toMatch(new RegExp(`${id} vibration@2\\.0\\.0 \\(active\\) (running|soaking), wave [12]/3 \\((25|50)%\\)`));
+    // wait until the second wave soaks (its devices installed: no download cut by the crash), then kill
+    // the hub without any cleanup
+    await expect
+      .poll(async () => {
+        const r = (await api.get(`/rollouts/${id}`)).body.rollout;
+        return r.wave >= 1 && r.status === 'soaking';
+      }, { timeout: 60_000, interval: 50 })
+      .toBe(true);
     const sequences = async () => {
       const out: Record<string, number> = {};
       for (const d of fleet!.devices) out[d.id] = (await api.get(`/devices/${d.id}/desired`)).body.sequence;
       return out;
     };
-    const seqBefore = await sequences();
     child.kill('SIGKILL');
     await new Promise((r) => child.once('exit', r));
+    // where it was when killed: the rollout state and every device's desired-state sequence, from the database
+    const db = new Database(join(data, 'hub.db'), { readonly: true });
+    const state = JSON.parse((db.prepare('SELECT state FROM rollouts WHERE id = ?').get(id) as { state: string }).state);
+    const seqBefore = Object.fromEntries(
+      (db.prepare('SELECT device_id, sequence FROM desired_states').all() as Array<{ device_id: string; sequence: number }>).map((r) => [r.device_id, r.sequence]),
+    ) as Record<string, number>;
+    db.close();
+    expect(['running', 'soaking']).toContain(state.status);
 
     ({ child, urls } = await startChild(data, urls.http!.replace('http://', ''), urls.mqtt!.replace('mqtt://', '')));
     const after = (await api.get(`/rollouts/${id}`)).body.rollout;
-    expect(after.wave).toBe(1);
+    expect(after.wave).toBe(state.wave);
     // same devices in the same waves: nothing reshuffled
-    const members = (r: any) => r.waves.map((w: any) => Object.values(w.byOutcome).flat().sort());
-    expect(members(after)).toEqual(members(before));
-    const sent: string[] = members(before).flat();
+    const members = (waves: any[]) => waves.map((w) => w.deviceIds.slice().sort());
+    expect(after.waves.map((w: any) => Object.values(w.byOutcome).flat().sort())).toEqual(members(state.waves));
+    const sent: string[] = members(state.waves).flat();
     // nothing re-sent on restart: every device that was sent keeps its sequence
     const seqAfter = await sequences();
     for (const d of sent) expect(seqAfter[d], d).toBe(seqBefore[d]);
 
-    const done = await expect
+    await expect
       .poll(async () => (await api.get(`/rollouts/${id}`)).body.rollout.status, { timeout: 90_000, interval: 200 })
-      .toBe('completed');
-    void done;
+      .not.toMatch(/^(running|soaking)$/);
+    const done = (await api.get(`/rollouts/${id}`)).body.rollout;
+    expect(done.status, JSON.stringify(done.waves.map((w: any) => [w.outcome, w.counts, w.gates.filter((g: any) => g.pass === false)]))).toBe('completed');
     await fleet.waitForVersion('2.0.0', { timeoutMs: 60_000 });
     // waves 1 and 2 were never sent again after the crash; the last wave got exactly one new desired state
     const seqEnd = await sequences();
