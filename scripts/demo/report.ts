@@ -103,23 +103,35 @@ export async function healthReport(hub: HubClient, fleet: SimulatedFleet, model:
   const out = [table(['device', 'site', 'status', 'active', 'state', 'infer', 'errors', 'labels', 'inputs', 'error'], rows)];
   const status: FleetStatusView = await hub.fleetStatus();
   const vrows: string[][] = [];
-  for (const v of status.health.filter((h) => h.model === model)) {
-    const h: HealthView | null = await hub.health(model, v.version, { from: String(Date.now() - 120_000) }).catch(() => null);
+  const row = (label: string, devices: string, h: HealthView | null, fallback?: FleetStatusView['health'][number]): string[] => {
     const drift = h ? h.drift.filter((f) => f.verdict === 'drift').map((f) => `${f.feature.replace(/^features\./, '')} PSI ${f.psi.toFixed(2)}>${(f.critical ?? 0).toFixed(2)}`) : [];
     const acc = h?.accuracy;
-    vrows.push([
-      `${v.model}@${v.version}`,
-      String(status.versions.find((x) => x.version === v.version)?.devices ?? 0),
-      String(v.reportingDevices),
-      String(v.inferences),
-      pct(v.errorRate),
-      ms(v.latencyMs.p50),
-      ms(v.latencyMs.p95),
+    const t = h?.totals;
+    return [
+      label,
+      devices,
+      String(t?.devices ?? fallback?.reportingDevices ?? 0),
+      String(t?.inferences ?? fallback?.inferences ?? 0),
+      pct(t ? t.errorRate : fallback?.errorRate),
+      ms(t ? t.latencyMs.p50 : fallback?.latencyMs.p50),
+      ms(t ? t.latencyMs.p95 : fallback?.latencyMs.p95),
       acc && acc.p !== null ? `${pct(acc.p)} [${pct(acc.low)}, ${pct(acc.high)}] n=${acc.labelled}` : '–',
       h ? (drift.length ? drift.join('; ') : 'none') : '–',
-    ]);
+    ];
+  };
+  const since = String(Date.now() - 120_000);
+  for (const v of status.health.filter((h) => h.model === model)) {
+    const inUse = status.versions.find((x) => x.version === v.version)?.devices ?? 0;
+    const h: HealthView | null = await hub.health(model, v.version, { from: since }).catch(() => null);
+    vrows.push(row(`${v.model}@${v.version}`, String(inUse), h, v));
+    if (inUse === 0) continue;
+    // per device group (design §6): the last 30 s of raw windows per site, where a local drift shows first
+    for (const site of [...new Set(devices.map((d) => d.tags.site).filter((s): s is string => Boolean(s)))].sort()) {
+      const g = await hub.health(model, v.version, { from: String(Date.now() - 30_000), tag: `site=${site}` }).catch(() => null);
+      if (g) vrows.push(row(`  site ${site}, last 30 s`, String(devices.filter((d) => d.tags.site === site).length), g));
+    }
   }
-  out.push(table(['version', 'devices', 'reporting', 'inferences', 'errors', 'p50', 'p95', 'accuracy (95% CI)', 'drift (last 2 min)'], vrows));
+  out.push(table(['version', 'devices', 'reporting', 'inferences', 'errors', 'p50', 'p95', 'accuracy (95% CI)', 'drift'], vrows));
   out.push(`  devices ${status.devices.online}/${status.devices.total} online; rollouts ${status.rollouts.active} active of ${status.rollouts.total}`);
   return out.join('\n');
 }
