@@ -180,6 +180,7 @@ export function createRolloutRunner(ctx: HubContext, deployments: Deployments, o
   const tickMs = options.tickMs ?? DEFAULT_ROLLOUT_TICK_MS;
   let chain: Promise<unknown> = Promise.resolve();
   let closed = false;
+  const upSince = ctx.now().getTime();
 
   /** Ticks and operator commands change the same state: one at a time, in order. */
   const serial = <T>(fn: () => Promise<T> | T): Promise<T> => {
@@ -247,7 +248,11 @@ export function createRolloutRunner(ctx: HubContext, deployments: Deployments, o
     const spec = row.spec as RolloutSpec;
     const state = row.state as RolloutState;
     const now = ctx.now().getTime();
-    const result = step(spec, state, observations(row, spec, state, devices, now, gatesDue(spec, state, now)));
+    const due = gatesDue(spec, state, now);
+    // a soak that ran out while the hub was down is judged only after the hub has listened for one soak:
+    // devices buffer telemetry while it is away and deliver it when they reconnect
+    if (due && now - upSince < spec.soakMs) return;
+    const result = step(spec, state, observations(row, spec, state, devices, now, due));
     if (result.actions.length === 0 && JSON.stringify(result.state) === JSON.stringify(state)) return;
     await execute(row, result, ENGINE);
   };
