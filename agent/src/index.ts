@@ -9,6 +9,7 @@ import { createAgentCore, type AgentCore, type AgentCoreOptions, type InferOptio
 import type { InferenceRuntime } from './core/runtime.js';
 import type { Tensor } from './core/tensor.js';
 import { startLocalApi, type LocalApi } from './node/local-api.js';
+import { installNodeSignatureVerifier } from './node/ed25519.js';
 import { createMqttTransport } from './node/mqtt-transport.js';
 import { createOnnxRuntime } from './node/onnx-runtime.js';
 import { openSqliteStore } from './node/sqlite-store.js';
@@ -103,6 +104,7 @@ export function createAgent(configInput: unknown, options: AgentOptions = {}): A
 
     async start() {
       if (core) return;
+      installNodeSignatureVerifier(); // native Ed25519: same verdicts as tweetnacl (protocol's default), far cheaper
       store = openSqliteStore({ dataDir });
       const transport = createMqttTransport({
         urls,

@@ -7,7 +7,7 @@ import { fail, ok, type Result } from './errors.js';
 import { fromBase64, utf8Decode } from './encoding.js';
 import { LIMITS } from './limits.js';
 import { Command, DesiredState, Envelope, Keyring, Manifest, SIGNED_KINDS, type KeyRole, type SignedKind } from './schemas.js';
-import { keyIdOf, signedMessage } from './signing.js';
+import { ed25519Verify, keyIdOf, signedMessage } from './signing.js';
 
 export interface VerifyContext {
   /** This device's id (design §3: "deviceId is mine"). */
@@ -153,7 +153,7 @@ export function verifySignedPayload(env: Envelope, kind: SignedKind, policy: Sig
       failures.bad.push(s.keyId);
       continue;
     }
-    if (sig.length !== nacl.sign.signatureLength || !nacl.sign.detached.verify(message, sig, publicKey)) {
+    if (sig.length !== nacl.sign.signatureLength || !ed25519Verify(message, sig, publicKey)) {
       failures.bad.push(s.keyId);
       if (sig.length === nacl.sign.signatureLength) badSigs.push({ sig, publicKey });
       continue;
@@ -175,7 +175,7 @@ export function verifySignedPayload(env: Envelope, kind: SignedKind, policy: Sig
     const other = declaredKind(payload);
     if (other !== null && other !== kind && badSigs.length) {
       const otherMessage = signedMessage(other, payload);
-      if (badSigs.some((b) => nacl.sign.detached.verify(otherMessage, b.sig, b.publicKey))) {
+      if (badSigs.some((b) => ed25519Verify(otherMessage, b.sig, b.publicKey))) {
         return fail('WRONG_KIND', `a ${other} envelope was presented as a ${kind}`);
       }
     }

@@ -255,7 +255,10 @@ export function openSqliteStore(options: SqliteStoreOptions): AgentStore {
       fs.writeSync(partialFd(sha256), bytes, 0, bytes.length, offset);
     },
     async syncPartial(sha256, bitmap) {
-      fs.fdatasyncSync(partialFd(sha256));
+      // No fdatasync here (it was the largest cost of a wave of downloads): the chunks are written
+      // (page cache) before their bits, so a killed process resumes correctly; a power loss that takes back
+      // a chunk whose bit survived is caught by the sha256 check before commit, which discards the partial
+      // and fetches it again (design §3, §5). commitPartial fsyncs before the rename that makes it an artifact.
       st.partialBitmap.run(Buffer.from(bitmap), sha256);
     },
     async readPartial(sha256) {
