@@ -1,7 +1,26 @@
 // A small client of the hub's HTTP API (design §7) for the simulator, the demo, benchmarks and tests:
 // enrol devices, push models, start and watch rollouts, read fleet status and health.
 
+import { request as httpRequest } from 'node:http';
 import type { AgentConfig } from '@edgefleet/protocol';
+
+/**
+ * One request on a fresh connection. Not fetch: its pooled keep-alive sockets race the server's idle
+ * timeout when the caller shares the hub's event loop and blocks it for seconds (starting hundreds of
+ * agents), and a POST on a socket the server just closed fails with ECONNRESET instead of being retried.
+ */
+function send(url: string, method: string, headers: Record<string, string>, body?: Buffer): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(url, { method, headers: { ...headers, ...(body ? { 'content-length': String(body.length) } : {}) }, agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (d: Buffer) => chunks.push(d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
 
 export class HubApiError extends Error {
   constructor(
@@ -78,14 +97,19 @@ export interface HealthView {
 export function createHubClient(url: string, token: string): HubClient {
   const base = url.replace(/\/$/, '');
   const request = async <T>(method: string, path: string, body?: unknown): Promise<T> => {
-    const init: RequestInit = { method, headers: { authorization: `Bearer ${token}` } };
-    if (body instanceof FormData) init.body = body;
-    else if (body !== undefined) {
-      init.body = JSON.stringify(body);
-      (init.headers as Record<string, string>)['content-type'] = 'application/json';
+    const headers: Record<string, string> = { authorization: `Bearer ${token}` };
+    let payload: Buffer | undefined;
+    if (body instanceof FormData) {
+      // let the platform encode the multipart body, then send it ourselves
+      const encoded = new Request('http://localhost/', { method: 'POST', body });
+      payload = Buffer.from(await encoded.arrayBuffer());
+      headers['content-type'] = encoded.headers.get('content-type')!;
+    } else if (body !== undefined) {
+      payload = Buffer.from(JSON.stringify(body));
+      headers['content-type'] = 'application/json';
     }
-    const res = await fetch(`${base}${path}`, init);
-    const text = await res.text();
+    const { status, text } = await send(`${base}${path}`, method, headers, payload);
+    const res = { ok: status >= 200 && status < 300, status };
     let json: unknown = null;
     try {
       json = text ? JSON.parse(text) : null;
