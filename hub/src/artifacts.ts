@@ -1,12 +1,14 @@
 // Content-addressed artifact files (design §7) and artifact serving over MQTT (design §4): a device may
 // fetch only artifacts named in its current desired state; chunks are queued per device and served
-// round-robin with a global concurrency cap, so one device cannot starve the others.
+// round-robin with a global concurrency cap, so one device cannot starve the others. Devices listening on
+// the artifact's multicast topic share one publish per chunk (design §4); what they missed goes unicast.
 
 import { existsSync, mkdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ChunkRequest, DEFAULT_CHUNK_SIZE, EdgefleetError, LIMITS, encodeChunkFrame, parseMessage, sha256Hex, topics } from '@edgefleet/protocol';
 import type { HubContext } from './context.js';
+import type { MulticastSubscribers } from './broker/multicast.js';
 import { manifestOf } from './deployments.js';
 
 const SHA_RE = /^[0-9a-f]{64}$/;
@@ -79,6 +81,10 @@ export interface ChunkServerOptions {
   concurrency?: number;
   /** Bytes of encoded frames kept in memory: a wave fetches the same chunks from many devices. */
   frameCacheBytes?: number;
+  /** Multicast subscribers (embedded broker only); without it every chunk goes unicast. */
+  multicast?: MulticastSubscribers;
+  /** A chunk multicast this recently is not multicast again for a device that subscribed after it: unicast. */
+  multicastRepeatMs?: number;
 }
 
 export interface ChunkServer {
@@ -103,6 +109,56 @@ export function createChunkServer(
   let inFlight = 0;
   let idleWaiters: Array<() => void> = [];
   const layout = new Map<string, { size: number; chunkSize: number }>();
+  // design §4 multicast: per artifact, chunks queued for one publish and when each was last published;
+  // per device, chunks it asked for that were left to the multicast (asked again: it missed them → unicast)
+  const multicast = options.multicast;
+  const repeatMs = options.multicastRepeatMs ?? 30_000;
+  const mcState = new Map<string, { pending: Set<number>; sentAt: Map<number, number> }>();
+  const leftToMulticast = new Map<string, Map<string, Set<number>>>();
+  const MC = '*'; // ring keys of multicast queues: '*' never occurs in a device id
+  const enqueue = (key: string, sha: string, index: number): void => {
+    let q = queues.get(key);
+    if (!q) {
+      q = [];
+      queues.set(key, q);
+      ring.push(key);
+    }
+    q.push({ sha, index });
+  };
+  /** The chunks of this request the device still needs by unicast; the others ride the multicast. */
+  const viaMulticast = (deviceId: string, sha: string, chunks: readonly number[]): number[] => {
+    const since = multicast?.since(deviceId, sha);
+    if (since === undefined) {
+      leftToMulticast.get(deviceId)?.delete(sha);
+      return [...chunks];
+    }
+    let st = mcState.get(sha);
+    if (!st) mcState.set(sha, (st = { pending: new Set(), sentAt: new Map() }));
+    let byDevice = leftToMulticast.get(deviceId);
+    if (!byDevice) leftToMulticast.set(deviceId, (byDevice = new Map()));
+    let left = byDevice.get(sha);
+    if (!left) byDevice.set(sha, (left = new Set()));
+    const now = Date.now();
+    const unicast: number[] = [];
+    for (const index of chunks) {
+      if (left.has(index)) {
+        left.delete(index); // asked again: the multicast did not bring it
+        unicast.push(index);
+        continue;
+      }
+      const sentAt = st.sentAt.get(index);
+      if (st.pending.has(index) || (sentAt !== undefined && sentAt >= since)) {
+        left.add(index); // queued for, or already on its way in, a publish this device is subscribed to
+      } else if (sentAt !== undefined && now - sentAt < repeatMs) {
+        unicast.push(index); // a late joiner pulls what it missed (design §4)
+      } else {
+        st.pending.add(index);
+        left.add(index);
+        enqueue(MC + sha, sha, index);
+      }
+    }
+    return unicast;
+  };
   // LRU of encoded frames (Map order = recency): one file read per chunk per wave, not per device
   const frameCacheMax = options.frameCacheBytes ?? 32 * 1024 * 1024;
   const frames = new Map<string, Uint8Array>();
@@ -187,9 +243,27 @@ export function createChunkServer(
   };
 
   const serve = async (job: { deviceId: string; sha: string; index: number }) => {
+    const l = layoutOf(job.sha);
+    if (job.deviceId.startsWith(MC)) {
+      // one publish reaches every subscriber; the broker admitted only devices naming the artifact (policy.ts)
+      const st = mcState.get(job.sha);
+      try {
+        if (!l) return;
+        const frame = await frameOf(job.sha, job.index, l);
+        st?.sentAt.set(job.index, Date.now()); // before the publish: a device subscribed by now receives it
+        await ctx.bus.publish(topics.artifactMulticast(job.sha), frame, { qos: 1 });
+        ctx.metrics.inc('edgefleet_artifact_chunks_sent_total');
+        ctx.metrics.inc('edgefleet_artifact_multicast_frames_total');
+      } catch (err) {
+        st?.sentAt.delete(job.index);
+        ctx.log(`artifact ${job.sha.slice(0, 12)} chunk ${job.index} multicast: ${String(err)}`);
+      } finally {
+        st?.pending.delete(job.index);
+      }
+      return;
+    }
     // re-check at send time: the desired state may have changed while the chunk waited
     if (!desiredArtifacts(job.deviceId).has(job.sha)) return;
-    const l = layoutOf(job.sha);
     if (!l) return;
     try {
       await ctx.bus.publish(topics.artifactData(job.deviceId), await frameOf(job.sha, job.index, l), { qos: 1 });
@@ -210,6 +284,8 @@ export function createChunkServer(
       if (!l) return ctx.reject('artifact-get', 'NOT_FOUND');
       const count = Math.ceil(l.size / l.chunkSize);
       if (chunks.some((i) => i >= count)) return ctx.reject('artifact-get', 'BAD_MESSAGE');
+      const unicast = viaMulticast(deviceId, sha256, chunks);
+      if (unicast.length === 0) return pump();
       let q = queues.get(deviceId);
       if (!q) {
         q = [];
@@ -217,7 +293,7 @@ export function createChunkServer(
         ring.push(deviceId);
       }
       let dropped = 0;
-      for (const index of chunks) {
+      for (const index of unicast) {
         if (q.some((e) => e.sha === sha256 && e.index === index)) continue;
         if (q.length >= perDevice) {
           dropped++;
@@ -230,6 +306,7 @@ export function createChunkServer(
     },
     drop(deviceId) {
       queues.delete(deviceId);
+      leftToMulticast.delete(deviceId);
     },
     idle() {
       if (inFlight === 0 && ring.length === 0) return Promise.resolve();

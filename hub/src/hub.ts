@@ -10,6 +10,7 @@ import { openStore } from './store/db.js';
 import { loadOrCreateKeys } from './keys.js';
 import { HUB_METRICS, createMetrics, type Metrics } from './metrics.js';
 import { startEmbeddedBroker } from './broker/embedded.js';
+import type { MulticastSubscribers } from './broker/multicast.js';
 import { connectBrokerClient, HUB_CLIENT_ID } from './mqtt-client.js';
 import type { Bus } from './broker/bus.js';
 import type { HubContext } from './context.js';
@@ -144,6 +145,8 @@ export async function startHub(options: HubOptions): Promise<Hub> {
     // ---- broker ----
     let bus: Bus;
     let connectedClients: (() => number) | null = null;
+    let multicastSubscribers: MulticastSubscribers | undefined; // design §4 multicast: embedded broker only
+    let mayMulticast: (deviceId: string, sha256: string) => boolean = () => false;
     let setMarkOffline: (f: (id: string) => void) => void = () => undefined;
     const rejectMetric = (topic: string, reason: string) => metrics.inc('edgefleet_rejected_messages_total', { reason, topic });
     if (options.broker) {
@@ -158,8 +161,10 @@ export async function startHub(options: HubOptions): Promise<Hub> {
         onRefused: (reason) => metrics.inc('edgefleet_mqtt_connections_refused_total', { reason }),
         onOversize: () => rejectMetric('mqtt', 'TOO_LARGE'),
         onClientGone: (id) => markOffline(id),
+        mayMulticast: (id, sha) => mayMulticast(id, sha),
       });
       bus = broker.bus;
+      multicastSubscribers = broker.multicast;
       connectedClients = broker.connectedClients;
       Object.assign(brokerUrls, broker.urls);
       // a clean DISCONNECT sends no last will: the device is gone all the same. Through the ingest
@@ -225,7 +230,8 @@ export async function startHub(options: HubOptions): Promise<Hub> {
       },
     });
     setMarkOffline((id) => ingest.status(id, 'offline'));
-    const chunks = createChunkServer(ctx, artifacts, (id) => deployments.desiredArtifacts(id));
+    const chunks = createChunkServer(ctx, artifacts, (id) => deployments.desiredArtifacts(id), { multicast: multicastSubscribers });
+    mayMulticast = (id, sha) => deployments.desiredArtifacts(id).has(sha);
     const syncMosquitto = () => {
       if (!options.mosquittoPasswordFile) return;
       const entries = store.brokerHashes().map((d) => ({ user: d.id, hash: d.hash }));

@@ -80,6 +80,7 @@ export const HUB_METRICS = [
   { name: 'edgefleet_telemetry_duplicates_total', help: 'Telemetry batches ignored as duplicates of (deviceId, seq).', type: 'counter' },
   { name: 'edgefleet_events_total', help: 'Device events stored.', type: 'counter' },
   { name: 'edgefleet_artifact_chunks_sent_total', help: 'Artifact chunk frames published.', type: 'counter' },
+  { name: 'edgefleet_artifact_multicast_frames_total', help: 'Artifact chunk frames published once on a multicast topic (design §4).', type: 'counter' },
   { name: 'edgefleet_desired_states_published_total', help: 'Desired states signed and published.', type: 'counter' },
   { name: 'edgefleet_mqtt_connections_refused_total', help: 'MQTT connections refused, by reason.', type: 'counter' },
   { name: 'edgefleet_http_requests_total', help: 'HTTP API requests, by status class.', type: 'counter' },

@@ -8,6 +8,7 @@ import {
   LIMITS,
   createSha256,
   toEdgefleetError,
+  TOPIC_PREFIX,
   topics,
   verifyCommand,
   verifyDesiredState,
@@ -63,7 +64,7 @@ export interface AgentCoreOptions {
   platform?: string;
   /** Hub base URL and device credentials for the HTTP range download path (design §8). */
   http?: { baseUrl?: string; username: string; password: string };
-  download?: { window?: number; timeoutMs?: number; maxIdleRounds?: number; prefer?: 'mqtt' | 'http'; fetch?: typeof fetch };
+  download?: { window?: number; timeoutMs?: number; maxIdleRounds?: number; prefer?: 'mqtt' | 'http'; fetch?: typeof fetch; multicast?: boolean };
   /** sha256 hex of artifact bytes (default: the protocol's pure-JS one; Node passes node:crypto's). */
   sha256?: (bytes: Uint8Array) => string | Promise<string>;
   /** Install retry backoff after a failed download or verification (doubles, with jitter). */
@@ -126,6 +127,7 @@ interface StoredDesired {
   telemetry: Partial<TelemetrySettings> | undefined;
 }
 
+const MULTICAST_PREFIX = `${TOPIC_PREFIX}/artifacts/`;
 const INSTALLING = new Set(['downloading', 'verifying', 'self-testing']);
 
 function digestOf(bytes: Uint8Array): string {
@@ -238,6 +240,7 @@ export function createAgentCore(options: AgentCoreOptions): AgentCore {
     maxIdleRounds: options.download?.maxIdleRounds,
     prefer: options.download?.prefer,
     fetch: options.download?.fetch,
+    multicast: options.download?.multicast,
     ...(options.sha256 ? { sha256: options.sha256 } : {}),
     http: options.http,
     random,
@@ -825,7 +828,8 @@ export function createAgentCore(options: AgentCoreOptions): AgentCore {
 
   function onMessage(topic: string, payload: Uint8Array): void {
     if (!running) return;
-    if (topic === topics.artifactData(deviceId)) {
+    // design §4: chunk frames come unicast or on an artifact's multicast topic; the frame names its artifact
+    if (topic === topics.artifactData(deviceId) || topic.startsWith(MULTICAST_PREFIX)) {
       downloader.handleFrame(payload);
       return;
     }

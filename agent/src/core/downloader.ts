@@ -1,6 +1,7 @@
 // Artifact downloads (design §4, §5): chunks pulled over MQTT `artifact/get` in a bounded window, or
 // HTTP range requests; the received-chunk bitmap is persisted so a restart resumes; length and sha256
-// are verified before the artifact is committed. Nothing unverified is ever handed on.
+// are verified before the artifact is committed. Nothing unverified is ever handed on. While downloading
+// over MQTT the agent also listens on the artifact's multicast topic, where a wave shares one publish per chunk.
 
 import {
   EdgefleetError,
@@ -41,6 +42,8 @@ export interface DownloaderOptions {
   sha256?: (bytes: Uint8Array) => string | Promise<string>;
   random?: () => number;
   log?: (line: string) => void;
+  /** Listen on `ef/v1/artifacts/{sha256}/data` while downloading over MQTT (design §4); default true. */
+  multicast?: boolean;
 }
 
 export interface DownloadControl {
@@ -61,6 +64,8 @@ interface Active {
   wake: (() => void) | null;
   failure: EdgefleetError | null;
   control: DownloadControl;
+  /** Multicast subscription for this connection: none yet, asked, granted, refused (e.g. Mosquitto's ACL). */
+  mc: 'none' | 'asking' | 'on' | 'refused';
 }
 
 const hasBit = (b: Uint8Array, i: number): boolean => (b[i >> 3]! & (1 << (i & 7))) !== 0;
@@ -104,7 +109,20 @@ export function createDownloader(options: DownloaderOptions): Downloader {
   const doFetch = options.fetch ?? globalThis.fetch;
   const log = options.log ?? (() => {});
   const actives = new Map<string, Active>();
+  const useMulticast = options.multicast ?? true;
   let ignored = 0;
+
+  async function listenMulticast(a: Active): Promise<void> {
+    if (!useMulticast || a.mc !== 'none' || !transport.connected) return;
+    a.mc = 'asking';
+    try {
+      const [outcome] = await transport.subscribe([topics.artifactMulticast(a.ref.sha256)]);
+      // refused: the broker does not offer multicast (or the hub no longer names the artifact); unicast only
+      if (a.mc === 'asking') a.mc = outcome?.ok ? 'on' : 'refused';
+    } catch {
+      if (a.mc === 'asking') a.mc = 'none';
+    }
+  }
 
   const chunkLength = (a: Active, i: number): number =>
     i === a.chunkCount - 1 ? a.ref.size - i * a.ref.chunkSize : a.ref.chunkSize;
@@ -164,6 +182,8 @@ export function createDownloader(options: DownloaderOptions): Downloader {
       if (a.control.cancelled) throw new EdgefleetError('UNAVAILABLE', 'download cancelled');
       if (a.failure) throw a.failure;
       const before = a.received;
+      // subscribed before the first request: the hub then counts on the multicast to bring those chunks
+      await listenMulticast(a);
       if (transport.connected && a.inflight.size <= window / 2) {
         const chunks: number[] = [];
         for (let k = 0; k < a.chunkCount && a.inflight.size + chunks.length < window; k++) {
@@ -258,6 +278,7 @@ export function createDownloader(options: DownloaderOptions): Downloader {
     nudge() {
       for (const a of actives.values()) {
         a.inflight.clear();
+        if (a.mc !== 'refused') a.mc = 'none'; // a new connection (clean session): subscribe again
         const wake = a.wake;
         a.wake = null;
         wake?.();
@@ -295,6 +316,7 @@ export function createDownloader(options: DownloaderOptions): Downloader {
         wake: null,
         failure: null,
         control,
+        mc: 'none',
       };
       if (a.received > 0) log(`resuming ${ref.sha256.slice(0, 12)} at ${a.received}/${chunkCount} chunks`);
       actives.set(ref.sha256, a);
@@ -329,6 +351,9 @@ export function createDownloader(options: DownloaderOptions): Downloader {
         return await verifyAndCommit(a);
       } finally {
         actives.delete(ref.sha256);
+        if (a.mc === 'on' && transport.connected && transport.unsubscribe) {
+          void transport.unsubscribe([topics.artifactMulticast(ref.sha256)]).catch(() => undefined);
+        }
       }
     },
   };

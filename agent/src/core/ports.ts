@@ -24,6 +24,8 @@ export interface Transport {
   /** Resolves when the broker acknowledged (QoS 1) or the packet was written (QoS 0); rejects when not connected. */
   publish(topic: string, payload: Uint8Array | string, options: PublishOptions): Promise<void>;
   subscribe(topics: string[]): Promise<SubscribeOutcome[]>;
+  /** Drop subscriptions (artifact multicast after a download, design §4); optional for transports without it. */
+  unsubscribe?(topics: string[]): Promise<void>;
   onMessage(handler: (topic: string, payload: Uint8Array) => void): void;
   onConnect(handler: () => void): void;
   onDisconnect(handler: () => void): void;

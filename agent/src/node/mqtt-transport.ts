@@ -188,6 +188,12 @@ export function createMqttTransport(options: MqttTransportOptions): MqttTranspor
       return out;
     },
 
+    async unsubscribe(topicList) {
+      const c = client;
+      if (!c || !connected) return; // a clean session has dropped every subscription already
+      await guarded(c.unsubscribeAsync(topicList));
+    },
+
     onMessage(h) {
       messageHandlers.push(h);
     },

@@ -5,10 +5,11 @@ import { createServer as createNetServer, type AddressInfo, type Server as NetSe
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { Aedes } from 'aedes';
 import { WebSocketServer, createWebSocketStream } from 'ws';
-import { LIMITS } from '@edgefleet/protocol';
+import { LIMITS, parseTopic } from '@edgefleet/protocol';
 import { coalesceWrites, guardPacketSize } from './packet-limit.js';
 import { createBrokerPolicy, type BrokerPolicyOptions } from './policy.js';
 import { dialHost, parseHostPort } from './address.js';
+import { createMulticastRegistry, type MulticastSubscribers } from './multicast.js';
 import type { Bus, MessageHandler, PublishOptions } from './bus.js';
 
 export interface EmbeddedBrokerOptions extends BrokerPolicyOptions {
@@ -26,6 +27,8 @@ export interface EmbeddedBroker {
   urls: { mqtt?: string; ws?: string };
   /** Connected MQTT clients right now. */
   connectedClients(): number;
+  /** Devices listening on artifact multicast topics (design §4), for the chunk server. */
+  multicast: MulticastSubscribers;
 }
 
 function listen(server: NetServer | HttpServer, addr: string, what: string): Promise<string> {
@@ -48,10 +51,29 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
     // a slow device must not hold hub memory for a minute
     drainTimeout: 30_000,
   });
+  const multicast = createMulticastRegistry();
   aedes.on('client', (client) => options.onClientConnected?.(client.id));
   aedes.on('clientDisconnect', (client) => {
     const clients = (aedes as unknown as { clients: Record<string, unknown> }).clients;
-    if (!clients[client.id]) options.onClientGone?.(client.id);
+    if (!clients[client.id]) {
+      multicast.gone(client.id);
+      options.onClientGone?.(client.id);
+    }
+  });
+  // emitted after the SUBACK, so a multicast published later reaches this subscriber
+  aedes.on('subscribe', (subs, client) => {
+    if (!client) return;
+    for (const s of subs) {
+      const t = parseTopic(s.topic);
+      if (t?.kind === 'artifact-multicast' && (s.qos as number) !== 128) multicast.subscribed(client.id, t.sha256);
+    }
+  });
+  aedes.on('unsubscribe', (unsubs, client) => {
+    if (!client) return;
+    for (const topic of unsubs) {
+      const t = parseTopic(topic);
+      if (t?.kind === 'artifact-multicast') multicast.unsubscribed(client.id, t.sha256);
+    }
   });
   const cut = () => options.onOversize?.();
 
@@ -126,7 +148,7 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
       await Promise.all(servers.map((s) => s.close()));
     },
   };
-  return { bus, urls, connectedClients: () => aedes.connectedClients };
+  return { bus, urls, connectedClients: () => aedes.connectedClients, multicast };
 }
 
 function closeServer(server: NetServer | HttpServer): Promise<void> {

@@ -1,13 +1,18 @@
 // Broker access control of design §4 as aedes hooks: who may connect, publish and subscribe.
 // Each refusal maps once to an MQTT return code (connect) or a refused subscription / closed connection.
 
-import { deviceMayPublish, deviceMaySubscribe } from '@edgefleet/protocol';
+import { deviceMayPublish, deviceMaySubscribe, parseTopic } from '@edgefleet/protocol';
 import type { AedesOptions } from 'aedes';
 
 export interface BrokerPolicyOptions {
   /** True when `password` is the current token of device `deviceId`. */
   checkDevice(deviceId: string, password: Buffer | undefined): boolean;
   onRefused(reason: string): void;
+  /**
+   * Whether `deviceId` may subscribe to the multicast topic of `sha256` (design §4: only devices whose
+   * current desired state names that artifact). Without it, multicast subscriptions are refused.
+   */
+  mayMulticast?(deviceId: string, sha256: string): boolean;
 }
 
 /** Client ids become topic levels and usernames: refuse anything that could act as a wildcard or level. */
@@ -57,6 +62,14 @@ export function createBrokerPolicy(options: BrokerPolicyOptions): Pick<
       done(null);
     },
     authorizeSubscribe(client, sub, done) {
+      const parsed = parseTopic(sub.topic);
+      if (parsed?.kind === 'artifact-multicast' && !sub.topic.includes('+') && !sub.topic.includes('#')) {
+        if (!options.mayMulticast?.(client.id, parsed.sha256)) {
+          options.onRefused('subscribe_denied');
+          return done(null, null);
+        }
+        return done(null, sub);
+      }
       if (!deviceMaySubscribe(client.id, sub.topic)) {
         options.onRefused('subscribe_denied');
         return done(null, null); // SUBACK 0x80 for this filter (MQTT 3.1.1 §3.9.3)
