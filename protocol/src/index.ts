@@ -9,3 +9,4 @@ export * from './verify.js';
 export * from './frames.js';
 export * from './telemetry/index.js';
 export * from './onnx/index.js';
+export * from './tensors.js';

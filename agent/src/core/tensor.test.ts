@@ -1,11 +1,14 @@
 import { describe, expect, it } from 'vitest';
+import * as protocol from '@edgefleet/protocol';
 import { EdgefleetError, type TensorSpec } from '@edgefleet/protocol';
 import {
   decodeInferInputs,
+  elementCount,
   elementTypeOf,
   encodeOutput,
   encodeOutputs,
   fromHalf,
+  OIP_DATATYPES,
   oipDatatypeOf,
   OipInferRequest,
   requestedOutputNames,
@@ -32,17 +35,15 @@ function badInput(fn: () => unknown): string {
 const one = (spec: TensorSpec, input: Partial<OipTensor>): Record<string, Tensor> =>
   decodeInferInputs([spec], [{ name: spec.name, shape: [], datatype: 'FP32', data: [], ...input }]);
 
-describe('OIP datatype table', () => {
-  it('maps every OIP datatype to an element type and back', () => {
-    for (const dt of ['BOOL', 'UINT8', 'UINT16', 'UINT32', 'UINT64', 'INT8', 'INT16', 'INT32', 'INT64', 'FP16', 'FP32', 'FP64', 'BYTES']) {
-      const type = elementTypeOf(dt);
-      expect(type).toBeDefined();
-      expect(oipDatatypeOf(type!)).toBe(dt);
-    }
-  });
-  it('knows no datatype outside the table, not even prototype keys', () => {
-    expect(elementTypeOf('FLOAT')).toBeUndefined();
-    expect(elementTypeOf('toString')).toBeUndefined();
+// The datatype table and half floats are protocol's (protocol/src/tensors.test.ts); the agent keeps its names.
+describe('shared element plumbing', () => {
+  it('is the protocol implementation under the names the agent has always exported', () => {
+    expect(toHalf).toBe(protocol.floatToHalf);
+    expect(fromHalf).toBe(protocol.halfToFloat);
+    expect(elementTypeOf).toBe(protocol.elementTypeOf);
+    expect(oipDatatypeOf).toBe(protocol.oipDatatypeOf);
+    expect(elementCount).toBe(protocol.elementCount);
+    expect(OIP_DATATYPES).toBe(protocol.OIP_DATATYPES);
   });
 });
 
@@ -292,19 +293,6 @@ describe('encodeOutput', () => {
       q: { type: 'float32', dims: [1], data: new Float32Array([2]) },
     };
     expect(encodeOutputs(results, ['q']).map((o) => o.name)).toEqual(['q']);
-  });
-});
-
-describe('half floats', () => {
-  it('rounds to nearest even and handles subnormals, infinity and NaN', () => {
-    expect(toHalf(65504)).toBe(0x7bff);
-    expect(toHalf(65520)).toBe(0x7c00); // rounds up to infinity
-    expect(toHalf(2 ** -24)).toBe(0x0001);
-    expect(toHalf(2 ** -25)).toBe(0x0000); // tie to even
-    expect(toHalf(-Infinity)).toBe(0xfc00);
-    expect(Number.isNaN(fromHalf(toHalf(NaN)))).toBe(true);
-    expect(fromHalf(toHalf(1 + 2 ** -11))).toBe(1); // tie rounds to even mantissa
-    expect(fromHalf(toHalf(1 + 3 * 2 ** -11))).toBe(1 + 2 ** -9);
   });
 });
 

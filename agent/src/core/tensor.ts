@@ -2,19 +2,28 @@
 // OIP datatypes ⇄ ONNX element types, request decoding against a model's IO, response encoding.
 
 import { z } from 'zod';
-import { EdgefleetError, UNNAMED_DIM, type ElementType, type TensorData, type TensorSpec } from '@edgefleet/protocol';
+import {
+  EdgefleetError,
+  INTEGER_RANGES,
+  TYPED_ARRAYS,
+  UNNAMED_DIM,
+  elementCount,
+  elementTypeOf,
+  floatToHalf,
+  halfToFloat,
+  oipDatatypeOf,
+  type ElementType,
+  type OipDatatype,
+  type TensorData,
+  type TensorSpec,
+  type TypedArray,
+} from '@edgefleet/protocol';
 
-export type TypedArray =
-  | Float32Array
-  | Float64Array
-  | Int8Array
-  | Uint8Array
-  | Int16Array
-  | Uint16Array
-  | Int32Array
-  | Uint32Array
-  | BigInt64Array
-  | BigUint64Array;
+// The shared element plumbing lives in protocol (the hub has the same needs and never imports the agent);
+// re-exported under the names this module has always had.
+export { OIP_DATATYPES, elementCount, elementTypeOf, oipDatatypeOf } from '@edgefleet/protocol';
+export { floatToHalf as toHalf, halfToFloat as fromHalf } from '@edgefleet/protocol';
+export type { OipDatatype, TypedArray } from '@edgefleet/protocol';
 
 /**
  * A concrete tensor, laid out as onnxruntime-common lays it out: row-major `data`, bool as
@@ -24,50 +33,6 @@ export interface Tensor {
   type: ElementType;
   dims: number[];
   data: TypedArray | string[];
-}
-
-// ---- OIP datatypes (inference_rest.md "Tensor Data Types") ----
-
-export const OIP_DATATYPES = {
-  BOOL: 'bool',
-  UINT8: 'uint8',
-  UINT16: 'uint16',
-  UINT32: 'uint32',
-  UINT64: 'uint64',
-  INT8: 'int8',
-  INT16: 'int16',
-  INT32: 'int32',
-  INT64: 'int64',
-  FP16: 'float16',
-  FP32: 'float32',
-  FP64: 'float64',
-  BYTES: 'string',
-} as const satisfies Record<string, ElementType>;
-
-export type OipDatatype = keyof typeof OIP_DATATYPES;
-
-const OIP_OF: Record<ElementType, OipDatatype> = {
-  bool: 'BOOL',
-  uint8: 'UINT8',
-  uint16: 'UINT16',
-  uint32: 'UINT32',
-  uint64: 'UINT64',
-  int8: 'INT8',
-  int16: 'INT16',
-  int32: 'INT32',
-  int64: 'INT64',
-  float16: 'FP16',
-  float32: 'FP32',
-  float64: 'FP64',
-  string: 'BYTES',
-};
-
-export function oipDatatypeOf(type: ElementType): OipDatatype {
-  return OIP_OF[type];
-}
-
-export function elementTypeOf(datatype: string): ElementType | undefined {
-  return Object.hasOwn(OIP_DATATYPES, datatype) ? OIP_DATATYPES[datatype as OipDatatype] : undefined;
 }
 
 // ---- OIP request schema ----
@@ -100,15 +65,6 @@ export type OipInferRequest = z.infer<typeof OipInferRequest>;
 
 // ---- element helpers ----
 
-const INT_RANGE: Partial<Record<ElementType, [number, number]>> = {
-  int8: [-128, 127],
-  uint8: [0, 255],
-  int16: [-32768, 32767],
-  uint16: [0, 65535],
-  int32: [-2147483648, 2147483647],
-  uint32: [0, 4294967295],
-};
-
 const INT64_MIN = -(2n ** 63n);
 const INT64_MAX = 2n ** 63n - 1n;
 const UINT64_MAX = 2n ** 64n - 1n;
@@ -116,85 +72,7 @@ const DECIMAL = /^-?\d{1,20}$/;
 
 /** A fresh zeroed array of `type` holding `n` elements. */
 export function allocate(type: ElementType, n: number): TypedArray | string[] {
-  switch (type) {
-    case 'float32':
-      return new Float32Array(n);
-    case 'float64':
-      return new Float64Array(n);
-    case 'float16':
-      return new Uint16Array(n);
-    case 'int8':
-      return new Int8Array(n);
-    case 'uint8':
-    case 'bool':
-      return new Uint8Array(n);
-    case 'int16':
-      return new Int16Array(n);
-    case 'uint16':
-      return new Uint16Array(n);
-    case 'int32':
-      return new Int32Array(n);
-    case 'uint32':
-      return new Uint32Array(n);
-    case 'int64':
-      return new BigInt64Array(n);
-    case 'uint64':
-      return new BigUint64Array(n);
-    case 'string':
-      return new Array<string>(n).fill('');
-  }
-}
-
-export function elementCount(dims: readonly number[]): number {
-  let n = 1;
-  for (const d of dims) n *= d;
-  return n;
-}
-
-const f32 = new Float32Array(1);
-const u32 = new Uint32Array(f32.buffer);
-
-/** IEEE 754 binary16 bits of `v`, rounded to nearest even (Node 20 has no Float16Array). */
-export function toHalf(v: number): number {
-  f32[0] = v;
-  const x = u32[0]!;
-  const sign = (x >>> 16) & 0x8000;
-  const exp32 = (x >>> 23) & 0xff;
-  const mant = x & 0x7fffff;
-  if (exp32 === 0xff) return sign | 0x7c00 | (mant !== 0 ? 0x200 : 0);
-  const exp = exp32 - 127 + 15;
-  if (exp >= 0x1f) return sign | 0x7c00;
-  if (exp <= 0) {
-    const shift = 14 - exp;
-    if (shift > 24) return sign;
-    const m = mant | 0x800000;
-    let hm = m >>> shift;
-    const rem = m & ((1 << shift) - 1);
-    const half = 1 << (shift - 1);
-    if (rem > half || (rem === half && (hm & 1) !== 0)) hm += 1;
-    return sign | hm;
-  }
-  let hm = mant >>> 13;
-  const rem = mant & 0x1fff;
-  let he = exp;
-  if (rem > 0x1000 || (rem === 0x1000 && (hm & 1) !== 0)) {
-    hm += 1;
-    if (hm === 0x400) {
-      hm = 0;
-      he += 1;
-      if (he >= 0x1f) return sign | 0x7c00;
-    }
-  }
-  return sign | (he << 10) | hm;
-}
-
-export function fromHalf(h: number): number {
-  const s = (h & 0x8000) !== 0 ? -1 : 1;
-  const e = (h >>> 10) & 0x1f;
-  const m = h & 0x3ff;
-  if (e === 0) return s * m * 2 ** -24;
-  if (e === 0x1f) return m !== 0 ? NaN : s * Infinity;
-  return s * (1 + m / 1024) * 2 ** (e - 15);
+  return type === 'string' ? new Array<string>(n).fill('') : new TYPED_ARRAYS[type](n);
 }
 
 function badValue(label: string, index: number, value: unknown, datatype: OipDatatype, why: string): EdgefleetError {
@@ -209,7 +87,7 @@ function badValue(label: string, index: number, value: unknown, datatype: OipDat
  */
 function fillValues(label: string, type: ElementType, values: readonly unknown[]): TypedArray | string[] {
   const n = values.length;
-  const datatype = OIP_OF[type];
+  const datatype = oipDatatypeOf(type);
   switch (type) {
     case 'float32':
     case 'float64': {
@@ -226,7 +104,7 @@ function fillValues(label: string, type: ElementType, values: readonly unknown[]
       for (let i = 0; i < n; i++) {
         const v = values[i];
         if (typeof v !== 'number') throw badValue(label, i, v, datatype, 'is not a number');
-        out[i] = toHalf(v);
+        out[i] = floatToHalf(v);
       }
       return out;
     }
@@ -236,7 +114,7 @@ function fillValues(label: string, type: ElementType, values: readonly unknown[]
     case 'uint16':
     case 'int32':
     case 'uint32': {
-      const [min, max] = INT_RANGE[type]!;
+      const [min, max] = INTEGER_RANGES[type]!;
       const out = allocate(type, n) as Exclude<TypedArray, BigInt64Array | BigUint64Array>;
       for (let i = 0; i < n; i++) {
         const v = values[i];
@@ -345,7 +223,7 @@ export function decodeInferInputs(io: readonly TensorSpec[], inputs: readonly Oi
     if (Object.hasOwn(out, input.name)) throw new EdgefleetError('BAD_INPUT', `input '${input.name}' given twice`);
     const label = `input '${input.name}'`;
     const type = elementTypeOf(input.datatype);
-    const expected = OIP_OF[spec.type];
+    const expected = oipDatatypeOf(spec.type);
     if (type === undefined) {
       throw new EdgefleetError('BAD_INPUT', `${label} has unknown datatype '${input.datatype}' (expects ${expected})`);
     }
@@ -393,7 +271,7 @@ export function decodeInferInputs(io: readonly TensorSpec[], inputs: readonly Oi
     if (!Object.hasOwn(out, spec.name)) {
       throw new EdgefleetError(
         'BAD_INPUT',
-        `missing input '${spec.name}' (${OIP_OF[spec.type]} ${formatShape(spec.shape)})`,
+        `missing input '${spec.name}' (${oipDatatypeOf(spec.type)} ${formatShape(spec.shape)})`,
       );
     }
   }
@@ -425,7 +303,7 @@ export function jsonValues(tensor: Tensor): (number | boolean | string)[] {
     case 'float16': {
       const src = data as Uint16Array;
       const out = new Array<number>(src.length);
-      for (let i = 0; i < src.length; i++) out[i] = fromHalf(src[i]!);
+      for (let i = 0; i < src.length; i++) out[i] = halfToFloat(src[i]!);
       return out;
     }
     case 'string':
@@ -437,7 +315,7 @@ export function jsonValues(tensor: Tensor): (number | boolean | string)[] {
 
 /** One OIP response output (flat row-major data, per inference_rest.md). */
 export function encodeOutput(name: string, tensor: Tensor): OipTensor {
-  return { name, datatype: OIP_OF[tensor.type], shape: tensor.dims.slice(), data: jsonValues(tensor) };
+  return { name, datatype: oipDatatypeOf(tensor.type), shape: tensor.dims.slice(), data: jsonValues(tensor) };
 }
 
 /** A manifest tensor (self-test input, etc.) as a runtime tensor; throws BAD_INPUT if it is inconsistent. */

@@ -5,6 +5,7 @@ import {
   buildReferenceFeature,
   EdgefleetError,
   extractFeatureValues,
+  halfToFloat,
   Reference,
   type FeatureSource,
   type ReferenceFeature,
@@ -12,7 +13,7 @@ import {
   type TensorSpec,
 } from '@edgefleet/protocol';
 import { parseJsonOption, zodIssues } from './sample.js';
-import { halfToFloat, isFloatType, type HostTensor } from './tensors.js';
+import { isFloatType, type HostTensor } from './tensors.js';
 import type { PredictionOutput, ValidationBatch, ValidationRun } from './validation.js';
 
 /** Bins per reference feature: buildReferenceFeature puts edges at the deciles, so ≤ 9 edges and ≤ 10 counts (under/overflow included). */

@@ -2,8 +2,8 @@
 // model's IO signature. Untrusted operator input: JSON parse → zod safeParse → per-input checks, BAD_INPUT on any misfit.
 
 import { z } from 'zod';
-import { EdgefleetError, type TensorSpec } from '@edgefleet/protocol';
-import { encodeValues, flattenNested, OIP_DATATYPES, product, type HostTensor } from './tensors.js';
+import { EdgefleetError, elementCount, elementTypeOf, type TensorSpec } from '@edgefleet/protocol';
+import { encodeValues, flattenNested, type HostTensor } from './tensors.js';
 
 const OipInput = z.object({
   name: z.string().min(1).max(256),
@@ -55,7 +55,7 @@ export function decodeSample(raw: unknown, specs: readonly TensorSpec[]): Record
     const input = byName.get(spec.name);
     if (input === undefined) throw new EdgefleetError('BAD_INPUT', `sample lacks model input "${spec.name}"`);
     const where = `sample input "${spec.name}"`;
-    const type = OIP_DATATYPES[input.datatype];
+    const type = elementTypeOf(input.datatype);
     if (type === undefined) throw new EdgefleetError('BAD_INPUT', `${where}: unknown datatype ${input.datatype}`);
     if (type !== spec.type) throw new EdgefleetError('BAD_INPUT', `${where}: datatype ${input.datatype} but the model takes ${spec.type}`);
     if (spec.shape.length !== input.shape.length || spec.shape.some((d, i) => typeof d === 'number' && d !== input.shape[i])) {
@@ -63,7 +63,7 @@ export function decodeSample(raw: unknown, specs: readonly TensorSpec[]): Record
     }
     const flat = flattenNested(input.data);
     if (typeof flat === 'string') throw new EdgefleetError('BAD_INPUT', `${where}: ${flat}`);
-    if (flat.values.length !== product(input.shape)) {
+    if (flat.values.length !== elementCount(input.shape)) {
       throw new EdgefleetError('BAD_INPUT', `${where}: ${flat.values.length} values for shape [${input.shape.join(', ')}]`);
     }
     feeds[spec.name] = { type, dims: [...input.shape], data: encodeValues(type, flat.values, where) };

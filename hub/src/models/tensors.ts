@@ -1,21 +1,23 @@
 // Tensor plumbing for model push: JSON values ⇄ typed arrays ⇄ onnxruntime tensors ⇄ manifest TensorData
-// (design §3 selfTest, §5 OIP datatypes). The hub never imports the agent, so this is its own small codec.
+// (design §3 selfTest, §5 OIP datatypes). The hub never imports the agent; the element
+// plumbing both need (typed arrays, OIP datatypes, half floats) is shared through protocol/src/tensors.ts.
 
 import * as ort from 'onnxruntime-node';
-import { EdgefleetError, type ElementType, type TensorData, type TensorSpec } from '@edgefleet/protocol';
+import {
+  EdgefleetError,
+  INTEGER_RANGES,
+  TYPED_ARRAYS,
+  elementCount,
+  floatToHalf,
+  halfToFloat,
+  type ElementType,
+  type TensorData,
+  type TensorSpec,
+  type TypedArray,
+} from '@edgefleet/protocol';
 
-export type TypedData =
-  | Float32Array
-  | Float64Array
-  | Int8Array
-  | Uint8Array
-  | Int16Array
-  | Uint16Array
-  | Int32Array
-  | Uint32Array
-  | BigInt64Array
-  | BigUint64Array
-  | string[];
+/** Typed data of a hub tensor: the shared typed arrays, or string[] for BYTES. */
+export type TypedData = TypedArray | string[];
 
 /** A tensor on the hub side; bool is a Uint8Array of 0/1, float16 a Uint16Array of half-float bits. */
 export interface HostTensor {
@@ -23,23 +25,6 @@ export interface HostTensor {
   dims: number[];
   data: TypedData;
 }
-
-/** Open Inference Protocol datatypes (kserve inference_rest.md "Tensor Data Types") → our element types. */
-export const OIP_DATATYPES: Readonly<Record<string, ElementType>> = {
-  BOOL: 'bool',
-  UINT8: 'uint8',
-  UINT16: 'uint16',
-  UINT32: 'uint32',
-  UINT64: 'uint64',
-  INT8: 'int8',
-  INT16: 'int16',
-  INT32: 'int32',
-  INT64: 'int64',
-  FP16: 'float16',
-  FP32: 'float32',
-  FP64: 'float64',
-  BYTES: 'string',
-};
 
 export function isFloatType(type: ElementType): boolean {
   return type === 'float32' || type === 'float64' || type === 'float16';
@@ -51,12 +36,6 @@ export function isIntegerType(type: ElementType): boolean {
 
 /** onnxruntime messages span lines; the CLI prints one-line reasons (issue 3 item 8). */
 export const oneLine = (err: unknown): string => (err instanceof Error ? err.message : String(err)).replace(/\s+/g, ' ').trim();
-
-export function product(dims: readonly number[]): number {
-  let n = 1;
-  for (const d of dims) n *= d;
-  return n;
-}
 
 /**
  * Flatten a (possibly nested) JSON array row-major and report the nesting shape; a scalar has shape [].
@@ -87,15 +66,6 @@ export function flattenNested(value: unknown): { values: unknown[]; shape: numbe
   const err = walk(value, 0);
   return err ?? { values, shape };
 }
-
-const INT_RANGES: Partial<Record<ElementType, [number, number]>> = {
-  int8: [-128, 127],
-  uint8: [0, 255],
-  int16: [-32768, 32767],
-  uint16: [0, 65535],
-  int32: [-2147483648, 2147483647],
-  uint32: [0, 4294967295],
-};
 
 /**
  * JSON values → typed data of `type`. Floats accept numbers and null (→ NaN, a missing value);
@@ -159,9 +129,8 @@ export function encodeValues(type: ElementType, values: readonly unknown[], wher
       return out;
     }
     default: {
-      const [lo, hi] = INT_RANGES[type]!;
-      const Ctor = { int8: Int8Array, uint8: Uint8Array, int16: Int16Array, uint16: Uint16Array, int32: Int32Array, uint32: Uint32Array }[type];
-      const out = new Ctor(n);
+      const [lo, hi] = INTEGER_RANGES[type]!;
+      const out = new TYPED_ARRAYS[type](n);
       for (let i = 0; i < n; i++) {
         const v = values[i];
         if (typeof v !== 'number' || !Number.isInteger(v) || v < lo || v > hi) bad(i, `an ${type} integer`);
@@ -254,7 +223,7 @@ export function fromTensorData(d: TensorData): HostTensor {
  */
 export function synthesizeInput(spec: TensorSpec): HostTensor {
   const dims = spec.shape.map((d) => (typeof d === 'number' ? d : 1));
-  const n = product(dims);
+  const n = elementCount(dims);
   const values: unknown[] = new Array(n);
   for (let i = 0; i < n; i++) {
     if (isFloatType(spec.type)) values[i] = Math.round(Math.sin(i + 1) * 500) / 1000;
@@ -263,39 +232,4 @@ export function synthesizeInput(spec: TensorSpec): HostTensor {
     else values[i] = 0;
   }
   return { type: spec.type, dims, data: encodeValues(spec.type, values, `synthesized input "${spec.name}"`) };
-}
-
-// IEEE 754 binary16 conversions (float16 tensors travel as Uint16Array bits in onnxruntime-node).
-const f32 = new Float32Array(1);
-const u32 = new Uint32Array(f32.buffer);
-
-export function floatToHalf(x: number): number {
-  f32[0] = x;
-  const bits = u32[0]!;
-  const sign = (bits >>> 16) & 0x8000;
-  const exp = (bits >>> 23) & 0xff;
-  let mant = bits & 0x7fffff;
-  if (exp === 0xff) return sign | 0x7c00 | (mant !== 0 ? 0x200 : 0);
-  const e = exp - 127 + 15;
-  if (e >= 0x1f) return sign | 0x7c00;
-  if (e <= 0) {
-    if (e < -10) return sign;
-    mant |= 0x800000;
-    const shift = 14 - e;
-    let half = mant >>> shift;
-    if ((mant >>> (shift - 1)) & 1) half += 1;
-    return sign | half;
-  }
-  let half = sign | (e << 10) | (mant >>> 13);
-  if (mant & 0x1000) half += 1; // round half up; a carry moves into the exponent, as it should
-  return half;
-}
-
-export function halfToFloat(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const exp = (h >>> 10) & 0x1f;
-  const mant = h & 0x3ff;
-  if (exp === 0) return sign * mant * 2 ** -24;
-  if (exp === 0x1f) return mant === 0 ? sign * Infinity : NaN;
-  return sign * (1 + mant / 1024) * 2 ** (exp - 15);
 }

@@ -3,17 +3,15 @@
 
 import { z } from 'zod';
 import type * as ort from 'onnxruntime-node';
-import { EdgefleetError, type TensorSpec } from '@edgefleet/protocol';
+import { EdgefleetError, elementCount, halfToFloat, type TensorSpec } from '@edgefleet/protocol';
 import { zodIssues } from './sample.js';
 import {
   concatData,
   encodeValues,
   flattenNested,
   fromOrtValue,
-  halfToFloat,
   isFloatType,
   oneLine,
-  product,
   toOrtTensor,
   type HostTensor,
   type TypedData,
@@ -74,7 +72,7 @@ function rowShape(spec: TensorSpec, nested: number[], count: number, line: numbe
   }
   if (nested.length === 1 && want.length > 1) {
     // a flat row for a higher-rank input: at most one symbolic dim, inferred from the length
-    const fixed = product(want.filter((d): d is number => typeof d === 'number'));
+    const fixed = elementCount(want.filter((d): d is number => typeof d === 'number'));
     const symbolic = want.filter((d) => typeof d === 'string').length;
     if (symbolic === 0 && count === fixed) return want as number[];
     if (symbolic === 1 && fixed > 0 && count % fixed === 0) return want.map((d) => (typeof d === 'number' ? d : count / fixed));

@@ -3,20 +3,12 @@
 import protobuf from 'protobufjs/light.js';
 import { EdgefleetError } from '../errors.js';
 import type { ElementType, TensorSpec } from '../schemas.js';
+import { TYPED_ARRAYS, type TypedArray } from '../tensors.js';
 import { ATTRIBUTE_TYPE, DATA_TYPE, ModelProto } from './schema.js';
 
 /** Numbers, bigints, booleans or strings for a tensor, row-major. Typed arrays are used as they are. */
 export type TensorValues =
-  | Float32Array
-  | Float64Array
-  | Int8Array
-  | Uint8Array
-  | Int16Array
-  | Uint16Array
-  | Int32Array
-  | Uint32Array
-  | BigInt64Array
-  | BigUint64Array
+  | TypedArray
   | readonly number[]
   | readonly bigint[]
   | readonly boolean[]
@@ -115,24 +107,12 @@ export const FLOAT_ATTRIBUTE_NAMES: ReadonlySet<string> = new Set([
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 const textEncoder = new TextEncoder();
 
-type NumericTyped =
-  | Float32Array
-  | Float64Array
-  | Int8Array
-  | Uint8Array
-  | Int16Array
-  | Uint16Array
-  | Int32Array
-  | Uint32Array
-  | BigInt64Array
-  | BigUint64Array;
-
 function badSpec(message: string): EdgefleetError {
   return new EdgefleetError('BAD_INPUT', message);
 }
 
 /** TensorProto.raw_data is little-endian (onnx.proto); on the rare big-endian host we swap bytes. */
-function littleEndianBytes(typed: NumericTyped): Uint8Array {
+function littleEndianBytes(typed: TypedArray): Uint8Array {
   const view = new Uint8Array(typed.buffer, typed.byteOffset, typed.byteLength);
   if (LITTLE_ENDIAN || typed.BYTES_PER_ELEMENT === 1) return view;
   const size = typed.BYTES_PER_ELEMENT;
@@ -160,32 +140,26 @@ function toNumberArray(data: TensorValues): ArrayLike<number> {
 }
 
 /** Typed view of `data` for a numeric element type; reuses the caller's array when it already has that type. */
-function typedFor(type: ElementType, data: TensorValues, what: string): NumericTyped {
+function typedFor(type: ElementType, data: TensorValues, what: string): TypedArray {
   switch (type) {
     case 'float32':
-      return data instanceof Float32Array ? data : Float32Array.from(toNumberArray(data));
     case 'float64':
-      return data instanceof Float64Array ? data : Float64Array.from(toNumberArray(data));
     case 'int8':
-      return data instanceof Int8Array ? data : Int8Array.from(toNumberArray(data));
     case 'uint8':
-      return data instanceof Uint8Array ? data : Uint8Array.from(toNumberArray(data));
     case 'int16':
-      return data instanceof Int16Array ? data : Int16Array.from(toNumberArray(data));
     case 'uint16':
-      return data instanceof Uint16Array ? data : Uint16Array.from(toNumberArray(data));
     case 'int32':
-      return data instanceof Int32Array ? data : Int32Array.from(toNumberArray(data));
-    case 'uint32':
-      return data instanceof Uint32Array ? data : Uint32Array.from(toNumberArray(data));
+    case 'uint32': {
+      const Typed = TYPED_ARRAYS[type];
+      return data instanceof Typed ? data : new (Typed as new (values: ArrayLike<number>) => TypedArray)(toNumberArray(data));
+    }
     case 'int64':
-      return data instanceof BigInt64Array
-        ? data
-        : BigInt64Array.from(Array.from(data as ArrayLike<unknown>, (v) => toBigInt(v, what)));
-    case 'uint64':
-      return data instanceof BigUint64Array
-        ? data
-        : BigUint64Array.from(Array.from(data as ArrayLike<unknown>, (v) => toBigInt(v, what)));
+    case 'uint64': {
+      const Typed = TYPED_ARRAYS[type];
+      if (data instanceof Typed) return data;
+      const values = Array.from(data as ArrayLike<unknown>, (v) => toBigInt(v, what));
+      return new (Typed as new (values: ArrayLike<bigint>) => TypedArray)(values);
+    }
     case 'bool':
       // bool is one byte per element, 0 or 1 (onnx.proto: stored like uint8)
       return Uint8Array.from(Array.from(data as ArrayLike<unknown>, (v) => (v ? 1 : 0)));
