@@ -7,7 +7,7 @@ import {
   DeviceStatus,
   LIMITS,
   ReportedState,
-  TelemetryBatch,
+  type TelemetryBatch,
   hubSubscriptions,
   mergeWindows,
   parseMessage,
@@ -15,6 +15,7 @@ import {
   type TelemetryWindow,
 } from '@edgefleet/protocol';
 import type { HubContext } from './context.js';
+import { mergeInPlace, parseTelemetryBatch } from './ingest-validate.js';
 
 export const ROLLUP_MS = 60_000;
 
@@ -135,7 +136,8 @@ export function createIngest(ctx: HubContext, options: IngestOptions = {}): Inge
               }
             }
             try {
-              r.window = mergeWindows(r.window, w);
+              // the rollup window is ours (parsed from the store, or a window already stored): merge into it
+              if (!mergeInPlace(r.window, w)) r.window = mergeWindows(r.window, w);
             } catch (err) {
               // incompatible summaries (e.g. a different bin layout): keep the raw window, skip the rollup
               ctx.reject('telemetry', 'BAD_MESSAGE');
@@ -213,7 +215,8 @@ export function createIngest(ctx: HubContext, options: IngestOptions = {}): Inge
     if (!deviceExists(deviceId)) return ctx.reject(parsed.kind, 'NOT_FOUND');
     switch (parsed.kind) {
       case 'telemetry': {
-        const r = parseMessage(payload, TelemetryBatch, LIMITS.telemetry);
+        // same refusals as parseMessage(payload, TelemetryBatch, …), zod only when the fast check is unsure
+        const r = parseTelemetryBatch(payload);
         if (!r.ok) return ctx.reject('telemetry', r.code);
         if (r.value.deviceId !== deviceId) return ctx.reject('telemetry', 'WRONG_DEVICE');
         return enqueue({ kind: 'telemetry', deviceId, batch: r.value, at });

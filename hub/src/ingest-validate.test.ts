@@ -1,0 +1,152 @@
+// The fast telemetry check against its spec, zod `TelemetryBatch` via parseMessage (design §4): same
+// verdict, same refusal code and the same value for every payload, valid or mutated.
+import { describe, expect, it } from 'vitest';
+import {
+  LIMITS,
+  TelemetryBatch,
+  createWindow,
+  createHistogram,
+  histogramAdd,
+  mergeWindows,
+  parseMessage,
+  type TelemetryWindow,
+  utf8Encode,
+} from '@edgefleet/protocol';
+import { isPlainTelemetryBatch, mergeInPlace, parseTelemetryBatch } from './ingest-validate.js';
+
+type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
+
+function richBatch(): Json {
+  const w = createWindow('tiny.model_v-2', '1.2.3-rc.1+b7', 'active', 60_000, 120_000);
+  for (const l of [0, 0.5, 2, 3.3, 80]) histogramAdd(w.latencyMs, l);
+  w.inferences = 5;
+  w.errors = { INFERENCE_FAILED: 2, BAD_INPUT: 0 };
+  w.features = { temp: { bins: [1, 2, 0], nulls: 1, count: 4, sum: 3.5, sumSq: 9.25, min: -1, max: 2.5 } };
+  w.outputs = { classCounts: [3, 2], confidence: [0, 0, 1, 4, 0, 0, 0, 0, 0, 0], valueBins: [1] };
+  w.labels = { labelled: 3, correct: 2, confusion: [[0, 0, 2], [1, 0, 1]] };
+  const shadow = createWindow('tiny', '1.0.0', 'shadow', 0, 60_000);
+  histogramAdd(shadow.latencyMs, 4);
+  w.shadow = { compared: 1, agreed: 1, dropped: 0, latencyMs: shadow.latencyMs };
+  const bare = createWindow('other', '0.0.1', 'shadow', 0, 1);
+  const { errors: _e, features: _f, ...noDefaults } = bare;
+  return JSON.parse(JSON.stringify({ deviceId: 'pump-7', seq: 12, windows: [w, noDefaults], dropped: 3 })) as Json;
+}
+
+/** Every path to a value in the document. */
+function paths(v: Json, at: Array<string | number> = []): Array<Array<string | number>> {
+  const out: Array<Array<string | number>> = [at];
+  if (Array.isArray(v)) v.forEach((x, i) => out.push(...paths(x, [...at, i])));
+  else if (v !== null && typeof v === 'object') for (const [k, x] of Object.entries(v)) out.push(...paths(x, [...at, k]));
+  return out;
+}
+
+function mutate(doc: Json, path: Array<string | number>, change: (parent: Record<string | number, Json>, key: string | number) => void): Json {
+  const copy = JSON.parse(JSON.stringify(doc)) as Json;
+  let parent = copy as unknown as Record<string | number, Json>;
+  for (const k of path.slice(0, -1)) parent = parent[k] as unknown as Record<string | number, Json>;
+  change(parent, path[path.length - 1]!);
+  return copy;
+}
+
+const REPLACEMENTS: Json[] = [null, -1, 0, 0.5, 0.6, 2 ** 53, -(2 ** 31), 'x', '', true, [], {}, [1, 2, 3], 'active', 'shadow', '1.0.0', 'pump-7', 'A'];
+
+function expectSame(text: string): void {
+  const spec = parseMessage(text, TelemetryBatch, LIMITS.telemetry);
+  const fast = parseTelemetryBatch(Buffer.from(utf8Encode(text)));
+  expect(fast.ok, text).toBe(spec.ok);
+  if (spec.ok && fast.ok) expect(fast.value, text).toEqual(spec.value);
+  if (!spec.ok && !fast.ok) expect(fast.code, text).toBe(spec.code);
+}
+
+describe('parseTelemetryBatch', () => {
+  it('accepts a full batch without zod and returns what zod returns, defaults filled in', () => {
+    const doc = richBatch();
+    expect(isPlainTelemetryBatch(JSON.parse(JSON.stringify(doc)))).toBe(true);
+    expectSame(JSON.stringify(doc));
+  });
+
+  it('agrees with zod on every field replaced, removed or joined by an unknown key', () => {
+    const doc = richBatch();
+    let cases = 0;
+    for (const path of paths(doc).slice(1)) {
+      for (const r of REPLACEMENTS) {
+        expectSame(JSON.stringify(mutate(doc, path, (p, k) => (p[k] = r))));
+        cases++;
+      }
+      expectSame(JSON.stringify(mutate(doc, path, (p, k) => (Array.isArray(p) ? p.splice(Number(k), 1) : delete p[k]))));
+      const parentIsObject = (p: unknown) => p !== null && typeof p === 'object' && !Array.isArray(p);
+      expectSame(JSON.stringify(mutate(doc, path, (p) => parentIsObject(p) && (p['zz-extra'] = 1))));
+      cases += 2;
+    }
+    expect(cases).toBeGreaterThan(1000);
+  });
+
+  it('agrees with zod on JSON-only edge cases: __proto__ keys, huge numbers, length caps, bad UTF-8, oversize', () => {
+    const doc = richBatch() as { windows: Array<Record<string, unknown>> };
+    const w = JSON.stringify(doc.windows[0]);
+    const texts = [
+      '{"deviceId":"pump-7","seq":1,"windows":[],"__proto__":{"x":1}}',
+      `{"deviceId":"pump-7","seq":1,"windows":[${w.replace('"errors":{', '"errors":{"__proto__":1,')}]}`,
+      `{"deviceId":"pump-7","seq":1,"windows":[${w.replace('"features":{', '"features":{"__proto__":{"bins":[],"nulls":0,"count":0,"sum":0,"sumSq":0,"min":null,"max":null},')}]}`,
+      `{"deviceId":"pump-7","seq":1e400,"windows":[]}`,
+      `{"deviceId":"pump-7","seq":1,"windows":[${w.replace('"sum":', '"sum":1e400,"x":')}]}`,
+      `{"deviceId":"pump-7","seq":1,"windows":[${w.replace('"temp":', `"${'f'.repeat(128)}":`)}]}`,
+      `{"deviceId":"pump-7","seq":1,"windows":[${w.replace('"temp":', `"${'f'.repeat(129)}":`)}]}`,
+      `{"deviceId":"pump-7","seq":1,"windows":[${Array(LIMITS.windowsPerBatch).fill(w).join(',')}]}`,
+      `{"deviceId":"pump-7","seq":1,"windows":[${Array(LIMITS.windowsPerBatch + 1).fill(w).join(',')}]}`,
+      `{"deviceId":"${'a'.repeat(63)}","seq":0,"windows":[]}`,
+      `{"deviceId":"${'a'.repeat(64)}","seq":0,"windows":[]}`,
+      '{"deviceId":"pump-7","seq":-0,"windows":[],"dropped":-0}',
+      '{"deviceId":"pump-7","seq":1,"windows":[]',
+      '[]',
+      'null',
+      '"pump-7"',
+      '{"deviceId":"dev-t1","seq":-1,"windows":[]}',
+      `{"deviceId":"pump-7","seq":1,"windows":[],"pad":"${'x'.repeat(LIMITS.telemetry)}"}`,
+    ];
+    for (const t of texts) expectSame(t);
+    expectSame('\uFEFF{"deviceId":"pump-7","seq":1,"windows":[]}');
+    const badUtf8 = Buffer.concat([Buffer.from('{"deviceId":"pump-7","seq":1,"windows":[],"x":"'), Buffer.from([0xff]), Buffer.from('"}')]);
+    const r = parseTelemetryBatch(badUtf8);
+    expect(r.ok ? 'ok' : r.code).toBe('BAD_JSON');
+  });
+});
+
+describe('mergeInPlace', () => {
+  const win = (start: number, latencies: number[], errors: TelemetryWindow['errors'] = {}): TelemetryWindow => {
+    const w = createWindow('tiny', '1.0.0', 'active', start, start + 60_000);
+    for (const l of latencies) histogramAdd(w.latencyMs, l);
+    w.inferences = latencies.length;
+    w.errors = errors;
+    return w;
+  };
+
+  it('leaves the target equal to what mergeWindows returns, for plain windows', () => {
+    const cases: Array<[TelemetryWindow, TelemetryWindow]> = [
+      [win(60_000, [1, 2, 3], { BAD_INPUT: 1 }), win(0, [0, 500, 0.01], { BAD_INPUT: 2, INFERENCE_FAILED: 1 })],
+      [win(0, []), win(120_000, [7])],
+      [win(0, [3]), win(0, [])],
+    ];
+    const withFeature = win(0, [2]);
+    withFeature.features = { f: { bins: [1, 0], nulls: 0, count: 1, sum: 1, sumSq: 1, min: 1, max: 1 } };
+    cases.push([withFeature, win(0, [4])]);
+    for (const [a, b] of cases) {
+      const expected = mergeWindows(a, b);
+      expect(mergeInPlace(a, b)).toBe(true);
+      expect(a).toEqual(expected);
+    }
+  });
+
+  it('declines, unchanged, what it does not handle, and throws unchanged on another histogram accuracy', () => {
+    const a = win(0, [1]);
+    const b = win(0, [2]);
+    b.labels = { labelled: 1, correct: 1, confusion: [[0, 0, 1]] };
+    const before = structuredClone(a);
+    expect(mergeInPlace(a, b)).toBe(false);
+    const c = win(0, [2]);
+    c.latencyMs = createHistogram(0.05);
+    histogramAdd(c.latencyMs, 3);
+    expect(() => mergeInPlace(a, c)).toThrow();
+    expect(a).toEqual(before);
+  });
+});

@@ -1,0 +1,153 @@
+// Fast path for the hot inbound message (design §4, §11): a hand-written check of a parsed telemetry
+// batch that accepts only what zod's `TelemetryBatch` accepts, unchanged; anything else goes to zod.
+
+import { isUtf8 } from 'node:buffer';
+import { DEVICE_ID_PATTERN, ERROR_CODES, LIMITS, TelemetryBatch, histogramMergeInto, type ErrorCode, type Result, type TelemetryWindow } from '@edgefleet/protocol';
+
+// zod `TelemetryBatch` stays the spec: this check may say "not sure" (false) for a valid batch, never
+// "valid" for one zod refuses or would change (unknown keys stripped, `__proto__` keys dropped). Its
+// result is then exactly zod's output, defaults included, without zod's per-field copy.
+const MODEL_NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
+const SEMVER = /^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$/;
+const ERROR_CODE_SET: ReadonlySet<string> = new Set(ERROR_CODES);
+
+const BATCH_KEYS = new Set(['deviceId', 'seq', 'windows', 'dropped']);
+const WINDOW_KEYS = new Set(['model', 'version', 'role', 'start', 'end', 'inferences', 'errors', 'latencyMs', 'features', 'outputs', 'labels', 'shadow']);
+const HISTOGRAM_KEYS = new Set(['alpha', 'count', 'sum', 'min', 'max', 'zeros', 'offset', 'counts']);
+const FEATURE_KEYS = new Set(['bins', 'nulls', 'count', 'sum', 'sumSq', 'min', 'max']);
+const OUTPUT_KEYS = new Set(['classCounts', 'confidence', 'valueBins']);
+const LABEL_KEYS = new Set(['labelled', 'correct', 'confusion']);
+const SHADOW_KEYS = new Set(['compared', 'agreed', 'dropped', 'latencyMs']);
+
+type Obj = Record<string, unknown>;
+
+const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+/** Every own key known to the schema (zod would strip the others, so the output would differ). */
+const onlyKeys = (o: Obj, keys: ReadonlySet<string>): boolean => {
+  for (const k of Object.keys(o)) if (!keys.has(k)) return false;
+  return true;
+};
+const num = (v: unknown): boolean => typeof v === 'number' && Number.isFinite(v);
+const int = (v: unknown): boolean => Number.isSafeInteger(v);
+const count = (v: unknown): boolean => Number.isSafeInteger(v) && (v as number) >= 0;
+const nullableNum = (v: unknown): boolean => v === null || num(v);
+const counts = (v: unknown, max: number): boolean => {
+  if (!Array.isArray(v) || v.length > max) return false;
+  for (let i = 0; i < v.length; i++) if (!count(v[i])) return false;
+  return true;
+};
+const optionalCounts = (o: Obj, k: string, max: number): boolean => !(k in o) || counts(o[k], max);
+
+function histogram(v: unknown): boolean {
+  if (!isObj(v) || !onlyKeys(v, HISTOGRAM_KEYS)) return false;
+  const alpha = v.alpha;
+  return (
+    num(alpha) && (alpha as number) > 0 && (alpha as number) <= 0.5 &&
+    count(v.count) && num(v.sum) && nullableNum(v.min) && nullableNum(v.max) &&
+    count(v.zeros) && int(v.offset) && counts(v.counts, 8192)
+  );
+}
+
+function feature(v: unknown): boolean {
+  if (!isObj(v) || !onlyKeys(v, FEATURE_KEYS)) return false;
+  return counts(v.bins, 65) && count(v.nulls) && count(v.count) && num(v.sum) && num(v.sumSq) && nullableNum(v.min) && nullableNum(v.max);
+}
+
+function window(w: unknown): boolean {
+  if (!isObj(w) || !onlyKeys(w, WINDOW_KEYS)) return false;
+  if (typeof w.model !== 'string' || !MODEL_NAME.test(w.model)) return false;
+  if (typeof w.version !== 'string' || !SEMVER.test(w.version)) return false;
+  if (w.role !== 'active' && w.role !== 'shadow') return false;
+  if (!count(w.start) || !count(w.end) || !count(w.inferences)) return false;
+  if (!histogram(w.latencyMs)) return false;
+  if ('errors' in w) {
+    const e = w.errors;
+    if (!isObj(e)) return false;
+    for (const k of Object.keys(e)) if (!ERROR_CODE_SET.has(k) || !count(e[k])) return false;
+  }
+  if ('features' in w) {
+    const f = w.features;
+    if (!isObj(f)) return false;
+    for (const k of Object.keys(f)) if (k.length > 128 || k === '__proto__' || !feature(f[k])) return false;
+  }
+  if ('outputs' in w) {
+    const o = w.outputs;
+    if (!isObj(o) || !onlyKeys(o, OUTPUT_KEYS)) return false;
+    if (!optionalCounts(o, 'classCounts', 4096) || !optionalCounts(o, 'confidence', 10) || !optionalCounts(o, 'valueBins', 65)) return false;
+  }
+  if ('labels' in w) {
+    const l = w.labels;
+    if (!isObj(l) || !onlyKeys(l, LABEL_KEYS) || !count(l.labelled) || !count(l.correct)) return false;
+    const c = l.confusion;
+    if (!Array.isArray(c) || c.length > 65536) return false;
+    for (const t of c) if (!Array.isArray(t) || t.length !== 3 || !count(t[0]) || !count(t[1]) || !count(t[2])) return false;
+  }
+  if ('shadow' in w) {
+    const s = w.shadow;
+    if (!isObj(s) || !onlyKeys(s, SHADOW_KEYS) || !count(s.compared) || !count(s.agreed) || !count(s.dropped) || !histogram(s.latencyMs)) return false;
+  }
+  // zod's defaults, set only once the whole window is known good
+  if (!('errors' in w)) w.errors = {};
+  if (!('features' in w)) w.features = {};
+  return true;
+}
+
+/**
+ * True when `v` is a `TelemetryBatch` zod accepts as is (its defaults are then filled in place);
+ * false when zod must decide (a refusal, or a batch zod would accept only after changing it).
+ */
+export function isPlainTelemetryBatch(v: unknown): v is TelemetryBatch {
+  if (!isObj(v) || !onlyKeys(v, BATCH_KEYS)) return false;
+  if (typeof v.deviceId !== 'string' || !DEVICE_ID_PATTERN.test(v.deviceId) || !count(v.seq)) return false;
+  if ('dropped' in v && !count(v.dropped)) return false;
+  const ws = v.windows;
+  if (!Array.isArray(ws) || ws.length > LIMITS.windowsPerBatch) return false;
+  for (let i = 0; i < ws.length; i++) if (!window(ws[i])) return false;
+  if (!('dropped' in v)) v.dropped = 0;
+  return true;
+}
+
+/**
+ * `parseMessage(payload, TelemetryBatch, LIMITS.telemetry)` with the same refusals in the same order
+ * (TOO_LARGE → BAD_JSON → BAD_MESSAGE, design §4), zod run only when the fast check is not sure.
+ */
+export function parseTelemetryBatch(payload: Buffer): Result<TelemetryBatch> {
+  if (payload.length > LIMITS.telemetry) {
+    return { ok: false, code: 'TOO_LARGE', message: `message of ${payload.length} bytes exceeds the ${LIMITS.telemetry}-byte cap` };
+  }
+  let json: unknown;
+  try {
+    // protocol's utf8Decode (fatal, BOM kept) without TextDecoder's cost: invalid UTF-8 is refused the same way
+    if (!isUtf8(payload)) throw new TypeError('The encoded data was not valid for encoding utf-8');
+    json = JSON.parse(payload.toString('utf8'));
+  } catch (err) {
+    return { ok: false, code: 'BAD_JSON', message: `message is not valid UTF-8 JSON: ${err instanceof Error ? err.message : String(err)}` };
+  }
+  if (isPlainTelemetryBatch(json)) return { ok: true, value: json };
+  const parsed = TelemetryBatch.safeParse(json);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.slice(0, 3).map((i) => `${i.path.length ? i.path.join('.') : '(root)'}: ${i.message}`);
+    return { ok: false, code: 'BAD_MESSAGE', message: `message does not match its schema: ${issues.join('; ')}` };
+  }
+  return { ok: true, value: parsed.data };
+}
+
+/**
+ * `mergeWindows(target, src)` done into `target` (which the caller owns: a rollup parsed from the store
+ * or a window of a batch it has stored) for the plain case — no features, outputs, labels or shadow in
+ * `src`, no outputs, labels or shadow in `target`; returns false, unchanged, for anything else. A
+ * histogram of another accuracy throws before anything changes, as mergeWindows does.
+ */
+export function mergeInPlace(target: TelemetryWindow, src: TelemetryWindow): boolean {
+  if (target.model !== src.model || target.version !== src.version || target.role !== src.role) return false;
+  if (src.outputs || src.labels || src.shadow || target.outputs || target.labels || target.shadow) return false;
+  for (const _ in src.features) return false;
+  histogramMergeInto(target.latencyMs, src.latencyMs);
+  target.start = Math.min(target.start, src.start);
+  target.end = Math.max(target.end, src.end);
+  target.inferences += src.inferences;
+  for (const [code, n] of Object.entries(src.errors) as [ErrorCode, number | undefined][]) {
+    if (n !== undefined) target.errors[code] = (target.errors[code] ?? 0) + n;
+  }
+  return true;
+}
