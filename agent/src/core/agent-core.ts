@@ -106,6 +106,8 @@ interface Live {
   retired: boolean;
   /** Counting toward the probation verdict (design §5). */
   onProbation: boolean;
+  /** The ring's shared (model, version, role, window) record for this window's predictions. */
+  ringWindow: { model: string; version: string; role: 'active' | 'shadow'; start: number; end: number } | null;
 }
 
 interface Served {
@@ -186,14 +188,15 @@ export function createAgentCore(options: AgentCoreOptions): AgentCore {
 
   const events: DeviceEvent[] = [];
   const closedWindows: TelemetryWindow[] = [];
-  // Recent predictions for feedback joins, in a ring of reused records indexed by call number: the
-  // hot path writes fields instead of allocating or hashing. Agent-assigned ids are `bootPrefix + n`;
-  // caller-chosen ids map to n through a Map (design §6 labels joined by prediction id).
-  interface RingEntry extends PredictionRecord {
-    n: number;
-    id: string | undefined;
-  }
-  const ring: RingEntry[] = [];
+  // Recent predictions for feedback joins, in a ring indexed by call number, kept as parallel arrays
+  // (design §6 labels joined by prediction id): the hot path writes a number, a class and one pointer
+  // to the (model, version, role, window) it landed in — no per-call object, few cold cache lines.
+  // Agent-assigned ids are `bootPrefix + n`; caller-chosen ids map to n through a Map.
+  type RingWindow = Omit<PredictionRecord, 'predicted'>;
+  const ringN = new Float64Array(predictionMemory);
+  const ringPredicted = new Float64Array(predictionMemory);
+  const ringWindow: (RingWindow | undefined)[] = new Array<RingWindow | undefined>(predictionMemory).fill(undefined);
+  const ringId: (string | undefined)[] = new Array<string | undefined>(predictionMemory).fill(undefined);
   const customIds = new Map<string, number>();
   let persistedUpTo = 0;
   /** Wall clock = perfOrigin + performance.now(): the hot path reads one clock, not two (refreshed every tick). */
@@ -201,15 +204,20 @@ export function createAgentCore(options: AgentCoreOptions): AgentCore {
   const bootPrefix = `${Math.floor(random() * 0xffffffff).toString(36)}-`;
   let predictionCounter = 0;
 
+  function ringRecord(n: number): PredictionRecord | undefined {
+    const slot = n % predictionMemory;
+    const w = ringWindow[slot];
+    if (w === undefined || ringN[slot] !== n) return undefined;
+    return { model: w.model, version: w.version, role: w.role, start: w.start, end: w.end, predicted: ringPredicted[slot]! };
+  }
+
   function ringLookup(id: string): PredictionRecord | undefined {
     let n = customIds.get(id);
     if (n === undefined && id.startsWith(bootPrefix)) {
       const k = Number(id.slice(bootPrefix.length));
       if (Number.isInteger(k)) n = k;
     }
-    if (n === undefined) return undefined;
-    const e = ring[n % predictionMemory];
-    return e && e.n === n ? e : undefined;
+    return n === undefined ? undefined : ringRecord(n);
   }
 
   /** Predictions since the last persist (the newest 4096 at most), for feedback after a restart. */
@@ -217,9 +225,8 @@ export function createAgentCore(options: AgentCoreOptions): AgentCore {
     const out: [string, PredictionRecord][] = [];
     const from = Math.max(persistedUpTo + 1, predictionCounter - Math.min(4096, predictionMemory) + 1);
     for (let n = from; n <= predictionCounter; n++) {
-      const e = ring[n % predictionMemory];
-      if (!e || e.n !== n) continue;
-      out.push([e.id ?? bootPrefix + String(n), { model: e.model, version: e.version, role: e.role, start: e.start, end: e.end, predicted: e.predicted }]);
+      const rec = ringRecord(n);
+      if (rec) out.push([ringId[n % predictionMemory] ?? bootPrefix + String(n), rec]);
     }
     persistedUpTo = predictionCounter;
     return out;
@@ -374,6 +381,7 @@ export function createAgentCore(options: AgentCoreOptions): AgentCore {
       inflight: 0,
       retired: false,
       onProbation: false,
+      ringWindow: null,
     };
   }
 
@@ -978,22 +986,23 @@ export function createAgentCore(options: AgentCoreOptions): AgentCore {
     const customId = opts?.id;
     if (predicted >= 0) {
       const slot = n % predictionMemory;
-      let e = ring[slot];
-      if (e === undefined) {
-        e = { n, id: customId, model: name, version: live.ref.version, role: live.role, start: tel.window.start, end: tel.window.end, predicted };
-        ring[slot] = e;
-      } else {
-        if (e.id !== undefined) customIds.delete(e.id);
-        e.n = n;
-        e.id = customId;
-        e.model = name;
-        e.version = live.ref.version;
-        e.role = live.role;
-        e.start = tel.window.start;
-        e.end = tel.window.end;
-        e.predicted = predicted;
+      const old = ringId[slot];
+      if (old !== undefined) {
+        if (customIds.get(old) === ringN[slot]) customIds.delete(old);
+        ringId[slot] = undefined;
       }
-      if (customId !== undefined) customIds.set(customId, n);
+      if (customId !== undefined) {
+        ringId[slot] = customId;
+        customIds.set(customId, n);
+      }
+      let rw = live.ringWindow;
+      if (rw === null || rw.start !== tel.window.start || rw.end !== tel.window.end) {
+        // once per window per model version, not per call
+        rw = live.ringWindow = { model: name, version: live.ref.version, role: live.role, start: tel.window.start, end: tel.window.end };
+      }
+      ringN[slot] = n;
+      ringPredicted[slot] = predicted;
+      ringWindow[slot] = rw;
     }
     const id = customId ?? bootPrefix + String(n);
     if (s !== undefined && live === s.active) {

@@ -73,8 +73,11 @@ function outputProbe(manifest: Manifest): OutputProbe {
   return null;
 }
 
-/** Top class and its probability for one row of scores (softmax when the row is not a distribution). */
-function topClass(data: ArrayLike<number>, base: number, n: number): { cls: number; conf: number } {
+/** Probability of the class `topClass` returned last: a module slot instead of a per-call result object. */
+let topConf = 0;
+
+/** Top class of one row of scores; its probability (softmax when the row is not a distribution) lands in `topConf`. */
+function topClass(data: ArrayLike<number>, base: number, n: number): number {
   let best = 0;
   let max = -Infinity;
   let sum = 0;
@@ -88,10 +91,14 @@ function topClass(data: ArrayLike<number>, base: number, n: number): { cls: numb
     if (v < 0 || v > 1) probs = false;
     sum += v;
   }
-  if (probs && Math.abs(sum - 1) < 0.01) return { cls: best, conf: max };
+  if (probs && Math.abs(sum - 1) < 0.01) {
+    topConf = max;
+    return best;
+  }
   let z = 0;
   for (let k = 0; k < n; k++) z += Math.exp(data[base + k]! - max);
-  return { cls: best, conf: 1 / z };
+  topConf = 1 / z;
+  return best;
 }
 
 export function createModelTelemetry(
@@ -161,9 +168,9 @@ export function createModelTelemetry(
           }
         } else {
           for (let r = 0; r < rows; r++) {
-            const top = topClass(data as ArrayLike<number>, r * width, width);
-            if (r === 0) first = top.cls;
-            outputAddClassifier(w.outputs, top.cls, top.conf);
+            const cls = topClass(data as ArrayLike<number>, r * width, width);
+            if (r === 0) first = cls;
+            outputAddClassifier(w.outputs, cls, topConf);
           }
         }
       } else {

@@ -79,34 +79,42 @@ export function createOnnxRuntime(options: OnnxRuntimeOptions = {}): InferenceRu
   };
 }
 
+/** ort's outputs as core Tensors: the same buffers, no copy. */
+function fromOrt(results: ort.InferenceSession.ReturnType): Record<string, Tensor> {
+  const out: Record<string, Tensor> = {};
+  for (const name in results) {
+    const r = results[name] as ort.Tensor;
+    out[name] = { type: r.type as ElementType, dims: r.dims as number[], data: r.data as Tensor['data'] };
+  }
+  return out;
+}
+
+function runFailed(err: unknown): never {
+  throw new EdgefleetError('INFERENCE_FAILED', `onnxruntime run failed: ${(err as Error).message}`, { cause: err });
+}
+
 function createSession(session: ort.InferenceSession, inputs: TensorSpec[], outputs: TensorSpec[]): ModelSession {
   let released = false;
   return {
     inputs,
     outputs,
-    async run(feeds, outputNames) {
-      if (released) throw new EdgefleetError('UNAVAILABLE', 'the model session was released');
+    // Not `async`: one `.then` on ort's promise instead of an async frame awaiting it — the per-call
+    // promise hop counts against bare `session.run()` on small models (design §5 hot path).
+    run(feeds, outputNames) {
+      if (released) return Promise.reject(new EdgefleetError('UNAVAILABLE', 'the model session was released'));
       const ortFeeds: Record<string, ort.Tensor> = {};
-      for (const name in feeds) {
-        const t = feeds[name]!;
-        // ort.Tensor keeps a reference to `data`: no copy (bool rides as Uint8Array, per onnxruntime-common)
-        ortFeeds[name] = new ort.Tensor(t.type, t.data as ort.Tensor.DataType, t.dims);
-      }
-      let results: ort.InferenceSession.ReturnType;
       try {
-        results =
-          outputNames === undefined || outputNames.length === 0
-            ? await session.run(ortFeeds)
-            : await session.run(ortFeeds, outputNames as string[]);
+        for (const name in feeds) {
+          const t = feeds[name]!;
+          // ort.Tensor keeps a reference to `data`: no copy (bool rides as Uint8Array, per onnxruntime-common)
+          ortFeeds[name] = new ort.Tensor(t.type, t.data as ort.Tensor.DataType, t.dims);
+        }
+        const pending =
+          outputNames === undefined || outputNames.length === 0 ? session.run(ortFeeds) : session.run(ortFeeds, outputNames as string[]);
+        return pending.then(fromOrt, runFailed);
       } catch (err) {
-        throw new EdgefleetError('INFERENCE_FAILED', `onnxruntime run failed: ${(err as Error).message}`, { cause: err });
+        return Promise.reject(err);
       }
-      const out: Record<string, Tensor> = {};
-      for (const name in results) {
-        const r = results[name] as ort.Tensor;
-        out[name] = { type: r.type as ElementType, dims: r.dims as number[], data: r.data as Tensor['data'] };
-      }
-      return out;
     },
     async release() {
       if (released) return;
