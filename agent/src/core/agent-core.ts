@@ -516,12 +516,21 @@ export function createAgentCore(options: AgentCoreOptions): AgentCore {
       emit('probation-passed', `${name}@${slot.active?.version} passed probation`, { model: name, version: slot.active?.version });
       return;
     }
-    void enqueue(() => rollback(name, { code: 'PROBATION_FAILED', message: v.reason }));
+    // The rollback runs after whatever is queued before it: if a newer desired state has already
+    // switched versions (e.g. the hub rolled this wave back), the verdict is stale and must not undo that.
+    const judged = slot.probation.sha256;
+    void enqueue(() => rollback(name, { code: 'PROBATION_FAILED', message: v.reason }, undefined, judged));
   }
 
-  async function rollback(name: string, error: { code: ErrorCode; message: string } | null, reason?: string): Promise<void> {
+  async function rollback(
+    name: string,
+    error: { code: ErrorCode; message: string } | null,
+    reason?: string,
+    onlyIfActiveSha?: string,
+  ): Promise<void> {
     const slot = slots[name];
     if (!slot?.active || slot.state === 'rolled-back' && !slot.probation && error?.code === 'PROBATION_FAILED') return;
+    if (onlyIfActiveSha !== undefined && slot.active.sha256 !== onlyIfActiveSha) return;
     const why = reason ?? error?.message ?? 'rollback';
     if (!slot.previous) {
       emit('error', `cannot roll back ${name}: no previous version on this device (${why})`, { model: name });
