@@ -2,7 +2,7 @@
 // core's typed arrays in ort.Tensor without copying and hands ort's output buffers back as they are.
 
 import * as ort from 'onnxruntime-node';
-import { EdgefleetError, UNNAMED_DIM, type ElementType, type TensorSpec } from '@edgefleet/protocol';
+import { EdgefleetError, UNNAMED_DIM, ElementType, type TensorSpec } from '@edgefleet/protocol';
 import type { InferenceRuntime, ModelSession } from '../core/runtime.js';
 import type { Tensor } from '../core/tensor.js';
 
@@ -13,21 +13,7 @@ export interface OnnxRuntimeOptions {
   graphOptimizationLevel?: 'disabled' | 'basic' | 'extended' | 'all';
 }
 
-const ELEMENT_TYPES: ReadonlySet<string> = new Set<ElementType>([
-  'float32',
-  'float64',
-  'float16',
-  'int8',
-  'uint8',
-  'int16',
-  'uint16',
-  'int32',
-  'uint32',
-  'int64',
-  'uint64',
-  'bool',
-  'string',
-]);
+const ELEMENT_TYPES: ReadonlySet<string> = new Set<string>(ElementType.options);
 
 function specsOf(metadata: readonly ort.InferenceSession.ValueMetadata[], kind: string): TensorSpec[] {
   return metadata.map((m) => {
