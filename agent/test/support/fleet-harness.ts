@@ -28,6 +28,7 @@ import {
   type TelemetrySettings,
   type TensorData,
 } from '@edgefleet/protocol';
+import { seededFloats as floats } from './models.js';
 
 export interface Published {
   topic: string;
@@ -49,19 +50,8 @@ export interface ModelBuild {
 
 const seed = (n: number): Uint8Array => new Uint8Array(32).fill(n);
 
-/** Deterministic floats in [-scale, scale] (mulberry32). */
-export function floats(n: number, s: number, scale = 1): Float32Array {
-  let a = s >>> 0;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    out[i] = ((((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1) * scale;
-  }
-  return out;
-}
+/** Deterministic floats in [-scale, scale]: the local API tests' generator, under the name these tests use. */
+export { seededFloats as floats } from './models.js';
 
 export const FEATURES = 4;
 export const CLASSES = 3;
