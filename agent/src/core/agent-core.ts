@@ -622,7 +622,7 @@ export function createAgentCore(options: AgentCoreOptions): AgentCore {
       const n = attempts.get(task.ref.sha256) ?? 0;
       if (n < 0) continue; // waiting for its retry timer
       try {
-        await install(task);
+        await install(task, n);
         attempts.delete(task.ref.sha256);
       } catch (err) {
         const e = toEdgefleetError(err);
@@ -672,13 +672,14 @@ export function createAgentCore(options: AgentCoreOptions): AgentCore {
     }, delay);
   }
 
-  async function install(task: InstallTask): Promise<void> {
+  /** `attempt` > 0 is a retry: the last attempt's error stays reported until one succeeds. */
+  async function install(task: InstallTask, attempt: number): Promise<void> {
     const name = task.manifest.model;
     const { manifest, ref } = task;
     await store.put(`manifest:${ref.sha256}`, { manifest, envelope: task.envelope });
     await enqueue(async () => {
       const slot = slots[name] ?? emptySlot(name);
-      setSlot({ ...slot, pending: ref, state: 'downloading', progress: 0, error: null, ...(task.rolloutId !== undefined ? { rolloutId: task.rolloutId } : {}) });
+      setSlot({ ...slot, pending: ref, state: 'downloading', progress: 0, error: attempt > 0 ? slot.error : null, ...(task.rolloutId !== undefined ? { rolloutId: task.rolloutId } : {}) });
       await saveSlots();
     });
     // design §5: check free disk before pulling a byte
