@@ -987,7 +987,7 @@ export function createAgentCore(options: AgentCoreOptions): AgentCore {
     const ms = t1 - t0;
     const tel = live.telemetry;
     const now = perfOrigin + t1;
-    if (now >= tel.window.end) {
+    if (now >= tel.end) {
       const w = tel.rotate(now);
       if (w) closedWindows.push(w);
     }
@@ -1006,9 +1006,9 @@ export function createAgentCore(options: AgentCoreOptions): AgentCore {
         customIds.set(customId, n);
       }
       let rw = live.ringWindow;
-      if (rw === null || rw.start !== tel.window.start || rw.end !== tel.window.end) {
+      if (rw === null || rw.start !== tel.start || rw.end !== tel.end) {
         // once per window per model version, not per call
-        rw = live.ringWindow = { model: name, version: live.ref.version, role: live.role, start: tel.window.start, end: tel.window.end };
+        rw = live.ringWindow = { model: name, version: live.ref.version, role: live.role, start: tel.start, end: tel.end };
       }
       ringN[slot] = n;
       ringPredicted[slot] = predicted;
@@ -1031,7 +1031,7 @@ export function createAgentCore(options: AgentCoreOptions): AgentCore {
     const labels = live?.manifest.labels ?? (await findLabels(name, rec.version));
     const actual = typeof value === 'number' ? (Number.isInteger(value) && value >= 0 ? value : -1) : labels.indexOf(value) >= 0 ? labels.indexOf(value) : /^\d+$/.test(value) ? Number(value) : -1;
     if (actual < 0) throw new EdgefleetError('BAD_INPUT', `label ${JSON.stringify(value)} is not a class of '${name}'${labels.length ? ` (${labels.slice(0, 10).join(', ')})` : ''}`);
-    if (live && live.telemetry.window.start === rec.start) {
+    if (live && live.telemetry.start === rec.start) {
       windowAddLabel(live.telemetry.window, rec.predicted, actual);
     } else {
       // design §6: a late label goes out as a delta for the window of the original prediction
