@@ -17,6 +17,8 @@ export default defineConfig({
   test: {
     include: ['{protocol,agent,hub,web-runtime}/{src,test}/**/*.test.ts', 'scripts/**/*.test.ts'],
     exclude: ['**/node_modules/**', '**/dist/**'],
+    // tests load onnxruntime-node directly too (bare baselines): no usage telemetry from them either
+    env: { ORT_DISABLE_TELEMETRY: '1' },
     pool: 'forks',
     maxWorkers: 2,
     testTimeout: 60_000,

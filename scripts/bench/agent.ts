@@ -12,6 +12,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import '../../agent/src/node/ort-env.js'; // the baseline runs without usage telemetry too
 import * as ort from 'onnxruntime-node';
 import { startHub, type Hub } from '../../hub/src/index.js';
 import { createAgent, type Agent } from '../../agent/src/index.js';

@@ -1,6 +1,7 @@
 // InferenceRuntime over onnxruntime-node (design §5). Thin on purpose: the per-call path wraps the
 // core's typed arrays in ort.Tensor without copying and hands ort's output buffers back as they are.
 
+import './ort-env.js'; // before onnxruntime-node loads
 import * as ort from 'onnxruntime-node';
 import { EdgefleetError, UNNAMED_DIM, ElementType, type TensorSpec } from '@edgefleet/protocol';
 import type { InferenceRuntime, ModelSession } from '../core/runtime.js';

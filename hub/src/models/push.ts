@@ -25,6 +25,7 @@
 // - Labels: option, else metadata_props `labels` (JSON array or comma list); refused when their count
 //   differs from the classifier's class count.
 
+import './ort-env.js'; // before onnxruntime-node loads
 import * as ort from 'onnxruntime-node';
 import {
   EdgefleetError,

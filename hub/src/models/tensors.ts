@@ -2,6 +2,7 @@
 // (design §3 selfTest, §5 OIP datatypes). The hub never imports the agent; the element
 // plumbing both need (typed arrays, OIP datatypes, half floats) is shared through protocol/src/tensors.ts.
 
+import './ort-env.js'; // before onnxruntime-node loads
 import * as ort from 'onnxruntime-node';
 import {
   EdgefleetError,
