@@ -61,7 +61,9 @@ describe.each(implementations)('AgentStore contract: %s', (_name, make) => {
     await store.writeChunk(SHA, 1024, bytes.subarray(1024, 2048));
     expect(await store.readPartial(SHA)).toEqual(bytes);
     expect(await store.hasArtifact(SHA)).toBe(false);
+    expect(await store.listPartials()).toEqual([SHA]);
     await store.commitPartial(SHA);
+    expect(await store.listPartials()).toEqual([]);
     expect(await store.hasArtifact(SHA)).toBe(true);
     expect(await store.readArtifact(SHA)).toEqual(bytes);
     expect(await store.listArtifacts()).toEqual([SHA]);

@@ -1,6 +1,8 @@
 // The agent against a real publisher (aedes + protocol signer), real onnxruntime and real SQLite:
 // verified activation, switching, refusals, corrupted chunks, self-test failures and probation rollback.
 
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { signDocument, generateKeyPair, topics, EdgefleetError } from '@edgefleet/protocol';
 import { createAgent, type Agent } from '@edgefleet/agent';
@@ -266,6 +268,10 @@ describe('agent updates through a real broker', () => {
     await agent.core.waitFor(() => h.events('dev-sup').filter((e) => e.type === 'activated').length === 2);
     expect(h.events('dev-sup').some((e) => e.type === 'download-failed')).toBe(false);
     expect(h.events('dev-sup').filter((e) => e.type === 'activated').map((e) => e.version)).toEqual(['1.0.0', '3.0.0']);
+    // the abandoned download's partial file is gone with it; the two versions the slot names stay
+    const files = readdirSync(join(agent.dataDir, 'models')).sort();
+    expect(files.filter((f) => f.endsWith('.part'))).toEqual([]);
+    expect(files).toEqual([`${m1.sha256}.onnx`, `${m3.sha256}.onnx`].sort());
   });
 
   it('refuses a second agent on the same data dir (CONFLICT) and frees it on stop', async () => {

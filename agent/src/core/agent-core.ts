@@ -757,11 +757,17 @@ export function createAgentCore(options: AgentCoreOptions): AgentCore {
     });
   }
 
-  /** Keep what a slot names (active, previous, shadow, pending) and what the desired state wants; delete the rest. */
+  /**
+   * Keep what a slot names (active, previous, shadow, pending) and what the desired state wants; delete the
+   * rest, partial downloads included (a superseded download's partial would otherwise stay on a small disk
+   * for good; one still wanted is kept, so a restart resumes it).
+   */
   async function collectGarbage(): Promise<void> {
     const keep = new Set<string>();
     for (const s of Object.values(slots)) for (const r of [s.active, s.previous, s.shadow, s.pending]) if (r) keep.add(r.sha256);
     for (const m of desired?.models ?? []) keep.add(m.manifest.artifact.sha256);
+    if (current) keep.add(current.sha256);
+    for (const sha of await store.listPartials()) if (!keep.has(sha)) await store.discardPartial(sha);
     for (const sha of await store.listArtifacts()) {
       if (!keep.has(sha)) {
         await store.deleteArtifact(sha);

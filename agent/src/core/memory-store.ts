@@ -77,6 +77,9 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): AgentStore 
     async discardPartial(sha256) {
       partials.delete(sha256);
     },
+    async listPartials() {
+      return [...partials.keys()];
+    },
     async freeBytes() {
       return options.freeBytes === undefined ? null : options.freeBytes;
     },

@@ -91,6 +91,8 @@ export interface AgentStore {
   /** Atomically turn the verified partial into the artifact (fsync + rename). */
   commitPartial(sha256: string): Promise<void>;
   discardPartial(sha256: string): Promise<void>;
+  /** sha256s of the partial downloads on disk (a superseded or abandoned download leaves one behind). */
+  listPartials(): Promise<string[]>;
   /** Free bytes where artifacts live, or null when unknown. */
   freeBytes(): Promise<number | null>;
 

@@ -111,6 +111,7 @@ export function openSqliteStore(options: SqliteStoreOptions): AgentStore {
     ),
     partialBitmap: db.prepare<[Buffer, string]>('UPDATE partials SET bitmap = ? WHERE sha256 = ?'),
     partialDel: db.prepare<[string]>('DELETE FROM partials WHERE sha256 = ?'),
+    partialList: db.prepare<[], { sha256: string }>('SELECT sha256 FROM partials'),
     outboxInsert: db.prepare<[number, string]>('INSERT INTO outbox (batch, bytes, body) VALUES (NULL, ?, ?)'),
     outboxCount: db.prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM outbox'),
     outboxOldest: db.prepare<[number], { id: number }>('SELECT id FROM outbox ORDER BY id LIMIT ?'),
@@ -277,6 +278,12 @@ export function openSqliteStore(options: SqliteStoreOptions): AgentStore {
       closeFd(sha256);
       fs.rmSync(partialFile(sha256), { force: true });
       st.partialDel.run(sha256);
+    },
+    async listPartials() {
+      // a .part file whose row was never written (killed between the two) counts too
+      const shas = new Set(st.partialList.all().map((r) => r.sha256));
+      for (const f of fs.readdirSync(modelsDir)) if (f.endsWith('.part') && SHA.test(f.slice(0, -5))) shas.add(f.slice(0, -5));
+      return [...shas];
     },
     async freeBytes() {
       try {
