@@ -196,8 +196,16 @@ describe('agent offline operation and telemetry', () => {
     expect(agent.core.counters['event.rolled-back']).toBe(1);
     // the damaged file is gone; the desired 2.0.0 is fetched again once the hub is reachable
     expect(fs.existsSync(file)).toBe(false);
+    // stopped before it ever reached the hub: the events wait in its store, not in memory
+    await agent.stop();
+    expect(h.events('dev-dmg').some((e) => e.type === 'rolled-back')).toBe(false);
     await h.up();
-    await agent.core.waitFor(() => agent.core.slots().m?.active?.version === '2.0.0');
+    const again = make(config);
+    await again.start();
+    await again.core.waitFor(() => again.core.slots().m?.active?.version === '2.0.0');
+    await again.core.waitFor(() => h.events('dev-dmg').some((e) => e.type === 'rolled-back'));
+    expect(h.events('dev-dmg').filter((e) => e.type === 'load-failed' && e.version === '2.0.0').length).toBe(1);
+    expect(h.events('dev-dmg').filter((e) => e.type === 'rolled-back').length).toBe(1);
   });
 
   it('closes windows of the length the desired state sets and sends them without being asked', async () => {

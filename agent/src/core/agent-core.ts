@@ -329,8 +329,17 @@ export function createAgentCore(options: AgentCoreOptions): AgentCore {
       count('eventsDropped');
     }
     count(`event.${type}`);
+    saveEvents();
     void flushEvents();
     changed();
+  }
+
+  /**
+   * Unsent events live in the store too, so an agent that crashes or stops while offline still reports
+   * why it rolled back once it reconnects (at least once: a crash between publish and save sends one again).
+   */
+  function saveEvents(): void {
+    store.put('events', events.slice()).catch((err: unknown) => log(`events not saved: ${String(err)}`));
   }
 
   let flushingEvents = false;
@@ -342,6 +351,7 @@ export function createAgentCore(options: AgentCoreOptions): AgentCore {
         const ev = events[0]!;
         await transport.publish(topics.events(deviceId), JSON.stringify(ev), { qos: 1 });
         events.shift();
+        saveEvents();
       }
     } catch (err) {
       log(`events not published: ${String(err)}`);
@@ -1063,6 +1073,7 @@ export function createAgentCore(options: AgentCoreOptions): AgentCore {
   // ---------- lifecycle ----------
 
   async function restore(): Promise<void> {
+    events.unshift(...((await store.get<DeviceEvent[]>('events')) ?? []).slice(-256));
     keyring = (await store.get<StoredKeyring>('keyring')) ?? null;
     desired = (await store.get<StoredDesired>('desired')) ?? null;
     commandSequence = (await store.get<number>('commandSequence')) ?? 0;
