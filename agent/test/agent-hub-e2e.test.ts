@@ -2,6 +2,8 @@
 // agent started with the returned agentConfig, inference through the agent's local OIP API compared with
 // bare onnxruntime; and a broker outage after which the hub counts every telemetry window exactly once.
 
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startHub, type Hub } from '@edgefleet/hub';
 import { createAgent, type Agent } from '@edgefleet/agent';
@@ -10,10 +12,36 @@ import { bareRun, classifier, floats, FEATURES, tmpDir } from './support/fleet-h
 const hubs: Hub[] = [];
 const agents: Agent[] = [];
 
+const servers: Server[] = [];
+
 afterEach(async () => {
   for (const a of agents.splice(0)) await a.stop();
   for (const h of hubs.splice(0)) await h.close();
+  for (const s of servers.splice(0)) await new Promise((r) => s.close(r));
 });
+
+/** A plain static file server with HTTP range support, standing in for a CDN; `corrupt` flips a byte of what it serves. */
+async function startCdn(files: Record<string, Uint8Array>) {
+  const seen: Array<{ path: string; range: string | undefined; authorization: string | undefined }> = [];
+  const cdn = { url: '', seen, corrupt: false };
+  const server = createServer((req, res) => {
+    const path = req.url ?? '';
+    seen.push({ path, range: req.headers.range, authorization: req.headers.authorization });
+    const file = files[path];
+    if (!file) return void res.writeHead(404).end();
+    const body = Buffer.from(file);
+    if (cdn.corrupt) body[body.length >> 1]! ^= 0xff;
+    const m = /^bytes=(\d+)-(\d+)$/.exec(req.headers.range ?? '');
+    if (!m) return void res.writeHead(200, { 'content-length': body.length }).end(body);
+    const start = Number(m[1]);
+    const end = Math.min(Number(m[2]), body.length - 1);
+    res.writeHead(206, { 'content-range': `bytes ${start}-${end}/${body.length}`, 'content-length': end - start + 1 }).end(body.subarray(start, end + 1));
+  });
+  servers.push(server);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  cdn.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return cdn;
+}
 
 async function hubAt(dataDir: string, http = '127.0.0.1:0', mqtt = '127.0.0.1:0', ws?: string): Promise<Hub> {
   const hub = await startHub({ dataDir, http, mqtt, ...(ws ? { ws } : {}), log: () => {} });
@@ -36,11 +64,12 @@ function api(hub: Hub) {
   return {
     get: (p: string) => call('GET', p),
     post: (p: string, b?: unknown) => call('POST', p, b),
-    push: (bytes: Uint8Array, name: string, version: string) => {
+    push: (bytes: Uint8Array, name: string, version: string, extra: Record<string, string> = {}) => {
       const form = new FormData();
       form.set('file', new Blob([bytes]), 'model.onnx');
       form.set('name', name);
       form.set('version', version);
+      for (const [k, v] of Object.entries(extra)) form.set(k, v);
       return call('POST', '/models', form);
     },
   };
@@ -174,5 +203,51 @@ describe('agent with the real hub', () => {
     const x = floats(FEATURES, 8);
     const r = await inferHttp(agent, x, 1);
     expect(r.outputs.find((o) => o.name === 'probabilities')!.data).toEqual(Array.from((await bareRun(v1, x, 1)).probabilities));
+  });
+
+  it('downloads from a CDN mirror named at push (no device credentials sent); a CDN serving altered bytes is caught', async () => {
+    const hub = await hubAt(tmpDir('ef-hub-'));
+    const a = api(hub);
+    const added = await a.post('/devices', { id: 'dev-cdn', tags: {} });
+    const v1 = classifier(4, 700);
+    const v2 = classifier(5, 700);
+    const cdn = await startCdn({ '/m/1.0.0.onnx': v1, '/m/2.0.0.onnx': v2 });
+    // mirrors are checked at push: http(s) only and no credentials (every device reads the manifest); nothing is stored
+    for (const bad of [['ftp://cdn.example/m.onnx'], ['https://user:secret@cdn.example/m.onnx'], 'not json', ['x']]) {
+      const res = await a.push(v1, 'm', '1.0.0', { urls: typeof bad === 'string' ? bad : JSON.stringify(bad) });
+      expect(res.status, JSON.stringify(res.body)).toBe(400);
+      expect(['BAD_INPUT', 'BAD_JSON']).toContain(res.body.error.code);
+    }
+    expect((await a.get('/models')).body.models).toEqual([]);
+    const pushed = await a.push(v1, 'm', '1.0.0', { urls: JSON.stringify([`${cdn.url}/m/1.0.0.onnx`]) });
+    expect(pushed.status, JSON.stringify(pushed.body)).toBe(201);
+    const manifest = (await a.get('/models/m')).body.versions[0].manifest;
+    expect(manifest.artifact.urls).toEqual([`${cdn.url}/m/1.0.0.onnx`, `${hub.urls.http}/api/v1/artifacts/${manifest.artifact.sha256}`]);
+    expect((await a.post('/rollouts', { model: 'm', version: '1.0.0', targets: { devices: ['dev-cdn'] } })).status).toBe(201);
+
+    const agent = createAgent(added.body.agentConfig, {
+      ...FAST,
+      core: { ...FAST.core, download: { ...FAST.core.download, prefer: 'http' } },
+      dataDir: tmpDir(),
+      api: '127.0.0.1:0',
+    });
+    agents.push(agent);
+    await agent.start();
+    await agent.core.waitFor(() => agent.core.slots().m?.active?.version === '1.0.0', 30_000);
+    expect(cdn.seen.length).toBeGreaterThan(0);
+    expect(cdn.seen.every((s) => s.path === '/m/1.0.0.onnx' && /^bytes=\d+-\d+$/.test(s.range ?? '') && s.authorization === undefined)).toBe(true);
+
+    // the CDN serves altered bytes for v2: the sha256 check refuses them, v1 keeps serving; once it is fixed, v2 lands
+    cdn.corrupt = true;
+    expect((await a.push(v2, 'm', '2.0.0', { urls: JSON.stringify([`${cdn.url}/m/2.0.0.onnx`]) })).status).toBe(201);
+    expect((await a.post('/rollouts', { model: 'm', version: '2.0.0', targets: { devices: ['dev-cdn'] } })).status).toBe(201);
+    await agent.core.waitFor(() => agent.core.slots().m?.error?.code === 'HASH_MISMATCH', 30_000);
+    expect(agent.core.slots().m?.active?.version).toBe('1.0.0');
+    expect((await inferHttp(agent, floats(FEATURES, 3), 1)).model_version).toBe('1.0.0');
+    cdn.corrupt = false;
+    await agent.core.waitFor(() => agent.core.slots().m?.active?.version === '2.0.0', 30_000);
+    const x = floats(FEATURES, 9);
+    const r = await inferHttp(agent, x, 1);
+    expect(r.outputs.find((o) => o.name === 'probabilities')!.data).toEqual(Array.from((await bareRun(v2, x, 1)).probabilities));
   });
 });

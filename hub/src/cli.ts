@@ -25,7 +25,8 @@ Usage:
   edgefleet devices ls
   edgefleet model push FILE --name NAME --version SEMVER [--sample REQ.json] [--validation FILE.jsonl]
                       [--reference FILE.json] [--min-accuracy 0.9] [--labels FILE.json]
-                      [--dataset ID] [--run ID] [--commit SHA]
+                      [--dataset ID] [--run ID] [--commit SHA] [--url MIRROR]...
+                      (--url: a CDN or object store serving the same bytes with HTTP range requests)
   edgefleet model ls [NAME]
   edgefleet rollout start NAME@VERSION (--all | --tag k=v | --device ID)... [--waves 1,10,50,100]
                       [--soak 10m] [--on-fail pause|rollback] [--shadow] [--gate NAME=VALUE]...
@@ -75,6 +76,7 @@ const OPTIONS = {
   dataset: { type: 'string' },
   run: { type: 'string' },
   commit: { type: 'string' },
+  url: { type: 'string', multiple: true },
   waves: { type: 'string' },
   soak: { type: 'string' },
   'on-fail': { type: 'string' },
@@ -345,6 +347,7 @@ async function modelPush(file: string | undefined, v: Values): Promise<void> {
   add('dataset', v.dataset);
   add('run', v.run);
   add('commit', v.commit);
+  if (v.url?.length) add('urls', JSON.stringify(v.url));
 
   const boundary = `edgefleet${Math.random().toString(16).slice(2)}`;
   const enc = new TextEncoder();

@@ -48,6 +48,26 @@ export function versionView(r: ModelVersionRow): ModelVersionView {
   };
 }
 
+/** The manifest holds at most 8 URLs, the hub's own last. */
+const MAX_MIRRORS = 7;
+
+/** Mirror URLs as given to `model push --url`: http(s) only, no credentials in them (every device can read the manifest). */
+function mirrorUrls(urls: readonly string[] | undefined): string[] {
+  if (!urls) return [];
+  if (urls.length > MAX_MIRRORS) throw new EdgefleetError('BAD_INPUT', `at most ${MAX_MIRRORS} mirror URLs, got ${urls.length}`);
+  return urls.map((raw) => {
+    let u: URL;
+    try {
+      u = new URL(raw);
+    } catch {
+      throw new EdgefleetError('BAD_INPUT', `mirror URL ${JSON.stringify(raw)} is not a URL`);
+    }
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new EdgefleetError('BAD_INPUT', `mirror URL ${raw} must be http or https`);
+    if (u.username || u.password) throw new EdgefleetError('BAD_INPUT', `mirror URL ${u.host} carries credentials; every device can read the manifest`);
+    return u.toString();
+  });
+}
+
 export function createModelRegistry(ctx: HubContext, artifacts: ArtifactStore): ModelRegistry {
   const { store } = ctx;
   // one push at a time: onnxruntime work is heavy on a 2-core box and releases must not race
@@ -60,6 +80,7 @@ export function createModelRegistry(ctx: HubContext, artifacts: ArtifactStore): 
     if (!SemVer.safeParse(options.version).success) {
       throw new EdgefleetError('BAD_INPUT', `version must be semver, got ${JSON.stringify(options.version)}`);
     }
+    const mirrors = mirrorUrls(options.urls);
     const duplicate = () => new EdgefleetError('CONFLICT', `${options.name}@${options.version} already exists; push a new version`);
     // refuse a duplicate before the expensive load and validation
     if (store.getModelVersion(options.name, options.version)) throw duplicate();
@@ -80,7 +101,7 @@ export function createModelRegistry(ctx: HubContext, artifacts: ArtifactStore): 
           size,
           chunkSize: DEFAULT_CHUNK_SIZE,
           format: 'onnx',
-          urls: [`${ctx.hubUrl()}/api/v1/artifacts/${sha256}`],
+          urls: [...mirrors, `${ctx.hubUrl()}/api/v1/artifacts/${sha256}`],
         },
         io: prepared.io,
         selfTest: prepared.selfTest,

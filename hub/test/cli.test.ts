@@ -45,10 +45,12 @@ describe('edgefleet CLI', () => {
     const out = join(dir.path, 'agent.json');
     const add = await run(['device', 'add', 'dev-cli', '--tag', 'site=x', '--out', out], env);
     expect(add.code, add.stderr).toBe(0);
-    const push = await run(['model', 'push', join(dir.path, 'm.onnx'), '--name', 'tiny', '--version', '1.0.0'], env);
+    const push = await run(['model', 'push', join(dir.path, 'm.onnx'), '--name', 'tiny', '--version', '1.0.0', '--url', 'https://cdn.example/tiny.onnx'], env);
     expect(push.code, push.stderr).toBe(0);
     expect(push.stdout).toContain('release 1');
     expect(push.stderr).toContain('upload');
+    const pushed = (await (await fetch(`${hub.urls.http}/api/v1/models/tiny`, { headers: { authorization: `Bearer ${hub.adminToken}` } })).json()) as any;
+    expect(pushed.versions[0].manifest.artifact.urls[0]).toBe('https://cdn.example/tiny.onnx'); // the mirror first, the hub last
     const start = await run(['rollout', 'start', 'tiny@1.0.0', '--tag', 'site=x'], env);
     expect(start.code, start.stderr).toBe(0);
     expect(start.stdout).toMatch(/1 device/);
@@ -64,6 +66,8 @@ describe('edgefleet CLI', () => {
     const denied = await run(['devices', 'ls'], { ...env, EDGEFLEET_TOKEN: 'ef_nope' });
     expect(denied.code).not.toBe(0);
     expect(denied.stderr).toMatch(/^error UNAUTHORIZED: /m);
+    const mirror = await run(['model', 'push', join(dir.path, 'm.onnx'), '--name', 'tiny', '--version', '1.0.1', '--url', 'ftp://cdn.example/tiny.onnx'], env);
+    expect(mirror.stderr).toMatch(/^error BAD_INPUT: mirror URL .+ must be http or https$/m);
     const usage = await run(['rollout', 'start', 'tiny'], env);
     expect(usage.stderr).toMatch(/^error BAD_INPUT: /m);
   });

@@ -206,6 +206,7 @@ export function createApi(deps: ApiDeps): Hono<Env> {
       dataset: 'lineage: dataset id',
       run: 'lineage: training run',
       commit: 'lineage: git commit',
+      urls: 'JSON array of mirror URLs serving the same bytes with HTTP range requests (a CDN)',
     },
   });
   api.post(
@@ -248,6 +249,10 @@ export function createApi(deps: ApiDeps): Hono<Env> {
       if (labelsRaw !== undefined && !(Array.isArray(labelsRaw) && labelsRaw.every((l) => typeof l === 'string'))) {
         throw new EdgefleetError('BAD_INPUT', 'field "labels" must be a JSON array of strings');
       }
+      const urlsRaw = json('urls', text('urls'));
+      if (urlsRaw !== undefined && !(Array.isArray(urlsRaw) && urlsRaw.every((u) => typeof u === 'string'))) {
+        throw new EdgefleetError('BAD_INPUT', 'field "urls" must be a JSON array of strings');
+      }
       const minAccuracyText = text('minAccuracy');
       const minAccuracy = minAccuracyText === undefined || minAccuracyText === '' ? undefined : Number(minAccuracyText);
       if (minAccuracy !== undefined && !(minAccuracy >= 0 && minAccuracy <= 1)) {
@@ -268,6 +273,7 @@ export function createApi(deps: ApiDeps): Hono<Env> {
           ...opt('dataset', text('dataset') || undefined),
           ...opt('run', text('run') || undefined),
           ...opt('commit', text('commit') || undefined),
+          ...opt('urls', urlsRaw as string[] | undefined),
         },
         actor(p),
       );

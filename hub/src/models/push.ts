@@ -67,6 +67,11 @@ export interface PushOptions {
   dataset?: string;
   run?: string;
   commit?: string;
+  /**
+   * Mirrors (a CDN, an object store) serving the same bytes with HTTP range requests (design §8); the
+   * manifest lists them before the hub's own URL. Devices send them no credentials.
+   */
+  urls?: string[];
 }
 
 export interface PreparedModel {
