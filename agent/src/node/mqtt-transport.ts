@@ -92,6 +92,11 @@ export function createMqttTransport(options: MqttTransportOptions): MqttTranspor
       keepalive: options.keepaliveSeconds ?? 30,
       resubscribe: false,
       queueQoSZero: false,
+      // mqtt-packet's default pre-builds a 2-byte Buffer for every 16-bit number (65,536 Buffers, ~6 MB
+      // of heap that stays live for the process) to save one tiny allocation per message id / length
+      // prefix written. An idle device sends a few packets a minute: allocate them as needed. Same bytes
+      // on the wire. (Process-wide setting in mqtt-packet; a cache another client already built stays.)
+      writeCache: false,
       ...(options.username !== undefined ? { username: options.username } : {}),
       ...(options.password !== undefined ? { password: options.password } : {}),
       ...(options.will ? { will: { topic: options.will.topic, payload: Buffer.from(options.will.payload), retain: options.will.retain, qos: options.will.qos } } : {}),
