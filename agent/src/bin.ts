@@ -1,10 +1,14 @@
 // `edgefleet-agent --config agent.json [--data DIR] [--api HOST:PORT]` (design §2): runs the device agent
 // until SIGINT/SIGTERM. A bad config is a one-line error and exit code 2.
 
+import './node/device-heap.js';
 import fs from 'node:fs';
 import { parseArgs } from 'node:util';
-import { EdgefleetError } from '@edgefleet/protocol';
-import { createAgent } from './index.js';
+
+// The agent itself is imported once the heap shape above is set: a static import would load and parse
+// the whole module graph (protocol, zod, mqtt, hono, …) before any of this file runs.
+const agentModule = () => import('./index.js');
+const protocolModule = () => import('@edgefleet/protocol');
 
 const USAGE = 'usage: edgefleet-agent --config agent.json [--data DIR] [--api HOST:PORT] [--quiet]';
 
@@ -41,6 +45,8 @@ async function main(): Promise<number> {
     return 2;
   }
   const log = values.quiet ? () => {} : (line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`);
+  const { createAgent } = await agentModule();
+  const { EdgefleetError } = await protocolModule();
   let agent;
   try {
     agent = createAgent(raw, { ...(values.data ? { dataDir: values.data } : {}), ...(values.api ? { api: values.api } : {}), log });
@@ -70,8 +76,11 @@ async function main(): Promise<number> {
 
 main().then(
   (code) => process.exit(code),
-  (err: unknown) => {
-    const code = err instanceof EdgefleetError ? err.code : 'INTERNAL';
+  async (err: unknown) => {
+    const code = await protocolModule().then(
+      ({ EdgefleetError }) => (err instanceof EdgefleetError ? err.code : 'INTERNAL'),
+      () => 'INTERNAL',
+    );
     process.stderr.write(`edgefleet-agent: ${code}: ${err instanceof Error ? err.message : String(err)}\n`);
     process.exit(1);
   },
