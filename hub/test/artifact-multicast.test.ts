@@ -3,7 +3,8 @@
 // asks for again, or missed before it subscribed, comes unicast.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MqttClient } from 'mqtt';
-import { buildMlpClassifier, decodeChunkFrame, sha256Hex, topics } from '@edgefleet/protocol';
+import { decodeChunkFrame, sha256Hex, topics } from '@edgefleet/protocol';
+import { buildMlpClassifier } from '@edgefleet/protocol/onnx';
 import type { Hub } from '@edgefleet/hub';
 import { apiClient, connectDevice, endClient, startTestHub, tempDir, tinyModel, waitFor } from './helpers.js';
 

@@ -1,7 +1,8 @@
 // Artifact serving (design §4, §8): only artifacts in the device's desired state; frames re-assemble exactly.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MqttClient } from 'mqtt';
-import { buildMlpClassifier, decodeChunkFrame, sha256Hex, topics } from '@edgefleet/protocol';
+import { decodeChunkFrame, sha256Hex, topics } from '@edgefleet/protocol';
+import { buildMlpClassifier } from '@edgefleet/protocol/onnx';
 import type { Hub } from '@edgefleet/hub';
 import { apiClient, connectDevice, endClient, startTestHub, tempDir, tinyModel, waitFor } from './helpers.js';
 

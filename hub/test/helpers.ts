@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
-import { buildMlpClassifier } from '@edgefleet/protocol';
+import { buildMlpClassifier } from '@edgefleet/protocol/onnx';
 import { startHub, type Hub, type HubOptions } from '@edgefleet/hub';
 
 export function tempDir(prefix = 'edgefleet-hub-'): { path: string; remove: () => void } {

@@ -2,7 +2,8 @@
 // a classifier genuinely trained by scripts/lib/train.ts (design §3 manifest fields, §7 model push).
 import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildModel, EdgefleetError, Manifest, sha256Hex, utf8Encode, type TensorData } from '@edgefleet/protocol';
+import { EdgefleetError, Manifest, sha256Hex, utf8Encode, type TensorData } from '@edgefleet/protocol';
+import { buildModel } from '@edgefleet/protocol/onnx';
 import { prepareModelPush, type PushOptions } from '../src/models/index.js';
 import {
   accuracy,

@@ -21,6 +21,9 @@ export type NumericElementType = Exclude<ElementType, 'string'>;
  * The typed-array class holding each numeric element type, laid out as onnxruntime lays tensors out:
  * bool is one byte per element, float16 the IEEE half bits (Node 20 has no Float16Array).
  */
+/** Name used in a TensorSpec shape for a dimension that is dynamic and unnamed (ONNX: neither dim_value nor dim_param). */
+export const UNNAMED_DIM = '?';
+
 export const TYPED_ARRAYS = {
   float32: Float32Array,
   float64: Float64Array,

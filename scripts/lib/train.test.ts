@@ -1,5 +1,5 @@
 // The trainer end to end: generated data → trained classifiers → ONNX → onnxruntime-node gives the same answers.
-import { readModelInfo } from '@edgefleet/protocol';
+import { readModelInfo } from '@edgefleet/protocol/onnx';
 import * as ort from 'onnxruntime-node';
 import { afterAll, describe, expect, it } from 'vitest';
 import {

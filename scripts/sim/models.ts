@@ -1,7 +1,7 @@
 // Models for the demo, simulator, benchmarks and tests: the vibration classifier trained for real with
 // scripts/lib/train.ts (v1 softmax regression, v2 an MLP on more data), and untrained ones of a chosen size.
 
-import { buildMlpClassifier } from '@edgefleet/protocol';
+import { buildMlpClassifier } from '@edgefleet/protocol/onnx';
 import {
   accuracy,
   exportClassifierOnnx,

@@ -10,7 +10,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildMlpClassifier } from '@edgefleet/protocol';
+import { buildMlpClassifier } from '@edgefleet/protocol/onnx';
 import { startHub, type Hub } from '@edgefleet/hub';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));

@@ -11,7 +11,6 @@ import * as ort from 'onnxruntime-node';
 import {
   ChunkRequest,
   LIMITS,
-  buildMlpClassifier,
   encodeChunkFrame,
   generateKeyPair,
   sha256Hex,
@@ -28,6 +27,7 @@ import {
   type TelemetrySettings,
   type TensorData,
 } from '@edgefleet/protocol';
+import { buildMlpClassifier } from '@edgefleet/protocol/onnx';
 import { seededFloats as floats } from './models.js';
 
 export interface Published {

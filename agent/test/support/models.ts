@@ -2,7 +2,7 @@
 // bare onnxruntime-node runner to compare against.
 
 import * as ort from 'onnxruntime-node';
-import { buildModel } from '@edgefleet/protocol';
+import { buildModel } from '@edgefleet/protocol/onnx';
 
 /** Deterministic weights (mulberry32) so failures reproduce. */
 export function seededFloats(n: number, seed: number, scale = 1): Float32Array {

@@ -29,14 +29,13 @@ import './ort-env.js'; // before onnxruntime-node loads
 import * as ort from 'onnxruntime-node';
 import {
   EdgefleetError,
-  readModelInfo,
   sha256Hex,
   utf8Encode,
   type Manifest,
-  type ModelInfo,
   type Reference,
   type TensorSpec,
 } from '@edgefleet/protocol';
+import { readModelInfo, type ModelInfo } from '@edgefleet/protocol/onnx';
 import { z } from 'zod';
 import { deriveReference, parseNameList, parseReference } from './reference.js';
 import { decodeSample } from './sample.js';

@@ -16,5 +16,6 @@ export type {
   TensorInit,
   TensorValues,
 } from './build.js';
-export { readModelInfo, MIN_IR_VERSION, MAX_IR_VERSION, UNNAMED_DIM } from './read.js';
+export { readModelInfo, MIN_IR_VERSION, MAX_IR_VERSION } from './read.js';
+export { UNNAMED_DIM } from '../tensors.js';
 export type { ModelInfo } from './read.js';

@@ -2,6 +2,7 @@
 // onnxruntime has no metadata API, so the hub's model push (design §7) reads these here.
 import { EdgefleetError } from '../errors.js';
 import type { Dim, ElementType, TensorSpec } from '../schemas.js';
+import { UNNAMED_DIM } from '../tensors.js';
 import { DATA_TYPE, ModelProto } from './schema.js';
 
 export interface ModelInfo {
@@ -23,8 +24,6 @@ export interface ModelInfo {
 export const MIN_IR_VERSION = 3;
 export const MAX_IR_VERSION = 13;
 
-/** Name used for a dimension with neither dim_value nor dim_param (dynamic, unnamed). */
-export const UNNAMED_DIM = '?';
 
 const ELEMENT_TYPE_BY_CODE = new Map<number, ElementType>(
   Object.entries(DATA_TYPE).map(([name, code]) => [code, name as ElementType]),
