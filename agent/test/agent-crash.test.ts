@@ -8,6 +8,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { topics } from '@edgefleet/protocol';
+import { createRng } from '../../protocol/src/telemetry/random.js';
 import { bareRun, classifier, floats, FEATURES, startHarness, tmpDir, type Harness } from './support/fleet-harness.js';
 
 const BIN = fileURLToPath(new URL('../bin/edgefleet-agent.js', import.meta.url));
@@ -15,17 +16,6 @@ const DIST = fileURLToPath(new URL('../dist/bin.js', import.meta.url));
 
 let h: Harness;
 const children: ChildProcess[] = [];
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Start the agent bin; resolves with its local API URL once it printed its start line. */
 function startChild(configFile: string, dataDir: string): Promise<{ child: ChildProcess; api: string }> {
@@ -88,7 +78,7 @@ afterEach(async () => {
 
 describe('agent crash safety (child process, SIGKILL)', () => {
   it.skipIf(!fs.existsSync(DIST))('serves a whole model after each of 20 kill -9 during download and activation, then finishes the update', async () => {
-    const rng = mulberry32(20261126);
+    const rng = createRng(20261126);
     const deviceId = 'dev-crash';
     const dataDir = tmpDir();
     const cfgFile = path.join(tmpDir(), 'agent.json');

@@ -20,6 +20,7 @@ import {
   type TelemetryBatch,
 } from '@edgefleet/protocol';
 import type { Hub } from '@edgefleet/hub';
+import { createRng } from '../../protocol/src/telemetry/random.js';
 import { apiClient, connectDevice } from './helpers.js';
 
 export const SCREENSHOTS = fileURLToPath(new URL('../../test-results/dashboard/', import.meta.url));
@@ -86,14 +87,7 @@ export async function signIn(page: Page, base: string, token: string): Promise<v
 
 /** Seeded uniform [0, 1) (mulberry32) and standard normal (Box–Muller): telemetry is reproducible. */
 export function rng(seed: number): { uniform: () => number; normal: () => number } {
-  let a = seed >>> 0;
-  const uniform = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const uniform = createRng(seed);
   const normal = () => Math.sqrt(-2 * Math.log(1 - uniform())) * Math.cos(2 * Math.PI * uniform());
   return { uniform, normal };
 }

@@ -4,16 +4,7 @@
 export type Rng = () => number;
 
 /** mulberry32: a tiny 32-bit PRNG, good enough for data generation and shuffling (not for secrets). */
-export function mulberry32(seed: number): Rng {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { createRng as mulberry32 } from '../../protocol/src/telemetry/random.js';
 
 /** Normal sampler (Box–Muller, the second value cached) over a uniform generator. */
 export function createNormal(rng: Rng): (mean?: number, sd?: number) => number {

@@ -3,18 +3,13 @@
 
 import * as ort from 'onnxruntime-node';
 import { buildModel } from '@edgefleet/protocol/onnx';
+import { createRng } from '../../../protocol/src/telemetry/random.js';
 
 /** Deterministic weights (mulberry32) so failures reproduce. */
 export function seededFloats(n: number, seed: number, scale = 1): Float32Array {
-  let a = seed >>> 0;
+  const rng = createRng(seed);
   const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    out[i] = ((((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1) * scale;
-  }
+  for (let i = 0; i < n; i++) out[i] = (rng() * 2 - 1) * scale;
   return out;
 }
 

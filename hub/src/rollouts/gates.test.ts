@@ -1,5 +1,6 @@
 // Gate evaluation on merged telemetry: latency, error rate, drift with sample-size awareness, accuracy.
 import { describe, expect, it } from 'vitest';
+import { createRng } from '../../../protocol/src/telemetry/random.js';
 import {
   createFeatureSummary,
   createHistogram,
@@ -19,14 +20,7 @@ import {
 
 /** mulberry32 + Box–Muller: reproducible samples. */
 function normal(seed: number): () => number {
-  let s = seed >>> 0;
-  const u = () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const u = createRng(seed);
   return () => Math.sqrt(-2 * Math.log(1 - u())) * Math.cos(2 * Math.PI * u());
 }
 
