@@ -124,6 +124,10 @@ export function createAgent(configInput: unknown, options: AgentOptions = {}): A
         }),
         log,
         sha256: (bytes) => createHash('sha256').update(bytes).digest('hex'),
+        sha256Stream: () => {
+          const h = createHash('sha256');
+          return { update: (bytes: Uint8Array) => h.update(bytes), digestHex: () => h.digest('hex') };
+        },
         ...(config.hubUrl ? { http: { baseUrl: config.hubUrl, username: config.deviceId, password: config.password } } : {}),
         ...options.core,
         deviceId: config.deviceId,

@@ -1,7 +1,7 @@
 // The agent against a real publisher (aedes + protocol signer), real onnxruntime and real SQLite:
 // verified activation, switching, refusals, corrupted chunks, self-test failures and probation rollback.
 
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { signDocument, generateKeyPair, topics, EdgefleetError } from '@edgefleet/protocol';
@@ -143,6 +143,30 @@ describe('agent updates through a real broker', () => {
     const bare = await bareRun(classifier(1, 64), x, 1);
     const r = await agent.infer('m', { features: { type: 'float32', dims: [1, FEATURES], data: x } });
     expect(Array.from(r.outputs.probabilities!.data as Float32Array)).toEqual(Array.from(bare.probabilities));
+  });
+
+  it('verifies chunks that arrive out of order, hashed in order as the gaps fill or read back from the file, and refuses a corrupted one either way', async () => {
+    const bytes = classifier(3, 512);
+    const m1 = await h.manifest({ name: 'm', version: '1.0.0', release: 1, bytes, chunkSize: 1024 });
+    expect(m1.manifest.artifact.size).toBeGreaterThan(8 * 1024); // several chunks, answered last first
+    h.reverseChunks = true;
+    const logs: Record<string, string[]> = { 'dev-held': [], 'dev-readback': [] };
+    const log = (id: string) => (line: string) => logs[id]!.push(line);
+    const held = start('dev-held', { log: log('dev-held') });
+    // holding at most one chunk: the reversed frames overflow it and the file is hashed after the download
+    const readback = start('dev-readback', { ...FAST, core: { ...FAST.core, download: { ...FAST.core.download, holdBytes: 1024 } }, log: log('dev-readback') });
+    for (const [id, agent] of [['dev-held', held], ['dev-readback', readback]] as const) {
+      h.corruptOnce.set(m1.sha256, new Set([3]));
+      await agent.start();
+      await h.desired(id, [{ envelope: m1.envelope }]);
+      await agent.core.waitFor(() => h.events(id).some((e) => e.code === 'HASH_MISMATCH'));
+      await agent.core.waitFor(() => activeVersion(agent) === '1.0.0');
+      const file = readFileSync(join(agent.dataDir, 'models', `${m1.sha256}.onnx`));
+      expect(Buffer.compare(file, Buffer.from(bytes))).toBe(0);
+    }
+    const fromFile = (id: string) => logs[id]!.some((l) => l.includes('from the file'));
+    expect(fromFile('dev-held')).toBe(false);
+    expect(fromFile('dev-readback')).toBe(true);
   });
 
   it('never activates a model that fails its self-test and keeps serving the running one', async () => {

@@ -26,42 +26,60 @@ interface Entry {
 export function createSharedRuntime(base: InferenceRuntime = createOnnxRuntime(defaultSessionOptions())): SharedRuntime {
   const cache = new Map<string, Entry>();
   let hits = 0;
+  /** A handle of its own on a shared session: `release()` drops one reference; the last one releases it. */
+  const handle = async (key: string, e: Entry): Promise<ModelSession> => {
+    e.users++;
+    const session = await e.session;
+    let released = false;
+    return {
+      inputs: session.inputs,
+      outputs: session.outputs,
+      run(feeds, outputNames) {
+        if (released) return Promise.reject(new EdgefleetError('UNAVAILABLE', 'the model session was released'));
+        return session.run(feeds, outputNames);
+      },
+      async release() {
+        if (released) return;
+        released = true;
+        if (--e.users === 0 && cache.get(key) === e) {
+          cache.delete(key);
+          await session.release();
+        }
+      },
+    };
+  };
+  const shared = (key: string, load: () => Promise<ModelSession>): Promise<ModelSession> => {
+    let entry = cache.get(key);
+    if (entry) hits++;
+    else {
+      entry = { session: load(), users: 0 };
+      cache.set(key, entry);
+      // a failed load is not cached: the next agent tries again
+      entry.session.catch(() => cache.delete(key));
+    }
+    return handle(key, entry);
+  };
   return {
     name: base.name,
     get hits() {
       return hits;
     },
     sessions: () => cache.size,
-    async load(model) {
-      const key = createHash('sha256').update(model).digest('hex');
-      let entry = cache.get(key);
-      if (entry) hits++;
-      else {
-        entry = { session: base.load(model), users: 0 };
-        cache.set(key, entry);
-        // a failed load is not cached: the next agent tries again
-        entry.session.catch(() => cache.delete(key));
-      }
-      entry.users++;
-      const e = entry;
-      const session = await e.session;
-      let released = false;
-      return {
-        inputs: session.inputs,
-        outputs: session.outputs,
-        run(feeds, outputNames) {
-          if (released) return Promise.reject(new EdgefleetError('UNAVAILABLE', 'the model session was released'));
-          return session.run(feeds, outputNames);
-        },
-        async release() {
-          if (released) return;
-          released = true;
-          if (--e.users === 0 && cache.get(key) === e) {
-            cache.delete(key);
-            await session.release();
-          }
-        },
-      };
+    load(model) {
+      return shared(createHash('sha256').update(model).digest('hex'), () => base.load(model));
+    },
+    loadShared(sha256, read) {
+      // Another agent's read failing (its own file damaged) is not this agent's verdict: it reads its own.
+      let mine = false;
+      const attempt = () =>
+        shared(sha256, async () => {
+          mine = true;
+          return base.load(await read());
+        });
+      return attempt().catch((err: unknown) => {
+        if (mine) throw err;
+        return attempt();
+      });
     },
   };
 }

@@ -1,7 +1,10 @@
 // The simulator's runtime wrappers with real onnxruntime: one session per model file shared by many agents
 // (reference-counted), and fault injection that spares the self-test and warm-up runs.
 
+import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import { EdgefleetError } from '@edgefleet/protocol';
+import type { ModelSession } from '../../agent/src/core/runtime.js';
 import { createSharedRuntime, withFaults } from '../sim/shared-runtime.js';
 import { sizedClassifier } from '../sim/models.js';
 
@@ -22,6 +25,31 @@ describe('shared runtime', () => {
     await expect(s1!.run(feeds)).rejects.toMatchObject({ code: 'UNAVAILABLE' });
     await s2!.release();
     await s3!.release();
+    expect(rt.sessions()).toBe(0);
+  });
+
+  it('loads a just-verified model by sha256 with one read for many agents; a damaged file fails only the agent that read it', async () => {
+    const rt = createSharedRuntime();
+    const model = sizedClassifier(10_000, 4);
+    const sha = createHash('sha256').update(model).digest('hex');
+    let reads = 0;
+    const read = async () => {
+      reads++;
+      return model;
+    };
+    const damaged = async (): Promise<Uint8Array> => {
+      reads++;
+      throw new EdgefleetError('HASH_MISMATCH', 'artifact on disk is damaged');
+    };
+    // the first caller's read fails: it alone gets the error, the others read their own files
+    const results = await Promise.allSettled([rt.loadShared!(sha, damaged), rt.loadShared!(sha, read), rt.loadShared!(sha, read)]);
+    expect(results[0]).toMatchObject({ status: 'rejected', reason: { code: 'HASH_MISMATCH' } });
+    expect(results.slice(1).map((r) => r.status)).toEqual(['fulfilled', 'fulfilled']);
+    expect(reads).toBe(2); // the damaged one, then one read shared by both others
+    const again = await rt.loadShared!(sha, read);
+    expect(reads).toBe(2);
+    expect(rt.sessions()).toBe(1);
+    for (const r of [...results.slice(1).map((r) => (r as PromiseFulfilledResult<ModelSession>).value), again]) await r.release();
     expect(rt.sessions()).toBe(0);
   });
 

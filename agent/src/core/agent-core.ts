@@ -23,7 +23,7 @@ import {
   type TelemetryWindow,
   type TensorSpec,
 } from '@edgefleet/protocol';
-import { createDownloader, type DownloadControl } from './downloader.js';
+import { createDownloader, type DownloadControl, type IncrementalSha256 } from './downloader.js';
 import {
   tensorMeta,
   type FeedbackBody,
@@ -64,9 +64,11 @@ export interface AgentCoreOptions {
   platform?: string;
   /** Hub base URL and device credentials for the HTTP range download path (design §8). */
   http?: { baseUrl?: string; username: string; password: string };
-  download?: { window?: number; timeoutMs?: number; maxIdleRounds?: number; prefer?: 'mqtt' | 'http'; fetch?: typeof fetch; multicast?: boolean };
+  download?: { window?: number; timeoutMs?: number; maxIdleRounds?: number; prefer?: 'mqtt' | 'http'; fetch?: typeof fetch; multicast?: boolean; holdBytes?: number };
   /** sha256 hex of artifact bytes (default: the protocol's pure-JS one; Node passes node:crypto's). */
   sha256?: (bytes: Uint8Array) => string | Promise<string>;
+  /** Incremental sha256 for downloads hashed chunk by chunk (default: the protocol's pure-JS one). */
+  sha256Stream?: () => IncrementalSha256;
   /** Install retry backoff after a failed download or verification (doubles, with jitter). */
   retry?: { baseMs?: number; maxMs?: number };
   /** Outbox bound in windows; oldest dropped first (design §5). */
@@ -248,7 +250,9 @@ export function createAgentCore(options: AgentCoreOptions): AgentCore {
     prefer: options.download?.prefer,
     fetch: options.download?.fetch,
     multicast: options.download?.multicast,
+    holdBytes: options.download?.holdBytes,
     ...(options.sha256 ? { sha256: options.sha256 } : {}),
+    ...(options.sha256Stream ? { sha256Stream: options.sha256Stream } : {}),
     http: options.http,
     random,
     log,
@@ -403,9 +407,9 @@ export function createAgentCore(options: AgentCoreOptions): AgentCore {
     return bytes;
   }
 
-  async function loadSession(bytes: Uint8Array): Promise<ModelSession> {
+  async function loadSession(model: Uint8Array | (() => Promise<ModelSession>)): Promise<ModelSession> {
     try {
-      return await runtime.load(bytes);
+      return await (typeof model === 'function' ? model() : runtime.load(model));
     } catch (err) {
       throw toEdgefleetError(err, 'MODEL_LOAD_FAILED');
     }
@@ -693,7 +697,7 @@ export function createAgentCore(options: AgentCoreOptions): AgentCore {
       await saveSlots();
     });
     // design §5: check free disk before pulling a byte
-    let fresh: Uint8Array | null = null; // bytes verified by the download, handed on without reading and hashing again
+    let fresh = false; // verified and committed by this download (not found on disk)
     if (!(await store.hasArtifact(ref.sha256))) {
       const free = await store.freeBytes();
       if (free !== null && free < manifest.artifact.size * 1.1 + 1024 * 1024) {
@@ -725,13 +729,15 @@ export function createAgentCore(options: AgentCoreOptions): AgentCore {
       const slot = slots[name] ?? emptySlot(name);
       if (slot.pending?.sha256 !== ref.sha256) throw new EdgefleetError('CONFLICT', 'superseded');
       setSlot({ ...slot, state: 'verifying', progress: 1 });
-      const bytes = fresh ?? (await readVerified(ref));
-      fresh = null;
+      // A runtime hosting many agents (the simulator) may hold one session per model file: bytes the
+      // download just verified are read from disk (and checked again) only if it holds none yet.
+      const shared = fresh ? runtime.loadShared?.bind(runtime) : undefined;
+      const bytes = shared ? null : await readVerified(ref);
       setSlot({ ...slots[name]!, state: 'self-testing' });
       await saveSlots();
       // design §5: load in a fresh session → self-test → warm up → swap. Nothing reaches the runtime unverified.
       const t1 = clock.now();
-      const session = await loadSession(bytes);
+      const session = await loadSession(bytes ?? (() => shared!(ref.sha256, () => readVerified(ref))));
       const t2 = clock.now();
       try {
         await selfTest(session, manifest);

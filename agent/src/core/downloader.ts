@@ -22,6 +22,11 @@ export interface ArtifactRef {
   urls?: string[];
 }
 
+export interface IncrementalSha256 {
+  update(bytes: Uint8Array): unknown;
+  digestHex(): string;
+}
+
 export interface DownloaderOptions {
   deviceId: string;
   transport: Transport;
@@ -40,10 +45,14 @@ export interface DownloaderOptions {
   fetch?: typeof fetch;
   /** sha256 hex of bytes; the Node agent passes node:crypto's (native, ~10× the pure-JS default). */
   sha256?: (bytes: Uint8Array) => string | Promise<string>;
+  /** Incremental sha256 for chunks hashed as they arrive (default: protocol's pure-JS one). */
+  sha256Stream?: () => IncrementalSha256;
   random?: () => number;
   log?: (line: string) => void;
   /** Listen on `ef/v1/artifacts/{sha256}/data` while downloading over MQTT (design §4); default true. */
   multicast?: boolean;
+  /** Bytes of out-of-order chunks held to hash in order (default 16 MiB); beyond it the file is read back to verify. */
+  holdBytes?: number;
 }
 
 export interface DownloadControl {
@@ -64,14 +73,16 @@ interface Active {
   wake: (() => void) | null;
   failure: EdgefleetError | null;
   control: DownloadControl;
-  /** The artifact assembled in memory as chunks arrive (fresh downloads up to ASSEMBLE_MAX): no read-back to verify. */
-  assembled: Uint8Array | null;
+  /**
+   * sha256 of the chunks received so far, fed in index order as they arrive (chunks ahead of the next one
+   * are held, up to `holdBytes`), so a fresh download is verified without reading the file back or
+   * assembling it in memory. null: a resumed download, or too far out of order — verified from the file.
+   */
+  hash: { hasher: IncrementalSha256; next: number; held: Map<number, Uint8Array>; heldBytes: number } | null;
   /** Multicast subscription for this connection: none yet, asked, granted, refused (e.g. Mosquitto's ACL). */
   mc: 'none' | 'asking' | 'on' | 'refused';
 }
 
-/** Artifacts up to this size are kept in memory while downloading: the agent loads them right after anyway. */
-const ASSEMBLE_MAX = 64 * 1024 * 1024;
 
 const hasBit = (b: Uint8Array, i: number): boolean => (b[i >> 3]! & (1 << (i & 7))) !== 0;
 const setBit = (b: Uint8Array, i: number): void => {
@@ -94,10 +105,10 @@ export interface Downloader {
   /** Feed an `artifact/data` frame (any frame: unknown or unwanted ones are ignored and counted). */
   handleFrame(payload: Uint8Array): void;
   /**
-   * Download, verify and commit the artifact; resolves with its verified bytes (null when it was on disk
-   * already). Throws EdgefleetError (DOWNLOAD_FAILED, HASH_MISMATCH, SIZE_MISMATCH, …).
+   * Download, verify and commit the artifact; resolves true once a download verified and committed it,
+   * false when it was on disk already. Throws EdgefleetError (DOWNLOAD_FAILED, HASH_MISMATCH, SIZE_MISMATCH, …).
    */
-  fetchArtifact(ref: ArtifactRef, control: DownloadControl): Promise<Uint8Array | null>;
+  fetchArtifact(ref: ArtifactRef, control: DownloadControl): Promise<boolean>;
   /** Wake waiting downloads now (the transport just connected: request at once instead of after a timeout). */
   nudge(): void;
   readonly ignoredFrames: number;
@@ -107,6 +118,9 @@ export function createDownloader(options: DownloaderOptions): Downloader {
   const { transport, store, clock } = options;
   const window = Math.max(1, Math.min(options.window ?? 16, LIMITS.chunkWindow));
   const digest = options.sha256 ?? defaultSha256;
+  const newHasher = options.sha256Stream ?? createSha256;
+  // chunks received ahead of the hashed prefix are referenced (not copied) until the gap fills
+  const holdMax = options.holdBytes ?? 16 * 1024 * 1024;
   const syncEvery = Math.max(1, Math.floor(window / 4));
   const baseTimeout = options.timeoutMs ?? 2000;
   const maxIdle = options.maxIdleRounds ?? 6;
@@ -142,7 +156,7 @@ export function createDownloader(options: DownloaderOptions): Downloader {
     a.inflight.delete(index);
     a.received++;
     a.sinceSync++;
-    a.assembled?.set(data, index * a.ref.chunkSize);
+    if (a.hash) hashInOrder(a, index, data);
     a.writes = a.writes
       .then(() => store.writeChunk(a.ref.sha256, index * a.ref.chunkSize, data))
       .catch((err: unknown) => {
@@ -152,6 +166,27 @@ export function createDownloader(options: DownloaderOptions): Downloader {
     const wake = a.wake;
     a.wake = null;
     wake?.();
+  }
+
+  function hashInOrder(a: Active, index: number, data: Uint8Array): void {
+    const h = a.hash!;
+    if (index !== h.next) {
+      if (h.heldBytes + data.length > holdMax) {
+        a.hash = null; // the file has every byte: verifyAndCommit reads it back instead
+        return;
+      }
+      h.held.set(index, data);
+      h.heldBytes += data.length;
+      return;
+    }
+    h.hasher.update(data);
+    h.next++;
+    for (let d = h.held.get(h.next); d !== undefined; d = h.held.get(h.next)) {
+      h.held.delete(h.next);
+      h.heldBytes -= d.length;
+      h.hasher.update(d);
+      h.next++;
+    }
   }
 
   async function sync(a: Active): Promise<void> {
@@ -261,20 +296,25 @@ export function createDownloader(options: DownloaderOptions): Downloader {
     }
   }
 
-  async function verifyAndCommit(a: Active): Promise<Uint8Array> {
-    const bytes = a.assembled ?? (await store.readPartial(a.ref.sha256));
-    a.assembled = null;
-    if (bytes.length !== a.ref.size) {
-      await store.discardPartial(a.ref.sha256);
-      throw new EdgefleetError('SIZE_MISMATCH', `artifact is ${bytes.length} bytes, manifest says ${a.ref.size}`);
+  async function verifyAndCommit(a: Active): Promise<void> {
+    let got: string;
+    if (a.hash && a.hash.next === a.chunkCount) {
+      got = a.hash.hasher.digestHex(); // every chunk, in order, each of the length accept() checked
+    } else {
+      log(`verifying ${a.ref.sha256.slice(0, 12)} from the file (resumed, or chunks too far out of order)`);
+      const bytes = await store.readPartial(a.ref.sha256);
+      if (bytes.length !== a.ref.size) {
+        await store.discardPartial(a.ref.sha256);
+        throw new EdgefleetError('SIZE_MISMATCH', `artifact is ${bytes.length} bytes, manifest says ${a.ref.size}`);
+      }
+      got = await digest(bytes);
     }
-    const got = await digest(bytes);
+    a.hash = null;
     if (got !== a.ref.sha256) {
       await store.discardPartial(a.ref.sha256); // design §3: a bad artifact is discarded whole and fetched again
       throw new EdgefleetError('HASH_MISMATCH', `artifact sha256 ${got.slice(0, 12)}…, manifest says ${a.ref.sha256.slice(0, 12)}…`);
     }
     await store.commitPartial(a.ref.sha256);
-    return bytes;
   }
 
   return {
@@ -307,7 +347,7 @@ export function createDownloader(options: DownloaderOptions): Downloader {
     },
 
     async fetchArtifact(ref, control) {
-      if (await store.hasArtifact(ref.sha256)) return null;
+      if (await store.hasArtifact(ref.sha256)) return false;
       if (actives.has(ref.sha256)) throw new EdgefleetError('CONFLICT', `artifact ${ref.sha256} is already downloading`);
       const chunkCount = Math.ceil(ref.size / ref.chunkSize);
       const bitmap = await store.openPartial(ref.sha256, ref.size, chunkCount);
@@ -324,7 +364,7 @@ export function createDownloader(options: DownloaderOptions): Downloader {
         failure: null,
         control,
         // a resumed download has chunks only on disk: it verifies from the file
-        assembled: ref.size <= ASSEMBLE_MAX && countBits(bitmap, chunkCount) === 0 ? new Uint8Array(ref.size) : null,
+        hash: countBits(bitmap, chunkCount) === 0 ? { hasher: newHasher(), next: 0, held: new Map(), heldBytes: 0 } : null,
         mc: 'none',
       };
       if (a.received > 0) log(`resuming ${ref.sha256.slice(0, 12)} at ${a.received}/${chunkCount} chunks`);
@@ -357,7 +397,8 @@ export function createDownloader(options: DownloaderOptions): Downloader {
           }
         }
         await sync(a);
-        return await verifyAndCommit(a);
+        await verifyAndCommit(a);
+        return true;
       } finally {
         actives.delete(ref.sha256);
         if (a.mc === 'on' && transport.connected && transport.unsubscribe) {

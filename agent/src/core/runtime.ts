@@ -9,6 +9,12 @@ export interface InferenceRuntime {
   readonly name: string;
   /** Create a session from model bytes; throws `MODEL_LOAD_FAILED`. */
   load(model: Uint8Array): Promise<ModelSession>;
+  /**
+   * A session for the model whose bytes have this sha256: a new handle on the one this runtime already
+   * holds, or loaded from `read()`. Only a runtime shared by many agents in one process implements it (one
+   * session per model file); the core calls it only for bytes its download has just verified.
+   */
+  loadShared?(sha256: string, read: () => Promise<Uint8Array>): Promise<ModelSession>;
 }
 
 export interface ModelSession {

@@ -33,6 +33,19 @@ function fsyncDir(dir: string): void {
   }
 }
 
+async function fsyncDirAsync(dir: string): Promise<void> {
+  try {
+    const fh = await fs.promises.open(dir, 'r');
+    try {
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+  } catch {
+    // as fsyncDir
+  }
+}
+
 /** Write a file so a crash leaves either the old or the new content: temp → fsync → rename → fsync dir. */
 export function writeFileAtomic(file: string, bytes: Uint8Array): void {
   const tmp = `${file}.tmp-${process.pid}`;
@@ -137,20 +150,24 @@ export function openSqliteStore(options: SqliteStoreOptions): AgentStore {
 
   const artifactFile = (sha: string): string => path.join(modelsDir, `${checkSha(sha)}.onnx`);
   const partialFile = (sha: string): string => path.join(modelsDir, `${checkSha(sha)}.part`);
-  const fds = new Map<string, number>();
-  const partialFd = (sha: string): number => {
-    let fd = fds.get(sha);
-    if (fd === undefined) {
-      fd = fs.openSync(partialFile(sha), fs.existsSync(partialFile(sha)) ? 'r+' : 'w+');
-      fds.set(sha, fd);
+  // Partial files go through FileHandles on libuv's thread pool: a wave of downloads in one process (the
+  // simulator) writes, fsyncs and reads its files off the event loop. A FileHandle's close waits for its
+  // pending writes, so a file descriptor number is never reused under a write still in flight.
+  const handles = new Map<string, Promise<fs.promises.FileHandle>>();
+  const partialHandle = (sha: string): Promise<fs.promises.FileHandle> => {
+    let fh = handles.get(sha);
+    if (fh === undefined) {
+      fh = fs.promises.open(partialFile(sha), fs.existsSync(partialFile(sha)) ? 'r+' : 'w+');
+      handles.set(sha, fh);
+      fh.catch(() => handles.delete(sha));
     }
-    return fd;
+    return fh;
   };
-  const closeFd = (sha: string): void => {
-    const fd = fds.get(sha);
-    if (fd !== undefined) {
-      fs.closeSync(fd);
-      fds.delete(sha);
+  const closeHandle = async (sha: string): Promise<void> => {
+    const fh = handles.get(sha);
+    if (fh !== undefined) {
+      handles.delete(sha);
+      await (await fh).close();
     }
   };
 
@@ -219,7 +236,8 @@ export function openSqliteStore(options: SqliteStoreOptions): AgentStore {
 
     async readArtifact(sha256) {
       try {
-        return new Uint8Array(fs.readFileSync(artifactFile(sha256)));
+        const b = await fs.promises.readFile(artifactFile(sha256));
+        return new Uint8Array(b.buffer, b.byteOffset, b.byteLength); // a view, not a second 4 MB copy
       } catch {
         return null;
       }
@@ -244,16 +262,15 @@ export function openSqliteStore(options: SqliteStoreOptions): AgentStore {
       if (row && row.size === size && row.chunks === chunkCount && fs.existsSync(partialFile(sha256))) {
         return new Uint8Array(row.bitmap);
       }
-      closeFd(sha256);
+      await closeHandle(sha256);
       fs.rmSync(partialFile(sha256), { force: true });
-      const fd = partialFd(sha256);
-      fs.ftruncateSync(fd, size);
+      await (await partialHandle(sha256)).truncate(size);
       const bitmap = new Uint8Array(bytes);
       st.partialPut.run(sha256, size, chunkCount, Buffer.from(bitmap));
       return bitmap;
     },
     async writeChunk(sha256, offset, bytes) {
-      fs.writeSync(partialFd(sha256), bytes, 0, bytes.length, offset);
+      await (await partialHandle(sha256)).write(bytes, 0, bytes.length, offset);
     },
     async syncPartial(sha256, bitmap) {
       // No fdatasync here (it was the largest cost of a wave of downloads): the chunks are written
@@ -263,19 +280,19 @@ export function openSqliteStore(options: SqliteStoreOptions): AgentStore {
       st.partialBitmap.run(Buffer.from(bitmap), sha256);
     },
     async readPartial(sha256) {
-      closeFd(sha256);
-      return new Uint8Array(fs.readFileSync(partialFile(sha256)));
+      await closeHandle(sha256);
+      const b = await fs.promises.readFile(partialFile(sha256));
+      return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
     },
     async commitPartial(sha256) {
-      const fd = partialFd(sha256);
-      fs.fsyncSync(fd);
-      closeFd(sha256);
-      fs.renameSync(partialFile(sha256), artifactFile(sha256));
-      fsyncDir(modelsDir);
+      await (await partialHandle(sha256)).sync();
+      await closeHandle(sha256);
+      await fs.promises.rename(partialFile(sha256), artifactFile(sha256));
+      await fsyncDirAsync(modelsDir);
       st.partialDel.run(sha256);
     },
     async discardPartial(sha256) {
-      closeFd(sha256);
+      await closeHandle(sha256);
       fs.rmSync(partialFile(sha256), { force: true });
       st.partialDel.run(sha256);
     },
@@ -316,7 +333,7 @@ export function openSqliteStore(options: SqliteStoreOptions): AgentStore {
     },
 
     async close() {
-      for (const sha of [...fds.keys()]) closeFd(sha);
+      await Promise.all([...handles.keys()].map((sha) => closeHandle(sha).catch(() => undefined)));
       db.close();
       unlock();
     },

@@ -92,6 +92,8 @@ export interface Harness {
   chunkDelayMs: number;
   /** Stop answering artifact/get (a hub that went quiet). */
   mute: boolean;
+  /** Answer each artifact/get's chunks last first (frames arriving out of order). */
+  reverseChunks: boolean;
   /** Chunk frames sent so far, in all and per artifact. */
   framesSent: number;
   framesBySha: Map<string, number>;
@@ -154,6 +156,7 @@ export async function startHarness(): Promise<Harness> {
     corruptOnce: new Map(),
     chunkDelayMs: 0,
     mute: false,
+    reverseChunks: false,
     framesSent: 0,
     framesBySha: new Map(),
     keyring: {
@@ -310,7 +313,7 @@ export async function startHarness(): Promise<Harness> {
     const manifestChunk = chunkSizes.get(req.data.sha256) ?? chunkSize;
     const generation = generations.get(deviceId) ?? 0;
     void (async () => {
-      for (const index of req.data.chunks) {
+      for (const index of h.reverseChunks ? [...req.data.chunks].reverse() : req.data.chunks) {
         if (h.chunkDelayMs > 0) await new Promise((r) => setTimeout(r, h.chunkDelayMs));
         if ((generations.get(deviceId) ?? 0) !== generation) return; // the asking connection is gone
         let data = bytes.slice(index * manifestChunk, Math.min(bytes.length, (index + 1) * manifestChunk));
