@@ -75,6 +75,15 @@ describe.each(implementations)('AgentStore contract: %s', (_name, make) => {
     expect(await store.listArtifacts()).toEqual([]);
   });
 
+  it('refuses chunk writes after close (UNAVAILABLE): a download still running when the agent stops leaves nothing open', async () => {
+    const { store } = fresh();
+    await store.openPartial(SHA, 2048, 2);
+    await store.writeChunk(SHA, 0, new Uint8Array(1024));
+    await store.close();
+    open.splice(open.indexOf(store), 1);
+    await expect(store.writeChunk(SHA, 1024, new Uint8Array(1024))).rejects.toMatchObject({ code: 'UNAVAILABLE' });
+  });
+
   it('drops the oldest windows beyond the bound and reports the drop in the next batch', async () => {
     const { store } = fresh();
     expect(await store.outboxAppend([win(0), win(1), win(2), win(3), win(4)], 3)).toBe(2);

@@ -1,7 +1,7 @@
 // An AgentStore in memory: the reference implementation of the store contract (agent/test/agent-store.test.ts
 // runs the same suite against it and the SQLite store), for tests and for hosts without persistent storage.
 
-import type { TelemetryWindow } from '@edgefleet/protocol';
+import { EdgefleetError, type TelemetryWindow } from '@edgefleet/protocol';
 import type { AgentStore, OutboxBatch, PredictionRecord } from './ports.js';
 
 export interface MemoryStoreOptions {
@@ -21,6 +21,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): AgentStore 
   let nextId = 1;
   let seq = 0;
   let droppedPending = 0;
+  let closed = false;
 
   return {
     async get<T>(key: string) {
@@ -55,6 +56,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): AgentStore 
       return fresh.bitmap.slice();
     },
     async writeChunk(sha256, offset, bytes) {
+      if (closed) throw new EdgefleetError('UNAVAILABLE', 'the agent store is closed');
       const p = partials.get(sha256);
       if (!p) throw new Error(`no partial download of ${sha256}`);
       p.bytes.set(bytes, offset);
@@ -138,6 +140,8 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): AgentStore 
       return r ? { ...r } : undefined;
     },
 
-    async close() {},
+    async close() {
+      closed = true;
+    },
   };
 }

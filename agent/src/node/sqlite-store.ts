@@ -154,7 +154,10 @@ export function openSqliteStore(options: SqliteStoreOptions): AgentStore {
   // simulator) writes, fsyncs and reads its files off the event loop. A FileHandle's close waits for its
   // pending writes, so a file descriptor number is never reused under a write still in flight.
   const handles = new Map<string, Promise<fs.promises.FileHandle>>();
+  let closed = false;
   const partialHandle = (sha: string): Promise<fs.promises.FileHandle> => {
+    // a download still writing after close() fails instead of opening a handle nobody will close
+    if (closed) return Promise.reject(new EdgefleetError('UNAVAILABLE', 'the agent store is closed'));
     let fh = handles.get(sha);
     if (fh === undefined) {
       fh = fs.promises.open(partialFile(sha), fs.existsSync(partialFile(sha)) ? 'r+' : 'w+');
@@ -333,6 +336,7 @@ export function openSqliteStore(options: SqliteStoreOptions): AgentStore {
     },
 
     async close() {
+      closed = true;
       await Promise.all([...handles.keys()].map((sha) => closeHandle(sha).catch(() => undefined)));
       db.close();
       unlock();
