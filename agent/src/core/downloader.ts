@@ -83,7 +83,6 @@ interface Active {
   mc: 'none' | 'asking' | 'on' | 'refused';
 }
 
-
 const hasBit = (b: Uint8Array, i: number): boolean => (b[i >> 3]! & (1 << (i & 7))) !== 0;
 const setBit = (b: Uint8Array, i: number): void => {
   b[i >> 3] = b[i >> 3]! | (1 << (i & 7));
