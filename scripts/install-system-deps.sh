@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the test suite needs: mosquitto (external-broker tests) and
-# chromium (dashboard and web-runtime tests). Idempotent and quiet; a no-op when both are present.
+# Installs the Debian packages the test suite needs: mosquitto (external-broker tests), chromium
+# (dashboard tests) and systemd's systemd-analyze (the agent's unit file). Idempotent and quiet; a no-op
+# when all are present.
 set -euo pipefail
 
 need=()
 command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need+=(mosquitto)
 [ -x /usr/bin/chromium ] || need+=(chromium)
+# systemd-analyze checks the single-file agent's unit (scripts/test/build-agent.test.ts); nothing is started
+command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
 
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
