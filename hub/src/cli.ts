@@ -10,7 +10,8 @@ const HELP = `edgefleet — deploy ONNX models to device fleets
 
 Usage:
   edgefleet hub start [--data DIR] [--http HOST:PORT] [--mqtt HOST:PORT] [--ws HOST:PORT] [--broker URL]
-                      [--broker-username U] [--broker-password P] [--mosquitto-password-file FILE] [--public-url URL]
+                      [--broker-username U] [--broker-password P] [--mosquitto-password-file FILE]
+                      [--mosquitto-pid-file FILE] [--public-url URL]
                       [--webhook URL]... [--webhook-secret S]  (webhooks on gate failures, rollout outcomes,
                       device rollbacks, drift alarms, silent devices; the secret may also come from
                       EDGEFLEET_WEBHOOK_SECRET, else <data>/webhook-secret is created)
@@ -56,6 +57,7 @@ const OPTIONS = {
   ws: { type: 'string' },
   broker: { type: 'string' },
   'mosquitto-password-file': { type: 'string' },
+  'mosquitto-pid-file': { type: 'string' },
   'broker-username': { type: 'string' },
   'broker-password': { type: 'string' },
   'public-url': { type: 'string' },
@@ -220,6 +222,7 @@ async function hubStart(v: Values): Promise<void> {
     ws: v.ws === 'off' ? null : (v.ws ?? '127.0.0.1:8083'),
     ...(broker ? { broker } : {}),
     ...(v['mosquitto-password-file'] ? { mosquittoPasswordFile: v['mosquitto-password-file'] } : {}),
+    ...(v['mosquitto-pid-file'] ? { mosquittoPidFile: v['mosquitto-pid-file'] } : {}),
     ...(v['public-url'] ? { publicUrl: v['public-url'] } : {}),
     ...(v.webhook?.length ? { webhooks: v.webhook } : {}),
     // rollout engine ticker (tests and demos use a short one)

@@ -5,7 +5,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'n
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { serve, type ServerType } from '@hono/node-server';
-import { hubSubscriptions, parseTopic, topics, type TelemetrySettings } from '@edgefleet/protocol';
+import { EdgefleetError, hubSubscriptions, parseTopic, topics, type TelemetrySettings } from '@edgefleet/protocol';
 import { openStore } from './store/db.js';
 import { loadOrCreateKeys } from './keys.js';
 import { HUB_METRICS, createMetrics, type Metrics } from './metrics.js';
@@ -24,7 +24,7 @@ import { createApi } from './http/app.js';
 import { createRolloutRunner, type RolloutRunner } from './rollout-runner.js';
 import { createApiToken } from './http/auth.js';
 import { dialHost, parseHostPort } from './broker/address.js';
-import { mosquittoPasswordHash, writeMosquittoPasswordFile } from './mosquitto.js';
+import { mosquittoPasswordHash, reloadMosquitto, writeMosquittoPasswordFile } from './mosquitto.js';
 import { createNotifier, loadOrCreateWebhookSecret, mountWebhookApi, type Notifier, type RetryPolicy } from './webhooks.js';
 import { createAlarms, type AlarmOptions, type Alarms } from './alarms.js';
 
@@ -45,6 +45,11 @@ export interface HubOptions {
   log?: (line: string) => void;
   /** `--broker` mode with Mosquitto: the password file the hub keeps in sync with its devices. */
   mosquittoPasswordFile?: string;
+  /**
+   * Mosquitto's `pid_file`: after rewriting the password file the hub sends that process SIGHUP, so an
+   * added device can connect and a removed one is disconnected at once (without it the operator reloads).
+   */
+  mosquittoPidFile?: string;
   /** Broker URLs written into agent configs (default: the embedded broker's, or `broker` without credentials). */
   agentBrokers?: { tcp?: string; ws?: string };
   /** Base URL agents use for the HTTP API (default: the bound HTTP address). */
@@ -89,6 +94,9 @@ function adminTokenFile(dataDir: string): string {
 }
 
 export async function startHub(options: HubOptions): Promise<Hub> {
+  if (options.mosquittoPidFile && !options.mosquittoPasswordFile) {
+    throw new EdgefleetError('BAD_INPUT', 'a mosquitto pid file needs the mosquitto password file the hub keeps (--mosquitto-password-file): that is what the reload applies');
+  }
   const log = options.log ?? (() => undefined);
   const now = options.now ?? (() => new Date());
   const dataDir = options.dataDir;
@@ -240,6 +248,15 @@ export async function startHub(options: HubOptions): Promise<Hub> {
         if (u.username) entries.unshift({ user: decodeURIComponent(u.username), hash: mosquittoPasswordHash(decodeURIComponent(u.password)) });
       }
       writeMosquittoPasswordFile(options.mosquittoPasswordFile, entries);
+      if (!options.mosquittoPidFile) return;
+      try {
+        reloadMosquitto(options.mosquittoPidFile);
+        metrics.inc('edgefleet_mosquitto_reloads_total', { outcome: 'ok' });
+      } catch (err) {
+        // the device change stands (it is in the registry and the file); the broker applies it on its next reload
+        metrics.inc('edgefleet_mosquitto_reloads_total', { outcome: 'failed' });
+        log(`mosquitto reload failed, credentials apply on its next reload: ${err instanceof Error ? err.message : String(err)}`);
+      }
     };
     devices = createDeviceRegistry(
       ctx,

@@ -1,9 +1,11 @@
 // Credentials for an external Mosquitto broker (`--broker` mode, design §4 "the same rules as that
 // broker's ACL"): a password file in mosquitto 2's `$7$` PBKDF2-SHA512 format, rewritten atomically on
-// every device change; the operator (or test) sends mosquitto SIGHUP to reload it.
+// every device change, and reloaded by sending mosquitto SIGHUP — by the hub when it is given mosquitto's
+// pid_file, otherwise by the operator. On reload mosquitto re-checks every connected client, so a removed
+// device's live connection is closed then.
 
 import { pbkdf2Sync, randomBytes } from 'node:crypto';
-import { renameSync, writeFileSync } from 'node:fs';
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 
 const ITERATIONS = 101; // what mosquitto_passwd 2.0 writes
 
@@ -18,4 +20,16 @@ export function writeMosquittoPasswordFile(file: string, entries: Array<{ user: 
   const tmp = `${file}.tmp-${process.pid}`;
   writeFileSync(tmp, body, { mode: 0o600 });
   renameSync(tmp, file);
+}
+
+/**
+ * SIGHUP to the mosquitto whose `pid_file` this is. Throws with the reason (unreadable file, not a pid, no
+ * such process, not permitted); the caller reports it and the credentials wait for the next reload.
+ */
+export function reloadMosquitto(pidFile: string): number {
+  const text = readFileSync(pidFile, 'utf8').trim();
+  const pid = Number(text);
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(pid) || pid <= 1) throw new Error(`${pidFile} does not hold a process id (${JSON.stringify(text.slice(0, 20))})`);
+  process.kill(pid, 'SIGHUP');
+  return pid;
 }

@@ -70,6 +70,12 @@ describe('edgefleet CLI', () => {
     expect(mirror.stderr).toMatch(/^error BAD_INPUT: mirror URL .+ must be http or https$/m);
     const usage = await run(['rollout', 'start', 'tiny'], env);
     expect(usage.stderr).toMatch(/^error BAD_INPUT: /m);
+    // a pid file alone would reload mosquitto with nothing the hub keeps: refused before anything starts
+    const data = join(dir.path, 'refused-hub');
+    const pidOnly = await run(['hub', 'start', '--data', data, '--http', '127.0.0.1:0', '--mqtt', 'off', '--ws', 'off', '--mosquitto-pid-file', join(dir.path, 'mosquitto.pid')], env);
+    expect(pidOnly.code).not.toBe(0);
+    expect(pidOnly.stderr).toMatch(/^error BAD_INPUT: .*--mosquitto-password-file/m);
+    expect(existsSync(data)).toBe(false);
   });
 
   it('keys init makes root, release and director keys and a root-signed keyring, readable only by the owner', async () => {

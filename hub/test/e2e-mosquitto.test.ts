@@ -1,7 +1,7 @@
 // The end-to-end suite against a real Mosquitto in `--broker` mode, with the ACL of hub/mosquitto/acl
-// and the password file the hub writes (reloaded with SIGHUP after `device add`).
+// and the password file the hub writes and reloads (SIGHUP to mosquitto's pid_file) on every device change.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -10,7 +10,7 @@ import type { Hub } from '@edgefleet/hub';
 import { mosquittoPasswordHash, startHub } from '@edgefleet/hub';
 import { topics } from '@edgefleet/protocol';
 import { runEndToEnd } from './e2e-suite.js';
-import { apiClient, connectDevice, endClient, tempDir, waitFor } from './helpers.js';
+import { apiClient, connectDevice, endClient, startTestHub, tempDir, waitFor } from './helpers.js';
 
 const MOSQUITTO = '/usr/sbin/mosquitto';
 const ACL = fileURLToPath(new URL('../mosquitto/acl', import.meta.url));
@@ -32,12 +32,14 @@ describe.skipIf(!existsSync(MOSQUITTO))('end to end with Mosquitto (--broker)', 
   let broker: ChildProcess;
   let hub: Hub;
   let port = 0;
+  let pidFile = '';
   const output: string[] = [];
 
   beforeAll(async () => {
     dir = tempDir();
     port = await freePort();
     const passwd = join(dir.path, 'mosquitto.passwd');
+    pidFile = join(dir.path, 'mosquitto.pid');
     writeFileSync(passwd, `edgefleet_hub:${mosquittoPasswordHash(HUB_PASSWORD)}\n`, { mode: 0o600 });
     const conf = join(dir.path, 'mosquitto.conf');
     writeFileSync(
@@ -50,6 +52,7 @@ describe.skipIf(!existsSync(MOSQUITTO))('end to end with Mosquitto (--broker)', 
         'use_username_as_clientid true',
         'max_packet_size 3145728',
         'persistence false',
+        `pid_file ${pidFile}`,
         // started by root in CI: keep root so it can read the 0600 password file the hub writes
         'user root',
         '',
@@ -69,11 +72,13 @@ describe.skipIf(!existsSync(MOSQUITTO))('end to end with Mosquitto (--broker)', 
         }),
       `mosquitto listening (${output.join('')})`,
     );
+    await waitFor(() => existsSync(pidFile) && readFileSync(pidFile, 'utf8').trim() === String(broker.pid), 'mosquitto pid file');
     hub = await startHub({
       dataDir: join(dir.path, 'hub'),
       http: '127.0.0.1:0',
       broker: `mqtt://edgefleet_hub:${HUB_PASSWORD}@127.0.0.1:${port}`,
       mosquittoPasswordFile: passwd,
+      mosquittoPidFile: pidFile,
     });
   });
   afterAll(async () => {
@@ -86,20 +91,16 @@ describe.skipIf(!existsSync(MOSQUITTO))('end to end with Mosquitto (--broker)', 
     dir?.remove();
   });
 
-  const reload = async () => {
-    broker.kill('SIGHUP');
-    // mosquitto reloads asynchronously; callers retry their connection until the new file is in effect
-  };
-
   it('a device added, pushed to and deployed to verifies its desired state and fetches the exact artifact', async () => {
     expect(hub.urls.mqtt).toBeUndefined();
-    await runEndToEnd({ httpUrl: hub.urls.http, adminToken: hub.adminToken, afterDeviceAdd: reload }, 'dev-mq');
+    // no reload by hand: the hub sent mosquitto SIGHUP after writing the new device's credentials
+    await runEndToEnd({ httpUrl: hub.urls.http, adminToken: hub.adminToken }, 'dev-mq');
+    expect(hub.metrics.get('edgefleet_mosquitto_reloads_total', { outcome: 'ok' })).toBeGreaterThan(0);
   });
 
-  it('enforces the ACL: no other device’s topics, no wildcards across devices, and removal revokes after reload', async () => {
+  it('enforces the ACL: no other device’s topics, no wildcards across devices, and removal disconnects the device at once', async () => {
     const api = apiClient(hub.urls.http, hub.adminToken);
     const token = (await api.post('/devices', { id: 'dev-mq2' })).body.token as string;
-    await reload();
     const url = `mqtt://127.0.0.1:${port}`;
     const c = await waitFor(() => connectDevice(url, 'dev-mq2', token).catch(() => null), 'dev-mq2 connects');
     // Mosquitto acknowledges any subscription and enforces `read` rules on delivery: subscribe to the
@@ -119,10 +120,13 @@ describe.skipIf(!existsSync(MOSQUITTO))('end to end with Mosquitto (--broker)', 
     }, 'own event stored');
     expect(hub.metrics.get('edgefleet_rejected_messages_total', { reason: 'BAD_MESSAGE', topic: 'reported' })).toBe(0);
     expect((await api.get('/devices/dev-mq')).body.device.reported.models.tiny.active.version).toBe('1.0.0');
-    await endClient(c);
     await expect(connectDevice(url, 'dev-mq2', 'wrong-password-123')).rejects.toThrow();
+    // removal: the hub rewrites the password file and reloads mosquitto, which closes the live connection
+    let closed = false;
+    c.on('close', () => (closed = true));
     await api.del('/devices/dev-mq2');
-    await reload();
+    await waitFor(() => closed, 'the removed device disconnected by the broker');
+    await endClient(c);
     await waitFor(
       () =>
         connectDevice(url, 'dev-mq2', token).then(
@@ -134,5 +138,29 @@ describe.skipIf(!existsSync(MOSQUITTO))('end to end with Mosquitto (--broker)', 
         ),
       'removed device refused',
     );
+  });
+
+  it('keeps a device change when mosquitto cannot be reloaded (no pid file, not a pid), counts and logs the failure', async () => {
+    const d = tempDir();
+    const lines: string[] = [];
+    const passwd = join(d.path, 'passwd');
+    const pid = join(d.path, 'mosquitto.pid'); // absent at first
+    const other = await startTestHub(join(d.path, 'hub'), { mosquittoPasswordFile: passwd, mosquittoPidFile: pid, log: (l) => lines.push(l) });
+    try {
+      const api = apiClient(other.urls.http, other.adminToken);
+      expect((await api.post('/devices', { id: 'dev-nopid' })).status).toBe(201);
+      writeFileSync(pid, 'mosquitto\n');
+      expect((await api.post('/devices', { id: 'dev-badpid' })).status).toBe(201);
+      // both devices are registered and in the password file; nothing was signalled
+      const file = readFileSync(passwd, 'utf8');
+      for (const id of ['dev-nopid', 'dev-badpid']) expect(file).toMatch(new RegExp(`^${id}:\\$7\\$`, 'm'));
+      expect(other.metrics.get('edgefleet_mosquitto_reloads_total', { outcome: 'ok' })).toBe(0);
+      expect(other.metrics.get('edgefleet_mosquitto_reloads_total', { outcome: 'failed' })).toBe(3); // start + two adds
+      expect(lines.filter((l) => l.startsWith('mosquitto reload failed'))).toHaveLength(3);
+      expect(lines.at(-1)).toContain('does not hold a process id');
+    } finally {
+      await other.close();
+      d.remove();
+    }
   });
 });
