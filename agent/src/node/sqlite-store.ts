@@ -20,20 +20,8 @@ function checkSha(sha256: string): string {
   return sha256;
 }
 
-function fsyncDir(dir: string): void {
-  try {
-    const fd = fs.openSync(dir, 'r');
-    try {
-      fs.fsyncSync(fd);
-    } finally {
-      fs.closeSync(fd);
-    }
-  } catch {
-    // some filesystems refuse fsync on directories; the rename is still atomic
-  }
-}
-
-async function fsyncDirAsync(dir: string): Promise<void> {
+/** fsync a directory so a rename in it survives power loss. */
+async function fsyncDir(dir: string): Promise<void> {
   try {
     const fh = await fs.promises.open(dir, 'r');
     try {
@@ -42,22 +30,8 @@ async function fsyncDirAsync(dir: string): Promise<void> {
       await fh.close();
     }
   } catch {
-    // as fsyncDir
+    // some filesystems refuse fsync on directories; the rename is still atomic
   }
-}
-
-/** Write a file so a crash leaves either the old or the new content: temp → fsync → rename → fsync dir. */
-export function writeFileAtomic(file: string, bytes: Uint8Array): void {
-  const tmp = `${file}.tmp-${process.pid}`;
-  const fd = fs.openSync(tmp, 'w');
-  try {
-    fs.writeSync(fd, bytes);
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-  fs.renameSync(tmp, file);
-  fsyncDir(path.dirname(file));
 }
 
 /**
@@ -291,7 +265,7 @@ export function openSqliteStore(options: SqliteStoreOptions): AgentStore {
       await (await partialHandle(sha256)).sync();
       await closeHandle(sha256);
       await fs.promises.rename(partialFile(sha256), artifactFile(sha256));
-      await fsyncDirAsync(modelsDir);
+      await fsyncDir(modelsDir);
       st.partialDel.run(sha256);
     },
     async discardPartial(sha256) {
