@@ -123,7 +123,6 @@ export function createAgent(configInput: unknown, options: AgentOptions = {}): A
           ...(await dataStore.freeBytes().then((n) => (n === null ? {} : { diskFreeBytes: n }))),
         }),
         log,
-        sha256: (bytes) => createHash('sha256').update(bytes).digest('hex'),
         sha256Stream: () => {
           const h = createHash('sha256');
           return { update: (bytes: Uint8Array) => h.update(bytes), digestHex: () => h.digest('hex') };

@@ -23,7 +23,7 @@ import {
   type TelemetryWindow,
   type TensorSpec,
 } from '@edgefleet/protocol';
-import { createDownloader, type DownloadControl, type IncrementalSha256 } from './downloader.js';
+import { createDownloader, sha256With, type DownloadControl, type IncrementalSha256 } from './downloader.js';
 import {
   tensorMeta,
   type FeedbackBody,
@@ -65,9 +65,7 @@ export interface AgentCoreOptions {
   /** Hub base URL and device credentials for the HTTP range download path (design §8). */
   http?: { baseUrl?: string; username: string; password: string };
   download?: { window?: number; timeoutMs?: number; maxIdleRounds?: number; prefer?: 'mqtt' | 'http'; fetch?: typeof fetch; multicast?: boolean; holdBytes?: number };
-  /** sha256 hex of artifact bytes (default: the protocol's pure-JS one; Node passes node:crypto's). */
-  sha256?: (bytes: Uint8Array) => string | Promise<string>;
-  /** Incremental sha256 for downloads hashed chunk by chunk (default: the protocol's pure-JS one). */
+  /** sha256 for artifacts and desired states (default: the protocol's pure-JS one; Node passes node:crypto's). */
   sha256Stream?: () => IncrementalSha256;
   /** Install retry backoff after a failed download or verification (doubles, with jitter). */
   retry?: { baseMs?: number; maxMs?: number };
@@ -134,11 +132,6 @@ interface StoredDesired {
 const MULTICAST_PREFIX = `${TOPIC_PREFIX}/artifacts/`;
 const INSTALLING = new Set(['downloading', 'verifying', 'self-testing']);
 
-function digestOf(bytes: Uint8Array): string {
-  const h = createSha256();
-  h.update(bytes);
-  return h.digestHex();
-}
 
 function clip(s: string, n: number): string {
   return s.length <= n ? s : `${s.slice(0, n - 1)}…`;
@@ -170,7 +163,8 @@ export function createAgentCore(options: AgentCoreOptions): AgentCore {
   const predictionMemory = options.predictionMemory ?? 10_000;
   const retryBase = options.retry?.baseMs ?? 1000;
   const retryMax = options.retry?.maxMs ?? 5 * 60_000;
-  const artifactDigest = options.sha256 ?? digestOf;
+  const newHasher = options.sha256Stream ?? createSha256;
+  const digestOf = (bytes: Uint8Array): string => sha256With(newHasher, bytes);
 
   let slots: Record<string, ModelSlot> = {};
   const served = new Map<string, Served>();
@@ -251,8 +245,7 @@ export function createAgentCore(options: AgentCoreOptions): AgentCore {
     fetch: options.download?.fetch,
     multicast: options.download?.multicast,
     holdBytes: options.download?.holdBytes,
-    ...(options.sha256 ? { sha256: options.sha256 } : {}),
-    ...(options.sha256Stream ? { sha256Stream: options.sha256Stream } : {}),
+    sha256Stream: newHasher,
     http: options.http,
     random,
     log,
@@ -403,7 +396,7 @@ export function createAgentCore(options: AgentCoreOptions): AgentCore {
   async function readVerified(ref: VersionRef): Promise<Uint8Array> {
     const bytes = await store.readArtifact(ref.sha256);
     if (!bytes) throw new EdgefleetError('NOT_FOUND', `artifact ${ref.sha256.slice(0, 12)}… is not on disk`);
-    if ((await artifactDigest(bytes)) !== ref.sha256) throw new EdgefleetError('HASH_MISMATCH', `artifact ${ref.sha256.slice(0, 12)}… on disk is damaged`);
+    if (digestOf(bytes) !== ref.sha256) throw new EdgefleetError('HASH_MISMATCH', `artifact ${ref.sha256.slice(0, 12)}… on disk is damaged`);
     return bytes;
   }
 

@@ -43,9 +43,7 @@ export interface DownloaderOptions {
   /** 'http' tries HTTP range requests before MQTT even when the manifest names no URL. */
   prefer?: 'mqtt' | 'http';
   fetch?: typeof fetch;
-  /** sha256 hex of bytes; the Node agent passes node:crypto's (native, ~10× the pure-JS default). */
-  sha256?: (bytes: Uint8Array) => string | Promise<string>;
-  /** Incremental sha256 for chunks hashed as they arrive (default: protocol's pure-JS one). */
+  /** sha256 for chunks hashed as they arrive and files read back (default: protocol's pure-JS one; the Node agent passes node:crypto's, ~10× faster). */
   sha256Stream?: () => IncrementalSha256;
   random?: () => number;
   log?: (line: string) => void;
@@ -88,8 +86,9 @@ const setBit = (b: Uint8Array, i: number): void => {
   b[i >> 3] = b[i >> 3]! | (1 << (i & 7));
 };
 
-function defaultSha256(bytes: Uint8Array): string {
-  const h = createSha256();
+/** sha256 hex of whole bytes with an incremental hasher. */
+export function sha256With(newHasher: () => IncrementalSha256, bytes: Uint8Array): string {
+  const h = newHasher();
   h.update(bytes);
   return h.digestHex();
 }
@@ -116,7 +115,6 @@ export interface Downloader {
 export function createDownloader(options: DownloaderOptions): Downloader {
   const { transport, store, clock } = options;
   const window = Math.max(1, Math.min(options.window ?? 16, LIMITS.chunkWindow));
-  const digest = options.sha256 ?? defaultSha256;
   const newHasher = options.sha256Stream ?? createSha256;
   // chunks received ahead of the hashed prefix are referenced (not copied) until the gap fills
   const holdMax = options.holdBytes ?? 16 * 1024 * 1024;
@@ -306,7 +304,7 @@ export function createDownloader(options: DownloaderOptions): Downloader {
         await store.discardPartial(a.ref.sha256);
         throw new EdgefleetError('SIZE_MISMATCH', `artifact is ${bytes.length} bytes, manifest says ${a.ref.size}`);
       }
-      got = await digest(bytes);
+      got = sha256With(newHasher, bytes);
     }
     a.hash = null;
     if (got !== a.ref.sha256) {
