@@ -26,10 +26,9 @@ export function writeMosquittoPasswordFile(file: string, entries: Array<{ user: 
  * SIGHUP to the mosquitto whose `pid_file` this is. Throws with the reason (unreadable file, not a pid, no
  * such process, not permitted); the caller reports it and the credentials wait for the next reload.
  */
-export function reloadMosquitto(pidFile: string): number {
+export function reloadMosquitto(pidFile: string): void {
   const text = readFileSync(pidFile, 'utf8').trim();
   const pid = Number(text);
   if (!/^\d+$/.test(text) || !Number.isSafeInteger(pid) || pid <= 1) throw new Error(`${pidFile} does not hold a process id (${JSON.stringify(text.slice(0, 20))})`);
   process.kill(pid, 'SIGHUP');
-  return pid;
 }

@@ -66,7 +66,7 @@ export function createSharedRuntime(base: InferenceRuntime = createOnnxRuntime(d
     },
     sessions: () => cache.size,
     load(model) {
-      return shared(createHash('sha256').update(model).digest('hex'), () => base.load(model));
+      return shared(sha256Of(model), () => base.load(model));
     },
     loadShared(sha256, read) {
       // Another agent's read failing (its own file damaged) is not this agent's verdict: it reads its own.

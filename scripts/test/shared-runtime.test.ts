@@ -1,11 +1,10 @@
 // The simulator's runtime wrappers with real onnxruntime: one session per model file shared by many agents
 // (reference-counted), and fault injection that spares the self-test and warm-up runs.
 
-import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { EdgefleetError } from '@edgefleet/protocol';
 import type { ModelSession } from '../../agent/src/core/runtime.js';
-import { createSharedRuntime, withFaults } from '../sim/shared-runtime.js';
+import { createSharedRuntime, sha256Of, withFaults } from '../sim/shared-runtime.js';
 import { sizedClassifier } from '../sim/models.js';
 
 const feeds = { features: { type: 'float32' as const, dims: [1, 6], data: new Float32Array([1, 3, 2.8, 50, 0.2, 45]) } };
@@ -31,7 +30,7 @@ describe('shared runtime', () => {
   it('loads a just-verified model by sha256 with one read for many agents; a damaged file fails only the agent that read it', async () => {
     const rt = createSharedRuntime();
     const model = sizedClassifier(10_000, 4);
-    const sha = createHash('sha256').update(model).digest('hex');
+    const sha = sha256Of(model);
     let reads = 0;
     const read = async () => {
       reads++;
