@@ -155,8 +155,8 @@ async function run(): Promise<void> {
 
   // ---- v2 in gated waves
   say(`rolling out ${MODEL}@2.0.0 in gated waves 25%, 50%, 100% (soak ${soakSeconds} s each; on a failed gate: roll the wave back)`);
-  say('  (p95 latency gate at +100% instead of +50%: 12 agents share one process and this machine\'s cores, so sub-ms latencies are mostly scheduling noise)');
-  r = await client.startRollout({ model: MODEL, version: '2.0.0', targets: { all: true }, waves: [25, 50, 100], soak: `${soakSeconds}s`, onFail: 'rollback', gates: { maxP95RegressionPct: 100 } });
+  say('  (p95 latency gate at +100% and +25 ms instead of +50%: 12 agents share one process and this machine\'s cores, so sub-ms latencies are mostly scheduling noise)');
+  r = await client.startRollout({ model: MODEL, version: '2.0.0', targets: { all: true }, waves: [25, 50, 100], soak: `${soakSeconds}s`, onFail: 'rollback', gates: { maxP95RegressionPct: 100, minP95RegressionMs: 25 } });
   const seenRollback = new Set<string>();
   const rollbacks = async () => {
     for (const d of await client.devices()) {
@@ -182,7 +182,7 @@ async function run(): Promise<void> {
   // ---- a bad build: 2.1.0 fails 40% of its inferences; the gates (and the agents' probation) stop it in wave 1
   if (!(await pause(2000))) return;
   say(`rolling out ${MODEL}@2.1.0 — a bad build (it fails 40% of inferences on the devices) — in gated waves 25%, 50%, 100%, on a failed gate: roll back`);
-  r = await client.startRollout({ model: MODEL, version: '2.1.0', targets: { all: true }, waves: [25, 50, 100], soak: `${soakSeconds}s`, onFail: 'rollback', gates: { maxP95RegressionPct: 100 } });
+  r = await client.startRollout({ model: MODEL, version: '2.1.0', targets: { all: true }, waves: [25, 50, 100], soak: `${soakSeconds}s`, onFail: 'rollback', gates: { maxP95RegressionPct: 100, minP95RegressionMs: 25 } });
   r = await watchRollout(r, (x) => {
     void rollbacks().catch(() => undefined);
     return TERMINAL.has(x.status);

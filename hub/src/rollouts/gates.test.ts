@@ -66,6 +66,17 @@ describe('evaluateGates', () => {
     expect(g.limit).toBe(50);
   });
 
+  it('passes a p95 regression within the configured ms floor and fails it beyond', () => {
+    // baseline p95 ≈ 14.5 ms, candidate 3× ≈ 43.5 ms: +29 ms
+    const slower = health({ latencyMs: latency(1000, 3) });
+    const within = gate(evaluateGates(resolveGateConfig({ minP95RegressionMs: 40 }), slower, health(), {}), 'p95-latency-regression');
+    expect(within.pass).toBe(true);
+    expect(within.value).toBeGreaterThan(180);
+    expect(within.detail).toMatch(/within the ms floor/);
+    const beyond = gate(evaluateGates(resolveGateConfig({ minP95RegressionMs: 20 }), slower, health(), {}), 'p95-latency-regression');
+    expect(beyond.pass).toBe(false);
+  });
+
   it('gives no latency verdict without a baseline or with too few samples', () => {
     expect(gate(evaluateGates(config, health(), undefined, {}), 'p95-latency-regression').pass).toBeNull();
     const few = health({ latencyMs: latency(20, 3) });

@@ -60,6 +60,12 @@ export interface GateConfig {
   maxErrorRateIncrease?: number;
   /** p95 latency may be at most this many percent above the baseline's. */
   maxP95RegressionPct: number;
+  /**
+   * …and the gate fails only when p95 also grew by more than this many ms: a sub-millisecond model on a
+   * busy device shows +100 % from scheduling noise alone (1.5 → 3.7 ms measured with 12 agents on 2 cores),
+   * which no operator would pause a wave for. 0 judges by the percentage alone.
+   */
+  minP95RegressionMs: number;
   /** Fewest inferences (each side) for an error-rate or latency verdict. */
   minSamples: number;
   /** Features whose drift decision is 'drift' allowed before the gate fails. */
@@ -91,6 +97,7 @@ export const DEFAULT_GATES: Readonly<GateConfig> = Object.freeze({
   maxDeviceFailureRate: 0.1,
   maxErrorRate: 0.05,
   maxP95RegressionPct: 50,
+  minP95RegressionMs: 0,
   minSamples: 100,
   maxDriftedFeatures: 0,
   driftMinCount: 100,
@@ -255,12 +262,16 @@ export function latencyGate(config: GateConfig, candidate: VersionHealth, baseli
     return { name, value: null, limit, pass: null, detail: 'p95 latency undefined (empty or zero baseline)' };
   }
   const value = ((c - b) / b) * 100;
+  const floor = config.minP95RegressionMs;
+  const withinFloor = floor > 0 && c - b <= floor;
   return {
     name,
     value,
     limit,
-    pass: value <= limit,
-    detail: `p95 ${fmt(c)} ms vs baseline ${fmt(b)} ms (${value >= 0 ? '+' : ''}${value.toFixed(1)}%, limit +${limit}%)`,
+    pass: value <= limit || withinFloor,
+    detail:
+      `p95 ${fmt(c)} ms vs baseline ${fmt(b)} ms (${value >= 0 ? '+' : ''}${value.toFixed(1)}%, limit +${limit}%` +
+      (floor > 0 ? ` and +${fmt(floor)} ms${withinFloor ? ': within the ms floor' : ''})` : ')'),
   };
 }
 
