@@ -144,7 +144,10 @@ export function createAgent(configInput: unknown, options: AgentOptions = {}): A
       try {
         // design §5 offline first: models on disk are loaded (core.start) and served before the broker answers
         await c.start();
-        if (apiAddr) api = await startLocalApi(c, { ...apiAddr, ...config.localApi, allowedHosts: [...(config.localApi?.hosts ?? []), ...(options.apiHosts ?? [])] });
+        if (apiAddr) {
+          const { hosts = [], ...limits } = config.localApi ?? {};
+          api = await startLocalApi(c, { ...apiAddr, ...limits, allowedHosts: [...hosts, ...(options.apiHosts ?? [])] });
+        }
       } catch (err) {
         await c.stop().catch(() => {});
         await dataStore.close().catch(() => {});

@@ -94,6 +94,7 @@ const fromOrt = (name: string, t: ort.Tensor): Feed => ({ name, datatype: 'FP32'
 let hub: Hub;
 let agent: Agent;
 const HOST_NAME = 'edge-box.local';
+const MAX_ROWS = 16;
 
 async function call(method: string, p: string, body?: unknown): Promise<{ status: number; body: any }> {
   const init: RequestInit = { method, headers: { authorization: `Bearer ${hub.adminToken}` } };
@@ -138,7 +139,7 @@ beforeAll(async () => {
     expect(rollout.status, JSON.stringify(rollout.body)).toBe(201);
   }
   agent = createAgent(
-    { ...added.body.agentConfig, localApi: { hosts: [HOST_NAME] } },
+    { ...added.body.agentConfig, localApi: { hosts: [HOST_NAME], maxRows: MAX_ROWS } },
     { dataDir: tmpDir(), api: '127.0.0.1:0', core: { retry: { baseMs: 100, maxMs: 1000 }, download: { timeoutMs: 2000 } }, reconnect: { initialMs: 50, maxMs: 500 } },
   );
   await agent.start();
@@ -226,5 +227,16 @@ describe('pretrained third-party ONNX models through a real hub and agent', () =
       });
     expect(await get(`${HOST_NAME}:${port}`)).toBe(200);
     expect(await get(`rebound.attacker.example:${port}`)).toBe(403);
+  });
+
+  it('applies the row cap from agent.json localApi.maxRows', async () => {
+    const rows = (n: number) =>
+      fetch(`${agent.apiUrl}/v2/models/unnamed-dims/infer`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ inputs: [{ name: 'x', datatype: 'FP32', shape: [n, 2], data: zeros(n * 2) }] }),
+      }).then(async (r) => [r.status, ((await r.json()) as { code?: string }).code]);
+    expect(await rows(MAX_ROWS)).toEqual([200, undefined]);
+    expect(await rows(MAX_ROWS + 1)).toEqual([413, 'TOO_LARGE']);
   });
 });
