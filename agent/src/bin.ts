@@ -1,4 +1,4 @@
-// `edgefleet-agent --config agent.json [--data DIR] [--api HOST:PORT]` (design §2): runs the device agent
+// `edgefleet-agent --config agent.json [--data DIR] [--api HOST:PORT] [--api-host NAME]...` (design §2): runs the device agent
 // until SIGINT/SIGTERM. A bad config is a one-line error and exit code 2.
 
 import './node/device-heap.js';
@@ -10,16 +10,18 @@ import { parseArgs } from 'node:util';
 const agentModule = () => import('./index.js');
 const protocolModule = () => import('@edgefleet/protocol');
 
-const USAGE = 'usage: edgefleet-agent --config agent.json [--data DIR] [--api HOST:PORT] [--quiet]';
+const USAGE = 'usage: edgefleet-agent --config agent.json [--data DIR] [--api HOST:PORT] [--api-host NAME]... [--quiet]';
 
 async function main(): Promise<number> {
-  let values: { config?: string; data?: string; api?: string; quiet?: boolean; help?: boolean };
+  let values: { config?: string; data?: string; api?: string; 'api-host'?: string[]; quiet?: boolean; help?: boolean };
   try {
     ({ values } = parseArgs({
       options: {
         config: { type: 'string', short: 'c' },
         data: { type: 'string' },
         api: { type: 'string' },
+        // a Host name the local API answers besides loopback (design §5), e.g. the device's LAN name
+        'api-host': { type: 'string', multiple: true },
         quiet: { type: 'boolean', short: 'q' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -49,7 +51,7 @@ async function main(): Promise<number> {
   const { EdgefleetError } = await protocolModule();
   let agent;
   try {
-    agent = createAgent(raw, { ...(values.data ? { dataDir: values.data } : {}), ...(values.api ? { api: values.api } : {}), log });
+    agent = createAgent(raw, { ...(values.data ? { dataDir: values.data } : {}), ...(values.api ? { api: values.api } : {}), ...(values['api-host'] ? { apiHosts: values['api-host'] } : {}), log });
   } catch (err) {
     const code = err instanceof EdgefleetError ? err.code : 'BAD_INPUT';
     process.stderr.write(`edgefleet-agent: ${code}: ${(err as Error).message}\n`);

@@ -4,7 +4,7 @@
 import { createHash } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
-import { AgentConfig, EdgefleetError, fromBase64, topics, type Manifest } from '@edgefleet/protocol';
+import { AgentConfig, ApiHost, EdgefleetError, fromBase64, topics, type Manifest } from '@edgefleet/protocol';
 import { createAgentCore, type AgentCore, type AgentCoreOptions, type InferOptions, type InferResult } from './core/agent-core.js';
 import type { InferenceRuntime } from './core/runtime.js';
 import type { Tensor } from './core/tensor.js';
@@ -24,6 +24,8 @@ export interface AgentOptions {
   dataDir?: string;
   /** Overrides `config.api` ("HOST:PORT"); false: no local HTTP API. */
   api?: string | false;
+  /** Extra Host names the local API answers, on top of `config.localApi.hosts` (design §5). */
+  apiHosts?: string[];
   runtime?: InferenceRuntime;
   log?: (line: string) => void;
   /** Tuning the core (download window, retry backoff, outbox bound, …); tests use it to run fast. */
@@ -78,6 +80,9 @@ export function createAgent(configInput: unknown, options: AgentOptions = {}): A
   const config = parseAgentConfig(configInput);
   const dataDir = path.resolve(options.dataDir ?? config.dataDir);
   const apiAddr = options.api === false ? null : parseHostPort(options.api ?? config.api);
+  for (const h of options.apiHosts ?? []) {
+    if (!ApiHost.safeParse(h).success) throw new EdgefleetError('BAD_INPUT', `invalid API host ${JSON.stringify(h)} (want NAME or NAME:PORT, IPv6 in brackets)`);
+  }
   const log = options.log ?? (() => {});
   const order = options.brokers ?? ['tcp', 'ws'];
   const urls = order.map((k) => config.brokers[k]).filter((u): u is string => typeof u === 'string');
@@ -139,7 +144,10 @@ export function createAgent(configInput: unknown, options: AgentOptions = {}): A
       try {
         // design §5 offline first: models on disk are loaded (core.start) and served before the broker answers
         await c.start();
-        if (apiAddr) api = await startLocalApi(c, apiAddr);
+        if (apiAddr) {
+          const { hosts = [], ...limits } = config.localApi ?? {};
+          api = await startLocalApi(c, { ...apiAddr, ...limits, allowedHosts: [...hosts, ...(options.apiHosts ?? [])] });
+        }
       } catch (err) {
         await c.stop().catch(() => {});
         await dataStore.close().catch(() => {});

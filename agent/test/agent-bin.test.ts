@@ -3,6 +3,7 @@
 
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import http from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -46,6 +47,38 @@ describe.skipIf(!built)('edgefleet-agent bin', () => {
     const r = await run(['--config', '/nonexistent/agent.json']);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/cannot read config/);
+  });
+
+  it('answers the Host names given with --api-host besides loopback, refuses others, and refuses a malformed one', async () => {
+    h = await startHarness();
+    const file = path.join(tmpDir(), 'agent.json');
+    fs.writeFileSync(file, JSON.stringify(h.agentConfig('dev-hosts')));
+    const bad = await run(['--config', file, '--api-host', 'evil.example/path']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/BAD_INPUT: invalid API host/);
+    const statuses: Record<string, number> = {};
+    let started = false;
+    const r = await run(['--config', file, '--quiet', '--api-host', 'edge-box.local', '--api-host', 'gw.lan:9000'], (text, kill) => {
+      const url = /api=(http:\S+)/.exec(text)?.[1];
+      if (url === undefined || started) return;
+      started = true;
+      const { port } = new URL(url);
+      const status = (host: string) =>
+        new Promise<number>((resolve, reject) =>
+          http
+            .request({ host: '127.0.0.1', port, path: '/v2/health/live', headers: { host } }, (res) => {
+              res.resume();
+              resolve(res.statusCode ?? 0);
+            })
+            .on('error', reject)
+            .end(),
+        );
+      void (async () => {
+        for (const host of [`127.0.0.1:${port}`, `edge-box.local:${port}`, 'gw.lan:9000', `gw.lan:${port}`, `attacker.example:${port}`]) statuses[host] = await status(host);
+      })().finally(() => kill('SIGTERM'));
+    });
+    expect(r.code).toBe(0);
+    expect(Object.values(statuses)).toEqual([200, 200, 200, 403, 403]);
   });
 
   it('stops cleanly on SIGTERM and leaves status offline retained', async () => {

@@ -251,6 +251,16 @@ describe('prepareModelPush refusals', () => {
     expect(await codeOf(prepareModelPush(identity, { ...base, sample: '{"inputs": 5}' }))).toMatchObject({ code: 'BAD_INPUT' });
     expect(await codeOf(prepareModelPush(identity, { ...base, sample: 'not json' }))).toMatchObject({ code: 'BAD_INPUT' });
   });
+
+  it('refuses sample values the datatype cannot hold (Infinity, FP32 overflow, null) with BAD_INPUT', async () => {
+    // JSON.stringify cannot write these literals, so the samples are JSON text
+    for (const data of ['[1e39, 0]', '[0, 1e999]', '[-1e39, 0]', '[null, 0]']) {
+      const sample = `{"inputs":[{"name":"x","shape":[1,2],"datatype":"FP32","data":${data}}]}`;
+      expect(await codeOf(prepareModelPush(identity, { ...base, sample })), data).toMatchObject({ code: 'BAD_INPUT', message: expect.stringMatching(/element [01] is/) });
+    }
+    const atMax = '{"inputs":[{"name":"x","shape":[1,2],"datatype":"FP32","data":[3.4028234663852886e38, -1e-45]}]}';
+    expect((await prepareModelPush(identity, { ...base, sample: atMax })).selfTest.outputs[0]!.data).toEqual([3.4028234663852886e38, -1.401298464324817e-45]);
+  });
 });
 
 describe('prepareModelPush with a model that only accepts certain values', () => {

@@ -69,6 +69,9 @@ const INT64_MIN = -(2n ** 63n);
 const INT64_MAX = 2n ** 63n - 1n;
 const UINT64_MAX = 2n ** 64n - 1n;
 const DECIMAL = /^-?\d{1,20}$/;
+/** Largest finite binary32 and binary16 values. */
+const FP32_MAX = 3.4028234663852886e38;
+const FP16_MAX = 65504;
 
 /** A fresh zeroed array of `type` holding `n` elements. */
 export function allocate(type: ElementType, n: number): TypedArray | string[] {
@@ -89,12 +92,25 @@ function fillValues(label: string, type: ElementType, values: readonly unknown[]
   const n = values.length;
   const datatype = oipDatatypeOf(type);
   switch (type) {
-    case 'float32':
-    case 'float64': {
-      const out = type === 'float32' ? new Float32Array(n) : new Float64Array(n);
+    // JSON has no NaN or Infinity, but `1e999` parses as Infinity and `1e39` overflows FP32: a value the
+    // datatype cannot hold is refused, never run (its outputs would be NaN, answered as nulls).
+    case 'float32': {
+      const out = new Float32Array(n);
       for (let i = 0; i < n; i++) {
         const v = values[i];
         if (typeof v !== 'number') throw badValue(label, i, v, datatype, 'is not a number');
+        const f = Math.fround(v);
+        if (!Number.isFinite(f)) throw badValue(label, i, v, datatype, `is not finite or is out of range ±${FP32_MAX}`);
+        out[i] = f;
+      }
+      return out;
+    }
+    case 'float64': {
+      const out = new Float64Array(n);
+      for (let i = 0; i < n; i++) {
+        const v = values[i];
+        if (typeof v !== 'number') throw badValue(label, i, v, datatype, 'is not a number');
+        if (!Number.isFinite(v)) throw badValue(label, i, v, datatype, 'is not finite');
         out[i] = v;
       }
       return out;
@@ -104,7 +120,9 @@ function fillValues(label: string, type: ElementType, values: readonly unknown[]
       for (let i = 0; i < n; i++) {
         const v = values[i];
         if (typeof v !== 'number') throw badValue(label, i, v, datatype, 'is not a number');
-        out[i] = floatToHalf(v);
+        const h = floatToHalf(v);
+        if ((h & 0x7c00) === 0x7c00) throw badValue(label, i, v, datatype, `is not finite or is out of range ±${FP16_MAX}`);
+        out[i] = h;
       }
       return out;
     }

@@ -1,22 +1,36 @@
 // The agent's local inference API: Open Inference Protocol v2 REST over hono + @hono/node-server (design §5).
-// It only maps HTTP: size cap → JSON → zod → InferenceService; errors become `{ error, code }` once, in onError.
+// It only maps HTTP: Host/Origin → Content-Type → size cap → JSON → zod → request caps → InferenceService;
+// errors become `{ error, code }` once, in onError.
 
 import type { IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Hono, type Context } from 'hono';
 import { serve, type HttpBindings } from '@hono/node-server';
 import { z } from 'zod';
-import { EdgefleetError, HTTP_STATUS, toEdgefleetError, type ErrorCode } from '@edgefleet/protocol';
-import type { InferenceService } from '../core/inference-service.js';
+import { EdgefleetError, HTTP_STATUS, elementCount, toEdgefleetError, type ErrorCode } from '@edgefleet/protocol';
+import type { InferenceService, ModelMetadata } from '../core/inference-service.js';
 import { OipInferRequest } from '../core/tensor.js';
 
-export interface LocalApiOptions {
+/** Per-request caps (design §5): a request over one is refused before any tensor is allocated. */
+export interface LocalApiLimits {
+  /** Largest request body; larger ones get 413 TOO_LARGE, counted while streaming, never buffered whole. */
+  maxBodyBytes?: number;
+  /** Most tensor elements in one request, summed over its inputs' declared shapes (413 TOO_LARGE). */
+  maxElements?: number;
+  /** Most rows in one request: the size of an input's leading dim where the model leaves it variable (413 TOO_LARGE). */
+  maxRows?: number;
+}
+
+export interface LocalApiOptions extends LocalApiLimits {
   /** Loopback by default (design §5): the API has no authentication. */
   host?: string;
   /** 0 picks a free port. */
   port?: number;
-  /** Largest request body accepted; larger ones get 413 TOO_LARGE without being buffered. */
-  maxBodyBytes?: number;
+  /**
+   * Host header values accepted besides the bind address and the loopback names (`localhost`, `127.0.0.1`,
+   * `[::1]`), each at the API's port: `name` (at the API's port) or `name:port` (behind a port mapping).
+   */
+  allowedHosts?: readonly string[];
 }
 
 export interface LocalApi {
@@ -25,7 +39,15 @@ export interface LocalApi {
   close(): Promise<void>;
 }
 
-export const DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024;
+/** 4 MiB of JSON is ~1M float32 values written with 4 significant digits. */
+export const DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024;
+/** 1 Mi elements: 4 MiB as float32 once decoded. */
+export const DEFAULT_MAX_ELEMENTS = 1024 * 1024;
+/**
+ * Rows bound what onnxruntime allocates for activations, which input elements do not: [batch, 3] into a
+ * 4096-wide layer is 16 KiB a row, and onnxruntime's arena keeps its peak after the request.
+ */
+export const DEFAULT_MAX_ROWS = 4096;
 
 const FeedbackBody = z.object({
   id: z.string().min(1).max(256),
@@ -124,10 +146,84 @@ async function readJson(c: Context<Env>, max: number): Promise<unknown> {
   }
 }
 
-function errorResponse(c: Context<Env>, code: ErrorCode, message: string): Response {
-  const status = HTTP_STATUS[code] as 400; // hono wants a status literal; the table holds only contentful 4xx/5xx
-  if (code === 'TOO_LARGE') c.header('Connection', 'close'); // don't keep a socket whose body we refused to read
-  return c.json({ error: message, code }, status);
+function errorResponse(c: Context<Env>, code: ErrorCode, message: string, status = HTTP_STATUS[code]): Response {
+  // don't keep a socket whose body we refused to read
+  if (code === 'TOO_LARGE' || code === 'FORBIDDEN' || status === 415) c.header('Connection', 'close');
+  return c.json({ error: message, code }, status as 400); // hono wants a status literal; the table holds only contentful 4xx/5xx
+}
+
+/** `Host`-header form of an address: a bare IPv6 literal (two colons or more) in brackets, lower case. */
+function hostForm(host: string): string {
+  const h = host.toLowerCase();
+  return /:.*:/.test(h) && !h.startsWith('[') ? `[${h}]` : h;
+}
+
+/**
+ * The Host header values the API answers (design §5): its bind address, the loopback names and the
+ * configured extra names, at its port. A page on another origin reaching 127.0.0.1 through DNS
+ * rebinding still sends its own name as Host, so it is refused.
+ */
+export function allowedHostSet(bindHost: string, port: number, extra: readonly string[] = []): ReadonlySet<string> {
+  const out = new Set<string>();
+  const add = (name: string): void => {
+    const h = hostForm(name);
+    if (/^(\[[^\]]*\]|[^:]*):\d+$/.test(h)) {
+      out.add(h); // explicit name:port
+      return;
+    }
+    out.add(`${h}:${port}`);
+    if (port === 80) out.add(h); // a client may leave out the default port
+  };
+  for (const name of [bindHost, 'localhost', '127.0.0.1', '::1', ...extra]) add(name);
+  return out;
+}
+
+const MEDIA_TYPE_JSON = 'application/json';
+
+/** Refuse what a browser on another origin can send: a foreign Host or Origin, a body that is not JSON. */
+function guard(c: Context<Env>, allowed: () => ReadonlySet<string> | null): Response | null {
+  const hosts = allowed();
+  if (hosts !== null) {
+    const host = c.req.header('host')?.toLowerCase();
+    if (host === undefined || !hosts.has(host)) {
+      return errorResponse(c, 'FORBIDDEN', `host ${JSON.stringify(host ?? '')} is not one this API answers (see the agent's localApi.hosts)`);
+    }
+    const origin = c.req.header('origin');
+    if (origin !== undefined) {
+      let originHost: string | null = null;
+      try {
+        originHost = new URL(origin).host.toLowerCase();
+      } catch {
+        originHost = null; // 'null' and garbage
+      }
+      if (originHost === null || !hosts.has(originHost)) {
+        return errorResponse(c, 'FORBIDDEN', `requests from origin ${JSON.stringify(origin)} are not accepted`);
+      }
+    }
+  }
+  if (c.req.method === 'POST') {
+    const type = (c.req.header('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
+    if (type !== MEDIA_TYPE_JSON) {
+      return errorResponse(c, 'BAD_INPUT', `request body must be Content-Type: ${MEDIA_TYPE_JSON}, got ${JSON.stringify(type)}`, 415);
+    }
+  }
+  return null;
+}
+
+/** Refuse an inference request over the element or row cap, from its declared shapes alone. */
+function checkRequestSize(request: OipInferRequest, meta: ModelMetadata | null, maxElements: number, maxRows: number): void {
+  let elements = 0;
+  for (const input of request.inputs) {
+    elements += Math.max(elementCount(input.shape), input.data.length);
+    const spec = meta?.inputs.find((s) => s.name === input.name);
+    const rows = input.shape[0];
+    if (spec !== undefined && spec.shape[0] === -1 && rows !== undefined && rows > maxRows) {
+      throw new EdgefleetError('TOO_LARGE', `input '${input.name}' has ${rows} rows, over the cap of ${maxRows} per request`);
+    }
+  }
+  if (elements > maxElements) {
+    throw new EdgefleetError('TOO_LARGE', `the request holds ${elements} tensor elements, over the cap of ${maxElements}`);
+  }
 }
 
 function notFound(name: string, version: string | undefined): EdgefleetError {
@@ -137,10 +233,24 @@ function notFound(name: string, version: string | undefined): EdgefleetError {
   );
 }
 
+export interface LocalApiAppOptions extends LocalApiLimits {
+  /** Host header values answered (see allowedHostSet); null answers any (an app embedded behind its own front). */
+  allowedHosts: () => ReadonlySet<string> | null;
+}
+
 /** The hono app alone (no listening socket), for embedding or tests. */
-export function createLocalApiApp(service: InferenceService, options: { maxBodyBytes?: number } = {}): Hono<Env> {
+export function createLocalApiApp(service: InferenceService, options: LocalApiAppOptions): Hono<Env> {
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  const maxElements = options.maxElements ?? DEFAULT_MAX_ELEMENTS;
+  const maxRows = options.maxRows ?? DEFAULT_MAX_ROWS;
   const app = new Hono<Env>();
+
+  // before any route, any body byte read (design §5)
+  app.use('*', async (c, next) => {
+    const refused = guard(c, options.allowedHosts);
+    if (refused !== null) return refused;
+    await next();
+  });
 
   // OIP "Server Metadata" / "Health" (inference_rest.md): 200 means true.
   app.get('/v2', (c) => c.json(service.serverMetadata()));
@@ -174,6 +284,7 @@ export function createLocalApiApp(service: InferenceService, options: { maxBodyB
     const body = await readJson(c, maxBodyBytes);
     const parsed = OipInferRequest.safeParse(body);
     if (!parsed.success) throw new EdgefleetError('BAD_INPUT', `invalid inference request: ${issueMessage(parsed.error)}`);
+    checkRequestSize(parsed.data, service.modelMetadata(name, version), maxElements, maxRows);
     return c.json(await service.infer(name, parsed.data, version));
   };
 
@@ -205,10 +316,17 @@ export function createLocalApiApp(service: InferenceService, options: { maxBodyB
 /** Serve the local API; resolves once listening. */
 export function startLocalApi(service: InferenceService, options: LocalApiOptions = {}): Promise<LocalApi> {
   const host = options.host ?? '127.0.0.1';
-  const app = createLocalApiApp(service, options.maxBodyBytes !== undefined ? { maxBodyBytes: options.maxBodyBytes } : {});
+  let hosts: ReadonlySet<string> = new Set(); // nothing is answered before the port is known
+  const app = createLocalApiApp(service, {
+    ...(options.maxBodyBytes !== undefined ? { maxBodyBytes: options.maxBodyBytes } : {}),
+    ...(options.maxElements !== undefined ? { maxElements: options.maxElements } : {}),
+    ...(options.maxRows !== undefined ? { maxRows: options.maxRows } : {}),
+    allowedHosts: () => hosts,
+  });
   return new Promise((resolve, reject) => {
     const server = serve({ fetch: app.fetch, hostname: host, port: options.port ?? 0 }, (info: AddressInfo) => {
       server.off('error', reject);
+      hosts = allowedHostSet(host, info.port, options.allowedHosts);
       const urlHost = info.family === 'IPv6' ? `[${info.address}]` : info.address;
       resolve({
         url: `http://${urlHost}:${info.port}`,

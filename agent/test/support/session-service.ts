@@ -22,6 +22,8 @@ export interface ServedModel {
 export interface SessionService extends InferenceService {
   /** Feedback received, by prediction id. */
   readonly labels: Map<string, string | number>;
+  /** Requests that reached the service (a refused request must not). */
+  readonly calls: { infer: number; feedback: number };
 }
 
 export function createSessionService(models: ServedModel[]): SessionService {
@@ -29,8 +31,10 @@ export function createSessionService(models: ServedModel[]): SessionService {
   const labels = new Map<string, string | number>();
   const find = (name: string, version?: string): ServedModel | undefined =>
     models.find((m) => m.name === name && (version === undefined || m.version === version));
+  const calls = { infer: 0, feedback: 0 };
   return {
     labels,
+    calls,
     serverMetadata: () => ({ name: 'edgefleet-agent', version: '0.1.0', extensions: [] }),
     isLive: () => true,
     isReady: () => true,
@@ -48,6 +52,7 @@ export function createSessionService(models: ServedModel[]): SessionService {
     },
     isModelReady: (name, version) => find(name, version) !== undefined,
     async infer(name, request: OipInferRequest, version): Promise<InferResponse> {
+      calls.infer++;
       const m = find(name, version);
       if (m === undefined) throw new EdgefleetError('NOT_FOUND', `model '${name}' not found`);
       const feeds = decodeInferInputs(m.session.inputs, request.inputs);
@@ -63,6 +68,7 @@ export function createSessionService(models: ServedModel[]): SessionService {
       };
     },
     async feedback(name, body) {
+      calls.feedback++;
       if (find(name) === undefined) throw new EdgefleetError('NOT_FOUND', `model '${name}' not found`);
       if (!predictions.has(body.id)) throw new EdgefleetError('NOT_FOUND', `no prediction with id '${body.id}'`);
       labels.set(body.id, body.label);

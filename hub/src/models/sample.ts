@@ -63,6 +63,9 @@ export function decodeSample(raw: unknown, specs: readonly TensorSpec[]): Record
     }
     const flat = flattenNested(input.data);
     if (typeof flat === 'string') throw new EdgefleetError('BAD_INPUT', `${where}: ${flat}`);
+    // the self-test is recorded as JSON (design §3): a missing value (null → NaN) could not be replayed on devices
+    const missing = flat.values.indexOf(null);
+    if (missing >= 0) throw new EdgefleetError('BAD_INPUT', `${where}: element ${missing} is null, expected a number`);
     if (flat.values.length !== elementCount(input.shape)) {
       throw new EdgefleetError('BAD_INPUT', `${where}: ${flat.values.length} values for shape [${input.shape.join(', ')}]`);
     }

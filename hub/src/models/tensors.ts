@@ -68,8 +68,11 @@ export function flattenNested(value: unknown): { values: unknown[]; shape: numbe
   return err ?? { values, shape };
 }
 
+const FLOAT32_MAX = 3.4028234663852886e38;
+const FLOAT16_MAX = 65504;
+
 /**
- * JSON values → typed data of `type`. Floats accept numbers and null (→ NaN, a missing value);
+ * JSON values → typed data of `type`. Floats accept finite numbers the type can hold and null (→ NaN, a missing value);
  * int64/uint64 accept integers or decimal strings (TensorData carries big ones as strings); bool
  * accepts booleans or 0/1. Throws BAD_INPUT naming `where` and the element index.
  */
@@ -83,10 +86,15 @@ export function encodeValues(type: ElementType, values: readonly unknown[], wher
     case 'float64':
     case 'float16': {
       const out = type === 'float64' ? new Float64Array(n) : new Float32Array(n);
+      // `1e999` parses as Infinity and `1e39` overflows float32: neither can run, nor ride in a manifest's JSON
+      const max = type === 'float64' ? Number.MAX_VALUE : type === 'float32' ? FLOAT32_MAX : FLOAT16_MAX;
       for (let i = 0; i < n; i++) {
         const v = values[i];
-        if (typeof v === 'number') out[i] = v;
-        else if (v === null) out[i] = NaN;
+        if (typeof v === 'number') {
+          const stored = type === 'float64' ? v : type === 'float32' ? Math.fround(v) : halfToFloat(floatToHalf(v));
+          if (!Number.isFinite(stored)) bad(i, `a finite ${type} number (|x| ≤ ${max})`);
+          out[i] = v;
+        } else if (v === null) out[i] = NaN;
         else bad(i, 'a number');
       }
       if (type !== 'float16') return out;

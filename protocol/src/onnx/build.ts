@@ -3,7 +3,7 @@
 import protobuf from 'protobufjs/light.js';
 import { EdgefleetError } from '../errors.js';
 import type { ElementType, TensorSpec } from '../schemas.js';
-import { TYPED_ARRAYS, type TypedArray } from '../tensors.js';
+import { TYPED_ARRAYS, UNNAMED_DIM, type TypedArray } from '../tensors.js';
 import { ATTRIBUTE_TYPE, DATA_TYPE, ModelProto } from './schema.js';
 
 /** Numbers, bigints, booleans or strings for a tensor, row-major. Typed arrays are used as they are. */
@@ -250,7 +250,8 @@ function attributeProto(name: string, value: AttributeValue): Record<string, unk
 function valueInfo(spec: TensorSpec): Record<string, unknown> {
   const elemType = DATA_TYPE[spec.type];
   if (elemType === undefined) throw badSpec(`${spec.name}: unknown element type ${String(spec.type)}`);
-  const dim = spec.shape.map((d) => (typeof d === 'number' ? { dimValue: int64(d) } : { dimParam: d }));
+  // UNNAMED_DIM is written as neither dim_value nor dim_param, the way many exporters write a dynamic dim
+  const dim = spec.shape.map((d) => (typeof d === 'number' ? { dimValue: int64(d) } : d === UNNAMED_DIM ? {} : { dimParam: d }));
   return { name: spec.name, type: { tensorType: { elemType, shape: { dim } } } };
 }
 

@@ -3,7 +3,7 @@
 import * as ort from 'onnxruntime-node';
 import { afterAll, describe, expect, it } from 'vitest';
 import { EdgefleetError } from '../errors.js';
-import { buildMlpClassifier, buildModel, readModelInfo } from './index.js';
+import { buildMlpClassifier, buildModel, readModelInfo, UNNAMED_DIM } from './index.js';
 import { ModelProto } from './schema.js';
 
 const sessions: ort.InferenceSession[] = [];
@@ -251,6 +251,22 @@ describe('readModelInfo', () => {
       inputs: [{ name: 'x', type: 'float32', shape: ['batch', 'seq', 4] }],
       outputs: [{ name: 'y', type: 'float32', shape: ['batch', 'seq', 4] }],
     });
+  });
+
+  it('reads a dim with neither dim_value nor dim_param (or an empty dim_param) as unnamed, not as 0', async () => {
+    const bytes = buildModel({
+      inputs: [{ name: 'x', type: 'float32', shape: [UNNAMED_DIM, UNNAMED_DIM] }],
+      outputs: [{ name: 'y', type: 'float32', shape: [UNNAMED_DIM, UNNAMED_DIM] }],
+      nodes: [{ op: 'Identity', inputs: ['x'], outputs: ['y'] }],
+    });
+    const dims = (ModelProto.decode(bytes) as any).graph.input[0].type.tensorType.shape.dim;
+    expect(dims.map((d: object) => Object.keys(d))).toEqual([[], []]); // on the wire: neither field
+    expect(readModelInfo(bytes).inputs).toEqual([{ name: 'x', type: 'float32', shape: [UNNAMED_DIM, UNNAMED_DIM] }]);
+    expect((await load(bytes)).inputMetadata[0]).toMatchObject({ shape: ['', ''] }); // onnxruntime's spelling
+    // an explicit empty dim_param, and an explicit dim_value 0 (a real 0-sized dim), as other writers do
+    const explicit = ModelProto.decode(bytes) as any;
+    explicit.graph.input[0].type.tensorType.shape.dim = [{ dimParam: '' }, { dimValue: 0 }];
+    expect(readModelInfo(ModelProto.encode(explicit).finish()).inputs[0]!.shape).toEqual([UNNAMED_DIM, 0]);
   });
 
   it('reads int64 and bool IO of the demo model', () => {

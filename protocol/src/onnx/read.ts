@@ -79,9 +79,12 @@ function tensorSpec(info: DecodedValueInfo, role: 'input' | 'output'): TensorSpe
   if (type === undefined) throw invalid(`${role} ${name} has unsupported element type ${tensor.elemType ?? 0}`);
   // No shape at all means unknown rank, which neither the OIP metadata nor the self-test can describe.
   if (!tensor.shape) throw invalid(`${role} ${name} has no shape (unknown rank)`);
+  // dim_value and dim_param are a oneof; many exporters write neither (or an empty dim_param) for a
+  // dynamic dim. protobufjs puts field defaults (dimValue 0) on the prototype, so only an own property
+  // means the field was on the wire: an unset dim_value is a variable dim, not a 0-sized one.
   const shape: Dim[] = (tensor.shape.dim ?? []).map((d) => {
     if (d.dimParam) return d.dimParam;
-    if (d.dimValue != null) return toNumber(d.dimValue);
+    if (Object.hasOwn(d, 'dimValue') && d.dimValue != null) return toNumber(d.dimValue);
     return UNNAMED_DIM;
   });
   return { name, type, shape };
