@@ -219,6 +219,14 @@ export async function startHub(options: HubOptions): Promise<Hub> {
       const s = notifier.stats();
       return (['delivered', 'failed', 'dropped', 'abandoned'] as const).map((k) => ({ labels: { outcome: k }, value: s[k] }));
     });
+    metrics.gauge('edgefleet_webhook_dropped_deliveries', 'Webhook deliveries dropped since start (queue full), by class: fleet (gates, rollouts, drift) or device.', () => {
+      const s = notifier.stats();
+      return [{ labels: { class: 'fleet' }, value: s.droppedFleet }, { labels: { class: 'device' }, value: s.droppedDevice }];
+    });
+    metrics.gauge('edgefleet_webhook_coalesced_events', 'Device-level webhook events folded into a pending delivery of the same (device, event) since start.', () => [
+      { labels: {}, value: notifier.stats().coalesced },
+    ]);
+
     const ctx: HubContext = {
       store,
       keys,
