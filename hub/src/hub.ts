@@ -165,7 +165,8 @@ export async function startHub(options: HubOptions): Promise<Hub> {
     let setMarkOffline: (f: (id: string) => void) => void = () => undefined;
     const rejectMetric = (topic: string, reason: string) => metrics.inc('edgefleet_rejected_messages_total', { reason, topic });
     if (options.broker) {
-      bus = await connectBrokerClient(options.broker, { log });
+      // design §4: events and telemetry are not retained; a retained copy would be ingested again on every start
+      bus = await connectBrokerClient(options.broker, { log, neverRetained: (t) => ['events', 'telemetry'].includes(parseTopic(t)?.kind ?? '') });
     } else {
       let markOffline: (id: string) => void = () => undefined;
       const broker = await startEmbeddedBroker({

@@ -215,6 +215,8 @@ export function createIngest(ctx: HubContext, options: IngestOptions = {}): Inge
     const at = Date.now();
     // an empty payload clears a retained message (the hub does so when it removes a device): nothing to ingest
     if (payload.length === 0 && (parsed.kind === 'reported' || parsed.kind === 'status')) return;
+    // events and telemetry are never retained (design §4): an empty one is the hub clearing a copy a broker kept
+    if (payload.length === 0 && (parsed.kind === 'events' || parsed.kind === 'telemetry')) return;
     // a retained message cleared by an empty payload, or anything from a device we do not know
     if (!deviceExists(deviceId)) return ctx.reject(parsed.kind, 'NOT_FOUND');
     if (!rateLimits.take(parsed.kind, deviceId)) return ctx.reject(parsed.kind, 'RATE_LIMITED');
