@@ -27,6 +27,8 @@ import { dialHost, parseHostPort } from './broker/address.js';
 import { mosquittoPasswordHash, reloadMosquitto, writeMosquittoPasswordFile } from './mosquitto.js';
 import { createNotifier, loadOrCreateWebhookSecret, mountWebhookApi, type Notifier, type RetryPolicy } from './webhooks.js';
 import { createAlarms, type AlarmOptions, type Alarms } from './alarms.js';
+import { createEventLog } from './event-log.js';
+import { createDeviceRateLimits, type DeviceRateLimitOptions } from './rate-limit.js';
 
 export interface HubOptions {
   dataDir: string;
@@ -57,6 +59,11 @@ export interface HubOptions {
   /** Raw telemetry windows are kept this many days (default 7); per-minute rollups `rollupRetentionDays` (default 90). */
   telemetryRetentionDays?: number;
   rollupRetentionDays?: number;
+  /** Device events are kept this many days (default 30), and at most `eventsPerDevice` per device, the newest (default 1000). */
+  eventRetentionDays?: number;
+  eventsPerDevice?: number;
+  /** Per-device rate limits on stored device → hub messages (defaults: DEVICE_RATE_LIMITS in rate-limit.ts). */
+  deviceRateLimits?: DeviceRateLimitOptions;
   /** MQTT packet cap (default LIMITS.mqttPacket). */
   maxPacketBytes?: number;
   now?: () => Date;
@@ -158,7 +165,8 @@ export async function startHub(options: HubOptions): Promise<Hub> {
     let setMarkOffline: (f: (id: string) => void) => void = () => undefined;
     const rejectMetric = (topic: string, reason: string) => metrics.inc('edgefleet_rejected_messages_total', { reason, topic });
     if (options.broker) {
-      bus = await connectBrokerClient(options.broker, { log });
+      // design §4: events and telemetry are not retained; a retained copy would be ingested again on every start
+      bus = await connectBrokerClient(options.broker, { log, neverRetained: (t) => ['events', 'telemetry'].includes(parseTopic(t)?.kind ?? '') });
     } else {
       let markOffline: (id: string) => void = () => undefined;
       const broker = await startEmbeddedBroker({
@@ -212,6 +220,13 @@ export async function startHub(options: HubOptions): Promise<Hub> {
       const s = notifier.stats();
       return (['delivered', 'failed', 'dropped', 'abandoned'] as const).map((k) => ({ labels: { outcome: k }, value: s[k] }));
     });
+    metrics.gauge('edgefleet_webhook_dropped_deliveries', 'Webhook deliveries dropped since start (queue full), by class: fleet (gates, rollouts, drift) or device.', () => {
+      const s = notifier.stats();
+      return [{ labels: { class: 'fleet' }, value: s.droppedFleet }, { labels: { class: 'device' }, value: s.droppedDevice }];
+    });
+    metrics.gauge('edgefleet_webhook_coalesced_events', 'Device-level webhook events folded into a pending delivery of the same (device, event) since start.', () => [
+      { labels: {}, value: notifier.stats().coalesced },
+    ]);
 
     const ctx: HubContext = {
       store,
@@ -231,7 +246,10 @@ export async function startHub(options: HubOptions): Promise<Hub> {
     const artifacts = createArtifactStore(join(dataDir, 'artifacts'));
     cleanups.push(() => artifacts.close());
     const deployments = createDeployments(ctx, options.telemetry ? { telemetry: options.telemetry } : {});
+    const eventLog = createEventLog(store, options.eventsPerDevice !== undefined ? { maxPerDevice: options.eventsPerDevice } : {});
     const ingest = createIngest(ctx, {
+      events: eventLog,
+      rateLimits: createDeviceRateLimits(options.deviceRateLimits),
       // design §7: a device's own automatic rollback (probation) is a webhook event
       onEvent: (deviceId, e) => {
         if (e.type === 'rolled-back') notifier.emit('device-rolled-back', { deviceId, model: e.model ?? null, version: e.version ?? null, code: e.code ?? null, message: e.message, at: e.at });
@@ -334,6 +352,11 @@ export async function startHub(options: HubOptions): Promise<Hub> {
         ingest.prune(t - (options.telemetryRetentionDays ?? 7) * DAY, t - (options.rollupRetentionDays ?? 90) * DAY);
       } catch (err) {
         log(`telemetry retention: ${String(err)}`);
+      }
+      try {
+        eventLog.prune(now().getTime() - (options.eventRetentionDays ?? 30) * DAY);
+      } catch (err) {
+        log(`event retention: ${String(err)}`);
       }
     };
     const refresh = setInterval(upkeep, 3_600_000);

@@ -16,6 +16,8 @@ import {
 } from '@edgefleet/protocol';
 import type { HubContext } from './context.js';
 import { mergeInPlace, parseTelemetryBatch } from './ingest-validate.js';
+import { createEventLog, type EventLog } from './event-log.js';
+import { createDeviceRateLimits, type DeviceRateLimits } from './rate-limit.js';
 
 export const ROLLUP_MS = 60_000;
 
@@ -34,6 +36,10 @@ export interface IngestOptions {
   onStatus?: (deviceId: string, status: DeviceStatus) => void;
   /** Called after a commit with each device event stored (webhooks on `rolled-back`, design §7). */
   onEvent?: (deviceId: string, event: DeviceEvent) => void;
+  /** Where events are stored (per-device cap, de-duplication); default: an event log with its defaults. */
+  events?: EventLog;
+  /** Per-device message rate limits (rate-limit.ts defaults when unset). */
+  rateLimits?: DeviceRateLimits;
 }
 
 export interface Ingest {
@@ -64,6 +70,8 @@ export function createIngest(ctx: HubContext, options: IngestOptions = {}): Inge
   let timer: NodeJS.Timeout | null = null;
   let closed = false;
   const knownDevices = new Map<string, boolean>();
+  const eventLog = options.events ?? createEventLog(store);
+  const rateLimits = options.rateLimits ?? createDeviceRateLimits();
 
   const st = {
     batch: db.prepare('INSERT OR IGNORE INTO telemetry_batches (device_id, seq, received_at, windows, dropped) VALUES (?, ?, ?, ?, ?)'),
@@ -109,6 +117,7 @@ export function createIngest(ctx: HubContext, options: IngestOptions = {}): Inge
     let windows = 0;
     let duplicates = 0;
     let events = 0;
+    let eventDuplicates = 0;
     store.transaction(() => {
       for (const job of jobs) {
         if (job.kind === 'telemetry') {
@@ -147,16 +156,10 @@ export function createIngest(ctx: HubContext, options: IngestOptions = {}): Inge
           }
         } else if (job.kind === 'event') {
           const e = job.event;
-          store.insertEvent({
-            deviceId: job.deviceId,
-            type: e.type,
-            model: e.model ?? null,
-            version: e.version ?? null,
-            code: e.code ?? null,
-            message: e.message,
-            at: e.at,
-            receivedAt: job.at,
-          });
+          if (!eventLog.add(job.deviceId, e, job.at)) {
+            eventDuplicates++;
+            continue;
+          }
           seen.set(job.deviceId, job.at);
           if (options.onEvent) stored.push([job.deviceId, e]);
           events++;
@@ -175,6 +178,7 @@ export function createIngest(ctx: HubContext, options: IngestOptions = {}): Inge
     metrics.inc('edgefleet_telemetry_windows_total', {}, windows);
     metrics.inc('edgefleet_telemetry_duplicates_total', {}, duplicates);
     metrics.inc('edgefleet_events_total', {}, events);
+    metrics.inc('edgefleet_event_duplicates_total', {}, eventDuplicates);
     return { statusChanges, stored };
   };
 
@@ -211,8 +215,11 @@ export function createIngest(ctx: HubContext, options: IngestOptions = {}): Inge
     const at = Date.now();
     // an empty payload clears a retained message (the hub does so when it removes a device): nothing to ingest
     if (payload.length === 0 && (parsed.kind === 'reported' || parsed.kind === 'status')) return;
+    // events and telemetry are never retained (design §4): an empty one is the hub clearing a copy a broker kept
+    if (payload.length === 0 && (parsed.kind === 'events' || parsed.kind === 'telemetry')) return;
     // a retained message cleared by an empty payload, or anything from a device we do not know
     if (!deviceExists(deviceId)) return ctx.reject(parsed.kind, 'NOT_FOUND');
+    if (!rateLimits.take(parsed.kind, deviceId)) return ctx.reject(parsed.kind, 'RATE_LIMITED');
     switch (parsed.kind) {
       case 'telemetry': {
         // same refusals as parseMessage(payload, TelemetryBatch, …), zod only when the fast check is unsure
@@ -273,6 +280,7 @@ export function createIngest(ctx: HubContext, options: IngestOptions = {}): Inge
     },
     forget(id) {
       knownDevices.delete(id);
+      rateLimits.forget(id);
     },
     prune(rawBefore, rollupsBefore) {
       return store.transaction(

@@ -79,6 +79,7 @@ export const HUB_METRICS = [
   { name: 'edgefleet_telemetry_windows_total', help: 'Telemetry windows committed.', type: 'counter' },
   { name: 'edgefleet_telemetry_duplicates_total', help: 'Telemetry batches ignored as duplicates of (deviceId, seq).', type: 'counter' },
   { name: 'edgefleet_events_total', help: 'Device events stored.', type: 'counter' },
+  { name: 'edgefleet_event_duplicates_total', help: 'Device events ignored as repeats of a stored one (deviceId, at, type, message).', type: 'counter' },
   { name: 'edgefleet_artifact_chunks_sent_total', help: 'Artifact chunk frames published.', type: 'counter' },
   { name: 'edgefleet_artifact_multicast_frames_total', help: 'Artifact chunk frames published once on a multicast topic (design §4).', type: 'counter' },
   { name: 'edgefleet_desired_states_published_total', help: 'Desired states signed and published.', type: 'counter' },

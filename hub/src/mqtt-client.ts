@@ -20,7 +20,18 @@ export function topicMatches(filter: string, topic: string): boolean {
   return f.length === t.length;
 }
 
-export async function connectBrokerClient(url: string, options: { clientId?: string; log?: (line: string) => void } = {}): Promise<Bus> {
+export interface BrokerClientOptions {
+  clientId?: string;
+  log?: (line: string) => void;
+  /**
+   * Topics whose messages are never retained (design §4: device events and telemetry). A retained copy the
+   * broker hands over on subscribe (retain flag set) was delivered live before, so it is not passed on, and
+   * the hub clears it on the broker with an empty retained message.
+   */
+  neverRetained?: (topic: string) => boolean;
+}
+
+export async function connectBrokerClient(url: string, options: BrokerClientOptions = {}): Promise<Bus> {
   const parsed = new URL(url);
   const client: MqttClient = mqtt.connect(url, {
     clientId: options.clientId ?? HUB_CLIENT_ID,
@@ -32,7 +43,11 @@ export async function connectBrokerClient(url: string, options: { clientId?: str
     connectTimeout: 10_000,
   });
   const handlers: Array<{ filter: string; handler: MessageHandler }> = [];
-  client.on('message', (topic, payload) => {
+  client.on('message', (topic, payload, packet) => {
+    if (packet.retain && options.neverRetained?.(topic)) {
+      if (payload.length > 0) client.publish(topic, Buffer.alloc(0), { qos: 1, retain: true });
+      return;
+    }
     for (const h of handlers) if (topicMatches(h.filter, topic)) h.handler(topic, payload);
   });
   // log each distinct failure once, not on every reconnect attempt

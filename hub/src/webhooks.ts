@@ -20,6 +20,7 @@ import type { Db, Role } from './store/db.js';
 import type { HubContext } from './context.js';
 import { bearerPrincipal, roleAtLeast, type Principal } from './http/auth.js';
 import type { RouteDoc } from './http/openapi.js';
+import { admits, classOf, coalesceKey, coalescedPayload, createClassQueue, defaultFleetReserve, type DeliveryClass } from './webhook-queue.js';
 
 export const WEBHOOK_EVENTS = [
   'gate-failed',
@@ -67,6 +68,8 @@ export interface NotifierOptions {
   hub?: string | (() => string);
   /** Outstanding deliveries (queued, waiting to retry, in flight) above which new ones are dropped and counted (default 1000). */
   maxQueue?: number;
+  /** Of those, slots only fleet-level events (gates, rollouts, drift) may take (default a quarter; webhook-queue.ts). */
+  reserveFleet?: number;
   /** Deliveries in flight at once (default 4). */
   concurrency?: number;
   /** One attempt's time limit (default 10 s). */
@@ -110,6 +113,11 @@ export interface NotifierStats {
   failed: number;
   /** Deliveries refused because the queue was full (design: hot paths never wait on a receiver). */
   dropped: number;
+  /** `dropped` by class: fleet-level events (gates, rollouts, drift) and device-level ones. */
+  droppedFleet: number;
+  droppedDevice: number;
+  /** Device-level events folded into a delivery of the same (device, event) not yet sent. */
+  coalesced: number;
   abandoned: number;
 }
 
@@ -179,13 +187,23 @@ export function loadOrCreateWebhookSecret(dataDir: string, given?: string): { se
 
 interface Job {
   deliveryId: string;
+  /** The id of the first event folded into this delivery. */
   eventId: string;
   event: WebhookEvent;
+  cls: DeliveryClass;
   url: string;
-  body: string;
-  signature: string;
+  /** Set while the delivery is queued and not yet attempted: later events with this key fold into it. */
+  key: string | null;
+  payload: Record<string, unknown>;
+  at: string;
+  firstAt: string;
+  occurrences: number;
+  /** Fixed at the first attempt: every retry sends the identical signed bytes. */
+  body: string | null;
+  signature: string | null;
   attempt: number;
 }
+type SealedJob = Job & { body: string; signature: string };
 
 interface RawDelivery {
   id: number;
@@ -207,6 +225,7 @@ export function createNotifier(options: NotifierOptions): Notifier {
   const doFetch = options.fetch ?? fetch;
   const retry = { attempts: options.retry?.attempts ?? 5, baseMs: options.retry?.baseMs ?? 1000, maxMs: options.retry?.maxMs ?? 60_000 };
   const maxQueue = options.maxQueue ?? 1000;
+  const admission = { maxQueue, reserveFleet: options.reserveFleet ?? defaultFleetReserve(maxQueue) };
   const concurrency = Math.max(1, options.concurrency ?? 4);
   const timeoutMs = options.timeoutMs ?? 10_000;
   const closeWaitMs = options.closeWaitMs ?? 2000;
@@ -228,14 +247,34 @@ export function createNotifier(options: NotifierOptions): Notifier {
     trim: db.prepare('DELETE FROM webhook_deliveries WHERE id <= (SELECT MAX(id) FROM webhook_deliveries) - ?'),
   };
 
-  const queue: Job[] = [];
+  const queue = createClassQueue<Job>();
+  const pending = new Map<string, Job>(); // coalescing key → its queued, not yet attempted delivery
   const waiting = new Map<NodeJS.Timeout, Job>();
-  const inFlight = new Map<Promise<void>, AbortController>();
-  const counts = { delivered: 0, failed: 0, dropped: 0, abandoned: 0 };
+  const inFlight = new Map<Promise<void>, { controller: AbortController; job: Job }>();
+  const counts = { delivered: 0, failed: 0, dropped: 0, droppedFleet: 0, droppedDevice: 0, coalesced: 0, abandoned: 0 };
   let closing = false;
   let idleWaiters: Array<() => void> = [];
 
   const outstanding = () => queue.length + waiting.size + inFlight.size;
+  const outstandingByClass = (): Record<DeliveryClass, number> => {
+    const n = { fleet: 0, device: 0 };
+    for (const j of queue) n[j.cls]++;
+    for (const j of waiting.values()) n[j.cls]++;
+    for (const f of inFlight.values()) n[f.job.cls]++;
+    return n;
+  };
+  const seal = (job: Job): SealedJob => {
+    if (job.key !== null) {
+      if (pending.get(job.key) === job) pending.delete(job.key);
+      job.key = null;
+    }
+    if (job.body === null || job.signature === null) {
+      const payload = coalescedPayload(job.payload, job.occurrences, job.firstAt);
+      job.body = JSON.stringify({ id: job.eventId, event: job.event, at: job.at, hub: hubName(), payload } satisfies WebhookBody);
+      job.signature = signBody(secret, job.body);
+    }
+    return job as SealedJob;
+  };
   const settleIdle = () => {
     if (outstanding() > 0) return;
     const w = idleWaiters;
@@ -266,7 +305,7 @@ export function createNotifier(options: NotifierOptions): Notifier {
     return Math.round(d / 2 + Math.random() * (d / 2));
   };
 
-  const attempt = async (job: Job, controller: AbortController): Promise<void> => {
+  const attempt = async (job: SealedJob, controller: AbortController): Promise<void> => {
     const startedAt = now().toISOString();
     const timer = setTimeout(() => controller.abort(new Error(`timed out after ${timeoutMs} ms`)), timeoutMs);
     let status: number | null = null;
@@ -306,7 +345,7 @@ export function createNotifier(options: NotifierOptions): Notifier {
     if (retryable && job.attempt < retry.attempts && !closing) {
       const delay = backoff(job.attempt);
       record(job, status, `${httpText}; retry ${job.attempt + 1}/${retry.attempts} in ${delay} ms`, startedAt);
-      const next: Job = { ...job, attempt: job.attempt + 1 };
+      const next: SealedJob = { ...job, attempt: job.attempt + 1 };
       const t = setTimeout(() => {
         waiting.delete(t);
         queue.push(next);
@@ -324,7 +363,7 @@ export function createNotifier(options: NotifierOptions): Notifier {
 
   const pump = () => {
     while (inFlight.size < concurrency && queue.length > 0) {
-      const job = queue.shift()!;
+      const job = seal(queue.shift()!);
       const controller = new AbortController();
       const p: Promise<void> = attempt(job, controller)
         .catch((err: unknown) => log(`webhook ${job.deliveryId}: ${String(err)}`))
@@ -333,7 +372,7 @@ export function createNotifier(options: NotifierOptions): Notifier {
           pump();
           settleIdle();
         });
-      inFlight.set(p, controller);
+      inFlight.set(p, { controller, job });
     }
     settleIdle();
   };
@@ -345,15 +384,31 @@ export function createNotifier(options: NotifierOptions): Notifier {
         const list = targets();
         if (list.length === 0) return;
         const eventId = randomUUID();
-        const body = JSON.stringify({ id: eventId, event, at: now().toISOString(), hub: hubName(), payload } satisfies WebhookBody);
-        const signature = signBody(secret, body);
+        const at = now().toISOString();
+        const cls = classOf(event);
         for (const t of list) {
-          if (outstanding() >= maxQueue) {
-            counts.dropped++;
-            if (counts.dropped === 1 || counts.dropped % 100 === 0) log(`webhook queue full (${maxQueue}): ${counts.dropped} deliveries dropped so far`);
+          const key = coalesceKey(event, payload, t.url);
+          const folded = key === null ? undefined : pending.get(key);
+          if (folded) {
+            // the newest occurrence's payload, with the count: a receiver learns "it happened n times"
+            folded.occurrences++;
+            folded.payload = payload;
+            folded.at = at;
+            counts.coalesced++;
             continue;
           }
-          queue.push({ deliveryId: randomUUID(), eventId, event, url: t.url, body, signature, attempt: 1 });
+          if (!admits(admission, cls, outstandingByClass())) {
+            counts.dropped++;
+            if (cls === 'fleet') counts.droppedFleet++;
+            else counts.droppedDevice++;
+            if (counts.dropped === 1 || counts.dropped % 100 === 0) {
+              log(`webhook queue full (${maxQueue}, ${admission.reserveFleet} kept for fleet events): ${counts.droppedFleet} fleet and ${counts.droppedDevice} device deliveries dropped so far`);
+            }
+            continue;
+          }
+          const job: Job = { deliveryId: randomUUID(), eventId, event, cls, url: t.url, key, payload, at, firstAt: at, occurrences: 1, body: null, signature: null, attempt: 1 };
+          queue.push(job);
+          if (key !== null) pending.set(key, job);
         }
         // start deliveries after the caller's synchronous work (often a SQLite transaction) is done
         queueMicrotask(pump);
@@ -381,8 +436,9 @@ export function createNotifier(options: NotifierOptions): Notifier {
         clearTimeout(timer);
       }
       counts.abandoned += queue.length;
-      queue.length = 0;
-      for (const c of inFlight.values()) c.abort(new Error('aborted: hub closing'));
+      queue.clear();
+      pending.clear();
+      for (const f of inFlight.values()) f.controller.abort(new Error('aborted: hub closing'));
       await Promise.allSettled([...inFlight.keys()]);
     },
     targets,

@@ -59,6 +59,9 @@ export function createBrokerPolicy(options: BrokerPolicyOptions): Pick<
         options.onRefused('publish_denied');
         return done(new Error(`publish to ${packet.topic} denied`));
       }
+      // design §4: events and telemetry are not retained; a retained copy would be handed to the hub again
+      const kind = parseTopic(packet.topic)?.kind;
+      if (packet.retain && (kind === 'events' || kind === 'telemetry')) packet.retain = false;
       done(null);
     },
     authorizeSubscribe(client, sub, done) {
