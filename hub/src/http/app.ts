@@ -112,8 +112,6 @@ export function createApi(deps: ApiDeps): Hono<Env> {
     }
     const status = isErrorCode(e.code) ? HTTP_STATUS[e.code] : 500;
     if (e.code === 'UNAUTHORIZED') c.header('WWW-Authenticate', 'Bearer');
-    // a refused body is not read on: close the connection rather than drain what the client still sends
-    if (c.req.raw.body && !c.get('bodyRead')) c.header('connection', 'close');
     if (status < 500) metrics.inc('edgefleet_http_refused_total', { code: e.code });
     return c.json({ error: { code: e.code, message: e.message } }, status as 400);
   });
