@@ -3,7 +3,7 @@
 // far larger than the socket buffers: a server that read them before answering would answer only
 // after the client had written all of them.
 
-import { readdirSync } from 'node:fs';
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Hub } from '@edgefleet/hub';
@@ -58,6 +58,9 @@ describe('HTTP API guard', () => {
     }
     // the hub still serves
     expect((await admin.get('/models')).status).toBe(200);
+    const metrics = await (await fetch(`${hub.urls.http}/metrics`)).text();
+    expect(metrics).toMatch(/edgefleet_http_refused_total\{code="UNAUTHORIZED"\} [1-9]/);
+    expect(metrics).toMatch(/edgefleet_http_refused_total\{code="FORBIDDEN"\} [1-9]/);
   });
 
   it('answers 413 as soon as an operator upload passes the cap, and leaves no temp file', async () => {
@@ -107,5 +110,18 @@ describe('HTTP API guard', () => {
     // not documented is not open: an unknown API path needs a token too
     expect((await streamRequest(hub.urls.http, { method: 'PUT', path: '/api/v1/nothing-here', total: 64 * MiB })).status).toBe(401);
     expect((await apiClient(hub.urls.http, viewer).get('/nothing-here')).status).toBe(404);
+  });
+
+  it('removes upload temp files a crash left behind when the hub starts', async () => {
+    const other = tempDir();
+    try {
+      mkdirSync(join(other.path, 'uploads'), { recursive: true });
+      writeFileSync(join(other.path, 'uploads', '1-abc.upload'), 'half a model');
+      const h = await startTestHub(other.path, { mqtt: null, ws: null });
+      await h.close();
+      expect(readdirSync(join(other.path, 'uploads'))).toEqual([]);
+    } finally {
+      other.remove();
+    }
   });
 });

@@ -25,7 +25,7 @@ export interface GuardRule {
 export const JSON_BODY_MAX = 1024 * 1024;
 export const API_PREFIX = '/api/v1';
 
-export type GuardEnv = { Variables: { principal: Principal; bodyRead: boolean } };
+export type GuardEnv = { Variables: { principal: Principal } };
 
 export interface Guard {
   add(rule: GuardRule): void;
@@ -72,7 +72,6 @@ export function createGuard(options: { store: Store; devices: DeviceRegistry }):
   };
 
   const middleware: MiddlewareHandler<GuardEnv> = async (c, next) => {
-    c.set('bodyRead', false);
     const path = c.req.path;
     if (path !== API_PREFIX && !path.startsWith(`${API_PREFIX}/`)) return next(); // dashboard, /metrics: GET only, bodies never read
     const rule = match(c.req.method, path.slice(API_PREFIX.length));
@@ -100,7 +99,7 @@ export function checkDeclaredLength(c: Context, max: number): void {
 }
 
 /** The whole body, refused with TOO_LARGE as soon as more than `max` bytes arrived (a chunked body has no length). */
-export async function readCapped(c: Context<GuardEnv>, max: number): Promise<Uint8Array<ArrayBuffer>> {
+export async function readCapped(c: Context, max: number): Promise<Uint8Array<ArrayBuffer>> {
   checkDeclaredLength(c, max);
   const chunks: Uint8Array[] = [];
   let size = 0;
@@ -109,10 +108,9 @@ export async function readCapped(c: Context<GuardEnv>, max: number): Promise<Uin
     const { done, value } = await reader.read();
     if (done) break;
     size += value.length;
-    // stop reading; the error response closes the connection (app.ts onError), the rest is never buffered
+    // stop here: what is still in flight is drained without being kept (node-server), never buffered
     if (size > max) throw new EdgefleetError('TOO_LARGE', `request body over ${max} bytes`);
     chunks.push(value);
   }
-  c.set('bodyRead', true);
   return Buffer.concat(chunks, size);
 }

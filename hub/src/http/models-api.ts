@@ -62,7 +62,6 @@ export function mountModelPush(api: Hono<GuardEnv>, options: ModelPushOptions): 
     checkDeclaredLength(c, maxBytes);
     if (!c.req.raw.body) throw new EdgefleetError('BAD_INPUT', 'multipart field "file" (the ONNX model) is required');
     const upload = await receiveUpload(c.req.raw.body, boundary, { dir, fileField: 'file', limits: { maxBytes, maxFieldBytes, maxParts: 32 } });
-    c.set('bodyRead', true);
     try {
       const text = (k: string): string | undefined => upload.fields.get(k);
       if (!upload.file) throw new EdgefleetError('BAD_INPUT', 'multipart field "file" (the ONNX model) is required');

@@ -82,7 +82,12 @@ export async function receiveUpload(
     if (!current || data.length === 0) return;
     if (current.file) {
       fileSize += data.length;
-      await fh!.write(data);
+      try {
+        await fh!.write(data);
+      } catch (err) {
+        if ((err as { code?: string }).code === 'ENOSPC') throw new EdgefleetError('DISK_FULL', 'no space left in the data dir for the upload', { cause: err });
+        throw err;
+      }
     } else {
       fieldBytes += data.length;
       if (fieldBytes > limits.maxFieldBytes) throw new EdgefleetError('TOO_LARGE', `form fields over ${limits.maxFieldBytes} bytes`);
@@ -168,7 +173,7 @@ export async function receiveUpload(
       const { done, value } = await reader.read();
       if (done) break;
       total += value.length;
-      // the error response closes the connection (app.ts onError): what is still in flight is never buffered
+      // refused here: what is still in flight is drained without being kept (node-server), never buffered
       if (total > limits.maxBytes) throw new EdgefleetError('TOO_LARGE', `model upload over ${limits.maxBytes} bytes`);
       if (state === 'done') continue; // epilogue: ignored (RFC 2046 §5.1.1)
       buf = buf.length ? Buffer.concat([buf, value]) : Buffer.from(value);
