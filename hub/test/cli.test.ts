@@ -4,7 +4,7 @@ import { existsSync, readFileSync, statSync, truncateSync, writeFileSync } from 
 import { fromBase64, verifyKeyring } from '@edgefleet/protocol';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Hub } from '@edgefleet/hub';
 import { startTestHub, tempDir, tinyModel } from './helpers.js';
 
@@ -161,6 +161,19 @@ describe('edgefleet CLI', () => {
     const r = await run(['model', 'push', big, '--name', 'big', '--version', '1.0.0'], { ...env, EDGEFLEET_TOKEN: token });
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/^error FORBIDDEN: this action needs the operator role$/m);
+  });
+
+  it('runs nothing when imported: the bin calls run()', async () => {
+    const write = vi.spyOn(process.stdout, 'write');
+    const exitCode = process.exitCode;
+    try {
+      const cli = await import('../src/cli.js');
+      expect(typeof cli.run).toBe('function');
+      expect(write).not.toHaveBeenCalled();
+      expect(process.exitCode).toBe(exitCode);
+    } finally {
+      write.mockRestore();
+    }
   });
 
   it('keys init makes root, release and director keys and a root-signed keyring, readable only by the owner', async () => {
