@@ -17,7 +17,7 @@ import type { CommandSender } from '../commands.js';
 import type { RolloutRunner } from '../rollout-runner.js';
 import { fleetStatus } from '../fleet.js';
 import { ROLES, createApiToken, type Principal } from './auth.js';
-import { createGuard, type GuardEnv } from './guard.js';
+import { boundRefusedBody, createGuard, type GuardEnv } from './guard.js';
 import { MODEL_PUSH_DOC, mountModelPush } from './models-api.js';
 import { buildOpenApi, type RouteDoc } from './openapi.js';
 import { HEALTH_ROUTE_DOCS, mountHealthApi } from './health-api.js';
@@ -112,6 +112,7 @@ export function createApi(deps: ApiDeps): Hono<Env> {
     }
     const status = isErrorCode(e.code) ? HTTP_STATUS[e.code] : 500;
     if (e.code === 'UNAUTHORIZED') c.header('WWW-Authenticate', 'Bearer');
+    if (c.req.raw.body) boundRefusedBody(c);
     if (status < 500) metrics.inc('edgefleet_http_refused_total', { code: e.code });
     return c.json({ error: { code: e.code, message: e.message } }, status as 400);
   });

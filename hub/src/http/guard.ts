@@ -3,6 +3,7 @@
 // Only then is a JSON body read, capped while it streams. Model uploads stream in their route instead
 // (models-api.ts). A path the table does not name still needs a valid API token: the gate fails closed.
 
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Context, MiddlewareHandler } from 'hono';
 import { EdgefleetError } from '@edgefleet/protocol';
 import type { Role, Store } from '../store/db.js';
@@ -23,6 +24,8 @@ export interface GuardRule {
 }
 
 export const JSON_BODY_MAX = 1024 * 1024;
+/** What a refused client may still send after the answer (discarded) before its connection is closed. */
+export const REFUSED_DRAIN_MAX = 4 * 1024 * 1024;
 export const API_PREFIX = '/api/v1';
 
 export type GuardEnv = { Variables: { principal: Principal } };
@@ -113,4 +116,27 @@ export async function readCapped(c: Context, max: number): Promise<Uint8Array<Ar
     chunks.push(value);
   }
   return Buffer.concat(chunks, size);
+}
+
+/**
+ * After a refusal of a request whose body was not read to its end: what the client still sends is
+ * discarded (node-server drains it) until REFUSED_DRAIN_MAX bytes after the answer went out, then the
+ * connection is closed. Closing at once would break the client's write before it reads the answer.
+ */
+export function boundRefusedBody(c: Context): void {
+  const env = c.env as { incoming?: IncomingMessage; outgoing?: ServerResponse } | undefined;
+  const incoming = env?.incoming;
+  if (!incoming || !env.outgoing || incoming.readableEnded) return;
+  env.outgoing.once('finish', () => {
+    let discarded = 0;
+    const onData = (chunk: Buffer) => {
+      discarded += chunk.length;
+      if (discarded > REFUSED_DRAIN_MAX) {
+        incoming.off('data', onData);
+        incoming.socket?.destroy();
+      }
+    };
+    incoming.on('data', onData);
+    incoming.once('end', () => incoming.off('data', onData));
+  });
 }
