@@ -1,4 +1,5 @@
-// The hub's HTTP API under /api/v1 (design §7): hono, zod-validated bodies, bearer roles, one onError
+// The hub's HTTP API under /api/v1 (design §7): hono, zod-validated bodies, bearer roles checked by one
+// guard before any body is read (guard.ts; each route's role comes from its RouteDoc), one onError
 // mapping EdgefleetError codes to HTTP status and `{ error: { code, message } }`; plus /metrics.
 
 import { createReadStream } from 'node:fs';
