@@ -2,7 +2,7 @@
 
 import { resolve } from 'node:path';
 import { EdgefleetError, toBase64 } from '@edgefleet/protocol';
-import type { CommandSpec, Values } from './args.js';
+import { usageError, type CommandSpec, type Values } from './args.js';
 import { out } from './format.js';
 
 async function hubStart(v: Values): Promise<void> {
@@ -33,6 +33,7 @@ async function hubStart(v: Values): Promise<void> {
     ...(v['mosquitto-password-file'] ? { mosquittoPasswordFile: v['mosquitto-password-file'] } : {}),
     ...(v['mosquitto-pid-file'] ? { mosquittoPidFile: v['mosquitto-pid-file'] } : {}),
     ...(v['public-url'] ? { publicUrl: v['public-url'] } : {}),
+    ...(v['max-model-bytes'] ? { maxModelBytes: Number(v['max-model-bytes']) } : {}),
     ...(v.webhook?.length ? { webhooks: v.webhook } : {}),
     // rollout engine ticker (tests and demos use a short one)
     ...(v['rollout-tick-ms'] ? { rolloutTickMs: Number(v['rollout-tick-ms']) } : {}),
@@ -79,8 +80,12 @@ export const LOCAL_COMMANDS: CommandSpec[] = [
   {
     words: ['hub', 'start'],
     summary: 'Run the hub: HTTP API and dashboard, embedded MQTT broker (or --broker), rollouts, telemetry.',
-    options: ['data', 'http', 'mqtt', 'ws', 'broker', 'broker-username', 'broker-password', 'mosquitto-password-file', 'mosquitto-pid-file', 'public-url', 'webhook', 'webhook-secret'],
+    options: ['data', 'http', 'mqtt', 'ws', 'broker', 'broker-username', 'broker-password', 'mosquitto-password-file', 'mosquitto-pid-file', 'public-url', 'webhook', 'webhook-secret', 'max-model-bytes'],
     hidden: ['rollout-tick-ms'],
+    check: (v) => {
+      const max = v['max-model-bytes'];
+      if (max !== undefined && !(Number.isSafeInteger(Number(max)) && Number(max) > 0)) throw usageError(`--max-model-bytes must be a positive whole number, got ${JSON.stringify(max)}`);
+    },
     notes: '--mqtt off / --ws off disable a listener; secrets may come from EDGEFLEET_BROKER_PASSWORD and EDGEFLEET_WEBHOOK_SECRET.',
     run: async (_pos, v) => {
       await hubStart(v);
