@@ -77,6 +77,8 @@ export interface HubOptions {
   webhookSecret?: string;
   /** Webhook retry policy (default 5 attempts from 1 s). */
   webhookRetry?: RetryPolicy;
+  /** Cap of a model upload in bytes (default 1 GiB); enforced while the upload streams. */
+  maxModelBytes?: number;
   /** Drift and silent-device alarms (intervals, window, silence limit); false turns the periodic check off. */
   alarms?: AlarmOptions | false;
 }
@@ -318,7 +320,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
     // design §7: the gated rollout engine; it stops (finishing its current step) before the database closes
     const rollouts = createRolloutRunner(ctx, deployments, { ...(options.rolloutTickMs !== undefined ? { tickMs: options.rolloutTickMs } : {}) });
     cleanups.push(() => rollouts.close());
-    const app = createApi({ ctx, devices, deployments, models, artifacts, commands, rollouts });
+    const app = createApi({ ctx, devices, deployments, models, artifacts, commands, rollouts, ...(options.maxModelBytes !== undefined ? { maxModelBytes: options.maxModelBytes } : {}) });
     mountWebhookApi(app, ctx, notifier);
     metrics.gauge('edgefleet_devices', 'Registered devices by last known status.', () => {
       const rows = store.db.prepare<[], { status: string; n: number }>('SELECT status, COUNT(*) AS n FROM devices GROUP BY status').all();

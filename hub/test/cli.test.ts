@@ -1,10 +1,10 @@
 // The CLI as a client of a real hub: output, --json, and `error CODE: message` with a non-zero exit.
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { fromBase64, verifyKeyring } from '@edgefleet/protocol';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Hub } from '@edgefleet/hub';
 import { startTestHub, tempDir, tinyModel } from './helpers.js';
 
@@ -76,6 +76,104 @@ describe('edgefleet CLI', () => {
     expect(pidOnly.code).not.toBe(0);
     expect(pidOnly.stderr).toMatch(/^error BAD_INPUT: .*--mosquitto-password-file/m);
     expect(existsSync(data)).toBe(false);
+  });
+
+  const api = async (path: string) => (await (await fetch(`${hub.urls.http}/api/v1${path}`, { headers: { authorization: `Bearer ${hub.adminToken}` } })).json()) as any;
+  /** What the CLI could change: devices with their tags, models, rollouts, tokens (through the audit log). */
+  const snapshot = async () => ({
+    devices: (await api('/devices')).devices.map((d: any) => [d.id, d.tags]),
+    models: (await api('/models')).models.map((m: any) => [m.name, m.versions.length]),
+    rollouts: (await api('/rollouts')).rollouts.length,
+    audit: (await api('/audit/verify')).entries,
+  });
+  const refused = (r: { code: number; stdout: string; stderr: string }, what: RegExp) => {
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toMatch(/^error BAD_INPUT: [^\n]+\n$/);
+    expect(r.stderr).toMatch(what);
+    expect(r.stdout).toBe('');
+  };
+
+  it('refuses `device tag ID k=v` (a positional instead of --tag) and leaves the tags as they were', async () => {
+    expect((await run(['device', 'add', 'dev-tags', '--tag', 'fleet=a', '--tag', 'site=y'], env)).code).toBe(0);
+    const before = await snapshot();
+    refused(await run(['device', 'tag', 'dev-tags', 'fleet=k'], env), /unexpected argument "fleet=k"/);
+    refused(await run(['device', 'tag', 'dev-tags'], env), /needs --tag/);
+    expect(await snapshot()).toEqual(before);
+    expect(before.devices).toContainEqual(['dev-tags', { fleet: 'a', site: 'y' }]);
+    const ok = await run(['device', 'tag', 'dev-tags', '--tag', 'fleet=k'], env);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect((await api('/devices/dev-tags')).device.tags).toEqual({ fleet: 'k' });
+  });
+
+  it('refuses unknown options, extra positionals and missing arguments on every kind of command, changing nothing', async () => {
+    const before = await snapshot();
+    const model = join(dir.path, 'm.onnx');
+    const cases: Array<[string[], RegExp]> = [
+      [['device', 'add', 'dev-x', '--tagg', 'a=b'], /unknown option --tagg/],
+      [['device', 'add', 'dev-x', 'extra'], /unexpected argument "extra"/],
+      [['device', 'add'], /needs ID/],
+      [['device', 'rm', 'dev-tags', 'dev-cli'], /unexpected argument "dev-cli"/],
+      [['device', 'show'], /needs ID/],
+      [['device', 'command', 'dev-cli', 'explode'], /ACTION must be one of/],
+      [['devices', 'ls', 'extra'], /unexpected argument/],
+      [['devices', 'ls', '--verbose'], /unknown option --verbose/],
+      [['model', 'push', model, '--name', 'tiny', '--version', '3.0.0', 'extra'], /unexpected argument "extra"/],
+      [['model', 'push', model, '--name', 'tiny'], /needs --version/],
+      [['model', 'push', model, '--name', 'tiny', '--version', '3.0.0', '--versoin', '1'], /unknown option --versoin/],
+      [['model', 'push', model, '--name', 'tiny', '--name', 'other', '--version', '3.0.0'], /--name given 2 times/],
+      [['rollout', 'start', 'tiny@1.0.0', '--all', 'now'], /unexpected argument "now"/],
+      [['rollout', 'start', 'tiny@1.0.0', '--everything'], /unknown option --everything/],
+      [['rollout', 'start', 'tiny@1.0.0'], /needs --all, --tag k=v or --device ID/],
+      [['rollout', 'abort'], /needs ID/],
+      [['token', 'create'], /needs --role/],
+      [['token', 'create', '--role', 'admin', 'root'], /unexpected argument "root"/],
+      [['webhook', 'add'], /needs URL/],
+      [['webhook', 'add', 'http://127.0.0.1:9/a', 'http://127.0.0.1:9/b'], /unexpected argument/],
+      [['fleet', 'status', '--minute', '5'], /unknown option --minute/],
+      [['audit', 'verify', 'now'], /unexpected argument "now"/],
+      [['device', 'frob'], /unknown device command "frob"/],
+      [['frob'], /unknown command "frob"/],
+    ];
+    for (const [args, what] of cases) refused(await run(args, env), what);
+    expect(await snapshot()).toEqual(before);
+  });
+
+  it('prints each command’s usage and options with --help, from the same definitions it parses', async () => {
+    const help = await run(['device', 'tag', '--help'], env);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toMatch(/^usage: edgefleet device tag ID \[--tag k=v\.\.\.\] \[--clear\]/);
+    expect(help.stdout).toMatch(/--hub URL/);
+    const push = await run(['model', 'push', '--help'], env);
+    expect(push.stdout).toMatch(/^usage: edgefleet model push FILE --name NAME --version SEMVER /);
+    expect(push.stdout).toMatch(/--min-accuracy 0\.9/);
+    const all = await run(['--help'], env);
+    for (const c of ['hub start', 'keys init', 'device add', 'devices ls', 'model push', 'rollout start', 'rollout promote', 'fleet health', 'token create', 'audit verify', 'webhook deliveries']) {
+      expect(all.stdout).toContain(`edgefleet ${c}`);
+    }
+  });
+
+  it('reports the hub’s refusal of a large push (a viewer token) instead of the broken pipe that follows it', async () => {
+    const big = join(dir.path, 'big.onnx');
+    writeFileSync(big, '');
+    truncateSync(big, 96 * 1024 * 1024); // sparse: cheap to make, real bytes to send
+    const viewer = (await run(['token', 'create', '--role', 'viewer', '--json'], env));
+    const token = JSON.parse(viewer.stdout).token as string;
+    const r = await run(['model', 'push', big, '--name', 'big', '--version', '1.0.0'], { ...env, EDGEFLEET_TOKEN: token });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^error FORBIDDEN: this action needs the operator role$/m);
+  });
+
+  it('runs nothing when imported: the bin calls run()', async () => {
+    const write = vi.spyOn(process.stdout, 'write');
+    const exitCode = process.exitCode;
+    try {
+      const cli = await import('../src/cli.js');
+      expect(typeof cli.run).toBe('function');
+      expect(write).not.toHaveBeenCalled();
+      expect(process.exitCode).toBe(exitCode);
+    } finally {
+      write.mockRestore();
+    }
   });
 
   it('keys init makes root, release and director keys and a root-signed keyring, readable only by the owner', async () => {

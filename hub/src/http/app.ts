@@ -1,11 +1,11 @@
-// The hub's HTTP API under /api/v1 (design §7): hono, zod-validated bodies, bearer roles, one onError
+// The hub's HTTP API under /api/v1 (design §7): hono, zod-validated bodies, bearer roles checked by one
+// guard before any body is read (guard.ts; each route's role comes from its RouteDoc), one onError
 // mapping EdgefleetError codes to HTTP status and `{ error: { code, message } }`; plus /metrics.
 
 import { createReadStream } from 'node:fs';
 import { Readable } from 'node:stream';
 import { Hono, type Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
-import { bodyLimit } from 'hono/body-limit';
 import { z } from 'zod';
 import { DeviceId, EdgefleetError, HTTP_STATUS, isErrorCode, ModelName } from '@edgefleet/protocol';
 import type { HubContext } from '../context.js';
@@ -17,10 +17,11 @@ import type { ArtifactStore } from '../artifacts.js';
 import type { CommandSender } from '../commands.js';
 import type { RolloutRunner } from '../rollout-runner.js';
 import { fleetStatus } from '../fleet.js';
-import type { Role } from '../store/db.js';
-import { ROLES, basicCredentials, bearerPrincipal, createApiToken, roleAtLeast, type Principal } from './auth.js';
+import { ROLES, createApiToken, type Principal } from './auth.js';
+import { boundRefusedBody, createGuard, type GuardEnv } from './guard.js';
+import { MODEL_PUSH_DOC, mountModelPush } from './models-api.js';
 import { buildOpenApi, type RouteDoc } from './openapi.js';
-import { mountHealthApi } from './health-api.js';
+import { HEALTH_ROUTE_DOCS, mountHealthApi } from './health-api.js';
 import { parseDeviceFilter, queryDevices } from './device-query.js';
 import { mountDashboard } from '../dashboard/index.js';
 import { verifyAuditChain } from '../audit.js';
@@ -49,7 +50,7 @@ export const CommandCreate = z.object({
 });
 export const TokenCreate = z.object({ role: z.enum(['viewer', 'operator', 'admin']), name: z.string().max(128).optional() });
 
-type Env = { Variables: { principal: Principal } };
+type Env = GuardEnv;
 
 function describe(error: z.ZodError): string {
   return error.issues
@@ -94,7 +95,12 @@ export function createApi(deps: ApiDeps): Hono<Env> {
   const { store, metrics } = ctx;
   const app = new Hono<Env>();
   const docs: RouteDoc[] = [];
-  const doc = (d: RouteDoc) => docs.push(d);
+  // design §7: one table says who may call each route; the guard enforces it before any body is read
+  const guard = createGuard({ store, devices });
+  const doc = (d: RouteDoc) => {
+    docs.push(d);
+    guard.add({ method: d.method, path: d.path, access: d.role, ...(d.multipart ? { body: 'upload' as const } : {}) });
+  };
 
   app.onError((err, c) => {
     let e: EdgefleetError;
@@ -107,6 +113,8 @@ export function createApi(deps: ApiDeps): Hono<Env> {
     }
     const status = isErrorCode(e.code) ? HTTP_STATUS[e.code] : 500;
     if (e.code === 'UNAUTHORIZED') c.header('WWW-Authenticate', 'Bearer');
+    if (c.req.raw.body) boundRefusedBody(c);
+    if (status < 500) metrics.inc('edgefleet_http_refused_total', { code: e.code });
     return c.json({ error: { code: e.code, message: e.message } }, status as 400);
   });
   app.notFound((c) => c.json({ error: { code: 'NOT_FOUND', message: `no route ${c.req.method} ${c.req.path}` } }, 404));
@@ -115,13 +123,8 @@ export function createApi(deps: ApiDeps): Hono<Env> {
     await next();
     metrics.inc('edgefleet_http_requests_total', { status: `${Math.floor(c.res.status / 100)}xx` });
   });
+  app.use('*', guard.middleware);
 
-  const need = (c: Context<Env>, role: Role): Principal => {
-    const p = bearerPrincipal(store, c.req.header('authorization'));
-    if (!p) throw new EdgefleetError('UNAUTHORIZED', 'missing bearer token');
-    if (!p.role || !roleAtLeast(p.role, role)) throw new EdgefleetError('FORBIDDEN', `this action needs the ${role} role`);
-    return p;
-  };
   const actor = (p: Principal) => `${p.kind}:${p.id}`;
 
   // ---- metrics and docs ----
@@ -129,20 +132,21 @@ export function createApi(deps: ApiDeps): Hono<Env> {
   app.get('/api/v1/openapi.json', (c) => c.json(buildOpenApi(docs, deps.version ?? '0.1.0') as object));
   mountDashboard(app); // design §7: dashboard at /
   mountHealthApi(app, ctx); // the dashboard's read API: /api/v1/health, /health/overview, /whoami
+  HEALTH_ROUTE_DOCS.forEach(doc);
+  guard.add({ method: 'get', path: '/openapi.json', access: 'none' });
 
   const api = new Hono<Env>();
 
   // ---- devices ----
   doc({ method: 'post', path: '/devices', summary: 'Register a device; returns its token and agent config once', role: 'admin', body: DeviceCreate });
   api.post('/devices', async (c) => {
-    const p = need(c, 'admin');
+    const p = c.get('principal');
     const body = await jsonBody(c, DeviceCreate);
     const res = devices.add(body.id, body.tags ?? {}, actor(p));
     return c.json(res, 201);
   });
   doc({ method: 'get', path: '/devices', summary: 'List devices', role: 'viewer' });
   api.get('/devices', (c) => {
-    need(c, 'viewer');
     // issue 7: `?limit=` asks for one filtered page `{ devices, total }` (tag, model, version, state, online, q)
     if (c.req.query('limit') !== undefined) {
       const page = queryDevices(store.db, parseDeviceFilter(c.req.query(), c.req.queries('tag') ?? []), ctx.now());
@@ -152,26 +156,24 @@ export function createApi(deps: ApiDeps): Hono<Env> {
   });
   doc({ method: 'get', path: '/devices/:id', summary: 'One device with its recent events', role: 'viewer' });
   api.get('/devices/:id', (c) => {
-    need(c, 'viewer');
     const device = devices.get(c.req.param('id'));
     return c.json({ device, events: store.eventsForDevice(device.id, 50) });
   });
   doc({ method: 'patch', path: '/devices/:id', summary: 'Replace a device’s tags', role: 'admin', body: DevicePatch });
   api.patch('/devices/:id', async (c) => {
-    const p = need(c, 'admin');
+    const p = c.get('principal');
     const body = await jsonBody(c, DevicePatch);
     return c.json({ device: devices.setTags(c.req.param('id'), body.tags, actor(p)) });
   });
   doc({ method: 'delete', path: '/devices/:id', summary: 'Remove a device and revoke its credentials', role: 'admin' });
   api.delete('/devices/:id', (c) => {
-    const p = need(c, 'admin');
+    const p = c.get('principal');
     devices.remove(c.req.param('id'), actor(p));
     return c.json({ removed: c.req.param('id') });
   });
 
   doc({ method: 'get', path: '/devices/:id/desired', summary: 'The device’s current signed desired state', role: 'viewer' });
   api.get('/devices/:id/desired', (c) => {
-    need(c, 'viewer');
     const device = devices.get(c.req.param('id'));
     const d = store.getDesired(device.id);
     if (!d) throw new EdgefleetError('NOT_FOUND', `device ${device.id} has no desired state yet`);
@@ -180,7 +182,7 @@ export function createApi(deps: ApiDeps): Hono<Env> {
   });
   doc({ method: 'post', path: '/devices/:id/commands', summary: 'Send a signed command (rollback, flush-telemetry, resync)', role: 'operator', body: CommandCreate });
   api.post('/devices/:id/commands', async (c) => {
-    const p = need(c, 'operator');
+    const p = c.get('principal');
     if (!deps.commands) throw new EdgefleetError('UNAVAILABLE', 'commands are not available on this hub');
     const body = await jsonBody(c, CommandCreate);
     const command = await deps.commands.send(c.req.param('id'), body.action, { ...(body.model ? { model: body.model } : {}), ...(body.reason ? { reason: body.reason } : {}), actor: actor(p) });
@@ -188,106 +190,14 @@ export function createApi(deps: ApiDeps): Hono<Env> {
   });
 
   // ---- models ----
-  const maxModel = deps.maxModelBytes ?? 1024 * 1024 * 1024;
-  doc({
-    method: 'post',
-    path: '/models',
-    summary: 'Push a model version (validated, self-tested, signed)',
-    role: 'operator',
-    multipart: {
-      file: 'the ONNX model',
-      name: 'model name',
-      version: 'semver',
-      sample: 'one OIP inference request (JSON)',
-      validation: 'JSONL: {"inputs": {...}, "label": ...} per line',
-      reference: 'drift reference (JSON)',
-      minAccuracy: 'refuse below this validation accuracy (0..1)',
-      labels: 'JSON array of class names',
-      dataset: 'lineage: dataset id',
-      run: 'lineage: training run',
-      commit: 'lineage: git commit',
-      urls: 'JSON array of mirror URLs serving the same bytes with HTTP range requests (a CDN)',
-    },
-  });
-  api.post(
-    '/models',
-    bodyLimit({ maxSize: maxModel, onError: () => { throw new EdgefleetError('TOO_LARGE', `model upload over ${maxModel} bytes`); } }),
-    async (c) => {
-      const p = need(c, 'operator');
-      let form: Record<string, string | File | (string | File)[]>;
-      try {
-        form = await c.req.parseBody({ all: false });
-      } catch (err) {
-        throw new EdgefleetError('BAD_INPUT', 'body must be multipart/form-data', { cause: err });
-      }
-      const text = (k: string): string | undefined => {
-        const v = form[k];
-        if (v === undefined) return undefined;
-        if (typeof v === 'string') return v;
-        if (v instanceof File) return undefined;
-        return undefined;
-      };
-      const fileText = async (k: string): Promise<string | undefined> => {
-        const v = form[k];
-        if (v instanceof File) return await v.text();
-        return text(k);
-      };
-      const file = form.file;
-      if (!(file instanceof File)) throw new EdgefleetError('BAD_INPUT', 'multipart field "file" (the ONNX model) is required');
-      const name = text('name');
-      const version = text('version');
-      if (!name || !version) throw new EdgefleetError('BAD_INPUT', 'fields "name" and "version" are required');
-      const json = (k: string, s: string | undefined): unknown => {
-        if (s === undefined || s === '') return undefined;
-        try {
-          return JSON.parse(s) as unknown;
-        } catch (err) {
-          throw new EdgefleetError('BAD_JSON', `field "${k}" is not valid JSON`, { cause: err });
-        }
-      };
-      const labelsRaw = json('labels', await fileText('labels'));
-      if (labelsRaw !== undefined && !(Array.isArray(labelsRaw) && labelsRaw.every((l) => typeof l === 'string'))) {
-        throw new EdgefleetError('BAD_INPUT', 'field "labels" must be a JSON array of strings');
-      }
-      const urlsRaw = json('urls', text('urls'));
-      if (urlsRaw !== undefined && !(Array.isArray(urlsRaw) && urlsRaw.every((u) => typeof u === 'string'))) {
-        throw new EdgefleetError('BAD_INPUT', 'field "urls" must be a JSON array of strings');
-      }
-      const minAccuracyText = text('minAccuracy');
-      const minAccuracy = minAccuracyText === undefined || minAccuracyText === '' ? undefined : Number(minAccuracyText);
-      if (minAccuracy !== undefined && !(minAccuracy >= 0 && minAccuracy <= 1)) {
-        throw new EdgefleetError('BAD_INPUT', 'minAccuracy must be a number in [0, 1]');
-      }
-      const bytes = new Uint8Array(await file.arrayBuffer());
-      const opt = <T>(k: string, v: T | undefined) => (v === undefined ? {} : { [k]: v });
-      const res = await models.push(
-        bytes,
-        {
-          name,
-          version,
-          ...opt('sample', json('sample', await fileText('sample'))),
-          ...opt('validation', await fileText('validation')),
-          ...opt('reference', json('reference', await fileText('reference'))),
-          ...opt('minAccuracy', minAccuracy),
-          ...opt('labels', labelsRaw as string[] | undefined),
-          ...opt('dataset', text('dataset') || undefined),
-          ...opt('run', text('run') || undefined),
-          ...opt('commit', text('commit') || undefined),
-          ...opt('urls', urlsRaw as string[] | undefined),
-        },
-        actor(p),
-      );
-      return c.json(res, 201);
-    },
-  );
+  doc(MODEL_PUSH_DOC);
+  mountModelPush(api, { models, dataDir: ctx.dataDir, ...(deps.maxModelBytes !== undefined ? { maxModelBytes: deps.maxModelBytes } : {}) });
   doc({ method: 'get', path: '/models', summary: 'List models and versions', role: 'viewer' });
   api.get('/models', (c) => {
-    need(c, 'viewer');
     return c.json({ models: models.list() });
   });
   doc({ method: 'get', path: '/models/:name', summary: 'One model’s versions with manifests', role: 'viewer' });
   api.get('/models/:name', (c) => {
-    need(c, 'viewer');
     const name = c.req.param('name');
     if (!ModelName.safeParse(name).success) throw new EdgefleetError('NOT_FOUND', `model ${name} not found`);
     return c.json(models.get(name));
@@ -297,19 +207,17 @@ export function createApi(deps: ApiDeps): Hono<Env> {
   // design §7: gated waves (default 1, 10, 50, 100 % with a 10 min soak); `waves: [100], soak: 0` issues at once
   doc({ method: 'post', path: '/rollouts', summary: 'Roll a model version out to a target set in gated waves (waves, soak, onFail, shadow, gates, deviceTimeout)', role: 'operator', body: RolloutRequest });
   api.post('/rollouts', async (c) => {
-    const p = need(c, 'operator');
+    const p = c.get('principal');
     const body = await jsonBody(c, RolloutRequest);
     const rollout = deps.rollouts ? await deps.rollouts.start(body, actor(p)) : await deployments.start(body, actor(p));
     return c.json({ rollout }, 201);
   });
   doc({ method: 'get', path: '/rollouts', summary: 'List rollouts with their waves', role: 'viewer' });
   api.get('/rollouts', (c) => {
-    need(c, 'viewer');
     return c.json({ rollouts: deps.rollouts ? deps.rollouts.list() : deployments.list() });
   });
   doc({ method: 'get', path: '/rollouts/:id', summary: 'One rollout: waves, devices per state, latest gate values against their limits', role: 'viewer' });
   api.get('/rollouts/:id', (c) => {
-    need(c, 'viewer');
     return c.json({ rollout: deps.rollouts ? deps.rollouts.get(c.req.param('id')) : deployments.get(c.req.param('id')) });
   });
   const RolloutReason = z.object({ reason: z.string().max(512).optional() });
@@ -318,7 +226,7 @@ export function createApi(deps: ApiDeps): Hono<Env> {
       action === 'abort' ? 'Abort: its devices return to what they ran before' : action === 'promote' ? 'Make a shadow version active' : `${action} a gated rollout`;
     doc({ method: 'post', path: `/rollouts/:id/${action}`, summary, role: 'operator' });
     api.post(`/rollouts/:id/${action}`, async (c) => {
-      const p = need(c, 'operator');
+      const p = c.get('principal');
       const text = await c.req.text();
       let reason: string | undefined;
       if (text.trim()) {
@@ -342,14 +250,13 @@ export function createApi(deps: ApiDeps): Hono<Env> {
   // ---- fleet, tokens, audit ----
   doc({ method: 'get', path: '/fleet/status', summary: 'Devices online/offline, versions in use, per-version health', role: 'viewer' });
   api.get('/fleet/status', (c) => {
-    need(c, 'viewer');
     const minutes = Number(c.req.query('minutes') ?? '60');
     if (!Number.isFinite(minutes) || minutes <= 0) throw new EdgefleetError('BAD_INPUT', 'minutes must be a positive number');
     return c.json(fleetStatus(ctx, minutes));
   });
   doc({ method: 'post', path: '/tokens', summary: 'Create an API token (shown once)', role: 'admin', body: TokenCreate });
   api.post('/tokens', async (c) => {
-    const p = need(c, 'admin');
+    const p = c.get('principal');
     const body = await jsonBody(c, TokenCreate);
     const res = store.transaction(() => {
       const t = createApiToken(store, body.role, body.name ?? null, ctx.now().toISOString());
@@ -360,7 +267,6 @@ export function createApi(deps: ApiDeps): Hono<Env> {
   });
   doc({ method: 'get', path: '/audit/verify', summary: 'Check the audit log hash chain; names the first broken row and what broke', role: 'viewer' });
   api.get('/audit/verify', (c) => {
-    need(c, 'viewer');
     return c.json(verifyAuditChain(store.db)); // names the first broken row and what broke
   });
   WEBHOOK_ROUTE_DOCS.forEach(doc); // mounted by hub.ts (webhooks.ts mountWebhookApi)
@@ -369,16 +275,10 @@ export function createApi(deps: ApiDeps): Hono<Env> {
   doc({ method: 'get', path: '/artifacts/:sha256', summary: 'Artifact bytes, with Range support', role: 'device' });
   api.get('/artifacts/:sha256', (c) => {
     const sha = c.req.param('sha256');
-    const auth = c.req.header('authorization');
-    const basic = basicCredentials(auth);
-    if (basic) {
-      if (!devices.checkCredentials(basic.user, basic.password)) throw new EdgefleetError('UNAUTHORIZED', 'bad device credentials');
-      // the same rule as over MQTT (design §4): only artifacts in this device's current desired state
-      if (!deployments.desiredArtifacts(basic.user).has(sha)) {
-        throw new EdgefleetError('FORBIDDEN', `artifact ${sha} is not in device ${basic.user}'s desired state`);
-      }
-    } else {
-      need(c, 'viewer');
+    const p = c.get('principal'); // the guard checked the device's credentials or the token
+    // the same rule as over MQTT (design §4): only artifacts in this device's current desired state
+    if (p.kind === 'device' && !deployments.desiredArtifacts(p.id).has(sha)) {
+      throw new EdgefleetError('FORBIDDEN', `artifact ${sha} is not in device ${p.id}'s desired state`);
     }
     if (!/^[0-9a-f]{64}$/.test(sha) || !artifacts.has(sha)) throw new EdgefleetError('NOT_FOUND', `artifact ${sha} not found`);
     const size = artifacts.size(sha);
@@ -400,13 +300,6 @@ export function createApi(deps: ApiDeps): Hono<Env> {
     return c.body(stream, range ? 206 : 200, headers);
   });
 
-  // JSON bodies are small; model uploads have their own limit above
-  app.use('/api/v1/*', async (c, next) => {
-    if (c.req.method !== 'POST' || !c.req.path.endsWith('/models')) {
-      return bodyLimit({ maxSize: 1024 * 1024, onError: () => { throw new EdgefleetError('TOO_LARGE', 'request body over 1 MiB'); } })(c, next);
-    }
-    return next();
-  });
   app.route('/api/v1', api);
   return app;
 }

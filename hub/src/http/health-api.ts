@@ -22,6 +22,7 @@ import type { HubContext } from '../context.js';
 import type { Role } from '../store/db.js';
 import { ROLLUP_MS } from '../ingest.js';
 import { bearerPrincipal, roleAtLeast, type Principal } from './auth.js';
+import type { RouteDoc } from './openapi.js';
 
 /** At most this many buckets per series: a longer range gets wider buckets. */
 const MAX_BUCKETS = 1440;
@@ -401,6 +402,12 @@ export function parseTagFilters(values: readonly string[]): Record<string, strin
 function describe(error: z.ZodError): string {
   return error.issues.map((i) => `${i.path.join('.') || 'query'}: ${i.message}`).join('; ');
 }
+
+export const HEALTH_ROUTE_DOCS: RouteDoc[] = [
+  { method: 'get', path: '/whoami', summary: 'The caller’s token id and role', role: 'viewer' },
+  { method: 'get', path: '/health/overview', summary: 'Fleet at a glance for the dashboard (?silentMinutes, ?minutes, ?events)', role: 'viewer' },
+  { method: 'get', path: '/health', summary: 'One model version’s health: latency, errors, accuracy, drift, prediction mix (?model, ?version, ?from, ?to, ?tag, ?device, ?role)', role: 'viewer' },
+];
 
 /** Mounts GET /api/v1/health, /api/v1/health/overview and /api/v1/whoami on the hub's app (viewer role). */
 export function mountHealthApi(app: Hono<any>, ctx: HubContext): void {

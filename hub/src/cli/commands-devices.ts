@@ -1,0 +1,113 @@
+// Device commands (design §2): add (with its agent config), tag, rm, show, command, ls.
+
+import { writeFileSync } from 'node:fs';
+import { usageError, type CommandSpec, type Values } from './args.js';
+import { createClient } from './client.js';
+import { ago, json, out, table } from './format.js';
+
+/** `--tag k=v` values as a map; BAD_INPUT on anything else. */
+export function parseTags(list: readonly string[] | undefined): Record<string, string> {
+  const tags: Record<string, string> = {};
+  for (const t of list ?? []) {
+    const i = t.indexOf('=');
+    if (i <= 0) throw usageError(`--tag must be k=v, got ${JSON.stringify(t)}`);
+    tags[t.slice(0, i)] = t.slice(i + 1);
+  }
+  return tags;
+}
+
+const id = (pos: string[]) => encodeURIComponent(pos[0]!);
+
+async function devicesLs(v: Values): Promise<void> {
+  const res = await createClient(v).request<{ devices: any[] }>('GET', '/devices');
+  if (v.json) return json(res);
+  const rows = [['ID', 'STATUS', 'LAST SEEN', 'SEQ', 'MODELS', 'TAGS']];
+  for (const d of res.devices) {
+    const models = Object.entries((d.reported?.models ?? {}) as Record<string, any>)
+      .map(([m, s]) => `${m}@${s.active?.version ?? '-'}(${s.state}${s.error ? ` ${s.error.code}` : ''})`)
+      .join(' ');
+    const tags = Object.entries(d.tags as Record<string, string>)
+      .map(([k, val]) => `${k}=${val}`)
+      .join(',');
+    rows.push([d.id, d.status, ago(d.lastSeen), String(d.desiredSequence ?? '-'), models || '-', tags || '-']);
+  }
+  out(table(rows));
+}
+
+export const DEVICE_COMMANDS: CommandSpec[] = [
+  {
+    words: ['device', 'add'],
+    summary: 'Register a device; prints its token once, or writes its agent config with --out.',
+    positionals: [{ name: 'ID' }],
+    options: ['tag', 'out'],
+    values: { out: 'agent.json' },
+    client: true,
+    check: (v) => void parseTags(v.tag),
+    run: async (pos, v) => {
+      const res = await createClient(v).request<{ device: { id: string }; token: string; agentConfig: unknown }>('POST', '/devices', { id: pos[0], tags: parseTags(v.tag) });
+      if (v.out) {
+        writeFileSync(v.out, JSON.stringify(res.agentConfig, null, 2) + '\n', { mode: 0o600 });
+        process.stderr.write(`agent config written to ${v.out} (contains the device token)\n`);
+      }
+      if (v.json) return json(res);
+      out(`device ${res.device.id} added\n`);
+      if (!v.out) out(`token ${res.token}\n(shown once; pass --out agent.json to write the agent config)\n`);
+    },
+  },
+  {
+    words: ['device', 'tag'],
+    summary: 'Replace a device’s tags with the --tag values given (--clear removes them all).',
+    positionals: [{ name: 'ID' }],
+    options: ['tag', 'clear'],
+    client: true,
+    check: (v) => {
+      const tags = parseTags(v.tag);
+      if (v.clear && Object.keys(tags).length) throw usageError('device tag: --clear and --tag exclude each other');
+      if (!v.clear && !Object.keys(tags).length) throw usageError('device tag needs --tag k=v (repeatable), or --clear to remove every tag');
+    },
+    run: async (pos, v) => {
+      const res = await createClient(v).request<{ device: { id: string; tags: Record<string, string> } }>('PATCH', `/devices/${id(pos)}`, { tags: parseTags(v.tag) });
+      return v.json ? json(res) : out(`device ${pos[0]} tags ${JSON.stringify(res.device.tags)}\n`);
+    },
+  },
+  {
+    words: ['device', 'rm'],
+    aliases: [['device', 'remove']],
+    summary: 'Remove a device; its credentials stop working at once.',
+    positionals: [{ name: 'ID' }],
+    client: true,
+    run: async (pos, v) => {
+      await createClient(v).request('DELETE', `/devices/${id(pos)}`);
+      out(`device ${pos[0]} removed; its credentials no longer work\n`);
+    },
+  },
+  {
+    words: ['device', 'show'],
+    summary: 'A device, its reported state and recent events (JSON).',
+    positionals: [{ name: 'ID' }],
+    client: true,
+    run: async (pos, v) => json(await createClient(v).request('GET', `/devices/${id(pos)}`)),
+  },
+  {
+    words: ['device', 'command'],
+    summary: 'Send a signed command to a device.',
+    positionals: [{ name: 'ID' }, { name: 'ACTION', choices: ['rollback', 'flush-telemetry', 'resync'] }],
+    options: ['model', 'name'],
+    client: true,
+    check: (v) => {
+      if (v.model && v.name && v.model !== v.name) throw usageError('device command: --model and --name name the model twice');
+    },
+    run: async (pos, v) => {
+      const model = v.model ?? v.name;
+      const res = await createClient(v).request<{ command: { sequence: number } }>('POST', `/devices/${id(pos)}/commands`, { action: pos[1], ...(model ? { model } : {}) });
+      return v.json ? json(res) : out(`sent ${pos[1]} to ${pos[0]} (command sequence ${res.command.sequence})\n`);
+    },
+  },
+  {
+    words: ['devices', 'ls'],
+    aliases: [['devices'], ['devices', 'list'], ['device', 'ls'], ['device', 'list']],
+    summary: 'List devices: status, last seen, desired sequence, models, tags.',
+    client: true,
+    run: (_pos, v) => devicesLs(v),
+  },
+];

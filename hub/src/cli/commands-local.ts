@@ -1,0 +1,104 @@
+// Commands that run on this machine (design §2): `hub start` and `keys init`.
+
+import { resolve } from 'node:path';
+import { EdgefleetError, toBase64 } from '@edgefleet/protocol';
+import { usageError, type CommandSpec, type Values } from './args.js';
+import { out } from './format.js';
+
+async function hubStart(v: Values): Promise<void> {
+  // loaded on demand: client commands should not pay for onnxruntime, aedes and SQLite at startup
+  const { startHub } = await import('../hub.js');
+  const dataDir = resolve(v.data ?? './edgefleet-data');
+  let broker = v.broker;
+  if (broker) {
+    // hub credentials in the URL, or from flags / environment (kept out of shell history)
+    let u: URL;
+    try {
+      u = new URL(broker);
+    } catch {
+      throw new EdgefleetError('BAD_INPUT', `--broker must be a URL like mqtt://host:1883, got ${JSON.stringify(broker)}`);
+    }
+    const password = v['broker-password'] ?? process.env.EDGEFLEET_BROKER_PASSWORD;
+    if (v['broker-username']) u.username = encodeURIComponent(v['broker-username']);
+    if (password) u.password = encodeURIComponent(password);
+    broker = u.toString();
+  }
+  const hub = await startHub({
+    dataDir,
+    // design §2 defaults
+    http: v.http ?? '127.0.0.1:8080',
+    mqtt: v.mqtt === 'off' ? null : (v.mqtt ?? '127.0.0.1:1883'),
+    ws: v.ws === 'off' ? null : (v.ws ?? '127.0.0.1:8083'),
+    ...(broker ? { broker } : {}),
+    ...(v['mosquitto-password-file'] ? { mosquittoPasswordFile: v['mosquitto-password-file'] } : {}),
+    ...(v['mosquitto-pid-file'] ? { mosquittoPidFile: v['mosquitto-pid-file'] } : {}),
+    ...(v['public-url'] ? { publicUrl: v['public-url'] } : {}),
+    ...(v['max-model-bytes'] ? { maxModelBytes: Number(v['max-model-bytes']) } : {}),
+    ...(v.webhook?.length ? { webhooks: v.webhook } : {}),
+    // rollout engine ticker (tests and demos use a short one)
+    ...(v['rollout-tick-ms'] ? { rolloutTickMs: Number(v['rollout-tick-ms']) } : {}),
+    ...((v['webhook-secret'] ?? process.env.EDGEFLEET_WEBHOOK_SECRET) ? { webhookSecret: v['webhook-secret'] ?? process.env.EDGEFLEET_WEBHOOK_SECRET } : {}),
+    log: (line) => process.stderr.write(`hub: ${line}\n`),
+  });
+  out(`edgefleet hub running (data ${dataDir})\n`);
+  out(`  http  ${hub.urls.http}\n`);
+  if (hub.urls.mqtt) out(`  mqtt  ${hub.urls.mqtt}\n`);
+  if (hub.urls.ws) out(`  ws    ${hub.urls.ws}\n`);
+  await new Promise<void>((done) => {
+    let stopping = false;
+    const stop = (sig: string) => {
+      if (stopping) {
+        process.stderr.write(`hub: ${sig} again, exiting now\n`);
+        process.exit(130);
+      }
+      stopping = true;
+      process.stderr.write(`hub: ${sig}, shutting down\n`);
+      hub.close().then(done, (err) => {
+        process.stderr.write(`hub: shutdown failed: ${String(err)}\n`);
+        process.exitCode = 1;
+        done();
+      });
+    };
+    process.on('SIGINT', () => stop('SIGINT'));
+    process.on('SIGTERM', () => stop('SIGTERM'));
+  });
+}
+
+async function keysInit(v: Values): Promise<void> {
+  if (!v.out) throw new EdgefleetError('BAD_INPUT', 'keys init needs --out DIR');
+  const { loadOrCreateKeys } = await import('../keys.js');
+  const { keys, created } = loadOrCreateKeys(resolve(v.out));
+  out(`${created ? 'created' : 'kept existing'} keys in ${resolve(v.out)}\n`);
+  out(`  root      ${keys.root.keyId}  (public ${toBase64(keys.root.publicKey)})\n`);
+  out(`  release   ${keys.release.keyId}\n`);
+  out(`  director  ${keys.director.keyId}\n`);
+  out(`  keyring   v${keys.keyring.version}, expires ${keys.keyring.expiresAt}\n`);
+  process.stderr.write('warning: production keeps the root key offline; move root.json off this machine after signing the keyring\n');
+}
+
+export const LOCAL_COMMANDS: CommandSpec[] = [
+  {
+    words: ['hub', 'start'],
+    summary: 'Run the hub: HTTP API and dashboard, embedded MQTT broker (or --broker), rollouts, telemetry.',
+    options: ['data', 'http', 'mqtt', 'ws', 'broker', 'broker-username', 'broker-password', 'mosquitto-password-file', 'mosquitto-pid-file', 'public-url', 'webhook', 'webhook-secret', 'max-model-bytes'],
+    hidden: ['rollout-tick-ms'],
+    check: (v) => {
+      const max = v['max-model-bytes'];
+      if (max !== undefined && !(Number.isSafeInteger(Number(max)) && Number(max) > 0)) throw usageError(`--max-model-bytes must be a positive whole number, got ${JSON.stringify(max)}`);
+    },
+    notes: '--mqtt off / --ws off disable a listener; secrets may come from EDGEFLEET_BROKER_PASSWORD and EDGEFLEET_WEBHOOK_SECRET.',
+    run: async (_pos, v) => {
+      await hubStart(v);
+      // everything is closed; do not wait on stray handles (keep-alive sockets of clients)
+      process.exit(typeof process.exitCode === 'number' ? process.exitCode : 0);
+    },
+  },
+  {
+    words: ['keys', 'init'],
+    summary: 'Create root, release and director keys and a root-signed keyring in DIR (kept when they exist).',
+    options: ['out'],
+    required: ['out'],
+    values: { out: 'DIR' },
+    run: (_pos, v) => keysInit(v),
+  },
+];

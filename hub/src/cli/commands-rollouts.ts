@@ -1,0 +1,128 @@
+// Rollout commands (design §7): start gated waves, ls, show, pause, resume, abort, promote.
+
+import { usageError, type CommandSpec, type Values } from './args.js';
+import { createClient } from './client.js';
+import { parseTags } from './commands-devices.js';
+import { dur, json, out, rolloutText, table } from './format.js';
+
+/** `--gate maxP95RegressionPct=30` → { maxP95RegressionPct: 30 }; requireVerdict takes a comma list. */
+function parseGates(list: readonly string[]): Record<string, number | string[]> {
+  const gates: Record<string, number | string[]> = {};
+  for (const g of list) {
+    const i = g.indexOf('=');
+    if (i <= 0) throw usageError(`--gate must be NAME=VALUE, got ${JSON.stringify(g)}`);
+    const name = g.slice(0, i);
+    const value = g.slice(i + 1);
+    if (name === 'requireVerdict') gates[name] = value.split(',').filter(Boolean);
+    else {
+      const n = Number(value.replace(/%$/, ''));
+      if (value === '' || !Number.isFinite(n)) throw usageError(`--gate ${name}: ${JSON.stringify(value)} is not a number`);
+      gates[name] = value.endsWith('%') && !name.endsWith('Pct') ? n / 100 : n;
+    }
+  }
+  return gates;
+}
+
+function parseSpec(spec: string): { model: string; version: string } {
+  const at = spec.lastIndexOf('@');
+  if (at <= 0 || at === spec.length - 1) throw usageError(`expected NAME@VERSION, got ${JSON.stringify(spec)}`);
+  return { model: spec.slice(0, at), version: spec.slice(at + 1) };
+}
+
+function parseWaves(v: Values): number[] | undefined {
+  const waves = v.waves?.split(',').map((w) => Number(w));
+  if (waves?.some((w) => !Number.isFinite(w))) throw usageError('--waves must be numbers like 1,10,50,100');
+  return waves;
+}
+
+async function rolloutStart(spec: string, v: Values): Promise<void> {
+  const { model, version } = parseSpec(spec);
+  const tags = (v.tag ?? []).map((t) => parseTags([t]));
+  const targets = {
+    ...(v.all ? { all: true } : {}),
+    ...(tags.length ? { tags } : {}),
+    ...(v.device?.length ? { devices: v.device } : {}),
+  };
+  const waves = parseWaves(v);
+  const res = await createClient(v).request<{ rollout: any }>('POST', '/rollouts', {
+    model,
+    version,
+    targets,
+    ...(waves ? { waves } : {}),
+    ...(v.soak ? { soak: v.soak } : {}),
+    ...(v['on-fail'] ? { onFail: v['on-fail'] } : {}),
+    ...(v.shadow ? { shadow: true } : {}),
+    ...(v.gate?.length ? { gates: parseGates(v.gate) } : {}),
+    ...(v['device-timeout'] ? { deviceTimeout: v['device-timeout'] } : {}),
+  });
+  if (v.json) return json(res);
+  const r = res.rollout;
+  const plan = r.plan ? `waves ${r.plan.waves.join(',')} %, soak ${dur(r.plan.soakMs)}, on fail ${r.plan.onFail}` : 'all at once';
+  out(`rollout ${r.id} ${r.model}@${r.version} → ${r.devices} device(s), ${r.status} (${plan})\n`);
+}
+
+async function rolloutLs(v: Values): Promise<void> {
+  const res = await createClient(v).request<{ rollouts: any[] }>('GET', '/rollouts');
+  if (v.json) return json(res);
+  const rows = [['ID', 'MODEL', 'VERSION', 'ROLE', 'STATUS', 'WAVE', 'DEVICES', 'CREATED']];
+  for (const r of res.rollouts) {
+    const wave = r.plan ? `${r.wave + 1}/${r.plan.waves.length}` : 'all';
+    rows.push([r.id, r.model, r.version, r.role, r.status, wave, String(r.devices), r.createdAt]);
+  }
+  out(table(rows));
+}
+
+const ACTION_SUMMARY = {
+  pause: 'Pause a gated rollout before its next wave.',
+  resume: 'Resume a paused rollout.',
+  abort: 'Abort a rollout: its devices return to what they ran before.',
+  promote: 'Make a shadow version active.',
+} as const;
+
+export const ROLLOUT_COMMANDS: CommandSpec[] = [
+  {
+    words: ['rollout', 'start'],
+    summary: 'Roll NAME@VERSION out in gated waves (default 1, 10, 50, 100 % with a 10 min soak).',
+    positionals: [{ name: 'NAME@VERSION' }],
+    options: ['all', 'tag', 'device', 'waves', 'soak', 'on-fail', 'shadow', 'gate', 'device-timeout'],
+    client: true,
+    notes: 'Targets: --all, --tag k=v or --device ID (repeatable, combined). --waves 100 --soak 0 issues at once.',
+    check: (v, pos) => {
+      parseSpec(pos[0]!);
+      parseTags(v.tag);
+      if (!v.all && !v.tag?.length && !v.device?.length) throw usageError('rollout start needs --all, --tag k=v or --device ID');
+      parseWaves(v);
+      if (v.gate?.length) parseGates(v.gate);
+    },
+    run: (pos, v) => rolloutStart(pos[0]!, v),
+  },
+  {
+    words: ['rollout', 'ls'],
+    aliases: [['rollout', 'list']],
+    summary: 'List rollouts with their wave and status.',
+    client: true,
+    run: (_pos, v) => rolloutLs(v),
+  },
+  {
+    words: ['rollout', 'show'],
+    summary: 'One rollout: waves, devices per state, every gate’s value against its limit, shadow comparison.',
+    positionals: [{ name: 'ID' }],
+    client: true,
+    run: async (pos, v) => {
+      const res = await createClient(v).request<{ rollout: any }>('GET', `/rollouts/${encodeURIComponent(pos[0]!)}`);
+      return v.json ? json(res) : out(rolloutText(res.rollout));
+    },
+  },
+  ...(['pause', 'resume', 'abort', 'promote'] as const).map(
+    (action): CommandSpec => ({
+      words: ['rollout', action],
+      summary: ACTION_SUMMARY[action],
+      positionals: [{ name: 'ID' }],
+      client: true,
+      run: async (pos, v) => {
+        const res = await createClient(v).request<{ rollout: any }>('POST', `/rollouts/${encodeURIComponent(pos[0]!)}/${action}`);
+        return v.json ? json(res) : out(`rollout ${pos[0]} ${res.rollout.status}\n`);
+      },
+    }),
+  ),
+];

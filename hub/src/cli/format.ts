@@ -1,0 +1,75 @@
+// CLI output (design §2): aligned tables, durations, gate values, rollout and health reports.
+
+export function table(rows: string[][]): string {
+  if (rows.length === 0) return '';
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ')).join('\n') + '\n';
+}
+
+export function ago(iso: string | null | undefined): string {
+  if (!iso) return '-';
+  const s = Math.max(0, Math.round((Date.now() - new Date(iso).getTime()) / 1000));
+  if (s < 60) return `${s}s ago`;
+  if (s < 3600) return `${Math.round(s / 60)}m ago`;
+  if (s < 86400) return `${Math.round(s / 3600)}h ago`;
+  return `${Math.round(s / 86400)}d ago`;
+}
+
+export const out = (s: string): void => {
+  process.stdout.write(s);
+};
+export const json = (v: unknown): void => out(JSON.stringify(v, null, 2) + '\n');
+export const fmt = (n: number | null | undefined, digits = 2) => (n === null || n === undefined ? '-' : n.toFixed(digits));
+
+export function dur(ms: number): string {
+  if (ms % 3_600_000 === 0 && ms > 0) return `${ms / 3_600_000}h`;
+  if (ms % 60_000 === 0 && ms > 0) return `${ms / 60_000}m`;
+  if (ms % 1000 === 0) return `${ms / 1000}s`;
+  return `${ms}ms`;
+}
+
+/** A gate's value and limit in its unit (rates as %, latency regression in %, counts as they are). */
+function gateValue(name: string, x: number | null): string {
+  if (x === null || x === undefined) return '-';
+  if (/rate|agreement|drop|coverage/.test(name)) return `${(x * 100).toFixed(2)}%`;
+  if (name === 'p95-latency-regression') return `${x >= 0 ? '+' : ''}${x.toFixed(1)}%`;
+  return Number.isInteger(x) ? String(x) : x.toFixed(3);
+}
+
+function gateTable(gates: any[]): string {
+  const rows = [['GATE', 'VALUE', 'LIMIT', 'VERDICT', 'DETAIL']];
+  for (const g of gates) {
+    const limit = g.name === 'p95-latency-regression' ? `+${g.limit}%` : g.name === 'min-reporting-devices' || g.name === 'shadow-agreement' ? `≥ ${gateValue(g.name, g.limit)}` : `≤ ${gateValue(g.name, g.limit)}`;
+    rows.push([g.name, gateValue(g.name, g.value), limit, g.pass === true ? 'pass' : g.pass === false ? 'FAIL' : 'no verdict', g.detail ?? '']);
+  }
+  return table(rows);
+}
+
+/** `rollout show`: waves, devices per state, every gate's value against its limit, shadow comparison. */
+export function rolloutText(r: any): string {
+  let s = `rollout ${r.id}\n  model    ${r.model}@${r.version} (${r.role})\n  status   ${r.status}${r.pausedReason ? ` — ${r.pausedReason}` : ''}${r.supersededBy ? ` by ${r.supersededBy}` : ''}\n`;
+  s += `  targets  ${JSON.stringify(r.targets)} (${r.devices} devices)\n  created  ${r.createdAt}\n`;
+  if (!r.plan) return s + '  plan     all at once\n';
+  s += `  plan     waves ${r.plan.waves.join(', ')} %, soak ${dur(r.plan.soakMs)}, on fail ${r.plan.onFail}${r.plan.shadow ? ', shadow' : ''}, device timeout ${dur(r.plan.deviceTimeoutMs)}\n\n`;
+  const rows = [['WAVE', 'PERCENT', 'OUTCOME', 'DEVICES', 'CONVERGED', 'PENDING', 'FAILED', 'SKIPPED', 'LEFT', 'STARTED']];
+  for (const w of r.waves) {
+    const c = w.counts;
+    rows.push([String(w.index + 1), `${w.percent}%`, w.outcome, String(w.devices), String(c.converged), String(c.pending), String(c.failed), String(c.skipped), String(c.left), w.startedAt]);
+  }
+  s += r.waves.length ? table(rows) : '  no wave started yet\n';
+  const current = r.waves[r.waves.length - 1];
+  if (current) {
+    for (const k of ['failed', 'pending', 'skipped'] as const) {
+      const ids: string[] = current.byOutcome?.[k] ?? [];
+      if (ids.length) s += `  wave ${current.index + 1} ${k}: ${ids.slice(0, 20).join(', ')}${ids.length > 20 ? ` … (+${ids.length - 20})` : ''}\n`;
+    }
+  }
+  if (r.gates?.length) s += `\ngates (latest judged wave)\n${gateTable(r.gates)}`;
+  if (r.shadow) {
+    const sh = r.shadow;
+    s += `\nshadow vs active\n  agreement  ${sh.agreement === null ? '-' : `${(sh.agreement * 100).toFixed(2)}%`} (${sh.agreed} of ${sh.compared} compared)\n`;
+    s += `  latency    shadow p50 ${fmt(sh.latencyMs.shadow.p50)} ms, p95 ${fmt(sh.latencyMs.shadow.p95)} ms; active p50 ${fmt(sh.latencyMs.active.p50)} ms, p95 ${fmt(sh.latencyMs.active.p95)} ms\n`;
+  }
+  return s;
+}
+

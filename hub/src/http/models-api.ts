@@ -1,0 +1,120 @@
+// POST /api/v1/models (design §7 model push): the guard has already authorized the caller from headers
+// alone; the multipart body then streams to a temp file in the data dir (never a whole-body buffer),
+// capped while it streams, and the pushed model is read from that file.
+
+import { mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Hono } from 'hono';
+import { EdgefleetError } from '@edgefleet/protocol';
+import type { ModelRegistry } from '../model-registry.js';
+import type { RouteDoc } from './openapi.js';
+import { checkDeclaredLength, type GuardEnv } from './guard.js';
+import { multipartBoundary, receiveUpload } from './multipart.js';
+
+export const MODEL_PUSH_DOC: RouteDoc = {
+  method: 'post',
+  path: '/models',
+  summary: 'Push a model version (validated, self-tested, signed)',
+  role: 'operator',
+  multipart: {
+    file: 'the ONNX model',
+    name: 'model name',
+    version: 'semver',
+    sample: 'one OIP inference request (JSON)',
+    validation: 'JSONL: {"inputs": {...}, "label": ...} per line',
+    reference: 'drift reference (JSON)',
+    minAccuracy: 'refuse below this validation accuracy (0..1)',
+    labels: 'JSON array of class names',
+    dataset: 'lineage: dataset id',
+    run: 'lineage: training run',
+    commit: 'lineage: git commit',
+    urls: 'JSON array of mirror URLs serving the same bytes with HTTP range requests (a CDN)',
+  },
+};
+
+export interface ModelPushOptions {
+  models: ModelRegistry;
+  dataDir: string;
+  /** Cap of the whole upload (default 1 GiB). */
+  maxModelBytes?: number;
+  /** Cap of the text fields together (validation, sample, reference…; default 256 MiB). */
+  maxFieldBytes?: number;
+}
+
+/** Where uploads stream to; what a crash left there is removed at start. */
+export function uploadsDir(dataDir: string): string {
+  const dir = join(dataDir, 'uploads');
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  for (const f of readdirSync(dir)) if (f.endsWith('.upload')) rmSync(join(dir, f), { force: true });
+  return dir;
+}
+
+export function mountModelPush(api: Hono<GuardEnv>, options: ModelPushOptions): void {
+  const { models } = options;
+  const maxBytes = options.maxModelBytes ?? 1024 * 1024 * 1024;
+  const maxFieldBytes = Math.min(options.maxFieldBytes ?? 256 * 1024 * 1024, maxBytes);
+  const dir = uploadsDir(options.dataDir);
+
+  api.post('/models', async (c) => {
+    const p = c.get('principal');
+    const boundary = multipartBoundary(c.req.header('content-type'));
+    checkDeclaredLength(c, maxBytes);
+    if (!c.req.raw.body) throw new EdgefleetError('BAD_INPUT', 'multipart field "file" (the ONNX model) is required');
+    const upload = await receiveUpload(c.req.raw.body, boundary, { dir, fileField: 'file', limits: { maxBytes, maxFieldBytes, maxParts: 32 } });
+    try {
+      const text = (k: string): string | undefined => upload.fields.get(k);
+      if (!upload.file) throw new EdgefleetError('BAD_INPUT', 'multipart field "file" (the ONNX model) is required');
+      const name = text('name');
+      const version = text('version');
+      if (!name || !version) throw new EdgefleetError('BAD_INPUT', 'fields "name" and "version" are required');
+      const json = (k: string): unknown => {
+        const s = text(k);
+        if (s === undefined || s === '') return undefined;
+        try {
+          return JSON.parse(s) as unknown;
+        } catch (err) {
+          throw new EdgefleetError('BAD_JSON', `field "${k}" is not valid JSON`, { cause: err });
+        }
+      };
+      const labels = json('labels');
+      if (labels !== undefined && !(Array.isArray(labels) && labels.every((l) => typeof l === 'string'))) {
+        throw new EdgefleetError('BAD_INPUT', 'field "labels" must be a JSON array of strings');
+      }
+      const urls = json('urls');
+      if (urls !== undefined && !(Array.isArray(urls) && urls.every((u) => typeof u === 'string'))) {
+        throw new EdgefleetError('BAD_INPUT', 'field "urls" must be a JSON array of strings');
+      }
+      const minAccuracyText = text('minAccuracy');
+      const minAccuracy = minAccuracyText === undefined || minAccuracyText === '' ? undefined : Number(minAccuracyText);
+      if (minAccuracy !== undefined && !(minAccuracy >= 0 && minAccuracy <= 1)) {
+        throw new EdgefleetError('BAD_INPUT', 'minAccuracy must be a number in [0, 1]');
+      }
+      const sample = json('sample');
+      const reference = json('reference');
+      const bytes = new Uint8Array(await readFile(upload.file.path));
+      await upload.discard();
+      const opt = <T>(k: string, v: T | undefined) => (v === undefined ? {} : { [k]: v });
+      const res = await models.push(
+        bytes,
+        {
+          name,
+          version,
+          ...opt('sample', sample),
+          ...opt('validation', text('validation')),
+          ...opt('reference', reference),
+          ...opt('minAccuracy', minAccuracy),
+          ...opt('labels', labels as string[] | undefined),
+          ...opt('dataset', text('dataset') || undefined),
+          ...opt('run', text('run') || undefined),
+          ...opt('commit', text('commit') || undefined),
+          ...opt('urls', urls as string[] | undefined),
+        },
+        `${p.kind}:${p.id}`,
+      );
+      return c.json(res, 201);
+    } finally {
+      await upload.discard();
+    }
+  });
+}
