@@ -85,7 +85,10 @@ export interface AgentStore {
   openPartial(sha256: string, size: number, chunkCount: number): Promise<Uint8Array>;
   /** Write one chunk at its offset. Not yet durable until `syncPartial`. */
   writeChunk(sha256: string, offset: number, bytes: Uint8Array): Promise<void>;
-  /** Make written chunks durable, then persist the bitmap that names them (design §5 resumable). */
+  /**
+   * Make every chunk whose `writeChunk` has resolved durable, then persist `bitmap` (design §5 resumable).
+   * The caller sets bits only for such chunks: a persisted bit always means durable bytes.
+   */
   syncPartial(sha256: string, bitmap: Uint8Array): Promise<void>;
   readPartial(sha256: string): Promise<Uint8Array>;
   /** Atomically turn the verified partial into the artifact (fsync + rename). */

@@ -250,10 +250,10 @@ export function openSqliteStore(options: SqliteStoreOptions): AgentStore {
       await (await partialHandle(sha256)).write(bytes, 0, bytes.length, offset);
     },
     async syncPartial(sha256, bitmap) {
-      // No fdatasync here (it was the largest cost of a wave of downloads): the chunks are written
-      // (page cache) before their bits, so a killed process resumes correctly; a power loss that takes back
-      // a chunk whose bit survived is caught by the sha256 check before commit, which discards the partial
-      // and fetches it again (design §3, §5). commitPartial fsyncs before the rename that makes it an artifact.
+      // design §5 resumable: the bytes first (fdatasync on libuv's pool, off the event loop), then the bits
+      // that name them, so a persisted bit means durable bytes after a kill or a power loss alike. The
+      // downloader names only chunks whose writes completed before this call.
+      await (await partialHandle(sha256)).datasync();
       st.partialBitmap.run(Buffer.from(bitmap), sha256);
     },
     async readPartial(sha256) {
