@@ -72,6 +72,7 @@ export interface PredictionRecord {
  * downloads, the bounded telemetry outbox and the late-label index.
  */
 export interface AgentStore {
+  // Writes that fail for want of space reject with EdgefleetError DISK_FULL; reads never need a free byte.
   get<T>(key: string): Promise<T | undefined>;
   put(key: string, value: unknown): Promise<void>;
   delete(key: string): Promise<void>;
@@ -81,6 +82,8 @@ export interface AgentStore {
   hasArtifact(sha256: string): Promise<boolean>;
   deleteArtifact(sha256: string): Promise<void>;
   listArtifacts(): Promise<string[]>;
+  /** The persisted received-chunk bitmap of a resumable partial download of this layout, or null; writes nothing. */
+  peekPartial(sha256: string, size: number, chunkCount: number): Promise<Uint8Array | null>;
   /** Open (or resume) a partial download; returns the persisted received-chunk bitmap. */
   openPartial(sha256: string, size: number, chunkCount: number): Promise<Uint8Array>;
   /** Write one chunk at its offset. Not yet durable until `syncPartial`. */
