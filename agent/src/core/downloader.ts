@@ -110,6 +110,8 @@ export interface Downloader {
    * false when it was on disk already. Throws EdgefleetError (DOWNLOAD_FAILED, HASH_MISMATCH, SIZE_MISMATCH, …).
    */
   fetchArtifact(ref: ArtifactRef, control: DownloadControl): Promise<boolean>;
+  /** Bytes of `ref` already on disk in a resumable partial download (0: none); writes nothing. */
+  bytesReceived(ref: ArtifactRef): Promise<number>;
   /** Wake waiting downloads now (the transport just connected: request at once instead of after a timeout). */
   nudge(): void;
   readonly ignoredFrames: number;
@@ -327,6 +329,15 @@ export function createDownloader(options: DownloaderOptions): Downloader {
   return {
     get ignoredFrames() {
       return ignored;
+    },
+
+    async bytesReceived(ref) {
+      const chunkCount = Math.ceil(ref.size / ref.chunkSize);
+      const bitmap = await store.peekPartial(ref.sha256, ref.size, chunkCount);
+      if (!bitmap) return 0;
+      const n = countBits(bitmap, chunkCount);
+      // every chunk is chunkSize long but the last
+      return n * ref.chunkSize - (hasBit(bitmap, chunkCount - 1) ? chunkCount * ref.chunkSize - ref.size : 0);
     },
 
     nudge() {
