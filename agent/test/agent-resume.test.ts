@@ -86,6 +86,7 @@ describe('resumed downloads after kill -9 (child process)', () => {
         if (!part.subarray(c * chunkSize, end).equals(Buffer.from(v2.subarray(c * chunkSize, end)))) corruptBits++;
       }
     }
+    if (process.env.AGENT_LOG) console.log(`kills ${kills}, chunks persisted at the last kill ${persisted ? [...Array(chunkCount).keys()].filter((c) => hasBit(persisted!, c)).length : 0} of ${chunkCount}`);
     expect(kills).toBeGreaterThanOrEqual(15);
     expect(corruptBits).toBe(0);
     expect(refetched).toBe(0);
@@ -98,6 +99,7 @@ describe('resumed downloads after kill -9 (child process)', () => {
     }, 30_000, 'v2 active');
     for (const c of requestedSince(deviceId, m2.sha256, from)) if (persisted && hasBit(persisted, c)) refetched++;
     expect(refetched).toBe(0);
+    if (process.env.AGENT_LOG) console.log(`frames sent ${h.framesBySha.get(m2.sha256)} for ${chunkCount} chunks`);
     expect(h.events(deviceId).filter((e) => e.code === 'HASH_MISMATCH' || e.type === 'verification-failed')).toEqual([]);
   }, 180_000);
 });
