@@ -23,6 +23,7 @@ import {
   type TelemetryWindow,
   type TensorSpec,
 } from '@edgefleet/protocol';
+import { createDocumentSaver } from './document-saver.js';
 import { createDownloader, sha256With, type DownloadControl, type IncrementalSha256 } from './downloader.js';
 import {
   tensorMeta,
@@ -257,46 +258,10 @@ export function createAgentCore(options: AgentCoreOptions): AgentCore {
 
   // ---------- persistence ----------
 
-  // A write the store refused (a full disk) never stops the agent (design §5 offline first): the document
-  // stays here, the agent goes on from memory, and every tick saves it again until the disk takes it.
-  const unsaved = new Map<string, unknown>();
-  let storageFault: ErrorCode | null = null;
-  let storageEventAt = -Infinity;
-
-  function storageFailed(what: string, err: unknown): void {
-    const e = toEdgefleetError(err);
-    count('storageErrors');
-    if (storageFault === e.code) return; // reported once per episode, not once per tick
-    storageFault = e.code;
-    log(`storage: ${what} failed: ${e.message}`);
-    // a nearly full disk can refuse one write and take the next: at most one event a minute
-    if (clock.now() - storageEventAt < 60_000) return;
-    storageEventAt = clock.now();
-    emit('error', `${what} failed: ${e.message}; serving what is on disk and retrying`, { code: e.code });
-  }
-
-  async function persist(key: string, value: unknown): Promise<boolean> {
-    try {
-      await store.put(key, value);
-      unsaved.delete(key); // any older unsaved value of this key is superseded
-      if (storageFault !== null && unsaved.size === 0) {
-        log('storage: writes succeed again');
-        storageFault = null;
-      }
-      return true;
-    } catch (err) {
-      unsaved.set(key, value);
-      storageFailed(`saving ${key.split(':')[0]}`, err);
-      return false;
-    }
-  }
-
-  async function saveUnsaved(): Promise<void> {
-    for (const [key, value] of [...unsaved]) {
-      if (unsaved.get(key) !== value) continue; // a newer value was saved meanwhile
-      if (!(await persist(key, value))) return;
-    }
-  }
+  // design §5 offline first: a write the store refuses (a full disk) is kept and saved again on every tick
+  const saver = createDocumentSaver({ store, clock, log, count, report: (code, message) => emit('error', message, { code }) });
+  const persist = saver.save;
+  const storageFailed = saver.failed;
 
   async function saveSlots(): Promise<void> {
     await persist('slots', slots);
@@ -556,7 +521,7 @@ export function createAgentCore(options: AgentCoreOptions): AgentCore {
     if (!running) return;
     perfOrigin = clock.now() - performance.now();
     rotateAll(false);
-    if (unsaved.size > 0) void saveUnsaved();
+    if (saver.unsaved > 0) void saver.retry();
     void flushOutbox();
     checkProbations();
     tickTimer = clock.setTimeout(tick, Math.min(1000, Math.max(50, settings.windowSeconds * 500)));
@@ -1253,7 +1218,7 @@ export function createAgentCore(options: AgentCoreOptions): AgentCore {
       // Persist what telemetry we have; it is sent after the next start.
       if (closedWindows.length > 0) await store.outboxAppend(closedWindows.splice(0), outboxMax).catch(() => 0);
       if (persistedUpTo < predictionCounter) await store.putPredictions(unpersistedPredictions()).catch(() => {});
-      await saveUnsaved();
+      await saver.retry();
       await persist('cleanStop', true);
       if (transport.connected) await transport.publish(topics.status(deviceId), 'offline', { qos: 1, retain: true }).catch(() => {});
       await transport.close();

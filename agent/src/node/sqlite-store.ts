@@ -35,17 +35,21 @@ async function fsyncDir(dir: string): Promise<void> {
 }
 
 /** Out of space (tmpfs/ext4 ENOSPC, quota, SQLite's SQLITE_FULL) — a state to report and wait out, not a crash. */
-export function isDiskFull(err: unknown): boolean {
+function isDiskFull(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code;
   return code === 'ENOSPC' || code === 'EDQUOT' || code === 'SQLITE_FULL' || code === 'DISK_FULL';
 }
 
-/** Run a write; a full disk becomes DISK_FULL (design §10), anything else is thrown as it is. */
+/** A full disk becomes DISK_FULL (design §10); anything else is returned as it is. */
+function asDiskFull(what: string, err: unknown): unknown {
+  return isDiskFull(err) && !(err instanceof EdgefleetError) ? new EdgefleetError('DISK_FULL', `${what}: no space left in the data dir (${String(err)})`, { cause: err }) : err;
+}
+
 function writing<T>(what: string, fn: () => T): T {
   try {
     return fn();
   } catch (err) {
-    throw isDiskFull(err) && !(err instanceof EdgefleetError) ? new EdgefleetError('DISK_FULL', `${what}: no space left in the data dir (${String(err)})`, { cause: err }) : err;
+    throw asDiskFull(what, err);
   }
 }
 
@@ -53,7 +57,7 @@ async function writingAsync<T>(what: string, fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (err) {
-    throw isDiskFull(err) && !(err instanceof EdgefleetError) ? new EdgefleetError('DISK_FULL', `${what}: no space left in the data dir (${String(err)})`, { cause: err }) : err;
+    throw asDiskFull(what, err);
   }
 }
 
