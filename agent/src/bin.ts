@@ -57,6 +57,16 @@ async function main(): Promise<number> {
     process.stderr.write(`edgefleet-agent: ${code}: ${(err as Error).message}\n`);
     return 2;
   }
+  // design §5: a full data dir is reported and waited out, never a reason to stop serving. The core catches
+  // its store's errors; this is the net for one that escapes. Anything else still ends the process.
+  process.on('unhandledRejection', (err: unknown) => {
+    const code = (err as { code?: unknown } | null)?.code;
+    if (code === 'DISK_FULL' || code === 'ENOSPC' || code === 'EDQUOT' || code === 'SQLITE_FULL') {
+      log(`storage: ${err instanceof Error ? err.message : String(err)} (not saved; the agent keeps serving)`);
+      return;
+    }
+    throw err;
+  });
   await agent.start();
   process.stdout.write(`edgefleet-agent ${agent.config.deviceId} data=${agent.dataDir} api=${agent.apiUrl ?? 'off'}\n`);
   await new Promise<void>((resolve) => {

@@ -2,8 +2,10 @@
 // agent and the in-memory reference store answer the same way. A browser store can join this suite.
 
 import { afterEach, describe, expect, it } from 'vitest';
-import { createWindow } from '@edgefleet/protocol';
-import type { AgentStore } from '../src/core/ports.js';
+import { createWindow, encodeChunkFrame, sha256Hex } from '@edgefleet/protocol';
+import { createDownloader, type Downloader } from '../src/core/downloader.js';
+import type { AgentStore, Transport } from '../src/core/ports.js';
+import { systemClock } from '../src/core/ports.js';
 import { createMemoryStore } from '../src/core/memory-store.js';
 import { openSqliteStore } from '../src/node/sqlite-store.js';
 import { tmpDir } from './support/fleet-harness.js';
@@ -73,6 +75,52 @@ describe.each(implementations)('AgentStore contract: %s', (_name, make) => {
     await store.deleteArtifact(SHA);
     expect(await store.readArtifact(SHA)).toBeNull();
     expect(await store.listArtifacts()).toEqual([]);
+  });
+
+  it('persists a received-chunk bit only once the chunk\'s write has completed (a kill at any point resumes correct bytes)', async () => {
+    const { store } = fresh();
+    const chunkSize = 1024;
+    const bytes = Uint8Array.from({ length: 96 * chunkSize }, (_, i) => (i * 7 + (i >> 10)) % 251);
+    const sha256 = sha256Hex(bytes);
+    // A slow disk (the fault: writes that finish well after the frames that carry them) under the store.
+    const done = new Set<number>();
+    const violations: number[] = [];
+    let syncs = 0;
+    const slow: AgentStore = {
+      ...store,
+      async writeChunk(sha, offset, data) {
+        await new Promise((r) => setTimeout(r, 2));
+        await store.writeChunk(sha, offset, data);
+        done.add(offset / chunkSize);
+      },
+      async syncPartial(sha, bitmap) {
+        syncs++;
+        for (let i = 0; i < 96; i++) if ((bitmap[i >> 3]! & (1 << (i & 7))) !== 0 && !done.has(i)) violations.push(i);
+        await store.syncPartial(sha, bitmap);
+      },
+    };
+    let dl: Downloader | null = null;
+    // a hub that answers each artifact/get at once with every chunk asked for
+    const transport: Transport = {
+      connected: true,
+      connect() {},
+      async close() {},
+      async publish(_topic, payload) {
+        const req = JSON.parse(String(payload)) as { chunks: number[] };
+        for (const i of req.chunks) setImmediate(() => dl!.handleFrame(encodeChunkFrame(sha256, i, bytes.subarray(i * chunkSize, (i + 1) * chunkSize))));
+      },
+      async subscribe(topics) {
+        return topics.map((topic) => ({ topic, ok: false }));
+      },
+      onMessage() {},
+      onConnect() {},
+      onDisconnect() {},
+    };
+    dl = createDownloader({ deviceId: 'dev-1', transport, store: slow, clock: systemClock, window: 16, multicast: false });
+    expect(await dl.fetchArtifact({ sha256, size: bytes.length, chunkSize }, { cancelled: false })).toBe(true);
+    expect(syncs).toBeGreaterThan(4);
+    expect(violations).toEqual([]);
+    expect(await store.readArtifact(sha256)).toEqual(bytes);
   });
 
   it('refuses chunk writes after close (UNAVAILABLE): a download still running when the agent stops leaves nothing open', async () => {

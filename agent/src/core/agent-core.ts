@@ -23,6 +23,7 @@ import {
   type TelemetryWindow,
   type TensorSpec,
 } from '@edgefleet/protocol';
+import { createDocumentSaver } from './document-saver.js';
 import { createDownloader, sha256With, type DownloadControl, type IncrementalSha256 } from './downloader.js';
 import {
   tensorMeta,
@@ -67,8 +68,11 @@ export interface AgentCoreOptions {
   download?: { window?: number; timeoutMs?: number; maxIdleRounds?: number; prefer?: 'mqtt' | 'http'; fetch?: typeof fetch; multicast?: boolean; holdBytes?: number };
   /** sha256 for artifacts and desired states (default: the protocol's pure-JS one; Node passes node:crypto's). */
   sha256Stream?: () => IncrementalSha256;
-  /** Install retry backoff after a failed download or verification (doubles, with jitter). */
-  retry?: { baseMs?: number; maxMs?: number };
+  /**
+   * Install retry backoff after a failed download or verification (doubles, with jitter); after DISK_FULL,
+   * free space is checked every `diskPollMs` (default 5 s) and the install resumes once there is room.
+   */
+  retry?: { baseMs?: number; maxMs?: number; diskPollMs?: number };
   /** Outbox bound in windows; oldest dropped first (design §5). */
   outboxMaxWindows?: number;
   /** Agent starts during one probation that count as a crash loop (design §5). */
@@ -163,6 +167,7 @@ export function createAgentCore(options: AgentCoreOptions): AgentCore {
   const predictionMemory = options.predictionMemory ?? 10_000;
   const retryBase = options.retry?.baseMs ?? 1000;
   const retryMax = options.retry?.maxMs ?? 5 * 60_000;
+  const diskPollMs = options.retry?.diskPollMs ?? 5000;
   const newHasher = options.sha256Stream ?? createSha256;
   const digestOf = (bytes: Uint8Array): string => sha256With(newHasher, bytes);
 
@@ -253,8 +258,13 @@ export function createAgentCore(options: AgentCoreOptions): AgentCore {
 
   // ---------- persistence ----------
 
+  // design §5 offline first: a write the store refuses (a full disk) is kept and saved again on every tick
+  const saver = createDocumentSaver({ store, clock, log, count, report: (code, message) => emit('error', message, { code }) });
+  const persist = saver.save;
+  const storageFailed = saver.failed;
+
   async function saveSlots(): Promise<void> {
-    await store.put('slots', slots);
+    await persist('slots', slots);
   }
 
   function setSlot(slot: ModelSlot): void {
@@ -336,7 +346,7 @@ export function createAgentCore(options: AgentCoreOptions): AgentCore {
    * why it rolled back once it reconnects (at least once: a crash between publish and save sends one again).
    */
   function saveEvents(): void {
-    store.put('events', events.slice()).catch((err: unknown) => log(`events not saved: ${String(err)}`));
+    store.put('events', events.slice()).catch((err: unknown) => storageFailed('saving events', err));
   }
 
   let flushingEvents = false;
@@ -465,10 +475,23 @@ export function createAgentCore(options: AgentCoreOptions): AgentCore {
     if (flushingOutbox) return;
     flushingOutbox = true;
     try {
-      if (persistedUpTo < predictionCounter) await store.putPredictions(unpersistedPredictions());
+      if (persistedUpTo < predictionCounter) await store.putPredictions(unpersistedPredictions()).catch((err: unknown) => storageFailed('saving predictions', err));
       if (closedWindows.length > 0) {
         const windows = closedWindows.splice(0, closedWindows.length);
-        const dropped = await store.outboxAppend(windows, outboxMax);
+        let dropped: number;
+        try {
+          dropped = await store.outboxAppend(windows, outboxMax);
+        } catch (err) {
+          // not queued: kept in memory (bounded like the outbox) until the store takes them
+          closedWindows.unshift(...windows);
+          const over = closedWindows.length - outboxMax;
+          if (over > 0) {
+            closedWindows.splice(0, over);
+            count('outboxDropped', over);
+          }
+          storageFailed('queueing telemetry', err);
+          return;
+        }
         count('windowsQueued', windows.length);
         if (dropped > 0) {
           count('outboxDropped', dropped);
@@ -485,7 +508,8 @@ export function createAgentCore(options: AgentCoreOptions): AgentCore {
         count('windowsSent', batch.windows.length);
       }
     } catch (err) {
-      log(`outbox not drained: ${String(err)}`);
+      if (toEdgefleetError(err).code === 'DISK_FULL') storageFailed('sending telemetry', err);
+      else log(`outbox not drained: ${String(err)}`);
     } finally {
       flushingOutbox = false;
     }
@@ -497,6 +521,7 @@ export function createAgentCore(options: AgentCoreOptions): AgentCore {
     if (!running) return;
     perfOrigin = clock.now() - performance.now();
     rotateAll(false);
+    if (saver.unsaved > 0) void saver.retry();
     void flushOutbox();
     checkProbations();
     tickTimer = clock.setTimeout(tick, Math.min(1000, Math.max(50, settings.windowSeconds * 500)));
@@ -591,6 +616,10 @@ export function createAgentCore(options: AgentCoreOptions): AgentCore {
           reconcileAgain = false;
           await reconcileOnce();
         } while (reconcileAgain && running);
+      } catch (err) {
+        // whatever failed (a store write, most likely) is tried again later; the agent keeps serving
+        log(`reconcile failed: ${String(err)}`);
+        clock.setTimeout(kick, retryBase);
       } finally {
         reconciling = false;
       }
@@ -670,20 +699,50 @@ export function createAgentCore(options: AgentCoreOptions): AgentCore {
     const type = e.code === 'SELF_TEST_FAILED' ? 'self-test-failed' : e.code === 'MODEL_LOAD_FAILED' ? 'load-failed' : e.code === 'HASH_MISMATCH' || e.code === 'SIZE_MISMATCH' ? 'verification-failed' : 'download-failed';
     emit(type, `${name}@${task.manifest.version}: ${e.message}`, { model: name, version: task.manifest.version, code: e.code });
     if (permanent) return; // verified bytes that fail the same way every time: wait for a newer desired state
+    attempts.set(task.ref.sha256, -1);
+    if (e.code === 'DISK_FULL') {
+      waitForSpace(task, n);
+      return;
+    }
     // Retry with exponential backoff and jitter (issue 4 item 3).
     const delay = Math.min(retryBase * 2 ** n, retryMax) * (0.5 + random() * 0.5);
-    attempts.set(task.ref.sha256, -1);
     clock.setTimeout(() => {
       attempts.set(task.ref.sha256, n + 1);
       kick();
     }, delay);
   }
 
+  /** Free bytes an install still needs: what the partial download lacks, plus headroom (design §5). */
+  async function spaceNeeded(manifest: Manifest): Promise<number> {
+    const a = manifest.artifact;
+    const have = await downloader.bytesReceived({ sha256: a.sha256, size: a.size, chunkSize: a.chunkSize });
+    return (a.size - have) * 1.1 + 1024 * 1024;
+  }
+
+  /** After DISK_FULL: a cheap free-space check on a timer, and the install resumes once there is room. */
+  function waitForSpace(task: InstallTask, n: number): void {
+    const sha = task.ref.sha256;
+    const poll = async (): Promise<void> => {
+      if (!running || attempts.get(sha) !== -1) return; // stopped, or a newer desired state restarted it
+      const free = await store.freeBytes().catch(() => null);
+      const need = await spaceNeeded(task.manifest).catch(() => 0);
+      if (free === null || free >= need) {
+        attempts.set(sha, n); // no backoff growth: the disk, not the download, was the problem
+        kick();
+        return;
+      }
+      clock.setTimeout(() => void poll(), diskPollMs);
+    };
+    clock.setTimeout(() => void poll(), diskPollMs);
+  }
+
   /** `attempt` > 0 is a retry: the last attempt's error stays reported until one succeeds. */
   async function install(task: InstallTask, attempt: number): Promise<void> {
     const name = task.manifest.model;
     const { manifest, ref } = task;
-    await store.put(`manifest:${ref.sha256}`, { manifest, envelope: task.envelope });
+    // written only when new: an artifact already on disk can be activated on a full disk
+    const doc = { manifest, envelope: task.envelope };
+    if (JSON.stringify(await store.get(`manifest:${ref.sha256}`)) !== JSON.stringify(doc)) await store.put(`manifest:${ref.sha256}`, doc);
     await enqueue(async () => {
       const slot = slots[name] ?? emptySlot(name);
       setSlot({ ...slot, pending: ref, state: 'downloading', progress: 0, error: attempt > 0 ? slot.error : null, ...(task.rolloutId !== undefined ? { rolloutId: task.rolloutId } : {}) });
@@ -692,9 +751,11 @@ export function createAgentCore(options: AgentCoreOptions): AgentCore {
     // design §5: check free disk before pulling a byte
     let fresh = false; // verified and committed by this download (not found on disk)
     if (!(await store.hasArtifact(ref.sha256))) {
+      // bytes already in the partial download count: a resumed download needs room only for the rest
       const free = await store.freeBytes();
-      if (free !== null && free < manifest.artifact.size * 1.1 + 1024 * 1024) {
-        throw new EdgefleetError('DISK_FULL', `need ${manifest.artifact.size} bytes for ${name}@${manifest.version}, ${free} free`);
+      const need = await spaceNeeded(manifest);
+      if (free !== null && free < need) {
+        throw new EdgefleetError('DISK_FULL', `need ${Math.ceil(need)} more bytes for ${name}@${manifest.version} (${manifest.artifact.size} in all), ${free} free`);
       }
       const control: DownloadControl = {
         cancelled: false,
@@ -762,7 +823,7 @@ export function createAgentCore(options: AgentCoreOptions): AgentCore {
         await saveSlots();
         emit('shadow-started', `${name}@${manifest.version} running as shadow`, { model: name, version: manifest.version });
       }
-      await collectGarbage();
+      await collectGarbage().catch((err: unknown) => storageFailed('removing unused models', err));
     });
   }
 
@@ -802,7 +863,7 @@ export function createAgentCore(options: AgentCoreOptions): AgentCore {
     const r = verifyKeyring(raw, options.rootPublicKey, keyring?.keyring ?? null, new Date(clock.now()));
     if (!r.ok) return refuse('keyring', r.code, r.message);
     keyring = { raw: text, keyring: r.value };
-    await store.put('keyring', keyring);
+    await persist('keyring', keyring);
     emit('keyring-updated', `keyring version ${r.value.version}`);
     if (pendingDesired) {
       const p = pendingDesired;
@@ -833,7 +894,7 @@ export function createAgentCore(options: AgentCoreOptions): AgentCore {
     }
     attempts.clear();
     if (current && !models.some((m) => m.manifest.artifact.sha256 === current?.sha256)) current.control.cancelled = true;
-    await store.put('desired', desired);
+    await persist('desired', desired);
     await saveSlots();
     log(`desired state ${desired.sequence} applied: ${models.map((m) => `${m.manifest.model}@${m.manifest.version}/${m.role}`).join(', ') || 'no models'}`);
     scheduleReport();
@@ -846,7 +907,7 @@ export function createAgentCore(options: AgentCoreOptions): AgentCore {
     const r = verifyCommand(raw, { deviceId, lastSequence: commandSequence, keyring: keyring.keyring, now: new Date(clock.now()) });
     if (!r.ok) return refuse('command', r.code, r.message);
     commandSequence = r.value.sequence;
-    await store.put('commandSequence', commandSequence);
+    await persist('commandSequence', commandSequence);
     const cmd = r.value;
     log(`command ${cmd.action}${cmd.model ? ` ${cmd.model}` : ''}`);
     if (cmd.action === 'rollback') {
@@ -871,9 +932,10 @@ export function createAgentCore(options: AgentCoreOptions): AgentCore {
       count('emptyMessages');
       return;
     }
-    if (topic === topics.keyring()) void enqueue(() => onKeyring(payload));
-    else if (topic === topics.desired(deviceId)) void enqueue(() => onDesired(payload));
-    else if (topic === topics.command(deviceId)) void enqueue(() => onCommand(payload));
+    const failed = (err: unknown): void => log(`${topic} not applied: ${String(err)}`);
+    if (topic === topics.keyring()) enqueue(() => onKeyring(payload)).catch(failed);
+    else if (topic === topics.desired(deviceId)) enqueue(() => onDesired(payload)).catch(failed);
+    else if (topic === topics.command(deviceId)) enqueue(() => onCommand(payload)).catch(failed);
     else count('unexpectedTopic');
   }
 
@@ -1079,7 +1141,8 @@ export function createAgentCore(options: AgentCoreOptions): AgentCore {
     settings = settingsOf(desired?.telemetry);
     slots = (await store.get<Record<string, ModelSlot>>('slots')) ?? {};
     const crashed = (await store.get<boolean>('cleanStop')) !== true;
-    await store.put('cleanStop', false);
+    // start-up needs no free byte (design §5 offline first): a write refused here is retried by the tick
+    await persist('cleanStop', false);
     const now = clock.now();
     for (const original of Object.values(slots)) {
       // crash-loop detection and probation bookkeeping (design §5)
@@ -1155,7 +1218,8 @@ export function createAgentCore(options: AgentCoreOptions): AgentCore {
       // Persist what telemetry we have; it is sent after the next start.
       if (closedWindows.length > 0) await store.outboxAppend(closedWindows.splice(0), outboxMax).catch(() => 0);
       if (persistedUpTo < predictionCounter) await store.putPredictions(unpersistedPredictions()).catch(() => {});
-      await store.put('cleanStop', true);
+      await saver.retry();
+      await persist('cleanStop', true);
       if (transport.connected) await transport.publish(topics.status(deviceId), 'offline', { qos: 1, retain: true }).catch(() => {});
       await transport.close();
       for (const s of served.values()) {

@@ -62,7 +62,10 @@ export interface DownloadControl {
 interface Active {
   ref: ArtifactRef;
   chunkCount: number;
+  /** Chunks received (a bit is reserved as a chunk is accepted, before its write is done). */
   bitmap: Uint8Array;
+  /** Chunks whose write has completed: the only bits a sync may persist (design §5 resumable). */
+  written: Uint8Array;
   received: number;
   inflight: Set<number>;
   writes: Promise<void>;
@@ -107,6 +110,8 @@ export interface Downloader {
    * false when it was on disk already. Throws EdgefleetError (DOWNLOAD_FAILED, HASH_MISMATCH, SIZE_MISMATCH, …).
    */
   fetchArtifact(ref: ArtifactRef, control: DownloadControl): Promise<boolean>;
+  /** Bytes of `ref` already on disk in a resumable partial download (0: none); writes nothing. */
+  bytesReceived(ref: ArtifactRef): Promise<number>;
   /** Wake waiting downloads now (the transport just connected: request at once instead of after a timeout). */
   nudge(): void;
   readonly ignoredFrames: number;
@@ -148,16 +153,20 @@ export function createDownloader(options: DownloaderOptions): Downloader {
       ignored++;
       return;
     }
-    // Mark the bit only once the bytes are written, and persist the bitmap only after a sync (design §5).
-    setBit(a.bitmap, index); // reserve so a duplicate frame is not written twice
+    // `bitmap` reserves the bit so a duplicate frame is not written twice; `written` gets it once the
+    // write is done, and only `written` is ever persisted (after a sync makes those bytes durable).
+    setBit(a.bitmap, index);
     a.inflight.delete(index);
     a.received++;
     a.sinceSync++;
     if (a.hash) hashInOrder(a, index, data);
     a.writes = a.writes
       .then(() => store.writeChunk(a.ref.sha256, index * a.ref.chunkSize, data))
+      .then(() => setBit(a.written, index))
       .catch((err: unknown) => {
-        a.failure ??= new EdgefleetError('DOWNLOAD_FAILED', `cannot write chunk ${index}: ${String(err)}`, { cause: err });
+        // a full disk keeps its code: the agent reports DISK_FULL and retries once there is room
+        const code = err instanceof EdgefleetError && err.code === 'DISK_FULL' ? 'DISK_FULL' : 'DOWNLOAD_FAILED';
+        a.failure ??= new EdgefleetError(code, `cannot write chunk ${index}: ${String(err)}`, { cause: err });
       });
     a.control.onProgress?.(a.received, a.chunkCount);
     const wake = a.wake;
@@ -189,9 +198,12 @@ export function createDownloader(options: DownloaderOptions): Downloader {
   async function sync(a: Active): Promise<void> {
     await a.writes;
     if (a.failure) throw a.failure;
+    // Snapshot the chunks written so far, not `bitmap`: chunks accepted while we awaited are still being
+    // written, and a bit persisted for them would survive a kill that their bytes do not.
+    const durable = a.written.slice();
     a.sinceSync = 0;
     a.lastSync = clock.now();
-    await store.syncPartial(a.ref.sha256, a.bitmap.slice());
+    await store.syncPartial(a.ref.sha256, durable);
   }
 
   function waitProgress(a: Active, ms: number): Promise<boolean> {
@@ -319,6 +331,15 @@ export function createDownloader(options: DownloaderOptions): Downloader {
       return ignored;
     },
 
+    async bytesReceived(ref) {
+      const chunkCount = Math.ceil(ref.size / ref.chunkSize);
+      const bitmap = await store.peekPartial(ref.sha256, ref.size, chunkCount);
+      if (!bitmap) return 0;
+      const n = countBits(bitmap, chunkCount);
+      // every chunk is chunkSize long but the last
+      return n * ref.chunkSize - (hasBit(bitmap, chunkCount - 1) ? chunkCount * ref.chunkSize - ref.size : 0);
+    },
+
     nudge() {
       for (const a of actives.values()) {
         a.inflight.clear();
@@ -352,6 +373,7 @@ export function createDownloader(options: DownloaderOptions): Downloader {
         ref,
         chunkCount,
         bitmap,
+        written: bitmap.slice(),
         received: countBits(bitmap, chunkCount),
         inflight: new Set(),
         writes: Promise.resolve(),
@@ -387,7 +409,8 @@ export function createDownloader(options: DownloaderOptions): Downloader {
           try {
             await viaMqtt(a);
           } catch (err) {
-            if (a.control.cancelled || urls.length === 0 || options.prefer === 'http') throw err;
+            // a full disk is no better over HTTP
+            if (a.control.cancelled || urls.length === 0 || options.prefer === 'http' || (err instanceof EdgefleetError && err.code === 'DISK_FULL')) throw err;
             log(`mqtt download failed (${String(err)}); trying HTTP`);
             await tryHttp();
             if (a.received < chunkCount) throw err;

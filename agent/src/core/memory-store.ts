@@ -55,6 +55,10 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): AgentStore 
       partials.set(sha256, fresh);
       return fresh.bitmap.slice();
     },
+    async peekPartial(sha256, size, chunkCount) {
+      const p = partials.get(sha256);
+      return p && p.size === size && p.chunks === chunkCount ? p.bitmap.slice() : null;
+    },
     async writeChunk(sha256, offset, bytes) {
       if (closed) throw new EdgefleetError('UNAVAILABLE', 'the agent store is closed');
       const p = partials.get(sha256);

@@ -72,6 +72,7 @@ export interface PredictionRecord {
  * downloads, the bounded telemetry outbox and the late-label index.
  */
 export interface AgentStore {
+  // Writes that fail for want of space reject with EdgefleetError DISK_FULL; reads never need a free byte.
   get<T>(key: string): Promise<T | undefined>;
   put(key: string, value: unknown): Promise<void>;
   delete(key: string): Promise<void>;
@@ -81,11 +82,16 @@ export interface AgentStore {
   hasArtifact(sha256: string): Promise<boolean>;
   deleteArtifact(sha256: string): Promise<void>;
   listArtifacts(): Promise<string[]>;
+  /** The persisted received-chunk bitmap of a resumable partial download of this layout, or null; writes nothing. */
+  peekPartial(sha256: string, size: number, chunkCount: number): Promise<Uint8Array | null>;
   /** Open (or resume) a partial download; returns the persisted received-chunk bitmap. */
   openPartial(sha256: string, size: number, chunkCount: number): Promise<Uint8Array>;
   /** Write one chunk at its offset. Not yet durable until `syncPartial`. */
   writeChunk(sha256: string, offset: number, bytes: Uint8Array): Promise<void>;
-  /** Make written chunks durable, then persist the bitmap that names them (design §5 resumable). */
+  /**
+   * Make every chunk whose `writeChunk` has resolved durable, then persist `bitmap` (design §5 resumable).
+   * The caller sets bits only for such chunks: a persisted bit always means durable bytes.
+   */
   syncPartial(sha256: string, bitmap: Uint8Array): Promise<void>;
   readPartial(sha256: string): Promise<Uint8Array>;
   /** Atomically turn the verified partial into the artifact (fsync + rename). */

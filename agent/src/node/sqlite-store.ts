@@ -34,6 +34,33 @@ async function fsyncDir(dir: string): Promise<void> {
   }
 }
 
+/** Out of space (tmpfs/ext4 ENOSPC, quota, SQLite's SQLITE_FULL) — a state to report and wait out, not a crash. */
+function isDiskFull(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === 'ENOSPC' || code === 'EDQUOT' || code === 'SQLITE_FULL' || code === 'DISK_FULL';
+}
+
+/** A full disk becomes DISK_FULL (design §10); anything else is returned as it is. */
+function asDiskFull(what: string, err: unknown): unknown {
+  return isDiskFull(err) && !(err instanceof EdgefleetError) ? new EdgefleetError('DISK_FULL', `${what}: no space left in the data dir (${String(err)})`, { cause: err }) : err;
+}
+
+function writing<T>(what: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    throw asDiskFull(what, err);
+  }
+}
+
+async function writingAsync<T>(what: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    throw asDiskFull(what, err);
+  }
+}
+
 /**
  * One agent per data dir: a lock file holding the owner's pid. A lock left by a process that no longer
  * exists (kill -9, power loss) is taken over.
@@ -46,8 +73,15 @@ function acquireLock(dataDir: string): () => void {
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       const fd = fs.openSync(file, 'wx');
-      fs.writeSync(fd, String(process.pid));
-      fs.closeSync(fd);
+      try {
+        fs.writeSync(fd, String(process.pid));
+      } catch (err) {
+        // a full disk must not keep the agent from serving the models it has (design §5 offline first):
+        // the lock is held by the file's existence; an empty one is taken over like a stale one
+        if (!isDiskFull(err)) throw err;
+      } finally {
+        fs.closeSync(fd);
+      }
       lockedHere.add(file);
       return () => {
         lockedHere.delete(file);
@@ -78,9 +112,16 @@ export function openSqliteStore(options: SqliteStoreOptions): AgentStore {
   const unlock = acquireLock(options.dataDir);
   const maxPredictions = options.maxPredictions ?? 100_000;
   const db = new Database(path.join(options.dataDir, 'agent.db'));
+  // Opening must not need a free byte (design §5 offline first: a full disk still serves what is on it).
+  // Exclusive locking keeps the WAL index in memory instead of a -shm file that would have to be created
+  // and grown; one agent per data dir (the lock above) is all that ever opens this database.
+  db.pragma('locking_mode = EXCLUSIVE');
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
-  db.exec(`
+  const tables = ['kv', 'outbox', 'batches', 'predictions', 'partials'];
+  const present = db.prepare<[], { name: string }>("SELECT name FROM sqlite_master WHERE type = 'table'").all().map((r) => r.name);
+  // the schema is written once; a start with nothing to change writes nothing
+  if (!tables.every((t) => present.includes(t))) db.exec(`
     CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);
     CREATE TABLE IF NOT EXISTS outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, batch INTEGER, bytes INTEGER NOT NULL, body TEXT NOT NULL);
     CREATE INDEX IF NOT EXISTS outbox_batch ON outbox(batch);
@@ -205,10 +246,10 @@ export function openSqliteStore(options: SqliteStoreOptions): AgentStore {
       return row ? (JSON.parse(row.value) as T) : undefined;
     },
     async put(key, value) {
-      st.put.run(key, JSON.stringify(value));
+      writing(`saving ${key}`, () => st.put.run(key, JSON.stringify(value)));
     },
     async delete(key) {
-      st.del.run(key);
+      writing(`deleting ${key}`, () => st.del.run(key));
     },
 
     async readArtifact(sha256) {
@@ -241,20 +282,30 @@ export function openSqliteStore(options: SqliteStoreOptions): AgentStore {
       }
       await closeHandle(sha256);
       fs.rmSync(partialFile(sha256), { force: true });
-      await (await partialHandle(sha256)).truncate(size);
       const bitmap = new Uint8Array(bytes);
-      st.partialPut.run(sha256, size, chunkCount, Buffer.from(bitmap));
+      await writingAsync('starting a download', async () => {
+        await (await partialHandle(sha256)).truncate(size);
+        st.partialPut.run(sha256, size, chunkCount, Buffer.from(bitmap));
+      });
       return bitmap;
     },
+    async peekPartial(sha256, size, chunkCount) {
+      const row = st.partialGet.get(sha256);
+      return row && row.size === size && row.chunks === chunkCount && fs.existsSync(partialFile(sha256)) ? new Uint8Array(row.bitmap) : null;
+    },
     async writeChunk(sha256, offset, bytes) {
-      await (await partialHandle(sha256)).write(bytes, 0, bytes.length, offset);
+      await writingAsync(`writing ${sha256.slice(0, 12)}… at ${offset}`, async () => {
+        await (await partialHandle(sha256)).write(bytes, 0, bytes.length, offset);
+      });
     },
     async syncPartial(sha256, bitmap) {
-      // No fdatasync here (it was the largest cost of a wave of downloads): the chunks are written
-      // (page cache) before their bits, so a killed process resumes correctly; a power loss that takes back
-      // a chunk whose bit survived is caught by the sha256 check before commit, which discards the partial
-      // and fetches it again (design §3, §5). commitPartial fsyncs before the rename that makes it an artifact.
-      st.partialBitmap.run(Buffer.from(bitmap), sha256);
+      // design §5 resumable: the bytes first (fdatasync on libuv's pool, off the event loop), then the bits
+      // that name them, so a persisted bit means durable bytes after a kill or a power loss alike. The
+      // downloader names only chunks whose writes completed before this call.
+      await writingAsync('saving download progress', async () => {
+        await (await partialHandle(sha256)).datasync();
+        st.partialBitmap.run(Buffer.from(bitmap), sha256);
+      });
     },
     async readPartial(sha256) {
       await closeHandle(sha256);
@@ -262,16 +313,18 @@ export function openSqliteStore(options: SqliteStoreOptions): AgentStore {
       return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
     },
     async commitPartial(sha256) {
-      await (await partialHandle(sha256)).sync();
-      await closeHandle(sha256);
-      await fs.promises.rename(partialFile(sha256), artifactFile(sha256));
-      await fsyncDir(modelsDir);
-      st.partialDel.run(sha256);
+      await writingAsync('committing a download', async () => {
+        await (await partialHandle(sha256)).sync();
+        await closeHandle(sha256);
+        await fs.promises.rename(partialFile(sha256), artifactFile(sha256));
+        await fsyncDir(modelsDir);
+        st.partialDel.run(sha256);
+      });
     },
     async discardPartial(sha256) {
       await closeHandle(sha256);
       fs.rmSync(partialFile(sha256), { force: true });
-      st.partialDel.run(sha256);
+      writing('discarding a download', () => st.partialDel.run(sha256));
     },
     async listPartials() {
       // a .part file whose row was never written (killed between the two) counts too
@@ -289,20 +342,20 @@ export function openSqliteStore(options: SqliteStoreOptions): AgentStore {
     },
 
     async outboxAppend(windows, maxRows) {
-      return appendTx(windows, maxRows);
+      return writing('queueing telemetry', () => appendTx(windows, maxRows));
     },
     async outboxNext(maxWindows, maxBytes) {
-      return nextTx(maxWindows, maxBytes);
+      return writing('batching telemetry', () => nextTx(maxWindows, maxBytes));
     },
     async outboxAck(seq) {
-      ackTx(seq);
+      writing('acknowledging telemetry', () => ackTx(seq));
     },
     async outboxSize() {
       return st.outboxCount.get()!.n;
     },
 
     async putPredictions(entries) {
-      predTx(entries);
+      writing('saving predictions', () => predTx(entries));
     },
     async getPrediction(model, id) {
       const row = st.predGet.get(model, id);
