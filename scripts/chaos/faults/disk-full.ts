@@ -1,0 +1,119 @@
+// A full disk mid-download: an agent whose data dir is a small tmpfs gets a 16 MiB model; once its
+// `.part` file grows, the rest of the tmpfs is filled. The agent must keep serving the verified model it
+// has (also when restarted with the disk still full), and finish the update by itself once space returns
+// (design §5). Needs root for `mount -t tmpfs`; the tmpfs is always unmounted.
+
+import { execFileSync } from 'node:child_process';
+import { closeSync, mkdirSync, openSync, readdirSync, rmSync, statSync, statfsSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ChaosContext } from '../campaign.js';
+import { record, type Fleet } from '../fleet.js';
+import { sleep, waitFor } from '../procs.js';
+
+const MiB = 1024 * 1024;
+const BIG = 16 * MiB;
+const BULKY = 'bulky';
+
+/** Appends zeros to `file` until the filesystem says no (or `limit` bytes went in). */
+function fill(file: string, limit = Number.MAX_SAFE_INTEGER): number {
+  const fd = openSync(file, 'a');
+  const block = Buffer.alloc(256 * 1024);
+  let written = 0;
+  try {
+    while (written < limit) {
+      const n = Math.min(block.length, limit - written);
+      written += writeSync(fd, block, 0, n);
+    }
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOSPC') throw err;
+  } finally {
+    closeSync(fd);
+  }
+  return written;
+}
+
+const freeOf = (dir: string) => {
+  const s = statfsSync(dir);
+  return Number(s.bavail) * Number(s.bsize);
+};
+
+function partBytes(dataDir: string): number {
+  try {
+    return readdirSync(join(dataDir, 'models'))
+      .filter((f) => f.endsWith('.part'))
+      .reduce((n, f) => n + statSync(join(dataDir, 'models', f)).size, 0);
+  } catch {
+    return 0;
+  }
+}
+
+export async function diskFull(ctx: ChaosContext, fleet: Fleet): Promise<void> {
+  const row = ctx.row('disk-full');
+  if (process.getuid?.() !== 0) {
+    row.skipped = 'needs root (mount -t tmpfs)';
+    ctx.note('disk-full', 'skipped: mounting a tmpfs needs root');
+    return;
+  }
+  const { world } = fleet;
+  for (let i = 1; i <= ctx.plan.faults['disk-full']; i++) {
+    if (ctx.timeLeft() < 45_000) {
+      ctx.note('disk-full', `out of time after ${i - 1} full disks`);
+      break;
+    }
+    const mount = join(ctx.root, `tmpfs-${i}`);
+    mkdirSync(mount, { recursive: true });
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=48m', 'tmpfs', mount]);
+    const pool = `disk-${i}`;
+    const dataDir = join(mount, 'agent');
+    let agent;
+    try {
+      agent = await world.addAgent(`disk-agent-${i}`, pool, dataDir);
+      const small = await world.pushVersion(BULKY, 64 * 1024);
+      await world.rollout(BULKY, small.version, pool);
+      if ((await world.waitVersion([agent], BULKY, small.version, 60_000)).length > 0) throw new Error(`${agent.id} never activated ${BULKY}@${small.version}`);
+      const big = await world.pushVersion(BULKY, BIG);
+      // leave just what the agent's free-space check asks for (size · 1.1 + 1 MiB) and a little more
+      fill(join(mount, 'filler-0'), Math.max(0, freeOf(mount) - Math.ceil(BIG * 1.1 + 3 * MiB)));
+      await world.rollout(BULKY, big.version, pool);
+      const started = await waitFor(() => partBytes(dataDir) > 0, 30_000, 2);
+      const part = partBytes(dataDir);
+      fill(join(mount, 'filler-1'));
+      if (!started) {
+        ctx.note('disk-full', `${agent.id}: no download of ${BULKY}@${big.version} started within 30 s; disk filled anyway`);
+      }
+      row.injected++;
+      ctx.log(`disk-full ${i}: tmpfs filled with ${Math.round(part / 1024)} KiB of ${BULKY}@${big.version} downloaded (${freeOf(mount)} bytes free)`);
+      await sleep(3000);
+      let s = await world.check(agent, BULKY);
+      if (!agent.alive()) {
+        ctx.note('disk-full', `${agent.id} exited on the full disk:\n${agent.output().split('\n').slice(-3).join('\n')}`);
+        // restarted with the disk still full, it must still serve the model it has
+        await agent.start(20_000);
+        s = await world.check(agent, BULKY);
+      }
+      ctx.log(`disk-full ${i}: with the disk full ${agent.id} ${record(ctx, 'disk-full', agent, s, 'with the disk full')}`);
+      rmSync(join(mount, 'filler-0'), { force: true });
+      rmSync(join(mount, 'filler-1'), { force: true });
+      if (!agent.alive()) await agent.start(20_000);
+      const stuck = await world.waitVersion([agent], BULKY, big.version, 60_000);
+      if (stuck.length > 0) {
+        row.updatesStuck++;
+        const after = await world.check(agent, BULKY);
+        ctx.note('disk-full', `${agent.id} did not finish ${BULKY}@${big.version} within 60 s of space returning (${after.verdict === 'not-serving' ? `not serving: ${after.detail}` : `serves ${after.version}`}; .part ${Math.round(partBytes(dataDir) / 1024)} KiB)`);
+        if (after.verdict !== 'ok') record(ctx, 'disk-full', agent, after, 'after space returned');
+      } else {
+        ctx.log(`disk-full ${i}: space back, ${agent.id} finished ${BULKY}@${big.version}`);
+      }
+    } finally {
+      if (agent) {
+        await agent.stop();
+        world.agents.splice(world.agents.indexOf(agent), 1);
+      }
+      try {
+        execFileSync('umount', [mount]);
+      } catch {
+        execFileSync('umount', ['-l', mount]);
+      }
+    }
+  }
+}
