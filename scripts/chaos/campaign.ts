@@ -21,19 +21,19 @@ export interface Plan {
 }
 
 export const QUICK: Plan = {
-  faults: { 'hub-kill': 3, 'agent-kill': 4, 'disk-full': 1, 'broker-restart': 2, 'hostile-device': 12 },
+  faults: { 'hub-kill': 3, 'agent-kill': 4, 'disk-full': 1, 'broker-restart': 2, 'hostile-device': 15 },
   agents: 2,
   budgetMs: 170_000,
   modelBytes: 2 * 1024 * 1024,
-  hubHeapMb: 512,
+  hubHeapMb: 256,
 };
 
 export const FULL: Plan = {
-  faults: { 'hub-kill': 8, 'agent-kill': 12, 'disk-full': 2, 'broker-restart': 5, 'hostile-device': 12 },
+  faults: { 'hub-kill': 8, 'agent-kill': 12, 'disk-full': 2, 'broker-restart': 5, 'hostile-device': 15 },
   agents: 3,
   budgetMs: 480_000,
   modelBytes: 3 * 1024 * 1024,
-  hubHeapMb: 512,
+  hubHeapMb: 256,
 };
 
 /** One row of the table: what a fault kind injected and what it cost. */

@@ -4,7 +4,7 @@
 // acknowledged batches the hub's database does not hold.
 
 import type { ChaosContext, FaultKind } from './campaign.js';
-import { sleep } from './procs.js';
+import { excerpt, sleep } from './procs.js';
 import { accountTelemetry, startAckedPublisher, type AckedPublisher, type PublisherDevice } from './telemetry.js';
 import { createWorld, MODEL, type Serving, type World } from './world.js';
 import type { AgentProcess } from './procs.js';
@@ -46,7 +46,7 @@ export function record(ctx: ChaosContext, kind: FaultKind, agent: AgentProcess, 
     ctx.note(kind, `${agent.id} ${when}: corrupt activation: ${s.detail}`);
   } else if (s.verdict === 'not-serving') {
     row.devicesNotServing++;
-    ctx.note(kind, `${agent.id} ${when}: not serving: ${s.detail}${agent.alive() ? '' : `\n${agent.output().split('\n').slice(-4).join('\n')}`}`);
+    ctx.note(kind, `${agent.id} ${when}: not serving: ${s.detail}${agent.alive() ? '' : ` (${excerpt(agent.output())})`}`);
   }
   return s.verdict === 'not-serving' ? 'not serving' : s.version;
 }
@@ -94,6 +94,16 @@ export async function settleFleet(ctx: ChaosContext, fleet: Fleet): Promise<void
   row.duplicates += account.duplicates;
   ctx.log(`fleet: ${account.acked} batches acknowledged (${fleet.publisher.published()} published), ${account.lost} lost, ${account.duplicates} duplicated`);
   if (account.lost > 0) ctx.note('hub-kill', `${account.lost} of ${account.acked} acknowledged telemetry batches are not in the hub's database (e.g. ${account.examples.join(', ')})`);
+}
+
+/** Acknowledged batches not in the database yet (includes the few of the last milliseconds still in flight). */
+export function lostSoFar(world: World, publisher: AckedPublisher): string {
+  try {
+    const a = accountTelemetry(`${world.hub.dataDir}/hub.db`, publisher.acked);
+    return `${a.acked} batches acked, ${a.lost} not stored`;
+  } catch (err) {
+    return `telemetry unknown (${(err as Error).message})`;
+  }
 }
 
 /** Waits until the hub has stored what it is going to store (nothing new for 2 s, at most 20 s). */

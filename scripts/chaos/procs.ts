@@ -92,6 +92,13 @@ function tail(child: ChildProcess, keep = 40): () => string {
   return () => lines.join('\n');
 }
 
+/** The telling lines of a child's output (its error, not V8's stack frames): for one-line notes. */
+export function excerpt(output: string, n = 2): string {
+  const lines = output.split('\n').filter((l) => l.trim() && !/^\s*(\d+: 0x|at |}|{|Node\.js v|\^)/.test(l));
+  const telling = lines.filter((l) => /fatal|error|INTERNAL|code:|refused|killed/i.test(l));
+  return (telling.length > 0 ? telling : lines).slice(-n).map((l) => l.trim()).join(' | ') || '(no output)';
+}
+
 // ---- hub ----
 
 export interface HubProcessOptions {

@@ -40,13 +40,18 @@ export function startAckedPublisher(options: {
   model: string;
   version: string;
   inflight?: number;
+  /** Batches per second over all devices (default 800: steady ingest without eating the machine). */
+  ratePerSecond?: number;
 }): AckedPublisher {
   const inflightMax = options.inflight ?? 8;
+  const perDevice = (options.ratePerSecond ?? 800) / options.devices.length;
+  const startedAt = Date.now();
   const acked = new Map<string, Set<number>>();
   let published = 0;
   let stopping = false;
   const outstanding = new Set<Promise<void>>();
   const clients: MqttClient[] = [];
+  const timers: NodeJS.Timeout[] = [];
 
   for (const d of options.devices) {
     const mine = new Set<number>();
@@ -65,7 +70,8 @@ export function startAckedPublisher(options: {
     clients.push(client);
     client.on('error', () => undefined); // refused while the hub restarts: reconnects
     const pump = () => {
-      while (!stopping && client.connected && inflight < inflightMax) {
+      // paced: never ahead of the rate since the start, never more than `inflight` unacknowledged
+      while (!stopping && client.connected && inflight < inflightMax && seq < ((Date.now() - startedAt) / 1000) * perDevice) {
         const s = ++seq;
         inflight++;
         published++;
@@ -83,6 +89,7 @@ export function startAckedPublisher(options: {
       }
     };
     client.on('connect', pump);
+    timers.push(setInterval(pump, 20));
   }
 
   return {
@@ -91,6 +98,7 @@ export function startAckedPublisher(options: {
     ackedCount: () => [...acked.values()].reduce((n, s) => n + s.size, 0),
     async stop(drainMs = 5000) {
       stopping = true;
+      for (const t of timers) clearInterval(t);
       await Promise.race([Promise.allSettled([...outstanding]), new Promise((r) => setTimeout(r, drainMs))]);
       await Promise.all(clients.map((c) => new Promise<void>((r) => c.end(true, {}, () => r()))));
     },

@@ -9,7 +9,7 @@ import * as ort from 'onnxruntime-node';
 import { createHubClient, type HubClient } from '../sim/hub-client.js';
 import { sizedClassifier } from '../sim/models.js';
 import type { ChaosContext, FaultKind } from './campaign.js';
-import { createAgentProcess, createHubProcess, freePort, mqttAccepts, waitFor, type AgentProcess, type HubProcess, type HubProcessOptions } from './procs.js';
+import { createAgentProcess, createHubProcess, excerpt, freePort, mqttAccepts, waitFor, type AgentProcess, type HubProcess, type HubProcessOptions } from './procs.js';
 import type { PublisherDevice } from './telemetry.js';
 
 export const MODEL = 'chaos';
@@ -180,7 +180,7 @@ export async function createWorld(
         const ok = started && (await hub.serving()) && (await mqttAccepts(hub.mqtt, probe.id, probe.token));
         if (ok) return true;
         row.hubRestartsNeeded++;
-        ctx.note(kind, `hub did not come back serving after ${why} (attempt ${attempt}):\n${hub.output().split('\n').slice(-6).join('\n')}`);
+        ctx.note(kind, `hub did not come back serving after ${why} (attempt ${attempt}): ${excerpt(hub.output())}`);
         await hub.kill9();
       }
       return false;

@@ -4,7 +4,7 @@
 
 import type { ChaosContext } from '../campaign.js';
 import { fleetStates, record, type Fleet } from '../fleet.js';
-import { sleep } from '../procs.js';
+import { excerpt, sleep } from '../procs.js';
 import { MODEL } from '../world.js';
 
 export async function agentKill(ctx: ChaosContext, fleet: Fleet): Promise<void> {
@@ -34,7 +34,7 @@ export async function agentKill(ctx: ChaosContext, fleet: Fleet): Promise<void> 
     for (const [k, a] of victims.entries()) {
       if (!restarted[k]) {
         row.devicesNotServing++;
-        ctx.note('agent-kill', `${a.id} does not start again after kill -9:\n${a.output().split('\n').slice(-4).join('\n')}`);
+        ctx.note('agent-kill', `${a.id} does not start again after kill -9: ${excerpt(a.output())}`);
         continue;
       }
       seen.push(`${a.id} ${record(ctx, 'agent-kill', a, await world.check(a, MODEL), `restarted after kill in round ${round}`)}`);

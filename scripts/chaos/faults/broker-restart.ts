@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { mosquittoPasswordHash } from '../../../hub/src/mosquitto.js';
 import type { ChaosContext } from '../campaign.js';
-import { fleetStates, record, waitStored } from '../fleet.js';
+import { fleetStates, lostSoFar, record, waitStored } from '../fleet.js';
 import { createMosquittoProcess, freePort, MOSQUITTO, mqttAccepts, sleep } from '../procs.js';
 import { accountTelemetry, startAckedPublisher } from '../telemetry.js';
 import { createWorld, MODEL } from '../world.js';
@@ -81,7 +81,7 @@ export async function brokerRestart(ctx: ChaosContext): Promise<void> {
       if (how === 'kill -9') await broker.kill9();
       else await broker.stop();
       row.injected++;
-      ctx.log(`broker-restart ${i}: mosquitto ${how} during ${during} (+${delay} ms; ${states}; ${publisher.ackedCount()} batches acked so far)`);
+      ctx.log(`broker-restart ${i}: mosquitto ${how} during ${during} (+${delay} ms; ${states}; so far ${lostSoFar(world, publisher)})`);
       await sleep(ctx.int(200, 1500)); // down for a moment
       if (!(await broker.start())) throw new Error(`mosquitto did not start again:\n${broker.output()}`);
       if (!(await world.hub.serving())) {

@@ -8,7 +8,7 @@ import { closeSync, mkdirSync, openSync, readdirSync, rmSync, statSync, statfsSy
 import { join } from 'node:path';
 import type { ChaosContext } from '../campaign.js';
 import { record, type Fleet } from '../fleet.js';
-import { sleep, waitFor } from '../procs.js';
+import { excerpt, sleep, waitFor } from '../procs.js';
 
 const MiB = 1024 * 1024;
 const BIG = 16 * MiB;
@@ -74,19 +74,20 @@ export async function diskFull(ctx: ChaosContext, fleet: Fleet): Promise<void> {
       const big = await world.pushVersion(BULKY, BIG);
       // leave just what the agent's free-space check asks for (size · 1.1 + 1 MiB) and a little more
       fill(join(mount, 'filler-0'), Math.max(0, freeOf(mount) - Math.ceil(BIG * 1.1 + 3 * MiB)));
+      const free0 = freeOf(mount);
       await world.rollout(BULKY, big.version, pool);
-      const started = await waitFor(() => partBytes(dataDir) > 0, 30_000, 2);
-      const part = partBytes(dataDir);
+      // mid-download: once a quarter of the artifact is on the tmpfs (the .part may be sparse, so count
+      // blocks used, not its length)
+      const started = await waitFor(() => free0 - freeOf(mount) >= BIG / 4, 30_000, 2);
+      const downloaded = free0 - freeOf(mount);
       fill(join(mount, 'filler-1'));
-      if (!started) {
-        ctx.note('disk-full', `${agent.id}: no download of ${BULKY}@${big.version} started within 30 s; disk filled anyway`);
-      }
+      if (!started) ctx.note('disk-full', `${agent.id}: the download of ${BULKY}@${big.version} did not get a quarter in within 30 s; disk filled anyway`);
       row.injected++;
-      ctx.log(`disk-full ${i}: tmpfs filled with ${Math.round(part / 1024)} KiB of ${BULKY}@${big.version} downloaded (${freeOf(mount)} bytes free)`);
+      ctx.log(`disk-full ${i}: tmpfs filled with ${Math.round(downloaded / 1024)} KiB of ${BULKY}@${big.version} (${Math.round(BIG / 1024)} KiB) downloaded`);
       await sleep(3000);
       let s = await world.check(agent, BULKY);
       if (!agent.alive()) {
-        ctx.note('disk-full', `${agent.id} exited on the full disk:\n${agent.output().split('\n').slice(-3).join('\n')}`);
+        ctx.note('disk-full', `${agent.id} exited on the full disk: ${excerpt(agent.output())}`);
         // restarted with the disk still full, it must still serve the model it has
         await agent.start(20_000);
         s = await world.check(agent, BULKY);
@@ -99,7 +100,7 @@ export async function diskFull(ctx: ChaosContext, fleet: Fleet): Promise<void> {
       if (stuck.length > 0) {
         row.updatesStuck++;
         const after = await world.check(agent, BULKY);
-        ctx.note('disk-full', `${agent.id} did not finish ${BULKY}@${big.version} within 60 s of space returning (${after.verdict === 'not-serving' ? `not serving: ${after.detail}` : `serves ${after.version}`}; .part ${Math.round(partBytes(dataDir) / 1024)} KiB)`);
+        ctx.note('disk-full', `${agent.id} did not finish ${BULKY}@${big.version} within 60 s of space returning (${after.verdict === 'not-serving' ? `not serving: ${after.detail}` : `serves ${after.version}`}; .part of ${Math.round(partBytes(dataDir) / 1024)} KiB on disk)`);
         if (after.verdict !== 'ok') record(ctx, 'disk-full', agent, after, 'after space returned');
       } else {
         ctx.log(`disk-full ${i}: space back, ${agent.id} finished ${BULKY}@${big.version}`);

@@ -3,10 +3,11 @@
 // still be up and answer `fleet status` and the version's health (which merge stored telemetry), without
 // a restart (design §4: a bad message is dropped and counted, never crashes a process).
 
+import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { createWindow, LIMITS, topics } from '../../../protocol/src/index.js';
 import type { ChaosContext } from '../campaign.js';
-import { sleep } from '../procs.js';
+import { excerpt, sleep } from '../procs.js';
 import type { PublisherDevice } from '../telemetry.js';
 import { createWorld, MODEL, type World } from '../world.js';
 import { PAYLOADS, type Message } from './hostile-payloads.js';
@@ -70,14 +71,14 @@ export async function hostileDevice(ctx: ChaosContext): Promise<void> {
       row.injected++;
       const down = await hubUp(w.world, w.version);
       if (down === null) {
-        ctx.log(`hostile-device ${p.name}: hub stayed up${p.check ? `; ${await p.check(w.world.api, w.evil.id).catch((e: Error) => e.message)}` : ''}`);
-        const finding = p.finding ? await p.finding(w.world.api, w.evil.id).catch(() => null) : null;
-        if (finding) ctx.note('hostile-device', `${p.name}: ${finding}`);
+        ctx.log(`hostile-device ${p.name}: hub stayed up`);
+        const finding = p.finding ? await p.finding({ api: w.world.api, deviceId: w.evil.id, dbFile: join(w.world.hub.dataDir, 'hub.db') }).catch(() => null) : null;
+        if (finding) ctx.note('hostile-device', `${p.name} (hub stayed up): ${finding}`);
         continue;
       }
       // it went down: one restart was needed; a second that does not serve means the payload is stored
       row.hubRestartsNeeded++;
-      ctx.note('hostile-device', `${p.name} took the hub down (${down}):\n${w.world.hub.output().split('\n').filter((l) => /error|heap|memory|fatal/i.test(l)).slice(-2).join('\n')}`);
+      ctx.note('hostile-device', `${p.name} took the hub down (${down}): ${excerpt(w.world.hub.output())}`);
       await w.world.hub.kill9();
       if (await w.world.restartHub('hostile-device', `payload ${p.name}`, 2)) continue;
       ctx.note('hostile-device', `after ${p.name} the hub no longer starts serving: a fresh hub takes the remaining payloads`);

@@ -3,6 +3,7 @@
 // supplied size and index below is one the hub must bound before it allocates or stores anything.
 
 import type { createWindow as CreateWindow, LIMITS as Limits, topics as Topics, TelemetryWindow } from '../../../protocol/src/index.js';
+import Database from 'better-sqlite3';
 import type { HubClient } from '../../sim/hub-client.js';
 
 export interface Message {
@@ -20,13 +21,28 @@ export interface PayloadEnv {
   limits: typeof Limits;
 }
 
+/** What a payload's finding may look at once the hub survived it. */
+export interface Probe {
+  api: HubClient;
+  deviceId: string;
+  /** The hub's SQLite file (read-only). */
+  dbFile: string;
+}
+
 export interface Payload {
   name: string;
   messages(deviceId: string, env: PayloadEnv): Message[][];
-  /** Something worth saying in the log once the hub survived it. */
-  check?(api: HubClient, deviceId: string): Promise<string>;
-  /** A finding to report (a payload the hub accepted but should not have), or null. */
-  finding?(api: HubClient, deviceId: string): Promise<string | null>;
+  /** A finding to report (something the hub accepted but should not have), or null. */
+  finding?(probe: Probe): Promise<string | null>;
+}
+
+function countRows(dbFile: string, sql: string, ...args: unknown[]): number {
+  const db = new Database(dbFile, { readonly: true, fileMustExist: true });
+  try {
+    return (db.prepare(sql).get(...args) as { n: number }).n;
+  } finally {
+    db.close();
+  }
 }
 
 const MINUTE = 60_000;
@@ -130,7 +146,10 @@ export const PAYLOADS: Payload[] = [
         body: JSON.stringify({ type: 'rolled-back', model: env.model, version: env.version, code: 'PROBATION_FAILED', message: `flood ${i} ${'x'.repeat(1900)}`, at: new Date(env.now).toISOString() }),
       })),
     ],
-    check: async (api, id) => `events stored for ${id}: ${((await api.request<{ events: unknown[] }>('GET', `/api/v1/devices/${id}`)).events ?? []).length} shown`,
+    finding: async ({ dbFile, deviceId }) => {
+      const n = countRows(dbFile, 'SELECT COUNT(*) AS n FROM events WHERE device_id = ?', deviceId);
+      return n > 200 ? `${n} of 2000 flood events from one device were stored (no per-device limit)` : null;
+    },
   },
   {
     name: 'claims-a-version-it-never-downloaded',
@@ -153,7 +172,7 @@ export const PAYLOADS: Payload[] = [
         },
       ],
     ],
-    finding: async (api) => {
+    finding: async ({ api }) => {
       const v = (await api.fleetStatus()).versions.find((x) => x.version === '9.9.9');
       return v ? `fleet status counts ${v.devices} device(s) on ${v.model}@9.9.9, a version that does not exist` : null;
     },

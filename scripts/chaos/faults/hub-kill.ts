@@ -3,7 +3,7 @@
 // serving by itself, and the devices must keep serving a whole model through its outage (design §5, §7).
 
 import type { ChaosContext } from '../campaign.js';
-import { fleetStates, record, type Fleet } from '../fleet.js';
+import { fleetStates, lostSoFar, record, type Fleet } from '../fleet.js';
 import { sleep } from '../procs.js';
 import { MODEL } from '../world.js';
 
@@ -28,7 +28,7 @@ export async function hubKill(ctx: ChaosContext, fleet: Fleet): Promise<void> {
     const states = await fleetStates(world, fleet.main.map((a) => a.id));
     await world.hub.kill9();
     row.injected++;
-    ctx.log(`hub-kill ${i}: kill -9 during ${phase} (+${delay} ms; ${states}; ${fleet.publisher.ackedCount()} batches acked so far)`);
+    ctx.log(`hub-kill ${i}: kill -9 during ${phase} (+${delay} ms; ${states}; so far ${lostSoFar(world, fleet.publisher)})`);
     if (!(await world.restartHub('hub-kill', `kill -9 #${i} during ${phase}`))) throw new Error('the hub does not come back after kill -9');
     // through the outage and after it, every device answers with a whole model
     const seen = [];
