@@ -23,7 +23,7 @@ export interface Plan {
 export const QUICK: Plan = {
   faults: { 'hub-kill': 3, 'agent-kill': 4, 'disk-full': 1, 'broker-restart': 2, 'hostile-device': 15 },
   agents: 2,
-  budgetMs: 170_000,
+  budgetMs: 200_000,
   modelBytes: 2 * 1024 * 1024,
   hubHeapMb: 256,
 };

@@ -29,8 +29,10 @@ export async function hubKill(ctx: ChaosContext, fleet: Fleet): Promise<void> {
     await world.hub.kill9();
     row.injected++;
     ctx.log(`hub-kill ${i}: kill -9 during ${phase} (+${delay} ms; ${states}; so far ${lostSoFar(world, fleet.publisher)})`);
+    // offline first (design §5): with the hub gone the devices go on serving what they run
+    for (const a of fleet.main) record(ctx, 'hub-kill', a, await world.check(a, MODEL), `while the hub was down (kill ${i})`);
     if (!(await world.restartHub('hub-kill', `kill -9 #${i} during ${phase}`))) throw new Error('the hub does not come back after kill -9');
-    // through the outage and after it, every device answers with a whole model
+    // and once it is back, every device still answers with a whole model
     const seen = [];
     for (const a of fleet.main) seen.push(`${a.id} ${record(ctx, 'hub-kill', a, await world.check(a, MODEL), `after hub kill ${i}`)}`);
     ctx.log(`hub-kill ${i}: hub serving again; ${seen.join(', ')}`);
