@@ -18,6 +18,8 @@ export interface Plan {
   modelBytes: number;
   /** Heap cap of hub children (MiB). */
   hubHeapMb: number;
+  /** How long an update may take to finish once its fault is over before it counts as stuck. */
+  settleMs: number;
 }
 
 export const QUICK: Plan = {
@@ -26,6 +28,7 @@ export const QUICK: Plan = {
   budgetMs: 200_000,
   modelBytes: 2 * 1024 * 1024,
   hubHeapMb: 256,
+  settleMs: 40_000,
 };
 
 export const FULL: Plan = {
@@ -34,6 +37,7 @@ export const FULL: Plan = {
   budgetMs: 480_000,
   modelBytes: 3 * 1024 * 1024,
   hubHeapMb: 256,
+  settleMs: 60_000,
 };
 
 /** One row of the table: what a fault kind injected and what it cost. */

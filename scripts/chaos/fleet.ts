@@ -75,7 +75,7 @@ export async function fleetStates(world: World, ids: string[]): Promise<string> 
 export async function settleFleet(ctx: ChaosContext, fleet: Fleet): Promise<void> {
   const { world } = fleet;
   const last = world.versions(MODEL).at(-1)!;
-  const stuck = await world.waitVersion(fleet.main, MODEL, last.version, 60_000);
+  const stuck = await world.waitVersion(fleet.main, MODEL, last.version, ctx.plan.settleMs);
   for (const a of stuck) {
     // charged to the fault that last touched the fleet's rollouts
     const kind: FaultKind = ctx.row('agent-kill').injected > 0 ? 'agent-kill' : 'hub-kill';

@@ -93,7 +93,7 @@ export async function brokerRestart(ctx: ChaosContext): Promise<void> {
       ctx.log(`broker-restart ${i}: mosquitto back; ${agent.id} ${record(ctx, 'broker-restart', agent, await world.check(agent, MODEL), `after mosquitto ${how}`)}`);
     }
     const last = world.versions(MODEL).at(-1)!;
-    if ((await world.waitVersion([agent], MODEL, last.version, 60_000)).length > 0) {
+    if ((await world.waitVersion([agent], MODEL, last.version, ctx.plan.settleMs)).length > 0) {
       row.updatesStuck++;
       ctx.note('broker-restart', `${agent.id} never reached ${MODEL}@${last.version} after the broker restarts`);
     }
