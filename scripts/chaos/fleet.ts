@@ -81,7 +81,7 @@ export async function settleFleet(ctx: ChaosContext, fleet: Fleet): Promise<void
     const kind: FaultKind = ctx.row('agent-kill').injected > 0 ? 'agent-kill' : 'hub-kill';
     ctx.row(kind).updatesStuck++;
     const s = await world.check(a, MODEL);
-    ctx.note(kind, `${a.id} never reached ${MODEL}@${last.version} (serves ${s.verdict === 'not-serving' ? 'nothing' : s.version})`);
+    ctx.note(kind, `${a.id} never reached ${MODEL}@${last.version} (serves ${s.verdict === 'not-serving' ? 'nothing' : s.version}; the hub last heard: ${await fleetStates(world, [a.id])})`);
   }
   await fleet.publisher.stop();
   await waitStored(world, fleet.publisher);

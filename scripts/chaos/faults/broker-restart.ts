@@ -95,7 +95,7 @@ export async function brokerRestart(ctx: ChaosContext): Promise<void> {
     const last = world.versions(MODEL).at(-1)!;
     if ((await world.waitVersion([agent], MODEL, last.version, ctx.plan.settleMs)).length > 0) {
       row.updatesStuck++;
-      ctx.note('broker-restart', `${agent.id} never reached ${MODEL}@${last.version} after the broker restarts`);
+      ctx.note('broker-restart', `${agent.id} never reached ${MODEL}@${last.version} within ${ctx.plan.settleMs / 1000} s of the last broker restart (the hub last heard: ${await fleetStates(world, [agent.id])})`);
     }
     await publisher.stop();
     await waitStored(world, publisher);

@@ -134,9 +134,10 @@ export const PAYLOADS: Payload[] = [
     messages: (id, env) => [[telemetry(id, env, [win(env, env.now - 20_000)])], [telemetry(id, env, [win(env, env.now - 18_000, {}, { offset: 500_000_000 })])]],
   },
   {
-    // two minutes' rollups stored apart (no merge at ingest), merged by every fleet status and health read
+    // two minutes' rollups stored apart (no merge at ingest: minutes no other payload wrote), merged by
+    // every fleet status and health read since
     name: 'huge-offset-in-its-own-rollup',
-    messages: (id, env) => [[telemetry(id, env, [win(env, env.now - MINUTE - 20_000), win(env, env.now - 5_000, {}, { offset: -500_000_000 })])]],
+    messages: (id, env) => [[telemetry(id, env, [win(env, env.now - 4 * MINUTE - 10_000), win(env, env.now - 3 * MINUTE + 10_000, {}, { offset: -500_000_000 })])]],
   },
   {
     name: 'events-flood',
