@@ -44,8 +44,12 @@ export async function connectBrokerClient(url: string, options: { clientId?: str
     }
     const waits: Array<Promise<void>> = [];
     for (const h of matching) {
-      const r = h.handler(topic, payload);
-      if (r) waits.push(r);
+      try {
+        const r = h.handler(topic, payload);
+        if (r) waits.push(r);
+      } catch (err) {
+        waits.push(Promise.reject(err));
+      }
     }
     if (waits.length === 0) return done();
     Promise.all(waits).then(
@@ -58,14 +62,7 @@ export async function connectBrokerClient(url: string, options: { clientId?: str
       },
     );
   };
-  client.handleMessage = (packet, callback) => {
-    try {
-      dispatch(packet, callback as (err?: Error) => void);
-    } catch (err) {
-      options.log?.(`broker client: ${String(err)}`);
-      callback(err as Error);
-    }
-  };
+  client.handleMessage = (packet, callback) => dispatch(packet, callback as (err?: Error) => void);
   // log each distinct failure once, not on every reconnect attempt
   let lastError = '';
   client.on('error', (err) => {

@@ -106,8 +106,12 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
     const waits: Array<Promise<void>> = [];
     for (const h of hubHandlers) {
       if (!topicMatches(h.filter, topic)) continue;
-      const r = h.handler(topic, payload);
-      if (r) waits.push(r);
+      try {
+        const r = h.handler(topic, payload);
+        if (r) waits.push(r);
+      } catch (err) {
+        waits.push(Promise.reject(err));
+      }
     }
     if (waits.length === 0) return done(null);
     const gate = gates.get(client);
@@ -129,11 +133,7 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
     authorizePublish(client, packet, done) {
       policy.authorizePublish!(client, packet, (err) => {
         if (err || client === null) return done(err ?? null);
-        try {
-          deliverToHub(client, packet.topic, packet.payload as Buffer, done);
-        } catch (e) {
-          done(e instanceof Error ? e : new Error(String(e)));
-        }
+        deliverToHub(client, packet.topic, packet.payload as Buffer, done);
       });
     },
     maxClientsIdLength: 128,
