@@ -3,6 +3,7 @@
 // Raw TCP sockets against a real embedded hub.
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import type { Hub } from '@edgefleet/hub';
 import { apiClient, connectDevice, endClient, startTestHub, tempDir, waitFor } from './helpers.js';
 
@@ -74,6 +75,22 @@ describe('MQTT before CONNACK', () => {
     await waitFor(() => probes.every((p) => p.isClosed()), 'every unfinished CONNECT cut by the hub', 5_000);
     expect(hub.metrics.get('edgefleet_rejected_messages_total', { reason: 'TOO_LARGE', topic: 'mqtt' })).toBe(60);
     await waitFor(() => hub!.metrics.render().includes('edgefleet_mqtt_pending_connections 0'), 'no pending connection left');
+  });
+
+  it('cuts a WebSocket whose unauthenticated bytes pass the budget before ws has buffered its frame', async () => {
+    dir = tempDir();
+    hub = await startTestHub(dir.path);
+    const ws = new WebSocket(hub.urls.ws!, 'mqtt');
+    ws.on('error', () => undefined);
+    await new Promise((r) => ws.once('open', r));
+    const closed = new Promise((r) => ws.once('close', r));
+    // one frame of 2 MiB: a CONNECT header under the devices' packet cap and most of its body
+    const frame = Buffer.alloc(2 * 1024 * 1024, 0x61);
+    connectHeader(3 * 1024 * 1024 - 16).copy(frame);
+    ws.send(frame);
+    await closed;
+    expect(hub.metrics.get('edgefleet_mqtt_connections_refused_total', { reason: 'pre_auth_bytes' })).toBe(1);
+    await waitFor(() => hub!.metrics.render().includes('edgefleet_mqtt_pending_bytes 0'), 'its bytes released');
   });
 
   it('refuses a connection beyond the pending cap and cuts pending connections past the byte budget', async () => {
