@@ -205,23 +205,31 @@ export function createIngest(ctx: HubContext, options: IngestOptions = {}): Inge
     const waiting = acks;
     queue = [];
     acks = [];
+    // after the commit, outside it: a failing listener must not make committed messages look uncommitted
     const notify = ({ statusChanges, stored }: ReturnType<typeof commit>) => {
-      for (const [id, s] of statusChanges) options.onStatus?.(id, s);
-      for (const [id, e] of stored) options.onEvent?.(id, e);
+      try {
+        for (const [id, s] of statusChanges) options.onStatus?.(id, s);
+        for (const [id, e] of stored) options.onEvent?.(id, e);
+      } catch (err) {
+        ctx.log(`ingest: after commit: ${String(err)}`);
+      }
     };
+    let done: ReturnType<typeof commit> | null = null;
     try {
-      notify(commit(jobs));
-      for (const a of waiting) a?.resolve();
-      return;
+      done = commit(jobs);
     } catch (err) {
       ctx.log(`ingest: commit of ${jobs.length} messages failed, committing them one by one: ${String(err)}`);
+    }
+    if (done) {
+      for (const a of waiting) a?.resolve();
+      return notify(done);
     }
     // a failed transaction rolls back whole: one bad message must not take the others with it
     jobs.forEach((job, i) => {
       const ack = waiting[i];
+      let one: ReturnType<typeof commit>;
       try {
-        notify(commit([job]));
-        ack?.resolve();
+        one = commit([job]);
       } catch (err) {
         if (isStorageFailure(err) && ack) {
           metrics.inc('edgefleet_rejected_messages_total', { reason: 'UNAVAILABLE', topic: 'ingest' });
@@ -230,8 +238,10 @@ export function createIngest(ctx: HubContext, options: IngestOptions = {}): Inge
         // refused for good: acknowledged, so it is not sent again
         ctx.log(`ingest: ${job.kind} from ${job.deviceId} not stored: ${String(err)}`);
         metrics.inc('edgefleet_rejected_messages_total', { reason: 'INTERNAL', topic: 'ingest' });
-        ack?.resolve();
+        return ack?.resolve();
       }
+      ack?.resolve();
+      notify(one);
     });
   };
 
