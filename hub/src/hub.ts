@@ -9,7 +9,7 @@ import { EdgefleetError, hubSubscriptions, parseTopic, topics, type TelemetrySet
 import { openStore } from './store/db.js';
 import { loadOrCreateKeys } from './keys.js';
 import { HUB_METRICS, createMetrics, type Metrics } from './metrics.js';
-import { startEmbeddedBroker } from './broker/embedded.js';
+import { startEmbeddedBroker, type EmbeddedBrokerOptions } from './broker/embedded.js';
 import type { MulticastSubscribers } from './broker/multicast.js';
 import { connectBrokerClient, HUB_CLIENT_ID } from './mqtt-client.js';
 import type { Bus } from './broker/bus.js';
@@ -17,7 +17,7 @@ import type { HubContext } from './context.js';
 import { createDeviceRegistry, type DeviceRegistry } from './devices.js';
 import { createDeployments, type Deployments } from './deployments.js';
 import { createArtifactStore, createChunkServer } from './artifacts.js';
-import { createIngest, type Ingest } from './ingest.js';
+import { createIngest, type Ingest, type IngestOptions } from './ingest.js';
 import { createModelRegistry, type ModelRegistry } from './model-registry.js';
 import { createCommandSender, type CommandSender } from './commands.js';
 import { createApi } from './http/app.js';
@@ -66,6 +66,10 @@ export interface HubOptions {
   deviceRateLimits?: DeviceRateLimitOptions;
   /** MQTT packet cap (default LIMITS.mqttPacket). */
   maxPacketBytes?: number;
+  /** Embedded broker: limits before CONNACK, CONNECT timeout, unacknowledged messages per connection. */
+  mqttLimits?: Pick<EmbeddedBrokerOptions, 'preAuth' | 'connectTimeoutMs' | 'maxUnacked'>;
+  /** Ingest batching: commit after this many queued messages or this long after the first (default 2000 / 20 ms). */
+  ingest?: Pick<IngestOptions, 'maxBatch' | 'flushMs'>;
   now?: () => Date;
   /** Telemetry settings sent in every desired state (window length, probation; agents' defaults when unset). */
   telemetry?: Partial<TelemetrySettings>;
@@ -162,6 +166,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
     // ---- broker ----
     let bus: Bus;
     let connectedClients: (() => number) | null = null;
+    let embedded: Awaited<ReturnType<typeof startEmbeddedBroker>> | null = null;
     let multicastSubscribers: MulticastSubscribers | undefined; // design §4 multicast: embedded broker only
     let mayMulticast: (deviceId: string, sha256: string) => boolean = () => false;
     let setMarkOffline: (f: (id: string) => void) => void = () => undefined;
@@ -175,6 +180,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
         mqtt: options.mqtt === undefined ? DEFAULTS.mqtt : options.mqtt,
         ws: options.ws === undefined ? DEFAULTS.ws : options.ws,
         maxPacketBytes: options.maxPacketBytes,
+        ...options.mqttLimits,
         checkDevice: (id, password) => devices?.checkCredentials(id, password) ?? false,
         onRefused: (reason) => metrics.inc('edgefleet_mqtt_connections_refused_total', { reason }),
         onOversize: () => rejectMetric('mqtt', 'TOO_LARGE'),
@@ -182,6 +188,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
         mayMulticast: (id, sha) => mayMulticast(id, sha),
       });
       bus = broker.bus;
+      embedded = broker;
       multicastSubscribers = broker.multicast;
       connectedClients = broker.connectedClients;
       Object.assign(brokerUrls, broker.urls);
@@ -250,6 +257,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
     const deployments = createDeployments(ctx, options.telemetry ? { telemetry: options.telemetry } : {});
     const eventLog = createEventLog(store, options.eventsPerDevice !== undefined ? { maxPerDevice: options.eventsPerDevice } : {});
     const ingest = createIngest(ctx, {
+      ...options.ingest,
       events: eventLog,
       rateLimits: createDeviceRateLimits(options.deviceRateLimits),
       // design §7: a device's own automatic rollback (probation) is a webhook event
@@ -329,6 +337,12 @@ export async function startHub(options: HubOptions): Promise<Hub> {
     if (connectedClients) {
       const cc = connectedClients;
       metrics.gauge('edgefleet_mqtt_connected_clients', 'Clients connected to the embedded broker.', () => [{ labels: {}, value: cc() }]);
+    }
+    if (embedded) {
+      const b = embedded;
+      metrics.gauge('edgefleet_mqtt_pending_connections', 'Embedded broker connections not yet past CONNACK.', () => [{ labels: {}, value: b.pending().connections }]);
+      metrics.gauge('edgefleet_mqtt_pending_bytes', 'Bytes sent by embedded broker connections not yet past CONNACK.', () => [{ labels: {}, value: b.pending().bytes }]);
+      metrics.gauge('edgefleet_mqtt_unacked_messages', 'Device messages held unacknowledged until their commit.', () => [{ labels: {}, value: b.unacked() }]);
     }
     const { host, port } = parseHostPort(options.http ?? DEFAULTS.http, 'http address');
     const server: ServerType = await new Promise((resolve, reject) => {

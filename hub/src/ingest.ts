@@ -1,6 +1,9 @@
 // Inbound device messages (design §4, §6): size cap → JSON → zod, then batched into one SQLite
 // transaction per flush. Telemetry is de-duplicated on (deviceId, seq) and merged into per-minute
 // rollups per model version and role. Every refusal is counted, none changes state.
+// A message reaches the broker's acknowledgement only once its flush has committed (or it was refused
+// for good): a hub killed mid-ingest loses nothing it acknowledged, and what it had not acknowledged
+// comes again (resent by the device, or redelivered to the hub's persistent session) and is de-duplicated.
 
 import {
   DeviceEvent,
@@ -26,6 +29,18 @@ type Job =
   | { kind: 'event'; deviceId: string; event: DeviceEvent; at: number }
   | { kind: 'reported'; deviceId: string; reported: ReportedState; at: number }
   | { kind: 'status'; deviceId: string; status: DeviceStatus; at: number };
+
+/** The broker's acknowledgement of one message, held until its flush commits. */
+interface Ack {
+  resolve(): void;
+  reject(err: Error): void;
+}
+
+/** Storage that may work again later (disk full, I/O, locked): not acknowledged, so the message comes again. */
+function isStorageFailure(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && /^SQLITE_(FULL|IOERR|BUSY|LOCKED|READONLY|CANTOPEN|NOMEM|PROTOCOL)/.test(code);
+}
 
 export interface IngestOptions {
   /** Flush after this many queued messages… */
@@ -67,6 +82,8 @@ export function createIngest(ctx: HubContext, options: IngestOptions = {}): Inge
   const maxBatch = options.maxBatch ?? 2000;
   const flushMs = options.flushMs ?? 20;
   let queue: Job[] = [];
+  let acks: Array<Ack | null> = []; // aligned with queue
+  let current: Ack | null = null; // the acknowledgement of the message being handled, taken by enqueue
   let timer: NodeJS.Timeout | null = null;
   let closed = false;
   const knownDevices = new Map<string, boolean>();
@@ -189,21 +206,58 @@ export function createIngest(ctx: HubContext, options: IngestOptions = {}): Inge
     }
     if (queue.length === 0) return;
     const jobs = queue;
+    const waiting = acks;
     queue = [];
+    acks = [];
+    // after the commit, outside it: a failing listener must not make committed messages look uncommitted
+    const notify = ({ statusChanges, stored }: ReturnType<typeof commit>) => {
+      try {
+        for (const [id, s] of statusChanges) options.onStatus?.(id, s);
+        for (const [id, e] of stored) options.onEvent?.(id, e);
+      } catch (err) {
+        ctx.log(`ingest: after commit: ${String(err)}`);
+      }
+    };
+    let done: ReturnType<typeof commit> | null = null;
     try {
-      const { statusChanges, stored } = commit(jobs);
-      for (const [id, s] of statusChanges) options.onStatus?.(id, s);
-      for (const [id, e] of stored) options.onEvent?.(id, e);
+      done = commit(jobs);
     } catch (err) {
-      // a failed transaction rolls back whole; QoS 1 redelivery is not possible after PUBACK, so log loudly
-      ctx.log(`ingest: commit of ${jobs.length} messages failed: ${String(err)}`);
-      metrics.inc('edgefleet_rejected_messages_total', { reason: 'INTERNAL', topic: 'ingest' }, jobs.length);
+      ctx.log(`ingest: commit of ${jobs.length} messages failed, committing them one by one: ${String(err)}`);
     }
+    if (done) {
+      for (const a of waiting) a?.resolve();
+      return notify(done);
+    }
+    // a failed transaction rolls back whole: one bad message must not take the others with it
+    jobs.forEach((job, i) => {
+      const ack = waiting[i];
+      let one: ReturnType<typeof commit>;
+      try {
+        one = commit([job]);
+      } catch (err) {
+        if (isStorageFailure(err) && ack) {
+          metrics.inc('edgefleet_rejected_messages_total', { reason: 'UNAVAILABLE', topic: 'ingest' });
+          return ack.reject(err as Error);
+        }
+        // refused for good: acknowledged, so it is not sent again
+        ctx.log(`ingest: ${job.kind} from ${job.deviceId} not stored: ${String(err)}`);
+        metrics.inc('edgefleet_rejected_messages_total', { reason: 'INTERNAL', topic: 'ingest' });
+        return ack?.resolve();
+      }
+      ack?.resolve();
+      notify(one);
+    });
   };
 
   const enqueue = (job: Job) => {
-    if (closed) return;
+    const ack = current;
+    current = null;
+    if (closed) {
+      ack?.reject(new Error('ingest closed'));
+      return;
+    }
     queue.push(job);
+    acks.push(ack);
     if (queue.length >= maxBatch) flush();
     else if (!timer) timer = setTimeout(flush, flushMs);
   };
@@ -261,14 +315,21 @@ export function createIngest(ctx: HubContext, options: IngestOptions = {}): Inge
       if (deviceExists(deviceId)) enqueue({ kind: 'status', deviceId, status, at: Date.now() });
     },
     async subscribe() {
-      const h = (topic: string, payload: Buffer) => {
-        try {
-          handle(topic, payload);
-        } catch (err) {
-          ctx.log(`ingest: ${String(err)}`);
-          ctx.reject('unknown', 'INTERNAL');
-        }
-      };
+      // settles when the message is committed, or at once when it is refused or has nothing to store
+      const h = (topic: string, payload: Buffer) =>
+        new Promise<void>((resolve, reject) => {
+          current = { resolve, reject };
+          try {
+            handle(topic, payload);
+          } catch (err) {
+            ctx.log(`ingest: ${String(err)}`);
+            ctx.reject('unknown', 'INTERNAL');
+          }
+          if (current) {
+            current = null;
+            resolve();
+          } else if (ctx.bus.serial) flush(); // nothing else arrives before this one is acknowledged
+        });
       await ctx.bus.subscribe(hubSubscriptions.telemetry, h);
       await ctx.bus.subscribe(hubSubscriptions.events, h);
       await ctx.bus.subscribe(hubSubscriptions.reported, h);

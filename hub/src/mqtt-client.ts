@@ -1,24 +1,18 @@
 // The hub as a privileged client of an external broker (`--broker URL`, design §8). Credentials come from
 // the URL (mqtt://user:pass@host:port). A persistent session (clean: false) lets the broker queue QoS 1
-// telemetry while the hub restarts.
+// telemetry while the hub restarts. The hub acknowledges a message to the broker only once its handler
+// has settled (committed): a message the hub held when it died is redelivered to the session.
 
-import mqtt, { type MqttClient } from 'mqtt';
-import { EdgefleetError } from '@edgefleet/protocol';
-import type { Bus, MessageHandler, PublishOptions } from './broker/bus.js';
+import mqtt, { type IPublishPacket, type MqttClient } from 'mqtt';
+import { EdgefleetError, hubSubscriptions } from '@edgefleet/protocol';
+import { topicMatches, type Bus, type MessageHandler, type PublishOptions } from './broker/bus.js';
+
+export { topicMatches };
 
 export const HUB_CLIENT_ID = 'edgefleet_hub';
 
-/** MQTT topic filter matching (single-level `+`, multi-level `#`). */
-export function topicMatches(filter: string, topic: string): boolean {
-  const f = filter.split('/');
-  const t = topic.split('/');
-  for (let i = 0; i < f.length; i++) {
-    if (f[i] === '#') return true;
-    if (i >= t.length) return false;
-    if (f[i] !== '+' && f[i] !== t[i]) return false;
-  }
-  return f.length === t.length;
-}
+/** What the hub subscribes to (hub.ts): the session may deliver these before the handlers are back. */
+const HUB_FILTERS = [hubSubscriptions.artifactGet, hubSubscriptions.reported, hubSubscriptions.status, hubSubscriptions.telemetry, hubSubscriptions.events];
 
 export interface BrokerClientOptions {
   clientId?: string;
@@ -43,13 +37,48 @@ export async function connectBrokerClient(url: string, options: BrokerClientOpti
     connectTimeout: 10_000,
   });
   const handlers: Array<{ filter: string; handler: MessageHandler }> = [];
-  client.on('message', (topic, payload, packet) => {
+  // mqtt.js hands over one message at a time and sends its PUBACK when `done` is called without error
+  let missed = false;
+  const dispatch = (packet: IPublishPacket, done: (err?: Error) => void) => {
+    const topic = packet.topic;
     if (packet.retain && options.neverRetained?.(topic)) {
-      if (payload.length > 0) client.publish(topic, Buffer.alloc(0), { qos: 1, retain: true });
-      return;
+      // a retained copy of a never-retained topic was delivered live before: clear it on the broker
+      if (packet.payload.length > 0) client.publish(topic, Buffer.alloc(0), { qos: 1, retain: true });
+      return done();
     }
-    for (const h of handlers) if (topicMatches(h.filter, topic)) h.handler(topic, payload);
-  });
+    const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload, 'utf8') : Buffer.from(packet.payload);
+    const matching = handlers.filter((h) => topicMatches(h.filter, topic));
+    if (matching.length === 0) {
+      // The persistent session delivers queued messages right after CONNACK, before a restarted hub has
+      // subscribed its handlers. Leave it unacknowledged (holding it would stall mqtt.js, and with it the
+      // acks the hub's own start-up waits for); once every handler is there, reconnect for redelivery.
+      if (HUB_FILTERS.some((f) => topicMatches(f, topic))) {
+        missed = true;
+        return done(new Error('no handler yet'));
+      }
+      return done();
+    }
+    const waits: Array<Promise<void>> = [];
+    for (const h of matching) {
+      try {
+        const r = h.handler(topic, payload);
+        if (r) waits.push(r);
+      } catch (err) {
+        waits.push(Promise.reject(err));
+      }
+    }
+    if (waits.length === 0) return done();
+    Promise.all(waits).then(
+      () => done(),
+      (err: unknown) => {
+        // not acknowledged: the broker redelivers it to the session once the hub reconnects
+        options.log?.(`broker client: message on ${topic} not acknowledged (${String(err)}), reconnecting for redelivery`);
+        done(err instanceof Error ? err : new Error(String(err)));
+        client.stream?.destroy();
+      },
+    );
+  };
+  client.handleMessage = (packet, callback) => dispatch(packet, callback as (err?: Error) => void);
   // log each distinct failure once, not on every reconnect attempt
   let lastError = '';
   client.on('error', (err) => {
@@ -77,12 +106,18 @@ export async function connectBrokerClient(url: string, options: BrokerClientOpti
         client.publish(topic, buf, { qos: o.qos ?? 1, retain: o.retain ?? false }, (err) => (err ? reject(err) : resolve()));
       });
     },
+    serial: true,
     subscribe(filter: string, handler: MessageHandler) {
       handlers.push({ filter, handler });
       return new Promise((resolve, reject) => {
         client.subscribe(filter, { qos: 1 }, (err, granted) => {
           if (err) return reject(err);
           if (granted?.some((g) => g.qos === 128)) return reject(new EdgefleetError('FORBIDDEN', `broker refused hub subscription ${filter}`));
+          if (missed && HUB_FILTERS.every((f) => handlers.some((h) => h.filter === f))) {
+            missed = false;
+            options.log?.('broker client: reconnecting for the messages that arrived before the hub subscribed');
+            client.stream?.destroy();
+          }
           resolve();
         });
       });

@@ -5,13 +5,36 @@ export interface PublishOptions {
   retain?: boolean;
 }
 
-export type MessageHandler = (topic: string, payload: Buffer) => void;
+/**
+ * A handler that returns a promise holds the message's acknowledgement until it settles (design §4: a
+ * QoS 1 PUBLISH is acknowledged once the hub has committed it). Resolved: acknowledged. Rejected: not
+ * acknowledged, so the message comes again (the device resends, or the broker redelivers to the hub's
+ * persistent session).
+ */
+export type MessageHandler = (topic: string, payload: Buffer) => void | Promise<void>;
 
 export interface Bus {
   publish(topic: string, payload: Uint8Array | string, options?: PublishOptions): Promise<void>;
   /** Subscribe with full rights (the hub's own subscriptions). */
   subscribe(filter: string, handler: MessageHandler): Promise<void>;
+  /**
+   * True when the broker hands over the next message only after the current one is acknowledged (an
+   * external broker through mqtt.js): a handler then settles at once instead of waiting for a batch.
+   */
+  readonly serial?: boolean;
   /** Disconnect a client at once (device removed). Best effort for external brokers. */
   disconnect(clientId: string): void;
   close(): Promise<void>;
+}
+
+/** MQTT topic filter matching (single-level `+`, multi-level `#`). */
+export function topicMatches(filter: string, topic: string): boolean {
+  const f = filter.split('/');
+  const t = topic.split('/');
+  for (let i = 0; i < f.length; i++) {
+    if (f[i] === '#') return true;
+    if (i >= t.length) return false;
+    if (f[i] !== '+' && f[i] !== t[i]) return false;
+  }
+  return f.length === t.length;
 }

@@ -1,21 +1,34 @@
 // The embedded broker (design §4): aedes on TCP and on WebSocket, the access policy of §4, a packet-size
-// cap on every connection, and an in-process Bus for the hub itself (no network client, full rights).
+// cap on every connection, limits on connections not yet authenticated, and an in-process Bus for the hub
+// itself (no network client, full rights).
+//
+// A device's PUBLISH reaches the hub's handlers from aedes's authorizePublish hook, not through an
+// in-process subscription: aedes writes a QoS 1 PUBACK before it publishes to subscribers, so only a hook
+// that runs first can hold the PUBACK until the hub has committed the message.
 
-import { createServer as createNetServer, type AddressInfo, type Server as NetServer } from 'node:net';
-import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
-import { Aedes } from 'aedes';
+import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
+import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer } from 'node:http';
+import { Aedes, type Client } from 'aedes';
+import type { Duplex } from 'node:stream';
 import { WebSocketServer, createWebSocketStream } from 'ws';
 import { LIMITS, parseTopic } from '@edgefleet/protocol';
 import { coalesceWrites, guardPacketSize } from './packet-limit.js';
 import { createBrokerPolicy, type BrokerPolicyOptions } from './policy.js';
 import { dialHost, parseHostPort } from './address.js';
 import { createMulticastRegistry, type MulticastSubscribers } from './multicast.js';
-import type { Bus, MessageHandler, PublishOptions } from './bus.js';
+import { PRE_AUTH_LIMITS, createPreAuthGate, type PreAuthLimits, type PreAuthTicket } from './pre-auth.js';
+import { topicMatches, type Bus, type MessageHandler, type PublishOptions } from './bus.js';
 
 export interface EmbeddedBrokerOptions extends BrokerPolicyOptions {
   mqtt?: string | null;
   ws?: string | null;
   maxPacketBytes?: number;
+  /** Limits on connections before their CONNACK (default PRE_AUTH_LIMITS). */
+  preAuth?: Partial<PreAuthLimits>;
+  /** A connection whose CONNECT has not arrived by then is closed (default 10 s). */
+  connectTimeoutMs?: number;
+  /** Messages of one connection the hub may hold unacknowledged; its reads wait beyond (default 64). */
+  maxUnacked?: number;
   onOversize?: () => void;
   onClientConnected?: (clientId: string) => void;
   /** A client went away and no newer connection with its id exists. */
@@ -27,6 +40,10 @@ export interface EmbeddedBroker {
   urls: { mqtt?: string; ws?: string };
   /** Connected MQTT clients right now. */
   connectedClients(): number;
+  /** Connections not yet past CONNACK, and the bytes they sent. */
+  pending(): { connections: number; bytes: number };
+  /** Device messages the hub holds unacknowledged (waiting for their commit). */
+  unacked(): number;
   /** Devices listening on artifact multicast topics (design §4), for the chunk server. */
   multicast: MulticastSubscribers;
 }
@@ -43,14 +60,114 @@ function listen(server: NetServer | HttpServer, addr: string, what: string): Pro
   });
 }
 
+/**
+ * Flow control of one connection: while `max` of its messages wait for their acknowledgement, aedes's
+ * next read of the connection gets nothing, so its bytes stay in the kernel (TCP backpressure). aedes
+ * reads again on 'readable', which we emit once a slot is free. A connection thus holds at most `max`
+ * messages plus those of the one read in progress.
+ */
+function createReadGate(conn: Duplex, max: number) {
+  let unacked = 0;
+  let wanted = false;
+  const read = conn.read.bind(conn);
+  conn.read = ((size?: number) => {
+    if (unacked >= max) {
+      wanted = true;
+      return null;
+    }
+    return read(size);
+  }) as typeof conn.read;
+  return {
+    hold() {
+      unacked++;
+    },
+    release() {
+      unacked--;
+      if (wanted && unacked < max) {
+        wanted = false;
+        conn.emit('readable');
+      }
+    },
+  };
+}
+
 export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promise<EmbeddedBroker> {
   const maxPacket = options.maxPacketBytes ?? LIMITS.mqttPacket;
+  const maxUnacked = options.maxUnacked ?? 64;
+  const policy = createBrokerPolicy(options);
+  const gates = new WeakMap<Client, ReturnType<typeof createReadGate>>();
+  const tickets = new WeakMap<Client, PreAuthTicket>();
+  const hubHandlers: Array<{ filter: string; handler: MessageHandler }> = [];
+  let held = 0;
+
+  // Hand a device's message to the hub's handlers; aedes acknowledges (and publishes it on) when `done`
+  // is called, so a handler's promise holds the PUBACK. A rejected one closes the connection unacknowledged.
+  const deliverToHub = (client: Client, topic: string, payload: Buffer, done: (err?: Error | null) => void) => {
+    const waits: Array<Promise<void>> = [];
+    for (const h of hubHandlers) {
+      if (!topicMatches(h.filter, topic)) continue;
+      try {
+        const r = h.handler(topic, payload);
+        if (r) waits.push(r);
+      } catch (err) {
+        waits.push(Promise.reject(err));
+      }
+    }
+    if (waits.length === 0) return done(null);
+    const gate = gates.get(client);
+    gate?.hold();
+    held++;
+    const settle = (err: Error | null) => {
+      held--;
+      gate?.release();
+      done(err);
+    };
+    Promise.all(waits).then(
+      () => settle(null),
+      (err: unknown) => settle(err instanceof Error ? err : new Error(String(err))),
+    );
+  };
+
   const aedes = await Aedes.createBroker({
-    ...createBrokerPolicy(options),
+    ...policy,
+    authorizePublish(client, packet, done) {
+      policy.authorizePublish!(client, packet, (err) => {
+        if (err || client === null) return done(err ?? null);
+        deliverToHub(client, packet.topic, packet.payload as Buffer, done);
+      });
+    },
     maxClientsIdLength: 128,
     // a slow device must not hold hub memory for a minute
     drainTimeout: 30_000,
+    // a CONNECT is one small packet: a connection that has not sent it by then only holds memory
+    connectTimeout: options.connectTimeoutMs ?? 10_000,
   });
+  const preAuthLimits = { ...PRE_AUTH_LIMITS, ...options.preAuth };
+  const preAuth = createPreAuthGate(preAuthLimits, (reason) => options.onRefused(reason));
+  aedes.on('connackSent', (packet, client) => {
+    if ((packet as { returnCode?: number }).returnCode === 0) tickets.get(client)?.release();
+  });
+  const cut = () => options.onOversize?.();
+  /**
+   * Hand one connection to aedes with the pre-auth limits, the packet cap and flow control; false when
+   * the pending cap refuses it (the caller closes it). `raw`: the socket under a WebSocket, metered
+   * itself because ws buffers whole frames before the MQTT stream sees them.
+   */
+  const handle = (conn: Duplex, req?: IncomingMessage, raw?: Socket): boolean => {
+    const ticket = preAuth.admit();
+    if (!ticket) return false;
+    conn.once('close', () => ticket.release());
+    const cap = () => (ticket.pending ? Math.min(maxPacket, preAuthLimits.connectionBytes) : maxPacket);
+    raw?.on('data', (chunk: Buffer) => {
+      if (ticket.pending && !ticket.take(chunk.length)) raw.destroy();
+    });
+    const guarded = guardPacketSize(conn, cap, cut, raw ? undefined : (n) => ticket.take(n));
+    const gate = createReadGate(guarded, maxUnacked);
+    const client = aedes.handle(guarded, req);
+    tickets.set(client, ticket);
+    gates.set(client, gate);
+    return true;
+  };
   const multicast = createMulticastRegistry();
   aedes.on('client', (client) => options.onClientConnected?.(client.id));
   aedes.on('clientDisconnect', (client) => {
@@ -75,7 +192,6 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
       if (t?.kind === 'artifact-multicast') multicast.unsubscribed(client.id, t.sha256);
     }
   });
-  const cut = () => options.onOversize?.();
 
   const servers: Array<{ close: () => Promise<void> }> = [];
   const urls: { mqtt?: string; ws?: string } = {};
@@ -83,7 +199,7 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
     if (options.mqtt) {
       const tcp = createNetServer((socket) => {
         socket.setNoDelay(true);
-        aedes.handle(coalesceWrites(guardPacketSize(socket, maxPacket, cut)));
+        if (!handle(coalesceWrites(socket))) socket.destroy();
       });
       urls.mqtt = `mqtt://${await listen(tcp, options.mqtt, 'mqtt address')}`;
       servers.push({ close: () => closeServer(tcp) });
@@ -97,7 +213,7 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
       wss.on('connection', (socket, req) => {
         const stream = createWebSocketStream(socket);
         stream.on('error', () => socket.terminate());
-        aedes.handle(guardPacketSize(stream, maxPacket, cut), req);
+        if (!handle(stream, req, req.socket)) socket.terminate();
       });
       urls.ws = `ws://${await listen(http, options.ws, 'ws address')}`;
       servers.push({
@@ -125,12 +241,16 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
       });
     },
     subscribe(filter: string, handler: MessageHandler) {
+      hubHandlers.push({ filter, handler });
       return new Promise((resolve) => {
         aedes.subscribe(
           filter,
           (packet, cb) => {
+            // a client's message reached the handler in authorizePublish already; this is the broker's own
+            // (the hub's publishes, e.g. a cleared retained report): nobody waits for its acknowledgement
+            if ((packet as { clientId?: string }).clientId !== undefined) return cb();
             try {
-              handler(packet.topic, packet.payload as Buffer);
+              void Promise.resolve(handler(packet.topic, packet.payload as Buffer)).catch(() => undefined);
             } finally {
               cb();
             }
@@ -148,7 +268,7 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
       await Promise.all(servers.map((s) => s.close()));
     },
   };
-  return { bus, urls, connectedClients: () => aedes.connectedClients, multicast };
+  return { bus, urls, connectedClients: () => aedes.connectedClients, pending: () => preAuth.stats(), unacked: () => held, multicast };
 }
 
 function closeServer(server: NetServer | HttpServer): Promise<void> {

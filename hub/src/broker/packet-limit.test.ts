@@ -30,4 +30,14 @@ describe('MQTT packet scanner', () => {
     const s = createPacketScanner(Number.MAX_SAFE_INTEGER);
     expect(s.feed(Uint8Array.from([0x30, 0xff, 0xff, 0xff, 0xff, 0x01]))).toBe(false);
   });
+
+  it('reads a cap given as a function at each header (a smaller one before CONNACK)', () => {
+    let cap = 100;
+    const s = createPacketScanner(() => cap);
+    expect(s.feed(Uint8Array.from([...header(0x10, 90), ...new Array(90).fill(0)]))).toBe(true);
+    cap = 1000;
+    expect(s.feed(Uint8Array.from([...header(0x30, 500), ...new Array(500).fill(0)]))).toBe(true);
+    cap = 100;
+    expect(s.feed(Uint8Array.from(header(0x30, 500)))).toBe(false);
+  });
 });

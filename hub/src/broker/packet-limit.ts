@@ -4,8 +4,12 @@
 
 import { Duplex } from 'node:stream';
 
-/** Incremental MQTT framing scanner: feed it bytes, it says when a packet is too large. */
-export function createPacketScanner(maxBytes: number) {
+/**
+ * Incremental MQTT framing scanner: feed it bytes, it says when a packet is too large. The cap may be a
+ * function, read at each header (a smaller cap before CONNACK, design §4).
+ */
+export function createPacketScanner(maxBytes: number | (() => number)) {
+  const cap = typeof maxBytes === 'number' ? () => maxBytes : maxBytes;
   // state: 0 = expecting type byte, 1 = reading remaining length, 2 = skipping body
   let state = 0;
   let remaining = 0;
@@ -31,7 +35,7 @@ export function createPacketScanner(maxBytes: number) {
             if (lengthBytes >= 4) return false; // [MQTT-2.2.3] at most four length bytes
             continue;
           }
-          if (1 + lengthBytes + remaining > maxBytes) return false;
+          if (1 + lengthBytes + remaining > cap()) return false;
           state = remaining === 0 ? 0 : 2;
         } else {
           const take = Math.min(remaining, chunk.length - i);
@@ -48,15 +52,26 @@ export function createPacketScanner(maxBytes: number) {
 /**
  * Enforce the cap on a connection (TCP socket or ws's createWebSocketStream) by wrapping its own `push`,
  * which both call for every inbound chunk: bytes are scanned before they reach the readable buffer, and
- * no second stream per connection is needed (memory per idle device, design §11).
+ * no second stream per connection is needed (memory per idle device, design §11). `admit`, when given,
+ * sees each chunk's size first and cuts the connection by returning false (a byte budget).
  */
-export function guardPacketSize<T extends Duplex>(stream: T, maxBytes: number, onOversize: () => void): T {
+export function guardPacketSize<T extends Duplex>(
+  stream: T,
+  maxBytes: number | (() => number),
+  onOversize: () => void,
+  admit?: (bytes: number) => boolean,
+): T {
   const scanner = createPacketScanner(maxBytes);
   const push = stream.push.bind(stream);
   let cut = false;
   stream.push = (chunk: unknown, encoding?: BufferEncoding): boolean => {
     if (chunk === null || chunk === undefined) return push(chunk, encoding);
     if (cut) return false;
+    if (admit && !admit((chunk as Uint8Array).length)) {
+      cut = true;
+      stream.destroy();
+      return false;
+    }
     if (!scanner.feed(chunk as Uint8Array)) {
       cut = true;
       onOversize();

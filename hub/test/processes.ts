@@ -1,0 +1,118 @@
+// Real processes for crash tests: `edgefleet hub start` as a child (killed with SIGKILL at will) and a
+// Mosquitto on a free port with the ACL of hub/mosquitto/acl.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { mosquittoPasswordHash } from '@edgefleet/hub';
+import { waitFor } from './helpers.js';
+
+const BIN = fileURLToPath(new URL('../bin/edgefleet.js', import.meta.url));
+const BUILT = existsSync(fileURLToPath(new URL('../dist/cli.js', import.meta.url)));
+const CLI = fileURLToPath(new URL('../src/cli.ts', import.meta.url));
+export const MOSQUITTO = '/usr/sbin/mosquitto';
+const ACL = fileURLToPath(new URL('../mosquitto/acl', import.meta.url));
+
+export interface HubProcess {
+  child: ChildProcess;
+  urls: { http?: string; mqtt?: string; ws?: string };
+  exited: Promise<number | null>;
+  stderr(): string;
+}
+
+/** `edgefleet hub start ARGS`; resolves once it printed its URLs (`http` always, `mqtt` unless off). */
+export async function spawnHub(args: string[], wantMqtt = true): Promise<HubProcess> {
+  const all = ['hub', 'start', ...args];
+  const child = spawn(process.execPath, BUILT ? [BIN, ...all] : ['--import', 'tsx', CLI, ...all], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  let err = '';
+  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  const urls: HubProcess['urls'] = {};
+  for await (const line of createInterface({ input: child.stdout! })) {
+    const m = /^\s+(http|mqtt|ws)\s+(\S+)$/.exec(line);
+    if (m) urls[m[1] as 'http'] = m[2]!;
+    if (urls.http && (urls.mqtt || !wantMqtt)) break;
+  }
+  if (!urls.http) throw new Error(`hub did not start: ${err}`);
+  child.stdout!.resume();
+  return { child, urls, exited, stderr: () => err };
+}
+
+export async function killHard(p: HubProcess | undefined): Promise<void> {
+  if (!p || p.child.exitCode !== null || p.child.signalCode !== null) return;
+  p.child.kill('SIGKILL');
+  await p.exited;
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export interface MosquittoProcess {
+  port: number;
+  passwd: string;
+  pidFile: string;
+  hubUrl: string;
+  stop(): Promise<void>;
+}
+
+/** Mosquitto as `--broker` mode expects it (hub/mosquitto/mosquitto.conf), with `extra` config lines. */
+export async function startMosquitto(dir: string, hubPassword: string, extra: string[] = []): Promise<MosquittoProcess> {
+  const port = await freePort();
+  const passwd = join(dir, 'mosquitto.passwd');
+  const pidFile = join(dir, 'mosquitto.pid');
+  writeFileSync(passwd, `edgefleet_hub:${mosquittoPasswordHash(hubPassword)}\n`, { mode: 0o600 });
+  const conf = join(dir, 'mosquitto.conf');
+  writeFileSync(
+    conf,
+    [
+      `listener ${port} 127.0.0.1`,
+      'allow_anonymous false',
+      `password_file ${passwd}`,
+      `acl_file ${ACL}`,
+      'use_username_as_clientid true',
+      'max_packet_size 3145728',
+      'persistence false',
+      `pid_file ${pidFile}`,
+      'user root',
+      ...extra,
+      '',
+    ].join('\n'),
+  );
+  const output: string[] = [];
+  const broker = spawn(MOSQUITTO, ['-c', conf], { stdio: ['ignore', 'pipe', 'pipe'] });
+  broker.stdout?.on('data', (d: Buffer) => output.push(d.toString()));
+  broker.stderr?.on('data', (d: Buffer) => output.push(d.toString()));
+  const exited = new Promise((r) => broker.once('exit', r));
+  const listening = () =>
+    new Promise<boolean>((resolve) => {
+      const s = net.connect(port, '127.0.0.1', () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.on('error', () => resolve(false));
+    });
+  await waitFor(listening, `mosquitto listening (${output.join('')})`);
+  await waitFor(() => existsSync(pidFile) && readFileSync(pidFile, 'utf8').trim() === String(broker.pid), 'mosquitto pid file');
+  return {
+    port,
+    passwd,
+    pidFile,
+    hubUrl: `mqtt://edgefleet_hub:${hubPassword}@127.0.0.1:${port}`,
+    async stop() {
+      if (broker.exitCode === null) {
+        broker.kill('SIGTERM');
+        await exited;
+      }
+    },
+  };
+}
