@@ -232,6 +232,8 @@ export async function startHub(options: HubOptions): Promise<Hub> {
     cleanups.push(() => artifacts.close());
     const deployments = createDeployments(ctx, options.telemetry ? { telemetry: options.telemetry } : {});
     const ingest = createIngest(ctx, {
+      // a window older than raw retention would be pruned at once (and its batch's record may be gone)
+      maxWindowAgeMs: (options.telemetryRetentionDays ?? 7) * 86_400_000,
       // design §7: a device's own automatic rollback (probation) is a webhook event
       onEvent: (deviceId, e) => {
         if (e.type === 'rolled-back') notifier.emit('device-rolled-back', { deviceId, model: e.model ?? null, version: e.version ?? null, code: e.code ?? null, message: e.message, at: e.at });

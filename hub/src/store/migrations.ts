@@ -160,4 +160,12 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE rollouts ADD COLUMN spec TEXT;
   ALTER TABLE rollouts ADD COLUMN state TEXT;
   `,
+  // 4: per device, the highest telemetry seq whose de-duplication record retention has removed: it outlives
+  // the raw windows, so a batch replayed after retention is still a duplicate (design §4)
+  `
+  CREATE TABLE telemetry_seq_floor (
+    device_id TEXT PRIMARY KEY,
+    seq INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  `,
 ];
