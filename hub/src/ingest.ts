@@ -13,6 +13,7 @@ import {
   mergeWindows,
   parseMessage,
   parseTopic,
+  type Manifest,
   type TelemetryWindow,
   windowTimeIssue,
 } from '@edgefleet/protocol';
@@ -40,18 +41,48 @@ export interface IngestOptions {
   maxWindowAgeMs?: number;
 }
 
+/** The bin layout a model version's windows carry (its manifest's drift reference, design §6). */
+export interface WindowLayout {
+  /** Bins per monitored feature: the reference's edges + 1. */
+  features: ReadonlyMap<string, number>;
+  /** Regressor output bins, or null when the model has none. */
+  valueBins: number | null;
+}
+
+export function layoutOf(manifest: Manifest): WindowLayout {
+  const out = manifest.reference?.output;
+  return {
+    features: new Map((manifest.reference?.features ?? []).map((f) => [f.name, f.edges.length + 1])),
+    valueBins: out?.kind === 'regressor' ? out.edges.length + 1 : null,
+  };
+}
+
 /**
  * Why the hub refuses a batch the schema accepts, or null: a window outside the clock bounds of `now`
- * (telemetry/bounds.ts windowTimeIssue), or a histogram of another accuracy than the fleet's, which no
- * rollup could merge (design §6: summaries merge by addition).
+ * (telemetry/bounds.ts windowTimeIssue); a histogram of another accuracy than the fleet's; or, for a model
+ * version the hub knows (`layout`), a feature or output bin layout other than its manifest's. Each would
+ * make every later window of that rollup minute unmergeable (design §6: summaries merge by addition), so
+ * one device could shut the others out of fleet health.
  */
-export function batchIssue(batch: TelemetryBatch, now: number, maxAgeMs: number): string | null {
+export function batchIssue(
+  batch: TelemetryBatch,
+  now: number,
+  maxAgeMs: number,
+  layout: (model: string, version: string) => WindowLayout | null = () => null,
+): string | null {
   for (const w of batch.windows) {
     const time = windowTimeIssue(w, now, maxAgeMs);
     if (time !== null) return time;
     if (w.latencyMs.alpha !== HISTOGRAM_DEFAULT_ALPHA || (w.shadow && w.shadow.latencyMs.alpha !== HISTOGRAM_DEFAULT_ALPHA)) {
       return `histogram alpha must be ${HISTOGRAM_DEFAULT_ALPHA}`;
     }
+    const l = layout(w.model, w.version);
+    if (!l) continue;
+    for (const [name, f] of Object.entries(w.features)) {
+      if (l.features.get(name) !== f.bins.length) return `feature ${JSON.stringify(name)} is not binned as ${w.model}@${w.version}'s reference`;
+    }
+    const vb = w.outputs?.valueBins;
+    if (vb !== undefined && vb.length !== l.valueBins) return `output value bins are not ${w.model}@${w.version}'s reference bins`;
   }
   return null;
 }
@@ -86,6 +117,20 @@ export function createIngest(ctx: HubContext, options: IngestOptions = {}): Inge
   let timer: NodeJS.Timeout | null = null;
   let closed = false;
   const knownDevices = new Map<string, boolean>();
+  // per model version: its manifest's bin layout (versions are immutable), or null while the hub does not know
+  // it — looked up again after a few seconds, as it may be pushed later
+  const layouts = new Map<string, { layout: WindowLayout | null; at: number }>();
+  const layout = (model: string, version: string): WindowLayout | null => {
+    const key = `${model}@${version}`;
+    const t = Date.now();
+    const hit = layouts.get(key);
+    if (hit && (hit.layout !== null || t - hit.at < 5_000)) return hit.layout;
+    const row = store.getModelVersion(model, version);
+    const l = row ? layoutOf(JSON.parse(row.manifest) as Manifest) : null;
+    if (layouts.size > 10_000) layouts.clear();
+    layouts.set(key, { layout: l, at: t });
+    return l;
+  };
 
   const st = {
     batch: db.prepare('INSERT OR IGNORE INTO telemetry_batches (device_id, seq, received_at, windows, dropped) VALUES (?, ?, ?, ?, ?)'),
@@ -260,7 +305,7 @@ export function createIngest(ctx: HubContext, options: IngestOptions = {}): Inge
         const r = parseTelemetryBatch(payload);
         if (!r.ok) return ctx.reject('telemetry', r.code);
         if (r.value.deviceId !== deviceId) return ctx.reject('telemetry', 'WRONG_DEVICE');
-        if (batchIssue(r.value, ctx.now().getTime(), maxWindowAgeMs) !== null) return ctx.reject('telemetry', 'BAD_MESSAGE');
+        if (batchIssue(r.value, ctx.now().getTime(), maxWindowAgeMs, layout) !== null) return ctx.reject('telemetry', 'BAD_MESSAGE');
         return enqueue({ kind: 'telemetry', deviceId, batch: r.value, at });
       }
       case 'events': {

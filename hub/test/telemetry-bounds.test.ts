@@ -3,9 +3,10 @@
 // already stored with such content (a database written before these bounds) are skipped on read.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MqttClient } from 'mqtt';
-import { createWindow, histogramAdd, topics, type TelemetryBatch, type TelemetryWindow } from '@edgefleet/protocol';
+import { createWindow, histogramAdd, topics, type Reference, type TelemetryBatch, type TelemetryWindow } from '@edgefleet/protocol';
 import type { Hub } from '@edgefleet/hub';
 import { apiClient, connectDevice, endClient, startTestHub, tempDir, tinyModel, waitFor } from './helpers.js';
+import { buildWindow, tinyValidation } from './dashboard-support.js';
 
 const MINUTE = 60_000;
 
@@ -97,6 +98,30 @@ describe('telemetry bounds', () => {
     alpha.latencyMs.alpha = 0.3;
     await expectRefused([alpha], 'a histogram of another accuracy than the fleet merges');
     expect(await inferences()).toBe(3);
+  });
+
+  it('refuses feature and output bins other than the model version\'s reference, so one device cannot shut the others out of a rollup', async () => {
+    const pushed = await api.pushModel(tinyModel(), { name: 'ref', version: '1.0.0', validation: tinyValidation(300) });
+    expect(pushed.status, JSON.stringify(pushed.body)).toBe(201);
+    const reference = pushed.body.manifest.reference as Reference;
+    const start = Math.floor(Date.now() / MINUTE) * MINUTE;
+    const honest = () => buildWindow(reference, { model: 'ref', version: '1.0.0', start, inferences: 50, latencyMs: 4, seed: ++seq });
+    const name = reference.features[0]!.name;
+    const rebinned = honest();
+    rebinned.features[name] = { bins: [50, 0, 0], nulls: 0, count: 50, sum: 1, sumSq: 1, min: 0, max: 1 };
+    await expectRefused([rebinned], 'a feature binned in 3 instead of the reference bins');
+    const unknown = honest();
+    unknown.features['not-in-reference'] = { bins: [50, 0], nulls: 0, count: 50, sum: 1, sumSq: 1, min: 0, max: 1 };
+    await expectRefused([unknown], 'a feature the reference does not name');
+    const values = honest();
+    values.outputs = { valueBins: [1, 2, 3] };
+    await expectRefused([values], 'regressor bins on a classifier');
+    await send([honest(), honest()]);
+    await waitFor(async () => {
+      hub.flush();
+      const h = await api.get(`/health?model=ref&version=1.0.0&from=${start - MINUTE}&to=${start + 2 * MINUTE}`);
+      return h.body.totals.inferences === 100 && h.body.drift.every((d: { n: number }) => d.n === 100);
+    }, 'both honest windows merged, features included');
   });
 
   it('de-duplicates a batch replayed after its raw windows and de-duplication record were pruned', async () => {
