@@ -17,6 +17,7 @@ import type { HubContext } from './context.js';
 import { createDeviceRegistry, type DeviceRegistry } from './devices.js';
 import { createDeployments, type Deployments } from './deployments.js';
 import { createArtifactStore, createChunkServer } from './artifacts.js';
+import { createDeliveries } from './deliveries.js';
 import { createIngest, type Ingest } from './ingest.js';
 import { createModelRegistry, type ModelRegistry } from './model-registry.js';
 import { createCommandSender, type CommandSender } from './commands.js';
@@ -240,7 +241,11 @@ export async function startHub(options: HubOptions): Promise<Hub> {
       },
     });
     setMarkOffline((id) => ingest.status(id, 'offline'));
-    const chunks = createChunkServer(ctx, artifacts, (id) => deployments.desiredArtifacts(id), { multicast: multicastSubscribers });
+    const deliveries = createDeliveries(store);
+    const chunks = createChunkServer(ctx, artifacts, (id) => deployments.desiredArtifacts(id), {
+      multicast: multicastSubscribers,
+      onRequested: (id, sha, indices, count, viaMulticast) => deliveries.requested(id, sha, indices, count, viaMulticast),
+    });
     mayMulticast = (id, sha) => deployments.desiredArtifacts(id).has(sha);
     const syncMosquitto = () => {
       if (!options.mosquittoPasswordFile) return;
@@ -300,7 +305,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
     // ---- HTTP ----
     const commands = createCommandSender(ctx);
     // design §7: the gated rollout engine; it stops (finishing its current step) before the database closes
-    const rollouts = createRolloutRunner(ctx, deployments, { ...(options.rolloutTickMs !== undefined ? { tickMs: options.rolloutTickMs } : {}) });
+    const rollouts = createRolloutRunner(ctx, deployments, { deliveries, ...(options.rolloutTickMs !== undefined ? { tickMs: options.rolloutTickMs } : {}) });
     cleanups.push(() => rollouts.close());
     const app = createApi({ ctx, devices, deployments, models, artifacts, commands, rollouts });
     mountWebhookApi(app, ctx, notifier);

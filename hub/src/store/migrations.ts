@@ -167,5 +167,14 @@ export const MIGRATIONS: readonly string[] = [
     device_id TEXT PRIMARY KEY,
     seq INTEGER NOT NULL
   ) WITHOUT ROWID;
+  -- per device and artifact, the chunks it asked the hub for (a bitmap): a reported version is believed
+  -- once its artifact was fetched whole, or the device's telemetry names it (rollout convergence, design §7)
+  CREATE TABLE artifact_fetches (
+    device_id TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    requested BLOB NOT NULL,
+    complete INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (device_id, sha256)
+  ) WITHOUT ROWID;
   `,
 ];
