@@ -5,7 +5,6 @@
 import {
   DeviceEvent,
   DeviceStatus,
-  HISTOGRAM_DEFAULT_ALPHA,
   LIMITS,
   ReportedState,
   type TelemetryBatch,
@@ -13,12 +12,11 @@ import {
   mergeWindows,
   parseMessage,
   parseTopic,
-  type Manifest,
   type TelemetryWindow,
-  windowTimeIssue,
 } from '@edgefleet/protocol';
 import type { HubContext } from './context.js';
 import { mergeInPlace, parseStoredWindow, parseTelemetryBatch } from './ingest-validate.js';
+import { createTelemetryPolicy } from './telemetry-policy.js';
 
 export const ROLLUP_MS = 60_000;
 
@@ -39,52 +37,6 @@ export interface IngestOptions {
   onEvent?: (deviceId: string, event: DeviceEvent) => void;
   /** Oldest window accepted, ms before now: the raw retention (default 7 days). */
   maxWindowAgeMs?: number;
-}
-
-/** The bin layout a model version's windows carry (its manifest's drift reference, design §6). */
-export interface WindowLayout {
-  /** Bins per monitored feature: the reference's edges + 1. */
-  features: ReadonlyMap<string, number>;
-  /** Regressor output bins, or null when the model has none. */
-  valueBins: number | null;
-}
-
-export function layoutOf(manifest: Manifest): WindowLayout {
-  const out = manifest.reference?.output;
-  return {
-    features: new Map((manifest.reference?.features ?? []).map((f) => [f.name, f.edges.length + 1])),
-    valueBins: out?.kind === 'regressor' ? out.edges.length + 1 : null,
-  };
-}
-
-/**
- * Why the hub refuses a batch the schema accepts, or null: a window outside the clock bounds of `now`
- * (telemetry/bounds.ts windowTimeIssue); a histogram of another accuracy than the fleet's; or, for a model
- * version the hub knows (`layout`), a feature or output bin layout other than its manifest's. Each would
- * make every later window of that rollup minute unmergeable (design §6: summaries merge by addition), so
- * one device could shut the others out of fleet health.
- */
-export function batchIssue(
-  batch: TelemetryBatch,
-  now: number,
-  maxAgeMs: number,
-  layout: (model: string, version: string) => WindowLayout | null = () => null,
-): string | null {
-  for (const w of batch.windows) {
-    const time = windowTimeIssue(w, now, maxAgeMs);
-    if (time !== null) return time;
-    if (w.latencyMs.alpha !== HISTOGRAM_DEFAULT_ALPHA || (w.shadow && w.shadow.latencyMs.alpha !== HISTOGRAM_DEFAULT_ALPHA)) {
-      return `histogram alpha must be ${HISTOGRAM_DEFAULT_ALPHA}`;
-    }
-    const l = layout(w.model, w.version);
-    if (!l) continue;
-    for (const [name, f] of Object.entries(w.features)) {
-      if (l.features.get(name) !== f.bins.length) return `feature ${JSON.stringify(name)} is not binned as ${w.model}@${w.version}'s reference`;
-    }
-    const vb = w.outputs?.valueBins;
-    if (vb !== undefined && vb.length !== l.valueBins) return `output value bins are not ${w.model}@${w.version}'s reference bins`;
-  }
-  return null;
 }
 
 export interface Ingest {
@@ -112,25 +64,11 @@ export function createIngest(ctx: HubContext, options: IngestOptions = {}): Inge
   const db = store.db;
   const maxBatch = options.maxBatch ?? 2000;
   const flushMs = options.flushMs ?? 20;
-  const maxWindowAgeMs = options.maxWindowAgeMs ?? 7 * 86_400_000;
   let queue: Job[] = [];
   let timer: NodeJS.Timeout | null = null;
   let closed = false;
   const knownDevices = new Map<string, boolean>();
-  // per model version: its manifest's bin layout (versions are immutable), or null while the hub does not know
-  // it — looked up again after a few seconds, as it may be pushed later
-  const layouts = new Map<string, { layout: WindowLayout | null; at: number }>();
-  const layout = (model: string, version: string): WindowLayout | null => {
-    const key = `${model}@${version}`;
-    const t = Date.now();
-    const hit = layouts.get(key);
-    if (hit && (hit.layout !== null || t - hit.at < 5_000)) return hit.layout;
-    const row = store.getModelVersion(model, version);
-    const l = row ? layoutOf(JSON.parse(row.manifest) as Manifest) : null;
-    if (layouts.size > 10_000) layouts.clear();
-    layouts.set(key, { layout: l, at: t });
-    return l;
-  };
+  const policy = createTelemetryPolicy(store, { maxWindowAgeMs: options.maxWindowAgeMs ?? 7 * 86_400_000 });
 
   const st = {
     batch: db.prepare('INSERT OR IGNORE INTO telemetry_batches (device_id, seq, received_at, windows, dropped) VALUES (?, ?, ?, ?, ?)'),
@@ -305,7 +243,7 @@ export function createIngest(ctx: HubContext, options: IngestOptions = {}): Inge
         const r = parseTelemetryBatch(payload);
         if (!r.ok) return ctx.reject('telemetry', r.code);
         if (r.value.deviceId !== deviceId) return ctx.reject('telemetry', 'WRONG_DEVICE');
-        if (batchIssue(r.value, ctx.now().getTime(), maxWindowAgeMs, layout) !== null) return ctx.reject('telemetry', 'BAD_MESSAGE');
+        if (policy.issue(r.value, ctx.now().getTime()) !== null) return ctx.reject('telemetry', 'BAD_MESSAGE');
         return enqueue({ kind: 'telemetry', deviceId, batch: r.value, at });
       }
       case 'events': {
