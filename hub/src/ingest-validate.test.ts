@@ -1,6 +1,7 @@
 // The fast telemetry check against its spec, zod `TelemetryBatch` via parseMessage (design §4): same
 // verdict, same refusal code and the same value for every payload, valid or mutated.
 import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
 import {
   HISTOGRAM_MAX_BUCKETS,
   HISTOGRAM_MIN_ALPHA,
@@ -164,6 +165,58 @@ describe('parseTelemetryBatch', () => {
     // both sides of the bounds were exercised
     expect(valid).toBeGreaterThan(8);
     expect(valid).toBeLessThan(variants.length - 8);
+  });
+});
+
+describe('parseTelemetryBatch, property-based', () => {
+  // numbers from around every bound, in every numeric field of a window: same verdict, code and value as zod
+  const edgy = fc.oneof(
+    fc.constantFrom(0, -0, 1, -1, 0.5, 2 ** 53, -(2 ** 53), TELEMETRY_LIMITS.count, TELEMETRY_LIMITS.count + 1, TELEMETRY_LIMITS.classes, HISTOGRAM_MIN_ALPHA, 0.01, 0.5, 0.51),
+    fc.integer({ min: -5000, max: 5000 }),
+    fc.double({ noNaN: true, noDefaultInfinity: true }),
+  );
+  /** Mostly a sane value, sometimes one from around a bound. */
+  const mostly = <T,>(sane: fc.Arbitrary<T>) => fc.oneof({ arbitrary: sane, weight: 40 }, { arbitrary: edgy as fc.Arbitrary<T | number>, weight: 1 });
+  const histogram = fc.record({
+    alpha: mostly(fc.constant(0.01)),
+    offset: mostly(fc.integer({ min: -1100, max: 1100 })),
+    counts: fc.array(mostly(fc.nat({ max: 5 })), { maxLength: 6 }),
+    zeros: mostly(fc.nat({ max: 3 })),
+    extra: mostly(fc.constant(0)),
+  }).map((h) => {
+    const total = h.zeros + h.counts.reduce((a, b) => a + b, 0);
+    return { alpha: h.alpha, count: h.extra === 0 ? total : total + h.extra, sum: 1, min: 1, max: 2, zeros: h.zeros, offset: h.offset, counts: h.counts };
+  });
+  const window = fc.record({
+    start: mostly(fc.constant(60_000)),
+    span: mostly(fc.constant(60_000)),
+    inferences: mostly(fc.nat({ max: 100 })),
+    latencyMs: histogram,
+    bins: fc.array(mostly(fc.nat({ max: 5 })), { maxLength: 4 }),
+    featureCount: mostly(fc.oneof(fc.constant(-1), fc.nat({ max: 20 }))),
+    labels: fc.option(fc.tuple(mostly(fc.nat({ max: 4 })), mostly(fc.nat({ max: 4 })), mostly(fc.nat({ max: 4100 })))),
+    shadow: fc.option(fc.tuple(mostly(fc.nat({ max: 4 })), mostly(fc.nat({ max: 4 })), histogram)),
+  }).map((r) => {
+    const w: Record<string, unknown> = { model: 'm', version: '1.0.0', role: 'active', start: r.start, end: r.start + r.span, inferences: r.inferences, latencyMs: r.latencyMs };
+    const sumBins = r.bins.reduce((a, b) => a + b, 0);
+    w.features = { f: { bins: r.bins, nulls: 0, count: r.featureCount === -1 ? sumBins : r.featureCount, sum: 0, sumSq: 0, min: null, max: null } };
+    if (r.labels) w.labels = { labelled: r.labels[0], correct: r.labels[1], confusion: [[r.labels[2], 0, 1]] };
+    if (r.shadow) w.shadow = { compared: r.shadow[0], agreed: r.shadow[1], dropped: 0, latencyMs: r.shadow[2] };
+    return w;
+  });
+
+  it('agrees with zod on random windows built around every bound', () => {
+    let valid = 0;
+    fc.assert(
+      fc.property(fc.array(window, { minLength: 1, maxLength: 3 }), (windows) => {
+        const text = JSON.stringify({ deviceId: 'pump-7', seq: 1, windows });
+        expectSame(text);
+        if (parseMessage(text, TelemetryBatch, LIMITS.telemetry).ok) valid++;
+      }),
+      { numRuns: 400 },
+    );
+    expect(valid).toBeGreaterThan(10); // both verdicts drawn
+    expect(valid).toBeLessThan(390);
   });
 });
 
