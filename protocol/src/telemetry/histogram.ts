@@ -10,7 +10,7 @@ export const HISTOGRAM_DEFAULT_ALPHA = 0.01;
 /** Values ≤ this (zero, negatives) are counted in `zeros`: log buckets cannot hold them. */
 export const HISTOGRAM_MIN_INDEXABLE = 1e-9;
 /**
- * Values above this (1e9 ms ≈ 11.6 days: no real latency) are counted as this value, so every bucket index
+ * Values above this (1e9 ms ≈ 11.6 days: no real latency) are counted in its bucket (sum, min and max stay exact), so every bucket index
  * a histogram can hold lies in histogramIndexRange(alpha) and a device cannot name one beyond it.
  */
 export const HISTOGRAM_MAX_INDEXABLE = 1e9;
@@ -58,12 +58,11 @@ export function histogramIndexRange(alpha: number): [number, number] {
 }
 
 /**
- * Adds `count` observations of `v` (mutates and returns `h`). Non-finite values are ignored and values
- * above HISTOGRAM_MAX_INDEXABLE count as that value, so a bad measurement cannot poison a window's JSON.
+ * Adds `count` observations of `v` (mutates and returns `h`). Non-finite values are ignored, so a bad
+ * measurement cannot poison a window's JSON; values above HISTOGRAM_MAX_INDEXABLE land in its bucket.
  */
 export function histogramAdd(h: Histogram, v: number, count = 1): Histogram {
   if (!Number.isFinite(v) || !(count > 0)) return h;
-  if (v > HISTOGRAM_MAX_INDEXABLE) v = HISTOGRAM_MAX_INDEXABLE; // no real latency: keep sum and buckets in range
   h.count += count;
   h.sum += v * count;
   if (h.min === null || v < h.min) h.min = v;
