@@ -75,6 +75,11 @@ export function createArtifactStore(dir: string): ArtifactStore {
 }
 
 export interface ChunkServerOptions {
+  /**
+   * A device's request passed every check: these chunks of an artifact of `count` chunks (deliveries.ts);
+   * `multicast` when it listens on the artifact's multicast topic, which may bring it chunks it never asks for.
+   */
+  onRequested?: (deviceId: string, sha256: string, chunks: readonly number[], count: number, multicast: boolean) => void;
   /** Chunks queued per device at most (requests beyond it are dropped; the device re-requests). */
   perDeviceQueue?: number;
   /** Chunks being read and published at once, over all devices. */
@@ -284,6 +289,7 @@ export function createChunkServer(
       if (!l) return ctx.reject('artifact-get', 'NOT_FOUND');
       const count = Math.ceil(l.size / l.chunkSize);
       if (chunks.some((i) => i >= count)) return ctx.reject('artifact-get', 'BAD_MESSAGE');
+      options.onRequested?.(deviceId, sha256, chunks, count, multicast?.since(deviceId, sha256) !== undefined);
       const unicast = viaMulticast(deviceId, sha256, chunks);
       if (unicast.length === 0) return pump();
       let q = queues.get(deviceId);

@@ -4,6 +4,7 @@
 import { histogramMergeInto, histogramQuantile, type Histogram, type ReportedState } from '@edgefleet/protocol';
 import type { HubContext } from './context.js';
 import { ROLLUP_MS } from './ingest.js';
+import { parseStoredWindow } from './ingest-validate.js';
 
 export interface VersionHealth {
   model: string;
@@ -57,11 +58,14 @@ export function fleetStatus(ctx: HubContext, sinceMinutes = 60): FleetStatus {
     .all(since);
   const acc = new Map<string, { model: string; version: string; role: 'active' | 'shadow'; inferences: number; errors: number; hist: Histogram | null }>();
   for (const r of rows) {
+    // a rollup this hub could not have written (e.g. stored before its bounds) is left out, never merged
+    const w = parseStoredWindow(r.body);
+    if (!w) continue;
     const key = `${r.model}\u0000${r.version}\u0000${r.role}`;
     const a = acc.get(key) ?? { model: r.model, version: r.version, role: r.role === 'shadow' ? 'shadow' : 'active', inferences: 0, errors: 0, hist: null };
     a.inferences += r.inferences;
     a.errors += r.errors;
-    const h = (JSON.parse(r.body) as { latencyMs: Histogram }).latencyMs;
+    const h = w.latencyMs;
     if (!a.hist) a.hist = structuredClone(h);
     else {
       try {

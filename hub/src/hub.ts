@@ -17,6 +17,7 @@ import type { HubContext } from './context.js';
 import { createDeviceRegistry, type DeviceRegistry } from './devices.js';
 import { createDeployments, type Deployments } from './deployments.js';
 import { createArtifactStore, createChunkServer } from './artifacts.js';
+import { createDeliveries } from './deliveries.js';
 import { createIngest, type Ingest, type IngestOptions } from './ingest.js';
 import { createModelRegistry, type ModelRegistry } from './model-registry.js';
 import { createCommandSender, type CommandSender } from './commands.js';
@@ -260,13 +261,19 @@ export async function startHub(options: HubOptions): Promise<Hub> {
       ...options.ingest,
       events: eventLog,
       rateLimits: createDeviceRateLimits(options.deviceRateLimits),
+      // a window older than raw retention would be pruned at once (and its batch's record may be gone)
+      maxWindowAgeMs: (options.telemetryRetentionDays ?? 7) * 86_400_000,
       // design §7: a device's own automatic rollback (probation) is a webhook event
       onEvent: (deviceId, e) => {
         if (e.type === 'rolled-back') notifier.emit('device-rolled-back', { deviceId, model: e.model ?? null, version: e.version ?? null, code: e.code ?? null, message: e.message, at: e.at });
       },
     });
     setMarkOffline((id) => ingest.status(id, 'offline'));
-    const chunks = createChunkServer(ctx, artifacts, (id) => deployments.desiredArtifacts(id), { multicast: multicastSubscribers });
+    const deliveries = createDeliveries(store);
+    const chunks = createChunkServer(ctx, artifacts, (id) => deployments.desiredArtifacts(id), {
+      multicast: multicastSubscribers,
+      onRequested: (id, sha, indices, count, viaMulticast) => deliveries.requested(id, sha, indices, count, viaMulticast),
+    });
     mayMulticast = (id, sha) => deployments.desiredArtifacts(id).has(sha);
     const syncMosquitto = () => {
       if (!options.mosquittoPasswordFile) return;
@@ -326,7 +333,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
     // ---- HTTP ----
     const commands = createCommandSender(ctx);
     // design §7: the gated rollout engine; it stops (finishing its current step) before the database closes
-    const rollouts = createRolloutRunner(ctx, deployments, { ...(options.rolloutTickMs !== undefined ? { tickMs: options.rolloutTickMs } : {}) });
+    const rollouts = createRolloutRunner(ctx, deployments, { deliveries, ...(options.rolloutTickMs !== undefined ? { tickMs: options.rolloutTickMs } : {}) });
     cleanups.push(() => rollouts.close());
     const app = createApi({ ctx, devices, deployments, models, artifacts, commands, rollouts, ...(options.maxModelBytes !== undefined ? { maxModelBytes: options.maxModelBytes } : {}) });
     mountWebhookApi(app, ctx, notifier);

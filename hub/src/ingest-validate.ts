@@ -2,7 +2,24 @@
 // batch that accepts only what zod's `TelemetryBatch` accepts, unchanged; anything else goes to zod.
 
 import { isUtf8 } from 'node:buffer';
-import { DEVICE_ID_PATTERN, ERROR_CODES, LIMITS, TelemetryBatch, histogramMergeInto, type ErrorCode, type Result, type TelemetryWindow } from '@edgefleet/protocol';
+import {
+  CONFIDENCE_BINS,
+  DEVICE_ID_PATTERN,
+  ERROR_CODES,
+  HISTOGRAM_MAX_BUCKETS,
+  HISTOGRAM_MIN_ALPHA,
+  LIMITS,
+  TELEMETRY_LIMITS,
+  TelemetryBatch,
+  histogramIssue,
+  histogramMergeInto,
+  windowIssue,
+  type ErrorCode,
+  type Histogram,
+  type Result,
+  type TelemetryWindow,
+  type WindowBounds,
+} from '@edgefleet/protocol';
 
 // zod `TelemetryBatch` stays the spec: this check may say "not sure" (false) for a valid batch, never
 // "valid" for one zod refuses or would change (unknown keys stripped, `__proto__` keys dropped). Its
@@ -21,6 +38,14 @@ const SHADOW_KEYS = new Set(['compared', 'agreed', 'dropped', 'latencyMs']);
 
 type Obj = Record<string, unknown>;
 
+/** What the checks bound: a device window (the schema's limits), or a merged window read back from the store. */
+interface Bounds extends WindowBounds {
+  /** Largest count (TELEMETRY_LIMITS.count for a device window). */
+  count: number;
+}
+const DEVICE: Bounds = { count: TELEMETRY_LIMITS.count, spanMs: TELEMETRY_LIMITS.spanMs };
+const STORED: Bounds = { count: Number.MAX_SAFE_INTEGER, spanMs: null };
+
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 /** Every own key known to the schema (zod would strip the others, so the output would differ). */
 const onlyKeys = (o: Obj, keys: ReadonlySet<string>): boolean => {
@@ -29,37 +54,40 @@ const onlyKeys = (o: Obj, keys: ReadonlySet<string>): boolean => {
 };
 const num = (v: unknown): boolean => typeof v === 'number' && Number.isFinite(v);
 const int = (v: unknown): boolean => Number.isSafeInteger(v);
-const count = (v: unknown): boolean => Number.isSafeInteger(v) && (v as number) >= 0;
+const nonNegative = (v: unknown): boolean => Number.isSafeInteger(v) && (v as number) >= 0;
 const nullableNum = (v: unknown): boolean => v === null || num(v);
-const counts = (v: unknown, max: number): boolean => {
-  if (!Array.isArray(v) || v.length > max) return false;
-  for (let i = 0; i < v.length; i++) if (!count(v[i])) return false;
-  return true;
-};
-const optionalCounts = (o: Obj, k: string, max: number): boolean => !(k in o) || counts(o[k], max);
 
-function histogram(v: unknown): boolean {
+function histogram(v: unknown, b: Bounds): boolean {
   if (!isObj(v) || !onlyKeys(v, HISTOGRAM_KEYS)) return false;
   const alpha = v.alpha;
-  return (
-    num(alpha) && (alpha as number) > 0 && (alpha as number) <= 0.5 &&
-    count(v.count) && num(v.sum) && nullableNum(v.min) && nullableNum(v.max) &&
-    count(v.zeros) && int(v.offset) && counts(v.counts, 8192)
-  );
+  const count = (x: unknown) => nonNegative(x) && (x as number) <= b.count;
+  if (!(num(alpha) && (alpha as number) >= HISTOGRAM_MIN_ALPHA && (alpha as number) <= 0.5)) return false;
+  if (!(count(v.count) && num(v.sum) && nullableNum(v.min) && nullableNum(v.max) && count(v.zeros) && int(v.offset))) return false;
+  if (!counts(v.counts, HISTOGRAM_MAX_BUCKETS, b)) return false;
+  return histogramIssue(v as unknown as Histogram) === null;
 }
 
-function feature(v: unknown): boolean {
+function counts(v: unknown, max: number, b: Bounds): boolean {
+  if (!Array.isArray(v) || v.length > max) return false;
+  for (let i = 0; i < v.length; i++) if (!nonNegative(v[i]) || v[i] > b.count) return false;
+  return true;
+}
+
+function feature(v: unknown, b: Bounds): boolean {
   if (!isObj(v) || !onlyKeys(v, FEATURE_KEYS)) return false;
-  return counts(v.bins, 65) && count(v.nulls) && count(v.count) && num(v.sum) && num(v.sumSq) && nullableNum(v.min) && nullableNum(v.max);
+  const count = (x: unknown) => nonNegative(x) && (x as number) <= b.count;
+  return counts(v.bins, 65, b) && count(v.nulls) && count(v.count) && num(v.sum) && num(v.sumSq) && nullableNum(v.min) && nullableNum(v.max);
 }
 
-function window(w: unknown): boolean {
+function window(w: unknown, b: Bounds): boolean {
   if (!isObj(w) || !onlyKeys(w, WINDOW_KEYS)) return false;
+  const count = (x: unknown) => nonNegative(x) && (x as number) <= b.count;
+  const classIndex = (x: unknown) => nonNegative(x) && (x as number) < TELEMETRY_LIMITS.classes;
   if (typeof w.model !== 'string' || !MODEL_NAME.test(w.model)) return false;
   if (typeof w.version !== 'string' || !SEMVER.test(w.version)) return false;
   if (w.role !== 'active' && w.role !== 'shadow') return false;
-  if (!count(w.start) || !count(w.end) || !count(w.inferences)) return false;
-  if (!histogram(w.latencyMs)) return false;
+  if (!nonNegative(w.start) || !nonNegative(w.end) || !count(w.inferences)) return false;
+  if (!histogram(w.latencyMs, b)) return false;
   if ('errors' in w) {
     const e = w.errors;
     if (!isObj(e)) return false;
@@ -68,24 +96,29 @@ function window(w: unknown): boolean {
   if ('features' in w) {
     const f = w.features;
     if (!isObj(f)) return false;
-    for (const k of Object.keys(f)) if (k.length > 128 || k === '__proto__' || !feature(f[k])) return false;
+    for (const k of Object.keys(f)) if (k.length > 128 || k === '__proto__' || !feature(f[k], b)) return false;
   }
   if ('outputs' in w) {
     const o = w.outputs;
     if (!isObj(o) || !onlyKeys(o, OUTPUT_KEYS)) return false;
-    if (!optionalCounts(o, 'classCounts', 4096) || !optionalCounts(o, 'confidence', 10) || !optionalCounts(o, 'valueBins', 65)) return false;
+    for (const [k, max] of [['classCounts', TELEMETRY_LIMITS.classes], ['confidence', CONFIDENCE_BINS], ['valueBins', 65]] as const) {
+      if (k in o && !counts(o[k], max, b)) return false;
+    }
   }
   if ('labels' in w) {
     const l = w.labels;
     if (!isObj(l) || !onlyKeys(l, LABEL_KEYS) || !count(l.labelled) || !count(l.correct)) return false;
     const c = l.confusion;
-    if (!Array.isArray(c) || c.length > 65536) return false;
-    for (const t of c) if (!Array.isArray(t) || t.length !== 3 || !count(t[0]) || !count(t[1]) || !count(t[2])) return false;
+    if (!Array.isArray(c) || c.length > TELEMETRY_LIMITS.confusion) return false;
+    for (const t of c) if (!Array.isArray(t) || t.length !== 3 || !classIndex(t[0]) || !classIndex(t[1]) || !count(t[2])) return false;
   }
   if ('shadow' in w) {
     const s = w.shadow;
-    if (!isObj(s) || !onlyKeys(s, SHADOW_KEYS) || !count(s.compared) || !count(s.agreed) || !count(s.dropped) || !histogram(s.latencyMs)) return false;
+    if (!isObj(s) || !onlyKeys(s, SHADOW_KEYS) || !count(s.compared) || !count(s.agreed) || !count(s.dropped) || !histogram(s.latencyMs, b)) return false;
   }
+  // the parts fit together (the schema's refinement, the same function); zod's defaults for the check
+  const parts = { start: w.start as number, end: w.end as number, features: (w.features ?? {}) as TelemetryWindow['features'], labels: w.labels as TelemetryWindow['labels'], shadow: w.shadow as TelemetryWindow['shadow'] };
+  if (windowIssue(parts, b) !== null) return false;
   // zod's defaults, set only once the whole window is known good
   if (!('errors' in w)) w.errors = {};
   if (!('features' in w)) w.features = {};
@@ -98,11 +131,11 @@ function window(w: unknown): boolean {
  */
 export function isPlainTelemetryBatch(v: unknown): v is TelemetryBatch {
   if (!isObj(v) || !onlyKeys(v, BATCH_KEYS)) return false;
-  if (typeof v.deviceId !== 'string' || !DEVICE_ID_PATTERN.test(v.deviceId) || !count(v.seq)) return false;
-  if ('dropped' in v && !count(v.dropped)) return false;
+  if (typeof v.deviceId !== 'string' || !DEVICE_ID_PATTERN.test(v.deviceId) || !nonNegative(v.seq)) return false;
+  if ('dropped' in v && !(nonNegative(v.dropped) && (v.dropped as number) <= TELEMETRY_LIMITS.count)) return false;
   const ws = v.windows;
   if (!Array.isArray(ws) || ws.length > LIMITS.windowsPerBatch) return false;
-  for (let i = 0; i < ws.length; i++) if (!window(ws[i])) return false;
+  for (let i = 0; i < ws.length; i++) if (!window(ws[i], DEVICE)) return false;
   if (!('dropped' in v)) v.dropped = 0;
   return true;
 }
@@ -150,4 +183,20 @@ export function mergeInPlace(target: TelemetryWindow, src: TelemetryWindow): boo
     if (n !== undefined) target.errors[code] = (target.errors[code] ?? 0) + n;
   }
   return true;
+}
+
+/**
+ * A window read back from the store (a rollup or a raw window), or null when it is not one this hub could
+ * have written: bad JSON, or buckets, sizes or parts beyond what ingest accepts (a database written before
+ * these checks, or edited by hand). Readers skip it, so one stored row can never make a merge allocate by
+ * its content or throw.
+ */
+export function parseStoredWindow(body: string): TelemetryWindow | null {
+  let json: unknown;
+  try {
+    json = JSON.parse(body);
+  } catch {
+    return null;
+  }
+  return window(json, STORED) ? (json as TelemetryWindow) : null;
 }

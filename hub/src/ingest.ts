@@ -18,9 +18,10 @@ import {
   type TelemetryWindow,
 } from '@edgefleet/protocol';
 import type { HubContext } from './context.js';
-import { mergeInPlace, parseTelemetryBatch } from './ingest-validate.js';
 import { createEventLog, type EventLog } from './event-log.js';
 import { createDeviceRateLimits, type DeviceRateLimits } from './rate-limit.js';
+import { mergeInPlace, parseStoredWindow, parseTelemetryBatch } from './ingest-validate.js';
+import { createTelemetryPolicy } from './telemetry-policy.js';
 
 export const ROLLUP_MS = 60_000;
 
@@ -55,6 +56,8 @@ export interface IngestOptions {
   events?: EventLog;
   /** Per-device message rate limits (rate-limit.ts defaults when unset). */
   rateLimits?: DeviceRateLimits;
+  /** Oldest window accepted, ms before now: the raw retention (default 7 days). */
+  maxWindowAgeMs?: number;
 }
 
 export interface Ingest {
@@ -70,8 +73,9 @@ export interface Ingest {
   /** Device added or removed: forget its cached existence. */
   forget(deviceId: string): void;
   /**
-   * Retention (design §7): drop raw windows and the de-duplication record received before `rawBefore`,
-   * and rollups older than `rollupsBefore` (epoch ms). Returns the rows deleted.
+   * Retention (design §7): drop raw windows and the de-duplication record received before `rawBefore`
+   * (keeping per device the highest seq dropped, so a replay stays a duplicate), and rollups older than
+   * `rollupsBefore` (epoch ms). Returns the rows deleted.
    */
   prune(rawBefore: number, rollupsBefore: number): number;
 }
@@ -89,6 +93,7 @@ export function createIngest(ctx: HubContext, options: IngestOptions = {}): Inge
   const knownDevices = new Map<string, boolean>();
   const eventLog = options.events ?? createEventLog(store);
   const rateLimits = options.rateLimits ?? createDeviceRateLimits();
+  const policy = createTelemetryPolicy(store, { maxWindowAgeMs: options.maxWindowAgeMs ?? 7 * 86_400_000 });
 
   const st = {
     batch: db.prepare('INSERT OR IGNORE INTO telemetry_batches (device_id, seq, received_at, windows, dropped) VALUES (?, ?, ?, ?, ?)'),
@@ -103,6 +108,23 @@ export function createIngest(ctx: HubContext, options: IngestOptions = {}): Inge
        ON CONFLICT (model, version, role, minute) DO UPDATE SET inferences = excluded.inferences, errors = excluded.errors, body = excluded.body`,
     ),
     rollupDevice: db.prepare('INSERT OR IGNORE INTO rollup_devices (model, version, role, minute, device_id) VALUES (?, ?, ?, ?, ?)'),
+    floorGet: db.prepare<[string], { seq: number }>('SELECT seq FROM telemetry_seq_floor WHERE device_id = ?'),
+    // before retention deletes de-duplication records: keep, per device, the highest seq it deletes
+    floorRaise: db.prepare(
+      `INSERT INTO telemetry_seq_floor (device_id, seq) SELECT device_id, MAX(seq) FROM telemetry_batches WHERE received_at < ? GROUP BY device_id
+       ON CONFLICT (device_id) DO UPDATE SET seq = MAX(seq, excluded.seq)`,
+    ),
+  };
+  // per device: batches with a seq at or below this were received before retention removed their records
+  const floors = new Map<string, number>();
+  const floorOf = (id: string): number => {
+    let f = floors.get(id);
+    if (f === undefined) {
+      f = st.floorGet.get(id)?.seq ?? -1;
+      if (floors.size > 100_000) floors.clear();
+      floors.set(id, f);
+    }
+    return f;
   };
 
   const deviceExists = (id: string): boolean => {
@@ -139,8 +161,8 @@ export function createIngest(ctx: HubContext, options: IngestOptions = {}): Inge
       for (const job of jobs) {
         if (job.kind === 'telemetry') {
           const b = job.batch;
-          // design §4: the hub de-duplicates on (deviceId, seq)
-          if (st.batch.run(job.deviceId, b.seq, job.at, b.windows.length, b.dropped).changes === 0) {
+          // design §4: the hub de-duplicates on (deviceId, seq), also after retention removed the record
+          if (b.seq <= floorOf(job.deviceId) || st.batch.run(job.deviceId, b.seq, job.at, b.windows.length, b.dropped).changes === 0) {
             duplicates++;
             continue;
           }
@@ -153,8 +175,10 @@ export function createIngest(ctx: HubContext, options: IngestOptions = {}): Inge
             const key = `${w.model}\u0000${w.version}\u0000${w.role}\u0000${minute}`;
             let r = rollups.get(key);
             if (!r) {
-              const prior = st.rollupGet.get(w.model, w.version, w.role, minute);
-              r = { model: w.model, version: w.version, role: w.role, minute, window: prior ? (JSON.parse(prior.body) as TelemetryWindow) : w };
+              // a stored rollup this hub could not have written (skipped by every reader) is replaced
+              const body = st.rollupGet.get(w.model, w.version, w.role, minute)?.body;
+              const prior = body === undefined ? null : parseStoredWindow(body);
+              r = { model: w.model, version: w.version, role: w.role, minute, window: prior ?? w };
               rollups.set(key, r);
               if (!prior) {
                 markReporting(w, minute, job.deviceId);
@@ -280,6 +304,7 @@ export function createIngest(ctx: HubContext, options: IngestOptions = {}): Inge
         const r = parseTelemetryBatch(payload);
         if (!r.ok) return ctx.reject('telemetry', r.code);
         if (r.value.deviceId !== deviceId) return ctx.reject('telemetry', 'WRONG_DEVICE');
+        if (policy.issue(r.value, ctx.now().getTime()) !== null) return ctx.reject('telemetry', 'BAD_MESSAGE');
         return enqueue({ kind: 'telemetry', deviceId, batch: r.value, at });
       }
       case 'events': {
@@ -342,15 +367,19 @@ export function createIngest(ctx: HubContext, options: IngestOptions = {}): Inge
     forget(id) {
       knownDevices.delete(id);
       rateLimits.forget(id);
+      floors.delete(id);
     },
     prune(rawBefore, rollupsBefore) {
-      return store.transaction(
-        () =>
+      floors.clear();
+      return store.transaction(() => {
+        st.floorRaise.run(rawBefore); // before the records it reads go
+        return (
           db.prepare('DELETE FROM telemetry_windows WHERE received_at < ?').run(rawBefore).changes +
           db.prepare('DELETE FROM telemetry_batches WHERE received_at < ?').run(rawBefore).changes +
           db.prepare('DELETE FROM rollups WHERE minute < ?').run(rollupsBefore).changes +
-          db.prepare('DELETE FROM rollup_devices WHERE minute < ?').run(rollupsBefore).changes,
-      );
+          db.prepare('DELETE FROM rollup_devices WHERE minute < ?').run(rollupsBefore).changes
+        );
+      });
     },
   };
 }

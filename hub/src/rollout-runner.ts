@@ -15,6 +15,7 @@ import type { HubContext } from './context.js';
 import { deviceMatches, type Deployments, type RolloutRequest, type RolloutView } from './deployments.js';
 import type { DeviceRow, RolloutRow } from './store/db.js';
 import { windowsOf } from './http/health-api.js';
+import { createClaimCheck, type Deliveries } from './deliveries.js';
 import {
   DEFAULT_SOAK_MS,
   DEFAULT_WAVES,
@@ -99,7 +100,15 @@ export interface RolloutDetail extends RolloutView {
 export interface RolloutRunnerOptions {
   /** Ticker period (default 1 s). */
   tickMs?: number;
+  /**
+   * What the hub knows devices fetched (deliveries.ts): given, a device's claim to run the rollout's version
+   * counts only when the hub served it that artifact whole or its telemetry since the send names the version.
+   */
+  deliveries?: Deliveries;
+  /** How long a claim may stay unbacked before it is reported as inconsistent (default 5 min). */
+  claimGraceMs?: number;
 }
+
 
 export type RolloutCommand = 'pause' | 'resume' | 'abort' | 'promote';
 
@@ -197,10 +206,17 @@ export function createRolloutRunner(ctx: HubContext, deployments: Deployments, o
 
   const targetsOf = (row: RolloutRow, devices: readonly DeviceRow[]) => devices.filter((d) => deviceMatches(row.targets, d));
 
+  const claims = options.deliveries ? createClaimCheck(ctx, options.deliveries, options.claimGraceMs) : null;
+
   const observations = (row: RolloutRow, spec: RolloutSpec, state: RolloutState, devices: readonly DeviceRow[], now: number, withHealth: boolean): Observations => {
     const targets = targetsOf(row, devices);
     const obs: Observations = { now, devices: {} };
-    for (const d of targets) obs.devices[d.id] = observeDevice(d, spec.model);
+    const sha = claims ? store.getModelVersion(spec.model, spec.version)?.sha256 : undefined;
+    for (const d of targets) {
+      const o = observeDevice(d, spec.model);
+      claims?.check(spec, state, sha, d.id, o, now);
+      obs.devices[d.id] = o;
+    }
     if (withHealth) {
       const q = healthQuery(state, now);
       if (q) {

@@ -25,3 +25,22 @@ export const LIMITS = {
 } as const;
 
 export const DEFAULT_CHUNK_SIZE = 64 * KiB;
+
+/**
+ * What one device telemetry window may claim (design §6), checked before it is stored or merged: every
+ * size and index a device supplies is bounded, so no window can make the hub allocate or loop by its content.
+ */
+export const TELEMETRY_LIMITS = {
+  /** Ceiling on any count in one window (inferences, errors, buckets, bins, labels): 1e9 calls in ≤ 1 h is ~280k/s. */
+  count: 1e9,
+  /** Longest window: TelemetrySettings.windowSeconds is at most 3600. */
+  spanMs: 3_600_000,
+  /** Features per window (a drift reference names at most 256). */
+  features: 256,
+  /** Class indices are below this (class counts, confusion keys). */
+  classes: 4096,
+  /** Sparse confusion entries per window, and per merged summary. */
+  confusion: 65_536,
+  /** How far ahead of the hub's clock a window may start: device clock skew. */
+  futureSkewMs: 5 * 60_000,
+} as const;

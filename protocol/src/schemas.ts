@@ -4,7 +4,9 @@
 import { z } from 'zod';
 import { DEVICE_ID_PATTERN } from './topics.js';
 import { ERROR_CODES } from './errors.js';
-import { LIMITS } from './limits.js';
+import { LIMITS, TELEMETRY_LIMITS } from './limits.js';
+import { HISTOGRAM_MAX_BUCKETS, HISTOGRAM_MIN_ALPHA } from './telemetry/histogram.js';
+import { histogramIssue, windowIssue } from './telemetry/bounds.js';
 
 export const DeviceId = z.string().regex(DEVICE_ID_PATTERN, 'device id must match [a-z0-9][a-z0-9-]{0,62}');
 export const ModelName = z.string().regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, 'model name must match [a-z0-9][a-z0-9._-]{0,63}');
@@ -327,22 +329,35 @@ export type DeviceEvent = z.infer<typeof DeviceEvent>;
 
 // ---- telemetry (design §6) ----
 
-const Count = z.number().int().min(0);
+/** Any count in one window: bounded (TELEMETRY_LIMITS.count), so sums over many windows stay exact. */
+const Count = z.number().int().min(0).max(TELEMETRY_LIMITS.count);
+const ClassIndex = z.number().int().min(0).max(TELEMETRY_LIMITS.classes - 1);
+
+/** A refinement from telemetry/bounds.ts: the same function the hub's fast path calls. */
+const refineWith =
+  <T>(issue: (v: T) => string | null) =>
+  (v: T, ctx: z.RefinementCtx) => {
+    const message = issue(v);
+    if (message !== null) ctx.addIssue({ code: 'custom', message });
+  };
 
 /**
  * Log-bucketed latency histogram (DDSketch-style): bucket i holds values in (γ^(i-1), γ^i] with
- * γ = (1+α)/(1-α); `counts[k]` is bucket `offset + k`. Values ≤ `minIndexable` go to `zeros`.
+ * γ = (1+α)/(1-α); `counts[k]` is bucket `offset + k`. Values ≤ `minIndexable` go to `zeros`. Every
+ * bucket lies in histogramIndexRange(alpha) and the buckets hold `count` (telemetry/bounds.ts).
  */
-export const Histogram = z.object({
-  alpha: z.number().positive().max(0.5),
-  count: Count,
-  sum: z.number(),
-  min: z.number().nullable(),
-  max: z.number().nullable(),
-  zeros: Count,
-  offset: z.number().int(),
-  counts: z.array(Count).max(8192),
-});
+export const Histogram = z
+  .object({
+    alpha: z.number().min(HISTOGRAM_MIN_ALPHA).max(0.5),
+    count: Count,
+    sum: z.number(),
+    min: z.number().nullable(),
+    max: z.number().nullable(),
+    zeros: Count,
+    offset: z.number().int(),
+    counts: z.array(Count).max(HISTOGRAM_MAX_BUCKETS),
+  })
+  .superRefine(refineWith(histogramIssue));
 export type Histogram = z.infer<typeof Histogram>;
 
 /** Counts of one feature in its reference bins (edges.length + 1 entries), plus moments. */
@@ -361,7 +376,7 @@ export const CONFIDENCE_BINS = 10;
 
 export const OutputSummary = z.object({
   /** Classifiers: predictions per class index. */
-  classCounts: z.array(Count).max(4096).optional(),
+  classCounts: z.array(Count).max(TELEMETRY_LIMITS.classes).optional(),
   /** Classifiers: top-class confidence in CONFIDENCE_BINS equal bins over [0, 1]. */
   confidence: z.array(Count).max(CONFIDENCE_BINS).optional(),
   /** Regressors: counts in the reference output bins. */
@@ -373,7 +388,7 @@ export const LabelSummary = z.object({
   labelled: Count,
   correct: Count,
   /** Sparse confusion counts: [predicted, actual, count]. */
-  confusion: z.array(z.tuple([z.number().int().min(0), z.number().int().min(0), Count])).max(65536),
+  confusion: z.array(z.tuple([ClassIndex, ClassIndex, Count])).max(TELEMETRY_LIMITS.confusion),
 });
 export type LabelSummary = z.infer<typeof LabelSummary>;
 
@@ -385,7 +400,9 @@ export const ShadowSummary = z.object({
 });
 export type ShadowSummary = z.infer<typeof ShadowSummary>;
 
-export const TelemetryWindow = z.object({
+/** One device window; its parts fit together (telemetry/bounds.ts windowIssue: start ≤ end, ≤ 1 h, …). */
+export const TelemetryWindow = z
+  .object({
   model: ModelName,
   version: SemVer,
   role: z.enum(['active', 'shadow']),
@@ -399,7 +416,8 @@ export const TelemetryWindow = z.object({
   outputs: OutputSummary.optional(),
   labels: LabelSummary.optional(),
   shadow: ShadowSummary.optional(),
-});
+  })
+  .superRefine(refineWith((w) => windowIssue(w)));
 export type TelemetryWindow = z.infer<typeof TelemetryWindow>;
 
 export const TelemetryBatch = z.object({

@@ -21,6 +21,7 @@ import {
 import type { HubContext } from '../context.js';
 import type { Role } from '../store/db.js';
 import { ROLLUP_MS } from '../ingest.js';
+import { parseStoredWindow } from '../ingest-validate.js';
 import { bearerPrincipal, roleAtLeast, type Principal } from './auth.js';
 import type { RouteDoc } from './openapi.js';
 
@@ -208,7 +209,9 @@ export function computeHealth(ctx: HubContext, q: HealthQuery): HealthReport {
   const total = emptyAcc();
   const buckets = new Map<number, Acc>();
   for (const r of rows) {
-    const w = JSON.parse(r.body) as TelemetryWindow;
+    // a stored window this hub could not have written (e.g. before its bounds) is left out, never merged
+    const w = parseStoredWindow(r.body);
+    if (!w) continue;
     const t = Math.floor(r.t / q.bucketMs) * q.bucketMs;
     let b = buckets.get(t);
     if (!b) buckets.set(t, (b = emptyAcc()));
@@ -319,7 +322,10 @@ export function windowsOf(
       `SELECT device_id AS device, body FROM telemetry_windows WHERE ${clauses.join(' AND ')} ORDER BY start`,
     )
     .all(params)
-    .map((r) => ({ device: r.device, window: JSON.parse(r.body) as TelemetryWindow }));
+    .flatMap((r) => {
+      const window = parseStoredWindow(r.body); // left out when this hub could not have written it
+      return window ? [{ device: r.device, window }] : [];
+    });
 }
 
 export interface FleetOverview {

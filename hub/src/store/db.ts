@@ -194,6 +194,9 @@ export function openStore(file: string) {
          expires_at = excluded.expires_at`,
     ),
     desiredDelete: db.prepare('DELETE FROM desired_states WHERE device_id = ?'),
+    telemetryDedupDelete: db.prepare('DELETE FROM telemetry_batches WHERE device_id = ?'),
+    telemetryFloorDelete: db.prepare('DELETE FROM telemetry_seq_floor WHERE device_id = ?'),
+    fetchesDelete: db.prepare('DELETE FROM artifact_fetches WHERE device_id = ?'),
     modelGet: db.prepare<[string, string], Record<string, unknown>>(
       'SELECT model, version, release, sha256, size, manifest, envelope, created_at AS createdAt FROM model_versions WHERE model = ? AND version = ?',
     ),
@@ -264,6 +267,10 @@ export function openStore(file: string) {
     setDeviceTags: (id: string, tags: Record<string, string>) => s.deviceTags.run(JSON.stringify(tags), id).changes > 0,
     deleteDevice: (id: string) => {
       s.desiredDelete.run(id);
+      // a device added again under this id starts a fresh telemetry sequence (it has new credentials)
+      s.telemetryDedupDelete.run(id);
+      s.telemetryFloorDelete.run(id);
+      s.fetchesDelete.run(id);
       return s.deviceDelete.run(id).changes > 0;
     },
     setDeviceStatus: (id: string, status: 'online' | 'offline', at: string) =>

@@ -160,4 +160,21 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE rollouts ADD COLUMN spec TEXT;
   ALTER TABLE rollouts ADD COLUMN state TEXT;
   `,
+  // 4: per device, the highest telemetry seq whose de-duplication record retention has removed: it outlives
+  // the raw windows, so a batch replayed after retention is still a duplicate (design §4)
+  `
+  CREATE TABLE telemetry_seq_floor (
+    device_id TEXT PRIMARY KEY,
+    seq INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  -- per device and artifact, the chunks it asked the hub for (a bitmap): a reported version is believed
+  -- once its artifact was fetched whole, or the device's telemetry names it (rollout convergence, design §7)
+  CREATE TABLE artifact_fetches (
+    device_id TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    requested BLOB NOT NULL,
+    complete INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (device_id, sha256)
+  ) WITHOUT ROWID;
+  `,
 ];

@@ -2,8 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { Histogram } from '../schemas.js';
 import {
   HISTOGRAM_MAX_BUCKETS,
+  HISTOGRAM_MAX_INDEXABLE,
   createHistogram,
   histogramAdd,
+  histogramIndexRange,
   histogramMerge,
   histogramMergeInto,
   histogramQuantile,
@@ -85,15 +87,52 @@ describe('latency histogram', () => {
   });
 
   it('folds the lowest buckets beyond the bucket cap, the same way whatever the insertion order', () => {
-    const up = histogramOf([1e-8, 5, 1e300, 1e300, 1e300]);
-    const down = histogramOf([1e300, 1e300, 1e300, 5, 1e-8]);
+    // at alpha 0.001 the index range (≈ 20,700 buckets) is wider than the cap
+    const up = histogramOf([1e-8, 5, 1e8, 1e8, 1e8], 0.001);
+    const down = histogramOf([1e8, 1e8, 1e8, 5, 1e-8], 0.001);
     expect(up).toEqual(down);
     expect(up.counts.length).toBe(HISTOGRAM_MAX_BUCKETS);
     expect(up.count).toBe(5);
     // the top keeps its accuracy; 1e-8 and 5 share the lowest kept bucket
-    expect(Math.abs(histogramQuantile(up, 0.9)! / 1e300 - 1)).toBeLessThanOrEqual(0.01);
+    expect(Math.abs(histogramQuantile(up, 0.9)! / 1e8 - 1)).toBeLessThanOrEqual(0.001);
     expect(up.counts[0]).toBe(2);
     expect(Histogram.safeParse(JSON.parse(JSON.stringify(up))).success).toBe(true);
+  });
+
+  it('counts values beyond any real latency in the top bucket of its index range', () => {
+    const h = histogramOf([5, 1e300, HISTOGRAM_MAX_INDEXABLE * 10]);
+    expect(h.max).toBe(1e300);
+    const [lo, hi] = histogramIndexRange(h.alpha);
+    expect(h.offset).toBeGreaterThanOrEqual(lo);
+    expect(h.offset + h.counts.length - 1).toBe(hi);
+    expect(h.counts[h.counts.length - 1]).toBe(2);
+    expect(Histogram.safeParse(JSON.parse(JSON.stringify(h))).success).toBe(true);
+  });
+
+  it('merges buckets any distance apart with at most the bucket cap allocated, keeping every count', () => {
+    for (const gap of [5e8, 5e9, 2 ** 52]) {
+      const a = histogramOf([5, 5]);
+      const b = { ...histogramOf([7]), offset: histogramOf([7]).offset + gap };
+      histogramMergeInto(a, b);
+      expect(a.counts.length).toBeLessThanOrEqual(HISTOGRAM_MAX_BUCKETS);
+      expect(a.count).toBe(3);
+      expect(a.counts.reduce((s, c) => s + c, 0)).toBe(3);
+      const c = histogramOf([5, 5]);
+      histogramMergeInto(c, { ...histogramOf([7]), offset: -gap });
+      expect(c.counts.length).toBeLessThanOrEqual(HISTOGRAM_MAX_BUCKETS);
+      expect(c.counts.reduce((s, x) => s + x, 0)).toBe(3);
+    }
+  });
+
+  it('refuses, in its schema, buckets outside the index range and counts its buckets do not hold', () => {
+    const h = histogramOf([5, 6]);
+    const [lo, hi] = histogramIndexRange(h.alpha);
+    expect(Histogram.safeParse({ ...h, offset: hi + 1 }).success).toBe(false);
+    expect(Histogram.safeParse({ ...h, offset: lo - 1 }).success).toBe(false);
+    expect(Histogram.safeParse({ ...h, offset: hi - h.counts.length + 2 }).success).toBe(false);
+    expect(Histogram.safeParse({ ...h, count: 3 }).success).toBe(false);
+    expect(Histogram.safeParse({ ...h, alpha: 1e-6 }).success).toBe(false);
+    expect(Histogram.safeParse(h).success).toBe(true);
   });
 
   it('counts repeated observations with a count argument', () => {

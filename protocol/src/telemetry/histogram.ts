@@ -9,6 +9,13 @@ import type { Histogram } from '../schemas.js';
 export const HISTOGRAM_DEFAULT_ALPHA = 0.01;
 /** Values ≤ this (zero, negatives) are counted in `zeros`: log buckets cannot hold them. */
 export const HISTOGRAM_MIN_INDEXABLE = 1e-9;
+/**
+ * Values above this (1e9 ms ≈ 11.6 days: no real latency) are counted in its bucket (sum, min and max stay exact), so every bucket index
+ * a histogram can hold lies in histogramIndexRange(alpha) and a device cannot name one beyond it.
+ */
+export const HISTOGRAM_MAX_INDEXABLE = 1e9;
+/** Finest accuracy accepted: below it the index range outgrows the bucket cap many times over. */
+export const HISTOGRAM_MIN_ALPHA = 0.001;
 /** Most buckets a histogram keeps (the schema's cap); beyond it the lowest buckets are folded together. */
 export const HISTOGRAM_MAX_BUCKETS = 8192;
 
@@ -32,10 +39,10 @@ function gammaOf(alpha: number): number {
   return cachedGamma;
 }
 
-/** An empty histogram. `alpha` is the relative accuracy (0 < α ≤ 0.5). */
+/** An empty histogram. `alpha` is the relative accuracy (HISTOGRAM_MIN_ALPHA ≤ α ≤ 0.5). */
 export function createHistogram(alpha: number = HISTOGRAM_DEFAULT_ALPHA): Histogram {
-  if (!(alpha > 0 && alpha <= 0.5)) {
-    throw new EdgefleetError('BAD_INPUT', `histogram alpha must be in (0, 0.5], got ${alpha}`);
+  if (!(alpha >= HISTOGRAM_MIN_ALPHA && alpha <= 0.5)) {
+    throw new EdgefleetError('BAD_INPUT', `histogram alpha must be in [${HISTOGRAM_MIN_ALPHA}, 0.5], got ${alpha}`);
   }
   return { alpha, count: 0, sum: 0, min: null, max: null, zeros: 0, offset: 0, counts: [] };
 }
@@ -45,9 +52,14 @@ export function histogramBucketIndex(alpha: number, v: number): number {
   return Math.ceil(Math.log(v) * invLnGamma(alpha));
 }
 
+/** The lowest and highest bucket index a histogram of accuracy `alpha` can hold (both inclusive). */
+export function histogramIndexRange(alpha: number): [number, number] {
+  return [histogramBucketIndex(alpha, HISTOGRAM_MIN_INDEXABLE), histogramBucketIndex(alpha, HISTOGRAM_MAX_INDEXABLE)];
+}
+
 /**
- * Adds `count` observations of `v` (mutates and returns `h`). Non-finite values are ignored, so a
- * bad measurement cannot poison a window's JSON.
+ * Adds `count` observations of `v` (mutates and returns `h`). Non-finite values are ignored, so a bad
+ * measurement cannot poison a window's JSON; values above HISTOGRAM_MAX_INDEXABLE land in its bucket.
  */
 export function histogramAdd(h: Histogram, v: number, count = 1): Histogram {
   if (!Number.isFinite(v) || !(count > 0)) return h;
@@ -71,27 +83,53 @@ export function histogramAdd(h: Histogram, v: number, count = 1): Histogram {
 }
 
 function addOutOfRange(h: Histogram, i: number, count: number): void {
-  const counts = h.counts;
-  if (counts.length === 0) {
-    h.offset = i;
-    counts.push(count);
+  if (h.counts.length === 0) {
+    h.offset = Math.min(i, histogramIndexRange(h.alpha)[1]);
+    h.counts.push(count);
     return;
   }
-  if (i >= h.offset + counts.length) {
-    while (h.offset + counts.length < i) counts.push(0);
-    counts.push(count);
-    foldLow(h);
-    return;
+  addBuckets(h, Math.min(i, histogramIndexRange(h.alpha)[1]), [count]);
+}
+
+/**
+ * Adds `counts` (bucket `offset + k` at k) into `h`'s buckets. At most HISTOGRAM_MAX_BUCKETS are kept: when
+ * the union spans more, everything below the top HISTOGRAM_MAX_BUCKETS folds into the lowest kept bucket
+ * (DDSketch's collapsing). The work and the allocation are O(both lengths + HISTOGRAM_MAX_BUCKETS) whatever
+ * the offsets, so no bucket index, however far, can make a merge allocate by the distance between them.
+ */
+function addBuckets(h: Histogram, offset: number, counts: readonly number[]): void {
+  const theirs = nonZeroSpan(counts);
+  if (theirs === null) return;
+  const mine = nonZeroSpan(h.counts);
+  if (mine === null) {
+    h.offset = offset;
+    h.counts = counts.slice();
+  } else {
+    // the span of non-empty buckets only, so padding zeros never decide where the fold falls
+    const lo = Math.min(h.offset + mine[0], offset + theirs[0]);
+    const hi = Math.max(h.offset + mine[1], offset + theirs[1]) + 1;
+    const base = hi - lo > HISTOGRAM_MAX_BUCKETS ? hi - HISTOGRAM_MAX_BUCKETS : lo;
+    const out = new Array<number>(hi - base).fill(0);
+    const add = (from: number, xs: readonly number[], span: [number, number]) => {
+      for (let k = span[0]; k <= span[1]; k++) out[Math.max(0, from + k - base)]! += xs[k]!;
+    };
+    add(h.offset, h.counts, mine);
+    add(offset, counts, theirs);
+    h.offset = base;
+    h.counts = out;
   }
-  // below the range: extend downwards, but never past top − MAX + 1 (lower values fold into that bucket)
-  const top = h.offset + counts.length - 1;
-  const lo = Math.max(i, top - HISTOGRAM_MAX_BUCKETS + 1);
-  if (lo < h.offset) {
-    const pad = new Array<number>(h.offset - lo).fill(0);
-    counts.unshift(...pad);
-    h.offset = lo;
-  }
-  counts[0]! += count;
+  trim(h);
+  foldLow(h);
+}
+
+/** First and last index of a non-zero count, or null when every count is zero. */
+function nonZeroSpan(xs: readonly number[]): [number, number] | null {
+  let first = 0;
+  while (first < xs.length && xs[first] === 0) first++;
+  if (first === xs.length) return null;
+  let last = xs.length - 1;
+  while (xs[last] === 0) last--;
+  return [first, last];
 }
 
 /** Keeps at most HISTOGRAM_MAX_BUCKETS buckets by folding the lowest into the lowest kept one. */
@@ -129,21 +167,7 @@ export function histogramMergeInto(target: Histogram, src: Histogram): Histogram
   target.zeros += src.zeros;
   if (src.min !== null && (target.min === null || src.min < target.min)) target.min = src.min;
   if (src.max !== null && (target.max === null || src.max > target.max)) target.max = src.max;
-  if (src.counts.length === 0) return target;
-  if (target.counts.length === 0) {
-    target.offset = src.offset;
-    target.counts = src.counts.slice();
-  } else {
-    const lo = Math.min(target.offset, src.offset);
-    const hi = Math.max(target.offset + target.counts.length, src.offset + src.counts.length);
-    const out = new Array<number>(hi - lo).fill(0);
-    for (let k = 0; k < target.counts.length; k++) out[target.offset - lo + k]! += target.counts[k]!;
-    for (let k = 0; k < src.counts.length; k++) out[src.offset - lo + k]! += src.counts[k]!;
-    target.offset = lo;
-    target.counts = out;
-  }
-  trim(target);
-  foldLow(target);
+  addBuckets(target, src.offset, src.counts);
   return target;
 }
 

@@ -3,6 +3,9 @@ export {
   HISTOGRAM_DEFAULT_ALPHA,
   HISTOGRAM_MIN_INDEXABLE,
   HISTOGRAM_MAX_BUCKETS,
+  HISTOGRAM_MAX_INDEXABLE,
+  HISTOGRAM_MIN_ALPHA,
+  histogramIndexRange,
   createHistogram,
   histogramAdd,
   histogramBucketIndex,
@@ -43,3 +46,4 @@ export {
   type DriftOptions,
   type DriftDecision,
 } from './stats.js';
+export { histogramIssue, windowIssue, windowTimeIssue, type WindowBounds } from './bounds.js';

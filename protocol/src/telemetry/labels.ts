@@ -1,6 +1,7 @@
 // Label summaries from feedback (design §6): labelled and correct counts plus sparse confusion
 // counts, kept sorted by (predicted, actual) so equal data always gives equal JSON.
 
+import { TELEMETRY_LIMITS } from '../limits.js';
 import type { LabelSummary } from '../schemas.js';
 
 export function createLabelSummary(): LabelSummary {
@@ -32,8 +33,27 @@ export function labelAdd(s: LabelSummary, predicted: number, actual: number, cou
   return s;
 }
 
-/** A new summary adding both. */
+/**
+ * A new summary adding both. `labelled` and `correct` add exactly; the sparse confusion keeps at most
+ * TELEMETRY_LIMITS.confusion entries (the largest counts, ties to the lower key), so merging many windows
+ * cannot grow it without bound.
+ */
 export function mergeLabelSummary(a: LabelSummary, b: LabelSummary): LabelSummary {
+  const out = mergeSorted(a, b);
+  if (out.confusion.length > TELEMETRY_LIMITS.confusion) out.confusion = largest(out.confusion, TELEMETRY_LIMITS.confusion);
+  return out;
+}
+
+/** The `n` entries with the largest counts, still sorted by (predicted, actual). */
+function largest(confusion: LabelSummary['confusion'], n: number): LabelSummary['confusion'] {
+  const order = confusion.map((_, i) => i).sort((x, y) => confusion[y]![2] - confusion[x]![2] || x - y);
+  return order
+    .slice(0, n)
+    .sort((x, y) => x - y)
+    .map((i) => confusion[i]!);
+}
+
+function mergeSorted(a: LabelSummary, b: LabelSummary): LabelSummary {
   const out: LabelSummary = { labelled: a.labelled + b.labelled, correct: a.correct + b.correct, confusion: [] };
   // merge two sorted lists
   let i = 0;

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { TELEMETRY_LIMITS } from '../limits.js';
 import { TelemetryWindow } from '../schemas.js';
 import { createFeatureSummary, featureAdd } from './features.js';
 import { histogramAdd } from './histogram.js';
@@ -83,5 +84,42 @@ describe('output, label and shadow summaries', () => {
     const b = shadowAdd(shadowAdd(createShadowSummary(), false, 4), true, 5);
     const m = mergeShadowSummary(a, b);
     expect([m.compared, m.agreed, m.latencyMs.count, m.latencyMs.sum]).toEqual([3, 2, 3, 12]);
+  });
+});
+
+describe('bounded merges', () => {
+  it('keeps at most TELEMETRY_LIMITS.features feature names however many windows bring new ones', () => {
+    const windows = Array.from({ length: 4 }, (_, k) => {
+      const w = createWindow('m', '1.0.0', 'active', 0, 60_000);
+      for (let i = 0; i < 200; i++) w.features[`w${k}-f${i}`] = createFeatureSummary(2);
+      return w;
+    });
+    const merged = windows.reduce((a, b) => mergeWindows(a, b));
+    expect(Object.keys(merged.features)).toHaveLength(TELEMETRY_LIMITS.features);
+    expect(TelemetryWindow.safeParse(JSON.parse(JSON.stringify(merged))).success).toBe(true);
+  });
+
+  it('keeps the largest TELEMETRY_LIMITS.confusion confusion entries, sorted, with labelled and correct exact', () => {
+    const side = 200; // 200 × 200 distinct pairs per summary, offset so the union is larger than the cap
+    const summary = (shift: number, weight: number) => {
+      const s = createLabelSummary();
+      for (let p = 0; p < side; p++) for (let a = 0; a < side; a++) s.confusion.push([p + shift, a, weight]);
+      s.labelled = side * side * weight;
+      s.correct = side * weight;
+      return s;
+    };
+    const a = summary(0, 1);
+    const b = summary(150, 2);
+    const merged = mergeLabelSummary(a, b);
+    expect(merged.confusion).toHaveLength(TELEMETRY_LIMITS.confusion);
+    expect(merged.labelled).toBe(a.labelled + b.labelled);
+    expect(merged.correct).toBe(a.correct + b.correct);
+    for (let i = 1; i < merged.confusion.length; i++) {
+      const [p0, a0] = merged.confusion[i - 1]!;
+      const [p1, a1] = merged.confusion[i]!;
+      expect(p0 < p1 || (p0 === p1 && a0 < a1)).toBe(true);
+    }
+    // every entry of the heavier summary survived
+    expect(merged.confusion.filter(([p]) => p >= 150).length).toBeGreaterThanOrEqual(side * side);
   });
 });

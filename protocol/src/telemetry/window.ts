@@ -2,6 +2,7 @@
 // addition across devices and time.
 
 import { EdgefleetError, type ErrorCode } from '../errors.js';
+import { TELEMETRY_LIMITS } from '../limits.js';
 import type { FeatureSummary, TelemetryWindow } from '../schemas.js';
 import { mergeFeatureSummary } from './features.js';
 import { createHistogram, histogramMerge } from './histogram.js';
@@ -29,7 +30,8 @@ export function windowAddError(w: TelemetryWindow, code: ErrorCode, count = 1): 
 
 /**
  * A new window adding both (same model, version and role; otherwise BAD_INPUT): bounds widen to
- * [min start, max end]; features merge by name.
+ * [min start, max end]; features merge by name (at most TELEMETRY_LIMITS.features names are kept). Every
+ * part is O(the inputs' bounded sizes): nothing allocates by a value a device chose.
  */
 export function mergeWindows(a: TelemetryWindow, b: TelemetryWindow): TelemetryWindow {
   if (a.model !== b.model || a.version !== b.version || a.role !== b.role) {
@@ -44,9 +46,12 @@ export function mergeWindows(a: TelemetryWindow, b: TelemetryWindow): TelemetryW
   }
   const features: Record<string, FeatureSummary> = {};
   for (const [name, s] of Object.entries(a.features)) features[name] = s;
+  let names = Object.keys(features).length;
   for (const [name, s] of Object.entries(b.features)) {
     const prior = features[name];
-    features[name] = prior ? mergeFeatureSummary(prior, s) : s;
+    if (prior) features[name] = mergeFeatureSummary(prior, s);
+    // a merged window stays within what one window may carry: features beyond the cap are not kept
+    else if (names < TELEMETRY_LIMITS.features) (features[name] = s), names++;
   }
   // copy everything taken over unmerged, so the result shares no arrays with its inputs
   for (const [name, s] of Object.entries(features)) {

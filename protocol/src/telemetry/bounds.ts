@@ -1,0 +1,74 @@
+// Consistency and range checks of telemetry summaries (design §6) beyond their JSON shape, shared by the
+// zod schemas and the hub's hand-written fast path so both accept exactly the same windows.
+
+import { TELEMETRY_LIMITS } from '../limits.js';
+import { histogramIndexRange } from './histogram.js';
+
+// structural types, not the schemas' (which refine with these functions: no type cycle)
+interface Buckets {
+  alpha: number;
+  count: number;
+  zeros: number;
+  offset: number;
+  counts: readonly number[];
+}
+
+interface WindowParts {
+  start: number;
+  end: number;
+  features: Readonly<Record<string, { bins: readonly number[]; count: number }>>;
+  labels?: { labelled: number; correct: number } | undefined;
+  shadow?: { compared: number; agreed: number } | undefined;
+}
+
+/**
+ * Why a histogram cannot be what histogramAdd builds, or null: a bucket outside the index range any value
+ * can reach at its alpha (histogramIndexRange), or bucket counts that do not add up to `count`.
+ */
+export function histogramIssue(h: Buckets): string | null {
+  const [lo, hi] = histogramIndexRange(h.alpha);
+  if (h.offset < lo || h.offset > hi || h.offset + h.counts.length - 1 > hi) {
+    return `buckets ${h.offset}…${h.offset + h.counts.length - 1} are outside [${lo}, ${hi}], the range of alpha ${h.alpha}`;
+  }
+  let n = h.zeros;
+  for (let k = 0; k < h.counts.length; k++) n += h.counts[k]!;
+  if (n !== h.count) return `count ${h.count} is not zeros + bucket counts (${n})`;
+  return null;
+}
+
+export interface WindowBounds {
+  /** Longest `end − start` (ms), or null for merged windows (rollups span many device windows). */
+  spanMs: number | null;
+}
+
+/**
+ * Why a window's parts do not fit together, or null: start after end, longer than a window can be, more
+ * features than a reference names, feature bins that do not add up to the feature count, more correct
+ * labels than labelled ones or more agreeing shadow comparisons than compared ones.
+ */
+export function windowIssue(w: WindowParts, bounds: WindowBounds = { spanMs: TELEMETRY_LIMITS.spanMs }): string | null {
+  if (w.start > w.end) return `window starts (${w.start}) after it ends (${w.end})`;
+  if (bounds.spanMs !== null && w.end - w.start > bounds.spanMs) return `window spans ${w.end - w.start} ms, more than ${bounds.spanMs}`;
+  let features = 0;
+  for (const name in w.features) {
+    if (++features > TELEMETRY_LIMITS.features) return `more than ${TELEMETRY_LIMITS.features} features`;
+    const f = w.features[name]!;
+    let n = 0;
+    for (let k = 0; k < f.bins.length; k++) n += f.bins[k]!;
+    if (n !== f.count) return `feature ${JSON.stringify(name)}: count ${f.count} is not the sum of its bins (${n})`;
+  }
+  if (w.labels && w.labels.correct > w.labels.labelled) return `labels: ${w.labels.correct} correct of ${w.labels.labelled} labelled`;
+  if (w.shadow && w.shadow.agreed > w.shadow.compared) return `shadow: ${w.shadow.agreed} agreed of ${w.shadow.compared} compared`;
+  return null;
+}
+
+/**
+ * Why a device window cannot be from now, or null (the hub's ingest check; it needs a clock): it starts more
+ * than TELEMETRY_LIMITS.futureSkewMs ahead of `now`, or ends before `now − maxAgeMs` (raw retention: a window
+ * that old would be pruned at once, and its de-duplication record may be gone already).
+ */
+export function windowTimeIssue(w: { start: number; end: number }, now: number, maxAgeMs: number): string | null {
+  if (w.start > now + TELEMETRY_LIMITS.futureSkewMs) return `window starts ${w.start - now} ms in the future`;
+  if (w.end < now - maxAgeMs) return `window ended ${now - w.end} ms ago, longer than the ${maxAgeMs} ms kept`;
+  return null;
+}
