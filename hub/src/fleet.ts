@@ -22,6 +22,11 @@ export interface FleetStatus {
   sinceMinutes: number;
   devices: { total: number; online: number; offline: number };
   versions: Array<{ model: string; version: string; devices: number }>;
+  /**
+   * Devices whose reported active version is no release of this hub (unknown version, or another artifact
+   * than the one signed for it): a device's claim is not evidence, so these are left out of `versions`.
+   */
+  unknownClaims: number;
   health: VersionHealth[];
   rollouts: { total: number; active: number };
   /** Rollouts in progress (gated: running, soaking or paused), with the wave they are at. */
@@ -35,11 +40,17 @@ export function fleetStatus(ctx: HubContext, sinceMinutes = 60): FleetStatus {
   const devices = store.listDevices();
   const online = devices.filter((d) => d.status === 'online').length;
   const inUse = new Map<string, { model: string; version: string; devices: number }>();
+  const released = new Map(store.listAllModelVersions().map((v) => [`${v.model}@${v.version}`, v.sha256]));
+  const unknown = new Set<string>();
   for (const d of devices) {
     const reported = d.reported as ReportedState | null;
     for (const [model, m] of Object.entries(reported?.models ?? {})) {
       if (!m.active) continue;
       const key = `${model}@${m.active.version}`;
+      if (released.get(key) !== m.active.sha256) {
+        unknown.add(d.id);
+        continue;
+      }
       const e = inUse.get(key) ?? { model, version: m.active.version, devices: 0 };
       e.devices++;
       inUse.set(key, e);
@@ -99,6 +110,7 @@ export function fleetStatus(ctx: HubContext, sinceMinutes = 60): FleetStatus {
     sinceMinutes,
     devices: { total: devices.length, online, offline: devices.length - online },
     versions: [...inUse.values()].sort((a, b) => a.model.localeCompare(b.model) || a.version.localeCompare(b.version)),
+    unknownClaims: unknown.size,
     health,
     rollouts: { total: rollouts.length, active: rollouts.filter((r) => LIVE.has(r.status)).length },
     activeRollouts: rollouts

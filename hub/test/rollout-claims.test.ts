@@ -78,4 +78,23 @@ describe('rollout convergence claims', () => {
     await clients['dev-liar']!.publishAsync(topics.telemetry('dev-liar'), JSON.stringify({ deviceId: 'dev-liar', seq: 1, windows: [w], dropped: 0 }), { qos: 1 });
     await waitFor(async () => (hub.flush(), (await outcomes(rollout.id)).converged!.length === 2), 'both converged');
   });
+
+  it('leaves a claimed version no release of this hub out of fleet status, and counts the claim', async () => {
+    const before = (await api.get('/fleet/status')).body;
+    expect(before.versions).toEqual([{ model: 'tiny', version: '1.0.0', devices: 2 }]);
+    expect(before.unknownClaims).toBe(0);
+    // one device claims a version never pushed, the other the right version with another artifact
+    await clients['dev-liar']!.publishAsync(
+      topics.reported('dev-liar'),
+      JSON.stringify(reportedState('dev-liar', { tiny: { version: '9.9.9', release: 99, sha256: version.sha256 } })),
+      { qos: 1, retain: true },
+    );
+    await clients['dev-honest']!.publishAsync(
+      topics.reported('dev-honest'),
+      JSON.stringify(reportedState('dev-honest', { tiny: { version: '1.0.0', release: version.release, sha256: '0'.repeat(64) } })),
+      { qos: 1, retain: true },
+    );
+    await waitFor(async () => (hub.flush(), (await api.get('/fleet/status')).body.unknownClaims === 2), 'both claims counted');
+    expect((await api.get('/fleet/status')).body.versions).toEqual([]);
+  });
 });

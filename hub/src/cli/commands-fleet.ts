@@ -54,6 +54,9 @@ async function fleetStatusCmd(v: Values): Promise<void> {
     out(table([['MODEL', 'VERSION', 'DEVICES'], ...res.versions.map((x: any) => [x.model, x.version, String(x.devices)])]));
     out('\n');
   }
+  if (res.unknownClaims) {
+    out(`${res.unknownClaims} device(s) report an active version this hub never released (not counted above)\n\n`);
+  }
   out(`health (last ${res.sinceMinutes} min)\n`);
   const rows = [['MODEL', 'VERSION', 'ROLE', 'INFERENCES', 'ERROR RATE', 'P50 MS', 'P95 MS', 'P99 MS', 'DEVICES']];
   for (const h of res.health) {
