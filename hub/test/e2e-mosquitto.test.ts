@@ -1,93 +1,38 @@
 // The end-to-end suite against a real Mosquitto in `--broker` mode, with the ACL of hub/mosquitto/acl
 // and the password file the hub writes and reloads (SIGHUP to mosquitto's pid_file) on every device change.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Hub } from '@edgefleet/hub';
-import { mosquittoPasswordHash, startHub } from '@edgefleet/hub';
+import { startHub } from '@edgefleet/hub';
 import { topics } from '@edgefleet/protocol';
 import { runEndToEnd } from './e2e-suite.js';
+import { MOSQUITTO, startMosquitto, type MosquittoProcess } from './processes.js';
 import { apiClient, connectDevice, endClient, startTestHub, tempDir, waitFor } from './helpers.js';
 
-const MOSQUITTO = '/usr/sbin/mosquitto';
-const ACL = fileURLToPath(new URL('../mosquitto/acl', import.meta.url));
 const HUB_PASSWORD = 'hub-secret-for-tests-only';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 describe.skipIf(!existsSync(MOSQUITTO))('end to end with Mosquitto (--broker)', () => {
   let dir: ReturnType<typeof tempDir>;
-  let broker: ChildProcess;
+  let broker: MosquittoProcess;
   let hub: Hub;
   let port = 0;
-  let pidFile = '';
-  const output: string[] = [];
 
   beforeAll(async () => {
     dir = tempDir();
-    port = await freePort();
-    const passwd = join(dir.path, 'mosquitto.passwd');
-    pidFile = join(dir.path, 'mosquitto.pid');
-    writeFileSync(passwd, `edgefleet_hub:${mosquittoPasswordHash(HUB_PASSWORD)}\n`, { mode: 0o600 });
-    const conf = join(dir.path, 'mosquitto.conf');
-    writeFileSync(
-      conf,
-      [
-        `listener ${port} 127.0.0.1`,
-        'allow_anonymous false',
-        `password_file ${passwd}`,
-        `acl_file ${ACL}`,
-        'use_username_as_clientid true',
-        'max_packet_size 3145728',
-        'persistence false',
-        `pid_file ${pidFile}`,
-        // started by root in CI: keep root so it can read the 0600 password file the hub writes
-        'user root',
-        '',
-      ].join('\n'),
-    );
-    broker = spawn(MOSQUITTO, ['-c', conf], { stdio: ['ignore', 'pipe', 'pipe'] });
-    broker.stdout?.on('data', (d: Buffer) => output.push(d.toString()));
-    broker.stderr?.on('data', (d: Buffer) => output.push(d.toString()));
-    await waitFor(
-      () =>
-        new Promise<boolean>((resolve) => {
-          const s = net.connect(port, '127.0.0.1', () => {
-            s.destroy();
-            resolve(true);
-          });
-          s.on('error', () => resolve(false));
-        }),
-      `mosquitto listening (${output.join('')})`,
-    );
-    await waitFor(() => existsSync(pidFile) && readFileSync(pidFile, 'utf8').trim() === String(broker.pid), 'mosquitto pid file');
+    broker = await startMosquitto(dir.path, HUB_PASSWORD);
+    port = broker.port;
     hub = await startHub({
       dataDir: join(dir.path, 'hub'),
       http: '127.0.0.1:0',
-      broker: `mqtt://edgefleet_hub:${HUB_PASSWORD}@127.0.0.1:${port}`,
-      mosquittoPasswordFile: passwd,
-      mosquittoPidFile: pidFile,
+      broker: broker.hubUrl,
+      mosquittoPasswordFile: broker.passwd,
+      mosquittoPidFile: broker.pidFile,
     });
   });
   afterAll(async () => {
     await hub?.close();
-    if (broker && broker.exitCode === null) {
-      const exited = new Promise((r) => broker.once('exit', r));
-      broker.kill('SIGTERM');
-      await exited;
-    }
+    await broker?.stop();
     dir?.remove();
   });
 

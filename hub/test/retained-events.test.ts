@@ -1,70 +1,18 @@
 // Device events are never retained (design §4): a retained event a device publishes is ingested and
 // notified once, not again on every hub start, with a real Mosquitto in `--broker` mode (which cannot
 // refuse the retain flag per topic) and with the embedded broker (whose policy strips it).
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import type { MqttClient } from 'mqtt';
-import { mosquittoPasswordHash, startHub, type Hub } from '@edgefleet/hub';
+import { startHub, type Hub } from '@edgefleet/hub';
 import { topics } from '@edgefleet/protocol';
 import { createBrokerPolicy } from '../src/broker/policy.js';
 import { apiClient, connectDevice, endClient, tempDir, waitFor } from './helpers.js';
 import { startReceiver } from './webhooks-support.js';
+import { MOSQUITTO, startMosquitto } from './processes.js';
 
-const MOSQUITTO = '/usr/sbin/mosquitto';
-const ACL = fileURLToPath(new URL('../mosquitto/acl', import.meta.url));
 const HUB_PASSWORD = 'hub-secret-for-tests-only';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-async function startMosquitto(dir: string): Promise<{ port: number; passwd: string; stop: () => Promise<void> }> {
-  const port = await freePort();
-  const passwd = join(dir, 'mosquitto.passwd');
-  writeFileSync(passwd, `edgefleet_hub:${mosquittoPasswordHash(HUB_PASSWORD)}\n`, { mode: 0o600 });
-  const conf = join(dir, 'mosquitto.conf');
-  const pid = join(dir, 'mosquitto.pid');
-  writeFileSync(
-    conf,
-    [`listener ${port} 127.0.0.1`, 'allow_anonymous false', `password_file ${passwd}`, `acl_file ${ACL}`, 'use_username_as_clientid true', 'persistence false', `pid_file ${pid}`, 'user root', ''].join('\n'),
-  );
-  const broker: ChildProcess = spawn(MOSQUITTO, ['-c', conf], { stdio: 'ignore' });
-  const stop = async () => {
-    if (broker.exitCode !== null) return;
-    const exited = new Promise((r) => broker.once('exit', r));
-    broker.kill('SIGTERM');
-    await exited;
-  };
-  try {
-    await waitFor(
-      () =>
-        new Promise<boolean>((resolve) => {
-          const s = net.connect(port, '127.0.0.1', () => {
-            s.destroy();
-            resolve(true);
-          });
-          s.on('error', () => resolve(false));
-        }),
-      'mosquitto listening',
-    );
-    await waitFor(() => existsSync(pid), 'mosquitto pid file');
-  } catch (err) {
-    await stop();
-    throw err;
-  }
-  return { port, passwd, stop };
-}
 
 const rolledBack = () => JSON.stringify({ type: 'rolled-back', model: 'vib', version: '2.0.0', code: 'PROBATION_FAILED', message: 'error rate over the limit', at: new Date().toISOString() });
 const storedEvents = (hub: Hub, id: string) => hub.services.ctx.store.eventsForDevice(id) as Array<{ type: string }>;
@@ -72,11 +20,11 @@ const storedEvents = (hub: Hub, id: string) => hub.services.ctx.store.eventsForD
 describe.skipIf(!existsSync(MOSQUITTO))('retained device events with Mosquitto (--broker)', () => {
   it('ingests and notifies a retained event once, not again when the hub restarts, and clears it on the broker', async () => {
     const dir = tempDir('edgefleet-retained-');
-    const mosquitto = await startMosquitto(dir.path);
+    const mosquitto = await startMosquitto(dir.path, HUB_PASSWORD);
     const receiver = await startReceiver();
-    const brokerUrl = `mqtt://edgefleet_hub:${HUB_PASSWORD}@127.0.0.1:${mosquitto.port}`;
+    const brokerUrl = mosquitto.hubUrl;
     const start = () =>
-      startHub({ dataDir: join(dir.path, 'hub'), http: '127.0.0.1:0', broker: brokerUrl, mosquittoPasswordFile: mosquitto.passwd, mosquittoPidFile: join(dir.path, 'mosquitto.pid'), webhooks: [receiver.url], alarms: false });
+      startHub({ dataDir: join(dir.path, 'hub'), http: '127.0.0.1:0', broker: brokerUrl, mosquittoPasswordFile: mosquitto.passwd, mosquittoPidFile: mosquitto.pidFile, webhooks: [receiver.url], alarms: false });
     let hub: Hub | undefined;
     let device: MqttClient | undefined;
     let probe: MqttClient | undefined;
