@@ -53,8 +53,8 @@ export interface IngestOptions {
   /** Called after a commit with each device event stored (webhooks on `rolled-back`, design §7). */
   onEvent?: (deviceId: string, event: DeviceEvent) => void;
   /**
-   * Called after a commit for each telemetry batch the hub is done with: stored now, stored before (a
-   * duplicate), or refused for good (design §4 telemetry `confirm`). Not for one refused for now.
+   * Called after a commit for each telemetry batch with `confirm` the hub is done with: stored now, stored
+   * before (a duplicate), or refused for good (design §4 telemetry `confirm`). Not for one refused for now.
    */
   onTelemetryDone?: (deviceId: string, seq: number) => void;
   /** Where events are stored (per-device cap, de-duplication); default: an event log with its defaults. */
@@ -242,7 +242,7 @@ export function createIngest(ctx: HubContext, options: IngestOptions = {}): Inge
     // after the commit, outside it: a failing listener must not make committed messages look uncommitted
     const notify = ({ statusChanges, stored, telemetry }: ReturnType<typeof commit>) => {
       try {
-        for (const j of telemetry) if (j.kind === 'telemetry') options.onTelemetryDone?.(j.deviceId, j.batch.seq);
+        for (const j of telemetry) if (j.kind === 'telemetry' && j.batch.confirm) options.onTelemetryDone?.(j.deviceId, j.batch.seq);
         for (const [id, s] of statusChanges) options.onStatus?.(id, s);
         for (const [id, e] of stored) options.onEvent?.(id, e);
       } catch (err) {
@@ -273,7 +273,7 @@ export function createIngest(ctx: HubContext, options: IngestOptions = {}): Inge
         // refused for good: acknowledged, so it is not sent again
         ctx.log(`ingest: ${job.kind} from ${job.deviceId} not stored: ${String(err)}`);
         metrics.inc('edgefleet_rejected_messages_total', { reason: 'INTERNAL', topic: 'ingest' });
-        if (job.kind === 'telemetry') options.onTelemetryDone?.(job.deviceId, job.batch.seq);
+        if (job.kind === 'telemetry' && job.batch.confirm) options.onTelemetryDone?.(job.deviceId, job.batch.seq);
         return ack?.resolve();
       }
       ack?.resolve();
@@ -313,7 +313,7 @@ export function createIngest(ctx: HubContext, options: IngestOptions = {}): Inge
         if (!r.ok) return ctx.reject('telemetry', r.code);
         if (r.value.deviceId !== deviceId) return ctx.reject('telemetry', 'WRONG_DEVICE');
         if (policy.issue(r.value, ctx.now().getTime()) !== null) {
-          options.onTelemetryDone?.(deviceId, r.value.seq); // refused for good: sending it again changes nothing
+          if (r.value.confirm) options.onTelemetryDone?.(deviceId, r.value.seq); // refused for good: a re-send changes nothing
           return ctx.reject('telemetry', 'BAD_MESSAGE');
         }
         return enqueue({ kind: 'telemetry', deviceId, batch: r.value, at });

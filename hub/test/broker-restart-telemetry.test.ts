@@ -8,7 +8,8 @@ import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startHub, type Hub } from '@edgefleet/hub';
 import { createAgent, type Agent } from '@edgefleet/agent';
-import { apiClient, tempDir, tinyModel, waitFor } from './helpers.js';
+import { Command, createWindow, topics } from '@edgefleet/protocol';
+import { apiClient, connectDevice, endClient, tempDir, tinyModel, waitFor } from './helpers.js';
 import { MOSQUITTO, startMosquitto, type MosquittoProcess } from './processes.js';
 
 const HUB_PASSWORD = 'hub-secret-for-tests-only';
@@ -120,4 +121,38 @@ describe.skipIf(!existsSync(MOSQUITTO))('Mosquitto killed while it queues acknow
       db.close();
     }
   }, 120_000);
+
+  it('confirms only batches that ask for it, by seq ranges in signed, unaudited commands; a device that does not ask gets none', async () => {
+    dir = tempDir('edgefleet-confirm-');
+    broker = await startMosquitto(dir.path, HUB_PASSWORD);
+    hub = await startHub({ dataDir: join(dir.path, 'hub'), http: '127.0.0.1:0', broker: broker.hubUrl, mosquittoPasswordFile: broker.passwd, mosquittoPidFile: broker.pidFile, log: () => {} });
+    const api = apiClient(hub.urls.http, hub.adminToken);
+    const token = (await api.post('/devices', { id: 'dev-raw' })).body.token as string;
+    const client = await waitFor(() => connectDevice(`mqtt://127.0.0.1:${broker!.port}`, 'dev-raw', token).catch(() => null), 'device connects');
+    try {
+      const commands: Command[] = [];
+      client.on('message', (_t, payload) => {
+        const env = JSON.parse(payload.toString()) as { payload: string };
+        commands.push(Command.parse(JSON.parse(Buffer.from(env.payload, 'base64').toString())));
+      });
+      await client.subscribeAsync(topics.command('dev-raw'), { qos: 1 });
+      const w = { ...createWindow('tiny', '1.0.0', 'active', Date.now() - 1000, Date.now()), inferences: 1 };
+      // an older device (no `confirm`) and then three that ask; batch 5 never sent
+      await client.publishAsync(topics.telemetry('dev-raw'), JSON.stringify({ deviceId: 'dev-raw', seq: 1, windows: [w], dropped: 0 }), { qos: 1 });
+      for (const seq of [2, 3, 6]) await client.publishAsync(topics.telemetry('dev-raw'), JSON.stringify({ deviceId: 'dev-raw', seq, windows: [w], dropped: 0, confirm: true }), { qos: 1 });
+      await waitFor(() => commands.some((c) => c.telemetryRanges?.some(([, to]) => to >= 6)), 'confirmation of seq 6', 20_000);
+      const seqs = commands.flatMap((c) => (c.telemetryRanges ?? []).flatMap(([from, to]) => Array.from({ length: to - from + 1 }, (_, i) => from + i)));
+      expect(commands.every((c) => c.action === 'telemetry-confirm')).toBe(true);
+      expect([...new Set(seqs)].sort((a, b) => a - b)).toEqual([2, 3, 6]);
+      expect(commands.at(-1)!.telemetrySeq).toBe(6);
+      const db = new Database(join(dir.path, 'hub', 'hub.db'), { readonly: true });
+      try {
+        expect(db.prepare<[], { n: number }>("SELECT COUNT(*) AS n FROM audit WHERE action = 'command.send'").get()!.n).toBe(0);
+      } finally {
+        db.close();
+      }
+    } finally {
+      await endClient(client);
+    }
+  });
 });

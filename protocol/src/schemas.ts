@@ -457,6 +457,11 @@ export const TelemetryBatch = z.object({
   windows: z.array(TelemetryWindow).max(LIMITS.windowsPerBatch),
   /** Windows the agent's outbox dropped (oldest first) since its last batch. */
   dropped: Count.default(0),
+  /**
+   * The device keeps this batch until a `telemetry-confirm` names its seq (design §4, TelemetrySettings
+   * `confirm`): the hub confirms only batches that say so, so a device that does not know the command never gets one.
+   */
+  confirm: z.boolean().optional(),
 });
 export type TelemetryBatch = z.infer<typeof TelemetryBatch>;
 

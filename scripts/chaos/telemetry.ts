@@ -129,7 +129,7 @@ export function startAckedPublisher(options: {
       while (!stopping && inflight < inflightMax && seq < ((Date.now() - startedAt) / 1000) * perDevice) {
         const s = ++seq;
         published++;
-        send(s, JSON.stringify(batch(d.id, s, options.model, options.version)));
+        send(s, JSON.stringify({ ...batch(d.id, s, options.model, options.version), ...(options.confirm ? { confirm: true } : {}) }));
       }
     };
     client.on('connect', () => {

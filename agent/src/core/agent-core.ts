@@ -510,7 +510,7 @@ export function createAgentCore(options: AgentCoreOptions): AgentCore {
         const resendBefore = confirm ? Math.max(clock.now() - confirmTimeoutMs, connectedAt) : Number.MAX_SAFE_INTEGER;
         const batch = await store.outboxNext(LIMITS.windowsPerBatch, LIMITS.telemetry - 4096, resendBefore);
         if (!batch) break;
-        const body = JSON.stringify({ deviceId, seq: batch.seq, windows: batch.windows, dropped: batch.dropped });
+        const body = JSON.stringify({ deviceId, seq: batch.seq, windows: batch.windows, dropped: batch.dropped, ...(confirm ? { confirm } : {}) });
         await transport.publish(topics.telemetry(deviceId), body, { qos: 1 });
         if (confirm) await store.outboxSent(batch.seq, clock.now());
         else await store.outboxAck(batch.seq);
