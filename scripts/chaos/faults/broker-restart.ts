@@ -109,8 +109,8 @@ export async function brokerRestart(ctx: ChaosContext): Promise<void> {
     row.acked += account.acked;
     row.ackedLost += account.lost;
     row.duplicates += account.duplicates;
-    ctx.log(`broker-restart: ${account.acked} batches acknowledged by mosquitto, ${account.lost} lost, ${account.duplicates} duplicated`);
-    if (account.lost > 0) ctx.note('broker-restart', `${account.lost} of ${account.acked} batches mosquitto acknowledged are not in the hub's database (e.g. ${account.examples.join(', ')})`);
+    ctx.log(`broker-restart: ${account.acked} batches confirmed by the hub, ${account.lost} lost, ${account.duplicates} duplicated`);
+    if (account.lost > 0) ctx.note('broker-restart', `${account.lost} of ${account.acked} batches the hub confirmed are not in the hub's database (e.g. ${account.examples.join(', ')})`);
   } finally {
     await world?.close();
     await broker.stop();
