@@ -9,13 +9,17 @@ import { sendTelemetryConfirm } from './commands.js';
 
 /** Pending seqs kept per device between sends; beyond it the device re-sends and is confirmed later. */
 const MAX_PENDING_PER_DEVICE = 4096;
+/** Confirmation publishes awaiting the broker's PUBACK at once, over all devices. */
+const MAX_OUTSTANDING = 1024;
+/** A publish not acknowledged by then no longer counts against MAX_OUTSTANDING. */
+const PUBLISH_TIMEOUT_MS = 30_000;
 
 export interface TelemetryConfirmer {
   /** The hub is done with this batch (committed now, committed before, or refused for good). */
   done(deviceId: string, seq: number): void;
   /** Send what is pending now. */
   flush(): Promise<void>;
-  /** Drop what is pending and wait for a send under way. */
+  /** Drop what is pending. */
   close(): Promise<void>;
 }
 
@@ -40,21 +44,33 @@ export function createTelemetryConfirmer(ctx: HubContext, options: TelemetryConf
   const intervalMs = options.intervalMs ?? 1000;
   let pending = new Map<string, Set<number>>();
   let timer: ReturnType<typeof setTimeout> | null = null;
-  let sending: Promise<void> = Promise.resolve();
   let closed = false;
+  // Publishes not yet acknowledged by the broker. Not awaited one by one: a publish whose PUBACK never
+  // comes (a broker killed mid-flight) must not hold back every later confirmation. Bounded: beyond it a
+  // round is dropped (the devices re-send and are confirmed later), and a slot is freed after a while.
+  let outstanding = 0;
 
-  const sendAll = async (batch: Map<string, Set<number>>): Promise<void> => {
-    for (const [deviceId, seqs] of batch) {
-      const ranges = seqRanges(seqs);
-      for (let i = 0; i < ranges.length; i += MAX_CONFIRM_RANGES) {
-        try {
-          await sendTelemetryConfirm(ctx, deviceId, ranges.slice(i, i + MAX_CONFIRM_RANGES));
-        } catch (err) {
-          // a lost confirmation costs a re-send by the device, which is confirmed again
-          ctx.log(`telemetry confirm ${deviceId}: ${String(err)}`);
-        }
-      }
+  const sendOne = (deviceId: string, ranges: Array<[number, number]>): void => {
+    if (outstanding >= MAX_OUTSTANDING) {
+      ctx.metrics.inc('edgefleet_telemetry_confirms_dropped_total', {}, 1);
+      return;
     }
+    outstanding++;
+    let held = true;
+    const release = () => {
+      if (held) outstanding--;
+      held = false;
+    };
+    const t = setTimeout(release, PUBLISH_TIMEOUT_MS);
+    t.unref?.();
+    // the sequence is taken and the command signed before the first await: commands leave in sequence order
+    sendTelemetryConfirm(ctx, deviceId, ranges)
+      .then((c) => c && ctx.metrics.inc('edgefleet_telemetry_confirms_total', {}, 1))
+      .catch((err: unknown) => ctx.log(`telemetry confirm ${deviceId}: ${String(err)}`)) // a lost confirmation costs a re-send
+      .finally(() => {
+        clearTimeout(t);
+        release();
+      });
   };
 
   const flush = (): Promise<void> => {
@@ -62,11 +78,19 @@ export function createTelemetryConfirmer(ctx: HubContext, options: TelemetryConf
       clearTimeout(timer);
       timer = null;
     }
-    if (pending.size === 0) return sending;
     const batch = pending;
     pending = new Map();
-    sending = sending.then(() => sendAll(batch));
-    return sending;
+    for (const [deviceId, seqs] of batch) {
+      const ranges = seqRanges(seqs);
+      for (let i = 0; i < ranges.length; i += MAX_CONFIRM_RANGES) {
+        try {
+          sendOne(deviceId, ranges.slice(i, i + MAX_CONFIRM_RANGES));
+        } catch (err) {
+          ctx.log(`telemetry confirm ${deviceId}: ${String(err)}`);
+        }
+      }
+    }
+    return Promise.resolve();
   };
 
   return {
@@ -87,7 +111,6 @@ export function createTelemetryConfirmer(ctx: HubContext, options: TelemetryConf
       if (timer) clearTimeout(timer);
       timer = null;
       pending = new Map();
-      await sending;
     },
   };
 }

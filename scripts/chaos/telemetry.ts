@@ -86,7 +86,9 @@ export function startAckedPublisher(options: {
     const unconfirmed = new Map<number, { body: string; sentAt: number | null }>();
     unconfirmedSets.push(unconfirmed);
     let seq = 0;
-    let inflight = 0;
+    // seqs whose PUBACK is awaited on this connection; a connection that closes forgets them (mqtt.js may
+    // or may not resend them itself: with confirm they are sent again, the hub de-duplicates)
+    const inflight = new Set<number>();
     let connectedAt = 0;
     const client = mqtt.connect(options.url, {
       clientId: d.id,
@@ -100,11 +102,11 @@ export function startAckedPublisher(options: {
     clients.push(client);
     client.on('error', () => undefined); // refused while the hub restarts: reconnects
     const send = (s: number, body: string) => {
-      inflight++;
+      inflight.add(s);
       if (options.confirm) unconfirmed.set(s, { body, sentAt: null });
       const p = new Promise<void>((resolve) => {
         client.publish(topics.telemetry(d.id), body, { qos: 1 }, (err) => {
-          inflight--;
+          inflight.delete(s);
           if (!err && !options.confirm) mine.add(s);
           const u = unconfirmed.get(s);
           if (u) u.sentAt = err ? 0 : Date.now(); // not acknowledged: due again at once
@@ -121,17 +123,25 @@ export function startAckedPublisher(options: {
       if (options.confirm) {
         const due = Math.max(Date.now() - resendMs, connectedAt);
         for (const [s, u] of unconfirmed) {
-          if (inflight >= inflightMax) return;
+          if (inflight.size >= inflightMax) return;
           if (u.sentAt !== null && u.sentAt < due) send(s, u.body);
         }
       }
       // paced: never ahead of the rate since the start, never more than `inflight` unacknowledged
-      while (!stopping && inflight < inflightMax && seq < ((Date.now() - startedAt) / 1000) * perDevice) {
+      while (!stopping && inflight.size < inflightMax && seq < ((Date.now() - startedAt) / 1000) * perDevice) {
         const s = ++seq;
         published++;
         send(s, JSON.stringify({ ...batch(d.id, s, options.model, options.version), ...(options.confirm ? { confirm: true } : {}) }));
       }
     };
+    client.on('close', () => {
+      if (!options.confirm) return;
+      for (const s of inflight) {
+        const u = unconfirmed.get(s);
+        if (u) u.sentAt = 0; // due again after the reconnect
+      }
+      inflight.clear();
+    });
     client.on('connect', () => {
       connectedAt = Date.now();
       if (options.confirm) client.subscribe(topics.command(d.id), { qos: 1 }, () => undefined);
