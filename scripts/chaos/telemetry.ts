@@ -169,9 +169,21 @@ export function startAckedPublisher(options: {
     ackedCount: () => [...acked.values()].reduce((n, s) => n + s.size, 0),
     async stop(drainMs = 5000) {
       stopping = true;
-      const deadline = Date.now() + (options.confirm ? Math.max(drainMs, resendMs * 2) : drainMs);
-      // with confirm: keep re-sending until the hub confirmed everything (or the deadline)
-      while (options.confirm && pendingConfirms() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      let deadline = Date.now() + drainMs;
+      // with confirm: keep re-sending until the hub confirmed everything, as long as confirmations come
+      // (a hub working through a broker's backlog) — at most a minute, never longer than 2 re-send periods without one
+      if (options.confirm) {
+        const hardStop = Date.now() + 60_000;
+        let left = pendingConfirms();
+        let progressAt = Date.now();
+        while (left > 0 && Date.now() < hardStop && Date.now() - progressAt < resendMs * 2) {
+          await new Promise((r) => setTimeout(r, 100));
+          const now = pendingConfirms();
+          if (now < left) progressAt = Date.now();
+          left = now;
+        }
+        deadline = Date.now() + drainMs;
+      }
       for (const t of timers) clearInterval(t);
       await Promise.race([Promise.allSettled([...outstanding]), new Promise((r) => setTimeout(r, Math.max(0, deadline - Date.now())))]);
       await Promise.all(clients.map((c) => new Promise<void>((r) => c.end(true, {}, () => r()))));
