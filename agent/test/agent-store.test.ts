@@ -153,6 +153,54 @@ describe.each(implementations)('AgentStore contract: %s', (_name, make) => {
     expect(b3.windows.map((w) => w.inferences)).toEqual([8]);
   });
 
+  it('keeps a sent batch until a confirmation names its seq, sends it again only when asked, and across a reopen', async () => {
+    const { store, reopen } = fresh();
+    await store.outboxAppend([win(0), win(1), win(2)], 10);
+    const b1 = (await store.outboxNext(1, 1e6))!;
+    await store.outboxSent(b1.seq, 1_000);
+    // sent and waiting for the hub: the next batch is a new one, not this one again
+    const b2 = (await store.outboxNext(1, 1e6))!;
+    expect(b2.seq).toBeGreaterThan(b1.seq);
+    await store.outboxSent(b2.seq, 2_000);
+    const b3 = (await store.outboxNext(1, 1e6))!;
+    await store.outboxSent(b3.seq, 3_000);
+    expect(await store.outboxNext(1, 1e6)).toBeNull();
+    expect(await store.outboxSize()).toBe(3); // unconfirmed windows stay in the bound
+    // a re-send for those sent before a cutoff (a timeout or a reconnect): the oldest first, same seq and windows
+    expect(await store.outboxNext(1, 1e6, 2_500)).toEqual({ ...b1, resent: true });
+    await store.outboxSent(b1.seq, 4_000);
+    expect(await store.outboxNext(1, 1e6, 2_500)).toEqual({ ...b2, resent: true });
+    await store.outboxSent(b2.seq, 4_000);
+    expect(await store.outboxNext(1, 1e6, 2_500)).toBeNull();
+    // the hub committed b1 and b3 but not b2 (lost by the broker): only those go
+    expect(await store.outboxConfirm([[b1.seq, b1.seq], [b3.seq, b3.seq + 5]])).toBe(2);
+    expect(await store.outboxSize()).toBe(1);
+    let again = store;
+    if (reopen) {
+      await store.close();
+      again = reopen();
+      open.splice(open.indexOf(store), 1, again);
+    }
+    expect(await again.outboxNext(1, 1e6)).toBeNull();
+    expect(await again.outboxNext(1, 1e6, 5_000)).toEqual({ ...b2, resent: true });
+    expect(await again.outboxConfirm([[b2.seq, b2.seq]])).toBe(1);
+    expect(await again.outboxSize()).toBe(0);
+    expect(await again.outboxConfirm([[b2.seq, b2.seq]])).toBe(0); // a repeated confirmation changes nothing
+  });
+
+  it('drops the oldest windows beyond the bound also when they wait for a confirmation', async () => {
+    const { store } = fresh();
+    await store.outboxAppend([win(0), win(1)], 3);
+    const b1 = (await store.outboxNext(256, 1e6))!;
+    await store.outboxSent(b1.seq, 1_000);
+    expect(await store.outboxAppend([win(2), win(3)], 3)).toBe(1);
+    expect(await store.outboxSize()).toBe(3);
+    const b2 = (await store.outboxNext(256, 1e6))!;
+    expect(b2.dropped).toBe(1);
+    expect(b2.windows.map((w) => w.inferences)).toEqual([3, 4]);
+    expect((await store.outboxNext(256, 1e6, 2_000))!.windows.map((w) => w.inferences)).toEqual([2]);
+  });
+
   it('remembers predictions for late labels by model and id', async () => {
     const { store } = fresh();
     await store.putPredictions([['p-1', { model: 'm', version: '1.0.0', role: 'active', start: 0, end: 60_000, predicted: 2 }]]);

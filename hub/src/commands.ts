@@ -1,5 +1,6 @@
 // Signed commands to one device (design §3, §4): `rollback`, `flush-telemetry`, `resync`, signed by the
 // director key with their own strictly increasing per-device sequence, published non-retained, QoS 1.
+// `telemetry-confirm` (telemetry-confirm.ts) shares the sequence but is routine, so it is not audited.
 
 import { EdgefleetError, LIMITS, topics, type Command } from '@edgefleet/protocol';
 import type { HubContext } from './context.js';
@@ -8,7 +9,7 @@ import type { HubContext } from './context.js';
 export const COMMAND_LIFETIME_MS = 10 * 60_000;
 
 export interface CommandSender {
-  send(deviceId: string, action: Command['action'], options?: { model?: string; reason?: string; actor?: string }): Promise<Command>;
+  send(deviceId: string, action: Exclude<Command['action'], 'telemetry-confirm'>, options?: { model?: string; reason?: string; actor?: string }): Promise<Command>;
 }
 
 export function createCommandSender(ctx: HubContext): CommandSender {
@@ -30,10 +31,35 @@ export function createCommandSender(ctx: HubContext): CommandSender {
         ctx.store.appendAudit(options.actor ?? 'hub', 'command.send', { deviceId, action, sequence: c.sequence, model: options.model });
         return c;
       });
-      const envelope = JSON.stringify(ctx.keys.directorSigner.signDocument('command', command));
-      if (envelope.length > LIMITS.command) throw new EdgefleetError('TOO_LARGE', 'command over its size cap');
-      await ctx.bus.publish(topics.command(deviceId), envelope, { qos: 1, retain: false });
+      await publishCommand(ctx, command);
       return command;
     },
   };
+}
+
+async function publishCommand(ctx: HubContext, command: Command): Promise<void> {
+  const envelope = JSON.stringify(ctx.keys.directorSigner.signDocument('command', command));
+  if (envelope.length > LIMITS.command) throw new EdgefleetError('TOO_LARGE', 'command over its size cap');
+  await ctx.bus.publish(topics.command(command.deviceId), envelope, { qos: 1, retain: false });
+}
+
+/**
+ * Confirm committed telemetry seqs to a device (design §4 telemetry `confirm`): the per-device command
+ * sequence from the store like every command, but no audit record. A removed device gets nothing.
+ */
+export async function sendTelemetryConfirm(ctx: HubContext, id: string, ranges: Array<[number, number]>): Promise<Command | null> {
+  if (ranges.length === 0 || !ctx.store.getDevice(id)) return null;
+  const now = ctx.now();
+  const command: Command = {
+    kind: 'command',
+    deviceId: id,
+    sequence: ctx.store.transaction(() => ctx.store.nextCommandSequence(id)),
+    issuedAt: now.toISOString(),
+    expiresAt: new Date(now.getTime() + COMMAND_LIFETIME_MS).toISOString(),
+    action: 'telemetry-confirm',
+    telemetrySeq: Math.max(...ranges.map(([, to]) => to)),
+    telemetryRanges: ranges,
+  };
+  await publishCommand(ctx, command);
+  return command;
 }

@@ -21,6 +21,7 @@ import { createDeliveries } from './deliveries.js';
 import { createIngest, type Ingest, type IngestOptions } from './ingest.js';
 import { createModelRegistry, type ModelRegistry } from './model-registry.js';
 import { createCommandSender, type CommandSender } from './commands.js';
+import { createTelemetryConfirmer } from './telemetry-confirm.js';
 import { createApi } from './http/app.js';
 import { createRolloutRunner, type RolloutRunner } from './rollout-runner.js';
 import { createApiToken } from './http/auth.js';
@@ -255,11 +256,16 @@ export async function startHub(options: HubOptions): Promise<Hub> {
     // ---- services ----
     const artifacts = createArtifactStore(join(dataDir, 'artifacts'));
     cleanups.push(() => artifacts.close());
-    const deployments = createDeployments(ctx, options.telemetry ? { telemetry: options.telemetry } : {});
+    // design §4 telemetry: behind an external broker a device's PUBACK comes from the broker, not from a
+    // commit here, so devices keep batches until confirmed; the embedded broker acknowledges only committed ones
+    const telemetrySettings = options.broker ? { ...options.telemetry, confirm: true } : options.telemetry;
+    const deployments = createDeployments(ctx, telemetrySettings ? { telemetry: telemetrySettings } : {});
+    const confirmer = options.broker ? createTelemetryConfirmer(ctx) : null;
     const eventLog = createEventLog(store, options.eventsPerDevice !== undefined ? { maxPerDevice: options.eventsPerDevice } : {});
     const ingest = createIngest(ctx, {
       ...options.ingest,
       events: eventLog,
+      ...(confirmer ? { onTelemetryDone: (id: string, seq: number) => confirmer.done(id, seq) } : {}),
       rateLimits: createDeviceRateLimits(options.deviceRateLimits),
       // a window older than raw retention would be pruned at once (and its batch's record may be gone)
       maxWindowAgeMs: (options.telemetryRetentionDays ?? 7) * 86_400_000,
@@ -310,6 +316,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
     );
     syncMosquitto();
     const models = createModelRegistry(ctx, artifacts);
+    if (confirmer) cleanups.push(() => confirmer.close());
     cleanups.push(() => ingest.close()); // the last flush, before the database closes (cleanups run in reverse)
 
     // ---- MQTT wiring ----

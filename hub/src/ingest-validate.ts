@@ -28,7 +28,7 @@ const MODEL_NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 const SEMVER = /^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$/;
 const ERROR_CODE_SET: ReadonlySet<string> = new Set(ERROR_CODES);
 
-const BATCH_KEYS = new Set(['deviceId', 'seq', 'windows', 'dropped']);
+const BATCH_KEYS = new Set(['deviceId', 'seq', 'windows', 'dropped', 'confirm']);
 const WINDOW_KEYS = new Set(['model', 'version', 'role', 'start', 'end', 'inferences', 'errors', 'latencyMs', 'features', 'outputs', 'labels', 'shadow']);
 const HISTOGRAM_KEYS = new Set(['alpha', 'count', 'sum', 'min', 'max', 'zeros', 'offset', 'counts']);
 const FEATURE_KEYS = new Set(['bins', 'nulls', 'count', 'sum', 'sumSq', 'min', 'max']);
@@ -133,6 +133,7 @@ export function isPlainTelemetryBatch(v: unknown): v is TelemetryBatch {
   if (!isObj(v) || !onlyKeys(v, BATCH_KEYS)) return false;
   if (typeof v.deviceId !== 'string' || !DEVICE_ID_PATTERN.test(v.deviceId) || !nonNegative(v.seq)) return false;
   if ('dropped' in v && !(nonNegative(v.dropped) && (v.dropped as number) <= TELEMETRY_LIMITS.count)) return false;
+  if ('confirm' in v && typeof v.confirm !== 'boolean') return false;
   const ws = v.windows;
   if (!Array.isArray(ws) || ws.length > LIMITS.windowsPerBatch) return false;
   for (let i = 0; i < ws.length; i++) if (!window(ws[i], DEVICE)) return false;

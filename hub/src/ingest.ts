@@ -52,6 +52,11 @@ export interface IngestOptions {
   onStatus?: (deviceId: string, status: DeviceStatus) => void;
   /** Called after a commit with each device event stored (webhooks on `rolled-back`, design §7). */
   onEvent?: (deviceId: string, event: DeviceEvent) => void;
+  /**
+   * Called after a commit for each telemetry batch with `confirm` the hub is done with: stored now, stored
+   * before (a duplicate), or refused for good (design §4 telemetry `confirm`). Not for one refused for now.
+   */
+  onTelemetryDone?: (deviceId: string, seq: number) => void;
   /** Where events are stored (per-device cap, de-duplication); default: an event log with its defaults. */
   events?: EventLog;
   /** Per-device message rate limits (rate-limit.ts defaults when unset). */
@@ -139,7 +144,7 @@ export function createIngest(ctx: HubContext, options: IngestOptions = {}): Inge
 
   const errorsOf = (w: TelemetryWindow): number => Object.values(w.errors).reduce<number>((a, n) => a + (n ?? 0), 0);
 
-  const commit = (jobs: Job[]): { statusChanges: Array<[string, DeviceStatus]>; stored: Array<[string, DeviceEvent]> } => {
+  const commit = (jobs: Job[]): { statusChanges: Array<[string, DeviceStatus]>; stored: Array<[string, DeviceEvent]>; telemetry: Job[] } => {
     const rollups = new Map<string, { model: string; version: string; role: string; minute: number; window: TelemetryWindow }>();
     const statusChanges: Array<[string, DeviceStatus]> = [];
     const stored: Array<[string, DeviceEvent]> = [];
@@ -157,6 +162,7 @@ export function createIngest(ctx: HubContext, options: IngestOptions = {}): Inge
     let duplicates = 0;
     let events = 0;
     let eventDuplicates = 0;
+    const telemetry = options.onTelemetryDone ? jobs.filter((j) => j.kind === 'telemetry') : [];
     store.transaction(() => {
       for (const job of jobs) {
         if (job.kind === 'telemetry') {
@@ -220,7 +226,7 @@ export function createIngest(ctx: HubContext, options: IngestOptions = {}): Inge
     metrics.inc('edgefleet_telemetry_duplicates_total', {}, duplicates);
     metrics.inc('edgefleet_events_total', {}, events);
     metrics.inc('edgefleet_event_duplicates_total', {}, eventDuplicates);
-    return { statusChanges, stored };
+    return { statusChanges, stored, telemetry };
   };
 
   const flush = () => {
@@ -234,8 +240,9 @@ export function createIngest(ctx: HubContext, options: IngestOptions = {}): Inge
     queue = [];
     acks = [];
     // after the commit, outside it: a failing listener must not make committed messages look uncommitted
-    const notify = ({ statusChanges, stored }: ReturnType<typeof commit>) => {
+    const notify = ({ statusChanges, stored, telemetry }: ReturnType<typeof commit>) => {
       try {
+        for (const j of telemetry) if (j.kind === 'telemetry' && j.batch.confirm) options.onTelemetryDone?.(j.deviceId, j.batch.seq);
         for (const [id, s] of statusChanges) options.onStatus?.(id, s);
         for (const [id, e] of stored) options.onEvent?.(id, e);
       } catch (err) {
@@ -266,6 +273,7 @@ export function createIngest(ctx: HubContext, options: IngestOptions = {}): Inge
         // refused for good: acknowledged, so it is not sent again
         ctx.log(`ingest: ${job.kind} from ${job.deviceId} not stored: ${String(err)}`);
         metrics.inc('edgefleet_rejected_messages_total', { reason: 'INTERNAL', topic: 'ingest' });
+        if (job.kind === 'telemetry' && job.batch.confirm) options.onTelemetryDone?.(job.deviceId, job.batch.seq);
         return ack?.resolve();
       }
       ack?.resolve();
@@ -304,7 +312,10 @@ export function createIngest(ctx: HubContext, options: IngestOptions = {}): Inge
         const r = parseTelemetryBatch(payload);
         if (!r.ok) return ctx.reject('telemetry', r.code);
         if (r.value.deviceId !== deviceId) return ctx.reject('telemetry', 'WRONG_DEVICE');
-        if (policy.issue(r.value, ctx.now().getTime()) !== null) return ctx.reject('telemetry', 'BAD_MESSAGE');
+        if (policy.issue(r.value, ctx.now().getTime()) !== null) {
+          if (r.value.confirm) options.onTelemetryDone?.(deviceId, r.value.seq); // refused for good: a re-send changes nothing
+          return ctx.reject('telemetry', 'BAD_MESSAGE');
+        }
         return enqueue({ kind: 'telemetry', deviceId, batch: r.value, at });
       }
       case 'events': {

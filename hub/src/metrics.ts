@@ -78,6 +78,8 @@ export const HUB_METRICS = [
   { name: 'edgefleet_telemetry_batches_total', help: 'Telemetry batches committed.', type: 'counter' },
   { name: 'edgefleet_telemetry_windows_total', help: 'Telemetry windows committed.', type: 'counter' },
   { name: 'edgefleet_telemetry_duplicates_total', help: 'Telemetry batches ignored as duplicates of (deviceId, seq).', type: 'counter' },
+  { name: 'edgefleet_telemetry_confirms_total', help: 'telemetry-confirm commands sent (--broker mode, design §4).', type: 'counter' },
+  { name: 'edgefleet_telemetry_confirms_dropped_total', help: 'telemetry-confirm commands not sent: too many awaiting the broker (devices re-send).', type: 'counter' },
   { name: 'edgefleet_events_total', help: 'Device events stored.', type: 'counter' },
   { name: 'edgefleet_event_duplicates_total', help: 'Device events ignored as repeats of a stored one (deviceId, at, type, message).', type: 'counter' },
   { name: 'edgefleet_artifact_chunks_sent_total', help: 'Artifact chunk frames published.', type: 'counter' },

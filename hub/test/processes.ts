@@ -63,14 +63,23 @@ export interface MosquittoProcess {
   pidFile: string;
   hubUrl: string;
   stop(): Promise<void>;
+  /** SIGKILL: what it queued (persistence false) dies with it. */
+  kill(): Promise<void>;
+}
+
+export interface MosquittoOptions {
+  /** Listen here (a restart on the port agents were configured with); default a free port. */
+  port?: number;
+  /** Keep the password file already in `dir` (the devices the hub wrote into it), if there is one. */
+  keepPasswordFile?: boolean;
 }
 
 /** Mosquitto as `--broker` mode expects it (hub/mosquitto/mosquitto.conf), with `extra` config lines. */
-export async function startMosquitto(dir: string, hubPassword: string, extra: string[] = []): Promise<MosquittoProcess> {
-  const port = await freePort();
+export async function startMosquitto(dir: string, hubPassword: string, extra: string[] = [], options: MosquittoOptions = {}): Promise<MosquittoProcess> {
+  const port = options.port ?? (await freePort());
   const passwd = join(dir, 'mosquitto.passwd');
   const pidFile = join(dir, 'mosquitto.pid');
-  writeFileSync(passwd, `edgefleet_hub:${mosquittoPasswordHash(hubPassword)}\n`, { mode: 0o600 });
+  if (!(options.keepPasswordFile && existsSync(passwd))) writeFileSync(passwd, `edgefleet_hub:${mosquittoPasswordHash(hubPassword)}\n`, { mode: 0o600 });
   const conf = join(dir, 'mosquitto.conf');
   writeFileSync(
     conf,
@@ -109,8 +118,14 @@ export async function startMosquitto(dir: string, hubPassword: string, extra: st
     pidFile,
     hubUrl: `mqtt://edgefleet_hub:${hubPassword}@127.0.0.1:${port}`,
     async stop() {
-      if (broker.exitCode === null) {
+      if (broker.exitCode === null && broker.signalCode === null) {
         broker.kill('SIGTERM');
+        await exited;
+      }
+    },
+    async kill() {
+      if (broker.exitCode === null && broker.signalCode === null) {
+        broker.kill('SIGKILL');
         await exited;
       }
     },

@@ -314,6 +314,53 @@ describe('verifyCommand', () => {
     expect(codeOf(verifyCommand(signCommand({ deviceId: 'other' }), ctx({ lastSequence: 1 })))).toBe('WRONG_DEVICE');
     expect(codeOf(verifyCommand(signCommand({ expiresAt: EARLIER }), ctx({ lastSequence: 1 })))).toBe('EXPIRED');
   });
+
+  describe('telemetry-confirm (design §4 telemetry confirm)', () => {
+    const confirm = (overrides: Partial<Command> = {}): Partial<Command> => ({
+      action: 'telemetry-confirm',
+      model: undefined,
+      telemetrySeq: 9,
+      telemetryRanges: [[1, 4], [7, 9]],
+      ...overrides,
+    });
+
+    it('accepts a director-signed confirmation with its seq ranges', () => {
+      const r = verifyCommand(signCommand(confirm()), ctx({ lastSequence: 1 }));
+      expect(r.ok && r.value).toMatchObject({ action: 'telemetry-confirm', telemetrySeq: 9, telemetryRanges: [[1, 4], [7, 9]] });
+    });
+
+    it('refuses an unsigned, forged, tampered or replayed confirmation', () => {
+      const doc = commandDoc(confirm());
+      const unsigned = { ...signDocument('command', doc, [director]), signatures: [] };
+      expect(codeOf(verifyCommand(JSON.stringify(unsigned), ctx({ lastSequence: 1 })))).toBe('BAD_MESSAGE');
+      expect(codeOf(verifyCommand(JSON.stringify(signDocument('command', doc, [stranger])), ctx({ lastSequence: 1 })))).toBe('UNKNOWN_KEY');
+      expect(verifyCommand(JSON.stringify(signDocument('command', doc, [release])), ctx({ lastSequence: 1 })).ok).toBe(false);
+      const raised = tamper(signCommand(confirm()), (t) => t.replace('"telemetrySeq":9', '"telemetrySeq":99').replace('[7,9]', '[7,99]'));
+      expect(codeOf(verifyCommand(raised, ctx({ lastSequence: 1 })))).toBe('BAD_SIGNATURE');
+      expect(codeOf(verifyCommand(signCommand(confirm()), ctx({ lastSequence: 2 })))).toBe('REPLAYED_SEQUENCE');
+    });
+
+    it('refuses a signed confirmation without its seq fields or with a range past its seq (BAD_MESSAGE)', () => {
+      for (const bad of [
+        confirm({ telemetrySeq: undefined }),
+        confirm({ telemetryRanges: undefined }),
+        confirm({ telemetryRanges: [] }),
+        confirm({ telemetryRanges: [[5, 3]] }),
+        confirm({ telemetryRanges: [[1, 10]] }),
+        confirm({ telemetrySeq: -1, telemetryRanges: [[0, 0]] }),
+        confirm({ telemetrySeq: 1.5, telemetryRanges: [[1, 1]] }),
+        confirm({ telemetryRanges: Array.from({ length: 257 }, (_, i): [number, number] => [i, i]), telemetrySeq: 300 }),
+      ]) {
+        expect(codeOf(verifyCommand(signCommand(bad), ctx({ lastSequence: 1 })))).toBe('BAD_MESSAGE');
+      }
+    });
+
+    it('keeps the other commands valid without the seq fields', () => {
+      for (const action of ['rollback', 'flush-telemetry', 'resync'] as const) {
+        expect(verifyCommand(signCommand({ action }), ctx({ lastSequence: 1 })).ok).toBe(true);
+      }
+    });
+  });
 });
 
 describe('verifyManifestEnvelope', () => {

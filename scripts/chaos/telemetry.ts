@@ -1,10 +1,11 @@
 // Acknowledged telemetry, counted from both ends: devices we control publish batches with unique seqs at
-// QoS 1 (design §4 telemetry topic) and remember every seq a PUBACK came back for; after a clean hub
-// restart the hub's SQLite file says which of them it stored. Acknowledged but not stored is lost.
+// QoS 1 (design §4 telemetry topic) and remember every seq a PUBACK (or, behind an external broker, the
+// hub's telemetry-confirm) came back for; after a clean hub restart the hub's SQLite file says which of
+// them it stored. Acknowledged but not stored is lost.
 
 import Database from 'better-sqlite3';
 import mqtt, { type MqttClient } from 'mqtt';
-import { createWindow, histogramAdd, topics, type TelemetryBatch } from '../../protocol/src/index.js';
+import { Command, createWindow, histogramAdd, topics, type TelemetryBatch } from '../../protocol/src/index.js';
 
 export interface PublisherDevice {
   id: string;
@@ -16,6 +17,8 @@ export interface AckedPublisher {
   readonly acked: Map<string, Set<number>>;
   published(): number;
   ackedCount(): number;
+  /** With `confirm`: batches sent but not yet confirmed by the hub. */
+  unconfirmed?(): number;
   /** Stop publishing, wait up to `drainMs` for outstanding PUBACKs, then drop the connections. */
   stop(drainMs?: number): Promise<void>;
 }
@@ -29,10 +32,27 @@ function batch(deviceId: string, seq: number, model: string, version: string): T
   return { deviceId, seq, windows: [w], dropped: 0 };
 }
 
+/** A `telemetry-confirm` command's committed seq ranges, or null (design §4 telemetry confirm). */
+function confirmedRanges(deviceId: string, payload: Buffer): Array<[number, number]> | null {
+  try {
+    // the envelope's payload, not its signatures: this publisher stands in for a device, it does not
+    // guard one (the agent verifies with verifyCommand; a forged confirmation could only hide a loss here)
+    const env = JSON.parse(payload.toString('utf8')) as { payload?: unknown };
+    if (typeof env.payload !== 'string') return null;
+    const r = Command.safeParse(JSON.parse(Buffer.from(env.payload, 'base64').toString('utf8')));
+    if (!r.success || r.data.deviceId !== deviceId || r.data.action !== 'telemetry-confirm') return null;
+    return r.data.telemetryRanges ?? null;
+  } catch {
+    return null;
+  }
+}
+
 /**
  * One MQTT connection per device, each keeping up to `inflight` QoS 1 publishes outstanding while it is
  * connected (so a hub that dies always has some batches between PUBACK and commit). mqtt.js resends
- * unacknowledged publishes after a reconnect; only a PUBACK counts.
+ * unacknowledged publishes after a reconnect; only a PUBACK counts — or, with `confirm` (a hub behind an
+ * external broker, whose PUBACK is the broker's), only the hub's confirmation on the device's command
+ * topic, and unconfirmed batches are sent again (same seq) after `resendMs` or a reconnect, as the agent does.
  */
 export function startAckedPublisher(options: {
   url: string;
@@ -42,9 +62,14 @@ export function startAckedPublisher(options: {
   inflight?: number;
   /** Batches per second over all devices (default 800: steady ingest without eating the machine). */
   ratePerSecond?: number;
+  /** Count a batch only once the hub confirms its seq (design §4 telemetry confirm). */
+  confirm?: boolean;
+  /** With `confirm`: re-send a batch not confirmed this long after its PUBACK (default 10 s). */
+  resendMs?: number;
 }): AckedPublisher {
   const inflightMax = options.inflight ?? 8;
   const perDevice = (options.ratePerSecond ?? 800) / options.devices.length;
+  const resendMs = options.resendMs ?? 10_000;
   const startedAt = Date.now();
   const acked = new Map<string, Set<number>>();
   let published = 0;
@@ -52,12 +77,19 @@ export function startAckedPublisher(options: {
   const outstanding = new Set<Promise<void>>();
   const clients: MqttClient[] = [];
   const timers: NodeJS.Timeout[] = [];
+  const unconfirmedSets: Array<Map<number, { body: string; sentAt: number | null }>> = [];
 
   for (const d of options.devices) {
     const mine = new Set<number>();
     acked.set(d.id, mine);
+    // with confirm: PUBACKed (sentAt) or in flight (null), not yet confirmed by the hub
+    const unconfirmed = new Map<number, { body: string; sentAt: number | null }>();
+    unconfirmedSets.push(unconfirmed);
     let seq = 0;
-    let inflight = 0;
+    // seqs whose PUBACK is awaited on this connection; a connection that closes forgets them (mqtt.js may
+    // or may not resend them itself: with confirm they are sent again, the hub de-duplicates)
+    const inflight = new Set<number>();
+    let connectedAt = 0;
     const client = mqtt.connect(options.url, {
       clientId: d.id,
       username: d.id,
@@ -69,39 +101,94 @@ export function startAckedPublisher(options: {
     });
     clients.push(client);
     client.on('error', () => undefined); // refused while the hub restarts: reconnects
-    const pump = () => {
-      // paced: never ahead of the rate since the start, never more than `inflight` unacknowledged
-      while (!stopping && client.connected && inflight < inflightMax && seq < ((Date.now() - startedAt) / 1000) * perDevice) {
-        const s = ++seq;
-        inflight++;
-        published++;
-        const body = JSON.stringify(batch(d.id, s, options.model, options.version));
-        const p = new Promise<void>((resolve) => {
-          client.publish(topics.telemetry(d.id), body, { qos: 1 }, (err) => {
-            inflight--;
-            if (!err) mine.add(s);
-            resolve();
-            setImmediate(pump);
-          });
+    const send = (s: number, body: string) => {
+      inflight.add(s);
+      if (options.confirm) unconfirmed.set(s, { body, sentAt: null });
+      const p = new Promise<void>((resolve) => {
+        client.publish(topics.telemetry(d.id), body, { qos: 1 }, (err) => {
+          inflight.delete(s);
+          if (!err && !options.confirm) mine.add(s);
+          const u = unconfirmed.get(s);
+          if (u) u.sentAt = err ? 0 : Date.now(); // not acknowledged: due again at once
+          resolve();
+          setImmediate(pump);
         });
-        outstanding.add(p);
-        void p.finally(() => outstanding.delete(p));
+      });
+      outstanding.add(p);
+      void p.finally(() => outstanding.delete(p));
+    };
+    const pump = () => {
+      if (!client.connected) return;
+      // unconfirmed batches first, oldest seq first: PUBACKed before the last reconnect, or too long ago
+      if (options.confirm) {
+        const due = Math.max(Date.now() - resendMs, connectedAt);
+        for (const [s, u] of unconfirmed) {
+          if (inflight.size >= inflightMax) return;
+          if (u.sentAt !== null && u.sentAt < due) send(s, u.body);
+        }
+      }
+      // paced: never ahead of the rate since the start, never more than `inflight` unacknowledged
+      while (!stopping && inflight.size < inflightMax && seq < ((Date.now() - startedAt) / 1000) * perDevice) {
+        const s = ++seq;
+        published++;
+        send(s, JSON.stringify({ ...batch(d.id, s, options.model, options.version), ...(options.confirm ? { confirm: true } : {}) }));
       }
     };
-    client.on('connect', pump);
+    client.on('close', () => {
+      if (!options.confirm) return;
+      for (const s of inflight) {
+        const u = unconfirmed.get(s);
+        if (u) u.sentAt = 0; // due again after the reconnect
+      }
+      inflight.clear();
+    });
+    client.on('connect', () => {
+      connectedAt = Date.now();
+      if (options.confirm) client.subscribe(topics.command(d.id), { qos: 1 }, () => undefined);
+      pump();
+    });
+    if (options.confirm) {
+      client.on('message', (topic, payload) => {
+        if (topic !== topics.command(d.id)) return;
+        const ranges = confirmedRanges(d.id, payload);
+        if (!ranges) return;
+        for (const [s] of unconfirmed) {
+          if (!ranges.some(([from, to]) => s >= from && s <= to)) continue;
+          unconfirmed.delete(s);
+          mine.add(s);
+        }
+      });
+    }
     timers.push(setInterval(pump, 20));
   }
 
+  const pendingConfirms = () => unconfirmedSets.reduce((n, u) => n + u.size, 0);
   return {
     acked,
     published: () => published,
     ackedCount: () => [...acked.values()].reduce((n, s) => n + s.size, 0),
     async stop(drainMs = 5000) {
       stopping = true;
+      let deadline = Date.now() + drainMs;
+      // with confirm: keep re-sending until the hub confirmed everything, as long as confirmations come
+      // (a hub working through a broker's backlog) — at most a minute, never longer than 2 re-send periods without one
+      if (options.confirm) {
+        const hardStop = Date.now() + 60_000;
+        let left = pendingConfirms();
+        let progressAt = Date.now();
+        while (left > 0 && Date.now() < hardStop && Date.now() - progressAt < resendMs * 2) {
+          await new Promise((r) => setTimeout(r, 100));
+          const now = pendingConfirms();
+          if (now < left) progressAt = Date.now();
+          left = now;
+        }
+        deadline = Date.now() + drainMs;
+      }
       for (const t of timers) clearInterval(t);
-      await Promise.race([Promise.allSettled([...outstanding]), new Promise((r) => setTimeout(r, drainMs))]);
+      await Promise.race([Promise.allSettled([...outstanding]), new Promise((r) => setTimeout(r, Math.max(0, deadline - Date.now())))]);
       await Promise.all(clients.map((c) => new Promise<void>((r) => c.end(true, {}, () => r()))));
     },
+    ...(options.confirm ? { unconfirmed: pendingConfirms } : {}),
   };
 }
 

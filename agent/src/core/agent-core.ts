@@ -75,6 +75,8 @@ export interface AgentCoreOptions {
   retry?: { baseMs?: number; maxMs?: number; diskPollMs?: number };
   /** Outbox bound in windows; oldest dropped first (design §5). */
   outboxMaxWindows?: number;
+  /** With telemetry `confirm`: a PUBACKed batch not confirmed by the hub this long is sent again (default 30 s). */
+  telemetryConfirmTimeoutMs?: number;
   /** Agent starts during one probation that count as a crash loop (design §5). */
   maxProbationRestarts?: number;
   /** Shadow copies waiting to run, at most; more are dropped and counted (design §5). */
@@ -162,6 +164,7 @@ export function createAgentCore(options: AgentCoreOptions): AgentCore {
   const log = options.log ?? (() => {});
   const random = options.random ?? Math.random;
   const outboxMax = options.outboxMaxWindows ?? 10_000;
+  const confirmTimeoutMs = options.telemetryConfirmTimeoutMs ?? 30_000;
   const maxRestarts = options.maxProbationRestarts ?? 3;
   const shadowQueueSize = options.shadowQueueSize ?? 64;
   const predictionMemory = options.predictionMemory ?? 10_000;
@@ -470,6 +473,8 @@ export function createAgentCore(options: AgentCoreOptions): AgentCore {
     }
   }
 
+  // the last (re)connect: batches PUBACKed before it may have died with the broker's queue (design §4)
+  let connectedAt = Number.MIN_SAFE_INTEGER;
   let flushingOutbox = false;
   async function flushOutbox(): Promise<void> {
     if (flushingOutbox) return;
@@ -499,13 +504,18 @@ export function createAgentCore(options: AgentCoreOptions): AgentCore {
         }
       }
       while (transport.connected) {
-        const batch = await store.outboxNext(LIMITS.windowsPerBatch, LIMITS.telemetry - 4096);
+        // design §4: with `confirm`, a PUBACKed batch waits for the hub's confirmation and goes again (same
+        // seq, de-duplicated by the hub) after a timeout or a reconnect; without it, sent ones go again now
+        const confirm = settings.confirm === true;
+        const resendBefore = confirm ? Math.max(clock.now() - confirmTimeoutMs, connectedAt) : Number.MAX_SAFE_INTEGER;
+        const batch = await store.outboxNext(LIMITS.windowsPerBatch, LIMITS.telemetry - 4096, resendBefore);
         if (!batch) break;
-        const body = JSON.stringify({ deviceId, seq: batch.seq, windows: batch.windows, dropped: batch.dropped });
+        const body = JSON.stringify({ deviceId, seq: batch.seq, windows: batch.windows, dropped: batch.dropped, ...(confirm ? { confirm } : {}) });
         await transport.publish(topics.telemetry(deviceId), body, { qos: 1 });
-        await store.outboxAck(batch.seq);
-        count('batchesSent');
-        count('windowsSent', batch.windows.length);
+        if (confirm) await store.outboxSent(batch.seq, clock.now());
+        else await store.outboxAck(batch.seq);
+        count(batch.resent ? 'batchesResent' : 'batchesSent');
+        if (!batch.resent) count('windowsSent', batch.windows.length);
       }
     } catch (err) {
       if (toEdgefleetError(err).code === 'DISK_FULL') storageFailed('sending telemetry', err);
@@ -909,6 +919,16 @@ export function createAgentCore(options: AgentCoreOptions): AgentCore {
     commandSequence = r.value.sequence;
     await persist('commandSequence', commandSequence);
     const cmd = r.value;
+    if (cmd.action === 'telemetry-confirm') {
+      // routine (about once a second while telemetry flows): counted, not logged
+      count('telemetryConfirms');
+      try {
+        count('batchesConfirmed', await store.outboxConfirm(cmd.telemetryRanges ?? []));
+      } catch (err) {
+        storageFailed('confirming telemetry', err);
+      }
+      return;
+    }
     log(`command ${cmd.action}${cmd.model ? ` ${cmd.model}` : ''}`);
     if (cmd.action === 'rollback') {
       const names = cmd.model ? [cmd.model] : Object.keys(slots);
@@ -941,6 +961,7 @@ export function createAgentCore(options: AgentCoreOptions): AgentCore {
 
   async function onConnected(): Promise<void> {
     if (!running) return;
+    connectedAt = clock.now();
     try {
       await transport.publish(topics.status(deviceId), 'online', { qos: 1, retain: true });
       const subs = await transport.subscribe([topics.keyring(), topics.desired(deviceId), topics.command(deviceId), topics.artifactData(deviceId)]);

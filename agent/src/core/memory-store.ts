@@ -15,7 +15,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): AgentStore 
   const artifacts = new Map<string, Uint8Array>();
   const partials = new Map<string, { size: number; chunks: number; bytes: Uint8Array; bitmap: Uint8Array }>();
   const outbox: { id: number; batch: number | null; bytes: number; body: string }[] = [];
-  const batches = new Map<number, number>(); // seq → dropped
+  const batches = new Map<number, { dropped: number; sentAt: number | null }>(); // seq → dropped, when PUBACKed
   const predictions = new Map<string, PredictionRecord>();
   const maxPredictions = options.maxPredictions ?? 100_000;
   let nextId = 1;
@@ -102,19 +102,22 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): AgentStore 
       }
       return excess;
     },
-    async outboxNext(maxWindows, maxBytes): Promise<OutboxBatch | null> {
-      const open = [...batches.entries()].sort((a, b) => a[0] - b[0])[0];
-      if (open) {
-        const rows = outbox.filter((r) => r.batch === open[0]);
-        if (rows.length > 0 || open[1] > 0) return { seq: open[0], dropped: open[1], windows: rows.map((r) => JSON.parse(r.body) as TelemetryWindow) };
-        batches.delete(open[0]);
+    async outboxNext(maxWindows, maxBytes, resendSentBefore): Promise<OutboxBatch | null> {
+      const cutoff = resendSentBefore ?? Number.MIN_SAFE_INTEGER;
+      for (const [s, b] of [...batches.entries()].sort((a, c) => a[0] - c[0])) {
+        if (b.sentAt !== null && b.sentAt >= cutoff) continue;
+        const rows = outbox.filter((r) => r.batch === s);
+        if (rows.length > 0 || b.dropped > 0) {
+          return { seq: s, dropped: b.dropped, windows: rows.map((r) => JSON.parse(r.body) as TelemetryWindow), ...(b.sentAt !== null ? { resent: true } : {}) };
+        }
+        batches.delete(s); // its windows were dropped while it waited
       }
       const free = outbox.filter((r) => r.batch === null).slice(0, maxWindows);
       if (free.length === 0 && droppedPending === 0) return null;
       seq++;
       const dropped = droppedPending;
       droppedPending = 0;
-      batches.set(seq, dropped);
+      batches.set(seq, { dropped, sentAt: null });
       let bytes = 0;
       for (const [i, r] of free.entries()) {
         if (i > 0 && bytes + r.bytes > maxBytes) break;
@@ -126,6 +129,24 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): AgentStore 
     async outboxAck(s) {
       for (let i = outbox.length - 1; i >= 0; i--) if (outbox[i]!.batch === s) outbox.splice(i, 1);
       batches.delete(s);
+    },
+    async outboxSent(s, at) {
+      const b = batches.get(s);
+      if (b) b.sentAt = at;
+    },
+    async outboxConfirm(ranges) {
+      const hit = (s: number): boolean => ranges.some(([from, to]) => s >= from && s <= to);
+      let n = 0;
+      for (const s of [...batches.keys()]) {
+        if (!hit(s)) continue;
+        batches.delete(s);
+        n++;
+      }
+      for (let i = outbox.length - 1; i >= 0; i--) {
+        const b = outbox[i]!.batch;
+        if (b !== null && hit(b)) outbox.splice(i, 1);
+      }
+      return n;
     },
     async outboxSize() {
       return outbox.length;

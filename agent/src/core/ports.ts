@@ -52,6 +52,8 @@ export const systemClock: Clock = {
 /** One telemetry batch as it leaves the outbox (design §4 telemetry topic). */
 export interface OutboxBatch {
   seq: number;
+  /** Marked sent before (this is a re-send waiting for the hub's confirmation). */
+  resent?: boolean;
   windows: TelemetryWindow[];
   dropped: number;
 }
@@ -104,9 +106,18 @@ export interface AgentStore {
 
   /** Append windows; drops oldest rows beyond `maxRows`; returns how many were dropped now. */
   outboxAppend(windows: TelemetryWindow[], maxRows: number): Promise<number>;
-  /** The batch to send next: an unacknowledged one again (same seq), else a new one with the next seq. */
-  outboxNext(maxWindows: number, maxBytes: number): Promise<OutboxBatch | null>;
+  /**
+   * The batch to send next: the oldest unacknowledged one not marked sent, or marked sent before
+   * `resendSentBefore` (epoch ms; unset: sent ones are not sent again), again with the same seq; else a new
+   * one with the next seq.
+   */
+  outboxNext(maxWindows: number, maxBytes: number, resendSentBefore?: number): Promise<OutboxBatch | null>;
+  /** The batch is done (the broker's PUBACK is final): delete it. */
   outboxAck(seq: number): Promise<void>;
+  /** The broker acknowledged the batch at `at` (epoch ms), but it is kept until the hub confirms it (design §4). */
+  outboxSent(seq: number, at: number): Promise<void>;
+  /** The hub confirmed these seqs (inclusive ranges): delete those batches, sent or not; returns how many. */
+  outboxConfirm(ranges: ReadonlyArray<readonly [from: number, to: number]>): Promise<number>;
   outboxSize(): Promise<number>;
 
   putPredictions(entries: [id: string, record: PredictionRecord][]): Promise<void>;

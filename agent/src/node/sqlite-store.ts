@@ -125,10 +125,12 @@ export function openSqliteStore(options: SqliteStoreOptions): AgentStore {
     CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);
     CREATE TABLE IF NOT EXISTS outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, batch INTEGER, bytes INTEGER NOT NULL, body TEXT NOT NULL);
     CREATE INDEX IF NOT EXISTS outbox_batch ON outbox(batch);
-    CREATE TABLE IF NOT EXISTS batches (seq INTEGER PRIMARY KEY, dropped INTEGER NOT NULL);
+    CREATE TABLE IF NOT EXISTS batches (seq INTEGER PRIMARY KEY, dropped INTEGER NOT NULL, sent_at INTEGER);
     CREATE TABLE IF NOT EXISTS predictions (n INTEGER PRIMARY KEY AUTOINCREMENT, model TEXT NOT NULL, id TEXT NOT NULL, body TEXT NOT NULL, UNIQUE(model, id));
     CREATE TABLE IF NOT EXISTS partials (sha256 TEXT PRIMARY KEY, size INTEGER NOT NULL, chunks INTEGER NOT NULL, bitmap BLOB NOT NULL);
   `);
+  // a data dir from before confirmations (design §4): its batches were never kept past the PUBACK
+  if (!db.prepare("SELECT 1 FROM pragma_table_info('batches') WHERE name = 'sent_at'").get()) db.exec('ALTER TABLE batches ADD COLUMN sent_at INTEGER');
   const st = {
     get: db.prepare<[string], { value: string }>('SELECT value FROM kv WHERE key = ?'),
     put: db.prepare<[string, string]>('INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value'),
@@ -144,7 +146,12 @@ export function openSqliteStore(options: SqliteStoreOptions): AgentStore {
     outboxCount: db.prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM outbox'),
     outboxOldest: db.prepare<[number], { id: number }>('SELECT id FROM outbox ORDER BY id LIMIT ?'),
     outboxDelete: db.prepare<[number]>('DELETE FROM outbox WHERE id = ?'),
-    batchOpen: db.prepare<[], { seq: number; dropped: number }>('SELECT seq, dropped FROM batches ORDER BY seq LIMIT 1'),
+    batchOpen: db.prepare<[number], { seq: number; dropped: number; sent_at: number | null }>(
+      'SELECT seq, dropped, sent_at FROM batches WHERE sent_at IS NULL OR sent_at < ? ORDER BY seq LIMIT 1',
+    ),
+    batchSent: db.prepare<[number, number]>('UPDATE batches SET sent_at = ? WHERE seq = ?'),
+    rangeRowsDelete: db.prepare<[number, number]>('DELETE FROM outbox WHERE batch BETWEEN ? AND ?'),
+    rangeDelete: db.prepare<[number, number]>('DELETE FROM batches WHERE seq BETWEEN ? AND ?'),
     batchRows: db.prepare<[number], { body: string }>('SELECT body FROM outbox WHERE batch = ? ORDER BY id'),
     unassigned: db.prepare<[number], { id: number; bytes: number }>('SELECT id, bytes FROM outbox WHERE batch IS NULL ORDER BY id LIMIT ?'),
     assign: db.prepare<[number, number]>('UPDATE outbox SET batch = ? WHERE id = ?'),
@@ -203,12 +210,12 @@ export function openSqliteStore(options: SqliteStoreOptions): AgentStore {
     return excess;
   });
 
-  const nextTx = db.transaction((maxWindows: number, maxBytes: number): OutboxBatch | null => {
-    const open = st.batchOpen.get();
-    if (open) {
+  const nextTx = db.transaction((maxWindows: number, maxBytes: number, resendSentBefore: number): OutboxBatch | null => {
+    for (let open = st.batchOpen.get(resendSentBefore); open; open = st.batchOpen.get(resendSentBefore)) {
       const rows = st.batchRows.all(open.seq);
       if (rows.length > 0 || open.dropped > 0) {
-        return { seq: open.seq, dropped: open.dropped, windows: rows.map((r) => JSON.parse(r.body) as TelemetryWindow) };
+        const resent = open.sent_at !== null ? { resent: true } : {};
+        return { seq: open.seq, dropped: open.dropped, windows: rows.map((r) => JSON.parse(r.body) as TelemetryWindow), ...resent };
       }
       st.batchDelete.run(open.seq); // its windows were dropped while it waited
     }
@@ -233,6 +240,15 @@ export function openSqliteStore(options: SqliteStoreOptions): AgentStore {
   const ackTx = db.transaction((seq: number) => {
     st.batchRowsDelete.run(seq);
     st.batchDelete.run(seq);
+  });
+
+  const confirmTx = db.transaction((ranges: ReadonlyArray<readonly [number, number]>): number => {
+    let n = 0;
+    for (const [from, to] of ranges) {
+      st.rangeRowsDelete.run(from, to);
+      n += st.rangeDelete.run(from, to).changes;
+    }
+    return n;
   });
 
   const predTx = db.transaction((entries: [string, PredictionRecord][]) => {
@@ -344,11 +360,17 @@ export function openSqliteStore(options: SqliteStoreOptions): AgentStore {
     async outboxAppend(windows, maxRows) {
       return writing('queueing telemetry', () => appendTx(windows, maxRows));
     },
-    async outboxNext(maxWindows, maxBytes) {
-      return writing('batching telemetry', () => nextTx(maxWindows, maxBytes));
+    async outboxNext(maxWindows, maxBytes, resendSentBefore) {
+      return writing('batching telemetry', () => nextTx(maxWindows, maxBytes, resendSentBefore ?? Number.MIN_SAFE_INTEGER));
     },
     async outboxAck(seq) {
       writing('acknowledging telemetry', () => ackTx(seq));
+    },
+    async outboxSent(seq, at) {
+      writing('marking telemetry sent', () => st.batchSent.run(at, seq));
+    },
+    async outboxConfirm(ranges) {
+      return writing('confirming telemetry', () => confirmTx(ranges));
     },
     async outboxSize() {
       return st.outboxCount.get()!.n;

@@ -1,7 +1,8 @@
 // Broker restarts in `--broker` mode (design §8): a real Mosquitto with the project's ACL and the password
 // file the hub keeps, killed (-9) or restarted (SIGTERM) at random points of ingest and of a rollout. The
 // hub and agents must reconnect by themselves, devices keep serving, updates finish, and every telemetry
-// batch Mosquitto acknowledged must end up in the hub's database.
+// batch the hub confirmed to its device (Mosquitto's PUBACK is not the hub's, design §4 telemetry confirm)
+// must end up in the hub's database.
 
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -62,7 +63,8 @@ export async function brokerRestart(ctx: ChaosContext): Promise<void> {
     const devices = await Promise.all([0, 1, 2].map((i) => world!.addDevice(`btel-${i}`)));
     // the hub rewrote the password file and sent SIGHUP: wait until mosquitto knows the publishers
     for (const d of devices) await mqttAccepts(`mqtt://127.0.0.1:${port}`, d.id, d.token);
-    const publisher = startAckedPublisher({ url: `mqtt://127.0.0.1:${port}`, devices, model: MODEL, version: v1.version });
+    // a hub behind Mosquitto confirms committed seqs (design §4 telemetry confirm): only that counts, as for the agent
+    const publisher = startAckedPublisher({ url: `mqtt://127.0.0.1:${port}`, devices, model: MODEL, version: v1.version, confirm: true });
     for (let i = 1; i <= ctx.plan.faults['broker-restart']; i++) {
       if (ctx.timeLeft() < 30_000) {
         ctx.note('broker-restart', `out of time after ${i - 1} restarts`);
@@ -98,6 +100,8 @@ export async function brokerRestart(ctx: ChaosContext): Promise<void> {
       ctx.note('broker-restart', `${agent.id} never reached ${MODEL}@${last.version} within ${ctx.plan.settleMs / 1000} s of the last broker restart (the hub last heard: ${await fleetStates(world, [agent.id])})`);
     }
     await publisher.stop();
+    const unconfirmed = publisher.unconfirmed?.() ?? 0;
+    if (unconfirmed > 0) ctx.note('broker-restart', `${unconfirmed} batches still unconfirmed when the publishers stopped (kept by a device, not lost)`);
     await waitStored(world, publisher);
     if (!(await world.hub.stop())) ctx.note('broker-restart', 'the hub did not stop cleanly on SIGTERM');
     if (!(await world.restartHub('broker-restart', 'the final clean restart'))) throw new Error('the hub does not start after a clean stop');
@@ -105,8 +109,8 @@ export async function brokerRestart(ctx: ChaosContext): Promise<void> {
     row.acked += account.acked;
     row.ackedLost += account.lost;
     row.duplicates += account.duplicates;
-    ctx.log(`broker-restart: ${account.acked} batches acknowledged by mosquitto, ${account.lost} lost, ${account.duplicates} duplicated`);
-    if (account.lost > 0) ctx.note('broker-restart', `${account.lost} of ${account.acked} batches mosquitto acknowledged are not in the hub's database (e.g. ${account.examples.join(', ')})`);
+    ctx.log(`broker-restart: ${account.acked} batches confirmed by the hub, ${account.lost} lost, ${account.duplicates} duplicated`);
+    if (account.lost > 0) ctx.note('broker-restart', `${account.lost} of ${account.acked} batches the hub confirmed are not in the hub's database (e.g. ${account.examples.join(', ')})`);
   } finally {
     await world?.close();
     await broker.stop();
