@@ -336,6 +336,16 @@ export async function startHub(options: HubOptions): Promise<Hub> {
     // an embedded broker keeps retained messages in memory only: restore every device's desired state
     if (!options.broker) await deployments.republishAll();
     else await deployments.republishRollouts(); // retained on the broker already, except a send cut short by a crash
+    // A restarted external broker may have lost the retained keyring and desired states (no persistence), or
+    // restored older ones from its last save: a device would then apply a stale desired state and ask for
+    // artifacts the hub no longer serves. Publish the current ones again (same sequences: harmless).
+    bus.onReconnect?.(() => {
+      void (async () => {
+        await bus.publish(topics.keyring(), JSON.stringify(keys.keyringEnvelope), { qos: 1, retain: true });
+        await deployments.republishAll();
+        metrics.inc('edgefleet_broker_republish_total', {});
+      })().catch((err: unknown) => log(`republish after broker reconnect: ${String(err)}`));
+    });
 
     // ---- HTTP ----
     const commands = createCommandSender(ctx);

@@ -85,9 +85,12 @@ export async function connectBrokerClient(url: string, options: BrokerClientOpti
     if (err.message !== lastError) options.log?.(`broker client: ${err.message}`);
     lastError = err.message;
   });
+  const reconnectListeners: Array<() => void> = [];
+  let connects = 0;
   client.on('connect', () => {
     if (lastError) options.log?.('broker client: connected');
     lastError = '';
+    if (connects++ > 0) for (const l of reconnectListeners) l();
   });
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => {
@@ -107,6 +110,9 @@ export async function connectBrokerClient(url: string, options: BrokerClientOpti
       });
     },
     serial: true,
+    onReconnect(listener) {
+      reconnectListeners.push(listener);
+    },
     subscribe(filter: string, handler: MessageHandler) {
       handlers.push({ filter, handler });
       return new Promise((resolve, reject) => {

@@ -22,6 +22,11 @@ export interface Bus {
    * external broker through mqtt.js): a handler then settles at once instead of waiting for a batch.
    */
   readonly serial?: boolean;
+  /**
+   * External brokers: `listener` runs after every reconnect (not the first connect). A restarted broker may
+   * have lost its retained messages, or restored older ones from its last save.
+   */
+  onReconnect?(listener: () => void): void;
   /** Disconnect a client at once (device removed). Best effort for external brokers. */
   disconnect(clientId: string): void;
   close(): Promise<void>;
