@@ -316,6 +316,15 @@ export function createIngest(ctx: HubContext, options: IngestOptions = {}): Inge
           if (r.value.confirm) options.onTelemetryDone?.(deviceId, r.value.seq); // refused for good: a re-send changes nothing
           return ctx.reject('telemetry', 'BAD_MESSAGE');
         }
+        if (ctx.bus.serial && r.value.confirm && current) {
+          // design §4 telemetry `confirm`: the device keeps this batch until the hub confirms its seq after
+          // the commit, so an external broker (one message per acknowledgement) gets its ack now and the batch
+          // commits with the next flush, instead of one transaction per message; lost with a crashed hub,
+          // it is sent again by the device
+          const early = current;
+          current = null;
+          early.resolve();
+        }
         return enqueue({ kind: 'telemetry', deviceId, batch: r.value, at });
       }
       case 'events': {
@@ -354,17 +363,18 @@ export function createIngest(ctx: HubContext, options: IngestOptions = {}): Inge
       // settles when the message is committed, or at once when it is refused or has nothing to store
       const h = (topic: string, payload: Buffer) =>
         new Promise<void>((resolve, reject) => {
-          current = { resolve, reject };
+          const ack: Ack = { resolve, reject };
+          current = ack;
           try {
             handle(topic, payload);
           } catch (err) {
             ctx.log(`ingest: ${String(err)}`);
             ctx.reject('unknown', 'INTERNAL');
           }
-          if (current) {
+          if (current === ack) {
             current = null;
             resolve();
-          } else if (ctx.bus.serial) flush(); // nothing else arrives before this one is acknowledged
+          } else if (ctx.bus.serial && acks[acks.length - 1] === ack) flush(); // nothing else arrives before this one is acknowledged
         });
       await ctx.bus.subscribe(hubSubscriptions.telemetry, h);
       await ctx.bus.subscribe(hubSubscriptions.events, h);

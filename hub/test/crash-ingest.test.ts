@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { MqttClient } from 'mqtt';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createWindow, topics } from '@edgefleet/protocol';
+import { Command, Envelope, createWindow, fromBase64, topics, utf8Decode } from '@edgefleet/protocol';
 import { apiClient, connectDevice, endClient, tempDir, waitFor } from './helpers.js';
 import { MOSQUITTO, killHard, spawnHub, startMosquitto, type HubProcess, type MosquittoProcess } from './processes.js';
 
@@ -170,5 +170,49 @@ describe('hub killed with SIGKILL mid-ingest', () => {
     expect(await hub.exited).toBe(0);
     expectExactlyOnce(data, device.acked);
     expect(kills).toBe(KILLS);
+  }, 180_000);
+
+  it.skipIf(!existsSync(MOSQUITTO))('Mosquitto (--broker), batches asking for confirmation: acknowledged to the broker at once, none lost once the hub confirms it', async () => {
+    dir = tempDir();
+    const data = join(dir.path, 'data');
+    broker = await startMosquitto(dir.path, HUB_PASSWORD, ['max_queued_messages 100000']);
+    const args = ['--data', data, '--http', '127.0.0.1:0', '--broker', broker.hubUrl, '--mosquitto-password-file', broker.passwd, '--mosquitto-pid-file', broker.pidFile];
+    hub = await spawnHub(args, false);
+    const api = apiClient(hub.urls.http!, readFileSync(join(data, 'admin-token'), 'utf8').trim());
+    const token = (await api.post('/devices', { id: 'dev-c' })).body.token as string;
+    const url = `mqtt://127.0.0.1:${broker.port}`;
+    client = await waitFor(() => connectDevice(url, 'dev-c', token).catch(() => null), 'device connects to mosquitto');
+    // the agent's outbox with `confirm` (design §4): a batch is forgotten only once a hub confirmation names it
+    const TOTAL = 3000;
+    const confirmed = new Set<number>();
+    const window = createWindow('tiny', '1.0.0', 'active', Date.now(), Date.now() + 60_000);
+    window.inferences = 1;
+    const send = (seq: number) => client!.publishAsync(topics.telemetry('dev-c'), JSON.stringify({ deviceId: 'dev-c', seq, windows: [window], dropped: 0, confirm: true }), { qos: 1 });
+    client.on('message', (_topic, payload) => {
+      const cmd = Command.parse(JSON.parse(utf8Decode(fromBase64(Envelope.parse(JSON.parse(payload.toString('utf8'))).payload))));
+      for (const [from, to] of cmd.telemetryRanges ?? []) for (let q = from; q <= to; q++) confirmed.add(q);
+    });
+    await client.subscribeAsync(topics.command('dev-c'), { qos: 1 });
+    const resendUnconfirmed = async (upTo: number) => {
+      for (let q = 1; q <= upTo; q++) if (!confirmed.has(q)) await send(q);
+    };
+    const random = rng(5);
+    let sent = 0;
+    for (let round = 0; round < KILLS; round++) {
+      const until = sent + 300 + Math.floor(random() * 300);
+      while (sent < until) await send(++sent);
+      hub.child.kill('SIGKILL'); // batches the broker handed over but the hub had not committed die here
+      await hub.exited;
+      hub = await spawnHub(args, false);
+      await resendUnconfirmed(sent);
+    }
+    while (sent < TOTAL) await send(++sent);
+    await waitFor(async () => {
+      if (confirmed.size < TOTAL) await resendUnconfirmed(TOTAL);
+      return confirmed.size === TOTAL;
+    }, 'the hub confirmed every batch', 60_000);
+    hub.child.kill('SIGTERM');
+    expect(await hub.exited).toBe(0);
+    expectExactlyOnce(data, confirmed);
   }, 180_000);
 });
