@@ -102,6 +102,20 @@ describe('hub killed with SIGKILL mid-ingest', () => {
     client = hub = broker = dir = undefined;
   });
 
+  /** Mosquitto as `--broker` mode expects it, a hub child process on it, and `deviceId` connected to it. */
+  async function brokerHub(deviceId: string): Promise<{ data: string; args: string[] }> {
+    dir = tempDir();
+    const data = join(dir.path, 'data');
+    broker = await startMosquitto(dir.path, HUB_PASSWORD, ['max_queued_messages 100000']);
+    const args = ['--data', data, '--http', '127.0.0.1:0', '--broker', broker.hubUrl, '--mosquitto-password-file', broker.passwd, '--mosquitto-pid-file', broker.pidFile];
+    hub = await spawnHub(args, false);
+    const api = apiClient(hub.urls.http!, readFileSync(join(data, 'admin-token'), 'utf8').trim());
+    const token = (await api.post('/devices', { id: deviceId })).body.token as string;
+    const url = `mqtt://127.0.0.1:${broker.port}`;
+    client = await waitFor(() => connectDevice(url, deviceId, token).catch(() => null), 'device connects to mosquitto');
+    return { data, args };
+  }
+
   it('embedded broker: every acknowledged batch is stored exactly once across five kills', async () => {
     dir = tempDir();
     const data = join(dir.path, 'data');
@@ -137,15 +151,7 @@ describe('hub killed with SIGKILL mid-ingest', () => {
   }, 120_000);
 
   it.skipIf(!existsSync(MOSQUITTO))('Mosquitto (--broker): the hub acknowledges to the broker only after commit, so the session redelivers', async () => {
-    dir = tempDir();
-    const data = join(dir.path, 'data');
-    broker = await startMosquitto(dir.path, HUB_PASSWORD, ['max_queued_messages 100000']);
-    const args = ['--data', data, '--http', '127.0.0.1:0', '--broker', broker.hubUrl, '--mosquitto-password-file', broker.passwd, '--mosquitto-pid-file', broker.pidFile];
-    hub = await spawnHub(args, false);
-    const api = apiClient(hub.urls.http!, readFileSync(join(data, 'admin-token'), 'utf8').trim());
-    const token = (await api.post('/devices', { id: 'dev-m' })).body.token as string;
-    const url = `mqtt://127.0.0.1:${broker.port}`;
-    client = await waitFor(() => connectDevice(url, 'dev-m', token).catch(() => null), 'device connects to mosquitto');
+    const { data, args } = await brokerHub('dev-m');
     const device = createDevice('dev-m');
     const random = rng(7);
     // the broker acknowledges the device at once, whether the hub is up or not; the hub must not
@@ -154,7 +160,7 @@ describe('hub killed with SIGKILL mid-ingest', () => {
     device.attach(client, 4, () => undefined);
     let kills = 0;
     for (let round = 0; round < KILLS; round++) {
-      const h = hub;
+      const h = hub!;
       const killAt = stored(data).seqs.size + 100 + Math.floor(random() * 400);
       // a hub that lost the session's messages never gets there: the check below counts what it lost
       const ingesting = await waitFor(() => stored(data).seqs.size >= killAt, `hub ingesting (round ${round})`, 20_000).catch(() => false);
@@ -166,22 +172,14 @@ describe('hub killed with SIGKILL mid-ingest', () => {
     }
     await waitFor(() => device.acked.size === 6000, 'the broker acknowledged every batch', 60_000);
     await waitFor(() => stored(data).seqs.size >= 6000, 'the hub committed every batch', 60_000).catch(() => undefined);
-    hub.child.kill('SIGTERM');
-    expect(await hub.exited).toBe(0);
+    hub!.child.kill('SIGTERM');
+    expect(await hub!.exited).toBe(0);
     expectExactlyOnce(data, device.acked);
     expect(kills).toBe(KILLS);
   }, 180_000);
 
   it.skipIf(!existsSync(MOSQUITTO))('Mosquitto (--broker), batches asking for confirmation: acknowledged to the broker at once, none lost once the hub confirms it', async () => {
-    dir = tempDir();
-    const data = join(dir.path, 'data');
-    broker = await startMosquitto(dir.path, HUB_PASSWORD, ['max_queued_messages 100000']);
-    const args = ['--data', data, '--http', '127.0.0.1:0', '--broker', broker.hubUrl, '--mosquitto-password-file', broker.passwd, '--mosquitto-pid-file', broker.pidFile];
-    hub = await spawnHub(args, false);
-    const api = apiClient(hub.urls.http!, readFileSync(join(data, 'admin-token'), 'utf8').trim());
-    const token = (await api.post('/devices', { id: 'dev-c' })).body.token as string;
-    const url = `mqtt://127.0.0.1:${broker.port}`;
-    client = await waitFor(() => connectDevice(url, 'dev-c', token).catch(() => null), 'device connects to mosquitto');
+    const { data, args } = await brokerHub('dev-c');
     // the agent's outbox with `confirm` (design §4): a batch is forgotten only once a hub confirmation names it
     const TOTAL = 3000;
     const confirmed = new Set<number>();
@@ -201,8 +199,8 @@ describe('hub killed with SIGKILL mid-ingest', () => {
     for (let round = 0; round < KILLS; round++) {
       const until = sent + 300 + Math.floor(random() * 300);
       while (sent < until) await send(++sent);
-      hub.child.kill('SIGKILL'); // batches the broker handed over but the hub had not committed die here
-      await hub.exited;
+      hub!.child.kill('SIGKILL'); // batches the broker handed over but the hub had not committed die here
+      await hub!.exited;
       hub = await spawnHub(args, false);
       await resendUnconfirmed(sent);
     }
@@ -211,8 +209,8 @@ describe('hub killed with SIGKILL mid-ingest', () => {
       if (confirmed.size < TOTAL) await resendUnconfirmed(TOTAL);
       return confirmed.size === TOTAL;
     }, 'the hub confirmed every batch', 60_000);
-    hub.child.kill('SIGTERM');
-    expect(await hub.exited).toBe(0);
+    hub!.child.kill('SIGTERM');
+    expect(await hub!.exited).toBe(0);
     expectExactlyOnce(data, confirmed);
   }, 180_000);
 });
