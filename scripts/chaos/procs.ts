@@ -36,16 +36,7 @@ export async function waitFor<T>(fn: () => T | undefined | null | false | Promis
   }
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
+export { freePort } from '../sim/broker-load.js';
 
 /** Every child this campaign spawned and has not seen exit: what an interrupted campaign kills. */
 const spawned = new Set<ChildProcess>();
