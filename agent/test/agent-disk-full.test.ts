@@ -12,6 +12,7 @@ import { startHub, type Hub } from '@edgefleet/hub';
 import { openSqliteStore } from '../src/node/sqlite-store.js';
 import { agentBuilt, alive, kill9, startAgentChild, until } from './support/agent-process.js';
 import { bareRun, classifier, floats, FEATURES, tmpDir } from './support/fleet-harness.js';
+import { hubApi } from './support/hub-api.js';
 
 const isRoot = process.getuid?.() === 0;
 if (!isRoot) console.warn('agent-disk-full.test.ts skipped: mounting a tmpfs for the full-disk test needs root');
@@ -29,30 +30,6 @@ afterEach(async () => {
   }
 });
 
-function adminApi(hub: Hub) {
-  const call = async (method: string, p: string, body?: unknown): Promise<{ status: number; body: any }> => {
-    const init: RequestInit = { method, headers: { authorization: `Bearer ${hub.adminToken}` } };
-    if (body instanceof FormData) init.body = body;
-    else if (body !== undefined) {
-      init.body = JSON.stringify(body);
-      (init.headers as Record<string, string>)['content-type'] = 'application/json';
-    }
-    const res = await fetch(`${hub.urls.http}/api/v1${p}`, init);
-    const text = await res.text();
-    return { status: res.status, body: text ? JSON.parse(text) : null };
-  };
-  return {
-    get: (p: string) => call('GET', p),
-    post: (p: string, b?: unknown) => call('POST', p, b),
-    push: (bytes: Uint8Array, name: string, version: string) => {
-      const form = new FormData();
-      form.set('file', new Blob([bytes as Uint8Array<ArrayBuffer>]), 'model.onnx');
-      form.set('name', name);
-      form.set('version', version);
-      return call('POST', '/models', form);
-    },
-  };
-}
 
 async function infer(api: string, x: Float32Array): Promise<{ model_version: string; outputs: { name: string; data: number[] }[] }> {
   const res = await fetch(`${api}/v2/models/m/infer`, {
@@ -119,7 +96,7 @@ describe('agent on a full disk (child process, tmpfs)', () => {
   it.skipIf(!agentBuilt() || !isRoot)('keeps serving the verified model through a disk that fills mid-download and a restart on it, then resumes the download by itself', async () => {
     const hub = await startHub({ dataDir: tmpDir('ef-hub-'), http: '127.0.0.1:0', mqtt: '127.0.0.1:0', ws: null, log: () => {} });
     hubs.push(hub);
-    const a = adminApi(hub);
+    const a = hubApi(hub);
     const deviceId = 'dev-full';
     const added = await a.post('/devices', { id: deviceId, tags: {} });
     expect(added.status, JSON.stringify(added.body)).toBe(201);

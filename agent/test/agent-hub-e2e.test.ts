@@ -8,6 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { startHub, type Hub } from '@edgefleet/hub';
 import { createAgent, type Agent } from '@edgefleet/agent';
 import { bareRun, classifier, floats, FEATURES, tmpDir } from './support/fleet-harness.js';
+import { hubApi } from './support/hub-api.js';
 
 const hubs: Hub[] = [];
 const agents: Agent[] = [];
@@ -49,31 +50,6 @@ async function hubAt(dataDir: string, http = '127.0.0.1:0', mqtt = '127.0.0.1:0'
   return hub;
 }
 
-function api(hub: Hub) {
-  const call = async (method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> => {
-    const init: RequestInit = { method, headers: { authorization: `Bearer ${hub.adminToken}` } };
-    if (body instanceof FormData) init.body = body;
-    else if (body !== undefined) {
-      init.body = JSON.stringify(body);
-      (init.headers as Record<string, string>)['content-type'] = 'application/json';
-    }
-    const res = await fetch(`${hub.urls.http}/api/v1${path}`, init);
-    const text = await res.text();
-    return { status: res.status, body: text ? JSON.parse(text) : null };
-  };
-  return {
-    get: (p: string) => call('GET', p),
-    post: (p: string, b?: unknown) => call('POST', p, b),
-    push: (bytes: Uint8Array, name: string, version: string, extra: Record<string, string> = {}) => {
-      const form = new FormData();
-      form.set('file', new Blob([bytes]), 'model.onnx');
-      form.set('name', name);
-      form.set('version', version);
-      for (const [k, v] of Object.entries(extra)) form.set(k, v);
-      return call('POST', '/models', form);
-    },
-  };
-}
 
 async function inferHttp(agent: Agent, x: Float32Array, rows: number): Promise<{ model_version: string; outputs: { name: string; data: number[] }[] }> {
   const res = await fetch(`${agent.apiUrl}/v2/models/m/infer`, {
@@ -90,7 +66,7 @@ const FAST = { core: { retry: { baseMs: 100, maxMs: 1000 }, download: { timeoutM
 describe('agent with the real hub', () => {
   it('activates v1 pushed and rolled out through the hub, serves it like bare onnxruntime, then switches to v2', async () => {
     const hub = await hubAt(tmpDir('ef-hub-'));
-    const a = api(hub);
+    const a = hubApi(hub);
     const added = await a.post('/devices', { id: 'dev-e2e', tags: { site: 'lab' } });
     expect(added.status, JSON.stringify(added.body)).toBe(201);
     const v1 = classifier(1, 8);
@@ -133,7 +109,7 @@ describe('agent with the real hub', () => {
   it('keeps serving while the hub and its broker are down; once back, the hub counts every window exactly once', async () => {
     const dataDir = tmpDir('ef-hub-');
     let hub = await hubAt(dataDir);
-    const a = api(hub);
+    const a = hubApi(hub);
     const added = await a.post('/devices', { id: 'dev-out', tags: {} });
     expect(added.status).toBe(201);
     expect((await a.push(classifier(1), 'm', '1.0.0')).status).toBe(201);
@@ -159,7 +135,7 @@ describe('agent with the real hub', () => {
     }
 
     hub = await hubAt(dataDir, http, mqtt);
-    const b = api(hub);
+    const b = hubApi(hub);
     const counted = async (): Promise<number> => {
       const s = await b.get('/fleet/status');
       return (s.body.health as { model: string; version: string; inferences: number }[])
@@ -177,7 +153,7 @@ describe('agent with the real hub', () => {
 
   it('connects over WebSocket and downloads over the hub\'s HTTP range path with device Basic auth', async () => {
     const hub = await hubAt(tmpDir('ef-hub-'), '127.0.0.1:0', '127.0.0.1:0', '127.0.0.1:0');
-    const a = api(hub);
+    const a = hubApi(hub);
     const added = await a.post('/devices', { id: 'dev-ws', tags: {} });
     expect(added.body.agentConfig.brokers.ws).toMatch(/^ws:/);
     const v1 = classifier(3, 700); // ≈ 20 KB: several range requests
@@ -207,7 +183,7 @@ describe('agent with the real hub', () => {
 
   it('downloads from a CDN mirror named at push (no device credentials sent); a CDN serving altered bytes is caught', async () => {
     const hub = await hubAt(tmpDir('ef-hub-'));
-    const a = api(hub);
+    const a = hubApi(hub);
     const added = await a.post('/devices', { id: 'dev-cdn', tags: {} });
     const v1 = classifier(4, 700);
     const v2 = classifier(5, 700);

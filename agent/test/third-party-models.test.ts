@@ -12,6 +12,7 @@ import { startHub, type Hub } from '@edgefleet/hub';
 import { createAgent, type Agent } from '@edgefleet/agent';
 import { buildModel, UNNAMED_DIM } from '@edgefleet/protocol/onnx';
 import { tmpDir } from './support/fleet-harness.js';
+import { hubApi } from './support/hub-api.js';
 import { seededFloats } from './support/models.js';
 
 const require = createRequire(import.meta.url);
@@ -96,26 +97,7 @@ let agent: Agent;
 const HOST_NAME = 'edge-box.local';
 const MAX_ROWS = 16;
 
-async function call(method: string, p: string, body?: unknown): Promise<{ status: number; body: any }> {
-  const init: RequestInit = { method, headers: { authorization: `Bearer ${hub.adminToken}` } };
-  if (body instanceof FormData) init.body = body;
-  else if (body !== undefined) {
-    init.body = JSON.stringify(body);
-    (init.headers as Record<string, string>)['content-type'] = 'application/json';
-  }
-  const res = await fetch(`${hub.urls.http}/api/v1${p}`, init);
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : null };
-}
 
-function push(m: Model): Promise<{ status: number; body: any }> {
-  const form = new FormData();
-  form.set('file', new Blob([m.bytes]), `${m.name}.onnx`);
-  form.set('name', m.name);
-  form.set('version', '1.0.0');
-  form.set('sample', JSON.stringify({ inputs: m.feeds(0, undefined) }));
-  return call('POST', '/models', form);
-}
 
 async function inferHttp(name: string, inputs: Feed[]): Promise<Record<string, Feed>> {
   const res = await fetch(`${agent.apiUrl}/v2/models/${name}/infer`, {
@@ -130,12 +112,12 @@ async function inferHttp(name: string, inputs: Feed[]): Promise<Record<string, F
 
 beforeAll(async () => {
   hub = await startHub({ dataDir: tmpDir('ef-hub-'), http: '127.0.0.1:0', mqtt: '127.0.0.1:0', log: () => {} });
-  const added = await call('POST', '/devices', { id: 'dev-vad', tags: {} });
+  const added = await hubApi(hub).post('/devices', { id: 'dev-vad', tags: {} });
   expect(added.status, JSON.stringify(added.body)).toBe(201);
   for (const m of MODELS) {
-    const pushed = await push(m);
+    const pushed = await hubApi(hub).push(m.bytes, m.name, '1.0.0', { sample: JSON.stringify({ inputs: m.feeds(0, undefined) }) });
     expect(pushed.status, `${m.name}: ${JSON.stringify(pushed.body)}`).toBe(201);
-    const rollout = await call('POST', '/rollouts', { model: m.name, version: '1.0.0', targets: { devices: ['dev-vad'] } });
+    const rollout = await hubApi(hub).post('/rollouts', { model: m.name, version: '1.0.0', targets: { devices: ['dev-vad'] } });
     expect(rollout.status, JSON.stringify(rollout.body)).toBe(201);
   }
   agent = createAgent(
@@ -189,7 +171,7 @@ describe('pretrained third-party ONNX models through a real hub and agent', () =
       { name: 'output', datatype: 'FP32', shape: [-1, 1] },
       { name: 'stateN', datatype: 'FP32', shape: [-1, -1, -1] },
     ]);
-    const hubView = await call('GET', '/models/silero-v5');
+    const hubView = await hubApi(hub).get('/models/silero-v5');
     expect(JSON.stringify(hubView.body)).toContain('"shape":["?","?"]');
   });
 
