@@ -1,4 +1,4 @@
-// `npm run demo` (design §2, issue 6 item 1): a hub on a fresh demo data dir, two really trained versions of
+// `npm run demo` (design §2): a hub on a fresh demo data dir, two really trained versions of
 // a vibration classifier pushed with validation data, a dozen real agents (own MQTT connections, data dirs,
 // local APIs) fed with sensor streams, v1 rolled out, then v2 in gated waves; prints what an operator wants
 // to see. Runs until Ctrl-C, or `--duration S`; always stops its hub and agents before exiting.

@@ -1,4 +1,4 @@
-// `tsx scripts/simulate-fleet.ts --hub URL --token T --devices N [...]` (issue 6 item 2): N real agents in
+// `tsx scripts/simulate-fleet.ts --hub URL --token T --devices N [...]`: N real agents in
 // this process against a running hub, fed with vibration streams; prints a status line every few seconds.
 
 import { parseArgs } from 'node:util';

@@ -1,4 +1,4 @@
-// End to end with the real hub (issue 4): device add → model push → rollout over the hub's HTTP API, the
+// End to end with the real hub: device add → model push → rollout over the hub's HTTP API, the
 // agent started with the returned agentConfig, inference through the agent's local OIP API compared with
 // bare onnxruntime; and a broker outage after which the hub counts every telemetry window exactly once.
 

@@ -1,4 +1,4 @@
-// Arbitrary valid ONNX through the local OIP API (issue 4): every answer equals bare onnxruntime on the same inputs.
+// Arbitrary valid ONNX through the local OIP API: every answer equals bare onnxruntime on the same inputs.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   createBareSession,

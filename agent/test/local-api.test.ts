@@ -1,4 +1,4 @@
-// The local OIP API's routes and refusals (design §5, issue 4): health, metadata, ids, feedback, and
+// The local OIP API's routes and refusals (design §5): health, metadata, ids, feedback, and
 // bad requests that each get the right 4xx + code without disturbing good requests running beside them.
 import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

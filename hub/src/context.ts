@@ -1,10 +1,10 @@
 // What every hub service shares: the store, keys, the broker bus, metrics, clock and log.
 
 import type { Store } from './store/db.js';
-import type { HubKeys } from './keys.js';
+import type { HubKeys } from './trust/keys.js';
 import type { Bus } from './broker/bus.js';
 import type { Metrics } from './metrics.js';
-import type { Notifier } from './webhooks.js';
+import type { Notifier } from './notify/webhooks.js';
 
 export interface HubContext {
   store: Store;

@@ -1,4 +1,4 @@
-// The audit log (design §7, issue 5 item 5): every operator action is a hash-chained row; `edgefleet audit
+// The audit log (design §7): every operator action is a hash-chained row; `edgefleet audit
 // verify` (the built CLI, against a real hub) passes on an untouched database and names the first row edited,
 // deleted or relinked by hand through SQLite, and exits non-zero.
 import { join } from 'node:path';

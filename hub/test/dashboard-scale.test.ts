@@ -1,4 +1,4 @@
-// The device table with 10,000 registered devices (issue 7): filters run on the hub, one page at a time.
+// The device table with 10,000 registered devices: filters run on the hub, one page at a time.
 // Timings are measured and printed, not asserted.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Hub } from '@edgefleet/hub';

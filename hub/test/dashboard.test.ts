@@ -1,4 +1,4 @@
-// The fleet health dashboard in real Chromium (issue 7) against a real hub with a small fleet of MQTT
+// The fleet health dashboard in real Chromium against a real hub with a small fleet of MQTT
 // devices publishing real status, reported state, events and telemetry windows.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';

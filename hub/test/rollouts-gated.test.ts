@@ -1,4 +1,4 @@
-// Gated rollouts end to end (design §7, issue 5): a real hub and broker, 20 real agents (the fleet simulator:
+// Gated rollouts end to end (design §7): a real hub and broker, 20 real agents (the fleet simulator:
 // one process, real onnxruntime sessions), real telemetry; waves, soak, every gate, pause, rollback, late devices.
 
 import { mkdtempSync, rmSync } from 'node:fs';

@@ -1,4 +1,4 @@
-// Webhooks against a real local HTTP receiver and a real hub (design §7, issue 5 item 4): signed bodies,
+// Webhooks against a real local HTTP receiver and a real hub (design §7): signed bodies,
 // retries after 5xx with the same body, no retry on 4xx, the delivery log in the API, URLs managed by admins,
 // device rollbacks reported over MQTT, and a bounded queue.
 import { spawn } from 'node:child_process';
@@ -9,7 +9,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { topics } from '@edgefleet/protocol';
 import type { Hub } from '@edgefleet/hub';
 import { openStore } from '../src/store/db.js';
-import { createNotifier } from '../src/webhooks.js';
+import { createNotifier } from '../src/notify/webhooks.js';
 import { apiClient, connectDevice, startTestHub, tempDir, tinyModel } from './helpers.js';
 import { cliArgs, runCli, signatureValid, startReceiver, type Receiver } from './webhooks-support.js';
 

@@ -1,4 +1,4 @@
-// Benchmarks of @edgefleet/agent (design §11, issue 4 "Measure"), each against its baseline in the same run:
+// Benchmarks of @edgefleet/agent (design §11), each against its baseline in the same run:
 // - agent.infer.overhead.{tiny,5mb}: median per-call `agent.infer()` (telemetry on) / bare onnxruntime
 //   `session.run()` on the same model bytes and inputs, in this process — goal ≤ 1.05;
 // - agent.http.overhead_us: local OIP HTTP infer (keep-alive client) minus in-process `agent.infer()`;

@@ -1,4 +1,4 @@
-// What the demo prints for an operator (issue 6 item 1): rollout waves and gate values as they change,
+// What the demo prints for an operator: rollout waves and gate values as they change,
 // a fleet health table (devices, versions, error rate, latency, accuracy, drift) and rollbacks.
 
 import type { FleetStatusView, HealthView, HubClient, RolloutInfo } from '../sim/hub-client.js';

@@ -1,4 +1,4 @@
-// A small trainer for genuinely trained classifiers (issue 2 item 5): softmax regression and a one-hidden-layer
+// A small trainer for genuinely trained classifiers: softmax regression and a one-hidden-layer
 // ReLU MLP, by gradient descent (Adam) on typed arrays, exported to ONNX with @edgefleet/protocol's builder.
 import { buildMlpClassifier } from '@edgefleet/protocol/onnx';
 import type { Matrix } from './datasets.js';

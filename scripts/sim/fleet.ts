@@ -1,4 +1,4 @@
-// The fleet simulator (issue 6 item 2): N real agents in one process — each its own MQTT connection, data
+// The fleet simulator: N real agents in one process — each its own MQTT connection, data
 // dir, SQLite state and telemetry — enrolled through the hub's HTTP API, sharing one onnxruntime session
 // per model file, fed from generated vibration streams with drift, label feedback, faults and churn.
 

@@ -1,4 +1,4 @@
-// An InferenceRuntime for many in-process agents (issue 6 item 2): one onnxruntime session per model file,
+// An InferenceRuntime for many in-process agents: one onnxruntime session per model file,
 // shared by every agent that loads the same bytes (keyed by sha256, reference-counted), plus failure
 // injection wrappers (slow model, inference errors) the simulator hands to chosen devices.
 

@@ -1,4 +1,4 @@
-// `npm run demo` headless (issue 6): the demo in a child process with --duration stops by itself with
+// `npm run demo` headless: the demo in a child process with --duration stops by itself with
 // exit 0, leaves no process or listener behind, and its fleet ends on v2 — read from the hub's API.
 
 import { spawn } from 'node:child_process';

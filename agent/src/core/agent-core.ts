@@ -276,7 +276,7 @@ export function createAgentCore(options: AgentCoreOptions): AgentCore {
     changed();
   }
 
-  // ---------- presence, reported, events (design §4, issue 4 item 9) ----------
+  // ---------- presence, reported, events (design §4) ----------
 
   let reportTimer: unknown = null;
   function scheduleReport(): void {
@@ -449,7 +449,7 @@ export function createAgentCore(options: AgentCoreOptions): AgentCore {
     return makeLive(name, manifest, session, role);
   }
 
-  // ---------- telemetry and outbox (design §6, issue 4 item 8) ----------
+  // ---------- telemetry and outbox (design §6) ----------
 
   function rotateAll(force: boolean): void {
     const now = clock.now();
@@ -714,7 +714,7 @@ export function createAgentCore(options: AgentCoreOptions): AgentCore {
       waitForSpace(task, n);
       return;
     }
-    // Retry with exponential backoff and jitter (issue 4 item 3).
+    // Retry with exponential backoff and jitter.
     const delay = Math.min(retryBase * 2 ** n, retryMax) * (0.5 + random() * 0.5);
     clock.setTimeout(() => {
       attempts.set(task.ref.sha256, n + 1);

@@ -220,7 +220,7 @@ function formatShape(shape: readonly (number | string)[]): string {
   return `[${shape.join(', ')}]`;
 }
 
-// ---- request decoding (design §5, issue 4 item 7) ----
+// ---- request decoding (design §5) ----
 
 /**
  * Check OIP request inputs against a model's declared inputs and turn them into tensors.

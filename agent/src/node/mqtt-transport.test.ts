@@ -1,4 +1,4 @@
-// Reconnect timing of the mqtt.js transport (issue 4 item 10): exponential growth, capped, fully jittered.
+// Reconnect timing of the mqtt.js transport: exponential growth, capped, fully jittered.
 
 import { describe, expect, it } from 'vitest';
 import { reconnectDelay } from './mqtt-transport.js';

@@ -1,6 +1,6 @@
 // The agent's Transport over mqtt.js (MQTT 3.1.1, TCP or WebSocket URLs). Reconnects are ours, not
 // mqtt.js's fixed 1 s retry: exponential backoff with full jitter so a fleet does not reconnect in
-// lockstep after a broker restart (issue 4 item 10). Last will: `offline`, retained (design §4).
+// lockstep after a broker restart. Last will: `offline`, retained (design §4).
 
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import type { SubscribeOutcome, Transport } from '../core/ports.js';

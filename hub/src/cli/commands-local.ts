@@ -66,7 +66,7 @@ async function hubStart(v: Values): Promise<void> {
 
 async function keysInit(v: Values): Promise<void> {
   if (!v.out) throw new EdgefleetError('BAD_INPUT', 'keys init needs --out DIR');
-  const { loadOrCreateKeys } = await import('../keys.js');
+  const { loadOrCreateKeys } = await import('../trust/keys.js');
   const { keys, created } = loadOrCreateKeys(resolve(v.out));
   out(`${created ? 'created' : 'kept existing'} keys in ${resolve(v.out)}\n`);
   out(`  root      ${keys.root.keyId}  (public ${toBase64(keys.root.publicKey)})\n`);

@@ -1,4 +1,4 @@
-// The dashboard's pages (issue 7, design §7): sign-in, fleet overview, devices, device, models, model
+// The dashboard's pages (design §7): sign-in, fleet overview, devices, device, models, model
 // versions, rollouts. Hash routing, fetch polling every ~2 s with the bearer token from sessionStorage
 // (never in a URL, so no EventSource). Browser JavaScript kept as a string; no backticks inside.
 

@@ -1,4 +1,4 @@
-// Hand-written SVG charts for the dashboard (issue 7: no CDN, no dependencies): time-series lines with
+// Hand-written SVG charts for the dashboard (no CDN, no dependencies): time-series lines with
 // bands and threshold lines, grouped bars with per-category markers; units on every axis, local times.
 // Browser JavaScript kept as a string so `tsc` ships it inside dist (no copy step); no backticks inside.
 

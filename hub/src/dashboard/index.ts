@@ -1,4 +1,4 @@
-// The fleet health dashboard (design §7, issue 7): a static page and its script and stylesheet, served by
+// The fleet health dashboard (design §7): a static page and its script and stylesheet, served by
 // the hub at `/` with no CDN; all data comes from the same bearer-authenticated /api/v1 as the CLI.
 
 import type { Hono } from 'hono';

@@ -1,4 +1,4 @@
-// The dashboard's HTML shell and stylesheet (issue 7): one page, everything served by the hub itself,
+// The dashboard's HTML shell and stylesheet: one page, everything served by the hub itself,
 // readable at phone width. Kept as strings so `tsc` ships them inside dist.
 
 export const INDEX_HTML = `<!doctype html>

@@ -9,14 +9,14 @@ import { HTTPException } from 'hono/http-exception';
 import { z } from 'zod';
 import { DeviceId, EdgefleetError, HTTP_STATUS, isErrorCode, ModelName } from '@edgefleet/protocol';
 import type { HubContext } from '../context.js';
-import type { DeviceRegistry } from '../devices.js';
-import type { Deployments } from '../deployments.js';
-import { RolloutRequest } from '../deployments.js';
-import type { ModelRegistry } from '../model-registry.js';
-import type { ArtifactStore } from '../artifacts.js';
-import type { CommandSender } from '../commands.js';
-import type { RolloutRunner } from '../rollout-runner.js';
-import { fleetStatus } from '../fleet.js';
+import type { DeviceRegistry } from '../devices/registry.js';
+import type { Deployments } from '../desired/desired.js';
+import { RolloutRequest } from '../desired/desired.js';
+import type { ModelRegistry } from '../models/registry.js';
+import type { ArtifactStore } from '../artifacts/artifacts.js';
+import type { CommandSender } from '../devices/commands.js';
+import type { RolloutRunner } from '../rollouts/runner.js';
+import { fleetStatus } from '../telemetry/fleet-status.js';
 import { ROLES, createApiToken, type Principal } from './auth.js';
 import { boundRefusedBody, createGuard, type GuardEnv } from './guard.js';
 import { MODEL_PUSH_DOC, mountModelPush } from './models-api.js';
@@ -24,8 +24,8 @@ import { buildOpenApi, type RouteDoc } from './openapi.js';
 import { HEALTH_ROUTE_DOCS, mountHealthApi } from './health-api.js';
 import { parseDeviceFilter, queryDevices } from './device-query.js';
 import { mountDashboard } from '../dashboard/index.js';
-import { verifyAuditChain } from '../audit.js';
-import { WEBHOOK_ROUTE_DOCS } from '../webhooks.js';
+import { verifyAuditChain } from '../trust/audit.js';
+import { WEBHOOK_ROUTE_DOCS } from '../notify/webhooks.js';
 
 export interface ApiDeps {
   ctx: HubContext;
@@ -147,7 +147,7 @@ export function createApi(deps: ApiDeps): Hono<Env> {
   });
   doc({ method: 'get', path: '/devices', summary: 'List devices', role: 'viewer' });
   api.get('/devices', (c) => {
-    // issue 7: `?limit=` asks for one filtered page `{ devices, total }` (tag, model, version, state, online, q)
+    // `?limit=` asks for one filtered page `{ devices, total }` (tag, model, version, state, online, q)
     if (c.req.query('limit') !== undefined) {
       const page = queryDevices(store.db, parseDeviceFilter(c.req.query(), c.req.queries('tag') ?? []), ctx.now());
       return c.json({ devices: page.ids.map((id) => devices.get(id)), total: page.total });

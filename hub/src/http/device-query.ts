@@ -1,4 +1,4 @@
-// Server-side filtering and paging of the device list (issue 7: a table that stays fast with 10,000
+// Server-side filtering and paging of the device list (a table that stays fast with 10,000
 // devices): one SQL query over the devices table, tags and reported state read with SQLite's JSON functions.
 
 import { z } from 'zod';

@@ -20,8 +20,8 @@ import {
 } from '@edgefleet/protocol';
 import type { HubContext } from '../context.js';
 import type { Role } from '../store/db.js';
-import { ROLLUP_MS } from '../ingest.js';
-import { parseStoredWindow } from '../ingest-validate.js';
+import { ROLLUP_MS } from '../telemetry/ingest.js';
+import { parseStoredWindow } from '../telemetry/fast-check.js';
 import { bearerPrincipal, roleAtLeast, type Principal } from './auth.js';
 import type { RouteDoc } from './openapi.js';
 

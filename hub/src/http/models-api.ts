@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Hono } from 'hono';
 import { EdgefleetError } from '@edgefleet/protocol';
-import type { ModelRegistry } from '../model-registry.js';
+import type { ModelRegistry } from '../models/registry.js';
 import type { RouteDoc } from './openapi.js';
 import { checkDeclaredLength, type GuardEnv } from './guard.js';
 import { multipartBoundary, receiveUpload } from './multipart.js';

@@ -35,7 +35,7 @@ export function isIntegerType(type: ElementType): boolean {
   return !isFloatType(type) && type !== 'bool' && type !== 'string';
 }
 
-/** onnxruntime messages span lines; the CLI prints one-line reasons (issue 3 item 8). */
+/** onnxruntime messages span lines; the CLI prints one-line reasons. */
 export const oneLine = (err: unknown): string => (err instanceof Error ? err.message : String(err)).replace(/\s+/g, ' ').trim();
 
 /**

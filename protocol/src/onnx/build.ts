@@ -1,5 +1,5 @@
 // ONNX graph builder: a plain-object spec → serialized ModelProto bytes. Used by tests, the demo, benchmarks
-// and the trainer's exporter (issue 2 item 5); PyPI is out of reach, so models are made here, in TypeScript.
+// and the trainer's exporter; PyPI is out of reach, so models are made here, in TypeScript.
 import protobuf from 'protobufjs/light.js';
 import { EdgefleetError } from '../errors.js';
 import type { ElementType, TensorSpec } from '../schemas.js';

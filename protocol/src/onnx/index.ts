@@ -1,4 +1,4 @@
-// ONNX tooling (issue 2 item 5): build models from TypeScript, read what a model declares. Pure, browser-safe.
+// ONNX tooling: build models from TypeScript, read what a model declares. Pure, browser-safe.
 export {
   buildModel,
   buildMlpClassifier,

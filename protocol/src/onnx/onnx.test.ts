@@ -1,4 +1,4 @@
-// The ONNX builder and reader against the real onnxruntime-node (issue 2: "a model from the builder runs in
+// The ONNX builder and reader against the real onnxruntime-node ("a model from the builder runs in
 // onnxruntime-node with outputs equal to a hand computation").
 import * as ort from 'onnxruntime-node';
 import { afterAll, describe, expect, it } from 'vitest';

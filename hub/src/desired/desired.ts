@@ -20,9 +20,9 @@ import {
   topics,
   utf8Decode,
 } from '@edgefleet/protocol';
-import type { HubContext } from './context.js';
-import type { DeviceRow, RolloutRow, RolloutTargets } from './store/db.js';
-import type { RolloutState } from './rollouts/index.js';
+import type { HubContext } from '../context.js';
+import type { DeviceRow, RolloutRow, RolloutTargets } from '../store/db.js';
+import type { RolloutState } from '../rollouts/index.js';
 
 const DAY_MS = 86_400_000;
 /** Desired states are valid this long; the hub re-signs those past half their life (design §3 `expiresAt`). */

@@ -17,11 +17,11 @@ import {
   parseTopic,
   type TelemetryWindow,
 } from '@edgefleet/protocol';
-import type { HubContext } from './context.js';
+import type { HubContext } from '../context.js';
 import { createEventLog, type EventLog } from './event-log.js';
 import { createDeviceRateLimits, type DeviceRateLimits } from './rate-limit.js';
-import { mergeInPlace, parseStoredWindow, parseTelemetryBatch } from './ingest-validate.js';
-import { createTelemetryPolicy } from './telemetry-policy.js';
+import { mergeInPlace, parseStoredWindow, parseTelemetryBatch } from './fast-check.js';
+import { createTelemetryPolicy } from './policy.js';
 
 export const ROLLUP_MS = 60_000;
 

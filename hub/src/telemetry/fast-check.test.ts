@@ -17,7 +17,7 @@ import {
   type TelemetryWindow,
   utf8Encode,
 } from '@edgefleet/protocol';
-import { isPlainTelemetryBatch, mergeInPlace, parseStoredWindow, parseTelemetryBatch } from './ingest-validate.js';
+import { isPlainTelemetryBatch, mergeInPlace, parseStoredWindow, parseTelemetryBatch } from './fast-check.js';
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 

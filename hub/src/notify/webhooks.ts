@@ -1,4 +1,4 @@
-// Outbound webhooks (design §7, issue 5 item 4): signed JSON POSTs on gate failures, rollout outcomes,
+// Outbound webhooks (design §7): signed JSON POSTs on gate failures, rollout outcomes,
 // device rollbacks, drift alarms and silent devices; retried with backoff, logged in SQLite, never on a hot path.
 //
 // Receivers verify a delivery like this (Node; any language with HMAC-SHA256 works the same way):
@@ -16,11 +16,11 @@ import { join } from 'node:path';
 import type { Hono, Context } from 'hono';
 import { z } from 'zod';
 import { EdgefleetError } from '@edgefleet/protocol';
-import type { Db, Role } from './store/db.js';
-import type { HubContext } from './context.js';
-import { bearerPrincipal, roleAtLeast, type Principal } from './http/auth.js';
-import type { RouteDoc } from './http/openapi.js';
-import { admits, classOf, coalesceKey, coalescedPayload, createClassQueue, defaultFleetReserve, type DeliveryClass } from './webhook-queue.js';
+import type { Db, Role } from '../store/db.js';
+import type { HubContext } from '../context.js';
+import { bearerPrincipal, roleAtLeast, type Principal } from '../http/auth.js';
+import type { RouteDoc } from '../http/openapi.js';
+import { admits, classOf, coalesceKey, coalescedPayload, createClassQueue, defaultFleetReserve, type DeliveryClass } from './queue.js';
 
 export const WEBHOOK_EVENTS = [
   'gate-failed',

@@ -2,8 +2,8 @@
 import { describe, expect, it } from 'vitest';
 import { generateKeyPair, signDocument, topics, type Manifest } from '@edgefleet/protocol';
 import { createChunkServer, type ArtifactStore } from './artifacts.js';
-import type { HubContext } from './context.js';
-import { createMetrics, HUB_METRICS } from './metrics.js';
+import type { HubContext } from '../context.js';
+import { createMetrics, HUB_METRICS } from '../metrics.js';
 
 const SHA = 'ab'.repeat(32);
 const CHUNK = 1024;

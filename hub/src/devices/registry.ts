@@ -3,9 +3,9 @@
 
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { AgentConfig, DeviceId, EdgefleetError, toBase64 } from '@edgefleet/protocol';
-import type { HubContext } from './context.js';
-import type { DeviceRow } from './store/db.js';
-import { mosquittoPasswordHash } from './mosquitto.js';
+import type { HubContext } from '../context.js';
+import type { DeviceRow } from '../store/db.js';
+import { mosquittoPasswordHash } from '../broker/mosquitto.js';
 
 export interface DeviceView {
   id: string;

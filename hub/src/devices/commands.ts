@@ -3,7 +3,7 @@
 // `telemetry-confirm` (telemetry-confirm.ts) shares the sequence but is routine, so it is not audited.
 
 import { EdgefleetError, LIMITS, topics, type Command } from '@edgefleet/protocol';
-import type { HubContext } from './context.js';
+import type { HubContext } from '../context.js';
 
 /** Commands are short-lived: a device that was offline should not act on a stale rollback. */
 export const COMMAND_LIFETIME_MS = 10 * 60_000;

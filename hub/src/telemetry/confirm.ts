@@ -4,8 +4,8 @@
 // batch of ranges), never one per batch; routine, so not audited.
 
 import { MAX_CONFIRM_RANGES } from '@edgefleet/protocol';
-import type { HubContext } from './context.js';
-import { sendTelemetryConfirm } from './commands.js';
+import type { HubContext } from '../context.js';
+import { sendTelemetryConfirm } from '../devices/commands.js';
 
 /** Pending seqs kept per device between sends; beyond it the device re-sends and is confirmed later. */
 const MAX_PENDING_PER_DEVICE = 4096;

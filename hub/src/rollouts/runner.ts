@@ -11,11 +11,11 @@ import {
   type ReportedState,
   type TelemetryWindow,
 } from '@edgefleet/protocol';
-import type { HubContext } from './context.js';
-import { deviceMatches, type Deployments, type RolloutRequest, type RolloutView } from './deployments.js';
-import type { DeviceRow, RolloutRow } from './store/db.js';
-import { windowsOf } from './http/health-api.js';
-import { createClaimCheck, type Deliveries } from './deliveries.js';
+import type { HubContext } from '../context.js';
+import { deviceMatches, type Deployments, type RolloutRequest, type RolloutView } from '../desired/desired.js';
+import type { DeviceRow, RolloutRow } from '../store/db.js';
+import { windowsOf } from '../http/health-api.js';
+import { createClaimCheck, type Deliveries } from '../artifacts/deliveries.js';
 import {
   DEFAULT_SOAK_MS,
   DEFAULT_WAVES,
@@ -43,7 +43,7 @@ import {
   type StepResult,
   type VersionHealth,
   type WaveOutcome,
-} from './rollouts/index.js';
+} from './index.js';
 
 export const DEFAULT_ROLLOUT_TICK_MS = 1000;
 /** The engine's actor in the audit log. */

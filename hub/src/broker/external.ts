@@ -5,7 +5,7 @@
 
 import mqtt, { type IPublishPacket, type MqttClient } from 'mqtt';
 import { EdgefleetError, hubSubscriptions } from '@edgefleet/protocol';
-import { topicMatches, type Bus, type MessageHandler, type PublishOptions } from './broker/bus.js';
+import { topicMatches, type Bus, type MessageHandler, type PublishOptions } from './bus.js';
 
 export { topicMatches };
 

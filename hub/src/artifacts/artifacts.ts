@@ -7,9 +7,9 @@ import { existsSync, mkdirSync, renameSync, statSync, writeFileSync } from 'node
 import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ChunkRequest, DEFAULT_CHUNK_SIZE, EdgefleetError, LIMITS, encodeChunkFrame, parseMessage, sha256Hex, topics } from '@edgefleet/protocol';
-import type { HubContext } from './context.js';
-import type { MulticastSubscribers } from './broker/multicast.js';
-import { manifestOf } from './deployments.js';
+import type { HubContext } from '../context.js';
+import type { MulticastSubscribers } from '../broker/multicast.js';
+import { manifestOf } from '../desired/desired.js';
 
 const SHA_RE = /^[0-9a-f]{64}$/;
 

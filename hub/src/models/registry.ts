@@ -3,10 +3,10 @@
 // manifest signed by the release key. A duplicate version is CONFLICT.
 
 import { DEFAULT_CHUNK_SIZE, EdgefleetError, LIMITS, Manifest, ModelName, SemVer } from '@edgefleet/protocol';
-import { prepareModelPush, type PushOptions } from './models/index.js';
-import type { HubContext } from './context.js';
-import type { ArtifactStore } from './artifacts.js';
-import type { ModelVersionRow } from './store/db.js';
+import { prepareModelPush, type PushOptions } from './index.js';
+import type { HubContext } from '../context.js';
+import type { ArtifactStore } from '../artifacts/artifacts.js';
+import type { ModelVersionRow } from '../store/db.js';
 
 export interface ModelVersionView {
   model: string;

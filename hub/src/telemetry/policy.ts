@@ -3,7 +3,7 @@
 // this bounds times and makes sure every accepted window can merge with the others of its rollup.
 
 import { HISTOGRAM_DEFAULT_ALPHA, windowTimeIssue, type Manifest, type TelemetryBatch } from '@edgefleet/protocol';
-import type { Store } from './store/db.js';
+import type { Store } from '../store/db.js';
 
 /** The bin layout a model version's windows carry (its manifest's drift reference, design §6). */
 export interface WindowLayout {

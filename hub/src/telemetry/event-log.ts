@@ -2,7 +2,7 @@
 // `maxPerDevice` per device (the newest), and deleted after the retention period by the hub's upkeep.
 
 import type { DeviceEvent } from '@edgefleet/protocol';
-import type { Store } from './store/db.js';
+import type { Store } from '../store/db.js';
 
 export interface EventLogOptions {
   /** Events kept per device, the newest (default 1000: ≈ 2.5 MB per device at the 2 KiB message cap). */

@@ -1,9 +1,9 @@
-// Fleet alarms (design §6, §7; issue 5 item 4): a periodic check that raises `drift-alarm` per model version and
+// Fleet alarms (design §6, §7): a periodic check that raises `drift-alarm` per model version and
 // feature and `device-silent` per device, once each until the condition clears (open alarms live in SQLite).
 
-import type { HubContext } from './context.js';
-import type { Notifier } from './webhooks.js';
-import { computeHealth } from './http/health-api.js';
+import type { HubContext } from '../context.js';
+import type { Notifier } from '../notify/webhooks.js';
+import { computeHealth } from '../http/health-api.js';
 import { ROLLUP_MS } from './ingest.js';
 
 export interface AlarmOptions {

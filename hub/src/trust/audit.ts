@@ -1,8 +1,8 @@
-// Audit chain verification (design §7, issue 5 item 5): walks the append-only audit log in id order and names
+// Audit chain verification (design §7): walks the append-only audit log in id order and names
 // the first row whose hash or link to its predecessor does not hold, and what broke.
 
-import type { Db } from './store/db.js';
-import { auditHash } from './store/db.js';
+import type { Db } from '../store/db.js';
+import { auditHash } from '../store/db.js';
 
 const GENESIS = '0'.repeat(64);
 

@@ -4,9 +4,9 @@
 // cannot report a version it never fetched and be counted (see rollout-runner.ts).
 
 import { TELEMETRY_LIMITS } from '@edgefleet/protocol';
-import type { HubContext } from './context.js';
-import type { DeviceObservation, RolloutSpec, RolloutState } from './rollouts/index.js';
-import type { Store } from './store/db.js';
+import type { HubContext } from '../context.js';
+import type { DeviceObservation, RolloutSpec, RolloutState } from '../rollouts/index.js';
+import type { Store } from '../store/db.js';
 
 export interface Deliveries {
   /**

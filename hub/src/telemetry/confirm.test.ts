@@ -3,10 +3,10 @@
 // the real path only produces by chance; the rest (signing, sequence) is the hub's own code.
 import { describe, expect, it } from 'vitest';
 import { Command, generateKeyPair, type Envelope } from '@edgefleet/protocol';
-import type { HubContext } from './context.js';
-import { createMetrics, HUB_METRICS } from './metrics.js';
-import { createSigner } from './signer.js';
-import { createTelemetryConfirmer, seqRanges } from './telemetry-confirm.js';
+import type { HubContext } from '../context.js';
+import { createMetrics, HUB_METRICS } from '../metrics.js';
+import { createSigner } from '../trust/signer.js';
+import { createTelemetryConfirmer, seqRanges } from './confirm.js';
 
 function fakeHub(publish: (n: number) => Promise<void>) {
   const sent: Command[] = [];

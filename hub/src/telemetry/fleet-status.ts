@@ -1,10 +1,10 @@
-// Fleet status (design §7, issue 3): devices online/offline, versions in use (from reported states),
+// Fleet status (design §7): devices online/offline, versions in use (from reported states),
 // and per model version the inference count, error rate and latency quantiles of merged rollups.
 
 import { histogramMergeInto, histogramQuantile, type Histogram, type ReportedState } from '@edgefleet/protocol';
-import type { HubContext } from './context.js';
+import type { HubContext } from '../context.js';
 import { ROLLUP_MS } from './ingest.js';
-import { parseStoredWindow } from './ingest-validate.js';
+import { parseStoredWindow } from './fast-check.js';
 
 export interface VersionHealth {
   model: string;
