@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the test suite needs: mosquitto (external-broker tests), chromium
 # (dashboard tests) and systemd's systemd-analyze (the agent's unit file). Idempotent and quiet; a no-op
-# when all are present.
+# when all are present. `npm test` runs it first (the root package.json's pretest), so a fresh machine
+# needs only `npm install && npm test`; it says what it installs, and what it could not.
 set -euo pipefail
 
 need=()
@@ -15,9 +16,22 @@ if [ ${#need[@]} -eq 0 ]; then
 fi
 
 SUDO=""
-if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+if [ "$(id -u)" -ne 0 ]; then
+  if command -v sudo >/dev/null 2>&1 && sudo -n true >/dev/null 2>&1; then
+    SUDO="sudo"
+  else
+    # no root and no password-less sudo: say what is missing and let the suite run; the tests that
+    # need these packages fail with their own messages
+    echo "install-system-deps: missing ${need[*]}; install them as root (apt-get install ${need[*]}) — the tests that need them will fail until then" >&2
+    exit 0
+  fi
+fi
+if ! command -v apt-get >/dev/null 2>&1; then
+  echo "install-system-deps: missing ${need[*]} and no apt-get here (the suite expects Debian or Ubuntu); install them by hand" >&2
+  exit 0
+fi
 export DEBIAN_FRONTEND=noninteractive
-echo "install-system-deps: installing ${need[*]}"
+echo "install-system-deps: ${need[*]} missing; installing from Debian packages"
 $SUDO apt-get update -qq >/dev/null
 $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 # The Debian package enables a system-wide mosquitto service on port 1883; tests start their own

@@ -355,7 +355,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
     const app = createApi({ ctx, devices, deployments, models, artifacts, commands, rollouts, ...(options.maxModelBytes !== undefined ? { maxModelBytes: options.maxModelBytes } : {}) });
     mountWebhookApi(app, ctx, notifier);
     metrics.gauge('edgefleet_devices', 'Registered devices by last known status.', () => {
-      const rows = store.db.prepare<[], { status: string; n: number }>('SELECT status, COUNT(*) AS n FROM devices GROUP BY status').all();
+      const rows = store.deviceStatusCounts();
       return ['online', 'offline'].map((s) => ({ labels: { status: s }, value: rows.find((r) => r.status === s)?.n ?? 0 }));
     });
     if (connectedClients) {

@@ -161,6 +161,7 @@ export function openStore(file: string) {
   const s = {
     deviceGet: db.prepare<[string], RawDevice>('SELECT * FROM devices WHERE id = ?'),
     deviceList: db.prepare<[], RawDevice>('SELECT * FROM devices ORDER BY id'),
+    deviceStatusCounts: db.prepare<[], { status: string; n: number }>('SELECT status, COUNT(*) AS n FROM devices GROUP BY status'),
     brokerHashes: db.prepare<[], { id: string; broker_hash: string }>(
       'SELECT id, broker_hash FROM devices WHERE broker_hash IS NOT NULL ORDER BY id',
     ),
@@ -259,6 +260,8 @@ export function openStore(file: string) {
       return r ? deviceFromRow(r) : undefined;
     },
     listDevices: (): DeviceRow[] => s.deviceList.all().map(deviceFromRow),
+    /** Registered devices per last known status (the `edgefleet_devices` gauge). */
+    deviceStatusCounts: (): { status: string; n: number }[] => s.deviceStatusCounts.all(),
     brokerHashes: () => s.brokerHashes.all().map((r) => ({ id: r.id, hash: r.broker_hash })),
     insertDevice: (d: { id: string; tags: Record<string, string>; tokenHash: string; brokerHash: string | null; createdAt: string }) => {
       s.deviceInsert.run({ ...d, tags: JSON.stringify(d.tags) });
