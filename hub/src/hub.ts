@@ -27,7 +27,7 @@ import { createRolloutRunner, type RolloutRunner } from './rollouts/runner.js';
 import { createApiToken } from './http/auth.js';
 import { dialHost, parseHostPort } from './broker/address.js';
 import { mosquittoPasswordHash, reloadMosquitto, writeMosquittoPasswordFile } from './broker/mosquitto.js';
-import { createNotifier, loadOrCreateWebhookSecret, mountWebhookApi, type Notifier, type RetryPolicy } from './notify/webhooks.js';
+import { createNotifier, loadOrCreateWebhookSecret, type Notifier, type RetryPolicy } from './notify/index.js';
 import { createAlarms, type AlarmOptions, type Alarms } from './telemetry/alarms.js';
 import { createEventLog } from './telemetry/event-log.js';
 import { createDeviceRateLimits, type DeviceRateLimitOptions } from './telemetry/rate-limit.js';
@@ -353,7 +353,6 @@ export async function startHub(options: HubOptions): Promise<Hub> {
     const rollouts = createRolloutRunner(ctx, deployments, { deliveries, ...(options.rolloutTickMs !== undefined ? { tickMs: options.rolloutTickMs } : {}) });
     cleanups.push(() => rollouts.close());
     const app = createApi({ ctx, devices, deployments, models, artifacts, commands, rollouts, ...(options.maxModelBytes !== undefined ? { maxModelBytes: options.maxModelBytes } : {}) });
-    mountWebhookApi(app, ctx, notifier);
     metrics.gauge('edgefleet_devices', 'Registered devices by last known status.', () => {
       const rows = store.db.prepare<[], { status: string; n: number }>('SELECT status, COUNT(*) AS n FROM devices GROUP BY status').all();
       return ['online', 'offline'].map((s) => ({ labels: { status: s }, value: rows.find((r) => r.status === s)?.n ?? 0 }));
