@@ -22,9 +22,8 @@ import { createIngest, type Ingest, type IngestOptions } from './telemetry/inges
 import { createModelRegistry, type ModelRegistry } from './models/registry.js';
 import { createCommandSender, type CommandSender } from './devices/commands.js';
 import { createTelemetryConfirmer } from './telemetry/confirm.js';
-import { createApi } from './http/app.js';
+import { createApi, createApiToken } from './http/index.js';
 import { createRolloutRunner, type RolloutRunner } from './rollouts/runner.js';
-import { createApiToken } from './http/auth.js';
 import { dialHost, parseHostPort } from './broker/address.js';
 import { mosquittoPasswordHash, reloadMosquitto, writeMosquittoPasswordFile } from './broker/mosquitto.js';
 import { createNotifier, loadOrCreateWebhookSecret, type Notifier, type RetryPolicy } from './notify/index.js';

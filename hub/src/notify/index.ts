@@ -6,4 +6,4 @@ export { WEBHOOK_EVENTS, type WebhookEvent, type Notifier, type NotifierStats, t
 export { createNotifier, type NotifierOptions } from './notifier.js';
 export type { RetryPolicy } from './delivery.js';
 export { DELIVERY_HEADER, EVENT_HEADER, SIGNATURE_HEADER, loadOrCreateWebhookSecret, signBody, verifySignature, type WebhookBody } from './signing.js';
-export { checkWebhookUrl, redactUrl } from './receivers.js';
+export { redactUrl } from './receivers.js';

@@ -249,20 +249,7 @@ export function createNotifier(options: NotifierOptions): Notifier {
     },
     deliveries(query = {}) {
       const limit = Math.min(Math.max(1, query.limit ?? 100), 1000);
-      return st
-        .deliveries({ ...query, limit })
-        .map((r) => ({
-          id: r.id,
-          deliveryId: r.delivery_id,
-          eventId: r.event_id,
-          event: r.event,
-          url: r.url,
-          attempt: r.attempt,
-          status: r.status,
-          error: r.error,
-          startedAt: r.started_at,
-          finishedAt: r.finished_at,
-        }));
+      return st.deliveries({ ...query, limit });
     },
     stats: () => ({ queued: queue.length, waiting: waiting.size, inFlight: inFlight.size, ...counts }),
     idle: () => (outstanding() === 0 ? Promise.resolve() : new Promise<void>((r) => idleWaiters.push(r))),

@@ -1,5 +1,9 @@
 // The notifier as the rest of the hub sees it (design §7 webhooks): the port HubContext carries and the
-// event names. Imports nothing, so context.ts can name it without reaching into the delivery machinery.
+// event names. Imports only the store's row type, so context.ts can name it without the delivery machinery.
+
+import type { DeliveryRow } from '../store/webhooks.js';
+
+export type { DeliveryRow };
 
 export const WEBHOOK_EVENTS = [
   'gate-failed',
@@ -19,20 +23,6 @@ export interface WebhookTarget {
   source: 'config' | 'api';
   createdAt: string | null;
   createdBy: string | null;
-}
-
-export interface DeliveryRow {
-  id: number;
-  deliveryId: string;
-  eventId: string;
-  event: string;
-  url: string;
-  attempt: number;
-  /** HTTP status, or null when no response came (network error, timeout). */
-  status: number | null;
-  error: string | null;
-  startedAt: string;
-  finishedAt: string;
 }
 
 export interface DeliveryFilter {

@@ -9,7 +9,22 @@ export interface WebhookRow {
   created_by: string;
 }
 
-export interface DeliveryLogRow {
+/** One delivery attempt in the log. */
+export interface DeliveryRow {
+  id: number;
+  deliveryId: string;
+  eventId: string;
+  event: string;
+  url: string;
+  attempt: number;
+  /** HTTP status, or null when no response came (network error, timeout). */
+  status: number | null;
+  error: string | null;
+  startedAt: string;
+  finishedAt: string;
+}
+
+interface RawDelivery {
   id: number;
   delivery_id: string;
   event_id: string;
@@ -20,18 +35,6 @@ export interface DeliveryLogRow {
   error: string | null;
   started_at: string;
   finished_at: string;
-}
-
-export interface DeliveryLogEntry {
-  deliveryId: string;
-  eventId: string;
-  event: string;
-  url: string;
-  attempt: number;
-  status: number | null;
-  error: string | null;
-  startedAt: string;
-  finishedAt: string;
 }
 
 export type WebhookStore = ReturnType<typeof createWebhookStore>;
@@ -55,12 +58,12 @@ export function createWebhookStore(db: Db) {
     /** False when there is no receiver with that id. */
     remove: (id: string): boolean => st.remove.run(id).changes > 0,
     /** Appends one attempt; returns its row id. */
-    logDelivery: (e: DeliveryLogEntry): number =>
+    logDelivery: (e: Omit<DeliveryRow, 'id'>): number =>
       Number(st.log.run(e.deliveryId, e.eventId, e.event, e.url, e.attempt, e.status, e.error, e.startedAt, e.finishedAt).lastInsertRowid),
     /** Keeps the newest `keep` attempts. */
     trimDeliveries: (keep: number): void => void st.trim.run(keep),
     /** Newest first; `limit` is the caller's to bound. */
-    deliveries(query: { limit: number; event?: string; deliveryId?: string }): DeliveryLogRow[] {
+    deliveries(query: { limit: number; event?: string; deliveryId?: string }): DeliveryRow[] {
       const where: string[] = [];
       const params: Record<string, unknown> = { limit: query.limit };
       if (query.event) {
@@ -72,7 +75,21 @@ export function createWebhookStore(db: Db) {
         params.deliveryId = query.deliveryId;
       }
       const sql = `SELECT * FROM webhook_deliveries ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT @limit`;
-      return db.prepare<Record<string, unknown>, DeliveryLogRow>(sql).all(params);
+      return db
+        .prepare<Record<string, unknown>, RawDelivery>(sql)
+        .all(params)
+        .map((r) => ({
+          id: r.id,
+          deliveryId: r.delivery_id,
+          eventId: r.event_id,
+          event: r.event,
+          url: r.url,
+          attempt: r.attempt,
+          status: r.status,
+          error: r.error,
+          startedAt: r.started_at,
+          finishedAt: r.finished_at,
+        }));
     },
   };
 }
