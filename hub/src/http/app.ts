@@ -9,14 +9,7 @@ import { apiErrorHandler, notFound } from './errors.js';
 import { buildOpenApi, type RouteDoc } from './openapi.js';
 import type { ApiDeps } from './api-routes.js';
 import { HEALTH_ROUTE_DOCS, mountHealthApi } from './health-api.js';
-import { deviceRoutes } from './routes/devices.js';
-import { modelRoutes } from './routes/models.js';
-import { rolloutRoutes } from './routes/rollouts.js';
-import { fleetRoutes } from './routes/fleet.js';
-import { tokenRoutes } from './routes/tokens.js';
-import { auditRoutes } from './routes/audit.js';
-import { webhookRoutes } from './routes/webhooks.js';
-import { artifactRoutes } from './routes/artifacts.js';
+import { artifactRoutes, auditRoutes, deviceRoutes, fleetRoutes, modelRoutes, rolloutRoutes, tokenRoutes, webhookRoutes } from './routes/index.js';
 import { mountDashboard } from '../dashboard/index.js';
 
 export type { ApiDeps } from './api-routes.js';

@@ -6,6 +6,4 @@
 export { createApi, type ApiDeps } from './app.js';
 export { createApiToken } from './auth.js';
 // the request schemas, for clients typed with the API's own types
-export { CommandCreate, DeviceCreate, DevicePatch } from './routes/devices.js';
-export { TokenCreate } from './routes/tokens.js';
-export { WebhookCreate } from './routes/webhooks.js';
+export { CommandCreate, DeviceCreate, DevicePatch, TokenCreate, WebhookCreate } from './routes/index.js';

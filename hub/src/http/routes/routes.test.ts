@@ -7,14 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { ApiDeps, ApiRoutes } from '../api-routes.js';
-import { deviceRoutes } from './devices.js';
-import { modelRoutes } from './models.js';
-import { rolloutRoutes } from './rollouts.js';
-import { fleetRoutes } from './fleet.js';
-import { tokenRoutes } from './tokens.js';
-import { auditRoutes } from './audit.js';
-import { webhookRoutes } from './webhooks.js';
-import { artifactRoutes } from './artifacts.js';
+import { artifactRoutes, auditRoutes, deviceRoutes, fleetRoutes, modelRoutes, rolloutRoutes, tokenRoutes, webhookRoutes } from './index.js';
 
 const dataDir = mkdtempSync(join(tmpdir(), 'edgefleet-routes-'));
 afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
