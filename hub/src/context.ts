@@ -4,7 +4,7 @@ import type { Store } from './store/db.js';
 import type { HubKeys } from './trust/keys.js';
 import type { Bus } from './broker/bus.js';
 import type { Metrics } from './metrics.js';
-import type { Notifier } from './notify/webhooks.js';
+import type { Notifier } from './notify/port.js';
 
 export interface HubContext {
   store: Store;

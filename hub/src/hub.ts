@@ -22,12 +22,11 @@ import { createIngest, type Ingest, type IngestOptions } from './telemetry/inges
 import { createModelRegistry, type ModelRegistry } from './models/registry.js';
 import { createCommandSender, type CommandSender } from './devices/commands.js';
 import { createTelemetryConfirmer } from './telemetry/confirm.js';
-import { createApi } from './http/app.js';
+import { createApi, createApiToken } from './http/index.js';
 import { createRolloutRunner, type RolloutRunner } from './rollouts/runner.js';
-import { createApiToken } from './http/auth.js';
 import { dialHost, parseHostPort } from './broker/address.js';
 import { mosquittoPasswordHash, reloadMosquitto, writeMosquittoPasswordFile } from './broker/mosquitto.js';
-import { createNotifier, loadOrCreateWebhookSecret, mountWebhookApi, type Notifier, type RetryPolicy } from './notify/webhooks.js';
+import { createNotifier, loadOrCreateWebhookSecret, type Notifier, type RetryPolicy } from './notify/index.js';
 import { createAlarms, type AlarmOptions, type Alarms } from './telemetry/alarms.js';
 import { createEventLog } from './telemetry/event-log.js';
 import { createDeviceRateLimits, type DeviceRateLimitOptions } from './telemetry/rate-limit.js';
@@ -353,7 +352,6 @@ export async function startHub(options: HubOptions): Promise<Hub> {
     const rollouts = createRolloutRunner(ctx, deployments, { deliveries, ...(options.rolloutTickMs !== undefined ? { tickMs: options.rolloutTickMs } : {}) });
     cleanups.push(() => rollouts.close());
     const app = createApi({ ctx, devices, deployments, models, artifacts, commands, rollouts, ...(options.maxModelBytes !== undefined ? { maxModelBytes: options.maxModelBytes } : {}) });
-    mountWebhookApi(app, ctx, notifier);
     metrics.gauge('edgefleet_devices', 'Registered devices by last known status.', () => {
       const rows = store.deviceStatusCounts();
       return ['online', 'offline'].map((s) => ({ labels: { status: s }, value: rows.find((r) => r.status === s)?.n ?? 0 }));

@@ -9,7 +9,7 @@ import type { MqttClient } from 'mqtt';
 import { createWindow, topics } from '@edgefleet/protocol';
 import type { Hub, HubOptions } from '@edgefleet/hub';
 import { openStore } from '../src/store/db.js';
-import { createNotifier } from '../src/notify/webhooks.js';
+import { createNotifier } from '../src/notify/index.js';
 import { apiClient, connectDevice, endClient, startTestHub, tempDir, waitFor } from './helpers.js';
 import { startReceiver, type Receiver } from './webhooks-support.js';
 

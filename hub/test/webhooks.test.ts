@@ -9,7 +9,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { topics } from '@edgefleet/protocol';
 import type { Hub } from '@edgefleet/hub';
 import { openStore } from '../src/store/db.js';
-import { createNotifier } from '../src/notify/webhooks.js';
+import { createNotifier } from '../src/notify/index.js';
 import { apiClient, connectDevice, startTestHub, tempDir, tinyModel } from './helpers.js';
 import { cliArgs, runCli, signatureValid, startReceiver, type Receiver } from './webhooks-support.js';
 

@@ -30,6 +30,9 @@ export interface Principal {
   role: Role | null;
 }
 
+/** How a caller is named in the audit log and in what it creates: `token:t-…` or `device:<id>`. */
+export const actor = (p: Principal): string => `${p.kind}:${p.id}`;
+
 export function bearerPrincipal(store: Store, header: string | undefined): Principal | null {
   const m = header ? /^Bearer\s+(\S+)$/i.exec(header) : null;
   if (!m) return null;

@@ -95,6 +95,16 @@ export function createGuard(options: { store: Store; devices: DeviceRegistry }):
   };
 }
 
+/**
+ * Who the guard let through, for a route that needs it (an audit actor, what the caller may see): its role
+ * was checked against the route table before the route ran. Routes open to anyone (`none`) have no caller.
+ */
+export function principal(c: Context<GuardEnv>): Principal {
+  const p = c.get('principal') as Principal | undefined;
+  if (!p) throw new EdgefleetError('UNAUTHORIZED', 'missing bearer token');
+  return p;
+}
+
 /** A declared content-length over `max`: TOO_LARGE before a byte is read. */
 export function checkDeclaredLength(c: Context, max: number): void {
   const declared = c.req.header('content-length');

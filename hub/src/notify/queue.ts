@@ -3,7 +3,7 @@
 // with later ones of the same (device, event) to the same receiver, so one device — or a fleet of them —
 // can never crowd an operator's alerts out of a bounded queue.
 
-import type { WebhookEvent } from './webhooks.js';
+import type { WebhookEvent } from './port.js';
 
 /** Events about the fleet or a rollout, as opposed to one device. */
 export const FLEET_EVENTS: ReadonlySet<WebhookEvent> = new Set<WebhookEvent>([

@@ -359,18 +359,6 @@ export function openStore(file: string) {
       const body = JSON.stringify(details ?? {});
       s.auditInsert.run(at, actor, action, body, prev, auditHash(prev, at, actor, action, body));
     },
-    verifyAudit: (): { ok: boolean; entries: number; brokenAt?: number } => {
-      let prev = AUDIT_GENESIS;
-      let n = 0;
-      for (const r of s.auditAll.iterate()) {
-        if (r.prev_hash !== prev || auditHash(prev, r.at, r.actor, r.action, r.details) !== r.hash) {
-          return { ok: false, entries: n, brokenAt: r.id };
-        }
-        prev = r.hash;
-        n++;
-      }
-      return { ok: true, entries: n };
-    },
     listAudit: (): AuditRow[] =>
       s.auditAll.all().map((r) => ({ id: r.id, at: r.at, actor: r.actor, action: r.action, details: r.details, prevHash: r.prev_hash, hash: r.hash })),
 

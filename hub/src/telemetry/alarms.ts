@@ -2,7 +2,7 @@
 // feature and `device-silent` per device, once each until the condition clears (open alarms live in SQLite).
 
 import type { HubContext } from '../context.js';
-import type { Notifier } from '../notify/webhooks.js';
+import type { Notifier } from '../notify/index.js';
 import { computeHealth } from '../http/health-api.js';
 import { ROLLUP_MS } from './ingest.js';
 

@@ -3,6 +3,7 @@
 
 import type { Db } from '../store/db.js';
 import { auditHash } from '../store/db.js';
+import { createAuditStore } from '../store/audit.js';
 
 const GENESIS = '0'.repeat(64);
 
@@ -20,16 +21,6 @@ export interface AuditVerification {
   row?: { id: number; at: string; actor: string; action: string };
 }
 
-interface Raw {
-  id: number;
-  at: string;
-  actor: string;
-  action: string;
-  details: string;
-  prev_hash: string;
-  hash: string;
-}
-
 /**
  * Verify the whole chain. Each row's hash is sha256 over (prev_hash, at, actor, action, details) and its
  * prev_hash must equal the previous row's hash (genesis: 64 zeros). Limitation: rows cut off at the end
@@ -39,7 +30,7 @@ export function verifyAuditChain(db: Db): AuditVerification {
   let prev = GENESIS;
   let prevId = 0;
   let n = 0;
-  for (const r of db.prepare<[], Raw>('SELECT id, at, actor, action, details, prev_hash, hash FROM audit ORDER BY id').iterate()) {
+  for (const r of createAuditStore(db).chain()) {
     const row = { id: r.id, at: r.at, actor: r.actor, action: r.action };
     const fail = (reason: AuditBreak, message: string): AuditVerification => ({ ok: false, entries: n, brokenAt: r.id, reason, message, row });
     if (r.prev_hash === prev) {

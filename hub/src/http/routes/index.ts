@@ -1,0 +1,16 @@
+// http/routes/: one sub-app per domain of /api/v1, each with the RouteDocs the guard authorizes from
+// (api-routes.ts). Listed in the order the OpenAPI document shows them; app.ts mounts them with app.route.
+// May import what http/ may; nothing here checks a role itself.
+
+export { deviceRoutes } from './devices.js';
+export { modelRoutes } from './models.js';
+export { rolloutRoutes } from './rollouts.js';
+export { fleetRoutes } from './fleet.js';
+export { tokenRoutes } from './tokens.js';
+export { auditRoutes } from './audit.js';
+export { webhookRoutes } from './webhooks.js';
+export { artifactRoutes } from './artifacts.js';
+// the request schemas, for clients typed with the API's own types
+export { CommandCreate, DeviceCreate, DevicePatch } from './devices.js';
+export { TokenCreate } from './tokens.js';
+export { WebhookCreate } from './webhooks.js';

@@ -1,0 +1,54 @@
+// /rollouts (design §7): start a rollout in gated waves, list and show them, pause / resume / abort /
+// promote one. Without the gated runner a rollout is issued at once and can only be aborted.
+
+import { z } from 'zod';
+import { EdgefleetError } from '@edgefleet/protocol';
+import { RolloutRequest } from '../../desired/desired.js';
+import { actor } from '../auth.js';
+import { principal } from '../guard.js';
+import { jsonBody, optionalJsonBody } from '../errors.js';
+import { apiRoutes, type ApiDeps, type ApiRoutes } from '../api-routes.js';
+
+const RolloutReason = z.object({ reason: z.string().max(512).optional() });
+const ACTIONS = ['pause', 'resume', 'abort', 'promote'] as const;
+const SUMMARIES: Record<(typeof ACTIONS)[number], string> = {
+  pause: 'pause a gated rollout',
+  resume: 'resume a gated rollout',
+  abort: 'Abort: its devices return to what they ran before',
+  promote: 'Make a shadow version active',
+};
+
+export function rolloutRoutes(deps: Pick<ApiDeps, 'deployments' | 'rollouts'>): ApiRoutes {
+  const { deployments, rollouts } = deps;
+  const { app, docs, doc } = apiRoutes();
+
+  // design §7: gated waves (default 1, 10, 50, 100 % with a 10 min soak); `waves: [100], soak: 0` issues at once
+  doc({ method: 'post', path: '/rollouts', summary: 'Roll a model version out to a target set in gated waves (waves, soak, onFail, shadow, gates, deviceTimeout)', role: 'operator', body: RolloutRequest });
+  app.post('/rollouts', async (c) => {
+    const p = principal(c);
+    const body = await jsonBody(c, RolloutRequest);
+    const rollout = rollouts ? await rollouts.start(body, actor(p)) : await deployments.start(body, actor(p));
+    return c.json({ rollout }, 201);
+  });
+  doc({ method: 'get', path: '/rollouts', summary: 'List rollouts with their waves', role: 'viewer' });
+  app.get('/rollouts', (c) => {
+    return c.json({ rollouts: rollouts ? rollouts.list() : deployments.list() });
+  });
+  doc({ method: 'get', path: '/rollouts/:id', summary: 'One rollout: waves, devices per state, latest gate values against their limits', role: 'viewer' });
+  app.get('/rollouts/:id', (c) => {
+    return c.json({ rollout: rollouts ? rollouts.get(c.req.param('id')) : deployments.get(c.req.param('id')) });
+  });
+  for (const action of ACTIONS) {
+    doc({ method: 'post', path: `/rollouts/:id/${action}`, summary: SUMMARIES[action], role: 'operator' });
+    app.post(`/rollouts/:id/${action}`, async (c) => {
+      const p = principal(c);
+      const reason = (await optionalJsonBody(c, RolloutReason))?.reason;
+      if (rollouts) return c.json({ rollout: await rollouts.command(c.req.param('id'), action, actor(p), reason) });
+      if (action === 'abort') return c.json({ rollout: await deployments.abort(c.req.param('id'), actor(p)) });
+      const r = deployments.get(c.req.param('id'));
+      throw new EdgefleetError('CONFLICT', `rollout ${r.id} is ${r.status}; it has no waves to ${action}`);
+    });
+  }
+
+  return { app, docs };
+}

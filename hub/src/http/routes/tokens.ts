@@ -1,0 +1,29 @@
+// /tokens (design §7): an admin creates an API token of a role; it is shown once and stored hashed.
+
+import { z } from 'zod';
+import { actor, createApiToken } from '../auth.js';
+import { principal } from '../guard.js';
+import { jsonBody } from '../errors.js';
+import { apiRoutes, type ApiDeps, type ApiRoutes } from '../api-routes.js';
+
+export const TokenCreate = z.object({ role: z.enum(['viewer', 'operator', 'admin']), name: z.string().max(128).optional() });
+
+export function tokenRoutes(deps: Pick<ApiDeps, 'ctx'>): ApiRoutes {
+  const { ctx } = deps;
+  const { store } = ctx;
+  const { app, docs, doc } = apiRoutes();
+
+  doc({ method: 'post', path: '/tokens', summary: 'Create an API token (shown once)', role: 'admin', body: TokenCreate });
+  app.post('/tokens', async (c) => {
+    const p = principal(c);
+    const body = await jsonBody(c, TokenCreate);
+    const res = store.transaction(() => {
+      const t = createApiToken(store, body.role, body.name ?? null, ctx.now().toISOString());
+      store.appendAudit(actor(p), 'token.create', { id: t.id, role: t.role });
+      return t;
+    });
+    return c.json(res, 201);
+  });
+
+  return { app, docs };
+}

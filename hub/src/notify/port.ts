@@ -1,0 +1,64 @@
+// The notifier as the rest of the hub sees it (design §7 webhooks): the port HubContext carries and the
+// event names. Imports only the store's row type, so context.ts can name it without the delivery machinery.
+
+import type { DeliveryRow } from '../store/webhooks.js';
+
+export type { DeliveryRow };
+
+export const WEBHOOK_EVENTS = [
+  'gate-failed',
+  'rollout-paused',
+  'rollout-rolled-back',
+  'rollout-completed',
+  'device-rolled-back',
+  'drift-alarm',
+  'device-silent',
+] as const;
+export type WebhookEvent = (typeof WEBHOOK_EVENTS)[number];
+
+export interface WebhookTarget {
+  /** `config` targets come from the hub's options and cannot be removed through the API. */
+  id: string;
+  url: string;
+  source: 'config' | 'api';
+  createdAt: string | null;
+  createdBy: string | null;
+}
+
+export interface DeliveryFilter {
+  limit?: number;
+  event?: string;
+  deliveryId?: string;
+}
+
+export interface NotifierStats {
+  queued: number;
+  waiting: number;
+  inFlight: number;
+  delivered: number;
+  failed: number;
+  /** Deliveries refused because the queue was full (design: hot paths never wait on a receiver). */
+  dropped: number;
+  /** `dropped` by class: fleet-level events (gates, rollouts, drift) and device-level ones. */
+  droppedFleet: number;
+  droppedDevice: number;
+  /** Device-level events folded into a delivery of the same (device, event) not yet sent. */
+  coalesced: number;
+  abandoned: number;
+}
+
+export interface Notifier {
+  /** Queue one event for every configured URL; returns at once, never throws. */
+  emit(event: WebhookEvent, payload: Record<string, unknown>): void;
+  /** Wait briefly for outstanding deliveries, then abort the rest. */
+  close(): Promise<void>;
+  targets(): WebhookTarget[];
+  /** Persist a URL (API); throws CONFLICT when it is already configured. */
+  add(url: string, actor: string): WebhookTarget;
+  /** Remove an API-added URL; false when there is none with that id. */
+  remove(id: string): boolean;
+  deliveries(query?: DeliveryFilter): DeliveryRow[];
+  stats(): NotifierStats;
+  /** Resolves when nothing is queued, waiting or in flight. */
+  idle(): Promise<void>;
+}
