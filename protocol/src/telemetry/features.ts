@@ -2,7 +2,8 @@
 // feature is read from a tensor (FeatureSource), and how a reference is built from training data.
 
 import { EdgefleetError } from '../errors.js';
-import type { FeatureSource, FeatureSummary, ReferenceFeature } from '../schemas.js';
+import type { FeatureSource, ReferenceFeature } from '../schemas/manifest.js';
+import type { FeatureSummary } from './schemas.js';
 
 /** An empty summary with `binCount` bins; for a reference with `edges`, binCount = edges.length + 1. */
 export function createFeatureSummary(binCount: number): FeatureSummary {
