@@ -2,7 +2,7 @@
 // model metadata and inference by name/version. The agent implements it; the API only maps HTTP.
 
 import type { TensorSpec } from '@edgefleet/protocol';
-import { oipDatatypeOf, type OipInferRequest, type OipTensor } from './tensor.js';
+import { oipDatatypeOf, type OipInferRequest, type OipTensor } from '@edgefleet/protocol';
 
 /** OIP `$metadata_tensor`: `-1` marks a variable (symbolic) dimension. */
 export interface OipTensorMeta {

@@ -2,7 +2,7 @@
 // these interfaces; onnxruntime-node (agent/src/node/onnx-runtime.ts) and onnxruntime-web implement them.
 
 import type { TensorSpec } from '@edgefleet/protocol';
-import type { Tensor } from './tensor.js';
+import type { Tensor } from '@edgefleet/protocol';
 
 export interface InferenceRuntime {
   /** e.g. "onnxruntime-node@1.30.0"; reported to the hub. */

@@ -13,7 +13,7 @@ import {
   type Manifest,
   type TelemetryWindow,
 } from '@edgefleet/protocol';
-import type { Tensor } from './tensor.js';
+import type { Tensor } from '@edgefleet/protocol';
 import { createModelTelemetry, labelDeltaWindow } from './telemetry-recorder.js';
 
 function manifest(output: NonNullable<Manifest['reference']>['output'], outputs: Manifest['io']['outputs']): Manifest {

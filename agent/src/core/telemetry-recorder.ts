@@ -33,7 +33,7 @@ import {
   type Manifest,
   type TelemetryWindow,
 } from '@edgefleet/protocol';
-import type { Tensor } from './tensor.js';
+import type { Tensor } from '@edgefleet/protocol';
 
 interface FeatureProbe {
   name: string;

@@ -11,7 +11,7 @@ import {
   encodeOutputs,
   requestedOutputNames,
   type OipInferRequest,
-} from '../../src/core/tensor.js';
+} from '@edgefleet/protocol';
 
 export interface ServedModel {
   name: string;

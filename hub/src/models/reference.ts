@@ -6,14 +6,15 @@ import {
   EdgefleetError,
   extractFeatureValues,
   halfToFloat,
+  isFloatType,
   Reference,
   type FeatureSource,
   type ReferenceFeature,
   type ReferenceOutput,
+  type Tensor,
   type TensorSpec,
 } from '@edgefleet/protocol';
 import { parseJsonOption, zodIssues } from './sample.js';
-import { isFloatType, type HostTensor } from './tensors.js';
 import type { PredictionOutput, ValidationBatch, ValidationRun } from './validation.js';
 
 /** Bins per reference feature: buildReferenceFeature puts edges at the deciles, so ≤ 9 edges and ≤ 10 counts (under/overflow included). */
@@ -95,7 +96,7 @@ export function planFeatures(
   return plan.slice(0, MAX_FEATURES).map((p) => ({ ...p, name: p.name.slice(0, 128) }));
 }
 
-function numericData(t: HostTensor): ArrayLike<number | bigint | boolean> {
+function numericData(t: Tensor): ArrayLike<number | bigint | boolean> {
   return t.type === 'float16' ? Float32Array.from(t.data as Uint16Array, halfToFloat) : (t.data as ArrayLike<number>);
 }
 
