@@ -32,8 +32,8 @@ import {
   type Histogram,
   type Manifest,
   type TelemetryWindow,
+  type Tensor,
 } from '@edgefleet/protocol';
-import type { Tensor } from '@edgefleet/protocol';
 
 interface FeatureProbe {
   name: string;

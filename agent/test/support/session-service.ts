@@ -2,11 +2,11 @@
 // The agent's own service adds telemetry, shadowing and swaps; this one is just decode → run → encode.
 
 import { randomUUID } from 'node:crypto';
-import { EdgefleetError } from '@edgefleet/protocol';
 import type { InferenceService, InferResponse, ModelMetadata } from '../../src/core/inference-service.js';
 import { tensorMeta } from '../../src/core/inference-service.js';
 import type { ModelSession } from '../../src/core/runtime.js';
 import {
+  EdgefleetError,
   decodeInferInputs,
   encodeOutputs,
   requestedOutputNames,

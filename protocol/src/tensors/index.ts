@@ -7,6 +7,7 @@ export { encodeValues, flattenNested, jsonValues, oipValues, parseValues, type P
 export { manifestTensorData, synthesizeInput, tensorFromData, tensorMismatch, tensorsClose, tensorToData, type Tolerance } from './tensor-data.js';
 export {
   OipInferRequest,
+  OipInferResponse,
   OipRequestedOutput,
   OipTensor,
   decodeInferInputs,

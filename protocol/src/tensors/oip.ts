@@ -8,7 +8,7 @@ import { elementCount, elementTypeOf, oipDatatypeOf, UNNAMED_DIM } from './eleme
 import { formatShape, type Tensor } from './tensor.js';
 import { jsonValues, oipValues } from './values.js';
 
-// ---- OIP request schema ----
+// ---- OIP request and response schemas ----
 
 const Parameters = z.record(z.string(), z.unknown());
 
@@ -35,6 +35,17 @@ export const OipInferRequest = z.object({
   outputs: z.array(OipRequestedOutput).max(64).optional(),
 });
 export type OipInferRequest = z.infer<typeof OipInferRequest>;
+
+/** The answer to an inference request (flat row-major output data, per inference_rest.md). */
+export const OipInferResponse = z.object({
+  model_name: z.string(),
+  model_version: z.string(),
+  /** The request's id, or one the server assigned; `feedback` joins labels on it. */
+  id: z.string(),
+  parameters: Parameters.optional(),
+  outputs: z.array(OipTensor),
+});
+export type OipInferResponse = z.infer<typeof OipInferResponse>;
 
 /**
  * OIP allows row-major nested arrays as well as flat ones. Nested data must follow the shape: an array
