@@ -16,6 +16,7 @@ import { openSqliteStore } from './node/sqlite-store.js';
 export { createAgentCore } from './core/agent-core.js';
 export type { AgentCore, InferOptions, InferResult } from './core/agent-core.js';
 export type { Tensor } from '@edgefleet/protocol';
+export { createOnnxRuntime, type OnnxRuntimeOptions } from './node/onnx-runtime.js';
 export type { Manifest };
 
 export interface AgentOptions {
