@@ -3,6 +3,7 @@
 
 import {
   buildReferenceFeature,
+  describeZodError,
   EdgefleetError,
   extractFeatureValues,
   halfToFloat,
@@ -14,7 +15,7 @@ import {
   type Tensor,
   type TensorSpec,
 } from '@edgefleet/protocol';
-import { parseJsonOption, zodIssues } from './sample.js';
+import { parseJsonOption } from './sample.js';
 import type { PredictionOutput, ValidationBatch, ValidationRun } from './validation.js';
 
 /** Bins per reference feature: buildReferenceFeature puts edges at the deciles, so ≤ 9 edges and ≤ 10 counts (under/overflow included). */
@@ -27,7 +28,7 @@ const MAX_FEATURES = 256;
 /** Parse and check an operator-supplied reference: schema, and every source names a real input/output. */
 export function parseReference(raw: unknown, io: { inputs: readonly TensorSpec[]; outputs: readonly TensorSpec[] }): Reference {
   const parsed = Reference.safeParse(parseJsonOption(raw, 'reference'));
-  if (!parsed.success) throw new EdgefleetError('BAD_INPUT', `reference is invalid: ${zodIssues(parsed.error)}`);
+  if (!parsed.success) throw new EdgefleetError('BAD_INPUT', `reference is invalid: ${describeZodError(parsed.error)}`);
   for (const f of parsed.data.features) {
     if (!io.inputs.some((s) => s.name === f.source.input)) {
       throw new EdgefleetError('BAD_INPUT', `reference feature "${f.name}" reads "${f.source.input}", which is not a model input`);

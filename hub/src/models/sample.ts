@@ -2,8 +2,8 @@
 // decoded into self-test inputs for the model's IO signature. Untrusted operator input: JSON parse → zod
 // safeParse → per-input checks, BAD_INPUT on any misfit.
 
-import { z } from 'zod';
 import {
+  describeZodError,
   EdgefleetError,
   elementCount,
   elementTypeOf,
@@ -25,17 +25,10 @@ export function parseJsonOption(raw: unknown, what: string): unknown {
   }
 }
 
-export function zodIssues(error: z.ZodError): string {
-  return error.issues
-    .slice(0, 3)
-    .map((i) => `${i.path.length > 0 ? i.path.join('.') : '(root)'}: ${i.message}`)
-    .join('; ');
-}
-
 /** Decode a sample request into one tensor per model input, checking names, datatypes and shapes. */
 export function decodeSample(raw: unknown, specs: readonly TensorSpec[]): Record<string, Tensor> {
   const parsed = OipInferRequest.safeParse(parseJsonOption(raw, 'sample'));
-  if (!parsed.success) throw new EdgefleetError('BAD_INPUT', `sample is not an inference request: ${zodIssues(parsed.error)}`);
+  if (!parsed.success) throw new EdgefleetError('BAD_INPUT', `sample is not an inference request: ${describeZodError(parsed.error)}`);
   const byName = new Map(parsed.data.inputs.map((i) => [i.name, i]));
   for (const name of byName.keys()) {
     if (!specs.some((s) => s.name === name)) {

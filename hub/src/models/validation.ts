@@ -6,6 +6,7 @@ import type * as ort from 'onnxruntime-node';
 import {
   EdgefleetError,
   concatData,
+  describeZodError,
   elementCount,
   encodeValues,
   flattenNested,
@@ -15,7 +16,6 @@ import {
   type TensorSpec,
   type TypedData,
 } from '@edgefleet/protocol';
-import { zodIssues } from './sample.js';
 import { fromOrtValue, oneLine, toOrtTensor } from './ort-tensors.js';
 
 /** Rows per onnxruntime call when the batch axis is symbolic. */
@@ -99,7 +99,7 @@ export function parseValidation(text: string, specs: readonly TensorSpec[], labe
       throw lineError(line, `not JSON (${(err as Error).message})`);
     }
     const parsed = ValidationLine.safeParse(json);
-    if (!parsed.success) throw lineError(line, zodIssues(parsed.error));
+    if (!parsed.success) throw lineError(line, describeZodError(parsed.error));
     const row: ValidationRow = { line, inputs: {} };
     for (const name of Object.keys(parsed.data.inputs)) {
       if (!specs.some((s) => s.name === name)) throw lineError(line, `"${name}" is not a model input`);
