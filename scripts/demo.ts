@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { startHub, type Hub } from '../hub/src/index.js';
+import { startHub, type Hub } from '@edgefleet/hub';
 import { createSimulatedFleet, type SimulatedFleet } from './sim/fleet.js';
 import { trainVibrationModels } from './sim/models.js';
 import type { RolloutInfo } from './sim/hub-client.js';

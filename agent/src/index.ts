@@ -4,10 +4,9 @@
 import { createHash } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
-import { AgentConfig, ApiHost, EdgefleetError, fromBase64, topics, type Manifest } from '@edgefleet/protocol';
+import { AgentConfig, ApiHost, EdgefleetError, fromBase64, topics, type Manifest, type Tensor } from '@edgefleet/protocol';
 import { createAgentCore, type AgentCore, type AgentCoreOptions, type InferOptions, type InferResult } from './core/agent-core.js';
 import type { InferenceRuntime } from './core/runtime.js';
-import type { Tensor } from './core/tensor.js';
 import { startLocalApi, type LocalApi } from './node/local-api.js';
 import { installNodeSignatureVerifier } from './node/ed25519.js';
 import { createMqttTransport } from './node/mqtt-transport.js';
@@ -16,7 +15,8 @@ import { openSqliteStore } from './node/sqlite-store.js';
 
 export { createAgentCore } from './core/agent-core.js';
 export type { AgentCore, InferOptions, InferResult } from './core/agent-core.js';
-export type { Tensor } from './core/tensor.js';
+export type { Tensor } from '@edgefleet/protocol';
+export { createOnnxRuntime, type OnnxRuntimeOptions } from './node/onnx-runtime.js';
 export type { Manifest };
 
 export interface AgentOptions {

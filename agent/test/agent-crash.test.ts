@@ -8,7 +8,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { topics } from '@edgefleet/protocol';
-import { createRng } from '../../protocol/src/telemetry/random.js';
+import { createRng } from '@edgefleet/protocol/testing';
 import { bareRun, classifier, floats, FEATURES, startHarness, tmpDir, type Harness } from './support/fleet-harness.js';
 
 const BIN = fileURLToPath(new URL('../bin/edgefleet-agent.js', import.meta.url));

@@ -9,7 +9,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { topics } from '@edgefleet/protocol';
-import { createRng } from '../../protocol/src/telemetry/random.js';
+import { createRng } from '@edgefleet/protocol/testing';
 import { agentBuilt, kill9, startAgentChild, until } from './support/agent-process.js';
 import { classifier, startHarness, tmpDir, type Harness } from './support/fleet-harness.js';
 

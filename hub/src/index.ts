@@ -3,6 +3,7 @@ export { startHub, type Hub, type HubOptions } from './hub.js';
 export type { DeviceView } from './devices/registry.js';
 export type { RolloutView, RolloutRequest } from './desired/desired.js';
 export type { FleetStatus, VersionHealth } from './telemetry/fleet-status.js';
+export { DEFAULT_GATES, type GateConfig } from './rollouts/index.js';
 export type { ModelVersionView, PushResult } from './models/registry.js';
 export { mosquittoPasswordHash } from './broker/mosquitto.js';
 export { createPacketScanner } from './broker/packet-limit.js';

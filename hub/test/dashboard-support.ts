@@ -20,7 +20,7 @@ import {
   type TelemetryBatch,
 } from '@edgefleet/protocol';
 import type { Hub } from '@edgefleet/hub';
-import { createRng } from '../../protocol/src/telemetry/random.js';
+import { createRng } from '@edgefleet/protocol/testing';
 import { apiClient, connectDevice } from './helpers.js';
 
 export const SCREENSHOTS = fileURLToPath(new URL('../../test-results/dashboard/', import.meta.url));

@@ -112,3 +112,25 @@ export function toEdgefleetError(err: unknown, fallback: ErrorCode = 'INTERNAL')
   const message = err instanceof Error ? err.message : String(err);
   return new EdgefleetError(fallback, message, { cause: err });
 }
+
+export interface DescribeZodErrorOptions {
+  /** What an issue at the top level is called ('body', 'query'); default '(root)'. */
+  root?: string;
+  /** Issues named at most (default 3; Infinity for all). */
+  max?: number;
+}
+
+/**
+ * A zod error as one line for a BAD_INPUT / BAD_MESSAGE message: `path: message; …`, the first `max` issues.
+ * Structurally typed so this file stays free of zod.
+ */
+export function describeZodError(
+  error: { issues: readonly { path: readonly PropertyKey[]; message: string }[] },
+  options: DescribeZodErrorOptions = {},
+): string {
+  const { root = '(root)', max = 3 } = options;
+  return error.issues
+    .slice(0, max)
+    .map((i) => `${i.path.length ? i.path.join('.') : root}: ${i.message}`)
+    .join('; ');
+}

@@ -10,4 +10,4 @@ export * from './signing.js';
 export * from './verify.js';
 export * from './frames.js';
 export * from './telemetry/index.js';
-export * from './tensors.js';
+export * from './tensors/index.js';

@@ -3,7 +3,7 @@
 
 import nacl from 'tweetnacl';
 import type { z } from 'zod';
-import { fail, ok, type Result } from './errors.js';
+import { describeZodError, fail, ok, type Result } from './errors.js';
 import { fromBase64, utf8Decode } from './encoding.js';
 import { LIMITS } from './limits.js';
 import { Command, DesiredState, Envelope, Keyring, Manifest, SIGNED_KINDS, type KeyRole, type SignedKind } from './schemas.js';
@@ -66,13 +66,6 @@ function parseJson(raw: Uint8Array | string, what: string): Result<unknown> {
   }
 }
 
-function describeIssues(error: z.ZodError): string {
-  return error.issues
-    .slice(0, 3)
-    .map((i) => `${i.path.length ? i.path.join('.') : '(root)'}: ${i.message}`)
-    .join('; ');
-}
-
 /** Unsigned inbound JSON (reported state, telemetry, events…): size cap → JSON parse → zod (design §4). */
 export function parseMessage<S extends z.ZodType>(raw: Uint8Array | string, schema: S, maxBytes: number): Result<z.output<S>> {
   const size = byteLength(raw);
@@ -80,7 +73,7 @@ export function parseMessage<S extends z.ZodType>(raw: Uint8Array | string, sche
   const json = parseJson(raw, 'message');
   if (!json.ok) return json;
   const parsed = schema.safeParse(json.value);
-  if (!parsed.success) return fail('BAD_MESSAGE', `message does not match its schema: ${describeIssues(parsed.error)}`);
+  if (!parsed.success) return fail('BAD_MESSAGE', `message does not match its schema: ${describeZodError(parsed.error)}`);
   return ok(parsed.data as z.output<S>);
 }
 
@@ -199,7 +192,7 @@ function isExpired(expiresAt: string, now: Date): boolean {
 /** Envelope shape (from JSON or an already-parsed object) → BAD_MESSAGE. */
 function parseEnvelope(value: unknown, what: string): Result<Envelope> {
   const env = Envelope.safeParse(value);
-  if (!env.success) return fail('BAD_MESSAGE', `${what} is not a signed envelope: ${describeIssues(env.error)}`);
+  if (!env.success) return fail('BAD_MESSAGE', `${what} is not a signed envelope: ${describeZodError(env.error)}`);
   return ok(env.data);
 }
 
@@ -219,7 +212,7 @@ function parsePayload<S extends z.ZodType>(payload: Uint8Array, kind: SignedKind
   const declared = doc !== null && typeof doc === 'object' ? (doc as { kind?: unknown }).kind : undefined;
   if (declared !== kind) return fail('WRONG_KIND', `expected a ${kind}, the signed payload is ${JSON.stringify(declared) ?? 'untyped'}`);
   const parsed = schema.safeParse(doc);
-  if (!parsed.success) return fail('BAD_MESSAGE', `${kind} does not match its schema: ${describeIssues(parsed.error)}`);
+  if (!parsed.success) return fail('BAD_MESSAGE', `${kind} does not match its schema: ${describeZodError(parsed.error)}`);
   return ok(parsed.data as z.output<S>);
 }
 

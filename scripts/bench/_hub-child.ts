@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { startHub } from '../../hub/src/index.js';
+import { startHub } from '@edgefleet/hub';
 
 const n = Number(process.argv[2] ?? '1000');
 const dir = mkdtempSync(join(tmpdir(), 'edgefleet-bench-rss-'));

@@ -12,10 +12,9 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import '../../agent/src/node/ort-env.js'; // the baseline runs without usage telemetry too
+import { createAgent, type Agent } from '@edgefleet/agent'; // first: its ort-env keeps the baseline's onnxruntime from phoning home too
 import * as ort from 'onnxruntime-node';
-import { startHub, type Hub } from '../../hub/src/index.js';
-import { createAgent, type Agent } from '../../agent/src/index.js';
+import { startHub, type Hub } from '@edgefleet/hub';
 import { createHubClient } from '../sim/hub-client.js';
 import { sizedClassifier, trainVibrationModels } from '../sim/models.js';
 import { generateVibrationDataset } from '../lib/train.js';

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { DEFAULT_CHUNK_SIZE, createWindow, histogramAdd, type TelemetryBatch } from '@edgefleet/protocol';
-import { mosquittoPasswordHash, startHub, type Hub } from '../../hub/src/index.js';
+import { mosquittoPasswordHash, startHub, type Hub } from '@edgefleet/hub';
 import { rawFanout, startMosquitto, startPlainAedes, type BrokerHandle } from '../sim/broker-load.js';
 import { sizedClassifier } from '../sim/models.js';
 import { fleetActivation } from './rollout.js';

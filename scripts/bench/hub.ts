@@ -15,8 +15,8 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import mqttPacket from 'mqtt-packet';
-import { createWindow, histogramAdd, topics, type TelemetryBatch } from '../../protocol/src/index.js';
-import { startHub } from '../../hub/src/index.js';
+import { createWindow, histogramAdd, topics, type TelemetryBatch } from '@edgefleet/protocol';
+import { startHub } from '@edgefleet/hub';
 import { median, round, type BenchEntry, type Benchmark } from './harness.js';
 
 const CLIENTS = 100;

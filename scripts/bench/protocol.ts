@@ -20,8 +20,8 @@ import {
   type Envelope,
   type Keyring,
   type Manifest,
-} from '../../protocol/src/index.js';
-import { createNormal, createRng } from '../../protocol/src/telemetry/random.js';
+} from '@edgefleet/protocol';
+import { createNormal, createRng } from '@edgefleet/protocol/testing';
 import { compareNsPerOp, round, type BenchEntry, type Benchmark } from './harness.js';
 
 async function histogramInsert(): Promise<BenchEntry> {

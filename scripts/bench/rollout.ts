@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DEFAULT_CHUNK_SIZE } from '@edgefleet/protocol';
-import { startHub } from '../../hub/src/index.js';
+import { startHub } from '@edgefleet/hub';
 import { createSimulatedFleet } from '../sim/fleet.js';
 import { rawFanout, startPlainAedes } from '../sim/broker-load.js';
 import { sizedClassifier, trainVibrationModels } from '../sim/models.js';

@@ -5,7 +5,7 @@
 
 import Database from 'better-sqlite3';
 import mqtt, { type MqttClient } from 'mqtt';
-import { Command, createWindow, histogramAdd, topics, type TelemetryBatch } from '../../protocol/src/index.js';
+import { Command, createWindow, histogramAdd, topics, type TelemetryBatch } from '@edgefleet/protocol';
 
 export interface PublisherDevice {
   id: string;

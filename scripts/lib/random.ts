@@ -4,7 +4,7 @@
 export type Rng = () => number;
 
 /** mulberry32: a tiny 32-bit PRNG, good enough for data generation and shuffling (not for secrets). */
-export { createRng as mulberry32 } from '../../protocol/src/telemetry/random.js';
+export { createRng as mulberry32 } from '@edgefleet/protocol/testing';
 
 /** Normal sampler (Box–Muller, the second value cached) over a uniform generator. */
 export function createNormal(rng: Rng): (mean?: number, sd?: number) => number {

@@ -5,8 +5,8 @@
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createAgent, type Agent } from '../../agent/src/index.js';
-import type { InferenceRuntime } from '../../agent/src/core/runtime.js';
+import { createAgent, type Agent } from '@edgefleet/agent';
+import type { InferenceRuntime } from '@edgefleet/agent/core';
 import { generateVibrationDataset, mulberry32, type Dataset, type VibrationFeature } from '../lib/train.js';
 import { createHubClient, type HubClient } from './hub-client.js';
 import { createSharedRuntime, withFaults, type SharedRuntime } from './shared-runtime.js';

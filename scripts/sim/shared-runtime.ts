@@ -4,8 +4,8 @@
 
 import { createHash } from 'node:crypto';
 import { EdgefleetError } from '@edgefleet/protocol';
-import type { InferenceRuntime, ModelSession } from '../../agent/src/core/runtime.js';
-import { createOnnxRuntime, type OnnxRuntimeOptions } from '../../agent/src/node/onnx-runtime.js';
+import type { InferenceRuntime, ModelSession } from '@edgefleet/agent/core';
+import { createOnnxRuntime, type OnnxRuntimeOptions } from '@edgefleet/agent';
 
 export interface SharedRuntime extends InferenceRuntime {
   /** Distinct sessions alive now (one per model file in use anywhere in the process). */

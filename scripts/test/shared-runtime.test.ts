@@ -3,7 +3,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { EdgefleetError } from '@edgefleet/protocol';
-import type { ModelSession } from '../../agent/src/core/runtime.js';
+import type { ModelSession } from '@edgefleet/agent/core';
 import { createSharedRuntime, sha256Of, withFaults } from '../sim/shared-runtime.js';
 import { sizedClassifier } from '../sim/models.js';
 

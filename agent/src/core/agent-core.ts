@@ -36,7 +36,7 @@ import {
 import type { AgentStore, Clock, PredictionRecord, Transport } from './ports.js';
 import { systemClock } from './ports.js';
 import type { InferenceRuntime, ModelSession } from './runtime.js';
-import { decodeInferInputs, encodeOutputs, requestedOutputNames, tensorMismatch, tensorFromData, type OipInferRequest, type Tensor } from './tensor.js';
+import { decodeInferInputs, encodeOutputs, requestedOutputNames, tensorMismatch, tensorFromData, type OipInferRequest, type Tensor } from '@edgefleet/protocol';
 import { createModelTelemetry, labelDeltaWindow, windowAddLabel, type ModelTelemetry } from './telemetry-recorder.js';
 import {
   activated,

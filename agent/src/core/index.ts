@@ -6,6 +6,6 @@ export { createMemoryStore, type MemoryStoreOptions } from './memory-store.js';
 export type { AgentStore, Clock, OutboxBatch, PredictionRecord, PublishOptions, SubscribeOutcome, Transport } from './ports.js';
 export type { InferenceRuntime, ModelSession } from './runtime.js';
 export type { InferenceService, ModelMetadata, InferResponse, FeedbackBody, ServerMetadata } from './inference-service.js';
-export * from './tensor.js';
+export type { Tensor } from '@edgefleet/protocol';
 export { planUpdates, probationVerdict, onAgentStart, activated, rolledBack, emptySlot, DEFAULT_TELEMETRY } from './update-plan.js';
 export type { ModelSlot, VersionRef, WantedModel, Probation } from './update-plan.js';

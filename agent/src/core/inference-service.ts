@@ -1,8 +1,7 @@
 // What the local OIP API (agent/src/node/local-api.ts) needs from the agent (design §5): health,
 // model metadata and inference by name/version. The agent implements it; the API only maps HTTP.
 
-import type { TensorSpec } from '@edgefleet/protocol';
-import { oipDatatypeOf, type OipInferRequest, type OipTensor } from './tensor.js';
+import { oipDatatypeOf, type OipInferRequest, type OipInferResponse, type TensorSpec } from '@edgefleet/protocol';
 
 /** OIP `$metadata_tensor`: `-1` marks a variable (symbolic) dimension. */
 export interface OipTensorMeta {
@@ -19,14 +18,8 @@ export interface ModelMetadata {
   outputs: OipTensorMeta[];
 }
 
-export interface InferResponse {
-  model_name: string;
-  model_version: string;
-  /** The request's id, or one the agent assigned; `feedback` joins labels on it. */
-  id: string;
-  parameters?: Record<string, unknown>;
-  outputs: OipTensor[];
-}
+/** What `infer` answers: protocol's OIP response (the agent assigns an id when the request has none). */
+export type InferResponse = OipInferResponse;
 
 export interface FeedbackBody {
   id: string;

@@ -1,8 +1,7 @@
 // The inference runtime seam (onnxruntime's `Backend` split): the core loads and runs models through
 // these interfaces; onnxruntime-node (agent/src/node/onnx-runtime.ts) and onnxruntime-web implement them.
 
-import type { TensorSpec } from '@edgefleet/protocol';
-import type { Tensor } from './tensor.js';
+import type { Tensor, TensorSpec } from '@edgefleet/protocol';
 
 export interface InferenceRuntime {
   /** e.g. "onnxruntime-node@1.30.0"; reported to the hub. */

@@ -12,8 +12,8 @@ import {
   outputAddValue,
   type Manifest,
   type TelemetryWindow,
+  type Tensor,
 } from '@edgefleet/protocol';
-import type { Tensor } from './tensor.js';
 import { createModelTelemetry, labelDeltaWindow } from './telemetry-recorder.js';
 
 function manifest(output: NonNullable<Manifest['reference']>['output'], outputs: Manifest['io']['outputs']): Manifest {

@@ -32,8 +32,8 @@ import {
   type Histogram,
   type Manifest,
   type TelemetryWindow,
+  type Tensor,
 } from '@edgefleet/protocol';
-import type { Tensor } from './tensor.js';
 
 interface FeatureProbe {
   name: string;

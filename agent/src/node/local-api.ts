@@ -7,9 +7,8 @@ import type { AddressInfo } from 'node:net';
 import { Hono, type Context } from 'hono';
 import { serve, type HttpBindings } from '@hono/node-server';
 import { z } from 'zod';
-import { EdgefleetError, HTTP_STATUS, elementCount, toEdgefleetError, type ErrorCode } from '@edgefleet/protocol';
+import { EdgefleetError, HTTP_STATUS, OipInferRequest, elementCount, toEdgefleetError, type ErrorCode } from '@edgefleet/protocol';
 import type { InferenceService, ModelMetadata } from '../core/inference-service.js';
-import { OipInferRequest } from '../core/tensor.js';
 
 /** Per-request caps (design §5): a request over one is refused before any tensor is allocated. */
 export interface LocalApiLimits {

@@ -3,9 +3,8 @@
 
 import './ort-env.js'; // before onnxruntime-node loads
 import * as ort from 'onnxruntime-node';
-import { EdgefleetError, UNNAMED_DIM, ElementType, type TensorSpec } from '@edgefleet/protocol';
+import { EdgefleetError, UNNAMED_DIM, ElementType, type Tensor, type TensorSpec } from '@edgefleet/protocol';
 import type { InferenceRuntime, ModelSession } from '../core/runtime.js';
-import type { Tensor } from '../core/tensor.js';
 
 export interface OnnxRuntimeOptions {
   /** Threads inside one operator; onnxruntime's default (all cores) when omitted. */

@@ -3,7 +3,7 @@
 
 import * as ort from 'onnxruntime-node';
 import { buildModel } from '@edgefleet/protocol/onnx';
-import { createRng } from '../../../protocol/src/telemetry/random.js';
+import { createRng } from '@edgefleet/protocol/testing';
 
 /** Deterministic weights (mulberry32) so failures reproduce. */
 export function seededFloats(n: number, seed: number, scale = 1): Float32Array {

@@ -2,16 +2,16 @@
 // The agent's own service adds telemetry, shadowing and swaps; this one is just decode → run → encode.
 
 import { randomUUID } from 'node:crypto';
-import { EdgefleetError } from '@edgefleet/protocol';
 import type { InferenceService, InferResponse, ModelMetadata } from '../../src/core/inference-service.js';
 import { tensorMeta } from '../../src/core/inference-service.js';
 import type { ModelSession } from '../../src/core/runtime.js';
 import {
+  EdgefleetError,
   decodeInferInputs,
   encodeOutputs,
   requestedOutputNames,
   type OipInferRequest,
-} from '../../src/core/tensor.js';
+} from '@edgefleet/protocol';
 
 export interface ServedModel {
   name: string;

@@ -29,26 +29,22 @@ import './ort-env.js'; // before onnxruntime-node loads
 import * as ort from 'onnxruntime-node';
 import {
   EdgefleetError,
+  hasNonFinite,
+  manifestTensorData,
   sha256Hex,
+  sliceRows,
+  synthesizeInput,
   utf8Encode,
   type Manifest,
   type Reference,
+  type Tensor,
   type TensorSpec,
 } from '@edgefleet/protocol';
 import { readModelInfo, type ModelInfo } from '@edgefleet/protocol/onnx';
 import { z } from 'zod';
 import { deriveReference, parseNameList, parseReference } from './reference.js';
 import { decodeSample } from './sample.js';
-import {
-  fromOrtValue,
-  hasNonFinite,
-  oneLine,
-  sliceRows,
-  synthesizeInput,
-  toOrtTensor,
-  toTensorData,
-  type HostTensor,
-} from './tensors.js';
+import { fromOrtValue, oneLine, toOrtTensor } from './ort-tensors.js';
 import { batchRows, findPredictionOutput, parseValidation, quantile, runValidation, type ValidationBatch } from './validation.js';
 
 export interface PushOptions {
@@ -115,7 +111,7 @@ export async function prepareModelPush(bytes: Uint8Array, options: PushOptions):
 
     // self-test (design §3): a real run on the sample, the first validation rows, or synthesized inputs
     let origin: SelfTestOrigin;
-    let feeds: Record<string, HostTensor>;
+    let feeds: Record<string, Tensor>;
     if (options.sample !== undefined) {
       origin = 'sample';
       feeds = decodeSample(options.sample, io.inputs);
@@ -128,8 +124,8 @@ export async function prepareModelPush(bytes: Uint8Array, options: PushOptions):
     }
     const outputs = await runSelfTest(session, feeds, io.outputs, origin);
     const selfTest: Manifest['selfTest'] = {
-      inputs: io.inputs.map((s) => toTensorData(s.name, feeds[s.name]!)),
-      outputs: io.outputs.map((s) => toTensorData(s.name, outputs[s.name]!)),
+      inputs: io.inputs.map((s) => manifestTensorData(s.name, feeds[s.name]!)),
+      outputs: io.outputs.map((s) => manifestTensorData(s.name, outputs[s.name]!)),
       tolerance: { ...SELF_TEST_TOLERANCE },
     };
     const selfTestBytes = JSON.stringify(selfTest).length;
@@ -261,17 +257,17 @@ function ioSignature(info: ModelInfo, session: ort.InferenceSession): Manifest['
 }
 
 /** The first validation rows as self-test inputs. */
-function firstRows(batch: ValidationBatch, specs: readonly TensorSpec[]): Record<string, HostTensor> {
+function firstRows(batch: ValidationBatch, specs: readonly TensorSpec[]): Record<string, Tensor> {
   const rows = Math.min(batch.rows.length, SELF_TEST_ROWS);
   return Object.fromEntries(specs.map((s) => [s.name, sliceRows(batch.feeds[s.name]!, rows)]));
 }
 
 async function runSelfTest(
   session: ort.InferenceSession,
-  feeds: Record<string, HostTensor>,
+  feeds: Record<string, Tensor>,
   outputSpecs: readonly TensorSpec[],
   origin: SelfTestOrigin,
-): Promise<Record<string, HostTensor>> {
+): Promise<Record<string, Tensor>> {
   let results: ort.InferenceSession.ReturnType;
   try {
     results = await session.run(Object.fromEntries(Object.entries(feeds).map(([k, t]) => [k, toOrtTensor(t)])));
@@ -283,7 +279,7 @@ async function runSelfTest(
         : `the model failed on the ${origin === 'sample' ? 'sample' : 'first validation rows'}: ${message}`;
     throw new EdgefleetError('BAD_INPUT', text, { cause: err });
   }
-  const outputs: Record<string, HostTensor> = {};
+  const outputs: Record<string, Tensor> = {};
   for (const spec of outputSpecs) {
     const t = fromOrtValue(spec.name, results[spec.name]);
     if (hasNonFinite(t)) {

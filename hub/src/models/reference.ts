@@ -3,17 +3,19 @@
 
 import {
   buildReferenceFeature,
+  describeZodError,
   EdgefleetError,
   extractFeatureValues,
   halfToFloat,
+  isFloatType,
   Reference,
   type FeatureSource,
   type ReferenceFeature,
   type ReferenceOutput,
+  type Tensor,
   type TensorSpec,
 } from '@edgefleet/protocol';
-import { parseJsonOption, zodIssues } from './sample.js';
-import { isFloatType, type HostTensor } from './tensors.js';
+import { parseJsonOption } from './sample.js';
 import type { PredictionOutput, ValidationBatch, ValidationRun } from './validation.js';
 
 /** Bins per reference feature: buildReferenceFeature puts edges at the deciles, so ≤ 9 edges and ≤ 10 counts (under/overflow included). */
@@ -26,7 +28,7 @@ const MAX_FEATURES = 256;
 /** Parse and check an operator-supplied reference: schema, and every source names a real input/output. */
 export function parseReference(raw: unknown, io: { inputs: readonly TensorSpec[]; outputs: readonly TensorSpec[] }): Reference {
   const parsed = Reference.safeParse(parseJsonOption(raw, 'reference'));
-  if (!parsed.success) throw new EdgefleetError('BAD_INPUT', `reference is invalid: ${zodIssues(parsed.error)}`);
+  if (!parsed.success) throw new EdgefleetError('BAD_INPUT', `reference is invalid: ${describeZodError(parsed.error)}`);
   for (const f of parsed.data.features) {
     if (!io.inputs.some((s) => s.name === f.source.input)) {
       throw new EdgefleetError('BAD_INPUT', `reference feature "${f.name}" reads "${f.source.input}", which is not a model input`);
@@ -95,7 +97,7 @@ export function planFeatures(
   return plan.slice(0, MAX_FEATURES).map((p) => ({ ...p, name: p.name.slice(0, 128) }));
 }
 
-function numericData(t: HostTensor): ArrayLike<number | bigint | boolean> {
+function numericData(t: Tensor): ArrayLike<number | bigint | boolean> {
   return t.type === 'float16' ? Float32Array.from(t.data as Uint16Array, halfToFloat) : (t.data as ArrayLike<number>);
 }
 

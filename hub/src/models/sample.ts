@@ -1,26 +1,18 @@
-// `--sample`: one Open Inference Protocol request (design §5) decoded into self-test inputs for the
-// model's IO signature. Untrusted operator input: JSON parse → zod safeParse → per-input checks, BAD_INPUT on any misfit.
+// `--sample`: one Open Inference Protocol request (design §5; protocol's OipInferRequest, its `outputs` ignored)
+// decoded into self-test inputs for the model's IO signature. Untrusted operator input: JSON parse → zod
+// safeParse → per-input checks, BAD_INPUT on any misfit.
 
-import { z } from 'zod';
-import { EdgefleetError, elementCount, elementTypeOf, type TensorSpec } from '@edgefleet/protocol';
-import { encodeValues, flattenNested, type HostTensor } from './tensors.js';
-
-const OipInput = z.object({
-  name: z.string().min(1).max(256),
-  shape: z.array(z.number().int().min(0)).max(16),
-  datatype: z.string().min(1).max(16),
-  parameters: z.record(z.string(), z.unknown()).optional(),
-  data: z.array(z.unknown()),
-});
-
-/** An OIP inference request (`POST /v2/models/{name}/infer` body); `outputs` is accepted and ignored here. */
-export const OipRequest = z.object({
-  id: z.string().max(256).optional(),
-  parameters: z.record(z.string(), z.unknown()).optional(),
-  inputs: z.array(OipInput).min(1).max(64),
-  outputs: z.array(z.object({ name: z.string() })).optional(),
-});
-export type OipRequest = z.infer<typeof OipRequest>;
+import {
+  describeZodError,
+  EdgefleetError,
+  elementCount,
+  elementTypeOf,
+  encodeValues,
+  flattenNested,
+  OipInferRequest,
+  type Tensor,
+  type TensorSpec,
+} from '@edgefleet/protocol';
 
 /** Parse JSON text (or take an already-parsed value), mapping parse failures to BAD_INPUT. */
 export function parseJsonOption(raw: unknown, what: string): unknown {
@@ -33,24 +25,17 @@ export function parseJsonOption(raw: unknown, what: string): unknown {
   }
 }
 
-export function zodIssues(error: z.ZodError): string {
-  return error.issues
-    .slice(0, 3)
-    .map((i) => `${i.path.length > 0 ? i.path.join('.') : '(root)'}: ${i.message}`)
-    .join('; ');
-}
-
 /** Decode a sample request into one tensor per model input, checking names, datatypes and shapes. */
-export function decodeSample(raw: unknown, specs: readonly TensorSpec[]): Record<string, HostTensor> {
-  const parsed = OipRequest.safeParse(parseJsonOption(raw, 'sample'));
-  if (!parsed.success) throw new EdgefleetError('BAD_INPUT', `sample is not an inference request: ${zodIssues(parsed.error)}`);
+export function decodeSample(raw: unknown, specs: readonly TensorSpec[]): Record<string, Tensor> {
+  const parsed = OipInferRequest.safeParse(parseJsonOption(raw, 'sample'));
+  if (!parsed.success) throw new EdgefleetError('BAD_INPUT', `sample is not an inference request: ${describeZodError(parsed.error)}`);
   const byName = new Map(parsed.data.inputs.map((i) => [i.name, i]));
   for (const name of byName.keys()) {
     if (!specs.some((s) => s.name === name)) {
       throw new EdgefleetError('BAD_INPUT', `sample input "${name}" is not a model input (model inputs: ${specs.map((s) => s.name).join(', ')})`);
     }
   }
-  const feeds: Record<string, HostTensor> = {};
+  const feeds: Record<string, Tensor> = {};
   for (const spec of specs) {
     const input = byName.get(spec.name);
     if (input === undefined) throw new EdgefleetError('BAD_INPUT', `sample lacks model input "${spec.name}"`);

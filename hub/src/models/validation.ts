@@ -3,19 +3,20 @@
 
 import { z } from 'zod';
 import type * as ort from 'onnxruntime-node';
-import { EdgefleetError, elementCount, halfToFloat, type TensorSpec } from '@edgefleet/protocol';
-import { zodIssues } from './sample.js';
 import {
+  EdgefleetError,
   concatData,
+  describeZodError,
+  elementCount,
   encodeValues,
   flattenNested,
-  fromOrtValue,
+  halfToFloat,
   isFloatType,
-  oneLine,
-  toOrtTensor,
-  type HostTensor,
+  type Tensor,
+  type TensorSpec,
   type TypedData,
-} from './tensors.js';
+} from '@edgefleet/protocol';
+import { fromOrtValue, oneLine, toOrtTensor } from './ort-tensors.js';
 
 /** Rows per onnxruntime call when the batch axis is symbolic. */
 export const VALIDATION_BATCH = 64;
@@ -36,7 +37,7 @@ export interface ValidationRow {
 
 export interface ValidationBatch {
   rows: ValidationRow[];
-  feeds: Record<string, HostTensor>;
+  feeds: Record<string, Tensor>;
 }
 
 function lineError(line: number, message: string): EdgefleetError {
@@ -98,7 +99,7 @@ export function parseValidation(text: string, specs: readonly TensorSpec[], labe
       throw lineError(line, `not JSON (${(err as Error).message})`);
     }
     const parsed = ValidationLine.safeParse(json);
-    if (!parsed.success) throw lineError(line, zodIssues(parsed.error));
+    if (!parsed.success) throw lineError(line, describeZodError(parsed.error));
     const row: ValidationRow = { line, inputs: {} };
     for (const name of Object.keys(parsed.data.inputs)) {
       if (!specs.some((s) => s.name === name)) throw lineError(line, `"${name}" is not a model input`);
@@ -139,7 +140,7 @@ export function batchRows(rows: readonly ValidationRow[], specs: readonly Tensor
   let current: ValidationRow[] = [];
   const flush = () => {
     if (current.length === 0) return;
-    const feeds: Record<string, HostTensor> = {};
+    const feeds: Record<string, Tensor> = {};
     for (const spec of specs) {
       const parts = current.map((r) => r.inputs[spec.name]!);
       feeds[spec.name] = { type: spec.type, dims: [current.length, ...parts[0]!.shape], data: concatData(spec.type, parts.map((p) => p.data)) };
@@ -166,7 +167,7 @@ export type PredictionOutput =
  * integer output shaped [batch] holds class indices; else the first float output shaped [batch] or
  * [batch, 1] is a regressor's value. Decided from real output dims, since graphs often leave shapes open.
  */
-export function findPredictionOutput(outputs: Record<string, HostTensor>, order: readonly string[], batch: number): PredictionOutput {
+export function findPredictionOutput(outputs: Record<string, Tensor>, order: readonly string[], batch: number): PredictionOutput {
   for (const name of order) {
     const t = outputs[name]!;
     if (isFloatType(t.type) && t.dims.length === 2 && t.dims[0] === batch && t.dims[1]! >= 2) {
@@ -189,7 +190,7 @@ export function findPredictionOutput(outputs: Record<string, HostTensor>, order:
 }
 
 /** Per-row prediction from the prediction output: argmax class, class index, or value. */
-function predictions(t: HostTensor, p: PredictionOutput, rows: number): number[] {
+function predictions(t: Tensor, p: PredictionOutput, rows: number): number[] {
   const out = new Array<number>(rows);
   if (p.kind === 'classifier' && !p.indices) {
     const c = t.dims[1]!;
@@ -233,7 +234,7 @@ export async function runValidation(session: ort.InferenceSession, batches: read
     }
     const elapsed = performance.now() - start;
     for (let r = 0; r < n; r++) latencyMs.push(elapsed / n);
-    const outputs: Record<string, HostTensor> = {};
+    const outputs: Record<string, Tensor> = {};
     for (const name of outputOrder) outputs[name] = fromOrtValue(name, results[name]);
     prediction ??= findPredictionOutput(outputs, outputOrder, n);
     if (prediction.kind !== 'none') {

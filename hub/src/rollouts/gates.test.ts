@@ -1,6 +1,6 @@
 // Gate evaluation on merged telemetry: latency, error rate, drift with sample-size awareness, accuracy.
 import { describe, expect, it } from 'vitest';
-import { createRng } from '../../../protocol/src/telemetry/random.js';
+import { createRng } from '@edgefleet/protocol/testing';
 import {
   createFeatureSummary,
   createHistogram,

@@ -3,7 +3,7 @@
 import protobuf from 'protobufjs/light.js';
 import { EdgefleetError } from '../errors.js';
 import type { ElementType, TensorSpec } from '../schemas.js';
-import { TYPED_ARRAYS, UNNAMED_DIM, type TypedArray } from '../tensors.js';
+import { TYPED_ARRAYS, UNNAMED_DIM, type TypedArray } from '../tensors/elements.js';
 import { ATTRIBUTE_TYPE, DATA_TYPE, ModelProto } from './schema.js';
 
 /** Numbers, bigints, booleans or strings for a tensor, row-major. Typed arrays are used as they are. */

@@ -17,5 +17,5 @@ export type {
   TensorValues,
 } from './build.js';
 export { readModelInfo, MIN_IR_VERSION, MAX_IR_VERSION } from './read.js';
-export { UNNAMED_DIM } from '../tensors.js';
+export { UNNAMED_DIM } from '../tensors/elements.js';
 export type { ModelInfo } from './read.js';

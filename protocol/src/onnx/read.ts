@@ -2,7 +2,7 @@
 // onnxruntime has no metadata API, so the hub's model push (design §7) reads these here.
 import { EdgefleetError } from '../errors.js';
 import type { Dim, ElementType, TensorSpec } from '../schemas.js';
-import { UNNAMED_DIM } from '../tensors.js';
+import { UNNAMED_DIM } from '../tensors/elements.js';
 import { DATA_TYPE, ModelProto } from './schema.js';
 
 export interface ModelInfo {

@@ -2,38 +2,14 @@
 // zod schemas and the hub's hand-written fast path so both accept exactly the same windows.
 
 import { TELEMETRY_LIMITS } from '../limits.js';
-import { histogramIndexRange } from './histogram.js';
 
-// structural types, not the schemas' (which refine with these functions: no type cycle)
-interface Buckets {
-  alpha: number;
-  count: number;
-  zeros: number;
-  offset: number;
-  counts: readonly number[];
-}
-
+// a structural type, not the schema's (which refines with this function: no type cycle)
 interface WindowParts {
   start: number;
   end: number;
   features: Readonly<Record<string, { bins: readonly number[]; count: number }>>;
   labels?: { labelled: number; correct: number } | undefined;
   shadow?: { compared: number; agreed: number } | undefined;
-}
-
-/**
- * Why a histogram cannot be what histogramAdd builds, or null: a bucket outside the index range any value
- * can reach at its alpha (histogramIndexRange), or bucket counts that do not add up to `count`.
- */
-export function histogramIssue(h: Buckets): string | null {
-  const [lo, hi] = histogramIndexRange(h.alpha);
-  if (h.offset < lo || h.offset > hi || h.offset + h.counts.length - 1 > hi) {
-    return `buckets ${h.offset}…${h.offset + h.counts.length - 1} are outside [${lo}, ${hi}], the range of alpha ${h.alpha}`;
-  }
-  let n = h.zeros;
-  for (let k = 0; k < h.counts.length; k++) n += h.counts[k]!;
-  if (n !== h.count) return `count ${h.count} is not zeros + bucket counts (${n})`;
-  return null;
 }
 
 export interface WindowBounds {

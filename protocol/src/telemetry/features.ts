@@ -2,7 +2,8 @@
 // feature is read from a tensor (FeatureSource), and how a reference is built from training data.
 
 import { EdgefleetError } from '../errors.js';
-import type { FeatureSource, FeatureSummary, ReferenceFeature } from '../schemas.js';
+import type { FeatureSource, ReferenceFeature } from '../schemas/manifest.js';
+import type { FeatureSummary } from './schemas.js';
 
 /** An empty summary with `binCount` bins; for a reference with `edges`, binCount = edges.length + 1. */
 export function createFeatureSummary(binCount: number): FeatureSummary {
@@ -87,7 +88,7 @@ const finiteOrNull = (x: number): number | null => (Number.isFinite(x) ? x : nul
 
 /**
  * One value per batch row (axis 0) of a tensor with `dims` and row-major `data`, as `source` says
- * (schemas.ts FeatureSource): `index` picks element `index` of the row's last axis (other non-batch
+ * (schemas/manifest.ts FeatureSource): `index` picks element `index` of the row's last axis (other non-batch
  * axes at position 0); otherwise `reduce` (default 'mean') summarizes the row, or only `channel` of
  * axis 1 when given. A source that does not fit the tensor (index or channel out of range, empty row)
  * yields null for every row rather than throwing: telemetry must never fail an inference.

@@ -10,7 +10,7 @@ import {
   histogramMergeInto,
   histogramQuantile,
 } from './histogram.js';
-import { createNormal, createRng } from './random.js';
+import { createNormal, createRng } from '../testing/index.js';
 
 /** Lognormal latencies (median ≈ 20 ms), rounded to 2^-10 ms so sums are exact in any order. */
 function latencies(seed: number, n: number): number[] {

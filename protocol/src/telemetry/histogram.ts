@@ -2,8 +2,9 @@
 // merge by addition, compact JSON. `histogramAdd` is on the agent's inference hot path: no allocation
 // unless the value falls outside the buckets seen so far.
 
+import { z } from 'zod';
 import { EdgefleetError } from '../errors.js';
-import type { Histogram } from '../schemas.js';
+import { Count, refineWith } from './refine.js';
 
 /** Default relative accuracy: every quantile is within 1% of a sample value at that rank (design §6 asks ≤ 2%). */
 export const HISTOGRAM_DEFAULT_ALPHA = 0.01;
@@ -18,6 +19,49 @@ export const HISTOGRAM_MAX_INDEXABLE = 1e9;
 export const HISTOGRAM_MIN_ALPHA = 0.001;
 /** Most buckets a histogram keeps (the schema's cap); beyond it the lowest buckets are folded together. */
 export const HISTOGRAM_MAX_BUCKETS = 8192;
+
+/**
+ * Log-bucketed latency histogram (DDSketch-style): bucket i holds values in (γ^(i-1), γ^i] with
+ * γ = (1+α)/(1-α); `counts[k]` is bucket `offset + k`. Values ≤ `minIndexable` go to `zeros`. Every
+ * bucket lies in histogramIndexRange(alpha) and the buckets hold `count` (histogramIssue).
+ */
+export const Histogram = z
+  .object({
+    alpha: z.number().min(HISTOGRAM_MIN_ALPHA).max(0.5),
+    count: Count,
+    sum: z.number(),
+    min: z.number().nullable(),
+    max: z.number().nullable(),
+    zeros: Count,
+    offset: z.number().int(),
+    counts: z.array(Count).max(HISTOGRAM_MAX_BUCKETS),
+  })
+  .superRefine(refineWith(histogramIssue));
+export type Histogram = z.infer<typeof Histogram>;
+
+// a structural type, not the schema's (which refines with histogramIssue: no type cycle)
+interface Buckets {
+  alpha: number;
+  count: number;
+  zeros: number;
+  offset: number;
+  counts: readonly number[];
+}
+
+/**
+ * Why a histogram cannot be what histogramAdd builds, or null: a bucket outside the index range any value
+ * can reach at its alpha (histogramIndexRange), or bucket counts that do not add up to `count`.
+ */
+export function histogramIssue(h: Buckets): string | null {
+  const [lo, hi] = histogramIndexRange(h.alpha);
+  if (h.offset < lo || h.offset > hi || h.offset + h.counts.length - 1 > hi) {
+    return `buckets ${h.offset}…${h.offset + h.counts.length - 1} are outside [${lo}, ${hi}], the range of alpha ${h.alpha}`;
+  }
+  let n = h.zeros;
+  for (let k = 0; k < h.counts.length; k++) n += h.counts[k]!;
+  if (n !== h.count) return `count ${h.count} is not zeros + bucket counts (${n})`;
+  return null;
+}
 
 // 1/ln(γ) for the last alpha seen: histograms are plain JSON objects, so the constant is cached here
 // instead of on the object (almost every histogram in a process shares one alpha).

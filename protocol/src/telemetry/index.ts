@@ -46,4 +46,5 @@ export {
   type DriftOptions,
   type DriftDecision,
 } from './stats.js';
-export { histogramIssue, windowIssue, windowTimeIssue, type WindowBounds } from './bounds.js';
+export { histogramIssue } from './histogram.js';
+export { windowIssue, windowTimeIssue, type WindowBounds } from './bounds.js';

@@ -2,7 +2,7 @@
 // counts, kept sorted by (predicted, actual) so equal data always gives equal JSON.
 
 import { TELEMETRY_LIMITS } from '../limits.js';
-import type { LabelSummary } from '../schemas.js';
+import type { LabelSummary } from './schemas.js';
 
 export function createLabelSummary(): LabelSummary {
   return { labelled: 0, correct: 0, confusion: [] };

@@ -2,7 +2,7 @@
 // counts in the reference output bins for regressors; merged by addition.
 
 import { EdgefleetError } from '../errors.js';
-import { CONFIDENCE_BINS, type OutputSummary } from '../schemas.js';
+import { CONFIDENCE_BINS, type OutputSummary } from './schemas.js';
 import { featureBinIndex } from './features.js';
 
 /** An empty summary; with `classes`, a classifier summary with that many class counters. */

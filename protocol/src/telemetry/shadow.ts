@@ -1,7 +1,7 @@
 // Shadow comparison summaries (design §6): compared and agreeing predictions, dropped comparisons,
 // and the shadow model's latency histogram.
 
-import type { ShadowSummary } from '../schemas.js';
+import type { ShadowSummary } from './schemas.js';
 import { createHistogram, histogramAdd, histogramMerge } from './histogram.js';
 
 export function createShadowSummary(alpha?: number): ShadowSummary {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { buildReferenceFeature, createFeatureSummary, featureAdd } from './features.js';
-import { createNormal, createRng } from './random.js';
+import { createNormal, createRng } from '../testing/index.js';
 import { chiSquareQuantile, driftDecision, jensenShannon, ksBinned, psi, psiCritical, wilson } from './stats.js';
 
 describe('PSI, Jensen–Shannon and KS', () => {

@@ -3,7 +3,7 @@
 
 import { EdgefleetError, type ErrorCode } from '../errors.js';
 import { TELEMETRY_LIMITS } from '../limits.js';
-import type { FeatureSummary, TelemetryWindow } from '../schemas.js';
+import type { FeatureSummary, TelemetryWindow } from './schemas.js';
 import { mergeFeatureSummary } from './features.js';
 import { createHistogram, histogramMerge } from './histogram.js';
 import { mergeLabelSummary } from './labels.js';

@@ -7,7 +7,7 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { mosquittoPasswordHash } from '../../../hub/src/broker/mosquitto.js';
+import { mosquittoPasswordHash } from '@edgefleet/hub';
 import type { ChaosContext } from '../campaign.js';
 import { fleetStates, lostSoFar, record, waitStored } from '../fleet.js';
 import { createMosquittoProcess, freePort, MOSQUITTO, mqttAccepts, sleep } from '../procs.js';

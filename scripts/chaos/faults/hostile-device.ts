@@ -5,7 +5,7 @@
 
 import { join } from 'node:path';
 import mqtt from 'mqtt';
-import { createWindow, LIMITS, topics } from '../../../protocol/src/index.js';
+import { createWindow, LIMITS, topics } from '@edgefleet/protocol';
 import type { ChaosContext } from '../campaign.js';
 import { excerpt, sleep } from '../procs.js';
 import type { PublisherDevice } from '../telemetry.js';

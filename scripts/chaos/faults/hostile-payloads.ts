@@ -2,7 +2,7 @@
 // each, half a second apart, so an earlier step is committed before the next arrives). Every device-
 // supplied size and index below is one the hub must bound before it allocates or stores anything.
 
-import type { createWindow as CreateWindow, LIMITS as Limits, topics as Topics, TelemetryWindow } from '../../../protocol/src/index.js';
+import type { createWindow as CreateWindow, LIMITS as Limits, topics as Topics, TelemetryWindow } from '@edgefleet/protocol';
 import Database from 'better-sqlite3';
 import type { HubClient } from '../../sim/hub-client.js';
 

@@ -1,6 +1,6 @@
 // The shared tensor element plumbing: OIP datatype table, typed arrays per element type, half floats.
 import { describe, expect, it } from 'vitest';
-import { ElementType } from './schemas.js';
+import { ElementType } from '../schemas.js';
 import {
   INTEGER_RANGES,
   OIP_DATATYPES,
@@ -10,7 +10,7 @@ import {
   floatToHalf,
   halfToFloat,
   oipDatatypeOf,
-} from './tensors.js';
+} from './elements.js';
 
 const isNaNBits = (h: number): boolean => (h & 0x7c00) === 0x7c00 && (h & 0x3ff) !== 0;
 

@@ -1,25 +1,10 @@
+// The OIP codec and TensorData conversions (moved here from the agent core with the code).
 import { describe, expect, it } from 'vitest';
-import * as protocol from '@edgefleet/protocol';
-import { EdgefleetError, type TensorSpec } from '@edgefleet/protocol';
-import {
-  decodeInferInputs,
-  elementCount,
-  elementTypeOf,
-  encodeOutput,
-  encodeOutputs,
-  fromHalf,
-  OIP_DATATYPES,
-  oipDatatypeOf,
-  OipInferRequest,
-  requestedOutputNames,
-  tensorFromData,
-  tensorMismatch,
-  tensorsClose,
-  tensorToData,
-  toHalf,
-  type OipTensor,
-  type Tensor,
-} from './tensor.js';
+import { EdgefleetError } from '../errors.js';
+import type { TensorSpec } from '../schemas.js';
+import type { Tensor } from './tensor.js';
+import { decodeInferInputs, encodeOutput, encodeOutputs, OipInferRequest, requestedOutputNames, type OipTensor } from './oip.js';
+import { tensorFromData, tensorMismatch, tensorsClose, tensorToData } from './tensor-data.js';
 
 function badInput(fn: () => unknown): string {
   try {
@@ -34,18 +19,6 @@ function badInput(fn: () => unknown): string {
 
 const one = (spec: TensorSpec, input: Partial<OipTensor>): Record<string, Tensor> =>
   decodeInferInputs([spec], [{ name: spec.name, shape: [], datatype: 'FP32', data: [], ...input }]);
-
-// The datatype table and half floats are protocol's (protocol/src/tensors.test.ts); the agent keeps its names.
-describe('shared element plumbing', () => {
-  it('is the protocol implementation under the names the agent has always exported', () => {
-    expect(toHalf).toBe(protocol.floatToHalf);
-    expect(fromHalf).toBe(protocol.halfToFloat);
-    expect(elementTypeOf).toBe(protocol.elementTypeOf);
-    expect(oipDatatypeOf).toBe(protocol.oipDatatypeOf);
-    expect(elementCount).toBe(protocol.elementCount);
-    expect(OIP_DATATYPES).toBe(protocol.OIP_DATATYPES);
-  });
-});
 
 describe('decodeInferInputs: each datatype', () => {
   it('decodes FP32 into a Float32Array', () => {

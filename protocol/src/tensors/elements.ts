@@ -1,6 +1,6 @@
-// Tensor element plumbing shared by the agent's OIP codec, the hub's model-push codec and the ONNX builder:
+// Tensor element plumbing shared by the OIP codec, the model-push codec and the ONNX builder:
 // typed arrays per element type, OIP datatypes ⇄ element types (design §5), IEEE half floats. Pure: no node:*.
-import type { ElementType } from './schemas.js';
+import type { ElementType } from '../schemas/manifest.js';
 
 /** Every typed array a numeric tensor is stored in (bool as Uint8Array 0/1, float16 as Uint16Array bits). */
 export type TypedArray =
@@ -17,13 +17,13 @@ export type TypedArray =
 
 export type NumericElementType = Exclude<ElementType, 'string'>;
 
+/** Name used in a TensorSpec shape for a dimension that is dynamic and unnamed (ONNX: neither dim_value nor dim_param). */
+export const UNNAMED_DIM = '?';
+
 /**
  * The typed-array class holding each numeric element type, laid out as onnxruntime lays tensors out:
  * bool is one byte per element, float16 the IEEE half bits (Node 20 has no Float16Array).
  */
-/** Name used in a TensorSpec shape for a dimension that is dynamic and unnamed (ONNX: neither dim_value nor dim_param). */
-export const UNNAMED_DIM = '?';
-
 export const TYPED_ARRAYS = {
   float32: Float32Array,
   float64: Float64Array,

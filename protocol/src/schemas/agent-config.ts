@@ -1,0 +1,30 @@
+// The agent's configuration file: what `edgefleet device add --out` writes (design §2).
+
+import { z } from 'zod';
+import { Base64, DeviceId } from './primitives.js';
+
+/** A Host header value the agent's local API answers besides its bind address and loopback (design §5): `name` or `name:port`, IPv6 in brackets. */
+export const ApiHost = z.string().regex(/^([A-Za-z0-9_.-]{1,253}|\[[0-9A-Fa-f:.]{2,45}\])(:\d{1,5})?$/, 'a host name, IPv4 or [IPv6], optionally :port');
+
+export const AgentConfig = z.object({
+  deviceId: DeviceId,
+  brokers: z.object({ tcp: z.string().url().optional(), ws: z.string().url().optional() }),
+  username: z.string().min(1).max(128),
+  password: z.string().min(16).max(256),
+  /** Pinned root public key, base64 (design §3). */
+  rootPublicKey: Base64,
+  /** Hub HTTP base URL, for range-request artifact downloads. */
+  hubUrl: z.string().url().optional(),
+  dataDir: z.string().min(1).default('./edgefleet-agent-data'),
+  api: z.string().default('127.0.0.1:8090'),
+  /** The local API's extra Host names and per-request caps (design §5); the agent's defaults when left out. */
+  localApi: z
+    .object({
+      hosts: z.array(ApiHost).max(64).optional(),
+      maxBodyBytes: z.number().int().min(1024).max(1024 * 1024 * 1024).optional(),
+      maxElements: z.number().int().min(1).max(2 ** 31).optional(),
+      maxRows: z.number().int().min(1).max(2 ** 31).optional(),
+    })
+    .optional(),
+});
+export type AgentConfig = z.infer<typeof AgentConfig>;

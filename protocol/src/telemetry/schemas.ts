@@ -1,0 +1,84 @@
+// zod schemas of device telemetry (design §6): per-window summaries and the batch that carries them.
+
+import { z } from 'zod';
+import { LIMITS, TELEMETRY_LIMITS } from '../limits.js';
+import { DeviceId, ErrorCodeSchema, ModelName, SemVer } from '../schemas/primitives.js';
+import { windowIssue } from './bounds.js';
+import { Histogram } from './histogram.js';
+import { Count, refineWith } from './refine.js';
+
+const ClassIndex = z.number().int().min(0).max(TELEMETRY_LIMITS.classes - 1);
+
+/** Counts of one feature in its reference bins (edges.length + 1 entries), plus moments. */
+export const FeatureSummary = z.object({
+  bins: z.array(Count).max(65),
+  nulls: Count,
+  count: Count,
+  sum: z.number(),
+  sumSq: z.number(),
+  min: z.number().nullable(),
+  max: z.number().nullable(),
+});
+export type FeatureSummary = z.infer<typeof FeatureSummary>;
+
+export const CONFIDENCE_BINS = 10;
+
+export const OutputSummary = z.object({
+  /** Classifiers: predictions per class index. */
+  classCounts: z.array(Count).max(TELEMETRY_LIMITS.classes).optional(),
+  /** Classifiers: top-class confidence in CONFIDENCE_BINS equal bins over [0, 1]. */
+  confidence: z.array(Count).max(CONFIDENCE_BINS).optional(),
+  /** Regressors: counts in the reference output bins. */
+  valueBins: z.array(Count).max(65).optional(),
+});
+export type OutputSummary = z.infer<typeof OutputSummary>;
+
+export const LabelSummary = z.object({
+  labelled: Count,
+  correct: Count,
+  /** Sparse confusion counts: [predicted, actual, count]. */
+  confusion: z.array(z.tuple([ClassIndex, ClassIndex, Count])).max(TELEMETRY_LIMITS.confusion),
+});
+export type LabelSummary = z.infer<typeof LabelSummary>;
+
+export const ShadowSummary = z.object({
+  compared: Count,
+  agreed: Count,
+  dropped: Count,
+  latencyMs: Histogram,
+});
+export type ShadowSummary = z.infer<typeof ShadowSummary>;
+
+/** One device window; its parts fit together (telemetry/bounds.ts windowIssue: start ≤ end, ≤ 1 h, …). */
+export const TelemetryWindow = z
+  .object({
+    model: ModelName,
+    version: SemVer,
+    role: z.enum(['active', 'shadow']),
+    /** Window bounds, epoch milliseconds; a late-label delta carries its original window's bounds. */
+    start: z.number().int().min(0),
+    end: z.number().int().min(0),
+    inferences: Count,
+    errors: z.partialRecord(ErrorCodeSchema, Count).default({}),
+    latencyMs: Histogram,
+    features: z.record(z.string().max(128), FeatureSummary).default({}),
+    outputs: OutputSummary.optional(),
+    labels: LabelSummary.optional(),
+    shadow: ShadowSummary.optional(),
+  })
+  .superRefine(refineWith((w) => windowIssue(w)));
+export type TelemetryWindow = z.infer<typeof TelemetryWindow>;
+
+export const TelemetryBatch = z.object({
+  deviceId: DeviceId,
+  seq: z.number().int().min(0),
+  windows: z.array(TelemetryWindow).max(LIMITS.windowsPerBatch),
+  /** Windows the agent's outbox dropped (oldest first) since its last batch. */
+  dropped: Count.default(0),
+  /**
+   * The device keeps this batch until a `telemetry-confirm` names its seq (design §4, TelemetrySettings
+   * `confirm`): the hub confirms only batches that say so, so a device that does not know the command never gets one.
+   */
+  confirm: z.boolean().optional(),
+});
+export type TelemetryBatch = z.infer<typeof TelemetryBatch>;
