@@ -4,20 +4,13 @@
 import type { Context, ErrorHandler, NotFoundHandler } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import { z } from 'zod';
-import { EdgefleetError, HTTP_STATUS, isErrorCode } from '@edgefleet/protocol';
+import { describeZodError, EdgefleetError, HTTP_STATUS, isErrorCode } from '@edgefleet/protocol';
 import type { HubContext } from '../context.js';
 import { boundRefusedBody } from './guard.js';
 
-/**
- * A zod failure as one line: `path: message` per issue (the first `max`, default 3), `subject` naming
- * an issue about the whole input (default `body`).
- */
+/** A zod failure as one line (protocol's describeZodError), `body` naming an issue about the whole input. */
 export function describe(error: z.ZodError, options: { subject?: string; max?: number } = {}): string {
-  const { subject = 'body', max = 3 } = options;
-  return error.issues
-    .slice(0, max)
-    .map((i) => `${i.path.length ? i.path.join('.') : subject}: ${i.message}`)
-    .join('; ');
+  return describeZodError(error, { root: options.subject ?? 'body', ...(options.max !== undefined ? { max: options.max } : {}) });
 }
 
 const parseJson = (text: string): unknown => {
