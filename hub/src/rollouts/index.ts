@@ -1,42 +1,27 @@
 // Gated rollouts (design §7): the pure engine, its gates and wave planning. The hub owns persistence,
 // the ticker and executing actions; this folder never does I/O.
-export {
-  DEFAULT_DEVICE_TIMEOUT_MS,
-  DEFAULT_SOAK_MS,
-  abort,
-  createRolloutState,
-  deviceOutcome,
-  emptyHealth,
-  gatesDue,
-  healthQuery,
-  pause,
-  promote,
-  resolveRolloutSpec,
-  resume,
-  step,
-  supersede,
-  waveCounts,
-  type DeviceObservation,
-  type DeviceOutcome,
-  type DeviceRecord,
-  type NotifyEvent,
-  type Observations,
-  type OnFail,
-  type Role,
-  type RolloutAction,
-  type RolloutSpec,
-  type RolloutSpecInput,
-  type RolloutState,
-  type RolloutStatus,
-  type StepResult,
-  type WaveCounts,
-  type WaveOutcome,
-  type WaveRecord,
-} from './engine.js';
+export { DEFAULT_DEVICE_TIMEOUT_MS, DEFAULT_SOAK_MS, createRolloutState, resolveRolloutSpec } from './spec.js';
+export type {
+  DeviceObservation,
+  DeviceRecord,
+  NotifyEvent,
+  Observations,
+  OnFail,
+  Role,
+  RolloutAction,
+  RolloutSpec,
+  RolloutSpecInput,
+  RolloutState,
+  RolloutStatus,
+  StepResult,
+  WaveOutcome,
+  WaveRecord,
+} from './spec.js';
+export { step } from './engine.js';
+export { abort, pause, promote, resume, supersede } from './commands.js';
+export { deviceOutcome, emptyHealth, gatesDue, healthQuery, waveCounts, type DeviceOutcome, type WaveCounts } from './outcomes.js';
 export {
   DEFAULT_GATES,
-  evaluateGates,
-  failedGates,
   referenceCounts,
   resolveGateConfig,
   type GateConfig,
@@ -45,5 +30,6 @@ export {
   type ReferenceCounts,
   type VersionHealth,
   type WaveDeviceCounts,
-} from './gates.js';
+} from './gate-config.js';
+export { evaluateGates, failedGates } from './gates.js';
 export { DEFAULT_WAVES, assignWave, hashPoint, planWave, planWaves, validateWaves, waveQuota } from './waves.js';
