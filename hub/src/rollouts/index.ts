@@ -1,5 +1,9 @@
-// Gated rollouts (design §7): the pure engine, its gates and wave planning. The hub owns persistence,
-// the ticker and executing actions; this folder never does I/O.
+// rollouts/: gated rollouts (design §7). A pure engine — spec.ts (what it reads and writes), engine.ts (the tick),
+// commands.ts (pause, resume, abort, supersede, promote), outcomes.ts (wave evaluation), gate-config.ts and
+// gates.ts (gate definitions and evaluation), waves.ts (wave planning), request.ts (API request → spec),
+// claims.ts (fetch-backed convergence), views.ts (what the API shows) — and runner.ts, the one file that does
+// I/O: the ticker, persistence through desired/, telemetry reads, notifications.
+// May import: protocol, context, store/ rows, desired/, artifacts/ (Deliveries).
 export { DEFAULT_DEVICE_TIMEOUT_MS, DEFAULT_SOAK_MS, createRolloutState, resolveRolloutSpec } from './spec.js';
 export type {
   DeviceObservation,
@@ -33,3 +37,11 @@ export {
 } from './gate-config.js';
 export { evaluateGates, failedGates } from './gates.js';
 export { DEFAULT_WAVES, assignWave, hashPoint, planWave, planWaves, validateWaves, waveQuota } from './waves.js';
+export {
+  DEFAULT_ROLLOUT_TICK_MS,
+  createRolloutRunner,
+  type RolloutCommand,
+  type RolloutRunner,
+  type RolloutRunnerOptions,
+} from './runner.js';
+export type { RolloutDetail, ShadowView, WaveView } from './views.js';
