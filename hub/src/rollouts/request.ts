@@ -1,7 +1,7 @@
 // From the API's rollout request to the engine (design §2, §7), pure: whether the rollout is gated at all
 // and, for a gated one, the engine's resolved spec, its first state and the options as listed.
 
-import { EdgefleetError } from '@edgefleet/protocol';
+import { EdgefleetError, parseDuration } from '@edgefleet/protocol';
 import type { GatedStart, RolloutRequest } from '../desired/index.js';
 import type { GateConfig } from './gate-config.js';
 import { DEFAULT_SOAK_MS, createRolloutState, resolveRolloutSpec, type Role, type RolloutSpec, type RolloutState } from './spec.js';
@@ -11,10 +11,9 @@ import { DEFAULT_WAVES } from './waves.js';
 export function durationField(v: string | number | undefined, what: string): number | undefined {
   if (v === undefined) return undefined;
   if (typeof v === 'number') return v;
-  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$/.exec(v);
-  if (!m) throw new EdgefleetError('BAD_INPUT', `${what}: expected a duration like 30s, 10m, 1h or milliseconds, got ${JSON.stringify(v)}`);
-  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[(m[2] ?? 'ms') as 'ms'];
-  return Math.round(Number(m[1]) * unit);
+  const ms = parseDuration(v);
+  if (ms === null) throw new EdgefleetError('BAD_INPUT', `${what}: expected a duration like 30s, 10m, 1h or milliseconds, got ${JSON.stringify(v)}`);
+  return ms;
 }
 
 export interface StartPlan {
