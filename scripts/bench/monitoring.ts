@@ -6,7 +6,7 @@
 // - gate.*: the same for the vibration model's whole gate (6 features, any one drifting fails it).
 
 import { buildReferenceFeature, createFeatureSummary, driftDecision, featureAdd } from '@edgefleet/protocol';
-import { DEFAULT_GATES } from '../../hub/src/rollouts/gate-config.js';
+import { DEFAULT_GATES } from '../../hub/src/index.js';
 import { createNormal, generateVibrationDataset, mulberry32, VIBRATION_FEATURE_SCALE, VIBRATION_FEATURES } from '../lib/train.js';
 import { round, type BenchEntry, type Benchmark } from './harness.js';
 
