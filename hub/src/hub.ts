@@ -14,16 +14,15 @@ import type { MulticastSubscribers } from './broker/multicast.js';
 import { connectBrokerClient, HUB_CLIENT_ID } from './broker/external.js';
 import type { Bus } from './broker/bus.js';
 import type { HubContext } from './context.js';
-import { createDeviceRegistry, type DeviceRegistry } from './devices/registry.js';
-import { createDeployments, type Deployments } from './desired/desired.js';
-import { createArtifactStore, createChunkServer } from './artifacts/artifacts.js';
-import { createDeliveries } from './artifacts/deliveries.js';
+import { createCommandSender, createDeviceRegistry, type CommandSender, type DeviceRegistry } from './devices/index.js';
+import { createDeployments, type Deployments } from './desired/index.js';
+import { createArtifactStore, createChunkServer, createDeliveries } from './artifacts/index.js';
+import { createDeliveryRecords } from './store/deliveries.js';
 import { createIngest, type Ingest, type IngestOptions } from './telemetry/ingest.js';
 import { createModelRegistry, type ModelRegistry } from './models/registry.js';
-import { createCommandSender, type CommandSender } from './devices/commands.js';
 import { createTelemetryConfirmer } from './telemetry/confirm.js';
 import { createApi, createApiToken } from './http/index.js';
-import { createRolloutRunner, type RolloutRunner } from './rollouts/runner.js';
+import { createRolloutRunner, type RolloutRunner } from './rollouts/index.js';
 import { dialHost, parseHostPort } from './broker/address.js';
 import { mosquittoPasswordHash, reloadMosquitto, writeMosquittoPasswordFile } from './broker/mosquitto.js';
 import { createNotifier, loadOrCreateWebhookSecret, type Notifier, type RetryPolicy } from './notify/index.js';
@@ -274,7 +273,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
       },
     });
     setMarkOffline((id) => ingest.status(id, 'offline'));
-    const deliveries = createDeliveries(store);
+    const deliveries = createDeliveries(createDeliveryRecords(store.db));
     const chunks = createChunkServer(ctx, artifacts, (id) => deployments.desiredArtifacts(id), {
       multicast: multicastSubscribers,
       onRequested: (id, sha, indices, count, viaMulticast) => deliveries.requested(id, sha, indices, count, viaMulticast),

@@ -1,7 +1,7 @@
 // @edgefleet/hub: the fleet manager (design §7). Public face: startHub and its types.
 export { startHub, type Hub, type HubOptions } from './hub.js';
-export type { DeviceView } from './devices/registry.js';
-export type { RolloutView, RolloutRequest } from './desired/desired.js';
+export type { DeviceView } from './devices/index.js';
+export type { RolloutView, RolloutRequest } from './desired/index.js';
 export type { FleetStatus, VersionHealth } from './telemetry/fleet-status.js';
 export { DEFAULT_GATES, type GateConfig } from './rollouts/index.js';
 export type { ModelVersionView, PushResult } from './models/registry.js';

@@ -11,3 +11,4 @@ export * from './verify.js';
 export * from './frames.js';
 export * from './telemetry/index.js';
 export * from './tensors/index.js';
+export * from './duration.js';

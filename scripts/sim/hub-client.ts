@@ -53,7 +53,7 @@ export interface RolloutInput {
   soak?: string | number;
   onFail?: 'pause' | 'rollback';
   shadow?: boolean;
-  /** Partial gate config (hub/src/rollouts/gates.ts GateConfig). */
+  /** Partial gate config (hub/src/rollouts/gate-config.ts GateConfig). */
   gates?: Record<string, number | string[]>;
   deviceTimeout?: string | number;
 }

@@ -1,5 +1,6 @@
 // Fleet, token, audit and webhook commands (design §2, §6, §7).
 
+import { parseDuration } from '@edgefleet/protocol';
 import { usageError, type CommandSpec, type Values } from './args.js';
 import { createClient } from './client.js';
 import { parseTags } from './commands-devices.js';
@@ -11,9 +12,8 @@ async function fleetHealthCmd(spec: string | undefined, v: Values): Promise<void
   if (!spec || at <= 0) throw usageError('usage: edgefleet fleet health NAME@VERSION [--tag k=v]... [--device ID] [--since 1h]');
   const q = new URLSearchParams({ model: spec.slice(0, at), version: spec.slice(at + 1) });
   if (v.since) {
-    const m = /^(\d+(?:\.\d+)?)(s|m|h|d)$/.exec(v.since);
-    if (!m) throw usageError(`--since must look like 30m, 1h or 7d, got ${JSON.stringify(v.since)}`);
-    const ms = Number(m[1]) * { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 's'];
+    const ms = parseDuration(v.since, { unitRequired: true });
+    if (ms === null) throw usageError(`--since must look like 30m, 1h or 7d, got ${JSON.stringify(v.since)}`);
     q.set('from', String(Math.floor(Date.now() - ms)));
   }
   for (const t of v.tag ?? []) q.append('tag', t);

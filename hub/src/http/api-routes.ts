@@ -5,9 +5,9 @@
 import { Hono } from 'hono';
 import type { HubContext } from '../context.js';
 import type { DeviceRegistry } from '../devices/registry.js';
-import type { Deployments } from '../desired/desired.js';
+import type { Deployments } from '../desired/index.js';
 import type { ModelRegistry } from '../models/registry.js';
-import type { ArtifactStore } from '../artifacts/artifacts.js';
+import type { ArtifactStore } from '../artifacts/index.js';
 import type { CommandSender } from '../devices/commands.js';
 import type { RolloutRunner } from '../rollouts/runner.js';
 import type { GuardEnv } from './guard.js';

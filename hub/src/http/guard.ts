@@ -7,7 +7,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Context, MiddlewareHandler } from 'hono';
 import { EdgefleetError } from '@edgefleet/protocol';
 import type { Role, Store } from '../store/db.js';
-import type { DeviceRegistry } from '../devices/registry.js';
+import type { DeviceRegistry } from '../devices/index.js';
 import { basicCredentials, bearerPrincipal, roleAtLeast, type Principal } from './auth.js';
 
 /** `none`: anyone; `device`: device Basic auth or any API token; a role: an API token of at least it. */

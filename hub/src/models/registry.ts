@@ -5,7 +5,7 @@
 import { DEFAULT_CHUNK_SIZE, EdgefleetError, LIMITS, Manifest, ModelName, SemVer } from '@edgefleet/protocol';
 import { prepareModelPush, type PushOptions } from './index.js';
 import type { HubContext } from '../context.js';
-import type { ArtifactStore } from '../artifacts/artifacts.js';
+import type { ArtifactStore } from '../artifacts/index.js';
 import type { ModelVersionRow } from '../store/db.js';
 
 export interface ModelVersionView {

@@ -1,25 +1,19 @@
 // The rollout engine against a simulated fleet: a fake clock value per tick, no sleeping, no I/O.
 import { describe, expect, it } from 'vitest';
 import { createHistogram, histogramAdd, type Histogram } from '@edgefleet/protocol';
+import { abort, pause, promote, resume, supersede } from './commands.js';
+import { step } from './engine.js';
+import type { VersionHealth } from './gate-config.js';
+import { deviceOutcome, gatesDue, healthQuery } from './outcomes.js';
 import {
-  abort,
   createRolloutState,
-  deviceOutcome,
-  gatesDue,
-  healthQuery,
-  pause,
-  promote,
   resolveRolloutSpec,
-  resume,
-  step,
-  supersede,
   type Observations,
   type RolloutAction,
   type RolloutSpec,
   type RolloutSpecInput,
   type RolloutState,
-} from './engine.js';
-import type { VersionHealth } from './gates.js';
+} from './spec.js';
 
 const V1 = '1.0.0';
 const V2 = '2.0.0';

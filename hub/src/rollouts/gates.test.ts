@@ -9,14 +9,8 @@ import {
   type FeatureSummary,
   type Histogram,
 } from '@edgefleet/protocol';
-import {
-  evaluateGates,
-  failedGates,
-  resolveGateConfig,
-  type GateName,
-  type GateResult,
-  type VersionHealth,
-} from './gates.js';
+import { resolveGateConfig, type GateName, type GateResult, type VersionHealth } from './gate-config.js';
+import { evaluateGates, failedGates } from './gates.js';
 
 /** mulberry32 + Box–Muller: reproducible samples. */
 function normal(seed: number): () => number {

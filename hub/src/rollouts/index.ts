@@ -1,42 +1,31 @@
-// Gated rollouts (design §7): the pure engine, its gates and wave planning. The hub owns persistence,
-// the ticker and executing actions; this folder never does I/O.
-export {
-  DEFAULT_DEVICE_TIMEOUT_MS,
-  DEFAULT_SOAK_MS,
-  abort,
-  createRolloutState,
-  deviceOutcome,
-  emptyHealth,
-  gatesDue,
-  healthQuery,
-  pause,
-  promote,
-  resolveRolloutSpec,
-  resume,
-  step,
-  supersede,
-  waveCounts,
-  type DeviceObservation,
-  type DeviceOutcome,
-  type DeviceRecord,
-  type NotifyEvent,
-  type Observations,
-  type OnFail,
-  type Role,
-  type RolloutAction,
-  type RolloutSpec,
-  type RolloutSpecInput,
-  type RolloutState,
-  type RolloutStatus,
-  type StepResult,
-  type WaveCounts,
-  type WaveOutcome,
-  type WaveRecord,
-} from './engine.js';
+// rollouts/: gated rollouts (design §7). A pure engine — spec.ts (what it reads and writes), engine.ts (the tick),
+// commands.ts (pause, resume, abort, supersede, promote), outcomes.ts (wave evaluation), gate-config.ts and
+// gates.ts (gate definitions and evaluation), waves.ts (wave planning), request.ts (API request → spec),
+// claims.ts (fetch-backed convergence), views.ts (what the API shows) — and runner.ts, the one file that does
+// I/O: the ticker, persistence through desired/, telemetry reads, notifications.
+// May import: protocol, context, store/ rows, desired/, artifacts/ (Deliveries).
+export { DEFAULT_DEVICE_TIMEOUT_MS, DEFAULT_SOAK_MS, createRolloutState, resolveRolloutSpec } from './spec.js';
+export type {
+  DeviceObservation,
+  DeviceRecord,
+  NotifyEvent,
+  Observations,
+  OnFail,
+  Role,
+  RolloutAction,
+  RolloutSpec,
+  RolloutSpecInput,
+  RolloutState,
+  RolloutStatus,
+  StepResult,
+  WaveOutcome,
+  WaveRecord,
+} from './spec.js';
+export { step } from './engine.js';
+export { abort, pause, promote, resume, supersede } from './commands.js';
+export { deviceOutcome, emptyHealth, gatesDue, healthQuery, waveCounts, type DeviceOutcome, type WaveCounts } from './outcomes.js';
 export {
   DEFAULT_GATES,
-  evaluateGates,
-  failedGates,
   referenceCounts,
   resolveGateConfig,
   type GateConfig,
@@ -45,5 +34,14 @@ export {
   type ReferenceCounts,
   type VersionHealth,
   type WaveDeviceCounts,
-} from './gates.js';
+} from './gate-config.js';
+export { evaluateGates, failedGates } from './gates.js';
 export { DEFAULT_WAVES, assignWave, hashPoint, planWave, planWaves, validateWaves, waveQuota } from './waves.js';
+export {
+  DEFAULT_ROLLOUT_TICK_MS,
+  createRolloutRunner,
+  type RolloutCommand,
+  type RolloutRunner,
+  type RolloutRunnerOptions,
+} from './runner.js';
+export type { RolloutDetail, ShadowView, WaveView } from './views.js';

@@ -2,106 +2,37 @@
 // online/last seen, merged telemetry of the wave's devices) and executes its actions — state persisted with
 // the desired states it sends in one transaction, then published; audit rows; webhook notifications.
 
-import { randomBytes } from 'node:crypto';
 import {
   EdgefleetError,
-  histogramQuantile,
   mergeWindows,
   type Manifest,
   type ReportedState,
   type TelemetryWindow,
 } from '@edgefleet/protocol';
 import type { HubContext } from '../context.js';
-import { deviceMatches, type Deployments, type RolloutRequest, type RolloutView } from '../desired/desired.js';
+import { deviceMatches, type Deployments, type EngineSends, type RolloutRequest } from '../desired/index.js';
 import type { DeviceRow, RolloutRow } from '../store/db.js';
 import { windowsOf } from '../http/health-api.js';
-import { createClaimCheck, type Deliveries } from '../artifacts/deliveries.js';
-import {
-  DEFAULT_SOAK_MS,
-  DEFAULT_WAVES,
-  abort,
-  createRolloutState,
-  emptyHealth,
-  gatesDue,
-  healthQuery,
-  pause,
-  promote,
-  referenceCounts,
-  resolveRolloutSpec,
-  resume,
-  step,
-  supersede,
-  waveCounts,
-  type DeviceObservation,
-  type DeviceOutcome,
-  type GateConfig,
-  type GateResult,
-  type Observations,
-  type RolloutAction,
-  type RolloutSpec,
-  type RolloutState,
-  type StepResult,
-  type VersionHealth,
-  type WaveOutcome,
-} from './index.js';
+import type { Deliveries } from '../artifacts/index.js';
+import { createClaimCheck } from './claims.js';
+import { abort, pause, promote, resume, supersede } from './commands.js';
+import { step } from './engine.js';
+import { referenceCounts, type VersionHealth } from './gate-config.js';
+import { emptyHealth, gatesDue, healthQuery } from './outcomes.js';
+import { gatedStart, startPlan } from './request.js';
+import type { DeviceObservation, Observations, RolloutAction, RolloutSpec, RolloutState, StepResult } from './spec.js';
+import { allAtOnceDetail, gatedDetail, shadowView, type RolloutDetail } from './views.js';
 
 export const DEFAULT_ROLLOUT_TICK_MS = 1000;
 /** The engine's actor in the audit log. */
 const ENGINE = 'rollout-engine';
 const LIVE = new Set(['running', 'soaking', 'paused']);
 
-/** "10m", "30s", "1h", "250ms", "1d" or a number of milliseconds. */
-export function parseDuration(v: string | number | undefined, what: string): number | undefined {
-  if (v === undefined) return undefined;
-  if (typeof v === 'number') return v;
-  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$/.exec(v);
-  if (!m) throw new EdgefleetError('BAD_INPUT', `${what}: expected a duration like 30s, 10m, 1h or milliseconds, got ${JSON.stringify(v)}`);
-  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[(m[2] ?? 'ms') as 'ms'];
-  return Math.round(Number(m[1]) * unit);
-}
-
-export interface WaveView {
-  index: number;
-  percent: number;
-  outcome: WaveOutcome;
-  startedAt: string;
-  doneAt: string | null;
-  gatesAt: string | null;
-  /** Devices in the wave (the dashboard's progress total). */
-  devices: number;
-  converged: number;
-  counts: Record<DeviceOutcome, number> & { total: number };
-  /** Device ids per outcome: pending, converged, failed, skipped (offline past the timeout), left. */
-  byOutcome: Record<DeviceOutcome, string[]>;
-  gates: GateResult[];
-}
-
-export interface ShadowView {
-  compared: number;
-  agreed: number;
-  agreement: number | null;
-  latencyMs: { shadow: { p50: number | null; p95: number | null }; active: { p50: number | null; p95: number | null } };
-}
-
-export interface RolloutDetail extends RolloutView {
-  /** Wave plan (cumulative percents) and options of a gated rollout; all-at-once rollouts have none. */
-  plan: { waves: number[]; soakMs: number; onFail: 'pause' | 'rollback'; shadow: boolean; deviceTimeoutMs: number; gates: GateConfig } | null;
-  /** Current wave index (0-based), -1 before the first. */
-  wave: number;
-  waves: WaveView[];
-  /** The latest evaluated gates (value against limit, pass / fail / no verdict). */
-  gates: GateResult[];
-  pausedReason: string | null;
-  supersededBy: string | null;
-  /** Shadow rollouts: agreement with and latency against the active version on the rollout's devices. */
-  shadow: ShadowView | null;
-}
-
 export interface RolloutRunnerOptions {
   /** Ticker period (default 1 s). */
   tickMs?: number;
   /**
-   * What the hub knows devices fetched (deliveries.ts): given, a device's claim to run the rollout's version
+   * What the hub knows devices fetched (artifacts/ Deliveries): given, a device's claim to run the rollout's version
    * counts only when the hub served it that artifact whole or its telemetry since the send names the version.
    */
   deliveries?: Deliveries;
@@ -123,7 +54,9 @@ export interface RolloutRunner {
 }
 
 const ms = (iso: string | null | undefined): number | null => (iso ? Date.parse(iso) : null);
-const iso = (t: number | null): string | null => (t === null ? null : new Date(t).toISOString());
+// desired/ reads the engine's persisted state through its own EngineSends type: keep the two compatible
+type Compatible<T extends true> = T;
+export type StateIsEngineSends = Compatible<RolloutState extends EngineSends ? true : false>;
 
 /** A device as the engine sees it: its reported state for the rollout's model, online and last seen. */
 function observeDevice(d: DeviceRow, model: string): DeviceObservation {
@@ -206,7 +139,25 @@ export function createRolloutRunner(ctx: HubContext, deployments: Deployments, o
 
   const targetsOf = (row: RolloutRow, devices: readonly DeviceRow[]) => devices.filter((d) => deviceMatches(row.targets, d));
 
-  const claims = options.deliveries ? createClaimCheck(ctx, options.deliveries, options.claimGraceMs) : null;
+  const claims = options.deliveries
+    ? createClaimCheck(options.deliveries, {
+        graceMs: options.claimGraceMs,
+        onUnbacked: (spec, state, id, now) => {
+          ctx.metrics.inc('edgefleet_unbacked_claims_total', { model: spec.model });
+          ctx.store.insertEvent({
+            deviceId: id,
+            type: 'error',
+            model: spec.model,
+            version: spec.version,
+            code: 'CONFLICT',
+            message: `reports ${spec.model}@${spec.version} ${state.role}, but never fetched its artifact from the hub and sent no telemetry for it: not counted as converged (rollout ${spec.id})`,
+            at: new Date(now).toISOString(),
+            receivedAt: now,
+          });
+          ctx.log(`rollout ${spec.id}: ${id} reports ${spec.model}@${spec.version} without fetching it; not counted as converged`);
+        },
+      })
+    : null;
 
   const observations = (row: RolloutRow, spec: RolloutSpec, state: RolloutState, devices: readonly DeviceRow[], now: number, withHealth: boolean): Observations => {
     const targets = targetsOf(row, devices);
@@ -299,60 +250,25 @@ export function createRolloutRunner(ctx: HubContext, deployments: Deployments, o
       }
     });
 
-  const shadowView = (row: RolloutRow, state: RolloutState, now: number): ShadowView | null => {
+  /** Shadow rollouts: the shadow against the active version on the devices the rollout reached. */
+  const shadowOf = (row: RolloutRow, state: RolloutState, now: number) => {
     const spec = row.spec as RolloutSpec | null;
     if (!spec?.shadow) return null;
     const ids = Object.keys(state.devices);
     const from = state.createdAt;
     const shadow = versionHealth(windowsOf(ctx, { model: spec.model, version: spec.version, role: 'shadow', deviceIds: ids, from, to: now + 1 }));
     const active = baselineHealth(windowsOf(ctx, { model: spec.model, notVersion: spec.version, role: 'active', deviceIds: ids, from, to: now + 1 }));
-    const q = (h: VersionHealth | undefined, p: number) => (h && h.latencyMs.count > 0 ? histogramQuantile(h.latencyMs, p) : null);
-    const s = shadow.shadow;
-    return {
-      compared: s?.compared ?? 0,
-      agreed: s?.agreed ?? 0,
-      agreement: s && s.compared > 0 ? s.agreed / s.compared : null,
-      latencyMs: { shadow: { p50: q(shadow, 0.5), p95: q(shadow, 0.95) }, active: { p50: q(active, 0.5), p95: q(active, 0.95) } },
-    };
+    return shadowView(shadow, active);
   };
 
   const detail = (row: RolloutRow, devices: readonly DeviceRow[], withShadow = true): RolloutDetail => {
     const base = deployments.get(row.id);
-    if (!row.state || !row.spec) {
-      return { ...base, plan: null, wave: -1, waves: [], gates: [], pausedReason: null, supersededBy: null, shadow: null };
-    }
+    if (!row.state || !row.spec) return allAtOnceDetail(base);
     const spec = row.spec as RolloutSpec;
     const state = row.state as RolloutState;
     const now = ctx.now().getTime();
     const obs = observations(row, spec, state, devices, now, false);
-    const waves = state.waves.map((w): WaveView => {
-      const c = waveCounts(spec, state, w, obs);
-      return {
-        index: w.index,
-        percent: w.percent,
-        outcome: w.outcome,
-        startedAt: iso(w.startedAt)!,
-        doneAt: iso(w.doneAt),
-        gatesAt: iso(w.gatesAt),
-        devices: w.deviceIds.length,
-        converged: c.converged,
-        counts: { pending: c.pending, converged: c.converged, failed: c.failed, skipped: c.skipped, left: c.left, total: w.deviceIds.length },
-        byOutcome: c.byOutcome,
-        gates: w.gates,
-      };
-    });
-    const judged = [...state.waves].reverse().find((w) => w.gates.length > 0);
-    return {
-      ...base,
-      role: state.role,
-      plan: { waves: spec.waves, soakMs: spec.soakMs, onFail: spec.onFail, shadow: spec.shadow, deviceTimeoutMs: spec.deviceTimeoutMs, gates: spec.gates },
-      wave: state.wave,
-      waves,
-      gates: judged?.gates ?? [],
-      pausedReason: state.pausedReason,
-      supersededBy: state.supersededBy,
-      shadow: withShadow ? shadowView(row, state, now) : null,
-    };
+    return gatedDetail(base, spec, state, obs, withShadow ? shadowOf(row, state, now) : null);
   };
 
   /** A new rollout of the same model (and role) supersedes the running one, explicitly and audited. */
@@ -370,52 +286,13 @@ export function createRolloutRunner(ctx: HubContext, deployments: Deployments, o
   return {
     start: (request, actor) =>
       serial(async () => {
-        const soakMs = parseDuration(request.soak, 'soak') ?? DEFAULT_SOAK_MS;
-        const waves = request.waves ?? [...DEFAULT_WAVES];
-        const role = request.shadow ? 'shadow' : 'active';
-        // design §2: `--waves 100 --soak 0` keeps the all-at-once deployment (no engine, no gates)
-        if (waves.length === 1 && waves[0] === 100 && soakMs === 0 && !request.gates) {
-          const v = await deployments.start(request, actor);
-          await supersedeRunning(request.model, role, v.id, actor);
-          return detail(mustRow(v.id), store.listDevices());
-        }
-        const mv = store.getModelVersion(request.model, request.version);
-        if (!mv) throw new EdgefleetError('NOT_FOUND', `model ${request.model}@${request.version} not found`);
-        const floor = ctx.keys.keyring.releaseFloors[request.model];
-        if (floor !== undefined && mv.release < floor) {
-          throw new EdgefleetError('BELOW_RELEASE_FLOOR', `${request.model}@${request.version} (release ${mv.release}) is below the release floor ${floor}`);
-        }
-        const id = `r-${randomBytes(5).toString('hex')}`;
-        const deviceTimeoutMs = parseDuration(request.deviceTimeout, 'deviceTimeout');
-        const spec = resolveRolloutSpec({
-          id,
-          model: request.model,
-          version: request.version,
-          release: mv.release,
-          waves,
-          soakMs,
-          ...(request.onFail ? { onFail: request.onFail } : {}),
-          shadow: request.shadow ?? false,
-          ...(request.gates ? { gates: request.gates as Partial<GateConfig> } : {}),
-          ...(deviceTimeoutMs !== undefined ? { deviceTimeoutMs } : {}),
-        });
-        const now = ctx.now();
-        const state = createRolloutState(spec, now.getTime());
-        const options: Record<string, unknown> = { waves: spec.waves, soak: request.soak ?? spec.soakMs, onFail: spec.onFail };
-        if (request.gates) options.gates = request.gates;
-        if (request.deviceTimeout !== undefined) options.deviceTimeout = request.deviceTimeout;
-        const targets: RolloutRow['targets'] = {};
-        if (request.targets.all) targets.all = true;
-        if (request.targets.tags?.length) targets.tags = request.targets.tags;
-        if (request.targets.devices?.length) targets.devices = request.targets.devices;
-        await deployments.commit(() => {
-          store.insertRollout({ id, model: spec.model, version: spec.version, role, targets, options, status: state.status, createdAt: now.toISOString(), spec, state });
-          store.appendAudit(actor, 'rollout.start', { id, ...request });
-        }, []);
-        await supersedeRunning(spec.model, role, id, actor);
+        const plan = startPlan(request);
+        // the one start path (desired/): version, release floor, id and the stored row with its audit
+        const v = await deployments.start(request, actor, plan.gated ? (id, release, now) => gatedStart(request, plan, id, release, now) : undefined);
+        await supersedeRunning(request.model, plan.role, v.id, actor);
         // the first wave goes out now, not on the next tick
-        await tickOne(mustRow(id), store.listDevices());
-        return detail(mustRow(id), store.listDevices());
+        if (plan.gated) await tickOne(mustRow(v.id), store.listDevices());
+        return detail(mustRow(v.id), store.listDevices());
       }),
     list: () => {
       const devices = store.listDevices();

@@ -3,7 +3,7 @@
 
 import { z } from 'zod';
 import { EdgefleetError } from '@edgefleet/protocol';
-import { RolloutRequest } from '../../desired/desired.js';
+import { RolloutRequest } from '../../desired/index.js';
 import { actor } from '../auth.js';
 import { principal } from '../guard.js';
 import { jsonBody, optionalJsonBody } from '../errors.js';

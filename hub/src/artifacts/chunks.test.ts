@@ -1,7 +1,8 @@
 // Chunk scheduling: round-robin across devices with a global cap and a bounded queue per device.
 import { describe, expect, it } from 'vitest';
 import { generateKeyPair, signDocument, topics, type Manifest } from '@edgefleet/protocol';
-import { createChunkServer, type ArtifactStore } from './artifacts.js';
+import { createChunkServer } from './chunks.js';
+import type { ArtifactStore } from './store.js';
 import type { HubContext } from '../context.js';
 import { createMetrics, HUB_METRICS } from '../metrics.js';
 

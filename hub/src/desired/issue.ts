@@ -1,107 +1,19 @@
-// Deployments → desired states (design §3, §7): per device, the models it should run follow from the
-// rollouts whose targets include it (the latest rollout per model and role wins). Each change is a new
-// desired state with a strictly increasing sequence, signed by the director key, published retained.
-// A rollout issued all at once applies to its whole target set; a gated one (rollout-runner.ts) only to the
-// devices its engine state has sent it to, in the role it sent (design §7).
+// Desired states (design §3, §7): per device, the models it should run follow from the rollouts whose targets
+// include it (assignments.ts; the latest rollout per model and role wins). Each change is a new desired state
+// with a strictly increasing sequence, signed by the director key, published retained. A rollout issued all
+// at once applies to its whole target set; a gated one (rollouts/runner.ts) only to the devices its engine
+// state has sent it to, in the role it sent (design §7). Every rollout, gated or not, starts through `start`.
 
 import { randomBytes } from 'node:crypto';
-import { z } from 'zod';
-import {
-  DesiredState,
-  EdgefleetError,
-  Envelope,
-  LIMITS,
-  Manifest,
-  ModelName,
-  SemVer,
-  DeviceId,
-  TelemetrySettings,
-  fromBase64,
-  topics,
-  utf8Decode,
-} from '@edgefleet/protocol';
+import { DesiredState, EdgefleetError, Envelope, LIMITS, TelemetrySettings, topics } from '@edgefleet/protocol';
 import type { HubContext } from '../context.js';
 import type { DeviceRow, RolloutRow, RolloutTargets } from '../store/db.js';
-import type { RolloutState } from '../rollouts/index.js';
+import { assignmentsFor, deviceMatches, type EngineSends } from './assignments.js';
+import { rolloutTargets, type RolloutRequest } from './request.js';
 
 const DAY_MS = 86_400_000;
 /** Desired states are valid this long; the hub re-signs those past half their life (design §3 `expiresAt`). */
 export const DESIRED_LIFETIME_MS = 30 * DAY_MS;
-
-export const Targets = z
-  .object({
-    all: z.boolean().optional(),
-    tags: z.array(z.record(z.string(), z.string())).max(64).optional(),
-    devices: z.array(DeviceId).max(10_000).optional(),
-  })
-  .refine((t) => t.all === true || (t.tags?.length ?? 0) > 0 || (t.devices?.length ?? 0) > 0, {
-    message: 'targets need all: true, tags or devices',
-  });
-
-export const RolloutRequest = z.object({
-  model: ModelName,
-  version: SemVer,
-  targets: Targets,
-  waves: z.array(z.number().min(0).max(100)).max(20).optional(),
-  soak: z.union([z.string().max(16), z.number().min(0)]).optional(),
-  onFail: z.enum(['pause', 'rollback']).optional(),
-  shadow: z.boolean().optional(),
-  /** Partial gate config (rollouts/gates.ts GateConfig); the engine checks names and ranges. */
-  gates: z.record(z.string().max(64), z.union([z.number(), z.array(z.string().max(64)).max(16)])).optional(),
-  /** How long a sent device may take to converge ("30m", "10s" or ms) before it is skipped (offline) or failed. */
-  deviceTimeout: z.union([z.string().max(16), z.number().min(1)]).optional(),
-});
-export type RolloutRequest = z.infer<typeof RolloutRequest>;
-
-/** Whether a device is in a rollout's target set: `all`, any tag map (all pairs match), or listed by id. */
-export function deviceMatches(targets: RolloutTargets, device: Pick<DeviceRow, 'id' | 'tags'>): boolean {
-  if (targets.all) return true;
-  if (targets.devices?.includes(device.id)) return true;
-  return (targets.tags ?? []).some((want) => Object.entries(want).every(([k, v]) => device.tags[k] === v));
-}
-
-/** Rollout statuses whose target devices should run the version. */
-const EFFECTIVE = new Set(['active', 'completed']);
-
-export interface Assignment {
-  model: string;
-  version: string;
-  role: 'active' | 'shadow';
-  rolloutId: string;
-}
-
-/**
- * Pure: the models a device should run, from all rollouts (latest per model and role wins). A gated
- * rollout counts for a device only once its engine has sent it there (in the role sent: shadow until
- * promoted) — or, once completed, to every device in its target set — not after its wave was rolled back, and never after an abort — so the device falls back
- * to the rollout before it, which is how "send the previous version" is expressed (design §3 downgrade).
- * Superseded and rolled-back rollouts still count for the devices they reached until a newer one does.
- */
-export function assignmentsFor(device: Pick<DeviceRow, 'id' | 'tags'>, rollouts: readonly RolloutRow[]): Assignment[] {
-  const byKey = new Map<string, Assignment>();
-  for (const r of [...rollouts].sort((a, b) => a.seq - b.seq)) {
-    if (!deviceMatches(r.targets, device)) continue;
-    let role = r.role;
-    if (r.state) {
-      if (r.status === 'aborted') continue;
-      const state = r.state as RolloutState;
-      const sent = state.devices[device.id]?.sent;
-      if (sent === 'previous') continue;
-      if (sent === undefined) {
-        // design §7: after completion, devices joining the target set converge to the rolled-out
-        // version at once (the engine records them on its next tick; same assignment, no new sequence)
-        if (r.status !== 'completed') continue;
-        role = state.role;
-      } else role = sent;
-    } else if (!EFFECTIVE.has(r.status)) continue;
-    byKey.set(`${r.model}\u0000${role}`, { model: r.model, version: r.version, role, rolloutId: r.id });
-  }
-  // a shadow of the version that is already active is pointless
-  const out = [...byKey.values()].filter(
-    (a) => a.role === 'active' || byKey.get(`${a.model}\u0000active`)?.version !== a.version,
-  );
-  return out.sort((a, b) => (a.model === b.model ? a.role.localeCompare(b.role) : a.model.localeCompare(b.model)));
-}
 
 export interface RolloutView {
   id: string;
@@ -116,8 +28,21 @@ export interface RolloutView {
   devices: number;
 }
 
+/** A gated rollout's engine part (rollouts/): its resolved spec and first state, and its options as listed. */
+export interface GatedStart {
+  spec: unknown;
+  state: { status: string };
+  options: Record<string, unknown>;
+}
+
 export interface Deployments {
-  start(request: RolloutRequest, actor: string): Promise<RolloutView>;
+  /**
+   * The one way a rollout starts (design §3, §7): checks the version exists and is not below the keyring's
+   * release floor, gives it an id and stores it with its audit row. Without `gated` it is issued all at once
+   * (status completed, the target set's desired states re-issued now); with it, `gated` builds the engine's
+   * spec and first state for that id and release, and the engine's runner sends the waves.
+   */
+  start(request: RolloutRequest, actor: string, gated?: (id: string, release: number, now: Date) => GatedStart): Promise<RolloutView>;
   list(): RolloutView[];
   get(id: string): RolloutView;
   abort(id: string, actor: string): Promise<RolloutView>;
@@ -146,11 +71,6 @@ export interface Deployments {
    * (same sequence, harmless) and the engine never sends them again.
    */
   commit(write: () => void, deviceIds: readonly string[]): Promise<void>;
-}
-
-function manifestOf(envelopeJson: string): Manifest {
-  const env = Envelope.parse(JSON.parse(envelopeJson) as unknown);
-  return Manifest.parse(JSON.parse(utf8Decode(fromBase64(env.payload))) as unknown);
 }
 
 export interface DeploymentsOptions {
@@ -256,7 +176,7 @@ export function createDeployments(ctx: HubContext, options: DeploymentsOptions =
   };
 
   return {
-    async start(request, actor) {
+    async start(request, actor, gated) {
       const mv = store.getModelVersion(request.model, request.version);
       if (!mv) throw new EdgefleetError('NOT_FOUND', `model ${request.model}@${request.version} not found`);
       // design §3: a manifest below the keyring's release floor can never be installed
@@ -265,15 +185,13 @@ export function createDeployments(ctx: HubContext, options: DeploymentsOptions =
         throw new EdgefleetError('BELOW_RELEASE_FLOOR', `${request.model}@${request.version} (release ${mv.release}) is below the release floor ${floor}`);
       }
       const id = `r-${randomBytes(5).toString('hex')}`;
-      const at = ctx.now().toISOString();
+      const now = ctx.now();
+      const engine = gated?.(id, mv.release, now);
       const options: Record<string, unknown> = {};
       if (request.waves) options.waves = request.waves;
       if (request.soak !== undefined) options.soak = request.soak;
       if (request.onFail) options.onFail = request.onFail;
-      const targets: RolloutTargets = {};
-      if (request.targets.all) targets.all = true;
-      if (request.targets.tags?.length) targets.tags = request.targets.tags;
-      if (request.targets.devices?.length) targets.devices = request.targets.devices;
+      const targets = rolloutTargets(request);
       store.transaction(() => {
         store.insertRollout({
           id,
@@ -281,13 +199,15 @@ export function createDeployments(ctx: HubContext, options: DeploymentsOptions =
           version: request.version,
           role: request.shadow ? 'shadow' : 'active',
           targets,
-          options,
-          // all at once: the whole target set gets it now (gated waves come with the rollout engine)
-          status: 'completed',
-          createdAt: at,
+          options: engine ? engine.options : options,
+          // all at once: the whole target set gets it now; gated: only what the engine sends
+          status: engine ? engine.state.status : 'completed',
+          createdAt: now.toISOString(),
+          ...(engine ? { spec: engine.spec, state: engine.state } : {}),
         });
         store.appendAudit(actor, 'rollout.start', { id, ...request });
       });
+      if (engine) return view(must(id));
       const devices = store.listDevices().filter((d) => deviceMatches(targets, d));
       await recomputeMany(devices);
       return view(must(id));
@@ -326,7 +246,7 @@ export function createDeployments(ctx: HubContext, options: DeploymentsOptions =
       const ids = new Set<string>();
       for (const r of store.listRollouts()) {
         if (!r.state || !['running', 'soaking', 'paused'].includes(r.status)) continue;
-        for (const id of Object.keys((r.state as RolloutState).devices)) ids.add(id);
+        for (const id of Object.keys((r.state as EngineSends).devices)) ids.add(id);
       }
       await Promise.all(store.listDesired().filter((d) => ids.has(d.deviceId)).map((d) => publishDesired(d.deviceId, d.envelope)));
     },
@@ -373,4 +293,3 @@ export function createDeployments(ctx: HubContext, options: DeploymentsOptions =
   };
 }
 
-export { manifestOf };

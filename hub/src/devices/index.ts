@@ -1,0 +1,5 @@
+// devices/: the device registry (credentials, tags, agent configs, removal; design §4, §7) and signed
+// commands to one device (design §3, §4).
+// May import: protocol, context, store/ rows, broker/ (Mosquitto password hashes).
+export { createDeviceRegistry, type DeviceRegistry, type DeviceRegistryHooks, type DeviceView } from './registry.js';
+export { createCommandSender, sendTelemetryConfirm, type CommandSender } from './commands.js';
