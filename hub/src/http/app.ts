@@ -21,7 +21,7 @@ import { ROLES, createApiToken, type Principal } from './auth.js';
 import { boundRefusedBody, createGuard, type GuardEnv } from './guard.js';
 import { MODEL_PUSH_DOC, mountModelPush } from './models-api.js';
 import { buildOpenApi, type RouteDoc } from './openapi.js';
-import { HEALTH_ROUTE_DOCS, mountHealthApi } from './health-api.js';
+import { HEALTH_ROUTE_DOCS, mountHealthApi } from './routes/health.js';
 import { parseDeviceFilter, queryDevices } from './device-query.js';
 import { mountDashboard } from '../dashboard/index.js';
 import { verifyAuditChain } from '../trust/audit.js';
