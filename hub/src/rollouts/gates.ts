@@ -8,7 +8,7 @@ import {
   wilson,
   type Reference,
 } from '@edgefleet/protocol';
-import type { VersionHealth } from '../telemetry/index.js';
+import { errorCount, type VersionHealth } from '../telemetry/merge.js';
 
 // merged telemetry of one model version over a wave's devices and time: the health API's own type and merge
 export type { VersionHealth };
@@ -158,13 +158,6 @@ export interface WaveDeviceCounts {
   skipped: number;
 }
 
-function errorTotal(e: VersionHealth['errors']): number {
-  if (typeof e === 'number') return e;
-  let s = 0;
-  for (const v of Object.values(e)) s += v ?? 0;
-  return s;
-}
-
 const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
 const fmt = (x: number) => (Math.abs(x) >= 100 ? x.toFixed(0) : x.toPrecision(3));
 
@@ -201,7 +194,7 @@ export function minReportingGate(config: GateConfig, candidate: VersionHealth, d
 
 export function errorRateGate(config: GateConfig, candidate: VersionHealth, baseline?: VersionHealth): GateResult {
   const baseRate =
-    baseline && baseline.inferences >= config.minSamples ? errorTotal(baseline.errors) / baseline.inferences : null;
+    baseline && baseline.inferences >= config.minSamples ? errorCount(baseline) / baseline.inferences : null;
   const relative = config.maxErrorRateIncrease !== undefined && baseRate !== null;
   const limit = relative ? baseRate + config.maxErrorRateIncrease! : config.maxErrorRate;
   if (candidate.inferences < config.minSamples) {
@@ -213,7 +206,7 @@ export function errorRateGate(config: GateConfig, candidate: VersionHealth, base
       detail: `${candidate.inferences} inferences, need ${config.minSamples} for a verdict`,
     };
   }
-  const value = errorTotal(candidate.errors) / candidate.inferences;
+  const value = errorCount(candidate) / candidate.inferences;
   return {
     name: 'error-rate',
     value,

@@ -21,7 +21,7 @@ import { createTelemetrySql } from '../store/telemetry.js';
 import { createEventLog, type EventLog } from './event-log.js';
 import { createDeviceRateLimits, type DeviceRateLimits } from './rate-limit.js';
 import { parseStoredWindow, parseTelemetryBatch } from './fast-check.js';
-import { mergeWindowInto } from './merge.js';
+import { errorCount, mergeWindowInto } from './merge.js';
 import { createTelemetryPolicy } from './policy.js';
 
 export const ROLLUP_MS = 60_000;
@@ -123,8 +123,6 @@ export function createIngest(ctx: HubContext, options: IngestOptions = {}): Inge
     return known;
   };
 
-  const errorsOf = (w: TelemetryWindow): number => Object.values(w.errors).reduce<number>((a, n) => a + (n ?? 0), 0);
-
   const commit = (jobs: Job[]): { statusChanges: Array<[string, DeviceStatus]>; stored: Array<[string, DeviceEvent]>; telemetry: Job[] } => {
     const rollups = new Map<string, { model: string; version: string; role: string; minute: number; window: TelemetryWindow }>();
     const statusChanges: Array<[string, DeviceStatus]> = [];
@@ -199,7 +197,7 @@ export function createIngest(ctx: HubContext, options: IngestOptions = {}): Inge
       }
       for (const [id, at] of seen) store.setDeviceSeen(id, new Date(at).toISOString());
       for (const r of rollups.values()) {
-        sql.putRollup(r.model, r.version, r.role, r.minute, r.window.inferences, errorsOf(r.window), JSON.stringify(r.window));
+        sql.putRollup(r.model, r.version, r.role, r.minute, r.window.inferences, errorCount(r.window), JSON.stringify(r.window));
       }
     });
     metrics.inc('edgefleet_telemetry_batches_total', {}, batches);
