@@ -2,7 +2,7 @@
 export { startHub, type Hub, type HubOptions } from './hub.js';
 export type { DeviceView } from './devices/index.js';
 export type { RolloutView, RolloutRequest } from './desired/index.js';
-export type { FleetStatus, VersionHealth } from './telemetry/fleet-status.js';
+export type { FleetStatus, FleetVersionHealth, VersionHealth } from './telemetry/index.js';
 export { DEFAULT_GATES, type GateConfig } from './rollouts/index.js';
 export type { ModelVersionView, PushResult } from './models/registry.js';
 export { mosquittoPasswordHash } from './broker/mosquitto.js';

@@ -8,8 +8,7 @@ import { API_PREFIX, createGuard, type GuardEnv } from './guard.js';
 import { apiErrorHandler, notFound } from './errors.js';
 import { buildOpenApi, type RouteDoc } from './openapi.js';
 import type { ApiDeps } from './api-routes.js';
-import { HEALTH_ROUTE_DOCS, mountHealthApi } from './health-api.js';
-import { artifactRoutes, auditRoutes, deviceRoutes, fleetRoutes, modelRoutes, rolloutRoutes, tokenRoutes, webhookRoutes } from './routes/index.js';
+import { artifactRoutes, auditRoutes, deviceRoutes, healthRoutes, fleetRoutes, modelRoutes, rolloutRoutes, tokenRoutes, webhookRoutes } from './routes/index.js';
 import { mountDashboard } from '../dashboard/index.js';
 
 export type { ApiDeps } from './api-routes.js';
@@ -37,12 +36,10 @@ export function createApi(deps: ApiDeps): Hono<GuardEnv> {
   app.get('/metrics', (c) => c.text(metrics.render(), 200, { 'content-type': 'text/plain; version=0.0.4' }));
   app.get(`${API_PREFIX}/openapi.json`, (c) => c.json(buildOpenApi(docs, deps.version ?? '0.1.0') as object));
   mountDashboard(app); // design §7: dashboard at /
-  mountHealthApi(app, ctx); // the dashboard's read API: /api/v1/health, /health/overview, /whoami
-  HEALTH_ROUTE_DOCS.forEach(doc);
   guard.add({ method: 'get', path: '/openapi.json', access: 'none' });
 
   // in this order in the OpenAPI document
-  const domains = [deviceRoutes(deps), modelRoutes(deps), rolloutRoutes(deps), fleetRoutes(deps), tokenRoutes(deps), auditRoutes(deps), webhookRoutes(deps), artifactRoutes(deps)];
+  const domains = [healthRoutes(deps), deviceRoutes(deps), modelRoutes(deps), rolloutRoutes(deps), fleetRoutes(deps), tokenRoutes(deps), auditRoutes(deps), webhookRoutes(deps), artifactRoutes(deps)];
   for (const routes of domains) {
     routes.docs.forEach(doc);
     app.route(API_PREFIX, routes.app);

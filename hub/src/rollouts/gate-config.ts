@@ -1,22 +1,11 @@
 // Rollout gate definitions (design §6, §7): the merged telemetry a gate reads, the gates' names, results
 // and thresholds with their defaults, and the per-rollout settings check. Evaluation is in gates.ts.
 
-import { EdgefleetError, type FeatureSummary, type Histogram, type LabelSummary, type Reference, type ShadowSummary } from '@edgefleet/protocol';
+import { EdgefleetError, type Reference } from '@edgefleet/protocol';
+import type { VersionHealth } from '../telemetry/merge.js';
 
-/** Merged telemetry of one model version over a wave's device set and time range (design §6). */
-export interface VersionHealth {
-  /** Devices that reported telemetry for this version in the range. */
-  devices: number;
-  inferences: number;
-  /** Total errors, or errors by code as in a TelemetryWindow. */
-  errors: number | Partial<Record<string, number>>;
-  latencyMs: Histogram;
-  /** Per monitored feature: counts in the reference's bins. */
-  features: Record<string, FeatureSummary>;
-  labels?: LabelSummary;
-  /** Present when this version ran beside another (shadow rollouts). */
-  shadow?: ShadowSummary;
-}
+// merged telemetry of one model version over a wave's devices and time: the one merge's type (telemetry/merge.ts)
+export type { VersionHealth };
 
 /** Reference bin counts per feature, from the manifest (`referenceCounts(manifest.reference)`). */
 export type ReferenceCounts = Record<string, readonly number[]>;

@@ -2,14 +2,8 @@
 // version it replaces and the manifest's drift reference. `pass: null` means no verdict (too little data).
 
 import { driftDecision, histogramQuantile, wilson } from '@edgefleet/protocol';
+import { errorCount } from '../telemetry/merge.js';
 import type { GateConfig, GateResult, ReferenceCounts, VersionHealth, WaveDeviceCounts } from './gate-config.js';
-
-function errorTotal(e: VersionHealth['errors']): number {
-  if (typeof e === 'number') return e;
-  let s = 0;
-  for (const v of Object.values(e)) s += v ?? 0;
-  return s;
-}
 
 const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
 const fmt = (x: number) => (Math.abs(x) >= 100 ? x.toFixed(0) : x.toPrecision(3));
@@ -47,7 +41,7 @@ export function minReportingGate(config: GateConfig, candidate: VersionHealth, d
 
 export function errorRateGate(config: GateConfig, candidate: VersionHealth, baseline?: VersionHealth): GateResult {
   const baseRate =
-    baseline && baseline.inferences >= config.minSamples ? errorTotal(baseline.errors) / baseline.inferences : null;
+    baseline && baseline.inferences >= config.minSamples ? errorCount(baseline) / baseline.inferences : null;
   const relative = config.maxErrorRateIncrease !== undefined && baseRate !== null;
   const limit = relative ? baseRate + config.maxErrorRateIncrease! : config.maxErrorRate;
   if (candidate.inferences < config.minSamples) {
@@ -59,7 +53,7 @@ export function errorRateGate(config: GateConfig, candidate: VersionHealth, base
       detail: `${candidate.inferences} inferences, need ${config.minSamples} for a verdict`,
     };
   }
-  const value = errorTotal(candidate.errors) / candidate.inferences;
+  const value = errorCount(candidate) / candidate.inferences;
   return {
     name: 'error-rate',
     value,

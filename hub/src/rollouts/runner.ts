@@ -4,7 +4,6 @@
 
 import {
   EdgefleetError,
-  mergeWindows,
   type Manifest,
   type ReportedState,
   type TelemetryWindow,
@@ -12,7 +11,7 @@ import {
 import type { HubContext } from '../context.js';
 import { deviceMatches, type Deployments, type EngineSends, type RolloutRequest } from '../desired/index.js';
 import type { DeviceRow, RolloutRow } from '../store/db.js';
-import { windowsOf } from '../http/health-api.js';
+import { mergeHealth, windowsOf } from '../telemetry/index.js';
 import type { Deliveries } from '../artifacts/index.js';
 import { createClaimCheck } from './claims.js';
 import { abort, pause, promote, resume, supersede } from './commands.js';
@@ -75,29 +74,9 @@ function observeDevice(d: DeviceRow, model: string): DeviceObservation {
   return o;
 }
 
-/** Windows of one version merged by addition (design §6) into what the gates read. */
+/** Windows of one version merged by addition (design §6) into what the gates read: the health API's merge. */
 function versionHealth(rows: ReadonlyArray<{ device: string; window: TelemetryWindow }>): VersionHealth {
-  let merged: TelemetryWindow | null = null;
-  const devices = new Set<string>();
-  for (const r of rows) {
-    try {
-      merged = merged ? mergeWindows(merged, r.window) : structuredClone(r.window);
-      devices.add(r.device);
-    } catch {
-      // incompatible summaries (another bin layout): leave the window out, as the rollups do
-    }
-  }
-  if (!merged) return emptyHealth();
-  const h: VersionHealth = {
-    devices: devices.size,
-    inferences: merged.inferences,
-    errors: merged.errors,
-    latencyMs: merged.latencyMs,
-    features: merged.features,
-  };
-  if (merged.labels) h.labels = merged.labels;
-  if (merged.shadow) h.shadow = merged.shadow;
-  return h;
+  return mergeHealth(rows);
 }
 
 /** The version being replaced: of the other versions' windows, the one with the most inferences. */

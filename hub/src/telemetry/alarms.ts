@@ -3,7 +3,9 @@
 
 import type { HubContext } from '../context.js';
 import type { Notifier } from '../notify/index.js';
-import { computeHealth } from '../http/health-api.js';
+import { createFleetSql } from '../store/fleet.js';
+import { createTelemetrySql } from '../store/telemetry.js';
+import { computeHealth } from './health.js';
 import { ROLLUP_MS } from './ingest.js';
 
 export interface AlarmOptions {
@@ -28,41 +30,20 @@ export interface Alarms {
 
 export const ALARM_DEFAULTS = { intervalMs: 60_000, windowMs: 600_000, silentMs: 900_000 } as const;
 
-interface OpenAlarm {
-  key: string;
-  kind: string;
-  raised_at: string;
-  details: string;
-}
-
 export function createAlarms(ctx: HubContext, notifier: Notifier, options: AlarmOptions = {}): Alarms {
   const { store } = ctx;
-  const db = store.db;
+  const fleet = createFleetSql(store);
+  const telemetry = createTelemetrySql(store);
   const intervalMs = options.intervalMs ?? ALARM_DEFAULTS.intervalMs;
   const windowMs = options.windowMs ?? ALARM_DEFAULTS.windowMs;
   const silentMs = options.silentMs ?? ALARM_DEFAULTS.silentMs;
   // a hub that was down heard nothing either: silence counts from this start at the earliest
   const startedAt = ctx.now().getTime();
 
-  const st = {
-    open: db.prepare<[string], OpenAlarm>('SELECT * FROM alarms WHERE kind = ?'),
-    raise: db.prepare('INSERT OR IGNORE INTO alarms (key, kind, raised_at, details) VALUES (?, ?, ?, ?)'),
-    clear: db.prepare('DELETE FROM alarms WHERE key = ?'),
-    inUse: db.prepare<[number], { model: string; version: string }>('SELECT DISTINCT model, version FROM rollups WHERE minute >= ? ORDER BY model, version'),
-    // the dashboard's definition of silent (health-api fleetOverview): not online, last heard of before the cutoff
-    silent: db.prepare<[string], { id: string; status: string; seen: string; tags: string }>(
-      `SELECT id, status, COALESCE(last_seen, status_at, created_at) AS seen, tags FROM devices
-       WHERE status <> 'online' AND COALESCE(last_seen, status_at, created_at) < ? ORDER BY id`,
-    ),
-    device: db.prepare<[string], { status: string; seen: string }>(
-      'SELECT status, COALESCE(last_seen, status_at, created_at) AS seen FROM devices WHERE id = ?',
-    ),
-  };
-
   const checkDrift = (now: number, nowIso: string, out: AlarmCheck) => {
     const from = now - windowMs;
-    const open = new Map(st.open.all('drift').map((a) => [a.key, a]));
-    for (const v of st.inUse.all(Math.floor(from / ROLLUP_MS) * ROLLUP_MS)) {
+    const open = new Map(fleet.openAlarms('drift').map((a) => [a.key, a]));
+    for (const v of telemetry.versionsInUse(Math.floor(from / ROLLUP_MS) * ROLLUP_MS)) {
       if (!store.getModelVersion(v.model, v.version)) continue;
       // the same merge and sample-size-aware decision as the dashboard and the drift gate (design §6):
       // no verdict on too little data, so small windows neither raise nor clear an alarm
@@ -83,14 +64,14 @@ export function createAlarms(ctx: HubContext, notifier: Notifier, options: Alarm
         };
         if (d.verdict === 'drift' && !open.has(key)) {
           store.transaction(() => {
-            st.raise.run(key, 'drift', nowIso, JSON.stringify(details));
+            fleet.raiseAlarm(key, 'drift', nowIso, JSON.stringify(details));
             store.appendAudit('hub', 'alarm.drift', details, nowIso);
           });
           notifier.emit('drift-alarm', details);
           out.raised.push({ kind: 'drift', key });
         } else if (d.verdict === 'no-drift' && open.has(key)) {
           store.transaction(() => {
-            st.clear.run(key);
+            fleet.clearAlarm(key);
             store.appendAudit('hub', 'alarm.drift-cleared', details, nowIso);
           });
           out.cleared.push({ kind: 'drift', key });
@@ -100,15 +81,15 @@ export function createAlarms(ctx: HubContext, notifier: Notifier, options: Alarm
   };
 
   const checkSilent = (now: number, nowIso: string, out: AlarmCheck) => {
-    const open = new Map(st.open.all('silent').map((a) => [a.key, a]));
+    const open = new Map(fleet.openAlarms('silent').map((a) => [a.key, a]));
     // a silence ends when the device is online again or was heard from after the alarm's last-seen time
     for (const a of open.values()) {
       const id = a.key.slice('silent:'.length);
-      const d = st.device.get(id);
+      const d = fleet.deviceSeen(id);
       const since = (JSON.parse(a.details) as { lastSeen?: string }).lastSeen;
       if (!d || d.status === 'online' || d.seen !== since) {
         store.transaction(() => {
-          st.clear.run(a.key);
+          fleet.clearAlarm(a.key);
           store.appendAudit('hub', 'alarm.device-silent-cleared', { deviceId: id, removed: !d }, nowIso);
         });
         open.delete(a.key);
@@ -116,13 +97,13 @@ export function createAlarms(ctx: HubContext, notifier: Notifier, options: Alarm
       }
     }
     if (now - silentMs < startedAt) return;
-    for (const d of st.silent.all(new Date(now - silentMs).toISOString())) {
+    for (const d of fleet.silentDevices(new Date(now - silentMs).toISOString())) {
       const key = `silent:${d.id}`;
       if (open.has(key)) continue;
       const silentForMs = now - Date.parse(d.seen);
       const details = { deviceId: d.id, status: d.status, lastSeen: d.seen, silentForMs, limitMs: silentMs, tags: JSON.parse(d.tags) as Record<string, string> };
       store.transaction(() => {
-        st.raise.run(key, 'silent', nowIso, JSON.stringify(details));
+        fleet.raiseAlarm(key, 'silent', nowIso, JSON.stringify(details));
         store.appendAudit('hub', 'alarm.device-silent', details, nowIso);
         // the dashboard's recent events and the device page read the events table
         store.insertEvent({

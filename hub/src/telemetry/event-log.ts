@@ -3,6 +3,7 @@
 
 import type { DeviceEvent } from '@edgefleet/protocol';
 import type { Store } from '../store/db.js';
+import { createEventSql } from '../store/events.js';
 
 export interface EventLogOptions {
   /** Events kept per device, the newest (default 1000: ≈ 2.5 MB per device at the 2 KiB message cap). */
@@ -21,25 +22,12 @@ export interface EventLog {
 }
 
 export function createEventLog(store: Store, options: EventLogOptions = {}): EventLog {
-  const db = store.db;
+  const sql = createEventSql(store);
   const maxPerDevice = Math.max(1, Math.floor(options.maxPerDevice ?? 1000));
-  const st = {
-    // the (device_id, id) index bounds this to the device's own rows, at most maxPerDevice
-    seen: db.prepare<[string, string, string, string], { one: number }>(
-      'SELECT 1 AS one FROM events WHERE device_id = ? AND at = ? AND type = ? AND message = ? LIMIT 1',
-    ),
-    trim: db.prepare(
-      'DELETE FROM events WHERE device_id = ? AND id <= (SELECT id FROM events WHERE device_id = ? ORDER BY id DESC LIMIT 1 OFFSET ?)',
-    ),
-    // ids grow with arrival, so the rows to delete are a prefix of the table: this reads only those
-    firstKept: db.prepare<[number], { id: number }>('SELECT id FROM events WHERE received_at >= ? ORDER BY id LIMIT 1'),
-    deleteBelow: db.prepare('DELETE FROM events WHERE id < ?'),
-    deleteAll: db.prepare('DELETE FROM events'),
-  };
 
   return {
     add(deviceId, e, receivedAt) {
-      if (st.seen.get(deviceId, e.at, e.type, e.message)) return false;
+      if (sql.seen(deviceId, e.at, e.type, e.message)) return false;
       store.insertEvent({
         deviceId,
         type: e.type,
@@ -50,14 +38,9 @@ export function createEventLog(store: Store, options: EventLogOptions = {}): Eve
         at: e.at,
         receivedAt,
       });
-      st.trim.run(deviceId, deviceId, maxPerDevice);
+      sql.trim(deviceId, maxPerDevice);
       return true;
     },
-    prune(before) {
-      return store.transaction(() => {
-        const kept = st.firstKept.get(before);
-        return kept ? st.deleteBelow.run(kept.id).changes : st.deleteAll.run().changes;
-      });
-    },
+    prune: (before) => sql.prune(before),
   };
 }

@@ -9,15 +9,12 @@ import {
   TELEMETRY_LIMITS,
   TelemetryBatch,
   createWindow,
-  createHistogram,
   histogramAdd,
   histogramIndexRange,
-  mergeWindows,
   parseMessage,
-  type TelemetryWindow,
   utf8Encode,
 } from '@edgefleet/protocol';
-import { isPlainTelemetryBatch, mergeInPlace, parseStoredWindow, parseTelemetryBatch } from './fast-check.js';
+import { isPlainTelemetryBatch, parseStoredWindow, parseTelemetryBatch } from './fast-check.js';
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 
@@ -234,44 +231,5 @@ describe('parseStoredWindow', () => {
     expect(parseStoredWindow('{"latencyMs":')).toBeNull();
     expect(parseStoredWindow(JSON.stringify({ ...w, latencyMs: { ...w.latencyMs, offset: 500_000_000 } }))).toBeNull();
     expect(parseStoredWindow(JSON.stringify({ ...w, start: 8_000_000 }))).toBeNull();
-  });
-});
-
-describe('mergeInPlace', () => {
-  const win = (start: number, latencies: number[], errors: TelemetryWindow['errors'] = {}): TelemetryWindow => {
-    const w = createWindow('tiny', '1.0.0', 'active', start, start + 60_000);
-    for (const l of latencies) histogramAdd(w.latencyMs, l);
-    w.inferences = latencies.length;
-    w.errors = errors;
-    return w;
-  };
-
-  it('leaves the target equal to what mergeWindows returns, for plain windows', () => {
-    const cases: Array<[TelemetryWindow, TelemetryWindow]> = [
-      [win(60_000, [1, 2, 3], { BAD_INPUT: 1 }), win(0, [0, 500, 0.01], { BAD_INPUT: 2, INFERENCE_FAILED: 1 })],
-      [win(0, []), win(120_000, [7])],
-      [win(0, [3]), win(0, [])],
-    ];
-    const withFeature = win(0, [2]);
-    withFeature.features = { f: { bins: [1, 0], nulls: 0, count: 1, sum: 1, sumSq: 1, min: 1, max: 1 } };
-    cases.push([withFeature, win(0, [4])]);
-    for (const [a, b] of cases) {
-      const expected = mergeWindows(a, b);
-      expect(mergeInPlace(a, b)).toBe(true);
-      expect(a).toEqual(expected);
-    }
-  });
-
-  it('declines, unchanged, what it does not handle, and throws unchanged on another histogram accuracy', () => {
-    const a = win(0, [1]);
-    const b = win(0, [2]);
-    b.labels = { labelled: 1, correct: 1, confusion: [[0, 0, 1]] };
-    const before = structuredClone(a);
-    expect(mergeInPlace(a, b)).toBe(false);
-    const c = win(0, [2]);
-    c.latencyMs = createHistogram(0.05);
-    histogramAdd(c.latencyMs, 3);
-    expect(() => mergeInPlace(a, c)).toThrow();
-    expect(a).toEqual(before);
   });
 });

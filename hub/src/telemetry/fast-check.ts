@@ -12,9 +12,7 @@ import {
   TELEMETRY_LIMITS,
   TelemetryBatch,
   histogramIssue,
-  histogramMergeInto,
   windowIssue,
-  type ErrorCode,
   type Histogram,
   type Result,
   type TelemetryWindow,
@@ -164,26 +162,6 @@ export function parseTelemetryBatch(payload: Buffer): Result<TelemetryBatch> {
     return { ok: false, code: 'BAD_MESSAGE', message: `message does not match its schema: ${issues.join('; ')}` };
   }
   return { ok: true, value: parsed.data };
-}
-
-/**
- * `mergeWindows(target, src)` done into `target` (which the caller owns: a rollup parsed from the store
- * or a window of a batch it has stored) for the plain case — no features, outputs, labels or shadow in
- * `src`, no outputs, labels or shadow in `target`; returns false, unchanged, for anything else. A
- * histogram of another accuracy throws before anything changes, as mergeWindows does.
- */
-export function mergeInPlace(target: TelemetryWindow, src: TelemetryWindow): boolean {
-  if (target.model !== src.model || target.version !== src.version || target.role !== src.role) return false;
-  if (src.outputs || src.labels || src.shadow || target.outputs || target.labels || target.shadow) return false;
-  for (const _ in src.features) return false;
-  histogramMergeInto(target.latencyMs, src.latencyMs);
-  target.start = Math.min(target.start, src.start);
-  target.end = Math.max(target.end, src.end);
-  target.inferences += src.inferences;
-  for (const [code, n] of Object.entries(src.errors) as [ErrorCode, number | undefined][]) {
-    if (n !== undefined) target.errors[code] = (target.errors[code] ?? 0) + n;
-  }
-  return true;
 }
 
 /**

@@ -1,19 +1,20 @@
 // Fleet status (design §7): devices online/offline, versions in use (from reported states),
-// and per model version the inference count, error rate and latency quantiles of merged rollups.
+// and per model version the inference count, error rate and latency quantiles of merged rollups (the
+// same merge and summary as the health API's totals).
 
-import { histogramMergeInto, histogramQuantile, type Histogram, type ReportedState } from '@edgefleet/protocol';
+import type { ReportedState } from '@edgefleet/protocol';
 import type { HubContext } from '../context.js';
+import { createTelemetrySql } from '../store/telemetry.js';
 import { ROLLUP_MS } from './ingest.js';
 import { parseStoredWindow } from './fast-check.js';
+import { summarizeHealth, type HealthSummary } from './health.js';
+import { createHealthMerge, type HealthMerge } from './merge.js';
 
-export interface VersionHealth {
+/** One model version and role in fleet status: its merged health, summarized. */
+export interface FleetVersionHealth extends HealthSummary {
   model: string;
   version: string;
   role: 'active' | 'shadow';
-  inferences: number;
-  errors: number;
-  errorRate: number | null;
-  latencyMs: { p50: number | null; p95: number | null; p99: number | null };
   reportingDevices: number;
 }
 
@@ -27,7 +28,7 @@ export interface FleetStatus {
    * than the one signed for it): a device's claim is not evidence, so these are left out of `versions`.
    */
   unknownClaims: number;
-  health: VersionHealth[];
+  health: FleetVersionHealth[];
   rollouts: { total: number; active: number };
   /** Rollouts in progress (gated: running, soaking or paused), with the wave they are at. */
   activeRollouts: Array<{ id: string; model: string; version: string; role: string; status: string; wave: number; waves: number[]; percent: number | null; pausedReason: string | null }>;
@@ -57,50 +58,24 @@ export function fleetStatus(ctx: HubContext, sinceMinutes = 60): FleetStatus {
     }
   }
   const since = Math.floor((ctx.now().getTime() - sinceMinutes * 60_000) / ROLLUP_MS) * ROLLUP_MS;
-  const rows = store.db
-    .prepare<[number], { model: string; version: string; role: string; inferences: number; errors: number; body: string }>(
-      'SELECT model, version, role, inferences, errors, body FROM rollups WHERE minute >= ? ORDER BY model, version, role',
-    )
-    .all(since);
-  const reporting = store.db
-    .prepare<[number], { model: string; version: string; role: string; n: number }>(
-      'SELECT model, version, role, COUNT(DISTINCT device_id) AS n FROM rollup_devices WHERE minute >= ? GROUP BY model, version, role',
-    )
-    .all(since);
-  const acc = new Map<string, { model: string; version: string; role: 'active' | 'shadow'; inferences: number; errors: number; hist: Histogram | null }>();
+  const { rows, reporting } = createTelemetrySql(store).rollupsSince(since);
+  const acc = new Map<string, { model: string; version: string; role: 'active' | 'shadow'; merge: HealthMerge }>();
   for (const r of rows) {
     // a rollup this hub could not have written (e.g. stored before its bounds) is left out, never merged
     const w = parseStoredWindow(r.body);
     if (!w) continue;
     const key = `${r.model}\u0000${r.version}\u0000${r.role}`;
-    const a = acc.get(key) ?? { model: r.model, version: r.version, role: r.role === 'shadow' ? 'shadow' : 'active', inferences: 0, errors: 0, hist: null };
-    a.inferences += r.inferences;
-    a.errors += r.errors;
-    const h = w.latencyMs;
-    if (!a.hist) a.hist = structuredClone(h);
-    else {
-      try {
-        histogramMergeInto(a.hist, h);
-      } catch {
-        // histograms of different accuracy cannot merge; the first one stands
-      }
-    }
-    acc.set(key, a);
+    let a = acc.get(key);
+    if (!a) acc.set(key, (a = { model: r.model, version: r.version, role: r.role === 'shadow' ? 'shadow' : 'active', merge: createHealthMerge() }));
+    a.merge.add('', w);
   }
-  const health: VersionHealth[] = [...acc.values()].map((a) => {
+  const health: FleetVersionHealth[] = [...acc.values()].map((a) => {
+    const s = summarizeHealth(a.merge.result());
     return {
       model: a.model,
       version: a.version,
       role: a.role,
-      inferences: a.inferences,
-      errors: a.errors,
-      // `inferences` counts every call, `errors` the failed ones among them (design §6)
-      errorRate: a.inferences > 0 ? Math.min(1, a.errors / a.inferences) : a.errors > 0 ? 1 : null,
-      latencyMs: {
-        p50: a.hist ? histogramQuantile(a.hist, 0.5) : null,
-        p95: a.hist ? histogramQuantile(a.hist, 0.95) : null,
-        p99: a.hist ? histogramQuantile(a.hist, 0.99) : null,
-      },
+      ...s,
       reportingDevices: reporting.find((x) => x.model === a.model && x.version === a.version && x.role === a.role)?.n ?? 0,
     };
   });

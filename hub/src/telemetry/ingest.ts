@@ -12,15 +12,16 @@ import {
   ReportedState,
   type TelemetryBatch,
   hubSubscriptions,
-  mergeWindows,
   parseMessage,
   parseTopic,
   type TelemetryWindow,
 } from '@edgefleet/protocol';
 import type { HubContext } from '../context.js';
+import { createTelemetrySql } from '../store/telemetry.js';
 import { createEventLog, type EventLog } from './event-log.js';
 import { createDeviceRateLimits, type DeviceRateLimits } from './rate-limit.js';
-import { mergeInPlace, parseStoredWindow, parseTelemetryBatch } from './fast-check.js';
+import { parseStoredWindow, parseTelemetryBatch } from './fast-check.js';
+import { errorCount, mergeWindowInto } from './merge.js';
 import { createTelemetryPolicy } from './policy.js';
 
 export const ROLLUP_MS = 60_000;
@@ -87,7 +88,6 @@ export interface Ingest {
 
 export function createIngest(ctx: HubContext, options: IngestOptions = {}): Ingest {
   const { store, metrics } = ctx;
-  const db = store.db;
   const maxBatch = options.maxBatch ?? 2000;
   const flushMs = options.flushMs ?? 20;
   let queue: Job[] = [];
@@ -100,32 +100,13 @@ export function createIngest(ctx: HubContext, options: IngestOptions = {}): Inge
   const rateLimits = options.rateLimits ?? createDeviceRateLimits();
   const policy = createTelemetryPolicy(store, { maxWindowAgeMs: options.maxWindowAgeMs ?? 7 * 86_400_000 });
 
-  const st = {
-    batch: db.prepare('INSERT OR IGNORE INTO telemetry_batches (device_id, seq, received_at, windows, dropped) VALUES (?, ?, ?, ?, ?)'),
-    window: db.prepare(
-      'INSERT INTO telemetry_windows (device_id, model, version, role, start, end, inferences, body, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
-    ),
-    rollupGet: db.prepare<[string, string, string, number], { body: string }>(
-      'SELECT body FROM rollups WHERE model = ? AND version = ? AND role = ? AND minute = ?',
-    ),
-    rollupPut: db.prepare(
-      `INSERT INTO rollups (model, version, role, minute, inferences, errors, body) VALUES (?, ?, ?, ?, ?, ?, ?)
-       ON CONFLICT (model, version, role, minute) DO UPDATE SET inferences = excluded.inferences, errors = excluded.errors, body = excluded.body`,
-    ),
-    rollupDevice: db.prepare('INSERT OR IGNORE INTO rollup_devices (model, version, role, minute, device_id) VALUES (?, ?, ?, ?, ?)'),
-    floorGet: db.prepare<[string], { seq: number }>('SELECT seq FROM telemetry_seq_floor WHERE device_id = ?'),
-    // before retention deletes de-duplication records: keep, per device, the highest seq it deletes
-    floorRaise: db.prepare(
-      `INSERT INTO telemetry_seq_floor (device_id, seq) SELECT device_id, MAX(seq) FROM telemetry_batches WHERE received_at < ? GROUP BY device_id
-       ON CONFLICT (device_id) DO UPDATE SET seq = MAX(seq, excluded.seq)`,
-    ),
-  };
+  const sql = createTelemetrySql(store);
   // per device: batches with a seq at or below this were received before retention removed their records
   const floors = new Map<string, number>();
   const floorOf = (id: string): number => {
     let f = floors.get(id);
     if (f === undefined) {
-      f = st.floorGet.get(id)?.seq ?? -1;
+      f = sql.seqFloor(id) ?? -1;
       if (floors.size > 100_000) floors.clear();
       floors.set(id, f);
     }
@@ -142,8 +123,6 @@ export function createIngest(ctx: HubContext, options: IngestOptions = {}): Inge
     return known;
   };
 
-  const errorsOf = (w: TelemetryWindow): number => Object.values(w.errors).reduce<number>((a, n) => a + (n ?? 0), 0);
-
   const commit = (jobs: Job[]): { statusChanges: Array<[string, DeviceStatus]>; stored: Array<[string, DeviceEvent]>; telemetry: Job[] } => {
     const rollups = new Map<string, { model: string; version: string; role: string; minute: number; window: TelemetryWindow }>();
     const statusChanges: Array<[string, DeviceStatus]> = [];
@@ -155,7 +134,7 @@ export function createIngest(ctx: HubContext, options: IngestOptions = {}): Inge
       const k = `${w.model}\u0000${w.version}\u0000${w.role}\u0000${minute}\u0000${deviceId}`;
       if (reporting.has(k)) return;
       reporting.add(k);
-      st.rollupDevice.run(w.model, w.version, w.role, minute, deviceId);
+      sql.markRollupDevice(w.model, w.version, w.role, minute, deviceId);
     };
     let batches = 0;
     let windows = 0;
@@ -168,7 +147,7 @@ export function createIngest(ctx: HubContext, options: IngestOptions = {}): Inge
         if (job.kind === 'telemetry') {
           const b = job.batch;
           // design §4: the hub de-duplicates on (deviceId, seq), also after retention removed the record
-          if (b.seq <= floorOf(job.deviceId) || st.batch.run(job.deviceId, b.seq, job.at, b.windows.length, b.dropped).changes === 0) {
+          if (b.seq <= floorOf(job.deviceId) || !sql.insertBatch(job.deviceId, b.seq, job.at, b.windows.length, b.dropped)) {
             duplicates++;
             continue;
           }
@@ -176,13 +155,13 @@ export function createIngest(ctx: HubContext, options: IngestOptions = {}): Inge
           seen.set(job.deviceId, job.at);
           for (const w of b.windows) {
             windows++;
-            st.window.run(job.deviceId, w.model, w.version, w.role, w.start, w.end, w.inferences, JSON.stringify(w), job.at);
+            sql.insertWindow(job.deviceId, w, JSON.stringify(w), job.at);
             const minute = Math.floor(w.start / ROLLUP_MS) * ROLLUP_MS;
             const key = `${w.model}\u0000${w.version}\u0000${w.role}\u0000${minute}`;
             let r = rollups.get(key);
             if (!r) {
               // a stored rollup this hub could not have written (skipped by every reader) is replaced
-              const body = st.rollupGet.get(w.model, w.version, w.role, minute)?.body;
+              const body = sql.rollupBody(w.model, w.version, w.role, minute);
               const prior = body === undefined ? null : parseStoredWindow(body);
               r = { model: w.model, version: w.version, role: w.role, minute, window: prior ?? w };
               rollups.set(key, r);
@@ -193,7 +172,7 @@ export function createIngest(ctx: HubContext, options: IngestOptions = {}): Inge
             }
             try {
               // the rollup window is ours (parsed from the store, or a window already stored): merge into it
-              if (!mergeInPlace(r.window, w)) r.window = mergeWindows(r.window, w);
+              r.window = mergeWindowInto(r.window, w);
             } catch (err) {
               // incompatible summaries (e.g. a different bin layout): keep the raw window, skip the rollup
               ctx.reject('telemetry', 'BAD_MESSAGE');
@@ -218,7 +197,7 @@ export function createIngest(ctx: HubContext, options: IngestOptions = {}): Inge
       }
       for (const [id, at] of seen) store.setDeviceSeen(id, new Date(at).toISOString());
       for (const r of rollups.values()) {
-        st.rollupPut.run(r.model, r.version, r.role, r.minute, r.window.inferences, errorsOf(r.window), JSON.stringify(r.window));
+        sql.putRollup(r.model, r.version, r.role, r.minute, r.window.inferences, errorCount(r.window), JSON.stringify(r.window));
       }
     });
     metrics.inc('edgefleet_telemetry_batches_total', {}, batches);
@@ -392,15 +371,7 @@ export function createIngest(ctx: HubContext, options: IngestOptions = {}): Inge
     },
     prune(rawBefore, rollupsBefore) {
       floors.clear();
-      return store.transaction(() => {
-        st.floorRaise.run(rawBefore); // before the records it reads go
-        return (
-          db.prepare('DELETE FROM telemetry_windows WHERE received_at < ?').run(rawBefore).changes +
-          db.prepare('DELETE FROM telemetry_batches WHERE received_at < ?').run(rawBefore).changes +
-          db.prepare('DELETE FROM rollups WHERE minute < ?').run(rollupsBefore).changes +
-          db.prepare('DELETE FROM rollup_devices WHERE minute < ?').run(rollupsBefore).changes
-        );
-      });
+      return sql.prune(rawBefore, rollupsBefore);
     },
   };
 }

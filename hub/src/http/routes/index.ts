@@ -2,6 +2,7 @@
 // (api-routes.ts). Listed in the order the OpenAPI document shows them; app.ts mounts them with app.route.
 // May import what http/ may; nothing here checks a role itself.
 
+export { healthRoutes } from './health.js';
 export { deviceRoutes } from './devices.js';
 export { modelRoutes } from './models.js';
 export { rolloutRoutes } from './rollouts.js';

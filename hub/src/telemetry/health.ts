@@ -1,0 +1,280 @@
+// Fleet health (design §6, §7): per model version (optionally one device, a device set or a tag group) the
+// merged telemetry over a time range — totals, time series, drift per feature, prediction mix, accuracy and
+// shadow agreement — plus the fleet overview. Every merge here is merge.ts's, as for the gates and fleet status.
+
+import {
+  EdgefleetError,
+  driftDecision,
+  histogramQuantile,
+  wilson,
+  type Manifest,
+  type Reference,
+  type TelemetryWindow,
+} from '@edgefleet/protocol';
+import type { HubContext } from '../context.js';
+import { createEventSql, type RecentEvent } from '../store/events.js';
+import { createFleetSql } from '../store/fleet.js';
+import { createTelemetrySql, type WaveWindowQuery } from '../store/telemetry.js';
+import { parseStoredWindow } from './fast-check.js';
+import { ROLLUP_MS } from './ingest.js';
+import { createHealthMerge, errorCount, type HealthMerge, type VersionHealth } from './merge.js';
+
+export interface HealthQuery {
+  model: string;
+  version: string;
+  device?: string;
+  tags?: Record<string, string>;
+  /** An explicit device set (a rollout wave): raw windows of these devices only. */
+  deviceIds?: readonly string[];
+  role?: 'active' | 'shadow';
+  from: number;
+  to: number;
+  bucketMs: number;
+}
+
+export interface HealthPoint {
+  t: number;
+  inferences: number;
+  errors: number;
+  errorRate: number | null;
+  p50: number | null;
+  p95: number | null;
+  p99: number | null;
+  labelled: number;
+  correct: number;
+  accuracy: number | null;
+  shadowCompared: number;
+  shadowAgreed: number;
+}
+
+export interface FeatureDrift {
+  feature: string;
+  psi: number;
+  js: number;
+  ks: number;
+  /** PSI critical value for this n (null when there is no data to judge). */
+  critical: number | null;
+  verdict: 'drift' | 'no-drift' | 'insufficient-data';
+  n: number;
+}
+
+export interface HealthReport {
+  model: string;
+  version: string;
+  device: string | null;
+  from: number;
+  to: number;
+  bucketMs: number;
+  totals: { devices: number; inferences: number; errors: number; errorRate: number | null; latencyMs: { p50: number | null; p95: number | null; p99: number | null } };
+  series: HealthPoint[];
+  drift: FeatureDrift[];
+  driftSeries: Array<{ t: number; feature: string; psi: number; critical: number | null; verdict: FeatureDrift['verdict'] }>;
+  predictionMix: { kind: 'classifier' | 'regressor' | null; labels: string[]; reference: number[] | null; observed: number[] | null; n: number };
+  accuracy: { labelled: number; correct: number; p: number | null; low: number | null; high: number | null; coverage: number | null };
+  shadow: { compared: number; agreed: number; rate: number } | null;
+}
+
+/** Counts, error rate and latency quantiles of a merged health (fleet status and the health API's totals). */
+export interface HealthSummary {
+  inferences: number;
+  errors: number;
+  errorRate: number | null;
+  latencyMs: { p50: number | null; p95: number | null; p99: number | null };
+}
+
+const quantile = (h: VersionHealth, q: number): number | null => (h.latencyMs.count > 0 ? histogramQuantile(h.latencyMs, q) : null);
+// `inferences` counts every call, `errors` the failed ones among them (design §6)
+const rate = (num: number, den: number): number | null => (den > 0 ? Math.min(1, num / den) : num > 0 ? 1 : null);
+const finite = (x: number): number | null => (Number.isFinite(x) ? x : null);
+const sum = (xs: readonly number[]): number => xs.reduce((s, x) => s + x, 0);
+const share = (xs: readonly number[]): number[] | null => {
+  const t = sum(xs);
+  return t > 0 ? xs.map((x) => x / t) : null;
+};
+
+export function summarizeHealth(h: VersionHealth): HealthSummary {
+  const errors = errorCount(h);
+  return {
+    inferences: h.inferences,
+    errors,
+    errorRate: rate(errors, h.inferences),
+    latencyMs: { p50: quantile(h, 0.5), p95: quantile(h, 0.95), p99: quantile(h, 0.99) },
+  };
+}
+
+function driftOf(reference: Reference | undefined, h: VersionHealth): FeatureDrift[] {
+  return (reference?.features ?? []).map((f) => {
+    const observed = Object.hasOwn(h.features, f.name) ? h.features[f.name]!.bins : undefined;
+    const counts = observed && observed.length === f.counts.length ? observed : new Array<number>(f.counts.length).fill(0);
+    const d = driftDecision(f.counts, counts); // design §6: sample-size-aware threshold
+    return { feature: f.name, psi: d.psi, js: d.js, ks: d.ks, critical: finite(d.critical), verdict: d.verdict, n: d.n };
+  });
+}
+
+function predictionMixOf(manifest: Manifest, total: VersionHealth): HealthReport['predictionMix'] {
+  const out = manifest.reference?.output;
+  const classCounts = total.outputs?.classCounts ?? [];
+  const valueBins = total.outputs?.valueBins ?? [];
+  if (out?.kind === 'classifier') {
+    const k = Math.max(out.classCounts.length, classCounts.length);
+    const pad = (xs: number[]) => Array.from({ length: k }, (_, i) => xs[i] ?? 0);
+    return {
+      kind: 'classifier',
+      labels: Array.from({ length: k }, (_, i) => manifest.labels?.[i] ?? String(i)),
+      reference: share(pad(out.classCounts)),
+      observed: share(pad(classCounts)),
+      n: sum(classCounts),
+    };
+  }
+  if (out?.kind === 'regressor') {
+    const e = out.edges;
+    const fmt = (x: number) => Number(x.toPrecision(3)).toString();
+    return {
+      kind: 'regressor',
+      labels: out.counts.map((_, i) => (i === 0 ? `< ${fmt(e[0]!)}` : i === e.length ? `≥ ${fmt(e[e.length - 1]!)}` : `${fmt(e[i - 1]!)}–${fmt(e[i]!)}`)),
+      reference: share(out.counts),
+      observed: valueBins.length === out.counts.length ? share(valueBins) : null,
+      n: sum(valueBins),
+    };
+  }
+  if (classCounts.length > 0) {
+    return {
+      kind: 'classifier',
+      labels: classCounts.map((_, i) => manifest.labels?.[i] ?? String(i)),
+      reference: null,
+      observed: share(classCounts),
+      n: sum(classCounts),
+    };
+  }
+  return { kind: null, labels: [], reference: null, observed: null, n: 0 };
+}
+
+/** Merged telemetry of one model version (design §6); reads rollups, or raw windows for a device or tag group. */
+export function computeHealth(ctx: HubContext, q: HealthQuery): HealthReport {
+  const row = ctx.store.getModelVersion(q.model, q.version);
+  if (!row) throw new EdgefleetError('NOT_FOUND', `model ${q.model}@${q.version} not found`);
+  const manifest = JSON.parse(row.manifest) as Manifest;
+  const reference = manifest.reference;
+  const sql = createTelemetrySql(ctx.store);
+  const range = { model: q.model, version: q.version, from: q.from, to: q.to, ...(q.role ? { role: q.role } : {}) };
+  // per-device questions need the raw windows (rollups are merged across devices)
+  const perDevice = !!(q.device || q.tags || q.deviceIds);
+  const { rows, devices } = perDevice
+    ? {
+        rows: sql.rawWindows({ ...range, ...(q.device ? { device: q.device } : {}), ...(q.deviceIds ? { deviceIds: q.deviceIds } : {}), ...(q.tags ? { tags: q.tags } : {}) }),
+        devices: undefined,
+      }
+    : sql.rollupWindows({ ...range, from: Math.floor(q.from / ROLLUP_MS) * ROLLUP_MS });
+
+  const total = createHealthMerge();
+  const buckets = new Map<number, HealthMerge>();
+  for (const r of rows) {
+    // a stored window this hub could not have written (e.g. before its bounds) is left out, never merged
+    const w = parseStoredWindow(r.body);
+    if (!w) continue;
+    const t = Math.floor(r.t / q.bucketMs) * q.bucketMs;
+    let b = buckets.get(t);
+    if (!b) buckets.set(t, (b = createHealthMerge()));
+    b.add(r.device, w);
+    total.add(r.device, w);
+  }
+
+  const series: HealthPoint[] = [];
+  const driftSeries: HealthReport['driftSeries'] = [];
+  for (const [t, merge] of [...buckets.entries()].sort((x, y) => x[0] - y[0])) {
+    const b = merge.result();
+    const s = summarizeHealth(b);
+    const labelled = b.labels?.labelled ?? 0;
+    const correct = b.labels?.correct ?? 0;
+    series.push({
+      t,
+      inferences: s.inferences,
+      errors: s.errors,
+      errorRate: s.errorRate,
+      ...s.latencyMs,
+      labelled,
+      correct,
+      accuracy: labelled > 0 ? correct / labelled : null,
+      shadowCompared: b.shadow?.compared ?? 0,
+      shadowAgreed: b.shadow?.agreed ?? 0,
+    });
+    for (const d of driftOf(reference, b)) {
+      if (d.n > 0) driftSeries.push({ t, feature: d.feature, psi: d.psi, critical: d.critical, verdict: d.verdict });
+    }
+  }
+
+  const h = total.result(devices);
+  const s = summarizeHealth(h);
+  const labelled = h.labels?.labelled ?? 0;
+  const correct = h.labels?.correct ?? 0;
+  const w = wilson(correct, labelled);
+  const shadow = h.shadow && h.shadow.compared > 0 ? h.shadow : null;
+  return {
+    model: q.model,
+    version: q.version,
+    device: q.device ?? null,
+    from: q.from,
+    to: q.to,
+    bucketMs: q.bucketMs,
+    totals: { devices: h.devices, ...s },
+    series,
+    drift: driftOf(reference, h),
+    driftSeries,
+    predictionMix: predictionMixOf(manifest, h),
+    accuracy:
+      labelled > 0
+        ? { labelled, correct, p: w.p, low: w.low, high: w.high, coverage: rate(labelled, h.inferences) }
+        : { labelled: 0, correct: 0, p: null, low: null, high: null, coverage: h.inferences > 0 ? 0 : null },
+    shadow: shadow ? { compared: shadow.compared, agreed: shadow.agreed, rate: shadow.agreed / shadow.compared } : null,
+  };
+}
+
+/**
+ * Raw telemetry windows of one model from a device set overlapping [from, to), optionally of one version
+ * (or every version but one) and role: what the rollout gates merge (rollouts/runner.ts).
+ */
+export function windowsOf(ctx: HubContext, q: WaveWindowQuery): Array<{ device: string; window: TelemetryWindow }> {
+  if (q.deviceIds.length === 0) return [];
+  return createTelemetrySql(ctx.store)
+    .waveWindows(q)
+    .flatMap((r) => {
+      const window = parseStoredWindow(r.body); // left out when this hub could not have written it
+      return window ? [{ device: r.device, window }] : [];
+    });
+}
+
+export interface FleetOverview {
+  at: string;
+  devices: { total: number; online: number; offline: number; silent: number; silentMinutes: number };
+  /** Device events, newest first (rollbacks, verification failures, …). */
+  events: RecentEvent[];
+  /** Rollout actions from the audit log, newest first. */
+  actions: Array<{ id: number; at: string; actor: string; action: string; details: unknown }>;
+  /** Features drifted over the last `minutes` per model version in use (design §6). */
+  alarms: Array<{ model: string; version: string; feature: string; psi: number; critical: number | null; n: number }>;
+}
+
+export function fleetOverview(ctx: HubContext, options: { silentMinutes: number; minutes: number; events: number }): FleetOverview {
+  const { store } = ctx;
+  const fleet = createFleetSql(store);
+  const now = ctx.now().getTime();
+  const counts = fleet.deviceCounts(new Date(now - options.silentMinutes * 60_000).toISOString());
+  const events = createEventSql(store).recent(options.events);
+  const actions = fleet.rolloutActions(options.events).map((a) => ({ ...a, details: JSON.parse(a.details) as unknown }));
+  const since = now - options.minutes * 60_000;
+  const alarms: FleetOverview['alarms'] = [];
+  for (const v of createTelemetrySql(store).versionsInUse(Math.floor(since / ROLLUP_MS) * ROLLUP_MS)) {
+    if (!store.getModelVersion(v.model, v.version)) continue;
+    const h = computeHealth(ctx, { model: v.model, version: v.version, from: since, to: now + ROLLUP_MS, bucketMs: options.minutes * 60_000 });
+    for (const d of h.drift) {
+      if (d.verdict === 'drift') alarms.push({ model: v.model, version: v.version, feature: d.feature, psi: d.psi, critical: d.critical, n: d.n });
+    }
+  }
+  return {
+    at: new Date(now).toISOString(),
+    devices: { total: counts.total, online: counts.online, offline: counts.total - counts.online, silent: counts.silent, silentMinutes: options.silentMinutes },
+    events,
+    actions,
+    alarms,
+  };
+}
