@@ -10,8 +10,8 @@ import { startTestHub, tempDir, tinyModel } from './helpers.js';
 
 // child processes run the built bin (vitest.config.ts: bins use dist/); tsx from source when not built
 const BIN = fileURLToPath(new URL('../bin/edgefleet.js', import.meta.url));
-const BUILT = existsSync(fileURLToPath(new URL('../dist/cli.js', import.meta.url)));
-const CLI = fileURLToPath(new URL('../src/cli.ts', import.meta.url));
+const BUILT = existsSync(fileURLToPath(new URL('../dist/cli/main.js', import.meta.url)));
+const CLI = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url));
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 function run(args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -167,7 +167,7 @@ describe('edgefleet CLI', () => {
     const write = vi.spyOn(process.stdout, 'write');
     const exitCode = process.exitCode;
     try {
-      const cli = await import('../src/cli.js');
+      const cli = await import('../src/cli/main.js');
       expect(typeof cli.run).toBe('function');
       expect(write).not.toHaveBeenCalled();
       expect(process.exitCode).toBe(exitCode);
