@@ -29,7 +29,7 @@ edgefleet COMMAND --help shows one command's options.
 `;
 }
 
-/** The command named by the leading words (the longest spelling that matches) and how many words it took. */
+/** The command the leading words name (the longest spelling that matches) and the count of words it took. */
 function findCommand(words: readonly string[]): { spec: CommandSpec; count: number } | undefined {
   let best: { spec: CommandSpec; count: number } | undefined;
   for (const spec of COMMANDS) {
