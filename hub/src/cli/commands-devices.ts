@@ -1,7 +1,7 @@
 // Device commands (design §2): add (with its agent config), tag, rm, show, command, ls.
 
 import { writeFileSync } from 'node:fs';
-import type { CommandRequest, CommandSent, DeviceAdded, DeviceDetail, DeviceList, DeviceRequest, DeviceTagsRequest, DeviceUpdated, Removed } from '../api-types.js';
+import type { CommandRequest, CommandSent, DeviceAdded, DeviceDetail, DeviceList, DeviceRequest, DeviceTagsRequest, DeviceUpdated, Removed } from './api.js';
 import { usageError, type CommandSpec, type Values } from './args.js';
 import { createClient } from './client.js';
 import { ago, json, out, table } from './format.js';

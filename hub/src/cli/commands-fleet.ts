@@ -1,25 +1,22 @@
 // Fleet, token, audit and webhook commands (design §2, §6, §7).
 
-import type { AuditVerification, DeliveryLog, FleetStatus, HealthReport, Removed, TokenCreated, TokenRequest, WebhookAdded, WebhookList, WebhookRequest } from '../api-types.js';
+import type { AuditVerification, DeliveryLog, FleetStatus, HealthReport, Removed, TokenCreated, TokenRequest, WebhookAdded, WebhookList, WebhookRequest } from './api.js';
 import { usageError, type CommandSpec, type Values } from './args.js';
 import { createClient } from './client.js';
 import { parseTags } from './commands-devices.js';
 import { fmt, json, out, table } from './format.js';
 
-const HEALTH_USAGE = 'usage: edgefleet fleet health NAME@VERSION [--tag k=v]... [--device ID] [--since 1h]';
-
-/** `--since 30m` in milliseconds; BAD_INPUT unless it is a number with s, m, h or d. */
-function sinceMs(text: string): number {
-  const m = /^(\d+(?:\.\d+)?)(s|m|h|d)$/.exec(text);
-  if (!m) throw usageError(`--since must look like 30m, 1h or 7d, got ${JSON.stringify(text)}`);
-  return Number(m[1]) * { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 's'];
-}
-
-/** `fleet health NAME@VERSION` (checked by its spec): the health API (design §6) as text, per device, tag group and time range. */
-async function fleetHealthCmd(spec: string, v: Values): Promise<void> {
-  const at = spec.lastIndexOf('@');
+/** `fleet health NAME@VERSION`: the health API (design §6) as text, per device, tag group and time range. */
+async function fleetHealthCmd(spec: string | undefined, v: Values): Promise<void> {
+  const at = spec?.lastIndexOf('@') ?? -1;
+  if (!spec || at <= 0) throw usageError('usage: edgefleet fleet health NAME@VERSION [--tag k=v]... [--device ID] [--since 1h]');
   const q = new URLSearchParams({ model: spec.slice(0, at), version: spec.slice(at + 1) });
-  if (v.since) q.set('from', String(Math.floor(Date.now() - sinceMs(v.since))));
+  if (v.since) {
+    const m = /^(\d+(?:\.\d+)?)(s|m|h|d)$/.exec(v.since);
+    if (!m) throw usageError(`--since must look like 30m, 1h or 7d, got ${JSON.stringify(v.since)}`);
+    const ms = Number(m[1]) * { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 's'];
+    q.set('from', String(Math.floor(Date.now() - ms)));
+  }
   for (const t of v.tag ?? []) q.append('tag', t);
   if (v.device?.length) q.set('device', v.device[0]!);
   if (v.shadow) q.set('role', 'shadow');
@@ -86,7 +83,8 @@ async function auditVerify(v: Values): Promise<void> {
   if (!res.ok) process.exitCode = 1;
 }
 
-/** The roles POST /tokens takes; one the API's schema drops fails to compile. */
+const SINCE = /^(\d+(?:\.\d+)?)(s|m|h|d)$/;
+/** The roles POST /tokens takes; one the API drops fails to compile. */
 const ROLES = ['viewer', 'operator', 'admin'] as const satisfies ReadonlyArray<TokenRequest['role']>;
 
 export const FLEET_COMMANDS: CommandSpec[] = [
@@ -104,12 +102,12 @@ export const FLEET_COMMANDS: CommandSpec[] = [
     options: ['tag', 'device', 'since', 'shadow'],
     client: true,
     check: (v, pos) => {
-      if (pos[0]!.lastIndexOf('@') <= 0) throw usageError(HEALTH_USAGE);
+      if (pos[0]!.lastIndexOf('@') <= 0) throw usageError('usage: edgefleet fleet health NAME@VERSION [--tag k=v]... [--device ID] [--since 1h]');
       parseTags(v.tag);
       if ((v.device?.length ?? 0) > 1) throw usageError('fleet health takes one --device');
-      if (v.since) sinceMs(v.since);
+      if (v.since && !SINCE.test(v.since)) throw usageError(`--since must look like 30m, 1h or 7d, got ${JSON.stringify(v.since)}`);
     },
-    run: (pos, v) => fleetHealthCmd(pos[0]!, v),
+    run: (pos, v) => fleetHealthCmd(pos[0], v),
   },
   {
     words: ['token', 'create'],

@@ -3,9 +3,7 @@
 import { createReadStream, readFileSync, statSync } from 'node:fs';
 import { basename } from 'node:path';
 import { EdgefleetError } from '@edgefleet/protocol';
-import type { ModelDetail, ModelList, PushResult } from '../api-types.js';
-// push-options.ts alone, not the models/ face: client commands do not load onnxruntime
-import { pushOptionsFromFields } from '../models/push-options.js';
+import type { ModelDetail, ModelList, PushResult } from './api.js';
 import type { CommandSpec, Values } from './args.js';
 import { createClient } from './client.js';
 import { fmt, json, out, table } from './format.js';
@@ -19,30 +17,6 @@ function readText(path: string | undefined, what: string): string | undefined {
   }
 }
 
-/** The multipart fields of POST /models, in the order sent; `read` gives the content of a file-borne one. */
-function pushFields(v: Values, read: (path: string | undefined, what: string) => string | undefined): Array<[string, string]> {
-  const fields: Array<[string, string]> = [
-    ['name', v.name!],
-    ['version', v.version!],
-  ];
-  const add = (k: string, val: string | undefined): void => {
-    if (val !== undefined) fields.push([k, val]);
-  };
-  add('sample', read(v.sample, '--sample'));
-  add('validation', read(v.validation, '--validation'));
-  add('reference', read(v.reference, '--reference'));
-  add('labels', read(v.labels, '--labels'));
-  add('minAccuracy', v['min-accuracy']);
-  add('dataset', v.dataset);
-  add('run', v.run);
-  add('commit', v.commit);
-  if (v.url?.length) add('urls', JSON.stringify(v.url));
-  return fields;
-}
-
-/** Before uploading: the hub's own check of the options, files present but unread (the hub checks their content). */
-const checkPush = (v: Values): void => void pushOptionsFromFields(new Map(pushFields(v, (path) => (path ? '' : undefined))));
-
 /** Stream a multipart upload so the progress bar follows bytes actually sent. */
 async function modelPush(file: string, v: Values): Promise<void> {
   let size: number;
@@ -51,7 +25,23 @@ async function modelPush(file: string, v: Values): Promise<void> {
   } catch (err) {
     throw new EdgefleetError('NOT_FOUND', `no such file ${file}`, { cause: err });
   }
-  const fields = pushFields(v, readText);
+  const fields: Array<[string, string]> = [
+    ['name', v.name!],
+    ['version', v.version!],
+  ];
+  const add = (k: string, val: string | undefined): void => {
+    if (val !== undefined) fields.push([k, val]);
+  };
+  add('sample', readText(v.sample, '--sample'));
+  add('validation', readText(v.validation, '--validation'));
+  add('reference', readText(v.reference, '--reference'));
+  add('labels', readText(v.labels, '--labels'));
+  add('minAccuracy', v['min-accuracy']);
+  add('dataset', v.dataset);
+  add('run', v.run);
+  add('commit', v.commit);
+  if (v.url?.length) add('urls', JSON.stringify(v.url));
+
   const boundary = `edgefleet${Math.random().toString(16).slice(2)}`;
   const enc = new TextEncoder();
   const head = enc.encode(
@@ -115,7 +105,6 @@ export const MODEL_COMMANDS: CommandSpec[] = [
     options: ['name', 'version', 'sample', 'validation', 'reference', 'min-accuracy', 'labels', 'dataset', 'run', 'commit', 'url'],
     required: ['name', 'version'],
     client: true,
-    check: checkPush,
     run: (pos, v) => modelPush(pos[0]!, v),
   },
   {

@@ -1,6 +1,6 @@
 // Rollout commands (design §7): start gated waves, ls, show, pause, resume, abort, promote.
 
-import type { RolloutAnswer, RolloutList, RolloutRequest } from '../api-types.js';
+import type { RolloutAnswer, RolloutList, RolloutRequest } from './api.js';
 import { usageError, type CommandSpec, type Values } from './args.js';
 import { createClient } from './client.js';
 import { parseTags } from './commands-devices.js';

@@ -1,6 +1,6 @@
 // CLI output (design §2): aligned tables, durations, gate values, rollout and health reports.
 
-import type { RolloutDetail } from '../api-types.js';
+import type { RolloutDetail } from './api.js';
 
 export function table(rows: string[][]): string {
   if (rows.length === 0) return '';

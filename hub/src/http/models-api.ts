@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type { Hono } from 'hono';
 import { EdgefleetError } from '@edgefleet/protocol';
 import type { ModelRegistry } from '../models/registry.js';
-import { pushOptionsFromFields } from '../models/push-options.js';
+import { pushOptionsFromFields } from '../models/index.js';
 import type { RouteDoc } from './openapi.js';
 import { checkDeclaredLength, type GuardEnv } from './guard.js';
 import { multipartBoundary, receiveUpload } from './multipart.js';

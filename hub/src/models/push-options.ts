@@ -1,8 +1,7 @@
 // The options of a model push (design §7) as one zod schema: POST /models decodes its multipart text
-// fields into it (`pushOptionsFromFields`), the registry and `prepareModelPush` parse what they are
-// given with it, and `edgefleet model push` checks its flags with it before uploading. A refusal is
-// BAD_INPUT with the first failing check's message; JSON text that does not parse is BAD_JSON.
-// Loads no onnxruntime: the CLI imports this file alone.
+// fields into it (`pushOptionsFromFields`) before it reads the model, and the registry and
+// `prepareModelPush` parse what they are given with it. A refusal is BAD_INPUT with the first failing
+// check's message; JSON text that does not parse is BAD_JSON.
 
 import { EdgefleetError, ModelName, SemVer } from '@edgefleet/protocol';
 import { z } from 'zod';
