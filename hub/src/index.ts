@@ -7,3 +7,7 @@ export { DEFAULT_GATES, type GateConfig } from './rollouts/index.js';
 export type { ModelVersionView, PushResult } from './models/registry.js';
 export { mosquittoPasswordHash } from './broker/mosquitto.js';
 export { createPacketScanner } from './broker/packet-limit.js';
+// what the HTTP API answers, for clients typed with it (the CLI: cli/api.ts)
+export type { Role } from './store/db.js';
+export type { AuditVerification } from './trust/audit.js';
+export type { HealthReport } from './telemetry/index.js';

@@ -10,8 +10,8 @@ import { startTestHub, tempDir, tinyModel } from './helpers.js';
 
 // child processes run the built bin (vitest.config.ts: bins use dist/); tsx from source when not built
 const BIN = fileURLToPath(new URL('../bin/edgefleet.js', import.meta.url));
-const BUILT = existsSync(fileURLToPath(new URL('../dist/cli.js', import.meta.url)));
-const CLI = fileURLToPath(new URL('../src/cli.ts', import.meta.url));
+const BUILT = existsSync(fileURLToPath(new URL('../dist/cli/main.js', import.meta.url)));
+const CLI = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url));
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 function run(args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -163,11 +163,67 @@ describe('edgefleet CLI', () => {
     expect(r.stderr).toMatch(/^error FORBIDDEN: this action needs the operator role$/m);
   });
 
+  /** `edgefleet ARGS --json`: exit 0 and stdout parsed as JSON. */
+  const asJson = async (args: string[]) => {
+    const r = await run([...args, '--json'], env);
+    expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(0);
+    return JSON.parse(r.stdout) as Record<string, unknown>;
+  };
+
+  it('prints the API’s own answer unchanged with --json on every read command', async () => {
+    const rollout = (await api('/rollouts')).rollouts[0].id as string;
+    // the CLI's answer against the API's, read right after (only clock fields may move in between)
+    const cases: Array<[string[], string, string[]?]> = [
+      [['devices', 'ls'], '/devices'],
+      [['device', 'show', 'dev-cli'], '/devices/dev-cli'],
+      [['model', 'ls'], '/models'],
+      [['model', 'ls', 'tiny'], '/models/tiny'],
+      [['rollout', 'ls'], '/rollouts'],
+      [['rollout', 'show', rollout], `/rollouts/${rollout}`],
+      [['fleet', 'status'], '/fleet/status', ['at']],
+      [['fleet', 'status', '--minutes', '5'], '/fleet/status?minutes=5', ['at']],
+      [['fleet', 'health', 'tiny@1.0.0'], '/health?model=tiny&version=1.0.0', ['from', 'to']],
+      [['fleet', 'health', 'tiny@1.0.0', '--device', 'dev-cli'], '/health?model=tiny&version=1.0.0&device=dev-cli', ['from', 'to']],
+      [['webhook', 'ls'], '/webhooks'],
+      [['webhook', 'deliveries', '--limit', '5'], '/webhooks/deliveries?limit=5'],
+      [['audit', 'verify'], '/audit/verify'],
+    ];
+    for (const [args, path, clock = []] of cases) {
+      const cli = await asJson(args);
+      const answer = (await api(path)) as Record<string, unknown>;
+      for (const k of clock) {
+        expect(typeof cli[k], `${args.join(' ')}: ${k}`).toBe(typeof answer[k]);
+        delete cli[k];
+        delete answer[k];
+      }
+      expect(cli, args.join(' ')).toEqual(answer);
+    }
+    for (const args of [['devices', 'ls'], ['model', 'ls'], ['rollout', 'show'], ['fleet', 'health'], ['webhook', 'deliveries'], ['audit', 'verify']]) {
+      expect((await run([...args, '--help'], env)).stdout, args.join(' ')).toMatch(/--json +print the API response as JSON/);
+    }
+  });
+
+  it('prints the API’s answer with --json when removing a device or a webhook', async () => {
+    expect((await run(['device', 'add', 'dev-gone'], env)).code).toBe(0);
+    expect(await asJson(['device', 'rm', 'dev-gone'])).toEqual({ removed: 'dev-gone' });
+    const added = (await asJson(['webhook', 'add', 'http://127.0.0.1:9/hook'])) as { webhook: { id: string; url: string } };
+    expect(added.webhook.url).toBe('http://127.0.0.1:9/hook');
+    expect(await asJson(['webhook', 'rm', added.webhook.id])).toEqual({ removed: added.webhook.id });
+    expect((await api('/webhooks')).webhooks).toEqual([]);
+  });
+
+  it('refuses a --role or --on-fail value the API does not take before sending anything', async () => {
+    const before = await snapshot();
+    refused(await run(['token', 'create', '--role', 'root'], env), /token create: --role must be one of viewer, operator, admin, got "root"/);
+    refused(await run(['rollout', 'start', 'tiny@1.0.0', '--all', '--on-fail', 'explode'], env), /rollout start: --on-fail must be one of pause, rollback, got "explode"/);
+    expect(await snapshot()).toEqual(before);
+  });
+
   it('runs nothing when imported: the bin calls run()', async () => {
     const write = vi.spyOn(process.stdout, 'write');
     const exitCode = process.exitCode;
     try {
-      const cli = await import('../src/cli.js');
+      const cli = await import('../src/cli/main.js');
       expect(typeof cli.run).toBe('function');
       expect(write).not.toHaveBeenCalled();
       expect(process.exitCode).toBe(exitCode);

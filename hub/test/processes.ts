@@ -10,8 +10,8 @@ import { mosquittoPasswordHash } from '@edgefleet/hub';
 import { waitFor } from './helpers.js';
 
 const BIN = fileURLToPath(new URL('../bin/edgefleet.js', import.meta.url));
-const BUILT = existsSync(fileURLToPath(new URL('../dist/cli.js', import.meta.url)));
-const CLI = fileURLToPath(new URL('../src/cli.ts', import.meta.url));
+const BUILT = existsSync(fileURLToPath(new URL('../dist/cli/main.js', import.meta.url)));
+const CLI = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url));
 export const MOSQUITTO = '/usr/sbin/mosquitto';
 const ACL = fileURLToPath(new URL('../mosquitto/acl', import.meta.url));
 

@@ -15,8 +15,8 @@ import { trainVibrationModels } from '../../scripts/sim/models.js';
 import { apiClient } from './helpers.js';
 
 const BIN = fileURLToPath(new URL('../bin/edgefleet.js', import.meta.url));
-const BUILT = existsSync(fileURLToPath(new URL('../dist/cli.js', import.meta.url)));
-const CLI = fileURLToPath(new URL('../src/cli.ts', import.meta.url));
+const BUILT = existsSync(fileURLToPath(new URL('../dist/cli/main.js', import.meta.url)));
+const CLI = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url));
 const cmd = (args: string[]) => (BUILT ? [BIN, ...args] : ['--import', 'tsx', CLI, ...args]);
 
 function run(args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {

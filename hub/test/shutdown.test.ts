@@ -10,8 +10,8 @@ import { createWindow, topics } from '@edgefleet/protocol';
 import { apiClient, connectDevice, endClient, tempDir } from './helpers.js';
 
 const BIN = fileURLToPath(new URL('../bin/edgefleet.js', import.meta.url));
-const BUILT = existsSync(fileURLToPath(new URL('../dist/cli.js', import.meta.url)));
-const CLI = fileURLToPath(new URL('../src/cli.ts', import.meta.url));
+const BUILT = existsSync(fileURLToPath(new URL('../dist/cli/main.js', import.meta.url)));
+const CLI = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url));
 
 describe('hub start', () => {
   let dir: ReturnType<typeof tempDir> | undefined;

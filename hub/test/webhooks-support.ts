@@ -83,8 +83,8 @@ export function signatureValid(secret: string, raw: Buffer, header: string | str
 
 // child processes run the built bin (vitest.config.ts: bins use dist/); tsx from source when not built
 const BIN = fileURLToPath(new URL('../bin/edgefleet.js', import.meta.url));
-const BUILT = existsSync(fileURLToPath(new URL('../dist/cli.js', import.meta.url)));
-const CLI = fileURLToPath(new URL('../src/cli.ts', import.meta.url));
+const BUILT = existsSync(fileURLToPath(new URL('../dist/cli/main.js', import.meta.url)));
+const CLI = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url));
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 /** The command line that runs `edgefleet ARGS` (built bin, or the source through tsx). */

@@ -14,7 +14,7 @@ export const MOSQUITTO = '/usr/sbin/mosquitto';
 
 /** The bins run the built dist/: a campaign against stale or missing builds would test nothing. */
 export function builtBinsMissing(): string | null {
-  for (const f of ['../../hub/dist/cli.js', '../../agent/dist/bin.js']) {
+  for (const f of ['../../hub/dist/cli/main.js', '../../agent/dist/bin.js']) {
     if (!existsSync(fileURLToPath(new URL(f, import.meta.url)))) return `${f.slice(6)} is missing: run \`npm run build\` first`;
   }
   return null;

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { formatTable, QUICK, type Plan } from '../chaos/campaign.js';
 import { runCampaign } from '../chaos/steps.js';
 
-const BUILT = ['../../hub/dist/cli.js', '../../agent/dist/bin.js'].every((f) => existsSync(fileURLToPath(new URL(f, import.meta.url))));
+const BUILT = ['../../hub/dist/cli/main.js', '../../agent/dist/bin.js'].every((f) => existsSync(fileURLToPath(new URL(f, import.meta.url))));
 
 describe.skipIf(!BUILT)('chaos campaign', () => {
   it('injects the faults it is asked for, counts acknowledged telemetry from the hub database and finds every device serving a whole model', async () => {

@@ -6,7 +6,7 @@
 import { parseArgs } from 'node:util';
 import { EdgefleetError } from '@edgefleet/protocol';
 
-/** Every option any command takes, with one type each (commands pick theirs by name). */
+/** Every option of every command, with one type each (commands pick theirs by name). */
 export const OPTIONS = {
   help: { type: 'boolean', short: 'h' },
   json: { type: 'boolean' },
@@ -127,6 +127,8 @@ export interface CommandSpec {
   hidden?: readonly OptionName[];
   /** A client of the hub's HTTP API: takes --hub, --token, --data and --json. */
   client?: boolean;
+  /** The values a string option may take; anything else is refused before anything is sent. */
+  choices?: Partial<Record<OptionName, readonly string[]>>;
   /** Value placeholders that differ from the option's usual one (`--out DIR`). */
   values?: Partial<Record<OptionName, string>>;
   /** More lines of help. */
@@ -172,7 +174,7 @@ export function commandHelp(spec: CommandSpec): string {
 
 const firstLine = (err: unknown) => (err instanceof Error ? err.message : String(err)).split('\n')[0]!;
 
-/** The words that name a command: the positionals before any argument, whatever options sit among them. */
+/** The words that name a command: the leading positionals, whatever options sit among them. */
 export function commandWords(argv: readonly string[]): string[] {
   const { positionals } = parseArgs({ args: [...argv], options: OPTIONS, allowPositionals: true, strict: false });
   return positionals;
@@ -211,6 +213,10 @@ export function parseCommand(spec: CommandSpec, argv: readonly string[], wordCou
       throw usageError(`${name}: ${p.name} must be one of ${p.choices.join(', ')}, got ${JSON.stringify(value)}`);
     }
   });
+  for (const [o, choices] of Object.entries(spec.choices ?? {})) {
+    const val = v[o as OptionName];
+    if (typeof val === 'string' && !choices.includes(val)) throw usageError(`${name}: --${o} must be one of ${choices.join(', ')}, got ${JSON.stringify(val)}`);
+  }
   for (const o of spec.required ?? []) {
     const val = v[o];
     if (val === undefined || (Array.isArray(val) && val.length === 0)) throw usageError(`${name} needs --${o}; usage: ${usageLine(spec)}`);

@@ -12,9 +12,10 @@ import type { Values } from './args.js';
 export interface Client {
   base: string;
   token: string;
-  request<T = any>(method: string, path: string, body?: unknown): Promise<T>;
+  /** One API call; `T` is the route's answer (api-types.ts), `body` its JSON request. */
+  request<T>(method: string, path: string, body?: object): Promise<T>;
   /** POST a body streamed from `chunks`, of `length` bytes; `onSent` follows the bytes written. */
-  upload<T = any>(path: string, contentType: string, length: number, chunks: AsyncIterable<Uint8Array>, onSent?: (bytes: number) => void): Promise<T>;
+  upload<T>(path: string, contentType: string, length: number, chunks: AsyncIterable<Uint8Array>, onSent?: (bytes: number) => void): Promise<T>;
 }
 
 function readTokenFile(file: string): string | undefined {

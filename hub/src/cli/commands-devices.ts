@@ -1,6 +1,7 @@
 // Device commands (design §2): add (with its agent config), tag, rm, show, command, ls.
 
 import { writeFileSync } from 'node:fs';
+import type { CommandRequest, CommandSent, DeviceAdded, DeviceDetail, DeviceList, DeviceRequest, DeviceTagsRequest, DeviceUpdated, Removed } from './api.js';
 import { usageError, type CommandSpec, type Values } from './args.js';
 import { createClient } from './client.js';
 import { ago, json, out, table } from './format.js';
@@ -18,15 +19,18 @@ export function parseTags(list: readonly string[] | undefined): Record<string, s
 
 const id = (pos: string[]) => encodeURIComponent(pos[0]!);
 
+/** The actions the CLI sends to POST /devices/:id/commands; one the API's schema drops fails to compile. */
+const ACTIONS = ['rollback', 'flush-telemetry', 'resync'] as const satisfies ReadonlyArray<CommandRequest['action']>;
+
 async function devicesLs(v: Values): Promise<void> {
-  const res = await createClient(v).request<{ devices: any[] }>('GET', '/devices');
+  const res = await createClient(v).request<DeviceList>('GET', '/devices');
   if (v.json) return json(res);
   const rows = [['ID', 'STATUS', 'LAST SEEN', 'SEQ', 'MODELS', 'TAGS']];
   for (const d of res.devices) {
-    const models = Object.entries((d.reported?.models ?? {}) as Record<string, any>)
+    const models = Object.entries(d.reported?.models ?? {})
       .map(([m, s]) => `${m}@${s.active?.version ?? '-'}(${s.state}${s.error ? ` ${s.error.code}` : ''})`)
       .join(' ');
-    const tags = Object.entries(d.tags as Record<string, string>)
+    const tags = Object.entries(d.tags)
       .map(([k, val]) => `${k}=${val}`)
       .join(',');
     rows.push([d.id, d.status, ago(d.lastSeen), String(d.desiredSequence ?? '-'), models || '-', tags || '-']);
@@ -44,7 +48,8 @@ export const DEVICE_COMMANDS: CommandSpec[] = [
     client: true,
     check: (v) => void parseTags(v.tag),
     run: async (pos, v) => {
-      const res = await createClient(v).request<{ device: { id: string }; token: string; agentConfig: unknown }>('POST', '/devices', { id: pos[0], tags: parseTags(v.tag) });
+      const body: DeviceRequest = { id: pos[0]!, tags: parseTags(v.tag) };
+      const res = await createClient(v).request<DeviceAdded>('POST', '/devices', body);
       if (v.out) {
         writeFileSync(v.out, JSON.stringify(res.agentConfig, null, 2) + '\n', { mode: 0o600 });
         process.stderr.write(`agent config written to ${v.out} (contains the device token)\n`);
@@ -66,7 +71,8 @@ export const DEVICE_COMMANDS: CommandSpec[] = [
       if (!v.clear && !Object.keys(tags).length) throw usageError('device tag needs --tag k=v (repeatable), or --clear to remove every tag');
     },
     run: async (pos, v) => {
-      const res = await createClient(v).request<{ device: { id: string; tags: Record<string, string> } }>('PATCH', `/devices/${id(pos)}`, { tags: parseTags(v.tag) });
+      const body: DeviceTagsRequest = { tags: parseTags(v.tag) };
+      const res = await createClient(v).request<DeviceUpdated>('PATCH', `/devices/${id(pos)}`, body);
       return v.json ? json(res) : out(`device ${pos[0]} tags ${JSON.stringify(res.device.tags)}\n`);
     },
   },
@@ -77,8 +83,8 @@ export const DEVICE_COMMANDS: CommandSpec[] = [
     positionals: [{ name: 'ID' }],
     client: true,
     run: async (pos, v) => {
-      await createClient(v).request('DELETE', `/devices/${id(pos)}`);
-      out(`device ${pos[0]} removed; its credentials no longer work\n`);
+      const res = await createClient(v).request<Removed>('DELETE', `/devices/${id(pos)}`);
+      return v.json ? json(res) : out(`device ${pos[0]} removed; its credentials no longer work\n`);
     },
   },
   {
@@ -86,12 +92,13 @@ export const DEVICE_COMMANDS: CommandSpec[] = [
     summary: 'A device, its reported state and recent events (JSON).',
     positionals: [{ name: 'ID' }],
     client: true,
-    run: async (pos, v) => json(await createClient(v).request('GET', `/devices/${id(pos)}`)),
+    notes: 'Prints the API response as JSON with or without --json.',
+    run: async (pos, v) => json(await createClient(v).request<DeviceDetail>('GET', `/devices/${id(pos)}`)),
   },
   {
     words: ['device', 'command'],
     summary: 'Send a signed command to a device.',
-    positionals: [{ name: 'ID' }, { name: 'ACTION', choices: ['rollback', 'flush-telemetry', 'resync'] }],
+    positionals: [{ name: 'ID' }, { name: 'ACTION', choices: ACTIONS }],
     options: ['model', 'name'],
     client: true,
     check: (v) => {
@@ -99,7 +106,8 @@ export const DEVICE_COMMANDS: CommandSpec[] = [
     },
     run: async (pos, v) => {
       const model = v.model ?? v.name;
-      const res = await createClient(v).request<{ command: { sequence: number } }>('POST', `/devices/${id(pos)}/commands`, { action: pos[1], ...(model ? { model } : {}) });
+      const body: CommandRequest = { action: ACTIONS.find((a) => a === pos[1])!, ...(model ? { model } : {}) };
+      const res = await createClient(v).request<CommandSent>('POST', `/devices/${id(pos)}/commands`, body);
       return v.json ? json(res) : out(`sent ${pos[1]} to ${pos[0]} (command sequence ${res.command.sequence})\n`);
     },
   },

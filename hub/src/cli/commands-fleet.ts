@@ -1,6 +1,7 @@
 // Fleet, token, audit and webhook commands (design §2, §6, §7).
 
 import { parseDuration } from '@edgefleet/protocol';
+import type { AuditVerification, DeliveryLog, FleetStatus, HealthReport, Removed, TokenCreated, TokenRequest, WebhookAdded, WebhookList, WebhookRequest } from './api.js';
 import { usageError, type CommandSpec, type Values } from './args.js';
 import { createClient } from './client.js';
 import { parseTags } from './commands-devices.js';
@@ -19,29 +20,30 @@ async function fleetHealthCmd(spec: string | undefined, v: Values): Promise<void
   for (const t of v.tag ?? []) q.append('tag', t);
   if (v.device?.length) q.set('device', v.device[0]!);
   if (v.shadow) q.set('role', 'shadow');
-  const h = await createClient(v).request<any>('GET', `/health?${q}`);
+  const h = await createClient(v).request<HealthReport>('GET', `/health?${q}`);
   if (v.json) return json(h);
   const t = h.totals;
   let s = `${h.model}@${h.version}${h.device ? ` on ${h.device}` : ''}${v.tag?.length ? ` [${v.tag.join(', ')}]` : ''}${v.shadow ? ' (shadow)' : ''}, ${new Date(h.from).toISOString()} → ${new Date(h.to).toISOString()}\n`;
   s += `  devices     ${t.devices}\n  inferences  ${t.inferences}, errors ${t.errors} (${t.errorRate === null ? '-' : `${(t.errorRate * 100).toFixed(2)}%`})\n`;
   s += `  latency     p50 ${fmt(t.latencyMs.p50)} ms, p95 ${fmt(t.latencyMs.p95)} ms, p99 ${fmt(t.latencyMs.p99)} ms\n`;
   const a = h.accuracy;
-  s += `  accuracy    ${a.p === null ? '-' : `${(a.p * 100).toFixed(2)}% [${(a.low * 100).toFixed(2)}%, ${(a.high * 100).toFixed(2)}%]`} on ${a.labelled} labels (coverage ${a.coverage === null ? '-' : `${(a.coverage * 100).toFixed(1)}%`})\n`;
+  s += `  accuracy    ${a.p === null ? '-' : `${(a.p * 100).toFixed(2)}% [${((a.low ?? 0) * 100).toFixed(2)}%, ${((a.high ?? 0) * 100).toFixed(2)}%]`} on ${a.labelled} labels (coverage ${a.coverage === null ? '-' : `${(a.coverage * 100).toFixed(1)}%`})\n`;
   if (h.shadow) s += `  shadow      ${(h.shadow.rate * 100).toFixed(2)}% agreement (${h.shadow.agreed} of ${h.shadow.compared})\n`;
   if (h.drift.length) {
     s += '\ndrift against the reference\n';
-    s += table([['FEATURE', 'PSI', 'CRITICAL', 'JS', 'N', 'VERDICT'], ...h.drift.map((d: any) => [d.feature, d.psi.toFixed(3), d.critical === null ? '-' : d.critical.toFixed(3), d.js.toFixed(3), String(d.n), d.verdict])]);
+    s += table([['FEATURE', 'PSI', 'CRITICAL', 'JS', 'N', 'VERDICT'], ...h.drift.map((d) => [d.feature, d.psi.toFixed(3), d.critical === null ? '-' : d.critical.toFixed(3), d.js.toFixed(3), String(d.n), d.verdict])]);
   }
   const mix = h.predictionMix;
-  if (mix.kind && mix.observed) {
+  const observed = mix.observed;
+  if (mix.kind && observed) {
     s += '\nprediction mix\n';
-    s += table([['CLASS', 'OBSERVED', 'REFERENCE'], ...mix.labels.map((l: string, i: number) => [l, `${((mix.observed[i] ?? 0) * 100).toFixed(1)}%`, mix.reference ? `${((mix.reference[i] ?? 0) * 100).toFixed(1)}%` : '-'])]);
+    s += table([['CLASS', 'OBSERVED', 'REFERENCE'], ...mix.labels.map((l, i) => [l, `${((observed[i] ?? 0) * 100).toFixed(1)}%`, mix.reference ? `${((mix.reference[i] ?? 0) * 100).toFixed(1)}%` : '-'])]);
   }
   out(s);
 }
 
 async function fleetStatusCmd(v: Values): Promise<void> {
-  const res = await createClient(v).request<any>('GET', `/fleet/status${v.minutes ? `?minutes=${encodeURIComponent(v.minutes)}` : ''}`);
+  const res = await createClient(v).request<FleetStatus>('GET', `/fleet/status${v.minutes ? `?minutes=${encodeURIComponent(v.minutes)}` : ''}`);
   if (v.json) return json(res);
   out(`devices  ${res.devices.total} total, ${res.devices.online} online, ${res.devices.offline} offline\n`);
   out(`rollouts ${res.rollouts.total} total, ${res.rollouts.active} active\n`);
@@ -51,7 +53,7 @@ async function fleetStatusCmd(v: Values): Promise<void> {
   out('\n');
   if (res.versions.length) {
     out('versions in use\n');
-    out(table([['MODEL', 'VERSION', 'DEVICES'], ...res.versions.map((x: any) => [x.model, x.version, String(x.devices)])]));
+    out(table([['MODEL', 'VERSION', 'DEVICES'], ...res.versions.map((x) => [x.model, x.version, String(x.devices)])]));
     out('\n');
   }
   if (res.unknownClaims) {
@@ -66,14 +68,15 @@ async function fleetStatusCmd(v: Values): Promise<void> {
 }
 
 async function tokenCreate(v: Values): Promise<void> {
-  const res = await createClient(v).request<{ id: string; token: string; role: string }>('POST', '/tokens', { role: v.role, ...(v.name ? { name: v.name } : {}) });
+  const body: TokenRequest = { role: ROLES.find((r) => r === v.role)!, ...(v.name ? { name: v.name } : {}) };
+  const res = await createClient(v).request<TokenCreated>('POST', '/tokens', body);
   if (v.json) return json(res);
   out(`${res.token}\n`);
   process.stderr.write(`token ${res.id} (${res.role}); shown once, stored only hashed\n`);
 }
 
 async function auditVerify(v: Values): Promise<void> {
-  const res = await createClient(v).request<{ ok: boolean; entries: number; brokenAt?: number; reason?: string; message?: string }>('GET', '/audit/verify');
+  const res = await createClient(v).request<AuditVerification>('GET', '/audit/verify');
   if (v.json) json(res);
   else if (res.ok) out(`audit log intact: ${res.entries} entries\n`);
   else out(`audit log BROKEN at row ${res.brokenAt}${res.reason ? ` (${res.reason})` : ''}: ${res.message ?? 'hash chain does not hold'}\n${res.entries} entries before it verify\n`);
@@ -81,6 +84,8 @@ async function auditVerify(v: Values): Promise<void> {
 }
 
 const SINCE = /^(\d+(?:\.\d+)?)(s|m|h|d)$/;
+/** The roles POST /tokens takes; one the API drops fails to compile. */
+const ROLES = ['viewer', 'operator', 'admin'] as const satisfies ReadonlyArray<TokenRequest['role']>;
 
 export const FLEET_COMMANDS: CommandSpec[] = [
   {
@@ -109,6 +114,7 @@ export const FLEET_COMMANDS: CommandSpec[] = [
     summary: 'Create an API token (printed once, stored only hashed).',
     options: ['role', 'name'],
     required: ['role'],
+    choices: { role: ROLES },
     client: true,
     run: (_pos, v) => tokenCreate(v),
   },
@@ -124,7 +130,7 @@ export const FLEET_COMMANDS: CommandSpec[] = [
     summary: 'Webhook receivers, configured and API-added.',
     client: true,
     run: async (_pos, v) => {
-      const res = await createClient(v).request<{ webhooks: Array<{ id: string; url: string; source: string }> }>('GET', '/webhooks');
+      const res = await createClient(v).request<WebhookList>('GET', '/webhooks');
       if (v.json) return json(res);
       out(table([['ID', 'URL', 'SOURCE'], ...res.webhooks.map((w) => [w.id, w.url, w.source])]));
     },
@@ -135,7 +141,8 @@ export const FLEET_COMMANDS: CommandSpec[] = [
     positionals: [{ name: 'URL' }],
     client: true,
     run: async (pos, v) => {
-      const res = await createClient(v).request<{ webhook: { id: string; url: string } }>('POST', '/webhooks', { url: pos[0] });
+      const body: WebhookRequest = { url: pos[0]! };
+      const res = await createClient(v).request<WebhookAdded>('POST', '/webhooks', body);
       return v.json ? json(res) : out(`webhook ${res.webhook.id} added: ${res.webhook.url}\n`);
     },
   },
@@ -146,8 +153,8 @@ export const FLEET_COMMANDS: CommandSpec[] = [
     positionals: [{ name: 'ID' }],
     client: true,
     run: async (pos, v) => {
-      await createClient(v).request('DELETE', `/webhooks/${encodeURIComponent(pos[0]!)}`);
-      out(`webhook ${pos[0]} removed\n`);
+      const res = await createClient(v).request<Removed>('DELETE', `/webhooks/${encodeURIComponent(pos[0]!)}`);
+      return v.json ? json(res) : out(`webhook ${pos[0]} removed\n`);
     },
   },
   {
@@ -159,13 +166,10 @@ export const FLEET_COMMANDS: CommandSpec[] = [
       const q = new URLSearchParams();
       if (v.event) q.set('event', v.event);
       if (v.limit) q.set('limit', v.limit);
-      const res = await createClient(v).request<{ deliveries: Array<{ startedAt: string; event: string; url: string; attempt: number; status: number | null; error: string | null }>; stats: Record<string, number> }>(
-        'GET',
-        `/webhooks/deliveries${q.size ? `?${q}` : ''}`,
-      );
+      const res = await createClient(v).request<DeliveryLog>('GET', `/webhooks/deliveries${q.size ? `?${q}` : ''}`);
       if (v.json) return json(res);
       out(table([['TIME', 'EVENT', 'URL', 'ATTEMPT', 'STATUS', 'ERROR'], ...res.deliveries.map((d) => [d.startedAt, d.event, d.url, String(d.attempt), d.status === null ? '-' : String(d.status), d.error ?? ''])]));
-      out(`delivered ${res.stats.delivered ?? 0}, failed ${res.stats.failed ?? 0}, dropped (queue full) ${res.stats.dropped ?? 0} since the hub started\n`);
+      out(`delivered ${res.stats.delivered}, failed ${res.stats.failed}, dropped (queue full) ${res.stats.dropped} since the hub started\n`);
     },
   },
 ];

@@ -6,8 +6,8 @@ import { usageError, type CommandSpec, type Values } from './args.js';
 import { out } from './format.js';
 
 async function hubStart(v: Values): Promise<void> {
-  // loaded on demand: client commands should not pay for onnxruntime, aedes and SQLite at startup
-  const { startHub } = await import('../hub.js');
+  // the hub's face, loaded on demand: client commands should not pay for onnxruntime, aedes and SQLite at startup
+  const { startHub } = await import('../index.js');
   const dataDir = resolve(v.data ?? './edgefleet-data');
   let broker = v.broker;
   if (broker) {

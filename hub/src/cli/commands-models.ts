@@ -3,6 +3,7 @@
 import { createReadStream, readFileSync, statSync } from 'node:fs';
 import { basename } from 'node:path';
 import { EdgefleetError } from '@edgefleet/protocol';
+import type { ModelDetail, ModelList, PushResult } from './api.js';
 import type { CommandSpec, Values } from './args.js';
 import { createClient } from './client.js';
 import { fmt, json, out, table } from './format.js';
@@ -66,7 +67,7 @@ async function modelPush(file: string, v: Values): Promise<void> {
     for await (const chunk of createReadStream(file, { highWaterMark: 256 * 1024 })) yield chunk as Buffer;
     yield tail;
   }
-  const r = await createClient(v).upload<{ model: string; version: string; release: number; sha256: string; manifest: any }>(
+  const r = await createClient(v).upload<PushResult>(
     '/models',
     `multipart/form-data; boundary=${boundary}`,
     total,
@@ -81,14 +82,16 @@ async function modelPush(file: string, v: Values): Promise<void> {
   );
   if (v.json) return json(r);
   out(`pushed ${r.model}@${r.version} release ${r.release} sha256 ${r.sha256}\n`);
-  const metrics = r.manifest?.lineage?.metrics as Record<string, number> | undefined;
+  const metrics = r.manifest.lineage?.metrics;
   if (metrics && Object.keys(metrics).length) out(`  metrics ${Object.entries(metrics).map(([k, n]) => `${k}=${fmt(n, 4)}`).join(' ')}\n`);
 }
 
 async function modelLs(name: string | undefined, v: Values): Promise<void> {
   const c = createClient(v);
-  const res = name ? { models: [await c.request('GET', `/models/${encodeURIComponent(name)}`)] } : await c.request<{ models: any[] }>('GET', '/models');
-  if (v.json) return json(name ? res.models[0] : res);
+  const one = name ? await c.request<ModelDetail>('GET', `/models/${encodeURIComponent(name)}`) : undefined;
+  if (one && v.json) return json(one);
+  const res: ModelList = one ? { models: [one] } : await c.request<ModelList>('GET', '/models');
+  if (v.json) return json(res);
   const rows = [['MODEL', 'VERSION', 'RELEASE', 'SIZE', 'SHA256', 'CREATED']];
   for (const m of res.models) for (const ver of m.versions) rows.push([m.name, ver.version, String(ver.release), String(ver.size), ver.sha256.slice(0, 12), ver.createdAt]);
   out(table(rows));

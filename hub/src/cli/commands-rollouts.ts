@@ -1,13 +1,14 @@
 // Rollout commands (design §7): start gated waves, ls, show, pause, resume, abort, promote.
 
+import type { RolloutAnswer, RolloutList, RolloutRequest } from './api.js';
 import { usageError, type CommandSpec, type Values } from './args.js';
 import { createClient } from './client.js';
 import { parseTags } from './commands-devices.js';
 import { dur, json, out, rolloutText, table } from './format.js';
 
 /** `--gate maxP95RegressionPct=30` → { maxP95RegressionPct: 30 }; requireVerdict takes a comma list. */
-function parseGates(list: readonly string[]): Record<string, number | string[]> {
-  const gates: Record<string, number | string[]> = {};
+function parseGates(list: readonly string[]): NonNullable<RolloutRequest['gates']> {
+  const gates: NonNullable<RolloutRequest['gates']> = {};
   for (const g of list) {
     const i = g.indexOf('=');
     if (i <= 0) throw usageError(`--gate must be NAME=VALUE, got ${JSON.stringify(g)}`);
@@ -22,6 +23,9 @@ function parseGates(list: readonly string[]): Record<string, number | string[]> 
   }
   return gates;
 }
+
+/** What a failed gate does (RolloutRequest.onFail); one the API drops fails to compile. */
+const ON_FAIL = ['pause', 'rollback'] as const satisfies ReadonlyArray<NonNullable<RolloutRequest['onFail']>>;
 
 function parseSpec(spec: string): { model: string; version: string } {
   const at = spec.lastIndexOf('@');
@@ -38,23 +42,25 @@ function parseWaves(v: Values): number[] | undefined {
 async function rolloutStart(spec: string, v: Values): Promise<void> {
   const { model, version } = parseSpec(spec);
   const tags = (v.tag ?? []).map((t) => parseTags([t]));
-  const targets = {
+  const targets: RolloutRequest['targets'] = {
     ...(v.all ? { all: true } : {}),
     ...(tags.length ? { tags } : {}),
     ...(v.device?.length ? { devices: v.device } : {}),
   };
   const waves = parseWaves(v);
-  const res = await createClient(v).request<{ rollout: any }>('POST', '/rollouts', {
+  const onFail = ON_FAIL.find((o) => o === v['on-fail']);
+  const body: RolloutRequest = {
     model,
     version,
     targets,
     ...(waves ? { waves } : {}),
     ...(v.soak ? { soak: v.soak } : {}),
-    ...(v['on-fail'] ? { onFail: v['on-fail'] } : {}),
+    ...(onFail ? { onFail } : {}),
     ...(v.shadow ? { shadow: true } : {}),
     ...(v.gate?.length ? { gates: parseGates(v.gate) } : {}),
     ...(v['device-timeout'] ? { deviceTimeout: v['device-timeout'] } : {}),
-  });
+  };
+  const res = await createClient(v).request<RolloutAnswer>('POST', '/rollouts', body);
   if (v.json) return json(res);
   const r = res.rollout;
   const plan = r.plan ? `waves ${r.plan.waves.join(',')} %, soak ${dur(r.plan.soakMs)}, on fail ${r.plan.onFail}` : 'all at once';
@@ -62,7 +68,7 @@ async function rolloutStart(spec: string, v: Values): Promise<void> {
 }
 
 async function rolloutLs(v: Values): Promise<void> {
-  const res = await createClient(v).request<{ rollouts: any[] }>('GET', '/rollouts');
+  const res = await createClient(v).request<RolloutList>('GET', '/rollouts');
   if (v.json) return json(res);
   const rows = [['ID', 'MODEL', 'VERSION', 'ROLE', 'STATUS', 'WAVE', 'DEVICES', 'CREATED']];
   for (const r of res.rollouts) {
@@ -85,6 +91,7 @@ export const ROLLOUT_COMMANDS: CommandSpec[] = [
     summary: 'Roll NAME@VERSION out in gated waves (default 1, 10, 50, 100 % with a 10 min soak).',
     positionals: [{ name: 'NAME@VERSION' }],
     options: ['all', 'tag', 'device', 'waves', 'soak', 'on-fail', 'shadow', 'gate', 'device-timeout'],
+    choices: { 'on-fail': ON_FAIL },
     client: true,
     notes: 'Targets: --all, --tag k=v or --device ID (repeatable, combined). --waves 100 --soak 0 issues at once.',
     check: (v, pos) => {
@@ -109,7 +116,7 @@ export const ROLLOUT_COMMANDS: CommandSpec[] = [
     positionals: [{ name: 'ID' }],
     client: true,
     run: async (pos, v) => {
-      const res = await createClient(v).request<{ rollout: any }>('GET', `/rollouts/${encodeURIComponent(pos[0]!)}`);
+      const res = await createClient(v).request<RolloutAnswer>('GET', `/rollouts/${encodeURIComponent(pos[0]!)}`);
       return v.json ? json(res) : out(rolloutText(res.rollout));
     },
   },
@@ -120,7 +127,7 @@ export const ROLLOUT_COMMANDS: CommandSpec[] = [
       positionals: [{ name: 'ID' }],
       client: true,
       run: async (pos, v) => {
-        const res = await createClient(v).request<{ rollout: any }>('POST', `/rollouts/${encodeURIComponent(pos[0]!)}/${action}`);
+        const res = await createClient(v).request<RolloutAnswer>('POST', `/rollouts/${encodeURIComponent(pos[0]!)}/${action}`);
         return v.json ? json(res) : out(`rollout ${pos[0]} ${res.rollout.status}\n`);
       },
     }),

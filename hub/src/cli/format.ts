@@ -1,5 +1,7 @@
 // CLI output (design §2): aligned tables, durations, gate values, rollout and health reports.
 
+import type { RolloutDetail } from './api.js';
+
 export function table(rows: string[][]): string {
   if (rows.length === 0) return '';
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
@@ -36,7 +38,7 @@ function gateValue(name: string, x: number | null): string {
   return Number.isInteger(x) ? String(x) : x.toFixed(3);
 }
 
-function gateTable(gates: any[]): string {
+function gateTable(gates: RolloutDetail['gates']): string {
   const rows = [['GATE', 'VALUE', 'LIMIT', 'VERDICT', 'DETAIL']];
   for (const g of gates) {
     const limit = g.name === 'p95-latency-regression' ? `+${g.limit}%` : g.name === 'min-reporting-devices' || g.name === 'shadow-agreement' ? `≥ ${gateValue(g.name, g.limit)}` : `≤ ${gateValue(g.name, g.limit)}`;
@@ -46,7 +48,7 @@ function gateTable(gates: any[]): string {
 }
 
 /** `rollout show`: waves, devices per state, every gate's value against its limit, shadow comparison. */
-export function rolloutText(r: any): string {
+export function rolloutText(r: RolloutDetail): string {
   let s = `rollout ${r.id}\n  model    ${r.model}@${r.version} (${r.role})\n  status   ${r.status}${r.pausedReason ? ` — ${r.pausedReason}` : ''}${r.supersededBy ? ` by ${r.supersededBy}` : ''}\n`;
   s += `  targets  ${JSON.stringify(r.targets)} (${r.devices} devices)\n  created  ${r.createdAt}\n`;
   if (!r.plan) return s + '  plan     all at once\n';
@@ -60,7 +62,7 @@ export function rolloutText(r: any): string {
   const current = r.waves[r.waves.length - 1];
   if (current) {
     for (const k of ['failed', 'pending', 'skipped'] as const) {
-      const ids: string[] = current.byOutcome?.[k] ?? [];
+      const ids = current.byOutcome[k];
       if (ids.length) s += `  wave ${current.index + 1} ${k}: ${ids.slice(0, 20).join(', ')}${ids.length > 20 ? ` … (+${ids.length - 20})` : ''}\n`;
     }
   }

@@ -1,7 +1,10 @@
-// The `edgefleet` operator CLI (design §2): `hub start` and `keys init` run locally; every other command
-// is a client of the hub's HTTP API. Each command declares its arguments (args.ts); anything it does not
-// declare is refused with `error BAD_INPUT: …` and exit 2 before anything is sent. Other errors print
-// `error CODE: message` and exit 1. Importing this module runs nothing: `main` does.
+// cli/: the `edgefleet` operator CLI (design §2). `hub start` and `keys init` run locally; every other
+// command is a client of the hub's HTTP API, typed with what it answers (api.ts). Each command declares
+// its arguments (args.ts); anything it does not declare is refused with `error BAD_INPUT: …` and exit 2
+// before anything is sent. Other errors print `error CODE: message` and exit 1. Importing this module
+// runs nothing: `main` does (main.ts is the bin's entry).
+// May import: @edgefleet/protocol and the hub's face (../index.ts: its types, and startHub on demand);
+// trust/keys.ts on demand for `keys init`. No other room, never http/.
 
 import { EdgefleetError } from '@edgefleet/protocol';
 import { commandHelp, commandWords, parseCommand, usageError, usageLine, type CommandSpec } from './args.js';
@@ -29,7 +32,7 @@ edgefleet COMMAND --help shows one command's options.
 `;
 }
 
-/** The command named by the leading words (the longest spelling that matches) and how many words it took. */
+/** The command the leading words name (the longest spelling that matches) and the count of words it took. */
 function findCommand(words: readonly string[]): { spec: CommandSpec; count: number } | undefined {
   let best: { spec: CommandSpec; count: number } | undefined;
   for (const spec of COMMANDS) {

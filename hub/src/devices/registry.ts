@@ -2,7 +2,7 @@
 // removal that revokes at once. Reported state and status are written by ingest.
 
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { AgentConfig, DeviceId, EdgefleetError, toBase64 } from '@edgefleet/protocol';
+import { AgentConfig, DeviceId, EdgefleetError, toBase64, type ReportedState } from '@edgefleet/protocol';
 import type { HubContext } from '../context.js';
 import type { DeviceRow } from '../store/db.js';
 import { mosquittoPasswordHash } from '../broker/mosquitto.js';
@@ -14,7 +14,8 @@ export interface DeviceView {
   status: 'online' | 'offline';
   statusAt: string | null;
   lastSeen: string | null;
-  reported: unknown;
+  /** As the device last reported it (ingest validated it against ReportedState before storing). */
+  reported: ReportedState | null;
   reportedAt: string | null;
   desiredSequence: number | null;
 }
@@ -61,7 +62,7 @@ export function createDeviceRegistry(ctx: HubContext, hooks: DeviceRegistryHooks
     status: d.status,
     statusAt: d.statusAt,
     lastSeen: d.lastSeen,
-    reported: d.reported,
+    reported: d.reported as ReportedState | null,
     reportedAt: d.reportedAt,
     desiredSequence: store.getDesired(d.id)?.sequence ?? null,
   });

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import type { Hono } from 'hono';
 import { EdgefleetError } from '@edgefleet/protocol';
 import type { ModelRegistry } from '../models/registry.js';
+import { pushOptionsFromFields } from '../models/index.js';
 import type { RouteDoc } from './openapi.js';
 import { checkDeclaredLength, type GuardEnv } from './guard.js';
 import { multipartBoundary, receiveUpload } from './multipart.js';
@@ -63,55 +64,11 @@ export function mountModelPush(api: Hono<GuardEnv>, options: ModelPushOptions): 
     if (!c.req.raw.body) throw new EdgefleetError('BAD_INPUT', 'multipart field "file" (the ONNX model) is required');
     const upload = await receiveUpload(c.req.raw.body, boundary, { dir, fileField: 'file', limits: { maxBytes, maxFieldBytes, maxParts: 32 } });
     try {
-      const text = (k: string): string | undefined => upload.fields.get(k);
       if (!upload.file) throw new EdgefleetError('BAD_INPUT', 'multipart field "file" (the ONNX model) is required');
-      const name = text('name');
-      const version = text('version');
-      if (!name || !version) throw new EdgefleetError('BAD_INPUT', 'fields "name" and "version" are required');
-      const json = (k: string): unknown => {
-        const s = text(k);
-        if (s === undefined || s === '') return undefined;
-        try {
-          return JSON.parse(s) as unknown;
-        } catch (err) {
-          throw new EdgefleetError('BAD_JSON', `field "${k}" is not valid JSON`, { cause: err });
-        }
-      };
-      const labels = json('labels');
-      if (labels !== undefined && !(Array.isArray(labels) && labels.every((l) => typeof l === 'string'))) {
-        throw new EdgefleetError('BAD_INPUT', 'field "labels" must be a JSON array of strings');
-      }
-      const urls = json('urls');
-      if (urls !== undefined && !(Array.isArray(urls) && urls.every((u) => typeof u === 'string'))) {
-        throw new EdgefleetError('BAD_INPUT', 'field "urls" must be a JSON array of strings');
-      }
-      const minAccuracyText = text('minAccuracy');
-      const minAccuracy = minAccuracyText === undefined || minAccuracyText === '' ? undefined : Number(minAccuracyText);
-      if (minAccuracy !== undefined && !(minAccuracy >= 0 && minAccuracy <= 1)) {
-        throw new EdgefleetError('BAD_INPUT', 'minAccuracy must be a number in [0, 1]');
-      }
-      const sample = json('sample');
-      const reference = json('reference');
+      const pushOptions = pushOptionsFromFields(upload.fields); // before the model is read
       const bytes = new Uint8Array(await readFile(upload.file.path));
       await upload.discard();
-      const opt = <T>(k: string, v: T | undefined) => (v === undefined ? {} : { [k]: v });
-      const res = await models.push(
-        bytes,
-        {
-          name,
-          version,
-          ...opt('sample', sample),
-          ...opt('validation', text('validation')),
-          ...opt('reference', reference),
-          ...opt('minAccuracy', minAccuracy),
-          ...opt('labels', labels as string[] | undefined),
-          ...opt('dataset', text('dataset') || undefined),
-          ...opt('run', text('run') || undefined),
-          ...opt('commit', text('commit') || undefined),
-          ...opt('urls', urls as string[] | undefined),
-        },
-        `${p.kind}:${p.id}`,
-      );
+      const res = await models.push(bytes, pushOptions, `${p.kind}:${p.id}`);
       return c.json(res, 201);
     } finally {
       await upload.discard();

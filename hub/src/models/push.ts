@@ -41,33 +41,11 @@ import {
   type TensorSpec,
 } from '@edgefleet/protocol';
 import { readModelInfo, type ModelInfo } from '@edgefleet/protocol/onnx';
-import { z } from 'zod';
+import { Labels, parsePushOptions, type CheckedPushOptions, type PushOptions } from './push-options.js';
 import { deriveReference, parseNameList, parseReference } from './reference.js';
 import { decodeSample } from './sample.js';
 import { fromOrtValue, oneLine, toOrtTensor } from './ort-tensors.js';
 import { batchRows, findPredictionOutput, parseValidation, quantile, runValidation, type ValidationBatch } from './validation.js';
-
-export interface PushOptions {
-  name: string;
-  version: string;
-  /** One OIP inference request (object or JSON text). */
-  sample?: unknown;
-  /** JSONL text: `{"inputs": {"<input>": <row>}, "label": <index or name>}` per line. */
-  validation?: string;
-  /** A drift reference (object or JSON text), used instead of deriving one. */
-  reference?: unknown;
-  /** Refuse (VALIDATION_FAILED) below this validation accuracy, in [0, 1]. */
-  minAccuracy?: number;
-  labels?: string[];
-  dataset?: string;
-  run?: string;
-  commit?: string;
-  /**
-   * Mirrors (a CDN, an object store) serving the same bytes with HTTP range requests (design §8); the
-   * manifest lists them before the hub's own URL. Devices send them no credentials.
-   */
-  urls?: string[];
-}
 
 export interface PreparedModel {
   sha256: string;
@@ -87,20 +65,13 @@ export const SELF_TEST_ROWS = 4;
 /** JSON size cap of a manifest's selfTest; the whole manifest must stay under LIMITS.manifest. */
 export const SELF_TEST_MAX_BYTES = 512 * 1024;
 
-const Labels = z.array(z.string().min(1).max(128)).min(1).max(4096);
-
 type SelfTestOrigin = 'sample' | 'validation' | 'synthesized';
 
 /** Read, load, self-test, validate and describe a model for its manifest (design §3, §7). */
-export async function prepareModelPush(bytes: Uint8Array, options: PushOptions): Promise<PreparedModel> {
+export async function prepareModelPush(bytes: Uint8Array, given: PushOptions): Promise<PreparedModel> {
+  const options = parsePushOptions(given);
   const info = readModelInfo(bytes); // NOT_ONNX / INVALID_MODEL
   const labels = resolveLabels(options.labels, info.metadata);
-  if (options.minAccuracy !== undefined) {
-    if (!Number.isFinite(options.minAccuracy) || options.minAccuracy < 0 || options.minAccuracy > 1) {
-      throw new EdgefleetError('BAD_INPUT', `minAccuracy must be in [0, 1], got ${options.minAccuracy}`);
-    }
-    if (options.validation === undefined) throw new EdgefleetError('BAD_INPUT', 'minAccuracy needs validation data');
-  }
 
   const session = await loadSession(bytes);
   try {
@@ -210,12 +181,9 @@ export async function prepareModelPush(bytes: Uint8Array, options: PushOptions):
   }
 }
 
+/** Labels from the (checked) options, else the model's metadata_props. */
 function resolveLabels(option: string[] | undefined, metadata: Record<string, string>): { names: string[]; from: 'options' | 'metadata' } | undefined {
-  if (option !== undefined) {
-    const parsed = Labels.safeParse(option);
-    if (!parsed.success) throw new EdgefleetError('BAD_INPUT', 'labels must be 1–4096 non-empty strings of at most 128 characters');
-    return { names: parsed.data, from: 'options' };
-  }
+  if (option !== undefined) return { names: option, from: 'options' };
   const names = parseNameList(metadata['labels']);
   if (names === undefined) return undefined;
   if (!Labels.safeParse(names).success) throw new EdgefleetError('INVALID_MODEL', 'metadata_props "labels" is not a usable list of class names');
@@ -291,7 +259,7 @@ async function runSelfTest(
   return outputs;
 }
 
-function lineage(options: PushOptions, metrics: Record<string, number>): Manifest['lineage'] {
+function lineage(options: CheckedPushOptions, metrics: Record<string, number>): Manifest['lineage'] {
   const out: Manifest['lineage'] = {};
   if (options.dataset !== undefined || options.validation !== undefined) {
     out.dataset = { id: options.dataset ?? 'validation' };

@@ -2,8 +2,9 @@
 // reference), then stored by sha256 and released here: `release` strictly increasing per model, the
 // manifest signed by the release key. A duplicate version is CONFLICT.
 
-import { DEFAULT_CHUNK_SIZE, EdgefleetError, LIMITS, Manifest, ModelName, SemVer } from '@edgefleet/protocol';
-import { prepareModelPush, type PushOptions } from './index.js';
+import { DEFAULT_CHUNK_SIZE, EdgefleetError, LIMITS, Manifest } from '@edgefleet/protocol';
+import { prepareModelPush } from './push.js';
+import { parsePushOptions, type PushOptions } from './push-options.js';
 import type { HubContext } from '../context.js';
 import type { ArtifactStore } from '../artifacts/index.js';
 import type { ModelVersionRow } from '../store/db.js';
@@ -48,39 +49,13 @@ export function versionView(r: ModelVersionRow): ModelVersionView {
   };
 }
 
-/** The manifest holds at most 8 URLs, the hub's own last. */
-const MAX_MIRRORS = 7;
-
-/** Mirror URLs as given to `model push --url`: http(s) only, no credentials in them (every device can read the manifest). */
-function mirrorUrls(urls: readonly string[] | undefined): string[] {
-  if (!urls) return [];
-  if (urls.length > MAX_MIRRORS) throw new EdgefleetError('BAD_INPUT', `at most ${MAX_MIRRORS} mirror URLs, got ${urls.length}`);
-  return urls.map((raw) => {
-    let u: URL;
-    try {
-      u = new URL(raw);
-    } catch {
-      throw new EdgefleetError('BAD_INPUT', `mirror URL ${JSON.stringify(raw)} is not a URL`);
-    }
-    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new EdgefleetError('BAD_INPUT', `mirror URL ${raw} must be http or https`);
-    if (u.username || u.password) throw new EdgefleetError('BAD_INPUT', `mirror URL ${u.host} carries credentials; every device can read the manifest`);
-    return u.toString();
-  });
-}
-
 export function createModelRegistry(ctx: HubContext, artifacts: ArtifactStore): ModelRegistry {
   const { store } = ctx;
   // one push at a time: onnxruntime work is heavy on a 2-core box and releases must not race
   let chain: Promise<unknown> = Promise.resolve();
 
-  const doPush = async (bytes: Uint8Array, options: PushOptions, actor: string): Promise<PushResult> => {
-    if (!ModelName.safeParse(options.name).success) {
-      throw new EdgefleetError('BAD_INPUT', `model name must match [a-z0-9][a-z0-9._-]{0,63}, got ${JSON.stringify(options.name)}`);
-    }
-    if (!SemVer.safeParse(options.version).success) {
-      throw new EdgefleetError('BAD_INPUT', `version must be semver, got ${JSON.stringify(options.version)}`);
-    }
-    const mirrors = mirrorUrls(options.urls);
+  const doPush = async (bytes: Uint8Array, given: PushOptions, actor: string): Promise<PushResult> => {
+    const options = parsePushOptions(given);
     const duplicate = () => new EdgefleetError('CONFLICT', `${options.name}@${options.version} already exists; push a new version`);
     // refuse a duplicate before the expensive load and validation
     if (store.getModelVersion(options.name, options.version)) throw duplicate();
@@ -101,7 +76,7 @@ export function createModelRegistry(ctx: HubContext, artifacts: ArtifactStore): 
           size,
           chunkSize: DEFAULT_CHUNK_SIZE,
           format: 'onnx',
-          urls: [...mirrors, `${ctx.hubUrl()}/api/v1/artifacts/${sha256}`],
+          urls: [...(options.urls ?? []), `${ctx.hubUrl()}/api/v1/artifacts/${sha256}`],
         },
         io: prepared.io,
         selfTest: prepared.selfTest,

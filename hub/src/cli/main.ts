@@ -1,9 +1,9 @@
-// The `edgefleet` bin's entry (design §2): the commands live in cli/; importing this module runs
-// nothing, `run()` does (hub/bin/edgefleet.js calls it), and so does executing this file directly.
+// The `edgefleet` bin's entry (design §2): hub/bin/edgefleet.js calls `run()`, and so does executing
+// this file directly (tests run it from source through tsx). Importing it runs nothing.
 
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { main } from './cli/index.js';
+import { main } from './index.js';
 
 export { main };
 

@@ -1,0 +1,97 @@
+// What the hub's HTTP API answers and takes (design §7), as the CLI reads and sends it. Every type comes
+// from the hub's face (../index.ts): the room types the routes return, or the answer of the service
+// method a route returns, so changing what a route answers fails to compile here. Type-only.
+
+import type { AuditVerification, FleetStatus, HealthReport, Hub, PushResult, Role, RolloutRequest } from '../index.js';
+
+export type { AuditVerification, FleetStatus, HealthReport, PushResult, RolloutRequest };
+
+type Services = Hub['services'];
+
+// ---- devices ----
+export type DeviceView = ReturnType<Services['devices']['get']>;
+/** POST /devices */
+export interface DeviceRequest {
+  id: Parameters<Services['devices']['add']>[0];
+  tags?: Parameters<Services['devices']['add']>[1];
+}
+/** POST /devices: the device, its token and agent config, shown once. */
+export type DeviceAdded = ReturnType<Services['devices']['add']>;
+/** GET /devices */
+export interface DeviceList {
+  devices: DeviceView[];
+}
+/** GET /devices/:id: the device with its latest events. */
+export interface DeviceDetail {
+  device: DeviceView;
+  events: ReturnType<Services['ctx']['store']['eventsForDevice']>;
+}
+/** PATCH /devices/:id */
+export interface DeviceTagsRequest {
+  tags: Parameters<Services['devices']['setTags']>[1];
+}
+export interface DeviceUpdated {
+  device: ReturnType<Services['devices']['setTags']>;
+}
+/** DELETE /devices/:id, DELETE /webhooks/:id */
+export interface Removed {
+  removed: string;
+}
+/** POST /devices/:id/commands */
+export interface CommandRequest {
+  action: Parameters<Services['commands']['send']>[1];
+  model?: string;
+}
+export interface CommandSent {
+  command: Awaited<ReturnType<Services['commands']['send']>>;
+}
+
+// ---- models ----
+/** GET /models */
+export interface ModelList {
+  models: ReturnType<Services['models']['list']>;
+}
+/** GET /models/:name */
+export type ModelDetail = ReturnType<Services['models']['get']>;
+
+// ---- rollouts ----
+export type RolloutDetail = ReturnType<Services['rollouts']['get']>;
+/** POST /rollouts, GET /rollouts/:id, POST /rollouts/:id/{pause,resume,abort,promote} */
+export interface RolloutAnswer {
+  rollout: RolloutDetail;
+}
+/** GET /rollouts */
+export interface RolloutList {
+  rollouts: RolloutDetail[];
+}
+
+// ---- tokens, webhooks ----
+/** POST /tokens */
+export interface TokenRequest {
+  role: Role;
+  name?: string;
+}
+/** POST /tokens: the token, shown once (http/ builds it; a client may not import http/). */
+export interface TokenCreated {
+  id: string;
+  token: string;
+  role: Role;
+}
+export type WebhookTarget = ReturnType<Services['notifier']['targets']>[number];
+/** GET /webhooks */
+export interface WebhookList {
+  webhooks: WebhookTarget[];
+  events: Array<Parameters<Services['notifier']['emit']>[0]>;
+}
+/** POST /webhooks */
+export interface WebhookRequest {
+  url: string;
+}
+export interface WebhookAdded {
+  webhook: WebhookTarget;
+}
+/** GET /webhooks/deliveries */
+export interface DeliveryLog {
+  deliveries: ReturnType<Services['notifier']['deliveries']>;
+  stats: ReturnType<Services['notifier']['stats']>;
+}
