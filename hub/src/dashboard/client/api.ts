@@ -2,7 +2,7 @@
 // and out, the hub's error body `{ error: { code, message } }` thrown as an ApiError.
 
 import type { ErrorCode, WhoAmI } from './api-types.js';
-import { S } from './session.js';
+import { session } from './session.js';
 
 export class ApiError extends Error {
   constructor(
@@ -23,7 +23,7 @@ export function onUnauthorized(handler: (message: string) => void): void {
 
 /** One request; `token` checks a token at sign-in (a 401 then is the form's answer, not a sign-out). */
 export async function api<T>(method: 'GET' | 'POST', path: string, body?: unknown, token?: string): Promise<T> {
-  const headers: Record<string, string> = { authorization: 'Bearer ' + (token || S.token) };
+  const headers: Record<string, string> = { authorization: 'Bearer ' + (token || session.token) };
   const init: RequestInit = { method, headers, cache: 'no-store' };
   if (body !== undefined) {
     headers['content-type'] = 'application/json';
@@ -49,8 +49,8 @@ export async function api<T>(method: 'GET' | 'POST', path: string, body?: unknow
 /** Who the stored token is: its role decides which actions the pages offer. */
 export async function whoami(): Promise<void> {
   const who = await api<WhoAmI>('GET', '/whoami');
-  S.role = who.role;
-  S.who = who;
+  session.role = who.role;
+  session.who = who;
 }
 
 /** The status and message of anything a request or a render rejected with. */

@@ -7,7 +7,7 @@ import { api } from './api.js';
 import { barChart, lineChart, wilsonInterval, type Point } from './charts.js';
 import { badge, el, table } from './dom.js';
 import { enc, fmtNum, pct } from './format.js';
-import { S } from './session.js';
+import { session } from './session.js';
 
 /** The time ranges offered, each with the bucket width its series use. */
 const RANGES = [
@@ -19,7 +19,7 @@ const RANGES = [
 
 /** GET /health for one version over the chosen range; `extra` narrows it (`&device=…&role=…`). */
 export function healthFor(model: string, version: string, extra?: string): Promise<HealthReport> {
-  const r = RANGES.find((x) => x.span === S.range) || RANGES[0];
+  const r = RANGES.find((x) => x.span === session.range) || RANGES[0];
   const to = Date.now();
   return api<HealthReport>('GET', '/health?model=' + enc(model) + '&version=' + enc(version) + '&from=' + (to - r.span) + '&to=' + to + '&bucketMs=' + r.bucketMs + (extra || ''));
 }
@@ -30,9 +30,9 @@ export function rangePicker(onchange: () => void): HTMLLabelElement {
     { class: 'range', 'aria-label': 'time range' },
     RANGES.map((r) => el('option', { value: r.span, text: r.label })),
   );
-  s.value = String(S.range);
+  s.value = String(session.range);
   s.addEventListener('change', () => {
-    S.range = Number(s.value);
+    session.range = Number(s.value);
     onchange();
   });
   return el('label', { class: 'range-picker' }, ['time range ', s]);

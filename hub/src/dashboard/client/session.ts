@@ -16,11 +16,11 @@ export interface Session {
   range: number;
 }
 
-export const S: Session = { token: sessionStorage.getItem(TOKEN_KEY), role: null, who: null, gen: 0, timer: null, range: 3600e3 };
+export const session: Session = { token: sessionStorage.getItem(TOKEN_KEY), role: null, who: null, gen: 0, timer: null, range: 3600e3 };
 
 /** The header's role box: the overview fills its badge in when the role was not known at sign-in. */
 export const view: { whoBox: HTMLElement | null } = { whoBox: null };
 
 export function canOperate(): boolean {
-  return S.role === 'operator' || S.role === 'admin';
+  return session.role === 'operator' || session.role === 'admin';
 }

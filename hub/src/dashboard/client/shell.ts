@@ -14,7 +14,7 @@ import type { Page } from './pages/page.js';
 import { pageRollout } from './pages/rollout.js';
 import { pageRollouts } from './pages/rollouts.js';
 import { renderSignIn } from './pages/sign-in.js';
-import { S, TOKEN_KEY, view } from './session.js';
+import { session, TOKEN_KEY, view } from './session.js';
 
 const ROUTES: ReadonlyArray<readonly [RegExp, Page]> = [
   [/^\/?$/, pageOverview],
@@ -33,16 +33,16 @@ const signIn = (message?: string) => renderSignIn(root, message, start);
 
 /** Stops the current page's polling: its callbacks see a new generation and go quiet. */
 function stop(): void {
-  S.gen++;
-  if (S.timer) clearTimeout(S.timer);
-  S.timer = null;
+  session.gen++;
+  if (session.timer) clearTimeout(session.timer);
+  session.timer = null;
 }
 
 function signOut(message: string): void {
   sessionStorage.removeItem(TOKEN_KEY);
-  S.token = null;
-  S.role = null;
-  S.who = null;
+  session.token = null;
+  session.role = null;
+  session.who = null;
   stop();
   signIn(message);
 }
@@ -55,7 +55,7 @@ function renderShell(): void {
     link('#/rollouts', 'Rollouts', 'nav-rollouts'),
   ]);
   const signOutButton = el('button', { class: 'linkish', id: 'signout', text: 'Sign out', onclick: () => signOut('Signed out.') });
-  view.whoBox = el('span', { class: 'who' }, [badge(S.role || '?', 'role'), signOutButton]);
+  view.whoBox = el('span', { class: 'who' }, [badge(session.role || '?', 'role'), signOutButton]);
   main = el('main', { id: 'main' });
   const offset = -new Date().getTimezoneOffset();
   const zone = 'UTC' + (offset >= 0 ? '+' : '-') + String(Math.floor(Math.abs(offset) / 60)).padStart(2, '0') + ':' + String(Math.abs(offset) % 60).padStart(2, '0');
@@ -78,9 +78,9 @@ function parseHash(): { path: string; params: URLSearchParams } {
 }
 
 function route(): void {
-  if (!S.token) return signIn();
+  if (!session.token) return signIn();
   stop();
-  const gen = S.gen;
+  const gen = session.gen;
   const h = parseHash();
   let page: Page | null = null;
   let m: RegExpExecArray | null = null;
@@ -99,7 +99,7 @@ function route(): void {
     main.appendChild(card('Not found', [el('p', { text: 'No page ' + h.path + '.' })]));
     return;
   }
-  const alive = () => gen === S.gen;
+  const alive = () => gen === session.gen;
   const ctl = page(main, m.slice(1).map(decodeURIComponent), h.params, alive);
   const live = document.getElementById('live');
   const tick = () => {
@@ -118,7 +118,7 @@ function route(): void {
         },
       )
       .then(() => {
-        if (alive()) S.timer = setTimeout(tick, document.hidden ? 10000 : ctl.interval || 2000);
+        if (alive()) session.timer = setTimeout(tick, document.hidden ? 10000 : ctl.interval || 2000);
       });
   };
   tick();
@@ -129,9 +129,9 @@ export function boot(): void {
   root = document.getElementById('app') ?? document.body;
   onUnauthorized(signOut);
   window.addEventListener('hashchange', () => {
-    if (S.token) route();
+    if (session.token) route();
   });
-  if (!S.token) return signIn();
+  if (!session.token) return signIn();
   whoami().then(
     () => start(),
     (e: unknown) => {

@@ -6,7 +6,7 @@ import { api } from '../api.js';
 import { card, el, table, timeCell } from '../dom.js';
 import { enc, fmtNum, ms, pct } from '../format.js';
 import { healthBlock, healthFor, rangePicker } from '../health.js';
-import { S } from '../session.js';
+import { session } from '../session.js';
 import type { Page, PageController } from './page.js';
 
 function metricText(metrics: Record<string, number> | undefined): string {
@@ -74,7 +74,7 @@ export const pageModel: Page = (main, args, params, alive) => {
         });
         head.replaceChildren(card(name + ': versions and lineage', [table(headers, rows, 'lineage'), picker], 'card-lineage'));
         // the charts are heavier: again when the choice or range changed, else every 10 s
-        const key = chosen.join(',') + '|' + S.range;
+        const key = chosen.join(',') + '|' + session.range;
         if (Date.now() - chartsAt < 10000 && key === chartKey) return;
         chartsAt = Date.now();
         chartKey = key;

@@ -6,7 +6,7 @@ import { api, whoami } from '../api.js';
 import { badge, card, el, link, table, tr } from '../dom.js';
 import { enc, fmtNum, isBadEvent, ms, pct, when } from '../format.js';
 import { inProgress, progressBar, rolloutProgress, targetsText } from '../rollout-view.js';
-import { S, view } from '../session.js';
+import { session, view } from '../session.js';
 import type { Page } from './page.js';
 
 interface EventItem {
@@ -62,11 +62,11 @@ export const pageOverview: Page = (main, _args, _params, alive) => {
   main.appendChild(box);
   return {
     refresh: () =>
-      Promise.all([api<FleetStatus>('GET', '/fleet/status'), api<FleetOverview>('GET', '/health/overview'), api<RolloutList>('GET', '/rollouts'), S.role ? null : whoami()]).then(
+      Promise.all([api<FleetStatus>('GET', '/fleet/status'), api<FleetOverview>('GET', '/health/overview'), api<RolloutList>('GET', '/rollouts'), session.role ? null : whoami()]).then(
         ([fleet, ov, list]) => {
           if (!alive()) return;
           const rollouts = list.rollouts || [];
-          if (view.whoBox && view.whoBox.firstChild) view.whoBox.firstChild.textContent = S.role;
+          if (view.whoBox && view.whoBox.firstChild) view.whoBox.firstChild.textContent = session.role;
           const d = ov.devices;
           const stat = (key: string, n: number, label: string, href: string, cls: string) =>
             el('a', { class: 'stat ' + cls, href, 'data-count': key }, [el('span', { class: 'num', text: String(n) }), el('span', { class: 'lbl', text: label })]);

@@ -4,7 +4,7 @@
 import type { WhoAmI } from '../api-types.js';
 import { api, failure } from '../api.js';
 import { el } from '../dom.js';
-import { S, TOKEN_KEY } from '../session.js';
+import { session, TOKEN_KEY } from '../session.js';
 
 export function renderSignIn(root: HTMLElement, message: string | undefined, signedIn: () => void): void {
   const input = el('input', { id: 'token', type: 'password', name: 'token', autocomplete: 'off', required: true, placeholder: 'ef_…', 'aria-label': 'API token' });
@@ -17,9 +17,9 @@ export function renderSignIn(root: HTMLElement, message: string | undefined, sig
     api<WhoAmI>('GET', '/whoami', undefined, token).then(
       (who) => {
         sessionStorage.setItem(TOKEN_KEY, token); // the tab's session only; never in a URL or cookie
-        S.token = token;
-        S.role = who.role;
-        S.who = who;
+        session.token = token;
+        session.role = who.role;
+        session.who = who;
         signedIn();
       },
       (e: unknown) => {
