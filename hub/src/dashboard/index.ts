@@ -1,6 +1,7 @@
 // The fleet health dashboard (design §7): a static page and its script and stylesheet, served by
 // the hub at `/` with no CDN; all data comes from the same bearer-authenticated /api/v1 as the CLI.
-// The script is the browser client in ./client/, bundled at build time; no code here runs in the browser.
+// Imports: hono's types, node:*, ./page.js. The script is the browser client in ./client/, bundled at
+// build time; it imports only types (protocol, the rooms' API views), so no hub code runs in the browser.
 
 import type { Hono } from 'hono';
 import { createHash } from 'node:crypto';
