@@ -114,7 +114,6 @@ function route(): void {
           const f = failure(e);
           if (!alive() || f.status === 401) return;
           if (live) live.textContent = 'update failed: ' + f.message;
-          if (ctl.fail) ctl.fail(e);
         },
       )
       .then(() => {

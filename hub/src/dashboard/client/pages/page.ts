@@ -4,7 +4,6 @@ export interface PageController {
   /** Fetch and re-render; the shell calls it again `interval` ms after it settles (2 s by default). */
   refresh(): Promise<unknown>;
   interval?: number;
-  fail?(e: unknown): void;
 }
 
 /**
