@@ -17,6 +17,8 @@ export default defineConfig({
     ],
   },
   test: {
+    // bundles the dashboard's browser client before any test, so the hub under test serves it as it is now
+    globalSetup: ['./hub/scripts/build-dashboard.mjs'],
     include: ['{protocol,agent,hub,web-runtime}/{src,test}/**/*.test.ts', 'scripts/**/*.test.ts'],
     exclude: ['**/node_modules/**', '**/dist/**'],
     // tests load onnxruntime-node directly too (bare baselines): no usage telemetry from them either

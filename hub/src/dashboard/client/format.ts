@@ -1,0 +1,64 @@
+// Numbers, percentages and times as the dashboard prints them: '–' for no value, local times in the
+// viewer's zone.
+
+import type { EventType } from './api-types.js';
+
+/** The viewer's time zone name, as every time on the page is shown in it. */
+export const TZ = (() => {
+  try {
+    return Intl.DateTimeFormat().resolvedOptions().timeZone || 'local time';
+  } catch {
+    return 'local time';
+  }
+})();
+
+/** Short, human-sized numbers: 12.3k, 1.2M, 0.034. */
+export function fmtNum(v: number | null | undefined): string {
+  if (v === null || v === undefined || !isFinite(v)) return '–';
+  const a = Math.abs(v);
+  if (a >= 1e6) return (v / 1e6).toFixed(a >= 1e7 ? 0 : 1) + 'M';
+  if (a >= 1e4) return (v / 1e3).toFixed(a >= 1e5 ? 0 : 1) + 'k';
+  if (a >= 100 || a === 0) return String(Math.round(v));
+  if (a >= 10) return v.toFixed(1).replace(/\.0$/, '');
+  if (a >= 1) return v.toFixed(2).replace(/\.?0+$/, '');
+  return Number(v.toPrecision(2)).toString();
+}
+
+export function pct(v: number | null | undefined, digits = 1): string {
+  return v === null || v === undefined ? '–' : (v * 100).toFixed(digits) + ' %';
+}
+
+export function ms(v: number | null | undefined): string {
+  return v === null || v === undefined ? '–' : fmtNum(v) + ' ms';
+}
+
+export function when(iso: string | null | undefined): string {
+  if (!iso) return 'never';
+  const d = new Date(iso);
+  return isNaN(d.getTime()) ? String(iso) : d.toLocaleString();
+}
+
+export function ago(iso: string | null | undefined): string {
+  if (!iso) return 'never';
+  const s = Math.round((Date.now() - new Date(iso).getTime()) / 1000);
+  if (s < 60) return Math.max(0, s) + ' s ago';
+  if (s < 3600) return Math.round(s / 60) + ' min ago';
+  if (s < 86400) return Math.round(s / 3600) + ' h ago';
+  return Math.round(s / 86400) + ' d ago';
+}
+
+export const enc = (s: string): string => encodeURIComponent(s);
+
+const BAD_EVENTS: ReadonlySet<string> = new Set<EventType>([
+  'rolled-back',
+  'verification-failed',
+  'download-failed',
+  'self-test-failed',
+  'load-failed',
+  'error',
+  'outbox-dropped',
+  'device-silent',
+]);
+
+/** Whether an event is shown as bad (red) in the event lists. */
+export const isBadEvent = (type: string): boolean => BAD_EVENTS.has(type);

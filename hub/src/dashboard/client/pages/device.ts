@@ -1,0 +1,109 @@
+// One device: connection, tags, agent and resources, its reported models, recent events, and the
+// health charts of each model it runs (and of a shadow beside it), measured on this device only.
+
+import type { DeviceDetail, HealthReport } from '../api-types.js';
+import { api } from '../api.js';
+import { badge, card, el, link, table, timeCell, tr } from '../dom.js';
+import { enc, fmtNum, isBadEvent, pct } from '../format.js';
+import { healthBlock, healthFor, rangePicker } from '../health.js';
+import type { Page } from './page.js';
+
+type Reported = NonNullable<DeviceDetail['device']['reported']>;
+
+function resourcesText(r: Reported['resources']): string {
+  const parts = [
+    r.diskFreeBytes !== undefined ? fmtNum(r.diskFreeBytes / 1048576) + ' MiB disk free' : null,
+    r.rssBytes !== undefined ? fmtNum(r.rssBytes / 1048576) + ' MiB RSS' : null,
+    r.uptimeSeconds !== undefined ? fmtNum(r.uptimeSeconds / 3600) + ' h up' : null,
+  ];
+  return parts.filter(Boolean).join(' · ') || '–';
+}
+
+function facts(d: DeviceDetail['device']): HTMLElement {
+  const rep: Partial<Reported> = d.reported || {};
+  const tags = Object.entries(d.tags);
+  const dl = el('dl', { class: 'facts' }, [
+    el('dt', { text: 'connection' }),
+    el('dd', null, [badge(d.status, d.status), ' since ', timeCell(d.statusAt)]),
+    el('dt', { text: 'last seen' }),
+    el('dd', null, [timeCell(d.lastSeen)]),
+    el('dt', { text: 'tags' }),
+    el('dd', null, tags.length ? tags.map(([k, v]) => el('span', { class: 'chip', text: k + '=' + v })) : ['none']),
+    el('dt', { text: 'registered' }),
+    el('dd', null, [timeCell(d.createdAt)]),
+    el('dt', { text: 'agent' }),
+    el('dd', { text: rep.agentVersion ? rep.agentVersion + ' · ' + rep.runtime + ' · ' + rep.platform : 'no report yet' }),
+    el('dt', { text: 'desired sequence' }),
+    el('dd', { text: (d.desiredSequence === null ? '–' : d.desiredSequence) + ' (applied ' + (rep.desiredSequence === undefined ? '–' : rep.desiredSequence) + ')' }),
+    el('dt', { text: 'reported' }),
+    el('dd', null, [timeCell(d.reportedAt)]),
+    ...(rep.resources ? [el('dt', { text: 'resources' }), el('dd', { text: resourcesText(rep.resources) })] : []),
+  ]);
+  return card('Device ' + d.id, [dl], 'card-device');
+}
+
+export const pageDevice: Page = (main, args, _params, alive) => {
+  const id = args[0] ?? '';
+  const top = el('div', { class: 'grid' });
+  const charts = el('div', { class: 'device-charts' });
+  main.append(top, charts);
+  let chartsAt = 0;
+  return {
+    refresh: () =>
+      api<DeviceDetail>('GET', '/devices/' + enc(id)).then((r) => {
+        if (!alive()) return;
+        const d = r.device;
+        const models = (d.reported || {}).models || {};
+        const v = (i: { version: string; release: number } | null | undefined) => (i ? i.version + ' (r' + i.release + ')' : '–');
+        const reportedRows = Object.entries(models).map(([m, x]) =>
+          tr([
+            link('#/model/' + enc(m) + (x.active ? '?v=' + enc(x.active.version) : ''), m),
+            v(x.active),
+            v(x.previous),
+            v(x.shadow),
+            v(x.pending) + (x.progress !== undefined && x.pending ? ' ' + pct(x.progress, 0) : ''),
+            badge(x.state, 'state-' + x.state),
+            x.error ? x.error.code + ': ' + x.error.message : '–',
+          ]),
+        );
+        const reported = card('Reported models', [table(['model', 'active', 'previous', 'shadow', 'pending', 'state', 'error'], reportedRows)], 'card-reported');
+        const eventRows = r.events.map((e) =>
+          el('tr', { class: isBadEvent(e.type) ? 'bad' : '' }, [
+            el('td', null, [timeCell(e.at)]),
+            el('td', null, [badge(e.type, isBadEvent(e.type) ? 'bad' : 'ok')]),
+            el('td', { text: e.model ? e.model + (e.version ? '@' + e.version : '') : '–' }),
+            el('td', { text: e.message + (e.code ? ' [' + e.code + ']' : '') }),
+          ]),
+        );
+        const events = card('Recent events', [table(['time', 'event', 'model', 'message'], eventRows)], 'card-device-events');
+        top.replaceChildren(facts(d), reported, events);
+        // charts are heavier: every 10 s
+        if (Date.now() - chartsAt < 10000) return;
+        chartsAt = Date.now();
+        // the active version of every model, and a shadow beside it when there is one
+        const targets: Array<{ model: string; version: string; role: 'active' | 'shadow' }> = [];
+        for (const [m, x] of Object.entries(models)) {
+          if (x.active) targets.push({ model: m, version: x.active.version, role: 'active' });
+          if (x.shadow) targets.push({ model: m, version: x.shadow.version, role: 'shadow' });
+        }
+        const reports = targets.map((t) => healthFor(t.model, t.version, '&device=' + enc(id) + '&role=' + t.role).then((h): [typeof t, HealthReport] => [t, h]));
+        return Promise.all(reports).then((hs) => {
+          if (!alive()) return;
+          charts.replaceChildren(
+            ...hs.map(([t, h]) =>
+              card(
+                t.model + '@' + t.version + (t.role === 'shadow' ? ' (shadow)' : '') + ' on this device',
+                [
+                  rangePicker(() => {
+                    chartsAt = 0;
+                  }),
+                  healthBlock(h, null, { compact: true }),
+                ],
+                'card-device-health',
+              ),
+            ),
+          );
+        });
+      }),
+  };
+};

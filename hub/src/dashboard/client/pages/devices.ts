@@ -1,0 +1,162 @@
+// The device table: filters (id, tag, model, version, state, connection) run on the hub one page at a
+// time, kept in the URL's hash; typing is debounced, a select applies at once.
+
+import type { DevicePage, ModelList, ModelState } from '../api-types.js';
+import { api } from '../api.js';
+import { badge, card, el, link, table, timeCell } from '../dom.js';
+import { enc } from '../format.js';
+import type { Page } from './page.js';
+
+/** Protocol's model states in its order: the compiler refuses this list if protocol adds or drops one. */
+const STATE_ORDER: Record<ModelState, true> = {
+  idle: true,
+  downloading: true,
+  verifying: true,
+  'self-testing': true,
+  active: true,
+  probation: true,
+  'rolled-back': true,
+  failed: true,
+};
+const STATES = Object.keys(STATE_ORDER) as ModelState[];
+
+const LIMIT = 50;
+
+export const pageDevices: Page = (main, _args, params, alive) => {
+  const models = el('select', { name: 'model', 'aria-label': 'model' }, [el('option', { value: '', text: 'any model' })]);
+  const field = (name: string, label: string, placeholder: string) =>
+    el('label', null, [label, el('input', { name, value: params.get(name) || '', 'aria-label': label, placeholder })]);
+  const select = (name: string, label: string, options: ReadonlyArray<readonly [string, string]>) => {
+    const s = el(
+      'select',
+      { name, 'aria-label': label },
+      options.map((o) => el('option', { value: o[0], text: o[1] })),
+    );
+    s.value = params.get(name) || '';
+    return el('label', null, [label, s]);
+  };
+  let offset = Number(params.get('offset') || 0) || 0;
+  let seq = 0;
+  const form = el(
+    'form',
+    {
+      class: 'filters',
+      onsubmit: (ev) => {
+        ev.preventDefault();
+        offset = 0;
+        void apply();
+      },
+    },
+    [
+      field('q', 'id contains', 'e.g. line-3'),
+      field('tag', 'tag', 'key=value'),
+      el('label', null, ['model', models]),
+      field('version', 'version', '1.2.0'),
+      select('state', 'state', [['', 'any state'], ...STATES.map((s) => [s, s] as const)]),
+      select('online', 'connection', [['', 'any'], ['true', 'online'], ['false', 'offline']]),
+      el('button', { type: 'submit', text: 'Filter' }),
+    ],
+  );
+  const silent = params.get('silentMinutes');
+  const result = el('div', { class: 'device-results' });
+  const silentNote = silent ? el('p', { class: 'warn', text: 'Showing devices offline and silent for more than ' + silent + ' min. ' }, [link('#/devices', 'Show all')]) : null;
+  main.appendChild(card('Devices', [form, silentNote, result], 'card-device-table'));
+  api<ModelList>('GET', '/models').then(
+    (r) => {
+      for (const m of r.models || []) models.appendChild(el('option', { value: m.name, text: m.name }));
+      models.value = params.get('model') || '';
+    },
+    () => {},
+  );
+  let debounce: ReturnType<typeof setTimeout> | undefined;
+  const isSelect = (ev: Event) => ev.target instanceof Element && ev.target.tagName === 'SELECT';
+  form.addEventListener('input', (ev) => {
+    if (isSelect(ev)) return;
+    clearTimeout(debounce);
+    debounce = setTimeout(() => {
+      offset = 0;
+      void apply();
+    }, 250);
+  });
+  form.addEventListener('change', (ev) => {
+    if (isSelect(ev)) {
+      offset = 0;
+      void apply();
+    }
+  });
+
+  function query(): URLSearchParams {
+    const q = new URLSearchParams();
+    new FormData(form).forEach((v, k) => {
+      if (String(v).trim()) q.set(k, String(v).trim());
+    });
+    if (silent) q.set('silentMinutes', silent);
+    return q;
+  }
+
+  /** The filters into the hash (a reload or a shared link shows the same page), then load. */
+  function apply(): Promise<void> {
+    const q = query();
+    if (offset) q.set('offset', String(offset));
+    history.replaceState(null, '', '#/devices' + (q.toString() ? '?' + q.toString() : ''));
+    return load();
+  }
+
+  function load(): Promise<void> {
+    const q = query();
+    q.set('limit', String(LIMIT));
+    q.set('offset', String(offset));
+    const my = ++seq;
+    const t0 = performance.now();
+    const qs = q.toString();
+    return api<DevicePage>('GET', '/devices?' + qs).then((r) => {
+      if (!alive() || my !== seq) return; // a newer query is on its way
+      const rows = r.devices.map((d) => {
+        const rep = d.reported && d.reported.models ? d.reported.models : {};
+        const mods = Object.entries(rep).map(([m, x]) => el('span', { class: 'chip' }, [m + '@' + (x.active ? x.active.version : '–') + ' ', badge(x.state, 'state-' + x.state)]));
+        return el('tr', { 'data-device': d.id }, [
+          el('td', null, [link('#/device/' + enc(d.id), d.id)]),
+          el('td', null, [badge(d.status, d.status)]),
+          el(
+            'td',
+            null,
+            Object.entries(d.tags).map(([k, v]) => el('span', { class: 'chip', text: k + '=' + v })),
+          ),
+          el('td', null, mods.length ? mods : ['–']),
+          el('td', null, [timeCell(d.lastSeen)]),
+          el('td', { text: (d.reported && d.reported.agentVersion) || '–' }),
+        ]);
+      });
+      const from = r.total ? offset + 1 : 0;
+      const to = Math.min(offset + LIMIT, r.total);
+      const tbl = table(['device', 'connection', 'tags', 'models', 'last seen', 'agent'], rows, 'devices');
+      const inner = tbl.firstChild as HTMLTableElement;
+      inner.setAttribute('data-total', String(r.total));
+      inner.setAttribute('data-query', qs);
+      const pager = el('div', { class: 'pager' }, [
+        el('button', {
+          class: 'prev',
+          text: '‹ Previous',
+          disabled: offset === 0,
+          onclick: () => {
+            offset = Math.max(0, offset - LIMIT);
+            void apply();
+          },
+        }),
+        el('span', { class: 'page-info', text: from + '–' + to + ' of ' + r.total.toLocaleString() + ' devices' }),
+        el('button', {
+          class: 'next',
+          text: 'Next ›',
+          disabled: to >= r.total,
+          onclick: () => {
+            offset += LIMIT;
+            void apply();
+          },
+        }),
+      ]);
+      result.replaceChildren(pager, tbl);
+      inner.setAttribute('data-ms', (performance.now() - t0).toFixed(1));
+    });
+  }
+  return { refresh: load, interval: 3000 };
+};

@@ -1,0 +1,113 @@
+// The fleet at a glance: device counts (each a link to those devices), versions in use per model,
+// active rollouts with their progress, per-version health, and recent events, alarms and actions.
+
+import type { FleetOverview, FleetStatus, RolloutList } from '../api-types.js';
+import { api, whoami } from '../api.js';
+import { badge, card, el, link, table, tr } from '../dom.js';
+import { enc, fmtNum, isBadEvent, ms, pct, when } from '../format.js';
+import { inProgress, progressBar, rolloutProgress, targetsText } from '../rollout-view.js';
+import { session, view } from '../session.js';
+import type { Page } from './page.js';
+
+interface EventItem {
+  at: string | null;
+  cls: string;
+  kind: string;
+  text: string;
+  href: string | null;
+}
+
+/** The rollout id an audited action names, if any. */
+function actionTarget(details: unknown): string | null {
+  const id = typeof details === 'object' && details !== null ? (details as { id?: unknown }).id : undefined;
+  return id ? String(id) : null;
+}
+
+function recentEvents(ov: FleetOverview): HTMLElement {
+  const items: EventItem[] = [];
+  for (const a of ov.alarms) {
+    const text = a.model + '@' + a.version + ' feature ' + a.feature + ': PSI ' + fmtNum(a.psi) + ' > ' + fmtNum(a.critical) + ' (n = ' + a.n + ')';
+    items.push({ at: null, cls: 'bad', kind: 'drift alarm', text, href: '#/model/' + enc(a.model) + '?v=' + enc(a.version) });
+  }
+  for (const e of ov.events) {
+    const text = e.deviceId + (e.model ? ' · ' + e.model + (e.version ? '@' + e.version : '') : '') + ': ' + e.message + (e.code ? ' [' + e.code + ']' : '');
+    items.push({ at: e.at, cls: isBadEvent(e.type) ? 'bad' : 'ok', kind: e.type, text, href: '#/device/' + enc(e.deviceId) });
+  }
+  for (const a of ov.actions) {
+    const id = actionTarget(a.details);
+    items.push({ at: a.at, cls: /rollback|abort|pause|fail/.test(a.action) ? 'warn' : 'ok', kind: a.action, text: (id ? id + ' ' : '') + 'by ' + a.actor, href: id ? '#/rollout/' + enc(id) : null });
+  }
+  items.sort((a, b) => (b.at ? Date.parse(b.at) : Infinity) - (a.at ? Date.parse(a.at) : Infinity));
+  const list = items.slice(0, 25).map((it) =>
+    el('li', { class: 'event ' + it.cls }, [badge(it.kind, it.cls), it.href ? link(it.href, it.text) : el('span', { text: it.text }), it.at ? el('span', { class: 'muted small', text: ' ' + when(it.at) }) : null]),
+  );
+  return card('Recent events', [items.length ? el('ul', { class: 'events' }, list) : el('p', { class: 'muted', text: 'Nothing notable.' })], 'card-events');
+}
+
+function versionsInUse(fleet: FleetStatus): HTMLElement {
+  const byModel: Record<string, FleetStatus['versions']> = {};
+  for (const v of fleet.versions) (byModel[v.model] ??= []).push(v);
+  const models = Object.entries(byModel).map(([m, versions]) => {
+    const total = versions.reduce((s, v) => s + v.devices, 0);
+    const rows = versions.map((v) =>
+      el('div', { class: 'version-row', 'data-version': v.version }, [el('span', { class: 'v', text: v.version }), progressBar(v.devices, total, v.devices + ' device' + (v.devices === 1 ? '' : 's'))]),
+    );
+    return el('div', { class: 'model-versions', 'data-model': m }, [el('h3', null, [link('#/model/' + enc(m), m)]), ...rows]);
+  });
+  return card('Versions in use', models.length ? models : [el('p', { class: 'muted', text: 'No device reports an active model yet.' })], 'card-versions');
+}
+
+export const pageOverview: Page = (main, _args, _params, alive) => {
+  const box = el('div', { class: 'grid overview' });
+  main.appendChild(box);
+  return {
+    refresh: () =>
+      Promise.all([api<FleetStatus>('GET', '/fleet/status'), api<FleetOverview>('GET', '/health/overview'), api<RolloutList>('GET', '/rollouts'), session.role ? null : whoami()]).then(
+        ([fleet, ov, list]) => {
+          if (!alive()) return;
+          const rollouts = list.rollouts || [];
+          if (view.whoBox && view.whoBox.firstChild) view.whoBox.firstChild.textContent = session.role;
+          const d = ov.devices;
+          const stat = (key: string, n: number, label: string, href: string, cls: string) =>
+            el('a', { class: 'stat ' + cls, href, 'data-count': key }, [el('span', { class: 'num', text: String(n) }), el('span', { class: 'lbl', text: label })]);
+          const devices = card(
+            'Devices',
+            [
+              el('div', { class: 'stats' }, [
+                stat('online', d.online, 'online', '#/devices?online=true', 'ok'),
+                stat('offline', d.offline, 'offline', '#/devices?online=false', d.offline ? 'warn' : ''),
+                stat('silent', d.silent, 'silent > ' + d.silentMinutes + ' min', '#/devices?silentMinutes=' + d.silentMinutes, d.silent ? 'bad' : ''),
+                stat('total', d.total, 'registered', '#/devices', ''),
+              ]),
+            ],
+            'card-devices',
+          );
+          const healthRows = fleet.health.map((h) =>
+            tr([
+              link('#/model/' + enc(h.model) + '?v=' + enc(h.version), h.model + '@' + h.version),
+              h.role,
+              h.reportingDevices,
+              fmtNum(h.inferences),
+              el('span', { class: h.errorRate !== null && h.errorRate > 0.05 ? 'bad' : '', text: pct(h.errorRate, 2) }),
+              ms(h.latencyMs.p95),
+            ]),
+          );
+          const health = card('Health, last ' + fleet.sinceMinutes + ' min', [table(['model version', 'role', 'devices', 'inferences', 'error rate', 'p95 latency'], healthRows)], 'card-health');
+          const active = rollouts.filter((r) => inProgress(r, fleet));
+          const ro = card(
+            'Active rollouts',
+            active.length
+              ? active.map((r) =>
+                  el('div', { class: 'rollout', 'data-rollout': r.id }, [
+                    el('div', { class: 'rollout-head' }, [link('#/rollout/' + enc(r.id), r.model + '@' + r.version), badge(r.status, 'status-' + r.status), el('span', { class: 'muted small', text: targetsText(r.targets) })]),
+                    rolloutProgress(r, fleet),
+                  ]),
+                )
+              : [el('p', { class: 'muted', text: 'No rollout is running.' })],
+            'card-rollouts',
+          );
+          box.replaceChildren(devices, versionsInUse(fleet), ro, health, recentEvents(ov));
+        },
+      ),
+  };
+};
