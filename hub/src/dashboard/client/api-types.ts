@@ -4,12 +4,12 @@
 
 import type { DeviceEvent, ErrorCode, ModelState, ReportedState } from '@edgefleet/protocol';
 import type { FleetStatus } from '../../telemetry/fleet-status.js';
-// the health read model still lives beside its routes; it is a type import only (no http/ code is bundled)
-import type { FleetOverview, HealthReport } from '../../http/health-api.js';
+import type { FleetOverview, HealthReport } from '../../telemetry/index.js';
 import type { DeviceView } from '../../devices/registry.js';
 import type { ModelRegistry, ModelVersionView } from '../../models/registry.js';
-import type { RolloutRequest, RolloutView } from '../../desired/desired.js';
-import type { RolloutCommand, RolloutDetail, WaveView } from '../../rollouts/runner.js';
+import type { RolloutRequest, RolloutView } from '../../desired/index.js';
+import type { RolloutCommand } from '../../rollouts/runner.js';
+import type { RolloutDetail, WaveView } from '../../rollouts/index.js';
 import type { GateResult, RolloutStatus } from '../../rollouts/index.js';
 import type { Role, RolloutTargets } from '../../store/db.js';
 
