@@ -8,7 +8,7 @@ import {
   LIMITS,
   createSha256,
   toEdgefleetError,
-  TOPIC_PREFIX,
+  parseTopic,
   topics,
   verifyCommand,
   verifyDesiredState,
@@ -40,12 +40,27 @@ import { decodeInferInputs, encodeOutputs, requestedOutputNames, tensorMismatch,
 import { createModelTelemetry, labelDeltaWindow, windowAddLabel, type ModelTelemetry } from './telemetry-recorder.js';
 import {
   activated,
+  activeRemoved,
+  activeUnusable,
+  desiredArrived,
+  downloadProgressed,
+  downloadStarted,
   emptySlot,
+  fellBackToPrevious,
+  installAbandoned,
+  installFailed,
   onAgentStart,
   planUpdates,
+  previousUnusable,
+  probationPassed,
   probationVerdict,
+  refused,
   rolledBack,
+  selfTesting,
   settingsOf,
+  shadowRemoved,
+  shadowStarted,
+  verifying,
   type InstallTask,
   type ModelSlot,
   type VersionRef,
@@ -135,7 +150,6 @@ interface StoredDesired {
   telemetry: Partial<TelemetrySettings> | undefined;
 }
 
-const MULTICAST_PREFIX = `${TOPIC_PREFIX}/artifacts/`;
 const INSTALLING = new Set(['downloading', 'verifying', 'self-testing']);
 
 
@@ -553,7 +567,7 @@ export function createAgentCore(options: AgentCoreOptions): AgentCore {
     if (v.kind === 'continue') return;
     if (v.kind === 'pass') {
       if (s.active) s.active.onProbation = false;
-      setSlot({ ...slot, probation: null, state: 'active' });
+      setSlot(probationPassed(slot));
       void saveSlots();
       emit('probation-passed', `${name}@${slot.active?.version} passed probation`, { model: name, version: slot.active?.version });
       return;
@@ -647,7 +661,7 @@ export function createAgentCore(options: AgentCoreOptions): AgentCore {
           s.shadow = null;
         }
         const slot = slots[name];
-        if (slot) setSlot({ ...slot, shadow: null });
+        if (slot) setSlot(shadowRemoved(slot));
         await saveSlots();
       });
     }
@@ -659,7 +673,7 @@ export function createAgentCore(options: AgentCoreOptions): AgentCore {
           s.active = null;
         }
         const slot = slots[name];
-        if (slot) setSlot({ ...slot, active: null, probation: null, pending: null, state: 'idle', progress: undefined });
+        if (slot) setSlot(activeRemoved(slot));
         await saveSlots();
       });
     }
@@ -679,32 +693,22 @@ export function createAgentCore(options: AgentCoreOptions): AgentCore {
           await enqueue(async () => {
             const slot = slots[task.manifest.model];
             if (slot?.pending?.sha256 === task.ref.sha256) {
-              setSlot({ ...slot, pending: null, progress: undefined, state: slot.active ? (slot.probation ? 'probation' : 'active') : 'idle' });
+              setSlot(installAbandoned(slot));
               await saveSlots();
             }
           });
           continue;
         }
-        await enqueue(() => installFailed(task, e, n));
+        await enqueue(() => afterInstallFailure(task, e, n));
       }
     }
   }
 
-  async function installFailed(task: InstallTask, e: EdgefleetError, n: number): Promise<void> {
+  async function afterInstallFailure(task: InstallTask, e: EdgefleetError, n: number): Promise<void> {
     const name = task.manifest.model;
     const slot = slots[name] ?? emptySlot(name);
     const permanent = e.code === 'SELF_TEST_FAILED' || e.code === 'MODEL_LOAD_FAILED';
-    const back: ModelSlot = {
-      ...slot,
-      pending: null,
-      progress: undefined,
-      state: permanent ? 'failed' : slot.active ? (slot.probation ? 'probation' : 'active') : 'failed',
-      error: { code: e.code, message: e.message },
-      blocked: permanent && !slot.blocked.includes(task.ref.sha256) ? [...slot.blocked, task.ref.sha256] : slot.blocked,
-    };
-    // A permanent failure reads 'failed' even while the old version keeps serving (`active` says which):
-    // the hub's rollout counts it as a failed device for this rollout rather than waiting for a timeout.
-    setSlot(back);
+    setSlot(installFailed(slot, task.ref.sha256, { code: e.code, message: e.message }, permanent));
     await saveSlots();
     const type = e.code === 'SELF_TEST_FAILED' ? 'self-test-failed' : e.code === 'MODEL_LOAD_FAILED' ? 'load-failed' : e.code === 'HASH_MISMATCH' || e.code === 'SIZE_MISMATCH' ? 'verification-failed' : 'download-failed';
     emit(type, `${name}@${task.manifest.version}: ${e.message}`, { model: name, version: task.manifest.version, code: e.code });
@@ -755,7 +759,7 @@ export function createAgentCore(options: AgentCoreOptions): AgentCore {
     if (JSON.stringify(await store.get(`manifest:${ref.sha256}`)) !== JSON.stringify(doc)) await store.put(`manifest:${ref.sha256}`, doc);
     await enqueue(async () => {
       const slot = slots[name] ?? emptySlot(name);
-      setSlot({ ...slot, pending: ref, state: 'downloading', progress: 0, error: attempt > 0 ? slot.error : null, ...(task.rolloutId !== undefined ? { rolloutId: task.rolloutId } : {}) });
+      setSlot(downloadStarted(slot, ref, attempt > 0, task.rolloutId));
       await saveSlots();
     });
     // design §5: check free disk before pulling a byte
@@ -774,7 +778,7 @@ export function createAgentCore(options: AgentCoreOptions): AgentCore {
           if (!slot || slot.pending?.sha256 !== ref.sha256) return;
           const progress = total === 0 ? 1 : received / total;
           // quarter steps: every reported state is a retained publish the hub ingests, times a whole wave
-          if (slot.progress === undefined || progress - slot.progress >= 0.25 || received === total) setSlot({ ...slot, progress });
+          if (slot.progress === undefined || progress - slot.progress >= 0.25 || received === total) setSlot(downloadProgressed(slot, progress));
         },
       };
       current = { sha256: ref.sha256, control };
@@ -792,12 +796,12 @@ export function createAgentCore(options: AgentCoreOptions): AgentCore {
     await enqueue(async () => {
       const slot = slots[name] ?? emptySlot(name);
       if (slot.pending?.sha256 !== ref.sha256) throw new EdgefleetError('CONFLICT', 'superseded');
-      setSlot({ ...slot, state: 'verifying', progress: 1 });
+      setSlot(verifying(slot));
       // A runtime hosting many agents (the simulator) may hold one session per model file: bytes the
       // download just verified are read from disk (and checked again) only if it holds none yet.
       const shared = fresh ? runtime.loadShared?.bind(runtime) : undefined;
       const bytes = shared ? null : await readVerified(ref);
-      setSlot({ ...slots[name]!, state: 'self-testing' });
+      setSlot(selfTesting(slots[name]!));
       await saveSlots();
       // design §5: load in a fresh session → self-test → warm up → swap. Nothing reaches the runtime unverified.
       const t1 = clock.now();
@@ -828,8 +832,7 @@ export function createAgentCore(options: AgentCoreOptions): AgentCore {
         const old = s.shadow;
         s.shadow = live;
         retire(old);
-        const cur = slots[name]!;
-        setSlot({ ...cur, shadow: ref, pending: null, progress: undefined, error: null, state: cur.active ? (cur.probation ? 'probation' : 'active') : 'idle' });
+        setSlot(shadowStarted(slots[name]!, ref));
         await saveSlots();
         emit('shadow-started', `${name}@${manifest.version} running as shadow`, { model: name, version: manifest.version });
       }
@@ -862,7 +865,7 @@ export function createAgentCore(options: AgentCoreOptions): AgentCore {
     count(`refused.${code}`);
     refusal = { code, message: clip(`${what}: ${message}`, 1024) };
     // design §3: keep running what runs now; report the code and emit an event
-    for (const slot of Object.values(slots)) setSlot({ ...slot, error: refusal });
+    for (const slot of Object.values(slots)) setSlot(refused(slot, refusal));
     scheduleReport();
     emit('verification-failed', `${what} refused: ${message}`, { code });
   }
@@ -898,10 +901,7 @@ export function createAgentCore(options: AgentCoreOptions): AgentCore {
     settings = settingsOf(desired.telemetry);
     if (settings.windowSeconds !== windowBefore) rewindow();
     refusal = null;
-    // A newer desired state lifts the blocks of rolled-back manifests and clears stale errors (design §5).
-    for (const slot of Object.values(slots)) {
-      slots[slot.name] = { ...slot, blocked: [], error: slot.state === 'rolled-back' || slot.state === 'failed' ? slot.error : null };
-    }
+    for (const slot of Object.values(slots)) slots[slot.name] = desiredArrived(slot);
     attempts.clear();
     if (current && !models.some((m) => m.manifest.artifact.sha256 === current?.sha256)) current.control.cancelled = true;
     await persist('desired', desired);
@@ -943,7 +943,7 @@ export function createAgentCore(options: AgentCoreOptions): AgentCore {
   function onMessage(topic: string, payload: Uint8Array): void {
     if (!running) return;
     // design §4: chunk frames come unicast or on an artifact's multicast topic; the frame names its artifact
-    if (topic === topics.artifactData(deviceId) || topic.startsWith(MULTICAST_PREFIX)) {
+    if (topic === topics.artifactData(deviceId) || parseTopic(topic)?.kind === 'artifact-multicast') {
       downloader.handleFrame(payload);
       return;
     }
@@ -1170,7 +1170,7 @@ export function createAgentCore(options: AgentCoreOptions): AgentCore {
       const started = onAgentStart(original, now, maxRestarts, crashed);
       let slot = started.slot;
       if (started.rollback) emit('rolled-back', `${slot.name}: ${started.rollback}`, { model: slot.name, version: original.active?.version, code: 'PROBATION_FAILED' });
-      if (INSTALLING.has(slot.state)) slot = { ...slot, pending: null, progress: undefined, state: slot.active ? (slot.probation ? 'probation' : 'active') : 'idle' };
+      if (INSTALLING.has(slot.state)) slot = installAbandoned(slot);
       // Offline first: serve what is verified on disk; a damaged active falls back to the previous version.
       const s = servedOf(slot.name);
       if (slot.active) {
@@ -1181,17 +1181,17 @@ export function createAgentCore(options: AgentCoreOptions): AgentCore {
           const e = toEdgefleetError(err);
           emit('load-failed', `${slot.name}@${slot.active.version} cannot be served: ${e.message}`, { model: slot.name, version: slot.active.version, code: e.code });
           const bad = slot.active;
-          slot = { ...slot, active: null, probation: null, state: 'failed', error: { code: e.code, message: e.message } };
+          slot = activeUnusable(slot, { code: e.code, message: e.message });
           const prev = slot.previous;
           if (prev) {
             try {
               s.active = await loadLive(slot.name, prev, 'active');
-              slot = { ...slot, active: slot.previous, previous: null, state: 'rolled-back' };
+              slot = fellBackToPrevious(slot);
               emit('rolled-back', `${slot.name} ${bad.version} → ${slot.active!.version}: active file unusable`, { model: slot.name, version: bad.version, code: e.code });
             } catch (err2) {
               const e2 = toEdgefleetError(err2);
               emit('load-failed', `${slot.name} previous ${prev.version} cannot be served either: ${e2.message}`, { model: slot.name, code: e2.code });
-              slot = { ...slot, previous: null };
+              slot = previousUnusable(slot);
             }
           }
           await store.deleteArtifact(bad.sha256).catch(() => {}); // damaged: fetch again if still desired
@@ -1203,7 +1203,7 @@ export function createAgentCore(options: AgentCoreOptions): AgentCore {
         } catch (err) {
           const e = toEdgefleetError(err);
           emit('load-failed', `shadow ${slot.name}@${slot.shadow.version} cannot be loaded: ${e.message}`, { model: slot.name, code: e.code });
-          slot = { ...slot, shadow: null };
+          slot = shadowRemoved(slot);
         }
       }
       slots[slot.name] = slot;
