@@ -1,12 +1,13 @@
 // The device agent, platform-neutral (design §5): composes the parts — trust.ts (what it accepts),
 // updater/ (download → verify → self-test → activate → probation → rollback), serving.ts (inference),
 // predictions.ts (label joins) and reporter.ts (reported state, events, outbox) — over one shared state
-// (context.ts), routes inbound messages, and runs the lifecycle. It is handed a Transport, an
+// (context.ts), hands inbound messages to inbound.ts, and runs the lifecycle. It is handed a Transport, an
 // InferenceRuntime, an AgentStore and a Clock; it imports nothing platform-specific.
 
-import { createSha256, parseTopic, topics, type ReportedState } from '@edgefleet/protocol';
+import { createSha256, topics, type ReportedState } from '@edgefleet/protocol';
 import type { AgentContext, AgentState } from './context.js';
 import { createDocumentSaver } from './document-saver.js';
+import { createInbound } from './inbound.js';
 import { sha256With, type IncrementalSha256 } from './downloader.js';
 import { tensorMeta, type FeedbackBody, type InferResponse, type InferenceService, type ModelMetadata, type ServerMetadata } from './inference-service.js';
 import type { AgentStore, Clock, Transport } from './ports.js';
@@ -149,70 +150,9 @@ export function createAgentCore(options: AgentCoreOptions): AgentCore {
     retryMaxMs: options.retry?.maxMs ?? 5 * 60_000,
     diskPollMs: options.retry?.diskPollMs ?? 5000,
   });
-  const trust = createTrust(ctx, { rootPublicKey: options.rootPublicKey, scheduleReport: reporter.scheduleReport, onPendingDesired: onDesired });
+  const trust = createTrust(ctx, { rootPublicKey: options.rootPublicKey, scheduleReport: reporter.scheduleReport, onPendingDesired: (raw) => inbound.onDesired(raw) });
 
-  // ---------- inbound (design §4) ----------
-
-  async function onDesired(raw: Uint8Array): Promise<void> {
-    const desired = trust.checkDesired(raw);
-    if (desired) await updater.applyDesired(desired);
-  }
-
-  async function onCommand(raw: Uint8Array): Promise<void> {
-    const cmd = await trust.checkCommand(raw);
-    if (!cmd) return;
-    if (cmd.action === 'telemetry-confirm') {
-      // routine (about once a second while telemetry flows): counted, not logged
-      ctx.count('telemetryConfirms');
-      await reporter.confirmTelemetry(cmd.telemetryRanges ?? []);
-      return;
-    }
-    log(`command ${cmd.action}${cmd.model ? ` ${cmd.model}` : ''}`);
-    if (cmd.action === 'rollback') {
-      const names = cmd.model ? [cmd.model] : Object.keys(state.slots);
-      for (const name of names) await updater.rollback(name, null, cmd.reason ?? 'rollback command');
-    } else if (cmd.action === 'flush-telemetry') {
-      void flushTelemetry();
-    } else {
-      void onConnected();
-    }
-  }
-
-  function onMessage(topic: string, payload: Uint8Array): void {
-    if (!state.running) return;
-    // design §4: chunk frames come unicast or on an artifact's multicast topic; the frame names its artifact
-    if (topic === topics.artifactData(deviceId) || parseTopic(topic)?.kind === 'artifact-multicast') {
-      updater.downloader.handleFrame(payload);
-      return;
-    }
-    // an empty retained message is the broker's way of clearing a topic (the hub removed this device): nothing to apply
-    if (payload.length === 0) {
-      ctx.count('emptyMessages');
-      return;
-    }
-    const failed = (err: unknown): void => log(`${topic} not applied: ${String(err)}`);
-    if (topic === topics.keyring()) ctx.enqueue(() => trust.onKeyring(payload)).catch(failed);
-    else if (topic === topics.desired(deviceId)) ctx.enqueue(() => onDesired(payload)).catch(failed);
-    else if (topic === topics.command(deviceId)) ctx.enqueue(() => onCommand(payload)).catch(failed);
-    else ctx.count('unexpectedTopic');
-  }
-
-  async function onConnected(): Promise<void> {
-    if (!state.running) return;
-    state.connectedAt = clock.now();
-    try {
-      await transport.publish(topics.status(deviceId), 'online', { qos: 1, retain: true });
-      const subs = await transport.subscribe([topics.keyring(), topics.desired(deviceId), topics.command(deviceId), topics.artifactData(deviceId)]);
-      for (const s of subs) if (!s.ok) ctx.emit('error', `subscription to ${s.topic} refused${s.reason ? `: ${s.reason}` : ''}`, { code: 'FORBIDDEN' });
-    } catch (err) {
-      log(`connect setup failed: ${String(err)}`);
-    }
-    await reporter.publishReported();
-    updater.downloader.nudge();
-    void reporter.flushEvents();
-    void reporter.flushOutbox();
-    updater.kick();
-  }
+  const inbound = createInbound(ctx, { trust, updater, reporter, flushTelemetry });
 
   async function flushTelemetry(): Promise<void> {
     serving.rotateAll(true);
@@ -251,8 +191,8 @@ export function createAgentCore(options: AgentCoreOptions): AgentCore {
       state.startedAt = clock.now();
       await restore();
       state.running = true;
-      transport.onMessage(onMessage);
-      transport.onConnect(() => void onConnected());
+      transport.onMessage(inbound.onMessage);
+      transport.onConnect(() => void inbound.onConnected());
       transport.onDisconnect(() => ctx.changed());
       tick();
       transport.connect();
