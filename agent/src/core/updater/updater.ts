@@ -80,30 +80,8 @@ export function createUpdater(ctx: AgentContext, options: UpdaterOptions): Updat
     const desired = state.desired;
     if (!desired) return;
     const plan = planUpdates(state.slots, desired.models);
-    for (const name of plan.removeShadow) {
-      await ctx.enqueue(async () => {
-        const s = state.served.get(name);
-        if (s?.shadow) {
-          serving.retire(s.shadow);
-          s.shadow = null;
-        }
-        const slot = state.slots[name];
-        if (slot) ctx.setSlot(shadowRemoved(slot));
-        await ctx.saveSlots();
-      });
-    }
-    for (const name of plan.removeActive) {
-      await ctx.enqueue(async () => {
-        const s = state.served.get(name);
-        if (s?.active) {
-          serving.retire(s.active);
-          s.active = null;
-        }
-        const slot = state.slots[name];
-        if (slot) ctx.setSlot(activeRemoved(slot));
-        await ctx.saveSlots();
-      });
-    }
+    for (const name of plan.removeShadow) await removeRole(name, 'shadow');
+    for (const name of plan.removeActive) await removeRole(name, 'active');
     for (const task of plan.install) {
       if (!state.running || reconcileAgain) return;
       const n = attempts.get(task.ref.sha256) ?? 0;
@@ -129,6 +107,21 @@ export function createUpdater(ctx: AgentContext, options: UpdaterOptions): Updat
         await ctx.enqueue(() => afterInstallFailure(task, e, n));
       }
     }
+  }
+
+  /** The desired state no longer names this role of `name`: out of service, and out of the slot. */
+  function removeRole(name: string, role: 'active' | 'shadow'): Promise<void> {
+    return ctx.enqueue(async () => {
+      const s = state.served.get(name);
+      const live = s?.[role];
+      if (s && live) {
+        serving.retire(live);
+        s[role] = null;
+      }
+      const slot = state.slots[name];
+      if (slot) ctx.setSlot(role === 'active' ? activeRemoved(slot) : shadowRemoved(slot));
+      await ctx.saveSlots();
+    });
   }
 
   async function afterInstallFailure(task: InstallTask, e: EdgefleetError, n: number): Promise<void> {
