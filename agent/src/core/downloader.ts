@@ -2,6 +2,8 @@
 // HTTP range requests; the received-chunk bitmap is persisted so a restart resumes; length and sha256
 // are verified before the artifact is committed. Nothing unverified is ever handed on. While downloading
 // over MQTT the agent also listens on the artifact's multicast topic, where a wave shares one publish per chunk.
+// This file is the face of download/ and picks the path: download/partial.ts (the download in progress),
+// download/via-mqtt.ts and download/via-http.ts.
 
 import { EdgefleetError, LIMITS, createSha256, decodeChunkFrame, topics } from '@edgefleet/protocol';
 import type { AgentStore, Clock, Transport } from './ports.js';

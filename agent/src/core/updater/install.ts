@@ -35,12 +35,14 @@ interface InstallJob {
   loadMs: number;
 }
 
-export interface InstallStep {
+export interface Step<J, D> {
   name: string;
   /** Runs in the core's queue (with the exclusive steps next to it). */
   exclusive?: boolean;
-  run(job: InstallJob, deps: InstallDeps): Promise<void>;
+  run(job: J, deps: D): Promise<void>;
 }
+
+export type InstallStep = Step<InstallJob, InstallDeps>;
 
 /** Free bytes an install still needs: what the partial download lacks, plus headroom (design §5). */
 export async function spaceNeeded(downloader: Downloader, manifest: Manifest): Promise<number> {
@@ -197,8 +199,8 @@ export const INSTALL_STEPS: readonly InstallStep[] = [
   },
 ];
 
-/** Run `steps` in order; consecutive exclusive steps run as one job of the core's queue. */
-export async function runSteps(steps: readonly InstallStep[], job: InstallJob, deps: InstallDeps): Promise<void> {
+/** Run `steps` in order; consecutive exclusive steps run as one job of `enqueue`. */
+export async function runSteps<J, D>(steps: readonly Step<J, D>[], job: J, deps: D, enqueue: (fn: () => Promise<void>) => Promise<void>): Promise<void> {
   for (let i = 0; i < steps.length; ) {
     const step = steps[i]!;
     if (!step.exclusive) {
@@ -209,7 +211,7 @@ export async function runSteps(steps: readonly InstallStep[], job: InstallJob, d
     let j = i;
     while (j < steps.length && steps[j]!.exclusive) j++;
     const group = steps.slice(i, j);
-    await deps.ctx.enqueue(async () => {
+    await enqueue(async () => {
       for (const s of group) await s.run(job, deps);
     });
     i = j;
@@ -219,5 +221,5 @@ export async function runSteps(steps: readonly InstallStep[], job: InstallJob, d
 /** Install `task`; throws the step's EdgefleetError when one fails. */
 export function install(task: InstallTask, attempt: number, deps: InstallDeps): Promise<void> {
   const job: InstallJob = { task, name: task.manifest.model, attempt, onDisk: false, fresh: false, bytes: null, shared: undefined, session: null, loadedAt: 0, loadMs: 0 };
-  return runSteps(INSTALL_STEPS, job, deps);
+  return runSteps(INSTALL_STEPS, job, deps, (fn) => deps.ctx.enqueue(fn));
 }
