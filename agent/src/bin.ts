@@ -7,7 +7,7 @@ import { parseArgs } from 'node:util';
 
 // The agent itself is imported once the heap shape above is set: a static import would load and parse
 // the whole module graph (protocol, zod, mqtt, hono, …) before any of this file runs.
-const agentModule = () => import('./index.js');
+const agentModule = () => import('./node/assemble.js');
 const protocolModule = () => import('@edgefleet/protocol');
 
 const USAGE = 'usage: edgefleet-agent --config agent.json [--data DIR] [--api HOST:PORT] [--api-host NAME]... [--quiet]';

@@ -2,7 +2,33 @@
 
 import { describe, expect, it } from 'vitest';
 import type { Manifest } from '@edgefleet/protocol';
-import { activated, emptySlot, onAgentStart, planUpdates, probationVerdict, rolledBack, settingsOf, type ModelSlot, type WantedModel } from './update-plan.js';
+import {
+  activated,
+  activeRemoved,
+  activeUnusable,
+  desiredArrived,
+  downloadProgressed,
+  downloadStarted,
+  emptySlot,
+  fellBackToPrevious,
+  installAbandoned,
+  installFailed,
+  onAgentStart,
+  planUpdates,
+  previousUnusable,
+  probationPassed,
+  probationVerdict,
+  refused,
+  restingState,
+  rolledBack,
+  selfTesting,
+  settingsOf,
+  shadowRemoved,
+  shadowStarted,
+  verifying,
+  type ModelSlot,
+  type WantedModel,
+} from './update-plan.js';
 
 const sha = (c: string): string => c.repeat(64);
 const wanted = (model: string, version: string, s: string, role: 'active' | 'shadow' = 'active'): WantedModel => ({
@@ -68,5 +94,68 @@ describe('update plan', () => {
     expect(r.slot.active?.version).toBe('1.0.0');
     // after probation ended, a restart is just a restart
     expect(onAgentStart({ ...slot }, 100, 3, true).slot.state).toBe('active');
+  });
+
+  it('walks an install through downloading, verifying and self-testing, keeping a retry\'s last error', () => {
+    const err = { code: 'DOWNLOAD_FAILED' as const, message: 'no chunk' };
+    const base: ModelSlot = { ...emptySlot('a'), active: ref('1.0.0', 'a'), error: err };
+    const started = downloadStarted(base, ref('2.0.0', 'b'), false, 'r1');
+    expect(started).toMatchObject({ pending: ref('2.0.0', 'b'), state: 'downloading', progress: 0, error: null, rolloutId: 'r1' });
+    expect(downloadStarted(base, ref('2.0.0', 'b'), true).error).toEqual(err);
+    expect('rolloutId' in downloadStarted(base, ref('2.0.0', 'b'), true)).toBe(false);
+    expect(downloadProgressed(started, 0.5).progress).toBe(0.5);
+    expect(verifying(started)).toMatchObject({ state: 'verifying', progress: 1 });
+    expect(selfTesting(verifying(started)).state).toBe('self-testing');
+  });
+
+  it('rests at probation, active or idle when an install stops without failing', () => {
+    const pending = { pending: ref('3.0.0', 'c'), progress: 0.25, state: 'downloading' as const };
+    const onProbation: ModelSlot = { ...emptySlot('a'), ...pending, active: ref('2.0.0', 'b'), probation: { sha256: sha('b'), until: 1, restarts: 0 } };
+    expect(restingState(onProbation)).toBe('probation');
+    expect(installAbandoned(onProbation)).toMatchObject({ pending: null, progress: undefined, state: 'probation' });
+    expect(installAbandoned({ ...onProbation, probation: null }).state).toBe('active');
+    expect(installAbandoned({ ...emptySlot('a'), ...pending }).state).toBe('idle');
+  });
+
+  it('starts a shadow beside the active version and clears the install', () => {
+    const s = shadowStarted({ ...emptySlot('a'), active: ref('1.0.0', 'a'), pending: ref('1.1.0', 's'), state: 'self-testing', error: { code: 'DOWNLOAD_FAILED', message: 'x' } }, ref('1.1.0', 's'));
+    expect(s).toMatchObject({ shadow: ref('1.1.0', 's'), active: ref('1.0.0', 'a'), pending: null, error: null, state: 'active' });
+    expect(shadowRemoved(s).shadow).toBeNull();
+  });
+
+  it('blocks a manifest that fails permanently and reads failed even while the old version serves', () => {
+    const serving: ModelSlot = { ...emptySlot('a'), active: ref('1.0.0', 'a'), pending: ref('2.0.0', 'b'), state: 'self-testing' };
+    const err = { code: 'SELF_TEST_FAILED' as const, message: 'mismatch' };
+    const permanent = installFailed(serving, sha('b'), err, true);
+    expect(permanent).toMatchObject({ state: 'failed', pending: null, error: err, blocked: [sha('b')] });
+    expect(installFailed(permanent, sha('b'), err, true).blocked).toEqual([sha('b')]);
+    // a download that may work next time: the old version keeps the slot active, nothing is blocked
+    const transient = installFailed(serving, sha('b'), { code: 'DOWNLOAD_FAILED', message: 'timeout' }, false);
+    expect(transient).toMatchObject({ state: 'active', blocked: [] });
+    expect(installFailed(emptySlot('a'), sha('b'), { code: 'DOWNLOAD_FAILED', message: 'timeout' }, false).state).toBe('failed');
+  });
+
+  it('ends probation, removes what is no longer desired, and reports refusals without touching what runs', () => {
+    const p: ModelSlot = { ...emptySlot('a'), active: ref('2.0.0', 'b'), previous: ref('1.0.0', 'a'), state: 'probation', probation: { sha256: sha('b'), until: 1, restarts: 0 } };
+    expect(probationPassed(p)).toMatchObject({ state: 'active', probation: null, active: ref('2.0.0', 'b') });
+    expect(activeRemoved({ ...p, pending: ref('3.0.0', 'c'), progress: 0.5 })).toMatchObject({ active: null, probation: null, pending: null, progress: undefined, state: 'idle', previous: ref('1.0.0', 'a') });
+    const r = refused(p, { code: 'BAD_SIGNATURE', message: 'desired state: bad' });
+    expect(r).toMatchObject({ state: 'probation', active: ref('2.0.0', 'b'), error: { code: 'BAD_SIGNATURE' } });
+  });
+
+  it('lifts blocks on a newer desired state, keeping the error of a rolled-back or failed slot', () => {
+    const err = { code: 'PROBATION_FAILED' as const, message: 'errors' };
+    expect(desiredArrived({ ...emptySlot('a'), state: 'rolled-back', error: err, blocked: [sha('b')] })).toMatchObject({ blocked: [], error: err });
+    expect(desiredArrived({ ...emptySlot('a'), state: 'failed', error: err }).error).toEqual(err);
+    expect(desiredArrived({ ...emptySlot('a'), state: 'active', error: err }).error).toBeNull();
+  });
+
+  it('falls back on start from an unusable active file to the previous version, or to nothing', () => {
+    const err = { code: 'HASH_MISMATCH' as const, message: 'damaged' };
+    const slot: ModelSlot = { ...emptySlot('a'), active: ref('2.0.0', 'b'), previous: ref('1.0.0', 'a'), state: 'probation', probation: { sha256: sha('b'), until: 1, restarts: 0 } };
+    const unusable = activeUnusable(slot, err);
+    expect(unusable).toMatchObject({ active: null, probation: null, state: 'failed', error: err, previous: ref('1.0.0', 'a') });
+    expect(fellBackToPrevious(unusable)).toMatchObject({ active: ref('1.0.0', 'a'), previous: null, state: 'rolled-back', error: err });
+    expect(previousUnusable(unusable)).toMatchObject({ active: null, previous: null, state: 'failed' });
   });
 });

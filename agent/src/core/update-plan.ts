@@ -115,6 +115,96 @@ export function activated(slot: ModelSlot, ref: VersionRef, now: number, setting
   return next;
 }
 
+/** Where a slot rests when nothing is being installed: serving (on probation or not), or idle. */
+export function restingState(slot: ModelSlot): ModelState {
+  return slot.active ? (slot.probation ? 'probation' : 'active') : 'idle';
+}
+
+/** An install began (or is retried: `keepError` leaves the last attempt's error reported until one succeeds). */
+export function downloadStarted(slot: ModelSlot, ref: VersionRef, keepError: boolean, rolloutId?: string): ModelSlot {
+  return { ...slot, pending: ref, state: 'downloading', progress: 0, error: keepError ? slot.error : null, ...(rolloutId !== undefined ? { rolloutId } : {}) };
+}
+
+export function downloadProgressed(slot: ModelSlot, progress: number): ModelSlot {
+  return { ...slot, progress };
+}
+
+/** Every byte is on disk: the sha256 is being checked. */
+export function verifying(slot: ModelSlot): ModelSlot {
+  return { ...slot, state: 'verifying', progress: 1 };
+}
+
+/** Verified bytes are loading in a fresh session for the manifest's self-test. */
+export function selfTesting(slot: ModelSlot): ModelSlot {
+  return { ...slot, state: 'self-testing' };
+}
+
+/** A verified, self-tested version now runs as the shadow. */
+export function shadowStarted(slot: ModelSlot, ref: VersionRef): ModelSlot {
+  return { ...slot, shadow: ref, pending: null, progress: undefined, error: null, state: restingState(slot) };
+}
+
+/** An install stopped without failing (superseded, or interrupted by a restart): back to resting. */
+export function installAbandoned(slot: ModelSlot): ModelSlot {
+  return { ...slot, pending: null, progress: undefined, state: restingState(slot) };
+}
+
+/**
+ * An install failed. A permanent failure (verified bytes that fail to load or self-test) blocks the
+ * manifest and reads 'failed' even while the old version keeps serving (`active` says which): the hub's
+ * rollout counts it as a failed device rather than waiting for a timeout.
+ */
+export function installFailed(slot: ModelSlot, sha256: string, error: { code: ErrorCode; message: string }, permanent: boolean): ModelSlot {
+  return {
+    ...slot,
+    pending: null,
+    progress: undefined,
+    state: permanent || !slot.active ? 'failed' : restingState(slot),
+    error,
+    blocked: permanent && !slot.blocked.includes(sha256) ? [...slot.blocked, sha256] : slot.blocked,
+  };
+}
+
+/** Probation is over and the version stays. */
+export function probationPassed(slot: ModelSlot): ModelSlot {
+  return { ...slot, probation: null, state: 'active' };
+}
+
+/** The desired state no longer names an active version for this model. */
+export function activeRemoved(slot: ModelSlot): ModelSlot {
+  return { ...slot, active: null, probation: null, pending: null, state: 'idle', progress: undefined };
+}
+
+/** The shadow is gone: no longer desired, or it could not be loaded. */
+export function shadowRemoved(slot: ModelSlot): ModelSlot {
+  return { ...slot, shadow: null };
+}
+
+/** design §3: a refused keyring, desired state or command leaves what runs alone and reports why. */
+export function refused(slot: ModelSlot, refusal: { code: ErrorCode; message: string }): ModelSlot {
+  return { ...slot, error: refusal };
+}
+
+/** A newer desired state lifts the blocks of rolled-back manifests and clears stale errors (design §5). */
+export function desiredArrived(slot: ModelSlot): ModelSlot {
+  return { ...slot, blocked: [], error: slot.state === 'rolled-back' || slot.state === 'failed' ? slot.error : null };
+}
+
+/** On start, the active file cannot be served: nothing active, the slot failed (its previous may take over). */
+export function activeUnusable(slot: ModelSlot, error: { code: ErrorCode; message: string }): ModelSlot {
+  return { ...slot, active: null, probation: null, state: 'failed', error };
+}
+
+/** On start, the previous version took over from an unusable active file. */
+export function fellBackToPrevious(slot: ModelSlot): ModelSlot {
+  return { ...slot, active: slot.previous, previous: null, state: 'rolled-back' };
+}
+
+/** On start, the previous version cannot be served either. */
+export function previousUnusable(slot: ModelSlot): ModelSlot {
+  return { ...slot, previous: null };
+}
+
 /** Slot after returning to the previous version; the failed one is blocked until a newer desired state. */
 export function rolledBack(slot: ModelSlot, error: { code: ErrorCode; message: string } | null): ModelSlot {
   const failed = slot.active;
@@ -160,7 +250,7 @@ export function probationVerdict(
 export function onAgentStart(slot: ModelSlot, now: number, maxRestarts: number, crashed = true): { slot: ModelSlot; rollback?: string } {
   const p = slot.probation;
   if (!p || slot.active?.sha256 !== p.sha256) return { slot };
-  if (now >= p.until) return { slot: { ...slot, probation: null, state: 'active' } };
+  if (now >= p.until) return { slot: probationPassed(slot) };
   if (!crashed) return { slot }; // a clean stop and start is maintenance, not a crash loop
   const restarts = p.restarts + 1;
   if (restarts >= maxRestarts && slot.previous) {

@@ -1,0 +1,176 @@
+// The Node assembly of the device agent (design §5): the platform-neutral core wired to mqtt.js,
+// onnxruntime-node, better-sqlite3 + files in the data dir, and the local OIP API. `createAgent(config)`.
+
+import { createHash } from 'node:crypto';
+import os from 'node:os';
+import path from 'node:path';
+import { AgentConfig, ApiHost, EdgefleetError, fromBase64, topics } from '@edgefleet/protocol';
+import { createAgentCore, type AgentCore, type AgentCoreOptions, type InferOptions, type InferResult } from '../core/agent-core.js';
+import type { InferenceRuntime } from '../core/runtime.js';
+import type { Tensor } from '@edgefleet/protocol';
+import { startLocalApi, type LocalApi } from './local-api.js';
+import { installNodeSignatureVerifier } from './ed25519.js';
+import { createMqttTransport } from './mqtt-transport.js';
+import { createOnnxRuntime } from './onnx-runtime.js';
+import { openSqliteStore } from './sqlite-store.js';
+
+export interface AgentOptions {
+  /** Overrides `config.dataDir`. */
+  dataDir?: string;
+  /** Overrides `config.api` ("HOST:PORT"); false: no local HTTP API. */
+  api?: string | false;
+  /** Extra Host names the local API answers, on top of `config.localApi.hosts` (design §5). */
+  apiHosts?: string[];
+  runtime?: InferenceRuntime;
+  log?: (line: string) => void;
+  /** Tuning the core (download window, retry backoff, outbox bound, …); tests use it to run fast. */
+  core?: Partial<Omit<AgentCoreOptions, 'deviceId' | 'rootPublicKey' | 'transport' | 'runtime' | 'store'>>;
+  /** Reconnect backoff of the MQTT transport. */
+  reconnect?: { initialMs?: number; maxMs?: number };
+  /** Which broker URLs to use, in order (default: tcp, then ws). */
+  brokers?: ('tcp' | 'ws')[];
+}
+
+export interface Agent {
+  readonly config: AgentConfig;
+  readonly dataDir: string;
+  /** Local API base URL once started (null without an API). */
+  readonly apiUrl: string | null;
+  readonly core: AgentCore;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  infer(name: string, inputs: Record<string, Tensor>, options?: InferOptions): Promise<InferResult>;
+  feedback(name: string, id: string, label: string | number): Promise<void>;
+}
+
+/** Parse and check an agent config (what `edgefleet device add --out` writes); BAD_INPUT says what is wrong. */
+export function parseAgentConfig(input: unknown): AgentConfig {
+  const r = AgentConfig.safeParse(input);
+  if (!r.success) {
+    const issue = r.error.issues[0];
+    const where = issue && issue.path.length > 0 ? `${issue.path.join('.')}: ` : '';
+    throw new EdgefleetError('BAD_INPUT', `invalid agent config: ${where}${issue?.message ?? 'invalid'}`);
+  }
+  const c = r.data;
+  if (!c.brokers.tcp && !c.brokers.ws) throw new EdgefleetError('BAD_INPUT', 'invalid agent config: brokers needs a tcp or ws URL');
+  let root: Uint8Array;
+  try {
+    root = fromBase64(c.rootPublicKey);
+  } catch {
+    root = new Uint8Array();
+  }
+  if (root.length !== 32) throw new EdgefleetError('BAD_INPUT', 'invalid agent config: rootPublicKey must be a base64 Ed25519 public key (32 bytes)');
+  return c;
+}
+
+function parseHostPort(s: string): { host: string; port: number } {
+  const i = s.lastIndexOf(':');
+  const host = i > 0 ? s.slice(0, i).replace(/^\[|\]$/g, '') : '127.0.0.1';
+  const port = Number(i >= 0 ? s.slice(i + 1) : s);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new EdgefleetError('BAD_INPUT', `invalid address ${JSON.stringify(s)} (want HOST:PORT)`);
+  return { host, port };
+}
+
+export function createAgent(configInput: unknown, options: AgentOptions = {}): Agent {
+  const config = parseAgentConfig(configInput);
+  const dataDir = path.resolve(options.dataDir ?? config.dataDir);
+  const apiAddr = options.api === false ? null : parseHostPort(options.api ?? config.api);
+  for (const h of options.apiHosts ?? []) {
+    if (!ApiHost.safeParse(h).success) throw new EdgefleetError('BAD_INPUT', `invalid API host ${JSON.stringify(h)} (want NAME or NAME:PORT, IPv6 in brackets)`);
+  }
+  const log = options.log ?? (() => {});
+  const order = options.brokers ?? ['tcp', 'ws'];
+  const urls = order.map((k) => config.brokers[k]).filter((u): u is string => typeof u === 'string');
+  if (urls.length === 0) throw new EdgefleetError('BAD_INPUT', 'no broker URL to connect to');
+
+  let core: AgentCore | null = null;
+  let api: LocalApi | null = null;
+  let store: ReturnType<typeof openSqliteStore> | null = null;
+
+  const need = (): AgentCore => {
+    if (!core) throw new EdgefleetError('UNAVAILABLE', 'agent is not started');
+    return core;
+  };
+
+  const agent: Agent = {
+    config,
+    dataDir,
+    get apiUrl() {
+      return api?.url ?? null;
+    },
+    get core() {
+      return need();
+    },
+
+    async start() {
+      if (core) return;
+      installNodeSignatureVerifier(); // native Ed25519: same verdicts as tweetnacl (protocol's default), far cheaper
+      store = openSqliteStore({ dataDir });
+      const transport = createMqttTransport({
+        urls,
+        clientId: config.deviceId,
+        username: config.username,
+        password: config.password,
+        will: { topic: topics.status(config.deviceId), payload: 'offline', retain: true, qos: 1 },
+        ...(options.reconnect ? { backoff: options.reconnect } : {}),
+        log,
+      });
+      const dataStore = store;
+      const c = createAgentCore({
+        platform: `${process.platform}-${process.arch}`,
+        resources: async () => ({
+          rssBytes: process.memoryUsage.rss(),
+          ...(await dataStore.freeBytes().then((n) => (n === null ? {} : { diskFreeBytes: n }))),
+        }),
+        log,
+        sha256Stream: () => {
+          const h = createHash('sha256');
+          return { update: (bytes: Uint8Array) => h.update(bytes), digestHex: () => h.digest('hex') };
+        },
+        ...(config.hubUrl ? { http: { baseUrl: config.hubUrl, username: config.deviceId, password: config.password } } : {}),
+        ...options.core,
+        deviceId: config.deviceId,
+        rootPublicKey: fromBase64(config.rootPublicKey),
+        transport,
+        runtime: options.runtime ?? createOnnxRuntime(),
+        store,
+      });
+      core = c;
+      try {
+        // design §5 offline first: models on disk are loaded (core.start) and served before the broker answers
+        await c.start();
+        if (apiAddr) {
+          const { hosts = [], ...limits } = config.localApi ?? {};
+          api = await startLocalApi(c, { ...apiAddr, ...limits, allowedHosts: [...hosts, ...(options.apiHosts ?? [])] });
+        }
+      } catch (err) {
+        await c.stop().catch(() => {});
+        await dataStore.close().catch(() => {});
+        core = null;
+        store = null;
+        throw err;
+      }
+    },
+
+    async stop() {
+      const c = core;
+      if (!c) return;
+      await api?.close();
+      api = null;
+      await c.stop();
+      await store?.close();
+      store = null;
+      core = null;
+    },
+
+    infer(name, inputs, opts) {
+      return need().run(name, inputs, opts);
+    },
+    feedback(name, id, label) {
+      return need().label(name, id, label);
+    },
+  };
+  return agent;
+}
+
+export const defaultPlatform = (): string => `${os.platform()}-${os.arch()}`;
