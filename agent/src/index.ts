@@ -1,8 +1,8 @@
 // @edgefleet/agent: the Node device agent (design §5) — `createAgent(config)` runs the platform-neutral
 // core (`@edgefleet/agent/core`) on mqtt.js, onnxruntime-node, better-sqlite3 and the local OIP API.
 // The package face: the assembly itself is node/assemble.ts.
-export { createAgent, defaultPlatform, parseAgentConfig, type Agent, type AgentOptions } from './node/assemble.js';
+export { createAgent, defaultPlatform, parseAgentConfig, type Agent, type AgentOptions } from './node/index.js';
 export { createAgentCore } from './core/agent-core.js';
 export type { AgentCore, InferOptions, InferResult } from './core/agent-core.js';
-export { createOnnxRuntime, type OnnxRuntimeOptions } from './node/onnx-runtime.js';
+export { createOnnxRuntime, type OnnxRuntimeOptions } from './node/index.js';
 export type { Manifest, Tensor } from '@edgefleet/protocol';

@@ -15,7 +15,7 @@ export const OUTFILE = resolve(HUB, 'dist/dashboard/client.js');
 /** Builds the bundle; refuses one that took in anything but the client's own files. */
 export async function buildDashboard() {
   const result = await build({
-    entryPoints: [resolve(CLIENT, 'main.ts')],
+    entryPoints: [resolve(CLIENT, 'index.ts')],
     tsconfig: resolve(CLIENT, 'tsconfig.json'),
     bundle: true,
     format: 'iife',

@@ -9,7 +9,7 @@ import { EdgefleetError, hubSubscriptions, parseTopic, topics, type TelemetrySet
 import { openStore } from './store/db.js';
 import { loadOrCreateKeys } from './trust/keys.js';
 import { HUB_METRICS, createMetrics, type Metrics } from './metrics.js';
-import { startEmbeddedBroker, type EmbeddedBrokerOptions } from './broker/embedded.js';
+import { embeddedBrokerGauges, startEmbeddedBroker, type EmbeddedBrokerOptions } from './broker/embedded.js';
 import type { MulticastSubscribers } from './broker/multicast.js';
 import { connectBrokerClient, HUB_CLIENT_ID } from './broker/external.js';
 import type { Bus } from './broker/bus.js';
@@ -23,9 +23,9 @@ import { createModelRegistry, type ModelRegistry } from './models/registry.js';
 import { createTelemetryConfirmer } from './telemetry/confirm.js';
 import { createApi, createApiToken } from './http/index.js';
 import { createRolloutRunner, type RolloutRunner } from './rollouts/index.js';
-import { dialHost, parseHostPort } from './broker/address.js';
-import { mosquittoPasswordHash, reloadMosquitto, writeMosquittoPasswordFile } from './broker/mosquitto.js';
-import { createNotifier, loadOrCreateWebhookSecret, type Notifier, type RetryPolicy } from './notify/index.js';
+import { agentBrokerUrls, dialHost, parseHostPort } from './broker/address.js';
+import { createMosquittoSync } from './broker/mosquitto.js';
+import { createNotifier, loadOrCreateWebhookSecret, notifierGauges, type Notifier, type RetryPolicy } from './notify/index.js';
 import { createAlarms, type AlarmOptions, type Alarms } from './telemetry/alarms.js';
 import { createEventLog } from './telemetry/event-log.js';
 import { createDeviceRateLimits, type DeviceRateLimitOptions } from './telemetry/rate-limit.js';
@@ -165,7 +165,6 @@ export async function startHub(options: HubOptions): Promise<Hub> {
 
     // ---- broker ----
     let bus: Bus;
-    let connectedClients: (() => number) | null = null;
     let embedded: Awaited<ReturnType<typeof startEmbeddedBroker>> | null = null;
     let multicastSubscribers: MulticastSubscribers | undefined; // design §4 multicast: embedded broker only
     let mayMulticast: (deviceId: string, sha256: string) => boolean = () => false;
@@ -190,7 +189,6 @@ export async function startHub(options: HubOptions): Promise<Hub> {
       bus = broker.bus;
       embedded = broker;
       multicastSubscribers = broker.multicast;
-      connectedClients = broker.connectedClients;
       Object.assign(brokerUrls, broker.urls);
       // a clean DISCONNECT sends no last will: the device is gone all the same. Through the ingest
       // queue, so it cannot overtake an `online` the device published just before
@@ -200,17 +198,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
     const closeBus = () => (busClosed ??= bus.close());
     cleanups.push(closeBus);
 
-    const agentBrokers = (): { tcp?: string; ws?: string } => {
-      if (options.agentBrokers) return options.agentBrokers;
-      if (options.broker) {
-        const u = new URL(options.broker);
-        u.username = '';
-        u.password = '';
-        const url = u.toString().replace(/\/$/, '');
-        return u.protocol.startsWith('ws') ? { ws: url } : { tcp: url };
-      }
-      return { ...(brokerUrls.mqtt ? { tcp: brokerUrls.mqtt } : {}), ...(brokerUrls.ws ? { ws: brokerUrls.ws } : {}) };
-    };
+    const agentBrokers = () => agentBrokerUrls(options.agentBrokers, options.broker, brokerUrls);
 
     // design §7: webhooks; the notifier closes (a short wait for in-flight deliveries) before the database
     const webhookSecret = loadOrCreateWebhookSecret(dataDir, options.webhookSecret);
@@ -225,17 +213,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
       now,
     });
     cleanups.push(() => notifier.close());
-    metrics.gauge('edgefleet_webhook_deliveries', 'Webhook deliveries by outcome since start (dropped: queue full).', () => {
-      const s = notifier.stats();
-      return (['delivered', 'failed', 'dropped', 'abandoned'] as const).map((k) => ({ labels: { outcome: k }, value: s[k] }));
-    });
-    metrics.gauge('edgefleet_webhook_dropped_deliveries', 'Webhook deliveries dropped since start (queue full), by class: fleet (gates, rollouts, drift) or device.', () => {
-      const s = notifier.stats();
-      return [{ labels: { class: 'fleet' }, value: s.droppedFleet }, { labels: { class: 'device' }, value: s.droppedDevice }];
-    });
-    metrics.gauge('edgefleet_webhook_coalesced_events', 'Device-level webhook events folded into a pending delivery of the same (device, event) since start.', () => [
-      { labels: {}, value: notifier.stats().coalesced },
-    ]);
+    notifierGauges(metrics, notifier);
 
     const ctx: HubContext = {
       store,
@@ -279,24 +257,16 @@ export async function startHub(options: HubOptions): Promise<Hub> {
       onRequested: (id, sha, indices, count, viaMulticast) => deliveries.requested(id, sha, indices, count, viaMulticast),
     });
     mayMulticast = (id, sha) => deployments.desiredArtifacts(id).has(sha);
-    const syncMosquitto = () => {
-      if (!options.mosquittoPasswordFile) return;
-      const entries = store.brokerHashes().map((d) => ({ user: d.id, hash: d.hash }));
-      if (options.broker) {
-        const u = new URL(options.broker);
-        if (u.username) entries.unshift({ user: decodeURIComponent(u.username), hash: mosquittoPasswordHash(decodeURIComponent(u.password)) });
-      }
-      writeMosquittoPasswordFile(options.mosquittoPasswordFile, entries);
-      if (!options.mosquittoPidFile) return;
-      try {
-        reloadMosquitto(options.mosquittoPidFile);
-        metrics.inc('edgefleet_mosquitto_reloads_total', { outcome: 'ok' });
-      } catch (err) {
-        // the device change stands (it is in the registry and the file); the broker applies it on its next reload
-        metrics.inc('edgefleet_mosquitto_reloads_total', { outcome: 'failed' });
-        log(`mosquitto reload failed, credentials apply on its next reload: ${err instanceof Error ? err.message : String(err)}`);
-      }
-    };
+    const syncMosquitto = options.mosquittoPasswordFile
+      ? createMosquittoSync({
+          passwordFile: options.mosquittoPasswordFile,
+          ...(options.mosquittoPidFile ? { pidFile: options.mosquittoPidFile } : {}),
+          ...(options.broker ? { brokerUrl: options.broker } : {}),
+          entries: () => store.brokerHashes().map((d) => ({ user: d.id, hash: d.hash })),
+          onReload: (outcome) => metrics.inc('edgefleet_mosquitto_reloads_total', { outcome }),
+          log,
+        })
+      : () => undefined;
     devices = createDeviceRegistry(
       ctx,
       {
@@ -355,16 +325,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
       const rows = store.deviceStatusCounts();
       return ['online', 'offline'].map((s) => ({ labels: { status: s }, value: rows.find((r) => r.status === s)?.n ?? 0 }));
     });
-    if (connectedClients) {
-      const cc = connectedClients;
-      metrics.gauge('edgefleet_mqtt_connected_clients', 'Clients connected to the embedded broker.', () => [{ labels: {}, value: cc() }]);
-    }
-    if (embedded) {
-      const b = embedded;
-      metrics.gauge('edgefleet_mqtt_pending_connections', 'Embedded broker connections not yet past CONNACK.', () => [{ labels: {}, value: b.pending().connections }]);
-      metrics.gauge('edgefleet_mqtt_pending_bytes', 'Bytes sent by embedded broker connections not yet past CONNACK.', () => [{ labels: {}, value: b.pending().bytes }]);
-      metrics.gauge('edgefleet_mqtt_unacked_messages', 'Device messages held unacknowledged until their commit.', () => [{ labels: {}, value: b.unacked() }]);
-    }
+    if (embedded) embeddedBrokerGauges(metrics, embedded);
     const { host, port } = parseHostPort(options.http ?? DEFAULTS.http, 'http address');
     const server: ServerType = await new Promise((resolve, reject) => {
       const s = serve({ fetch: app.fetch, hostname: host, port }, () => resolve(s));

@@ -8,6 +8,9 @@ export type { ModelVersionView, PushResult } from './models/registry.js';
 export { mosquittoPasswordHash } from './broker/mosquitto.js';
 export { createPacketScanner } from './broker/packet-limit.js';
 // what the HTTP API answers, for clients typed with it (the CLI: cli/api.ts)
-export type { Role } from './store/db.js';
+export type { Role, RolloutTargets } from './store/db.js';
 export type { AuditVerification } from './trust/audit.js';
-export type { HealthReport } from './telemetry/index.js';
+export type { FleetOverview, HealthReport } from './telemetry/index.js';
+export type { GateResult, RolloutDetail, RolloutStatus, WaveView } from './rollouts/index.js';
+export type { RolloutCommand } from './rollouts/runner.js';
+export type { ModelRegistry } from './models/registry.js';

@@ -4,7 +4,7 @@
 import nacl from 'tweetnacl';
 import { EdgefleetError } from './errors.js';
 import { fromBase64, sha256, toBase64, toHex, utf8Encode } from './encoding.js';
-import type { Envelope, KeyRole, KeyringKey, SignedKind } from './schemas.js';
+import type { Envelope, KeyRole, KeyringKey, SignedKind } from './schemas/index.js';
 
 export interface KeyPair {
   /** First 16 hex chars of sha256(publicKey) (design §3). */

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import type { Result } from './errors.js';
 import { fromBase64, sha256Hex, toBase64, utf8Decode, utf8Encode } from './encoding.js';
 import { LIMITS } from './limits.js';
-import type { Command, DesiredState, Envelope, Keyring, KeyRole, Manifest } from './schemas.js';
+import type { Command, DesiredState, Envelope, Keyring, KeyRole, Manifest } from './schemas/index.js';
 import { generateKeyPair, signBytes, signDocument, toKeyringKey, type KeyPair } from './signing.js';
 import {
   parseMessage,

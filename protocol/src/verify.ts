@@ -6,7 +6,7 @@ import type { z } from 'zod';
 import { describeZodError, fail, ok, type Result } from './errors.js';
 import { fromBase64, utf8Decode } from './encoding.js';
 import { LIMITS } from './limits.js';
-import { Command, DesiredState, Envelope, Keyring, Manifest, SIGNED_KINDS, type KeyRole, type SignedKind } from './schemas.js';
+import { Command, DesiredState, Envelope, Keyring, Manifest, SIGNED_KINDS, type KeyRole, type SignedKind } from './schemas/index.js';
 import { ed25519Verify, keyIdOf, signedMessage } from './signing.js';
 
 export interface VerifyContext {

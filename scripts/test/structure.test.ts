@@ -15,27 +15,28 @@ const BUILTINS = new Set(builtinModules.flatMap((m) => [m, m.split('/')[0]!]));
 const MAX_LINES = 400;
 
 /**
- * Which hub rooms each room may import (besides itself, protocol and the hub's shared leaves
- * context.ts and metrics.ts). The composition root hub.ts and the public face index.ts may import
- * any room. Mirrors the table in ARCHITECTURE.md.
+ * Which hub rooms each room may import (besides itself, protocol and the hub's shared leaves context.ts
+ * and metrics.ts), lowest room first: the table itself must stay one-way (checked below). The composition
+ * root hub.ts and the public face index.ts may import any room; `face` is that index.ts, which the API's
+ * clients (cli/, dashboard/) use for the API's types. Mirrors the table in ARCHITECTURE.md.
  */
 const HUB_ROOMS: Record<string, readonly string[]> = {
   store: [],
   trust: ['store'],
   broker: ['store'],
+  notify: ['store'],
   devices: ['store', 'broker'],
-  artifacts: ['store', 'broker', 'desired', 'rollouts'],
+  artifacts: ['store', 'broker'],
   models: ['store', 'trust', 'artifacts'],
-  desired: ['store', 'trust', 'rollouts'],
-  rollouts: ['store', 'desired', 'artifacts', 'telemetry', 'notify', 'devices'],
-  telemetry: ['store', 'devices', 'notify', 'rollouts'],
-  notify: ['store', 'trust'],
+  desired: ['store', 'trust'],
+  telemetry: ['store', 'devices', 'notify'],
+  rollouts: ['store', 'artifacts', 'desired', 'telemetry', 'notify', 'devices'],
+  dashboard: ['face'],
   http: ['store', 'trust', 'broker', 'devices', 'models', 'artifacts', 'desired', 'rollouts', 'telemetry', 'notify', 'dashboard'],
-  dashboard: [],
-  cli: [],
+  cli: ['face', 'trust'],
 };
 const HUB_SHARED = new Set(['context.ts', 'metrics.ts']);
-const HUB_ROOTS = new Set(['hub.ts', 'index.ts', 'cli.ts']);
+const HUB_ROOTS = new Set(['hub.ts', 'index.ts']);
 
 interface SourceFile {
   path: string; // repo-relative, '/'-separated
@@ -171,12 +172,20 @@ describe('structure', () => {
       for (const spec of importsOf(f.text)) {
         const target = resolveRelative(f.path, spec);
         if (!target?.startsWith('hub/src/')) continue;
-        const to = hubRoom(target);
+        const to = target === 'hub/src/index.ts' ? 'face' : hubRoom(target);
         if (to === from || HUB_SHARED.has(to) || allowed.includes(to)) continue;
         wrong.push(`${f.path} -> ${target}`);
       }
     }
     expect(wrong).toEqual([]);
+  });
+
+  it('keeps the room table itself one-way: a room imports only rooms listed before it', () => {
+    const order = Object.keys(HUB_ROOMS);
+    const backwards = order.flatMap((room, i) =>
+      HUB_ROOMS[room]!.filter((to) => to !== 'face' && !order.slice(0, i).includes(to)).map((to) => `${room} -> ${to}`),
+    );
+    expect(backwards).toEqual([]);
   });
 
   it('lets nothing outside the hub http/ room import it but the composition root', () => {

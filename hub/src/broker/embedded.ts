@@ -16,6 +16,7 @@ import { coalesceWrites, guardPacketSize } from './packet-limit.js';
 import { createBrokerPolicy, type BrokerPolicyOptions } from './policy.js';
 import { dialHost, parseHostPort } from './address.js';
 import { createMulticastRegistry, type MulticastSubscribers } from './multicast.js';
+import type { Metrics } from '../metrics.js';
 import { PRE_AUTH_LIMITS, createPreAuthGate, type PreAuthLimits, type PreAuthTicket } from './pre-auth.js';
 import { topicMatches, type Bus, type MessageHandler, type PublishOptions } from './bus.js';
 
@@ -276,4 +277,12 @@ function closeServer(server: NetServer | HttpServer): Promise<void> {
     server.close(() => resolve());
     (server as HttpServer).closeAllConnections?.();
   });
+}
+
+/** The embedded broker's gauges on the hub's /metrics. */
+export function embeddedBrokerGauges(metrics: Metrics, b: EmbeddedBroker): void {
+  metrics.gauge('edgefleet_mqtt_connected_clients', 'Clients connected to the embedded broker.', () => [{ labels: {}, value: b.connectedClients() }]);
+  metrics.gauge('edgefleet_mqtt_pending_connections', 'Embedded broker connections not yet past CONNACK.', () => [{ labels: {}, value: b.pending().connections }]);
+  metrics.gauge('edgefleet_mqtt_pending_bytes', 'Bytes sent by embedded broker connections not yet past CONNACK.', () => [{ labels: {}, value: b.pending().bytes }]);
+  metrics.gauge('edgefleet_mqtt_unacked_messages', 'Device messages held unacknowledged until their commit.', () => [{ labels: {}, value: b.unacked() }]);
 }

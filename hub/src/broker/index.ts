@@ -3,9 +3,9 @@
 // password file, the artifact multicast registry, and the Bus both present to the rest of the hub.
 // May import: protocol, store/ types. Everything that publishes or subscribes goes through its Bus.
 export { topicMatches, type Bus, type MessageHandler, type PublishOptions } from './bus.js';
-export { startEmbeddedBroker, type EmbeddedBroker, type EmbeddedBrokerOptions } from './embedded.js';
+export { embeddedBrokerGauges, startEmbeddedBroker, type EmbeddedBroker, type EmbeddedBrokerOptions } from './embedded.js';
 export { connectBrokerClient, HUB_CLIENT_ID, type BrokerClientOptions } from './external.js';
-export { mosquittoPasswordHash, reloadMosquitto, writeMosquittoPasswordFile } from './mosquitto.js';
+export { createMosquittoSync, mosquittoPasswordHash, reloadMosquitto, writeMosquittoPasswordFile, type MosquittoSyncOptions } from './mosquitto.js';
 export { createMulticastRegistry, type MulticastRegistry, type MulticastSubscribers } from './multicast.js';
 export { createPacketScanner } from './packet-limit.js';
-export { dialHost, parseHostPort } from './address.js';
+export { agentBrokerUrls, dialHost, parseHostPort } from './address.js';

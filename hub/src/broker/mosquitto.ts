@@ -32,3 +32,36 @@ export function reloadMosquitto(pidFile: string): void {
   if (!/^\d+$/.test(text) || !Number.isSafeInteger(pid) || pid <= 1) throw new Error(`${pidFile} does not hold a process id (${JSON.stringify(text.slice(0, 20))})`);
   process.kill(pid, 'SIGHUP');
 }
+
+export interface MosquittoSyncOptions {
+  passwordFile: string;
+  /** Mosquitto's pid_file: SIGHUP after each rewrite so the change applies at once. */
+  pidFile?: string;
+  /** `--broker` URL: its user (the hub itself) is written first, with the URL's password. */
+  brokerUrl?: string;
+  /** The devices' broker credentials, from the store. */
+  entries: () => Array<{ user: string; hash: string }>;
+  onReload: (outcome: 'ok' | 'failed') => void;
+  log: (line: string) => void;
+}
+
+/** Rewrites Mosquitto's password file from the registry (and reloads the broker when its pid file is known). */
+export function createMosquittoSync(o: MosquittoSyncOptions): () => void {
+  return () => {
+    const entries = o.entries();
+    if (o.brokerUrl) {
+      const u = new URL(o.brokerUrl);
+      if (u.username) entries.unshift({ user: decodeURIComponent(u.username), hash: mosquittoPasswordHash(decodeURIComponent(u.password)) });
+    }
+    writeMosquittoPasswordFile(o.passwordFile, entries);
+    if (!o.pidFile) return;
+    try {
+      reloadMosquitto(o.pidFile);
+      o.onReload('ok');
+    } catch (err) {
+      // the device change stands (it is in the registry and the file); the broker applies it on its next reload
+      o.onReload('failed');
+      o.log(`mosquitto reload failed, credentials apply on its next reload: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  };
+}

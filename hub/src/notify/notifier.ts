@@ -11,6 +11,7 @@ import { admits, classOf, coalesceKey, coalescedPayload, createClassQueue, defau
 import { backoff, delivered, postDelivery, retryable, type RetryPolicy } from './delivery.js';
 import { checkWebhookUrl, configId } from './receivers.js';
 import { signBody, type WebhookBody } from './signing.js';
+import type { Metrics } from '../metrics.js';
 
 export interface NotifierOptions {
   db: Db;
@@ -254,4 +255,19 @@ export function createNotifier(options: NotifierOptions): Notifier {
     stats: () => ({ queued: queue.length, waiting: waiting.size, inFlight: inFlight.size, ...counts }),
     idle: () => (outstanding() === 0 ? Promise.resolve() : new Promise<void>((r) => idleWaiters.push(r))),
   };
+}
+
+/** The notifier's gauges on the hub's /metrics: deliveries by outcome, drops by class, coalesced events. */
+export function notifierGauges(metrics: Metrics, notifier: Notifier): void {
+  metrics.gauge('edgefleet_webhook_deliveries', 'Webhook deliveries by outcome since start (dropped: queue full).', () => {
+    const s = notifier.stats();
+    return (['delivered', 'failed', 'dropped', 'abandoned'] as const).map((k) => ({ labels: { outcome: k }, value: s[k] }));
+  });
+  metrics.gauge('edgefleet_webhook_dropped_deliveries', 'Webhook deliveries dropped since start (queue full), by class: fleet (gates, rollouts, drift) or device.', () => {
+    const s = notifier.stats();
+    return [{ labels: { class: 'fleet' }, value: s.droppedFleet }, { labels: { class: 'device' }, value: s.droppedDevice }];
+  });
+  metrics.gauge('edgefleet_webhook_coalesced_events', 'Device-level webhook events folded into a pending delivery of the same (device, event) since start.', () => [
+    { labels: {}, value: notifier.stats().coalesced },
+  ]);
 }

@@ -2,7 +2,7 @@
 // and the trainer's exporter; PyPI is out of reach, so models are made here, in TypeScript.
 import protobuf from 'protobufjs/light.js';
 import { EdgefleetError } from '../errors.js';
-import type { ElementType, TensorSpec } from '../schemas.js';
+import type { ElementType, TensorSpec } from '../schemas/index.js';
 import { TYPED_ARRAYS, UNNAMED_DIM, type TypedArray } from '../tensors/elements.js';
 import { ATTRIBUTE_TYPE, DATA_TYPE, ModelProto } from './schema.js';
 

@@ -1,7 +1,7 @@
 // ONNX model reader: IR version, opsets, producer, metadata_props and the IO signature of a ModelProto.
 // onnxruntime has no metadata API, so the hub's model push (design §7) reads these here.
 import { EdgefleetError } from '../errors.js';
-import type { Dim, ElementType, TensorSpec } from '../schemas.js';
+import type { Dim, ElementType, TensorSpec } from '../schemas/index.js';
 import { UNNAMED_DIM } from '../tensors/elements.js';
 import { DATA_TYPE, ModelProto } from './schema.js';
 

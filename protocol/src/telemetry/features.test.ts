@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { FeatureSummary, ReferenceFeature } from '../schemas.js';
+import { FeatureSummary, ReferenceFeature } from '../schemas/index.js';
 import {
   buildReferenceFeature,
   createFeatureSummary,

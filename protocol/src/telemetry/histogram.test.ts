@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Histogram } from '../schemas.js';
+import { Histogram } from '../schemas/index.js';
 import {
   HISTOGRAM_MAX_BUCKETS,
   HISTOGRAM_MAX_INDEXABLE,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { TELEMETRY_LIMITS } from '../limits.js';
-import { TelemetryWindow } from '../schemas.js';
+import { TelemetryWindow } from '../schemas/index.js';
 import { createFeatureSummary, featureAdd } from './features.js';
 import { histogramAdd } from './histogram.js';
 import { createLabelSummary, labelAdd, mergeLabelSummary } from './labels.js';

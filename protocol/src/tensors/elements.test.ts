@@ -1,6 +1,6 @@
 // The shared tensor element plumbing: OIP datatype table, typed arrays per element type, half floats.
 import { describe, expect, it } from 'vitest';
-import { ElementType } from '../schemas.js';
+import { ElementType } from '../schemas/index.js';
 import {
   INTEGER_RANGES,
   OIP_DATATYPES,

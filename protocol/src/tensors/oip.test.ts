@@ -1,7 +1,7 @@
 // The OIP codec and TensorData conversions (moved here from the agent core with the code).
 import { describe, expect, it } from 'vitest';
 import { EdgefleetError } from '../errors.js';
-import type { TensorSpec } from '../schemas.js';
+import type { TensorSpec } from '../schemas/index.js';
 import type { Tensor } from './tensor.js';
 import { decodeInferInputs, encodeOutput, encodeOutputs, OipInferRequest, requestedOutputNames, type OipTensor } from './oip.js';
 import { tensorFromData, tensorMismatch, tensorsClose, tensorToData } from './tensor-data.js';

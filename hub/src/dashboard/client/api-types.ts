@@ -3,15 +3,25 @@
 // typecheck instead of a page at run time. Every hub type the client uses is imported here, in one place.
 
 import type { DeviceEvent, ErrorCode, ModelState, ReportedState } from '@edgefleet/protocol';
-import type { FleetStatus } from '../../telemetry/fleet-status.js';
-import type { FleetOverview, HealthReport } from '../../telemetry/index.js';
-import type { DeviceView } from '../../devices/registry.js';
-import type { ModelRegistry, ModelVersionView } from '../../models/registry.js';
-import type { RolloutRequest, RolloutView } from '../../desired/index.js';
-import type { RolloutCommand } from '../../rollouts/runner.js';
-import type { RolloutDetail, WaveView } from '../../rollouts/index.js';
-import type { GateResult, RolloutStatus } from '../../rollouts/index.js';
-import type { Role, RolloutTargets } from '../../store/db.js';
+// every hub type through the hub's face (hub/src/index.ts): the API's clients, this one and the CLI,
+// depend on what the API answers, not on the rooms behind it
+import type {
+  DeviceView,
+  FleetOverview,
+  FleetStatus,
+  GateResult,
+  HealthReport,
+  ModelRegistry,
+  ModelVersionView,
+  Role,
+  RolloutCommand,
+  RolloutDetail,
+  RolloutRequest,
+  RolloutStatus,
+  RolloutTargets,
+  RolloutView,
+  WaveView,
+} from '../../index.js';
 
 export type { ErrorCode, FleetOverview, FleetStatus, GateResult, HealthReport, ModelState, ModelVersionView, RolloutCommand, RolloutStatus, RolloutTargets, WaveView };
 

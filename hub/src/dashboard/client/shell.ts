@@ -5,16 +5,8 @@
 import { failure, onUnauthorized, whoami } from './api.js';
 import { badge, card, el, link } from './dom.js';
 import { TZ } from './format.js';
-import { pageDevice } from './pages/device.js';
-import { pageDevices } from './pages/devices.js';
-import { pageModel } from './pages/model.js';
-import { pageModels } from './pages/models.js';
-import { pageOverview } from './pages/overview.js';
-import type { Page } from './pages/page.js';
-import { pageRollout } from './pages/rollout.js';
-import { pageRollouts } from './pages/rollouts.js';
-import { renderSignIn } from './pages/sign-in.js';
 import { session, TOKEN_KEY, view } from './session.js';
+import { pageDevice, pageDevices, pageModel, pageModels, pageOverview, pageRollout, pageRollouts, renderSignIn, type Page } from './pages/index.js';
 
 const ROUTES: ReadonlyArray<readonly [RegExp, Page]> = [
   [/^\/?$/, pageOverview],
