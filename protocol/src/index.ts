@@ -12,3 +12,4 @@ export * from './frames.js';
 export * from './telemetry/index.js';
 export * from './tensors/index.js';
 export * from './duration.js';
+export * from './address.js';

@@ -4,7 +4,7 @@
 import { createHash } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
-import { AgentConfig, ApiHost, EdgefleetError, fromBase64, topics } from '@edgefleet/protocol';
+import { AgentConfig, ApiHost, EdgefleetError, fromBase64, parseHostPort, topics } from '@edgefleet/protocol';
 import { createAgentCore, type AgentCore, type AgentCoreOptions, type InferOptions, type InferResult } from '../core/agent-core.js';
 import type { InferenceRuntime } from '../core/runtime.js';
 import type { Tensor } from '@edgefleet/protocol';
@@ -63,18 +63,10 @@ export function parseAgentConfig(input: unknown): AgentConfig {
   return c;
 }
 
-function parseHostPort(s: string): { host: string; port: number } {
-  const i = s.lastIndexOf(':');
-  const host = i > 0 ? s.slice(0, i).replace(/^\[|\]$/g, '') : '127.0.0.1';
-  const port = Number(i >= 0 ? s.slice(i + 1) : s);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new EdgefleetError('BAD_INPUT', `invalid address ${JSON.stringify(s)} (want HOST:PORT)`);
-  return { host, port };
-}
-
 export function createAgent(configInput: unknown, options: AgentOptions = {}): Agent {
   const config = parseAgentConfig(configInput);
   const dataDir = path.resolve(options.dataDir ?? config.dataDir);
-  const apiAddr = options.api === false ? null : parseHostPort(options.api ?? config.api);
+  const apiAddr = options.api === false ? null : parseHostPort(options.api ?? config.api, 'API address');
   for (const h of options.apiHosts ?? []) {
     if (!ApiHost.safeParse(h).success) throw new EdgefleetError('BAD_INPUT', `invalid API host ${JSON.stringify(h)} (want NAME or NAME:PORT, IPv6 in brackets)`);
   }

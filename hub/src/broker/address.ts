@@ -1,14 +1,8 @@
-// "host:port" parsing for the hub's listen options (design §2: port 0 picks a free port).
+// Addresses of the hub's listeners as clients dial them (design §2: port 0 picks a free port); the
+// "HOST:PORT" grammar itself is protocol's parseHostPort, shared with the agent.
 
-import { EdgefleetError } from '@edgefleet/protocol';
+export { parseHostPort } from '@edgefleet/protocol';
 
-export function parseHostPort(value: string, what: string): { host: string; port: number } {
-  const m = /^(.*):(\d{1,5})$/.exec(value.trim());
-  const port = m ? Number(m[2]) : NaN;
-  if (!m || port > 65535) throw new EdgefleetError('BAD_INPUT', `${what} must be HOST:PORT, got ${JSON.stringify(value)}`);
-  const host = m[1]!.replace(/^\[(.*)\]$/, '$1') || '127.0.0.1';
-  return { host, port };
-}
 
 /** The address clients should dial for a bound server (a wildcard bind is reached on loopback). */
 export function dialHost(host: string): string {
