@@ -48,6 +48,17 @@ describe('telemetry windows', () => {
     expect(TelemetryWindow.parse(JSON.parse(JSON.stringify(m)))).toEqual(m);
   });
 
+  it('merges a feature named like an Object.prototype member (constructor, toString) like any other', () => {
+    const plain = filledWindow(0, [0.5]);
+    for (const name of ['constructor', 'toString', 'hasOwnProperty']) {
+      const odd = TelemetryWindow.parse(JSON.parse(JSON.stringify({ ...filledWindow(60_000, [0.2, 1.5]), features: { [name]: filledWindow(0, [0.2, 1.5]).features.x } })));
+      const merged = mergeWindows(plain, odd);
+      expect(Object.hasOwn(merged.features, name), name).toBe(true);
+      expect(merged.features[name]!.count, name).toBe(2);
+      expect(mergeWindows(odd, plain).features[name]!.count, name).toBe(2);
+    }
+  });
+
   it('refuses to merge windows of different versions or roles', () => {
     const a = createWindow('iris', '1.2.0', 'active', 0, 1);
     expect(() => mergeWindows(a, createWindow('iris', '1.3.0', 'active', 0, 1))).toThrow(/cannot merge windows/);

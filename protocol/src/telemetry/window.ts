@@ -48,7 +48,8 @@ export function mergeWindows(a: TelemetryWindow, b: TelemetryWindow): TelemetryW
   for (const [name, s] of Object.entries(a.features)) features[name] = s;
   let names = Object.keys(features).length;
   for (const [name, s] of Object.entries(b.features)) {
-    const prior = features[name];
+    // own keys only: a feature a device names `constructor` or `toString` is a feature like any other
+    const prior = Object.hasOwn(features, name) ? features[name] : undefined;
     if (prior) features[name] = mergeFeatureSummary(prior, s);
     // a merged window stays within what one window may carry: features beyond the cap are not kept
     else if (names < TELEMETRY_LIMITS.features) (features[name] = s), names++;
