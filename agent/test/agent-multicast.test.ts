@@ -7,6 +7,7 @@ import { sha256Hex } from '@edgefleet/protocol';
 import { startHub, type Hub } from '@edgefleet/hub';
 import { createAgent, type Agent } from '@edgefleet/agent';
 import { classifier, tmpDir } from './support/fleet-harness.js';
+import { hubApi } from './support/hub-api.js';
 
 const hubs: Hub[] = [];
 const agents: Agent[] = [];
@@ -16,17 +17,6 @@ afterEach(async () => {
   for (const h of hubs.splice(0)) await h.close();
 });
 
-async function call(hub: Hub, method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
-  const init: RequestInit = { method, headers: { authorization: `Bearer ${hub.adminToken}` } };
-  if (body instanceof FormData) init.body = body;
-  else if (body !== undefined) {
-    init.body = JSON.stringify(body);
-    (init.headers as Record<string, string>)['content-type'] = 'application/json';
-  }
-  const res = await fetch(`${hub.urls.http}/api/v1${path}`, init);
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : null };
-}
 
 const FAST = { core: { retry: { baseMs: 100, maxMs: 1000 }, download: { timeoutMs: 1000 } }, reconnect: { initialMs: 50, maxMs: 500 } };
 
@@ -40,7 +30,7 @@ describe('artifact multicast with real agents', () => {
     expect(chunkCount).toBeGreaterThan(8);
     const ids = ['mca-1', 'mca-2', 'mca-3', 'mca-4'];
     for (const id of ids) {
-      const added = await call(hub, 'POST', '/devices', { id });
+      const added = await hubApi(hub).post('/devices', { id });
       expect(added.status).toBe(201);
       const agent = createAgent(added.body.agentConfig, { ...FAST, dataDir: tmpDir(), api: false });
       agents.push(agent);
@@ -50,8 +40,8 @@ describe('artifact multicast with real agents', () => {
     form.set('file', new Blob([model]), 'model.onnx');
     form.set('name', 'm');
     form.set('version', '1.0.0');
-    expect((await call(hub, 'POST', '/models', form)).status).toBe(201);
-    expect((await call(hub, 'POST', '/rollouts', { model: 'm', version: '1.0.0', targets: { all: true }, waves: [100], soak: 0 })).status).toBe(201);
+    expect((await hubApi(hub).post('/models', form)).status).toBe(201);
+    expect((await hubApi(hub).post('/rollouts', { model: 'm', version: '1.0.0', targets: { all: true }, waves: [100], soak: 0 })).status).toBe(201);
     for (const a of agents) await a.core.waitFor(() => a.core.slots().m?.active?.version === '1.0.0', 60_000);
 
     // at least one whole pass of the artifact went out once on the multicast topic
@@ -66,7 +56,7 @@ describe('artifact multicast with real agents', () => {
     const hub = await startHub({ dataDir: tmpDir('ef-hub-'), http: '127.0.0.1:0', mqtt: '127.0.0.1:0', ws: null, log: () => {} });
     hubs.push(hub);
     const model = classifier(6, 20_000);
-    const added = await call(hub, 'POST', '/devices', { id: 'mca-solo' });
+    const added = await hubApi(hub).post('/devices', { id: 'mca-solo' });
     const agent = createAgent(added.body.agentConfig, { ...FAST, core: { ...FAST.core, download: { ...FAST.core.download, multicast: false } }, dataDir: tmpDir(), api: false });
     agents.push(agent);
     await agent.start();
@@ -74,8 +64,8 @@ describe('artifact multicast with real agents', () => {
     form.set('file', new Blob([model]), 'model.onnx');
     form.set('name', 'm');
     form.set('version', '1.0.0');
-    expect((await call(hub, 'POST', '/models', form)).status).toBe(201);
-    expect((await call(hub, 'POST', '/rollouts', { model: 'm', version: '1.0.0', targets: { all: true }, waves: [100], soak: 0 })).status).toBe(201);
+    expect((await hubApi(hub).post('/models', form)).status).toBe(201);
+    expect((await hubApi(hub).post('/rollouts', { model: 'm', version: '1.0.0', targets: { all: true }, waves: [100], soak: 0 })).status).toBe(201);
     await agent.core.waitFor(() => agent.core.slots().m?.active?.version === '1.0.0', 60_000);
     expect(hub.metrics.get('edgefleet_artifact_multicast_frames_total')).toBe(0);
     expect(readFileSync(join(agent.dataDir, 'models', `${sha256Hex(model)}.onnx`)).equals(Buffer.from(model))).toBe(true);

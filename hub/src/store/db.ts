@@ -146,6 +146,26 @@ export function auditHash(prevHash: string, at: string, actor: string, action: s
   return createHash('sha256').update(JSON.stringify([prevHash, at, actor, action, details])).digest('hex');
 }
 
+interface RawDesired {
+  device_id: string;
+  sequence: number;
+  envelope: string;
+  artifacts: string;
+  fingerprint: string;
+  issued_at: string;
+  expires_at: string;
+}
+
+const desiredFromRow = (r: RawDesired): DesiredRow => ({
+  deviceId: r.device_id,
+  sequence: r.sequence,
+  envelope: r.envelope,
+  artifacts: JSON.parse(r.artifacts) as string[],
+  fingerprint: r.fingerprint,
+  issuedAt: r.issued_at,
+  expiresAt: r.expires_at,
+});
+
 export type Store = ReturnType<typeof openStore>;
 
 /** Open (or create) the database file, apply pending migrations, prepare the statements. */
@@ -181,10 +201,10 @@ export function openStore(file: string) {
     seqNextCommand: db.prepare<[string], { command: number }>(
       'UPDATE device_sequences SET command = command + 1 WHERE device_id = ? RETURNING command',
     ),
-    desiredGet: db.prepare<[string], { device_id: string; sequence: number; envelope: string; artifacts: string; fingerprint: string; issued_at: string; expires_at: string }>(
+    desiredGet: db.prepare<[string], RawDesired>(
       'SELECT * FROM desired_states WHERE device_id = ?',
     ),
-    desiredAll: db.prepare<[], { device_id: string; sequence: number; envelope: string; artifacts: string; fingerprint: string; issued_at: string; expires_at: string }>(
+    desiredAll: db.prepare<[], RawDesired>(
       'SELECT * FROM desired_states ORDER BY device_id',
     ),
     desiredUpsert: db.prepare(
@@ -294,28 +314,10 @@ export function openStore(file: string) {
     },
     getDesired: (deviceId: string): DesiredRow | undefined => {
       const r = s.desiredGet.get(deviceId);
-      return r
-        ? {
-            deviceId: r.device_id,
-            sequence: r.sequence,
-            envelope: r.envelope,
-            artifacts: JSON.parse(r.artifacts) as string[],
-            fingerprint: r.fingerprint,
-            issuedAt: r.issued_at,
-            expiresAt: r.expires_at,
-          }
-        : undefined;
+      return r ? desiredFromRow(r) : undefined;
     },
     listDesired: (): DesiredRow[] =>
-      s.desiredAll.all().map((r) => ({
-        deviceId: r.device_id,
-        sequence: r.sequence,
-        envelope: r.envelope,
-        artifacts: JSON.parse(r.artifacts) as string[],
-        fingerprint: r.fingerprint,
-        issuedAt: r.issued_at,
-        expiresAt: r.expires_at,
-      })),
+      s.desiredAll.all().map(desiredFromRow),
     putDesired: (d: DesiredRow) => s.desiredUpsert.run({ ...d, artifacts: JSON.stringify(d.artifacts) }),
 
     // ---- models ----
