@@ -15,7 +15,7 @@ import { connectBrokerClient, HUB_CLIENT_ID } from './broker/external.js';
 import type { Bus } from './broker/bus.js';
 import type { HubContext } from './context.js';
 import { createCommandSender, createDeviceRegistry, type CommandSender, type DeviceRegistry } from './devices/index.js';
-import { createDeployments, type Deployments } from './desired/index.js';
+import { createDesiredStates, type DesiredStates } from './desired/index.js';
 import { createArtifactStore, createChunkServer, createDeliveries } from './artifacts/index.js';
 import { createDeliveryRecords } from './store/deliveries.js';
 import { createIngest, type Ingest, type IngestOptions } from './telemetry/ingest.js';
@@ -97,7 +97,7 @@ export interface Hub {
   flush(): void;
   close(): Promise<void>;
   /** Internals for tests and the rollout engine. */
-  readonly services: { ctx: HubContext; devices: DeviceRegistry; deployments: Deployments; models: ModelRegistry; ingest: Ingest; commands: CommandSender; notifier: Notifier; alarms: Alarms | null; rollouts: RolloutRunner };
+  readonly services: { ctx: HubContext; devices: DeviceRegistry; desiredStates: DesiredStates; models: ModelRegistry; ingest: Ingest; commands: CommandSender; notifier: Notifier; alarms: Alarms | null; rollouts: RolloutRunner };
 }
 
 const DEFAULTS = { http: '127.0.0.1:0', mqtt: '127.0.0.1:0', ws: '127.0.0.1:0' };
@@ -235,7 +235,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
     // design §4 telemetry: behind an external broker a device's PUBACK comes from the broker, not from a
     // commit here, so devices keep batches until confirmed; the embedded broker acknowledges only committed ones
     const telemetrySettings = options.broker ? { ...options.telemetry, confirm: true } : options.telemetry;
-    const deployments = createDeployments(ctx, telemetrySettings ? { telemetry: telemetrySettings } : {});
+    const desiredStates = createDesiredStates(ctx, telemetrySettings ? { telemetry: telemetrySettings } : {});
     const confirmer = options.broker ? createTelemetryConfirmer(ctx) : null;
     const eventLog = createEventLog(store, options.eventsPerDevice !== undefined ? { maxPerDevice: options.eventsPerDevice } : {});
     const ingest = createIngest(ctx, {
@@ -252,11 +252,11 @@ export async function startHub(options: HubOptions): Promise<Hub> {
     });
     setMarkOffline((id) => ingest.status(id, 'offline'));
     const deliveries = createDeliveries(createDeliveryRecords(store.db));
-    const chunks = createChunkServer(ctx, artifacts, (id) => deployments.desiredArtifacts(id), {
+    const chunks = createChunkServer(ctx, artifacts, (id) => desiredStates.desiredArtifacts(id), {
       multicast: multicastSubscribers,
       onRequested: (id, sha, indices, count, viaMulticast) => deliveries.requested(id, sha, indices, count, viaMulticast),
     });
-    mayMulticast = (id, sha) => deployments.desiredArtifacts(id).has(sha);
+    mayMulticast = (id, sha) => desiredStates.desiredArtifacts(id).has(sha);
     const syncMosquitto = options.mosquittoPasswordFile
       ? createMosquittoSync({
           passwordFile: options.mosquittoPasswordFile,
@@ -272,12 +272,12 @@ export async function startHub(options: HubOptions): Promise<Hub> {
       {
         onChanged: (id) => {
           ingest.forget(id);
-          void deployments.recompute(id).catch((err) => log(`desired state for ${id}: ${String(err)}`));
+          void desiredStates.recompute(id).catch((err) => log(`desired state for ${id}: ${String(err)}`));
         },
         onRemoved: (id) => {
           ingest.forget(id);
           chunks.drop(id);
-          void deployments.removed(id);
+          void desiredStates.removed(id);
         },
       },
       { brokerHashes: Boolean(options.mosquittoPasswordFile), onCredentialsChanged: syncMosquitto },
@@ -302,15 +302,15 @@ export async function startHub(options: HubOptions): Promise<Hub> {
       }
     });
     // an embedded broker keeps retained messages in memory only: restore every device's desired state
-    if (!options.broker) await deployments.republishAll();
-    else await deployments.republishRollouts(); // retained on the broker already, except a send cut short by a crash
+    if (!options.broker) await desiredStates.republishAll();
+    else await desiredStates.republishRollouts(); // retained on the broker already, except a send cut short by a crash
     // A restarted external broker may have lost the retained keyring and desired states (no persistence), or
     // restored older ones from its last save: a device would then apply a stale desired state and ask for
     // artifacts the hub no longer serves. Publish the current ones again (same sequences: harmless).
     bus.onReconnect?.(() => {
       void (async () => {
         await bus.publish(topics.keyring(), JSON.stringify(keys.keyringEnvelope), { qos: 1, retain: true });
-        await deployments.republishAll();
+        await desiredStates.republishAll();
         metrics.inc('edgefleet_broker_republish_total', {});
       })().catch((err: unknown) => log(`republish after broker reconnect: ${String(err)}`));
     });
@@ -318,9 +318,9 @@ export async function startHub(options: HubOptions): Promise<Hub> {
     // ---- HTTP ----
     const commands = createCommandSender(ctx);
     // design §7: the gated rollout engine; it stops (finishing its current step) before the database closes
-    const rollouts = createRolloutRunner(ctx, deployments, { deliveries, ...(options.rolloutTickMs !== undefined ? { tickMs: options.rolloutTickMs } : {}) });
+    const rollouts = createRolloutRunner(ctx, desiredStates, { deliveries, ...(options.rolloutTickMs !== undefined ? { tickMs: options.rolloutTickMs } : {}) });
     cleanups.push(() => rollouts.close());
-    const app = createApi({ ctx, devices, deployments, models, artifacts, commands, rollouts, ...(options.maxModelBytes !== undefined ? { maxModelBytes: options.maxModelBytes } : {}) });
+    const app = createApi({ ctx, devices, desiredStates, models, artifacts, commands, rollouts, ...(options.maxModelBytes !== undefined ? { maxModelBytes: options.maxModelBytes } : {}) });
     metrics.gauge('edgefleet_devices', 'Registered devices by last known status.', () => {
       const rows = store.deviceStatusCounts();
       return ['online', 'offline'].map((s) => ({ labels: { status: s }, value: rows.find((r) => r.status === s)?.n ?? 0 }));
@@ -344,7 +344,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
     // retention (design §7: raw windows for a retention period, merged rollups kept longer)
     const DAY = 86_400_000;
     const upkeep = () => {
-      void deployments.refreshExpiring().catch((err) => log(`refresh desired states: ${String(err)}`));
+      void desiredStates.refreshExpiring().catch((err) => log(`refresh desired states: ${String(err)}`));
       try {
         const t = now().getTime();
         ingest.prune(t - (options.telemetryRetentionDays ?? 7) * DAY, t - (options.rollupRetentionDays ?? 90) * DAY);
@@ -381,7 +381,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
         closing ??= (async () => {
           clearInterval(refresh);
           await rollouts.close().catch(() => undefined); // no engine step publishes into a closing broker
-          await deployments.idle().catch(() => undefined);
+          await desiredStates.idle().catch(() => undefined);
           // stop the broker (or leave the external one) first, so nothing arrives after the last
           // ingest flush; cleanup then flushes ingest, closes HTTP, artifacts and the database
           await closeBus().catch((err: unknown) => log(`closing broker: ${String(err)}`));
@@ -389,7 +389,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
         })();
         return closing;
       },
-      services: { ctx, devices, deployments, models, ingest, commands, notifier, alarms, rollouts },
+      services: { ctx, devices, desiredStates, models, ingest, commands, notifier, alarms, rollouts },
     };
   } catch (err) {
     await cleanup();

@@ -35,7 +35,7 @@ export interface GatedStart {
   options: Record<string, unknown>;
 }
 
-export interface Deployments {
+export interface DesiredStates {
   /**
    * The one way a rollout starts (design §3, §7): checks the version exists and is not below the keyring's
    * release floor, gives it an id and stores it with its audit row. Without `gated` it is issued all at once
@@ -73,7 +73,7 @@ export interface Deployments {
   commit(write: () => void, deviceIds: readonly string[]): Promise<void>;
 }
 
-export interface DeploymentsOptions {
+export interface DesiredStatesOptions {
   /**
    * Telemetry settings put in every desired state (design §6: window length, probation); agents use their
    * defaults (60 s windows) when unset. Short windows let rollout gates judge short soaks precisely.
@@ -81,7 +81,7 @@ export interface DeploymentsOptions {
   telemetry?: Partial<TelemetrySettings>;
 }
 
-export function createDeployments(ctx: HubContext, options: DeploymentsOptions = {}): Deployments {
+export function createDesiredStates(ctx: HubContext, options: DesiredStatesOptions = {}): DesiredStates {
   const { store } = ctx;
   const telemetry = options.telemetry ? TelemetrySettings.parse(options.telemetry) : undefined;
   const artifactCache = new Map<string, ReadonlySet<string>>();

@@ -5,7 +5,7 @@
 import { Hono } from 'hono';
 import type { HubContext } from '../context.js';
 import type { DeviceRegistry } from '../devices/registry.js';
-import type { Deployments } from '../desired/index.js';
+import type { DesiredStates } from '../desired/index.js';
 import type { ModelRegistry } from '../models/registry.js';
 import type { ArtifactStore } from '../artifacts/index.js';
 import type { CommandSender } from '../devices/commands.js';
@@ -17,7 +17,7 @@ import type { RouteDoc } from './openapi.js';
 export interface ApiDeps {
   ctx: HubContext;
   devices: DeviceRegistry;
-  deployments: Deployments;
+  desiredStates: DesiredStates;
   models: ModelRegistry;
   artifacts: ArtifactStore;
   commands?: CommandSender;

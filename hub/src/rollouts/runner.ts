@@ -9,7 +9,7 @@ import {
   type TelemetryWindow,
 } from '@edgefleet/protocol';
 import type { HubContext } from '../context.js';
-import { deviceMatches, type Deployments, type EngineSends, type RolloutRequest } from '../desired/index.js';
+import { deviceMatches, type DesiredStates, type EngineSends, type RolloutRequest } from '../desired/index.js';
 import type { DeviceRow, RolloutRow } from '../store/db.js';
 import { mergeHealth, windowsOf } from '../telemetry/index.js';
 import type { Deliveries } from '../artifacts/index.js';
@@ -96,7 +96,7 @@ function baselineHealth(rows: ReadonlyArray<{ device: string; window: TelemetryW
   return best ? versionHealth(best) : undefined;
 }
 
-export function createRolloutRunner(ctx: HubContext, deployments: Deployments, options: RolloutRunnerOptions = {}): RolloutRunner {
+export function createRolloutRunner(ctx: HubContext, desiredStates: DesiredStates, options: RolloutRunnerOptions = {}): RolloutRunner {
   const { store } = ctx;
   const tickMs = options.tickMs ?? DEFAULT_ROLLOUT_TICK_MS;
   let chain: Promise<unknown> = Promise.resolve();
@@ -175,7 +175,7 @@ export function createRolloutRunner(ctx: HubContext, deployments: Deployments, o
     const ids = new Set<string>();
     for (const a of result.actions) if (a.type === 'send-desired' || a.type === 'send-previous') for (const id of a.deviceIds) ids.add(id);
     const at = ctx.now().toISOString();
-    await deployments.commit(() => {
+    await desiredStates.commit(() => {
       store.setRolloutState(row.id, result.state.status, result.state, at);
       if (extraAudit) store.appendAudit(actor, extraAudit.action, { id: row.id, ...extraAudit.details }, at);
       for (const a of result.actions) if (a.type === 'audit') store.appendAudit(actor, a.action, { id: row.id, ...a.details }, at);
@@ -241,7 +241,7 @@ export function createRolloutRunner(ctx: HubContext, deployments: Deployments, o
   };
 
   const detail = (row: RolloutRow, devices: readonly DeviceRow[], withShadow = true): RolloutDetail => {
-    const base = deployments.get(row.id);
+    const base = desiredStates.get(row.id);
     if (!row.state || !row.spec) return allAtOnceDetail(base);
     const spec = row.spec as RolloutSpec;
     const state = row.state as RolloutState;
@@ -267,7 +267,7 @@ export function createRolloutRunner(ctx: HubContext, deployments: Deployments, o
       serial(async () => {
         const plan = startPlan(request);
         // the one start path (desired/): version, release floor, id and the stored row with its audit
-        const v = await deployments.start(request, actor, plan.gated ? (id, release, now) => gatedStart(request, plan, id, release, now) : undefined);
+        const v = await desiredStates.start(request, actor, plan.gated ? (id, release, now) => gatedStart(request, plan, id, release, now) : undefined);
         await supersedeRunning(request.model, plan.role, v.id, actor);
         // the first wave goes out now, not on the next tick
         if (plan.gated) await tickOne(mustRow(v.id), store.listDevices());
@@ -284,7 +284,7 @@ export function createRolloutRunner(ctx: HubContext, deployments: Deployments, o
         const row = mustRow(id);
         if (!row.state || !row.spec) {
           if (command === 'abort') {
-            await deployments.abort(id, actor);
+            await desiredStates.abort(id, actor);
             return detail(mustRow(id), store.listDevices());
           }
           throw new EdgefleetError('CONFLICT', `rollout ${id} was issued all at once; it has no waves to ${command}`);

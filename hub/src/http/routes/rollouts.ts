@@ -18,8 +18,8 @@ const SUMMARIES: Record<(typeof ACTIONS)[number], string> = {
   promote: 'Make a shadow version active',
 };
 
-export function rolloutRoutes(deps: Pick<ApiDeps, 'deployments' | 'rollouts'>): ApiRoutes {
-  const { deployments, rollouts } = deps;
+export function rolloutRoutes(deps: Pick<ApiDeps, 'desiredStates' | 'rollouts'>): ApiRoutes {
+  const { desiredStates, rollouts } = deps;
   const { app, docs, doc } = apiRoutes();
 
   // design §7: gated waves (default 1, 10, 50, 100 % with a 10 min soak); `waves: [100], soak: 0` issues at once
@@ -27,16 +27,16 @@ export function rolloutRoutes(deps: Pick<ApiDeps, 'deployments' | 'rollouts'>): 
   app.post('/rollouts', async (c) => {
     const p = principal(c);
     const body = await jsonBody(c, RolloutRequest);
-    const rollout = rollouts ? await rollouts.start(body, actor(p)) : await deployments.start(body, actor(p));
+    const rollout = rollouts ? await rollouts.start(body, actor(p)) : await desiredStates.start(body, actor(p));
     return c.json({ rollout }, 201);
   });
   doc({ method: 'get', path: '/rollouts', summary: 'List rollouts with their waves', role: 'viewer' });
   app.get('/rollouts', (c) => {
-    return c.json({ rollouts: rollouts ? rollouts.list() : deployments.list() });
+    return c.json({ rollouts: rollouts ? rollouts.list() : desiredStates.list() });
   });
   doc({ method: 'get', path: '/rollouts/:id', summary: 'One rollout: waves, devices per state, latest gate values against their limits', role: 'viewer' });
   app.get('/rollouts/:id', (c) => {
-    return c.json({ rollout: rollouts ? rollouts.get(c.req.param('id')) : deployments.get(c.req.param('id')) });
+    return c.json({ rollout: rollouts ? rollouts.get(c.req.param('id')) : desiredStates.get(c.req.param('id')) });
   });
   for (const action of ACTIONS) {
     doc({ method: 'post', path: `/rollouts/:id/${action}`, summary: SUMMARIES[action], role: 'operator' });
@@ -44,8 +44,8 @@ export function rolloutRoutes(deps: Pick<ApiDeps, 'deployments' | 'rollouts'>): 
       const p = principal(c);
       const reason = (await optionalJsonBody(c, RolloutReason))?.reason;
       if (rollouts) return c.json({ rollout: await rollouts.command(c.req.param('id'), action, actor(p), reason) });
-      if (action === 'abort') return c.json({ rollout: await deployments.abort(c.req.param('id'), actor(p)) });
-      const r = deployments.get(c.req.param('id'));
+      if (action === 'abort') return c.json({ rollout: await desiredStates.abort(c.req.param('id'), actor(p)) });
+      const r = desiredStates.get(c.req.param('id'));
       throw new EdgefleetError('CONFLICT', `rollout ${r.id} is ${r.status}; it has no waves to ${action}`);
     });
   }

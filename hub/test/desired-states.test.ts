@@ -1,9 +1,9 @@
-// Deployments → desired states: late joiners, re-tagging, abort, the latest rollout per model wins.
+// Rollouts → desired states: late joiners, re-tagging, abort, the latest rollout per model wins.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Hub } from '@edgefleet/hub';
 import { apiClient, startTestHub, tempDir, tinyModel, waitFor } from './helpers.js';
 
-describe('deployments', () => {
+describe('desired states', () => {
   let hub: Hub;
   let dir: ReturnType<typeof tempDir>;
   let api: ReturnType<typeof apiClient>;
