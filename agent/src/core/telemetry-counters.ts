@@ -8,6 +8,7 @@ import {
   CONFIDENCE_BINS,
   HISTOGRAM_MIN_INDEXABLE,
   confidenceBinIndex,
+  featureBinIndex,
   createHistogram,
   histogramAdd,
   histogramMergeInto,
@@ -236,14 +237,7 @@ export function createWindowCounters(features: readonly FeatureProbe[], probe: O
   /** One regressor output (outputAddValue on the flat counters). */
   const addValue = (value: number): void => {
     if (!Number.isFinite(value)) return;
-    let lo = 0;
-    let hi = outEdges.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (outEdges[mid]! <= value) lo = mid + 1;
-      else hi = mid;
-    }
-    acc[valueBase + lo]!++;
+    acc[valueBase + featureBinIndex(outEdges, value)]!++;
     valuesSeen = true;
   };
 

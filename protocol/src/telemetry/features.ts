@@ -17,7 +17,7 @@ export function createFeatureSummary(binCount: number): FeatureSummary {
  * Bin of `v` for strictly increasing `edges`: 0 is (-∞, e0), i is [e(i-1), e(i)), edges.length is
  * [e_last, +∞) — i.e. the number of edges ≤ v (binary search).
  */
-export function featureBinIndex(edges: readonly number[], v: number): number {
+export function featureBinIndex(edges: ArrayLike<number>, v: number): number {
   let lo = 0;
   let hi = edges.length;
   while (lo < hi) {
