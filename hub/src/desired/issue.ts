@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { DesiredState, EdgefleetError, Envelope, LIMITS, TelemetrySettings, topics } from '@edgefleet/protocol';
 import type { HubContext } from '../context.js';
-import type { DeviceRow, RolloutRow, RolloutTargets } from '../store/db.js';
+import type { DeviceRow, RolloutRow } from '../store/db.js';
 import { assignmentsFor, deviceMatches, type EngineSends } from './assignments.js';
 import { rolloutTargets, type RolloutRequest } from './request.js';
 
@@ -15,18 +15,8 @@ const DAY_MS = 86_400_000;
 /** Desired states are valid this long; the hub re-signs those past half their life (design §3 `expiresAt`). */
 export const DESIRED_LIFETIME_MS = 30 * DAY_MS;
 
-export interface RolloutView {
-  id: string;
-  model: string;
-  version: string;
-  role: 'active' | 'shadow';
-  targets: RolloutTargets;
-  options: Record<string, unknown>;
-  status: string;
-  createdAt: string;
-  updatedAt: string;
-  devices: number;
-}
+/** A rollout as the API lists it: its stored row without the engine's part, and the devices it targets. */
+export type RolloutView = Omit<RolloutRow, 'seq' | 'spec' | 'state'> & { devices: number };
 
 /** A gated rollout's engine part (rollouts/): its resolved spec and first state, and its options as listed. */
 export interface GatedStart {
