@@ -1,9 +1,10 @@
 // startHub (design §2, §7): opens the data dir (SQLite, artifacts, keys, admin token), starts the embedded
 // broker (or connects to `--broker`), the HTTP API, ingest and artifact serving; close() shuts down cleanly.
 
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
 import { serve, type ServerType } from '@hono/node-server';
 import { EdgefleetError, hubSubscriptions, parseTopic, topics, type TelemetrySettings } from '@edgefleet/protocol';
 import { openStore } from './store/db.js';
@@ -21,9 +22,10 @@ import { createDeliveryRecords } from './store/deliveries.js';
 import { createIngest, type Ingest, type IngestOptions } from './telemetry/ingest.js';
 import { createModelRegistry, type ModelRegistry } from './models/registry.js';
 import { createTelemetryConfirmer } from './telemetry/confirm.js';
-import { createApi, createApiToken } from './http/index.js';
+import { createApi, loadOrCreateAdminToken } from './http/index.js';
 import { createRolloutRunner, type RolloutRunner } from './rollouts/index.js';
 import { agentBrokerUrls, dialHost, parseHostPort } from './broker/address.js';
+import { attachMqttUpgrade, mqttWebSocketUrl } from './broker/http-upgrade.js';
 import { createMosquittoSync } from './broker/mosquitto.js';
 import { createNotifier, loadOrCreateWebhookSecret, notifierGauges, type Notifier, type RetryPolicy } from './notify/index.js';
 import { createAlarms, type AlarmOptions, type Alarms } from './telemetry/alarms.js';
@@ -85,6 +87,10 @@ export interface HubOptions {
   maxModelBytes?: number;
   /** Drift and silent-device alarms (intervals, window, silence limit); false turns the periodic check off. */
   alarms?: AlarmOptions | false;
+  /** The browser device page served at /device (default web-runtime/dist/device/ of this checkout). */
+  devicePageDir?: string;
+  /** COOP/COEP on /device (`--device-isolation`): cross-origin isolated, so ort-web may use threads. */
+  deviceIsolation?: boolean;
 }
 
 export interface Hub {
@@ -135,20 +141,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
     }
     if (renewed) log(`signed keyring v${keys.keyring.version}`);
 
-    // design §2: the admin token is written once (0600) and stored only hashed
-    let adminToken = '';
-    const tokenFile = adminTokenFile(dataDir);
-    if (existsSync(tokenFile)) adminToken = readFileSync(tokenFile, 'utf8').trim();
-    else if (store.tokenCount() === 0) {
-      adminToken = store.transaction(() => {
-        const t = createApiToken(store, 'admin', 'initial admin', now().toISOString());
-        store.appendAudit('hub', 'token.create', { id: t.id, role: 'admin' });
-        return t.token;
-      });
-      writeFileSync(tokenFile, adminToken + '\n', { mode: 0o600 });
-      chmodSync(tokenFile, 0o600);
-      log(`admin token written to ${tokenFile}`);
-    }
+    const adminToken = loadOrCreateAdminToken(store, adminTokenFile(dataDir), now().toISOString(), log);
     // design §7: key creation and keyring signing are audited like every other act of the hub
     if (created || renewed) {
       store.appendAudit('hub', created ? 'keys.create' : 'keyring.sign', {
@@ -198,7 +191,8 @@ export async function startHub(options: HubOptions): Promise<Hub> {
     const closeBus = () => (busClosed ??= bus.close());
     cleanups.push(closeBus);
 
-    const agentBrokers = () => agentBrokerUrls(options.agentBrokers, options.broker, brokerUrls);
+    // an embedded broker's WebSocket for agents is the HTTP port's /mqtt (one origin; wss:// behind HTTPS)
+    const agentBrokers = () => agentBrokerUrls(options.agentBrokers, options.broker, { ...brokerUrls, ...(httpUrl ? { ws: mqttWebSocketUrl(options.publicUrl ?? httpUrl) } : {}) });
 
     // design §7: webhooks; the notifier closes (a short wait for in-flight deliveries) before the database
     const webhookSecret = loadOrCreateWebhookSecret(dataDir, options.webhookSecret);
@@ -320,7 +314,8 @@ export async function startHub(options: HubOptions): Promise<Hub> {
     // design §7: the gated rollout engine; it stops (finishing its current step) before the database closes
     const rollouts = createRolloutRunner(ctx, desiredStates, { deliveries, ...(options.rolloutTickMs !== undefined ? { tickMs: options.rolloutTickMs } : {}) });
     cleanups.push(() => rollouts.close());
-    const app = createApi({ ctx, devices, desiredStates, models, artifacts, commands, rollouts, ...(options.maxModelBytes !== undefined ? { maxModelBytes: options.maxModelBytes } : {}) });
+    const devicePage = { ...(options.devicePageDir ? { dir: options.devicePageDir } : {}), isolation: options.deviceIsolation ?? false };
+    const app = createApi({ ctx, devices, desiredStates, models, artifacts, commands, rollouts, devicePage, ...(options.maxModelBytes !== undefined ? { maxModelBytes: options.maxModelBytes } : {}) });
     metrics.gauge('edgefleet_devices', 'Registered devices by last known status.', () => {
       const rows = store.deviceStatusCounts();
       return ['online', 'offline'].map((s) => ({ labels: { status: s }, value: rows.find((r) => r.status === s)?.n ?? 0 }));
@@ -331,6 +326,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
       const s = serve({ fetch: app.fetch, hostname: host, port }, () => resolve(s));
       s.once('error', reject);
     });
+    attachMqttUpgrade(server as Server, embedded, (reason) => metrics.inc('edgefleet_mqtt_connections_refused_total', { reason }));
     cleanups.push(
       () =>
         new Promise<void>((resolve) => {

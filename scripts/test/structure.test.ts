@@ -32,7 +32,8 @@ const HUB_ROOMS: Record<string, readonly string[]> = {
   telemetry: ['store', 'devices', 'notify'],
   rollouts: ['store', 'artifacts', 'desired', 'telemetry', 'notify', 'devices'],
   dashboard: ['face'],
-  http: ['store', 'trust', 'broker', 'devices', 'models', 'artifacts', 'desired', 'rollouts', 'telemetry', 'notify', 'dashboard'],
+  'device-page': [],
+  http: ['store', 'trust', 'broker', 'devices', 'models', 'artifacts', 'desired', 'rollouts', 'telemetry', 'notify', 'dashboard', 'device-page'],
   cli: ['face', 'trust'],
 };
 const HUB_SHARED = new Set(['context.ts', 'metrics.ts']);

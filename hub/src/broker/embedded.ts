@@ -47,6 +47,11 @@ export interface EmbeddedBroker {
   unacked(): number;
   /** Devices listening on artifact multicast topics (design §4), for the chunk server. */
   multicast: MulticastSubscribers;
+  /**
+   * Take over an HTTP upgrade as MQTT over WebSocket (the hub's HTTP port, `/mqtt`: http-upgrade.ts),
+   * through the same guards as the ws listener: frame and packet caps, pre-auth limits, the access policy.
+   */
+  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
 }
 
 function listen(server: NetServer | HttpServer, addr: string, what: string): Promise<string> {
@@ -194,8 +199,31 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
     }
   });
 
+  /**
+   * The one way a WebSocket reaches aedes, for the ws listener and the HTTP port's `/mqtt` alike. ws
+   * buffers a whole frame before we see it: frames are capped at the packet limit too.
+   */
+  const webSocketServer = (attach: { server: HttpServer } | { noServer: true }) => {
+    const wss = new WebSocketServer({ ...attach, maxPayload: maxPacket + 8 });
+    wss.on('connection', (socket, req) => {
+      const stream = createWebSocketStream(socket);
+      stream.on('error', () => socket.terminate());
+      if (!handle(stream, req, req.socket)) socket.terminate();
+    });
+    return {
+      wss,
+      close: async () => {
+        for (const c of wss.clients) c.terminate();
+        await new Promise<void>((r) => wss.close(() => r()));
+      },
+    };
+  };
+
   const servers: Array<{ close: () => Promise<void> }> = [];
   const urls: { mqtt?: string; ws?: string } = {};
+  // upgrades handed over by the hub's HTTP server (no listener of its own)
+  const upgrades = webSocketServer({ noServer: true });
+  servers.push({ close: upgrades.close });
   try {
     if (options.mqtt) {
       const tcp = createNetServer((socket) => {
@@ -209,18 +237,11 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
       const http = createHttpServer((_req, res) => {
         res.writeHead(426, { 'content-type': 'text/plain' }).end('MQTT over WebSocket only\n');
       });
-      // ws buffers a whole frame before we see it: cap frames at the packet limit too
-      const wss = new WebSocketServer({ server: http, maxPayload: maxPacket + 8 });
-      wss.on('connection', (socket, req) => {
-        const stream = createWebSocketStream(socket);
-        stream.on('error', () => socket.terminate());
-        if (!handle(stream, req, req.socket)) socket.terminate();
-      });
+      const wss = webSocketServer({ server: http });
       urls.ws = `ws://${await listen(http, options.ws, 'ws address')}`;
       servers.push({
         close: async () => {
-          for (const c of wss.clients) c.terminate();
-          await new Promise<void>((r) => wss.close(() => r()));
+          await wss.close();
           await closeServer(http);
         },
       });
@@ -269,7 +290,10 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
       await Promise.all(servers.map((s) => s.close()));
     },
   };
-  return { bus, urls, connectedClients: () => aedes.connectedClients, pending: () => preAuth.stats(), unacked: () => held, multicast };
+  const upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    upgrades.wss.handleUpgrade(req, socket, head, (ws) => upgrades.wss.emit('connection', ws, req));
+  };
+  return { bus, urls, connectedClients: () => aedes.connectedClients, pending: () => preAuth.stats(), unacked: () => held, multicast, upgrade };
 }
 
 function closeServer(server: NetServer | HttpServer): Promise<void> {

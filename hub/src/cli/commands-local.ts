@@ -33,6 +33,7 @@ async function hubStart(v: Values): Promise<void> {
     ...(v['mosquitto-password-file'] ? { mosquittoPasswordFile: v['mosquitto-password-file'] } : {}),
     ...(v['mosquitto-pid-file'] ? { mosquittoPidFile: v['mosquitto-pid-file'] } : {}),
     ...(v['public-url'] ? { publicUrl: v['public-url'] } : {}),
+    ...(v['device-isolation'] ? { deviceIsolation: true } : {}),
     ...(v['max-model-bytes'] ? { maxModelBytes: Number(v['max-model-bytes']) } : {}),
     ...(v.webhook?.length ? { webhooks: v.webhook } : {}),
     // rollout engine ticker (tests and demos use a short one)
@@ -44,6 +45,7 @@ async function hubStart(v: Values): Promise<void> {
   out(`  http  ${hub.urls.http}\n`);
   if (hub.urls.mqtt) out(`  mqtt  ${hub.urls.mqtt}\n`);
   if (hub.urls.ws) out(`  ws    ${hub.urls.ws}\n`);
+  if (hub.urls.mqtt) out(`  page  ${hub.urls.http}/device (MQTT over WebSocket at /mqtt)\n`);
   await new Promise<void>((done) => {
     let stopping = false;
     const stop = (sig: string) => {
@@ -80,7 +82,7 @@ export const LOCAL_COMMANDS: CommandSpec[] = [
   {
     words: ['hub', 'start'],
     summary: 'Run the hub: HTTP API and dashboard, embedded MQTT broker (or --broker), rollouts, telemetry.',
-    options: ['data', 'http', 'mqtt', 'ws', 'broker', 'broker-username', 'broker-password', 'mosquitto-password-file', 'mosquitto-pid-file', 'public-url', 'webhook', 'webhook-secret', 'max-model-bytes'],
+    options: ['data', 'http', 'mqtt', 'ws', 'broker', 'broker-username', 'broker-password', 'mosquitto-password-file', 'mosquitto-pid-file', 'public-url', 'device-isolation', 'webhook', 'webhook-secret', 'max-model-bytes'],
     hidden: ['rollout-tick-ms'],
     check: (v) => {
       const max = v['max-model-bytes'];

@@ -12,6 +12,7 @@ import type { CommandSender } from '../devices/commands.js';
 import type { RolloutRunner } from '../rollouts/runner.js';
 import type { GuardEnv } from './guard.js';
 import type { RouteDoc } from './openapi.js';
+import type { DevicePageOptions } from '../device-page/index.js';
 
 /** What the API serves from: the hub's services. */
 export interface ApiDeps {
@@ -25,6 +26,8 @@ export interface ApiDeps {
   rollouts?: RolloutRunner;
   maxModelBytes?: number;
   version?: string;
+  /** The browser device page at /device (its bundle directory, cross-origin isolation). */
+  devicePage?: DevicePageOptions;
 }
 
 export interface ApiRoutes {

@@ -1,7 +1,7 @@
 // The hub's HTTP API under /api/v1 (design §7), assembled: hono sub-apps per domain (routes/), mounted with
 // `app.route`; one guard checks the caller's role before any body is read, from the route → role table
 // their RouteDocs make (guard.ts); one onError maps EdgefleetError codes to HTTP status (errors.ts);
-// plus /metrics, the OpenAPI document and the dashboard.
+// plus /metrics, the OpenAPI document, the dashboard and the browser device page (/device).
 
 import { Hono } from 'hono';
 import { API_PREFIX, createGuard, type GuardEnv } from './guard.js';
@@ -10,6 +10,7 @@ import { buildOpenApi, type RouteDoc } from './openapi.js';
 import type { ApiDeps } from './api-routes.js';
 import { artifactRoutes, auditRoutes, deviceRoutes, healthRoutes, fleetRoutes, modelRoutes, rolloutRoutes, tokenRoutes, webhookRoutes } from './routes/index.js';
 import { mountDashboard } from '../dashboard/index.js';
+import { mountDevicePage } from '../device-page/index.js';
 
 export type { ApiDeps } from './api-routes.js';
 
@@ -36,6 +37,7 @@ export function createApi(deps: ApiDeps): Hono<GuardEnv> {
   app.get('/metrics', (c) => c.text(metrics.render(), 200, { 'content-type': 'text/plain; version=0.0.4' }));
   app.get(`${API_PREFIX}/openapi.json`, (c) => c.json(buildOpenApi(docs, deps.version ?? '0.1.0') as object));
   mountDashboard(app); // design §7: dashboard at /
+  mountDevicePage(app, deps.devicePage); // issue 12: the browser device page at /device, static and open like /
   guard.add({ method: 'get', path: '/openapi.json', access: 'none' });
 
   // in this order in the OpenAPI document

@@ -2,6 +2,7 @@
 // and device Basic auth (deviceId:token) for artifact downloads.
 
 import { createHash, randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { EdgefleetError } from '@edgefleet/protocol';
 import type { Store, Role } from '../store/db.js';
 
@@ -22,6 +23,24 @@ export function createApiToken(store: Store, role: Role, name: string | null, at
   const id = `t-${randomBytes(5).toString('hex')}`;
   store.insertToken({ id, hash: tokenHash(token), role, name, createdAt: at });
   return { id, token, role };
+}
+
+/**
+ * design §2: the admin token is written once to `file` (0600) and stored only hashed. '' when that file
+ * was deleted after the first start (tokens exist, none is shown again).
+ */
+export function loadOrCreateAdminToken(store: Store, file: string, at: string, log: (line: string) => void): string {
+  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+  if (store.tokenCount() > 0) return '';
+  const token = store.transaction(() => {
+    const t = createApiToken(store, 'admin', 'initial admin', at);
+    store.appendAudit('hub', 'token.create', { id: t.id, role: 'admin' });
+    return t.token;
+  });
+  writeFileSync(file, token + '\n', { mode: 0o600 });
+  chmodSync(file, 0o600);
+  log(`admin token written to ${file}`);
+  return token;
 }
 
 export interface Principal {

@@ -4,6 +4,6 @@
 // only the composition (hub.ts) imports http/.
 
 export { createApi, type ApiDeps } from './app.js';
-export { createApiToken } from './auth.js';
+export { createApiToken, loadOrCreateAdminToken } from './auth.js';
 // the request schemas, for clients typed with the API's own types
 export { CommandCreate, DeviceCreate, DevicePatch, TokenCreate, WebhookCreate } from './routes/index.js';
