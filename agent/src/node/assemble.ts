@@ -10,7 +10,7 @@ import type { InferenceRuntime } from '../core/runtime.js';
 import type { Tensor } from '@edgefleet/protocol';
 import { startLocalApi, type LocalApi } from './local-api.js';
 import { installNodeSignatureVerifier } from './ed25519.js';
-import { createMqttTransport } from './mqtt-transport.js';
+import { createMqttTransport } from '../mqtt/index.js';
 import { createOnnxRuntime } from './onnx-runtime.js';
 import { openSqliteStore } from './sqlite-store.js';
 

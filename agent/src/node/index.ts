@@ -3,7 +3,7 @@
 // hands them to the core (assemble.ts). May import the core and protocol; the core never imports this.
 export { createAgent, defaultPlatform, parseAgentConfig, type Agent, type AgentOptions } from './assemble.js';
 export { createOnnxRuntime, type OnnxRuntimeOptions } from './onnx-runtime.js';
-export { createMqttTransport, reconnectDelay, type MqttTransport, type MqttTransportOptions } from './mqtt-transport.js';
+export { createMqttTransport, reconnectDelay, type MqttTransport, type MqttTransportOptions } from '../mqtt/index.js';
 export { openSqliteStore, type SqliteStoreOptions } from './sqlite-store.js';
 export { createNodeSignatureVerifier, installNodeSignatureVerifier } from './ed25519.js';
 export { startLocalApi, createLocalApiApp, type LocalApi, type LocalApiOptions } from './local-api.js';

@@ -1,9 +1,14 @@
 // The agent's Transport over mqtt.js (MQTT 3.1.1, TCP or WebSocket URLs). Reconnects are ours, not
 // mqtt.js's fixed 1 s retry: exponential backoff with full jitter so a fleet does not reconnect in
-// lockstep after a broker restart. Last will: `offline`, retained (design §4).
+// lockstep after a broker restart. Last will: `offline`, retained (design §4). Shared by the Node agent
+// and the browser one: no Node builtins and no Buffer — bytes are Uint8Array both ways (a Node Buffer is
+// one, and mqtt.js's browser build takes them), so a bundle needs only mqtt's own browser build.
 
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import type { SubscribeOutcome, Transport } from '../core/ports.js';
+
+/** What mqtt.js's publish() is typed to take for bytes (Node's Buffer); a Uint8Array is passed in its place. */
+type MqttPayload = Parameters<MqttClient['publishAsync']>[1];
 
 export interface MqttTransportOptions {
   /** Broker URLs tried in turn (mqtt://, mqtts://, ws://, wss://). */
@@ -47,7 +52,7 @@ export function createMqttTransport(options: MqttTransportOptions): MqttTranspor
   let urlIndex = 0;
   let attempts = 0;
   let closed = true;
-  let timer: NodeJS.Timeout | null = null;
+  let timer: ReturnType<typeof setTimeout> | null = null;
   let connected = false;
   // Operations waiting on the current connection: rejected when it closes, so no caller waits forever
   // on a packet the dead connection will never acknowledge (a new connection is a new mqtt.js client).
@@ -99,7 +104,7 @@ export function createMqttTransport(options: MqttTransportOptions): MqttTranspor
       writeCache: false,
       ...(options.username !== undefined ? { username: options.username } : {}),
       ...(options.password !== undefined ? { password: options.password } : {}),
-      ...(options.will ? { will: { topic: options.will.topic, payload: Buffer.from(options.will.payload), retain: options.will.retain, qos: options.will.qos } } : {}),
+      ...(options.will ? { will: { topic: options.will.topic, payload: options.will.payload, retain: options.will.retain, qos: options.will.qos } } : {}),
     };
     const c = mqtt.connect(url, opts);
     client = c;
@@ -153,7 +158,7 @@ export function createMqttTransport(options: MqttTransportOptions): MqttTranspor
       failPending();
       if (c) {
         // a clean DISCONNECT (so the broker does not publish the last will), but never wait on a dead broker
-        let timer: NodeJS.Timeout | undefined;
+        let timer: ReturnType<typeof setTimeout> | undefined;
         const gaveUp = new Promise<void>((resolve) => {
           timer = setTimeout(() => {
             c.end(true);
@@ -168,12 +173,9 @@ export function createMqttTransport(options: MqttTransportOptions): MqttTranspor
     async publish(topic, payload, opts) {
       const c = client;
       if (!c || !connected) throw new Error('not connected');
-      await guarded(
-        c.publishAsync(topic, typeof payload === 'string' ? payload : Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength), {
-          qos: opts.qos,
-          retain: opts.retain ?? false,
-        }),
-      );
+      // mqtt-packet sizes a non-Buffer payload with Buffer.byteLength, which takes any ArrayBufferView, and
+      // writes it to a stream that takes a Uint8Array: no copy into a Buffer (mqtt.js types say Buffer only)
+      await guarded(c.publishAsync(topic, payload as string | MqttPayload, { qos: opts.qos, retain: opts.retain ?? false }));
     },
 
     async subscribe(topicList) {

@@ -1,7 +1,7 @@
 // Reconnect timing of the mqtt.js transport: exponential growth, capped, fully jittered.
 
 import { describe, expect, it } from 'vitest';
-import { reconnectDelay } from './mqtt-transport.js';
+import { reconnectDelay } from './transport.js';
 
 describe('reconnect delay', () => {
   it('doubles its upper bound per attempt up to the cap', () => {
