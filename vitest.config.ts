@@ -13,6 +13,7 @@ export default defineConfig({
       { find: /^@edgefleet\/protocol\/testing$/, replacement: src('./protocol/src/testing/index.ts') },
       { find: /^@edgefleet\/agent\/core$/, replacement: src('./agent/src/core/index.ts') },
       { find: /^@edgefleet\/agent\/mqtt$/, replacement: src('./agent/src/mqtt/index.ts') },
+      { find: /^@edgefleet\/agent\/testing$/, replacement: src('./agent/src/testing/index.ts') },
       { find: /^@edgefleet\/agent$/, replacement: src('./agent/src/index.ts') },
       { find: /^@edgefleet\/hub$/, replacement: src('./hub/src/index.ts') },
       { find: /^@edgefleet\/web-runtime$/, replacement: src('./web-runtime/src/index.ts') },
