@@ -1,6 +1,6 @@
 // What a device tells the hub about itself (design §4): reported state, presence, events.
 
-import { z } from 'zod';
+import * as z from 'zod';
 import { DeviceId, ErrorCodeSchema, IsoTime, ModelName, SemVer, Sha256Hex } from './primitives.js';
 
 export const InstalledVersion = z.object({
