@@ -3,7 +3,10 @@
 // onnxruntime-web and mqtt.js over WebSocket), so this file runs anywhere and tests hand it stand-ins.
 
 import { createAgentCore, type AgentCore, type AgentCoreOptions, type AgentStore, type InferenceRuntime, type Transport } from '@edgefleet/agent/core';
-import { AgentConfig, DeviceEvent, EdgefleetError, fromBase64, topics } from '@edgefleet/protocol';
+import { DeviceEvent, fromBase64, topics, type AgentConfig } from '@edgefleet/protocol';
+import { parseWebAgentConfig } from './config.js';
+
+export { parseWebAgentConfig } from './config.js';
 
 /** The quota and usage of the origin's storage, as `navigator.storage.estimate()` gives them. */
 export type StorageEstimateFn = () => Promise<{ quota?: number; usage?: number }>;
@@ -60,26 +63,6 @@ export interface WebAgent extends AgentCore {
   readonly persisted: boolean | null;
   /** Whether the MQTT session is up now. */
   readonly connected: boolean;
-}
-
-/** Parse and check an agent config for a browser; BAD_INPUT says what is wrong. */
-export function parseWebAgentConfig(input: unknown): AgentConfig {
-  const r = AgentConfig.safeParse(input);
-  if (!r.success) {
-    const issue = r.error.issues[0];
-    const where = issue && issue.path.length > 0 ? `${issue.path.join('.')}: ` : '';
-    throw new EdgefleetError('BAD_INPUT', `invalid agent config: ${where}${issue?.message ?? 'invalid'}`);
-  }
-  const c = r.data;
-  if (!c.brokers.ws || !/^wss?:\/\//.test(c.brokers.ws)) throw new EdgefleetError('BAD_INPUT', 'invalid agent config: a browser needs brokers.ws (a ws:// or wss:// URL)');
-  let root: Uint8Array;
-  try {
-    root = fromBase64(c.rootPublicKey);
-  } catch {
-    root = new Uint8Array();
-  }
-  if (root.length !== 32) throw new EdgefleetError('BAD_INPUT', 'invalid agent config: rootPublicKey must be a base64 Ed25519 public key (32 bytes)');
-  return c;
 }
 
 /** `browser-<platform>` from User-Agent Client Hints when there are any (Chromium), else `browser-web`. */

@@ -5,7 +5,7 @@
 // takes over. Two tabs, one id: one MQTT connection, both can infer.
 
 import { EdgefleetError, type DeviceEvent, type Tensor } from '@edgefleet/protocol';
-import { parseWebAgentConfig } from './assemble.js';
+import { parseWebAgentConfig } from './config.js';
 import { errorBody, FromWorker, InferReply, parseMessage, TabMessage, transferablesOf, type AgentRequest, type AgentSnapshot } from './messages.js';
 
 export type Role = 'follower' | 'leader' | 'closed';

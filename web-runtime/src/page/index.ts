@@ -4,7 +4,7 @@
 // hashed worker and onnxruntime-web files are (#edgefleet-assets in index.html).
 
 import { EdgefleetError } from '@edgefleet/protocol';
-import { parseWebAgentConfig } from '../assemble.js';
+import { parseWebAgentConfig } from '../config.js';
 import { createAgentClient } from '../client.js';
 import { forgetConfig, loadConfig, saveConfig } from './config-store.js';
 import { el, replace } from './dom.js';
