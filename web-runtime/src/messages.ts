@@ -67,8 +67,10 @@ export const ToWorker = z.discriminatedUnion('kind', [
 export type ToWorker = z.infer<typeof ToWorker>;
 
 export const FromWorker = z.discriminatedUnion('kind', [
-  z.object({ kind: z.literal('reply'), id: Id, ok: z.literal(true), result: z.unknown() }).strict(),
-  z.object({ kind: z.literal('reply'), id: Id, ok: z.literal(false), error: ErrorBody }).strict(),
+  z.discriminatedUnion('ok', [
+    z.object({ kind: z.literal('reply'), id: Id, ok: z.literal(true), result: z.unknown() }).strict(),
+    z.object({ kind: z.literal('reply'), id: Id, ok: z.literal(false), error: ErrorBody }).strict(),
+  ]),
   z.object({ kind: z.literal('state'), snapshot: AgentSnapshot }).strict(),
   z.object({ kind: z.literal('event'), event: DeviceEvent }).strict(),
   z.object({ kind: z.literal('fatal'), error: ErrorBody }).strict(),
@@ -81,8 +83,10 @@ export const TabMessage = z.discriminatedUnion('kind', [
   /** A follower asks the leader. */
   z.object({ kind: z.literal('request'), from: TabId, id: Id, request: AgentRequest }).strict(),
   /** The leader answers one follower. */
-  z.object({ kind: z.literal('reply'), to: TabId, id: Id, ok: z.literal(true), result: z.unknown() }).strict(),
-  z.object({ kind: z.literal('reply'), to: TabId, id: Id, ok: z.literal(false), error: ErrorBody }).strict(),
+  z.discriminatedUnion('ok', [
+    z.object({ kind: z.literal('reply'), to: TabId, id: Id, ok: z.literal(true), result: z.unknown() }).strict(),
+    z.object({ kind: z.literal('reply'), to: TabId, id: Id, ok: z.literal(false), error: ErrorBody }).strict(),
+  ]),
   /** The leader's state and events, to every tab. */
   z.object({ kind: z.literal('state'), snapshot: AgentSnapshot }).strict(),
   z.object({ kind: z.literal('event'), event: DeviceEvent }).strict(),
