@@ -102,6 +102,14 @@ export async function storageResources(storage: StorageLike | undefined, started
 
 const EVENT_LINE = /^event (\S+)(?: ([A-Z_]+))?: ([\s\S]*)$/;
 
+/** The core logs each event it emits as `event TYPE [CODE]: message`; the page's event feed reads them there. */
+export function eventFromLog(line: string, at: Date = new Date()): DeviceEvent | null {
+  const m = EVENT_LINE.exec(line);
+  if (!m) return null;
+  const ev = DeviceEvent.safeParse({ type: m[1], ...(m[2] ? { code: m[2] } : {}), message: m[3], at: at.toISOString() });
+  return ev.success ? ev.data : null;
+}
+
 /** Build, start and return the agent. A failure to start closes what it opened and rejects. */
 export async function assembleWebAgent(options: WebAgentOptions, adapters: WebAdapters): Promise<WebAgent> {
   const config = parseWebAgentConfig(options.config);
@@ -109,10 +117,8 @@ export async function assembleWebAgent(options: WebAgentOptions, adapters: WebAd
   // the core logs every event it emits as `event TYPE [CODE]: message`: the page's event feed taps it
   const log = (line: string): void => {
     baseLog(line);
-    const m = options.onEvent ? EVENT_LINE.exec(line) : null;
-    if (!m) return;
-    const ev = DeviceEvent.safeParse({ type: m[1], ...(m[2] ? { code: m[2] } : {}), message: m[3], at: new Date().toISOString() });
-    if (ev.success) options.onEvent?.(ev.data);
+    const ev = options.onEvent ? eventFromLog(line) : null;
+    if (ev) options.onEvent?.(ev);
   };
   const storage = options.storage ?? (globalThis.navigator as { storage?: StorageLike } | undefined)?.storage;
   const estimate = storage?.estimate ? () => storage.estimate!() : undefined;
