@@ -22,19 +22,20 @@ const ORT_FILES = ['ort-wasm-simd-threaded.mjs', 'ort-wasm-simd-threaded.wasm'];
 
 const hash8 = (bytes) => createHash('sha256').update(bytes).digest('hex').slice(0, 8);
 
-function html({ page, css, worker, ort }) {
-  // the JSON block is data, not script: a CSP without 'unsafe-inline' allows it
+function html({ base, page, css, worker, ort }) {
+  // the JSON block is data, not script: a CSP without 'unsafe-inline' allows it. Paths in it are relative
+  // to the page's root, which the page finds from its own script's URL; the two tags need the mount path
+  // (`base`) as the hub's CSP forbids <base> and /device without the slash serves this file too.
   const assets = JSON.stringify({ worker, ort }).replace(/</g, '\\u003c');
   return `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<base href="/device/">
 <title>edgefleet device</title>
-<link rel="stylesheet" href="${css}">
+<link rel="stylesheet" href="${base}${css}">
 <script type="application/json" id="edgefleet-assets">${assets}</script>
-<script type="module" src="${page}"></script>
+<script type="module" src="${base}${page}"></script>
 </head>
 <body>
 <h1>edgefleet device <small id="sw-status"></small></h1>
@@ -47,9 +48,9 @@ function html({ page, css, worker, ort }) {
 
 /**
  * Build the device page into `outDir` (default web-runtime/dist/device). `plugins` go to esbuild (tests hand
- * stand-ins for parts not merged yet). Returns the files written with raw and gzipped sizes, and the metafile.
+ * stand-ins for parts not merged yet); `base` is the path the page is served at (the hub's /device/). Returns the files written with raw and gzipped sizes, and the metafile.
  */
-export async function buildDevice({ outDir = OUTDIR, plugins = [] } = {}) {
+export async function buildDevice({ outDir = OUTDIR, plugins = [], base = '/device/' } = {}) {
   const result = await build({
     entryPoints: { page: join(SRC, 'page/index.ts'), worker: join(SRC, 'worker.ts'), style: join(SRC, 'page/page.css') },
     tsconfig: join(PKG, 'tsconfig.json'),
@@ -87,7 +88,7 @@ export async function buildDevice({ outDir = OUTDIR, plugins = [] } = {}) {
   const ortDir = `assets/ort-${hash8(Buffer.concat(ortBytes))}/`;
   ORT_FILES.forEach((f, i) => files.set(ortDir + f, ortBytes[i]));
 
-  const index = Buffer.from(html({ page, css, worker, ort: ortDir }));
+  const index = Buffer.from(html({ base, page, css, worker, ort: ortDir }));
   const assets = [...files.keys()].sort();
   const shell = ['./', './index.html', ...assets];
   const version = hash8(Buffer.concat([index, Buffer.from(assets.join('\n'))]));

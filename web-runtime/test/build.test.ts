@@ -46,9 +46,13 @@ describe('the device page build', () => {
 
   it('references from index.html only files that exist, and tells the page where the worker and ort are', () => {
     const html = readFileSync(join(outDir, 'index.html'), 'utf8');
-    const refs = [...html.matchAll(/(?:src|href)="([^"]+)"/g)].map((m) => m[1]!).filter((h) => h !== '/device/');
+    const refs = [...html.matchAll(/(?:src|href)="([^"]+)"/g)].map((m) => m[1]!);
     expect(refs.length).toBe(2);
-    for (const ref of refs) expect(existsSync(join(outDir, ref)), ref).toBe(true);
+    for (const ref of refs) {
+      expect(ref.startsWith('/device/assets/'), ref).toBe(true);
+      expect(existsSync(join(outDir, ref.slice('/device/'.length))), ref).toBe(true);
+    }
+    expect(html).not.toContain('<base'); // the hub's CSP says base-uri 'none'
     const assets = JSON.parse(/<script type="application\/json" id="edgefleet-assets">([^<]*)<\/script>/.exec(html)![1]!) as { worker: string; ort: string };
     expect(assets.worker).toBe(r.worker);
     expect(existsSync(join(outDir, assets.worker))).toBe(true);

@@ -10,6 +10,9 @@ import { forgetConfig, loadConfig, saveConfig } from './config-store.js';
 import { el, replace } from './dom.js';
 import { deviceView } from './view.js';
 
+/** The page's root (the hub's /device/): this script lives in its assets/, whatever URL the page has. */
+const ROOT = new URL('../', import.meta.url);
+
 interface Assets {
   worker: string;
   ort: string;
@@ -19,8 +22,7 @@ function assets(): Assets {
   const text = document.getElementById('edgefleet-assets')?.textContent ?? '';
   const a = JSON.parse(text) as Partial<Assets>;
   if (typeof a.worker !== 'string' || typeof a.ort !== 'string') throw new Error('index.html names no worker/ort assets');
-  // relative to the page: resolved against its URL (the hub serves it at /device/)
-  return { worker: new URL(a.worker, document.baseURI).href, ort: new URL(a.ort, document.baseURI).href };
+  return { worker: new URL(a.worker, ROOT).href, ort: new URL(a.ort, ROOT).href };
 }
 
 const main = document.getElementById('app') as HTMLElement;
@@ -32,7 +34,7 @@ async function registerServiceWorker(): Promise<void> {
     return;
   }
   try {
-    await navigator.serviceWorker.register(new URL('sw.js', document.baseURI), { scope: './' });
+    await navigator.serviceWorker.register(new URL('sw.js', ROOT), { scope: ROOT.pathname });
     await navigator.serviceWorker.ready;
     if (swStatus) swStatus.textContent = 'works offline';
   } catch (err) {
