@@ -49,6 +49,8 @@ scope.onmessage = (ev: MessageEvent) => {
       starting = createWebAgent({
         config: msg.config,
         ...(msg.ortPrefix ? { wasmPaths: msg.ortPrefix } : {}),
+        // wasm threads need SharedArrayBuffer, so a cross-origin isolated page (COOP/COEP); else one thread
+        numThreads: (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated ? Math.max(1, Math.min(4, (navigator.hardwareConcurrency || 2) - 1)) : 1,
         onEvent: (event) => post({ kind: 'event', event }),
       }).then(
         (a) => {
