@@ -2,7 +2,7 @@
 // return the verified content or an error code. Exact bytes are verified first, then parsed; never re-serialized.
 
 import nacl from 'tweetnacl';
-import type { z } from 'zod';
+import type * as z from 'zod';
 import { describeZodError, fail, ok, type Result } from './errors.js';
 import { fromBase64, utf8Decode } from './encoding.js';
 import { LIMITS } from './limits.js';

@@ -1,6 +1,6 @@
 // The agent's configuration file: what `edgefleet device add --out` writes (design §2).
 
-import { z } from 'zod';
+import * as z from 'zod';
 import { Base64, DeviceId } from './primitives.js';
 
 /** A Host header value the agent's local API answers besides its bind address and loopback (design §5): `name` or `name:port`, IPv6 in brackets. */

@@ -1,6 +1,6 @@
 // What the hub tells a device (design §3, §4): desired states, commands, artifact chunk requests.
 
-import { z } from 'zod';
+import * as z from 'zod';
 import { LIMITS } from '../limits.js';
 import { DeviceId, IsoTime, ModelName, Sha256Hex } from './primitives.js';
 import { Envelope } from './signed.js';

@@ -1,6 +1,6 @@
 // The model manifest (design §3): tensor specs and self-test data, the drift reference (design §6), the manifest.
 
-import { z } from 'zod';
+import * as z from 'zod';
 import { LIMITS } from '../limits.js';
 import { IsoTime, ModelName, SemVer, Sha256Hex } from './primitives.js';
 

@@ -1,6 +1,6 @@
 // Identifiers and scalar formats every document of design §3, §4 and §6 is built from.
 
-import { z } from 'zod';
+import * as z from 'zod';
 import { DEVICE_ID_PATTERN } from '../topics.js';
 import { ERROR_CODES } from '../errors.js';
 

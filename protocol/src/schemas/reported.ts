@@ -1,6 +1,6 @@
 // What a device tells the hub about itself (design §4): reported state, presence, events.
 
-import { z } from 'zod';
+import * as z from 'zod';
 import { DeviceId, ErrorCodeSchema, IsoTime, ModelName, SemVer, Sha256Hex } from './primitives.js';
 
 export const InstalledVersion = z.object({
@@ -48,6 +48,9 @@ export const ReportedState = z.object({
       diskFreeBytes: z.number().min(0).optional(),
       rssBytes: z.number().min(0).optional(),
       uptimeSeconds: z.number().min(0).optional(),
+      /** Browser devices: `navigator.storage.estimate()` (the origin's quota and what it uses). */
+      storageQuotaBytes: z.number().min(0).optional(),
+      storageUsageBytes: z.number().min(0).optional(),
     })
     .default({}),
   at: IsoTime,

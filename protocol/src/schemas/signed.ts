@@ -1,6 +1,6 @@
 // The signing envelope and the keyring (design §3): what every signed document travels in and is checked against.
 
-import { z } from 'zod';
+import * as z from 'zod';
 import { Base64, IsoTime, KeyId, ModelName } from './primitives.js';
 
 // ---- signing envelope (design §3) ----

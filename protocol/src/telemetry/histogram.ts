@@ -2,7 +2,7 @@
 // merge by addition, compact JSON. `histogramAdd` is on the agent's inference hot path: no allocation
 // unless the value falls outside the buckets seen so far.
 
-import { z } from 'zod';
+import * as z from 'zod';
 import { EdgefleetError } from '../errors.js';
 import { Count, refineWith } from './refine.js';
 

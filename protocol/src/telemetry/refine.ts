@@ -1,7 +1,7 @@
 // Pieces the telemetry schemas share (design §6): the bounded count, and refinements from the checks the hub's
 // fast path calls too (bounds.ts, histogramIssue), so zod and the fast path accept exactly the same windows.
 
-import { z } from 'zod';
+import * as z from 'zod';
 import { TELEMETRY_LIMITS } from '../limits.js';
 
 /** Any count in one window: bounded (TELEMETRY_LIMITS.count), so sums over many windows stay exact. */

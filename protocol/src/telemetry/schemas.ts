@@ -1,6 +1,6 @@
 // zod schemas of device telemetry (design §6): per-window summaries and the batch that carries them.
 
-import { z } from 'zod';
+import * as z from 'zod';
 import { LIMITS, TELEMETRY_LIMITS } from '../limits.js';
 import { DeviceId, ErrorCodeSchema, ModelName, SemVer } from '../schemas/primitives.js';
 import { windowIssue } from './bounds.js';

@@ -1,7 +1,7 @@
 // The Open Inference Protocol v2 JSON codec (design §5, kserve inference_rest.md): request and response
 // schemas, request decoding against a model's declared inputs, response encoding.
 
-import { z } from 'zod';
+import * as z from 'zod';
 import { EdgefleetError } from '../errors.js';
 import type { TensorSpec } from '../schemas/manifest.js';
 import { elementCount, elementTypeOf, oipDatatypeOf, UNNAMED_DIM } from './elements.js';

@@ -1,0 +1,109 @@
+// The device page (issue 12): turns this tab into a fleet device. Enrol by pasting the agent config
+// (`edgefleet device add ID --out`), kept in IndexedDB and never in a URL; then the agent runs in a Worker
+// (one per device id across tabs, client.ts) and the view shows it. The build tells the page where its
+// hashed worker and onnxruntime-web files are (#edgefleet-assets in index.html).
+
+import { EdgefleetError } from '@edgefleet/protocol';
+import { parseWebAgentConfig } from '../config.js';
+import { createAgentClient } from '../client.js';
+import { forgetConfig, loadConfig, saveConfig } from './config-store.js';
+import { el, replace } from './dom.js';
+import { deviceView } from './view.js';
+
+/** The page's root (the hub's /device/): this script lives in its assets/, whatever URL the page has. */
+const ROOT = new URL('../', import.meta.url);
+
+interface Assets {
+  worker: string;
+  ort: string;
+}
+
+function assets(): Assets {
+  const text = document.getElementById('edgefleet-assets')?.textContent ?? '';
+  const a = JSON.parse(text) as Partial<Assets>;
+  if (typeof a.worker !== 'string' || typeof a.ort !== 'string') throw new Error('index.html names no worker/ort assets');
+  return { worker: new URL(a.worker, ROOT).href, ort: new URL(a.ort, ROOT).href };
+}
+
+const main = document.getElementById('app') as HTMLElement;
+const swStatus = document.getElementById('sw-status');
+
+async function registerServiceWorker(): Promise<void> {
+  if (!('serviceWorker' in navigator)) {
+    if (swStatus) swStatus.textContent = 'no Service Worker in this browser: the page needs the network to open';
+    return;
+  }
+  try {
+    await navigator.serviceWorker.register(new URL('sw.js', ROOT), { scope: ROOT.pathname });
+    await navigator.serviceWorker.ready;
+    if (swStatus) swStatus.textContent = 'works offline';
+  } catch (err) {
+    if (swStatus) swStatus.textContent = `offline cache unavailable: ${err instanceof Error ? err.message : String(err)}`;
+  }
+}
+
+function enrolForm(message?: string): void {
+  const area = el('textarea', { id: 'config', rows: '14', cols: '80', spellcheck: 'false', placeholder: '{ "deviceId": "…", "brokers": { "ws": "ws://hub:8080/mqtt" }, … }' });
+  const error = el('p', { id: 'enrol-error', class: 'error' }, message ?? '');
+  const f = el('form', { id: 'enrol' }, el('h2', {}, 'Enrol this device'), el('p', {}, 'Paste the file `edgefleet device add ID --out FILE` wrote. It stays in this browser (IndexedDB).'), area, el('button', { type: 'submit' }, 'Enrol'), error);
+  f.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    void (async () => {
+      try {
+        let json: unknown;
+        try {
+          json = JSON.parse(area.value);
+        } catch (err) {
+          throw new EdgefleetError('BAD_JSON', `not JSON: ${err instanceof Error ? err.message : String(err)}`);
+        }
+        const config = parseWebAgentConfig(json);
+        await saveConfig(config);
+        start(config);
+      } catch (err) {
+        const code = (err as { code?: string }).code;
+        error.textContent = `${code ? `${code}: ` : ''}${err instanceof Error ? err.message : String(err)}`;
+      }
+    })();
+  });
+  replace(main, f);
+}
+
+function start(config: ReturnType<typeof parseWebAgentConfig>): void {
+  const a = assets();
+  const client = createAgentClient({ config, workerUrl: a.worker, ortPrefix: a.ort });
+  const view = deviceView(main, config.deviceId, client);
+  client.onRole((r) => {
+    view.role(r);
+    if (r !== 'closed') void client.status().then((s) => s && view.state(s), () => {});
+  });
+  client.onState((s) => view.state(s));
+  client.onEvent((e) => view.event(e));
+  client.onFatal((e) => view.fatal(e));
+  view.role(client.role);
+  void client.status().then((s) => s && view.state(s), () => {});
+  const forget = el('button', { id: 'forget', type: 'button' }, 'Forget this device');
+  forget.addEventListener('click', () => {
+    void (async () => {
+      await client.close();
+      await forgetConfig();
+      enrolForm();
+    })();
+  });
+  main.append(el('p', {}, forget));
+}
+
+void registerServiceWorker();
+void (async () => {
+  let stored: unknown;
+  try {
+    stored = await loadConfig();
+  } catch (err) {
+    return enrolForm(`IndexedDB is unavailable: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  if (stored === undefined) return enrolForm();
+  try {
+    start(parseWebAgentConfig(stored));
+  } catch (err) {
+    enrolForm(`the stored config is no longer valid: ${err instanceof Error ? err.message : String(err)}`);
+  }
+})();

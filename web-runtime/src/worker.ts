@@ -1,0 +1,92 @@
+// The agent's module Dedicated Worker (design §5 in a browser): runs createWebAgent off the page's thread,
+// so inference and verification never block it. The page (client.ts) starts it with the config, then calls
+// it over postMessage; it pushes snapshots when they change and every event as it happens.
+
+import { createWebAgent } from './agent.js';
+import type { WebAgent } from './assemble.js';
+import { errorBody, FromWorker, parseMessage, ToWorker, type AgentSnapshot } from './messages.js';
+import { answer, snapshotOf } from './service.js';
+
+/** The part of DedicatedWorkerGlobalScope used here (the package's lib is DOM, not WebWorker). */
+interface WorkerScope {
+  onmessage: ((ev: MessageEvent) => void) | null;
+  postMessage(message: FromWorker, transfer?: Transferable[]): void;
+  close(): void;
+}
+
+const scope = globalThis as unknown as WorkerScope;
+let agent: WebAgent | null = null;
+let fatal: AgentSnapshot['error'] = null;
+let starting: Promise<void> | null = null;
+let lastState = '';
+let timer: ReturnType<typeof setInterval> | null = null;
+
+function post(message: FromWorker, transfer: Transferable[] = []): void {
+  scope.postMessage(message, transfer);
+}
+
+function pushState(): void {
+  if (!agent) return;
+  const snapshot = snapshotOf(agent, fatal);
+  const json = JSON.stringify({ ...snapshot, reported: { ...snapshot.reported, at: '' } });
+  if (json === lastState) return;
+  lastState = json;
+  post({ kind: 'state', snapshot });
+}
+
+scope.onmessage = (ev: MessageEvent) => {
+  let msg: ToWorker;
+  try {
+    msg = parseMessage(ToWorker, ev.data, 'message to the agent worker');
+  } catch (err) {
+    const id = (ev.data as { id?: unknown } | null)?.id;
+    if (typeof id === 'number' && Number.isSafeInteger(id) && id >= 0) post({ kind: 'reply', id, ok: false, error: errorBody(err) });
+    return;
+  }
+  switch (msg.kind) {
+    case 'start':
+      if (starting) return;
+      starting = createWebAgent({
+        config: msg.config,
+        ...(msg.ortPrefix ? { wasmPaths: msg.ortPrefix } : {}),
+        // wasm threads need SharedArrayBuffer, so a cross-origin isolated page (COOP/COEP); else one thread
+        numThreads: (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated ? Math.max(1, Math.min(4, (navigator.hardwareConcurrency || 2) - 1)) : 1,
+        onEvent: (event) => post({ kind: 'event', event }),
+      }).then(
+        (a) => {
+          agent = a;
+          pushState();
+          timer = setInterval(pushState, 250);
+        },
+        (err: unknown) => {
+          fatal = errorBody(err);
+          post({ kind: 'fatal', error: fatal });
+        },
+      );
+      return;
+    case 'call': {
+      const { id, request } = msg;
+      void (async () => {
+        await starting;
+        try {
+          const a = await answer(agent, request, fatal);
+          post({ kind: 'reply', id, ok: true, result: a.result }, a.transfer);
+        } catch (err) {
+          post({ kind: 'reply', id, ok: false, error: errorBody(err) });
+        }
+        pushState();
+      })();
+      return;
+    }
+    case 'stop':
+      void (async () => {
+        await starting;
+        if (timer) clearInterval(timer);
+        await agent?.stop().catch(() => {});
+        agent = null;
+        post({ kind: 'reply', id: msg.id, ok: true, result: null });
+        scope.close();
+      })();
+      return;
+  }
+};
