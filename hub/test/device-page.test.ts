@@ -97,8 +97,14 @@ describe('the device page at /device', () => {
     dir?.remove();
   });
 
-  it('serves the shell at /device and /device/ without auth, revalidated with an ETag, under a CSP that allows wasm and the MQTT WebSocket', async () => {
-    for (const path of ['/device', '/device/', '/device/index.html']) {
+  it('redirects /device to /device/, the Service Worker scope, keeping the query', async () => {
+    const r = await get(hub.urls.http, '/device?x=1');
+    expect(r.status).toBe(308);
+    expect(r.headers.location).toBe('/device/?x=1');
+  });
+
+  it('serves the shell at /device/ without auth, revalidated with an ETag, under a CSP that allows wasm and the MQTT WebSocket', async () => {
+    for (const path of ['/device/', '/device/index.html']) {
       const r = await get(hub.urls.http, path);
       expect(r.status).toBe(200);
       expect(r.body.toString()).toBe(INDEX);
@@ -267,7 +273,7 @@ describe('the device page options', () => {
   it('answers 503 with how to build when the bundle directory is missing', async () => {
     dir = tempDir();
     hub = await startTestHub(join(dir.path, 'hub'), { devicePageDir: join(dir.path, 'not-built') });
-    for (const path of ['/device', '/device/assets/app-1a2b3c.js']) {
+    for (const path of ['/device/', '/device/assets/app-1a2b3c.js']) {
       const r = await get(hub.urls.http, path);
       expect(r.status, path).toBe(503);
       expect(r.headers['content-type']).toContain('text/html');

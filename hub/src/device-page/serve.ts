@@ -54,7 +54,7 @@ export function mountDevicePage(app: Hono<any>, options: DevicePageOptions = {})
     const base = files.root();
     if (!base) return c.html(NOT_BUILT, 503, { ...headers, 'cache-control': 'no-store' });
     const pathname = new URL(c.req.url).pathname;
-    const tail = pathname === DEVICE_PREFIX ? '' : pathname.slice(DEVICE_PREFIX.length + 1);
+    const tail = pathname.slice(DEVICE_PREFIX.length + 1);
     const rel = safeRelativePath(tail);
     const file = rel === null ? null : files.get(base, rel);
     if (!file || rel === null) {
@@ -75,6 +75,10 @@ export function mountDevicePage(app: Hono<any>, options: DevicePageOptions = {})
     const body = encoded ?? file.body;
     return c.body(new Uint8Array(body.buffer as ArrayBuffer, body.byteOffset, body.byteLength), 200, headers);
   };
-  app.get(DEVICE_PREFIX, handler);
+  // the Service Worker's scope is /device/: a page opened at /device would be outside it and not open offline
+  app.get(DEVICE_PREFIX, (c) => {
+    const { search } = new URL(c.req.url);
+    return c.redirect(`${DEVICE_PREFIX}/${search}`, 308);
+  });
   app.get(`${DEVICE_PREFIX}/*`, handler);
 }
