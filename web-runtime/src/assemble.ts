@@ -3,7 +3,7 @@
 // onnxruntime-web and mqtt.js over WebSocket), so this file runs anywhere and tests hand it stand-ins.
 
 import { createAgentCore, type AgentCore, type AgentCoreOptions, type AgentStore, type InferenceRuntime, type Transport } from '@edgefleet/agent/core';
-import { DeviceEvent, fromBase64, topics, type AgentConfig } from '@edgefleet/protocol';
+import { fromBase64, topics, type AgentConfig, type DeviceEvent } from '@edgefleet/protocol';
 import { parseWebAgentConfig } from './config.js';
 
 export { parseWebAgentConfig } from './config.js';
@@ -100,26 +100,10 @@ export async function storageResources(storage: StorageLike | undefined, started
   };
 }
 
-const EVENT_LINE = /^event (\S+)(?: ([A-Z_]+))?: ([\s\S]*)$/;
-
-/** The core logs each event it emits as `event TYPE [CODE]: message`; the page's event feed reads them there. */
-export function eventFromLog(line: string, at: Date = new Date()): DeviceEvent | null {
-  const m = EVENT_LINE.exec(line);
-  if (!m) return null;
-  const ev = DeviceEvent.safeParse({ type: m[1], ...(m[2] ? { code: m[2] } : {}), message: m[3], at: at.toISOString() });
-  return ev.success ? ev.data : null;
-}
-
 /** Build, start and return the agent. A failure to start closes what it opened and rejects. */
 export async function assembleWebAgent(options: WebAgentOptions, adapters: WebAdapters): Promise<WebAgent> {
   const config = parseWebAgentConfig(options.config);
-  const baseLog = options.log ?? (() => {});
-  // the core logs every event it emits as `event TYPE [CODE]: message`: the page's event feed taps it
-  const log = (line: string): void => {
-    baseLog(line);
-    const ev = options.onEvent ? eventFromLog(line) : null;
-    if (ev) options.onEvent?.(ev);
-  };
+  const log = options.log ?? (() => {});
   const storage = options.storage ?? (globalThis.navigator as { storage?: StorageLike } | undefined)?.storage;
   const estimate = storage?.estimate ? () => storage.estimate!() : undefined;
   const persisted = await askPersist(storage, log);
@@ -142,6 +126,7 @@ export async function assembleWebAgent(options: WebAgentOptions, adapters: WebAd
     platform: options.platform ?? browserPlatform(),
     resources: () => storageResources(storage, startedAt, Date.now()),
     log,
+    ...(options.onEvent ? { onEvent: options.onEvent } : {}),
     sha256Stream: adapters.sha256Stream,
     ...(config.hubUrl ? { http: { baseUrl: config.hubUrl, username: config.deviceId, password: config.password } } : {}),
     ...options.core,

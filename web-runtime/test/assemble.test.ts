@@ -1,9 +1,9 @@
 // The browser assembly on the agent core: config checks, the platform name, persist() asked once (false is
 // no error), storage quota and usage in the reported resources, events tapped for the page, offline start.
 import { createMemoryStore, type InferenceRuntime, type Transport } from '@edgefleet/agent/core';
-import { createSha256, EdgefleetError, EVENT_TYPES, ReportedState, topics } from '@edgefleet/protocol';
+import { createSha256, DeviceEvent, EdgefleetError, ReportedState, topics } from '@edgefleet/protocol';
 import { afterEach, describe, expect, it } from 'vitest';
-import { assembleWebAgent, browserPlatform, eventFromLog, type WebAdapters, type WebAgent } from '../src/assemble.js';
+import { assembleWebAgent, browserPlatform, type WebAdapters, type WebAgent } from '../src/assemble.js';
 import { parseWebAgentConfig } from '../src/config.js';
 import { answer, snapshotOf } from '../src/service.js';
 import { AgentSnapshot } from '../src/messages.js';
@@ -125,12 +125,14 @@ describe('assembleWebAgent', () => {
     await expect(answer(agent, { op: 'infer', model: 'nope', inputs: {} })).rejects.toMatchObject({ code: 'NOT_FOUND' });
   });
 
-  it('reads the events the core logs, and nothing else', () => {
-    const type = EVENT_TYPES[0];
-    expect(eventFromLog(`event ${type} HASH_MISMATCH: bad bytes`, new Date(0))).toEqual({ type, code: 'HASH_MISMATCH', message: 'bad bytes', at: new Date(0).toISOString() });
-    expect(eventFromLog(`event ${type}: ok`)?.code).toBeUndefined();
-    expect(eventFromLog('event no-such-type: x')).toBeNull();
-    expect(eventFromLog('mqtt ws://h: refused')).toBeNull();
+  it('hands every event the core emits to onEvent, as the hub receives it', async () => {
+    const events: DeviceEvent[] = [];
+    const refusing: Transport = { ...online([]), subscribe: async (list) => list.map((topic) => ({ topic, ok: false, reason: 'SUBACK 128' })) };
+    const agent = await assembleWebAgent({ config, transport: refusing, store: createMemoryStore(), runtime, onEvent: (e) => events.push(e) }, adapters({}));
+    started.push(agent);
+    await expect.poll(() => events.length).toBeGreaterThan(0);
+    expect(events[0]).toMatchObject({ type: 'error', code: 'FORBIDDEN' });
+    expect(DeviceEvent.safeParse(events[0]).success).toBe(true);
   });
 
   it('publishes the origin storage quota and usage in the reported state', async () => {

@@ -4,7 +4,7 @@
 // (context.ts), hands inbound messages to inbound.ts, and runs the lifecycle. It is handed a Transport, an
 // InferenceRuntime, an AgentStore and a Clock; it imports nothing platform-specific.
 
-import { createSha256, topics, type ReportedState } from '@edgefleet/protocol';
+import { createSha256, topics, type DeviceEvent, type ReportedState } from '@edgefleet/protocol';
 import type { AgentContext, AgentState } from './context.js';
 import { createDocumentSaver } from './document-saver.js';
 import { createInbound } from './inbound.js';
@@ -54,6 +54,8 @@ export interface AgentCoreOptions {
   /** Predictions remembered in memory for feedback joins (older ones are looked up in the store). */
   predictionMemory?: number;
   resources?: () => Promise<ReportedState['resources']>;
+  /** Every event the agent emits, as it emits it (a page's event feed); it is also logged and sent to the hub. */
+  onEvent?: (event: DeviceEvent) => void;
   log?: (line: string) => void;
   random?: () => number;
 }
@@ -140,6 +142,7 @@ export function createAgentCore(options: AgentCoreOptions): AgentCore {
     outboxMaxWindows: options.outboxMaxWindows ?? 10_000,
     confirmTimeoutMs: options.telemetryConfirmTimeoutMs ?? 30_000,
     predictions,
+    ...(options.onEvent ? { onEvent: options.onEvent } : {}),
   });
   const serving = createServing(ctx, { shadowQueueSize: options.shadowQueueSize ?? 64, predictions, onProbationError: (name) => updater.judge(name) });
   const updater = createUpdater(ctx, {

@@ -16,6 +16,7 @@ export interface ReporterOptions {
   /** With telemetry `confirm`: a PUBACKed batch not confirmed by the hub this long is sent again. */
   confirmTimeoutMs: number;
   predictions: Predictions;
+  onEvent?: (event: DeviceEvent) => void;
 }
 
 export interface Reporter {
@@ -100,6 +101,7 @@ export function createReporter(ctx: AgentContext, options: ReporterOptions): Rep
   function emit(type: DeviceEvent['type'], message: string, extra: EmitExtra = {}): void {
     const ev: DeviceEvent = { type, message: clip(message, 2048), at: new Date(clock.now()).toISOString(), ...extra };
     log(`event ${type}${extra.code ? ` ${extra.code}` : ''}: ${message}`);
+    options.onEvent?.(ev);
     events.push(ev);
     if (events.length > 256) {
       events.shift(); // bounded while offline; the oldest event is the least useful
