@@ -216,8 +216,10 @@ describe('parseTelemetryBatch, property-based', () => {
       }),
       { numRuns: 400 },
     );
-    expect(valid).toBeGreaterThan(10); // both verdicts drawn
-    expect(valid).toBeLessThan(390);
+    // both verdicts drawn: about 1 in 20 random batches is valid, so a bound of 10 failed once in a full run
+    // (9 of 400); at least one each way fails with odds ~1e-9
+    expect(valid).toBeGreaterThan(0);
+    expect(valid).toBeLessThan(400);
   });
 });
 
