@@ -88,7 +88,7 @@ export async function startDeviceStand(options: StandOptions = {}): Promise<Devi
     api,
     async push(name, version, bytes) {
       const form = new FormData();
-      form.set('file', new Blob([bytes]), 'model.onnx');
+      form.set('file', new Blob([new Uint8Array(bytes)]), 'model.onnx');
       form.set('name', name);
       form.set('version', version);
       const r = await api('POST', '/models', form);
