@@ -1,0 +1,144 @@
+// The stand of the browser end-to-end tests: the device page built into a temp dir, a real hub serving it at
+// /device/ (with MQTT over WebSocket at /mqtt), real Chromium, and the steps every test takes with them —
+// the admin API, enrolling a tab from the config `POST /devices` returns, pushing and rolling out a model,
+// running the page's inference form. `close()` takes down what `startDeviceStand` started.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { expect } from 'vitest';
+import { startHub, type Hub, type HubOptions } from '@edgefleet/hub';
+// @ts-expect-error: a plain .mjs script without declarations
+import { buildDevice } from '../../scripts/build.mjs';
+
+export const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
+
+export interface ApiAnswer {
+  status: number;
+  body: any;
+}
+
+export interface DeviceStand {
+  /** The running hub; throws once `closeHub()` took it down. */
+  readonly hub: Hub;
+  readonly browser: Browser;
+  /** The temp dir: `device/` (the built page) and `hub/` (the hub's data dir, `hub/artifacts/<sha256>`). */
+  readonly dir: string;
+  /** The device page's URL on the hub. */
+  readonly base: string;
+  api(method: string, path: string, body?: unknown): Promise<ApiAnswer>;
+  /** Push a model version (201 expected). */
+  push(name: string, version: string, bytes: Uint8Array): Promise<ApiAnswer>;
+  /** Roll `name@version` out to the devices with these tags (201 expected). */
+  rollout(name: string, version: string, tags: Record<string, string>): Promise<ApiAnswer>;
+  /** Stop the hub now (the browser stays); later calls of `close()` skip it. */
+  closeHub(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface StandOptions {
+  /** Hub options besides the data dir, addresses and page dir (e.g. `telemetry` settings). */
+  hub?: Partial<HubOptions>;
+}
+
+export async function startDeviceStand(options: StandOptions = {}): Promise<DeviceStand> {
+  const dir = mkdtempSync(join(tmpdir(), 'edgefleet-webdevice-'));
+  let hub: Hub | null = null;
+  let browser: Browser | null = null;
+  const close = async (): Promise<void> => {
+    await browser?.close();
+    browser = null;
+    await hub?.close();
+    hub = null;
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    await buildDevice({ outDir: join(dir, 'device') });
+    hub = await startHub({ ...options.hub, dataDir: join(dir, 'hub'), http: '127.0.0.1:0', mqtt: '127.0.0.1:0', devicePageDir: join(dir, 'device') });
+    browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+  } catch (err) {
+    await close();
+    throw err;
+  }
+  const running = (): Hub => {
+    if (!hub) throw new Error('the hub was stopped');
+    return hub;
+  };
+  const base = `${running().urls.http}/device/`;
+  const api = async (method: string, path: string, body?: unknown): Promise<ApiAnswer> => {
+    const h = running();
+    const init: RequestInit = { method, headers: { authorization: `Bearer ${h.adminToken}` } };
+    if (body instanceof FormData) init.body = body;
+    else if (body !== undefined) {
+      init.body = JSON.stringify(body);
+      (init.headers as Record<string, string>)['content-type'] = 'application/json';
+    }
+    const res = await fetch(`${h.urls.http}/api/v1${path}`, init);
+    return { status: res.status, body: (await res.json().catch(() => null)) as any };
+  };
+  return {
+    get hub() {
+      return running();
+    },
+    get browser() {
+      return browser!;
+    },
+    dir,
+    base,
+    api,
+    async push(name, version, bytes) {
+      const form = new FormData();
+      form.set('file', new Blob([new Uint8Array(bytes)]), 'model.onnx');
+      form.set('name', name);
+      form.set('version', version);
+      const r = await api('POST', '/models', form);
+      expect(r.status, JSON.stringify(r.body)).toBe(201);
+      return r;
+    },
+    async rollout(name, version, tags) {
+      const r = await api('POST', '/rollouts', { model: name, version, targets: { tags: [tags] } });
+      expect(r.status, JSON.stringify(r.body)).toBe(201);
+      return r;
+    },
+    async closeHub() {
+      await hub?.close();
+      hub = null;
+    },
+    close,
+  };
+}
+
+/**
+ * A new browser context (its own storage: its own device) with a page at /device/ enrolled as `id`, online.
+ * Page errors are collected in `errors`.
+ */
+export async function enrolDevice(stand: DeviceStand, id: string, tags: Record<string, string>): Promise<{ ctx: BrowserContext; page: Page; errors: string[] }> {
+  const ctx = await stand.browser.newContext();
+  ctx.setDefaultTimeout(30_000);
+  const page = await ctx.newPage();
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto(stand.base);
+  await page.waitForSelector('#enrol');
+  await page.waitForFunction(() => document.getElementById('sw-status')?.textContent === 'works offline');
+  const added = await stand.api('POST', '/devices', { id, tags });
+  expect(added.status).toBe(201);
+  await page.fill('#config', JSON.stringify(added.body.agentConfig));
+  await page.click('#enrol button[type=submit]');
+  await expect.poll(() => page.textContent('#connection'), { timeout: 30_000 }).toBe('online');
+  return { ctx, page, errors };
+}
+
+/** The state cell of a model in the page's models table. */
+export const modelState = (page: Page, model: string): Promise<string | null> => page.textContent(`#models tbody tr[data-model=${model}] td:nth-child(2)`);
+
+/** Run the page's (first) inference form with `text` in its first field; the output line (or error) it shows. */
+export async function inferInPage(page: Page, text: string): Promise<string> {
+  const form = page.locator('#infer form').first();
+  await form.locator('input').first().fill(text);
+  const out = form.locator('.outputs');
+  await out.evaluate((e) => (e.textContent = ''));
+  await form.locator('button').click();
+  await expect.poll(() => out.textContent()).toMatch(/version|[A-Z_]+:/);
+  return (await out.textContent()) ?? '';
+}
