@@ -3,57 +3,26 @@
 // outputs equal onnxruntime-node's on the same inputs; a second tab of the same device runs no second agent
 // (one broker connection) and still infers; with the hub stopped a reload opens the page and serves the model
 // from IndexedDB.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import * as ortNode from 'onnxruntime-node';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildMlpClassifier } from '@edgefleet/protocol/onnx';
-import { startHub, type Hub } from '@edgefleet/hub';
-// @ts-expect-error: a plain .mjs script without declarations
-import { buildDevice } from '../scripts/build.mjs';
-
+import { deviceStand, enrolDevice, inferInPage as infer, launchChromium, modelState, rollOut, type Stand } from './support/device-hub.js';
 
 const MODEL = buildMlpClassifier({ weights: [Float32Array.from([0.5, -0.5, 0.25, -0.25, 1, -1])], biases: [Float32Array.from([0.1, -0.1])] });
 
 describe('a browser device against a real hub', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'edgefleet-webdevice-'));
-  let hub: Hub | null = null;
+  let stand: Stand;
   let browser: Browser;
-  const api = async (method: string, path: string, body?: unknown) => {
-    const init: RequestInit = { method, headers: { authorization: `Bearer ${hub!.adminToken}` } };
-    if (body instanceof FormData) init.body = body;
-    else if (body !== undefined) {
-      init.body = JSON.stringify(body);
-      (init.headers as Record<string, string>)['content-type'] = 'application/json';
-    }
-    const res = await fetch(`${hub!.urls.http}/api/v1${path}`, init);
-    return { status: res.status, body: (await res.json().catch(() => null)) as any };
-  };
   beforeAll(async () => {
-    await buildDevice({ outDir: join(dir, 'device') });
-    hub = await startHub({ dataDir: join(dir, 'hub'), http: '127.0.0.1:0', mqtt: '127.0.0.1:0', devicePageDir: join(dir, 'device') });
-    browser = await chromium.launch({
-      executablePath: '/usr/bin/chromium',
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-    });
+    stand = await deviceStand();
+    await stand.start();
+    browser = await launchChromium();
   });
   afterAll(async () => {
     await browser?.close();
-    await hub?.close();
-    rmSync(dir, { recursive: true, force: true });
+    await stand?.close();
   });
-
-  const infer = async (page: Page, text: string): Promise<string> => {
-    const form = page.locator('#infer form').first();
-    await form.locator('input').first().fill(text);
-    const out = form.locator('.outputs');
-    await out.evaluate((e) => (e.textContent = ''));
-    await form.locator('button').click();
-    await expect.poll(() => out.textContent()).toMatch(/version|[A-Z_]+:/);
-    return (await out.textContent()) ?? '';
-  };
 
   it('enrols, activates a rollout, infers like onnxruntime-node, shares one agent across tabs and serves offline', async () => {
     const ctx = await browser.newContext();
@@ -61,24 +30,11 @@ describe('a browser device against a real hub', () => {
     const page = await ctx.newPage();
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(e.message));
-    const base = `${hub!.urls.http}/device/`;
-    await page.goto(base);
-    await page.waitForSelector('#enrol');
-    await page.waitForFunction(() => document.getElementById('sw-status')?.textContent === 'works offline');
-    const added = await api('POST', '/devices', { id: 'web-1', tags: { site: 'web' } });
-    expect(added.status).toBe(201);
-    await page.fill('#config', JSON.stringify(added.body.agentConfig));
-    await page.click('#enrol button[type=submit]');
-    await expect.poll(() => page.textContent('#connection'), { timeout: 30_000 }).toBe('online');
-
-    const form = new FormData();
-    form.set('file', new Blob([MODEL]), 'model.onnx');
-    form.set('name', 'tiny');
-    form.set('version', '1.0.0');
-    expect((await api('POST', '/models', form)).status).toBe(201);
-    expect((await api('POST', '/rollouts', { model: 'tiny', version: '1.0.0', targets: { tags: [{ site: 'web' }] } })).status).toBe(201);
-    await expect.poll(() => page.textContent('#models tbody tr[data-model=tiny] td:nth-child(2)'), { timeout: 60_000 }).toBe('active');
-    const reported = (await api('GET', '/devices/web-1')).body.device.reported;
+    const base = `${stand.hub!.urls.http}/device/`;
+    await enrolDevice(stand, page, 'web-1');
+    await rollOut(stand, MODEL, 'tiny', '1.0.0');
+    await expect.poll(() => modelState(page, 'tiny'), { timeout: 60_000 }).toBe('active');
+    const reported = (await stand.api('GET', '/devices/web-1')).body.device.reported;
     expect(reported.runtime).toMatch(/^onnxruntime-web@/);
     expect(reported.platform).toMatch(/^browser-/);
     expect(reported.resources.storageQuotaBytes).toBeGreaterThan(0);
@@ -99,15 +55,14 @@ describe('a browser device against a real hub', () => {
     await expect.poll(() => second.textContent('#role')).toBe('uses the agent of another tab');
     await second.waitForSelector('#infer form');
     expect(await infer(second, '1 2 3')).toContain(probs.join(', '));
-    const metrics = await (await fetch(`${hub!.urls.http}/metrics`, { headers: { authorization: `Bearer ${hub!.adminToken}` } })).text();
+    const metrics = await (await fetch(`${stand.hub!.urls.http}/metrics`, { headers: { authorization: `Bearer ${stand.hub!.adminToken}` } })).text();
     expect(/^edgefleet_mqtt_connected_clients(?:\{\})? (\d+)/m.exec(metrics)?.[1]).toBe('1');
     await second.close();
 
     // the hub goes away: a reload opens from the Service Worker cache and serves v1 from IndexedDB
-    await hub!.close();
-    hub = null;
+    await stand.stop();
     await page.reload();
-    await expect.poll(() => page.textContent('#models tbody tr[data-model=tiny] td:nth-child(2)')).toBe('active');
+    await expect.poll(() => modelState(page, 'tiny')).toBe('active');
     expect(await page.textContent('#connection')).toBe('offline (serving from this device)');
     expect(await infer(page, '1, 2, 3')).toContain(probs.join(', '));
     expect(errors).toEqual([]);
