@@ -85,6 +85,7 @@ export function createAgentCore(options: AgentCoreOptions): AgentCore {
     running: false,
     startedAt: 0,
     connectedAt: Number.MIN_SAFE_INTEGER,
+    subscribed: false,
     slots: {},
     served: new Map(),
     keyring: null,
@@ -196,7 +197,10 @@ export function createAgentCore(options: AgentCoreOptions): AgentCore {
       state.running = true;
       transport.onMessage(inbound.onMessage);
       transport.onConnect(() => void inbound.onConnected());
-      transport.onDisconnect(() => ctx.changed());
+      transport.onDisconnect(() => {
+        state.subscribed = false;
+        ctx.changed();
+      });
       tick();
       transport.connect();
       updater.kick();

@@ -53,6 +53,8 @@ export interface AgentState {
   startedAt: number;
   /** The last (re)connect: batches PUBACKed before it may have died with the broker's queue (design §4). */
   connectedAt: number;
+  /** This session's subscriptions are in place: chunk requests wait for it (frames sent before are dropped). */
+  subscribed: boolean;
   /** Persisted after every transition (update-plan.ts). */
   slots: Record<string, ModelSlot>;
   served: Map<string, Served>;

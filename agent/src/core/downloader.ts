@@ -37,6 +37,11 @@ export interface DownloaderOptions {
   maxIdleRounds?: number;
   /** Hub base URL + Basic credentials for `/api/v1/artifacts/<sha256>` (design §8). */
   http?: { baseUrl?: string; username: string; password: string };
+  /**
+   * Whether chunks may be requested now (default: the transport is connected). The agent says no between a
+   * CONNACK and its artifact/data SUBACK: frames the hub sends then are dropped, and fetched twice.
+   */
+  canRequest?: () => boolean;
   /** 'http' tries HTTP range requests before MQTT even when the manifest names no URL. */
   prefer?: 'mqtt' | 'http';
   fetch?: typeof fetch;
@@ -91,6 +96,7 @@ export function createDownloader(options: DownloaderOptions): Downloader {
     clock,
     window,
     syncEvery,
+    canRequest: options.canRequest ?? (() => transport.connected),
     baseTimeoutMs: baseTimeout,
     maxIdleRounds: maxIdle,
     multicast: useMulticast,

@@ -81,6 +81,7 @@ export function createInbound(ctx: AgentContext, options: InboundOptions): Inbou
     } catch (err) {
       log(`connect setup failed: ${String(err)}`);
     }
+    state.subscribed = true;
     await reporter.publishReported();
     updater.downloader.nudge();
     void reporter.flushEvents();

@@ -14,6 +14,8 @@ export interface MqttPathOptions {
   window: number;
   /** Sync the bitmap after this many chunks (or 250 ms). */
   syncEvery: number;
+  /** Chunks may be requested now (connected, and subscribed to artifact/data). */
+  canRequest: () => boolean;
   baseTimeoutMs: number;
   maxIdleRounds: number;
   multicast: boolean;
@@ -49,7 +51,7 @@ export async function viaMqtt(a: ActiveDownload, o: MqttPathOptions): Promise<vo
     const before = a.received;
     // subscribed before the first request: the hub then counts on the multicast to bring those chunks
     await listenMulticast(a, o);
-    if (transport.connected && a.inflight.size <= window / 2) {
+    if (o.canRequest() && a.inflight.size <= window / 2) {
       const chunks: number[] = [];
       for (let k = 0; k < a.chunkCount && a.inflight.size + chunks.length < window; k++) {
         const i = (cursor + k) % a.chunkCount;
