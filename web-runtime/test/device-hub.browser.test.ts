@@ -3,46 +3,27 @@
 // outputs equal onnxruntime-node's on the same inputs; a second tab of the same device runs no second agent
 // (one broker connection) and still infers; with the hub stopped a reload opens the page and serves the model
 // from IndexedDB.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import * as ortNode from 'onnxruntime-node';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildMlpClassifier } from '@edgefleet/protocol/onnx';
-import { startHub, type Hub } from '@edgefleet/hub';
-// @ts-expect-error: a plain .mjs script without declarations
-import { buildDevice } from '../scripts/build.mjs';
-
+import type { Hub } from '@edgefleet/hub';
+import { startHubBrowser, type HubBrowser } from './support/hub-browser.js';
 
 const MODEL = buildMlpClassifier({ weights: [Float32Array.from([0.5, -0.5, 0.25, -0.25, 1, -1])], biases: [Float32Array.from([0.1, -0.1])] });
 
 describe('a browser device against a real hub', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'edgefleet-webdevice-'));
+  let stand: HubBrowser;
   let hub: Hub | null = null;
   let browser: Browser;
-  const api = async (method: string, path: string, body?: unknown) => {
-    const init: RequestInit = { method, headers: { authorization: `Bearer ${hub!.adminToken}` } };
-    if (body instanceof FormData) init.body = body;
-    else if (body !== undefined) {
-      init.body = JSON.stringify(body);
-      (init.headers as Record<string, string>)['content-type'] = 'application/json';
-    }
-    const res = await fetch(`${hub!.urls.http}/api/v1${path}`, init);
-    return { status: res.status, body: (await res.json().catch(() => null)) as any };
-  };
+  const api = (method: string, path: string, body?: unknown) => stand.api(method, path, body);
   beforeAll(async () => {
-    await buildDevice({ outDir: join(dir, 'device') });
-    hub = await startHub({ dataDir: join(dir, 'hub'), http: '127.0.0.1:0', mqtt: '127.0.0.1:0', devicePageDir: join(dir, 'device') });
-    browser = await chromium.launch({
-      executablePath: '/usr/bin/chromium',
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-    });
+    stand = await startHubBrowser('edgefleet-webdevice-');
+    hub = stand.hub;
+    browser = stand.browser;
   });
   afterAll(async () => {
-    await browser?.close();
-    await hub?.close();
-    rmSync(dir, { recursive: true, force: true });
+    await stand?.close();
   });
 
   const infer = async (page: Page, text: string): Promise<string> => {
@@ -104,7 +85,7 @@ describe('a browser device against a real hub', () => {
     await second.close();
 
     // the hub goes away: a reload opens from the Service Worker cache and serves v1 from IndexedDB
-    await hub!.close();
+    await stand.stopHub();
     hub = null;
     await page.reload();
     await expect.poll(() => page.textContent('#models tbody tr[data-model=tiny] td:nth-child(2)')).toBe('active');
