@@ -88,6 +88,7 @@ export const HUB_METRICS = [
   { name: 'edgefleet_mqtt_connections_refused_total', help: 'MQTT connections refused, by reason.', type: 'counter' },
   { name: 'edgefleet_http_requests_total', help: 'HTTP API requests, by status class.', type: 'counter' },
   { name: 'edgefleet_http_refused_total', help: 'HTTP API requests refused with a client error, by error code.', type: 'counter' },
+  { name: 'edgefleet_enrolment_redemptions_total', help: 'One-time enrolment code redemptions, by outcome (redeemed, malformed, unknown, used, expired, rate-limited).', type: 'counter' },
   { name: 'edgefleet_unbacked_claims_total', help: 'Devices reporting a rolled-out version they never fetched and sent no telemetry for (not counted as converged).', type: 'counter' },
   { name: 'edgefleet_broker_republish_total', help: 'Times the hub published the keyring and every desired state again after reconnecting to an external broker.', type: 'counter' },
   { name: 'edgefleet_mosquitto_reloads_total', help: 'SIGHUPs sent to mosquitto after a credential change, by outcome (ok, failed).', type: 'counter' },

@@ -59,6 +59,26 @@ describe('edgefleet CLI', () => {
     expect(devices.map((d) => [d.id, d.desiredSequence])).toEqual([['dev-cli', 1]]);
   });
 
+  it('prints a one-time enrolment link (`device enrol`) that redeems once; a bad --ttl is refused before sending', async () => {
+    expect((await run(['device', 'add', 'dev-link'], env)).code).toBe(0);
+    const link = await run(['device', 'enrol', 'dev-link', '--ttl', '10m'], env);
+    expect(link.code, link.stderr).toBe(0);
+    const url = /^(http:\/\/\S+\/device\/#enrol=([A-Za-z0-9_-]{43}))$/m.exec(link.stdout);
+    expect(url?.[1]!.startsWith(hub.urls.http), link.stdout).toBe(true);
+    expect(link.stdout).toMatch(/one use, valid until \S+Z/);
+    const redeem = () => fetch(`${hub.urls.http}/api/v1/enrol`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ code: url![2] }) });
+    expect((await redeem()).status).toBe(200);
+    expect((await redeem()).status).toBe(404);
+    const json = JSON.parse((await run(['device', 'enrol', 'dev-link', '--json'], env)).stdout) as { deviceId: string; url: string; expiresAt: string };
+    expect(json.deviceId).toBe('dev-link');
+    expect(json.url).toContain('/device/#enrol=');
+    const bad = await run(['device', 'enrol', 'dev-link', '--ttl', 'soon'], env);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toMatch(/^error BAD_INPUT: --ttl must be a duration/m);
+    const short = await run(['device', 'enrol', 'dev-link', '--ttl', '10s'], env);
+    expect(short.stderr).toMatch(/^error BAD_INPUT: an enrolment code lives between 1 min and 24 h/m);
+  });
+
   it('prints `error CODE: message` and exits non-zero on refusals', async () => {
     const dup = await run(['model', 'push', join(dir.path, 'm.onnx'), '--name', 'tiny', '--version', '1.0.0'], env);
     expect(dup.code).not.toBe(0);

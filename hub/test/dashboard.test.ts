@@ -274,6 +274,7 @@ describe('dashboard', () => {
     await page.waitForSelector('.card-device-health svg.chart');
     expect(await text(page, '.card-device')).toContain('site=turin');
     expect(await text(page, '.card-reported')).toContain('tiny');
+    expect(await page.locator('.card-enrol').count()).toBe(0); // a viewer is offered no enrolment link
     const plots = await page.locator('.card-device-health svg.chart .plot').evaluateAll((gs) => gs.map((g) => Number(g.getAttribute('data-points'))));
     expect(plots.length).toBeGreaterThanOrEqual(3);
     expect(plots.slice(0, 2).every((n) => n > 0)).toBe(true);

@@ -37,6 +37,12 @@ export interface DeviceUpdated {
 export interface Removed {
   removed: string;
 }
+/** POST /devices/:id/enrolment */
+export interface EnrolmentRequest {
+  ttl?: string;
+}
+/** POST /devices/:id/enrolment: the one-time code (shown once) and the device page's link carrying it. */
+export type EnrolmentCreated = ReturnType<Services['devices']['enrol']>;
 /** POST /devices/:id/commands */
 export interface CommandRequest {
   action: Parameters<Services['commands']['send']>[1];

@@ -55,6 +55,7 @@ export const OPTIONS = {
   minutes: { type: 'string' },
   event: { type: 'string' },
   limit: { type: 'string' },
+  ttl: { type: 'string' },
 } as const;
 
 export type OptionName = keyof typeof OPTIONS;
@@ -108,6 +109,7 @@ const OPTION_HELP: Partial<Record<OptionName, [string, string]>> = {
   minutes: ['60', 'health over the last N minutes'],
   event: ['E', 'only this event'],
   limit: ['N', 'at most N rows'],
+  ttl: ['15m', 'how long the code stays valid (1m to 24h)'],
 };
 
 export interface Positional {

@@ -1,7 +1,8 @@
-// Device commands (design §2): add (with its agent config), tag, rm, show, command, ls.
+// Device commands (design §2): add (with its agent config), enrol (a one-time link), tag, rm, show, command, ls.
 
 import { writeFileSync } from 'node:fs';
-import type { CommandRequest, CommandSent, DeviceAdded, DeviceDetail, DeviceList, DeviceRequest, DeviceTagsRequest, DeviceUpdated, Removed } from './api.js';
+import { parseDuration } from '@edgefleet/protocol';
+import type { CommandRequest, CommandSent, DeviceAdded, DeviceDetail, DeviceList, DeviceRequest, DeviceTagsRequest, DeviceUpdated, EnrolmentCreated, EnrolmentRequest, Removed } from './api.js';
 import { usageError, type CommandSpec, type Values } from './args.js';
 import { createClient } from './client.js';
 import { ago, json, out, table } from './format.js';
@@ -57,6 +58,24 @@ export const DEVICE_COMMANDS: CommandSpec[] = [
       if (v.json) return json(res);
       out(`device ${res.device.id} added\n`);
       if (!v.out) out(`token ${res.token}\n(shown once; pass --out agent.json to write the agent config)\n`);
+    },
+  },
+  {
+    words: ['device', 'enrol'],
+    aliases: [['device', 'enroll']],
+    summary: 'A one-time link that enrols a browser device (open it on the device); redeeming it replaces the device’s token.',
+    positionals: [{ name: 'ID' }],
+    options: ['ttl'],
+    client: true,
+    notes: 'The code is in the link’s #fragment: browsers never send it, and the page drops it from its history.',
+    check: (v) => {
+      if (v.ttl !== undefined && parseDuration(v.ttl, { unitRequired: true }) === null) throw usageError(`--ttl must be a duration like 15m or 1h, got ${JSON.stringify(v.ttl)}`);
+    },
+    run: async (pos, v) => {
+      const body: EnrolmentRequest = v.ttl ? { ttl: v.ttl } : {};
+      const res = await createClient(v).request<EnrolmentCreated>('POST', `/devices/${id(pos)}/enrolment`, body);
+      if (v.json) return json(res);
+      out(`${res.url}\n(one use, valid until ${res.expiresAt}; open it on the device ${res.deviceId})\n`);
     },
   },
   {

@@ -1,11 +1,14 @@
 // The device registry (design §4, §7): credentials (random token, stored hashed), tags, agent configs,
-// removal that revokes at once. Reported state and status are written by ingest.
+// removal that revokes at once, one-time enrolment links (enrolment.ts). Reported state and status are
+// written by ingest.
 
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { AgentConfig, DeviceId, EdgefleetError, toBase64, type ReportedState } from '@edgefleet/protocol';
 import type { HubContext } from '../context.js';
 import type { DeviceRow } from '../store/db.js';
 import { mosquittoPasswordHash } from '../broker/mosquitto.js';
+import { createEnrolmentSql } from '../store/enrolment.js';
+import { createEnrolments, type Enrolled, type EnrolmentLink } from './enrolment.js';
 
 export interface DeviceView {
   id: string;
@@ -41,6 +44,10 @@ export interface DeviceRegistry {
   list(): DeviceView[];
   setTags(id: string, tags: Record<string, string>, actor: string): DeviceView;
   remove(id: string, actor: string): void;
+  /** A one-time enrolment code and link for an existing device (enrolment.ts). */
+  enrol(id: string, options: { ttlMs?: number }, actor: string): EnrolmentLink;
+  /** Trade an enrolment code, once, for the device's agent config with a new token (the old one stops working). */
+  redeem(code: string): Enrolled;
   /** Broker authentication: constant-time compare of the token hash. */
   checkCredentials(id: string, password: Buffer | string | undefined): boolean;
 }
@@ -72,6 +79,34 @@ export function createDeviceRegistry(ctx: HubContext, hooks: DeviceRegistryHooks
     return d;
   };
 
+  const agentConfig = (id: string, token: string): AgentConfig =>
+    AgentConfig.parse({
+      deviceId: id,
+      brokers: ctx.agentBrokers(),
+      username: id,
+      password: token,
+      rootPublicKey: toBase64(ctx.keys.root.publicKey),
+      hubUrl: ctx.hubUrl(),
+      dataDir: './edgefleet-agent-data',
+      api: '127.0.0.1:8090',
+    });
+  const enrolSql = createEnrolmentSql(store);
+  const enrolments = createEnrolments(ctx, {
+    must: (id) => void must(id),
+    reissue(id, actor, details) {
+      const token = newToken();
+      store.transaction(() => {
+        must(id);
+        enrolSql.replaceDeviceToken(id, hashToken(token), options.brokerHashes ? mosquittoPasswordHash(token) : null);
+        store.appendAudit(actor, 'device.token', { id, ...details });
+      });
+      options.onCredentialsChanged?.();
+      hooks.onChanged(id);
+      ctx.bus.disconnect(id); // the old token is revoked at once, as on removal
+      return { agentConfig: agentConfig(id, token) };
+    },
+  });
+
   return {
     add(id, tags, actor) {
       if (!DeviceId.safeParse(id).success) {
@@ -93,17 +128,7 @@ export function createDeviceRegistry(ctx: HubContext, hooks: DeviceRegistryHooks
       });
       options.onCredentialsChanged?.();
       hooks.onChanged(id);
-      const agentConfig = AgentConfig.parse({
-        deviceId: id,
-        brokers: ctx.agentBrokers(),
-        username: id,
-        password: token,
-        rootPublicKey: toBase64(ctx.keys.root.publicKey),
-        hubUrl: ctx.hubUrl(),
-        dataDir: './edgefleet-agent-data',
-        api: '127.0.0.1:8090',
-      });
-      return { device: view(must(id)), token, agentConfig };
+      return { device: view(must(id)), token, agentConfig: agentConfig(id, token) };
     },
     get: (id) => view(must(id)),
     list: () => store.listDevices().map(view),
@@ -127,6 +152,8 @@ export function createDeviceRegistry(ctx: HubContext, hooks: DeviceRegistryHooks
       hooks.onRemoved(id);
       ctx.bus.disconnect(id); // design §7: removal revokes the credentials at once
     },
+    enrol: (id, opts, actor) => enrolments.create(id, opts, actor),
+    redeem: (code) => enrolments.redeem(code),
     checkCredentials(id, password) {
       if (password === undefined) return false;
       const d = store.getDevice(id);

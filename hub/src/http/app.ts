@@ -8,7 +8,7 @@ import { API_PREFIX, createGuard, type GuardEnv } from './guard.js';
 import { apiErrorHandler, notFound } from './errors.js';
 import { buildOpenApi, type RouteDoc } from './openapi.js';
 import type { ApiDeps } from './api-routes.js';
-import { artifactRoutes, auditRoutes, deviceRoutes, healthRoutes, fleetRoutes, modelRoutes, rolloutRoutes, tokenRoutes, webhookRoutes } from './routes/index.js';
+import { artifactRoutes, auditRoutes, deviceRoutes, enrolmentRoutes, healthRoutes, fleetRoutes, modelRoutes, rolloutRoutes, tokenRoutes, webhookRoutes } from './routes/index.js';
 import { mountDashboard } from '../dashboard/index.js';
 import { mountDevicePage } from '../device-page/index.js';
 
@@ -23,7 +23,7 @@ export function createApi(deps: ApiDeps): Hono<GuardEnv> {
   const guard = createGuard({ store, devices: deps.devices });
   const doc = (d: RouteDoc) => {
     docs.push(d);
-    guard.add({ method: d.method, path: d.path, access: d.role, ...(d.multipart ? { body: 'upload' as const } : {}) });
+    guard.add({ method: d.method, path: d.path, access: d.role, ...(d.multipart ? { body: 'upload' as const } : {}), ...(d.bodyMax !== undefined ? { bodyMax: d.bodyMax } : {}) });
   };
 
   app.onError(apiErrorHandler(ctx));
@@ -41,7 +41,7 @@ export function createApi(deps: ApiDeps): Hono<GuardEnv> {
   guard.add({ method: 'get', path: '/openapi.json', access: 'none' });
 
   // in this order in the OpenAPI document
-  const domains = [healthRoutes(deps), deviceRoutes(deps), modelRoutes(deps), rolloutRoutes(deps), fleetRoutes(deps), tokenRoutes(deps), auditRoutes(deps), webhookRoutes(deps), artifactRoutes(deps)];
+  const domains = [healthRoutes(deps), deviceRoutes(deps), enrolmentRoutes(deps), modelRoutes(deps), rolloutRoutes(deps), fleetRoutes(deps), tokenRoutes(deps), auditRoutes(deps), webhookRoutes(deps), artifactRoutes(deps)];
   for (const routes of domains) {
     routes.docs.forEach(doc);
     app.route(API_PREFIX, routes.app);

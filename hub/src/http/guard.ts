@@ -21,6 +21,8 @@ export interface GuardRule {
   path: string;
   access: Access;
   body?: BodyKind;
+  /** A smaller cap than JSON_BODY_MAX for a `json` body (a route anyone may call). */
+  bodyMax?: number;
 }
 
 export const JSON_BODY_MAX = 1024 * 1024;
@@ -83,7 +85,7 @@ export function createGuard(options: { store: Store; devices: DeviceRegistry }):
     if (principal) c.set('principal', principal);
     const body: BodyKind = rule?.body ?? (c.req.method === 'GET' || c.req.method === 'HEAD' ? 'none' : 'json');
     if (body === 'json' && c.req.raw.body) {
-      const bytes = await readCapped(c, JSON_BODY_MAX);
+      const bytes = await readCapped(c, rule?.bodyMax ?? JSON_BODY_MAX);
       c.req.raw = new Request(c.req.raw, { body: bytes });
     }
     return next();

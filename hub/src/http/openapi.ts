@@ -9,6 +9,8 @@ export interface RouteDoc {
   role: 'viewer' | 'operator' | 'admin' | 'device' | 'none';
   body?: z.ZodType;
   multipart?: Record<string, string>;
+  /** The guard's cap of this route's JSON body, when smaller than its default. */
+  bodyMax?: number;
 }
 
 export function buildOpenApi(routes: RouteDoc[], version: string): unknown {

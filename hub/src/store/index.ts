@@ -1,11 +1,13 @@
 // store/: every SQL statement the hub runs (design §7), behind typed methods — the SQLite file in WAL
 // mode and its append-only migrations (db.ts), plus one file per domain whose statements are prepared
-// once per database: telemetry, events, fleet and alarms, device query, deliveries, webhooks, audit.
+// once per database: telemetry, events, fleet and alarms, device query, deliveries, webhooks, audit,
+// enrolment codes.
 // May import: protocol only. Every room may import it; nothing outside it calls `.prepare(` (a test says so).
 export { auditHash, openStore, type Db, type DesiredRow, type DeviceRow, type ModelVersionRow, type Role, type RolloutRow, type RolloutTargets, type Store, type TokenRow } from './db.js';
 export { createAuditStore, type AuditChainRow, type AuditStore } from './audit.js';
 export { createDeliveryRecords, type DeliveryRecords } from './deliveries.js';
 export { queryDevices, type DeviceFilter } from './device-query.js';
+export { createEnrolmentSql, type EnrolmentCodeRow, type EnrolmentSql } from './enrolment.js';
 export { createEventSql, type EventSql, type RecentEvent } from './events.js';
 export { createFleetSql, type FleetSql, type OpenAlarm } from './fleet.js';
 export { createTelemetrySql, type TelemetrySql } from './telemetry.js';

@@ -177,4 +177,18 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (device_id, sha256)
   ) WITHOUT ROWID;
   `,
+  // 5: one-time enrolment codes (issue 12: a browser device enrols from a link the dashboard shows): only the
+  // code's sha256 is kept; a code is burnt (used_at) by its one redemption and goes with its device
+  `
+  CREATE TABLE enrolment_codes (
+    hash TEXT PRIMARY KEY,
+    device_id TEXT NOT NULL REFERENCES devices (id) ON DELETE CASCADE,
+    created_at TEXT NOT NULL,
+    created_by TEXT NOT NULL,
+    expires_at TEXT NOT NULL,
+    used_at TEXT
+  ) WITHOUT ROWID;
+  CREATE INDEX enrolment_codes_device ON enrolment_codes (device_id);
+  CREATE INDEX enrolment_codes_expiry ON enrolment_codes (expires_at);
+  `,
 ];

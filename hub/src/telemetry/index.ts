@@ -4,7 +4,7 @@
 // for confirmations) and notify/ (the notifier type); never http/ or rollouts/.
 export { createIngest, ROLLUP_MS, type Ingest, type IngestOptions } from './ingest.js';
 export { createEventLog, type EventLog, type EventLogOptions } from './event-log.js';
-export { createDeviceRateLimits, type DeviceRateLimits, type DeviceRateLimitOptions } from './rate-limit.js';
+export { createDeviceRateLimits, createKeyedRateLimit, type DeviceRateLimits, type DeviceRateLimitOptions, type KeyedRateLimit, type RateLimit } from './rate-limit.js';
 export { createTelemetryConfirmer, type TelemetryConfirmer } from './confirm.js';
 export { createAlarms, ALARM_DEFAULTS, type AlarmOptions, type Alarms, type AlarmCheck } from './alarms.js';
 export { createHealthMerge, mergeHealth, type HealthMerge, type VersionHealth } from './merge.js';

@@ -2,6 +2,7 @@
 // exhaust the hub): a token bucket per (topic kind, device). A refused message is counted as
 // RATE_LIMITED and changes nothing. Reported state and status are last-value rows overwritten in
 // place (no growth), and refusing one could leave a stale state behind, so they are not limited here.
+// The same buckets keyed by a source address limit guesses at enrolment codes (createKeyedRateLimit).
 
 export interface RateLimit {
   /** Messages a device may send at once after being quiet. */
@@ -87,4 +88,16 @@ export function createDeviceRateLimits(options: DeviceRateLimitOptions = {}): De
       for (const kind of limits.keys()) buckets.delete(`${kind}\u0000${deviceId}`);
     },
   };
+}
+
+export interface KeyedRateLimit {
+  /** Take one token for `key`; false: refuse. */
+  take(key: string): boolean;
+  size(): number;
+}
+
+/** The same token buckets for one kind of request keyed by anything (a source address), least recently used evicted. */
+export function createKeyedRateLimit(limit: RateLimit, options: Pick<DeviceRateLimitOptions, 'maxBuckets' | 'now'> = {}): KeyedRateLimit {
+  const buckets = createDeviceRateLimits({ ...options, events: limit, telemetry: false });
+  return { take: (key) => buckets.take('events', key), size: () => buckets.size() };
 }

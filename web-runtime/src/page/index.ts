@@ -1,5 +1,6 @@
 // The device page (issue 12): turns this tab into a fleet device. Enrol by pasting the agent config
-// (`edgefleet device add ID --out`), kept in IndexedDB and never in a URL; then the agent runs in a Worker
+// (`edgefleet device add ID --out`) or by opening a one-time link (`#enrol=<code>`, enrol-link.ts); the
+// config is kept in IndexedDB and never in a URL. Then the agent runs in a Worker
 // (one per device id across tabs, client.ts) and the view shows it. The build tells the page where its
 // hashed worker and onnxruntime-web files are (#edgefleet-assets in index.html).
 
@@ -7,6 +8,7 @@ import { EdgefleetError } from '@edgefleet/protocol';
 import { parseWebAgentConfig } from '../config.js';
 import { createAgentClient } from '../client.js';
 import { forgetConfig, loadConfig, saveConfig } from './config-store.js';
+import { redeemEnrolmentCode, takeEnrolmentCode } from './enrol-link.js';
 import { el, replace } from './dom.js';
 import { deviceView } from './view.js';
 
@@ -25,6 +27,8 @@ function assets(): Assets {
   return { worker: new URL(a.worker, ROOT).href, ort: new URL(a.ort, ROOT).href };
 }
 
+// first of all: a one-time code leaves the address bar and the history entry before anything can read it
+const enrolCode = takeEnrolmentCode();
 const main = document.getElementById('app') as HTMLElement;
 const swStatus = document.getElementById('sw-status');
 
@@ -39,6 +43,24 @@ async function registerServiceWorker(): Promise<void> {
     if (swStatus) swStatus.textContent = 'works offline';
   } catch (err) {
     if (swStatus) swStatus.textContent = `offline cache unavailable: ${err instanceof Error ? err.message : String(err)}`;
+  }
+}
+
+/** `CODE: message`, as the enrolment form shows a refusal. */
+function describeError(err: unknown): string {
+  const code = (err as { code?: string }).code;
+  return `${code ? `${code}: ` : ''}${err instanceof Error ? err.message : String(err)}`;
+}
+
+/** The config for a one-time code, kept and started like a pasted one; a refusal shows with its code. */
+async function enrolFromLink(code: string): Promise<void> {
+  replace(main, el('p', { id: 'enrolling' }, 'Enrolling this device from its one-time link…'));
+  try {
+    const config = parseWebAgentConfig(await redeemEnrolmentCode(code, new URL('../', ROOT)));
+    await saveConfig(config);
+    start(config);
+  } catch (err) {
+    enrolForm(`enrolment link refused: ${describeError(err)}`);
   }
 }
 
@@ -60,8 +82,7 @@ function enrolForm(message?: string): void {
         await saveConfig(config);
         start(config);
       } catch (err) {
-        const code = (err as { code?: string }).code;
-        error.textContent = `${code ? `${code}: ` : ''}${err instanceof Error ? err.message : String(err)}`;
+        error.textContent = describeError(err);
       }
     })();
   });
@@ -94,6 +115,7 @@ function start(config: ReturnType<typeof parseWebAgentConfig>): void {
 
 void registerServiceWorker();
 void (async () => {
+  if (enrolCode !== null) return enrolFromLink(enrolCode);
   let stored: unknown;
   try {
     stored = await loadConfig();

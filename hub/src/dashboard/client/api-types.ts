@@ -7,6 +7,7 @@ import type { DeviceEvent, ErrorCode, ModelState, ReportedState } from '@edgefle
 // depend on what the API answers, not on the rooms behind it
 import type {
   DeviceView,
+  EnrolmentLink,
   FleetOverview,
   FleetStatus,
   GateResult,
@@ -47,6 +48,9 @@ export interface DeviceDetail {
   device: Device;
   events: FleetOverview['events'];
 }
+
+/** POST /devices/:id/enrolment: a one-time code (shown once) and the device page's link carrying it. */
+export type EnrolmentCreated = EnrolmentLink;
 
 /** GET /models. */
 export interface ModelList {

@@ -4,6 +4,7 @@
 
 export { healthRoutes } from './health.js';
 export { deviceRoutes } from './devices.js';
+export { enrolmentRoutes } from './enrolment.js';
 export { modelRoutes } from './models.js';
 export { rolloutRoutes } from './rollouts.js';
 export { fleetRoutes } from './fleet.js';
@@ -13,5 +14,6 @@ export { webhookRoutes } from './webhooks.js';
 export { artifactRoutes } from './artifacts.js';
 // the request schemas, for clients typed with the API's own types
 export { CommandCreate, DeviceCreate, DevicePatch } from './devices.js';
+export { EnrolmentCreate, EnrolmentRedeem } from './enrolment.js';
 export { TokenCreate } from './tokens.js';
 export { WebhookCreate } from './webhooks.js';

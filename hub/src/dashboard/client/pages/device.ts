@@ -1,11 +1,13 @@
 // One device: connection, tags, agent and resources, its reported models, recent events, and the
-// health charts of each model it runs (and of a shadow beside it), measured on this device only.
+// health charts of each model it runs (and of a shadow beside it), measured on this device only; for an
+// operator, a one-time link that enrols a browser (or phone) as this device.
 
-import type { DeviceDetail, HealthReport } from '../api-types.js';
-import { api } from '../api.js';
+import type { DeviceDetail, EnrolmentCreated, HealthReport } from '../api-types.js';
+import { api, failure } from '../api.js';
 import { badge, card, el, link, table, timeCell, tr } from '../dom.js';
-import { enc, fmtNum, isBadEvent, pct } from '../format.js';
+import { enc, fmtNum, isBadEvent, pct, when } from '../format.js';
 import { healthBlock, healthFor, rangePicker } from '../health.js';
+import { canOperate } from '../session.js';
 import type { Page } from './page.js';
 
 type Reported = NonNullable<DeviceDetail['device']['reported']>;
@@ -42,11 +44,46 @@ function facts(d: DeviceDetail['device']): HTMLElement {
   return card('Device ' + d.id, [dl], 'card-device');
 }
 
+/** The link is shown here once (the hub keeps only the code's hash); making another one is one click. */
+function enrolCard(id: string): HTMLElement {
+  const status = el('span', { class: 'action-status', role: 'status' });
+  const shown = el('div', { class: 'enrol-link' });
+  const create = () => {
+    status.textContent = 'creating…';
+    api<EnrolmentCreated>('POST', '/devices/' + enc(id) + '/enrolment', {}).then(
+      (r) => {
+        status.textContent = '';
+        const url = el('input', { class: 'mono enrol-url', readonly: true, value: r.url, 'aria-label': 'one-time enrolment link' });
+        const copy = el('button', {
+          class: 'action action-copy',
+          text: 'Copy',
+          onclick: () => {
+            url.select();
+            navigator.clipboard.writeText(r.url).then(
+              () => (copy.textContent = 'Copied'),
+              () => (copy.textContent = 'Selected: copy it'),
+            );
+          },
+        });
+        shown.replaceChildren(
+          el('div', { class: 'actions' }, [url, copy]),
+          el('p', { class: 'muted small', text: 'Open it once on the device before ' + when(r.expiresAt) + '. Using it replaces the device’s token: an agent running with the old one is disconnected.' }),
+        );
+      },
+      (e: unknown) => {
+        status.textContent = 'refused: ' + failure(e).message;
+      },
+    );
+  };
+  const button = el('button', { class: 'action action-enrol', text: 'Enrol a browser device', onclick: create });
+  return card('Enrol a browser device', [el('p', { class: 'muted small', text: 'A one-time link to the hub’s device page: the tab that opens it becomes this device.' }), el('div', { class: 'actions' }, [button, status]), shown], 'card-enrol');
+}
+
 export const pageDevice: Page = (main, args, _params, alive) => {
   const id = args[0] ?? '';
   const top = el('div', { class: 'grid' });
   const charts = el('div', { class: 'device-charts' });
-  main.append(top, charts);
+  main.append(top, ...(canOperate() ? [enrolCard(id)] : []), charts);
   let chartsAt = 0;
   return {
     refresh: () =>
