@@ -126,7 +126,9 @@ export async function syncPartial(a: ActiveDownload, store: AgentStore, clock: C
   // Snapshot the chunks written so far, not `bitmap`: chunks accepted while we awaited are still being
   // written, and a bit persisted for them would survive a kill that their bytes do not.
   const durable = a.written.slice();
-  a.sinceSync = 0;
+  // those still being written wait for the next sync: without a count they would wait for the next chunk,
+  // which may never come before the agent is closed (the last chunks before a stall were fetched again)
+  a.sinceSync = a.received - countBits(durable, a.chunkCount);
   a.lastSync = clock.now();
   await store.syncPartial(a.ref.sha256, durable);
 }

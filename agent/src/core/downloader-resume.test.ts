@@ -1,0 +1,90 @@
+// Downloads resuming around a reconnect or a stall, as a closed-and-reopened browser tab showed them: a request
+// sent between CONNACK and the artifact/data SUBACK is answered into the void (the broker drops the frames) and
+// fetched twice; a chunk still being written when a sync snapshots must get its bit persisted by a later sync.
+import { describe, expect, it } from 'vitest';
+import { createSha256, encodeChunkFrame, topics } from '@edgefleet/protocol';
+import { createDownloader } from './downloader.js';
+import { createMemoryStore } from './memory-store.js';
+import { systemClock, type Transport } from './ports.js';
+
+describe('chunk requests wait for the artifact/data subscription', () => {
+  it('asks for every chunk once when the download starts between CONNACK and SUBACK', async () => {
+    const CHUNK = 1024;
+    const bytes = Uint8Array.from({ length: 4 * CHUNK }, (_, i) => (i * 7) & 255);
+    const h = createSha256();
+    h.update(bytes);
+    const sha256 = h.digestHex();
+    let subscribed = false; // the broker routes artifact/data to the device only once this is true
+    const asked: number[] = [];
+    const transport: Transport = {
+      connected: true,
+      connect() {},
+      async close() {},
+      async publish(topic, payload) {
+        if (topic !== topics.artifactGet('dev')) return;
+        const { chunks } = JSON.parse(String(payload)) as { chunks: number[] };
+        asked.push(...chunks);
+        const frames = chunks.map((i) => encodeChunkFrame(sha256, i, bytes.subarray(i * CHUNK, (i + 1) * CHUNK)));
+        setTimeout(() => frames.forEach((f) => subscribed && downloader.handleFrame(f)), 1);
+      },
+      async subscribe(list) {
+        return list.map((topic) => ({ topic, ok: false, reason: 'no multicast here' }));
+      },
+      onMessage() {},
+      onConnect() {},
+      onDisconnect() {},
+    };
+    const downloader = createDownloader({ deviceId: 'dev', transport, store: createMemoryStore(), clock: systemClock, canRequest: () => subscribed, timeoutMs: 200 });
+    const done = downloader.fetchArtifact({ sha256, size: bytes.length, chunkSize: CHUNK }, { cancelled: false });
+    await new Promise((r) => setTimeout(r, 30));
+    subscribed = true; // the SUBACK: the agent nudges its downloads
+    downloader.nudge();
+    expect(await done).toBe(true);
+    expect(asked.sort((a, b) => a - b)).toEqual([0, 1, 2, 3]);
+  });
+});
+
+describe('a chunk still being written during a sync', () => {
+  it('gets its bit persisted by a later sync even when no further chunk arrives', async () => {
+    const CHUNK = 1024;
+    const bytes = Uint8Array.from({ length: 3 * CHUNK }, (_, i) => (i * 5) & 255);
+    const h = createSha256();
+    h.update(bytes);
+    const sha256 = h.digestHex();
+    const store = createMemoryStore();
+    const writeChunk = store.writeChunk.bind(store);
+    // chunk 0's write is slow: chunk 1 arrives while the sync it triggered waits, and is still being written
+    // when that sync takes its snapshot
+    store.writeChunk = async (sha, offset, data) => {
+      if (offset === 0) await new Promise((r) => setTimeout(r, 40));
+      return writeChunk(sha, offset, data);
+    };
+    const transport: Transport = {
+      connected: true,
+      connect() {},
+      async close() {},
+      async publish(topic, payload) {
+        if (topic !== topics.artifactGet('dev')) return;
+        const { chunks } = JSON.parse(String(payload)) as { chunks: number[] };
+        // the hub serves chunks 0 and 1, then goes quiet (the tab is about to close)
+        for (const i of chunks.filter((c) => c < 2)) setTimeout(() => downloader.handleFrame(encodeChunkFrame(sha256, i, bytes.subarray(i * CHUNK, (i + 1) * CHUNK))), i * 5);
+      },
+      async subscribe(list) {
+        return list.map((topic) => ({ topic, ok: false, reason: 'no multicast here' }));
+      },
+      onMessage() {},
+      onConnect() {},
+      onDisconnect() {},
+    };
+    const downloader = createDownloader({ deviceId: 'dev', transport, store, clock: systemClock, window: 4, timeoutMs: 100, maxIdleRounds: 100 });
+    const control = { cancelled: false };
+    const done = downloader.fetchArtifact({ sha256, size: bytes.length, chunkSize: CHUNK }, control).catch(() => false);
+    const persisted = async () => Array.from(await store.peekPartial(sha256, bytes.length, 3) ?? []);
+    const until = Date.now() + 3000;
+    while ((await persisted())[0] !== 0b11 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+    control.cancelled = true;
+    downloader.nudge();
+    await done;
+    expect(await persisted()).toEqual([0b11]);
+  });
+});
