@@ -4,7 +4,7 @@
 import { createHash } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
-import { AgentConfig, ApiHost, EdgefleetError, fromBase64, parseHostPort, topics } from '@edgefleet/protocol';
+import { ApiHost, EdgefleetError, fromBase64, parseAgentConfig, parseHostPort, topics, type AgentConfig } from '@edgefleet/protocol';
 import { createAgentCore, type AgentCore, type AgentCoreOptions, type InferOptions, type InferResult } from '../core/agent-core.js';
 import type { InferenceRuntime } from '../core/runtime.js';
 import type { Tensor } from '@edgefleet/protocol';
@@ -43,25 +43,7 @@ export interface Agent {
   feedback(name: string, id: string, label: string | number): Promise<void>;
 }
 
-/** Parse and check an agent config (what `edgefleet device add --out` writes); BAD_INPUT says what is wrong. */
-export function parseAgentConfig(input: unknown): AgentConfig {
-  const r = AgentConfig.safeParse(input);
-  if (!r.success) {
-    const issue = r.error.issues[0];
-    const where = issue && issue.path.length > 0 ? `${issue.path.join('.')}: ` : '';
-    throw new EdgefleetError('BAD_INPUT', `invalid agent config: ${where}${issue?.message ?? 'invalid'}`);
-  }
-  const c = r.data;
-  if (!c.brokers.tcp && !c.brokers.ws) throw new EdgefleetError('BAD_INPUT', 'invalid agent config: brokers needs a tcp or ws URL');
-  let root: Uint8Array;
-  try {
-    root = fromBase64(c.rootPublicKey);
-  } catch {
-    root = new Uint8Array();
-  }
-  if (root.length !== 32) throw new EdgefleetError('BAD_INPUT', 'invalid agent config: rootPublicKey must be a base64 Ed25519 public key (32 bytes)');
-  return c;
-}
+export { parseAgentConfig };
 
 export function createAgent(configInput: unknown, options: AgentOptions = {}): Agent {
   const config = parseAgentConfig(configInput);

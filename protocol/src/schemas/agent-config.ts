@@ -2,6 +2,8 @@
 
 import * as z from 'zod';
 import { Base64, DeviceId } from './primitives.js';
+import { fromBase64 } from '../encoding.js';
+import { EdgefleetError } from '../errors.js';
 
 /** A Host header value the agent's local API answers besides its bind address and loopback (design §5): `name` or `name:port`, IPv6 in brackets. */
 export const ApiHost = z.string().regex(/^([A-Za-z0-9_.-]{1,253}|\[[0-9A-Fa-f:.]{2,45}\])(:\d{1,5})?$/, 'a host name, IPv4 or [IPv6], optionally :port');
@@ -28,3 +30,28 @@ export const AgentConfig = z.object({
     .optional(),
 });
 export type AgentConfig = z.infer<typeof AgentConfig>;
+
+/**
+ * An agent config checked for use (what `edgefleet device add --out` writes): the schema, a broker the
+ * platform can dial (a browser only speaks WebSocket), and a 32-byte root key; BAD_INPUT says what is wrong.
+ */
+export function parseAgentConfig(input: unknown, options: { browser?: boolean } = {}): AgentConfig {
+  const r = AgentConfig.safeParse(input);
+  if (!r.success) {
+    const issue = r.error.issues[0];
+    const where = issue && issue.path.length > 0 ? `${issue.path.join('.')}: ` : '';
+    throw new EdgefleetError('BAD_INPUT', `invalid agent config: ${where}${issue?.message ?? 'invalid'}`);
+  }
+  const c = r.data;
+  if (options.browser) {
+    if (!c.brokers.ws || !/^wss?:\/\//.test(c.brokers.ws)) throw new EdgefleetError('BAD_INPUT', 'invalid agent config: a browser needs brokers.ws (a ws:// or wss:// URL)');
+  } else if (!c.brokers.tcp && !c.brokers.ws) throw new EdgefleetError('BAD_INPUT', 'invalid agent config: brokers needs a tcp or ws URL');
+  let root: Uint8Array;
+  try {
+    root = fromBase64(c.rootPublicKey);
+  } catch {
+    root = new Uint8Array();
+  }
+  if (root.length !== 32) throw new EdgefleetError('BAD_INPUT', 'invalid agent config: rootPublicKey must be a base64 Ed25519 public key (32 bytes)');
+  return c;
+}
