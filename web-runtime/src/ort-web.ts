@@ -3,8 +3,8 @@
 // out of a bundle. ort's env is process-wide: the first session create fixes wasm paths, threads, proxy.
 
 import * as ort from 'onnxruntime-web/wasm';
-import { EdgefleetError, UNNAMED_DIM, ElementType, type Tensor, type TensorSpec } from '@edgefleet/protocol';
-import type { InferenceRuntime, ModelSession } from '@edgefleet/agent/core';
+import { EdgefleetError, type TensorSpec } from '@edgefleet/protocol';
+import { tensorSpecsOf, tensorsFromOrt, type InferenceRuntime, type ModelSession } from '@edgefleet/agent/core';
 
 export interface OrtWebRuntimeOptions {
   /** Directory (URL, trailing slash) serving `ort-wasm-simd-threaded.{mjs,wasm}`; ort resolves them next to its own module when omitted. */
@@ -22,28 +22,11 @@ export interface OrtWebRuntime extends InferenceRuntime {
   readonly initError: EdgefleetError | null;
 }
 
-const ELEMENT_TYPES: ReadonlySet<string> = new Set<string>(ElementType.options);
 const WASM_FILE = 'ort-wasm-simd-threaded.wasm';
-const UNSIGNED_MINUS_ONE = 2 ** 32 - 1;
 
 // onnxruntime-web latches a failed initWasm() for the life of the page: every later create() fails with
 // "previous call to 'initWasm()' failed". Kept here (module-wide, like ort's own state) with what failed.
 let initError: EdgefleetError | null = null;
-
-function specsOf(metadata: readonly ort.InferenceSession.ValueMetadata[], kind: string): TensorSpec[] {
-  return metadata.map((m) => {
-    if (!m.isTensor) {
-      throw new EdgefleetError('MODEL_LOAD_FAILED', `${kind} '${m.name}' is not a tensor (sequences and maps are not served)`);
-    }
-    if (!ELEMENT_TYPES.has(m.type)) {
-      throw new EdgefleetError('MODEL_LOAD_FAILED', `${kind} '${m.name}' has unsupported element type ${m.type}`);
-    }
-    // the manifest (readModelInfo) spells an unnamed dynamic dim '?': onnxruntime-node names it '', ort-web's
-    // wasm hands it over as -1 read back unsigned (4294967295)
-    const shape = m.shape.map((d) => (d === '' || (typeof d === 'number' && (d < 0 || d === UNSIGNED_MINUS_ONE)) ? UNNAMED_DIM : d));
-    return { name: m.name, type: m.type as ElementType, shape };
-  });
-}
 
 function runtimeName(): string {
   const version = (ort.env as { versions?: { web?: string; common?: string } }).versions;
@@ -139,8 +122,8 @@ export function createOrtWebRuntime(options: OrtWebRuntimeOptions = {}): OrtWebR
       let inputs: TensorSpec[];
       let outputs: TensorSpec[];
       try {
-        inputs = specsOf(session.inputMetadata, 'input');
-        outputs = specsOf(session.outputMetadata, 'output');
+        inputs = tensorSpecsOf(session.inputMetadata, 'input');
+        outputs = tensorSpecsOf(session.outputMetadata, 'output');
       } catch (err) {
         await session.release();
         throw err;
@@ -148,16 +131,6 @@ export function createOrtWebRuntime(options: OrtWebRuntimeOptions = {}): OrtWebR
       return createSession(session, inputs, outputs, proxy);
     },
   };
-}
-
-/** ort's outputs as core Tensors: the same buffers, no copy. */
-function fromOrt(results: ort.InferenceSession.ReturnType): Record<string, Tensor> {
-  const out: Record<string, Tensor> = {};
-  for (const name in results) {
-    const r = results[name] as ort.Tensor;
-    out[name] = { type: r.type as ElementType, dims: r.dims as number[], data: r.data as Tensor['data'] };
-  }
-  return out;
 }
 
 function runFailed(err: unknown): never {
@@ -182,7 +155,7 @@ function createSession(session: ort.InferenceSession, inputs: TensorSpec[], outp
         }
         const pending =
           outputNames === undefined || outputNames.length === 0 ? session.run(ortFeeds) : session.run(ortFeeds, outputNames as string[]);
-        return pending.then(fromOrt, runFailed);
+        return pending.then(tensorsFromOrt, runFailed);
       } catch (err) {
         return Promise.reject(err instanceof EdgefleetError ? err : new EdgefleetError('INFERENCE_FAILED', (err as Error).message, { cause: err }));
       }

@@ -5,6 +5,7 @@ export { systemClock } from './ports.js';
 export { createMemoryStore, type MemoryStoreOptions } from './memory-store.js';
 export type { AgentStore, Clock, OutboxBatch, PredictionRecord, PublishOptions, SubscribeOutcome, Transport } from './ports.js';
 export type { InferenceRuntime, ModelSession } from './runtime.js';
+export { tensorSpecsOf, tensorsFromOrt, type OrtValueMetadata } from './ort-values.js';
 export type { InferenceService, ModelMetadata, InferResponse, FeedbackBody, ServerMetadata } from './inference-service.js';
 export type { Tensor } from '@edgefleet/protocol';
 export { planUpdates, probationVerdict, onAgentStart, activated, rolledBack, emptySlot, DEFAULT_TELEMETRY } from './update-plan.js';

@@ -3,7 +3,8 @@
 
 import './ort-env.js'; // before onnxruntime-node loads
 import * as ort from 'onnxruntime-node';
-import { EdgefleetError, UNNAMED_DIM, ElementType, type Tensor, type TensorSpec } from '@edgefleet/protocol';
+import { EdgefleetError, type TensorSpec } from '@edgefleet/protocol';
+import { tensorSpecsOf, tensorsFromOrt } from '../core/ort-values.js';
 import type { InferenceRuntime, ModelSession } from '../core/runtime.js';
 
 export interface OnnxRuntimeOptions {
@@ -13,21 +14,6 @@ export interface OnnxRuntimeOptions {
   graphOptimizationLevel?: 'disabled' | 'basic' | 'extended' | 'all';
 }
 
-const ELEMENT_TYPES: ReadonlySet<string> = new Set<string>(ElementType.options);
-
-function specsOf(metadata: readonly ort.InferenceSession.ValueMetadata[], kind: string): TensorSpec[] {
-  return metadata.map((m) => {
-    if (!m.isTensor) {
-      throw new EdgefleetError('MODEL_LOAD_FAILED', `${kind} '${m.name}' is not a tensor (sequences and maps are not served)`);
-    }
-    if (!ELEMENT_TYPES.has(m.type)) {
-      throw new EdgefleetError('MODEL_LOAD_FAILED', `${kind} '${m.name}' has unsupported element type ${m.type}`);
-    }
-    // onnxruntime names an unnamed dynamic dim ''; the manifest (readModelInfo) spells it '?'
-    const shape = m.shape.map((d) => (d === '' ? UNNAMED_DIM : d));
-    return { name: m.name, type: m.type as ElementType, shape };
-  });
-}
 
 function runtimeName(): string {
   const version = (ort.env as { versions?: { common?: string } }).versions?.common;
@@ -54,8 +40,8 @@ export function createOnnxRuntime(options: OnnxRuntimeOptions = {}): InferenceRu
       let inputs: TensorSpec[];
       let outputs: TensorSpec[];
       try {
-        inputs = specsOf(session.inputMetadata, 'input');
-        outputs = specsOf(session.outputMetadata, 'output');
+        inputs = tensorSpecsOf(session.inputMetadata, 'input');
+        outputs = tensorSpecsOf(session.outputMetadata, 'output');
       } catch (err) {
         await session.release();
         throw err;
@@ -63,16 +49,6 @@ export function createOnnxRuntime(options: OnnxRuntimeOptions = {}): InferenceRu
       return createSession(session, inputs, outputs);
     },
   };
-}
-
-/** ort's outputs as core Tensors: the same buffers, no copy. */
-function fromOrt(results: ort.InferenceSession.ReturnType): Record<string, Tensor> {
-  const out: Record<string, Tensor> = {};
-  for (const name in results) {
-    const r = results[name] as ort.Tensor;
-    out[name] = { type: r.type as ElementType, dims: r.dims as number[], data: r.data as Tensor['data'] };
-  }
-  return out;
 }
 
 function runFailed(err: unknown): never {
@@ -97,7 +73,7 @@ function createSession(session: ort.InferenceSession, inputs: TensorSpec[], outp
         }
         const pending =
           outputNames === undefined || outputNames.length === 0 ? session.run(ortFeeds) : session.run(ortFeeds, outputNames as string[]);
-        return pending.then(fromOrt, runFailed);
+        return pending.then(tensorsFromOrt, runFailed);
       } catch (err) {
         return Promise.reject(err);
       }
