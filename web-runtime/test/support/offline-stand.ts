@@ -1,4 +1,5 @@
-// (A second set-up beside device-hub.ts, from a parallel branch: folding the two is left for later.)
+// (A second set-up beside device-hub.ts: this one restarts the hub on one data dir and port and keeps a
+// browser profile on disk; the page's controls and Chromium flags come from device-hub.ts.)
 // The set-up of the browser end-to-end tests: the device page built once, a real hub serving it (and MQTT over
 // WebSocket at /mqtt on its HTTP port), headless Chromium, the hub's API, and the device page's own controls
 // (enrol from a config, roll a model out, run the inference form).
@@ -10,11 +11,11 @@ import { expect } from 'vitest';
 import { startHub, type Hub, type HubOptions } from '@edgefleet/hub';
 // @ts-expect-error: a plain .mjs script without declarations
 import { buildDevice } from '../../scripts/build.mjs';
+import { CHROMIUM_ARGS, inferInPage, modelState } from './device-hub.js';
 
-export const CHROMIUM = {
-  executablePath: '/usr/bin/chromium',
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-};
+export const CHROMIUM = { executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS };
+// the page's controls are read the same way in every browser end-to-end test
+export { inferInPage, modelState };
 
 export const launchChromium = (): Promise<Browser> => chromium.launch(CHROMIUM);
 
@@ -95,16 +96,3 @@ export async function rollOut(stand: Stand, bytes: Uint8Array, name: string, ver
   expect((await stand.api('POST', '/rollouts', { model: name, version, targets: { tags: [tags] } })).status).toBe(201);
 }
 
-/** The state column of a model's row in the page's models table. */
-export const modelState = (page: Page, model: string): Promise<string | null> => page.textContent(`#models tbody tr[data-model=${model}] td:nth-child(2)`);
-
-/** Fill the first inference form, run it, return what the page printed. */
-export async function inferInPage(page: Page, text: string): Promise<string> {
-  const form = page.locator('#infer form').first();
-  await form.locator('input').first().fill(text);
-  const out = form.locator('.outputs');
-  await out.evaluate((e) => (e.textContent = ''));
-  await form.locator('button').click();
-  await expect.poll(() => out.textContent()).toMatch(/version|[A-Z_]+:/);
-  return (await out.textContent()) ?? '';
-}
