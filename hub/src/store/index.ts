@@ -3,6 +3,7 @@
 // once per database: telemetry, events, fleet and alarms, device query, deliveries, webhooks, audit,
 // enrolment codes.
 // May import: protocol only. Every room may import it; nothing outside it calls `.prepare(` (a test says so).
+export type { Dialect, SqlDatabase, SqlParams, SqlRunner, SqlValue } from './sql.js';
 export { auditHash, openStore, type Db, type DesiredRow, type DeviceRow, type ModelVersionRow, type Role, type RolloutRow, type RolloutTargets, type Store, type TokenRow } from './db.js';
 export { createAuditStore, type AuditChainRow, type AuditStore } from './audit.js';
 export { createDeliveryRecords, type DeliveryRecords } from './deliveries.js';
