@@ -1,8 +1,9 @@
 // Enrolment from a one-time link in real Chromium against a real hub: an operator clicks "Enrol a browser
-// device" on the dashboard's device page, a fresh browser opens the link it shows, and the device page takes
+// device" on the dashboard's device page, a fresh browser opens the link it shows (its QR code decodes to the same link), and the device page takes
 // the code out of its URL and history before trading it for the agent config; the agent comes online with
 // the new token, coming back to the page starts it from IndexedDB, and the same link opened again is refused with its code.
 import type { Page } from 'playwright-core';
+import jsQR from 'jsqr';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHubBrowser, type HubBrowser } from './support/hub-browser.js';
 
@@ -16,6 +17,26 @@ describe('enrolment from a one-time link', () => {
   });
 
   const watch = (page: Page, errors: string[]) => page.on('pageerror', (e) => errors.push(e.message));
+
+  /** The text of the QR code in a PNG: Chromium (a blank page, no hub CSP) turns the PNG into pixels, jsQR reads them. */
+  async function readQr(png: Buffer): Promise<string | undefined> {
+    const ctx = await stand.browser.newContext();
+    try {
+      const page = await ctx.newPage();
+      const { width, height, rgba } = await page.evaluate(async (src) => {
+        const img = new Image();
+        img.src = src;
+        await img.decode();
+        const canvas = new OffscreenCanvas(img.naturalWidth, img.naturalHeight);
+        const g = canvas.getContext('2d')!;
+        g.drawImage(img, 0, 0);
+        return { width: canvas.width, height: canvas.height, rgba: Array.from(g.getImageData(0, 0, canvas.width, canvas.height).data) };
+      }, `data:image/png;base64,${png.toString('base64')}`);
+      return jsQR(Uint8ClampedArray.from(rgba), width, height)?.data;
+    } finally {
+      await ctx.close();
+    }
+  }
 
   it('enrols the tab that opens the link the dashboard shows, with the code gone from its URL and history', async () => {
     const hub = stand.hub!;
@@ -36,6 +57,8 @@ describe('enrolment from a one-time link', () => {
     await dash.click('.card-enrol button.action-enrol');
     const link = await dash.locator('.card-enrol input.enrol-url').inputValue();
     expect(link).toMatch(new RegExp(`^${hub.urls.http}/device/#enrol=[A-Za-z0-9_-]{43}$`));
+    // the QR code beside it, as the screen shows it, read back by a decoder that is not its encoder
+    expect(await readQr(await dash.locator('.card-enrol svg.enrol-qr').screenshot())).toBe(link);
     await ops.close();
 
     // the device: a browser that has never seen this hub opens the link

@@ -86,6 +86,7 @@ td.metrics { min-width: 160px; }
 .actions { display: flex; flex-wrap: wrap; gap: 8px; align-items: center; margin-bottom: 12px; }
 .action-status { color: var(--muted); font-size: 14px; }
 .enrol-url { flex: 1; min-width: min(100%, 22em); }
+.enrol-qr { display: block; max-width: 100%; height: auto; margin-bottom: 8px; }
 dl.facts { display: grid; grid-template-columns: max-content 1fr; gap: 4px 14px; margin: 0 0 8px; }
 dl.facts dt { color: var(--muted); } dl.facts dd { margin: 0; min-width: 0; overflow-wrap: anywhere; }
 form.filters { display: flex; flex-wrap: wrap; gap: 8px 12px; align-items: flex-end; margin-bottom: 10px; }

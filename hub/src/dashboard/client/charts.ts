@@ -1,18 +1,8 @@
 // Hand-written SVG charts for the dashboard (no CDN, no dependencies): time-series lines with
 // bands and threshold lines, grouped bars with per-category markers; units on every axis, local times.
 
+import { svgEl } from './dom.js';
 import { TZ, fmtNum } from './format.js';
-
-const SVGNS = 'http://www.w3.org/2000/svg';
-
-type SvgChild = Node | string | null | undefined;
-
-function svgEl(tag: string, attrs?: Record<string, string | number | null | undefined> | null, children?: readonly SvgChild[]): SVGElement {
-  const n = document.createElementNS(SVGNS, tag) as SVGElement;
-  if (attrs) for (const [k, v] of Object.entries(attrs)) if (v !== undefined && v !== null) n.setAttribute(k, String(v));
-  for (const c of children || []) if (c !== null && c !== undefined) n.appendChild(typeof c === 'string' ? document.createTextNode(c) : c);
-  return n;
-}
 
 function niceStep(span: number, count: number): number {
   const raw = span / Math.max(1, count);

@@ -27,6 +27,18 @@ export function el<K extends keyof HTMLElementTagNameMap>(tag: K, attrs?: Attrs 
   return n;
 }
 
+const SVGNS = 'http://www.w3.org/2000/svg';
+
+type SvgChild = Node | string | null | undefined;
+
+/** An SVG element (charts, the enrolment QR code): attributes as given, text only as text nodes. */
+export function svgEl(tag: string, attrs?: Record<string, string | number | null | undefined> | null, children?: readonly SvgChild[]): SVGElement {
+  const n = document.createElementNS(SVGNS, tag) as SVGElement;
+  if (attrs) for (const [k, v] of Object.entries(attrs)) if (v !== undefined && v !== null) n.setAttribute(k, String(v));
+  for (const c of children || []) if (c !== null && c !== undefined) n.appendChild(typeof c === 'string' ? document.createTextNode(c) : c);
+  return n;
+}
+
 export function link(href: string, text: string, cls?: string): HTMLAnchorElement {
   return el('a', { href, text, class: cls });
 }

@@ -1,11 +1,12 @@
 // One device: connection, tags, agent and resources, its reported models, recent events, and the
 // health charts of each model it runs (and of a shadow beside it), measured on this device only; for an
-// operator, a one-time link that enrols a browser (or phone) as this device.
+// operator, a one-time link (and its QR code) that enrols a browser (or phone) as this device.
 
 import type { DeviceDetail, EnrolmentCreated, HealthReport } from '../api-types.js';
 import { api, failure } from '../api.js';
 import { badge, card, el, link, table, timeCell, tr } from '../dom.js';
 import { enc, fmtNum, isBadEvent, pct, when } from '../format.js';
+import { qrCode } from '../qr.js';
 import { healthBlock, healthFor, rangePicker } from '../health.js';
 import { canOperate } from '../session.js';
 import type { Page } from './page.js';
@@ -67,6 +68,7 @@ function enrolCard(id: string): HTMLElement {
         });
         shown.replaceChildren(
           el('div', { class: 'actions' }, [url, copy]),
+          qrCode(r.url, 'the one-time enrolment link as a QR code'),
           el('p', { class: 'muted small', text: 'Open it once on the device before ' + when(r.expiresAt) + '. Using it replaces the device’s token: an agent running with the old one is disconnected.' }),
         );
       },
