@@ -1,14 +1,26 @@
 // The device page end to end in real Chromium against a real hub (its /device and MQTT over WebSocket at
-// /mqtt): enrol from the config `POST /devices` returns → push → rollout → active in the browser; the form's
-// outputs equal onnxruntime-node's on the same inputs; a second tab of the same device runs no second agent
+// /mqtt): enrol from the config `POST /devices` returns → push → rollout → active in the browser; the agent's
+// outputs equal a bare onnxruntime-web session's in the same page exactly, and onnxruntime-node's to float32 rounding; a second tab of the same device runs no second agent
 // (one broker connection) and still infers; with the hub stopped a reload opens the page and serves the model
 // from IndexedDB.
 import * as ortNode from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildMlpClassifier } from '@edgefleet/protocol/onnx';
-import { enrolDevice, inferInPage as infer, modelState, startDeviceStand, type DeviceStand } from './support/device-hub.js';
+import { bareOrtWebInPage, enrolDevice, inferAsTab, inferInPage as infer, modelState, startDeviceStand, type DeviceStand, type PageTensors } from './support/device-hub.js';
 
 const MODEL = buildMlpClassifier({ weights: [Float32Array.from([0.5, -0.5, 0.25, -0.25, 1, -1])], biases: [Float32Array.from([0.1, -0.1])] });
+
+/** `feeds` through `model` in onnxruntime-node, as plain arrays. */
+async function onnxruntimeNode(model: Uint8Array, feeds: PageTensors): Promise<PageTensors> {
+  const session = await ortNode.InferenceSession.create(model);
+  try {
+    const inputs = Object.fromEntries(Object.entries(feeds).map(([k, t]) => [k, new ortNode.Tensor('float32', Float32Array.from(t.data), t.dims)]));
+    const out = await session.run(inputs);
+    return Object.fromEntries(Object.entries(out).map(([k, t]) => [k, { type: t.type, dims: [...t.dims], data: Array.from(t.data as ArrayLike<number | bigint>, Number) }]));
+  } finally {
+    await session.release();
+  }
+}
 
 describe('a browser device against a real hub', () => {
   let stand: DeviceStand;
@@ -19,7 +31,7 @@ describe('a browser device against a real hub', () => {
     await stand?.close();
   });
 
-  it('enrols, activates a rollout, infers like onnxruntime-node, shares one agent across tabs and serves offline', async () => {
+  it('enrols, activates a rollout, infers like bare onnxruntime-web and onnxruntime-node, shares one agent across tabs and serves offline', async () => {
     const { ctx, page, errors } = await enrolDevice(stand, 'web-1', { site: 'web' });
     await stand.push('tiny', '1.0.0', MODEL);
     await stand.rollout('tiny', '1.0.0', { site: 'web' });
@@ -29,11 +41,24 @@ describe('a browser device against a real hub', () => {
     expect(reported.platform).toMatch(/^browser-/);
     expect(reported.resources.storageQuotaBytes).toBeGreaterThan(0);
 
-    // the same inputs in onnxruntime-node: the page prints 5 significant digits
-    const session = await ortNode.InferenceSession.create(MODEL);
-    const want = await session.run({ [session.inputNames[0]!]: new ortNode.Tensor('float32', Float32Array.from([1, 2, 3]), [1, 3]) });
-    await session.release();
-    const probs = Array.from(want[session.outputNames[0]!]!.data as Float32Array, (v) => v.toPrecision(5));
+    // the same inputs to the agent (asked as another tab asks it, for the tensors themselves), to a bare
+    // onnxruntime-web session in the same page, and to onnxruntime-node
+    const feeds = { features: { type: 'float32', dims: [1, 3], data: [1, 2, 3] } };
+    const agent = await inferAsTab(page, 'web-1', 'tiny', feeds);
+    expect(agent.version).toBe('1.0.0');
+    const bare = await bareOrtWebInPage(stand, page, MODEL, feeds);
+    expect(agent.outputs).toEqual(bare); // the same engine: to the bit
+    const node = await onnxruntimeNode(MODEL, feeds);
+    expect(Object.keys(agent.outputs).sort()).toEqual(Object.keys(node).sort());
+    for (const [name, want] of Object.entries(node)) {
+      const got = agent.outputs[name]!;
+      expect({ type: got.type, dims: got.dims }).toEqual({ type: want.type, dims: want.dims });
+      // float32 rounding apart: wasm and native MLAS sum MatMul in different orders (a last-bit difference)
+      if (want.type === 'float32') got.data.forEach((v, i) => expect(Math.abs(v - want.data[i]!), `${name}[${i}]`).toBeLessThanOrEqual(1e-6 + 1e-6 * Math.abs(want.data[i]!)));
+      else expect(got.data, name).toEqual(want.data);
+    }
+    // the form shows the same numbers (5 significant digits)
+    const probs = agent.outputs.probabilities!.data.map((v) => v.toPrecision(5));
     const text = await infer(page, '1, 2, 3');
     expect(text).toContain('version 1.0.0');
     expect(text).toContain(probs.join(', '));

@@ -2,9 +2,10 @@
 // /device/ (with MQTT over WebSocket at /mqtt), real Chromium, and the steps every test takes with them —
 // the admin API, enrolling a tab from the config `POST /devices` returns, pushing and rolling out a model,
 // running the page's inference form. `close()` takes down what `startDeviceStand` started.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { expect } from 'vitest';
 import { startHub, type Hub, type HubOptions } from '@edgefleet/hub';
@@ -141,4 +142,62 @@ export async function inferInPage(page: Page, text: string): Promise<string> {
   await form.locator('button').click();
   await expect.poll(() => out.textContent()).toMatch(/version|[A-Z_]+:/);
   return (await out.textContent()) ?? '';
+}
+
+/** Tensors as they cross into and out of a page: plain arrays (int64 as numbers) beside type and dims; inputs are float32. */
+export type PageTensors = Record<string, { type: string; dims: number[]; data: number[] }>;
+
+/**
+ * Ask the device's agent to infer as another tab of the device does: a request on the BroadcastChannel
+ * `edgefleet-agent:<deviceId>` from `page` (the leader answers; its reply carries the tensors, not the
+ * form's rounded text).
+ */
+export async function inferAsTab(page: Page, deviceId: string, model: string, inputs: PageTensors): Promise<{ version: string; outputs: PageTensors }> {
+  return page.evaluate(
+    ({ deviceId, model, inputs }) =>
+      new Promise((resolve, reject) => {
+        const channel = new BroadcastChannel(`edgefleet-agent:${deviceId}`);
+        const from = `test-${Math.random().toString(36).slice(2)}`;
+        const feeds = Object.fromEntries(Object.entries(inputs).map(([k, t]) => [k, { type: t.type, dims: t.dims, data: Float32Array.from(t.data) }]));
+        channel.onmessage = (ev: MessageEvent) => {
+          const m = ev.data as { kind?: string; to?: string; ok?: boolean; result?: { version: string; outputs: Record<string, { type: string; dims: number[]; data: ArrayLike<number | bigint> }> }; error?: { code: string; message: string } };
+          if (m.kind !== 'reply' || m.to !== from) return;
+          channel.close();
+          if (!m.ok || !m.result) return reject(new Error(`${m.error?.code}: ${m.error?.message}`));
+          const outputs = Object.fromEntries(Object.entries(m.result.outputs).map(([k, t]) => [k, { type: t.type, dims: [...t.dims], data: Array.from(t.data, Number) }]));
+          resolve({ version: m.result.version, outputs });
+        };
+        channel.postMessage({ kind: 'request', from, id: 1, request: { op: 'infer', model, inputs: feeds } });
+      }),
+    { deviceId, model, inputs },
+  ) as Promise<{ version: string; outputs: PageTensors }>;
+}
+
+const BARE_ORT = 'bare-ort/ort.wasm.min.mjs';
+
+/**
+ * `model` on `feeds` in a bare onnxruntime-web `InferenceSession` in `page`, on the wasm build the device page
+ * serves: the same engine as the agent's, without the agent. Its ESM entry (the one the bundle takes in) is put
+ * beside the built page, so it loads from the page's own origin under the page's CSP.
+ */
+export async function bareOrtWebInPage(stand: DeviceStand, page: Page, model: Uint8Array, feeds: PageTensors): Promise<PageTensors> {
+  const ortDist = dirname(createRequire(import.meta.url).resolve('onnxruntime-web/ort-wasm-simd-threaded.wasm'));
+  mkdirSync(join(stand.dir, 'device', dirname(BARE_ORT)), { recursive: true });
+  copyFileSync(join(ortDist, basename(BARE_ORT)), join(stand.dir, 'device', BARE_ORT));
+  // a string, so that vitest does not rewrite the import(); the module is left on the page's global
+  await page.evaluate(`import(new URL(${JSON.stringify(BARE_ORT)}, location.href).href).then((m) => { globalThis.bareOrt = m; })`);
+  return page.evaluate(
+    async ({ model, feeds }) => {
+      const assets = JSON.parse(document.getElementById('edgefleet-assets')!.textContent!) as { ort: string };
+      const ort = (globalThis as unknown as { bareOrt: typeof import('onnxruntime-web') }).bareOrt;
+      ort.env.wasm.wasmPaths = new URL(assets.ort, location.href).href;
+      ort.env.wasm.numThreads = 1;
+      const session = await ort.InferenceSession.create(Uint8Array.from(model));
+      const inputs = Object.fromEntries(Object.entries(feeds).map(([k, t]) => [k, new ort.Tensor('float32', Float32Array.from(t.data), t.dims)]));
+      const out = (await session.run(inputs)) as unknown as Record<string, { type: string; dims: readonly number[]; data: ArrayLike<number | bigint> }>;
+      await session.release();
+      return Object.fromEntries(Object.entries(out).map(([k, t]) => [k, { type: t.type, dims: [...t.dims], data: Array.from(t.data, Number) }]));
+    },
+    { model: Array.from(model), feeds },
+  );
 }
