@@ -75,7 +75,7 @@ describe('a browser device against a real hub', () => {
     await second.close();
 
     // the hub goes away: a reload opens from the Service Worker cache and serves v1 from IndexedDB
-    await stand.closeHub();
+    await stand.stopHub();
     await page.reload();
     await expect.poll(() => modelState(page, 'tiny')).toBe('active');
     expect(await page.textContent('#connection')).toBe('offline (serving from this device)');

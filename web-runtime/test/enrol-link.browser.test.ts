@@ -5,12 +5,12 @@
 import type { Page } from 'playwright-core';
 import jsQR from 'jsqr';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startHubBrowser, type HubBrowser } from './support/hub-browser.js';
+import { startDeviceStand, type DeviceStand } from './support/device-hub.js';
 
 describe('enrolment from a one-time link', () => {
-  let stand: HubBrowser;
+  let stand: DeviceStand;
   beforeAll(async () => {
-    stand = await startHubBrowser('edgefleet-enrol-link-');
+    stand = await startDeviceStand({ prefix: 'edgefleet-enrol-link-' });
   });
   afterAll(async () => {
     await stand?.close();
@@ -39,7 +39,7 @@ describe('enrolment from a one-time link', () => {
   }
 
   it('enrols the tab that opens the link the dashboard shows, with the code gone from its URL and history', async () => {
-    const hub = stand.hub!;
+    const hub = stand.hub;
     expect((await stand.api('POST', '/devices', { id: 'web-link' })).status).toBe(201);
     const operator = (await stand.api('POST', '/tokens', { role: 'operator' })).body.token as string;
     const errors: string[] = [];

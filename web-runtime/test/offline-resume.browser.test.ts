@@ -2,20 +2,19 @@
 // by the hub's fleet health (and the device shows as a browser running onnxruntime-web); an outbox filled while
 // the hub is down reaches the restarted hub exactly once; a tab closed mid-download resumes in a reopened tab
 // of the same profile, and the hub serves it only the chunks it lacked.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_CHUNK_SIZE, decodeChunkFrame, parseTopic } from '@edgefleet/protocol';
 import { buildMlpClassifier } from '@edgefleet/protocol/onnx';
 import type { Hub } from '@edgefleet/hub';
 import { seededFloats } from './models.js';
-import { deviceStand, enrolDevice, inferInPage, launchChromium, launchProfile, modelState, rollOut, type Stand } from './support/offline-stand.js';
+import { enrolDevice, inferInPage, modelState, startDeviceStand, type DeviceStand } from './support/device-hub.js';
 
 const TINY = buildMlpClassifier({ weights: [Float32Array.from([0.5, -0.5, 0.25, -0.25, 1, -1])], biases: [Float32Array.from([0.1, -0.1])] });
 // windows of one second: the hub sees telemetry soon after the inferences
 const TELEMETRY = { windowSeconds: 1, probationSeconds: 0 };
+const WEB = { site: 'web' };
 
 /** Records in these object stores of the agent's IndexedDB database (read from the page, beside the worker). */
 const idbCount = (page: Page, deviceId: string, stores: string[]): Promise<number> =>
@@ -69,38 +68,32 @@ const persistedChunks = (page: Page, deviceId: string, sha256: string): Promise<
     { name: `edgefleet-agent:${deviceId}`, sha256 },
   );
 
-const health = async (stand: Stand, model: string, version: string) => {
-  stand.hub!.flush();
+const health = async (stand: DeviceStand, model: string, version: string) => {
+  stand.hub.flush();
   const r = await stand.api('GET', `/health?model=${model}&version=${version}`);
   expect(r.status).toBe(200);
   return r.body.totals as { devices: number; inferences: number; errors: number };
 };
 
 describe('a browser device offline and resuming, against a real hub', () => {
-  let stand: Stand;
-  let browser: Browser;
-  const profiles: string[] = [];
+  let stand: DeviceStand;
   beforeAll(async () => {
-    stand = await deviceStand('edgefleet-weboffline-');
-    browser = await launchChromium();
+    // each test starts its own hub, on a data dir of its own
+    stand = await startDeviceStand({ prefix: 'edgefleet-weboffline-', startHub: false, hub: { telemetry: TELEMETRY } });
   });
   afterEach(async () => {
-    await stand.stop();
+    await stand.stopHub();
   });
   afterAll(async () => {
-    await browser?.close();
     await stand?.close();
-    for (const p of profiles) rmSync(p, { recursive: true, force: true });
   });
 
   it('telemetry of the inferences made in the page is counted by the hub’s fleet health', async () => {
-    await stand.start({ dataDir: join(stand.dir, 'hub-health'), telemetry: TELEMETRY });
-    const ctx = await browser.newContext();
-    ctx.setDefaultTimeout(30_000);
+    await stand.startHub({ dataDir: join(stand.dir, 'hub-health') });
+    const { ctx, page } = await enrolDevice(stand, 'web-health', WEB);
     try {
-      const page = await ctx.newPage();
-      await enrolDevice(stand, page, 'web-health');
-      await rollOut(stand, TINY, 'tiny', '1.0.0');
+      await stand.push('tiny', '1.0.0', TINY);
+      await stand.rollout('tiny', '1.0.0', WEB);
       await expect.poll(() => modelState(page, 'tiny'), { timeout: 60_000 }).toBe('active');
       for (let i = 0; i < 4; i++) expect(await inferInPage(page, `${i}, 1, 2`)).toContain('version 1.0.0');
       await expect.poll(async () => (await health(stand, 'tiny', '1.0.0')).inferences, { timeout: 30_000 }).toBe(4);
@@ -118,27 +111,25 @@ describe('a browser device offline and resuming, against a real hub', () => {
 
   it('an outbox filled offline is delivered exactly once after reconnect', async () => {
     const dataDir = join(stand.dir, 'hub-outbox');
-    const first = await stand.start({ dataDir, telemetry: TELEMETRY });
-    const ctx = await browser.newContext();
-    ctx.setDefaultTimeout(30_000);
+    const first = await stand.startHub({ dataDir });
+    const { ctx, page } = await enrolDevice(stand, 'web-outbox', WEB);
     try {
-      const page = await ctx.newPage();
-      await enrolDevice(stand, page, 'web-outbox');
-      await rollOut(stand, TINY, 'tiny', '1.0.0');
+      await stand.push('tiny', '1.0.0', TINY);
+      await stand.rollout('tiny', '1.0.0', WEB);
       await expect.poll(() => modelState(page, 'tiny'), { timeout: 60_000 }).toBe('active');
       for (let i = 0; i < 2; i++) await inferInPage(page, `${i}, 0, 0`);
       await expect.poll(async () => (await health(stand, 'tiny', '1.0.0')).inferences, { timeout: 30_000 }).toBe(2);
 
       // the hub goes away (its data dir stays): the page serves, its windows close into the IndexedDB outbox
       const port = new URL(first.urls.http).port;
-      await stand.stop();
+      await stand.stopHub();
       await expect.poll(() => page.textContent('#connection')).toBe('offline (serving from this device)');
       const OFFLINE = 5;
       for (let i = 0; i < OFFLINE; i++) expect(await inferInPage(page, `${i}, 2, 4`)).toContain('version 1.0.0');
       await expect.poll(() => idbCount(page, 'web-outbox', ['outbox', 'batches']), { timeout: 30_000 }).toBeGreaterThan(0);
 
       // the same hub again, on the same port: the page's config still points at it
-      await stand.start({ dataDir, http: `127.0.0.1:${port}`, telemetry: TELEMETRY });
+      await stand.startHub({ dataDir, http: `127.0.0.1:${port}` });
       await expect.poll(() => page.textContent('#connection'), { timeout: 60_000 }).toBe('online');
       await expect.poll(async () => (await health(stand, 'tiny', '1.0.0')).inferences, { timeout: 30_000 }).toBe(2 + OFFLINE);
       // delivered and confirmed: nothing left to resend, and nothing was counted twice
@@ -150,7 +141,7 @@ describe('a browser device offline and resuming, against a real hub', () => {
   });
 
   it('a tab closed mid-download and reopened fetches only the chunks it lacked', async () => {
-    const hub = await stand.start({ dataDir: join(stand.dir, 'hub-resume'), telemetry: TELEMETRY });
+    const hub = await stand.startHub({ dataDir: join(stand.dir, 'hub-resume') });
     // ~4.8 MB of incompressible weights: features [1, 4] → 200 000 hidden → 2 classes, 74 chunks of 64 KiB
     const H = 200_000;
     const big = buildMlpClassifier({ weights: [seededFloats(4 * H, 21, 0.01), seededFloats(H * 2, 22, 0.01)], biases: [seededFloats(H, 23, 0.01), seededFloats(2, 24, 0.01)] });
@@ -159,16 +150,15 @@ describe('a browser device offline and resuming, against a real hub', () => {
     const tap = chunkTap(hub);
     const FIRST = 24; // chunks the hub lets through before the tab closes
 
-    const profile = mkdtempSync(join(tmpdir(), 'edgefleet-webprofile-'));
-    profiles.push(profile);
-    let ctx = await launchProfile(profile);
+    let ctx = await stand.launchProfile('resume');
     ctx.setDefaultTimeout(30_000);
     let page = await ctx.newPage();
     let held = new Set<number>();
     try {
-      await enrolDevice(stand, page, 'web-resume');
+      await enrolDevice(stand, 'web-resume', WEB, page);
       tap.allow(FIRST);
-      await rollOut(stand, big, 'big', '1.0.0');
+      await stand.push('big', '1.0.0', big);
+      await stand.rollout('big', '1.0.0', WEB);
       // the first chunks are written and their bits persisted; the rest never comes: the tab closes mid-download
       await expect.poll(() => tap.served(0).length, { timeout: 60_000 }).toBe(FIRST);
       // (a chunk may have come twice, unicast and multicast: the device holds each once)
@@ -183,7 +173,7 @@ describe('a browser device offline and resuming, against a real hub', () => {
 
     // the same profile reopened: the page starts the agent again from IndexedDB and resumes
     tap.next();
-    ctx = await launchProfile(profile);
+    ctx = await stand.launchProfile('resume');
     ctx.setDefaultTimeout(30_000);
     const events: string[] = [];
     try {

@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 // @ts-expect-error: a plain .mjs script without declarations
 import { buildDevice } from '../scripts/build.mjs';
 import { config } from './support.js';
+import { CHROMIUM } from './support/chromium.js';
 
 const TYPES: Record<string, string> = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript', '.mjs': 'text/javascript', '.css': 'text/css', '.wasm': 'application/wasm' };
 
@@ -45,10 +46,7 @@ describe('the device page in Chromium', () => {
     await buildDevice({ outDir: join(dir, 'device')});
     server = await serve(join(dir, 'device'));
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/device/`;
-    browser = await chromium.launch({
-      executablePath: '/usr/bin/chromium',
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-    });
+    browser = await chromium.launch(CHROMIUM);
   });
   afterAll(async () => {
     await browser?.close();

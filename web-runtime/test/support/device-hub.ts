@@ -1,7 +1,9 @@
 // The stand of the browser end-to-end tests: the device page built into a temp dir, a real hub serving it at
-// /device/ (with MQTT over WebSocket at /mqtt), real Chromium, and the steps every test takes with them —
-// the admin API, enrolling a tab from the config `POST /devices` returns, pushing and rolling out a model,
-// running the page's inference form. `close()` takes down what `startDeviceStand` started.
+// /device/ (with MQTT over WebSocket at /mqtt), real Chromium, and the steps the tests take with them: the
+// admin API, enrolling a tab from the config `POST /devices` returns, pushing and rolling out a model, running
+// the page's inference form, asking the agent as another tab does, a bare onnxruntime-web beside it. The hub
+// can be stopped and started again on the same data dir and port (offline, reconnect), and a browser profile
+// kept on disk (a tab closed and reopened). `close()` takes down what `startDeviceStand` started.
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -11,8 +13,7 @@ import { expect } from 'vitest';
 import { startHub, type Hub, type HubOptions } from '@edgefleet/hub';
 // @ts-expect-error: a plain .mjs script without declarations
 import { buildDevice } from '../../scripts/build.mjs';
-
-export const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
+import { CHROMIUM } from './chromium.js';
 
 export interface ApiAnswer {
   status: number;
@@ -20,55 +21,52 @@ export interface ApiAnswer {
 }
 
 export interface DeviceStand {
-  /** The running hub; throws once `closeHub()` took it down. */
+  /** The running hub; throws while none runs (stopped, or the stand was started without one). */
   readonly hub: Hub;
   readonly browser: Browser;
-  /** The temp dir: `device/` (the built page) and `hub/` (the hub's data dir, `hub/artifacts/<sha256>`). */
+  /** The temp dir: `device/` (the built page), `hub/` (the default data dir, `hub/artifacts/<sha256>`), profiles. */
   readonly dir: string;
-  /** The device page's URL on the hub. */
+  /** The device page's URL on the running hub. */
   readonly base: string;
-  api(method: string, path: string, body?: unknown): Promise<ApiAnswer>;
+  /** The hub's API as its admin (or as `token`): JSON (or a FormData upload) in, `{ status, body }` out. */
+  api(method: string, path: string, body?: unknown, token?: string): Promise<ApiAnswer>;
   /** Push a model version (201 expected). */
   push(name: string, version: string, bytes: Uint8Array): Promise<ApiAnswer>;
   /** Roll `name@version` out to the devices with these tags (201 expected). */
   rollout(name: string, version: string, tags: Record<string, string>): Promise<ApiAnswer>;
-  /** Stop the hub now (the browser stays); later calls of `close()` skip it. */
-  closeHub(): Promise<void>;
+  /**
+   * Start a hub serving the page, stopping one that runs. Options go over the stand's `hub` options and the
+   * defaults (data dir `dir/hub`, port 0): the same `dataDir` and `http: '127.0.0.1:<port>'` bring a stopped hub back.
+   */
+  startHub(options?: Partial<HubOptions>): Promise<Hub>;
+  /** Stop the hub now (its data dir and the browser stay); a no-op when none runs. */
+  stopHub(): Promise<void>;
+  /** A browser profile on disk (under `dir`), its IndexedDB and Service Worker kept across closing the context. */
+  launchProfile(name: string): Promise<BrowserContext>;
   close(): Promise<void>;
 }
 
 export interface StandOptions {
-  /** Hub options besides the data dir, addresses and page dir (e.g. `telemetry` settings). */
+  /** The temp dir's name prefix. */
+  prefix?: string;
+  /** Hub options besides the data dir, addresses and page dir (e.g. `telemetry` settings), for every hub started. */
   hub?: Partial<HubOptions>;
+  /** Start the hub now (default); false: the test calls `startHub()` itself. */
+  startHub?: boolean;
 }
 
 export async function startDeviceStand(options: StandOptions = {}): Promise<DeviceStand> {
-  const dir = mkdtempSync(join(tmpdir(), 'edgefleet-webdevice-'));
+  const dir = mkdtempSync(join(tmpdir(), options.prefix ?? 'edgefleet-webdevice-'));
+  const pageDir = join(dir, 'device');
   let hub: Hub | null = null;
   let browser: Browser | null = null;
-  const close = async (): Promise<void> => {
-    await browser?.close();
-    browser = null;
-    await hub?.close();
-    hub = null;
-    rmSync(dir, { recursive: true, force: true });
-  };
-  try {
-    await buildDevice({ outDir: join(dir, 'device') });
-    hub = await startHub({ ...options.hub, dataDir: join(dir, 'hub'), http: '127.0.0.1:0', mqtt: '127.0.0.1:0', devicePageDir: join(dir, 'device') });
-    browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
-  } catch (err) {
-    await close();
-    throw err;
-  }
   const running = (): Hub => {
-    if (!hub) throw new Error('the hub was stopped');
+    if (!hub) throw new Error('no hub running');
     return hub;
   };
-  const base = `${running().urls.http}/device/`;
-  const api = async (method: string, path: string, body?: unknown): Promise<ApiAnswer> => {
+  const api = async (method: string, path: string, body?: unknown, token?: string): Promise<ApiAnswer> => {
     const h = running();
-    const init: RequestInit = { method, headers: { authorization: `Bearer ${h.adminToken}` } };
+    const init: RequestInit = { method, headers: { authorization: `Bearer ${token ?? h.adminToken}` } };
     if (body instanceof FormData) init.body = body;
     else if (body !== undefined) {
       init.body = JSON.stringify(body);
@@ -77,7 +75,7 @@ export async function startDeviceStand(options: StandOptions = {}): Promise<Devi
     const res = await fetch(`${h.urls.http}/api/v1${path}`, init);
     return { status: res.status, body: (await res.json().catch(() => null)) as any };
   };
-  return {
+  const stand: DeviceStand = {
     get hub() {
       return running();
     },
@@ -85,7 +83,9 @@ export async function startDeviceStand(options: StandOptions = {}): Promise<Devi
       return browser!;
     },
     dir,
-    base,
+    get base() {
+      return `${running().urls.http}/device/`;
+    },
     api,
     async push(name, version, bytes) {
       const form = new FormData();
@@ -101,22 +101,47 @@ export async function startDeviceStand(options: StandOptions = {}): Promise<Devi
       expect(r.status, JSON.stringify(r.body)).toBe(201);
       return r;
     },
-    async closeHub() {
-      await hub?.close();
-      hub = null;
+    async startHub(more = {}) {
+      await stand.stopHub();
+      hub = await startHub({ dataDir: join(dir, 'hub'), http: '127.0.0.1:0', mqtt: '127.0.0.1:0', ...options.hub, ...more, devicePageDir: pageDir });
+      return hub;
     },
-    close,
+    async stopHub() {
+      const h = hub;
+      hub = null;
+      await h?.close();
+    },
+    launchProfile: (name) => chromium.launchPersistentContext(join(dir, 'profiles', name), CHROMIUM),
+    async close() {
+      await browser?.close();
+      browser = null;
+      await stand.stopHub();
+      rmSync(dir, { recursive: true, force: true });
+    },
   };
+  try {
+    await buildDevice({ outDir: pageDir });
+    if (options.startHub !== false) await stand.startHub();
+    browser = await chromium.launch(CHROMIUM);
+  } catch (err) {
+    await stand.close();
+    throw err;
+  }
+  return stand;
 }
 
 /**
- * A new browser context (its own storage: its own device) with a page at /device/ enrolled as `id`, online.
- * Page errors are collected in `errors`.
+ * A page at /device/ enrolled as `id` (tags `tags`), online: in a new browser context (its own storage: its own
+ * device) unless `page` is given (e.g. one of a profile on disk). Page errors are collected in `errors`.
  */
-export async function enrolDevice(stand: DeviceStand, id: string, tags: Record<string, string>): Promise<{ ctx: BrowserContext; page: Page; errors: string[] }> {
-  const ctx = await stand.browser.newContext();
-  ctx.setDefaultTimeout(30_000);
-  const page = await ctx.newPage();
+export async function enrolDevice(stand: DeviceStand, id: string, tags: Record<string, string>, page?: Page): Promise<{ ctx: BrowserContext; page: Page; errors: string[] }> {
+  let ctx: BrowserContext;
+  if (page) ctx = page.context();
+  else {
+    ctx = await stand.browser.newContext();
+    ctx.setDefaultTimeout(30_000);
+    page = await ctx.newPage();
+  }
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
   await page.goto(stand.base);
