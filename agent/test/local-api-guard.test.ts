@@ -5,7 +5,8 @@
 import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildModel } from '@edgefleet/protocol/onnx';
-import { multiIoModel, typesModel } from './support/models.js';
+import { multiIoModel } from '@edgefleet/protocol/testing';
+import { typesModel } from './support/models.js';
 import { startTestServer, type TestServer } from './support/local-api-server.js';
 
 const MAX_ROWS = 100;

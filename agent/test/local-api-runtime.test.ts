@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EdgefleetError } from '@edgefleet/protocol';
 import { createOnnxRuntime } from '../src/node/onnx-runtime.js';
 import type { ModelSession } from '../src/core/runtime.js';
-import { multiIoModel } from './support/models.js';
+import { multiIoModel } from '@edgefleet/protocol/testing';
 
 const runtime = createOnnxRuntime({ intraOpNumThreads: 1 });
 let session: ModelSession;

@@ -2,7 +2,7 @@
 // bad requests that each get the right 4xx + code without disturbing good requests running beside them.
 import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { multiIoModel } from './support/models.js';
+import { multiIoModel } from '@edgefleet/protocol/testing';
 import { startTestServer, type TestServer } from './support/local-api-server.js';
 
 const MAX_BODY = 256 * 1024;

@@ -13,7 +13,7 @@ import { createAgent, type Agent } from '@edgefleet/agent';
 import { buildModel, UNNAMED_DIM } from '@edgefleet/protocol/onnx';
 import { tmpDir } from './support/fleet-harness.js';
 import { hubApi } from './support/hub-api.js';
-import { seededFloats } from './support/models.js';
+import { seededFloats } from '@edgefleet/protocol/testing';
 
 const require = createRequire(import.meta.url);
 const dist = (pkg: string, file: string): Uint8Array =>

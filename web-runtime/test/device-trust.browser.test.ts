@@ -15,11 +15,11 @@ import * as ortNode from 'onnxruntime-node';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Envelope, generateKeyPair, signDocument, topics, type DesiredState } from '@edgefleet/protocol';
-import { buildMlpClassifier, buildModel } from '@edgefleet/protocol/onnx';
-import { seededFloats } from './models.js';
+import { buildModel } from '@edgefleet/protocol/onnx';
+import { seededClassifier } from '@edgefleet/protocol/testing';
 import { enrolDevice, inferInPage as infer, modelState, startDeviceStand, type DeviceStand } from './support/device-hub.js';
 
-const mlp = (seed: number): Uint8Array => buildMlpClassifier({ weights: [seededFloats(6, seed)], biases: [seededFloats(2, seed + 1, 0.1)] });
+const mlp = (seed: number): Uint8Array => seededClassifier({ seed, features: 3, classes: 2 });
 const V1 = mlp(1);
 
 /**

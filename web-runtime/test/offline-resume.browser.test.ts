@@ -8,7 +8,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_CHUNK_SIZE, decodeChunkFrame, parseTopic } from '@edgefleet/protocol';
 import { buildMlpClassifier } from '@edgefleet/protocol/onnx';
 import type { Hub } from '@edgefleet/hub';
-import { seededFloats } from './models.js';
+import { seededClassifier } from '@edgefleet/protocol/testing';
 import { enrolDevice, inferInPage, modelState, startDeviceStand, type DeviceStand } from './support/device-hub.js';
 
 const TINY = buildMlpClassifier({ weights: [Float32Array.from([0.5, -0.5, 0.25, -0.25, 1, -1])], biases: [Float32Array.from([0.1, -0.1])] });
@@ -143,8 +143,7 @@ describe('a browser device offline and resuming, against a real hub', () => {
   it('a tab closed mid-download and reopened fetches only the chunks it lacked', async () => {
     const hub = await stand.startHub({ dataDir: join(stand.dir, 'hub-resume') });
     // ~4.8 MB of incompressible weights: features [1, 4] → 200 000 hidden → 2 classes, 74 chunks of 64 KiB
-    const H = 200_000;
-    const big = buildMlpClassifier({ weights: [seededFloats(4 * H, 21, 0.01), seededFloats(H * 2, 22, 0.01)], biases: [seededFloats(H, 23, 0.01), seededFloats(2, 24, 0.01)] });
+    const big = seededClassifier({ seed: 21, features: 4, hidden: 200_000, classes: 2, scale: 0.01 });
     const chunkCount = Math.ceil(big.length / DEFAULT_CHUNK_SIZE);
     expect(chunkCount).toBeGreaterThan(40);
     const tap = chunkTap(hub);

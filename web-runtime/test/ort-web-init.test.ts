@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EdgefleetError } from '@edgefleet/protocol';
 import { createOrtWebRuntime, diagnoseWasmFetch } from '@edgefleet/web-runtime';
-import { mlpClassifier } from './models.js';
+import { seededClassifier } from '@edgefleet/protocol/testing';
 
 let server: Server;
 let base: string;
@@ -53,7 +53,7 @@ describe('wasm initialisation failures', () => {
 
   it('surfaces a failed initialisation as UNAVAILABLE naming the 404, on this load and every later one', async () => {
     const runtime = createOrtWebRuntime({ wasmPaths: `${base}/missing/` });
-    const first = await rejection(runtime.load(mlpClassifier()));
+    const first = await rejection(runtime.load(seededClassifier({ seed: 11, hidden: 8 })));
     expect(first.code).toBe('UNAVAILABLE');
     expect(first.message).toMatch(/could not start its wasm backend/);
     expect(first.message).toMatch(/ort-wasm-simd-threaded\.wasm answered HTTP 404/);
@@ -61,7 +61,7 @@ describe('wasm initialisation failures', () => {
 
     // ort latches the failure: a later load, even from a runtime with good paths, gets the same clear error
     const later = createOrtWebRuntime({ wasmPaths: `${base}/good/` });
-    const second = await rejection(later.load(mlpClassifier()));
+    const second = await rejection(later.load(seededClassifier({ seed: 11, hidden: 8 })));
     expect(second).toBe(first);
     expect(later.initError).toBe(first);
   });

@@ -6,7 +6,29 @@ import * as ortNode from 'onnxruntime-node';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { EdgefleetError, type Tensor } from '@edgefleet/protocol';
 import { createOrtWebRuntime, type OrtWebRuntime } from '@edgefleet/web-runtime';
-import { mlpClassifier, multiIoModel, seededFloats, unnamedDimModel } from './models.js';
+import { buildModel } from '@edgefleet/protocol/onnx';
+import { multiIoModel, seededClassifier, seededFloats } from '@edgefleet/protocol/testing';
+
+/** A tiny MLP: features [batch, 4] → 8 hidden (relu) → probabilities [batch, 3] and label [batch] (INT64). */
+const MLP = { seed: 11, hidden: 8 };
+
+/** Doubles an INT32 and a UINT8 tensor with an unnamed dynamic dim (spelled '?' in specs). */
+function unnamedDimModel(): Uint8Array {
+  return buildModel({
+    inputs: [
+      { name: 'i32', type: 'int32', shape: [2, '?'] },
+      { name: 'u8', type: 'uint8', shape: [2, '?'] },
+    ],
+    outputs: [
+      { name: 'i32_out', type: 'int32', shape: [2, '?'] },
+      { name: 'u8_out', type: 'uint8', shape: [2, '?'] },
+    ],
+    nodes: [
+      { op: 'Add', inputs: ['i32', 'i32'], outputs: ['i32_out'] },
+      { op: 'Add', inputs: ['u8', 'u8'], outputs: ['u8_out'] },
+    ],
+  });
+}
 
 const ORT_WEB_DIST = pathToFileURL(fileURLToPath(new URL('../../node_modules/onnxruntime-web/dist/', import.meta.url))).href;
 
@@ -69,7 +91,7 @@ describe('onnxruntime-web runtime (wasm, under Node)', () => {
   });
 
   it('classifies with a tiny MLP as onnxruntime-node does, honouring outputNames', async () => {
-    const model = mlpClassifier();
+    const model = seededClassifier(MLP);
     const session = await runtime.load(model);
     expect(session.inputs).toEqual([{ name: 'features', type: 'float32', shape: ['batch', 4] }]);
     expect(session.outputs).toEqual([
@@ -128,7 +150,7 @@ describe('onnxruntime-web runtime (wasm, under Node)', () => {
   });
 
   it('refuses a corrupt model with MODEL_LOAD_FAILED and keeps loading good ones', async () => {
-    const good = mlpClassifier();
+    const good = seededClassifier(MLP);
     const corrupt = good.slice(0, Math.floor(good.length / 2));
     expect(await codeOf(runtime.load(corrupt))).toBe('MODEL_LOAD_FAILED');
     expect(await codeOf(runtime.load(new Uint8Array([1, 2, 3])))).toBe('MODEL_LOAD_FAILED');
@@ -138,7 +160,7 @@ describe('onnxruntime-web runtime (wasm, under Node)', () => {
   });
 
   it('fails a run with wrong feeds as INFERENCE_FAILED and a run after release as UNAVAILABLE', async () => {
-    const session = await runtime.load(mlpClassifier());
+    const session = await runtime.load(seededClassifier(MLP));
     const wrong = { features: { type: 'float32' as const, dims: [1, 5], data: new Float32Array(5) } };
     expect(await codeOf(session.run(wrong))).toBe('INFERENCE_FAILED');
     await session.release();

@@ -27,8 +27,7 @@ import {
   type TelemetrySettings,
   type TensorData,
 } from '@edgefleet/protocol';
-import { buildMlpClassifier } from '@edgefleet/protocol/onnx';
-import { seededFloats as floats } from './models.js';
+import { seededClassifier, seededFloats as floats } from '@edgefleet/protocol/testing';
 
 export interface Published {
   topic: string;
@@ -50,22 +49,14 @@ export interface ModelBuild {
 
 const seed = (n: number): Uint8Array => new Uint8Array(32).fill(n);
 
-/** Deterministic floats in [-scale, scale]: the local API tests' generator, under the name these tests use. */
-export { seededFloats as floats } from './models.js';
+/** Deterministic floats in [-scale, scale): protocol's test generator, under the name these tests use. */
+export { floats };
 
 export const FEATURES = 4;
 export const CLASSES = 3;
 
 /** A softmax classifier features[batch, 4] → probabilities[batch, 3], label[batch]; `hidden` makes it bigger. */
-export function classifier(weightSeed: number, hidden = 0): Uint8Array {
-  if (hidden === 0) {
-    return buildMlpClassifier({ weights: [floats(FEATURES * CLASSES, weightSeed)], biases: [floats(CLASSES, weightSeed + 1)] });
-  }
-  return buildMlpClassifier({
-    weights: [floats(FEATURES * hidden, weightSeed), floats(hidden * CLASSES, weightSeed + 2)],
-    biases: [floats(hidden, weightSeed + 1), floats(CLASSES, weightSeed + 3)],
-  });
-}
+export const classifier = (weightSeed: number, hidden = 0): Uint8Array => seededClassifier({ seed: weightSeed, features: FEATURES, classes: CLASSES, hidden });
 
 /** Bare onnxruntime-node on the same bytes: the reference answer. */
 export async function bareRun(bytes: Uint8Array, x: Float32Array, rows: number): Promise<{ probabilities: Float32Array; label: BigInt64Array }> {

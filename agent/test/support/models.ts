@@ -1,52 +1,9 @@
 // ONNX models for the local API tests, built with the project's own tooling (`buildModel`), and a
-// bare onnxruntime-node runner to compare against.
+// bare onnxruntime-node runner to compare against (models the browser agent's tests share are in @edgefleet/protocol/testing).
 
 import * as ort from 'onnxruntime-node';
 import { buildModel } from '@edgefleet/protocol/onnx';
-import { createRng } from '@edgefleet/protocol/testing';
-
-/** Deterministic weights (mulberry32) so failures reproduce. */
-export function seededFloats(n: number, seed: number, scale = 1): Float32Array {
-  const rng = createRng(seed);
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) out[i] = (rng() * 2 - 1) * scale;
-  return out;
-}
-
-/**
- * Three inputs (FP32 [batch, 3], INT64 [batch], BOOL [batch]) and four outputs:
- * y = x·W [batch, 2], ids2 = ids·2 + 1 (INT64), picked = where(mask, Σx, -1) (FP32), nmask = ¬mask (BOOL).
- */
-export function multiIoModel(): Uint8Array {
-  return buildModel({
-    inputs: [
-      { name: 'x', type: 'float32', shape: ['batch', 3] },
-      { name: 'ids', type: 'int64', shape: ['batch'] },
-      { name: 'mask', type: 'bool', shape: ['batch'] },
-    ],
-    outputs: [
-      { name: 'y', type: 'float32', shape: ['batch', 2] },
-      { name: 'ids2', type: 'int64', shape: ['batch'] },
-      { name: 'picked', type: 'float32', shape: ['batch'] },
-      { name: 'nmask', type: 'bool', shape: ['batch'] },
-    ],
-    initializers: [
-      { name: 'W', type: 'float32', dims: [3, 2], data: seededFloats(6, 1) },
-      { name: 'two', type: 'int64', dims: [], data: [2n] },
-      { name: 'one', type: 'int64', dims: [], data: [1n] },
-      { name: 'axes', type: 'int64', dims: [1], data: [1n] },
-      { name: 'minus1', type: 'float32', dims: [], data: [-1] },
-    ],
-    nodes: [
-      { op: 'MatMul', inputs: ['x', 'W'], outputs: ['y'] },
-      { op: 'Mul', inputs: ['ids', 'two'], outputs: ['ids_x2'] },
-      { op: 'Add', inputs: ['ids_x2', 'one'], outputs: ['ids2'] },
-      { op: 'ReduceSum', inputs: ['x', 'axes'], outputs: ['sum'], attributes: { keepdims: 0 } },
-      { op: 'Where', inputs: ['mask', 'sum', 'minus1'], outputs: ['picked'] },
-      { op: 'Not', inputs: ['mask'], outputs: ['nmask'] },
-    ],
-  });
-}
+import { seededFloats } from '@edgefleet/protocol/testing';
 
 /** Pass-through of FP64, INT32, INT8 and UINT8 (each doubled) with a fixed leading dim. */
 export function typesModel(): Uint8Array {

@@ -1,9 +1,10 @@
-// Small ONNX models for the web runtime's tests, built with protocol's own builder (no Python here).
+// Small real ONNX models for tests, built with protocol's own builder (no Python, no fixtures on disk), from
+// seeded weights so a failure reproduces. Shared by the Node agent's and the browser agent's tests.
 
-import { buildMlpClassifier, buildModel } from '@edgefleet/protocol/onnx';
-import { createRng } from '@edgefleet/protocol/testing';
+import { buildMlpClassifier, buildModel } from '../onnx/index.js';
+import { createRng } from './random.js';
 
-/** Deterministic weights (mulberry32) so failures reproduce. */
+/** `n` deterministic floats, uniform in [-scale, scale) (mulberry32 from `seed`). */
 export function seededFloats(n: number, seed: number, scale = 1): Float32Array {
   const rng = createRng(seed);
   const out = new Float32Array(n);
@@ -11,11 +12,26 @@ export function seededFloats(n: number, seed: number, scale = 1): Float32Array {
   return out;
 }
 
-/** A tiny MLP classifier: features [batch, 4] → 8 hidden (relu) → probabilities [batch, 3] and label [batch] (INT64). */
-export function mlpClassifier(): Uint8Array {
+export interface SeededClassifierSpec {
+  /** Seed of the first weight matrix; the other tensors take the next seeds. */
+  seed: number;
+  /** Input width (default 4). */
+  features?: number;
+  /** Classes (default 3). */
+  classes?: number;
+  /** Width of one hidden relu layer; 0 (default) is softmax regression. It sets the file's size: ~4·hidden·(features + classes + 1) bytes. */
+  hidden?: number;
+  /** Weights and biases in [-scale, scale) (default 1). */
+  scale?: number;
+}
+
+/** `features` [batch, F] float32 → `probabilities` [batch, C] and `label` [batch] int64, from seeded weights. */
+export function seededClassifier(spec: SeededClassifierSpec): Uint8Array {
+  const { seed, features = 4, classes = 3, hidden = 0, scale = 1 } = spec;
+  if (hidden === 0) return buildMlpClassifier({ weights: [seededFloats(features * classes, seed, scale)], biases: [seededFloats(classes, seed + 1, scale)] });
   return buildMlpClassifier({
-    weights: [seededFloats(32, 11), seededFloats(24, 13)],
-    biases: [seededFloats(8, 12, 0.1), seededFloats(3, 14, 0.1)],
+    weights: [seededFloats(features * hidden, seed, scale), seededFloats(hidden * classes, seed + 2, scale)],
+    biases: [seededFloats(hidden, seed + 1, scale), seededFloats(classes, seed + 3, scale)],
   });
 }
 
@@ -50,24 +66,6 @@ export function multiIoModel(): Uint8Array {
       { op: 'ReduceSum', inputs: ['x', 'axes'], outputs: ['sum'], attributes: { keepdims: 0 } },
       { op: 'Where', inputs: ['mask', 'sum', 'minus1'], outputs: ['picked'] },
       { op: 'Not', inputs: ['mask'], outputs: ['nmask'] },
-    ],
-  });
-}
-
-/** Doubles an INT32 and a UINT8 tensor with an unnamed dynamic dim (spelled '?' in specs). */
-export function unnamedDimModel(): Uint8Array {
-  return buildModel({
-    inputs: [
-      { name: 'i32', type: 'int32', shape: [2, '?'] },
-      { name: 'u8', type: 'uint8', shape: [2, '?'] },
-    ],
-    outputs: [
-      { name: 'i32_out', type: 'int32', shape: [2, '?'] },
-      { name: 'u8_out', type: 'uint8', shape: [2, '?'] },
-    ],
-    nodes: [
-      { op: 'Add', inputs: ['i32', 'i32'], outputs: ['i32_out'] },
-      { op: 'Add', inputs: ['u8', 'u8'], outputs: ['u8_out'] },
     ],
   });
 }
