@@ -35,11 +35,12 @@ export interface BrokerClientOptions {
 }
 
 /** A SUBACK refusal (reason code ≥ 0x80; mqtt.js v5 fails the subscribe with it) as the hub's error. */
-function refused(topic: string, err: Error & { code?: unknown }): EdgefleetError {
-  const code = typeof err.code === 'number' ? ` (reason 0x${err.code.toString(16)})` : '';
+function refused(topic: string, err: Error & { packet?: { granted?: unknown[] } }): EdgefleetError {
+  const reason = err.packet?.granted?.find((g): g is number => typeof g === 'number' && g >= 0x80);
+  const code = reason !== undefined ? ` (reason code 0x${reason.toString(16)})` : '';
   return new EdgefleetError(
     'FORBIDDEN',
-    `broker refused the hub's subscription to ${topic}${code}: ${err.message}; the hub's broker user needs read access to the device topics, and the broker MQTT 5 shared subscriptions (README "Brokers")`,
+    `broker refused the hub's subscription to ${topic}: ${err.message}${code}; the hub's broker user must be allowed to subscribe to it (README "Brokers": ACLs for shared subscriptions)`,
     { cause: err },
   );
 }
