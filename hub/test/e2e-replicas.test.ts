@@ -8,7 +8,9 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createAgent, type Agent } from '@edgefleet/agent';
-import { apiClient, tempDir, tinyModel, waitFor } from './helpers.js';
+import { startHub, type Hub } from '@edgefleet/hub';
+import { topics } from '@edgefleet/protocol';
+import { apiClient, connectDevice, endClient, tempDir, tinyModel, waitFor } from './helpers.js';
 import { MOSQUITTO, killHard, spawnHub, startMosquitto, type HubProcess, type MosquittoProcess } from './processes.js';
 
 const HUB_PASSWORD = 'hub-secret-for-tests-only';
@@ -152,4 +154,42 @@ describe.skipIf(!existsSync(MOSQUITTO))('two hub replicas on one Mosquitto (MQTT
       expect(h.stderr()).not.toMatch(/refused|FORBIDDEN/);
     }
   }, 180_000);
+
+  it('a replica on a new session learns the retained status and report a device sent while no hub was there', async () => {
+    const own = tempDir('edgefleet-replica-late-');
+    const mq = await startMosquitto(own.path, HUB_PASSWORD, [], { hubUsers: ['edgefleet_hub_x', 'edgefleet_hub_y'] });
+    const start = (r: string) =>
+      startHub({ dataDir: join(own.path, 'hub'), http: '127.0.0.1:0', broker: mq.hubUrlFor(`edgefleet_hub_${r}`), replicaId: r, mosquittoPasswordFile: mq.passwd, mosquittoPidFile: mq.pidFile, log: () => {} });
+    let hub: Hub | undefined;
+    let device: Awaited<ReturnType<typeof connectDevice>> | undefined;
+    try {
+      hub = await start('x');
+      const token = (await apiClient(hub.urls.http, hub.adminToken).post('/devices', { id: 'dev-late' })).body.token as string;
+      await hub.close();
+      hub = undefined;
+      device = await waitFor(() => connectDevice(`mqtt://127.0.0.1:${mq.port}`, 'dev-late', token).catch(() => null), 'dev-late connects');
+      const at = new Date().toISOString();
+      await device.publishAsync(topics.status('dev-late'), 'online', { qos: 1, retain: true });
+      await device.publishAsync(
+        topics.reported('dev-late'),
+        JSON.stringify({ deviceId: 'dev-late', agentVersion: '1.2.3', runtime: 'node', platform: 'linux-x64', desiredSequence: 0, keyringVersion: 1, models: {}, at }),
+        { qos: 1, retain: true },
+      );
+      // replica y has never connected: nothing is queued for it, only the broker's retained copies tell it
+      hub = await start('y');
+      const h = hub;
+      const api = apiClient(h.urls.http, h.adminToken);
+      const d = await waitFor(async () => {
+        h.flush();
+        const row = (await api.get('/devices/dev-late')).body.device as { status: string; reported: unknown };
+        return row.status === 'online' && row.reported ? row : null;
+      }, 'the retained status and report stored');
+      expect(d.reported).toMatchObject({ agentVersion: '1.2.3', at });
+    } finally {
+      await endClient(device);
+      await hub?.close();
+      await mq.stop();
+      own.remove();
+    }
+  });
 });
