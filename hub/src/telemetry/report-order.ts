@@ -4,8 +4,9 @@
 //
 // The report carries no sequence of its own. It carries `desiredSequence` (the last desired state the
 // device applied: never decreases, design §3, and survives a device's clock being stepped back) and `at`
-// (the device's clock when it made the report). Order: desiredSequence, then `at`. Equal on both: not
-// newer (a redelivered or repeated report changes nothing). A device whose clock steps back has its
+// (the device's clock when it made the report). Order: desiredSequence, then `at`. Equal on both: taken
+// (an agent can make two reports in one millisecond, and on one subscription they arrive in its order; a
+// repeat of the stored report changes nothing). A device whose clock steps back has its
 // reports for the current desired state held until its clock passes the stored `at` again, or until it
 // applies the next desired state.
 
@@ -27,5 +28,5 @@ export function isNewerReport(stored: unknown, incoming: Pick<ReportedState, 'de
   const next = orderKey(incoming);
   if (!next) return false;
   if (next.seq !== old.seq) return next.seq > old.seq;
-  return next.at > old.at;
+  return next.at >= old.at;
 }
