@@ -9,6 +9,9 @@
 // repeat of the stored report changes nothing). A device whose clock steps back has its
 // reports for the current desired state held until its clock passes the stored `at` again, or until it
 // applies the next desired state.
+// The check is only as good as its read: ingest reads the stored report and writes the new one in one
+// transaction, which SQLite serializes; where two replicas' transactions run at once (PostgreSQL) that read
+// must lock the device row (SELECT … FOR UPDATE), or a slower replica can still write an older report last.
 
 import type { ReportedState } from '@edgefleet/protocol';
 
