@@ -12,7 +12,8 @@ import { loadOrCreateKeys } from './trust/keys.js';
 import { HUB_METRICS, createMetrics, type Metrics } from './metrics.js';
 import { embeddedBrokerGauges, startEmbeddedBroker, type EmbeddedBrokerOptions } from './broker/embedded.js';
 import type { MulticastSubscribers } from './broker/multicast.js';
-import { connectBrokerClient, HUB_CLIENT_ID } from './broker/external.js';
+import { connectBrokerClient } from './broker/external.js';
+import { hubClientId, resolveReplicaId } from './broker/replica.js';
 import type { Bus } from './broker/bus.js';
 import type { HubContext } from './context.js';
 import { createCommandSender, createDeviceRegistry, type CommandSender, type DeviceRegistry } from './devices/index.js';
@@ -46,6 +47,8 @@ export interface HubOptions {
   ws?: string | null;
   /** External broker URL with the hub's credentials (mqtt://user:pass@host:port): no embedded broker. */
   broker?: string;
+  /** `broker` mode: this replica's id, client id `edgefleet_hub_<id>` (default: `<data>/replica-id`, made once). */
+  replicaId?: string;
   log?: (line: string) => void;
   /** `--broker` mode with Mosquitto: the password file the hub keeps in sync with its devices. */
   mosquittoPasswordFile?: string;
@@ -163,9 +166,11 @@ export async function startHub(options: HubOptions): Promise<Hub> {
     let mayMulticast: (deviceId: string, sha256: string) => boolean = () => false;
     let setMarkOffline: (f: (id: string) => void) => void = () => undefined;
     const rejectMetric = (topic: string, reason: string) => metrics.inc('edgefleet_rejected_messages_total', { reason, topic });
+    const clientId = options.broker ? hubClientId(resolveReplicaId(dataDir, options.replicaId)) : '';
     if (options.broker) {
+      const onConnection = (event: string) => metrics.inc('edgefleet_broker_connections_total', { event });
       // design §4: events and telemetry are not retained; a retained copy would be ingested again on every start
-      bus = await connectBrokerClient(options.broker, { log, neverRetained: (t) => ['events', 'telemetry'].includes(parseTopic(t)?.kind ?? '') });
+      bus = await connectBrokerClient(options.broker, { clientId, log, onConnection, neverRetained: (t) => ['events', 'telemetry'].includes(parseTopic(t)?.kind ?? '') });
     } else {
       let markOffline: (id: string) => void = () => undefined;
       const broker = await startEmbeddedBroker({
@@ -364,7 +369,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
     log(`http ${urls.http}`);
     if (urls.mqtt) log(`mqtt ${urls.mqtt}`);
     if (urls.ws) log(`ws ${urls.ws}`);
-    if (options.broker) log(`broker ${new URL(options.broker).host} (as ${HUB_CLIENT_ID})`);
+    if (options.broker) log(`broker ${new URL(options.broker).host} (as ${clientId})`);
 
     let closing: Promise<void> | null = null;
     return {

@@ -91,5 +91,7 @@ export const HUB_METRICS = [
   { name: 'edgefleet_enrolment_redemptions_total', help: 'One-time enrolment code redemptions, by outcome (redeemed, malformed, unknown, used, expired, rate-limited).', type: 'counter' },
   { name: 'edgefleet_unbacked_claims_total', help: 'Devices reporting a rolled-out version they never fetched and sent no telemetry for (not counted as converged).', type: 'counter' },
   { name: 'edgefleet_broker_republish_total', help: 'Times the hub published the keyring and every desired state again after reconnecting to an external broker.', type: 'counter' },
+  { name: 'edgefleet_reported_superseded_total', help: 'Reported states not applied because the stored one is newer by the device’s own order (desired sequence, then its clock): replicas took them out of order.', type: 'counter' },
+  { name: 'edgefleet_broker_connections_total', help: 'External broker: connections made and lost by this replica (event: connect, close).', type: 'counter' },
   { name: 'edgefleet_mosquitto_reloads_total', help: 'SIGHUPs sent to mosquitto after a credential change, by outcome (ok, failed).', type: 'counter' },
 ] as const;

@@ -62,6 +62,10 @@ export interface MosquittoProcess {
   passwd: string;
   pidFile: string;
   hubUrl: string;
+  /** The URL of hub user `user` (one of `hubUsers`), with the hub password. */
+  hubUrlFor(user: string): string;
+  /** What mosquitto printed so far. */
+  log(): string;
   stop(): Promise<void>;
   /** SIGKILL: what it queued (persistence false) dies with it. */
   kill(): Promise<void>;
@@ -72,6 +76,8 @@ export interface MosquittoOptions {
   port?: number;
   /** Keep the password file already in `dir` (the devices the hub wrote into it), if there is one. */
   keepPasswordFile?: boolean;
+  /** Hub users besides `edgefleet_hub` (replicas, design §8): in the first password file and the ACL, full rights. */
+  hubUsers?: string[];
 }
 
 /** Mosquitto as `--broker` mode expects it (hub/mosquitto/mosquitto.conf), with `extra` config lines. */
@@ -79,7 +85,11 @@ export async function startMosquitto(dir: string, hubPassword: string, extra: st
   const port = options.port ?? (await freePort());
   const passwd = join(dir, 'mosquitto.passwd');
   const pidFile = join(dir, 'mosquitto.pid');
-  if (!(options.keepPasswordFile && existsSync(passwd))) writeFileSync(passwd, `edgefleet_hub:${mosquittoPasswordHash(hubPassword)}\n`, { mode: 0o600 });
+  const hubUsers = ['edgefleet_hub', ...(options.hubUsers ?? [])];
+  if (!(options.keepPasswordFile && existsSync(passwd))) writeFileSync(passwd, hubUsers.map((u) => `${u}:${mosquittoPasswordHash(hubPassword)}\n`).join(''), { mode: 0o600 });
+  // the shipped ACL, plus a `user` block per replica user (README "Brokers")
+  const acl = options.hubUsers?.length ? join(dir, 'mosquitto.acl') : ACL;
+  if (options.hubUsers?.length) writeFileSync(acl, [readFileSync(ACL, 'utf8'), ...options.hubUsers.map((u) => `user ${u}\ntopic readwrite ef/v1/#\n`)].join('\n'));
   const conf = join(dir, 'mosquitto.conf');
   writeFileSync(
     conf,
@@ -87,7 +97,7 @@ export async function startMosquitto(dir: string, hubPassword: string, extra: st
       `listener ${port} 127.0.0.1`,
       'allow_anonymous false',
       `password_file ${passwd}`,
-      `acl_file ${ACL}`,
+      `acl_file ${acl}`,
       'use_username_as_clientid true',
       'max_packet_size 3145728',
       'persistence false',
@@ -117,6 +127,8 @@ export async function startMosquitto(dir: string, hubPassword: string, extra: st
     passwd,
     pidFile,
     hubUrl: `mqtt://edgefleet_hub:${hubPassword}@127.0.0.1:${port}`,
+    hubUrlFor: (user) => `mqtt://${user}:${hubPassword}@127.0.0.1:${port}`,
+    log: () => output.join(''),
     async stop() {
       if (broker.exitCode === null && broker.signalCode === null) {
         broker.kill('SIGTERM');

@@ -1,22 +1,31 @@
-// The hub as a privileged client of an external broker (`--broker URL`, design §8). Credentials come from
-// the URL (mqtt://user:pass@host:port). A persistent session (clean: false) lets the broker queue QoS 1
-// telemetry while the hub restarts. The hub acknowledges a message to the broker only once its handler
-// has settled (committed): a message the hub held when it died is redelivered to the session.
+// The hub as a privileged client of an external MQTT 5 broker (`--broker URL`, design §8), one of possibly
+// several replicas: its own client id, device → hub topics through shared subscriptions (replica.ts).
+// Credentials come from the URL (mqtt://user:pass@host:port). A persistent session (clean: false with a
+// session expiry) lets the broker queue QoS 1 telemetry while the hub restarts. The hub acknowledges a
+// message to the broker only once its handler has settled (committed): a message the hub held when it
+// died is redelivered to the session.
 
 import mqtt, { type IPublishPacket, type MqttClient } from 'mqtt';
 import { EdgefleetError, hubSubscriptions } from '@edgefleet/protocol';
 import { topicMatches, type Bus, type MessageHandler, type PublishOptions } from './bus.js';
+import { replicaSubscription } from './replica.js';
 
 export { topicMatches };
 
-export const HUB_CLIENT_ID = 'edgefleet_hub';
+/** How long the broker keeps the session of a replica that is away (MQTT 5 Session Expiry Interval). */
+export const SESSION_EXPIRY_SECONDS = 86_400;
 
 /** What the hub subscribes to (hub.ts): the session may deliver these before the handlers are back. */
 const HUB_FILTERS = [hubSubscriptions.artifactGet, hubSubscriptions.reported, hubSubscriptions.status, hubSubscriptions.telemetry, hubSubscriptions.events];
 
 export interface BrokerClientOptions {
-  clientId?: string;
+  /** `edgefleet_hub_<replicaId>` (replica.ts): unique per replica, or two replicas take each other's session. */
+  clientId: string;
   log?: (line: string) => void;
+  /** Each CONNACK and each lost connection (the `edgefleet_broker_connections_total` counter). */
+  onConnection?: (event: 'connect' | 'close') => void;
+  /** Default SESSION_EXPIRY_SECONDS. */
+  sessionExpirySeconds?: number;
   /**
    * Topics whose messages are never retained (design §4: device events and telemetry). A retained copy the
    * broker hands over on subscribe (retain flag set) was delivered live before, so it is not passed on, and
@@ -25,18 +34,31 @@ export interface BrokerClientOptions {
   neverRetained?: (topic: string) => boolean;
 }
 
-export async function connectBrokerClient(url: string, options: BrokerClientOptions = {}): Promise<Bus> {
+/** A SUBACK refusal (reason code ≥ 0x80; mqtt.js v5 fails the subscribe with it) as the hub's error. */
+function refused(topic: string, err: Error & { packet?: { granted?: unknown[] } }): EdgefleetError {
+  const reason = err.packet?.granted?.find((g): g is number => typeof g === 'number' && g >= 0x80);
+  const code = reason !== undefined ? ` (reason code 0x${reason.toString(16)})` : '';
+  return new EdgefleetError(
+    'FORBIDDEN',
+    `broker refused the hub's subscription to ${topic}: ${err.message}${code}; the hub's broker user must be allowed to subscribe to it (README "Brokers": ACLs for shared subscriptions)`,
+    { cause: err },
+  );
+}
+
+export async function connectBrokerClient(url: string, options: BrokerClientOptions): Promise<Bus> {
   const parsed = new URL(url);
   const client: MqttClient = mqtt.connect(url, {
-    clientId: options.clientId ?? HUB_CLIENT_ID,
+    clientId: options.clientId,
     username: parsed.username ? decodeURIComponent(parsed.username) : undefined,
     password: parsed.password ? decodeURIComponent(parsed.password) : undefined,
-    protocolVersion: 4,
+    // MQTT 5 for shared subscriptions (design §8); a persistent session needs a non-zero expiry in MQTT 5
+    protocolVersion: 5,
+    properties: { sessionExpiryInterval: options.sessionExpirySeconds ?? SESSION_EXPIRY_SECONDS },
     clean: false,
     reconnectPeriod: 1000,
     connectTimeout: 10_000,
   });
-  const handlers: Array<{ filter: string; handler: MessageHandler }> = [];
+  const handlers: Array<{ filter: string; handler: MessageHandler; snapshot?: string }> = [];
   // mqtt.js hands over one message at a time and sends its PUBACK when `done` is called without error
   let missed = false;
   const dispatch = (packet: IPublishPacket, done: (err?: Error) => void) => {
@@ -87,11 +109,22 @@ export async function connectBrokerClient(url: string, options: BrokerClientOpti
   });
   const reconnectListeners: Array<() => void> = [];
   let connects = 0;
-  client.on('connect', () => {
+  // retained copies a non-shared subscription hands over at subscribe time (replica.ts `snapshot`)
+  const snapshot = (filter: string) =>
+    client
+      .subscribeAsync(filter, { qos: 1 })
+      .then(() => client.unsubscribeAsync(filter))
+      .catch((err: Error) => options.log?.(`broker client: retained snapshot of ${filter}: ${refused(filter, err).message}`));
+  client.on('connect', (connack) => {
+    options.onConnection?.('connect');
     if (lastError) options.log?.('broker client: connected');
     lastError = '';
-    if (connects++ > 0) for (const l of reconnectListeners) l();
+    if (connects++ === 0) return;
+    // a new session (the broker lost the old one) has no retained copies handed over yet
+    if (!connack.sessionPresent) for (const h of handlers) if (h.snapshot) void snapshot(h.snapshot);
+    for (const l of reconnectListeners) l();
   });
+  client.on('close', () => options.onConnection?.('close'));
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => {
       client.end(true);
@@ -114,17 +147,22 @@ export async function connectBrokerClient(url: string, options: BrokerClientOpti
       reconnectListeners.push(listener);
     },
     subscribe(filter: string, handler: MessageHandler) {
-      handlers.push({ filter, handler });
+      // messages are matched to handlers by their topic, so the live and the snapshot subscription of a
+      // filter reach the same handler
+      const plan = replicaSubscription(filter);
+      handlers.push({ filter, handler, ...(plan.snapshot ? { snapshot: plan.snapshot } : {}) });
       return new Promise((resolve, reject) => {
-        client.subscribe(filter, { qos: 1 }, (err, granted) => {
-          if (err) return reject(err);
-          if (granted?.some((g) => g.qos === 128)) return reject(new EdgefleetError('FORBIDDEN', `broker refused hub subscription ${filter}`));
+        client.subscribe(plan.live, { qos: 1 }, (err, granted) => {
+          if (err) return reject(refused(plan.live, err));
+          // MQTT 3.1.1-style refusal in the granted list, in case a client version passes it through
+          if (granted?.some((g) => g.qos === 128)) return reject(refused(plan.live, new Error('SUBACK 0x80')));
           if (missed && HUB_FILTERS.every((f) => handlers.some((h) => h.filter === f))) {
             missed = false;
             options.log?.('broker client: reconnecting for the messages that arrived before the hub subscribed');
             client.stream?.destroy();
           }
-          resolve();
+          if (!plan.snapshot) return resolve();
+          void snapshot(plan.snapshot).then(() => resolve());
         });
       });
     },

@@ -3,9 +3,13 @@
 // every device change, and reloaded by sending mosquitto SIGHUP — by the hub when it is given mosquitto's
 // pid_file, otherwise by the operator. On reload mosquitto re-checks every connected client, so a removed
 // device's live connection is closed then.
+// Several replicas on one broker (design §8) share the one file Mosquitto reads: each replica writes the
+// device lines and its own hub user, and keeps every other line whose user cannot be a device id (another
+// replica's hub user, `edgefleet_hub_<id>`), under a lock file, so no replica drops another's user.
 
 import { pbkdf2Sync, randomBytes } from 'node:crypto';
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { DeviceId } from '@edgefleet/protocol';
 
 const ITERATIONS = 101; // what mosquitto_passwd 2.0 writes
 
@@ -23,6 +27,63 @@ export function writeMosquittoPasswordFile(file: string, entries: Array<{ user: 
 }
 
 /**
+ * The lines of `body` that belong to other hub users: a user that is not a valid device id (design §4
+ * device ids have no `_`) and is not `ownUser`. A device's line is always rewritten from the registry.
+ */
+export function otherHubUsers(body: string, ownUser: string | null): Array<{ user: string; hash: string }> {
+  const kept: Array<{ user: string; hash: string }> = [];
+  for (const line of body.split('\n')) {
+    const i = line.indexOf(':');
+    if (i <= 0) continue;
+    const user = line.slice(0, i);
+    if (user === ownUser || DeviceId.safeParse(user).success) continue;
+    kept.push({ user, hash: line.slice(i + 1) });
+  }
+  return kept;
+}
+
+const LOCK_STALE_MS = 10_000;
+const LOCK_WAIT_MS = 2_000;
+
+/** Runs `f` holding `<file>.lock` (O_EXCL), so two replicas' read-modify-write of one file cannot interleave. */
+function withFileLock<T>(file: string, f: () => T): T {
+  const lock = `${file}.lock`;
+  const deadline = Date.now() + LOCK_WAIT_MS;
+  for (;;) {
+    try {
+      closeSync(openSync(lock, 'wx', 0o600));
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      let stale = false;
+      try {
+        stale = Date.now() - statSync(lock).mtimeMs > LOCK_STALE_MS; // its holder died mid-write
+      } catch {
+        continue; // released meanwhile
+      }
+      if (stale || Date.now() > deadline) {
+        try {
+          unlinkSync(lock);
+        } catch {
+          // another replica took it over first
+        }
+        continue;
+      }
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5); // a short synchronous pause
+    }
+  }
+  try {
+    return f();
+  } finally {
+    try {
+      unlinkSync(lock);
+    } catch {
+      // taken over as stale
+    }
+  }
+}
+
+/**
  * SIGHUP to the mosquitto whose `pid_file` this is. Throws with the reason (unreadable file, not a pid, no
  * such process, not permitted); the caller reports it and the credentials wait for the next reload.
  */
@@ -37,7 +98,7 @@ export interface MosquittoSyncOptions {
   passwordFile: string;
   /** Mosquitto's pid_file: SIGHUP after each rewrite so the change applies at once. */
   pidFile?: string;
-  /** `--broker` URL: its user (the hub itself) is written first, with the URL's password. */
+  /** `--broker` URL: its user (this replica) is written first, with the URL's password. */
   brokerUrl?: string;
   /** The devices' broker credentials, from the store. */
   entries: () => Array<{ user: string; hash: string }>;
@@ -47,13 +108,24 @@ export interface MosquittoSyncOptions {
 
 /** Rewrites Mosquitto's password file from the registry (and reloads the broker when its pid file is known). */
 export function createMosquittoSync(o: MosquittoSyncOptions): () => void {
+  const u = o.brokerUrl ? new URL(o.brokerUrl) : null;
+  const ownUser = u?.username ? decodeURIComponent(u.username) : null;
+  // one hash per process: the line stays the same across rewrites
+  const ownHash = u && ownUser ? mosquittoPasswordHash(decodeURIComponent(u.password)) : null;
+  if (ownUser && DeviceId.safeParse(ownUser).success) {
+    o.log(`broker user ${JSON.stringify(ownUser)} could be a device id: other replicas rewrite its line as a device's; name hub users edgefleet_hub_<replica id>`);
+  }
   return () => {
-    const entries = o.entries();
-    if (o.brokerUrl) {
-      const u = new URL(o.brokerUrl);
-      if (u.username) entries.unshift({ user: decodeURIComponent(u.username), hash: mosquittoPasswordHash(decodeURIComponent(u.password)) });
-    }
-    writeMosquittoPasswordFile(o.passwordFile, entries);
+    withFileLock(o.passwordFile, () => {
+      let current = '';
+      try {
+        current = readFileSync(o.passwordFile, 'utf8');
+      } catch {
+        // first write
+      }
+      const entries = [...(ownUser && ownHash ? [{ user: ownUser, hash: ownHash }] : []), ...otherHubUsers(current, ownUser), ...o.entries()];
+      writeMosquittoPasswordFile(o.passwordFile, entries);
+    });
     if (!o.pidFile) return;
     try {
       reloadMosquitto(o.pidFile);

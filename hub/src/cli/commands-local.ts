@@ -30,6 +30,7 @@ async function hubStart(v: Values): Promise<void> {
     mqtt: v.mqtt === 'off' ? null : (v.mqtt ?? '127.0.0.1:1883'),
     ws: v.ws === 'off' ? null : (v.ws ?? '127.0.0.1:8083'),
     ...(broker ? { broker } : {}),
+    ...(v['replica-id'] ? { replicaId: v['replica-id'] } : {}),
     ...(v['mosquitto-password-file'] ? { mosquittoPasswordFile: v['mosquitto-password-file'] } : {}),
     ...(v['mosquitto-pid-file'] ? { mosquittoPidFile: v['mosquitto-pid-file'] } : {}),
     ...(v['public-url'] ? { publicUrl: v['public-url'] } : {}),
@@ -82,7 +83,7 @@ export const LOCAL_COMMANDS: CommandSpec[] = [
   {
     words: ['hub', 'start'],
     summary: 'Run the hub: HTTP API and dashboard, embedded MQTT broker (or --broker), rollouts, telemetry.',
-    options: ['data', 'http', 'mqtt', 'ws', 'broker', 'broker-username', 'broker-password', 'mosquitto-password-file', 'mosquitto-pid-file', 'public-url', 'device-isolation', 'webhook', 'webhook-secret', 'max-model-bytes'],
+    options: ['data', 'http', 'mqtt', 'ws', 'broker', 'broker-username', 'broker-password', 'replica-id', 'mosquitto-password-file', 'mosquitto-pid-file', 'public-url', 'device-isolation', 'webhook', 'webhook-secret', 'max-model-bytes'],
     hidden: ['rollout-tick-ms'],
     check: (v) => {
       const max = v['max-model-bytes'];

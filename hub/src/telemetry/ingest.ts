@@ -23,6 +23,7 @@ import { createDeviceRateLimits, type DeviceRateLimits } from './rate-limit.js';
 import { parseStoredWindow, parseTelemetryBatch } from './fast-check.js';
 import { errorCount, mergeWindowInto } from './merge.js';
 import { createTelemetryPolicy } from './policy.js';
+import { isNewerReport } from './report-order.js';
 
 export const ROLLUP_MS = 60_000;
 
@@ -141,6 +142,7 @@ export function createIngest(ctx: HubContext, options: IngestOptions = {}): Inge
     let duplicates = 0;
     let events = 0;
     let eventDuplicates = 0;
+    let superseded = 0;
     const telemetry = options.onTelemetryDone ? jobs.filter((j) => j.kind === 'telemetry') : [];
     store.transaction(() => {
       for (const job of jobs) {
@@ -190,6 +192,11 @@ export function createIngest(ctx: HubContext, options: IngestOptions = {}): Inge
           if (options.onEvent) stored.push([job.deviceId, e]);
           events++;
         } else if (job.kind === 'reported') {
+          // design §8: replicas may take a device's reports out of order; keep the newer by the device's order
+          if (!isNewerReport(store.getDevice(job.deviceId)?.reported, job.reported)) {
+            superseded++;
+            continue;
+          }
           store.setDeviceReported(job.deviceId, job.reported, new Date(job.at).toISOString());
         } else {
           if (store.setDeviceStatus(job.deviceId, job.status, new Date(job.at).toISOString())) statusChanges.push([job.deviceId, job.status]);
@@ -205,6 +212,7 @@ export function createIngest(ctx: HubContext, options: IngestOptions = {}): Inge
     metrics.inc('edgefleet_telemetry_duplicates_total', {}, duplicates);
     metrics.inc('edgefleet_events_total', {}, events);
     metrics.inc('edgefleet_event_duplicates_total', {}, eventDuplicates);
+    metrics.inc('edgefleet_reported_superseded_total', {}, superseded);
     return { statusChanges, stored, telemetry };
   };
 
