@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the test suite needs: mosquitto (external-broker tests), chromium
-# (dashboard tests) and systemd's systemd-analyze (the agent's unit file). Idempotent and quiet; a no-op
+# (dashboard tests), postgresql (the PostgreSQL store: tests run a throwaway server of their own) and
+# systemd's systemd-analyze (the agent's unit file). Idempotent and quiet; a no-op
 # when all are present. `npm test` runs it first (the root package.json's pretest), so a fresh machine
 # needs only `npm install && npm test`; it says what it installs, and what it could not.
 set -euo pipefail
@@ -10,6 +11,8 @@ command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need+=(mos
 [ -x /usr/bin/chromium ] || need+=(chromium)
 # systemd-analyze checks the single-file agent's unit (scripts/test/build-agent.test.ts); nothing is started
 command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
+# the server binaries (initdb, pg_ctl, postgres) live in /usr/lib/postgresql/<version>/bin, off the PATH
+compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || need+=(postgresql)
 
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
@@ -37,4 +40,15 @@ $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 # The Debian package enables a system-wide mosquitto service on port 1883; tests start their own
 # broker on a free port, so stop the packaged one where a service manager exists.
 if command -v systemctl >/dev/null 2>&1; then $SUDO systemctl disable --now mosquitto >/dev/null 2>&1 || true; fi
+# Likewise the postgresql package creates and starts a cluster on port 5432; nothing here uses it (tests
+# initdb their own in a temp dir), so stop it and keep it from starting at boot.
+if [[ " ${need[*]} " == *" postgresql "* ]]; then
+  if command -v systemctl >/dev/null 2>&1; then $SUDO systemctl disable --now postgresql >/dev/null 2>&1 || true; fi
+  if command -v pg_lsclusters >/dev/null 2>&1; then
+    while read -r ver name _; do
+      $SUDO pg_ctlcluster "$ver" "$name" stop >/dev/null 2>&1 || true
+      [ -f "/etc/postgresql/$ver/$name/start.conf" ] && echo manual | $SUDO tee "/etc/postgresql/$ver/$name/start.conf" >/dev/null
+    done < <(pg_lsclusters -h 2>/dev/null)
+  fi
+fi
 echo "install-system-deps: done"
