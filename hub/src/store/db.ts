@@ -3,7 +3,7 @@
 
 import Database from 'better-sqlite3';
 import { createHash } from 'node:crypto';
-import { MIGRATIONS } from './migrations.js';
+import { migrate } from './sqlite.js';
 
 export type Db = Database.Database;
 
@@ -370,17 +370,4 @@ export function openStore(file: string) {
     eventsForDevice: (deviceId: string, limit = 50) => s.eventsForDevice.all(deviceId, limit),
   };
   return store;
-}
-
-function migrate(db: Db): void {
-  db.exec('CREATE TABLE IF NOT EXISTS migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)');
-  const applied = new Set(db.prepare<[], { version: number }>('SELECT version FROM migrations').all().map((r) => r.version));
-  MIGRATIONS.forEach((sql, i) => {
-    const version = i + 1;
-    if (applied.has(version)) return;
-    db.transaction(() => {
-      db.exec(sql);
-      db.prepare('INSERT INTO migrations (version, applied_at) VALUES (?, ?)').run(version, new Date().toISOString());
-    })();
-  });
 }

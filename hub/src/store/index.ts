@@ -6,6 +6,7 @@
 // May import: protocol only (and its engines' npm packages). Every room may import it; nothing outside it calls `.prepare(` (a test says so).
 export type { Dialect, SqlDatabase, SqlParams, SqlRunner, SqlValue } from './sql.js';
 export { openPostgres, PG_MAX_PARAMS, type PostgresOptions } from './postgres.js';
+export { openSqlite, sqliteDialect } from './sqlite.js';
 export { MIGRATIONS } from './migrations.js';
 export { MIGRATION_LOCK_KEY, PG_MIGRATIONS } from './migrations-pg.js';
 export { auditHash, openStore, type Db, type DesiredRow, type DeviceRow, type ModelVersionRow, type Role, type RolloutRow, type RolloutTargets, type Store, type TokenRow } from './db.js';
