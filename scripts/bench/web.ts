@@ -6,7 +6,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildDevice, totals } from '@edgefleet/web-runtime/build';
-import { round, type BenchEntry, type Benchmark } from './harness.js';
+import { median, round, type BenchEntry, type Benchmark } from './harness.js';
+import { sizedClassifier, trainVibrationModels } from '../sim/models.js';
+import { startWebStand, type WebStand } from './_web-stand.js';
 
 async function bundleKb(): Promise<Record<string, BenchEntry>> {
   const dir = mkdtempSync(join(tmpdir(), 'edgefleet-bench-web-'));
@@ -23,6 +25,85 @@ async function bundleKb(): Promise<Record<string, BenchEntry>> {
   }
 }
 
+const js = JSON.stringify;
+
+/** agent.run in the worker vs bare ort-web session.run in the same worker, interleaved blocks; medians of µs/call. */
+async function overhead(stand: WebStand, model: string, blocks: number, calls: number): Promise<{ agent: number; bare: number }> {
+  const w = await stand.worker();
+  await w.evaluate(`globalThis.probe.loadBare(${js(model)}, ${js(`${stand.base}bench/${model}.onnx`)}, ${js(stand.base + stand.built.ort)})`);
+  await w.evaluate(`(async () => { await globalThis.probe.agentBlock(${js(model)}, ${calls}); await globalThis.probe.bareBlock(${js(model)}, ${calls}); })()`);
+  const a: number[] = [];
+  const b: number[] = [];
+  for (let k = 0; k < blocks; k++) {
+    a.push(await w.evaluate<number>(`globalThis.probe.agentBlock(${js(model)}, ${calls})`));
+    b.push(await w.evaluate<number>(`globalThis.probe.bareBlock(${js(model)}, ${calls})`));
+  }
+  return { agent: median(a), bare: median(b) };
+}
+
+const overheadEntry = (r: { agent: number; bare: number }, blocks: number, calls: number, bytes: number): BenchEntry => ({
+  value: round(r.agent, 4),
+  unit: 'µs/call',
+  baseline: round(r.bare, 4),
+  ratio: round(r.agent / r.bare, 4),
+  note: `median of ${blocks} interleaved blocks of ${calls} calls, in the agent's Worker (agent.run vs bare onnxruntime-web session.run, wasm, 1 thread); ${bytes} byte model; goal ratio ≤ 1.05`,
+});
+
+/** Page → worker → page: client.infer on the page minus agent.run in the worker, interleaved blocks. */
+async function roundtrip(stand: WebStand, model: string, blocks: number, calls: number): Promise<BenchEntry> {
+  const w = await stand.worker();
+  const pageBlock = `(async () => { const c = globalThis.edgefleetClient; const t0 = performance.now(); for (let i = 0; i < ${calls}; i++) await c.infer(${js(model)}, { features: { type: 'float32', dims: [1, 6], data: new Float32Array([i % 7, 1, 2, 3, 4, 5].map((x) => x / 3)) } }); return ((performance.now() - t0) * 1000) / ${calls}; })()`;
+  await stand.page.evaluate(pageBlock);
+  const p: number[] = [];
+  const a: number[] = [];
+  for (let k = 0; k < blocks; k++) {
+    p.push(await stand.page.evaluate<number>(pageBlock));
+    a.push(await w.evaluate<number>(`globalThis.probe.agentBlock(${js(model)}, ${calls})`));
+  }
+  const pm = median(p);
+  const am = median(a);
+  return {
+    value: round(pm - am, 4),
+    unit: 'µs',
+    baseline: round(am, 4),
+    ratio: round(pm / am, 4),
+    note: `client.infer on the page ${round(pm, 4)} µs/call minus agent.run in the worker (baseline) ${round(am, 4)} µs/call; medians of ${blocks} interleaved blocks of ${calls}; ratio = page/worker`,
+  };
+}
+
+async function web(): Promise<Record<string, BenchEntry>> {
+  const tiny = trainVibrationModels().v1.bytes;
+  const big = sizedClassifier(5 * 1024 * 1024);
+  const stand = await startWebStand({ 'tiny.onnx': tiny, 'big.onnx': big });
+  const out: Record<string, BenchEntry> = {};
+  try {
+    const w = await stand.worker();
+    await stand.push('tiny', '1.0.0', tiny);
+    const tinyActive = w.evaluate(`globalThis.probe.waitInstalled('tiny', '1.0.0', 60000)`);
+    await stand.rollout('tiny', '1.0.0');
+    await tinyActive;
+    out['infer.overhead.tiny'] = overheadEntry(await overhead(stand, 'tiny', 15, 200), 15, 200, tiny.length);
+    out['worker_roundtrip_us'] = await roundtrip(stand, 'tiny', 11, 200);
+
+    // ~5 MB: desired state (rollout created) to active, with the download phase timed in the worker
+    await stand.push('big', '1.0.0', big);
+    const bigActive = w.evaluate<{ activeAt: number; downloadMs: number | null }>(`globalThis.probe.waitInstalled('big', '1.0.0', 120000)`);
+    const t0 = Date.now();
+    await stand.rollout('big', '1.0.0');
+    const t = await bigActive;
+    out['activate_s'] = { value: round((t.activeAt - t0) / 1000, 4), unit: 's', note: `${big.length} byte model: POST /rollouts to active in the browser agent (download, sha256, IndexedDB, ort-web session)` };
+    if (t.downloadMs !== null && t.downloadMs > 0) {
+      out['download_mb_s'] = { value: round(big.length / 1e6 / (t.downloadMs / 1000), 4), unit: 'MB/s', note: `${big.length} bytes over the slot's downloading phase (${round(t.downloadMs, 4)} ms, fetch + incremental sha256), hub on loopback` };
+    }
+    out['infer.overhead.5mb'] = overheadEntry(await overhead(stand, 'big', 7, 40), 7, 40, big.length);
+    await w.evaluate(`globalThis.probe.releaseBare()`);
+  } finally {
+    await stand.close();
+  }
+  return out;
+}
+
 export const benchmarks: Record<string, Benchmark> = {
   'web.bundle_kb': bundleKb,
+  web,
 };
