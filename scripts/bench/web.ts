@@ -71,6 +71,19 @@ async function roundtrip(stand: WebStand, model: string, blocks: number, calls: 
   };
 }
 
+/** ms from page.reload() to the first client.infer answered (retried until the reloaded agent serves the model). */
+async function reloadToFirstInference(stand: WebStand, model: string): Promise<number> {
+  const t0 = performance.now();
+  await stand.page.reload({ waitUntil: 'commit' });
+  const ask = `(async () => { const c = globalThis.edgefleetClient; if (!c || c.role !== 'leader') return false; try { await c.infer(${js(model)}, { features: { type: 'float32', dims: [1, 6], data: new Float32Array(6) } }); return true; } catch { return false; } })()`;
+  const deadline = Date.now() + 60_000;
+  while (!(await stand.page.evaluate<boolean>(ask).catch(() => false))) {
+    if (Date.now() > deadline) throw new Error('no inference answered within 60 s of the reload');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  return performance.now() - t0;
+}
+
 async function web(): Promise<Record<string, BenchEntry>> {
   const tiny = trainVibrationModels().v1.bytes;
   const big = sizedClassifier(5 * 1024 * 1024);
@@ -97,6 +110,18 @@ async function web(): Promise<Record<string, BenchEntry>> {
     }
     out['infer.overhead.5mb'] = overheadEntry(await overhead(stand, 'big', 7, 40), 7, 40, big.length);
     await w.evaluate(`globalThis.probe.releaseBare()`);
+
+    // cold start: reload with the hub up (baseline), then with the hub stopped (page from the Service Worker cache, model from IndexedDB)
+    const online = await reloadToFirstInference(stand, 'tiny');
+    await stand.stopHub();
+    const offline = await reloadToFirstInference(stand, 'tiny');
+    out['cold_start_offline_ms'] = {
+      value: round(offline, 4),
+      unit: 'ms',
+      baseline: round(online, 4),
+      ratio: round(offline / online, 4),
+      note: 'page.reload() to the first client.infer answered, hub stopped (shell from the Service Worker cache, models from IndexedDB); baseline: the same reload with the hub up; two models installed (845 B and 5 MB)',
+    };
   } finally {
     await stand.close();
   }
