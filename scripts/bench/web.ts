@@ -95,7 +95,7 @@ async function web(): Promise<Record<string, BenchEntry>> {
     const tinyActive = w.evaluate(`globalThis.probe.waitInstalled('tiny', '1.0.0', 60000)`);
     await stand.rollout('tiny', '1.0.0');
     await tinyActive;
-    out['infer.overhead.tiny'] = overheadEntry(await overhead(stand, 'tiny', 15, 200), 15, 200, tiny.length);
+    out['infer.overhead.tiny'] = overheadEntry(await overhead(stand, 'tiny', 31, 300), 31, 300, tiny.length);
     out['worker_roundtrip_us'] = await roundtrip(stand, 'tiny', 11, 200);
 
     // ~5 MB: desired state (rollout created) to active, with the download phase timed in the worker
@@ -108,7 +108,7 @@ async function web(): Promise<Record<string, BenchEntry>> {
     if (t.downloadMs !== null && t.downloadMs > 0) {
       out['download_mb_s'] = { value: round(big.length / 1e6 / (t.downloadMs / 1000), 4), unit: 'MB/s', note: `${big.length} bytes over the slot's downloading phase (${round(t.downloadMs, 4)} ms, fetch + incremental sha256), hub on loopback` };
     }
-    out['infer.overhead.5mb'] = overheadEntry(await overhead(stand, 'big', 7, 40), 7, 40, big.length);
+    out['infer.overhead.5mb'] = overheadEntry(await overhead(stand, 'big', 15, 100), 15, 100, big.length);
     await w.evaluate(`globalThis.probe.releaseBare()`);
 
     // cold start: reload with the hub up (baseline), then with the hub stopped (page from the Service Worker cache, model from IndexedDB)
