@@ -1,6 +1,9 @@
 // The agent's module Dedicated Worker (design §5 in a browser): runs createWebAgent off the page's thread,
 // so inference and verification never block it. The page (client.ts) starts it with the config, then calls
 // it over postMessage; it pushes snapshots when they change and every event as it happens.
+// Automation hook: once started, the agent is also `globalThis.edgefleetAgent` in this worker's own scope
+// (only code running in the worker reaches it), so `npm run bench -- web` can time `agent.run` inside the
+// worker against bare onnxruntime-web in the same worker (playwright's worker.evaluate).
 
 import { createWebAgent } from './agent.js';
 import type { WebAgent } from './assemble.js';
@@ -55,6 +58,7 @@ scope.onmessage = (ev: MessageEvent) => {
       }).then(
         (a) => {
           agent = a;
+          (globalThis as { edgefleetAgent?: WebAgent }).edgefleetAgent = a;
           pushState();
           timer = setInterval(pushState, 250);
         },
@@ -84,6 +88,7 @@ scope.onmessage = (ev: MessageEvent) => {
         if (timer) clearInterval(timer);
         await agent?.stop().catch(() => {});
         agent = null;
+        delete (globalThis as { edgefleetAgent?: WebAgent }).edgefleetAgent;
         post({ kind: 'reply', id: msg.id, ok: true, result: null });
         scope.close();
       })();

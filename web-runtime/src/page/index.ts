@@ -3,10 +3,12 @@
 // config is kept in IndexedDB and never in a URL. Then the agent runs in a Worker
 // (one per device id across tabs, client.ts) and the view shows it. The build tells the page where its
 // hashed worker and onnxruntime-web files are (#edgefleet-assets in index.html).
+// Automation hook: the running device's client is `globalThis.edgefleetClient` (the AgentClient an app
+// embedding the library would hold), so `npm run bench -- web` can time the page → worker → page path.
 
 import { EdgefleetError } from '@edgefleet/protocol';
 import { parseWebAgentConfig } from '../config.js';
-import { createAgentClient } from '../client.js';
+import { createAgentClient, type AgentClient } from '../client.js';
 import { forgetConfig, loadConfig, saveConfig } from './config-store.js';
 import { redeemEnrolmentCode, takeEnrolmentCode } from './enrol-link.js';
 import { el, replace } from './dom.js';
@@ -92,6 +94,7 @@ function enrolForm(message?: string): void {
 function start(config: ReturnType<typeof parseWebAgentConfig>): void {
   const a = assets();
   const client = createAgentClient({ config, workerUrl: a.worker, ortPrefix: a.ort });
+  (globalThis as { edgefleetClient?: AgentClient }).edgefleetClient = client;
   const view = deviceView(main, config.deviceId, client);
   client.onRole((r) => {
     view.role(r);
@@ -106,6 +109,7 @@ function start(config: ReturnType<typeof parseWebAgentConfig>): void {
   forget.addEventListener('click', () => {
     void (async () => {
       await client.close();
+      delete (globalThis as { edgefleetClient?: AgentClient }).edgefleetClient;
       await forgetConfig();
       enrolForm();
     })();
