@@ -5,15 +5,14 @@ import {
   LARGE_IN,
   LARGE_OUT,
   largeModel,
-  multiIoModel,
   ort,
   plainValues,
   recurrentModel,
   RNN_HIDDEN,
   RNN_INPUT,
-  seededFloats,
   typesModel,
 } from './support/models.js';
+import { multiIoModel, seededFloats } from '@edgefleet/protocol/testing';
 import { startTestServer, type TestServer } from './support/local-api-server.js';
 
 const MODELS = {
