@@ -1,9 +1,9 @@
 // The hub's SQLite store (design §7): better-sqlite3 in WAL mode, migrations, prepared statements.
 // Every write the hub makes goes through one of these methods; callers never write SQL.
 
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import { createHash } from 'node:crypto';
-import { migrate } from './sqlite.js';
+import { openSqliteFile } from './sqlite.js';
 
 export type Db = Database.Database;
 
@@ -170,13 +170,7 @@ export type Store = ReturnType<typeof openStore>;
 
 /** Open (or create) the database file, apply pending migrations, prepare the statements. */
 export function openStore(file: string) {
-  const db = new Database(file);
-  db.pragma('journal_mode = WAL');
-  // NORMAL is durable against process crashes in WAL mode; only an OS crash can lose the last commits.
-  db.pragma('synchronous = NORMAL');
-  db.pragma('foreign_keys = ON');
-  db.pragma('busy_timeout = 5000');
-  migrate(db);
+  const db = openSqliteFile(file);
 
   const s = {
     deviceGet: db.prepare<[string], RawDevice>('SELECT * FROM devices WHERE id = ?'),

@@ -33,8 +33,8 @@ interface TxContext {
   ended: boolean;
 }
 
-/** Opens (or creates) the database file and applies pending migrations. */
-export function openSqlite(file: string): SqlDatabase {
+/** The hub's SQLite connection: WAL, its durability and locking settings, pending migrations applied. */
+export function openSqliteFile(file: string): Database.Database {
   const db = new Database(file);
   db.pragma('journal_mode = WAL');
   // NORMAL is durable against process crashes in WAL mode; only an OS crash can lose the last commits.
@@ -42,6 +42,12 @@ export function openSqlite(file: string): SqlDatabase {
   db.pragma('foreign_keys = ON');
   db.pragma('busy_timeout = 5000');
   migrate(db);
+  return db;
+}
+
+/** Opens (or creates) the database file and applies pending migrations. */
+export function openSqlite(file: string): SqlDatabase {
+  const db = openSqliteFile(file);
 
   const statements = new Map<string, Statement>();
   const prepare = (sql: string): Statement => {
