@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startPostgres, type PostgresServer } from '../../scripts/sim/postgres.js';
 import { createLeaderElection, type LeaderElection, type LeaderSession } from '../src/replicas/index.js';
-import { openPostgres, type SqlDatabase } from '../src/store/index.js';
+import { openLockSession, openPostgres, type SqlDatabase } from '../src/store/index.js';
 
 const CHILD = fileURLToPath(new URL('./support/leader-child.ts', import.meta.url));
 const KEY = 0x6564_6765_0002;
@@ -80,7 +80,37 @@ function child(replicaId: string) {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+describe('lock session', () => {
+  it('runs with the fencing settings, and the server ends it (freeing its lock) once it falls silent', async () => {
+    const lost: Error[] = [];
+    const a = await openLockSession(url, { sessionTimeoutMs: 1000, onLost: (e) => lost.push(e) });
+    const other = await openLockSession(url, { sessionTimeoutMs: 5000, onLost: () => {} });
+    try {
+      expect(await a.sql.get('SHOW idle_session_timeout')).toEqual({ idle_session_timeout: '1s' });
+      expect(await a.sql.get('SHOW statement_timeout')).toEqual({ statement_timeout: '1s' });
+      expect(await a.sql.get('SHOW tcp_keepalives_idle')).toEqual({ tcp_keepalives_idle: '2' });
+      expect(await a.tryLock(KEY + 1)).toBe(true);
+      expect(await other.tryLock(KEY + 1)).toBe(false);
+      await sleep(1500); // no heartbeat: no client-side lease is involved at this level
+      expect(lost).toHaveLength(1);
+      await expect(a.sql.run("INSERT INTO leader_writes (replica) VALUES ('silent')")).rejects.toThrow(/ended/);
+      expect(await other.tryLock(KEY + 1)).toBe(true);
+      expect(await db.get("SELECT COUNT(*) AS n FROM leader_writes WHERE replica = 'silent'")).toEqual({ n: 0 });
+    } finally {
+      await a.close();
+      await other.close();
+    }
+  });
+});
+
 describe('leader election', () => {
+  it('refuses a session timeout that does not leave room for two heartbeats', () => {
+    expect(() => createLeaderElection({ url, key: KEY, replicaId: 'x', retryMs: 1000, sessionTimeoutMs: 2000, onElected: () => {}, onDemoted: () => {} })).toThrow(
+      expect.objectContaining({ code: 'BAD_INPUT' }),
+    );
+  });
+
+
   it('lets exactly one of two replicas lead, and the other once the first closes', async () => {
     const a = elect('a');
     const first = await a.elected;
