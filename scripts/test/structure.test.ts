@@ -25,6 +25,7 @@ const HUB_ROOMS: Record<string, readonly string[]> = {
   trust: ['store'],
   broker: ['store'],
   notify: ['store'],
+  replicas: ['store'],
   devices: ['store', 'broker'],
   artifacts: ['store', 'broker'],
   models: ['store', 'trust', 'artifacts'],

@@ -18,3 +18,4 @@ export { createEventSql, type EventSql, type RecentEvent } from './events.js';
 export { createFleetSql, type FleetSql, type OpenAlarm } from './fleet.js';
 export { createTelemetrySql, type TelemetrySql } from './telemetry.js';
 export { createWebhookStore, type DeliveryRow, type WebhookRow, type WebhookStore } from './webhooks.js';
+export { openLockSession, type LockSession, type LockSessionOptions, type LockSessionRunner } from './lock-session.js';

@@ -34,7 +34,7 @@ export const PG_MAX_PARAMS = 65_535;
  * 2^53: an int8 beyond that is refused rather than rounded; a numeric is rounded to the nearest double.
  * JSON comes back as its text, as SQLite gives a text column.
  */
-function typeParser(oid: number, format?: string): (value: string) => unknown {
+export function typeParser(oid: number, format?: string): (value: string) => unknown {
   if (format !== 'binary') {
     if (oid === 20) return parseInt8;
     if (oid === 1700) return Number;

@@ -1,0 +1,4 @@
+// replicas/: what several hub replicas sharing one database need to agree on (design §8): which one does the
+// single-leader work (leader.ts: a PostgreSQL advisory lock held on a dedicated, fenced session).
+// May import: store, protocol.
+export { createLeaderElection, type LeaderElection, type LeaderElectionOptions, type LeaderSession } from './leader.js';
