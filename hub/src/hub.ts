@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { serve, type ServerType } from '@hono/node-server';
 import { EdgefleetError, hubSubscriptions, parseTopic, topics, type TelemetrySettings } from '@edgefleet/protocol';
-import { openStore } from './store/db.js';
+import { describeDb, openStore } from './store/db.js';
 import { loadOrCreateKeys } from './trust/keys.js';
 import { HUB_METRICS, createMetrics, type Metrics } from './metrics.js';
 import { embeddedBrokerGauges, startEmbeddedBroker, type EmbeddedBrokerOptions } from './broker/embedded.js';
@@ -19,7 +19,6 @@ import type { HubContext } from './context.js';
 import { createCommandSender, createDeviceRegistry, type CommandSender, type DeviceRegistry } from './devices/index.js';
 import { createDesiredStates, type DesiredStates } from './desired/index.js';
 import { createArtifactStore, createChunkServer, createDeliveries } from './artifacts/index.js';
-import { createDeliveryRecords } from './store/deliveries.js';
 import { createIngest, type Ingest, type IngestOptions } from './telemetry/ingest.js';
 import { createModelRegistry, type ModelRegistry } from './models/registry.js';
 import { createTelemetryConfirmer } from './telemetry/confirm.js';
@@ -45,6 +44,11 @@ export interface HubOptions {
   mqtt?: string | null;
   /** HOST:PORT for embedded MQTT over WebSocket (default 127.0.0.1:0); null disables. */
   ws?: string | null;
+  /**
+   * The database (`--db`): `postgres://user:pass@host:port/db` for PostgreSQL (several replicas share one),
+   * or a SQLite file path (`sqlite:PATH` or a bare path). Default: `<data>/hub.db`.
+   */
+  db?: string;
   /** External broker URL with the hub's credentials (mqtt://user:pass@host:port): no embedded broker. */
   broker?: string;
   /** `broker` mode: this replica's id, client id `edgefleet_hub_<id>` (default: `<data>/replica-id`, made once). */
@@ -103,7 +107,7 @@ export interface Hub {
   dataDir: string;
   metrics: Metrics;
   /** Commit queued telemetry now (tests, shutdown). */
-  flush(): void;
+  flush(): Promise<void>;
   close(): Promise<void>;
   /** Internals for tests and the rollout engine. */
   readonly services: { ctx: HubContext; devices: DeviceRegistry; desiredStates: DesiredStates; models: ModelRegistry; ingest: Ingest; commands: CommandSender; notifier: Notifier; alarms: Alarms | null; rollouts: RolloutRunner };
@@ -123,8 +127,9 @@ export async function startHub(options: HubOptions): Promise<Hub> {
   const now = options.now ?? (() => new Date());
   const dataDir = options.dataDir;
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  const store = openStore(join(dataDir, 'hub.db'));
-  const cleanups: Array<() => Promise<void> | void> = [() => void store.close()];
+  const dbTarget = options.db ?? join(dataDir, 'hub.db');
+  const store = await openStore(dbTarget);
+  const cleanups: Array<() => Promise<void> | void> = [() => store.close()];
   const cleanup = async () => {
     for (const f of cleanups.reverse()) {
       try {
@@ -144,10 +149,10 @@ export async function startHub(options: HubOptions): Promise<Hub> {
     }
     if (renewed) log(`signed keyring v${keys.keyring.version}`);
 
-    const adminToken = loadOrCreateAdminToken(store, adminTokenFile(dataDir), now().toISOString(), log);
+    const adminToken = await loadOrCreateAdminToken(store, adminTokenFile(dataDir), now().toISOString(), log);
     // design §7: key creation and keyring signing are audited like every other act of the hub
     if (created || renewed) {
-      store.appendAudit('hub', created ? 'keys.create' : 'keyring.sign', {
+      await store.appendAudit('hub', created ? 'keys.create' : 'keyring.sign', {
         keyring: keys.keyring.version,
         expiresAt: keys.keyring.expiresAt,
         ...(created ? { root: keys.root.keyId, release: keys.release.keyId, director: keys.director.keyId } : {}),
@@ -163,7 +168,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
     let bus: Bus;
     let embedded: Awaited<ReturnType<typeof startEmbeddedBroker>> | null = null;
     let multicastSubscribers: MulticastSubscribers | undefined; // design §4 multicast: embedded broker only
-    let mayMulticast: (deviceId: string, sha256: string) => boolean = () => false;
+    let mayMulticast: (deviceId: string, sha256: string) => Promise<boolean> = async () => false;
     let setMarkOffline: (f: (id: string) => void) => void = () => undefined;
     const rejectMetric = (topic: string, reason: string) => metrics.inc('edgefleet_rejected_messages_total', { reason, topic });
     const clientId = options.broker ? hubClientId(resolveReplicaId(dataDir, options.replicaId)) : '';
@@ -178,7 +183,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
         ws: options.ws === undefined ? DEFAULTS.ws : options.ws,
         maxPacketBytes: options.maxPacketBytes,
         ...options.mqttLimits,
-        checkDevice: (id, password) => devices?.checkCredentials(id, password) ?? false,
+        checkDevice: async (id, password) => (devices ? devices.checkCredentials(id, password) : false),
         onRefused: (reason) => metrics.inc('edgefleet_mqtt_connections_refused_total', { reason }),
         onOversize: () => rejectMetric('mqtt', 'TOO_LARGE'),
         onClientGone: (id) => markOffline(id),
@@ -203,7 +208,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
     const webhookSecret = loadOrCreateWebhookSecret(dataDir, options.webhookSecret);
     if (webhookSecret.created) log(`webhook secret written to ${webhookSecret.file}`);
     const notifier = createNotifier({
-      db: store.db,
+      store: store.webhooks,
       urls: options.webhooks ?? [],
       secret: webhookSecret.secret,
       ...(options.webhookRetry ? { retry: options.webhookRetry } : {}),
@@ -212,6 +217,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
       now,
     });
     cleanups.push(() => notifier.close());
+    await notifier.ready();
     notifierGauges(metrics, notifier);
 
     const ctx: HubContext = {
@@ -250,22 +256,22 @@ export async function startHub(options: HubOptions): Promise<Hub> {
       },
     });
     setMarkOffline((id) => ingest.status(id, 'offline'));
-    const deliveries = createDeliveries(createDeliveryRecords(store.db));
-    const chunks = createChunkServer(ctx, artifacts, (id) => desiredStates.desiredArtifacts(id), {
+    const deliveries = createDeliveries(store.deliveries);
+    const chunks = createChunkServer(ctx, artifacts, (id, sha) => desiredStates.mayFetch(id, sha), {
       multicast: multicastSubscribers,
       onRequested: (id, sha, indices, count, viaMulticast) => deliveries.requested(id, sha, indices, count, viaMulticast),
     });
-    mayMulticast = (id, sha) => desiredStates.desiredArtifacts(id).has(sha);
+    mayMulticast = (id, sha) => desiredStates.mayFetch(id, sha);
     const syncMosquitto = options.mosquittoPasswordFile
       ? createMosquittoSync({
           passwordFile: options.mosquittoPasswordFile,
           ...(options.mosquittoPidFile ? { pidFile: options.mosquittoPidFile } : {}),
           ...(options.broker ? { brokerUrl: options.broker } : {}),
-          entries: () => store.brokerHashes().map((d) => ({ user: d.id, hash: d.hash })),
+          entries: async () => (await store.brokerHashes()).map((d) => ({ user: d.id, hash: d.hash })),
           onReload: (outcome) => metrics.inc('edgefleet_mosquitto_reloads_total', { outcome }),
           log,
         })
-      : () => undefined;
+      : async () => undefined;
     devices = createDeviceRegistry(
       ctx,
       {
@@ -281,24 +287,22 @@ export async function startHub(options: HubOptions): Promise<Hub> {
       },
       { brokerHashes: Boolean(options.mosquittoPasswordFile), onCredentialsChanged: syncMosquitto },
     );
-    syncMosquitto();
+    await syncMosquitto();
     const models = createModelRegistry(ctx, artifacts);
     if (confirmer) cleanups.push(() => confirmer.close());
     cleanups.push(() => ingest.close()); // the last flush, before the database closes (cleanups run in reverse)
 
     // ---- MQTT wiring ----
-    if (!options.broker) store.markAllOffline(now().toISOString()); // nobody is connected to a broker that just started
+    if (!options.broker) await store.markAllOffline(now().toISOString()); // nobody is connected to a broker that just started
     await bus.publish(topics.keyring(), JSON.stringify(keys.keyringEnvelope), { qos: 1, retain: true });
     await ingest.subscribe();
     await bus.subscribe(hubSubscriptions.artifactGet, (topic, payload) => {
       const t = parseTopic(topic);
       if (t?.kind !== 'artifact-get') return;
-      try {
-        chunks.handle(t.deviceId, payload);
-      } catch (err) {
+      return chunks.handle(t.deviceId, payload).catch((err: unknown) => {
         log(`artifact/get from ${t.deviceId}: ${String(err)}`);
         rejectMetric('artifact-get', 'INTERNAL');
-      }
+      });
     });
     // an embedded broker keeps retained messages in memory only: restore every device's desired state
     if (!options.broker) await desiredStates.republishAll();
@@ -321,8 +325,8 @@ export async function startHub(options: HubOptions): Promise<Hub> {
     cleanups.push(() => rollouts.close());
     const devicePage = { ...(options.devicePageDir ? { dir: options.devicePageDir } : {}), isolation: options.deviceIsolation ?? false };
     const app = createApi({ ctx, devices, desiredStates, models, artifacts, commands, rollouts, devicePage, ...(options.maxModelBytes !== undefined ? { maxModelBytes: options.maxModelBytes } : {}) });
-    metrics.gauge('edgefleet_devices', 'Registered devices by last known status.', () => {
-      const rows = store.deviceStatusCounts();
+    metrics.gaugeAsync('edgefleet_devices', 'Registered devices by last known status.', async () => {
+      const rows = await store.deviceStatusCounts();
       return ['online', 'offline'].map((s) => ({ labels: { status: s }, value: rows.find((r) => r.status === s)?.n ?? 0 }));
     });
     if (embedded) embeddedBrokerGauges(metrics, embedded);
@@ -344,28 +348,24 @@ export async function startHub(options: HubOptions): Promise<Hub> {
     // hourly upkeep: desired states expire (design §3), re-sign those past half their life; telemetry
     // retention (design §7: raw windows for a retention period, merged rollups kept longer)
     const DAY = 86_400_000;
-    const upkeep = () => {
+    const upkeep = async () => {
       void desiredStates.refreshExpiring().catch((err) => log(`refresh desired states: ${String(err)}`));
-      try {
-        const t = now().getTime();
-        ingest.prune(t - (options.telemetryRetentionDays ?? 7) * DAY, t - (options.rollupRetentionDays ?? 90) * DAY);
-      } catch (err) {
-        log(`telemetry retention: ${String(err)}`);
-      }
-      try {
-        eventLog.prune(now().getTime() - (options.eventRetentionDays ?? 30) * DAY);
-      } catch (err) {
-        log(`event retention: ${String(err)}`);
-      }
+      const t = now().getTime();
+      await ingest.prune(t - (options.telemetryRetentionDays ?? 7) * DAY, t - (options.rollupRetentionDays ?? 90) * DAY).catch((err) => log(`telemetry retention: ${String(err)}`));
+      await eventLog.prune(now().getTime() - (options.eventRetentionDays ?? 30) * DAY).catch((err) => log(`event retention: ${String(err)}`));
     };
-    const refresh = setInterval(upkeep, 3_600_000);
+    let upkeeping: Promise<void> = Promise.resolve();
+    const runUpkeep = () => (upkeeping = upkeeping.then(upkeep));
+    const refresh = setInterval(() => void runUpkeep(), 3_600_000);
     refresh.unref();
+    cleanups.push(() => upkeeping); // runs before the database closes (cleanups run in reverse)
     cleanups.push(() => clearInterval(refresh));
-    upkeep();
+    await runUpkeep(); // retention applies before the hub serves: nothing past it is read at start
     const alarms = options.alarms === false ? null : createAlarms(ctx, notifier, options.alarms);
     if (alarms) cleanups.push(() => alarms.close());
 
     const urls: Hub['urls'] = { http: httpUrl, ...(brokerUrls.mqtt ? { mqtt: brokerUrls.mqtt } : {}), ...(brokerUrls.ws ? { ws: brokerUrls.ws } : {}) };
+    log(`db ${describeDb(dbTarget)}`);
     log(`http ${urls.http}`);
     if (urls.mqtt) log(`mqtt ${urls.mqtt}`);
     if (urls.ws) log(`ws ${urls.ws}`);

@@ -1,5 +1,6 @@
 // @edgefleet/hub: the fleet manager (design §7). Public face: startHub and its types.
 export { startHub, type Hub, type HubOptions } from './hub.js';
+export { checkDbTarget } from './store/db.js';
 export type { DeviceView, Enrolled, EnrolmentLink } from './devices/index.js';
 export type { RolloutView, RolloutRequest } from './desired/index.js';
 export type { FleetStatus, FleetVersionHealth, VersionHealth } from './telemetry/index.js';

@@ -33,11 +33,16 @@ export interface Metrics {
   get(name: string, labels?: Labels): number;
   /** A gauge computed on every scrape. */
   gauge(name: string, help: string, collect: () => Array<{ labels: Labels; value: number }>): void;
+  /** A gauge read from the database: `refresh()` (each scrape) reads it; render shows the last read. */
+  gaugeAsync(name: string, help: string, collect: () => Promise<Array<{ labels: Labels; value: number }>>): void;
+  /** Reads every gaugeAsync once (a failed read keeps its last values). */
+  refresh(): Promise<void>;
   render(): string;
 }
 
 export function createMetrics(defs: Array<{ name: string; help: string; type: 'counter' | 'gauge' }>): Metrics {
   const families = new Map<string, Family>();
+  const readers: Array<() => Promise<void>> = [];
   for (const d of defs) families.set(d.name, { ...d, values: new Map() });
   const family = (name: string): Family => {
     const f = families.get(name);
@@ -60,6 +65,16 @@ export function createMetrics(defs: Array<{ name: string; help: string; type: 'c
     },
     gauge(name, help, collect) {
       families.set(name, { name, help, type: 'gauge', values: new Map(), collect });
+    },
+    gaugeAsync(name, help, collect) {
+      let last: Array<{ labels: Labels; value: number }> = [];
+      families.set(name, { name, help, type: 'gauge', values: new Map(), collect: () => last });
+      readers.push(async () => {
+        last = await collect();
+      });
+    },
+    async refresh() {
+      await Promise.allSettled(readers.map((r) => r()));
     },
     render() {
       const out: string[] = [];

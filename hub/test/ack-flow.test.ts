@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { MqttClient } from 'mqtt';
 import type { Hub } from '@edgefleet/hub';
 import { createWindow, topics } from '@edgefleet/protocol';
-import { apiClient, connectDevice, endClient, startTestHub, tempDir, waitFor } from './helpers.js';
+import { apiClient, connectDevice, endClient, hubDb, startTestHub, tempDir, waitFor } from './helpers.js';
 
 const gauge = (hub: Hub, name: string) => Number(new RegExp(`^${name} (\\d+)$`, 'm').exec(hub.metrics.render())?.[1] ?? NaN);
 
@@ -42,12 +42,12 @@ describe('acknowledgement after commit', () => {
     expect(acked).toBe(0);
     // 32, plus the packets of the socket read that reached the limit (a read is at most ~80 KiB)
     expect(held).toBeLessThanOrEqual(32 + Math.ceil((128 * 1024) / size));
-    const count = () => hub!.services.ctx.store.db.prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM telemetry_batches').get()!.n;
+    const count = () => hubDb(hub!).prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM telemetry_batches').get()!.n;
     expect(count()).toBe(0);
-    hub.flush();
+    await hub.flush();
     await waitFor(() => acked >= held, 'the committed messages acknowledged');
     expect(count()).toBeGreaterThanOrEqual(acked);
-    await waitFor(() => (hub!.flush(), acked === N), 'every message committed and acknowledged');
+    await waitFor(async () => (await hub!.flush(), acked === N), 'every message committed and acknowledged');
     expect(count()).toBe(N);
     expect(gauge(hub, 'edgefleet_mqtt_unacked_messages')).toBe(0);
   });

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Reference } from '@edgefleet/protocol';
 import type { Hub } from '@edgefleet/hub';
-import { apiClient, connectDevice, endClient, startTestHub, tempDir, tinyModel, waitFor } from './helpers.js';
+import { apiClient, connectDevice, endClient, hubDb, startTestHub, tempDir, tinyModel, waitFor } from './helpers.js';
 import { buildWindow, publishTelemetry, registerDevices, tinyValidation, type FleetDevice } from './dashboard-support.js';
 import { signatureValid, startReceiver, type Receiver } from './webhooks-support.js';
 
@@ -30,9 +30,9 @@ describe('fleet alarms', () => {
     );
     const before = device.telemetrySeq;
     await publishTelemetry(device, windows);
-    const { db } = hub.services.ctx.store;
-    await waitFor(() => {
-      hub.flush();
+    const db = hubDb(hub);
+    await waitFor(async () => {
+      await hub.flush();
       return db.prepare<[string, number], { n: number }>('SELECT COUNT(*) AS n FROM telemetry_batches WHERE device_id = ? AND seq > ?').get(device.id, before)!.n > 0;
     }, 'telemetry committed');
   };
@@ -71,7 +71,7 @@ describe('fleet alarms', () => {
   it('raises no drift alarm on too little data, even when it is shifted', async () => {
     const drifted = reference.features[1]!.name;
     await publish('1.1.0', [3], 40, { [drifted]: 1.5 }, 100);
-    expect(check().raised).toEqual([]);
+    expect((await check()).raised).toEqual([]);
     const h = await api().get(`/health?model=tiny&version=1.1.0&from=${clock - 10 * MINUTE}&to=${clock + 1}`);
     expect(h.body.drift.find((d: any) => d.feature === drifted).verdict).toBe('insufficient-data');
   });
@@ -80,7 +80,7 @@ describe('fleet alarms', () => {
     const drifted = reference.features[1]!.name;
     await publish('1.0.0', [4, 3, 2], 200, {}, 200);
     await publish('1.1.0', [4, 2], 280, { [drifted]: 1.2 }, 300);
-    const res = check();
+    const res = await check();
     expect(res.raised).toEqual([{ kind: 'drift', key: `drift:tiny@1.1.0:${drifted}` }]);
 
     const [got] = await receiver.waitFor(1, 'drift-alarm');
@@ -92,27 +92,27 @@ describe('fleet alarms', () => {
     const same = await api().get(`/health?model=tiny&version=1.0.0&from=${clock - 10 * MINUTE}&to=${clock + 1}`);
     expect(same.body.drift.map((d: any) => [d.n, d.verdict])).toEqual(reference.features.map(() => [600, 'no-drift']));
 
-    const audit = hub.services.ctx.store.listAudit().filter((a) => a.action === 'alarm.drift');
+    const audit = (await hub.services.ctx.store.listAudit()).filter((a) => a.action === 'alarm.drift');
     expect(audit.map((a) => JSON.parse(a.details).feature)).toEqual([drifted]);
   });
 
   it('raises a drift alarm once, until it clears', async () => {
     const drifted = reference.features[1]!.name;
-    expect(check().raised).toEqual([]);
+    expect((await check()).raised).toEqual([]);
     await publish('1.1.0', [1], 200, { [drifted]: 1.2 }, 400);
-    expect(check().raised).toEqual([]);
+    expect((await check()).raised).toEqual([]);
     await hub.services.notifier.idle();
     expect(receiver.received).toHaveLength(0);
 
     // 20 minutes later the version sees in-distribution data again: the alarm clears, a new shift raises it anew
     clock += 20 * MINUTE;
     await publish('1.1.0', [3, 2], 300, {}, 500);
-    expect(check().cleared).toEqual([{ kind: 'drift', key: `drift:tiny@1.1.0:${drifted}` }]);
+    expect((await check()).cleared).toEqual([{ kind: 'drift', key: `drift:tiny@1.1.0:${drifted}` }]);
     clock += 20 * MINUTE;
     await publish('1.1.0', [3, 2], 300, { [drifted]: 1.2 }, 600);
-    expect(check().raised).toEqual([{ kind: 'drift', key: `drift:tiny@1.1.0:${drifted}` }]);
+    expect((await check()).raised).toEqual([{ kind: 'drift', key: `drift:tiny@1.1.0:${drifted}` }]);
     await receiver.waitFor(1, 'drift-alarm');
-    expect(hub.services.ctx.store.listAudit().map((a) => a.action).filter((a) => a.startsWith('alarm.drift'))).toEqual([
+    expect((await hub.services.ctx.store.listAudit()).map((a) => a.action).filter((a) => a.startsWith('alarm.drift'))).toEqual([
       'alarm.drift',
       'alarm.drift-cleared',
       'alarm.drift',
@@ -123,15 +123,15 @@ describe('fleet alarms', () => {
     const added = await api().post('/devices', { id: 'quiet-01', tags: { line: 'b' } });
     expect(added.status).toBe(201);
     clock += 10 * MINUTE;
-    expect(check().raised.filter((a) => a.kind === 'silent')).toEqual([]);
+    expect((await check()).raised.filter((a) => a.kind === 'silent')).toEqual([]);
     clock += 6 * MINUTE;
     // sensor-01 is online (its status says so), so only the device that never spoke is silent
-    expect(check().raised).toEqual([{ kind: 'silent', key: 'silent:quiet-01' }]);
+    expect((await check()).raised).toEqual([{ kind: 'silent', key: 'silent:quiet-01' }]);
     const [got] = await receiver.waitFor(1, 'device-silent');
     expect(signatureValid(secret, got!.raw, got!.headers['x-edgefleet-signature'])).toBe(true);
     expect(got!.body.payload).toMatchObject({ deviceId: 'quiet-01', status: 'offline', limitMs: 15 * MINUTE, tags: { line: 'b' } });
     expect(got!.body.payload.silentForMs).toBeGreaterThan(15 * MINUTE);
-    expect(check().raised).toEqual([]);
+    expect((await check()).raised).toEqual([]);
 
     // where the dashboard looks: the device's events and the overview's recent events
     const shown = await api().get('/devices/quiet-01');
@@ -142,21 +142,21 @@ describe('fleet alarms', () => {
     // it speaks: the silence is over; when it goes quiet again it is a new silence
     const client = await connectDevice(hub.urls.mqtt!, 'quiet-01', added.body.token);
     await client.publishAsync('ef/v1/devices/quiet-01/status', 'online', { qos: 1, retain: true });
-    await waitFor(() => {
-      hub.flush();
-      return hub.services.ctx.store.getDevice('quiet-01')?.status === 'online';
+    await waitFor(async () => {
+      await hub.flush();
+      return (await hub.services.ctx.store.getDevice('quiet-01'))?.status === 'online';
     }, 'quiet-01 online');
-    expect(check().cleared).toEqual([{ kind: 'silent', key: 'silent:quiet-01' }]);
+    expect((await check()).cleared).toEqual([{ kind: 'silent', key: 'silent:quiet-01' }]);
     await client.publishAsync('ef/v1/devices/quiet-01/status', 'offline', { qos: 1, retain: true });
-    await waitFor(() => {
-      hub.flush();
-      return hub.services.ctx.store.getDevice('quiet-01')?.status === 'offline';
+    await waitFor(async () => {
+      await hub.flush();
+      return (await hub.services.ctx.store.getDevice('quiet-01'))?.status === 'offline';
     }, 'quiet-01 offline');
     await endClient(client);
     // the device's last-seen is stamped with real time; the hub's clock is 56 minutes ahead of it by now
-    expect(check().raised).toEqual([{ kind: 'silent', key: 'silent:quiet-01' }]);
+    expect((await check()).raised).toEqual([{ kind: 'silent', key: 'silent:quiet-01' }]);
     await receiver.waitFor(2, 'device-silent');
-    expect(hub.services.ctx.store.listAudit().map((a) => a.action).filter((a) => a.includes('silent'))).toEqual([
+    expect((await hub.services.ctx.store.listAudit()).map((a) => a.action).filter((a) => a.includes('silent'))).toEqual([
       'alarm.device-silent',
       'alarm.device-silent-cleared',
       'alarm.device-silent',
@@ -182,9 +182,9 @@ describe('silent devices across a hub restart', () => {
       clock += 2 * 60 * MINUTE; // the hub was down for two hours
       hub = await startTestHub(join(dir.path, 'data'), options);
       clock += 5 * MINUTE;
-      expect(hub.services.alarms!.check().raised).toEqual([]);
+      expect((await hub.services.alarms!.check()).raised).toEqual([]);
       clock += 11 * MINUTE;
-      expect(hub.services.alarms!.check().raised).toEqual([{ kind: 'silent', key: 'silent:edge-r1' }]);
+      expect((await hub.services.alarms!.check()).raised).toEqual([{ kind: 'silent', key: 'silent:edge-r1' }]);
       const [got] = await receiver.waitFor(1, 'device-silent');
       expect(got!.body.payload.silentForMs).toBe(2 * 60 * MINUTE + 16 * MINUTE);
     } finally {

@@ -20,15 +20,15 @@ describe('dashboard at 10,000 devices', () => {
     const { store } = hub.services.ctx;
     const t0 = performance.now();
     const at = new Date().toISOString();
-    store.transaction(() => {
+    await store.transaction(async () => {
       for (let i = 0; i < N; i++) {
         const id = `dev-${String(i).padStart(5, '0')}`;
-        store.insertDevice({ id, tags: { line: `l${i % 20}`, site: i % 3 === 0 ? 'lyon' : 'turin' }, tokenHash: '0'.repeat(64), brokerHash: null, createdAt: at });
+        await store.insertDevice({ id, tags: { line: `l${i % 20}`, site: i % 3 === 0 ? 'lyon' : 'turin' }, tokenHash: '0'.repeat(64), brokerHash: null, createdAt: at });
         if (i % 4 !== 3) {
           const version = i % 10 === 0 ? '1.1.0' : '1.0.0';
-          store.setDeviceReported(id, reportedState(id, { tiny: { version, release: version === '1.1.0' ? 2 : 1, sha256: SHA, state: i % 50 === 0 ? 'failed' : 'active' } }), at);
+          await store.setDeviceReported(id, reportedState(id, { tiny: { version, release: version === '1.1.0' ? 2 : 1, sha256: SHA, state: i % 50 === 0 ? 'failed' : 'active' } }), at);
         }
-        if (i % 5 !== 0) store.setDeviceStatus(id, 'online', at);
+        if (i % 5 !== 0) await store.setDeviceStatus(id, 'online', at);
       }
     });
     console.log(`inserted ${N} devices in ${(performance.now() - t0).toFixed(0)} ms`);

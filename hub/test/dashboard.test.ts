@@ -70,7 +70,7 @@ describe('dashboard', () => {
       { id: 'spare-01', tags: { line: 'b', site: 'turin' }, online: false },
       { id: 'spare-02', tags: { line: 'c', site: 'turin' }, online: false },
     ]);
-    hub.services.ctx.store.setDeviceStatus('spare-02', 'offline', new Date(Date.now() - 3_600_000).toISOString());
+    await hub.services.ctx.store.setDeviceStatus('spare-02', 'offline', new Date(Date.now() - 3_600_000).toISOString());
     // and a real agent, started while the dashboard watches (it joins line b, the rollout's target)
     const added = await admin.post('/devices', { id: 'agent-01', tags: { line: 'b', site: 'nice' } });
     expect(added.status).toBe(201);
@@ -107,7 +107,7 @@ describe('dashboard', () => {
       { qos: 1 },
     );
     await waitFor(async () => {
-      hub.flush();
+      await hub.flush();
       const s = (await admin.get('/fleet/status')).body;
       return s.devices.online === 5 && s.versions.length === 2 && s.health.length === 2;
     }, 'fleet reported');
@@ -381,7 +381,7 @@ describe('dashboard', () => {
     await screenshot(page, '12-rollout-paused');
     await page.click('.action-resume');
     await poll(async () => (await admin.get(`/rollouts/${id}`)).body.rollout.status).not.toBe('paused');
-    const actions = hub.services.ctx.store.listAudit().filter((a) => a.details.includes(id)).map((a) => a.action);
+    const actions = (await hub.services.ctx.store.listAudit()).filter((a) => a.details.includes(id)).map((a) => a.action);
     expect(actions).toEqual(expect.arrayContaining(['rollout.pause', 'rollout.resume']));
     expect(problems).toEqual([]);
     await ctx.close();

@@ -10,7 +10,7 @@ import { createWindow, topics } from '@edgefleet/protocol';
 import type { Hub, HubOptions } from '@edgefleet/hub';
 import { openStore } from '../src/store/db.js';
 import { createNotifier } from '../src/notify/index.js';
-import { apiClient, connectDevice, endClient, startTestHub, tempDir, waitFor } from './helpers.js';
+import { apiClient, connectDevice, endClient, hubDb, startTestHub, tempDir, waitFor } from './helpers.js';
 import { startReceiver, type Receiver } from './webhooks-support.js';
 
 const PAD = 'x'.repeat(2000); // events of ≈ 2 KB, as in the flood that filled a disk
@@ -37,7 +37,7 @@ describe('a device flooding the hub', () => {
     return { hub, client };
   }
   const storedEvents = (hub: Hub, id: string) =>
-    (hub.services.ctx.store.db.prepare('SELECT COUNT(*) AS n FROM events WHERE device_id = ?').get(id) as { n: number }).n;
+    (hubDb(hub).prepare('SELECT COUNT(*) AS n FROM events WHERE device_id = ?').get(id) as { n: number }).n;
   const dbBytes = (dataDir: string) => ['hub.db', 'hub.db-wal'].reduce((n, f) => n + (statSync(join(dataDir, f), { throwIfNoEntry: false })?.size ?? 0), 0);
 
   it('refuses events beyond the device’s rate limit, counted RATE_LIMITED, and stores none of them', async () => {
@@ -49,8 +49,8 @@ describe('a device flooding the hub', () => {
     const started = Date.now();
     await flood(client, topics.events('dev-flood'), sent, (i) => event(i));
     const limited = () => hub.metrics.get('edgefleet_rejected_messages_total', { reason: 'RATE_LIMITED', topic: 'events' });
-    await waitFor(() => {
-      hub.flush();
+    await waitFor(async () => {
+      await hub.flush();
       return storedEvents(hub, 'dev-flood') + limited() === sent;
     }, 'every event stored or refused');
     const elapsedS = (Date.now() - started) / 1000;
@@ -74,12 +74,12 @@ describe('a device flooding the hub', () => {
     const w = createWindow('tiny', '1.0.0', 'active', start, start + 60_000);
     for (let seq = 1; seq <= 12; seq++) await client.publishAsync(topics.telemetry('dev-tele'), JSON.stringify({ deviceId: 'dev-tele', seq, windows: [w], dropped: 0 }), { qos: 1 });
     const limited = () => hub.metrics.get('edgefleet_rejected_messages_total', { reason: 'RATE_LIMITED', topic: 'telemetry' });
-    await waitFor(() => {
-      hub.flush();
+    await waitFor(async () => {
+      await hub.flush();
       return hub.metrics.get('edgefleet_telemetry_batches_total') + limited() === 12;
     }, 'every batch stored or refused');
     expect(limited()).toBe(7);
-    const rows = hub.services.ctx.store.db.prepare('SELECT seq FROM telemetry_batches WHERE device_id = ? ORDER BY seq').all('dev-tele') as Array<{ seq: number }>;
+    const rows = hubDb(hub).prepare('SELECT seq FROM telemetry_batches WHERE device_id = ? ORDER BY seq').all('dev-tele') as Array<{ seq: number }>;
     expect(rows.map((r) => r.seq)).toEqual([1, 2, 3, 4, 5]);
   });
 
@@ -88,8 +88,8 @@ describe('a device flooding the hub', () => {
     cleanups.push(() => dir.remove());
     const { hub, client } = await hubWithDevice(dir.path, 'dev-cap', { deviceRateLimits: { events: false }, eventsPerDevice: 50 });
     for (let i = 0; i < 200; i++) await client.publishAsync(topics.events('dev-cap'), event(i), { qos: 1 });
-    await waitFor(() => {
-      hub.flush();
+    await waitFor(async () => {
+      await hub.flush();
       return hub.metrics.get('edgefleet_events_total') === 200;
     }, 'all 200 events ingested');
     expect(storedEvents(hub, 'dev-cap')).toBe(50);
@@ -103,8 +103,8 @@ describe('a device flooding the hub', () => {
     cleanups.push(() => dir.remove());
     let { hub, client } = await hubWithDevice(dir.path, 'dev-old');
     for (let i = 0; i < 5; i++) await client.publishAsync(topics.events('dev-old'), event(i), { qos: 1 });
-    await waitFor(() => {
-      hub.flush();
+    await waitFor(async () => {
+      await hub.flush();
       return storedEvents(hub, 'dev-old') === 5;
     }, 'events stored');
     await endClient(client);
@@ -129,9 +129,9 @@ describe('a device flooding the hub', () => {
     await client.publishAsync(topics.events('dev-twice'), e, { qos: 1 });
     await client.publishAsync(topics.events('dev-twice'), e, { qos: 1, retain: true });
     await client.publishAsync(topics.events('dev-twice'), event(2, 'activated'), { qos: 1 });
-    await waitFor(() => {
-      hub.flush();
-      return (hub.services.ctx.store.eventsForDevice('dev-twice') as Array<{ type: string }>).some((x) => x.type === 'activated');
+    await waitFor(async () => {
+      await hub.flush();
+      return ((await hub.services.ctx.store.eventsForDevice('dev-twice')) as Array<{ type: string }>).some((x) => x.type === 'activated');
     }, 'the event after the repeat stored');
     expect(storedEvents(hub, 'dev-twice')).toBe(2);
     expect(hub.metrics.get('edgefleet_event_duplicates_total')).toBe(1);
@@ -152,8 +152,8 @@ describe('a device flooding the hub', () => {
     });
     const sent = 3000;
     await flood(client, topics.events('dev-storm'), sent, (i) => event(i, 'rolled-back'));
-    await waitFor(() => {
-      hub.flush();
+    await waitFor(async () => {
+      await hub.flush();
       return hub.metrics.get('edgefleet_events_total') === sent;
     }, 'every rollback ingested');
     await receiver.waitFor(1, 'device-rolled-back'); // the receiver is failing them
@@ -181,9 +181,10 @@ describe('a device flooding the hub', () => {
 describe('webhook queue', () => {
   it('keeps room for fleet-level alerts when many devices each send device-level events, and counts drops by class', async () => {
     const dir = tempDir('edgefleet-notifier-classes-');
-    const store = openStore(join(dir.path, 'hub.db'));
+    const store = await openStore(join(dir.path, 'hub.db'));
     const receiver = await startReceiver();
-    const notifier = createNotifier({ db: store.db, urls: [receiver.url], secret: 's', maxQueue: 40, concurrency: 1 });
+    const notifier = createNotifier({ store: store.webhooks, urls: [receiver.url], secret: 's', maxQueue: 40, concurrency: 1 });
+    await notifier.ready(); // the receivers added through the API are read once before emit() sends at once
     try {
       for (let i = 0; i < 100; i++) notifier.emit('device-rolled-back', { deviceId: `d-${i}`, message: 'probation failed' });
       for (let i = 0; i < 5; i++) notifier.emit('gate-failed', { id: `r-${i}` });
@@ -196,7 +197,7 @@ describe('webhook queue', () => {
     } finally {
       await notifier.close();
       await receiver.close();
-      store.close();
+      await store.close();
       dir.remove();
     }
   });

@@ -20,7 +20,7 @@ import {
   type TelemetryWindow,
 } from '@edgefleet/protocol';
 import type { Hub } from '@edgefleet/hub';
-import { apiClient, connectDevice, endClient, startTestHub, tempDir, tinyModel, waitFor } from './helpers.js';
+import { apiClient, connectDevice, endClient, hubDb, startTestHub, tempDir, tinyModel, waitFor } from './helpers.js';
 
 const MINUTE = 60_000;
 const ID = 'dev-fz';
@@ -236,10 +236,9 @@ async function stopSide(s: Side | undefined): Promise<void> {
 async function publishAll(s: Side, messages: readonly Message[]): Promise<void> {
   for (const m of messages) await s.device.publishAsync(topicOf[m.kind](ID), Buffer.from(m.payload), { qos: 1 });
   // every message was acknowledged by the broker; wait until ingest has seen them all, then commit
-  const { ctx } = s.hub.services;
-  const settled = () => ctx.store.db.prepare('SELECT COUNT(*) AS n FROM telemetry_batches WHERE device_id = ?').get(ID) as { n: number };
+  const settled = () => hubDb(s.hub).prepare('SELECT COUNT(*) AS n FROM telemetry_batches WHERE device_id = ?').get(ID) as { n: number };
   const expected = messages.filter((m) => m.valid && m.kind === 'telemetry').length;
-  await waitFor(() => (s.hub.flush(), settled().n === expected), 'every valid batch committed');
+  await waitFor(async () => (await s.hub.flush(), settled().n === expected), 'every valid batch committed');
 }
 
 /** edgefleet_rejected_messages_total over every reason and topic, from the hub's /metrics. */
@@ -322,7 +321,7 @@ describe('device message fuzzing', () => {
       histogramAdd(w.latencyMs, 3);
       w.inferences = 1;
       await fresh.publishAsync(topics.telemetry('dev-fz2'), JSON.stringify({ deviceId: 'dev-fz2', seq: 1, windows: [w], dropped: 0 }), { qos: 1 });
-      await waitFor(async () => (target!.hub.flush(), (await target!.api.get(`/health?model=tiny&version=1.0.0&device=dev-fz2`)).body.totals.inferences === 1), 'the new device counted');
+      await waitFor(async () => (await target!.hub.flush(), (await target!.api.get(`/health?model=tiny&version=1.0.0&device=dev-fz2`)).body.totals.inferences === 1), 'the new device counted');
     } finally {
       await endClient(fresh);
     }

@@ -213,7 +213,7 @@ describe('the device page at /device', () => {
     const c = await connectDevice(added.body.agentConfig.brokers.ws, 'web-1', added.body.token);
     await c.publishAsync(topics.status('web-1'), 'online', { qos: 1, retain: true });
     await waitFor(async () => {
-      hub.flush();
+      await hub.flush();
       return (await api.get('/devices/web-1')).body.device.status === 'online';
     }, 'web-1 online');
     await endClient(c);

@@ -9,6 +9,7 @@ import { topics } from '@edgefleet/protocol';
 import { runEndToEnd } from './e2e-suite.js';
 import { MOSQUITTO, startMosquitto, type MosquittoProcess } from './processes.js';
 import { apiClient, connectDevice, endClient, startTestHub, tempDir, waitFor } from './helpers.js';
+import { testDb } from './support/test-db.js';
 
 const HUB_PASSWORD = 'hub-secret-for-tests-only';
 
@@ -22,8 +23,10 @@ describe.skipIf(!existsSync(MOSQUITTO))('end to end with Mosquitto (--broker)', 
     dir = tempDir();
     broker = await startMosquitto(dir.path, HUB_PASSWORD);
     port = broker.port;
+    const db = await testDb(join(dir.path, 'hub'));
     hub = await startHub({
       dataDir: join(dir.path, 'hub'),
+      ...(db ? { db } : {}),
       http: '127.0.0.1:0',
       broker: broker.hubUrl,
       mosquittoPasswordFile: broker.passwd,
@@ -60,7 +63,7 @@ describe.skipIf(!existsSync(MOSQUITTO))('end to end with Mosquitto (--broker)', 
     await c.publishAsync(topics.reported('dev-mq'), JSON.stringify({ forged: true }), { qos: 1 });
     await c.publishAsync(topics.events('dev-mq2'), JSON.stringify({ type: 'error', message: 'probe', at: new Date().toISOString() }), { qos: 1 });
     await waitFor(async () => {
-      hub.flush();
+      await hub.flush();
       return (await api.get('/devices/dev-mq2')).body.events.length === 1;
     }, 'own event stored');
     expect(hub.metrics.get('edgefleet_rejected_messages_total', { reason: 'BAD_MESSAGE', topic: 'reported' })).toBe(0);

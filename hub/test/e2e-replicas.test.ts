@@ -180,7 +180,7 @@ describe.skipIf(!existsSync(MOSQUITTO))('two hub replicas on one Mosquitto (MQTT
       const h = hub;
       const api = apiClient(h.urls.http, h.adminToken);
       const d = await waitFor(async () => {
-        h.flush();
+        await h.flush();
         const row = (await api.get('/devices/dev-late')).body.device as { status: string; reported: unknown };
         return row.status === 'online' && row.reported ? row : null;
       }, 'the retained status and report stored');

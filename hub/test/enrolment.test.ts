@@ -88,7 +88,7 @@ describe('one-time enrolment links', () => {
     agent = undefined;
 
     // audited; the code itself is nowhere in the database, only its hash
-    const actions = hub.services.ctx.store.listAudit().map((e) => `${e.actor} ${e.action}`);
+    const actions = (await hub.services.ctx.store.listAudit()).map((e) => `${e.actor} ${e.action}`);
     expect(actions).toEqual(expect.arrayContaining([expect.stringMatching(/^token:t-\S+ device\.enrolment$/), 'device:phone-1 device.token']));
     for (const f of ['hub.db', 'hub.db-wal']) {
       const file = join(dir.path, f);

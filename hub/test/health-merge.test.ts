@@ -33,7 +33,7 @@ describe('one health merge', () => {
   let reference: Reference;
   let start: number;
 
-  const flushed = async (n: number) => waitFor(() => (hub.flush(), hub.metrics.get('edgefleet_telemetry_batches_total') >= n), `${n} batches stored`);
+  const flushed = async (n: number) => waitFor(async () => (await hub.flush(), hub.metrics.get('edgefleet_telemetry_batches_total') >= n), `${n} batches stored`);
 
   beforeAll(async () => {
     dir = tempDir();

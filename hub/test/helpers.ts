@@ -3,17 +3,37 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import mqtt, { type MqttClient } from 'mqtt';
 import { buildMlpClassifier } from '@edgefleet/protocol/onnx';
 import { startHub, type Hub, type HubOptions } from '@edgefleet/hub';
+import { testDb } from './support/test-db.js';
+
+const hubDbs = new Map<string, Database.Database>();
+/**
+ * A second connection to a test hub's SQLite file (`<data>/hub.db`): tests read what the hub committed, and plant
+ * rows it could not have written, independently of the hub's own connection. Closed at process exit.
+ */
+export function hubDb(hub: { dataDir: string }): Database.Database {
+  const file = join(hub.dataDir, 'hub.db');
+  let db = hubDbs.get(file);
+  if (!db?.open) {
+    db = new Database(file);
+    db.pragma('busy_timeout = 5000');
+    hubDbs.set(file, db);
+  }
+  return db;
+}
 
 export function tempDir(prefix = 'edgefleet-hub-'): { path: string; remove: () => void } {
   const path = mkdtempSync(join(tmpdir(), prefix));
   return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
 }
 
+/** A hub on `dataDir` with ephemeral ports, on SQLite or on this test run's PostgreSQL (support/test-db.ts). */
 export async function startTestHub(dataDir: string, extra: Partial<HubOptions> = {}): Promise<Hub> {
-  return startHub({ dataDir, http: '127.0.0.1:0', mqtt: '127.0.0.1:0', ws: '127.0.0.1:0', ...extra });
+  const db = extra.db ?? (await testDb(dataDir));
+  return startHub({ dataDir, http: '127.0.0.1:0', mqtt: '127.0.0.1:0', ws: '127.0.0.1:0', ...(db ? { db } : {}), ...extra });
 }
 
 /** A 3-feature, 2-class softmax regression: small, real, deterministic. */

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MqttClient } from 'mqtt';
 import { LIMITS, createWindow, histogramAdd, topics, type TelemetryBatch } from '@edgefleet/protocol';
 import type { Hub } from '@edgefleet/hub';
-import { apiClient, connectDevice, endClient, startTestHub, tempDir, waitFor } from './helpers.js';
+import { apiClient, connectDevice, endClient, hubDb, startTestHub, tempDir, waitFor } from './helpers.js';
 
 function batch(deviceId: string, seq: number, latencies: number[], errors = 0): TelemetryBatch {
   const start = Math.floor(Date.now() / 60_000) * 60_000;
@@ -43,8 +43,8 @@ describe('ingest', () => {
     await devices['dev-t1']!.publishAsync(topics.telemetry('dev-t1'), JSON.stringify(b1), { qos: 1 });
     await devices['dev-t1']!.publishAsync(topics.telemetry('dev-t1'), JSON.stringify(b1), { qos: 1 });
     await devices['dev-t2']!.publishAsync(topics.telemetry('dev-t2'), JSON.stringify(batch('dev-t2', 1, [20, 20, 20, 20, 20, 20, 20, 20, 20, 20])), { qos: 1 });
-    await waitFor(() => {
-      hub.flush();
+    await waitFor(async () => {
+      await hub.flush();
       return hub.metrics.get('edgefleet_telemetry_batches_total') === 2 && hub.metrics.get('edgefleet_telemetry_duplicates_total') === 1;
     }, 'two batches and one duplicate');
     const status = await api.get('/fleet/status');
@@ -83,14 +83,14 @@ describe('ingest', () => {
     for (const [, , reason, topic] of cases) expected.set(`${reason}/${topic}`, (expected.get(`${reason}/${topic}`) ?? rejected(reason, topic)) + 1);
     for (const [topic, payload] of cases) await c.publishAsync(topic, payload, { qos: 1 });
     await waitFor(() => [...expected].every(([k, n]) => rejected(k.split('/')[0]!, k.split('/')[1]!) === n), 'every refusal counted');
-    hub.flush();
+    await hub.flush();
     const d = (await api.get('/devices/dev-t1')).body;
     expect(d.device.reported).toBeNull();
     expect(d.events).toHaveLength(0);
     // still alive: a good event is stored
     await c.publishAsync(topics.events('dev-t1'), JSON.stringify({ type: 'activated', model: 'tiny', version: '1.0.0', message: 'ok', at: new Date().toISOString() }), { qos: 1 });
     await waitFor(async () => {
-      hub.flush();
+      await hub.flush();
       return (await api.get('/devices/dev-t1')).body.events.length === 1;
     }, 'event stored');
     const metrics = await (await fetch(`${hub.urls.http}/metrics`)).text();
@@ -100,12 +100,12 @@ describe('ingest', () => {
   it('tracks online, then offline from the last will', async () => {
     await devices['dev-t2']!.publishAsync(topics.status('dev-t2'), 'online', { qos: 1, retain: true });
     await waitFor(async () => {
-      hub.flush();
+      await hub.flush();
       return (await api.get('/devices/dev-t2')).body.device.status === 'online';
     }, 'online');
     devices['dev-t2']!.stream.destroy(); // no DISCONNECT: the broker publishes the will
     await waitFor(async () => {
-      hub.flush();
+      await hub.flush();
       return (await api.get('/devices/dev-t2')).body.device.status === 'offline';
     }, 'offline from last will');
   });
@@ -115,19 +115,19 @@ describe('ingest', () => {
     c.publish(topics.status('dev-t1'), 'online', { qos: 1, retain: true });
     await endClient(c); // DISCONNECT right after: the broker sends no will
     await waitFor(async () => {
-      hub.flush();
+      await hub.flush();
       const d = (await api.get('/devices/dev-t1')).body.device;
       return d.status === 'offline' && d.statusAt !== null;
     }, 'offline after a clean disconnect');
   });
 
   it('prunes raw windows after their retention period and keeps the rollups', async () => {
-    hub.flush();
-    const db = hub.services.ctx.store.db;
+    await hub.flush();
+    const db = hubDb(hub);
     const count = (table: string) => (db.prepare(`SELECT COUNT(*) AS n FROM ${table}`).get() as { n: number }).n;
     expect(count('telemetry_windows')).toBeGreaterThan(0);
     const rollups = count('rollups');
-    hub.services.ingest.prune(Date.now() + 1, 0);
+    await hub.services.ingest.prune(Date.now() + 1, 0);
     expect(count('telemetry_windows')).toBe(0);
     expect(count('rollups')).toBe(rollups);
     const status = await api.get('/fleet/status');

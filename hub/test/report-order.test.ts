@@ -20,7 +20,7 @@ describe('reported states out of order', () => {
   const superseded = () => hub.metrics.get('edgefleet_reported_superseded_total');
   const send = async (body: string, flush = true) => {
     await device.publishAsync(topics.reported(ID), body, { qos: 1 });
-    if (flush) hub.flush();
+    if (flush) await hub.flush();
   };
 
   beforeAll(async () => {
@@ -46,7 +46,7 @@ describe('reported states out of order', () => {
     // newer and older in one flush (one transaction)
     await send(report(2, '2026-01-01T00:00:07.000Z', '1.0.7'), false);
     await send(report(2, '2026-01-01T00:00:06.000Z', '1.0.6'), false);
-    hub.flush();
+    await hub.flush();
     await waitFor(() => superseded() === 2, 'the older report of the batch passed over');
     expect(await stored()).toMatchObject({ agentVersion: '1.0.7' });
     // a second report of the same instant is taken: one device's reports of one instant arrive in its order

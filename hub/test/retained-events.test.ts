@@ -15,7 +15,7 @@ import { MOSQUITTO, startMosquitto } from './processes.js';
 const HUB_PASSWORD = 'hub-secret-for-tests-only';
 
 const rolledBack = () => JSON.stringify({ type: 'rolled-back', model: 'vib', version: '2.0.0', code: 'PROBATION_FAILED', message: 'error rate over the limit', at: new Date().toISOString() });
-const storedEvents = (hub: Hub, id: string) => hub.services.ctx.store.eventsForDevice(id) as Array<{ type: string }>;
+const storedEvents = async (hub: Hub, id: string) => (await hub.services.ctx.store.eventsForDevice(id)) as Array<{ type: string }>;
 
 describe.skipIf(!existsSync(MOSQUITTO))('retained device events with Mosquitto (--broker)', () => {
   it('ingests and notifies a retained event once, not again when the hub restarts, and clears it on the broker', async () => {
@@ -34,9 +34,9 @@ describe.skipIf(!existsSync(MOSQUITTO))('retained device events with Mosquitto (
       const url = `mqtt://127.0.0.1:${mosquitto.port}`;
       device = await waitFor(() => connectDevice(url, 'dev-ret', token).catch(() => null), 'dev-ret connects');
       await device.publishAsync(topics.events('dev-ret'), rolledBack(), { qos: 1, retain: true });
-      await waitFor(() => {
-        hub!.flush();
-        return storedEvents(hub!, 'dev-ret').length === 1;
+      await waitFor(async () => {
+        await hub!.flush();
+        return (await storedEvents(hub!, 'dev-ret')).length === 1;
       }, 'the event stored');
       await receiver.waitFor(1, 'device-rolled-back');
 
@@ -45,11 +45,11 @@ describe.skipIf(!existsSync(MOSQUITTO))('retained device events with Mosquitto (
       // the hub subscribed again at start (the broker hands retained copies over then); an event sent after
       // that arrives after any retained one
       await device.publishAsync(topics.events('dev-ret'), JSON.stringify({ type: 'activated', message: 'after restart', at: new Date().toISOString() }), { qos: 1 });
-      await waitFor(() => {
-        hub!.flush();
-        return storedEvents(hub!, 'dev-ret').some((e) => e.type === 'activated');
+      await waitFor(async () => {
+        await hub!.flush();
+        return (await storedEvents(hub!, 'dev-ret')).some((e) => e.type === 'activated');
       }, 'the later event stored');
-      expect(storedEvents(hub, 'dev-ret').map((e) => e.type)).toEqual(['activated', 'rolled-back']);
+      expect((await storedEvents(hub, 'dev-ret')).map((e) => e.type)).toEqual(['activated', 'rolled-back']);
       await hub.services.notifier.idle();
       expect(receiver.received.filter((r) => r.body.event === 'device-rolled-back')).toHaveLength(1);
       await hub.close();
@@ -78,7 +78,7 @@ describe.skipIf(!existsSync(MOSQUITTO))('retained device events with Mosquitto (
 
 describe('retained device events with the embedded broker', () => {
   it('strips the retain flag from a device’s events and telemetry, and keeps it on its reported state', () => {
-    const policy = createBrokerPolicy({ checkDevice: () => true, onRefused: () => undefined });
+    const policy = createBrokerPolicy({ checkDevice: async () => true, onRefused: () => undefined });
     const client = { id: 'dev-e' } as never;
     const publish = (topic: string) => {
       const packet = { cmd: 'publish', topic, payload: Buffer.from('{}'), qos: 1, retain: true, dup: false } as { retain: boolean };

@@ -53,7 +53,7 @@ describe('rollout convergence claims', () => {
     await frame;
     await claim('dev-honest');
     await claim('dev-liar');
-    await waitFor(async () => (hub.flush(), (await outcomes(id)).converged!.includes('dev-honest')), 'the honest device converged');
+    await waitFor(async () => (await hub.flush(), (await outcomes(id)).converged!.includes('dev-honest')), 'the honest device converged');
     // several engine steps later the liar is still not converged
     for (let i = 0; i < 3; i++) await hub.services.rollouts.tick();
     expect((await outcomes(id)).converged).toEqual(['dev-honest']);
@@ -76,7 +76,7 @@ describe('rollout convergence claims', () => {
     histogramAdd(w.latencyMs, 3);
     w.inferences = 1;
     await clients['dev-liar']!.publishAsync(topics.telemetry('dev-liar'), JSON.stringify({ deviceId: 'dev-liar', seq: 1, windows: [w], dropped: 0 }), { qos: 1 });
-    await waitFor(async () => (hub.flush(), (await outcomes(rollout.id)).converged!.length === 2), 'both converged');
+    await waitFor(async () => (await hub.flush(), (await outcomes(rollout.id)).converged!.length === 2), 'both converged');
   });
 
   it('leaves a claimed version no release of this hub out of fleet status, and counts the claim', async () => {
@@ -94,7 +94,7 @@ describe('rollout convergence claims', () => {
       JSON.stringify(reportedState('dev-honest', { tiny: { version: '1.0.0', release: version.release, sha256: '0'.repeat(64) } })),
       { qos: 1, retain: true },
     );
-    await waitFor(async () => (hub.flush(), (await api.get('/fleet/status')).body.unknownClaims === 2), 'both claims counted');
+    await waitFor(async () => (await hub.flush(), (await api.get('/fleet/status')).body.unknownClaims === 2), 'both claims counted');
     expect((await api.get('/fleet/status')).body.versions).toEqual([]);
   });
 });

@@ -64,7 +64,7 @@ describe('rollout API', () => {
     const next = (await api.post('/rollouts', { model: 'tiny', version: '1.1.0', targets: { tags: [{ ring: 'a' }] }, waves: [50, 100], soak: '1h' })).body.rollout;
     const old = (await api.get(`/rollouts/${r.id}`)).body.rollout;
     expect(old).toMatchObject({ status: 'superseded', supersededBy: next.id });
-    const actions = hub.services.ctx.store.listAudit().filter((a) => a.details.includes(r.id)).map((a) => a.action);
+    const actions = (await hub.services.ctx.store.listAudit()).filter((a) => a.details.includes(r.id)).map((a) => a.action);
     expect(actions).toEqual(expect.arrayContaining(['rollout.start', 'rollout.wave-started', 'rollout.pause', 'rollout.resume', 'rollout.superseded']));
     // the superseded rollout's first wave keeps 1.0.0 until the new one reaches those devices
     for (const id of old.waves[0].byOutcome.pending as string[]) {
@@ -94,7 +94,7 @@ describe('rollout API', () => {
     // the engine records the late joiner on its next ticks without sending it again
     await new Promise((r) => setTimeout(r, 300));
     expect((await api.get('/devices/dev-late/desired')).body.sequence).toBe(seq);
-    const actions = hub.services.ctx.store.listAudit().filter((a) => a.details.includes(gated.id)).map((a) => a.action);
+    const actions = (await hub.services.ctx.store.listAudit()).filter((a) => a.details.includes(gated.id)).map((a) => a.action);
     expect(actions).toContain('rollout.late-join');
   });
 });

@@ -13,6 +13,7 @@ import { createSimulatedFleet, type SimulatedFleet } from '../../scripts/sim/fle
 import { sizedClassifier, trainVibrationModels, type TrainedModel } from '../../scripts/sim/models.js';
 import { createSharedRuntime, defaultSessionOptions, sha256Of, type SharedRuntime } from '../../scripts/sim/shared-runtime.js';
 import { apiClient } from './helpers.js';
+import { testDb } from './support/test-db.js';
 
 const N = 20;
 let v1: TrainedModel;
@@ -93,7 +94,8 @@ function failingSelfTest(base: InferenceRuntime, sha: string): InferenceRuntime 
 async function setup(options: { v2?: Uint8Array; runtime?: SharedRuntime; labelFraction?: number } = {}): Promise<Env & { v2sha: string }> {
   const dir = mkdtempSync(join(tmpdir(), 'edgefleet-gated-'));
   dirs.push(dir);
-  const hub = await startHub({ dataDir: join(dir, 'hub'), http: '127.0.0.1:0', mqtt: '127.0.0.1:0', ws: null, rolloutTickMs: 100, telemetry: { windowSeconds: 1 } });
+  const db = await testDb(join(dir, 'hub'));
+  const hub = await startHub({ dataDir: join(dir, 'hub'), ...(db ? { db } : {}), http: '127.0.0.1:0', mqtt: '127.0.0.1:0', ws: null, rolloutTickMs: 100, telemetry: { windowSeconds: 1 } });
   const fleet = await createSimulatedFleet({
     hub: hub.urls.http,
     token: hub.adminToken,
@@ -179,7 +181,7 @@ describe('gated rollouts with 20 real agents', () => {
     await env.fleet.startDevice('sim-7');
     await env.fleet.waitForVersion('2.0.0', { ids: ['sim-7'], timeoutMs: 30_000 });
     expect(versionsOf(env.fleet)).toEqual(new Array(N).fill('2.0.0'));
-    const audit = env.hub.services.ctx.store.listAudit().map((a) => a.action);
+    const audit = (await env.hub.services.ctx.store.listAudit()).map((a) => a.action);
     expect(audit).toEqual(expect.arrayContaining(['rollout.start', 'rollout.wave-started', 'rollout.gates', 'rollout.completed']));
   });
 
@@ -236,7 +238,7 @@ describe('gated rollouts with 20 real agents', () => {
     const secondOnly = wave.filter((id) => !firstWave.includes(id));
     expect(secondOnly.length).toBeGreaterThan(0);
     await env.fleet.waitForVersion('1.0.0', { ids: secondOnly, timeoutMs: 30_000 });
-    const audit = env.hub.services.ctx.store.listAudit().map((a) => a.action);
+    const audit = (await env.hub.services.ctx.store.listAudit()).map((a) => a.action);
     expect(audit).toEqual(expect.arrayContaining(['rollout.paused', 'rollout.superseded', 'rollout.rolled-back']));
   });
 

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MqttClient } from 'mqtt';
 import { createWindow, histogramAdd, topics, type Reference, type TelemetryBatch, type TelemetryWindow } from '@edgefleet/protocol';
 import type { Hub } from '@edgefleet/hub';
-import { apiClient, connectDevice, endClient, startTestHub, tempDir, tinyModel, waitFor } from './helpers.js';
+import { apiClient, connectDevice, endClient, hubDb, startTestHub, tempDir, tinyModel, waitFor } from './helpers.js';
 import { buildWindow, tinyValidation } from './dashboard-support.js';
 
 const MINUTE = 60_000;
@@ -24,7 +24,7 @@ describe('telemetry bounds', () => {
   let device: MqttClient;
   let seq = 0;
   const rejected = () => hub.metrics.get('edgefleet_rejected_messages_total', { reason: 'BAD_MESSAGE', topic: 'telemetry' });
-  const count = (table: string) => (hub.services.ctx.store.db.prepare(`SELECT COUNT(*) AS n FROM ${table}`).get() as { n: number }).n;
+  const count = (table: string) => (hubDb(hub).prepare(`SELECT COUNT(*) AS n FROM ${table}`).get() as { n: number }).n;
   const rows = () => ({ batches: count('telemetry_batches'), windows: count('telemetry_windows'), rollups: count('rollups') });
   const inferences = async () => (await api.get('/fleet/status')).body.health.find((h: { model: string }) => h.model === 'tiny')?.inferences ?? 0;
 
@@ -35,11 +35,11 @@ describe('telemetry bounds', () => {
 
   /** Publishes a batch that must be refused: one more refusal counted, and no row anywhere changed. */
   const expectRefused = async (windows: unknown[], what: string): Promise<void> => {
-    hub.flush();
+    await hub.flush();
     const before = { rejected: rejected(), rows: rows() };
     await send(windows);
     await waitFor(() => rejected() === before.rejected + 1, `${what} refused`);
-    hub.flush();
+    await hub.flush();
     expect(rows(), what).toEqual(before.rows);
   };
 
@@ -58,7 +58,7 @@ describe('telemetry bounds', () => {
 
   it('refuses latency buckets no real latency can reach, before merging them into a rollup', async () => {
     await send([window([5, 6, 7])]);
-    await waitFor(async () => (hub.flush(), (await inferences()) === 3), 'a good window merged');
+    await waitFor(async () => (await hub.flush(), (await inferences()) === 3), 'a good window merged');
     // bucket 3e7 is γ^3e7 ms: a rollup merge spanning it would allocate 3e7 buckets (5e8: the hub dies)
     const far = window([5]);
     far.latencyMs.offset = 30_000_000;
@@ -118,7 +118,7 @@ describe('telemetry bounds', () => {
     await expectRefused([values], 'regressor bins on a classifier');
     await send([honest(), honest()]);
     await waitFor(async () => {
-      hub.flush();
+      await hub.flush();
       const h = await api.get(`/health?model=ref&version=1.0.0&from=${start - MINUTE}&to=${start + 2 * MINUTE}`);
       return h.body.totals.inferences === 100 && h.body.drift.every((d: { n: number }) => d.n === 100);
     }, 'both honest windows merged, features included');
@@ -128,12 +128,12 @@ describe('telemetry bounds', () => {
     const body: TelemetryBatch = { deviceId: 'dev-b1', seq: 1000, windows: [window([9])], dropped: 0 };
     const before = await inferences();
     await device.publishAsync(topics.telemetry('dev-b1'), JSON.stringify(body), { qos: 1 });
-    await waitFor(async () => (hub.flush(), (await inferences()) === before + 1), 'batch 1000 counted');
-    hub.services.ingest.prune(Date.now() + 1, 0); // raw retention over: windows and batch records gone
+    await waitFor(async () => (await hub.flush(), (await inferences()) === before + 1), 'batch 1000 counted');
+    await hub.services.ingest.prune(Date.now() + 1, 0); // raw retention over: windows and batch records gone
     expect(count('telemetry_batches')).toBe(0);
     const dups = hub.metrics.get('edgefleet_telemetry_duplicates_total');
     await device.publishAsync(topics.telemetry('dev-b1'), JSON.stringify(body), { qos: 1 });
-    await waitFor(() => (hub.flush(), hub.metrics.get('edgefleet_telemetry_duplicates_total') === dups + 1), 'replay seen as a duplicate');
+    await waitFor(async () => (await hub.flush(), hub.metrics.get('edgefleet_telemetry_duplicates_total') === dups + 1), 'replay seen as a duplicate');
     expect(await inferences()).toBe(before + 1);
   });
 });
@@ -146,7 +146,7 @@ describe('telemetry stored before the bounds', () => {
       const api0 = apiClient(hub.urls.http, hub.adminToken);
       expect((await api0.pushModel(tinyModel(), { name: 'tiny', version: '1.0.0' })).status).toBe(201);
       await api0.post('/devices', { id: 'dev-p1' });
-      const db = hub.services.ctx.store.db;
+      const db = hubDb(hub);
       const minute = Math.floor(Date.now() / MINUTE) * MINUTE;
       const good = window([5, 5, 5], minute - MINUTE);
       const poisoned = window([5], minute);

@@ -86,7 +86,7 @@ describe('webhooks', () => {
     await receiver.waitFor(1);
     await hub.services.notifier.idle();
     expect(receiver.received).toHaveLength(1);
-    const [row] = hub.services.notifier.deliveries({ event: 'rollout-paused' });
+    const [row] = (await hub.services.notifier.deliveries({ event: 'rollout-paused' }));
     expect(row).toMatchObject({ attempt: 1, status: 400 });
     expect(row!.error).toMatch(/not retried/);
   });
@@ -97,7 +97,7 @@ describe('webhooks', () => {
     await receiver.waitFor(3);
     await hub.services.notifier.idle();
     expect(receiver.received).toHaveLength(3);
-    const rows = hub.services.notifier.deliveries({ event: 'rollout-completed' });
+    const rows = (await hub.services.notifier.deliveries({ event: 'rollout-completed' }));
     expect(rows.map((r) => r.attempt).sort()).toEqual([1, 2, 3]);
     expect(rows[0]!.error).toMatch(/gave up after 3 attempts/);
   });
@@ -113,7 +113,7 @@ describe('webhooks', () => {
       hub.services.notifier.emit('rollout-rolled-back', { id: 'r-4' });
       await receiver.waitFor(1);
       await hub.services.notifier.idle();
-      const rows = hub.services.notifier.deliveries({ event: 'rollout-rolled-back' }).filter((r) => r.url === url);
+      const rows = (await hub.services.notifier.deliveries({ event: 'rollout-rolled-back' })).filter((r) => r.url === url);
       expect(rows).toHaveLength(3);
       expect(rows.every((r) => r.status === null && /ECONNREFUSED/.test(r.error ?? ''))).toBe(true);
     } finally {
@@ -156,7 +156,7 @@ describe('webhooks', () => {
 
       const paths = Object.keys((await admin.get('/openapi.json')).body.paths);
       expect(paths).toEqual(expect.arrayContaining(['/webhooks', '/webhooks/{id}', '/webhooks/deliveries']));
-      const actions = hub.services.ctx.store.listAudit().map((a) => a.action);
+      const actions = (await hub.services.ctx.store.listAudit()).map((a) => a.action);
       expect(actions.filter((a) => a.startsWith('webhook.'))).toEqual(['webhook.add', 'webhook.remove', 'webhook.add', 'webhook.remove']);
     } finally {
       await second.close();
@@ -210,9 +210,10 @@ describe('webhooks', () => {
 describe('webhook notifier', () => {
   it('never makes the caller wait: beyond its queue bound deliveries are dropped and counted', async () => {
     const dir = tempDir('edgefleet-notifier-');
-    const store = openStore(join(dir.path, 'hub.db'));
+    const store = await openStore(join(dir.path, 'hub.db'));
     const receiver = await startReceiver();
-    const notifier = createNotifier({ db: store.db, urls: [receiver.url], secret: 's3cret', maxQueue: 3, concurrency: 1, retry: { attempts: 1, baseMs: 1 } });
+    const notifier = createNotifier({ store: store.webhooks, urls: [receiver.url], secret: 's3cret', maxQueue: 3, concurrency: 1, retry: { attempts: 1, baseMs: 1 } });
+    await notifier.ready(); // the receivers added through the API are read once before emit() sends at once
     try {
       // fleet-level events: they may take the whole queue (device-level ones leave a quarter to them)
       for (let i = 0; i < 10; i++) notifier.emit('drift-alarm', { deviceId: `d-${i}` });
@@ -224,7 +225,7 @@ describe('webhook notifier', () => {
     } finally {
       await notifier.close();
       await receiver.close();
-      store.close();
+      await store.close();
       dir.remove();
     }
   });
@@ -233,19 +234,20 @@ describe('webhook notifier', () => {
 describe('webhook delivery log', () => {
   it('keeps only the newest attempts', async () => {
     const dir = tempDir('edgefleet-notifier-log-');
-    const store = openStore(join(dir.path, 'hub.db'));
+    const store = await openStore(join(dir.path, 'hub.db'));
     const receiver = await startReceiver();
-    const notifier = createNotifier({ db: store.db, urls: [receiver.url], secret: 's', concurrency: 1, keepDeliveries: 5 });
+    const notifier = createNotifier({ store: store.webhooks, urls: [receiver.url], secret: 's', concurrency: 1, keepDeliveries: 5 });
+    await notifier.ready(); // the receivers added through the API are read once before emit() sends at once
     try {
       for (let i = 0; i < 12; i++) notifier.emit('device-silent', { deviceId: `d-${i}` });
       await notifier.idle();
       expect(receiver.received).toHaveLength(12);
       // trimmed to the newest 5 at the 10th attempt, then two more
-      expect(notifier.deliveries().map((d) => d.id)).toEqual([12, 11, 10, 9, 8, 7, 6]);
+      expect((await notifier.deliveries()).map((d) => d.id)).toEqual([12, 11, 10, 9, 8, 7, 6]);
     } finally {
       await notifier.close();
       await receiver.close();
-      store.close();
+      await store.close();
       dir.remove();
     }
   });

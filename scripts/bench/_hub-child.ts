@@ -13,7 +13,7 @@ const hub = await startHub({ dataDir: dir, http: '127.0.0.1:0', mqtt: '127.0.0.1
 const devices: Array<{ id: string; token: string }> = [];
 for (let i = 0; i < n; i++) {
   const id = `bench-${i}`;
-  devices.push({ id, token: hub.services.devices.add(id, {}, 'bench').token });
+  devices.push({ id, token: (await hub.services.devices.add(id, {}, 'bench')).token });
 }
 process.stdout.write(JSON.stringify({ mqtt: hub.urls.mqtt, devices }) + '\n');
 

@@ -78,10 +78,11 @@ function template(confirm: boolean): string {
 
 /** Batches/s from CLIENTS devices to committed rows through `hub`'s broker (`url`); checks nothing is lost. */
 async function ingest(hub: Hub, url: string, afterAdd: () => void, confirm = false): Promise<number> {
-  const devices = Array.from({ length: CLIENTS }, (_, i) => {
+  const devices: Array<{ id: string; token: string }> = [];
+  for (let i = 0; i < CLIENTS; i++) {
     const id = `ingest-${i}`;
-    return { id, token: hub.services.devices.add(id, {}, 'bench').token };
-  });
+    devices.push({ id, token: (await hub.services.devices.add(id, {}, 'bench')).token });
+  }
   afterAdd();
   const total = CLIENTS * PER_CLIENT;
   const worker = new Worker(PUBLISHER, { eval: true, workerData: { url, devices, perClient: PER_CLIENT, template: template(confirm) } });

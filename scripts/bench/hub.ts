@@ -92,10 +92,11 @@ async function ingestPerSecond(): Promise<BenchEntry> {
   const dir = mkdtempSync(join(tmpdir(), 'edgefleet-bench-ingest-'));
   const hub = await startHub({ dataDir: dir, http: '127.0.0.1:0', mqtt: '127.0.0.1:0', ws: null });
   try {
-    const devices = Array.from({ length: CLIENTS }, (_, i) => {
+    const devices: Array<{ id: string; token: string }> = [];
+    for (let i = 0; i < CLIENTS; i++) {
       const id = `bench-${i}`;
-      return { id, token: hub.services.devices.add(id, {}, 'bench').token };
-    });
+      devices.push({ id, token: (await hub.services.devices.add(id, {}, 'bench')).token });
+    }
     const template = JSON.stringify({ ...sampleBatch('x', 0), deviceId: '__DEVICE__', seq: '__SEQ__' });
     const total = CLIENTS * PER_CLIENT;
     const rows = devices.flatMap((d) =>
@@ -134,10 +135,12 @@ async function ingestPerSecond(): Promise<BenchEntry> {
       hubRates.push(await round1(r));
       bareRates.push(bareSqlite(rows));
     }
-    hub.flush();
-    const db = hub.services.ctx.store.db;
+    await hub.flush();
+    // counted through a connection of its own: what the hub committed
+    const db = new Database(join(dir, 'hub.db'), { readonly: true });
     const rowsB = db.prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM telemetry_batches').get()!.n;
     const rowsW = db.prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM telemetry_windows').get()!.n;
+    db.close();
     const rejected = hub.metrics.render().match(/edgefleet_rejected_messages_total\{[^}]*\} (\d+)/g) ?? [];
     if (rowsB !== total * ROUNDS || rowsW !== total * ROUNDS) throw new Error(`lost telemetry: ${rowsB} batches and ${rowsW} windows of ${total * ROUNDS}`);
     const value = median(hubRates);

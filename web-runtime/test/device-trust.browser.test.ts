@@ -100,7 +100,7 @@ describe('trust and rollback of a browser device against a real hub', () => {
     const { ctx, page, errors } = await deviceWithV1('web-forged', 't2');
     await stand.push('tiny', '2.1.0', mlp(5));
     const { ctx: hubCtx } = stand.hub.services;
-    const genuine = Envelope.parse(JSON.parse(hubCtx.store.getModelVersion('tiny', '2.1.0')!.envelope) as unknown);
+    const genuine = Envelope.parse(JSON.parse((await hubCtx.store.getModelVersion('tiny', '2.1.0'))!.envelope) as unknown);
     const wrongKey = generateKeyPair();
     /** Signed by `wrongKey` but naming `keyId`: the signature, not the key id, is what is wrong. */
     const forge = (kind: 'desired-state' | 'model-manifest', doc: unknown, keyId: string) => {
@@ -128,7 +128,7 @@ describe('trust and rollback of a browser device against a real hub', () => {
     // 2. a desired state the hub's director key signs, naming a tiny@2.1.0 manifest signed with a key that is not the release key
     const payload = JSON.parse(Buffer.from(genuine.payload, 'base64').toString('utf8')) as unknown;
     const badManifest = forge('model-manifest', payload, hubCtx.keys.release.keyId);
-    await publish(hubCtx.keys.directorSigner.signDocument('desired-state', desired(hubCtx.store.nextDesiredSequence('web-forged'), badManifest)));
+    await publish(hubCtx.keys.directorSigner.signDocument('desired-state', desired(await hubCtx.store.nextDesiredSequence('web-forged'), badManifest)));
     await expect.poll(refusals, { timeout: 30_000 }).toBe(2);
 
     const seen = await seenByHub('web-forged');

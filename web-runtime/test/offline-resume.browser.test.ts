@@ -69,7 +69,7 @@ const persistedChunks = (page: Page, deviceId: string, sha256: string): Promise<
   );
 
 const health = async (stand: DeviceStand, model: string, version: string) => {
-  stand.hub.flush();
+  await stand.hub.flush();
   const r = await stand.api('GET', `/health?model=${model}&version=${version}`);
   expect(r.status).toBe(200);
   return r.body.totals as { devices: number; inferences: number; errors: number };

@@ -31,7 +31,7 @@ function setup(concurrency: number) {
   const metrics = createMetrics([...HUB_METRICS]);
   const envelope = manifestEnvelope();
   const ctx = {
-    store: { modelVersionBySha: () => ({ size: CHUNK * CHUNKS, envelope }) },
+    store: { modelVersionBySha: async () => ({ size: CHUNK * CHUNKS, envelope }) },
     metrics,
     log: () => undefined,
     reject: (topic: string, reason: string) => metrics.inc('edgefleet_rejected_messages_total', { reason, topic }),
@@ -49,7 +49,7 @@ function setup(concurrency: number) {
       return new Uint8Array(n);
     },
   } as unknown as ArtifactStore;
-  const server = createChunkServer(ctx, artifacts, () => new Set([SHA]), { concurrency });
+  const server = createChunkServer(ctx, artifacts, async (_id, sha) => sha === SHA, { concurrency });
   const ask = (id: string, chunks: number[]) => server.handle(id, Buffer.from(JSON.stringify({ sha256: SHA, chunks })));
   return { server, published, metrics, ask, reads };
 }
@@ -57,8 +57,8 @@ function setup(concurrency: number) {
 describe('chunk server', () => {
   it('interleaves devices so one device’s long queue does not starve another', async () => {
     const { server, published, ask } = setup(1);
-    ask('dev-a', Array.from({ length: 64 }, (_, i) => i));
-    ask('dev-b', [0, 1]);
+    await ask('dev-a', Array.from({ length: 64 }, (_, i) => i));
+    await ask('dev-b', [0, 1]);
     await server.idle();
     expect(published).toHaveLength(66);
     const firstB = published.slice(0, 4).filter((t) => t === topics.artifactData('dev-b'));
@@ -67,7 +67,7 @@ describe('chunk server', () => {
 
   it('bounds the chunks queued per device and counts what it drops', async () => {
     const { server, published, metrics, ask } = setup(1);
-    for (let r = 0; r < 3; r++) ask('dev-a', Array.from({ length: 64 }, (_, i) => r * 64 + i));
+    for (let r = 0; r < 3; r++) await ask('dev-a', Array.from({ length: 64 }, (_, i) => r * 64 + i));
     await server.idle();
     expect(published.length).toBeLessThanOrEqual(129);
     expect(metrics.get('edgefleet_rejected_messages_total', { reason: 'TOO_LARGE', topic: 'artifact-get' })).toBeGreaterThan(0);
@@ -75,7 +75,7 @@ describe('chunk server', () => {
 
   it('reads each chunk once when many devices fetch the same artifact', async () => {
     const { server, published, reads, ask } = setup(4);
-    for (let d = 0; d < 10; d++) ask(`dev-${d}`, [0, 1, 2, 3]);
+    for (let d = 0; d < 10; d++) await ask(`dev-${d}`, [0, 1, 2, 3]);
     await server.idle();
     expect(published).toHaveLength(40);
     expect(reads).toHaveLength(4);

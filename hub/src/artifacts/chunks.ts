@@ -30,7 +30,7 @@ export interface ChunkServerOptions {
    * A device's request passed every check: these chunks of an artifact of `count` chunks (deliveries.ts);
    * `multicast` when it listens on the artifact's multicast topic, which may bring it chunks it never asks for.
    */
-  onRequested?: (deviceId: string, sha256: string, chunks: readonly number[], count: number, multicast: boolean) => void;
+  onRequested?: (deviceId: string, sha256: string, chunks: readonly number[], count: number, multicast: boolean) => Promise<void>;
   /** Chunks queued per device at most (requests beyond it are dropped; the device re-requests). */
   perDeviceQueue?: number;
   /** Chunks being read and published at once, over all devices. */
@@ -44,7 +44,8 @@ export interface ChunkServerOptions {
 }
 
 export interface ChunkServer {
-  handle(deviceId: string, payload: Buffer): void;
+  /** One artifact/get request; resolves once it is queued or refused (never rejects for a refusal). */
+  handle(deviceId: string, payload: Buffer): Promise<void>;
   /** Forget a device's queue (removed device). */
   drop(deviceId: string): void;
   idle(): Promise<void>;
@@ -54,7 +55,7 @@ export interface ChunkServer {
 export function createChunkServer(
   ctx: HubContext,
   artifacts: ArtifactStore,
-  desiredArtifacts: (deviceId: string) => ReadonlySet<string>,
+  mayFetch: (deviceId: string, sha256: string) => Promise<boolean>,
   options: ChunkServerOptions = {},
 ): ChunkServer {
   const perDevice = options.perDeviceQueue ?? LIMITS.chunkWindow * 2;
@@ -65,6 +66,7 @@ export function createChunkServer(
   let inFlight = 0;
   let idleWaiters: Array<() => void> = [];
   const layout = new Map<string, { size: number; chunkSize: number }>();
+  const handling = new Set<Promise<void>>(); // requests being checked (their store reads), for idle()
   // design §4 multicast: per artifact, chunks queued for one publish and when each was last published;
   // per device, chunks it asked for that were left to the multicast (asked again: it missed them → unicast)
   const multicast = options.multicast;
@@ -148,10 +150,10 @@ export function createChunkServer(
     return frame;
   };
 
-  const layoutOf = (sha: string): { size: number; chunkSize: number } | undefined => {
+  const layoutOf = async (sha: string): Promise<{ size: number; chunkSize: number } | undefined> => {
     let l = layout.get(sha);
     if (!l) {
-      const mv = ctx.store.modelVersionBySha(sha);
+      const mv = await ctx.store.modelVersionBySha(sha);
       if (!mv) return undefined;
       l = { size: mv.size, chunkSize: manifestOf(mv.envelope).artifact.chunkSize ?? DEFAULT_CHUNK_SIZE };
       layout.set(sha, l);
@@ -199,7 +201,7 @@ export function createChunkServer(
   };
 
   const serve = async (job: { deviceId: string; sha: string; index: number }) => {
-    const l = layoutOf(job.sha);
+    const l = await layoutOf(job.sha);
     if (job.deviceId.startsWith(MC)) {
       // one publish reaches every subscriber; the broker admitted only devices naming the artifact (policy.ts)
       const st = mcState.get(job.sha);
@@ -219,7 +221,7 @@ export function createChunkServer(
       return;
     }
     // re-check at send time: the desired state may have changed while the chunk waited
-    if (!desiredArtifacts(job.deviceId).has(job.sha)) return;
+    if (!(await mayFetch(job.deviceId, job.sha))) return;
     if (!l) return;
     try {
       await ctx.bus.publish(topics.artifactData(job.deviceId), await frameOf(job.sha, job.index, l), { qos: 1 });
@@ -231,44 +233,51 @@ export function createChunkServer(
 
   return {
     handle(deviceId, payload) {
-      const parsed = parseMessage(payload, ChunkRequest, LIMITS.chunkRequest);
-      if (!parsed.ok) return ctx.reject('artifact-get', parsed.code);
-      const { sha256, chunks } = parsed.value;
-      // design §4: only artifacts named in this device's current desired state
-      if (!desiredArtifacts(deviceId).has(sha256)) return ctx.reject('artifact-get', 'FORBIDDEN');
-      const l = layoutOf(sha256);
-      if (!l) return ctx.reject('artifact-get', 'NOT_FOUND');
-      const count = Math.ceil(l.size / l.chunkSize);
-      if (chunks.some((i) => i >= count)) return ctx.reject('artifact-get', 'BAD_MESSAGE');
-      options.onRequested?.(deviceId, sha256, chunks, count, multicast?.since(deviceId, sha256) !== undefined);
-      const unicast = viaMulticast(deviceId, sha256, chunks);
-      if (unicast.length === 0) return pump();
-      let q = queues.get(deviceId);
-      if (!q) {
-        q = [];
-        queues.set(deviceId, q);
-        ring.push(deviceId);
-      }
-      let dropped = 0;
-      for (const index of unicast) {
-        if (q.some((e) => e.sha === sha256 && e.index === index)) continue;
-        if (q.length >= perDevice) {
-          dropped++;
-          continue;
-        }
-        q.push({ sha: sha256, index });
-      }
-      if (dropped > 0) ctx.reject('artifact-get', 'TOO_LARGE');
-      pump();
+      const p = handleOne(deviceId, payload).finally(() => handling.delete(p));
+      handling.add(p);
+      return p;
     },
     drop(deviceId) {
       queues.delete(deviceId);
       leftToMulticast.delete(deviceId);
     },
-    idle() {
-      if (inFlight === 0 && ring.length === 0) return Promise.resolve();
-      return new Promise((r) => idleWaiters.push(r));
+    async idle() {
+      while (handling.size > 0) await Promise.allSettled([...handling]);
+      if (inFlight === 0 && ring.length === 0) return;
+      await new Promise<void>((r) => idleWaiters.push(r));
     },
     stats: () => ({ queuedDevices: ring.length, inFlight }),
   };
+
+  async function handleOne(deviceId: string, payload: Buffer): Promise<void> {
+    const parsed = parseMessage(payload, ChunkRequest, LIMITS.chunkRequest);
+    if (!parsed.ok) return ctx.reject('artifact-get', parsed.code);
+    const { sha256, chunks } = parsed.value;
+    // design §4: only artifacts named in this device's current desired state
+    if (!(await mayFetch(deviceId, sha256))) return ctx.reject('artifact-get', 'FORBIDDEN');
+    const l = await layoutOf(sha256);
+    if (!l) return ctx.reject('artifact-get', 'NOT_FOUND');
+    const count = Math.ceil(l.size / l.chunkSize);
+    if (chunks.some((i) => i >= count)) return ctx.reject('artifact-get', 'BAD_MESSAGE');
+    options.onRequested?.(deviceId, sha256, chunks, count, multicast?.since(deviceId, sha256) !== undefined).catch((err: unknown) => ctx.log(`delivery record of ${deviceId}: ${String(err)}`));
+    const unicast = viaMulticast(deviceId, sha256, chunks);
+    if (unicast.length === 0) return pump();
+    let q = queues.get(deviceId);
+    if (!q) {
+      q = [];
+      queues.set(deviceId, q);
+      ring.push(deviceId);
+    }
+    let dropped = 0;
+    for (const index of unicast) {
+      if (q.some((e) => e.sha === sha256 && e.index === index)) continue;
+      if (q.length >= perDevice) {
+        dropped++;
+        continue;
+      }
+      q.push({ sha: sha256, index });
+    }
+    if (dropped > 0) ctx.reject('artifact-get', 'TOO_LARGE');
+    pump();
+  }
 }

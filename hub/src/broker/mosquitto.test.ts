@@ -20,23 +20,23 @@ describe('Mosquitto password file shared by replicas', () => {
     ]);
   });
 
-  it('two replicas rewriting the file after device changes keep each other’s user and the current devices', () => {
+  it('two replicas rewriting the file after device changes keep each other’s user and the current devices', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'edgefleet-passwd-'));
     try {
       const passwordFile = join(dir, 'passwd');
       let devices = [{ user: 'dev-1', hash: mosquittoPasswordHash('t1') }];
       const sync = (user: string) =>
-        createMosquittoSync({ passwordFile, brokerUrl: `mqtt://${user}:pw-${user}@127.0.0.1:1883`, entries: () => [...devices], onReload: () => undefined, log: () => undefined });
+        createMosquittoSync({ passwordFile, brokerUrl: `mqtt://${user}:pw-${user}@127.0.0.1:1883`, entries: async () => [...devices], onReload: () => undefined, log: () => undefined });
       const a = sync('edgefleet_hub_a');
       const b = sync('edgefleet_hub_b');
-      a();
-      b();
+      await a();
+      await b();
       expect(users(passwordFile).sort()).toEqual(['dev-1', 'edgefleet_hub_a', 'edgefleet_hub_b']);
       // a device removed and another added: whichever replica rewrites, the hub users stay
       devices = [{ user: 'dev-2', hash: mosquittoPasswordHash('t2') }];
-      a();
+      await a();
       expect(users(passwordFile).sort()).toEqual(['dev-2', 'edgefleet_hub_a', 'edgefleet_hub_b']);
-      b();
+      await b();
       expect(users(passwordFile).sort()).toEqual(['dev-2', 'edgefleet_hub_a', 'edgefleet_hub_b']);
       // the lock is released after each write
       expect(() => readFileSync(`${passwordFile}.lock`)).toThrow();
@@ -47,7 +47,7 @@ describe('Mosquitto password file shared by replicas', () => {
 
   it('warns when a hub user could be a device id (another replica would drop it as a removed device)', () => {
     const lines: string[] = [];
-    createMosquittoSync({ passwordFile: '/nonexistent/x', brokerUrl: 'mqtt://hub:pw@127.0.0.1:1883', entries: () => [], onReload: () => undefined, log: (l) => lines.push(l) });
+    createMosquittoSync({ passwordFile: '/nonexistent/x', brokerUrl: 'mqtt://hub:pw@127.0.0.1:1883', entries: async () => [], onReload: () => undefined, log: (l) => lines.push(l) });
     expect(lines.join('\n')).toMatch(/could be a device id/);
   });
 });

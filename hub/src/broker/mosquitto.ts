@@ -46,7 +46,7 @@ const LOCK_STALE_MS = 10_000;
 const LOCK_WAIT_MS = 2_000;
 
 /** Runs `f` holding `<file>.lock` (O_EXCL), so two replicas' read-modify-write of one file cannot interleave. */
-function withFileLock<T>(file: string, f: () => T): T {
+async function withFileLock<T>(file: string, f: () => Promise<T>): Promise<T> {
   const lock = `${file}.lock`;
   const deadline = Date.now() + LOCK_WAIT_MS;
   for (;;) {
@@ -69,11 +69,11 @@ function withFileLock<T>(file: string, f: () => T): T {
         }
         continue;
       }
-      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5); // a short synchronous pause
+      await new Promise((r) => setTimeout(r, 5)); // a short pause
     }
   }
   try {
-    return f();
+    return await f();
   } finally {
     try {
       unlinkSync(lock);
@@ -101,13 +101,13 @@ export interface MosquittoSyncOptions {
   /** `--broker` URL: its user (this replica) is written first, with the URL's password. */
   brokerUrl?: string;
   /** The devices' broker credentials, from the store. */
-  entries: () => Array<{ user: string; hash: string }>;
+  entries: () => Promise<Array<{ user: string; hash: string }>>;
   onReload: (outcome: 'ok' | 'failed') => void;
   log: (line: string) => void;
 }
 
 /** Rewrites Mosquitto's password file from the registry (and reloads the broker when its pid file is known). */
-export function createMosquittoSync(o: MosquittoSyncOptions): () => void {
+export function createMosquittoSync(o: MosquittoSyncOptions): () => Promise<void> {
   const u = o.brokerUrl ? new URL(o.brokerUrl) : null;
   const ownUser = u?.username ? decodeURIComponent(u.username) : null;
   // one hash per process: the line stays the same across rewrites
@@ -115,15 +115,16 @@ export function createMosquittoSync(o: MosquittoSyncOptions): () => void {
   if (ownUser && DeviceId.safeParse(ownUser).success) {
     o.log(`broker user ${JSON.stringify(ownUser)} could be a device id: other replicas rewrite its line as a device's; name hub users edgefleet_hub_<replica id>`);
   }
-  return () => {
-    withFileLock(o.passwordFile, () => {
+  return async () => {
+    // the lock is held across the read of the registry: a replica that read an older registry cannot write after one that read a newer
+    await withFileLock(o.passwordFile, async () => {
       let current = '';
       try {
         current = readFileSync(o.passwordFile, 'utf8');
       } catch {
         // first write
       }
-      const entries = [...(ownUser && ownHash ? [{ user: ownUser, hash: ownHash }] : []), ...otherHubUsers(current, ownUser), ...o.entries()];
+      const entries = [...(ownUser && ownHash ? [{ user: ownUser, hash: ownHash }] : []), ...otherHubUsers(current, ownUser), ...(await o.entries())];
       writeMosquittoPasswordFile(o.passwordFile, entries);
     });
     if (!o.pidFile) return;

@@ -6,13 +6,13 @@ import type { AedesOptions } from 'aedes';
 
 export interface BrokerPolicyOptions {
   /** True when `password` is the current token of device `deviceId`. */
-  checkDevice(deviceId: string, password: Buffer | undefined): boolean;
+  checkDevice(deviceId: string, password: Buffer | undefined): Promise<boolean>;
   onRefused(reason: string): void;
   /**
    * Whether `deviceId` may subscribe to the multicast topic of `sha256` (design §4: only devices whose
    * current desired state names that artifact). Without it, multicast subscriptions are refused.
    */
-  mayMulticast?(deviceId: string, sha256: string): boolean;
+  mayMulticast?(deviceId: string, sha256: string): Promise<boolean>;
 }
 
 /** Client ids become topic levels and usernames: refuse anything that could act as a wildcard or level. */
@@ -20,7 +20,7 @@ export function isSafeClientId(id: string): boolean {
   return id.length > 0 && !/[+#/]/.test(id);
 }
 
-function authError(returnCode: 2 | 4 | 5, message: string) {
+function authError(returnCode: 2 | 3 | 4 | 5, message: string) {
   return Object.assign(new Error(message), { returnCode });
 }
 
@@ -46,11 +46,18 @@ export function createBrokerPolicy(options: BrokerPolicyOptions): Pick<
         options.onRefused('client_id_mismatch');
         return done(authError(2, 'client id must equal the username') as never, false);
       }
-      if (!options.checkDevice(username, password)) {
-        options.onRefused('bad_credentials');
-        return done(authError(4, 'bad username or password') as never, false);
-      }
-      done(null, true);
+      options.checkDevice(username, password).then(
+        (ok) => {
+          if (ok) return done(null, true);
+          options.onRefused('bad_credentials');
+          done(authError(4, 'bad username or password') as never, false);
+        },
+        (err: unknown) => {
+          // the registry could not be read (database down): refused as unavailable, the device retries
+          options.onRefused('unavailable');
+          done(authError(3, `registry unavailable: ${String(err)}`) as never, false);
+        },
+      );
     },
     authorizePublish(client, packet, done) {
       // client null: the broker itself (hub in-process publishes never pass here; wills do, with their client)
@@ -67,11 +74,18 @@ export function createBrokerPolicy(options: BrokerPolicyOptions): Pick<
     authorizeSubscribe(client, sub, done) {
       const parsed = parseTopic(sub.topic);
       if (parsed?.kind === 'artifact-multicast' && !sub.topic.includes('+') && !sub.topic.includes('#')) {
-        if (!options.mayMulticast?.(client.id, parsed.sha256)) {
-          options.onRefused('subscribe_denied');
-          return done(null, null);
-        }
-        return done(null, sub);
+        const may = options.mayMulticast ? options.mayMulticast(client.id, parsed.sha256) : Promise.resolve(false);
+        may.then(
+          (ok) => {
+            if (!ok) options.onRefused('subscribe_denied');
+            done(null, ok ? sub : null);
+          },
+          () => {
+            options.onRefused('subscribe_denied');
+            done(null, null);
+          },
+        );
+        return;
       }
       if (!deviceMaySubscribe(client.id, sub.topic)) {
         options.onRefused('subscribe_denied');

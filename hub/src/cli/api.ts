@@ -9,14 +9,14 @@ export type { AuditVerification, FleetStatus, HealthReport, PushResult, RolloutR
 type Services = Hub['services'];
 
 // ---- devices ----
-export type DeviceView = ReturnType<Services['devices']['get']>;
+export type DeviceView = Awaited<ReturnType<Services['devices']['get']>>;
 /** POST /devices */
 export interface DeviceRequest {
   id: Parameters<Services['devices']['add']>[0];
   tags?: Parameters<Services['devices']['add']>[1];
 }
 /** POST /devices: the device, its token and agent config, shown once. */
-export type DeviceAdded = ReturnType<Services['devices']['add']>;
+export type DeviceAdded = Awaited<ReturnType<Services['devices']['add']>>;
 /** GET /devices */
 export interface DeviceList {
   devices: DeviceView[];
@@ -24,14 +24,14 @@ export interface DeviceList {
 /** GET /devices/:id: the device with its latest events. */
 export interface DeviceDetail {
   device: DeviceView;
-  events: ReturnType<Services['ctx']['store']['eventsForDevice']>;
+  events: Awaited<ReturnType<Services['ctx']['store']['eventsForDevice']>>;
 }
 /** PATCH /devices/:id */
 export interface DeviceTagsRequest {
   tags: Parameters<Services['devices']['setTags']>[1];
 }
 export interface DeviceUpdated {
-  device: ReturnType<Services['devices']['setTags']>;
+  device: Awaited<ReturnType<Services['devices']['setTags']>>;
 }
 /** DELETE /devices/:id, DELETE /webhooks/:id */
 export interface Removed {
@@ -42,7 +42,7 @@ export interface EnrolmentRequest {
   ttl?: string;
 }
 /** POST /devices/:id/enrolment: the one-time code (shown once) and the device page's link carrying it. */
-export type EnrolmentCreated = ReturnType<Services['devices']['enrol']>;
+export type EnrolmentCreated = Awaited<ReturnType<Services['devices']['enrol']>>;
 /** POST /devices/:id/commands */
 export interface CommandRequest {
   action: Parameters<Services['commands']['send']>[1];
@@ -55,13 +55,13 @@ export interface CommandSent {
 // ---- models ----
 /** GET /models */
 export interface ModelList {
-  models: ReturnType<Services['models']['list']>;
+  models: Awaited<ReturnType<Services['models']['list']>>;
 }
 /** GET /models/:name */
-export type ModelDetail = ReturnType<Services['models']['get']>;
+export type ModelDetail = Awaited<ReturnType<Services['models']['get']>>;
 
 // ---- rollouts ----
-export type RolloutDetail = ReturnType<Services['rollouts']['get']>;
+export type RolloutDetail = Awaited<ReturnType<Services['rollouts']['get']>>;
 /** POST /rollouts, GET /rollouts/:id, POST /rollouts/:id/{pause,resume,abort,promote} */
 export interface RolloutAnswer {
   rollout: RolloutDetail;
@@ -83,7 +83,7 @@ export interface TokenCreated {
   token: string;
   role: Role;
 }
-export type WebhookTarget = ReturnType<Services['notifier']['targets']>[number];
+export type WebhookTarget = Awaited<ReturnType<Services['notifier']['targets']>>[number];
 /** GET /webhooks */
 export interface WebhookList {
   webhooks: WebhookTarget[];
@@ -98,6 +98,6 @@ export interface WebhookAdded {
 }
 /** GET /webhooks/deliveries */
 export interface DeliveryLog {
-  deliveries: ReturnType<Services['notifier']['deliveries']>;
-  stats: ReturnType<Services['notifier']['stats']>;
+  deliveries: Awaited<ReturnType<Services['notifier']['deliveries']>>;
+  stats: Awaited<ReturnType<Services['notifier']['stats']>>;
 }

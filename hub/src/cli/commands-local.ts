@@ -7,7 +7,7 @@ import { out } from './format.js';
 
 async function hubStart(v: Values): Promise<void> {
   // the hub's face, loaded on demand: client commands should not pay for onnxruntime, aedes and SQLite at startup
-  const { startHub } = await import('../index.js');
+  const { startHub, checkDbTarget } = await import('../index.js');
   const dataDir = resolve(v.data ?? './edgefleet-data');
   let broker = v.broker;
   if (broker) {
@@ -23,8 +23,10 @@ async function hubStart(v: Values): Promise<void> {
     if (password) u.password = encodeURIComponent(password);
     broker = u.toString();
   }
+  const db = v.db === undefined ? undefined : checkDbTarget(v.db, process.env.EDGEFLEET_DB_PASSWORD);
   const hub = await startHub({
     dataDir,
+    ...(db ? { db } : {}),
     // design §2 defaults
     http: v.http ?? '127.0.0.1:8080',
     mqtt: v.mqtt === 'off' ? null : (v.mqtt ?? '127.0.0.1:1883'),
@@ -83,7 +85,7 @@ export const LOCAL_COMMANDS: CommandSpec[] = [
   {
     words: ['hub', 'start'],
     summary: 'Run the hub: HTTP API and dashboard, embedded MQTT broker (or --broker), rollouts, telemetry.',
-    options: ['data', 'http', 'mqtt', 'ws', 'broker', 'broker-username', 'broker-password', 'replica-id', 'mosquitto-password-file', 'mosquitto-pid-file', 'public-url', 'device-isolation', 'webhook', 'webhook-secret', 'max-model-bytes'],
+    options: ['data', 'db', 'http', 'mqtt', 'ws', 'broker', 'broker-username', 'broker-password', 'replica-id', 'mosquitto-password-file', 'mosquitto-pid-file', 'public-url', 'device-isolation', 'webhook', 'webhook-secret', 'max-model-bytes'],
     hidden: ['rollout-tick-ms'],
     check: (v) => {
       const max = v['max-model-bytes'];

@@ -33,8 +33,8 @@ export interface DesiredStates {
    * spec and first state for that id and release, and the engine's runner sends the waves.
    */
   start(request: RolloutRequest, actor: string, gated?: (id: string, release: number, now: Date) => GatedStart): Promise<RolloutView>;
-  list(): RolloutView[];
-  get(id: string): RolloutView;
+  list(): Promise<RolloutView[]>;
+  get(id: string): Promise<RolloutView>;
   abort(id: string, actor: string): Promise<RolloutView>;
   /** Re-derive one device's desired state; publishes a new one only when its content changes. */
   recompute(deviceId: string): Promise<void>;
@@ -50,8 +50,12 @@ export interface DesiredStates {
   republishRollouts(): Promise<void>;
   /** Re-sign desired states past half their lifetime. */
   refreshExpiring(): Promise<number>;
-  /** Artifacts named in the device's current desired state (what artifact/get may ask for, design §4). */
-  desiredArtifacts(deviceId: string): ReadonlySet<string>;
+  /**
+   * Whether the device's current desired state names the artifact (what artifact/get and the multicast
+   * topic may ask for, design §4). A yes is cached; a no is read again from the store, where another
+   * replica may have issued the state that names it.
+   */
+  mayFetch(deviceId: string, sha256: string): Promise<boolean>;
   /** Resolves when every publish started so far is done. */
   idle(): Promise<void>;
   /**
@@ -60,7 +64,14 @@ export interface DesiredStates {
    * the commit. A crash before the commit sends nothing; after it, the stored states are re-published
    * (same sequence, harmless) and the engine never sends them again.
    */
-  commit(write: () => void, deviceIds: readonly string[]): Promise<void>;
+  commit(write: () => Promise<void>, deviceIds: readonly string[]): Promise<void>;
+}
+
+/** A desired state signed and stored, to publish after its transaction commits. */
+interface Issued {
+  deviceId: string;
+  envelope: string;
+  sequence: number;
 }
 
 export interface DesiredStatesOptions {
@@ -77,13 +88,21 @@ export function createDesiredStates(ctx: HubContext, options: DesiredStatesOptio
   const artifactCache = new Map<string, ReadonlySet<string>>();
   let pending: Promise<unknown> = Promise.resolve();
 
-  const publishDesired = (deviceId: string, envelope: string): Promise<void> => {
+  // per device, the highest sequence published: a lower one that comes after it (two transactions that
+  // committed in one order and reached here in the other) is not published, so the retained desired state
+  // is always the device's newest and a device never sees its sequences go back
+  const published = new Map<string, number>();
+  const publishDesired = (deviceId: string, envelope: string, sequence: number): Promise<void> => {
+    const last = published.get(deviceId);
+    if (last !== undefined && sequence < last) return Promise.resolve();
+    if (published.size > 200_000) published.clear();
+    published.set(deviceId, sequence);
     const p = ctx.bus.publish(topics.desired(deviceId), envelope, { qos: 1, retain: true });
     pending = Promise.all([pending, p.catch((err) => ctx.log(`publish desired ${deviceId}: ${String(err)}`))]);
     return p;
   };
 
-  const view = (r: RolloutRow, devices?: DeviceRow[]): RolloutView => ({
+  const view = async (r: RolloutRow, devices?: DeviceRow[]): Promise<RolloutView> => ({
     id: r.id,
     model: r.model,
     version: r.version,
@@ -93,19 +112,19 @@ export function createDesiredStates(ctx: HubContext, options: DesiredStatesOptio
     status: r.status,
     createdAt: r.createdAt,
     updatedAt: r.updatedAt,
-    devices: (devices ?? store.listDevices()).filter((d) => deviceMatches(r.targets, d)).length,
+    devices: (devices ?? (await store.listDevices())).filter((d) => deviceMatches(r.targets, d)).length,
   });
 
   /** Sign and store a new desired state if the assignments changed (or `force`); returns the envelope to publish. */
-  const issue = (device: DeviceRow, rollouts: RolloutRow[], force: boolean): string | null => {
+  const issue = async (device: DeviceRow, rollouts: RolloutRow[], force: boolean): Promise<Issued | null> => {
     const assignments = assignmentsFor(device, rollouts);
     const fingerprint = JSON.stringify(assignments.map((a) => [a.model, a.version, a.role, a.rolloutId])) + (telemetry ? JSON.stringify(telemetry) : '');
-    const current = store.getDesired(device.id);
+    const current = await store.getDesired(device.id);
     if (!force && (current ? current.fingerprint === fingerprint : assignments.length === 0)) return null;
     const models: DesiredState['models'] = [];
     const artifacts: string[] = [];
     for (const a of assignments) {
-      const mv = store.getModelVersion(a.model, a.version);
+      const mv = await store.getModelVersion(a.model, a.version);
       if (!mv) continue; // cannot happen: rollouts are created only for pushed versions
       models.push({ manifest: Envelope.parse(JSON.parse(mv.envelope) as unknown), role: a.role, rolloutId: a.rolloutId });
       artifacts.push(mv.sha256);
@@ -114,7 +133,7 @@ export function createDesiredStates(ctx: HubContext, options: DesiredStatesOptio
     const desired: DesiredState = {
       kind: 'desired-state',
       deviceId: device.id,
-      sequence: store.nextDesiredSequence(device.id), // design §3: strictly increasing, persisted before publish
+      sequence: await store.nextDesiredSequence(device.id), // design §3: strictly increasing, persisted before publish
       issuedAt: now.toISOString(),
       expiresAt: new Date(now.getTime() + DESIRED_LIFETIME_MS).toISOString(),
       models,
@@ -124,7 +143,7 @@ export function createDesiredStates(ctx: HubContext, options: DesiredStatesOptio
     if (envelope.length > LIMITS.desired) {
       throw new EdgefleetError('TOO_LARGE', `desired state for ${device.id} is ${envelope.length} bytes, over the ${LIMITS.desired}-byte cap`);
     }
-    store.putDesired({
+    await store.putDesired({
       deviceId: device.id,
       sequence: desired.sequence,
       envelope,
@@ -135,8 +154,10 @@ export function createDesiredStates(ctx: HubContext, options: DesiredStatesOptio
     });
     artifactCache.set(device.id, new Set(artifacts));
     ctx.metrics.inc('edgefleet_desired_states_published_total');
-    return envelope;
+    return { deviceId: device.id, envelope, sequence: desired.sequence };
   };
+
+  const publishAll = (issued: readonly Issued[]) => Promise.all(issued.map((i) => publishDesired(i.deviceId, i.envelope, i.sequence)));
 
   /**
    * Issue in transactions of BATCH devices, publish after each commit (never publish a sequence that was
@@ -144,30 +165,30 @@ export function createDesiredStates(ctx: HubContext, options: DesiredStatesOptio
    */
   const BATCH = 250;
   const recomputeMany = async (devices: DeviceRow[], force = false): Promise<void> => {
-    const rollouts = store.listRollouts();
+    const rollouts = await store.listRollouts();
     for (let i = 0; i < devices.length; i += BATCH) {
       if (i > 0) await new Promise((r) => setImmediate(r));
-      const out = store.transaction(() => {
-        const res: Array<[string, string]> = [];
+      const out = await store.transaction(async () => {
+        const res: Issued[] = [];
         for (const d of devices.slice(i, i + BATCH)) {
-          const env = issue(d, rollouts, force);
-          if (env) res.push([d.id, env]);
+          const issued = await issue(d, rollouts, force);
+          if (issued) res.push(issued);
         }
         return res;
       });
-      await Promise.all(out.map(([id, env]) => publishDesired(id, env)));
+      await publishAll(out);
     }
   };
 
-  const must = (id: string): RolloutRow => {
-    const r = store.getRollout(id);
+  const must = async (id: string): Promise<RolloutRow> => {
+    const r = await store.getRollout(id);
     if (!r) throw new EdgefleetError('NOT_FOUND', `rollout ${id} not found`);
     return r;
   };
 
   return {
     async start(request, actor, gated) {
-      const mv = store.getModelVersion(request.model, request.version);
+      const mv = await store.getModelVersion(request.model, request.version);
       if (!mv) throw new EdgefleetError('NOT_FOUND', `model ${request.model}@${request.version} not found`);
       // design §3: a manifest below the keyring's release floor can never be installed
       const floor = ctx.keys.keyring.releaseFloors[request.model];
@@ -182,8 +203,8 @@ export function createDesiredStates(ctx: HubContext, options: DesiredStatesOptio
       if (request.soak !== undefined) options.soak = request.soak;
       if (request.onFail) options.onFail = request.onFail;
       const targets = rolloutTargets(request);
-      store.transaction(() => {
-        store.insertRollout({
+      await store.transaction(async () => {
+        await store.insertRollout({
           id,
           model: request.model,
           version: request.version,
@@ -195,35 +216,36 @@ export function createDesiredStates(ctx: HubContext, options: DesiredStatesOptio
           createdAt: now.toISOString(),
           ...(engine ? { spec: engine.spec, state: engine.state } : {}),
         });
-        store.appendAudit(actor, 'rollout.start', { id, ...request });
+        await store.appendAudit(actor, 'rollout.start', { id, ...request });
       });
-      if (engine) return view(must(id));
-      const devices = store.listDevices().filter((d) => deviceMatches(targets, d));
+      if (engine) return view(await must(id));
+      const devices = (await store.listDevices()).filter((d) => deviceMatches(targets, d));
       await recomputeMany(devices);
-      return view(must(id));
+      return view(await must(id));
     },
-    list: () => {
-      const devices = store.listDevices();
-      return store.listRollouts().map((r) => view(r, devices));
+    async list() {
+      const devices = await store.listDevices();
+      return Promise.all((await store.listRollouts()).map((r) => view(r, devices)));
     },
-    get: (id) => view(must(id)),
+    get: async (id) => view(await must(id)),
     async abort(id, actor) {
-      const r = must(id);
+      const r = await must(id);
       if (r.status === 'aborted') return view(r);
-      store.transaction(() => {
-        store.setRolloutStatus(id, 'aborted', ctx.now().toISOString());
-        store.appendAudit(actor, 'rollout.abort', { id });
+      await store.transaction(async () => {
+        await store.setRolloutStatus(id, 'aborted', ctx.now().toISOString());
+        await store.appendAudit(actor, 'rollout.abort', { id });
       });
-      const devices = store.listDevices().filter((d) => deviceMatches(r.targets, d));
+      const devices = (await store.listDevices()).filter((d) => deviceMatches(r.targets, d));
       await recomputeMany(devices);
-      return view(must(id));
+      return view(await must(id));
     },
     async recompute(deviceId) {
-      const d = store.getDevice(deviceId);
+      const d = await store.getDevice(deviceId);
       if (d) await recomputeMany([d]);
     },
     async removed(deviceId) {
       artifactCache.delete(deviceId);
+      published.delete(deviceId);
       // an empty retained payload clears the retained message (MQTT 3.1.1 §3.3.1.3): the removed
       // device's desired state, and what it left retained on its reported and status topics
       await Promise.all(
@@ -234,50 +256,47 @@ export function createDesiredStates(ctx: HubContext, options: DesiredStatesOptio
     },
     async republishRollouts() {
       const ids = new Set<string>();
-      for (const r of store.listRollouts()) {
+      for (const r of await store.listRollouts()) {
         if (!r.state || !['running', 'soaking', 'paused'].includes(r.status)) continue;
         for (const id of Object.keys((r.state as EngineSends).devices)) ids.add(id);
       }
-      await Promise.all(store.listDesired().filter((d) => ids.has(d.deviceId)).map((d) => publishDesired(d.deviceId, d.envelope)));
+      await Promise.all((await store.listDesired()).filter((d) => ids.has(d.deviceId)).map((d) => publishDesired(d.deviceId, d.envelope, d.sequence)));
     },
     async republishAll() {
-      await Promise.all(store.listDesired().map((d) => publishDesired(d.deviceId, d.envelope)));
+      await Promise.all((await store.listDesired()).map((d) => publishDesired(d.deviceId, d.envelope, d.sequence)));
     },
     async refreshExpiring() {
       const cutoff = ctx.now().getTime() + DESIRED_LIFETIME_MS / 2;
-      const stale = new Set(store.listDesired().filter((d) => new Date(d.expiresAt).getTime() < cutoff).map((d) => d.deviceId));
-      const devices = store.listDevices().filter((d) => stale.has(d.id));
+      const stale = new Set((await store.listDesired()).filter((d) => new Date(d.expiresAt).getTime() < cutoff).map((d) => d.deviceId));
+      const devices = (await store.listDevices()).filter((d) => stale.has(d.id));
       await recomputeMany(devices, true);
       return devices.length;
     },
-    desiredArtifacts(deviceId) {
-      let set = artifactCache.get(deviceId);
-      if (!set) {
-        set = new Set(store.getDesired(deviceId)?.artifacts ?? []);
-        artifactCache.set(deviceId, set);
-      }
-      return set;
+    async mayFetch(deviceId, sha256) {
+      if (artifactCache.get(deviceId)?.has(sha256)) return true;
+      const set = new Set((await store.getDesired(deviceId))?.artifacts ?? []);
+      if (artifactCache.size > 200_000) artifactCache.clear();
+      artifactCache.set(deviceId, set);
+      return set.has(sha256);
     },
     async idle() {
       await pending;
     },
     async commit(write, deviceIds) {
-      const out = store.transaction(() => {
-        write();
-        const res: Array<[string, string]> = [];
+      const out = await store.transaction(async () => {
+        await write();
+        const res: Issued[] = [];
         if (deviceIds.length === 0) return res;
-        const rollouts = store.listRollouts();
-        for (const id of deviceIds) {
-          const d = store.getDevice(id);
-          if (!d) continue;
-          const env = issue(d, rollouts, false);
-          if (env) res.push([id, env]);
+        const rollouts = await store.listRollouts();
+        for (const d of await store.devicesByIds(deviceIds)) {
+          const issued = await issue(d, rollouts, false);
+          if (issued) res.push(issued);
         }
         return res;
       });
       for (let i = 0; i < out.length; i += BATCH) {
         if (i > 0) await new Promise((r) => setImmediate(r));
-        await Promise.all(out.slice(i, i + BATCH).map(([id, env]) => publishDesired(id, env)));
+        await publishAll(out.slice(i, i + BATCH));
       }
     },
   };

@@ -15,20 +15,20 @@ export interface CommandSender {
 export function createCommandSender(ctx: HubContext): CommandSender {
   return {
     async send(deviceId, action, options = {}) {
-      if (!ctx.store.getDevice(deviceId)) throw new EdgefleetError('NOT_FOUND', `device ${deviceId} not found`);
+      if (!(await ctx.store.getDevice(deviceId))) throw new EdgefleetError('NOT_FOUND', `device ${deviceId} not found`);
       const now = ctx.now();
-      const command = ctx.store.transaction((): Command => {
+      const command = await ctx.store.transaction(async (): Promise<Command> => {
         const c: Command = {
           kind: 'command',
           deviceId,
-          sequence: ctx.store.nextCommandSequence(deviceId),
+          sequence: await ctx.store.nextCommandSequence(deviceId),
           issuedAt: now.toISOString(),
           expiresAt: new Date(now.getTime() + COMMAND_LIFETIME_MS).toISOString(),
           action,
           ...(options.model ? { model: options.model } : {}),
           ...(options.reason ? { reason: options.reason.slice(0, 512) } : {}),
         };
-        ctx.store.appendAudit(options.actor ?? 'hub', 'command.send', { deviceId, action, sequence: c.sequence, model: options.model });
+        await ctx.store.appendAudit(options.actor ?? 'hub', 'command.send', { deviceId, action, sequence: c.sequence, model: options.model });
         return c;
       });
       await publishCommand(ctx, command);
@@ -48,12 +48,12 @@ async function publishCommand(ctx: HubContext, command: Command): Promise<void> 
  * sequence from the store like every command, but no audit record. A removed device gets nothing.
  */
 export async function sendTelemetryConfirm(ctx: HubContext, id: string, ranges: Array<[number, number]>): Promise<Command | null> {
-  if (ranges.length === 0 || !ctx.store.getDevice(id)) return null;
+  if (ranges.length === 0 || !(await ctx.store.getDevice(id))) return null;
   const now = ctx.now();
   const command: Command = {
     kind: 'command',
     deviceId: id,
-    sequence: ctx.store.transaction(() => ctx.store.nextCommandSequence(id)),
+    sequence: await ctx.store.nextCommandSequence(id),
     issuedAt: now.toISOString(),
     expiresAt: new Date(now.getTime() + COMMAND_LIFETIME_MS).toISOString(),
     action: 'telemetry-confirm',

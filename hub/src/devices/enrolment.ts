@@ -7,7 +7,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { EdgefleetError, type AgentConfig } from '@edgefleet/protocol';
 import type { HubContext } from '../context.js';
-import { createEnrolmentSql } from '../store/enrolment.js';
 
 /** How long a code is valid: 15 min unless asked, never under a minute nor over a day. */
 export const ENROLMENT_TTL = { defaultMs: 15 * 60_000, minMs: 60_000, maxMs: 86_400_000 } as const;
@@ -34,29 +33,29 @@ export type RedeemRefusal = 'malformed' | 'unknown' | 'used' | 'expired';
 
 export interface EnrolmentDeps {
   /** Replace the device's token (the old one stops working at once) and build its agent config. */
-  reissue(deviceId: string, actor: string, details: Record<string, unknown>): { agentConfig: AgentConfig };
+  reissue(deviceId: string, actor: string, details: Record<string, unknown>): Promise<{ agentConfig: AgentConfig }>;
   /** Throws NOT_FOUND when there is no such device. */
-  must(deviceId: string): void;
+  must(deviceId: string): Promise<void>;
 }
 
 export interface Enrolments {
-  create(deviceId: string, options: { ttlMs?: number }, actor: string): EnrolmentLink;
+  create(deviceId: string, options: { ttlMs?: number }, actor: string): Promise<EnrolmentLink>;
   /** NOT_FOUND for a malformed, unknown, used or expired code; nothing changes then. */
-  redeem(code: string): Enrolled;
+  redeem(code: string): Promise<Enrolled>;
 }
 
 const codeHash = (code: string) => createHash('sha256').update(code, 'utf8').digest('hex');
 
 export function createEnrolments(ctx: HubContext, deps: EnrolmentDeps): Enrolments {
   const { store, metrics } = ctx;
-  const sql = createEnrolmentSql(store);
+  const sql = store.enrolment;
   const refuse = (outcome: RedeemRefusal, message: string): never => {
     metrics.inc('edgefleet_enrolment_redemptions_total', { outcome });
     throw new EdgefleetError('NOT_FOUND', message);
   };
 
   return {
-    create(deviceId, options, actor) {
+    async create(deviceId, options, actor) {
       const ttlMs = options.ttlMs ?? ENROLMENT_TTL.defaultMs;
       if (!Number.isInteger(ttlMs) || ttlMs < ENROLMENT_TTL.minMs || ttlMs > ENROLMENT_TTL.maxMs) {
         throw new EdgefleetError('BAD_INPUT', `an enrolment code lives between 1 min and 24 h, got ${ttlMs} ms`);
@@ -64,28 +63,29 @@ export function createEnrolments(ctx: HubContext, deps: EnrolmentDeps): Enrolmen
       const now = ctx.now();
       const code = randomBytes(32).toString('base64url');
       const expiresAt = new Date(now.getTime() + ttlMs).toISOString();
-      store.transaction(() => {
-        deps.must(deviceId);
+      await store.transaction(async () => {
+        await deps.must(deviceId);
         // a refused code reads "expired" for a day after its expiry, then "unknown"
-        sql.pruneCodes(new Date(now.getTime() - ENROLMENT_TTL.maxMs).toISOString());
-        sql.insertCode({ hash: codeHash(code), deviceId, createdAt: now.toISOString(), createdBy: actor, expiresAt });
-        store.appendAudit(actor, 'device.enrolment', { id: deviceId, expiresAt }, now.toISOString());
+        await sql.pruneCodes(new Date(now.getTime() - ENROLMENT_TTL.maxMs).toISOString());
+        await sql.insertCode({ hash: codeHash(code), deviceId, createdAt: now.toISOString(), createdBy: actor, expiresAt });
+        await store.appendAudit(actor, 'device.enrolment', { id: deviceId, expiresAt }, now.toISOString());
       });
       const url = new URL('device/', ctx.hubUrl().replace(/\/?$/, '/'));
       url.hash = `enrol=${code}`;
       return { deviceId, code, url: url.href, expiresAt };
     },
-    redeem(code) {
+    async redeem(code) {
       if (!CODE.test(code)) return refuse('malformed', 'not an enrolment code');
       const hash = codeHash(code);
       const now = ctx.now();
-      const row = sql.code(hash);
+      const row = await sql.code(hash);
       if (!row) return refuse('unknown', 'unknown enrolment code');
       if (row.usedAt !== null) return refuse('used', 'this enrolment code was used already: create a new one');
       if (Date.parse(row.expiresAt) <= now.getTime()) return refuse('expired', 'this enrolment code expired: create a new one');
-      // better-sqlite3 is synchronous: nothing runs between the check above and this burn
-      if (!store.transaction(() => sql.burnCode(hash, now.toISOString()))) return refuse('used', 'this enrolment code was used already: create a new one');
-      const { agentConfig } = deps.reissue(row.deviceId, `device:${row.deviceId}`, { via: 'enrolment', codeBy: row.createdBy });
+      // the burn is the one redemption: an UPDATE of an unused row, which only one of two racing redeemers
+      // (on this hub or another replica) changes
+      if (!(await sql.burnCode(hash, now.toISOString()))) return refuse('used', 'this enrolment code was used already: create a new one');
+      const { agentConfig } = await deps.reissue(row.deviceId, `device:${row.deviceId}`, { via: 'enrolment', codeBy: row.createdBy });
       metrics.inc('edgefleet_enrolment_redemptions_total', { outcome: 'redeemed' });
       return { deviceId: row.deviceId, agentConfig };
     },

@@ -7,7 +7,6 @@ import { AgentConfig, DeviceId, EdgefleetError, toBase64, type ReportedState } f
 import type { HubContext } from '../context.js';
 import type { DeviceRow } from '../store/db.js';
 import { mosquittoPasswordHash } from '../broker/mosquitto.js';
-import { createEnrolmentSql } from '../store/enrolment.js';
 import { createEnrolments, type Enrolled, type EnrolmentLink } from './enrolment.js';
 
 export interface DeviceView {
@@ -39,17 +38,19 @@ export interface DeviceRegistryHooks {
 }
 
 export interface DeviceRegistry {
-  add(id: string, tags: Record<string, string>, actor: string): { device: DeviceView; token: string; agentConfig: AgentConfig };
-  get(id: string): DeviceView;
-  list(): DeviceView[];
-  setTags(id: string, tags: Record<string, string>, actor: string): DeviceView;
-  remove(id: string, actor: string): void;
+  add(id: string, tags: Record<string, string>, actor: string): Promise<{ device: DeviceView; token: string; agentConfig: AgentConfig }>;
+  get(id: string): Promise<DeviceView>;
+  list(): Promise<DeviceView[]>;
+  /** The devices with these ids that exist, in id order. */
+  some(ids: readonly string[]): Promise<DeviceView[]>;
+  setTags(id: string, tags: Record<string, string>, actor: string): Promise<DeviceView>;
+  remove(id: string, actor: string): Promise<void>;
   /** A one-time enrolment code and link for an existing device (enrolment.ts). */
-  enrol(id: string, options: { ttlMs?: number }, actor: string): EnrolmentLink;
+  enrol(id: string, options: { ttlMs?: number }, actor: string): Promise<EnrolmentLink>;
   /** Trade an enrolment code, once, for the device's agent config with a new token (the old one stops working). */
-  redeem(code: string): Enrolled;
+  redeem(code: string): Promise<Enrolled>;
   /** Broker authentication: constant-time compare of the token hash. */
-  checkCredentials(id: string, password: Buffer | string | undefined): boolean;
+  checkCredentials(id: string, password: Buffer | string | undefined): Promise<boolean>;
 }
 
 export function validateTags(tags: Record<string, string>): void {
@@ -60,9 +61,9 @@ export function validateTags(tags: Record<string, string>): void {
   }
 }
 
-export function createDeviceRegistry(ctx: HubContext, hooks: DeviceRegistryHooks, options: { brokerHashes: boolean; onCredentialsChanged?: () => void }): DeviceRegistry {
+export function createDeviceRegistry(ctx: HubContext, hooks: DeviceRegistryHooks, options: { brokerHashes: boolean; onCredentialsChanged?: () => Promise<void> }): DeviceRegistry {
   const { store } = ctx;
-  const view = (d: DeviceRow): DeviceView => ({
+  const view = (d: DeviceRow, desired: ReadonlyMap<string, number>): DeviceView => ({
     id: d.id,
     tags: d.tags,
     createdAt: d.createdAt,
@@ -71,10 +72,18 @@ export function createDeviceRegistry(ctx: HubContext, hooks: DeviceRegistryHooks
     lastSeen: d.lastSeen,
     reported: d.reported as ReportedState | null,
     reportedAt: d.reportedAt,
-    desiredSequence: store.getDesired(d.id)?.sequence ?? null,
+    desiredSequence: desired.get(d.id) ?? null,
   });
-  const must = (id: string): DeviceRow => {
-    const d = store.getDevice(id);
+  const views = async (rows: DeviceRow[]): Promise<DeviceView[]> => {
+    // one read of the desired states for a page of devices, not one per device
+    const desired = new Map<string, number>();
+    const found = rows.length === 1 ? [await store.getDesired(rows[0]!.id)] : rows.length > 1 ? await store.listDesired() : [];
+    for (const r of found) if (r) desired.set(r.deviceId, r.sequence);
+    return rows.map((d) => view(d, desired));
+  };
+  const one = async (d: DeviceRow): Promise<DeviceView> => (await views([d]))[0]!;
+  const must = async (id: string): Promise<DeviceRow> => {
+    const d = await store.getDevice(id);
     if (!d) throw new EdgefleetError('NOT_FOUND', `device ${id} not found`);
     return d;
   };
@@ -90,17 +99,17 @@ export function createDeviceRegistry(ctx: HubContext, hooks: DeviceRegistryHooks
       dataDir: './edgefleet-agent-data',
       api: '127.0.0.1:8090',
     });
-  const enrolSql = createEnrolmentSql(store);
+  const credentialsChanged = () => options.onCredentialsChanged?.().catch((err: unknown) => ctx.log(`broker credentials: ${String(err)}`));
   const enrolments = createEnrolments(ctx, {
-    must: (id) => void must(id),
-    reissue(id, actor, details) {
+    must: async (id) => void (await must(id)),
+    async reissue(id, actor, details) {
       const token = newToken();
-      store.transaction(() => {
-        must(id);
-        enrolSql.replaceDeviceToken(id, hashToken(token), options.brokerHashes ? mosquittoPasswordHash(token) : null);
-        store.appendAudit(actor, 'device.token', { id, ...details });
+      await store.transaction(async () => {
+        await must(id);
+        await store.enrolment.replaceDeviceToken(id, hashToken(token), options.brokerHashes ? mosquittoPasswordHash(token) : null);
+        await store.appendAudit(actor, 'device.token', { id, ...details });
       });
-      options.onCredentialsChanged?.();
+      await credentialsChanged();
       hooks.onChanged(id);
       ctx.bus.disconnect(id); // the old token is revoked at once, as on removal
       return { agentConfig: agentConfig(id, token) };
@@ -108,55 +117,56 @@ export function createDeviceRegistry(ctx: HubContext, hooks: DeviceRegistryHooks
   });
 
   return {
-    add(id, tags, actor) {
+    async add(id, tags, actor) {
       if (!DeviceId.safeParse(id).success) {
         throw new EdgefleetError('BAD_INPUT', `device id must match [a-z0-9][a-z0-9-]{0,62}, got ${JSON.stringify(id)}`);
       }
       validateTags(tags);
       const token = newToken();
       const createdAt = ctx.now().toISOString();
-      store.transaction(() => {
-        if (store.getDevice(id)) throw new EdgefleetError('CONFLICT', `device ${id} already exists`);
-        store.insertDevice({
+      await store.transaction(async () => {
+        if (await store.getDevice(id)) throw new EdgefleetError('CONFLICT', `device ${id} already exists`);
+        await store.insertDevice({
           id,
           tags,
           tokenHash: hashToken(token),
           brokerHash: options.brokerHashes ? mosquittoPasswordHash(token) : null,
           createdAt,
         });
-        store.appendAudit(actor, 'device.add', { id, tags });
+        await store.appendAudit(actor, 'device.add', { id, tags });
       });
-      options.onCredentialsChanged?.();
+      await credentialsChanged();
       hooks.onChanged(id);
-      return { device: view(must(id)), token, agentConfig: agentConfig(id, token) };
+      return { device: await one(await must(id)), token, agentConfig: agentConfig(id, token) };
     },
-    get: (id) => view(must(id)),
-    list: () => store.listDevices().map(view),
-    setTags(id, tags, actor) {
+    get: async (id) => one(await must(id)),
+    list: async () => views(await store.listDevices()),
+    some: async (ids) => views(await store.devicesByIds(ids)),
+    async setTags(id, tags, actor) {
       validateTags(tags);
-      store.transaction(() => {
-        must(id);
-        store.setDeviceTags(id, tags);
-        store.appendAudit(actor, 'device.tags', { id, tags });
+      await store.transaction(async () => {
+        await must(id);
+        await store.setDeviceTags(id, tags);
+        await store.appendAudit(actor, 'device.tags', { id, tags });
       });
       hooks.onChanged(id);
-      return view(must(id));
+      return one(await must(id));
     },
-    remove(id, actor) {
-      store.transaction(() => {
-        must(id);
-        store.deleteDevice(id);
-        store.appendAudit(actor, 'device.remove', { id });
+    async remove(id, actor) {
+      await store.transaction(async () => {
+        await must(id);
+        await store.deleteDevice(id);
+        await store.appendAudit(actor, 'device.remove', { id });
       });
-      options.onCredentialsChanged?.();
+      await credentialsChanged();
       hooks.onRemoved(id);
       ctx.bus.disconnect(id); // design §7: removal revokes the credentials at once
     },
     enrol: (id, opts, actor) => enrolments.create(id, opts, actor),
     redeem: (code) => enrolments.redeem(code),
-    checkCredentials(id, password) {
+    async checkCredentials(id, password) {
       if (password === undefined) return false;
-      const d = store.getDevice(id);
+      const d = await store.getDevice(id);
       if (!d) return false;
       const given = Buffer.from(hashToken(typeof password === 'string' ? password : password.toString('utf8')), 'hex');
       const want = Buffer.from(d.tokenHash, 'hex');

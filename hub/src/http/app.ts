@@ -34,7 +34,10 @@ export function createApi(deps: ApiDeps): Hono<GuardEnv> {
   });
   app.use('*', guard.middleware);
 
-  app.get('/metrics', (c) => c.text(metrics.render(), 200, { 'content-type': 'text/plain; version=0.0.4' }));
+  app.get('/metrics', async (c) => {
+    await metrics.refresh();
+    return c.text(metrics.render(), 200, { 'content-type': 'text/plain; version=0.0.4' });
+  });
   app.get(`${API_PREFIX}/openapi.json`, (c) => c.json(buildOpenApi(docs, deps.version ?? '0.1.0') as object));
   mountDashboard(app); // design §7: dashboard at /
   mountDevicePage(app, deps.devicePage); // issue 12: the browser device page at /device, static and open like /

@@ -18,10 +18,10 @@ export function tokenHash(token: string): string {
 }
 
 /** A new API token: `ef_` + 32 random bytes; only its hash is stored. */
-export function createApiToken(store: Store, role: Role, name: string | null, at: string): { id: string; token: string; role: Role } {
+export async function createApiToken(store: Store, role: Role, name: string | null, at: string): Promise<{ id: string; token: string; role: Role }> {
   const token = `ef_${randomBytes(32).toString('base64url')}`;
   const id = `t-${randomBytes(5).toString('hex')}`;
-  store.insertToken({ id, hash: tokenHash(token), role, name, createdAt: at });
+  await store.insertToken({ id, hash: tokenHash(token), role, name, createdAt: at });
   return { id, token, role };
 }
 
@@ -29,14 +29,17 @@ export function createApiToken(store: Store, role: Role, name: string | null, at
  * design §2: the admin token is written once to `file` (0600) and stored only hashed. '' when that file
  * was deleted after the first start (tokens exist, none is shown again).
  */
-export function loadOrCreateAdminToken(store: Store, file: string, at: string, log: (line: string) => void): string {
+export async function loadOrCreateAdminToken(store: Store, file: string, at: string, log: (line: string) => void): Promise<string> {
   if (existsSync(file)) return readFileSync(file, 'utf8').trim();
-  if (store.tokenCount() > 0) return '';
-  const token = store.transaction(() => {
-    const t = createApiToken(store, 'admin', 'initial admin', at);
-    store.appendAudit('hub', 'token.create', { id: t.id, role: 'admin' });
+  // replicas starting at once on one database: one of them creates the admin token, the others find it
+  const token = await store.transaction(async () => {
+    await store.serialize('audit');
+    if ((await store.tokenCount()) > 0) return '';
+    const t = await createApiToken(store, 'admin', 'initial admin', at);
+    await store.appendAudit('hub', 'token.create', { id: t.id, role: 'admin' });
     return t.token;
   });
+  if (token === '') return '';
   writeFileSync(file, token + '\n', { mode: 0o600 });
   chmodSync(file, 0o600);
   log(`admin token written to ${file}`);
@@ -52,10 +55,10 @@ export interface Principal {
 /** How a caller is named in the audit log and in what it creates: `token:t-…` or `device:<id>`. */
 export const actor = (p: Principal): string => `${p.kind}:${p.id}`;
 
-export function bearerPrincipal(store: Store, header: string | undefined): Principal | null {
+export async function bearerPrincipal(store: Store, header: string | undefined): Promise<Principal | null> {
   const m = header ? /^Bearer\s+(\S+)$/i.exec(header) : null;
   if (!m) return null;
-  const row = store.tokenByHash(tokenHash(m[1]!));
+  const row = await store.tokenByHash(tokenHash(m[1]!));
   if (!row) throw new EdgefleetError('UNAUTHORIZED', 'unknown API token');
   return { kind: 'token', id: row.id, role: row.role };
 }

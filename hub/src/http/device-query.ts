@@ -5,7 +5,7 @@ import { EdgefleetError, ModelName, ModelState } from '@edgefleet/protocol';
 import type { DeviceFilter } from '../store/device-query.js';
 import { parseTagFilters } from './routes/health.js';
 
-export { queryDevices, type DeviceFilter } from '../store/device-query.js';
+export type { DeviceFilter } from '../store/device-query.js';
 
 export const MAX_PAGE = 500;
 

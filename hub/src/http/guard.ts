@@ -59,17 +59,17 @@ export function createGuard(options: { store: Store; devices: DeviceRegistry }):
     return best;
   };
 
-  const authenticate = (c: Context, access: Access): Principal | null => {
+  const authenticate = async (c: Context, access: Access): Promise<Principal | null> => {
     if (access === 'none') return null;
     const header = c.req.header('authorization');
     if (access === 'device') {
       const basic = basicCredentials(header);
       if (basic) {
-        if (!devices.checkCredentials(basic.user, basic.password)) throw new EdgefleetError('UNAUTHORIZED', 'bad device credentials');
+        if (!(await devices.checkCredentials(basic.user, basic.password))) throw new EdgefleetError('UNAUTHORIZED', 'bad device credentials');
         return { kind: 'device', id: basic.user, role: null };
       }
     }
-    const p = bearerPrincipal(store, header);
+    const p = await bearerPrincipal(store, header);
     if (!p) throw new EdgefleetError('UNAUTHORIZED', 'missing bearer token');
     const need: Role = access === 'device' ? 'viewer' : access;
     if (!p.role || !roleAtLeast(p.role, need)) throw new EdgefleetError('FORBIDDEN', `this action needs the ${need} role`);
@@ -81,7 +81,7 @@ export function createGuard(options: { store: Store; devices: DeviceRegistry }):
     if (path !== API_PREFIX && !path.startsWith(`${API_PREFIX}/`)) return next(); // dashboard, /metrics: GET only, bodies never read
     const rule = match(c.req.method, path.slice(API_PREFIX.length));
     const access: Access = rule?.access ?? 'viewer';
-    const principal = authenticate(c, access);
+    const principal = await authenticate(c, access);
     if (principal) c.set('principal', principal);
     const body: BodyKind = rule?.body ?? (c.req.method === 'GET' || c.req.method === 'HEAD' ? 'none' : 'json');
     if (body === 'json' && c.req.raw.body) {

@@ -31,8 +31,8 @@ export interface PushResult {
 
 export interface ModelRegistry {
   push(bytes: Uint8Array, options: PushOptions, actor: string): Promise<PushResult>;
-  list(): Array<{ name: string; versions: ModelVersionView[] }>;
-  get(name: string): { name: string; versions: ModelVersionView[] };
+  list(): Promise<Array<{ name: string; versions: ModelVersionView[] }>>;
+  get(name: string): Promise<{ name: string; versions: ModelVersionView[] }>;
 }
 
 export function versionView(r: ModelVersionRow): ModelVersionView {
@@ -58,13 +58,14 @@ export function createModelRegistry(ctx: HubContext, artifacts: ArtifactStore): 
     const options = parsePushOptions(given);
     const duplicate = () => new EdgefleetError('CONFLICT', `${options.name}@${options.version} already exists; push a new version`);
     // refuse a duplicate before the expensive load and validation
-    if (store.getModelVersion(options.name, options.version)) throw duplicate();
+    if (await store.getModelVersion(options.name, options.version)) throw duplicate();
     const prepared = await prepareModelPush(bytes, options);
     const { sha256, size } = artifacts.put(bytes);
     const createdAt = ctx.now().toISOString();
-    return store.transaction(() => {
-      if (store.getModelVersion(options.name, options.version)) throw duplicate();
-      const release = store.maxRelease(options.name) + 1; // design §3: strictly increasing per model
+    return store.transaction(async () => {
+      await store.serialize('modelRelease'); // replicas pushing at once take releases one after the other
+      if (await store.getModelVersion(options.name, options.version)) throw duplicate();
+      const release = (await store.maxRelease(options.name)) + 1; // design §3: strictly increasing per model
       const doc: Manifest = {
         kind: 'model-manifest',
         model: options.name,
@@ -96,7 +97,7 @@ export function createModelRegistry(ctx: HubContext, artifacts: ArtifactStore): 
       if (payloadBytes > LIMITS.manifest) {
         throw new EdgefleetError('TOO_LARGE', `manifest is ${payloadBytes} bytes, over the ${LIMITS.manifest}-byte cap; trim the self-test or reference`);
       }
-      store.insertModelVersion({
+      await store.insertModelVersion({
         model: manifest.model,
         version: manifest.version,
         release,
@@ -106,7 +107,7 @@ export function createModelRegistry(ctx: HubContext, artifacts: ArtifactStore): 
         envelope: envelopeJson,
         createdAt,
       });
-      store.appendAudit(actor, 'model.push', { model: manifest.model, version: manifest.version, release, sha256 });
+      await store.appendAudit(actor, 'model.push', { model: manifest.model, version: manifest.version, release, sha256 });
       return { model: manifest.model, version: manifest.version, release, sha256, manifest, envelope };
     });
   };
@@ -127,9 +128,9 @@ export function createModelRegistry(ctx: HubContext, artifacts: ArtifactStore): 
       chain = p.catch(() => undefined);
       return p;
     },
-    list: () => group(store.listAllModelVersions()),
-    get(name) {
-      const rows = store.listModelVersions(name);
+    list: async () => group(await store.listAllModelVersions()),
+    async get(name) {
+      const rows = await store.listModelVersions(name);
       if (rows.length === 0) throw new EdgefleetError('NOT_FOUND', `model ${name} not found`);
       return { name, versions: rows.map(versionView) };
     },

@@ -4,8 +4,7 @@
 
 import { randomBytes, randomUUID } from 'node:crypto';
 import { EdgefleetError } from '@edgefleet/protocol';
-import type { Db } from '../store/db.js';
-import { createWebhookStore } from '../store/webhooks.js';
+import type { WebhookStore } from '../store/webhooks.js';
 import type { Notifier, WebhookEvent, WebhookTarget } from './port.js';
 import { admits, classOf, coalesceKey, coalescedPayload, createClassQueue, defaultFleetReserve, type DeliveryClass } from './queue.js';
 import { backoff, delivered, postDelivery, retryable, type RetryPolicy } from './delivery.js';
@@ -14,8 +13,9 @@ import { signBody, type WebhookBody } from './signing.js';
 import type { Metrics } from '../metrics.js';
 
 export interface NotifierOptions {
-  db: Db;
-  /** Configured URLs (`--webhook`, `startHub({ webhooks })`); URLs added through the API live in SQLite. */
+  /** The webhook tables; URLs added through the API live there. */
+  store: WebhookStore;
+  /** Configured URLs (`--webhook`, `startHub({ webhooks })`); URLs added through the API live in the database. */
   urls?: readonly string[];
   secret: string;
   fetch?: typeof fetch;
@@ -36,6 +36,8 @@ export interface NotifierOptions {
   keepDeliveries?: number;
   log?: (line: string) => void;
   now?: () => Date;
+  /** How long the receivers added through the API are cached before they are read again (default 5 s; other replicas add them too). */
+  targetsTtlMs?: number;
 }
 
 interface Job {
@@ -59,7 +61,7 @@ interface Job {
 type SealedJob = Job & { body: string; signature: string };
 
 export function createNotifier(options: NotifierOptions): Notifier {
-  const { db, secret } = options;
+  const { store: st, secret } = options;
   const doFetch = options.fetch ?? fetch;
   const retry = { attempts: options.retry?.attempts ?? 5, baseMs: options.retry?.baseMs ?? 1000, maxMs: options.retry?.maxMs ?? 60_000 };
   const maxQueue = options.maxQueue ?? 1000;
@@ -72,8 +74,6 @@ export function createNotifier(options: NotifierOptions): Notifier {
   const now = options.now ?? (() => new Date());
   const hubName = () => (typeof options.hub === 'function' ? options.hub() : (options.hub ?? ''));
   const configured = [...new Set((options.urls ?? []).map(checkWebhookUrl))];
-
-  const st = createWebhookStore(db);
 
   const queue = createClassQueue<Job>();
   const pending = new Map<string, Job>(); // coalescing key → its queued, not yet attempted delivery
@@ -110,21 +110,37 @@ export function createNotifier(options: NotifierOptions): Notifier {
     for (const f of w) f();
   };
 
-  const targets = (): WebhookTarget[] => [
-    ...configured.map((url) => ({ id: configId(url), url, source: 'config' as const, createdAt: null, createdBy: null })),
-    ...st.list().map((r) => ({ id: r.id, url: r.url, source: 'api' as const, createdAt: r.created_at, createdBy: r.created_by })),
-  ];
+  const fromConfig = (): WebhookTarget[] => configured.map((url) => ({ id: configId(url), url, source: 'config' as const, createdAt: null, createdBy: null }));
+  const readApiTargets = async (): Promise<WebhookTarget[]> =>
+    (await st.list()).map((r) => ({ id: r.id, url: r.url, source: 'api' as const, createdAt: r.created_at, createdBy: r.created_by }));
+  // emit() never waits on the database: it sends to the receivers as last read, read again when older than
+  // the TTL (another replica may have added or removed one) and at once after this hub changed them
+  const ttlMs = options.targetsTtlMs ?? 5_000;
+  let apiTargets: WebhookTarget[] | null = null;
+  let readAt = 0;
+  let reading: Promise<void> | null = null;
+  const reload = (): Promise<void> =>
+    (reading ??= readApiTargets()
+      .then((t) => {
+        apiTargets = t;
+        readAt = Date.now();
+      })
+      .catch((err: unknown) => log(`webhook receivers: ${String(err)}`))
+      .finally(() => (reading = null)));
+  void reload();
 
-  const record = (job: Job, status: number | null, error: string | null, startedAt: string) => {
-    try {
-      const { deliveryId, eventId, event, url, attempt } = job;
-      const id = st.logDelivery({ deliveryId, eventId, event, url, attempt, status, error, startedAt, finishedAt: now().toISOString() });
+  const logging = new Set<Promise<void>>();
+  const record = (job: Job, status: number | null, error: string | null, startedAt: string): void => {
+    const { deliveryId, eventId, event, url, attempt } = job;
+    const p = (async () => {
+      const id = await st.logDelivery({ deliveryId, eventId, event, url, attempt, status, error, startedAt, finishedAt: now().toISOString() });
       // the log is bounded: now and then the oldest attempts beyond `keepDeliveries` go
-      if (id % Math.min(1000, keepDeliveries) === 0) st.trimDeliveries(keepDeliveries);
-    } catch (err) {
+      if (id % Math.min(1000, keepDeliveries) === 0) await st.trimDeliveries(keepDeliveries);
+    })()
       // the database is closed or busy: the delivery itself is unaffected
-      log(`webhook log ${job.deliveryId}: ${String(err)}`);
-    }
+      .catch((err: unknown) => log(`webhook log ${job.deliveryId}: ${String(err)}`))
+      .finally(() => logging.delete(p));
+    logging.add(p);
   };
 
   const attempt = async (job: SealedJob, controller: AbortController): Promise<void> => {
@@ -172,11 +188,11 @@ export function createNotifier(options: NotifierOptions): Notifier {
     settleIdle();
   };
 
-  return {
-    emit(event, payload) {
+  const emitNow = (event: WebhookEvent, payload: Record<string, unknown>): void => {
       if (closing) return;
       try {
-        const list = targets();
+        if (Date.now() - readAt > ttlMs) void reload();
+        const list = [...fromConfig(), ...(apiTargets ?? [])];
         if (list.length === 0) return;
         const eventId = randomUUID();
         const at = now().toISOString();
@@ -205,11 +221,26 @@ export function createNotifier(options: NotifierOptions): Notifier {
           queue.push(job);
           if (key !== null) pending.set(key, job);
         }
-        // start deliveries after the caller's synchronous work (often a SQLite transaction) is done
+        // start deliveries after the caller's synchronous work is done
         queueMicrotask(pump);
       } catch (err) {
         log(`webhook ${event}: ${String(err)}`);
       }
+  };
+
+  // events emitted before the receivers were first read wait for that read, in order
+  let early: Promise<void> | null = null;
+  return {
+    emit(event, payload) {
+      if (apiTargets === null || early) {
+        const p: Promise<void> = (early ?? reload()).then(() => {
+          emitNow(event, payload);
+          if (early === p) early = null;
+        });
+        early = p;
+        return;
+      }
+      emitNow(event, payload);
     },
     async close() {
       if (closing) return;
@@ -235,25 +266,42 @@ export function createNotifier(options: NotifierOptions): Notifier {
       pending.clear();
       for (const f of inFlight.values()) f.controller.abort(new Error('aborted: hub closing'));
       await Promise.allSettled([...inFlight.keys()]);
+      await Promise.allSettled([...logging, early]); // the delivery log's last rows, before the database closes
     },
-    targets,
-    add(url, actor) {
+    targets: async () => [...fromConfig(), ...(await readApiTargets())],
+    async add(url, actor) {
       const u = checkWebhookUrl(url);
-      if (configured.includes(u) || st.hasUrl(u)) throw new EdgefleetError('CONFLICT', `webhook ${u} is already configured`);
+      if (configured.includes(u) || (await st.hasUrl(u))) throw new EdgefleetError('CONFLICT', `webhook ${u} is already configured`);
       const createdAt = now().toISOString();
       const t: WebhookTarget = { id: `wh-${randomBytes(5).toString('hex')}`, url: u, source: 'api', createdAt, createdBy: actor };
-      st.insert(t.id, t.url, createdAt, actor);
+      try {
+        await st.insert(t.id, t.url, createdAt, actor);
+      } catch (err) {
+        // the URL is unique: another replica added it between the check and this insert
+        if (await st.hasUrl(u)) throw new EdgefleetError('CONFLICT', `webhook ${u} is already configured`);
+        throw err;
+      }
+      await reload();
       return t;
     },
-    remove(id) {
-      return st.remove(id);
+    async remove(id) {
+      const removed = await st.remove(id);
+      await reload();
+      return removed;
     },
     deliveries(query = {}) {
       const limit = Math.min(Math.max(1, query.limit ?? 100), 1000);
       return st.deliveries({ ...query, limit });
     },
     stats: () => ({ queued: queue.length, waiting: waiting.size, inFlight: inFlight.size, ...counts }),
-    idle: () => (outstanding() === 0 ? Promise.resolve() : new Promise<void>((r) => idleWaiters.push(r))),
+    async idle() {
+      if (outstanding() > 0) await new Promise<void>((r) => idleWaiters.push(r));
+      await Promise.allSettled([...logging]); // and their rows are in the delivery log
+    },
+    ready: async () => {
+      if (apiTargets === null) await reload();
+      await early;
+    },
   };
 }
 

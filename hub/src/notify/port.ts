@@ -52,13 +52,15 @@ export interface Notifier {
   emit(event: WebhookEvent, payload: Record<string, unknown>): void;
   /** Wait briefly for outstanding deliveries, then abort the rest. */
   close(): Promise<void>;
-  targets(): WebhookTarget[];
+  targets(): Promise<WebhookTarget[]>;
   /** Persist a URL (API); throws CONFLICT when it is already configured. */
-  add(url: string, actor: string): WebhookTarget;
+  add(url: string, actor: string): Promise<WebhookTarget>;
   /** Remove an API-added URL; false when there is none with that id. */
-  remove(id: string): boolean;
-  deliveries(query?: DeliveryFilter): DeliveryRow[];
+  remove(id: string): Promise<boolean>;
+  deliveries(query?: DeliveryFilter): Promise<DeliveryRow[]>;
   stats(): NotifierStats;
   /** Resolves when nothing is queued, waiting or in flight. */
   idle(): Promise<void>;
+  /** Resolves once the receivers added through the API were read (emit() before that waits for the read, in order). */
+  ready(): Promise<void>;
 }

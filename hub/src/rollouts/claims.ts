@@ -14,7 +14,7 @@ export interface ClaimCheck {
    * reported once through `onUnbacked` (the runner: an `error` event with code CONFLICT on the device and
    * edgefleet_unbacked_claims_total).
    */
-  check(spec: RolloutSpec, state: RolloutState, sha: string | undefined, deviceId: string, o: DeviceObservation, now: number): void;
+  check(spec: RolloutSpec, state: RolloutState, sha: string | undefined, deviceId: string, o: DeviceObservation, now: number): Promise<void>;
 }
 
 export interface ClaimCheckOptions {
@@ -30,14 +30,14 @@ export function createClaimCheck(deliveries: Deliveries, options: ClaimCheckOpti
   const backed = new Set<string>();
   const unbacked = new Map<string, { since: number; reported: boolean }>();
   return {
-    check(spec, state, sha, id, o, now) {
+    async check(spec, state, sha, id, o, now) {
       const record = state.devices[id];
       if (!record || record.sent === 'previous') return;
       const claimed = state.role === 'shadow' ? o.shadowVersion : o.activeVersion;
       if (claimed !== spec.version) return;
       const key = `${spec.id}\u0000${id}`;
       if (backed.has(key)) return;
-      if ((sha !== undefined && deliveries.fetched(id, sha)) || deliveries.reportedIn(id, spec.model, spec.version, state.role, record.sentAt)) {
+      if ((sha !== undefined && (await deliveries.fetched(id, sha))) || (await deliveries.reportedIn(id, spec.model, spec.version, state.role, record.sentAt))) {
         backed.add(key);
         unbacked.delete(key);
         return;

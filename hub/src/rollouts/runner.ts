@@ -44,8 +44,8 @@ export type RolloutCommand = 'pause' | 'resume' | 'abort' | 'promote';
 
 export interface RolloutRunner {
   start(request: RolloutRequest, actor: string): Promise<RolloutDetail>;
-  list(): RolloutDetail[];
-  get(id: string): RolloutDetail;
+  list(): Promise<RolloutDetail[]>;
+  get(id: string): Promise<RolloutDetail>;
   command(id: string, command: RolloutCommand, actor: string, reason?: string): Promise<RolloutDetail>;
   /** One engine step for every live rollout (the ticker calls this; tests may too). */
   tick(): Promise<void>;
@@ -110,8 +110,8 @@ export function createRolloutRunner(ctx: HubContext, desiredStates: DesiredState
     return p;
   };
 
-  const mustRow = (id: string): RolloutRow => {
-    const r = store.getRollout(id);
+  const mustRow = async (id: string): Promise<RolloutRow> => {
+    const r = await store.getRollout(id);
     if (!r) throw new EdgefleetError('NOT_FOUND', `rollout ${id} not found`);
     return r;
   };
@@ -123,7 +123,8 @@ export function createRolloutRunner(ctx: HubContext, desiredStates: DesiredState
         graceMs: options.claimGraceMs,
         onUnbacked: (spec, state, id, now) => {
           ctx.metrics.inc('edgefleet_unbacked_claims_total', { model: spec.model });
-          ctx.store.insertEvent({
+          void ctx.store
+            .insertEvent({
             deviceId: id,
             type: 'error',
             model: spec.model,
@@ -132,19 +133,20 @@ export function createRolloutRunner(ctx: HubContext, desiredStates: DesiredState
             message: `reports ${spec.model}@${spec.version} ${state.role}, but never fetched its artifact from the hub and sent no telemetry for it: not counted as converged (rollout ${spec.id})`,
             at: new Date(now).toISOString(),
             receivedAt: now,
-          });
+            })
+            .catch((err: unknown) => ctx.log(`rollout ${spec.id}: event for ${id}: ${String(err)}`));
           ctx.log(`rollout ${spec.id}: ${id} reports ${spec.model}@${spec.version} without fetching it; not counted as converged`);
         },
       })
     : null;
 
-  const observations = (row: RolloutRow, spec: RolloutSpec, state: RolloutState, devices: readonly DeviceRow[], now: number, withHealth: boolean): Observations => {
+  const observations = async (row: RolloutRow, spec: RolloutSpec, state: RolloutState, devices: readonly DeviceRow[], now: number, withHealth: boolean): Promise<Observations> => {
     const targets = targetsOf(row, devices);
     const obs: Observations = { now, devices: {} };
-    const sha = claims ? store.getModelVersion(spec.model, spec.version)?.sha256 : undefined;
+    const sha = claims ? (await store.getModelVersion(spec.model, spec.version))?.sha256 : undefined;
     for (const d of targets) {
       const o = observeDevice(d, spec.model);
-      claims?.check(spec, state, sha, d.id, o, now);
+      await claims?.check(spec, state, sha, d.id, o, now);
       obs.devices[d.id] = o;
     }
     if (withHealth) {
@@ -155,15 +157,15 @@ export function createRolloutRunner(ctx: HubContext, desiredStates: DesiredState
         const soakFrom = state.waves[q.wave]?.doneAt;
         if (soakFrom !== null && soakFrom !== undefined) q.from = soakFrom;
         obs.candidate = versionHealth(
-          windowsOf(ctx, { model: spec.model, version: spec.version, role: state.role, deviceIds: q.deviceIds, from: q.from, to: now + 1 }),
+          await windowsOf(ctx, { model: spec.model, version: spec.version, role: state.role, deviceIds: q.deviceIds, from: q.from, to: now + 1 }),
         );
         // design §7: the version being replaced, same time range — on target devices still running it, or
         // for a shadow the same devices' active version
         const baseIds = state.role === 'shadow' ? q.deviceIds : targets.map((d) => d.id);
         obs.baseline = baselineHealth(
-          windowsOf(ctx, { model: spec.model, notVersion: spec.version, role: 'active', deviceIds: baseIds, from: q.from, to: now + 1 }),
+          await windowsOf(ctx, { model: spec.model, notVersion: spec.version, role: 'active', deviceIds: baseIds, from: q.from, to: now + 1 }),
         );
-        const mv = store.getModelVersion(spec.model, spec.version);
+        const mv = await store.getModelVersion(spec.model, spec.version);
         obs.reference = referenceCounts(mv ? (JSON.parse(mv.manifest) as Manifest).reference : undefined);
       }
     }
@@ -175,10 +177,10 @@ export function createRolloutRunner(ctx: HubContext, desiredStates: DesiredState
     const ids = new Set<string>();
     for (const a of result.actions) if (a.type === 'send-desired' || a.type === 'send-previous') for (const id of a.deviceIds) ids.add(id);
     const at = ctx.now().toISOString();
-    await desiredStates.commit(() => {
-      store.setRolloutState(row.id, result.state.status, result.state, at);
-      if (extraAudit) store.appendAudit(actor, extraAudit.action, { id: row.id, ...extraAudit.details }, at);
-      for (const a of result.actions) if (a.type === 'audit') store.appendAudit(actor, a.action, { id: row.id, ...a.details }, at);
+    await desiredStates.commit(async () => {
+      await store.setRolloutState(row.id, result.state.status, result.state, at);
+      if (extraAudit) await store.appendAudit(actor, extraAudit.action, { id: row.id, ...extraAudit.details }, at);
+      for (const a of result.actions) if (a.type === 'audit') await store.appendAudit(actor, a.action, { id: row.id, ...a.details }, at);
     }, [...ids].sort());
     for (const a of result.actions) {
       if (a.type !== 'notify') continue;
@@ -198,14 +200,14 @@ export function createRolloutRunner(ctx: HubContext, desiredStates: DesiredState
     // a soak that ran out while the hub was down is judged only after the hub has listened for one soak:
     // devices buffer telemetry while it is away and deliver it when they reconnect
     if (due && now - upSince < spec.soakMs) return;
-    const result = step(spec, state, observations(row, spec, state, devices, now, due));
+    const result = step(spec, state, await observations(row, spec, state, devices, now, due));
     if (result.actions.length === 0 && JSON.stringify(result.state) === JSON.stringify(state)) return;
     await execute(row, result, ENGINE);
   };
 
   /** Live gated rollouts, and completed ones no newer rollout of the model and role has replaced (late joiners). */
-  const tickable = (): RolloutRow[] => {
-    const rows = store.listRollouts();
+  const tickable = async (): Promise<RolloutRow[]> => {
+    const rows = await store.listRollouts();
     return rows.filter((r) => {
       if (!r.state) return false;
       if (LIVE.has(r.status)) return true;
@@ -217,9 +219,9 @@ export function createRolloutRunner(ctx: HubContext, desiredStates: DesiredState
   const tick = () =>
     serial(async () => {
       if (closed) return;
-      const rows = tickable();
+      const rows = await tickable();
       if (rows.length === 0) return;
-      const devices = store.listDevices();
+      const devices = await store.listDevices();
       for (const row of rows) {
         try {
           await tickOne(row, devices);
@@ -230,29 +232,29 @@ export function createRolloutRunner(ctx: HubContext, desiredStates: DesiredState
     });
 
   /** Shadow rollouts: the shadow against the active version on the devices the rollout reached. */
-  const shadowOf = (row: RolloutRow, state: RolloutState, now: number) => {
+  const shadowOf = async (row: RolloutRow, state: RolloutState, now: number) => {
     const spec = row.spec as RolloutSpec | null;
     if (!spec?.shadow) return null;
     const ids = Object.keys(state.devices);
     const from = state.createdAt;
-    const shadow = versionHealth(windowsOf(ctx, { model: spec.model, version: spec.version, role: 'shadow', deviceIds: ids, from, to: now + 1 }));
-    const active = baselineHealth(windowsOf(ctx, { model: spec.model, notVersion: spec.version, role: 'active', deviceIds: ids, from, to: now + 1 }));
+    const shadow = versionHealth(await windowsOf(ctx, { model: spec.model, version: spec.version, role: 'shadow', deviceIds: ids, from, to: now + 1 }));
+    const active = baselineHealth(await windowsOf(ctx, { model: spec.model, notVersion: spec.version, role: 'active', deviceIds: ids, from, to: now + 1 }));
     return shadowView(shadow, active);
   };
 
-  const detail = (row: RolloutRow, devices: readonly DeviceRow[], withShadow = true): RolloutDetail => {
-    const base = desiredStates.get(row.id);
+  const detail = async (row: RolloutRow, devices: readonly DeviceRow[], withShadow = true): Promise<RolloutDetail> => {
+    const base = await desiredStates.get(row.id);
     if (!row.state || !row.spec) return allAtOnceDetail(base);
     const spec = row.spec as RolloutSpec;
     const state = row.state as RolloutState;
     const now = ctx.now().getTime();
-    const obs = observations(row, spec, state, devices, now, false);
-    return gatedDetail(base, spec, state, obs, withShadow ? shadowOf(row, state, now) : null);
+    const obs = await observations(row, spec, state, devices, now, false);
+    return gatedDetail(base, spec, state, obs, withShadow ? await shadowOf(row, state, now) : null);
   };
 
   /** A new rollout of the same model (and role) supersedes the running one, explicitly and audited. */
   const supersedeRunning = async (model: string, role: 'active' | 'shadow', byId: string, actor: string): Promise<void> => {
-    for (const r of store.listRollouts()) {
+    for (const r of await store.listRollouts()) {
       if (r.id === byId || r.model !== model || r.role !== role || !r.state || !LIVE.has(r.status)) continue;
       const res = supersede(r.spec as RolloutSpec, r.state as RolloutState, byId, ctx.now().getTime());
       await execute(r, res, actor);
@@ -270,22 +272,24 @@ export function createRolloutRunner(ctx: HubContext, desiredStates: DesiredState
         const v = await desiredStates.start(request, actor, plan.gated ? (id, release, now) => gatedStart(request, plan, id, release, now) : undefined);
         await supersedeRunning(request.model, plan.role, v.id, actor);
         // the first wave goes out now, not on the next tick
-        if (plan.gated) await tickOne(mustRow(v.id), store.listDevices());
-        return detail(mustRow(v.id), store.listDevices());
+        if (plan.gated) await tickOne(await mustRow(v.id), await store.listDevices());
+        return detail(await mustRow(v.id), await store.listDevices());
       }),
-    list: () => {
-      const devices = store.listDevices();
+    async list() {
+      const devices = await store.listDevices();
       // the list (dashboard overview, `rollout ls`) skips the shadow comparison: one telemetry query per rollout
-      return store.listRollouts().map((r) => detail(r, devices, false));
+      const out: RolloutDetail[] = [];
+      for (const r of await store.listRollouts()) out.push(await detail(r, devices, false));
+      return out;
     },
-    get: (id) => detail(mustRow(id), store.listDevices()),
+    get: async (id) => detail(await mustRow(id), await store.listDevices()),
     command: (id, command, actor, reason) =>
       serial(async () => {
-        const row = mustRow(id);
+        const row = await mustRow(id);
         if (!row.state || !row.spec) {
           if (command === 'abort') {
             await desiredStates.abort(id, actor);
-            return detail(mustRow(id), store.listDevices());
+            return detail(await mustRow(id), await store.listDevices());
           }
           throw new EdgefleetError('CONFLICT', `rollout ${id} was issued all at once; it has no waves to ${command}`);
         }
@@ -308,8 +312,8 @@ export function createRolloutRunner(ctx: HubContext, desiredStates: DesiredState
         }
         // the operator's action under its own name; the engine's rows (same transaction) say what it did
         await execute(row, res, actor, { action: `rollout.${command}`, details: { wave: state.wave, ...(reason ? { reason } : {}) } });
-        if (command === 'resume' || command === 'promote') await tickOne(mustRow(id), store.listDevices());
-        return detail(mustRow(id), store.listDevices());
+        if (command === 'resume' || command === 'promote') await tickOne(await mustRow(id), await store.listDevices());
+        return detail(await mustRow(id), await store.listDevices());
       }),
     tick,
     async close() {

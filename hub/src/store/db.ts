@@ -1,144 +1,24 @@
-// The hub's SQLite store (design §7): better-sqlite3 in WAL mode, migrations, prepared statements.
-// Every write the hub makes goes through one of these methods; callers never write SQL.
+// The hub's store (design §7): every statement the hub runs, behind async methods, on one SqlDatabase — the
+// SQLite file (the zero-configuration default) or PostgreSQL (`--db postgres://…`, several replicas). Callers
+// never write SQL. `store.transaction(fn)` runs fn in one transaction; store methods called inside it (in its
+// async context) are part of it.
 
-import type Database from 'better-sqlite3';
 import { createHash } from 'node:crypto';
-import { openSqliteFile } from './sqlite.js';
+import { EdgefleetError } from '@edgefleet/protocol';
+import type { SqlDatabase, SqlRunner } from './sql.js';
+import { openSqlite } from './sqlite.js';
+import { openPostgres } from './postgres.js';
+import { createAuditStore } from './audit.js';
+import { createDeliveryRecords } from './deliveries.js';
+import { createDeviceQuery } from './device-query.js';
+import { createEnrolmentSql } from './enrolment.js';
+import { createEventSql } from './events.js';
+import { createFleetSql } from './fleet.js';
+import { createTelemetrySql } from './telemetry.js';
+import { createWebhookStore } from './webhooks.js';
+import { deviceFromRow, desiredFromRow, rolloutFromRow, type AuditRow, type DesiredRow, type DeviceRow, type ModelVersionRow, type RawDesired, type RawDevice, type RawRollout, type Role, type RolloutRow, type TokenRow } from './rows.js';
 
-export type Db = Database.Database;
-
-export interface DeviceRow {
-  id: string;
-  tags: Record<string, string>;
-  tokenHash: string;
-  createdAt: string;
-  status: 'online' | 'offline';
-  statusAt: string | null;
-  lastSeen: string | null;
-  reported: unknown;
-  reportedAt: string | null;
-}
-
-export interface ModelVersionRow {
-  model: string;
-  version: string;
-  release: number;
-  sha256: string;
-  size: number;
-  manifest: string;
-  envelope: string;
-  createdAt: string;
-}
-
-export interface RolloutRow {
-  id: string;
-  seq: number;
-  model: string;
-  version: string;
-  role: 'active' | 'shadow';
-  targets: RolloutTargets;
-  options: Record<string, unknown>;
-  status: string;
-  createdAt: string;
-  updatedAt: string;
-  /** Gated rollouts (design §7): the engine's resolved spec and persisted state; null when issued all at once. */
-  spec: unknown;
-  state: unknown;
-}
-
-export interface RolloutTargets {
-  all?: boolean;
-  tags?: Record<string, string>[];
-  devices?: string[];
-}
-
-export interface DesiredRow {
-  deviceId: string;
-  sequence: number;
-  envelope: string;
-  artifacts: string[];
-  fingerprint: string;
-  issuedAt: string;
-  expiresAt: string;
-}
-
-export interface TokenRow {
-  id: string;
-  hash: string;
-  role: Role;
-  name: string | null;
-  createdAt: string;
-}
-
-export type Role = 'viewer' | 'operator' | 'admin';
-
-export interface AuditRow {
-  id: number;
-  at: string;
-  actor: string;
-  action: string;
-  details: string;
-  prevHash: string;
-  hash: string;
-}
-
-interface RawDevice {
-  id: string;
-  tags: string;
-  token_hash: string;
-  created_at: string;
-  status: string;
-  status_at: string | null;
-  last_seen: string | null;
-  reported: string | null;
-  reported_at: string | null;
-}
-
-function deviceFromRow(r: RawDevice): DeviceRow {
-  return {
-    id: r.id,
-    tags: JSON.parse(r.tags) as Record<string, string>,
-    tokenHash: r.token_hash,
-    createdAt: r.created_at,
-    status: r.status === 'online' ? 'online' : 'offline',
-    statusAt: r.status_at,
-    lastSeen: r.last_seen,
-    reported: r.reported === null ? null : (JSON.parse(r.reported) as unknown),
-    reportedAt: r.reported_at,
-  };
-}
-
-interface RawRollout {
-  id: string;
-  seq: number;
-  model: string;
-  version: string;
-  role: string;
-  targets: string;
-  options: string;
-  status: string;
-  created_at: string;
-  updated_at: string;
-  spec: string | null;
-  state: string | null;
-}
-
-function rolloutFromRow(r: RawRollout): RolloutRow {
-  return {
-    id: r.id,
-    seq: r.seq,
-    model: r.model,
-    version: r.version,
-    role: r.role === 'shadow' ? 'shadow' : 'active',
-    targets: JSON.parse(r.targets) as RolloutTargets,
-    options: JSON.parse(r.options) as Record<string, unknown>,
-    status: r.status,
-    createdAt: r.created_at,
-    updatedAt: r.updated_at,
-    spec: r.spec === null ? null : (JSON.parse(r.spec) as unknown),
-    state: r.state === null ? null : (JSON.parse(r.state) as unknown),
-  };
-}
+export type { AuditRow, DesiredRow, DeviceRow, ModelVersionRow, Role, RolloutRow, RolloutTargets, TokenRow } from './rows.js';
 
 const AUDIT_GENESIS = '0'.repeat(64);
 
@@ -146,222 +26,273 @@ export function auditHash(prevHash: string, at: string, actor: string, action: s
   return createHash('sha256').update(JSON.stringify([prevHash, at, actor, action, details])).digest('hex');
 }
 
-interface RawDesired {
-  device_id: string;
-  sequence: number;
-  envelope: string;
-  artifacts: string;
-  fingerprint: string;
-  issued_at: string;
-  expires_at: string;
+const MODEL_COLUMNS = 'model, version, release, sha256, size, manifest, envelope, created_at AS "createdAt"';
+
+/** Advisory keys of the chains that are appended one at a time across replicas (PostgreSQL). */
+export const CHAIN_LOCK = { audit: 0x6564_6765_0010, rolloutSeq: 0x6564_6765_0011, modelRelease: 0x6564_6765_0012 } as const;
+
+/**
+ * Holds `key` until the current transaction ends. SQLite needs nothing: its transactions run one at a time.
+ * PostgreSQL: a transaction-scoped advisory lock, so two replicas cannot read the same chain head.
+ */
+export async function serializeOn(tx: SqlRunner, key: number): Promise<void> {
+  if (tx.dialect.name === 'postgres') await tx.get('SELECT pg_advisory_xact_lock(@key) AS locked', { key });
 }
 
-const desiredFromRow = (r: RawDesired): DesiredRow => ({
-  deviceId: r.device_id,
-  sequence: r.sequence,
-  envelope: r.envelope,
-  artifacts: JSON.parse(r.artifacts) as string[],
-  fingerprint: r.fingerprint,
-  issuedAt: r.issued_at,
-  expiresAt: r.expires_at,
-});
 
-export type Store = ReturnType<typeof openStore>;
+export type Store = ReturnType<typeof createStore>;
 
-/** Open (or create) the database file, apply pending migrations, prepare the statements. */
-export function openStore(file: string) {
-  const db = openSqliteFile(file);
+/**
+ * Opens the hub's database: `postgres://…` (or `postgresql://…`) on PostgreSQL, `sqlite:PATH` or a plain
+ * path on SQLite. Pending migrations are applied either way.
+ */
+export async function openStore(target: string): Promise<Store> {
+  if (/^postgres(ql)?:\/\//.test(target)) return createStore(await openPostgres(target));
+  return createStore(openSqlite(target.replace(/^sqlite:/, '')));
+}
 
-  const s = {
-    deviceGet: db.prepare<[string], RawDevice>('SELECT * FROM devices WHERE id = ?'),
-    deviceList: db.prepare<[], RawDevice>('SELECT * FROM devices ORDER BY id'),
-    deviceStatusCounts: db.prepare<[], { status: string; n: number }>('SELECT status, COUNT(*) AS n FROM devices GROUP BY status'),
-    brokerHashes: db.prepare<[], { id: string; broker_hash: string }>(
-      'SELECT id, broker_hash FROM devices WHERE broker_hash IS NOT NULL ORDER BY id',
-    ),
-    deviceInsert: db.prepare(
-      'INSERT INTO devices (id, tags, token_hash, broker_hash, created_at) VALUES (@id, @tags, @tokenHash, @brokerHash, @createdAt)',
-    ),
-    deviceTags: db.prepare('UPDATE devices SET tags = ? WHERE id = ?'),
-    deviceDelete: db.prepare('DELETE FROM devices WHERE id = ?'),
-    deviceStatus: db.prepare('UPDATE devices SET status = ?, status_at = ?, last_seen = ? WHERE id = ?'),
-    deviceSeen: db.prepare('UPDATE devices SET last_seen = ? WHERE id = ?'),
-    deviceReported: db.prepare('UPDATE devices SET reported = ?, reported_at = ?, last_seen = ? WHERE id = ?'),
-    allOffline: db.prepare("UPDATE devices SET status = 'offline', status_at = ? WHERE status = 'online'"),
-    seqEnsure: db.prepare('INSERT OR IGNORE INTO device_sequences (device_id) VALUES (?)'),
-    seqNextDesired: db.prepare<[string], { desired: number }>(
-      'UPDATE device_sequences SET desired = desired + 1 WHERE device_id = ? RETURNING desired',
-    ),
-    seqNextCommand: db.prepare<[string], { command: number }>(
-      'UPDATE device_sequences SET command = command + 1 WHERE device_id = ? RETURNING command',
-    ),
-    desiredGet: db.prepare<[string], RawDesired>(
-      'SELECT * FROM desired_states WHERE device_id = ?',
-    ),
-    desiredAll: db.prepare<[], RawDesired>(
-      'SELECT * FROM desired_states ORDER BY device_id',
-    ),
-    desiredUpsert: db.prepare(
-      `INSERT INTO desired_states (device_id, sequence, envelope, artifacts, fingerprint, issued_at, expires_at)
-       VALUES (@deviceId, @sequence, @envelope, @artifacts, @fingerprint, @issuedAt, @expiresAt)
-       ON CONFLICT (device_id) DO UPDATE SET sequence = excluded.sequence, envelope = excluded.envelope,
-         artifacts = excluded.artifacts, fingerprint = excluded.fingerprint, issued_at = excluded.issued_at,
-         expires_at = excluded.expires_at`,
-    ),
-    desiredDelete: db.prepare('DELETE FROM desired_states WHERE device_id = ?'),
-    telemetryDedupDelete: db.prepare('DELETE FROM telemetry_batches WHERE device_id = ?'),
-    telemetryFloorDelete: db.prepare('DELETE FROM telemetry_seq_floor WHERE device_id = ?'),
-    fetchesDelete: db.prepare('DELETE FROM artifact_fetches WHERE device_id = ?'),
-    modelGet: db.prepare<[string, string], Record<string, unknown>>(
-      'SELECT model, version, release, sha256, size, manifest, envelope, created_at AS createdAt FROM model_versions WHERE model = ? AND version = ?',
-    ),
-    modelVersions: db.prepare<[string], Record<string, unknown>>(
-      'SELECT model, version, release, sha256, size, manifest, envelope, created_at AS createdAt FROM model_versions WHERE model = ? ORDER BY release',
-    ),
-    modelAll: db.prepare<[], Record<string, unknown>>(
-      'SELECT model, version, release, sha256, size, manifest, envelope, created_at AS createdAt FROM model_versions ORDER BY model, release',
-    ),
-    modelBySha: db.prepare<[string], Record<string, unknown>>(
-      'SELECT model, version, release, sha256, size, manifest, envelope, created_at AS createdAt FROM model_versions WHERE sha256 = ? LIMIT 1',
-    ),
-    modelMaxRelease: db.prepare<[string], { r: number | null }>('SELECT MAX(release) AS r FROM model_versions WHERE model = ?'),
-    modelInsert: db.prepare(
-      `INSERT INTO model_versions (model, version, release, sha256, size, manifest, envelope, created_at)
-       VALUES (@model, @version, @release, @sha256, @size, @manifest, @envelope, @createdAt)`,
-    ),
-    rolloutInsert: db.prepare(
-      `INSERT INTO rollouts (id, seq, model, version, role, targets, options, status, created_at, updated_at, spec, state)
-       VALUES (@id, (SELECT COALESCE(MAX(seq), 0) + 1 FROM rollouts), @model, @version, @role, @targets, @options, @status, @createdAt, @createdAt, @spec, @state)`,
-    ),
-    rolloutGet: db.prepare<[string], RawRollout>('SELECT * FROM rollouts WHERE id = ?'),
-    rolloutAll: db.prepare<[], RawRollout>('SELECT * FROM rollouts ORDER BY seq'),
-    rolloutStatus: db.prepare('UPDATE rollouts SET status = ?, updated_at = ? WHERE id = ?'),
-    rolloutState: db.prepare('UPDATE rollouts SET status = ?, state = ?, updated_at = ? WHERE id = ?'),
-    tokenByHash: db.prepare<[string], { id: string; hash: string; role: string; name: string | null; created_at: string }>(
-      'SELECT * FROM tokens WHERE hash = ?',
-    ),
-    tokenInsert: db.prepare('INSERT INTO tokens (id, hash, role, name, created_at) VALUES (?, ?, ?, ?, ?)'),
-    tokenCount: db.prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM tokens'),
-    auditLast: db.prepare<[], { hash: string }>('SELECT hash FROM audit ORDER BY id DESC LIMIT 1'),
-    auditInsert: db.prepare(
-      'INSERT INTO audit (at, actor, action, details, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?)',
-    ),
-    auditAll: db.prepare<[], { id: number; at: string; actor: string; action: string; details: string; prev_hash: string; hash: string }>(
-      'SELECT * FROM audit ORDER BY id',
-    ),
-    eventInsert: db.prepare(
-      `INSERT INTO events (device_id, type, model, version, code, message, at, received_at)
-       VALUES (@deviceId, @type, @model, @version, @code, @message, @at, @receivedAt)`,
-    ),
-    eventsForDevice: db.prepare<[string, number], Record<string, unknown>>(
-      'SELECT id, device_id AS deviceId, type, model, version, code, message, at FROM events WHERE device_id = ? ORDER BY id DESC LIMIT ?',
-    ),
-  };
+/**
+ * `--db` as given: a postgres:// or postgresql:// URL (with `password` put in when the URL has none), a
+ * `sqlite:` path or a bare path. Anything else with a scheme is refused (BAD_INPUT) before anything opens.
+ */
+export function checkDbTarget(target: string, password?: string): string {
+  if (target.trim() === '') throw new EdgefleetError('BAD_INPUT', '--db must name a database: postgres://… or a SQLite file path');
+  if (/^postgres(ql)?:\/\//i.test(target)) {
+    let u: URL;
+    try {
+      u = new URL(target);
+    } catch {
+      throw new EdgefleetError('BAD_INPUT', `--db: not a URL: ${JSON.stringify(target.replace(/:[^:@/]*@/, ':***@'))}`);
+    }
+    if (!u.hostname) throw new EdgefleetError('BAD_INPUT', '--db: a postgres:// URL needs a host');
+    if (password && !u.password) u.password = encodeURIComponent(password);
+    return u.toString();
+  }
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(target)) {
+    throw new EdgefleetError('BAD_INPUT', `--db: ${target.split(':')[0]}:// is not a database the hub runs on (postgres:// or a SQLite file)`);
+  }
+  return target;
+}
 
-  const toModel = (r: Record<string, unknown> | undefined): ModelVersionRow | undefined =>
-    r === undefined ? undefined : (r as unknown as ModelVersionRow);
+/** Where `--db` points, for logs: the engine and the place, without a password. */
+export function describeDb(target: string): string {
+  if (!/^postgres(ql)?:\/\//.test(target)) return `sqlite ${target.replace(/^sqlite:/, '')}`;
+  const u = new URL(target);
+  return `postgres ${u.hostname}${u.port ? `:${u.port}` : ''}${u.pathname}`;
+}
 
-  const store = {
-    db: db as Db,
-    close: (): void => {
-      db.close();
-    },
-    transaction: <T>(fn: () => T): T => db.transaction(fn)(),
+export function createStore(sql: SqlDatabase) {
+  const toModel = (r: ModelVersionRow | undefined): ModelVersionRow | undefined => r;
+  const changed = async (p: Promise<number>) => (await p) > 0;
+
+  const appendAudit = (actor: string, action: string, details: unknown, at = new Date().toISOString()): Promise<void> =>
+    sql.transaction(async (tx) => {
+      await serializeOn(tx, CHAIN_LOCK.audit);
+      const prev = (await tx.get<{ hash: string }>('SELECT hash FROM audit ORDER BY id DESC LIMIT 1'))?.hash ?? AUDIT_GENESIS;
+      const body = JSON.stringify(details ?? {});
+      await tx.run('INSERT INTO audit (at, actor, action, details, prev_hash, hash) VALUES (@at, @actor, @action, @details, @prev, @hash)', {
+        at,
+        actor,
+        action,
+        details: body,
+        prev,
+        hash: auditHash(prev, at, actor, action, body),
+      });
+    });
+
+  const ensureSequences = (deviceId: string) =>
+    sql.run('INSERT INTO device_sequences (device_id) VALUES (@deviceId) ON CONFLICT DO NOTHING', { deviceId });
+
+  return {
+    /** Which engine: 'sqlite' or 'postgres' (what a few callers log or size by). */
+    engine: sql.dialect.name,
+    close: (): Promise<void> => sql.close(),
+    /** Runs `fn` in one transaction; store calls inside it join it. Commits when it resolves. */
+    transaction: <T>(fn: () => Promise<T>): Promise<T> => sql.transaction(() => fn()),
+    /** Inside a transaction: wait until no other (on any replica) appends to this chain, until it ends. */
+    serialize: (chain: keyof typeof CHAIN_LOCK): Promise<void> => sql.transaction((tx) => serializeOn(tx, CHAIN_LOCK[chain])),
+
+    // ---- domains (one file each) ----
+    telemetry: createTelemetrySql(sql),
+    events: createEventSql(sql),
+    fleet: createFleetSql(sql),
+    enrolment: createEnrolmentSql(sql),
+    webhooks: createWebhookStore(sql),
+    deliveries: createDeliveryRecords(sql),
+    audit: createAuditStore(sql),
+    queryDevices: createDeviceQuery(sql),
 
     // ---- devices ----
-    getDevice: (id: string): DeviceRow | undefined => {
-      const r = s.deviceGet.get(id);
+    async getDevice(id: string): Promise<DeviceRow | undefined> {
+      const r = await sql.get<RawDevice>('SELECT * FROM devices WHERE id = @id', { id });
       return r ? deviceFromRow(r) : undefined;
     },
-    listDevices: (): DeviceRow[] => s.deviceList.all().map(deviceFromRow),
+    listDevices: async (): Promise<DeviceRow[]> => (await sql.all<RawDevice>('SELECT * FROM devices ORDER BY id')).map(deviceFromRow),
+    /** Devices by id (the ones that exist), in id order. */
+    async devicesByIds(ids: readonly string[]): Promise<DeviceRow[]> {
+      if (ids.length === 0) return [];
+      const rows = await sql.all<RawDevice>(`SELECT * FROM devices WHERE ${sql.dialect.inJsonArray('id', 'ids')} ORDER BY id`, { ids: JSON.stringify(ids) });
+      return rows.map(deviceFromRow);
+    },
     /** Registered devices per last known status (the `edgefleet_devices` gauge). */
-    deviceStatusCounts: (): { status: string; n: number }[] => s.deviceStatusCounts.all(),
-    brokerHashes: () => s.brokerHashes.all().map((r) => ({ id: r.id, hash: r.broker_hash })),
-    insertDevice: (d: { id: string; tags: Record<string, string>; tokenHash: string; brokerHash: string | null; createdAt: string }) => {
-      s.deviceInsert.run({ ...d, tags: JSON.stringify(d.tags) });
-      s.seqEnsure.run(d.id);
-    },
-    setDeviceTags: (id: string, tags: Record<string, string>) => s.deviceTags.run(JSON.stringify(tags), id).changes > 0,
-    deleteDevice: (id: string) => {
-      s.desiredDelete.run(id);
-      // a device added again under this id starts a fresh telemetry sequence (it has new credentials)
-      s.telemetryDedupDelete.run(id);
-      s.telemetryFloorDelete.run(id);
-      s.fetchesDelete.run(id);
-      return s.deviceDelete.run(id).changes > 0;
-    },
+    deviceStatusCounts: (): Promise<{ status: string; n: number }[]> => sql.all('SELECT status, COUNT(*) AS n FROM devices GROUP BY status'),
+    brokerHashes: async () =>
+      (await sql.all<{ id: string; broker_hash: string }>('SELECT id, broker_hash FROM devices WHERE broker_hash IS NOT NULL ORDER BY id')).map((r) => ({
+        id: r.id,
+        hash: r.broker_hash,
+      })),
+    insertDevice: (d: { id: string; tags: Record<string, string>; tokenHash: string; brokerHash: string | null; createdAt: string }) =>
+      sql.transaction(async () => {
+        await sql.run('INSERT INTO devices (id, tags, token_hash, broker_hash, created_at) VALUES (@id, @tags, @tokenHash, @brokerHash, @createdAt)', {
+          id: d.id,
+          tags: JSON.stringify(d.tags),
+          tokenHash: d.tokenHash,
+          brokerHash: d.brokerHash,
+          createdAt: d.createdAt,
+        });
+        await ensureSequences(d.id);
+      }),
+    setDeviceTags: (id: string, tags: Record<string, string>) => changed(sql.run('UPDATE devices SET tags = @tags WHERE id = @id', { tags: JSON.stringify(tags), id })),
+    deleteDevice: (id: string): Promise<boolean> =>
+      sql.transaction(async () => {
+        await sql.run('DELETE FROM desired_states WHERE device_id = @id', { id });
+        // a device added again under this id starts a fresh telemetry sequence (it has new credentials)
+        await sql.run('DELETE FROM telemetry_batches WHERE device_id = @id', { id });
+        await sql.run('DELETE FROM telemetry_seq_floor WHERE device_id = @id', { id });
+        await sql.run('DELETE FROM artifact_fetches WHERE device_id = @id', { id });
+        return (await sql.run('DELETE FROM devices WHERE id = @id', { id })) > 0;
+      }),
     setDeviceStatus: (id: string, status: 'online' | 'offline', at: string) =>
-      s.deviceStatus.run(status, at, at, id).changes > 0,
-    setDeviceSeen: (id: string, at: string) => s.deviceSeen.run(at, id),
+      changed(sql.run('UPDATE devices SET status = @status, status_at = @at, last_seen = @at WHERE id = @id', { status, at, id })),
+    setDeviceSeen: (id: string, at: string) => sql.run('UPDATE devices SET last_seen = @at WHERE id = @id', { at, id }),
     setDeviceReported: (id: string, reported: unknown, at: string) =>
-      s.deviceReported.run(JSON.stringify(reported), at, at, id).changes > 0,
-    markAllOffline: (at: string) => s.allOffline.run(at),
+      changed(sql.run('UPDATE devices SET reported = @reported, reported_at = @at, last_seen = @at WHERE id = @id', { reported: JSON.stringify(reported), at, id })),
+    /**
+     * The device's stored report (parsed), read for an update in this transaction: on PostgreSQL the row is
+     * locked until it ends, so two replicas cannot both find their report the newer one.
+     */
+    async lockReported(id: string): Promise<unknown> {
+      const r = await sql.get<{ reported: string | null }>(`SELECT reported FROM devices WHERE id = @id${sql.dialect.name === 'postgres' ? ' FOR UPDATE' : ''}`, { id });
+      return r?.reported == null ? null : (JSON.parse(r.reported) as unknown);
+    },
+    /** Last-seen times of many devices in one statement (device id → ISO time). */
+    setDevicesSeen: async (seen: ReadonlyMap<string, string>): Promise<void> => {
+      if (seen.size === 0) return;
+      await sql.run(`UPDATE devices SET last_seen = s.value FROM ${sql.dialect.jsonEach('@seen', [], 's')} WHERE devices.id = s.key`, {
+        seen: JSON.stringify(Object.fromEntries(seen)),
+      });
+    },
+    markAllOffline: (at: string) => sql.run("UPDATE devices SET status = 'offline', status_at = @at WHERE status = 'online'", { at }),
 
     // ---- sequences and desired states ----
-    nextDesiredSequence: (deviceId: string): number => {
-      s.seqEnsure.run(deviceId);
-      return s.seqNextDesired.get(deviceId)!.desired;
-    },
-    nextCommandSequence: (deviceId: string): number => {
-      s.seqEnsure.run(deviceId);
-      return s.seqNextCommand.get(deviceId)!.command;
-    },
-    getDesired: (deviceId: string): DesiredRow | undefined => {
-      const r = s.desiredGet.get(deviceId);
+    nextDesiredSequence: (deviceId: string): Promise<number> =>
+      sql.transaction(async () => {
+        await ensureSequences(deviceId);
+        return (await sql.get<{ desired: number }>('UPDATE device_sequences SET desired = desired + 1 WHERE device_id = @deviceId RETURNING desired', { deviceId }))!.desired;
+      }),
+    nextCommandSequence: (deviceId: string): Promise<number> =>
+      sql.transaction(async () => {
+        await ensureSequences(deviceId);
+        return (await sql.get<{ command: number }>('UPDATE device_sequences SET command = command + 1 WHERE device_id = @deviceId RETURNING command', { deviceId }))!.command;
+      }),
+    async getDesired(deviceId: string): Promise<DesiredRow | undefined> {
+      const r = await sql.get<RawDesired>('SELECT * FROM desired_states WHERE device_id = @deviceId', { deviceId });
       return r ? desiredFromRow(r) : undefined;
     },
-    listDesired: (): DesiredRow[] =>
-      s.desiredAll.all().map(desiredFromRow),
-    putDesired: (d: DesiredRow) => s.desiredUpsert.run({ ...d, artifacts: JSON.stringify(d.artifacts) }),
+    listDesired: async (): Promise<DesiredRow[]> => (await sql.all<RawDesired>('SELECT * FROM desired_states ORDER BY device_id')).map(desiredFromRow),
+    putDesired: (d: DesiredRow) =>
+      sql.run(
+        `INSERT INTO desired_states (device_id, sequence, envelope, artifacts, fingerprint, issued_at, expires_at)
+         VALUES (@deviceId, @sequence, @envelope, @artifacts, @fingerprint, @issuedAt, @expiresAt)
+         ON CONFLICT (device_id) DO UPDATE SET sequence = excluded.sequence, envelope = excluded.envelope,
+           artifacts = excluded.artifacts, fingerprint = excluded.fingerprint, issued_at = excluded.issued_at,
+           expires_at = excluded.expires_at`,
+        { ...d, artifacts: JSON.stringify(d.artifacts) },
+      ),
 
     // ---- models ----
-    getModelVersion: (model: string, version: string) => toModel(s.modelGet.get(model, version)),
-    listModelVersions: (model: string) => s.modelVersions.all(model).map((r) => toModel(r)!),
-    listAllModelVersions: () => s.modelAll.all().map((r) => toModel(r)!),
-    modelVersionBySha: (sha: string) => toModel(s.modelBySha.get(sha)),
-    maxRelease: (model: string): number => s.modelMaxRelease.get(model)?.r ?? 0,
-    insertModelVersion: (m: ModelVersionRow) => s.modelInsert.run(m),
+    getModelVersion: async (model: string, version: string) =>
+      toModel(await sql.get<ModelVersionRow>(`SELECT ${MODEL_COLUMNS} FROM model_versions WHERE model = @model AND version = @version`, { model, version })),
+    listModelVersions: (model: string) => sql.all<ModelVersionRow>(`SELECT ${MODEL_COLUMNS} FROM model_versions WHERE model = @model ORDER BY release`, { model }),
+    listAllModelVersions: () => sql.all<ModelVersionRow>(`SELECT ${MODEL_COLUMNS} FROM model_versions ORDER BY model, release`),
+    modelVersionBySha: async (sha: string) => toModel(await sql.get<ModelVersionRow>(`SELECT ${MODEL_COLUMNS} FROM model_versions WHERE sha256 = @sha LIMIT 1`, { sha })),
+    maxRelease: async (model: string): Promise<number> => (await sql.get<{ r: number | null }>('SELECT MAX(release) AS r FROM model_versions WHERE model = @model', { model }))?.r ?? 0,
+    insertModelVersion: (m: ModelVersionRow) =>
+      sql.run(
+        `INSERT INTO model_versions (model, version, release, sha256, size, manifest, envelope, created_at)
+         VALUES (@model, @version, @release, @sha256, @size, @manifest, @envelope, @createdAt)`,
+        { ...m },
+      ),
 
     // ---- rollouts ----
     insertRollout: (r: Omit<RolloutRow, 'seq' | 'updatedAt' | 'spec' | 'state'> & { spec?: unknown; state?: unknown }) =>
-      s.rolloutInsert.run({
-        ...r,
-        targets: JSON.stringify(r.targets),
-        options: JSON.stringify(r.options),
-        spec: r.spec == null ? null : JSON.stringify(r.spec),
-        state: r.state == null ? null : JSON.stringify(r.state),
+      sql.transaction(async (tx) => {
+        await serializeOn(tx, CHAIN_LOCK.rolloutSeq);
+        return tx.run(
+          `INSERT INTO rollouts (id, seq, model, version, role, targets, options, status, created_at, updated_at, spec, state)
+           VALUES (@id, (SELECT COALESCE(MAX(seq), 0) + 1 FROM rollouts), @model, @version, @role, @targets, @options, @status, @createdAt, @createdAt, @spec, @state)`,
+          {
+            id: r.id,
+            model: r.model,
+            version: r.version,
+            role: r.role,
+            status: r.status,
+            createdAt: r.createdAt,
+            targets: JSON.stringify(r.targets),
+            options: JSON.stringify(r.options),
+            spec: r.spec == null ? null : JSON.stringify(r.spec),
+            state: r.state == null ? null : JSON.stringify(r.state),
+          },
+        );
       }),
-    getRollout: (id: string) => {
-      const r = s.rolloutGet.get(id);
+    async getRollout(id: string): Promise<RolloutRow | undefined> {
+      const r = await sql.get<RawRollout>('SELECT * FROM rollouts WHERE id = @id', { id });
       return r ? rolloutFromRow(r) : undefined;
     },
-    listRollouts: () => s.rolloutAll.all().map(rolloutFromRow),
-    setRolloutStatus: (id: string, status: string, at: string) => s.rolloutStatus.run(status, at, id).changes > 0,
+    /** The rollout row locked until the current transaction ends (PostgreSQL; SQLite's transactions are one at a time). */
+    async lockRollout(id: string): Promise<RolloutRow | undefined> {
+      const r = await sql.get<RawRollout>(`SELECT * FROM rollouts WHERE id = @id${sql.dialect.name === 'postgres' ? ' FOR UPDATE' : ''}`, { id });
+      return r ? rolloutFromRow(r) : undefined;
+    },
+    listRollouts: async () => (await sql.all<RawRollout>('SELECT * FROM rollouts ORDER BY seq')).map(rolloutFromRow),
+    setRolloutStatus: (id: string, status: string, at: string) => changed(sql.run('UPDATE rollouts SET status = @status, updated_at = @at WHERE id = @id', { status, at, id })),
     /** The gated engine's new state (and its status, mirrored in the column for queries). */
     setRolloutState: (id: string, status: string, state: unknown, at: string) =>
-      s.rolloutState.run(status, JSON.stringify(state), at, id).changes > 0,
+      changed(sql.run('UPDATE rollouts SET status = @status, state = @state, updated_at = @at WHERE id = @id', { status, state: JSON.stringify(state), at, id })),
 
     // ---- tokens ----
-    tokenByHash: (hash: string): TokenRow | undefined => {
-      const r = s.tokenByHash.get(hash);
+    async tokenByHash(hash: string): Promise<TokenRow | undefined> {
+      const r = await sql.get<{ id: string; hash: string; role: string; name: string | null; created_at: string }>('SELECT * FROM tokens WHERE hash = @hash', { hash });
       return r ? { id: r.id, hash: r.hash, role: r.role as Role, name: r.name, createdAt: r.created_at } : undefined;
     },
-    insertToken: (t: TokenRow) => s.tokenInsert.run(t.id, t.hash, t.role, t.name, t.createdAt),
-    tokenCount: () => s.tokenCount.get()!.n,
+    insertToken: (t: TokenRow) =>
+      sql.run('INSERT INTO tokens (id, hash, role, name, created_at) VALUES (@id, @hash, @role, @name, @createdAt)', { id: t.id, hash: t.hash, role: t.role, name: t.name, createdAt: t.createdAt }),
+    tokenCount: async () => (await sql.get<{ n: number }>('SELECT COUNT(*) AS n FROM tokens'))!.n,
 
-    // ---- audit (append-only, hash-chained; design §7) ----
-    appendAudit: (actor: string, action: string, details: unknown, at = new Date().toISOString()) => {
-      const prev = s.auditLast.get()?.hash ?? AUDIT_GENESIS;
-      const body = JSON.stringify(details ?? {});
-      s.auditInsert.run(at, actor, action, body, prev, auditHash(prev, at, actor, action, body));
-    },
-    listAudit: (): AuditRow[] =>
-      s.auditAll.all().map((r) => ({ id: r.id, at: r.at, actor: r.actor, action: r.action, details: r.details, prevHash: r.prev_hash, hash: r.hash })),
+    // ---- audit (append-only, hash-chained; design §7; one chain across replicas) ----
+    appendAudit,
+    listAudit: async (): Promise<AuditRow[]> =>
+      (await sql.all<{ id: number; at: string; actor: string; action: string; details: string; prev_hash: string; hash: string }>('SELECT * FROM audit ORDER BY id')).map((r) => ({
+        id: r.id,
+        at: r.at,
+        actor: r.actor,
+        action: r.action,
+        details: r.details,
+        prevHash: r.prev_hash,
+        hash: r.hash,
+      })),
 
     // ---- events ----
     insertEvent: (e: { deviceId: string; type: string; model: string | null; version: string | null; code: string | null; message: string; at: string; receivedAt: number }) =>
-      s.eventInsert.run(e),
-    eventsForDevice: (deviceId: string, limit = 50) => s.eventsForDevice.all(deviceId, limit),
+      sql.run(
+        `INSERT INTO events (device_id, type, model, version, code, message, at, received_at)
+         VALUES (@deviceId, @type, @model, @version, @code, @message, @at, @receivedAt)`,
+        { ...e },
+      ),
+    eventsForDevice: (deviceId: string, limit = 50) =>
+      sql.all<Record<string, unknown>>(
+        'SELECT id, device_id AS "deviceId", type, model, version, code, message, at FROM events WHERE device_id = @deviceId ORDER BY id DESC LIMIT @limit',
+        { deviceId, limit },
+      ),
   };
-  return store;
 }

@@ -1,8 +1,7 @@
 // SQL of the fleet-wide reads and the alarms table (design §6, §7): device counts and silent devices (one
 // definition of silent for the dashboard and the alarms), open alarms, and rollout actions from the audit log.
 
-import type { Db } from './db.js';
-import { preparedPerDb } from './prepared.js';
+import type { SqlDatabase } from './sql.js';
 
 export interface OpenAlarm {
   key: string;
@@ -11,43 +10,38 @@ export interface OpenAlarm {
   details: string;
 }
 
-export type FleetSql = ReturnType<typeof prepare>;
+export type FleetSql = ReturnType<typeof createFleetSql>;
 
-/** The fleet and alarm statements of a store's database (prepared once per database). */
-export const createFleetSql = preparedPerDb(prepare);
+// the dashboard's definition of silent (the device counts and the alarms): not online, last heard of before the cutoff
+const SEEN = 'COALESCE(last_seen, status_at, created_at)';
 
-function prepare(db: Db) {
-  const st = {
-    counts: db.prepare<[string], { total: number; online: number; silent: number }>(
-      `SELECT COUNT(*) AS total, COALESCE(SUM(status = 'online'), 0) AS online,
-         COALESCE(SUM(status <> 'online' AND COALESCE(last_seen, status_at, created_at) < ?), 0) AS silent FROM devices`,
-    ),
-    actions: db.prepare<[number], { id: number; at: string; actor: string; action: string; details: string }>(
-      "SELECT id, at, actor, action, details FROM audit WHERE action LIKE 'rollout.%' ORDER BY id DESC LIMIT ?",
-    ),
-    open: db.prepare<[string], OpenAlarm>('SELECT * FROM alarms WHERE kind = ?'),
-    raise: db.prepare('INSERT OR IGNORE INTO alarms (key, kind, raised_at, details) VALUES (?, ?, ?, ?)'),
-    clear: db.prepare('DELETE FROM alarms WHERE key = ?'),
-    // the dashboard's definition of silent (the device counts above): not online, last heard of before the cutoff
-    silent: db.prepare<[string], { id: string; status: string; seen: string; tags: string }>(
-      `SELECT id, status, COALESCE(last_seen, status_at, created_at) AS seen, tags FROM devices
-       WHERE status <> 'online' AND COALESCE(last_seen, status_at, created_at) < ? ORDER BY id`,
-    ),
-    device: db.prepare<[string], { status: string; seen: string }>(
-      'SELECT status, COALESCE(last_seen, status_at, created_at) AS seen FROM devices WHERE id = ?',
-    ),
-  };
+export function createFleetSql(sql: SqlDatabase) {
   return {
     /** Devices in total, online, and silent: not online and last heard of before `silentSince` (ISO). */
-    deviceCounts: (silentSince: string) => st.counts.get(silentSince) ?? { total: 0, online: 0, silent: 0 },
+    deviceCounts: async (silentSince: string) =>
+      (await sql.get<{ total: number; online: number; silent: number }>(
+        `SELECT COUNT(*) AS total, COALESCE(SUM(CASE WHEN status = 'online' THEN 1 ELSE 0 END), 0) AS online,
+           COALESCE(SUM(CASE WHEN status <> 'online' AND ${SEEN} < @silentSince THEN 1 ELSE 0 END), 0) AS silent FROM devices`,
+        { silentSince },
+      )) ?? { total: 0, online: 0, silent: 0 },
     /** The newest rollout actions of the audit log, details as stored (JSON). */
-    rolloutActions: (limit: number) => st.actions.all(limit),
-    openAlarms: (kind: string) => st.open.all(kind),
-    raiseAlarm: (key: string, kind: string, at: string, details: string) => st.raise.run(key, kind, at, details),
-    clearAlarm: (key: string) => st.clear.run(key),
+    rolloutActions: (limit: number) =>
+      sql.all<{ id: number; at: string; actor: string; action: string; details: string }>(
+        "SELECT id, at, actor, action, details FROM audit WHERE action LIKE 'rollout.%' ORDER BY id DESC LIMIT @limit",
+        { limit },
+      ),
+    openAlarms: (kind: string) => sql.all<OpenAlarm>('SELECT * FROM alarms WHERE kind = @kind', { kind }),
+    /** Records an alarm as raised; false when it was raised already (by this hub or another replica). */
+    raiseAlarm: async (key: string, kind: string, at: string, details: string): Promise<boolean> =>
+      (await sql.run('INSERT INTO alarms (key, kind, raised_at, details) VALUES (@key, @kind, @at, @details) ON CONFLICT DO NOTHING', { key, kind, at, details })) > 0,
+    clearAlarm: (key: string) => sql.run('DELETE FROM alarms WHERE key = @key', { key }),
     /** Silent devices (not online, last heard of before `before`, ISO), by id. */
-    silentDevices: (before: string) => st.silent.all(before),
+    silentDevices: (before: string) =>
+      sql.all<{ id: string; status: string; seen: string; tags: string }>(
+        `SELECT id, status, ${SEEN} AS seen, tags FROM devices WHERE status <> 'online' AND ${SEEN} < @before ORDER BY id`,
+        { before },
+      ),
     /** A device's status and when it was last heard of, or undefined when it is gone. */
-    deviceSeen: (id: string) => st.device.get(id),
+    deviceSeen: (id: string) => sql.get<{ status: string; seen: string }>(`SELECT status, ${SEEN} AS seen FROM devices WHERE id = @id`, { id }),
   };
 }

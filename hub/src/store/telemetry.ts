@@ -2,8 +2,7 @@
 // per-minute rollups and who reported in them. Ingest writes them in its flush transaction; the health
 // reads (health API, rollout gates, fleet status, alarms) select stored window bodies to merge.
 
-import type { Db } from './db.js';
-import { preparedPerDb } from './prepared.js';
+import type { SqlDatabase, SqlParams, SqlValue } from './sql.js';
 
 /** A stored window body with its time (start or rollup minute) and device ('' for a rollup). */
 export interface StoredWindowRow {
@@ -35,120 +34,170 @@ export interface WaveWindowQuery {
   to: number;
 }
 
-export type TelemetrySql = ReturnType<typeof prepare>;
+export type TelemetrySql = ReturnType<typeof createTelemetrySql>;
 
-/** The telemetry statements of a store's database (prepared once per database). */
-export const createTelemetrySql = preparedPerDb(prepare);
+/** One telemetry window as ingest stores it. */
+export interface WindowInsert {
+  deviceId: string;
+  model: string;
+  version: string;
+  role: string;
+  start: number;
+  end: number;
+  inferences: number;
+  body: string;
+  receivedAt: number;
+}
 
-function prepare(db: Db) {
-  const st = {
-    batch: db.prepare('INSERT OR IGNORE INTO telemetry_batches (device_id, seq, received_at, windows, dropped) VALUES (?, ?, ?, ?, ?)'),
-    window: db.prepare(
-      'INSERT INTO telemetry_windows (device_id, model, version, role, start, end, inferences, body, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
-    ),
-    rollupGet: db.prepare<[string, string, string, number], { body: string }>(
-      'SELECT body FROM rollups WHERE model = ? AND version = ? AND role = ? AND minute = ?',
-    ),
-    rollupPut: db.prepare(
-      `INSERT INTO rollups (model, version, role, minute, inferences, errors, body) VALUES (?, ?, ?, ?, ?, ?, ?)
-       ON CONFLICT (model, version, role, minute) DO UPDATE SET inferences = excluded.inferences, errors = excluded.errors, body = excluded.body`,
-    ),
-    rollupDevice: db.prepare('INSERT OR IGNORE INTO rollup_devices (model, version, role, minute, device_id) VALUES (?, ?, ?, ?, ?)'),
-    floorGet: db.prepare<[string], { seq: number }>('SELECT seq FROM telemetry_seq_floor WHERE device_id = ?'),
-    // before retention deletes de-duplication records: keep, per device, the highest seq it deletes
-    floorRaise: db.prepare(
-      `INSERT INTO telemetry_seq_floor (device_id, seq) SELECT device_id, MAX(seq) FROM telemetry_batches WHERE received_at < ? GROUP BY device_id
-       ON CONFLICT (device_id) DO UPDATE SET seq = MAX(seq, excluded.seq)`,
-    ),
-    inUse: db.prepare<[number], { model: string; version: string }>('SELECT DISTINCT model, version FROM rollups WHERE minute >= ? ORDER BY model, version'),
-    rollupsSince: db.prepare<[number], { model: string; version: string; role: string; inferences: number; errors: number; body: string }>(
-      'SELECT model, version, role, inferences, errors, body FROM rollups WHERE minute >= ? ORDER BY model, version, role',
-    ),
-    reportingSince: db.prepare<[number], { model: string; version: string; role: string; n: number }>(
-      'SELECT model, version, role, COUNT(DISTINCT device_id) AS n FROM rollup_devices WHERE minute >= ? GROUP BY model, version, role',
-    ),
-  };
+/** One de-duplication record of a batch. */
+export interface BatchInsert {
+  deviceId: string;
+  seq: number;
+  receivedAt: number;
+  windows: number;
+  dropped: number;
+}
 
+export function createTelemetrySql(sql: SqlDatabase) {
+  const d = sql.dialect;
   return {
-    /** Records a batch for de-duplication on (deviceId, seq); false when it was recorded before. */
-    insertBatch: (deviceId: string, seq: number, receivedAt: number, windows: number, dropped: number): boolean =>
-      st.batch.run(deviceId, seq, receivedAt, windows, dropped).changes > 0,
-    insertWindow: (deviceId: string, w: { model: string; version: string; role: string; start: number; end: number; inferences: number }, body: string, receivedAt: number) =>
-      st.window.run(deviceId, w.model, w.version, w.role, w.start, w.end, w.inferences, body, receivedAt),
-    rollupBody: (model: string, version: string, role: string, minute: number): string | undefined => st.rollupGet.get(model, version, role, minute)?.body,
+    /**
+     * Records batches for de-duplication on (deviceId, seq), set-based; resolves to the keys
+     * (`deviceId\0seq`, batchKey) that were new. A batch recorded before — by this hub or another replica,
+     * committed or committing — is not new.
+     */
+    async insertNewBatches(rows: readonly BatchInsert[]): Promise<Set<string>> {
+      const out = new Set<string>();
+      const head = 'INSERT INTO telemetry_batches (device_id, seq, received_at, windows, dropped) VALUES ';
+      const tail = ' ON CONFLICT DO NOTHING RETURNING device_id, seq';
+      const values = (b: BatchInsert, i: number, p: Record<string, SqlValue>) => {
+        Object.assign(p, { [`d${i}`]: b.deviceId, [`s${i}`]: b.seq, [`r${i}`]: b.receivedAt, [`w${i}`]: b.windows, [`x${i}`]: b.dropped });
+        return `(@d${i}, @s${i}, @r${i}, @w${i}, @x${i})`;
+      };
+      // SQLite: one prepared statement per row (in-process, no round trips); PostgreSQL: multi-row statements
+      const per = d.name === 'postgres' ? 1000 : 1;
+      for (let start = 0; start < rows.length; start += per) {
+        const params: Record<string, SqlValue> = {};
+        const tuples = rows.slice(start, start + per).map((b, i) => values(b, i, params));
+        for (const r of await sql.all<{ device_id: string; seq: number }>(head + tuples.join(', ') + tail, params)) out.add(batchKey(r.device_id, r.seq));
+      }
+      return out;
+    },
+    insertWindows: (rows: readonly WindowInsert[]): Promise<number> =>
+      sql.insertRows(
+        'telemetry_windows',
+        ['device_id', 'model', 'version', 'role', 'start', 'end', 'inferences', 'body', 'received_at'],
+        rows.map((w) => [w.deviceId, w.model, w.version, w.role, w.start, w.end, w.inferences, w.body, w.receivedAt]),
+      ),
+    rollupBody: async (model: string, version: string, role: string, minute: number): Promise<string | undefined> =>
+      (await sql.get<{ body: string }>('SELECT body FROM rollups WHERE model = @model AND version = @version AND role = @role AND minute = @minute', { model, version, role, minute }))?.body,
     putRollup: (model: string, version: string, role: string, minute: number, inferences: number, errors: number, body: string) =>
-      st.rollupPut.run(model, version, role, minute, inferences, errors, body),
-    markRollupDevice: (model: string, version: string, role: string, minute: number, deviceId: string) =>
-      st.rollupDevice.run(model, version, role, minute, deviceId),
+      sql.run(
+        `INSERT INTO rollups (model, version, role, minute, inferences, errors, body) VALUES (@model, @version, @role, @minute, @inferences, @errors, @body)
+         ON CONFLICT (model, version, role, minute) DO UPDATE SET inferences = excluded.inferences, errors = excluded.errors, body = excluded.body`,
+        { model, version, role, minute, inferences, errors, body },
+      ),
+    markRollupDevices: (rows: ReadonlyArray<{ model: string; version: string; role: string; minute: number; deviceId: string }>) =>
+      sql.insertRows(
+        'rollup_devices',
+        ['model', 'version', 'role', 'minute', 'device_id'],
+        rows.map((r) => [r.model, r.version, r.role, r.minute, r.deviceId]),
+        { ignoreConflicts: true },
+      ),
     /** The highest seq retention deleted the record of, or undefined. */
-    seqFloor: (deviceId: string): number | undefined => st.floorGet.get(deviceId)?.seq,
+    seqFloor: async (deviceId: string): Promise<number | undefined> =>
+      (await sql.get<{ seq: number }>('SELECT seq FROM telemetry_seq_floor WHERE device_id = @deviceId', { deviceId }))?.seq,
+    /** The floors of several devices (devices without one are absent). */
+    async seqFloors(deviceIds: readonly string[]): Promise<Map<string, number>> {
+      if (deviceIds.length === 0) return new Map();
+      const rows = await sql.all<{ device_id: string; seq: number }>(`SELECT device_id, seq FROM telemetry_seq_floor WHERE ${d.inJsonArray('device_id', 'ids')}`, {
+        ids: JSON.stringify([...new Set(deviceIds)]),
+      });
+      return new Map(rows.map((r) => [r.device_id, r.seq]));
+    },
 
     /**
      * Retention (design §7): raise the seq floors, then drop raw windows and de-duplication records received
      * before `rawBefore` and rollups older than `rollupsBefore`, in one transaction; returns the rows deleted.
      */
-    prune: (rawBefore: number, rollupsBefore: number): number =>
-      db.transaction(() => {
-        st.floorRaise.run(rawBefore); // before the records it reads go
-        return (
-          db.prepare('DELETE FROM telemetry_windows WHERE received_at < ?').run(rawBefore).changes +
-          db.prepare('DELETE FROM telemetry_batches WHERE received_at < ?').run(rawBefore).changes +
-          db.prepare('DELETE FROM rollups WHERE minute < ?').run(rollupsBefore).changes +
-          db.prepare('DELETE FROM rollup_devices WHERE minute < ?').run(rollupsBefore).changes
+    prune: (rawBefore: number, rollupsBefore: number): Promise<number> =>
+      sql.transaction(async (tx) => {
+        // before retention deletes de-duplication records: keep, per device, the highest seq it deletes
+        await tx.run(
+          `INSERT INTO telemetry_seq_floor (device_id, seq) SELECT device_id, MAX(seq) FROM telemetry_batches WHERE received_at < @rawBefore GROUP BY device_id
+           ON CONFLICT (device_id) DO UPDATE SET seq = ${d.greatest('telemetry_seq_floor.seq', 'excluded.seq')}`,
+          { rawBefore },
         );
-      })(),
+        return (
+          (await tx.run('DELETE FROM telemetry_windows WHERE received_at < @rawBefore', { rawBefore })) +
+          (await tx.run('DELETE FROM telemetry_batches WHERE received_at < @rawBefore', { rawBefore })) +
+          (await tx.run('DELETE FROM rollups WHERE minute < @rollupsBefore', { rollupsBefore })) +
+          (await tx.run('DELETE FROM rollup_devices WHERE minute < @rollupsBefore', { rollupsBefore }))
+        );
+      }),
 
     /** Model versions with rollups from `minute` on. */
-    versionsInUse: (minute: number) => st.inUse.all(minute),
+    versionsInUse: (minute: number) =>
+      sql.all<{ model: string; version: string }>('SELECT DISTINCT model, version FROM rollups WHERE minute >= @minute ORDER BY model, version', { minute }),
     /** Rollups from `minute` on, and per model version and role the devices that reported in them. */
-    rollupsSince: (minute: number) => ({ rows: st.rollupsSince.all(minute), reporting: st.reportingSince.all(minute) }),
+    rollupsSince: async (minute: number) => ({
+      rows: await sql.all<{ model: string; version: string; role: string; inferences: number; errors: number; body: string }>(
+        'SELECT model, version, role, inferences, errors, body FROM rollups WHERE minute >= @minute ORDER BY model, version, role',
+        { minute },
+      ),
+      reporting: await sql.all<{ model: string; version: string; role: string; n: number }>(
+        'SELECT model, version, role, COUNT(DISTINCT device_id) AS n FROM rollup_devices WHERE minute >= @minute GROUP BY model, version, role',
+        { minute },
+      ),
+    }),
 
     /** Raw windows of one version by device, device set or tag group, by start. */
-    rawWindows(q: RawHealthQuery): StoredWindowRow[] {
-      const roleSql = q.role ? ' AND role = @role' : '';
+    rawWindows(q: RawHealthQuery): Promise<StoredWindowRow[]> {
       const clauses: string[] = [];
-      const params: Record<string, unknown> = { model: q.model, version: q.version, from: q.from, to: q.to, role: q.role };
+      const params: Record<string, SqlValue> = { model: q.model, version: q.version, from: q.from, to: q.to };
+      if (q.role) {
+        clauses.push('role = @role');
+        params.role = q.role;
+      }
       if (q.device) {
         clauses.push('device_id = @device');
         params.device = q.device;
       }
       if (q.deviceIds) {
-        clauses.push('device_id IN (SELECT value FROM json_each(@deviceIds))');
+        clauses.push(d.inJsonArray('device_id', 'deviceIds'));
         params.deviceIds = JSON.stringify(q.deviceIds);
       }
       Object.entries(q.tags ?? {}).forEach(([k, v], i) => {
-        clauses.push(`device_id IN (SELECT id FROM devices WHERE json_extract(tags, @tk${i}) = @tv${i})`);
-        params[`tk${i}`] = `$."${k}"`;
+        clauses.push(`device_id IN (SELECT id FROM devices WHERE ${d.jsonText('tags', [{ param: `tk${i}` }])} = @tv${i})`);
+        params[`tk${i}`] = k;
         params[`tv${i}`] = v;
       });
-      const where = `model = @model AND version = @version AND start >= @from AND start < @to${roleSql} AND ${clauses.join(' AND ')}`;
-      return db.prepare<Record<string, unknown>, StoredWindowRow>(`SELECT start AS t, device_id AS device, body FROM telemetry_windows WHERE ${where} ORDER BY start`).all(params);
+      const where = ['model = @model', 'version = @version', 'start >= @from', 'start < @to', ...clauses].join(' AND ');
+      return sql.all<StoredWindowRow>(`SELECT start AS t, device_id AS device, body FROM telemetry_windows WHERE ${where} ORDER BY start`, params);
     },
 
     /** Rollups of one version from `from` (a rollup minute) to `to`, and the devices that reported in them. */
-    rollupWindows(q: { model: string; version: string; role?: 'active' | 'shadow'; from: number; to: number }): { rows: StoredWindowRow[]; devices: number } {
-      const roleSql = q.role ? ' AND role = @role' : '';
-      const params = { model: q.model, version: q.version, from: q.from, to: q.to, role: q.role };
-      const where = `model = @model AND version = @version AND minute >= @from AND minute < @to${roleSql}`;
-      const rows = db.prepare<typeof params, StoredWindowRow>(`SELECT minute AS t, '' AS device, body FROM rollups WHERE ${where} ORDER BY minute`).all(params);
-      const devices = db.prepare<typeof params, { n: number }>(`SELECT COUNT(DISTINCT device_id) AS n FROM rollup_devices WHERE ${where}`).get(params)?.n ?? 0;
+    async rollupWindows(q: { model: string; version: string; role?: 'active' | 'shadow'; from: number; to: number }): Promise<{ rows: StoredWindowRow[]; devices: number }> {
+      const params: SqlParams = { model: q.model, version: q.version, from: q.from, to: q.to, ...(q.role ? { role: q.role } : {}) };
+      const where = `model = @model AND version = @version AND minute >= @from AND minute < @to${q.role ? ' AND role = @role' : ''}`;
+      const rows = await sql.all<StoredWindowRow>(`SELECT minute AS t, '' AS device, body FROM rollups WHERE ${where} ORDER BY minute`, params);
+      const devices = (await sql.get<{ n: number }>(`SELECT COUNT(DISTINCT device_id) AS n FROM rollup_devices WHERE ${where}`, params))?.n ?? 0;
       return { rows, devices };
     },
 
     /** Raw windows overlapping [from, to) of a device set, by start. */
-    waveWindows(q: WaveWindowQuery): Array<{ device: string; body: string }> {
+    waveWindows(q: WaveWindowQuery): Promise<Array<{ device: string; body: string }>> {
       // windows overlapping the range: agents align windows to their length (60 s by default), so a wave that
       // started mid-window still sees the window its devices are filling
-      const clauses = ['model = @model', 'end > @from', 'start < @to', 'device_id IN (SELECT value FROM json_each(@deviceIds))'];
-      const params: Record<string, unknown> = { model: q.model, from: q.from, to: q.to, deviceIds: JSON.stringify(q.deviceIds) };
+      const clauses = ['model = @model', '"end" > @from', 'start < @to', d.inJsonArray('device_id', 'deviceIds')];
+      const params: Record<string, SqlValue> = { model: q.model, from: q.from, to: q.to, deviceIds: JSON.stringify(q.deviceIds) };
       if (q.version !== undefined) (clauses.push('version = @version'), (params.version = q.version));
       if (q.notVersion !== undefined) (clauses.push('version <> @notVersion'), (params.notVersion = q.notVersion));
       if (q.role !== undefined) (clauses.push('role = @role'), (params.role = q.role));
-      return db
-        .prepare<Record<string, unknown>, { device: string; body: string }>(
-          `SELECT device_id AS device, body FROM telemetry_windows WHERE ${clauses.join(' AND ')} ORDER BY start`,
-        )
-        .all(params);
+      return sql.all<{ device: string; body: string }>(`SELECT device_id AS device, body FROM telemetry_windows WHERE ${clauses.join(' AND ')} ORDER BY start`, params);
     },
   };
 }
+
+/** The key of a batch in `insertNewBatches`' answer. */
+export const batchKey = (deviceId: string, seq: number) => `${deviceId}\u0000${seq}`;

@@ -1,6 +1,6 @@
 // The webhook tables (design §7): receivers added through the API and the bounded delivery log.
 
-import type { Db } from './db.js';
+import type { SqlDatabase, SqlValue } from './sql.js';
 
 export interface WebhookRow {
   id: string;
@@ -39,33 +39,28 @@ interface RawDelivery {
 
 export type WebhookStore = ReturnType<typeof createWebhookStore>;
 
-export function createWebhookStore(db: Db) {
-  const st = {
-    list: db.prepare<[], WebhookRow>('SELECT * FROM webhooks ORDER BY created_at, id'),
-    insert: db.prepare('INSERT INTO webhooks (id, url, created_at, created_by) VALUES (?, ?, ?, ?)'),
-    byUrl: db.prepare<[string], { id: string }>('SELECT id FROM webhooks WHERE url = ?'),
-    remove: db.prepare('DELETE FROM webhooks WHERE id = ?'),
-    log: db.prepare(
-      `INSERT INTO webhook_deliveries (delivery_id, event_id, event, url, attempt, status, error, started_at, finished_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    ),
-    trim: db.prepare('DELETE FROM webhook_deliveries WHERE id <= (SELECT MAX(id) FROM webhook_deliveries) - ?'),
-  };
+export function createWebhookStore(sql: SqlDatabase) {
   return {
-    list: (): WebhookRow[] => st.list.all(),
-    insert: (id: string, url: string, createdAt: string, createdBy: string): void => void st.insert.run(id, url, createdAt, createdBy),
-    hasUrl: (url: string): boolean => st.byUrl.get(url) !== undefined,
+    list: (): Promise<WebhookRow[]> => sql.all<WebhookRow>('SELECT * FROM webhooks ORDER BY created_at, id'),
+    insert: async (id: string, url: string, createdAt: string, createdBy: string): Promise<void> =>
+      void (await sql.run('INSERT INTO webhooks (id, url, created_at, created_by) VALUES (@id, @url, @createdAt, @createdBy)', { id, url, createdAt, createdBy })),
+    hasUrl: async (url: string): Promise<boolean> => (await sql.get('SELECT id FROM webhooks WHERE url = @url', { url })) !== undefined,
     /** False when there is no receiver with that id. */
-    remove: (id: string): boolean => st.remove.run(id).changes > 0,
+    remove: async (id: string): Promise<boolean> => (await sql.run('DELETE FROM webhooks WHERE id = @id', { id })) > 0,
     /** Appends one attempt; returns its row id. */
-    logDelivery: (e: Omit<DeliveryRow, 'id'>): number =>
-      Number(st.log.run(e.deliveryId, e.eventId, e.event, e.url, e.attempt, e.status, e.error, e.startedAt, e.finishedAt).lastInsertRowid),
+    logDelivery: async (e: Omit<DeliveryRow, 'id'>): Promise<number> =>
+      (await sql.get<{ id: number }>(
+        `INSERT INTO webhook_deliveries (delivery_id, event_id, event, url, attempt, status, error, started_at, finished_at)
+         VALUES (@deliveryId, @eventId, @event, @url, @attempt, @status, @error, @startedAt, @finishedAt) RETURNING id`,
+        { ...e },
+      ))!.id,
     /** Keeps the newest `keep` attempts. */
-    trimDeliveries: (keep: number): void => void st.trim.run(keep),
+    trimDeliveries: async (keep: number): Promise<void> =>
+      void (await sql.run('DELETE FROM webhook_deliveries WHERE id <= (SELECT MAX(id) FROM webhook_deliveries) - @keep', { keep })),
     /** Newest first; `limit` is the caller's to bound. */
-    deliveries(query: { limit: number; event?: string; deliveryId?: string }): DeliveryRow[] {
+    async deliveries(query: { limit: number; event?: string; deliveryId?: string }): Promise<DeliveryRow[]> {
       const where: string[] = [];
-      const params: Record<string, unknown> = { limit: query.limit };
+      const params: Record<string, SqlValue> = { limit: query.limit };
       if (query.event) {
         where.push('event = @event');
         params.event = query.event;
@@ -74,22 +69,19 @@ export function createWebhookStore(db: Db) {
         where.push('delivery_id = @deliveryId');
         params.deliveryId = query.deliveryId;
       }
-      const sql = `SELECT * FROM webhook_deliveries ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT @limit`;
-      return db
-        .prepare<Record<string, unknown>, RawDelivery>(sql)
-        .all(params)
-        .map((r) => ({
-          id: r.id,
-          deliveryId: r.delivery_id,
-          eventId: r.event_id,
-          event: r.event,
-          url: r.url,
-          attempt: r.attempt,
-          status: r.status,
-          error: r.error,
-          startedAt: r.started_at,
-          finishedAt: r.finished_at,
-        }));
+      const rows = await sql.all<RawDelivery>(`SELECT * FROM webhook_deliveries ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT @limit`, params);
+      return rows.map((r) => ({
+        id: r.id,
+        deliveryId: r.delivery_id,
+        eventId: r.event_id,
+        event: r.event,
+        url: r.url,
+        attempt: r.attempt,
+        status: r.status,
+        error: r.error,
+        startedAt: r.started_at,
+        finishedAt: r.finished_at,
+      }));
     },
   };
 }

@@ -1,10 +1,8 @@
 // Fleet alarms (design §6, §7): a periodic check that raises `drift-alarm` per model version and
-// feature and `device-silent` per device, once each until the condition clears (open alarms live in SQLite).
+// feature and `device-silent` per device, once each until the condition clears (open alarms live in the database; a replica raises one only by inserting its row).
 
 import type { HubContext } from '../context.js';
 import type { Notifier } from '../notify/index.js';
-import { createFleetSql } from '../store/fleet.js';
-import { createTelemetrySql } from '../store/telemetry.js';
 import { computeHealth } from './health.js';
 import { ROLLUP_MS } from './ingest.js';
 
@@ -24,30 +22,30 @@ export interface AlarmCheck {
 
 export interface Alarms {
   /** Run one check now (the timer calls this); returns what was raised and cleared. */
-  check(): AlarmCheck;
-  close(): void;
+  check(): Promise<AlarmCheck>;
+  /** Stops the timer and waits for a running check. */
+  close(): Promise<void>;
 }
 
 export const ALARM_DEFAULTS = { intervalMs: 60_000, windowMs: 600_000, silentMs: 900_000 } as const;
 
 export function createAlarms(ctx: HubContext, notifier: Notifier, options: AlarmOptions = {}): Alarms {
   const { store } = ctx;
-  const fleet = createFleetSql(store);
-  const telemetry = createTelemetrySql(store);
+  const { fleet, telemetry } = store;
   const intervalMs = options.intervalMs ?? ALARM_DEFAULTS.intervalMs;
   const windowMs = options.windowMs ?? ALARM_DEFAULTS.windowMs;
   const silentMs = options.silentMs ?? ALARM_DEFAULTS.silentMs;
   // a hub that was down heard nothing either: silence counts from this start at the earliest
   const startedAt = ctx.now().getTime();
 
-  const checkDrift = (now: number, nowIso: string, out: AlarmCheck) => {
+  const checkDrift = async (now: number, nowIso: string, out: AlarmCheck) => {
     const from = now - windowMs;
-    const open = new Map(fleet.openAlarms('drift').map((a) => [a.key, a]));
-    for (const v of telemetry.versionsInUse(Math.floor(from / ROLLUP_MS) * ROLLUP_MS)) {
-      if (!store.getModelVersion(v.model, v.version)) continue;
+    const open = new Map((await fleet.openAlarms('drift')).map((a) => [a.key, a]));
+    for (const v of await telemetry.versionsInUse(Math.floor(from / ROLLUP_MS) * ROLLUP_MS)) {
+      if (!(await store.getModelVersion(v.model, v.version))) continue;
       // the same merge and sample-size-aware decision as the dashboard and the drift gate (design §6):
       // no verdict on too little data, so small windows neither raise nor clear an alarm
-      const h = computeHealth(ctx, { model: v.model, version: v.version, from, to: now + 1, bucketMs: windowMs + ROLLUP_MS });
+      const h = await computeHealth(ctx, { model: v.model, version: v.version, from, to: now + 1, bucketMs: windowMs + ROLLUP_MS });
       for (const d of h.drift) {
         const key = `drift:${v.model}@${v.version}:${d.feature}`;
         const details = {
@@ -63,50 +61,55 @@ export function createAlarms(ctx: HubContext, notifier: Notifier, options: Alarm
           to: nowIso,
         };
         if (d.verdict === 'drift' && !open.has(key)) {
-          store.transaction(() => {
-            fleet.raiseAlarm(key, 'drift', nowIso, JSON.stringify(details));
-            store.appendAudit('hub', 'alarm.drift', details, nowIso);
+          // raised once over all replicas: the alarm's row is the claim
+          const raised = await store.transaction(async () => {
+            if (!(await fleet.raiseAlarm(key, 'drift', nowIso, JSON.stringify(details)))) return false;
+            await store.appendAudit('hub', 'alarm.drift', details, nowIso);
+            return true;
           });
+          if (!raised) continue;
           notifier.emit('drift-alarm', details);
           out.raised.push({ kind: 'drift', key });
         } else if (d.verdict === 'no-drift' && open.has(key)) {
-          store.transaction(() => {
-            fleet.clearAlarm(key);
-            store.appendAudit('hub', 'alarm.drift-cleared', details, nowIso);
+          const cleared = await store.transaction(async () => {
+            if ((await fleet.clearAlarm(key)) === 0) return false;
+            await store.appendAudit('hub', 'alarm.drift-cleared', details, nowIso);
+            return true;
           });
-          out.cleared.push({ kind: 'drift', key });
+          if (cleared) out.cleared.push({ kind: 'drift', key });
         }
       }
     }
   };
 
-  const checkSilent = (now: number, nowIso: string, out: AlarmCheck) => {
-    const open = new Map(fleet.openAlarms('silent').map((a) => [a.key, a]));
+  const checkSilent = async (now: number, nowIso: string, out: AlarmCheck) => {
+    const open = new Map((await fleet.openAlarms('silent')).map((a) => [a.key, a]));
     // a silence ends when the device is online again or was heard from after the alarm's last-seen time
     for (const a of open.values()) {
       const id = a.key.slice('silent:'.length);
-      const d = fleet.deviceSeen(id);
+      const d = await fleet.deviceSeen(id);
       const since = (JSON.parse(a.details) as { lastSeen?: string }).lastSeen;
       if (!d || d.status === 'online' || d.seen !== since) {
-        store.transaction(() => {
-          fleet.clearAlarm(a.key);
-          store.appendAudit('hub', 'alarm.device-silent-cleared', { deviceId: id, removed: !d }, nowIso);
+        const cleared = await store.transaction(async () => {
+          if ((await fleet.clearAlarm(a.key)) === 0) return false;
+          await store.appendAudit('hub', 'alarm.device-silent-cleared', { deviceId: id, removed: !d }, nowIso);
+          return true;
         });
         open.delete(a.key);
-        out.cleared.push({ kind: 'silent', key: a.key });
+        if (cleared) out.cleared.push({ kind: 'silent', key: a.key });
       }
     }
     if (now - silentMs < startedAt) return;
-    for (const d of fleet.silentDevices(new Date(now - silentMs).toISOString())) {
+    for (const d of await fleet.silentDevices(new Date(now - silentMs).toISOString())) {
       const key = `silent:${d.id}`;
       if (open.has(key)) continue;
       const silentForMs = now - Date.parse(d.seen);
       const details = { deviceId: d.id, status: d.status, lastSeen: d.seen, silentForMs, limitMs: silentMs, tags: JSON.parse(d.tags) as Record<string, string> };
-      store.transaction(() => {
-        fleet.raiseAlarm(key, 'silent', nowIso, JSON.stringify(details));
-        store.appendAudit('hub', 'alarm.device-silent', details, nowIso);
+      const raised = await store.transaction(async () => {
+        if (!(await fleet.raiseAlarm(key, 'silent', nowIso, JSON.stringify(details)))) return false;
+        await store.appendAudit('hub', 'alarm.device-silent', details, nowIso);
         // the dashboard's recent events and the device page read the events table
-        store.insertEvent({
+        await store.insertEvent({
           deviceId: d.id,
           type: 'device-silent',
           model: null,
@@ -116,30 +119,38 @@ export function createAlarms(ctx: HubContext, notifier: Notifier, options: Alarm
           at: nowIso,
           receivedAt: now,
         });
+        return true;
       });
+      if (!raised) continue;
       notifier.emit('device-silent', details);
       out.raised.push({ kind: 'silent', key });
     }
   };
 
-  const check = (): AlarmCheck => {
+  const checkNow = async (): Promise<AlarmCheck> => {
     const out: AlarmCheck = { raised: [], cleared: [] };
     const now = ctx.now().getTime();
     const nowIso = new Date(now).toISOString();
     for (const [name, f] of [['drift', checkDrift], ['silent', checkSilent]] as const) {
       try {
-        f(now, nowIso, out);
+        await f(now, nowIso, out);
       } catch (err) {
         ctx.log(`alarms (${name}): ${String(err)}`);
       }
     }
     return out;
   };
+  // one check at a time: the timer's and a caller's do not interleave
+  let running: Promise<AlarmCheck> = Promise.resolve({ raised: [], cleared: [] });
+  const check = (): Promise<AlarmCheck> => (running = running.then(checkNow, checkNow));
 
-  const timer = setInterval(check, intervalMs);
+  const timer = setInterval(() => void check(), intervalMs);
   timer.unref();
   return {
     check,
-    close: () => clearInterval(timer),
+    async close() {
+      clearInterval(timer);
+      await running.catch(() => undefined);
+    },
   };
 }

@@ -3,7 +3,6 @@
 
 import type { DeviceEvent } from '@edgefleet/protocol';
 import type { Store } from '../store/db.js';
-import { createEventSql } from '../store/events.js';
 
 export interface EventLogOptions {
   /** Events kept per device, the newest (default 1000: ≈ 2.5 MB per device at the 2 KiB message cap). */
@@ -16,19 +15,19 @@ export interface EventLog {
    * (a crash between publish and save repeats one) and a broker may hand a retained copy back, so an event
    * equal on (deviceId, at, type, message) to a stored one is the same event.
    */
-  add(deviceId: string, event: DeviceEvent, receivedAt: number): boolean;
+  add(deviceId: string, event: DeviceEvent, receivedAt: number): Promise<boolean>;
   /** Delete events received before `before` (epoch ms); returns the rows deleted. */
-  prune(before: number): number;
+  prune(before: number): Promise<number>;
 }
 
 export function createEventLog(store: Store, options: EventLogOptions = {}): EventLog {
-  const sql = createEventSql(store);
+  const sql = store.events;
   const maxPerDevice = Math.max(1, Math.floor(options.maxPerDevice ?? 1000));
 
   return {
-    add(deviceId, e, receivedAt) {
-      if (sql.seen(deviceId, e.at, e.type, e.message)) return false;
-      store.insertEvent({
+    async add(deviceId, e, receivedAt) {
+      if (await sql.seen(deviceId, e.at, e.type, e.message)) return false;
+      await store.insertEvent({
         deviceId,
         type: e.type,
         model: e.model ?? null,
@@ -38,7 +37,7 @@ export function createEventLog(store: Store, options: EventLogOptions = {}): Eve
         at: e.at,
         receivedAt,
       });
-      sql.trim(deviceId, maxPerDevice);
+      await sql.trim(deviceId, maxPerDevice);
       return true;
     },
     prune: (before) => sql.prune(before),

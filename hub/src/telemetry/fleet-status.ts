@@ -4,7 +4,6 @@
 
 import type { ReportedState } from '@edgefleet/protocol';
 import type { HubContext } from '../context.js';
-import { createTelemetrySql } from '../store/telemetry.js';
 import { ROLLUP_MS } from './ingest.js';
 import { parseStoredWindow } from './fast-check.js';
 import { summarizeHealth, type HealthSummary } from './health.js';
@@ -36,12 +35,12 @@ export interface FleetStatus {
 
 const LIVE = new Set(['running', 'soaking', 'paused']);
 
-export function fleetStatus(ctx: HubContext, sinceMinutes = 60): FleetStatus {
+export async function fleetStatus(ctx: HubContext, sinceMinutes = 60): Promise<FleetStatus> {
   const { store } = ctx;
-  const devices = store.listDevices();
+  const devices = await store.listDevices();
   const online = devices.filter((d) => d.status === 'online').length;
   const inUse = new Map<string, { model: string; version: string; devices: number }>();
-  const released = new Map(store.listAllModelVersions().map((v) => [`${v.model}@${v.version}`, v.sha256]));
+  const released = new Map((await store.listAllModelVersions()).map((v) => [`${v.model}@${v.version}`, v.sha256]));
   const unknown = new Set<string>();
   for (const d of devices) {
     const reported = d.reported as ReportedState | null;
@@ -58,7 +57,7 @@ export function fleetStatus(ctx: HubContext, sinceMinutes = 60): FleetStatus {
     }
   }
   const since = Math.floor((ctx.now().getTime() - sinceMinutes * 60_000) / ROLLUP_MS) * ROLLUP_MS;
-  const { rows, reporting } = createTelemetrySql(store).rollupsSince(since);
+  const { rows, reporting } = await store.telemetry.rollupsSince(since);
   const acc = new Map<string, { model: string; version: string; role: 'active' | 'shadow'; merge: HealthMerge }>();
   for (const r of rows) {
     // a rollup this hub could not have written (e.g. stored before its bounds) is left out, never merged
@@ -79,7 +78,7 @@ export function fleetStatus(ctx: HubContext, sinceMinutes = 60): FleetStatus {
       reportingDevices: reporting.find((x) => x.model === a.model && x.version === a.version && x.role === a.role)?.n ?? 0,
     };
   });
-  const rollouts = store.listRollouts();
+  const rollouts = await store.listRollouts();
   return {
     at: ctx.now().toISOString(),
     sinceMinutes,

@@ -12,9 +12,8 @@ import {
   type TelemetryWindow,
 } from '@edgefleet/protocol';
 import type { HubContext } from '../context.js';
-import { createEventSql, type RecentEvent } from '../store/events.js';
-import { createFleetSql } from '../store/fleet.js';
-import { createTelemetrySql, type WaveWindowQuery } from '../store/telemetry.js';
+import type { RecentEvent } from '../store/events.js';
+import type { WaveWindowQuery } from '../store/telemetry.js';
 import { parseStoredWindow } from './fast-check.js';
 import { ROLLUP_MS } from './ingest.js';
 import { createHealthMerge, errorCount, type HealthMerge, type VersionHealth } from './merge.js';
@@ -150,21 +149,21 @@ function predictionMixOf(manifest: Manifest, total: VersionHealth): HealthReport
 }
 
 /** Merged telemetry of one model version (design §6); reads rollups, or raw windows for a device or tag group. */
-export function computeHealth(ctx: HubContext, q: HealthQuery): HealthReport {
-  const row = ctx.store.getModelVersion(q.model, q.version);
+export async function computeHealth(ctx: HubContext, q: HealthQuery): Promise<HealthReport> {
+  const row = await ctx.store.getModelVersion(q.model, q.version);
   if (!row) throw new EdgefleetError('NOT_FOUND', `model ${q.model}@${q.version} not found`);
   const manifest = JSON.parse(row.manifest) as Manifest;
   const reference = manifest.reference;
-  const sql = createTelemetrySql(ctx.store);
+  const sql = ctx.store.telemetry;
   const range = { model: q.model, version: q.version, from: q.from, to: q.to, ...(q.role ? { role: q.role } : {}) };
   // per-device questions need the raw windows (rollups are merged across devices)
   const perDevice = !!(q.device || q.tags || q.deviceIds);
   const { rows, devices } = perDevice
     ? {
-        rows: sql.rawWindows({ ...range, ...(q.device ? { device: q.device } : {}), ...(q.deviceIds ? { deviceIds: q.deviceIds } : {}), ...(q.tags ? { tags: q.tags } : {}) }),
+        rows: await sql.rawWindows({ ...range, ...(q.device ? { device: q.device } : {}), ...(q.deviceIds ? { deviceIds: q.deviceIds } : {}), ...(q.tags ? { tags: q.tags } : {}) }),
         devices: undefined,
       }
-    : sql.rollupWindows({ ...range, from: Math.floor(q.from / ROLLUP_MS) * ROLLUP_MS });
+    : await sql.rollupWindows({ ...range, from: Math.floor(q.from / ROLLUP_MS) * ROLLUP_MS });
 
   const total = createHealthMerge();
   const buckets = new Map<number, HealthMerge>();
@@ -233,11 +232,9 @@ export function computeHealth(ctx: HubContext, q: HealthQuery): HealthReport {
  * Raw telemetry windows of one model from a device set overlapping [from, to), optionally of one version
  * (or every version but one) and role: what the rollout gates merge (rollouts/runner.ts).
  */
-export function windowsOf(ctx: HubContext, q: WaveWindowQuery): Array<{ device: string; window: TelemetryWindow }> {
+export async function windowsOf(ctx: HubContext, q: WaveWindowQuery): Promise<Array<{ device: string; window: TelemetryWindow }>> {
   if (q.deviceIds.length === 0) return [];
-  return createTelemetrySql(ctx.store)
-    .waveWindows(q)
-    .flatMap((r) => {
+  return (await ctx.store.telemetry.waveWindows(q)).flatMap((r) => {
       const window = parseStoredWindow(r.body); // left out when this hub could not have written it
       return window ? [{ device: r.device, window }] : [];
     });
@@ -254,18 +251,18 @@ export interface FleetOverview {
   alarms: Array<{ model: string; version: string; feature: string; psi: number; critical: number | null; n: number }>;
 }
 
-export function fleetOverview(ctx: HubContext, options: { silentMinutes: number; minutes: number; events: number }): FleetOverview {
+export async function fleetOverview(ctx: HubContext, options: { silentMinutes: number; minutes: number; events: number }): Promise<FleetOverview> {
   const { store } = ctx;
-  const fleet = createFleetSql(store);
+  const fleet = store.fleet;
   const now = ctx.now().getTime();
-  const counts = fleet.deviceCounts(new Date(now - options.silentMinutes * 60_000).toISOString());
-  const events = createEventSql(store).recent(options.events);
-  const actions = fleet.rolloutActions(options.events).map((a) => ({ ...a, details: JSON.parse(a.details) as unknown }));
+  const counts = await fleet.deviceCounts(new Date(now - options.silentMinutes * 60_000).toISOString());
+  const events = await store.events.recent(options.events);
+  const actions = (await fleet.rolloutActions(options.events)).map((a) => ({ ...a, details: JSON.parse(a.details) as unknown }));
   const since = now - options.minutes * 60_000;
   const alarms: FleetOverview['alarms'] = [];
-  for (const v of createTelemetrySql(store).versionsInUse(Math.floor(since / ROLLUP_MS) * ROLLUP_MS)) {
-    if (!store.getModelVersion(v.model, v.version)) continue;
-    const h = computeHealth(ctx, { model: v.model, version: v.version, from: since, to: now + ROLLUP_MS, bucketMs: options.minutes * 60_000 });
+  for (const v of await store.telemetry.versionsInUse(Math.floor(since / ROLLUP_MS) * ROLLUP_MS)) {
+    if (!(await store.getModelVersion(v.model, v.version))) continue;
+    const h = await computeHealth(ctx, { model: v.model, version: v.version, from: since, to: now + ROLLUP_MS, bucketMs: options.minutes * 60_000 });
     for (const d of h.drift) {
       if (d.verdict === 'drift') alarms.push({ model: v.model, version: v.version, feature: d.feature, psi: d.psi, critical: d.critical, n: d.n });
     }

@@ -58,23 +58,28 @@ export interface TelemetryPolicyOptions {
 
 export interface TelemetryPolicy {
   /** batchIssue against the model versions in the store. */
-  issue(batch: TelemetryBatch, now: number): string | null;
+  issue(batch: TelemetryBatch, now: number): Promise<string | null>;
 }
 
 export function createTelemetryPolicy(store: Store, options: TelemetryPolicyOptions): TelemetryPolicy {
   // per model version: its manifest's layout (versions are immutable), or null while the hub does not know
   // it — looked up again after a few seconds, as it may be pushed later
   const layouts = new Map<string, { layout: WindowLayout | null; at: number }>();
-  const layout = (model: string, version: string): WindowLayout | null => {
-    const key = `${model}@${version}`;
-    const t = Date.now();
+  const fresh = (key: string, t: number) => {
     const hit = layouts.get(key);
-    if (hit && (hit.layout !== null || t - hit.at < 5_000)) return hit.layout;
-    const row = store.getModelVersion(model, version);
+    return hit !== undefined && (hit.layout !== null || t - hit.at < 5_000);
+  };
+  const load = async (model: string, version: string, t: number): Promise<void> => {
+    const row = await store.getModelVersion(model, version);
     const l = row ? layoutOf(JSON.parse(row.manifest) as Manifest) : null;
     if (layouts.size > 10_000) layouts.clear();
-    layouts.set(key, { layout: l, at: t });
-    return l;
+    layouts.set(`${model}@${version}`, { layout: l, at: t });
   };
-  return { issue: (batch, now) => batchIssue(batch, now, options.maxWindowAgeMs, layout) };
+  return {
+    async issue(batch, now) {
+      const t = Date.now();
+      for (const w of batch.windows) if (!fresh(`${w.model}@${w.version}`, t)) await load(w.model, w.version, t);
+      return batchIssue(batch, now, options.maxWindowAgeMs, (model, version) => layouts.get(`${model}@${version}`)?.layout ?? null);
+    },
+  };
 }

@@ -1,9 +1,7 @@
 // Audit chain verification (design §7): walks the append-only audit log in id order and names
 // the first row whose hash or link to its predecessor does not hold, and what broke.
 
-import type { Db } from '../store/db.js';
-import { auditHash } from '../store/db.js';
-import { createAuditStore } from '../store/audit.js';
+import { auditHash, type Store } from '../store/db.js';
 
 const GENESIS = '0'.repeat(64);
 
@@ -26,11 +24,11 @@ export interface AuditVerification {
  * prev_hash must equal the previous row's hash (genesis: 64 zeros). Limitation: rows cut off at the end
  * leave a valid shorter chain; only an external copy of the last hash detects that.
  */
-export function verifyAuditChain(db: Db): AuditVerification {
+export async function verifyAuditChain(store: Pick<Store, 'audit'>): Promise<AuditVerification> {
   let prev = GENESIS;
   let prevId = 0;
   let n = 0;
-  for (const r of createAuditStore(db).chain()) {
+  for await (const r of store.audit.chain()) {
     const row = { id: r.id, at: r.at, actor: r.actor, action: r.action };
     const fail = (reason: AuditBreak, message: string): AuditVerification => ({ ok: false, entries: n, brokenAt: r.id, reason, message, row });
     if (r.prev_hash === prev) {

@@ -54,10 +54,10 @@ export type EnrolmentCreated = EnrolmentLink;
 
 /** GET /models. */
 export interface ModelList {
-  models: ReturnType<ModelRegistry['list']>;
+  models: Awaited<ReturnType<ModelRegistry['list']>>;
 }
 /** GET /models/:name. */
-export type ModelDetail = ReturnType<ModelRegistry['get']>;
+export type ModelDetail = Awaited<ReturnType<ModelRegistry['get']>>;
 
 /** A rollout: the runner's detail (waves, gates) or, on a hub without the runner, the plain view. */
 export type Rollout = RolloutView & Partial<Omit<RolloutDetail, keyof RolloutView>>;

@@ -31,11 +31,11 @@ export function artifactRoutes(deps: Pick<ApiDeps, 'desiredStates' | 'artifacts'
   const { app, docs, doc } = apiRoutes();
 
   doc({ method: 'get', path: '/artifacts/:sha256', summary: 'Artifact bytes, with Range support', role: 'device' });
-  app.get('/artifacts/:sha256', (c) => {
+  app.get('/artifacts/:sha256', async (c) => {
     const sha = c.req.param('sha256');
     const p = principal(c); // the guard checked the device's credentials or the token
     // the same rule as over MQTT (design §4): only artifacts in this device's current desired state
-    if (p.kind === 'device' && !desiredStates.desiredArtifacts(p.id).has(sha)) {
+    if (p.kind === 'device' && !(await desiredStates.mayFetch(p.id, sha))) {
       throw new EdgefleetError('FORBIDDEN', `artifact ${sha} is not in device ${p.id}'s desired state`);
     }
     if (!/^[0-9a-f]{64}$/.test(sha) || !artifacts.has(sha)) throw new EdgefleetError('NOT_FOUND', `artifact ${sha} not found`);

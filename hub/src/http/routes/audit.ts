@@ -8,8 +8,8 @@ export function auditRoutes(deps: Pick<ApiDeps, 'ctx'>): ApiRoutes {
   const { app, docs, doc } = apiRoutes();
 
   doc({ method: 'get', path: '/audit/verify', summary: 'Check the audit log hash chain; names the first broken row and what broke', role: 'viewer' });
-  app.get('/audit/verify', (c) => {
-    return c.json(verifyAuditChain(store.db)); // names the first broken row and what broke
+  app.get('/audit/verify', async (c) => {
+    return c.json(await verifyAuditChain(store)); // names the first broken row and what broke
   });
 
   return { app, docs };

@@ -7,7 +7,7 @@ import { actor } from '../auth.js';
 import { principal } from '../guard.js';
 import { jsonBody } from '../errors.js';
 import { apiRoutes, type ApiDeps, type ApiRoutes } from '../api-routes.js';
-import { parseDeviceFilter, queryDevices } from '../device-query.js';
+import { parseDeviceFilter } from '../device-query.js';
 
 const Tags = z.record(z.string().max(64), z.string().max(128));
 export const DeviceCreate = z.object({ id: DeviceId, tags: Tags.optional() });
@@ -26,38 +26,38 @@ export function deviceRoutes(deps: Pick<ApiDeps, 'ctx' | 'devices' | 'commands'>
   doc({ method: 'post', path: '/devices', summary: 'Register a device; returns its token and agent config once', role: 'admin', body: DeviceCreate });
   app.post('/devices', async (c) => {
     const body = await jsonBody(c, DeviceCreate);
-    const res = devices.add(body.id, body.tags ?? {}, actor(principal(c)));
+    const res = await devices.add(body.id, body.tags ?? {}, actor(principal(c)));
     return c.json(res, 201);
   });
   doc({ method: 'get', path: '/devices', summary: 'List devices', role: 'viewer' });
-  app.get('/devices', (c) => {
+  app.get('/devices', async (c) => {
     // `?limit=` asks for one filtered page `{ devices, total }` (tag, model, version, state, online, q)
     if (c.req.query('limit') !== undefined) {
-      const page = queryDevices(store.db, parseDeviceFilter(c.req.query(), c.req.queries('tag') ?? []), ctx.now());
-      return c.json({ devices: page.ids.map((id) => devices.get(id)), total: page.total });
+      const page = await store.queryDevices(parseDeviceFilter(c.req.query(), c.req.queries('tag') ?? []), ctx.now());
+      return c.json({ devices: await devices.some(page.ids), total: page.total });
     }
-    return c.json({ devices: devices.list() });
+    return c.json({ devices: await devices.list() });
   });
   doc({ method: 'get', path: '/devices/:id', summary: 'One device with its recent events', role: 'viewer' });
-  app.get('/devices/:id', (c) => {
-    const device = devices.get(c.req.param('id'));
-    return c.json({ device, events: store.eventsForDevice(device.id, 50) });
+  app.get('/devices/:id', async (c) => {
+    const device = await devices.get(c.req.param('id'));
+    return c.json({ device, events: await store.eventsForDevice(device.id, 50) });
   });
   doc({ method: 'patch', path: '/devices/:id', summary: 'Replace a device’s tags', role: 'admin', body: DevicePatch });
   app.patch('/devices/:id', async (c) => {
     const body = await jsonBody(c, DevicePatch);
-    return c.json({ device: devices.setTags(c.req.param('id'), body.tags, actor(principal(c))) });
+    return c.json({ device: await devices.setTags(c.req.param('id'), body.tags, actor(principal(c))) });
   });
   doc({ method: 'delete', path: '/devices/:id', summary: 'Remove a device and revoke its credentials', role: 'admin' });
-  app.delete('/devices/:id', (c) => {
-    devices.remove(c.req.param('id'), actor(principal(c)));
+  app.delete('/devices/:id', async (c) => {
+    await devices.remove(c.req.param('id'), actor(principal(c)));
     return c.json({ removed: c.req.param('id') });
   });
 
   doc({ method: 'get', path: '/devices/:id/desired', summary: 'The device’s current signed desired state', role: 'viewer' });
-  app.get('/devices/:id/desired', (c) => {
-    const device = devices.get(c.req.param('id'));
-    const d = store.getDesired(device.id);
+  app.get('/devices/:id/desired', async (c) => {
+    const device = await devices.get(c.req.param('id'));
+    const d = await store.getDesired(device.id);
     if (!d) throw new EdgefleetError('NOT_FOUND', `device ${device.id} has no desired state yet`);
     const envelope = JSON.parse(d.envelope) as { payload: string };
     return c.json({ sequence: d.sequence, issuedAt: d.issuedAt, expiresAt: d.expiresAt, artifacts: d.artifacts, envelope, desired: JSON.parse(Buffer.from(envelope.payload, 'base64').toString('utf8')) as unknown });

@@ -38,7 +38,7 @@ export function enrolmentRoutes(deps: Pick<ApiDeps, 'ctx' | 'devices'>): ApiRout
     const body = (await optionalJsonBody(c, EnrolmentCreate)) ?? {};
     const ttlMs = typeof body.ttl === 'string' ? parseDuration(body.ttl) : body.ttl;
     if (ttlMs === null) throw new EdgefleetError('BAD_INPUT', `ttl: not a duration (15m, 1h): ${JSON.stringify(body.ttl)}`);
-    const link = devices.enrol(c.req.param('id'), ttlMs === undefined ? {} : { ttlMs }, actor(principal(c)));
+    const link = await devices.enrol(c.req.param('id'), ttlMs === undefined ? {} : { ttlMs }, actor(principal(c)));
     c.header('cache-control', 'no-store');
     return c.json(link, 201);
   });
@@ -50,7 +50,7 @@ export function enrolmentRoutes(deps: Pick<ApiDeps, 'ctx' | 'devices'>): ApiRout
       throw new EdgefleetError('RATE_LIMITED', 'too many enrolment attempts from this address: try again in a minute');
     }
     const { code } = await jsonBody(c, EnrolmentRedeem);
-    const enrolled = devices.redeem(code);
+    const enrolled = await devices.redeem(code);
     c.header('cache-control', 'no-store');
     return c.json(enrolled);
   });

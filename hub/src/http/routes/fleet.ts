@@ -9,10 +9,10 @@ export function fleetRoutes(deps: Pick<ApiDeps, 'ctx'>): ApiRoutes {
   const { app, docs, doc } = apiRoutes();
 
   doc({ method: 'get', path: '/fleet/status', summary: 'Devices online/offline, versions in use, per-version health', role: 'viewer' });
-  app.get('/fleet/status', (c) => {
+  app.get('/fleet/status', async (c) => {
     const minutes = Number(c.req.query('minutes') ?? '60');
     if (!Number.isFinite(minutes) || minutes <= 0) throw new EdgefleetError('BAD_INPUT', 'minutes must be a positive number');
-    return c.json(fleetStatus(ctx, minutes));
+    return c.json(await fleetStatus(ctx, minutes));
   });
 
   return { app, docs };

@@ -44,13 +44,13 @@ export function healthRoutes(deps: Pick<ApiDeps, 'ctx'>): ApiRoutes {
   const refusal = (error: z.ZodError) => new EdgefleetError('BAD_INPUT', describe(error, { subject: 'query', max: Infinity }));
 
   doc({ method: 'get', path: '/whoami', summary: 'The caller’s token id and role', role: 'viewer' });
-  app.get('/whoami', (c) => {
+  app.get('/whoami', async (c) => {
     const p = principal(c);
     return c.json({ id: p.id, kind: p.kind, role: p.role });
   });
 
   doc({ method: 'get', path: '/health/overview', summary: 'Fleet at a glance for the dashboard (?silentMinutes, ?minutes, ?events)', role: 'viewer' });
-  app.get('/health/overview', (c) => {
+  app.get('/health/overview', async (c) => {
     const r = z
       .object({
         silentMinutes: z.coerce.number().positive().max(525_600).default(15),
@@ -59,11 +59,11 @@ export function healthRoutes(deps: Pick<ApiDeps, 'ctx'>): ApiRoutes {
       })
       .safeParse(c.req.query());
     if (!r.success) throw refusal(r.error);
-    return c.json(fleetOverview(ctx, r.data));
+    return c.json(await fleetOverview(ctx, r.data));
   });
 
   doc({ method: 'get', path: '/health', summary: 'One model version’s health: latency, errors, accuracy, drift, prediction mix (?model, ?version, ?from, ?to, ?tag, ?device, ?role)', role: 'viewer' });
-  app.get('/health', (c) => {
+  app.get('/health', async (c) => {
     const query = c.req.query();
     const r = HealthParams.safeParse({ ...query, tag: undefined });
     if (!r.success) throw refusal(r.error);
@@ -77,7 +77,7 @@ export function healthRoutes(deps: Pick<ApiDeps, 'ctx'>): ApiRoutes {
     const tagValues = c.req.queries('tag') ?? [];
     const tags = tagValues.length ? parseTagFilters(tagValues) : undefined;
     return c.json(
-      computeHealth(ctx, {
+      await computeHealth(ctx, {
         model: p.model,
         version: p.version,
         from,

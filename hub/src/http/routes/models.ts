@@ -11,14 +11,14 @@ export function modelRoutes(deps: Pick<ApiDeps, 'ctx' | 'models' | 'maxModelByte
   doc(MODEL_PUSH_DOC);
   mountModelPush(app, { models, dataDir: deps.ctx.dataDir, ...(deps.maxModelBytes !== undefined ? { maxModelBytes: deps.maxModelBytes } : {}) });
   doc({ method: 'get', path: '/models', summary: 'List models and versions', role: 'viewer' });
-  app.get('/models', (c) => {
-    return c.json({ models: models.list() });
+  app.get('/models', async (c) => {
+    return c.json({ models: await models.list() });
   });
   doc({ method: 'get', path: '/models/:name', summary: 'One model’s versions with manifests', role: 'viewer' });
-  app.get('/models/:name', (c) => {
+  app.get('/models/:name', async (c) => {
     const name = c.req.param('name');
     if (!ModelName.safeParse(name).success) throw new EdgefleetError('NOT_FOUND', `model ${name} not found`);
-    return c.json(models.get(name));
+    return c.json(await models.get(name));
   });
 
   return { app, docs };

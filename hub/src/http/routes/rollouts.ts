@@ -31,12 +31,12 @@ export function rolloutRoutes(deps: Pick<ApiDeps, 'desiredStates' | 'rollouts'>)
     return c.json({ rollout }, 201);
   });
   doc({ method: 'get', path: '/rollouts', summary: 'List rollouts with their waves', role: 'viewer' });
-  app.get('/rollouts', (c) => {
-    return c.json({ rollouts: rollouts ? rollouts.list() : desiredStates.list() });
+  app.get('/rollouts', async (c) => {
+    return c.json({ rollouts: rollouts ? await rollouts.list() : await desiredStates.list() });
   });
   doc({ method: 'get', path: '/rollouts/:id', summary: 'One rollout: waves, devices per state, latest gate values against their limits', role: 'viewer' });
-  app.get('/rollouts/:id', (c) => {
-    return c.json({ rollout: rollouts ? rollouts.get(c.req.param('id')) : desiredStates.get(c.req.param('id')) });
+  app.get('/rollouts/:id', async (c) => {
+    return c.json({ rollout: rollouts ? await rollouts.get(c.req.param('id')) : await desiredStates.get(c.req.param('id')) });
   });
   for (const action of ACTIONS) {
     doc({ method: 'post', path: `/rollouts/:id/${action}`, summary: SUMMARIES[action], role: 'operator' });
@@ -45,7 +45,7 @@ export function rolloutRoutes(deps: Pick<ApiDeps, 'desiredStates' | 'rollouts'>)
       const reason = (await optionalJsonBody(c, RolloutReason))?.reason;
       if (rollouts) return c.json({ rollout: await rollouts.command(c.req.param('id'), action, actor(p), reason) });
       if (action === 'abort') return c.json({ rollout: await desiredStates.abort(c.req.param('id'), actor(p)) });
-      const r = desiredStates.get(c.req.param('id'));
+      const r = await desiredStates.get(c.req.param('id'));
       throw new EdgefleetError('CONFLICT', `rollout ${r.id} is ${r.status}; it has no waves to ${action}`);
     });
   }

@@ -17,9 +17,9 @@ export function tokenRoutes(deps: Pick<ApiDeps, 'ctx'>): ApiRoutes {
   app.post('/tokens', async (c) => {
     const p = principal(c);
     const body = await jsonBody(c, TokenCreate);
-    const res = store.transaction(() => {
-      const t = createApiToken(store, body.role, body.name ?? null, ctx.now().toISOString());
-      store.appendAudit(actor(p), 'token.create', { id: t.id, role: t.role });
+    const res = await store.transaction(async () => {
+      const t = await createApiToken(store, body.role, body.name ?? null, ctx.now().toISOString());
+      await store.appendAudit(actor(p), 'token.create', { id: t.id, role: t.role });
       return t;
     });
     return c.json(res, 201);

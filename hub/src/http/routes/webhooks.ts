@@ -22,7 +22,7 @@ export function webhookRoutes(deps: Pick<ApiDeps, 'ctx'>): ApiRoutes {
   const { app, docs, doc } = apiRoutes();
 
   doc({ method: 'get', path: '/webhooks/deliveries', summary: 'Webhook delivery log, newest first: one row per attempt (?limit, ?event, ?delivery)', role: 'viewer' });
-  app.get('/webhooks/deliveries', (c) => {
+  app.get('/webhooks/deliveries', async (c) => {
     const p = principal(c);
     // receiver URLs often carry a secret in their path or query (chat webhooks): only admins see them whole
     const admin = p.role !== null && roleAtLeast(p.role, 'admin');
@@ -30,38 +30,37 @@ export function webhookRoutes(deps: Pick<ApiDeps, 'ctx'>): ApiRoutes {
     if (!r.success) throw new EdgefleetError('BAD_INPUT', describe(r.error, { subject: 'query', max: Infinity }));
     const q = r.data;
     return c.json({
-      deliveries: notifier
-        .deliveries({ limit: q.limit, ...(q.event ? { event: q.event } : {}), ...(q.delivery ? { deliveryId: q.delivery } : {}) })
-        .map((d) => (admin ? d : { ...d, url: redactUrl(d.url) })),
+      deliveries: (await notifier.deliveries({ limit: q.limit, ...(q.event ? { event: q.event } : {}), ...(q.delivery ? { deliveryId: q.delivery } : {}) })
+        ).map((d) => (admin ? d : { ...d, url: redactUrl(d.url) })),
       stats: notifier.stats(),
     });
   });
   doc({ method: 'get', path: '/webhooks', summary: 'Webhook receivers (configured and API-added) and the event names', role: 'admin' });
-  app.get('/webhooks', (c) => {
-    return c.json({ webhooks: notifier.targets(), events: WEBHOOK_EVENTS });
+  app.get('/webhooks', async (c) => {
+    return c.json({ webhooks: await notifier.targets(), events: WEBHOOK_EVENTS });
   });
   doc({ method: 'post', path: '/webhooks', summary: 'Add a webhook receiver URL (signed with the hub’s webhook secret)', role: 'admin', body: WebhookCreate });
   app.post('/webhooks', async (c) => {
     const p = principal(c);
     const r = WebhookCreate.safeParse(await readJson(c));
     if (!r.success) throw new EdgefleetError('BAD_INPUT', 'body must be { "url": "https://…" }');
-    const webhook = ctx.store.transaction(() => {
-      const t = notifier.add(r.data.url, actor(p));
-      ctx.store.appendAudit(actor(p), 'webhook.add', { id: t.id, url: t.url }, ctx.now().toISOString());
+    const webhook = await ctx.store.transaction(async () => {
+      const t = await notifier.add(r.data.url, actor(p));
+      await ctx.store.appendAudit(actor(p), 'webhook.add', { id: t.id, url: t.url }, ctx.now().toISOString());
       return t;
     });
     return c.json({ webhook }, 201);
   });
   doc({ method: 'delete', path: '/webhooks/:id', summary: 'Remove a webhook receiver added through the API', role: 'admin' });
-  app.delete('/webhooks/:id', (c) => {
+  app.delete('/webhooks/:id', async (c) => {
     const p = principal(c);
     const id = c.req.param('id');
-    const target = notifier.targets().find((t) => t.id === id);
+    const target = (await notifier.targets()).find((t) => t.id === id);
     if (!target) throw new EdgefleetError('NOT_FOUND', `webhook ${id} not found`);
     if (target.source === 'config') throw new EdgefleetError('CONFLICT', `webhook ${id} comes from the hub's configuration (--webhook); remove it there`);
-    ctx.store.transaction(() => {
-      notifier.remove(id);
-      ctx.store.appendAudit(actor(p), 'webhook.remove', { id, url: target.url }, ctx.now().toISOString());
+    await ctx.store.transaction(async () => {
+      await notifier.remove(id);
+      await ctx.store.appendAudit(actor(p), 'webhook.remove', { id, url: target.url }, ctx.now().toISOString());
     });
     return c.json({ removed: id });
   });

@@ -1,0 +1,163 @@
+// One ingest flush as one database transaction (design §4, §6): telemetry de-duplicated on (deviceId, seq)
+// set-based, its windows stored and merged into per-minute rollups, events, reports in the device's own
+// order, statuses and last-seen times. ingest.ts queues messages and acknowledges them after this commits.
+
+import type { DeviceEvent, DeviceStatus, ReportedState, TelemetryBatch, TelemetryWindow } from '@edgefleet/protocol';
+import type { HubContext } from '../context.js';
+import { batchKey, type WindowInsert } from '../store/telemetry.js';
+import type { EventLog } from './event-log.js';
+import { parseStoredWindow } from './fast-check.js';
+import { errorCount, mergeWindowInto } from './merge.js';
+import { isNewerReport } from './report-order.js';
+
+export const ROLLUP_MS = 60_000;
+
+export type Job =
+  | { kind: 'telemetry'; deviceId: string; batch: TelemetryBatch; at: number }
+  | { kind: 'event'; deviceId: string; event: DeviceEvent; at: number }
+  | { kind: 'reported'; deviceId: string; reported: ReportedState; at: number }
+  | { kind: 'status'; deviceId: string; status: DeviceStatus; at: number };
+
+/** What a commit changed, for the listeners called after it. */
+export interface Committed {
+  statusChanges: Array<[string, DeviceStatus]>;
+  stored: Array<[string, DeviceEvent]>;
+  telemetry: Job[];
+}
+
+export interface IngestCommitOptions {
+  eventLog: EventLog;
+  /** Collect the stored events (for an onEvent listener). */
+  onEvent: boolean;
+  /** Collect the telemetry jobs (for an onTelemetryDone listener). */
+  onTelemetryDone: boolean;
+}
+
+export function createIngestCommit(ctx: HubContext, options: IngestCommitOptions) {
+  const { store, metrics } = ctx;
+  const { eventLog } = options;
+  const sql = store.telemetry;
+  // per device: batches with a seq at or below this were received before retention removed their records
+  const floors = new Map<string, number>();
+  const loadFloors = async (ids: Iterable<string>): Promise<void> => {
+    const missing = [...new Set(ids)].filter((id) => !floors.has(id));
+    if (missing.length === 0) return;
+    const found = await sql.seqFloors(missing);
+    if (floors.size + missing.length > 100_000) floors.clear();
+    for (const id of missing) floors.set(id, found.get(id) ?? -1);
+  };
+
+  const commit = async (jobs: Job[]): Promise<Committed> => {
+    const rollups = new Map<string, { model: string; version: string; role: string; minute: number; window: TelemetryWindow }>();
+    const statusChanges: Array<[string, DeviceStatus]> = [];
+    const stored: Array<[string, DeviceEvent]> = [];
+    // once per flush, not per message: last-seen times and which devices reported in which rollup
+    const seen = new Map<string, number>();
+    const reporting = new Map<string, { model: string; version: string; role: string; minute: number; deviceId: string }>();
+    const markReporting = (w: TelemetryWindow, minute: number, deviceId: string) => {
+      const k = `${w.model}\u0000${w.version}\u0000${w.role}\u0000${minute}\u0000${deviceId}`;
+      if (!reporting.has(k)) reporting.set(k, { model: w.model, version: w.version, role: w.role, minute, deviceId });
+    };
+    let batches = 0;
+    let windows = 0;
+    let duplicates = 0;
+    let events = 0;
+    let eventDuplicates = 0;
+    let superseded = 0;
+    const telemetry = options.onTelemetryDone ? jobs.filter((j) => j.kind === 'telemetry') : [];
+    await store.transaction(async () => {
+      // design §4: the hub de-duplicates on (deviceId, seq), also after retention removed the record. The
+      // records of a flush go in set-based; a batch is new when its record went in now (not before, not by
+      // another replica, not earlier in this flush)
+      const tele = jobs.filter((j): j is Extract<Job, { kind: 'telemetry' }> => j.kind === 'telemetry');
+      await loadFloors(tele.map((j) => j.deviceId));
+      const firsts = new Map<string, Extract<Job, { kind: 'telemetry' }>>();
+      for (const j of tele) {
+        const k = batchKey(j.deviceId, j.batch.seq);
+        if (j.batch.seq > (floors.get(j.deviceId) ?? -1) && !firsts.has(k)) firsts.set(k, j);
+      }
+      const fresh = await sql.insertNewBatches(
+        [...firsts.values()].map((j) => ({ deviceId: j.deviceId, seq: j.batch.seq, receivedAt: j.at, windows: j.batch.windows.length, dropped: j.batch.dropped })),
+      );
+      const rows: WindowInsert[] = [];
+      for (const job of jobs) {
+        if (job.kind === 'telemetry') {
+          const b = job.batch;
+          const k = batchKey(job.deviceId, b.seq);
+          if (firsts.get(k) !== job || !fresh.has(k)) {
+            duplicates++;
+            continue;
+          }
+          batches++;
+          seen.set(job.deviceId, job.at);
+          for (const w of b.windows) {
+            windows++;
+            rows.push({ deviceId: job.deviceId, model: w.model, version: w.version, role: w.role, start: w.start, end: w.end, inferences: w.inferences, body: JSON.stringify(w), receivedAt: job.at });
+            const minute = Math.floor(w.start / ROLLUP_MS) * ROLLUP_MS;
+            const key = `${w.model}\u0000${w.version}\u0000${w.role}\u0000${minute}`;
+            let r = rollups.get(key);
+            if (!r) {
+              // a stored rollup this hub could not have written (skipped by every reader) is replaced
+              const body = await sql.rollupBody(w.model, w.version, w.role, minute);
+              const prior = body === undefined ? null : parseStoredWindow(body);
+              r = { model: w.model, version: w.version, role: w.role, minute, window: prior ?? w };
+              rollups.set(key, r);
+              if (!prior) {
+                markReporting(w, minute, job.deviceId);
+                continue;
+              }
+            }
+            try {
+              // the rollup window is ours (parsed from the store, or a window already stored): merge into it
+              r.window = mergeWindowInto(r.window, w);
+            } catch (err) {
+              // incompatible summaries (e.g. a different bin layout): keep the raw window, skip the rollup
+              ctx.reject('telemetry', 'BAD_MESSAGE');
+              ctx.log(`rollup ${w.model}@${w.version}: ${String(err)}`);
+            }
+            markReporting(w, minute, job.deviceId);
+          }
+        } else if (job.kind === 'event') {
+          const e = job.event;
+          if (!(await eventLog.add(job.deviceId, e, job.at))) {
+            eventDuplicates++;
+            continue;
+          }
+          seen.set(job.deviceId, job.at);
+          if (options.onEvent) stored.push([job.deviceId, e]);
+          events++;
+        } else if (job.kind === 'reported') {
+          // design §8: replicas may take a device's reports out of order; keep the newer by the device's order
+          // (the stored report is read locked, so two replicas cannot both find theirs newer)
+          if (!isNewerReport(await store.lockReported(job.deviceId), job.reported)) {
+            superseded++;
+            continue;
+          }
+          await store.setDeviceReported(job.deviceId, job.reported, new Date(job.at).toISOString());
+        } else {
+          if (await store.setDeviceStatus(job.deviceId, job.status, new Date(job.at).toISOString())) statusChanges.push([job.deviceId, job.status]);
+        }
+      }
+      await sql.insertWindows(rows);
+      await sql.markRollupDevices([...reporting.values()]);
+      await store.setDevicesSeen(new Map([...seen].map(([id, at]) => [id, new Date(at).toISOString()])));
+      for (const r of rollups.values()) {
+        await sql.putRollup(r.model, r.version, r.role, r.minute, r.window.inferences, errorCount(r.window), JSON.stringify(r.window));
+      }
+    });
+    metrics.inc('edgefleet_telemetry_batches_total', {}, batches);
+    metrics.inc('edgefleet_telemetry_windows_total', {}, windows);
+    metrics.inc('edgefleet_telemetry_duplicates_total', {}, duplicates);
+    metrics.inc('edgefleet_events_total', {}, events);
+    metrics.inc('edgefleet_event_duplicates_total', {}, eventDuplicates);
+    metrics.inc('edgefleet_reported_superseded_total', {}, superseded);
+    return { statusChanges, stored, telemetry };
+  };
+
+
+  return {
+    commit,
+    forget: (id: string) => floors.delete(id),
+    forgetFloors: () => floors.clear(),
+  };
+}
