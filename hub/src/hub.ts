@@ -24,6 +24,7 @@ import { createModelRegistry, type ModelRegistry } from './models/registry.js';
 import { createTelemetryConfirmer } from './telemetry/confirm.js';
 import { createApi, loadOrCreateAdminToken } from './http/index.js';
 import { createRolloutRunner, type RolloutRunner } from './rollouts/index.js';
+import { createLeadership } from './replicas/index.js';
 import { agentBrokerUrls, dialHost, parseHostPort } from './broker/address.js';
 import { attachMqttUpgrade, mqttWebSocketUrl } from './broker/http-upgrade.js';
 import { createMosquittoSync } from './broker/mosquitto.js';
@@ -98,6 +99,8 @@ export interface HubOptions {
   devicePageDir?: string;
   /** COOP/COEP on /device (`--device-isolation`): cross-origin isolated, so ort-web may use threads. */
   deviceIsolation?: boolean;
+  /** On PostgreSQL: the leader election's heartbeat and the silence after which another replica takes over. */
+  leaderElection?: { retryMs?: number; sessionTimeoutMs?: number };
 }
 
 export interface Hub {
@@ -114,10 +117,6 @@ export interface Hub {
 }
 
 const DEFAULTS = { http: '127.0.0.1:0', mqtt: '127.0.0.1:0', ws: '127.0.0.1:0' };
-
-function adminTokenFile(dataDir: string): string {
-  return join(dataDir, 'admin-token');
-}
 
 export async function startHub(options: HubOptions): Promise<Hub> {
   if (options.mosquittoPidFile && !options.mosquittoPasswordFile) {
@@ -149,15 +148,10 @@ export async function startHub(options: HubOptions): Promise<Hub> {
     }
     if (renewed) log(`signed keyring v${keys.keyring.version}`);
 
-    const adminToken = await loadOrCreateAdminToken(store, adminTokenFile(dataDir), now().toISOString(), log);
+    const adminToken = await loadOrCreateAdminToken(store, join(dataDir, 'admin-token'), now().toISOString(), log);
     // design §7: key creation and keyring signing are audited like every other act of the hub
-    if (created || renewed) {
-      await store.appendAudit('hub', created ? 'keys.create' : 'keyring.sign', {
-        keyring: keys.keyring.version,
-        expiresAt: keys.keyring.expiresAt,
-        ...(created ? { root: keys.root.keyId, release: keys.release.keyId, director: keys.director.keyId } : {}),
-      });
-    }
+    const keyIds = created ? { root: keys.root.keyId, release: keys.release.keyId, director: keys.director.keyId } : {};
+    if (created || renewed) await store.appendAudit('hub', created ? 'keys.create' : 'keyring.sign', { keyring: keys.keyring.version, expiresAt: keys.keyring.expiresAt, ...keyIds });
 
     const metrics = createMetrics([...HUB_METRICS]);
     let devices: DeviceRegistry | undefined;
@@ -171,7 +165,12 @@ export async function startHub(options: HubOptions): Promise<Hub> {
     let mayMulticast: (deviceId: string, sha256: string) => Promise<boolean> = async () => false;
     let setMarkOffline: (f: (id: string) => void) => void = () => undefined;
     const rejectMetric = (topic: string, reason: string) => metrics.inc('edgefleet_rejected_messages_total', { reason, topic });
-    const clientId = options.broker ? hubClientId(resolveReplicaId(dataDir, options.replicaId)) : '';
+    const replicaId = options.broker || store.engine === 'postgres' ? resolveReplicaId(dataDir, options.replicaId) : '';
+    const clientId = options.broker ? hubClientId(replicaId) : '';
+    // design §8: on PostgreSQL one elected replica runs the engine, alarms and upkeep; it starts them at once
+    let onElected = () => undefined as void;
+    const leadership = createLeadership({ store, dbUrl: dbTarget, replicaId, log, onElected: () => onElected(), ...options.leaderElection });
+    cleanups.push(() => leadership.close());
     if (options.broker) {
       const onConnection = (event: string) => metrics.inc('edgefleet_broker_connections_total', { event });
       // design §4: events and telemetry are not retained; a retained copy would be ingested again on every start
@@ -275,22 +274,22 @@ export async function startHub(options: HubOptions): Promise<Hub> {
     devices = createDeviceRegistry(
       ctx,
       {
-        onChanged: (id) => {
+        // the API answers once the device's desired state is issued (a late joiner gets its rollouts)
+        onChanged: async (id) => {
           ingest.forget(id);
-          void desiredStates.recompute(id).catch((err) => log(`desired state for ${id}: ${String(err)}`));
+          await desiredStates.recompute(id).catch((err) => log(`desired state for ${id}: ${String(err)}`));
         },
-        onRemoved: (id) => {
+        onRemoved: async (id) => {
           ingest.forget(id);
           chunks.drop(id);
-          void desiredStates.removed(id);
+          await desiredStates.removed(id);
         },
       },
       { brokerHashes: Boolean(options.mosquittoPasswordFile), onCredentialsChanged: syncMosquitto },
     );
     await syncMosquitto();
     const models = createModelRegistry(ctx, artifacts);
-    if (confirmer) cleanups.push(() => confirmer.close());
-    cleanups.push(() => ingest.close()); // the last flush, before the database closes (cleanups run in reverse)
+    cleanups.push(() => confirmer?.close(), () => ingest.close()); // the last flush, before the database closes
 
     // ---- MQTT wiring ----
     if (!options.broker) await store.markAllOffline(now().toISOString()); // nobody is connected to a broker that just started
@@ -307,9 +306,8 @@ export async function startHub(options: HubOptions): Promise<Hub> {
     // an embedded broker keeps retained messages in memory only: restore every device's desired state
     if (!options.broker) await desiredStates.republishAll();
     else await desiredStates.republishRollouts(); // retained on the broker already, except a send cut short by a crash
-    // A restarted external broker may have lost the retained keyring and desired states (no persistence), or
-    // restored older ones from its last save: a device would then apply a stale desired state and ask for
-    // artifacts the hub no longer serves. Publish the current ones again (same sequences: harmless).
+    // A restarted external broker may have lost the retained keyring and desired states, or restored older
+    // ones: publish the current ones again (same sequences: harmless).
     bus.onReconnect?.(() => {
       void (async () => {
         await bus.publish(topics.keyring(), JSON.stringify(keys.keyringEnvelope), { qos: 1, retain: true });
@@ -321,7 +319,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
     // ---- HTTP ----
     const commands = createCommandSender(ctx);
     // design §7: the gated rollout engine; it stops (finishing its current step) before the database closes
-    const rollouts = createRolloutRunner(ctx, desiredStates, { deliveries, ...(options.rolloutTickMs !== undefined ? { tickMs: options.rolloutTickMs } : {}) });
+    const rollouts = createRolloutRunner(ctx, desiredStates, { deliveries, leading: leadership.leading, ...(options.rolloutTickMs !== undefined ? { tickMs: options.rolloutTickMs } : {}) });
     cleanups.push(() => rollouts.close());
     const devicePage = { ...(options.devicePageDir ? { dir: options.devicePageDir } : {}), isolation: options.deviceIsolation ?? false };
     const app = createApi({ ctx, devices, desiredStates, models, artifacts, commands, rollouts, devicePage, ...(options.maxModelBytes !== undefined ? { maxModelBytes: options.maxModelBytes } : {}) });
@@ -349,6 +347,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
     // retention (design §7: raw windows for a retention period, merged rollups kept longer)
     const DAY = 86_400_000;
     const upkeep = async () => {
+      if (!leadership.leading()) return;
       void desiredStates.refreshExpiring().catch((err) => log(`refresh desired states: ${String(err)}`));
       const t = now().getTime();
       await ingest.prune(t - (options.telemetryRetentionDays ?? 7) * DAY, t - (options.rollupRetentionDays ?? 90) * DAY).catch((err) => log(`telemetry retention: ${String(err)}`));
@@ -356,13 +355,13 @@ export async function startHub(options: HubOptions): Promise<Hub> {
     };
     let upkeeping: Promise<void> = Promise.resolve();
     const runUpkeep = () => (upkeeping = upkeeping.then(upkeep));
-    const refresh = setInterval(() => void runUpkeep(), 3_600_000);
-    refresh.unref();
-    cleanups.push(() => upkeeping); // runs before the database closes (cleanups run in reverse)
-    cleanups.push(() => clearInterval(refresh));
+    const refresh = setInterval(() => void runUpkeep(), 3_600_000).unref();
+    cleanups.push(() => upkeeping, () => clearInterval(refresh)); // before the database closes (cleanups run in reverse)
     await runUpkeep(); // retention applies before the hub serves: nothing past it is read at start
-    const alarms = options.alarms === false ? null : createAlarms(ctx, notifier, options.alarms);
-    if (alarms) cleanups.push(() => alarms.close());
+    const alarms = options.alarms === false ? null : createAlarms(ctx, notifier, options.alarms, leadership.leading);
+    cleanups.push(() => alarms?.close());
+    onElected = () => void Promise.all([rollouts.tick(), runUpkeep(), alarms?.check()]).catch((err: unknown) => log(`on election: ${String(err)}`));
+    if (leadership.leading()) onElected(); // elected before the work existed
 
     const urls: Hub['urls'] = { http: httpUrl, ...(brokerUrls.mqtt ? { mqtt: brokerUrls.mqtt } : {}), ...(brokerUrls.ws ? { ws: brokerUrls.ws } : {}) };
     log(`db ${describeDb(dbTarget)}`);

@@ -2,9 +2,10 @@
 // (applied once when replicas start together), and what only this backend has to get right.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPostgres, type PostgresServer } from '../../scripts/sim/postgres.js';
-import { openPostgres, PG_MIGRATIONS, type SqlDatabase, type SqlRunner } from '../src/store/index.js';
+import { openPostgres, openStore, PG_MIGRATIONS, type SqlDatabase, type SqlRunner } from '../src/store/index.js';
 import { toPositional } from '../src/store/postgres-sql.js';
 import { sqlContract } from './support/sql-contract.js';
+import { storeContract } from './support/store-contract.js';
 
 let server: PostgresServer;
 beforeAll(async () => {
@@ -15,6 +16,13 @@ afterAll(async () => {
 });
 
 sqlContract('PostgreSQL', async () => openPostgres(await server.createDatabase()));
+
+// two Stores (two pools) on one database: two replicas
+storeContract('PostgreSQL', async () => {
+  const url = await server.createDatabase();
+  const first = await openStore(url);
+  return [first, await openStore(url)];
+});
 
 describe('PostgreSQL store', () => {
   it('applies its migrations exactly once when several hubs open one fresh database at once', async () => {

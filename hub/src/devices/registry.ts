@@ -33,8 +33,8 @@ export function newToken(): string {
 
 export interface DeviceRegistryHooks {
   /** A device joined or changed: recompute its desired state (design §7: late joiners get the rollout). */
-  onChanged(deviceId: string): void;
-  onRemoved(deviceId: string): void;
+  onChanged(deviceId: string): Promise<void>;
+  onRemoved(deviceId: string): Promise<void>;
 }
 
 export interface DeviceRegistry {
@@ -110,7 +110,7 @@ export function createDeviceRegistry(ctx: HubContext, hooks: DeviceRegistryHooks
         await store.appendAudit(actor, 'device.token', { id, ...details });
       });
       await credentialsChanged();
-      hooks.onChanged(id);
+      await hooks.onChanged(id);
       ctx.bus.disconnect(id); // the old token is revoked at once, as on removal
       return { agentConfig: agentConfig(id, token) };
     },
@@ -136,7 +136,7 @@ export function createDeviceRegistry(ctx: HubContext, hooks: DeviceRegistryHooks
         await store.appendAudit(actor, 'device.add', { id, tags });
       });
       await credentialsChanged();
-      hooks.onChanged(id);
+      await hooks.onChanged(id);
       return { device: await one(await must(id)), token, agentConfig: agentConfig(id, token) };
     },
     get: async (id) => one(await must(id)),
@@ -149,7 +149,7 @@ export function createDeviceRegistry(ctx: HubContext, hooks: DeviceRegistryHooks
         await store.setDeviceTags(id, tags);
         await store.appendAudit(actor, 'device.tags', { id, tags });
       });
-      hooks.onChanged(id);
+      await hooks.onChanged(id);
       return one(await must(id));
     },
     async remove(id, actor) {
@@ -159,7 +159,7 @@ export function createDeviceRegistry(ctx: HubContext, hooks: DeviceRegistryHooks
         await store.appendAudit(actor, 'device.remove', { id });
       });
       await credentialsChanged();
-      hooks.onRemoved(id);
+      await hooks.onRemoved(id);
       ctx.bus.disconnect(id); // design §7: removal revokes the credentials at once
     },
     enrol: (id, opts, actor) => enrolments.create(id, opts, actor),

@@ -37,6 +37,8 @@ export interface RolloutRunnerOptions {
   deliveries?: Deliveries;
   /** How long a claim may stay unbacked before it is reported as inconsistent (default 5 min). */
   claimGraceMs?: number;
+  /** Whether this hub ticks the engine: only the leader of several replicas does (default: always). */
+  leading?: () => boolean;
 }
 
 
@@ -178,7 +180,11 @@ export function createRolloutRunner(ctx: HubContext, desiredStates: DesiredState
     for (const a of result.actions) if (a.type === 'send-desired' || a.type === 'send-previous') for (const id of a.deviceIds) ids.add(id);
     const at = ctx.now().toISOString();
     await desiredStates.commit(async () => {
-      await store.setRolloutState(row.id, result.state.status, result.state, at);
+      // another replica (its operator's command, or the leader's tick) may have moved the rollout since this
+      // one read it: then nothing of this step is written, and the next tick starts from what it wrote
+      if (!(await store.setRolloutStateIf(row.id, result.state.status, result.state, at, row.state))) {
+        throw new EdgefleetError('CONFLICT', `rollout ${row.id} changed meanwhile (another replica acted on it): try again`);
+      }
       if (extraAudit) await store.appendAudit(actor, extraAudit.action, { id: row.id, ...extraAudit.details }, at);
       for (const a of result.actions) if (a.type === 'audit') await store.appendAudit(actor, a.action, { id: row.id, ...a.details }, at);
     }, [...ids].sort());
@@ -218,7 +224,7 @@ export function createRolloutRunner(ctx: HubContext, desiredStates: DesiredState
 
   const tick = () =>
     serial(async () => {
-      if (closed) return;
+      if (closed || !(options.leading?.() ?? true)) return;
       const rows = await tickable();
       if (rows.length === 0) return;
       const devices = await store.listDevices();

@@ -256,6 +256,20 @@ export function createStore(sql: SqlDatabase) {
     },
     listRollouts: async () => (await sql.all<RawRollout>('SELECT * FROM rollouts ORDER BY seq')).map(rolloutFromRow),
     setRolloutStatus: (id: string, status: string, at: string) => changed(sql.run('UPDATE rollouts SET status = @status, updated_at = @at WHERE id = @id', { status, at, id })),
+    /**
+     * The gated engine's new state, only if the stored state is still `prev` (what the caller read): false when
+     * another replica wrote it meanwhile. The compare is of the stored text, written by this same JSON.stringify.
+     */
+    setRolloutStateIf: (id: string, status: string, state: unknown, at: string, prev: unknown) =>
+      changed(
+        sql.run('UPDATE rollouts SET status = @status, state = @state, updated_at = @at WHERE id = @id AND state = @prev', {
+          status,
+          state: JSON.stringify(state),
+          at,
+          id,
+          prev: JSON.stringify(prev),
+        }),
+      ),
     /** The gated engine's new state (and its status, mirrored in the column for queries). */
     setRolloutState: (id: string, status: string, state: unknown, at: string) =>
       changed(sql.run('UPDATE rollouts SET status = @status, state = @state, updated_at = @at WHERE id = @id', { status, state: JSON.stringify(state), at, id })),

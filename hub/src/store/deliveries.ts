@@ -23,6 +23,13 @@ export function createDeliveryRecords(sql: SqlDatabase): DeliveryRecords {
     },
     mergeFetch: (deviceId, sha256, requested, complete) =>
       sql.transaction(async (tx) => {
+        // the row exists before it is read locked: two replicas recording a device's first request at once
+        // would otherwise both find none, and the second write would drop the first's bits
+        await tx.run('INSERT INTO artifact_fetches (device_id, sha256, requested, complete) VALUES (@deviceId, @sha256, @empty, 0) ON CONFLICT DO NOTHING', {
+          deviceId,
+          sha256,
+          empty: new Uint8Array(0),
+        });
         const lock = tx.dialect.name === 'postgres' ? ' FOR UPDATE' : '';
         const row = await tx.get<{ requested: Uint8Array; complete: number }>(
           `SELECT requested, complete FROM artifact_fetches WHERE device_id = @deviceId AND sha256 = @sha256${lock}`,

@@ -29,7 +29,7 @@ export interface Alarms {
 
 export const ALARM_DEFAULTS = { intervalMs: 60_000, windowMs: 600_000, silentMs: 900_000 } as const;
 
-export function createAlarms(ctx: HubContext, notifier: Notifier, options: AlarmOptions = {}): Alarms {
+export function createAlarms(ctx: HubContext, notifier: Notifier, options: AlarmOptions = {}, leading: () => boolean = () => true): Alarms {
   const { store } = ctx;
   const { fleet, telemetry } = store;
   const intervalMs = options.intervalMs ?? ALARM_DEFAULTS.intervalMs;
@@ -129,6 +129,7 @@ export function createAlarms(ctx: HubContext, notifier: Notifier, options: Alarm
 
   const checkNow = async (): Promise<AlarmCheck> => {
     const out: AlarmCheck = { raised: [], cleared: [] };
+    if (!leading()) return out; // the leader of several replicas checks for all
     const now = ctx.now().getTime();
     const nowIso = new Date(now).toISOString();
     for (const [name, f] of [['drift', checkDrift], ['silent', checkSilent]] as const) {
