@@ -99,6 +99,8 @@ export interface HubOptions {
   devicePageDir?: string;
   /** COOP/COEP on /device (`--device-isolation`): cross-origin isolated, so ort-web may use threads. */
   deviceIsolation?: boolean;
+  /** Artifact files (`--artifacts`; default `<data>/artifacts`): replicas share one directory (content-addressed, atomic renames). */
+  artifactsDir?: string;
   /** On PostgreSQL: the leader election's heartbeat and the silence after which another replica takes over. */
   leaderElection?: { retryMs?: number; sessionTimeoutMs?: number };
 }
@@ -154,6 +156,11 @@ export async function startHub(options: HubOptions): Promise<Hub> {
     if (created || renewed) await store.appendAudit('hub', created ? 'keys.create' : 'keyring.sign', { keyring: keys.keyring.version, expiresAt: keys.keyring.expiresAt, ...keyIds });
 
     const metrics = createMetrics([...HUB_METRICS]);
+    const replicaId = options.broker || store.engine === 'postgres' ? resolveReplicaId(dataDir, options.replicaId) : '';
+    // design §8: on PostgreSQL one elected replica runs the engine, alarms and upkeep; it starts them at once
+    let onElected = () => undefined as void;
+    const leadership = createLeadership({ store, dbUrl: dbTarget, replicaId, log, metrics, onElected: () => onElected(), ...options.leaderElection });
+    cleanups.push(() => leadership.close());
     let devices: DeviceRegistry | undefined;
     let httpUrl = '';
     const brokerUrls: { mqtt?: string; ws?: string } = {};
@@ -165,12 +172,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
     let mayMulticast: (deviceId: string, sha256: string) => Promise<boolean> = async () => false;
     let setMarkOffline: (f: (id: string) => void) => void = () => undefined;
     const rejectMetric = (topic: string, reason: string) => metrics.inc('edgefleet_rejected_messages_total', { reason, topic });
-    const replicaId = options.broker || store.engine === 'postgres' ? resolveReplicaId(dataDir, options.replicaId) : '';
     const clientId = options.broker ? hubClientId(replicaId) : '';
-    // design §8: on PostgreSQL one elected replica runs the engine, alarms and upkeep; it starts them at once
-    let onElected = () => undefined as void;
-    const leadership = createLeadership({ store, dbUrl: dbTarget, replicaId, log, onElected: () => onElected(), ...options.leaderElection });
-    cleanups.push(() => leadership.close());
     if (options.broker) {
       const onConnection = (event: string) => metrics.inc('edgefleet_broker_connections_total', { event });
       // design §4: events and telemetry are not retained; a retained copy would be ingested again on every start
@@ -234,7 +236,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
     };
 
     // ---- services ----
-    const artifacts = createArtifactStore(join(dataDir, 'artifacts'));
+    const artifacts = createArtifactStore(options.artifactsDir ?? join(dataDir, 'artifacts'));
     cleanups.push(() => artifacts.close());
     // design §4 telemetry: behind an external broker a device's PUBACK comes from the broker, not from a
     // commit here, so devices keep batches until confirmed; the embedded broker acknowledges only committed ones

@@ -36,6 +36,7 @@ async function hubStart(v: Values): Promise<void> {
     ...(v['mosquitto-password-file'] ? { mosquittoPasswordFile: v['mosquitto-password-file'] } : {}),
     ...(v['mosquitto-pid-file'] ? { mosquittoPidFile: v['mosquitto-pid-file'] } : {}),
     ...(v['public-url'] ? { publicUrl: v['public-url'] } : {}),
+    ...(v.artifacts ? { artifactsDir: resolve(v.artifacts) } : {}),
     ...(v['device-isolation'] ? { deviceIsolation: true } : {}),
     ...(v['max-model-bytes'] ? { maxModelBytes: Number(v['max-model-bytes']) } : {}),
     ...(v.webhook?.length ? { webhooks: v.webhook } : {}),
@@ -85,7 +86,7 @@ export const LOCAL_COMMANDS: CommandSpec[] = [
   {
     words: ['hub', 'start'],
     summary: 'Run the hub: HTTP API and dashboard, embedded MQTT broker (or --broker), rollouts, telemetry.',
-    options: ['data', 'db', 'http', 'mqtt', 'ws', 'broker', 'broker-username', 'broker-password', 'replica-id', 'mosquitto-password-file', 'mosquitto-pid-file', 'public-url', 'device-isolation', 'webhook', 'webhook-secret', 'max-model-bytes'],
+    options: ['data', 'db', 'http', 'mqtt', 'ws', 'broker', 'broker-username', 'broker-password', 'replica-id', 'mosquitto-password-file', 'mosquitto-pid-file', 'public-url', 'artifacts', 'device-isolation', 'webhook', 'webhook-secret', 'max-model-bytes'],
     hidden: ['rollout-tick-ms'],
     check: (v) => {
       const max = v['max-model-bytes'];

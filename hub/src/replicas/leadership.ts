@@ -3,6 +3,7 @@
 // every replica runs for election (leader.ts: an advisory lock on a fenced session of its own) and only the
 // elected one does that work; the HTTP API and device ingest run on every replica.
 import type { Store } from '../store/index.js';
+import type { Metrics } from '../metrics.js';
 import { createLeaderElection } from './leader.js';
 
 /** The advisory lock key of the hub's leader (other hub locks take other keys; migrations 0x…0001). */
@@ -16,6 +17,8 @@ export interface Leadership {
 
 export interface LeadershipOptions {
   store: Pick<Store, 'engine'>;
+  /** Registers `edgefleet_replica_leader{replica}` (1 while this replica leads): what ops alert on, and tests read. */
+  metrics?: Metrics;
   /** The database URL the store was opened on (the election opens a connection of its own to it). */
   dbUrl: string;
   replicaId: string;
@@ -29,6 +32,14 @@ export interface LeadershipOptions {
 }
 
 export function createLeadership(o: LeadershipOptions): Leadership {
+  const leadership = elect(o);
+  o.metrics?.gauge('edgefleet_replica_leader', 'Whether this replica does the single-leader work (rollout engine, alarms, upkeep): 1 or 0.', () => [
+    { labels: { replica: o.replicaId || 'single' }, value: leadership.leading() ? 1 : 0 },
+  ]);
+  return leadership;
+}
+
+function elect(o: LeadershipOptions): Leadership {
   if (o.store.engine !== 'postgres') return { leading: () => true, close: async () => undefined };
   const election = createLeaderElection({
     url: o.dbUrl,

@@ -258,6 +258,18 @@ export function createRolloutRunner(ctx: HubContext, desiredStates: DesiredState
     return gatedDetail(base, spec, state, obs, withShadow ? await shadowOf(row, state, now) : null);
   };
 
+  /**
+   * The engine's next step now, on the request path (the first wave goes out at once, not on the next tick).
+   * The leader (another replica) may take that step first: its write wins and this one is not needed.
+   */
+  const nextStep = async (id: string): Promise<void> => {
+    try {
+      await tickOne(await mustRow(id), await store.listDevices());
+    } catch (err) {
+      if (!(err instanceof EdgefleetError && err.code === 'CONFLICT')) throw err;
+    }
+  };
+
   /** A new rollout of the same model (and role) supersedes the running one, explicitly and audited. */
   const supersedeRunning = async (model: string, role: 'active' | 'shadow', byId: string, actor: string): Promise<void> => {
     for (const r of await store.listRollouts()) {
@@ -278,7 +290,7 @@ export function createRolloutRunner(ctx: HubContext, desiredStates: DesiredState
         const v = await desiredStates.start(request, actor, plan.gated ? (id, release, now) => gatedStart(request, plan, id, release, now) : undefined);
         await supersedeRunning(request.model, plan.role, v.id, actor);
         // the first wave goes out now, not on the next tick
-        if (plan.gated) await tickOne(await mustRow(v.id), await store.listDevices());
+        if (plan.gated) await nextStep(v.id);
         return detail(await mustRow(v.id), await store.listDevices());
       }),
     async list() {
@@ -318,7 +330,7 @@ export function createRolloutRunner(ctx: HubContext, desiredStates: DesiredState
         }
         // the operator's action under its own name; the engine's rows (same transaction) say what it did
         await execute(row, res, actor, { action: `rollout.${command}`, details: { wave: state.wave, ...(reason ? { reason } : {}) } });
-        if (command === 'resume' || command === 'promote') await tickOne(await mustRow(id), await store.listDevices());
+        if (command === 'resume' || command === 'promote') await nextStep(id);
         return detail(await mustRow(id), await store.listDevices());
       }),
     tick,
