@@ -3,11 +3,10 @@
 // /dashboard/app.js. Run by `npm run build` (and so by `npm install` / `npm ci`); vitest runs it
 // too, as a globalSetup, so tests that import the hub from source serve the client as its source is now.
 
-import { build } from 'esbuild';
-import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { bundleForBrowser, sizeLines, sizeOf, writeFileAtomic } from '../../scripts/lib/browser-bundle.mjs';
 
 const HUB = fileURLToPath(new URL('..', import.meta.url));
 const CLIENT = resolve(HUB, 'src/dashboard/client');
@@ -17,19 +16,12 @@ const BROWSER_DEPS = ['uqr'];
 
 /** Builds the bundle; refuses one that took in anything but the client's own files. */
 export async function buildDashboard() {
-  const result = await build({
+  const result = await bundleForBrowser({
     entryPoints: [resolve(CLIENT, 'index.ts')],
     tsconfig: resolve(CLIENT, 'tsconfig.json'),
-    bundle: true,
     format: 'iife',
-    platform: 'browser',
-    target: 'es2022',
-    minify: true,
-    legalComments: 'none',
     metafile: true,
-    write: false,
     outfile: OUTFILE,
-    logLevel: 'warning',
   });
   // type imports of protocol and the hub's rooms are erased; any other input would be hub code in the browser
   // (or a dependency nobody chose: the page may bundle only the packages in BROWSER_DEPS)
@@ -37,12 +29,9 @@ export async function buildDashboard() {
   const foreign = Object.keys(result.metafile.inputs).filter((f) => !allowed.some((dir) => resolve(f).startsWith(dir + sep)));
   if (foreign.length) throw new Error(`dashboard client bundles files outside ${relative(process.cwd(), CLIENT)}: ${foreign.join(', ')}`);
   const [out] = result.outputFiles;
-  await mkdir(dirname(OUTFILE), { recursive: true });
-  // write then rename: a hub reading the file never sees half of it
-  const tmp = `${OUTFILE}.${process.pid}.tmp`;
-  await writeFile(tmp, out.contents);
-  await rename(tmp, OUTFILE);
-  return { file: OUTFILE, bytes: out.contents.byteLength };
+  // a hub reading the file never sees half of it
+  await writeFileAtomic(OUTFILE, out.contents);
+  return sizeOf(OUTFILE, out.contents);
 }
 
 /** vitest globalSetup. */
@@ -51,6 +40,6 @@ export async function setup() {
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  const { file, bytes } = await buildDashboard();
-  console.log(`dashboard client: ${relative(process.cwd(), file)} (${(bytes / 1024).toFixed(1)} KiB)`);
+  const r = await buildDashboard();
+  for (const line of sizeLines([{ ...r, file: relative(process.cwd(), r.file) }])) console.log(line);
 }

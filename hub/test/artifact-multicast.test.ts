@@ -4,17 +4,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MqttClient } from 'mqtt';
 import { decodeChunkFrame, sha256Hex, topics } from '@edgefleet/protocol';
-import { buildMlpClassifier } from '@edgefleet/protocol/onnx';
+import { seededClassifier } from '@edgefleet/protocol/testing';
 import type { Hub } from '@edgefleet/hub';
 import { apiClient, connectDevice, endClient, startTestHub, tempDir, tinyModel, waitFor } from './helpers.js';
-
-/** ~200 KB: several 64 KiB chunks. */
-function largerModel(): Uint8Array {
-  const hidden = 16_000;
-  const w0 = new Float32Array(3 * hidden).map((_, i) => Math.sin(i) / 7);
-  const w1 = new Float32Array(hidden * 2).map((_, i) => Math.cos(i) / 90);
-  return buildMlpClassifier({ weights: [w0, w1], biases: [new Float32Array(hidden), new Float32Array(2)] });
-}
 
 interface Dev {
   client: MqttClient;
@@ -26,7 +18,8 @@ describe('artifact multicast', () => {
   let hub: Hub;
   let dir: ReturnType<typeof tempDir>;
   let api: ReturnType<typeof apiClient>;
-  const model = largerModel();
+  // ~380 KB: several 64 KiB chunks
+  const model = seededClassifier({ seed: 12, features: 3, classes: 2, hidden: 16_000, scale: 0.1 });
   const sha = sha256Hex(model);
   const count = Math.ceil(model.length / 65536);
   const devs = new Map<string, Dev>();

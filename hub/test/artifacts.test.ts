@@ -2,17 +2,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MqttClient } from 'mqtt';
 import { decodeChunkFrame, sha256Hex, topics } from '@edgefleet/protocol';
-import { buildMlpClassifier } from '@edgefleet/protocol/onnx';
+import { seededClassifier } from '@edgefleet/protocol/testing';
 import type { Hub } from '@edgefleet/hub';
 import { apiClient, connectDevice, endClient, startTestHub, tempDir, tinyModel, waitFor } from './helpers.js';
-
-/** ~200 KB: several 64 KiB chunks. */
-function largerModel(): Uint8Array {
-  const hidden = 16_000;
-  const w0 = new Float32Array(3 * hidden).map((_, i) => Math.sin(i) / 10);
-  const w1 = new Float32Array(hidden * 2).map((_, i) => Math.cos(i) / 100);
-  return buildMlpClassifier({ weights: [w0, w1], biases: [new Float32Array(hidden), new Float32Array(2)] });
-}
 
 describe('artifact serving', () => {
   let hub: Hub;
@@ -20,7 +12,8 @@ describe('artifact serving', () => {
   let api: ReturnType<typeof apiClient>;
   let token = '';
   let device: MqttClient | undefined;
-  const model = largerModel();
+  // ~380 KB: several 64 KiB chunks
+  const model = seededClassifier({ seed: 11, features: 3, classes: 2, hidden: 16_000, scale: 0.1 });
   const other = tinyModel(7);
   const frames: Buffer[] = [];
 

@@ -7,13 +7,12 @@
 // are from a JSON block in index.html; the Service Worker gets the shell list baked in. Run by
 // `npm run build` after tsc (it bundles the workspace packages' dist/). Prints raw and gzipped sizes.
 
-import { build } from 'esbuild';
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { gzipSync } from 'node:zlib';
+import { bundleForBrowser, kib, sizeLines, sizeOf, writeDirAtomic } from '../../scripts/lib/browser-bundle.mjs';
 
 const PKG = fileURLToPath(new URL('..', import.meta.url));
 const SRC = resolve(PKG, 'src');
@@ -51,24 +50,17 @@ function html({ base, page, css, worker, ort }) {
  * stand-ins for parts not merged yet); `base` is the path the page is served at (the hub's /device/). Returns the files written with raw and gzipped sizes, and the metafile.
  */
 export async function buildDevice({ outDir = OUTDIR, plugins = [], base = '/device/' } = {}) {
-  const result = await build({
+  const result = await bundleForBrowser({
     entryPoints: { page: join(SRC, 'page/index.ts'), worker: join(SRC, 'worker.ts'), style: join(SRC, 'page/page.css') },
     tsconfig: join(PKG, 'tsconfig.json'),
-    bundle: true,
     splitting: true,
     format: 'esm',
-    platform: 'browser',
-    target: 'es2022',
     // onnxruntime-web without its embedded glue: it imports ort-wasm-simd-threaded.mjs from wasmPaths
     conditions: ['onnxruntime-web-use-extern-wasm'],
-    minify: true,
-    legalComments: 'none',
     metafile: true,
-    write: false,
     outdir: join(outDir, 'assets'),
     entryNames: '[name]-[hash]',
     chunkNames: 'chunk-[hash]',
-    logLevel: 'warning',
     plugins,
   });
   const files = new Map(); // path relative to outDir → bytes
@@ -92,34 +84,19 @@ export async function buildDevice({ outDir = OUTDIR, plugins = [], base = '/devi
   const assets = [...files.keys()].sort();
   const shell = ['./', './index.html', ...assets];
   const version = hash8(Buffer.concat([index, Buffer.from(assets.join('\n'))]));
-  const sw = await build({
+  const sw = await bundleForBrowser({
     entryPoints: [join(SRC, 'sw.ts')],
     tsconfig: join(PKG, 'tsconfig.json'),
-    bundle: true,
     format: 'iife',
-    platform: 'browser',
-    target: 'es2022',
-    minify: true,
-    legalComments: 'none',
-    write: false,
     define: { __SHELL__: JSON.stringify(shell), __VERSION__: JSON.stringify(version) },
-    logLevel: 'warning',
   });
   files.set('index.html', index);
   files.set('sw.js', sw.outputFiles[0].contents);
 
-  // write a sibling directory, then swap it in: a hub serving the old build never sees half of the new one
-  const tmp = `${outDir}.${process.pid}.tmp`;
-  await rm(tmp, { recursive: true, force: true });
-  for (const [rel, bytes] of files) {
-    await mkdir(dirname(join(tmp, rel)), { recursive: true });
-    await writeFile(join(tmp, rel), bytes);
-  }
-  await rm(outDir, { recursive: true, force: true });
-  await mkdir(dirname(outDir), { recursive: true });
-  await rename(tmp, outDir);
+  // a hub serving the old build never sees half of the new one
+  await writeDirAtomic(outDir, files);
 
-  const sizes = [...files].map(([rel, bytes]) => ({ file: rel, bytes: bytes.byteLength, gzip: gzipSync(bytes, { level: 9 }).byteLength }));
+  const sizes = [...files].map(([rel, bytes]) => sizeOf(rel, bytes));
   return { outDir, page, worker, css, ort: ortDir, sizes, metafile: result.metafile };
 }
 
@@ -145,9 +122,8 @@ export function totals(sizes) {
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const r = await buildDevice();
-  const kb = (n) => `${(n / 1024).toFixed(1)} KiB`;
-  for (const s of r.sizes) console.log(`  ${s.file.padEnd(52)} ${kb(s.bytes).padStart(12)} ${kb(s.gzip).padStart(12)} gz`);
+  for (const line of sizeLines(r.sizes)) console.log(line);
   const t = totals(r.sizes);
-  console.log(`device page: ${relative(process.cwd(), r.outDir)}, ${kb(t.bytes)} (${kb(t.gzip)} gzipped) without ort's wasm build`);
-  if (process.argv.includes('--contributors')) for (const [k, n] of contributors(r.metafile).slice(0, 15)) console.log(`  ${k.padEnd(40)} ${kb(n).padStart(12)}`);
+  console.log(`device page: ${relative(process.cwd(), r.outDir)}, ${kib(t.bytes)} (${kib(t.gzip)} gzipped) without ort's wasm build`);
+  if (process.argv.includes('--contributors')) for (const [k, n] of contributors(r.metafile).slice(0, 15)) console.log(`  ${k.padEnd(40)} ${kib(n).padStart(12)}`);
 }

@@ -1,6 +1,10 @@
 // The agent's module Dedicated Worker (design §5 in a browser): runs createWebAgent off the page's thread,
 // so inference and verification never block it. The page (client.ts) starts it with the config, then calls
-// it over postMessage; it pushes snapshots when they change and every event as it happens.
+// it over postMessage; it pushes snapshots when they change and every event as it happens. A burst of calls
+// yields one trailing snapshot per CALL_PUSH_MS, not one per call: building, comparing and posting a snapshot
+// (and the page parsing it, re-rendering and re-broadcasting it to the other tabs) cost more than an inference
+// of a small model. Changes of the agent's own (activation, rollback, progress, connection) still come with the
+// STATE_POLL_MS poll, as before.
 // Automation hook: once started, the agent is also `globalThis.edgefleetAgent` in this worker's own scope
 // (only code running in the worker reaches it), so `npm run bench -- web` can time `agent.run` inside the
 // worker against bare onnxruntime-web in the same worker (playwright's worker.evaluate).
@@ -23,18 +27,30 @@ let fatal: AgentSnapshot['error'] = null;
 let starting: Promise<void> | null = null;
 let lastState = '';
 let timer: ReturnType<typeof setInterval> | null = null;
+/** The pending push after calls: at most one; a call joins it. */
+let pushTimer: ReturnType<typeof setTimeout> | null = null;
+/** The trailing snapshot of a burst of calls comes this long after the first call of the burst. */
+const CALL_PUSH_MS = 50;
+const STATE_POLL_MS = 250;
 
 function post(message: FromWorker, transfer: Transferable[] = []): void {
   scope.postMessage(message, transfer);
 }
 
 function pushState(): void {
+  if (pushTimer !== null) clearTimeout(pushTimer);
+  pushTimer = null;
   if (!agent) return;
   const snapshot = snapshotOf(agent, fatal);
   const json = JSON.stringify({ ...snapshot, reported: { ...snapshot.reported, at: '' } });
   if (json === lastState) return;
   lastState = json;
   post({ kind: 'state', snapshot });
+}
+
+/** Push the state within CALL_PUSH_MS: a pending push covers every call made before it fires. */
+function schedulePush(): void {
+  if (pushTimer === null) pushTimer = setTimeout(pushState, CALL_PUSH_MS);
 }
 
 scope.onmessage = (ev: MessageEvent) => {
@@ -60,7 +76,7 @@ scope.onmessage = (ev: MessageEvent) => {
           agent = a;
           (globalThis as { edgefleetAgent?: WebAgent }).edgefleetAgent = a;
           pushState();
-          timer = setInterval(pushState, 250);
+          timer = setInterval(pushState, STATE_POLL_MS);
         },
         (err: unknown) => {
           fatal = errorBody(err);
@@ -78,7 +94,7 @@ scope.onmessage = (ev: MessageEvent) => {
         } catch (err) {
           post({ kind: 'reply', id, ok: false, error: errorBody(err) });
         }
-        pushState();
+        schedulePush();
       })();
       return;
     }
@@ -86,6 +102,7 @@ scope.onmessage = (ev: MessageEvent) => {
       void (async () => {
         await starting;
         if (timer) clearInterval(timer);
+        if (pushTimer !== null) clearTimeout(pushTimer);
         await agent?.stop().catch(() => {});
         agent = null;
         delete (globalThis as { edgefleetAgent?: WebAgent }).edgefleetAgent;

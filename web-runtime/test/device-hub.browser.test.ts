@@ -5,10 +5,11 @@
 // from IndexedDB.
 import * as ortNode from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildMlpClassifier } from '@edgefleet/protocol/onnx';
+import { seededClassifier } from '@edgefleet/protocol/testing';
 import { bareOrtWebInPage, enrolDevice, inferAsTab, inferInPage as infer, modelState, startDeviceStand, type DeviceStand, type PageTensors } from './support/device-hub.js';
 
-const MODEL = buildMlpClassifier({ weights: [Float32Array.from([0.5, -0.5, 0.25, -0.25, 1, -1])], biases: [Float32Array.from([0.1, -0.1])] });
+/** features [batch, 3] → probabilities [batch, 2] and label [batch]. */
+const MODEL = seededClassifier({ seed: 21, features: 3, classes: 2 });
 
 /** `feeds` through `model` in onnxruntime-node, as plain arrays. */
 async function onnxruntimeNode(model: Uint8Array, feeds: PageTensors): Promise<PageTensors> {

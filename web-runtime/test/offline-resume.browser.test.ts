@@ -6,12 +6,12 @@ import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_CHUNK_SIZE, decodeChunkFrame, parseTopic } from '@edgefleet/protocol';
-import { buildMlpClassifier } from '@edgefleet/protocol/onnx';
 import type { Hub } from '@edgefleet/hub';
 import { seededClassifier } from '@edgefleet/protocol/testing';
 import { enrolDevice, inferInPage, modelState, startDeviceStand, type DeviceStand } from './support/device-hub.js';
 
-const TINY = buildMlpClassifier({ weights: [Float32Array.from([0.5, -0.5, 0.25, -0.25, 1, -1])], biases: [Float32Array.from([0.1, -0.1])] });
+/** features [batch, 3] → probabilities [batch, 2] and label [batch]. */
+const TINY = seededClassifier({ seed: 22, features: 3, classes: 2 });
 // windows of one second: the hub sees telemetry soon after the inferences
 const TELEMETRY = { windowSeconds: 1, probationSeconds: 0 };
 const WEB = { site: 'web' };

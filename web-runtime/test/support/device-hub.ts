@@ -165,8 +165,10 @@ export async function inferInPage(page: Page, text: string): Promise<string> {
   const out = form.locator('.outputs');
   await out.evaluate((e) => (e.textContent = ''));
   await form.locator('button').click();
-  await expect.poll(() => out.textContent()).toMatch(/version|[A-Z_]+:/);
-  return (await out.textContent()) ?? '';
+  // the text the poll saw: a state change (a rollback, an activation) may rebuild the form, output and all, right after
+  let seen = '';
+  await expect.poll(async () => (seen = (await out.textContent()) ?? '')).toMatch(/version|[A-Z_]+:/);
+  return seen;
 }
 
 /** Tensors as they cross into and out of a page: plain arrays (int64 as numbers) beside type and dims; inputs are float32. */
