@@ -6,4 +6,5 @@ export { createOnnxRuntime, type OnnxRuntimeOptions } from './onnx-runtime.js';
 export { createMqttTransport, reconnectDelay, type MqttTransport, type MqttTransportOptions } from '../mqtt/index.js';
 export { openSqliteStore, type SqliteStoreOptions } from './sqlite-store.js';
 export { createNodeSignatureVerifier, installNodeSignatureVerifier } from './ed25519.js';
-export { startLocalApi, createLocalApiApp, type LocalApi, type LocalApiOptions } from './local-api.js';
+export { startLocalApi, type LocalApi, type LocalApiOptions } from './local-api.js';
+export { createLocalApiApp } from './local-api-app.js';
