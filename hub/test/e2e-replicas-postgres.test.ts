@@ -128,7 +128,8 @@ describe.skipIf(!existsSync(MOSQUITTO))('two hub replicas on one PostgreSQL data
         }
       })();
 
-      const started = await b.post('/rollouts', { model: 'tiny', version: '2.0.0', targets: { all: true }, waves: [50, 100], soak: '4s' });
+      // not a test of the gates: the latency gate is loosened (a loaded CI machine's p95 moves by itself)
+      const started = await b.post('/rollouts', { model: 'tiny', version: '2.0.0', targets: { all: true }, waves: [50, 100], soak: '4s', gates: { maxP95RegressionPct: 10_000 } });
       expect(started.status).toBe(201);
       const id = started.body.rollout.id as string;
       // both replicas show the same rollout

@@ -19,16 +19,16 @@ import { fleetActivation } from './rollout.js';
 import { round, type BenchEntry, type Benchmark } from './harness.js';
 
 const ACL = fileURLToPath(new URL('../../hub/mosquitto/acl', import.meta.url));
-const HUB_PASSWORD = 'bench-hub-password-0123456789';
+export const HUB_PASSWORD = 'bench-hub-password-0123456789';
 const SUBSCRIBERS = 200;
 const ROLLOUT_DEVICES = 50;
-const CLIENTS = 100;
-const PER_CLIENT = 200;
+export const CLIENTS = 100;
+export const PER_CLIENT = 200;
 
 /** A Mosquitto with the hub's ACL and a password file the hub keeps in sync; SIGHUP reloads it. */
-async function mosquittoForHub(dir: string): Promise<BrokerHandle & { port: number; passwd: string; reload(): void }> {
+export async function mosquittoForHub(dir: string, hubUsers: readonly string[] = ['edgefleet_hub']): Promise<BrokerHandle & { port: number; passwd: string; reload(): void }> {
   const passwd = join(dir, 'mosquitto.passwd');
-  writeFileSync(passwd, `edgefleet_hub:${mosquittoPasswordHash(HUB_PASSWORD)}\n`, { mode: 0o600 });
+  writeFileSync(passwd, hubUsers.map((u) => `${u}:${mosquittoPasswordHash(HUB_PASSWORD)}\n`).join(''), { mode: 0o600 });
   const m = await startMosquitto({
     dir,
     lines: ['allow_anonymous false', `password_file ${passwd}`, `acl_file ${ACL}`, 'use_username_as_clientid true', 'max_packet_size 3145728'],
@@ -77,7 +77,7 @@ function template(confirm: boolean): string {
 }
 
 /** Batches/s from CLIENTS devices to committed rows through `hub`'s broker (`url`); checks nothing is lost. */
-async function ingest(hub: Hub, url: string, afterAdd: () => void, confirm = false): Promise<number> {
+export async function ingest(hub: Hub, url: string, afterAdd: () => void, confirm = false, committed: () => number = () => hub.metrics.get('edgefleet_telemetry_batches_total')): Promise<number> {
   const devices: Array<{ id: string; token: string }> = [];
   for (let i = 0; i < CLIENTS; i++) {
     const id = `ingest-${i}`;
@@ -97,9 +97,9 @@ async function ingest(hub: Hub, url: string, afterAdd: () => void, confirm = fal
     });
     worker.on('error', (e) => (failure = String(e)));
     const deadline = Date.now() + 180_000;
-    while (hub.metrics.get('edgefleet_telemetry_batches_total') < total) {
+    while (committed() < total) {
       if (failure) throw new Error(failure);
-      if (Date.now() > deadline) throw new Error(`only ${hub.metrics.get('edgefleet_telemetry_batches_total')} of ${total} batches committed in 180 s`);
+      if (Date.now() > deadline) throw new Error(`only ${committed()} of ${total} batches committed in 180 s`);
       await new Promise((r) => setTimeout(r, 5));
     }
     const seconds = Number(process.hrtime.bigint() - t0) / 1e9;

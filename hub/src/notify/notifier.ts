@@ -129,17 +129,21 @@ export function createNotifier(options: NotifierOptions): Notifier {
       .finally(() => (reading = null)));
   void reload();
 
+  // one row at a time, in the order the attempts ended: a retry's row never gets an id before its attempt's
   const logging = new Set<Promise<void>>();
+  let logTail: Promise<void> = Promise.resolve();
   const record = (job: Job, status: number | null, error: string | null, startedAt: string): void => {
     const { deliveryId, eventId, event, url, attempt } = job;
-    const p = (async () => {
-      const id = await st.logDelivery({ deliveryId, eventId, event, url, attempt, status, error, startedAt, finishedAt: now().toISOString() });
+    const finishedAt = now().toISOString();
+    const p = logTail.then(async () => {
+      const id = await st.logDelivery({ deliveryId, eventId, event, url, attempt, status, error, startedAt, finishedAt });
       // the log is bounded: now and then the oldest attempts beyond `keepDeliveries` go
       if (id % Math.min(1000, keepDeliveries) === 0) await st.trimDeliveries(keepDeliveries);
-    })()
+    })
       // the database is closed or busy: the delivery itself is unaffected
       .catch((err: unknown) => log(`webhook log ${job.deliveryId}: ${String(err)}`))
       .finally(() => logging.delete(p));
+    logTail = p;
     logging.add(p);
   };
 

@@ -104,6 +104,23 @@ export function createTelemetrySql(sql: SqlDatabase) {
         rows.map((r) => [r.model, r.version, r.role, r.minute, r.deviceId]),
         { ignoreConflicts: true },
       ),
+    /**
+     * PostgreSQL, inside a flush's transaction: lock what it will read and write, in one order for every
+     * replica (sorted), so two replicas' flushes wait for each other instead of deadlocking or losing an update:
+     * the device rows (reports, statuses, last-seen times), and each rollup's key (its read, merge and write —
+     * an advisory lock, as the row may not exist yet). SQLite runs one transaction at a time: nothing to do.
+     */
+    async lockForFlush(deviceIds: readonly string[], rollupKeys: readonly string[]): Promise<void> {
+      if (d.name !== 'postgres') return;
+      if (deviceIds.length) {
+        await sql.all(`SELECT id FROM devices WHERE ${d.inJsonArray('id', 'ids')} ORDER BY id FOR UPDATE`, { ids: JSON.stringify([...new Set(deviceIds)].sort()) });
+      }
+      if (rollupKeys.length) {
+        await sql.all('SELECT pg_advisory_xact_lock(hashtextextended(k, 0)) FROM jsonb_array_elements_text(CAST(@keys AS jsonb)) AS t(k) ORDER BY k', {
+          keys: JSON.stringify([...new Set(rollupKeys)].sort()),
+        });
+      }
+    },
     /** The highest seq retention deleted the record of, or undefined. */
     seqFloor: async (deviceId: string): Promise<number | undefined> =>
       (await sql.get<{ seq: number }>('SELECT seq FROM telemetry_seq_floor WHERE device_id = @deviceId', { deviceId }))?.seq,

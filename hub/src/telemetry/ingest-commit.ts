@@ -70,6 +70,11 @@ export function createIngestCommit(ctx: HubContext, options: IngestCommitOptions
       // records of a flush go in set-based; a batch is new when its record went in now (not before, not by
       // another replica, not earlier in this flush)
       const tele = jobs.filter((j): j is Extract<Job, { kind: 'telemetry' }> => j.kind === 'telemetry');
+      await sql.lockForFlush(
+        jobs.map((j) => j.deviceId),
+        // JSON text, not NUL-joined: jsonb cannot hold \u0000
+        tele.flatMap((j) => j.batch.windows.map((w) => JSON.stringify([w.model, w.version, w.role, Math.floor(w.start / ROLLUP_MS) * ROLLUP_MS]))),
+      );
       await loadFloors(tele.map((j) => j.deviceId));
       const firsts = new Map<string, Extract<Job, { kind: 'telemetry' }>>();
       for (const j of tele) {
