@@ -8,11 +8,11 @@ import { join } from 'node:path';
 import mqtt from 'mqtt';
 import pg from 'pg';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { createAgent, type Agent } from '@edgefleet/agent';
+import type { Agent } from '@edgefleet/agent';
 import { topics } from '@edgefleet/protocol';
 import { startPostgres, type PostgresServer } from '../../scripts/sim/postgres.js';
 import { apiClient, tempDir, tinyModel, waitFor } from './helpers.js';
-import { MOSQUITTO, killHard, spawnHub, startMosquitto, type HubProcess, type MosquittoProcess } from './processes.js';
+import { MOSQUITTO, killHard, spawnHub, startBrokerAgents, startMosquitto, type HubProcess, type MosquittoProcess } from './processes.js';
 
 const HUB_PASSWORD = 'hub-secret-for-tests-only';
 const AGENTS = 6;
@@ -104,16 +104,7 @@ describe.skipIf(!existsSync(MOSQUITTO))('two hub replicas on one PostgreSQL data
       expect((await b.pushModel(tinyModel(1), { name: 'tiny', version: '2.0.0' })).status).toBe(201);
       expect((await b.post('/rollouts', { model: 'tiny', version: '1.0.0', targets: { all: true }, waves: [100], soak: '0s' })).status).toBe(201);
 
-      for (const [i, config] of configs.entries()) {
-        const agent = createAgent(config, {
-          dataDir: join(own, `agent-${i}`),
-          api: false,
-          reconnect: { initialMs: 50, maxMs: 500 },
-          core: { retry: { baseMs: 100, maxMs: 1000 }, telemetryConfirmTimeoutMs: 5000 },
-        });
-        agents.push(agent);
-        await agent.start();
-      }
+      await startBrokerAgents(configs, own, agents);
       for (const agent of agents) await agent.core.waitFor(() => agent.core.slots().tiny?.active?.version === '1.0.0', 60_000);
 
       // the devices keep inferring and reporting (the wave's gates judge their telemetry), whichever replica takes it

@@ -7,11 +7,11 @@ import { cpSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createAgent, type Agent } from '@edgefleet/agent';
+import type { Agent } from '@edgefleet/agent';
 import { startHub, type Hub } from '@edgefleet/hub';
 import { topics } from '@edgefleet/protocol';
 import { apiClient, connectDevice, endClient, tempDir, tinyModel, waitFor } from './helpers.js';
-import { MOSQUITTO, killHard, spawnHub, startMosquitto, type HubProcess, type MosquittoProcess } from './processes.js';
+import { MOSQUITTO, killHard, spawnHub, startBrokerAgents, startMosquitto, type HubProcess, type MosquittoProcess } from './processes.js';
 
 const HUB_PASSWORD = 'hub-secret-for-tests-only';
 const REPLICAS = ['a', 'b'] as const;
@@ -101,16 +101,7 @@ describe.skipIf(!existsSync(MOSQUITTO))('two hub replicas on one Mosquitto (MQTT
 
     // the agents install through artifact requests either replica serves, infer, and send telemetry
     let inferences = 0;
-    for (const [i, config] of configs.entries()) {
-      const agent = createAgent(config, {
-        dataDir: join(dir.path, `agent-${i}`),
-        api: false,
-        reconnect: { initialMs: 50, maxMs: 500 },
-        core: { retry: { baseMs: 100, maxMs: 1000 }, telemetryConfirmTimeoutMs: 5000 },
-      });
-      agents.push(agent);
-      await agent.start();
-    }
+    await startBrokerAgents(configs, dir.path, agents);
     for (const agent of agents) await agent.core.waitFor(() => agent.core.slots().tiny?.active?.version === '1.0.0', 60_000);
     for (let round = 0; round < ROUNDS; round++) {
       for (const agent of agents) {

@@ -6,6 +6,7 @@ import net from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { createAgent, type Agent } from '@edgefleet/agent';
 import { mosquittoPasswordHash } from '@edgefleet/hub';
 import { waitFor } from './helpers.js';
 
@@ -142,4 +143,21 @@ export async function startMosquitto(dir: string, hubPassword: string, extra: st
       }
     },
   };
+}
+
+/**
+ * Agents for these configs behind a `--broker` hub (quick reconnects and retries; telemetry kept until the hub
+ * confirms it), started one by one into `into` (so a caller's cleanup stops those that started).
+ */
+export async function startBrokerAgents(configs: readonly unknown[], dir: string, into: Agent[]): Promise<void> {
+  for (const [i, config] of configs.entries()) {
+    const agent = createAgent(config, {
+      dataDir: join(dir, `agent-${i}`),
+      api: false,
+      reconnect: { initialMs: 50, maxMs: 500 },
+      core: { retry: { baseMs: 100, maxMs: 1000 }, telemetryConfirmTimeoutMs: 5000 },
+    });
+    into.push(agent);
+    await agent.start();
+  }
 }
