@@ -241,7 +241,8 @@ export async function startHub(options: HubOptions): Promise<Hub> {
     // design §4 telemetry: behind an external broker a device's PUBACK comes from the broker, not from a
     // commit here, so devices keep batches until confirmed; the embedded broker acknowledges only committed ones
     const telemetrySettings = options.broker ? { ...options.telemetry, confirm: true } : options.telemetry;
-    const desiredStates = createDesiredStates(ctx, telemetrySettings ? { telemetry: telemetrySettings } : {});
+    const desiredStates = createDesiredStates(ctx, { leading: leadership.leading, ...(telemetrySettings ? { telemetry: telemetrySettings } : {}) });
+    cleanups.push(() => desiredStates.close());
     const confirmer = options.broker ? createTelemetryConfirmer(ctx) : null;
     const eventLog = createEventLog(store, options.eventsPerDevice !== undefined ? { maxPerDevice: options.eventsPerDevice } : {});
     const ingest = createIngest(ctx, {
@@ -305,9 +306,8 @@ export async function startHub(options: HubOptions): Promise<Hub> {
         rejectMetric('artifact-get', 'INTERNAL');
       });
     });
-    // an embedded broker keeps retained messages in memory only: restore every device's desired state
-    if (!options.broker) await desiredStates.republishAll();
-    else await desiredStates.republishRollouts(); // retained on the broker already, except a send cut short by a crash
+    // an embedded broker keeps retained messages in memory only; an external one has all but what a crash cut short
+    await (options.broker ? desiredStates.drain() : desiredStates.republishAll());
     // A restarted external broker may have lost the retained keyring and desired states, or restored older
     // ones: publish the current ones again (same sequences: harmless).
     bus.onReconnect?.(() => {
@@ -362,7 +362,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
     await runUpkeep(); // retention applies before the hub serves: nothing past it is read at start
     const alarms = options.alarms === false ? null : createAlarms(ctx, notifier, options.alarms, leadership.leading);
     cleanups.push(() => alarms?.close());
-    onElected = () => void Promise.all([rollouts.tick(), runUpkeep(), alarms?.check()]).catch((err: unknown) => log(`on election: ${String(err)}`));
+    onElected = () => void Promise.all([desiredStates.drain(), rollouts.tick(), runUpkeep(), alarms?.check()]).catch((err: unknown) => log(`on election: ${String(err)}`));
     if (leadership.leading()) onElected(); // elected before the work existed
 
     const urls: Hub['urls'] = { http: httpUrl, ...(brokerUrls.mqtt ? { mqtt: brokerUrls.mqtt } : {}), ...(brokerUrls.ws ? { ws: brokerUrls.ws } : {}) };
@@ -383,7 +383,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
         closing ??= (async () => {
           clearInterval(refresh);
           await rollouts.close().catch(() => undefined); // no engine step publishes into a closing broker
-          await desiredStates.idle().catch(() => undefined);
+          await desiredStates.close().catch(() => undefined);
           // stop the broker (or leave the external one) first, so nothing arrives after the last
           // ingest flush; cleanup then flushes ingest, closes HTTP, artifacts and the database
           await closeBus().catch((err: unknown) => log(`closing broker: ${String(err)}`));

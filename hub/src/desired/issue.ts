@@ -8,7 +8,8 @@ import { randomBytes } from 'node:crypto';
 import { DesiredState, EdgefleetError, Envelope, LIMITS, TelemetrySettings, topics } from '@edgefleet/protocol';
 import type { HubContext } from '../context.js';
 import type { DeviceRow, RolloutRow } from '../store/db.js';
-import { assignmentsFor, deviceMatches, type EngineSends } from './assignments.js';
+import { assignmentsFor, deviceMatches } from './assignments.js';
+import { createDesiredOutbox } from './outbox.js';
 import { rolloutTargets, type RolloutRequest } from './request.js';
 
 const DAY_MS = 86_400_000;
@@ -40,14 +41,13 @@ export interface DesiredStates {
   recompute(deviceId: string): Promise<void>;
   /** Device removed: clear its retained desired state. */
   removed(deviceId: string): Promise<void>;
-  /** Publish every stored desired state again (an embedded broker starts with no retained messages). */
+  /** Publish every stored desired state again (an embedded broker starts with no retained messages); the leader's. */
   republishAll(): Promise<void>;
   /**
-   * Publish again the stored desired states of devices that live gated rollouts sent something: with an
-   * external broker, a hub that crashed between committing a wave and publishing it completes the send
-   * on restart (same sequence: harmless to a device that already has it).
+   * Publish the stored desired states not yet published (the outbox, design §8), if this replica leads: after
+   * a crash between a commit and its publish, on election, or after another replica stored some.
    */
-  republishRollouts(): Promise<void>;
+  drain(): Promise<void>;
   /** Re-sign desired states past half their lifetime. */
   refreshExpiring(): Promise<number>;
   /**
@@ -58,19 +58,20 @@ export interface DesiredStates {
   mayFetch(deviceId: string, sha256: string): Promise<boolean>;
   /** Resolves when every publish started so far is done. */
   idle(): Promise<void>;
+  /** Stops the outbox's poll, after its current pass. */
+  close(): Promise<void>;
   /**
    * Gated rollouts (design §7): in ONE transaction run `write` (the engine's new state, audit rows), then
-   * sign and store a desired state for each of `deviceIds` whose assignments changed; publish only after
-   * the commit. A crash before the commit sends nothing; after it, the stored states are re-published
-   * (same sequence, harmless) and the engine never sends them again.
+   * sign and store a desired state for each of `deviceIds` whose assignments changed; the outbox publishes
+   * them after the commit. A crash before the commit sends nothing; after it, the outbox still holds them
+   * and the engine never sends them again.
    */
   commit(write: () => Promise<void>, deviceIds: readonly string[]): Promise<void>;
 }
 
-/** A desired state signed and stored, to publish after its transaction commits. */
+/** A desired state signed and stored, for the outbox to publish after its transaction commits. */
 interface Issued {
   deviceId: string;
-  envelope: string;
   sequence: number;
 }
 
@@ -80,6 +81,10 @@ export interface DesiredStatesOptions {
    * defaults (60 s windows) when unset. Short windows let rollout gates judge short soaks precisely.
    */
   telemetry?: Partial<TelemetrySettings>;
+  /** Whether this replica publishes the outbox (design §8: the leader; always, on SQLite). */
+  leading?: () => boolean;
+  /** The outbox's poll for states other replicas stored (see outbox.ts). */
+  outboxPollMs?: number;
 }
 
 export function createDesiredStates(ctx: HubContext, options: DesiredStatesOptions = {}): DesiredStates {
@@ -98,9 +103,15 @@ export function createDesiredStates(ctx: HubContext, options: DesiredStatesOptio
     if (published.size > 200_000) published.clear();
     published.set(deviceId, sequence);
     const p = ctx.bus.publish(topics.desired(deviceId), envelope, { qos: 1, retain: true });
+    ctx.metrics.inc('edgefleet_desired_states_sent_total');
     pending = Promise.all([pending, p.catch((err) => ctx.log(`publish desired ${deviceId}: ${String(err)}`))]);
     return p;
   };
+  const outbox = createDesiredOutbox(ctx, {
+    leading: () => leading(),
+    publish: publishDesired,
+    ...(options.outboxPollMs !== undefined ? { pollMs: options.outboxPollMs } : {}),
+  });
 
   const view = async (r: RolloutRow, devices?: DeviceRow[]): Promise<RolloutView> => ({
     id: r.id,
@@ -154,14 +165,12 @@ export function createDesiredStates(ctx: HubContext, options: DesiredStatesOptio
     });
     artifactCache.set(device.id, new Set(artifacts));
     ctx.metrics.inc('edgefleet_desired_states_published_total');
-    return { deviceId: device.id, envelope, sequence: desired.sequence };
+    return { deviceId: device.id, sequence: desired.sequence };
   };
 
-  const publishAll = (issued: readonly Issued[]) => Promise.all(issued.map((i) => publishDesired(i.deviceId, i.envelope, i.sequence)));
-
   /**
-   * Issue in transactions of BATCH devices, publish after each commit (never publish a sequence that was
-   * not persisted), and yield between batches so a rollout to thousands of devices does not stall the broker.
+   * Issue in transactions of BATCH devices, the outbox publishing after each commit (never a sequence that
+   * was not persisted), and yield between batches so a rollout to thousands of devices does not stall the broker.
    */
   const BATCH = 250;
   const recomputeMany = async (devices: DeviceRow[], force = false): Promise<void> => {
@@ -176,8 +185,20 @@ export function createDesiredStates(ctx: HubContext, options: DesiredStatesOptio
         }
         return res;
       });
-      await publishAll(out);
+      if (out.length) await outbox.drain();
     }
+  };
+
+  // the leader's: a follower's copy could overtake a newer state. A follower asked (its broker lost the
+  // retained states) owes it, and pays when elected.
+  const leading = options.leading ?? (() => true);
+  let republishOwed = false;
+  const republishAll = async (): Promise<void> => {
+    republishOwed = !leading();
+    if (republishOwed) return;
+    await outbox.exclusive(async () => {
+      await Promise.all((await store.listDesired()).map((d) => publishDesired(d.deviceId, d.envelope, d.sequence)));
+    });
   };
 
   const must = async (id: string): Promise<RolloutRow> => {
@@ -254,16 +275,10 @@ export function createDesiredStates(ctx: HubContext, options: DesiredStatesOptio
         ),
       );
     },
-    async republishRollouts() {
-      const ids = new Set<string>();
-      for (const r of await store.listRollouts()) {
-        if (!r.state || !['running', 'soaking', 'paused'].includes(r.status)) continue;
-        for (const id of Object.keys((r.state as EngineSends).devices)) ids.add(id);
-      }
-      await Promise.all((await store.listDesired()).filter((d) => ids.has(d.deviceId)).map((d) => publishDesired(d.deviceId, d.envelope, d.sequence)));
-    },
-    async republishAll() {
-      await Promise.all((await store.listDesired()).map((d) => publishDesired(d.deviceId, d.envelope, d.sequence)));
+    republishAll,
+    drain: async () => {
+      if (republishOwed) await republishAll();
+      await outbox.drain();
     },
     async refreshExpiring() {
       const cutoff = ctx.now().getTime() + DESIRED_LIFETIME_MS / 2;
@@ -280,8 +295,10 @@ export function createDesiredStates(ctx: HubContext, options: DesiredStatesOptio
       return set.has(sha256);
     },
     async idle() {
+      await outbox.exclusive(async () => undefined);
       await pending;
     },
+    close: () => outbox.close(),
     async commit(write, deviceIds) {
       const out = await store.transaction(async () => {
         await write();
@@ -294,10 +311,7 @@ export function createDesiredStates(ctx: HubContext, options: DesiredStatesOptio
         }
         return res;
       });
-      for (let i = 0; i < out.length; i += BATCH) {
-        if (i > 0) await new Promise((r) => setImmediate(r));
-        await publishAll(out.slice(i, i + BATCH));
-      }
+      if (out.length) await outbox.drain();
     },
   };
 }

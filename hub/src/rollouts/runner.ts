@@ -270,12 +270,24 @@ export function createRolloutRunner(ctx: HubContext, desiredStates: DesiredState
     }
   };
 
-  /** A new rollout of the same model (and role) supersedes the running one, explicitly and audited. */
+  /**
+   * A new rollout of the same model (and role) supersedes the running one, explicitly and audited. Another
+   * replica may move that rollout meanwhile (its tick, or a rollout started there superseding it too): read it
+   * again and supersede what it is now, if it still runs. Only older rollouts: one started at the same time on
+   * another replica is newer (its `seq`), and it supersedes this one.
+   */
   const supersedeRunning = async (model: string, role: 'active' | 'shadow', byId: string, actor: string): Promise<void> => {
-    for (const r of await store.listRollouts()) {
-      if (r.id === byId || r.model !== model || r.role !== role || !r.state || !LIVE.has(r.status)) continue;
-      const res = supersede(r.spec as RolloutSpec, r.state as RolloutState, byId, ctx.now().getTime());
-      await execute(r, res, actor);
+    const by = await mustRow(byId);
+    for (const listed of await store.listRollouts()) {
+      if (listed.seq >= by.seq || listed.model !== model || listed.role !== role) continue;
+      for (let r: RolloutRow | undefined = listed, attempt = 0; r?.state && LIVE.has(r.status); r = await store.getRollout(r.id), attempt++) {
+        try {
+          await execute(r, supersede(r.spec as RolloutSpec, r.state as RolloutState, byId, ctx.now().getTime()), actor);
+          break;
+        } catch (err) {
+          if (!(err instanceof EdgefleetError && err.code === 'CONFLICT') || attempt >= 10) throw err;
+        }
+      }
     }
   };
 

@@ -200,7 +200,7 @@ export function createStore(sql: SqlDatabase) {
       return r ? desiredFromRow(r) : undefined;
     },
     listDesired: async (): Promise<DesiredRow[]> => (await sql.all<RawDesired>('SELECT * FROM desired_states ORDER BY device_id')).map(desiredFromRow),
-    putDesired: (d: DesiredRow) =>
+    putDesired: (d: Omit<DesiredRow, 'published'>) =>
       sql.run(
         `INSERT INTO desired_states (device_id, sequence, envelope, artifacts, fingerprint, issued_at, expires_at)
          VALUES (@deviceId, @sequence, @envelope, @artifacts, @fingerprint, @issuedAt, @expiresAt)
@@ -209,6 +209,24 @@ export function createStore(sql: SqlDatabase) {
            expires_at = excluded.expires_at`,
         { ...d, artifacts: JSON.stringify(d.artifacts) },
       ),
+
+    // the outbox (design §8): stored states not yet published, a bounded batch; and what was published
+    unpublishedDesired: async (limit: number): Promise<DesiredRow[]> =>
+      (await sql.all<RawDesired>('SELECT * FROM desired_states WHERE published < sequence ORDER BY device_id LIMIT @limit', { limit })).map(desiredFromRow),
+    /**
+     * Records each device's published sequence (never lowers it); returns the devices whose record was already
+     * past the sequence given: another replica published a newer state meanwhile, which this publish may have
+     * overwritten on the broker.
+     */
+    markDesiredPublished: (sent: ReadonlyArray<{ deviceId: string; sequence: number }>): Promise<string[]> =>
+      sql.transaction(async () => {
+        const overtaken: string[] = [];
+        for (const { deviceId, sequence } of sent) {
+          const n = await sql.run('UPDATE desired_states SET published = @sequence WHERE device_id = @deviceId AND published < @sequence', { deviceId, sequence });
+          if (n === 0 && (await sql.get('SELECT 1 AS x FROM desired_states WHERE device_id = @deviceId AND published > @sequence', { deviceId, sequence }))) overtaken.push(deviceId);
+        }
+        return overtaken;
+      }),
 
     // ---- models ----
     getModelVersion: async (model: string, version: string) =>

@@ -191,6 +191,11 @@ export const PG_MIGRATIONS: readonly string[] = [
   CREATE INDEX enrolment_codes_device ON enrolment_codes (device_id);
   CREATE INDEX enrolment_codes_expiry ON enrolment_codes (expires_at);
   `,
+  // 6: the desired-state outbox: the sequence last published per device
+  `
+  ALTER TABLE desired_states ADD COLUMN published BIGINT NOT NULL DEFAULT 0;
+  CREATE INDEX desired_states_unpublished ON desired_states (device_id) WHERE published < sequence;
+  `,
 ];
 
 /**

@@ -191,4 +191,11 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX enrolment_codes_device ON enrolment_codes (device_id);
   CREATE INDEX enrolment_codes_expiry ON enrolment_codes (expires_at);
   `,
+  // 6: the desired-state outbox (design §8): per device, the sequence last published. Any replica stores a
+  // desired state; the leader publishes those ahead of it, in order, and records it. Rows stored before this
+  // migration start at 0: published once more on the first start (same sequence, harmless to a device).
+  `
+  ALTER TABLE desired_states ADD COLUMN published INTEGER NOT NULL DEFAULT 0;
+  CREATE INDEX desired_states_unpublished ON desired_states (device_id) WHERE published < sequence;
+  `,
 ];

@@ -53,6 +53,8 @@ export interface DesiredRow {
   fingerprint: string;
   issuedAt: string;
   expiresAt: string;
+  /** The sequence last published for this device (the outbox, design §8); `sequence` is ahead of it until then. */
+  published?: number;
 }
 
 export interface TokenRow {
@@ -141,6 +143,7 @@ export interface RawDesired {
   fingerprint: string;
   issued_at: string;
   expires_at: string;
+  published: number;
 }
 
 export const desiredFromRow = (r: RawDesired): DesiredRow => ({
@@ -151,4 +154,5 @@ export const desiredFromRow = (r: RawDesired): DesiredRow => ({
   fingerprint: r.fingerprint,
   issuedAt: r.issued_at,
   expiresAt: r.expires_at,
+  published: r.published,
 });

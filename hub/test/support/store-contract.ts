@@ -157,6 +157,24 @@ export function storeContract(name: string, openPair: OpenPair): void {
       expect(await a.deviceStatusCounts()).toEqual([{ status: 'offline', n: 1 }]);
     });
 
+    it('holds stored desired states in the outbox until their sequence is recorded published, never lowering it', async () => {
+      await a.insertDevice(device('dev-1'));
+      await a.insertDevice(device('dev-2'));
+      const put = (id: string, sequence: number) => a.putDesired({ deviceId: id, sequence, envelope: `{"s":${sequence}}`, artifacts: [], fingerprint: 'f', issuedAt: AT, expiresAt: AT });
+      await put('dev-1', 1);
+      await put('dev-2', 1);
+      expect((await b.unpublishedDesired(10)).map((d) => [d.deviceId, d.sequence, d.published])).toEqual([['dev-1', 1, 0], ['dev-2', 1, 0]]);
+      expect((await b.unpublishedDesired(1)).map((d) => d.deviceId)).toEqual(['dev-1']);
+      expect(await b.markDesiredPublished([{ deviceId: 'dev-1', sequence: 1 }])).toEqual([]);
+      await put('dev-1', 2); // a newer state keeps the published record: the outbox has it again
+      expect((await a.unpublishedDesired(10)).map((d) => [d.deviceId, d.sequence, d.published])).toEqual([['dev-1', 2, 1], ['dev-2', 1, 0]]);
+      expect(await a.markDesiredPublished([{ deviceId: 'dev-1', sequence: 2 }, { deviceId: 'dev-2', sequence: 1 }])).toEqual([]);
+      expect(await b.unpublishedDesired(10)).toEqual([]);
+      // a late publish of an older sequence does not lower the record, and says it was overtaken
+      expect(await b.markDesiredPublished([{ deviceId: 'dev-1', sequence: 1 }, { deviceId: 'dev-2', sequence: 1 }, { deviceId: 'gone', sequence: 1 }])).toEqual(['dev-1']);
+      expect((await a.getDesired('dev-1'))?.published).toBe(2);
+    });
+
     it('keeps a device’s newest events, prunes old ones, and logs webhook deliveries in order', async () => {
       for (let i = 0; i < 6; i++) {
         await a.insertEvent({ deviceId: 'dev-1', type: 'info', model: null, version: null, code: null, message: `m${i}`, at: AT, receivedAt: i });
