@@ -5,6 +5,7 @@ import { fromBase64, verifyKeyring } from '@edgefleet/protocol';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { parse as parseYaml } from 'yaml';
 import type { Hub } from '@edgefleet/hub';
 import { startTestHub, tempDir, tinyModel } from './helpers.js';
 
@@ -221,6 +222,45 @@ describe('edgefleet CLI', () => {
     for (const args of [['devices', 'ls'], ['model', 'ls'], ['rollout', 'show'], ['fleet', 'health'], ['webhook', 'deliveries'], ['audit', 'verify']]) {
       expect((await run([...args, '--help'], env)).stdout, args.join(' ')).toMatch(/--json +print the API response as JSON/);
     }
+  });
+
+  it('answers --version, -o yaml, devices ls filters, device show as text, and rollout show --watch until the rollout ends', async () => {
+    const version = (JSON.parse(readFileSync(fileURLToPath(new URL('../package.json', import.meta.url)), 'utf8')) as { version: string }).version;
+    for (const flag of ['--version', '-V']) expect((await run([flag], env)).stdout).toBe(`edgefleet ${version}\n`);
+
+    for (const [id, site] of [['dev-f1', 'north'], ['dev-f2', 'south'], ['dev-f3', 'north']] as const) {
+      expect((await run(['device', 'add', id, '--tag', `site=${site}`], env)).code).toBe(0);
+    }
+    // -o yaml is the API's own answer as YAML
+    const yamlLs = await run(['devices', 'ls', '-o', 'yaml'], env);
+    expect(yamlLs.code, yamlLs.stderr).toBe(0);
+    expect(parseYaml(yamlLs.stdout)).toEqual(await api('/devices'));
+    expect((await run(['devices', 'ls', '-o', 'xml'], env)).code).toBe(2);
+    expect((await run(['devices', 'ls', '--json', '-o', 'yaml'], env)).code).toBe(2);
+
+    // filters go to the API's device query
+    const north = await run(['devices', 'ls', '--tag', 'site=north'], env);
+    expect(north.code, north.stderr).toBe(0);
+    expect(north.stdout.split('\n').slice(1).filter(Boolean).map((l) => l.split(/\s+/)[0])).toEqual(['dev-f1', 'dev-f3']);
+    const filtered = (await asJson(['devices', 'ls', '--tag', 'site=north', '--status', 'offline', '--limit', '1'])) as { devices: Array<{ id: string }>; total: number };
+    expect([filtered.devices.map((d) => d.id), filtered.total]).toEqual([['dev-f1'], 2]);
+    expect((await asJson(['devices', 'ls', '--tag', 'site=north', '--status', 'online'])).devices).toEqual([]);
+    expect((await run(['devices', 'ls', '--status', 'away'], env)).code).toBe(2);
+    expect((await run(['devices', 'ls', '--silent', 'soon'], env)).code).toBe(2);
+
+    // device show reads as text without --json
+    const show = await run(['device', 'show', 'dev-f2'], env);
+    expect(show.code, show.stderr).toBe(0);
+    expect(show.stdout).toMatch(/^device dev-f2\n {2}status +offline, last seen -\n {2}tags +site=south\n/);
+
+    // --watch on a rollout that is over prints it once and exits 0 for completed
+    const started = await run(['rollout', 'start', 'tiny@1.0.0', '--device', 'dev-f2', '--waves', '100', '--soak', '0', '--json'], env);
+    expect(started.code, started.stderr).toBe(0);
+    const id = (JSON.parse(started.stdout) as { rollout: { id: string } }).rollout.id;
+    const watched = await run(['rollout', 'show', id, '--watch', '--interval', '200ms'], env);
+    expect([watched.code, watched.stdout.match(/^rollout /gm)?.length]).toEqual([0, 1]);
+    expect(watched.stdout).toMatch(/created +\d+s ago \(20\d\d-/);
+    expect((await run(['rollout', 'show', id, '--interval', '1s'], env)).code).toBe(2);
   });
 
   it('prints the API’s answer with --json when removing a device or a webhook', async () => {

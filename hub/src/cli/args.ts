@@ -10,6 +10,7 @@ import { EdgefleetError } from '@edgefleet/protocol';
 export const OPTIONS = {
   help: { type: 'boolean', short: 'h' },
   json: { type: 'boolean' },
+  output: { type: 'string', short: 'o' },
   hub: { type: 'string' },
   token: { type: 'string' },
   data: { type: 'string' },
@@ -59,6 +60,11 @@ export const OPTIONS = {
   event: { type: 'string' },
   limit: { type: 'string' },
   ttl: { type: 'string' },
+  state: { type: 'string' },
+  status: { type: 'string' },
+  silent: { type: 'string' },
+  watch: { type: 'boolean', short: 'w' },
+  interval: { type: 'string' },
 } as const;
 
 export type OptionName = keyof typeof OPTIONS;
@@ -67,7 +73,8 @@ export type Values = ReturnType<typeof parseAll>['values'];
 
 /** Value placeholder and one line of help per option. */
 const OPTION_HELP: Partial<Record<OptionName, [string, string]>> = {
-  json: ['', 'print the API response as JSON'],
+  json: ['', 'print the API response as JSON (= -o json)'],
+  output: ['json|yaml', 'print the API response as JSON or YAML (-o)'],
   hub: ['URL', 'hub address (EDGEFLEET_HUB, default http://127.0.0.1:8080)'],
   token: ['T', 'API token (EDGEFLEET_TOKEN, else <data>/admin-token)'],
   data: ['DIR', 'data dir (default ./edgefleet-data)'],
@@ -116,6 +123,11 @@ const OPTION_HELP: Partial<Record<OptionName, [string, string]>> = {
   event: ['E', 'only this event'],
   limit: ['N', 'at most N rows'],
   ttl: ['15m', 'how long the code stays valid (1m to 24h)'],
+  state: ['S', 'only devices with a model in this state (active, installing, failed, …)'],
+  status: ['online|offline', 'only devices with this connection status'],
+  silent: ['30m', 'only devices offline and silent for at least this long'],
+  watch: ['', 'print it again every --interval until it ends (-w)'],
+  interval: ['2s', 'how often --watch asks (default 2s)'],
 };
 
 export interface Positional {
@@ -135,7 +147,7 @@ export interface CommandSpec {
   required?: readonly OptionName[];
   /** Options parsed but left out of help (test knobs). */
   hidden?: readonly OptionName[];
-  /** A client of the hub's HTTP API: takes --hub, --token, --data and --json. */
+  /** A client of the hub's HTTP API: takes --hub, --token, --data, --json and -o json|yaml. */
   client?: boolean;
   /** The values a string option may take; anything else is refused before anything is sent. */
   choices?: Partial<Record<OptionName, readonly string[]>>;
@@ -148,7 +160,7 @@ export interface CommandSpec {
   run(pos: string[], v: Values): Promise<void>;
 }
 
-const CLIENT: readonly OptionName[] = ['hub', 'token', 'data', 'json'];
+const CLIENT: readonly OptionName[] = ['hub', 'token', 'data', 'json', 'output'];
 
 export const usageError = (message: string) => new EdgefleetError('BAD_INPUT', message);
 
@@ -223,7 +235,7 @@ export function parseCommand(spec: CommandSpec, argv: readonly string[], wordCou
       throw usageError(`${name}: ${p.name} must be one of ${p.choices.join(', ')}, got ${JSON.stringify(value)}`);
     }
   });
-  for (const [o, choices] of Object.entries(spec.choices ?? {})) {
+  for (const [o, choices] of Object.entries({ ...(spec.client ? { output: ['json', 'yaml'] } : {}), ...spec.choices })) {
     const val = v[o as OptionName];
     if (typeof val === 'string' && !choices.includes(val)) throw usageError(`${name}: --${o} must be one of ${choices.join(', ')}, got ${JSON.stringify(val)}`);
   }

@@ -23,8 +23,38 @@ const id = (pos: string[]) => encodeURIComponent(pos[0]!);
 /** The actions the CLI sends to POST /devices/:id/commands; one the API's schema drops fails to compile. */
 const ACTIONS = ['rollback', 'flush-telemetry', 'resync'] as const satisfies ReadonlyArray<CommandRequest['action']>;
 
+/** `devices ls` filters as the API's query (`GET /devices?limit=…`, http/device-query.ts); null when none is given. */
+function deviceQuery(v: Values): URLSearchParams | null {
+  const q = new URLSearchParams();
+  for (const [k, val] of Object.entries(parseTags(v.tag))) q.append('tag', `${k}=${val}`);
+  if (v.model) q.set('model', v.model);
+  if (v.version) q.set('version', v.version);
+  if (v.state) q.set('state', v.state);
+  if (v.status) q.set('online', String(v.status === 'online'));
+  if (v.silent) q.set('silentMinutes', String(parseDuration(v.silent, { unitRequired: true })! / 60_000));
+  return [...q.keys()].length ? q : null;
+}
+
+/** Every device the filter matches, page by page (the API answers at most 500 per page). */
+async function filteredDevices(v: Values, q: URLSearchParams): Promise<DeviceList & { total: number }> {
+  const client = createClient(v);
+  const limit = v.limit ? Number(v.limit) : Infinity;
+  const devices: DeviceList['devices'] = [];
+  let total = 0;
+  do {
+    q.set('limit', String(Math.min(500, limit - devices.length)));
+    q.set('offset', String(devices.length));
+    const page = await client.request<DeviceList & { total: number }>('GET', `/devices?${q}`);
+    devices.push(...page.devices);
+    total = page.total;
+    if (page.devices.length === 0) break;
+  } while (devices.length < Math.min(total, limit));
+  return { devices, total };
+}
+
 async function devicesLs(v: Values): Promise<void> {
-  const res = await createClient(v).request<DeviceList>('GET', '/devices');
+  const q = deviceQuery(v);
+  const res = q || v.limit ? await filteredDevices(v, q ?? new URLSearchParams()) : await createClient(v).request<DeviceList>('GET', '/devices');
   if (v.json) return json(res);
   const rows = [['ID', 'STATUS', 'LAST SEEN', 'SEQ', 'MODELS', 'TAGS']];
   for (const d of res.devices) {
@@ -37,6 +67,26 @@ async function devicesLs(v: Values): Promise<void> {
     rows.push([d.id, d.status, ago(d.lastSeen), String(d.desiredSequence ?? '-'), models || '-', tags || '-']);
   }
   out(table(rows));
+  if ('total' in res && typeof res.total === 'number' && res.total > res.devices.length) out(`(${res.devices.length} of ${res.total} matching devices; --limit N shows more)\n`);
+}
+
+/** `device show` as text: who it is, what it runs, what it said last. */
+function deviceText(res: DeviceDetail): string {
+  const d = res.device;
+  const tags = Object.entries(d.tags).map(([k, val]) => `${k}=${val}`).join(', ') || '-';
+  let s = `device ${d.id}\n  status   ${d.status}, last seen ${ago(d.lastSeen)}\n  tags     ${tags}\n  desired  sequence ${d.desiredSequence ?? '-'}\n`;
+  const models = Object.entries(d.reported?.models ?? {});
+  if (models.length) {
+    const rows = [['MODEL', 'STATE', 'ACTIVE', 'SHADOW', 'ERROR']];
+    for (const [m, st] of models) rows.push([m, st.state, st.active?.version ?? '-', st.shadow?.version ?? '-', st.error ? `${st.error.code}: ${st.error.message}` : '']);
+    s += `\n${table(rows)}`;
+  } else s += '  models   none reported\n';
+  if (res.events.length) {
+    const rows = [['WHEN', 'TYPE', 'MODEL', 'MESSAGE']];
+    for (const e of res.events.slice(0, 20)) rows.push([ago(e.at), e.type, e.model ? `${e.model}@${e.version ?? '-'}` : '-', e.message]);
+    s += `\nrecent events\n${table(rows)}`;
+  }
+  return s;
 }
 
 export const DEVICE_COMMANDS: CommandSpec[] = [
@@ -108,11 +158,13 @@ export const DEVICE_COMMANDS: CommandSpec[] = [
   },
   {
     words: ['device', 'show'],
-    summary: 'A device, its reported state and recent events (JSON).',
+    summary: 'A device: status, tags, the models it reports, recent events.',
     positionals: [{ name: 'ID' }],
     client: true,
-    notes: 'Prints the API response as JSON with or without --json.',
-    run: async (pos, v) => json(await createClient(v).request<DeviceDetail>('GET', `/devices/${id(pos)}`)),
+    run: async (pos, v) => {
+      const res = await createClient(v).request<DeviceDetail>('GET', `/devices/${id(pos)}`);
+      return v.json ? json(res) : out(deviceText(res));
+    },
   },
   {
     words: ['device', 'command'],
@@ -133,8 +185,16 @@ export const DEVICE_COMMANDS: CommandSpec[] = [
   {
     words: ['devices', 'ls'],
     aliases: [['devices'], ['devices', 'list'], ['device', 'ls'], ['device', 'list']],
-    summary: 'List devices: status, last seen, desired sequence, models, tags.',
+    summary: 'List devices: status, last seen, desired sequence, models, tags; filtered by tag, model, version, state, status.',
+    options: ['tag', 'model', 'version', 'state', 'status', 'silent', 'limit'],
+    values: { tag: 'k=v', version: 'V' },
+    choices: { status: ['online', 'offline'] },
     client: true,
+    check: (v) => {
+      parseTags(v.tag);
+      if (v.silent !== undefined && parseDuration(v.silent, { unitRequired: true }) === null) throw usageError(`--silent must be a duration like 30m or 2h, got ${JSON.stringify(v.silent)}`);
+      if (v.limit !== undefined && !/^[1-9]\d{0,6}$/.test(v.limit)) throw usageError(`--limit must be a positive whole number, got ${JSON.stringify(v.limit)}`);
+    },
     run: (_pos, v) => devicesLs(v),
   },
 ];

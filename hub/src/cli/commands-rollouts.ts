@@ -1,10 +1,35 @@
 // Rollout commands (design §7): start gated waves, ls, show, pause, resume, abort, promote.
 
+import { parseDuration } from '@edgefleet/protocol';
 import type { RolloutAnswer, RolloutList, RolloutRequest } from './api.js';
 import { usageError, type CommandSpec, type Values } from './args.js';
 import { createClient } from './client.js';
 import { parseTags } from './commands-devices.js';
 import { dur, json, out, rolloutText, table } from './format.js';
+
+/** Where a watched rollout stops: it will not move again without an operator. */
+const WATCH_ENDS = new Set(['completed', 'paused', 'rolled-back', 'aborted', 'superseded']);
+
+async function rolloutShow(id: string, v: Values): Promise<void> {
+  const client = createClient(v);
+  const every = v.interval === undefined ? 2000 : parseDuration(v.interval, { unitRequired: true })!;
+  for (let first = true; ; first = false) {
+    const res = await client.request<RolloutAnswer>('GET', `/rollouts/${encodeURIComponent(id)}`);
+    if (v.json) json(res);
+    else {
+      // a terminal redraws in place; a pipe or log gets one report after another
+      if (v.watch && process.stdout.isTTY) out('\x1b[2J\x1b[H');
+      else if (!first) out('\n');
+      out(rolloutText(res.rollout));
+    }
+    if (!v.watch) return;
+    if (WATCH_ENDS.has(res.rollout.status)) {
+      if (res.rollout.status !== 'completed') process.exitCode = 1;
+      return;
+    }
+    await new Promise((r) => setTimeout(r, every));
+  }
+}
 
 /** `--gate maxP95RegressionPct=30` → { maxP95RegressionPct: 30 }; requireVerdict takes a comma list. */
 function parseGates(list: readonly string[]): NonNullable<RolloutRequest['gates']> {
@@ -114,11 +139,15 @@ export const ROLLOUT_COMMANDS: CommandSpec[] = [
     words: ['rollout', 'show'],
     summary: 'One rollout: waves, devices per state, every gate’s value against its limit, shadow comparison.',
     positionals: [{ name: 'ID' }],
+    options: ['watch', 'interval'],
     client: true,
-    run: async (pos, v) => {
-      const res = await createClient(v).request<RolloutAnswer>('GET', `/rollouts/${encodeURIComponent(pos[0]!)}`);
-      return v.json ? json(res) : out(rolloutText(res.rollout));
+    notes: 'With --watch it prints the rollout again every --interval until it ends: exit 0 when it completed, 1 when it was paused, rolled back, aborted or superseded.',
+    check: (v) => {
+      if (v.interval !== undefined && !v.watch) throw usageError('rollout show: --interval goes with --watch');
+      const ms = v.interval === undefined ? 2000 : parseDuration(v.interval, { unitRequired: true });
+      if (ms === null || ms < 200) throw usageError(`--interval must be a duration of at least 200ms like 2s, got ${JSON.stringify(v.interval)}`);
     },
+    run: (pos, v) => rolloutShow(pos[0]!, v),
   },
   ...(['pause', 'resume', 'abort', 'promote'] as const).map(
     (action): CommandSpec => ({

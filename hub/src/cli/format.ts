@@ -8,8 +8,8 @@ export function table(rows: string[][]): string {
   return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ')).join('\n') + '\n';
 }
 
-export function ago(iso: string | null | undefined): string {
-  if (!iso) return '-';
+export function ago(iso: string | number | null | undefined): string {
+  if (iso === null || iso === undefined || iso === '') return '-';
   const s = Math.max(0, Math.round((Date.now() - new Date(iso).getTime()) / 1000));
   if (s < 60) return `${s}s ago`;
   if (s < 3600) return `${Math.round(s / 60)}m ago`;
@@ -20,8 +20,24 @@ export function ago(iso: string | null | undefined): string {
 export const out = (s: string): void => {
   process.stdout.write(s);
 };
-export const json = (v: unknown): void => out(JSON.stringify(v, null, 2) + '\n');
+
+/** How `json()` prints an API answer: `--json` / `-o json`, or `-o yaml` (the same document as YAML). */
+let structured: 'json' | 'yaml' = 'json';
+let yamlText: ((v: unknown) => string) | undefined;
+export async function setOutput(format: 'json' | 'yaml'): Promise<void> {
+  structured = format;
+  if (format === 'yaml') yamlText ??= (await import('yaml')).stringify;
+}
+export const json = (v: unknown): void => out(structured === 'yaml' ? yamlText!(v) : JSON.stringify(v, null, 2) + '\n');
 export const fmt = (n: number | null | undefined, digits = 2) => (n === null || n === undefined ? '-' : n.toFixed(digits));
+
+/** A time span for people: 2m 05s, 1h 10m, 45s. */
+export function span(ms: number): string {
+  const s = Math.round(ms / 1000);
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m ${String(s % 60).padStart(2, '0')}s`;
+  return `${Math.floor(s / 3600)}h ${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
+}
 
 export function dur(ms: number): string {
   if (ms % 3_600_000 === 0 && ms > 0) return `${ms / 3_600_000}h`;
@@ -50,16 +66,20 @@ function gateTable(gates: RolloutDetail['gates']): string {
 /** `rollout show`: waves, devices per state, every gate's value against its limit, shadow comparison. */
 export function rolloutText(r: RolloutDetail): string {
   let s = `rollout ${r.id}\n  model    ${r.model}@${r.version} (${r.role})\n  status   ${r.status}${r.pausedReason ? ` — ${r.pausedReason}` : ''}${r.supersededBy ? ` by ${r.supersededBy}` : ''}\n`;
-  s += `  targets  ${JSON.stringify(r.targets)} (${r.devices} devices)\n  created  ${r.createdAt}\n`;
+  s += `  targets  ${JSON.stringify(r.targets)} (${r.devices} devices)\n  created  ${ago(r.createdAt)} (${r.createdAt})\n`;
   if (!r.plan) return s + '  plan     all at once\n';
   s += `  plan     waves ${r.plan.waves.join(', ')} %, soak ${dur(r.plan.soakMs)}, on fail ${r.plan.onFail}${r.plan.shadow ? ', shadow' : ''}, device timeout ${dur(r.plan.deviceTimeoutMs)}\n\n`;
   const rows = [['WAVE', 'PERCENT', 'OUTCOME', 'DEVICES', 'CONVERGED', 'PENDING', 'FAILED', 'SKIPPED', 'LEFT', 'STARTED']];
   for (const w of r.waves) {
     const c = w.counts;
-    rows.push([String(w.index + 1), `${w.percent}%`, w.outcome, String(w.devices), String(c.converged), String(c.pending), String(c.failed), String(c.skipped), String(c.left), w.startedAt]);
+    rows.push([String(w.index + 1), `${w.percent}%`, w.outcome, String(w.devices), String(c.converged), String(c.pending), String(c.failed), String(c.skipped), String(c.left), ago(w.startedAt)]);
   }
   s += r.waves.length ? table(rows) : '  no wave started yet\n';
   const current = r.waves[r.waves.length - 1];
+  if (r.status === 'soaking' && current?.doneAt) {
+    const left = new Date(current.doneAt).getTime() + r.plan.soakMs - Date.now();
+    s += `  wave ${current.index + 1} soaking: ${left > 0 ? `${span(left)} left of ${dur(r.plan.soakMs)}` : 'soak over, gates judged on the next tick'}\n`;
+  }
   if (current) {
     for (const k of ['failed', 'pending', 'skipped'] as const) {
       const ids = current.byOutcome[k];

@@ -6,6 +6,8 @@
 // May import: @edgefleet/protocol and the hub's face (../index.ts: its types, and startHub on demand);
 // trust/keys.ts on demand for `keys init`. No other room, never http/.
 
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { EdgefleetError } from '@edgefleet/protocol';
 import { commandHelp, commandWords, parseCommand, usageError, usageLine, type CommandSpec } from './args.js';
 import { LOCAL_COMMANDS } from './commands-local.js';
@@ -13,7 +15,13 @@ import { DEVICE_COMMANDS } from './commands-devices.js';
 import { MODEL_COMMANDS } from './commands-models.js';
 import { ROLLOUT_COMMANDS } from './commands-rollouts.js';
 import { FLEET_COMMANDS } from './commands-fleet.js';
-import { out } from './format.js';
+import { out, setOutput } from './format.js';
+
+/** The hub package's version (package.json two levels up from src/cli and dist/cli alike). */
+export function cliVersion(): string {
+  const pkg = JSON.parse(readFileSync(fileURLToPath(new URL('../../package.json', import.meta.url)), 'utf8')) as { version: string };
+  return pkg.version;
+}
 
 export const COMMANDS: readonly CommandSpec[] = [...LOCAL_COMMANDS, ...DEVICE_COMMANDS, ...MODEL_COMMANDS, ...ROLLOUT_COMMANDS, ...FLEET_COMMANDS];
 
@@ -27,8 +35,8 @@ Usage:
 ${COMMANDS.map((c) => `  ${usageLine(c)}\n      ${c.summary}`).join('\n')}
 
 Client options: --hub URL (or EDGEFLEET_HUB, default http://127.0.0.1:8080),
-  --token T (or EDGEFLEET_TOKEN, else ./edgefleet-data/admin-token), --json.
-edgefleet COMMAND --help shows one command's options.
+  --token T (or EDGEFLEET_TOKEN, else ./edgefleet-data/admin-token), -o json|yaml (--json = -o json).
+edgefleet COMMAND --help shows one command's options; edgefleet --version the CLI's version.
 `;
 }
 
@@ -53,6 +61,10 @@ function groupHelp(group: string): string | undefined {
 
 export async function main(argv: string[]): Promise<number> {
   try {
+    if (argv.length === 1 && ['--version', '-V', 'version'].includes(argv[0]!)) {
+      out(`edgefleet ${cliVersion()}\n`);
+      return 0;
+    }
     let words: string[];
     try {
       words = commandWords(argv);
@@ -88,6 +100,11 @@ export async function main(argv: string[]): Promise<number> {
     if (v.help) {
       out(commandHelp(found.spec));
       return 0;
+    }
+    if (v.json && v.output === 'yaml') throw usageError(`${found.spec.words.join(' ')}: --json and -o yaml exclude each other`);
+    if (v.output) {
+      await setOutput(v.output as 'json' | 'yaml');
+      v.json = true; // every command prints the API's answer on its --json path
     }
     try {
       await found.spec.run(pos, v);

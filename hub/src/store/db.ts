@@ -16,7 +16,7 @@ import { createEventSql } from './events.js';
 import { createFleetSql } from './fleet.js';
 import { createTelemetrySql } from './telemetry.js';
 import { createWebhookStore } from './webhooks.js';
-import { deviceFromRow, desiredFromRow, rolloutFromRow, type AuditRow, type DesiredRow, type DeviceRow, type ModelVersionRow, type RawDesired, type RawDevice, type RawRollout, type Role, type RolloutRow, type TokenRow } from './rows.js';
+import { deviceFromRow, desiredFromRow, rolloutFromRow, type AuditRow, type DeviceEventRow, type DesiredRow, type DeviceRow, type ModelVersionRow, type RawDesired, type RawDevice, type RawRollout, type Role, type RolloutRow, type TokenRow } from './rows.js';
 
 export type { AuditRow, DesiredRow, DeviceRow, ModelVersionRow, Role, RolloutRow, RolloutTargets, TokenRow } from './rows.js';
 
@@ -322,7 +322,7 @@ export function createStore(sql: SqlDatabase) {
         { ...e },
       ),
     eventsForDevice: (deviceId: string, limit = 50) =>
-      sql.all<Record<string, unknown>>(
+      sql.all<DeviceEventRow>(
         'SELECT id, device_id AS "deviceId", type, model, version, code, message, at FROM events WHERE device_id = @deviceId ORDER BY id DESC LIMIT @limit',
         { deviceId, limit },
       ),
