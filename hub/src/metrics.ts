@@ -1,5 +1,10 @@
 // A minimal Prometheus text-format registry (counters and gauges with labels) for `/metrics` (design §7).
 
+import { readFileSync } from 'node:fs';
+
+/** The hub package's version (its package.json, one level up from src/ and dist/ alike). */
+export const HUB_VERSION: string = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
 type Labels = Record<string, string>;
 
 interface Family {
@@ -8,6 +13,14 @@ interface Family {
   type: 'counter' | 'gauge';
   values: Map<string, { labels: Labels; value: number }>;
   collect?: () => Array<{ labels: Labels; value: number }>;
+}
+
+/** A metric the hub declares up front; `zero` label sets are exposed at 0 before their first count (a label-free counter always is). */
+export interface MetricDef {
+  name: string;
+  help: string;
+  type: 'counter' | 'gauge';
+  zero?: readonly Labels[];
 }
 
 function labelKey(labels: Labels): string {
@@ -40,10 +53,14 @@ export interface Metrics {
   render(): string;
 }
 
-export function createMetrics(defs: Array<{ name: string; help: string; type: 'counter' | 'gauge' }>): Metrics {
+export function createMetrics(defs: readonly MetricDef[]): Metrics {
   const families = new Map<string, Family>();
   const readers: Array<() => Promise<void>> = [];
-  for (const d of defs) families.set(d.name, { ...d, values: new Map() });
+  for (const d of defs) {
+    // Prometheus conventions: a series exists from the start, so rate() and absent() see it before the first event
+    const zero = d.zero ?? (d.type === 'counter' ? [{}] : []);
+    families.set(d.name, { name: d.name, help: d.help, type: d.type, values: new Map(zero.map((labels) => [labelKey(labels), { labels, value: 0 }])) });
+  }
   const family = (name: string): Family => {
     const f = families.get(name);
     if (!f) throw new Error(`unknown metric ${name}`);
@@ -88,8 +105,8 @@ export function createMetrics(defs: Array<{ name: string; help: string; type: 'c
   };
 }
 
-export const HUB_METRICS = [
-  { name: 'edgefleet_rejected_messages_total', help: 'Inbound messages dropped, by reason (design §4).', type: 'counter' },
+export const HUB_METRICS: readonly MetricDef[] = [
+  { name: 'edgefleet_rejected_messages_total', help: 'Inbound messages dropped, by reason (design §4).', type: 'counter', zero: [] },
   { name: 'edgefleet_telemetry_batches_total', help: 'Telemetry batches committed.', type: 'counter' },
   { name: 'edgefleet_telemetry_windows_total', help: 'Telemetry windows committed.', type: 'counter' },
   { name: 'edgefleet_telemetry_duplicates_total', help: 'Telemetry batches ignored as duplicates of (deviceId, seq).', type: 'counter' },
@@ -100,14 +117,19 @@ export const HUB_METRICS = [
   { name: 'edgefleet_artifact_chunks_sent_total', help: 'Artifact chunk frames published.', type: 'counter' },
   { name: 'edgefleet_artifact_multicast_frames_total', help: 'Artifact chunk frames published once on a multicast topic (design §4).', type: 'counter' },
   { name: 'edgefleet_desired_states_published_total', help: 'Desired states signed and stored (the outbox publishes each, design §8).', type: 'counter' },
+  { name: 'edgefleet_rollouts_completed_total', help: 'Gated rollouts this replica completed (the leader runs the engine).', type: 'counter' },
+  { name: 'edgefleet_rollout_gate_failures_total', help: 'Waves whose gates failed (each pauses or rolls back its rollout).', type: 'counter' },
+  { name: 'edgefleet_rollout_pauses_total', help: 'Rollouts paused: a failed gate with onFail pause, or an operator.', type: 'counter' },
+  { name: 'edgefleet_rollout_rollbacks_total', help: 'Waves rolled back to the version they replaced.', type: 'counter' },
+  { name: 'edgefleet_drift_alarms_total', help: 'Drift alarms raised (one per model version and feature until cleared; once over all replicas).', type: 'counter' },
   { name: 'edgefleet_desired_states_sent_total', help: 'Desired states this replica published to the broker: its outbox while it leads, and republishes.', type: 'counter' },
-  { name: 'edgefleet_mqtt_connections_refused_total', help: 'MQTT connections refused, by reason.', type: 'counter' },
-  { name: 'edgefleet_http_requests_total', help: 'HTTP API requests, by status class.', type: 'counter' },
-  { name: 'edgefleet_http_refused_total', help: 'HTTP API requests refused with a client error, by error code.', type: 'counter' },
-  { name: 'edgefleet_enrolment_redemptions_total', help: 'One-time enrolment code redemptions, by outcome (redeemed, malformed, unknown, used, expired, rate-limited).', type: 'counter' },
-  { name: 'edgefleet_unbacked_claims_total', help: 'Devices reporting a rolled-out version they never fetched and sent no telemetry for (not counted as converged).', type: 'counter' },
+  { name: 'edgefleet_mqtt_connections_refused_total', help: 'MQTT connections refused, by reason.', type: 'counter', zero: [] },
+  { name: 'edgefleet_http_requests_total', help: 'HTTP API requests, by status class.', type: 'counter', zero: ['2xx', '3xx', '4xx', '5xx'].map((status) => ({ status })) },
+  { name: 'edgefleet_http_refused_total', help: 'HTTP API requests refused with a client error, by error code.', type: 'counter', zero: [] },
+  { name: 'edgefleet_enrolment_redemptions_total', help: 'One-time enrolment code redemptions, by outcome (redeemed, malformed, unknown, used, expired, rate-limited).', type: 'counter', zero: ['redeemed', 'malformed', 'unknown', 'used', 'expired', 'rate-limited'].map((outcome) => ({ outcome })) },
+  { name: 'edgefleet_unbacked_claims_total', help: 'Devices reporting a rolled-out version they never fetched and sent no telemetry for (not counted as converged).', type: 'counter', zero: [] },
   { name: 'edgefleet_broker_republish_total', help: 'Times the hub published the keyring and every desired state again after reconnecting to an external broker.', type: 'counter' },
   { name: 'edgefleet_reported_superseded_total', help: 'Reported states not applied because the stored one is newer by the device’s own order (desired sequence, then its clock): replicas took them out of order.', type: 'counter' },
-  { name: 'edgefleet_broker_connections_total', help: 'External broker: connections made and lost by this replica (event: connect, close).', type: 'counter' },
-  { name: 'edgefleet_mosquitto_reloads_total', help: 'SIGHUPs sent to mosquitto after a credential change, by outcome (ok, failed).', type: 'counter' },
-] as const;
+  { name: 'edgefleet_broker_connections_total', help: 'External broker: connections made and lost by this replica (event: connect, close).', type: 'counter', zero: [{ event: 'connect' }, { event: 'close' }] },
+  { name: 'edgefleet_mosquitto_reloads_total', help: 'SIGHUPs sent to mosquitto after a credential change, by outcome (ok, failed).', type: 'counter', zero: [{ outcome: 'ok' }, { outcome: 'failed' }] },
+];

@@ -117,6 +117,7 @@ describe('fleet alarms', () => {
       'alarm.drift-cleared',
       'alarm.drift',
     ]);
+    expect(hub.metrics.get('edgefleet_drift_alarms_total')).toBe(2);
   });
 
   it('raises device-silent once per silence for a device not heard from beyond the limit', async () => {

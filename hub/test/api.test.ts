@@ -79,6 +79,19 @@ describe('HTTP API', () => {
     const metrics = await (await fetch(`${hub.urls.http}/metrics`)).text();
     expect(metrics).toContain('# TYPE edgefleet_rejected_messages_total counter');
     expect(metrics).toMatch(/edgefleet_devices\{status="offline"\} \d+/);
+    // the exposition conventions: HELP and TYPE per family, counters named _total, and every label-free
+    // counter (and each declared label set) present at 0 before its first event
+    const families = [...metrics.matchAll(/^# TYPE (\S+) (\S+)$/gm)].map((m) => ({ name: m[1]!, type: m[2]! }));
+    expect(families.length).toBeGreaterThan(30);
+    for (const f of families) {
+      expect(metrics, f.name).toMatch(new RegExp(`^# HELP ${f.name} \\S`, 'm'));
+      expect(f.name).toMatch(/^edgefleet_[a-z0-9_]+$/);
+      if (f.type === 'counter') expect(f.name, 'counters end in _total').toMatch(/_total$/);
+    }
+    for (const zero of ['edgefleet_rollout_rollbacks_total 0', 'edgefleet_drift_alarms_total 0', 'edgefleet_http_requests_total{status="5xx"} 0', 'edgefleet_rollouts{status="rolled-back"} 0']) {
+      expect(metrics).toContain(`${zero}\n`);
+    }
+    expect(metrics).toMatch(/^edgefleet_build_info\{version="\d+\.\d+\.\d+",node="v\d+\.\d+\.\d+"\} 1$/m);
     expect((await admin.get('/audit/verify')).body.ok).toBe(true);
   });
 });

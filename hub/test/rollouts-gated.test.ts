@@ -181,6 +181,11 @@ describe('gated rollouts with 20 real agents', () => {
     await env.fleet.startDevice('sim-7');
     await env.fleet.waitForVersion('2.0.0', { ids: ['sim-7'], timeoutMs: 30_000 });
     expect(versionsOf(env.fleet)).toEqual(new Array(N).fill('2.0.0'));
+    expect(env.hub.metrics.get('edgefleet_rollouts_completed_total')).toBe(1);
+    // devices per version from what they report running now: the whole fleet on v2, nobody left on v1
+    await expect.poll(async () => (await env.hub.metrics.refresh(), env.hub.metrics.render()), { timeout: 30_000, interval: 200 })
+      .toContain(`edgefleet_model_version_devices{model="vibration",version="2.0.0",role="active"} ${N}\n`);
+    expect(env.hub.metrics.render()).not.toContain('version="1.0.0",role="active"');
     const audit = (await env.hub.services.ctx.store.listAudit()).map((a) => a.action);
     expect(audit).toEqual(expect.arrayContaining(['rollout.start', 'rollout.wave-started', 'rollout.gates', 'rollout.completed']));
   });
@@ -240,6 +245,14 @@ describe('gated rollouts with 20 real agents', () => {
     await env.fleet.waitForVersion('1.0.0', { ids: secondOnly, timeoutMs: 30_000 });
     const audit = (await env.hub.services.ctx.store.listAudit()).map((a) => a.action);
     expect(audit).toEqual(expect.arrayContaining(['rollout.paused', 'rollout.superseded', 'rollout.rolled-back']));
+    // what ops alert on: two failed gates, one pause, one rollback, none completed; rollouts by status
+    const m = env.hub.metrics;
+    expect(['gate_failures', 'pauses', 'rollbacks'].map((k) => m.get(`edgefleet_rollout_${k}_total`))).toEqual([2, 1, 1]);
+    expect(m.get('edgefleet_rollouts_completed_total')).toBe(0);
+    await m.refresh();
+    const text = m.render();
+    for (const [status, n] of [['rolled-back', 1], ['superseded', 1], ['completed', 1], ['paused', 0]] as const) expect(text).toContain(`edgefleet_rollouts{status="${status}"} ${n}\n`);
+    expect(text).toMatch(/^edgefleet_model_version_devices\{model="vibration",version="1\.0\.0",role="active"\} \d+$/m);
   });
 
   it('trips the drift gate on shifted inputs, and passes in-distribution inputs of the same volume', async () => {

@@ -8,6 +8,7 @@ import { API_PREFIX, createGuard, type GuardEnv } from './guard.js';
 import { apiErrorHandler, notFound } from './errors.js';
 import { buildOpenApi, type RouteDoc } from './openapi.js';
 import type { ApiDeps } from './api-routes.js';
+import { HUB_VERSION } from '../metrics.js';
 import { artifactRoutes, auditRoutes, deviceRoutes, enrolmentRoutes, healthRoutes, fleetRoutes, modelRoutes, rolloutRoutes, tokenRoutes, webhookRoutes } from './routes/index.js';
 import { mountDashboard } from '../dashboard/index.js';
 import { mountDevicePage } from '../device-page/index.js';
@@ -34,11 +35,12 @@ export function createApi(deps: ApiDeps): Hono<GuardEnv> {
   });
   app.use('*', guard.middleware);
 
+  metrics.gauge('edgefleet_build_info', 'The build answering: always 1, labelled with the hub and Node.js versions.', () => [{ labels: { version: HUB_VERSION, node: process.version }, value: 1 }]);
   app.get('/metrics', async (c) => {
     await metrics.refresh();
     return c.text(metrics.render(), 200, { 'content-type': 'text/plain; version=0.0.4' });
   });
-  app.get(`${API_PREFIX}/openapi.json`, (c) => c.json(buildOpenApi(docs, deps.version ?? '0.1.0') as object));
+  app.get(`${API_PREFIX}/openapi.json`, (c) => c.json(buildOpenApi(docs, deps.version ?? HUB_VERSION) as object));
   mountDashboard(app); // design §7: dashboard at /
   mountDevicePage(app, deps.devicePage); // issue 12: the browser device page at /device, static and open like /
   guard.add({ method: 'get', path: '/openapi.json', access: 'none' });

@@ -18,6 +18,7 @@ import { abort, pause, promote, resume, supersede } from './commands.js';
 import { step } from './engine.js';
 import { referenceCounts, type VersionHealth } from './gate-config.js';
 import { emptyHealth, gatesDue, healthQuery } from './outcomes.js';
+import { registerFleetGauges } from './fleet-gauges.js';
 import { gatedStart, startPlan } from './request.js';
 import type { DeviceObservation, Observations, RolloutAction, RolloutSpec, RolloutState, StepResult } from './spec.js';
 import { allAtOnceDetail, gatedDetail, shadowView, type RolloutDetail } from './views.js';
@@ -26,6 +27,13 @@ export const DEFAULT_ROLLOUT_TICK_MS = 1000;
 /** The engine's actor in the audit log. */
 const ENGINE = 'rollout-engine';
 const LIVE = new Set(['running', 'soaking', 'paused']);
+/** What ops alert on (`/metrics`): each outcome the engine announces, counted where it is decided. */
+const OUTCOME_METRIC: Partial<Record<string, string>> = {
+  'rollout-completed': 'edgefleet_rollouts_completed_total',
+  'gate-failed': 'edgefleet_rollout_gate_failures_total',
+  'rollout-paused': 'edgefleet_rollout_pauses_total',
+  'rollout-rolled-back': 'edgefleet_rollout_rollbacks_total',
+};
 
 export interface RolloutRunnerOptions {
   /** Ticker period (default 1 s). */
@@ -100,6 +108,7 @@ function baselineHealth(rows: ReadonlyArray<{ device: string; window: TelemetryW
 
 export function createRolloutRunner(ctx: HubContext, desiredStates: DesiredStates, options: RolloutRunnerOptions = {}): RolloutRunner {
   const { store } = ctx;
+  registerFleetGauges(ctx);
   const tickMs = options.tickMs ?? DEFAULT_ROLLOUT_TICK_MS;
   let chain: Promise<unknown> = Promise.resolve();
   let closed = false;
@@ -190,6 +199,8 @@ export function createRolloutRunner(ctx: HubContext, desiredStates: DesiredState
     }, [...ids].sort());
     for (const a of result.actions) {
       if (a.type !== 'notify') continue;
+      const counted = OUTCOME_METRIC[a.event];
+      if (counted) ctx.metrics.inc(counted);
       try {
         ctx.notifier.emit(a.event, { id: row.id, ...a.details });
       } catch (err) {

@@ -68,6 +68,7 @@ export function createAlarms(ctx: HubContext, notifier: Notifier, options: Alarm
             return true;
           });
           if (!raised) continue;
+          ctx.metrics.inc('edgefleet_drift_alarms_total');
           notifier.emit('drift-alarm', details);
           out.raised.push({ kind: 'drift', key });
         } else if (d.verdict === 'no-drift' && open.has(key)) {
