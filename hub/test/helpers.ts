@@ -30,10 +30,14 @@ export function tempDir(prefix = 'edgefleet-hub-'): { path: string; remove: () =
   return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
 }
 
+/** The key-encryption key of test hubs on PostgreSQL (32 bytes, base64). */
+export const TEST_KEK = Buffer.alloc(32, 7).toString('base64');
+
 /** A hub on `dataDir` with ephemeral ports, on SQLite or on this test run's PostgreSQL (support/test-db.ts). */
 export async function startTestHub(dataDir: string, extra: Partial<HubOptions> = {}): Promise<Hub> {
   const db = extra.db ?? (await testDb(dataDir));
-  return startHub({ dataDir, http: '127.0.0.1:0', mqtt: '127.0.0.1:0', ws: '127.0.0.1:0', ...(db ? { db } : {}), ...extra });
+  // on PostgreSQL the keys live in the database, sealed with a key-encryption key (trust/sealed.ts)
+  return startHub({ dataDir, http: '127.0.0.1:0', mqtt: '127.0.0.1:0', ws: '127.0.0.1:0', ...(db ? { db, keys: { encryptionKey: TEST_KEK } } : {}), ...extra });
 }
 
 /** A 3-feature, 2-class softmax regression: small, real, deterministic. */

@@ -191,6 +191,15 @@ export const PG_MIGRATIONS: readonly string[] = [
   CREATE INDEX enrolment_codes_device ON enrolment_codes (device_id);
   CREATE INDEX enrolment_codes_expiry ON enrolment_codes (expires_at);
   `,
+  // 6: the hub's keys and shared secrets (PostgreSQL replicas), one row each
+  `
+  CREATE TABLE hub_secrets (
+    name ${TEXT} PRIMARY KEY,
+    value ${TEXT} NOT NULL,
+    version BIGINT NOT NULL DEFAULT 1,
+    updated_at ${TEXT} NOT NULL
+  );
+  `,
 ];
 
 /**

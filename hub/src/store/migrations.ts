@@ -191,4 +191,15 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX enrolment_codes_device ON enrolment_codes (device_id);
   CREATE INDEX enrolment_codes_expiry ON enrolment_codes (expires_at);
   `,
+  // 6: the hub's keys and shared secrets on PostgreSQL (several replicas read one set; trust/db-keys.ts): one row
+  // per secret, private parts sealed with the operator's key-encryption key; `version` grows on every change,
+  // so replicas see a rotation. SQLite keeps its keys as files in the data dir and leaves this table empty.
+  `
+  CREATE TABLE hub_secrets (
+    name TEXT PRIMARY KEY,
+    value TEXT NOT NULL,
+    version INTEGER NOT NULL DEFAULT 1,
+    updated_at TEXT NOT NULL
+  ) WITHOUT ROWID;
+  `,
 ];
