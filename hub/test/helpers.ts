@@ -7,7 +7,9 @@ import Database from 'better-sqlite3';
 import mqtt, { type MqttClient } from 'mqtt';
 import { buildMlpClassifier } from '@edgefleet/protocol/onnx';
 import { startHub, type Hub, type HubOptions } from '@edgefleet/hub';
-import { testDb } from './support/test-db.js';
+import { TEST_KEK, testDb } from './support/test-db.js';
+
+export { TEST_KEK };
 
 const hubDbs = new Map<string, Database.Database>();
 /**
@@ -29,9 +31,6 @@ export function tempDir(prefix = 'edgefleet-hub-'): { path: string; remove: () =
   const path = mkdtempSync(join(tmpdir(), prefix));
   return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
 }
-
-/** The key-encryption key of test hubs on PostgreSQL (32 bytes, base64). */
-export const TEST_KEK = Buffer.alloc(32, 7).toString('base64');
 
 /** A hub on `dataDir` with ephemeral ports, on SQLite or on this test run's PostgreSQL (support/test-db.ts). */
 export async function startTestHub(dataDir: string, extra: Partial<HubOptions> = {}): Promise<Hub> {
