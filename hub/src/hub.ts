@@ -145,7 +145,6 @@ export async function startHub(options: HubOptions): Promise<Hub> {
   };
 
   try {
-    // keys and webhook secret: files in the data dir on SQLite, the database on PostgreSQL (trust/hub-secrets.ts)
     const secrets = await openHubSecrets({ store, dataDir, now, log, ...(options.keys ? { keys: options.keys } : {}), ...(options.webhookSecret ? { webhookSecret: options.webhookSecret } : {}) });
     const { keys, created, renewed } = secrets;
 
@@ -294,8 +293,9 @@ export async function startHub(options: HubOptions): Promise<Hub> {
 
     // ---- MQTT wiring ----
     if (!options.broker) await store.markAllOffline(now().toISOString()); // nobody is connected to a broker that just started
-    await bus.publish(topics.keyring(), JSON.stringify(keys.keyringEnvelope), { qos: 1, retain: true });
-    cleanups.push(secrets.watch(() => bus.publish(topics.keyring(), JSON.stringify(keys.keyringEnvelope), { qos: 1, retain: true }))); // a rotation elsewhere
+    const publishKeyring = async () => bus.publish(topics.keyring(), await secrets.currentKeyring(), { qos: 1, retain: true });
+    await publishKeyring();
+    cleanups.push(secrets.watch(publishKeyring));
     await ingest.subscribe();
     await bus.subscribe(hubSubscriptions.artifactGet, (topic, payload) => {
       const t = parseTopic(topic);
@@ -312,7 +312,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
     // ones: publish the current ones again (same sequences: harmless).
     bus.onReconnect?.(() => {
       void (async () => {
-        await bus.publish(topics.keyring(), JSON.stringify(keys.keyringEnvelope), { qos: 1, retain: true });
+        await publishKeyring();
         await desiredStates.republishAll();
         metrics.inc('edgefleet_broker_republish_total', {});
       })().catch((err: unknown) => log(`republish after broker reconnect: ${String(err)}`));

@@ -32,6 +32,11 @@ export interface HubSecrets {
    */
   watch(onKeyring: () => Promise<void>): () => void;
   reload(): Promise<boolean>;
+  /**
+   * The keyring envelope to publish (JSON). PostgreSQL: the rows are read again first, so a replica
+   * republishing after a broker reconnect never puts back a keyring rotated away elsewhere.
+   */
+  currentKeyring(): Promise<string>;
 }
 
 const KEK_HELP = 'on PostgreSQL the hub keeps its keys in the database, sealed with a key-encryption key every replica is given: --key-file FILE or EDGEFLEET_KEY_ENCRYPTION_KEY (make one: openssl rand -base64 32 > FILE)';
@@ -45,7 +50,7 @@ export async function openHubSecrets(o: { store: Store; dataDir: string; now: ()
       o.log('WARNING: the root key is on this machine; in production keep root offline (copy keys/root.json away) and sign keyrings there');
     }
     if (renewed) o.log(`signed keyring v${keys.keyring.version}`);
-    return { keys, created, renewed, webhookSecret: o.webhookSecret, watch: () => () => undefined, reload: async () => false };
+    return { keys, created, renewed, webhookSecret: o.webhookSecret, watch: () => () => undefined, reload: async () => false, currentKeyring: async () => JSON.stringify(keys.keyringEnvelope) };
   }
   if (!o.keys?.encryptionKey) throw new EdgefleetError('BAD_INPUT', KEK_HELP);
   const kek = parseKeyEncryptionKey(o.keys.encryptionKey, 'the key-encryption key');
@@ -75,6 +80,10 @@ export async function openHubSecrets(o: { store: Store; dataDir: string; now: ()
     renewed: db.renewed,
     webhookSecret: o.webhookSecret ?? db.webhookSecret,
     reload,
+    async currentKeyring() {
+      await reload().catch((err: unknown) => o.log(`keys: not reloaded: ${err instanceof Error ? err.message : String(err)}`));
+      return JSON.stringify(db.keys.keyringEnvelope);
+    },
     watch(onKeyring) {
       let running = false;
       const timer = setInterval(() => {
