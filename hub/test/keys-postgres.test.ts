@@ -205,6 +205,22 @@ describe('hub keys on PostgreSQL', () => {
     }
   });
 
+  it('a running replica that finds an altered row keeps signing with the keys it has, and says why', async () => {
+    const db = await server.createDatabase();
+    const logs: string[] = [];
+    const hub = await hubOn(db, 'live-tamper', { keys: { encryptionKey: TEST_KEK, reloadMs: 100 }, log: (l) => logs.push(l) });
+    try {
+      const before = hub.services.ctx.keys.director.keyId;
+      const foreign = loadOrCreateKeys(join(dir.path, 'live-foreign')).keys.keyringEnvelope;
+      await query(db, 'UPDATE hub_secrets SET value = $1, version = version + 1 WHERE name = $2', [JSON.stringify(foreign), 'keyring']);
+      await waitFor(() => logs.find((l) => l.startsWith('keys: not reloaded: BAD_SIGNATURE')), 'the refusal logged');
+      expect(hub.services.ctx.keys.director.keyId).toBe(before);
+      expect(keyringOf(hub.services.ctx.keys.keyringEnvelope).version).toBe(1);
+    } finally {
+      await hub.close();
+    }
+  });
+
   it('`keys init --db` makes the set a replica then starts with, and refuses without a key-encryption key', async () => {
     const db = await server.createDatabase();
     const kekFile = join(dir.path, 'kek-init');
