@@ -8,7 +8,7 @@ import type { Server } from 'node:http';
 import { serve, type ServerType } from '@hono/node-server';
 import { EdgefleetError, hubSubscriptions, parseTopic, topics, type TelemetrySettings } from '@edgefleet/protocol';
 import { describeDb, openStore } from './store/db.js';
-import { loadOrCreateKeys } from './trust/keys.js';
+import { openHubSecrets, type HubKeyOptions } from './trust/hub-secrets.js';
 import { HUB_METRICS, createMetrics, type Metrics } from './metrics.js';
 import { embeddedBrokerGauges, startEmbeddedBroker, type EmbeddedBrokerOptions } from './broker/embedded.js';
 import type { MulticastSubscribers } from './broker/multicast.js';
@@ -87,7 +87,9 @@ export interface HubOptions {
   rolloutTickMs?: number;
   /** Webhook URLs (`--webhook`, repeatable; design §7); more can be added through the API. */
   webhooks?: string[];
-  /** HMAC secret of webhook signatures (default: `<data>/webhook-secret`, created on first start, 0600). */
+  /** On PostgreSQL the keys live in the database, sealed with `keys.encryptionKey` (`--key-file`), re-read every `keys.reloadMs`. */
+  keys?: HubKeyOptions;
+  /** HMAC secret of webhook signatures (default: `<data>/webhook-secret`, created on first start, 0600; on PostgreSQL the database's). */
   webhookSecret?: string;
   /** Webhook retry policy (default 5 attempts from 1 s). */
   webhookRetry?: RetryPolicy;
@@ -143,12 +145,8 @@ export async function startHub(options: HubOptions): Promise<Hub> {
   };
 
   try {
-    const { keys, created, renewed } = loadOrCreateKeys(join(dataDir, 'keys'), now());
-    if (created) {
-      log(`created root, release and director keys in ${join(dataDir, 'keys')}`);
-      log('WARNING: the root key is on this machine; in production keep root offline (copy keys/root.json away) and sign keyrings there');
-    }
-    if (renewed) log(`signed keyring v${keys.keyring.version}`);
+    const secrets = await openHubSecrets({ store, dataDir, now, log, ...(options.keys ? { keys: options.keys } : {}), ...(options.webhookSecret ? { webhookSecret: options.webhookSecret } : {}) });
+    const { keys, created, renewed } = secrets;
 
     const adminToken = await loadOrCreateAdminToken(store, join(dataDir, 'admin-token'), now().toISOString(), log);
     // design §7: key creation and keyring signing are audited like every other act of the hub
@@ -206,7 +204,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
     const agentBrokers = () => agentBrokerUrls(options.agentBrokers, options.broker, { ...brokerUrls, ...(httpUrl ? { ws: mqttWebSocketUrl(options.publicUrl ?? httpUrl) } : {}) });
 
     // design §7: webhooks; the notifier closes (a short wait for in-flight deliveries) before the database
-    const webhookSecret = loadOrCreateWebhookSecret(dataDir, options.webhookSecret);
+    const webhookSecret = loadOrCreateWebhookSecret(dataDir, secrets.webhookSecret);
     if (webhookSecret.created) log(`webhook secret written to ${webhookSecret.file}`);
     const notifier = createNotifier({
       store: store.webhooks,
@@ -296,7 +294,9 @@ export async function startHub(options: HubOptions): Promise<Hub> {
 
     // ---- MQTT wiring ----
     if (!options.broker) await store.markAllOffline(now().toISOString()); // nobody is connected to a broker that just started
-    await bus.publish(topics.keyring(), JSON.stringify(keys.keyringEnvelope), { qos: 1, retain: true });
+    const publishKeyring = async () => bus.publish(topics.keyring(), await secrets.currentKeyring(), { qos: 1, retain: true });
+    await publishKeyring();
+    cleanups.push(secrets.watch(publishKeyring));
     await ingest.subscribe();
     await bus.subscribe(hubSubscriptions.artifactGet, (topic, payload) => {
       const t = parseTopic(topic);
@@ -312,7 +312,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
     // ones: publish the current ones again (same sequences: harmless).
     bus.onReconnect?.(() => {
       void (async () => {
-        await bus.publish(topics.keyring(), JSON.stringify(keys.keyringEnvelope), { qos: 1, retain: true });
+        await publishKeyring();
         await desiredStates.republishAll();
         metrics.inc('edgefleet_broker_republish_total', {});
       })().catch((err: unknown) => log(`republish after broker reconnect: ${String(err)}`));

@@ -2,13 +2,13 @@
 // rollouts started at once through both replicas each store desired states, and only the leader publishes —
 // every device's sequences reach the broker in order and its retained state is the database's row. When the
 // leader goes, the other replica publishes what it stores itself.
-import { cpSync, existsSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startHub, type Hub, type HubOptions } from '@edgefleet/hub';
 import { startPostgres, type PostgresServer } from '../../scripts/sim/postgres.js';
-import { apiClient, tempDir, tinyModel, waitFor } from './helpers.js';
+import { TEST_KEK, apiClient, tempDir, tinyModel, waitFor } from './helpers.js';
 import { MOSQUITTO, startMosquitto, type MosquittoProcess } from './processes.js';
 import { leads, observeDesired } from './support/replicas.js';
 
@@ -43,6 +43,7 @@ describe.skipIf(!existsSync(MOSQUITTO))('the desired-state outbox on two replica
     const options = (r: string): HubOptions => ({
       dataDir: join(dir.path, `hub-${r}`),
       db,
+      keys: { encryptionKey: TEST_KEK },
       http: '127.0.0.1:0',
       broker: broker!.hubUrlFor(`edgefleet_hub_${r}`),
       replicaId: r,
@@ -54,7 +55,6 @@ describe.skipIf(!existsSync(MOSQUITTO))('the desired-state outbox on two replica
     hubs.push(first);
     const token = first.adminToken;
     await waitFor(() => leads(first.urls.http, token), 'replica a leads');
-    cpSync(join(first.dataDir, 'keys'), join(dir.path, 'hub-b', 'keys'), { recursive: true });
     const second = await startHub(options('b'));
     hubs.push(second);
     expect(await leads(second.urls.http, token)).toBe(false);

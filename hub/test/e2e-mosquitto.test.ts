@@ -9,7 +9,7 @@ import { topics } from '@edgefleet/protocol';
 import { runEndToEnd } from './e2e-suite.js';
 import { MOSQUITTO, startMosquitto, type MosquittoProcess } from './processes.js';
 import { apiClient, connectDevice, endClient, startTestHub, tempDir, waitFor } from './helpers.js';
-import { testDb } from './support/test-db.js';
+import { TEST_KEK, testDb } from './support/test-db.js';
 
 const HUB_PASSWORD = 'hub-secret-for-tests-only';
 
@@ -26,7 +26,7 @@ describe.skipIf(!existsSync(MOSQUITTO))('end to end with Mosquitto (--broker)', 
     const db = await testDb(join(dir.path, 'hub'));
     hub = await startHub({
       dataDir: join(dir.path, 'hub'),
-      ...(db ? { db } : {}),
+      ...(db ? { db, keys: { encryptionKey: TEST_KEK } } : {}),
       http: '127.0.0.1:0',
       broker: broker.hubUrl,
       mosquittoPasswordFile: broker.passwd,

@@ -3,13 +3,13 @@
 // and when the leader is killed mid-soak (kill -9) or frozen (SIGSTOP) the other takes over and completes the
 // gated rollout. Throughout, an observer records every desired state the broker delivers: each device's
 // sequences strictly increase, and the retained one equals the database's row; the audit chain verifies.
-import { cpSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { Agent } from '@edgefleet/agent';
 import { startPostgres, type PostgresServer } from '../../scripts/sim/postgres.js';
-import { apiClient, tempDir, tinyModel, waitFor } from './helpers.js';
+import { TEST_KEK, apiClient, tempDir, tinyModel, waitFor } from './helpers.js';
 import { leads, observeDesired } from './support/replicas.js';
 import { MOSQUITTO, killHard, spawnHub, startBrokerAgents, startMosquitto, type HubProcess, type MosquittoProcess } from './processes.js';
 
@@ -46,18 +46,21 @@ describe.skipIf(!existsSync(MOSQUITTO))('two hub replicas on one PostgreSQL data
       mkdirSync(own, { recursive: true });
       broker = await startMosquitto(own, HUB_PASSWORD, ['max_queued_messages 100000'], { hubUsers: [...replicas.map((r) => `edgefleet_hub_${r}`), 'edgefleet_hub_obs'] });
       const data = (r: string) => join(own, `hub-${r}`);
+      // the key-encryption key every replica is given; the keys themselves are in the database (trust/db-keys.ts)
+      const kek = join(own, 'kek');
+      writeFileSync(kek, TEST_KEK + '\n', { mode: 0o600 });
       const args = (r: string) => [
-        '--data', data(r), '--db', db, '--http', '127.0.0.1:0', '--broker', broker!.hubUrlFor(`edgefleet_hub_${r}`), '--replica-id', r,
+        '--data', data(r), '--db', db, '--key-file', kek, '--http', '127.0.0.1:0', '--broker', broker!.hubUrlFor(`edgefleet_hub_${r}`), '--replica-id', r,
         '--mosquitto-password-file', broker!.passwd, '--mosquitto-pid-file', broker!.pidFile, '--rollout-tick-ms', '200', '--artifacts', join(own, 'artifacts'),
       ];
-      // replica a starts first and so leads; b gets a's keys (copied: keys are files today); artifacts are one shared directory
+      // replica a starts first and so leads; b reads the keys a made from the database; artifacts are one shared directory
       const first = await spawnHub(args(replicas[0]!), false);
       hubs.push(first);
       const token = readFileSync(join(data(replicas[0]!), 'admin-token'), 'utf8').trim();
       await waitFor(() => leads(first.urls.http!, token), 'replica a leads');
-      cpSync(join(data(replicas[0]!), 'keys'), join(data(replicas[1]!), 'keys'), { recursive: true });
       const second = await spawnHub(args(replicas[1]!), false);
       hubs.push(second);
+      expect(existsSync(join(data(replicas[1]!), 'keys'))).toBe(false);
       const [a, b] = [apiClient(first.urls.http!, token), apiClient(second.urls.http!, token)];
       expect(await leads(second.urls.http!, token)).toBe(false);
       const observer = await observeDesired(broker.hubUrlFor('edgefleet_hub_obs'));
@@ -70,6 +73,8 @@ describe.skipIf(!existsSync(MOSQUITTO))('two hub replicas on one PostgreSQL data
         configs.push(added.body.agentConfig);
       }
       expect((await a.get('/devices')).body.devices).toHaveLength(AGENTS);
+      // one pinned root whichever replica enrolled the device (no keys were copied between them)
+      expect(new Set(configs.map((c) => (c as { rootPublicKey: string }).rootPublicKey)).size).toBe(1);
       expect((await b.patch(`/devices/dev-${run}-0`, { tags: { ring: 'one', site: 'x' } })).status).toBe(200);
       expect((await a.get(`/devices/dev-${run}-0`)).body.device.tags).toEqual({ ring: 'one', site: 'x' });
       expect((await b.pushModel(tinyModel(0), { name: 'tiny', version: '1.0.0' })).status).toBe(201);

@@ -7,7 +7,9 @@ import Database from 'better-sqlite3';
 import mqtt, { type MqttClient } from 'mqtt';
 import { buildMlpClassifier } from '@edgefleet/protocol/onnx';
 import { startHub, type Hub, type HubOptions } from '@edgefleet/hub';
-import { testDb } from './support/test-db.js';
+import { TEST_KEK, testDb } from './support/test-db.js';
+
+export { TEST_KEK };
 
 const hubDbs = new Map<string, Database.Database>();
 /**
@@ -33,7 +35,8 @@ export function tempDir(prefix = 'edgefleet-hub-'): { path: string; remove: () =
 /** A hub on `dataDir` with ephemeral ports, on SQLite or on this test run's PostgreSQL (support/test-db.ts). */
 export async function startTestHub(dataDir: string, extra: Partial<HubOptions> = {}): Promise<Hub> {
   const db = extra.db ?? (await testDb(dataDir));
-  return startHub({ dataDir, http: '127.0.0.1:0', mqtt: '127.0.0.1:0', ws: '127.0.0.1:0', ...(db ? { db } : {}), ...extra });
+  // on PostgreSQL the keys live in the database, sealed with a key-encryption key (trust/sealed.ts)
+  return startHub({ dataDir, http: '127.0.0.1:0', mqtt: '127.0.0.1:0', ws: '127.0.0.1:0', ...(db ? { db, keys: { encryptionKey: TEST_KEK } } : {}), ...extra });
 }
 
 /** A 3-feature, 2-class softmax regression: small, real, deterministic. */

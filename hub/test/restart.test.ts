@@ -1,6 +1,4 @@
 // Restart on the same data dir keeps devices, models, tokens, keys and sequences (design §3, §7).
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { MqttClient } from 'mqtt';
 import { fromBase64, topics, utf8Decode, type DesiredState, type Envelope } from '@edgefleet/protocol';
@@ -38,7 +36,8 @@ describe('restart on the same data dir', () => {
     hub = await startTestHub(dir.path);
     let api = apiClient(hub.urls.http, hub.adminToken);
     const adminToken = hub.adminToken;
-    const keyring = readFileSync(join(dir.path, 'keys', 'keyring.json'), 'utf8');
+    // the signed keyring it publishes (from <data>/keys on SQLite, from the database on PostgreSQL)
+    const keyring = JSON.stringify(hub.services.ctx.keys.keyringEnvelope);
     const token = (await api.post('/devices', { id: 'dev-r', tags: { ring: 'a' } })).body.token as string;
     const operator = (await api.post('/tokens', { role: 'operator' })).body.token as string;
     expect((await api.pushModel(tinyModel(), { name: 'tiny', version: '1.0.0' })).status).toBe(201);
@@ -50,7 +49,7 @@ describe('restart on the same data dir', () => {
     hub = await startTestHub(dir.path);
     api = apiClient(hub.urls.http, hub.adminToken);
     expect(hub.adminToken).toBe(adminToken);
-    expect(readFileSync(join(dir.path, 'keys', 'keyring.json'), 'utf8')).toBe(keyring);
+    expect(JSON.stringify(hub.services.ctx.keys.keyringEnvelope)).toBe(keyring);
     expect((await api.get('/devices/dev-r')).body.device.tags).toEqual({ ring: 'a' });
     expect((await api.get('/models/tiny')).body.versions[0].release).toBe(1);
     expect((await apiClient(hub.urls.http, operator).get('/rollouts')).body.rollouts).toHaveLength(1);

@@ -13,7 +13,7 @@ import { createSimulatedFleet, type SimulatedFleet } from '../../scripts/sim/fle
 import { sizedClassifier, trainVibrationModels, type TrainedModel } from '../../scripts/sim/models.js';
 import { createSharedRuntime, defaultSessionOptions, sha256Of, type SharedRuntime } from '../../scripts/sim/shared-runtime.js';
 import { apiClient } from './helpers.js';
-import { testDb } from './support/test-db.js';
+import { TEST_KEK, testDb } from './support/test-db.js';
 
 const N = 20;
 let v1: TrainedModel;
@@ -95,7 +95,7 @@ async function setup(options: { v2?: Uint8Array; runtime?: SharedRuntime; labelF
   const dir = mkdtempSync(join(tmpdir(), 'edgefleet-gated-'));
   dirs.push(dir);
   const db = await testDb(join(dir, 'hub'));
-  const hub = await startHub({ dataDir: join(dir, 'hub'), ...(db ? { db } : {}), http: '127.0.0.1:0', mqtt: '127.0.0.1:0', ws: null, rolloutTickMs: 100, telemetry: { windowSeconds: 1 } });
+  const hub = await startHub({ dataDir: join(dir, 'hub'), ...(db ? { db, keys: { encryptionKey: TEST_KEK } } : {}), http: '127.0.0.1:0', mqtt: '127.0.0.1:0', ws: null, rolloutTickMs: 100, telemetry: { windowSeconds: 1 } });
   const fleet = await createSimulatedFleet({
     hub: hub.urls.http,
     token: hub.adminToken,

@@ -56,7 +56,7 @@ describe('PostgreSQL store', () => {
 
   it('refuses to open when a migration fails, and records nothing of it', async () => {
     const url = await server.createDatabase();
-    await expect(openPostgres(url, { migrations: [...PG_MIGRATIONS, 'CREATE TABLE devices (id TEXT)'] })).rejects.toThrow(new RegExp(`migration ${PG_MIGRATIONS.length + 1} failed`));
+    await expect(openPostgres(url, { migrations: [...PG_MIGRATIONS, 'CREATE TABLE devices (id TEXT)'] })).rejects.toThrow(`migration ${PG_MIGRATIONS.length + 1} failed`);
     const db = await openPostgres(url);
     expect(await db.get('SELECT MAX(version) AS v FROM migrations')).toEqual({ v: PG_MIGRATIONS.length });
     await db.close();

@@ -1,6 +1,7 @@
 // Commands that run on this machine (design §2): `hub start` and `keys init`.
 
 import { resolve } from 'node:path';
+import type { RotatableRole } from '../trust/index.js';
 import { EdgefleetError, toBase64 } from '@edgefleet/protocol';
 import { usageError, type CommandSpec, type Values } from './args.js';
 import { out } from './format.js';
@@ -24,6 +25,8 @@ async function hubStart(v: Values): Promise<void> {
     broker = u.toString();
   }
   const db = v.db === undefined ? undefined : checkDbTarget(v.db, process.env.EDGEFLEET_DB_PASSWORD);
+  const { keyEncryptionKeyText } = await import('../trust/index.js');
+  const kek = keyEncryptionKeyText({ ...(v['key-file'] ? { file: v['key-file'] } : {}), text: process.env.EDGEFLEET_KEY_ENCRYPTION_KEY ?? '' });
   const hub = await startHub({
     dataDir,
     ...(db ? { db } : {}),
@@ -33,6 +36,7 @@ async function hubStart(v: Values): Promise<void> {
     ws: v.ws === 'off' ? null : (v.ws ?? '127.0.0.1:8083'),
     ...(broker ? { broker } : {}),
     ...(v['replica-id'] ? { replicaId: v['replica-id'] } : {}),
+    ...(kek ? { keys: { encryptionKey: kek } } : {}),
     ...(v['mosquitto-password-file'] ? { mosquittoPasswordFile: v['mosquitto-password-file'] } : {}),
     ...(v['mosquitto-pid-file'] ? { mosquittoPidFile: v['mosquitto-pid-file'] } : {}),
     ...(v['public-url'] ? { publicUrl: v['public-url'] } : {}),
@@ -70,29 +74,56 @@ async function hubStart(v: Values): Promise<void> {
   });
 }
 
+/** The database of `--db` and the key-encryption key of `--key-file` / EDGEFLEET_KEY_ENCRYPTION_KEY (keys in the database). */
+async function dbAndKek(v: Values) {
+  const { checkDbTarget } = await import('../index.js');
+  const { keyEncryptionKeyText, parseKeyEncryptionKey } = await import('../trust/index.js');
+  const text = keyEncryptionKeyText({ ...(v['key-file'] ? { file: v['key-file'] } : {}), text: process.env.EDGEFLEET_KEY_ENCRYPTION_KEY ?? '' });
+  if (!text) throw new EdgefleetError('BAD_INPUT', 'keys in the database are sealed with a key-encryption key: --key-file FILE or EDGEFLEET_KEY_ENCRYPTION_KEY');
+  return { db: checkDbTarget(v.db!, process.env.EDGEFLEET_DB_PASSWORD), kek: parseKeyEncryptionKey(text, v['key-file'] ? `--key-file ${v['key-file']}` : 'EDGEFLEET_KEY_ENCRYPTION_KEY') };
+}
+
 async function keysInit(v: Values): Promise<void> {
-  if (!v.out) throw new EdgefleetError('BAD_INPUT', 'keys init needs --out DIR');
-  const { loadOrCreateKeys } = await import('../trust/keys.js');
-  const { keys, created } = loadOrCreateKeys(resolve(v.out));
-  out(`${created ? 'created' : 'kept existing'} keys in ${resolve(v.out)}\n`);
+  if (!v.out === !v.db) throw usageError('keys init needs --out DIR (key files, one hub on SQLite) or --db postgres://… (replicas), not both');
+  let keys: import('../trust/index.js').HubKeys;
+  if (v.db) {
+    const { initDbKeys } = await import('../trust/index.js');
+    const { db, kek } = await dbAndKek(v);
+    const r = await initDbKeys(db, kek, v.data ? resolve(v.data) : undefined);
+    keys = r.keys;
+    out(`${r.created ? 'created' : r.imported ? `imported ${resolve(v.data!, 'keys')} as` : 'kept existing'} keys in the database (sealed with key-encryption key ${kek.id})\n`);
+  } else {
+    const { loadOrCreateKeys } = await import('../trust/keys.js');
+    const r = loadOrCreateKeys(resolve(v.out!));
+    keys = r.keys;
+    out(`${r.created ? 'created' : 'kept existing'} keys in ${resolve(v.out!)}\n`);
+  }
   out(`  root      ${keys.root.keyId}  (public ${toBase64(keys.root.publicKey)})\n`);
   out(`  release   ${keys.release.keyId}\n`);
   out(`  director  ${keys.director.keyId}\n`);
   out(`  keyring   v${keys.keyring.version}, expires ${keys.keyring.expiresAt}\n`);
-  process.stderr.write('warning: production keeps the root key offline; move root.json off this machine after signing the keyring\n');
+  process.stderr.write(`warning: production keeps the root key offline; ${v.db ? 'the root key is in the database' : 'move root.json off this machine after signing the keyring'}\n`);
+}
+
+async function keysRotate(pos: string[], v: Values): Promise<void> {
+  const { rotateKeyInDb } = await import('../trust/index.js');
+  const { db, kek } = await dbAndKek(v);
+  const r = await rotateKeyInDb(db, kek, pos[0] as RotatableRole);
+  out(`rotated the ${pos[0]} key: ${r.keyId} signs from now on; ${r.retired} stays in the keyring (what it signed still verifies)\n`);
+  out(`  keyring   v${r.keyring.version}, expires ${r.keyring.expiresAt}; running replicas publish it within their reload interval (10 s)\n`);
 }
 
 export const LOCAL_COMMANDS: CommandSpec[] = [
   {
     words: ['hub', 'start'],
     summary: 'Run the hub: HTTP API and dashboard, embedded MQTT broker (or --broker), rollouts, telemetry.',
-    options: ['data', 'db', 'http', 'mqtt', 'ws', 'broker', 'broker-username', 'broker-password', 'replica-id', 'mosquitto-password-file', 'mosquitto-pid-file', 'public-url', 'artifacts', 'device-isolation', 'webhook', 'webhook-secret', 'max-model-bytes'],
+    options: ['data', 'db', 'key-file', 'http', 'mqtt', 'ws', 'broker', 'broker-username', 'broker-password', 'replica-id', 'mosquitto-password-file', 'mosquitto-pid-file', 'public-url', 'artifacts', 'device-isolation', 'webhook', 'webhook-secret', 'max-model-bytes'],
     hidden: ['rollout-tick-ms'],
     check: (v) => {
       const max = v['max-model-bytes'];
       if (max !== undefined && !(Number.isSafeInteger(Number(max)) && Number(max) > 0)) throw usageError(`--max-model-bytes must be a positive whole number, got ${JSON.stringify(max)}`);
     },
-    notes: '--mqtt off / --ws off disable a listener; secrets may come from EDGEFLEET_BROKER_PASSWORD and EDGEFLEET_WEBHOOK_SECRET.',
+    notes: '--mqtt off / --ws off disable a listener; secrets may come from EDGEFLEET_BROKER_PASSWORD, EDGEFLEET_WEBHOOK_SECRET and EDGEFLEET_KEY_ENCRYPTION_KEY.',
     run: async (_pos, v) => {
       await hubStart(v);
       // everything is closed; do not wait on stray handles (keep-alive sockets of clients)
@@ -101,10 +132,18 @@ export const LOCAL_COMMANDS: CommandSpec[] = [
   },
   {
     words: ['keys', 'init'],
-    summary: 'Create root, release and director keys and a root-signed keyring in DIR (kept when they exist).',
-    options: ['out'],
-    required: ['out'],
+    summary: 'Create root, release and director keys and a root-signed keyring in DIR, or in the database of --db (kept when they exist).',
+    options: ['out', 'db', 'key-file', 'data'],
     values: { out: 'DIR' },
+    notes: 'With --db (PostgreSQL) the keys are sealed with --key-file; --data DIR imports DIR/keys into an empty database.',
     run: (_pos, v) => keysInit(v),
+  },
+  {
+    words: ['keys', 'rotate'],
+    summary: 'A new release or director key in the database of --db, and a root-signed keyring listing it beside the key it replaces.',
+    positionals: [{ name: 'ROLE', choices: ['release', 'director'] }],
+    options: ['db', 'key-file'],
+    required: ['db'],
+    run: (pos, v) => keysRotate(pos, v),
   },
 ];

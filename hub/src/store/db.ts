@@ -16,6 +16,7 @@ import { createEventSql } from './events.js';
 import { createFleetSql } from './fleet.js';
 import { createTelemetrySql } from './telemetry.js';
 import { createWebhookStore } from './webhooks.js';
+import { createSecretSql } from './secrets.js';
 import { deviceFromRow, desiredFromRow, rolloutFromRow, type AuditRow, type DeviceEventRow, type DesiredRow, type DeviceRow, type ModelVersionRow, type RawDesired, type RawDevice, type RawRollout, type Role, type RolloutRow, type TokenRow } from './rows.js';
 
 export type { AuditRow, DesiredRow, DeviceRow, ModelVersionRow, Role, RolloutRow, RolloutTargets, TokenRow } from './rows.js';
@@ -121,6 +122,7 @@ export function createStore(sql: SqlDatabase) {
     deliveries: createDeliveryRecords(sql),
     audit: createAuditStore(sql),
     queryDevices: createDeviceQuery(sql),
+    secrets: createSecretSql(sql),
 
     // ---- devices ----
     async getDevice(id: string): Promise<DeviceRow | undefined> {

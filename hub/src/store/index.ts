@@ -1,6 +1,6 @@
 // store/: every SQL statement the hub runs (design §7), behind async methods — the Store (db.ts) with one
 // file per domain (telemetry, events, fleet and alarms, device query, deliveries, webhooks, audit, enrolment
-// codes), written once in the SQL both engines run. sql.ts is the seam to an engine: SQLite (sqlite.ts,
+// codes, the hub's secrets), written once in the SQL both engines run. sql.ts is the seam to an engine: SQLite (sqlite.ts,
 // better-sqlite3, migrations.ts) or PostgreSQL (postgres.ts, pg, migrations-pg.ts: the same schema).
 // May import: protocol only (and its engines' npm packages). Every room may import it; nothing outside it calls `.prepare(` (a test says so).
 export type { Dialect, SqlDatabase, SqlParams, SqlRunner, SqlValue } from './sql.js';
@@ -16,5 +16,6 @@ export { createEnrolmentSql, type EnrolmentCodeRow, type EnrolmentSql } from './
 export { createEventSql, type EventSql, type RecentEvent } from './events.js';
 export { createFleetSql, type FleetSql, type OpenAlarm } from './fleet.js';
 export { batchKey, createTelemetrySql, type BatchInsert, type TelemetrySql, type WindowInsert } from './telemetry.js';
+export { createSecretSql, type SecretRow, type SecretSql } from './secrets.js';
 export { createWebhookStore, type DeliveryRow, type WebhookRow, type WebhookStore } from './webhooks.js';
 export { openLockSession, type LockSession, type LockSessionOptions, type LockSessionRunner } from './lock-session.js';

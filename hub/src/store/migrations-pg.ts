@@ -196,6 +196,15 @@ export const PG_MIGRATIONS: readonly string[] = [
   ALTER TABLE desired_states ADD COLUMN published BIGINT NOT NULL DEFAULT 0;
   CREATE INDEX desired_states_unpublished ON desired_states (device_id) WHERE published < sequence;
   `,
+  // 7: the hub's keys and shared secrets (PostgreSQL replicas), one row each
+  `
+  CREATE TABLE hub_secrets (
+    name ${TEXT} PRIMARY KEY,
+    value ${TEXT} NOT NULL,
+    version BIGINT NOT NULL DEFAULT 1,
+    updated_at ${TEXT} NOT NULL
+  );
+  `,
 ];
 
 /**

@@ -198,4 +198,15 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE desired_states ADD COLUMN published INTEGER NOT NULL DEFAULT 0;
   CREATE INDEX desired_states_unpublished ON desired_states (device_id) WHERE published < sequence;
   `,
+  // 7: the hub's keys and shared secrets on PostgreSQL (several replicas read one set; trust/db-keys.ts): one row
+  // per secret, private parts sealed with the operator's key-encryption key; `version` grows on every change,
+  // so replicas see a rotation. SQLite keeps its keys as files in the data dir and leaves this table empty.
+  `
+  CREATE TABLE hub_secrets (
+    name TEXT PRIMARY KEY,
+    value TEXT NOT NULL,
+    version INTEGER NOT NULL DEFAULT 1,
+    updated_at TEXT NOT NULL
+  ) WITHOUT ROWID;
+  `,
 ];

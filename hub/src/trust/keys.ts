@@ -1,5 +1,5 @@
 // The hub's signing keys and root-signed keyring (design §3): created on first start or by `keys init`,
-// stored as JSON files with mode 0600 under <data>/keys/.
+// stored as JSON files with mode 0600 under <data>/keys/ (on SQLite; on PostgreSQL in the database, db-keys.ts).
 
 import { existsSync, mkdirSync, readFileSync, writeFileSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
@@ -32,15 +32,16 @@ export interface HubKeys {
 
 const KEYRING_LIFETIME_DAYS = 365;
 /** Re-sign the keyring (version + 1) when it would expire within this many days. */
-const KEYRING_RENEW_DAYS = 30;
-const DAY_MS = 86_400_000;
+export const KEYRING_RENEW_DAYS = 30;
+export const DAY_MS = 86_400_000;
 
 function writeSecret(file: string, content: string): void {
   writeFileSync(file, content, { mode: 0o600 });
   chmodSync(file, 0o600); // an existing file keeps its old mode on write
 }
 
-function readKeyFile(file: string): KeyPair {
+/** A key pair file as `keys init` writes it (BAD_INPUT when it is not one). */
+export function readKeyFile(file: string): KeyPair {
   try {
     return importKeyPair(JSON.parse(readFileSync(file, 'utf8')) as unknown);
   } catch (err) {
@@ -60,7 +61,7 @@ export function buildKeyring(release: KeyPair, director: KeyPair, version: numbe
   };
 }
 
-function decodeKeyring(env: Envelope): Keyring {
+export function decodeKeyring(env: Envelope): Keyring {
   return Keyring.parse(JSON.parse(utf8Decode(fromBase64(env.payload))) as unknown);
 }
 

@@ -189,5 +189,18 @@ export function storeContract(name: string, openPair: OpenPair): void {
       expect(ids[1]).toBeGreaterThan(ids[0]!);
       expect((await a.webhooks.deliveries({ limit: 5 })).map((d) => d.attempt)).toEqual([2, 1]);
     });
+
+    it('creates each hub secret once and replaces one only from the version it was read at', async () => {
+      const made = await Promise.all([a, b].map((s, i) => s.secrets.exclusive(() => s.secrets.insertMissing([{ name: 'root', value: `from-${i}` }, { name: 'keyring', value: `kr-${i}` }], AT))));
+      expect(made.sort()).toEqual([0, 2]); // one replica made both rows, the other none
+      const rows = await b.secrets.all();
+      expect(new Set(rows.map((r) => r.value.slice(-1))).size).toBe(1); // one set, never a mix of both
+      const keyring = rows.find((r) => r.name === 'keyring')!;
+      expect(keyring.version).toBe(1);
+      expect(await a.secrets.replace('keyring', 'kr-new', 1, AT)).toBe(true);
+      expect(await b.secrets.replace('keyring', 'kr-lost', 1, AT)).toBe(false); // read at 1, changed since
+      expect(await b.secrets.versions()).toEqual([{ name: 'keyring', version: 2 }, { name: 'root', version: 1 }]);
+      expect((await b.secrets.all()).find((r) => r.name === 'keyring')!.value).toBe('kr-new');
+    });
   });
 }

@@ -6,6 +6,9 @@ import { startPostgres, type PostgresServer } from '../../../scripts/sim/postgre
 
 export const onPostgres = process.env.EDGEFLEET_TEST_DB === 'postgres';
 
+/** The key-encryption key of test hubs on PostgreSQL, which keep their keys sealed in the database (32 bytes, base64). */
+export const TEST_KEK = Buffer.alloc(32, 7).toString('base64');
+
 let server: Promise<PostgresServer> | null = null;
 const byDataDir = new Map<string, Promise<string>>();
 
