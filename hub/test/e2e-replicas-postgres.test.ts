@@ -2,7 +2,8 @@
 // an HTTP write to either replica has the same effect, one replica leads (rollout engine, alarms, upkeep),
 // and when the leader is killed mid-soak (kill -9) or frozen (SIGSTOP) the other takes over and completes the
 // gated rollout. Throughout, an observer records every desired state the broker delivers: each device's
-// sequences strictly increase, and the retained one equals the database's row; the audit chain verifies.
+// sequences strictly increase, and the retained one equals the database's row; the audit chain verifies; and
+// the telemetry stored is the telemetry the devices had acknowledged, each window once.
 import { cpSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
@@ -12,10 +13,11 @@ import type { Agent } from '@edgefleet/agent';
 import { topics } from '@edgefleet/protocol';
 import { startPostgres, type PostgresServer } from '../../scripts/sim/postgres.js';
 import { apiClient, tempDir, tinyModel, waitFor } from './helpers.js';
+import { agentTelemetry, drainTelemetry, ledgerMismatches, outboxFile } from './support/telemetry-ledger.js';
 import { MOSQUITTO, killHard, spawnHub, startBrokerAgents, startMosquitto, type HubProcess, type MosquittoProcess } from './processes.js';
 
 const HUB_PASSWORD = 'hub-secret-for-tests-only';
-const AGENTS = 6;
+const AGENTS = 20;
 
 /** `edgefleet_replica_leader` of a replica (1 while it leads), from its /metrics; null when it does not answer. */
 async function leads(http: string, token: string): Promise<boolean | null> {
@@ -151,6 +153,18 @@ describe.skipIf(!existsSync(MOSQUITTO))('two hub replicas on one PostgreSQL data
       for (const agent of agents) await agent.core.waitFor(() => agent.core.slots().tiny?.active?.version === '2.0.0', 60_000);
       pumping = false;
       await pump;
+
+      // telemetry stored == telemetry acknowledged: once every outbox is empty (each batch confirmed by the
+      // replica that committed it), each device's windows are in the database exactly once
+      await drainTelemetry(agents);
+      expect(agents.every((x) => agentTelemetry(x).sent > 0)).toBe(true);
+      expect(await ledgerMismatches(db, agents)).toEqual([]);
+      const resent = agents.reduce((n, x) => n + agentTelemetry(x).resent, 0);
+      console.log(`${stop}: ${agents.reduce((n, x) => n + agentTelemetry(x).sent, 0)} windows sent and stored once each, ${resent} batches re-sent`);
+      // and the agents' own outbox files agree once they stopped: nothing left unconfirmed
+      const stopped = agents.splice(0);
+      await Promise.all(stopped.map((x) => x.stop()));
+      for (const x of stopped) expect(outboxFile(x), x.config.deviceId).toEqual({ windows: 0, batches: 0 });
 
       // what the devices saw: per device, desired-state sequences never go back; a sequence seen again is the
       // same signed state published again (a replica's start completes sends a crash may have cut short)
