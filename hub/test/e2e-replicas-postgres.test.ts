@@ -4,7 +4,7 @@
 // gated rollout. Throughout, an observer records every desired state the broker delivers: each device's
 // sequences strictly increase, and the retained one equals the database's row; the audit chain verifies; and
 // the telemetry stored is the telemetry the devices had acknowledged, each window once.
-import { cpSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
 import pg from 'pg';
@@ -14,20 +14,10 @@ import { topics } from '@edgefleet/protocol';
 import { startPostgres, type PostgresServer } from '../../scripts/sim/postgres.js';
 import { apiClient, tempDir, tinyModel, waitFor } from './helpers.js';
 import { agentTelemetry, drainTelemetry, ledgerMismatches, outboxFile } from './support/telemetry-ledger.js';
-import { MOSQUITTO, killHard, spawnHub, startBrokerAgents, startMosquitto, type HubProcess, type MosquittoProcess } from './processes.js';
+import { MOSQUITTO, killHard, leads, spawnHub, startBrokerAgents, startMosquitto, startReplicaPair, type HubProcess, type MosquittoProcess } from './processes.js';
 
 const HUB_PASSWORD = 'hub-secret-for-tests-only';
 const AGENTS = 20;
-
-/** `edgefleet_replica_leader` of a replica (1 while it leads), from its /metrics; null when it does not answer. */
-async function leads(http: string, token: string): Promise<boolean | null> {
-  try {
-    const text = await (await fetch(`${http}/metrics`, { headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(1000) })).text();
-    return /^edgefleet_replica_leader\{[^}]*\} 1$/m.test(text);
-  } catch {
-    return null;
-  }
-}
 
 /** Every desired state the broker hands a hub-side subscriber, in arrival order, per device. */
 async function observeDesired(url: string) {
@@ -75,19 +65,8 @@ describe.skipIf(!existsSync(MOSQUITTO))('two hub replicas on one PostgreSQL data
       const own = join(dir.path, run);
       mkdirSync(own, { recursive: true });
       broker = await startMosquitto(own, HUB_PASSWORD, ['max_queued_messages 100000'], { hubUsers: [...replicas.map((r) => `edgefleet_hub_${r}`), 'edgefleet_hub_obs'] });
-      const data = (r: string) => join(own, `hub-${r}`);
-      const args = (r: string) => [
-        '--data', data(r), '--db', db, '--http', '127.0.0.1:0', '--broker', broker!.hubUrlFor(`edgefleet_hub_${r}`), '--replica-id', r,
-        '--mosquitto-password-file', broker!.passwd, '--mosquitto-pid-file', broker!.pidFile, '--rollout-tick-ms', '200', '--artifacts', join(own, 'artifacts'),
-      ];
-      // replica a starts first and so leads; b gets a's keys (copied: keys are files today); artifacts are one shared directory
-      const first = await spawnHub(args(replicas[0]!), false);
-      hubs.push(first);
-      const token = readFileSync(join(data(replicas[0]!), 'admin-token'), 'utf8').trim();
-      await waitFor(() => leads(first.urls.http!, token), 'replica a leads');
-      cpSync(join(data(replicas[0]!), 'keys'), join(data(replicas[1]!), 'keys'), { recursive: true });
-      const second = await spawnHub(args(replicas[1]!), false);
-      hubs.push(second);
+      const pair = await startReplicaPair({ dir: own, db, broker, replicas: [replicas[0]!, replicas[1]!] }, hubs);
+      const { first, second, token } = pair;
       const [a, b] = [apiClient(first.urls.http!, token), apiClient(second.urls.http!, token)];
       expect(await leads(second.urls.http!, token)).toBe(false);
       const observer = await observeDesired(broker.hubUrlFor('edgefleet_hub_obs'));
@@ -140,7 +119,7 @@ describe.skipIf(!existsSync(MOSQUITTO))('two hub replicas on one PostgreSQL data
       // holds its share of the devices' messages (brokers hand a disconnected member its share, README
       // "Brokers"); back, it takes them in, and so nothing the devices sent is lost
       let back = first;
-      if (stop === 'SIGKILL') hubs.push((back = await spawnHub(args(replicas[0]!), false)));
+      if (stop === 'SIGKILL') hubs.push((back = await spawnHub(pair.args(replicas[0]!), false)));
       else first.child.kill('SIGCONT');
       await waitFor(async () => (await leads(back.urls.http!, token)) === false, 'replica a back, following');
       expect(await leads(second.urls.http!, token)).toBe(true);

@@ -1,7 +1,7 @@
 // Real processes for crash tests: `edgefleet hub start` as a child (killed with SIGKILL at will) and a
 // Mosquitto on a free port with the ACL of hub/mosquitto/acl.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -160,4 +160,60 @@ export async function startBrokerAgents(configs: readonly unknown[], dir: string
     into.push(agent);
     await agent.start();
   }
+}
+
+/** `edgefleet_replica_leader` of a replica (1 while it leads), from its /metrics; null when it does not answer. */
+export async function leads(http: string, token: string): Promise<boolean | null> {
+  try {
+    const text = await (await fetch(`${http}/metrics`, { headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(1000) })).text();
+    return /^edgefleet_replica_leader\{[^}]*\} 1$/m.test(text);
+  } catch {
+    return null;
+  }
+}
+
+export interface ReplicaPairOptions {
+  /** Data dirs `hub-<replica>` and the shared `artifacts` directory go here. */
+  dir: string;
+  /** The PostgreSQL database both use. */
+  db: string;
+  /** Started with `hubUsers` naming `edgefleet_hub_<replica>` for both. */
+  broker: MosquittoProcess;
+  replicas: readonly [string, string];
+  /** More `hub start` arguments for both. */
+  extra?: string[];
+}
+
+export interface ReplicaPair {
+  /** The `hub start` arguments of a replica (to start it again after a kill). */
+  args(replica: string): string[];
+  dataDir(replica: string): string;
+  /** The admin token (one database, so one token for both). */
+  token: string;
+  /** The first replica, leading once the pair is up, and the second, following. */
+  first: HubProcess;
+  second: HubProcess;
+}
+
+/**
+ * Two `--broker` replicas on one database (design §8): the first starts alone and so leads; the second gets
+ * its keys (files today: copied) and shares its artifacts directory. Both are pushed into `into` as they
+ * start, so a caller's cleanup kills those that did.
+ */
+export async function startReplicaPair(options: ReplicaPairOptions, into: HubProcess[]): Promise<ReplicaPair> {
+  const { dir, db, broker, replicas } = options;
+  const dataDir = (r: string) => join(dir, `hub-${r}`);
+  const args = (r: string) => [
+    '--data', dataDir(r), '--db', db, '--http', '127.0.0.1:0', '--broker', broker.hubUrlFor(`edgefleet_hub_${r}`), '--replica-id', r,
+    '--mosquitto-password-file', broker.passwd, '--mosquitto-pid-file', broker.pidFile, '--rollout-tick-ms', '200', '--artifacts', join(dir, 'artifacts'),
+    ...(options.extra ?? []),
+  ];
+  const first = await spawnHub(args(replicas[0]), false);
+  into.push(first);
+  const token = readFileSync(join(dataDir(replicas[0]), 'admin-token'), 'utf8').trim();
+  await waitFor(() => leads(first.urls.http!, token), `replica ${replicas[0]} leads`);
+  cpSync(join(dataDir(replicas[0]), 'keys'), join(dataDir(replicas[1]), 'keys'), { recursive: true });
+  const second = await spawnHub(args(replicas[1]), false);
+  into.push(second);
+  return { args, dataDir, token, first, second };
 }

@@ -24,6 +24,7 @@ async function hubStart(v: Values): Promise<void> {
     broker = u.toString();
   }
   const db = v.db === undefined ? undefined : checkDbTarget(v.db, process.env.EDGEFLEET_DB_PASSWORD);
+  const expiry = v['broker-session-expiry'];
   const hub = await startHub({
     dataDir,
     ...(db ? { db } : {}),
@@ -33,6 +34,7 @@ async function hubStart(v: Values): Promise<void> {
     ws: v.ws === 'off' ? null : (v.ws ?? '127.0.0.1:8083'),
     ...(broker ? { broker } : {}),
     ...(v['replica-id'] ? { replicaId: v['replica-id'] } : {}),
+    ...(expiry !== undefined ? { brokerSessionExpirySeconds: Number(expiry) } : {}),
     ...(v['mosquitto-password-file'] ? { mosquittoPasswordFile: v['mosquitto-password-file'] } : {}),
     ...(v['mosquitto-pid-file'] ? { mosquittoPidFile: v['mosquitto-pid-file'] } : {}),
     ...(v['public-url'] ? { publicUrl: v['public-url'] } : {}),
@@ -86,11 +88,14 @@ export const LOCAL_COMMANDS: CommandSpec[] = [
   {
     words: ['hub', 'start'],
     summary: 'Run the hub: HTTP API and dashboard, embedded MQTT broker (or --broker), rollouts, telemetry.',
-    options: ['data', 'db', 'http', 'mqtt', 'ws', 'broker', 'broker-username', 'broker-password', 'replica-id', 'mosquitto-password-file', 'mosquitto-pid-file', 'public-url', 'artifacts', 'device-isolation', 'webhook', 'webhook-secret', 'max-model-bytes'],
+    options: ['data', 'db', 'http', 'mqtt', 'ws', 'broker', 'broker-username', 'broker-password', 'replica-id', 'broker-session-expiry', 'mosquitto-password-file', 'mosquitto-pid-file', 'public-url', 'artifacts', 'device-isolation', 'webhook', 'webhook-secret', 'max-model-bytes'],
     hidden: ['rollout-tick-ms'],
     check: (v) => {
       const max = v['max-model-bytes'];
       if (max !== undefined && !(Number.isSafeInteger(Number(max)) && Number(max) > 0)) throw usageError(`--max-model-bytes must be a positive whole number, got ${JSON.stringify(max)}`);
+      // the MQTT 5 Session Expiry Interval: a four-byte integer of seconds
+      const expiry = v['broker-session-expiry'];
+      if (expiry !== undefined && !(/^\d{1,10}$/.test(expiry) && Number(expiry) <= 0xffffffff)) throw usageError(`--broker-session-expiry must be whole seconds (0 to 4294967295), got ${JSON.stringify(expiry)}`);
     },
     notes: '--mqtt off / --ws off disable a listener; secrets may come from EDGEFLEET_BROKER_PASSWORD and EDGEFLEET_WEBHOOK_SECRET.',
     run: async (_pos, v) => {
