@@ -85,8 +85,14 @@ describe.skipIf(!existsSync(MOSQUITTO))('two hub replicas on one PostgreSQL data
       expect((await b.pushModel(tinyModel(1), { name: 'tiny', version: '2.0.0' })).status).toBe(201);
       expect((await b.post('/rollouts', { model: 'tiny', version: '1.0.0', targets: { all: true }, waves: [100], soak: '0s' })).status).toBe(201);
 
+      // where the time goes (a shared CI machine's load shows here first)
+      const begun = Date.now();
+      const phases: string[] = [];
+      const phase = (name: string) => phases.push(`${name} ${((Date.now() - begun) / 1000).toFixed(1)} s`);
       await startBrokerAgents(configs, own, agents);
+      phase('agents started');
       for (const agent of agents) await agent.core.waitFor(() => agent.core.slots().tiny?.active?.version === '1.0.0', 60_000);
+      phase('v1 active');
 
       // the devices keep inferring and reporting (the wave's gates judge their telemetry), whichever replica takes it
       let pumping = true;
@@ -109,6 +115,7 @@ describe.skipIf(!existsSync(MOSQUITTO))('two hub replicas on one PostgreSQL data
       expect((await b.get(`/rollouts/${id}`)).body.rollout.status).toBe('soaking');
 
       // the leader goes away mid-soak; the other replica takes the lead and finishes the rollout
+      phase('wave 1 soaking');
       const t0 = Date.now();
       if (stop === 'SIGKILL') await killHard(first);
       else first.child.kill('SIGSTOP');
@@ -135,11 +142,13 @@ describe.skipIf(!existsSync(MOSQUITTO))('two hub replicas on one PostgreSQL data
 
       // telemetry stored == telemetry acknowledged: once every outbox is empty (each batch confirmed by the
       // replica that committed it), each device's windows are in the database exactly once
+      phase('rollout completed');
       await drainTelemetry(agents);
+      phase('outboxes drained');
       expect(agents.every((x) => agentTelemetry(x).sent > 0)).toBe(true);
       expect(await ledgerMismatches(db, agents)).toEqual([]);
       const resent = agents.reduce((n, x) => n + agentTelemetry(x).resent, 0);
-      console.log(`${stop}: ${agents.reduce((n, x) => n + agentTelemetry(x).sent, 0)} windows sent and stored once each, ${resent} batches re-sent`);
+      console.log(`${stop}: ${agents.reduce((n, x) => n + agentTelemetry(x).sent, 0)} windows sent and stored once each, ${resent} batches re-sent; ${phases.join(', ')}`);
       // and the agents' own outbox files agree once they stopped: nothing left unconfirmed
       const stopped = agents.splice(0);
       await Promise.all(stopped.map((x) => x.stop()));
