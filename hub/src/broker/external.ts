@@ -49,7 +49,7 @@ export interface BrokerClientOptions {
   /** Each CONNACK and each lost connection (the `edgefleet_broker_connections_total` counter). */
   onConnection?: (event: 'connect' | 'close') => void;
   /** Default SESSION_EXPIRY_SECONDS (one hub; replicas: defaultSessionExpiry). 0 ends the session with the connection. */
-  sessionExpirySeconds?: number | undefined;
+  sessionExpirySeconds?: number;
   /** Default KEEPALIVE_SECONDS. */
   keepaliveSeconds?: number;
   /**
@@ -73,13 +73,16 @@ function refused(topic: string, err: Error & { packet?: { granted?: unknown[] } 
 
 export async function connectBrokerClient(url: string, options: BrokerClientOptions): Promise<Bus> {
   const parsed = new URL(url);
+  const expiry = options.sessionExpirySeconds ?? SESSION_EXPIRY_SECONDS;
+  // MQTT 5 §3.1.2.11.2: a four-byte integer of seconds
+  if (!(Number.isInteger(expiry) && expiry >= 0 && expiry <= 0xffffffff)) throw new EdgefleetError('BAD_INPUT', `broker session expiry must be whole seconds from 0 to 4294967295, got ${expiry}`);
   const client: MqttClient = mqtt.connect(url, {
     clientId: options.clientId,
     username: parsed.username ? decodeURIComponent(parsed.username) : undefined,
     password: parsed.password ? decodeURIComponent(parsed.password) : undefined,
     // MQTT 5 for shared subscriptions (design §8); a persistent session needs a non-zero expiry in MQTT 5
     protocolVersion: 5,
-    properties: { sessionExpiryInterval: options.sessionExpirySeconds ?? SESSION_EXPIRY_SECONDS },
+    properties: { sessionExpiryInterval: expiry },
     clean: false,
     keepalive: options.keepaliveSeconds ?? KEEPALIVE_SECONDS,
     reconnectPeriod: 1000,
