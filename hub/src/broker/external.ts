@@ -22,8 +22,9 @@ export { topicMatches };
  *   within that loses nothing);
  * - replicas (PostgreSQL): short, so the live replicas get all of it soon after one goes; one back within
  *   it resumes its session and gets what was queued for it. What an expired session held is re-sent by
- *   the devices for telemetry (kept until a hub confirms it, design §4); device events in it are lost, and
- *   the latest reported state is read again from its retained copy when that replica reconnects.
+ *   the devices for telemetry (kept until a hub confirms it, design §4); device events in it are lost, and a
+ *   report in it is missing until the device reports again or a replica starts a new session (replica.ts
+ *   `snapshot`: the retained reports).
  */
 export const SESSION_EXPIRY_SECONDS = 86_400;
 export const REPLICA_SESSION_EXPIRY_SECONDS = 30;
