@@ -10,11 +10,8 @@ import { EdgefleetError, hubSubscriptions, parseTopic, topics, type TelemetrySet
 import { describeDb, openStore } from './store/db.js';
 import { openHubSecrets, type HubKeyOptions } from './trust/hub-secrets.js';
 import { HUB_METRICS, createMetrics, type Metrics } from './metrics.js';
-import { embeddedBrokerGauges, startEmbeddedBroker, type EmbeddedBrokerOptions } from './broker/embedded.js';
-import type { MulticastSubscribers } from './broker/multicast.js';
-import { connectBrokerClient } from './broker/external.js';
-import { hubClientId, resolveReplicaId } from './broker/replica.js';
-import type { Bus } from './broker/bus.js';
+import { connectBrokerClient, defaultSessionExpiry, embeddedBrokerGauges, hubClientId, resolveReplicaId, startEmbeddedBroker } from './broker/index.js';
+import type { Bus, EmbeddedBrokerOptions, MulticastSubscribers } from './broker/index.js';
 import type { HubContext } from './context.js';
 import { createCommandSender, createDeviceRegistry, type CommandSender, type DeviceRegistry } from './devices/index.js';
 import { createDesiredStates, type DesiredStates } from './desired/index.js';
@@ -25,9 +22,8 @@ import { createTelemetryConfirmer } from './telemetry/confirm.js';
 import { createApi, loadOrCreateAdminToken } from './http/index.js';
 import { createRolloutRunner, type RolloutRunner } from './rollouts/index.js';
 import { createLeadership } from './replicas/index.js';
-import { agentBrokerUrls, dialHost, parseHostPort } from './broker/address.js';
+import { agentBrokerUrls, createMosquittoSync, dialHost, parseHostPort } from './broker/index.js';
 import { attachMqttUpgrade, mqttWebSocketUrl } from './broker/http-upgrade.js';
-import { createMosquittoSync } from './broker/mosquitto.js';
 import { createNotifier, loadOrCreateWebhookSecret, notifierGauges, type Notifier, type RetryPolicy } from './notify/index.js';
 import { createAlarms, type AlarmOptions, type Alarms } from './telemetry/alarms.js';
 import { createEventLog } from './telemetry/event-log.js';
@@ -54,6 +50,8 @@ export interface HubOptions {
   broker?: string;
   /** `broker` mode: this replica's id, client id `edgefleet_hub_<id>` (default: `<data>/replica-id`, made once). */
   replicaId?: string;
+  /** `broker` mode: seconds the broker keeps this hub's session while it is away (default: a day on SQLite, 30 s on PostgreSQL; broker/external.ts). */
+  brokerSessionExpirySeconds?: number;
   log?: (line: string) => void;
   /** `--broker` mode with Mosquitto: the password file the hub keeps in sync with its devices. */
   mosquittoPasswordFile?: string;
@@ -173,8 +171,8 @@ export async function startHub(options: HubOptions): Promise<Hub> {
     const clientId = options.broker ? hubClientId(replicaId) : '';
     if (options.broker) {
       const onConnection = (event: string) => metrics.inc('edgefleet_broker_connections_total', { event });
-      // design §4: events and telemetry are not retained; a retained copy would be ingested again on every start
-      bus = await connectBrokerClient(options.broker, { clientId, log, onConnection, neverRetained: (t) => ['events', 'telemetry'].includes(parseTopic(t)?.kind ?? '') });
+      const sessionExpirySeconds = options.brokerSessionExpirySeconds ?? defaultSessionExpiry(store.engine); // design §8: replicas take over a share
+      bus = await connectBrokerClient(options.broker, { clientId, log, onConnection, sessionExpirySeconds });
     } else {
       let markOffline: (id: string) => void = () => undefined;
       const broker = await startEmbeddedBroker({

@@ -96,6 +96,12 @@ describe('edgefleet CLI', () => {
     const pidOnly = await run(['hub', 'start', '--data', data, '--http', '127.0.0.1:0', '--mqtt', 'off', '--ws', 'off', '--mosquitto-pid-file', join(dir.path, 'mosquitto.pid')], env);
     expect(pidOnly.code).not.toBe(0);
     expect(pidOnly.stderr).toMatch(/^error BAD_INPUT: .*--mosquitto-password-file/m);
+    // an MQTT 5 session expiry is whole seconds in four bytes
+    for (const expiry of ['30s', '-1', '4294967296']) {
+      const bad = await run(['hub', 'start', '--data', data, '--http', '127.0.0.1:0', '--broker', 'mqtt://127.0.0.1:1', `--broker-session-expiry=${expiry}`], env);
+      expect(bad.code, expiry).not.toBe(0);
+      expect(bad.stderr).toMatch(/^error BAD_INPUT: --broker-session-expiry must be whole seconds/m);
+    }
     expect(existsSync(data)).toBe(false);
   });
 

@@ -9,8 +9,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { startHub, type Hub, type HubOptions } from '@edgefleet/hub';
 import { startPostgres, type PostgresServer } from '../../scripts/sim/postgres.js';
 import { TEST_KEK, apiClient, tempDir, tinyModel, waitFor } from './helpers.js';
-import { MOSQUITTO, startMosquitto, type MosquittoProcess } from './processes.js';
-import { leads, observeDesired } from './support/replicas.js';
+import { MOSQUITTO, leads, startMosquitto, type MosquittoProcess } from './processes.js';
+import { observeDesired } from './support/replicas.js';
 
 const HUB_PASSWORD = 'hub-secret-for-tests-only';
 const DEVICES = 8;

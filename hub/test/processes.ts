@@ -8,7 +8,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { createAgent, type Agent } from '@edgefleet/agent';
 import { mosquittoPasswordHash } from '@edgefleet/hub';
-import { waitFor } from './helpers.js';
+import { TEST_KEK, waitFor } from './helpers.js';
 
 const BIN = fileURLToPath(new URL('../bin/edgefleet.js', import.meta.url));
 const BUILT = existsSync(fileURLToPath(new URL('../dist/cli/main.js', import.meta.url)));
@@ -160,4 +160,62 @@ export async function startBrokerAgents(configs: readonly unknown[], dir: string
     into.push(agent);
     await agent.start();
   }
+}
+
+/** `edgefleet_replica_leader` of a replica (1 while it leads), from its /metrics; null when it does not answer. */
+export async function leads(http: string, token: string): Promise<boolean | null> {
+  try {
+    const text = await (await fetch(`${http}/metrics`, { headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(1000) })).text();
+    return /^edgefleet_replica_leader\{[^}]*\} 1$/m.test(text);
+  } catch {
+    return null;
+  }
+}
+
+export interface ReplicaPairOptions {
+  /** Data dirs `hub-<replica>` and the shared `artifacts` directory go here. */
+  dir: string;
+  /** The PostgreSQL database both use. */
+  db: string;
+  /** Started with `hubUsers` naming `edgefleet_hub_<replica>` for both. */
+  broker: MosquittoProcess;
+  replicas: readonly [string, string];
+  /** More `hub start` arguments for both. */
+  extra?: string[];
+}
+
+export interface ReplicaPair {
+  /** The `hub start` arguments of a replica (to start it again after a kill). */
+  args(replica: string): string[];
+  dataDir(replica: string): string;
+  /** The admin token (one database, so one token for both). */
+  token: string;
+  /** The first replica, leading once the pair is up, and the second, following. */
+  first: HubProcess;
+  second: HubProcess;
+}
+
+/**
+ * Two `--broker` replicas on one database (design §8): the first starts alone and so leads (and makes the keys,
+ * in the database); the second reads them there and shares its artifacts directory. Both are pushed into `into` as they
+ * start, so a caller's cleanup kills those that did.
+ */
+export async function startReplicaPair(options: ReplicaPairOptions, into: HubProcess[]): Promise<ReplicaPair> {
+  const { dir, db, broker, replicas } = options;
+  const dataDir = (r: string) => join(dir, `hub-${r}`);
+  // the key-encryption key every replica is given; the keys themselves are in the database (trust/db-keys.ts)
+  const kek = join(dir, 'kek');
+  writeFileSync(kek, TEST_KEK + '\n', { mode: 0o600 });
+  const args = (r: string) => [
+    '--data', dataDir(r), '--db', db, '--key-file', kek, '--http', '127.0.0.1:0', '--broker', broker.hubUrlFor(`edgefleet_hub_${r}`), '--replica-id', r,
+    '--mosquitto-password-file', broker.passwd, '--mosquitto-pid-file', broker.pidFile, '--rollout-tick-ms', '200', '--artifacts', join(dir, 'artifacts'),
+    ...(options.extra ?? []),
+  ];
+  const first = await spawnHub(args(replicas[0]), false);
+  into.push(first);
+  const token = readFileSync(join(dataDir(replicas[0]), 'admin-token'), 'utf8').trim();
+  await waitFor(() => leads(first.urls.http!, token), `replica ${replicas[0]} leads`);
+  const second = await spawnHub(args(replicas[1]), false);
+  into.push(second);
+  return { args, dataDir, token, first, second };
 }

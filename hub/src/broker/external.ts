@@ -1,19 +1,44 @@
 // The hub as a privileged client of an external MQTT 5 broker (`--broker URL`, design §8), one of possibly
 // several replicas: its own client id, device → hub topics through shared subscriptions (replica.ts).
 // Credentials come from the URL (mqtt://user:pass@host:port). A persistent session (clean: false with a
-// session expiry) lets the broker queue QoS 1 telemetry while the hub restarts. The hub acknowledges a
+// session expiry) lets the broker queue QoS 1 messages while the hub restarts. The hub acknowledges a
 // message to the broker only once its handler has settled (committed): a message the hub held when it
-// died is redelivered to the session.
+// died is redelivered to the session, if the hub is back before the session expires.
 
 import mqtt, { type IPublishPacket, type MqttClient } from 'mqtt';
-import { EdgefleetError, hubSubscriptions } from '@edgefleet/protocol';
+import { EdgefleetError, hubSubscriptions, parseTopic } from '@edgefleet/protocol';
 import { topicMatches, type Bus, type MessageHandler, type PublishOptions } from './bus.js';
 import { replicaSubscription } from './replica.js';
 
 export { topicMatches };
 
-/** How long the broker keeps the session of a replica that is away (MQTT 5 Session Expiry Interval). */
+/**
+ * How long the broker keeps the session of a hub that is away (MQTT 5 Session Expiry Interval), by whether
+ * another hub can take its messages meanwhile (design §8). A broker hands a shared subscription's messages
+ * to each member session in turn whether its client is connected or not, and drops what it queued for a
+ * session when that expires (Mosquitto 2.0.11, measured: with two replicas every other message waits for
+ * the one that is away, until its session expires). So:
+ * - one hub (SQLite): nobody else could take its share; its session holds it for a day (a hub restarted
+ *   within that loses nothing);
+ * - replicas (PostgreSQL): short, so the live replicas get all of it soon after one goes; one back within
+ *   it resumes its session and gets what was queued for it. What an expired session held is re-sent by
+ *   the devices for telemetry (kept until a hub confirms it, design §4); device events in it are lost, and a
+ *   report in it is missing until the device reports again or a replica starts a new session (replica.ts
+ *   `snapshot`: the retained reports).
+ */
 export const SESSION_EXPIRY_SECONDS = 86_400;
+export const REPLICA_SESSION_EXPIRY_SECONDS = 30;
+
+export function defaultSessionExpiry(engine: 'sqlite' | 'postgres'): number {
+  return engine === 'postgres' ? REPLICA_SESSION_EXPIRY_SECONDS : SESSION_EXPIRY_SECONDS;
+}
+
+/**
+ * MQTT keepalive of the hub's connection. A frozen hub (SIGSTOP, a VM paused) keeps its TCP connection, and
+ * the broker keeps sending it its share until 1.5 × keepalive passed without a packet (MQTT 5 §3.1.2.10);
+ * only then does its session expiry start. 15 s: a frozen replica's connection is ended within ~23 s.
+ */
+export const KEEPALIVE_SECONDS = 15;
 
 /** What the hub subscribes to (hub.ts): the session may deliver these before the handlers are back. */
 const HUB_FILTERS = [hubSubscriptions.artifactGet, hubSubscriptions.reported, hubSubscriptions.status, hubSubscriptions.telemetry, hubSubscriptions.events];
@@ -24,12 +49,14 @@ export interface BrokerClientOptions {
   log?: (line: string) => void;
   /** Each CONNACK and each lost connection (the `edgefleet_broker_connections_total` counter). */
   onConnection?: (event: 'connect' | 'close') => void;
-  /** Default SESSION_EXPIRY_SECONDS. */
+  /** Default SESSION_EXPIRY_SECONDS (one hub; replicas: defaultSessionExpiry). 0 ends the session with the connection. */
   sessionExpirySeconds?: number;
+  /** Default KEEPALIVE_SECONDS. */
+  keepaliveSeconds?: number;
   /**
-   * Topics whose messages are never retained (design §4: device events and telemetry). A retained copy the
-   * broker hands over on subscribe (retain flag set) was delivered live before, so it is not passed on, and
-   * the hub clears it on the broker with an empty retained message.
+   * Topics whose messages are never retained (default: device events and telemetry, design §4). A retained
+   * copy the broker hands over on subscribe (retain flag set) was delivered live before (it would be
+   * ingested again on every start), so it is not passed on, and the hub clears it with an empty retained message.
    */
   neverRetained?: (topic: string) => boolean;
 }
@@ -47,23 +74,28 @@ function refused(topic: string, err: Error & { packet?: { granted?: unknown[] } 
 
 export async function connectBrokerClient(url: string, options: BrokerClientOptions): Promise<Bus> {
   const parsed = new URL(url);
+  const expiry = options.sessionExpirySeconds ?? SESSION_EXPIRY_SECONDS;
+  // MQTT 5 §3.1.2.11.2: a four-byte integer of seconds
+  if (!(Number.isInteger(expiry) && expiry >= 0 && expiry <= 0xffffffff)) throw new EdgefleetError('BAD_INPUT', `broker session expiry must be whole seconds from 0 to 4294967295, got ${expiry}`);
   const client: MqttClient = mqtt.connect(url, {
     clientId: options.clientId,
     username: parsed.username ? decodeURIComponent(parsed.username) : undefined,
     password: parsed.password ? decodeURIComponent(parsed.password) : undefined,
     // MQTT 5 for shared subscriptions (design §8); a persistent session needs a non-zero expiry in MQTT 5
     protocolVersion: 5,
-    properties: { sessionExpiryInterval: options.sessionExpirySeconds ?? SESSION_EXPIRY_SECONDS },
+    properties: { sessionExpiryInterval: expiry },
     clean: false,
+    keepalive: options.keepaliveSeconds ?? KEEPALIVE_SECONDS,
     reconnectPeriod: 1000,
     connectTimeout: 10_000,
   });
+  const neverRetained = options.neverRetained ?? ((t: string) => ['events', 'telemetry'].includes(parseTopic(t)?.kind ?? ''));
   const handlers: Array<{ filter: string; handler: MessageHandler; snapshot?: string }> = [];
   // mqtt.js hands over one message at a time and sends its PUBACK when `done` is called without error
   let missed = false;
   const dispatch = (packet: IPublishPacket, done: (err?: Error) => void) => {
     const topic = packet.topic;
-    if (packet.retain && options.neverRetained?.(topic)) {
+    if (packet.retain && neverRetained(topic)) {
       // a retained copy of a never-retained topic was delivered live before: clear it on the broker
       if (packet.payload.length > 0) client.publish(topic, Buffer.alloc(0), { qos: 1, retain: true });
       return done();

@@ -5,7 +5,7 @@
 // May import: protocol, store/ types. Everything that publishes or subscribes goes through its Bus.
 export { topicMatches, type Bus, type MessageHandler, type PublishOptions } from './bus.js';
 export { embeddedBrokerGauges, startEmbeddedBroker, type EmbeddedBroker, type EmbeddedBrokerOptions } from './embedded.js';
-export { connectBrokerClient, SESSION_EXPIRY_SECONDS, type BrokerClientOptions } from './external.js';
+export { connectBrokerClient, defaultSessionExpiry, KEEPALIVE_SECONDS, REPLICA_SESSION_EXPIRY_SECONDS, SESSION_EXPIRY_SECONDS, type BrokerClientOptions } from './external.js';
 export { hubClientId, replicaSubscription, resolveReplicaId, SHARE_GROUP, type ReplicaSubscription } from './replica.js';
 export { createMosquittoSync, mosquittoPasswordHash, otherHubUsers, reloadMosquitto, writeMosquittoPasswordFile, type MosquittoSyncOptions } from './mosquitto.js';
 export { createMulticastRegistry, type MulticastRegistry, type MulticastSubscribers } from './multicast.js';

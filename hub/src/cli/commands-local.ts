@@ -27,6 +27,7 @@ async function hubStart(v: Values): Promise<void> {
   const db = v.db === undefined ? undefined : checkDbTarget(v.db, process.env.EDGEFLEET_DB_PASSWORD);
   const { keyEncryptionKeyText } = await import('../trust/index.js');
   const kek = keyEncryptionKeyText({ ...(v['key-file'] ? { file: v['key-file'] } : {}), text: process.env.EDGEFLEET_KEY_ENCRYPTION_KEY ?? '' });
+  const expiry = v['broker-session-expiry'];
   const hub = await startHub({
     dataDir,
     ...(db ? { db } : {}),
@@ -37,6 +38,7 @@ async function hubStart(v: Values): Promise<void> {
     ...(broker ? { broker } : {}),
     ...(v['replica-id'] ? { replicaId: v['replica-id'] } : {}),
     ...(kek ? { keys: { encryptionKey: kek } } : {}),
+    ...(expiry !== undefined ? { brokerSessionExpirySeconds: Number(expiry) } : {}),
     ...(v['mosquitto-password-file'] ? { mosquittoPasswordFile: v['mosquitto-password-file'] } : {}),
     ...(v['mosquitto-pid-file'] ? { mosquittoPidFile: v['mosquitto-pid-file'] } : {}),
     ...(v['public-url'] ? { publicUrl: v['public-url'] } : {}),
@@ -117,11 +119,14 @@ export const LOCAL_COMMANDS: CommandSpec[] = [
   {
     words: ['hub', 'start'],
     summary: 'Run the hub: HTTP API and dashboard, embedded MQTT broker (or --broker), rollouts, telemetry.',
-    options: ['data', 'db', 'key-file', 'http', 'mqtt', 'ws', 'broker', 'broker-username', 'broker-password', 'replica-id', 'mosquitto-password-file', 'mosquitto-pid-file', 'public-url', 'artifacts', 'device-isolation', 'webhook', 'webhook-secret', 'max-model-bytes'],
+    options: ['data', 'db', 'key-file', 'http', 'mqtt', 'ws', 'broker', 'broker-username', 'broker-password', 'replica-id', 'broker-session-expiry', 'mosquitto-password-file', 'mosquitto-pid-file', 'public-url', 'artifacts', 'device-isolation', 'webhook', 'webhook-secret', 'max-model-bytes'],
     hidden: ['rollout-tick-ms'],
     check: (v) => {
       const max = v['max-model-bytes'];
       if (max !== undefined && !(Number.isSafeInteger(Number(max)) && Number(max) > 0)) throw usageError(`--max-model-bytes must be a positive whole number, got ${JSON.stringify(max)}`);
+      // the MQTT 5 Session Expiry Interval: a four-byte integer of seconds
+      const expiry = v['broker-session-expiry'];
+      if (expiry !== undefined && !(/^\d{1,10}$/.test(expiry) && Number(expiry) <= 0xffffffff)) throw usageError(`--broker-session-expiry must be whole seconds (0 to 4294967295), got ${JSON.stringify(expiry)}`);
     },
     notes: '--mqtt off / --ws off disable a listener; secrets may come from EDGEFLEET_BROKER_PASSWORD, EDGEFLEET_WEBHOOK_SECRET and EDGEFLEET_KEY_ENCRYPTION_KEY.',
     run: async (_pos, v) => {

@@ -1,17 +1,7 @@
-// What tests of several hub replicas (design §8) watch: which replica leads, and every desired state the
-// broker delivers to a hub-side subscriber.
+// What tests of several hub replicas (design §8) watch: every desired state the broker delivers to a hub-side
+// subscriber.
 import mqtt from 'mqtt';
 import { topics } from '@edgefleet/protocol';
-
-/** `edgefleet_replica_leader` of a replica (1 while it leads), from its /metrics; null when it does not answer. */
-export async function leads(http: string, token: string): Promise<boolean | null> {
-  try {
-    const text = await (await fetch(`${http}/metrics`, { headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(1000) })).text();
-    return /^edgefleet_replica_leader\{[^}]*\} 1$/m.test(text);
-  } catch {
-    return null;
-  }
-}
 
 /** Every desired state the broker hands a hub-side subscriber, in arrival order, per device. */
 export async function observeDesired(url: string) {
