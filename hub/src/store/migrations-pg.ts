@@ -191,6 +191,12 @@ export const PG_MIGRATIONS: readonly string[] = [
   CREATE INDEX enrolment_codes_device ON enrolment_codes (device_id);
   CREATE INDEX enrolment_codes_expiry ON enrolment_codes (expires_at);
   `,
+  // 6: rollups keyed by the replica that wrote them too; rows written before belong to replica ''
+  `
+  ALTER TABLE rollups ADD COLUMN replica ${TEXT} NOT NULL DEFAULT '';
+  ALTER TABLE rollups DROP CONSTRAINT rollups_pkey;
+  ALTER TABLE rollups ADD PRIMARY KEY (model, version, role, minute, replica);
+  `,
 ];
 
 /**
