@@ -243,7 +243,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
     const eventLog = createEventLog(store, options.eventsPerDevice !== undefined ? { maxPerDevice: options.eventsPerDevice } : {});
     const ingest = createIngest(ctx, {
       ...options.ingest,
-      events: eventLog,
+      events: eventLog, replica: replicaId, // design §8: the rollup rows it writes are its own
       ...(confirmer ? { onTelemetryDone: (id: string, seq: number) => confirmer.done(id, seq) } : {}),
       rateLimits: createDeviceRateLimits(options.deviceRateLimits),
       // a window older than raw retention would be pruned at once (and its batch's record may be gone)

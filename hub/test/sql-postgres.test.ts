@@ -54,6 +54,23 @@ describe('PostgreSQL store', () => {
     }
   });
 
+  it('keys the rollups stored before replicas had rows of their own as replica \'\'', async () => {
+    const url = await server.createDatabase();
+    const before = PG_MIGRATIONS.findIndex((m) => m.includes('ADD COLUMN replica'));
+    const old = await openPostgres(url, { migrations: PG_MIGRATIONS.slice(0, before) });
+    await old.run(`INSERT INTO rollups (model, version, role, minute, inferences, errors, body) VALUES ('vib', '1.0.0', 'active', 60000, 3, 1, '{}')`);
+    await old.close();
+    const db = await openPostgres(url);
+    try {
+      expect(await db.all('SELECT replica, inferences FROM rollups')).toEqual([{ replica: '', inferences: 3 }]);
+      // another replica's row of the same minute is a row of its own
+      await db.run(`INSERT INTO rollups (model, version, role, minute, replica, inferences, errors, body) VALUES ('vib', '1.0.0', 'active', 60000, 'b', 2, 0, '{}')`);
+      expect(await db.get('SELECT COUNT(*) AS n FROM rollups')).toEqual({ n: 2 });
+    } finally {
+      await db.close();
+    }
+  });
+
   it('refuses to open when a migration fails, and records nothing of it', async () => {
     const url = await server.createDatabase();
     await expect(openPostgres(url, { migrations: [...PG_MIGRATIONS, 'CREATE TABLE devices (id TEXT)'] })).rejects.toThrow(`migration ${PG_MIGRATIONS.length + 1} failed`);

@@ -3,8 +3,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll } from 'vitest';
-import { openSqlite, openStore } from '../src/store/index.js';
+import Database from 'better-sqlite3';
+import { afterAll, expect, it } from 'vitest';
+import { MIGRATIONS, openSqlite, openStore } from '../src/store/index.js';
 import { sqlContract } from './support/sql-contract.js';
 import { storeContract } from './support/store-contract.js';
 
@@ -20,4 +21,25 @@ sqlContract('SQLite', async () => openSqlite(join(dir, `db-${++n}.sqlite`)));
 storeContract('SQLite', async () => {
   const store = await openStore(join(dir, `store-${++n}.sqlite`));
   return [store, store];
+});
+
+it("keys the rollups stored before replicas had rows of their own as replica ''", async () => {
+  // a database as the migrations before the replica key left it, with a rollup in it
+  const file = join(dir, `old-${++n}.sqlite`);
+  const old = new Database(file);
+  old.exec('CREATE TABLE migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)');
+  MIGRATIONS.slice(0, MIGRATIONS.findIndex((m) => m.includes('rollups_by_replica'))).forEach((m, i) => {
+    old.exec(m);
+    old.prepare('INSERT INTO migrations (version, applied_at) VALUES (?, ?)').run(i + 1, 'then');
+  });
+  old.exec(`INSERT INTO rollups (model, version, role, minute, inferences, errors, body) VALUES ('vib', '1.0.0', 'active', 60000, 3, 1, '{}')`);
+  old.close();
+  const db = openSqlite(file);
+  try {
+    expect(await db.all('SELECT replica, inferences, body FROM rollups')).toEqual([{ replica: '', inferences: 3, body: '{}' }]);
+    await db.run(`INSERT INTO rollups (model, version, role, minute, replica, inferences, errors, body) VALUES ('vib', '1.0.0', 'active', 60000, 'b', 2, 0, '{}')`);
+    expect(await db.get('SELECT COUNT(*) AS n FROM rollups')).toEqual({ n: 2 });
+  } finally {
+    await db.close();
+  }
 });

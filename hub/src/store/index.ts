@@ -15,7 +15,7 @@ export { createDeviceQuery, type DeviceFilter } from './device-query.js';
 export { createEnrolmentSql, type EnrolmentCodeRow, type EnrolmentSql } from './enrolment.js';
 export { createEventSql, type EventSql, type RecentEvent } from './events.js';
 export { createFleetSql, type FleetSql, type OpenAlarm } from './fleet.js';
-export { batchKey, createTelemetrySql, type BatchInsert, type TelemetrySql, type WindowInsert } from './telemetry.js';
+export { batchKey, createTelemetrySql, type BatchInsert, type RollupKey, type TelemetrySql, type WindowInsert } from './telemetry.js';
 export { createSecretSql, type SecretRow, type SecretSql } from './secrets.js';
 export { createWebhookStore, type DeliveryRow, type WebhookRow, type WebhookStore } from './webhooks.js';
 export { openLockSession, type LockSession, type LockSessionOptions, type LockSessionRunner } from './lock-session.js';

@@ -205,6 +205,12 @@ export const PG_MIGRATIONS: readonly string[] = [
     updated_at ${TEXT} NOT NULL
   );
   `,
+  // 8: rollups keyed by the replica that wrote them too; rows written before belong to replica ''
+  `
+  ALTER TABLE rollups ADD COLUMN replica ${TEXT} NOT NULL DEFAULT '';
+  ALTER TABLE rollups DROP CONSTRAINT rollups_pkey;
+  ALTER TABLE rollups ADD PRIMARY KEY (model, version, role, minute, replica);
+  `,
 ];
 
 /**

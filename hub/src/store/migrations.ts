@@ -209,4 +209,24 @@ export const MIGRATIONS: readonly string[] = [
     updated_at TEXT NOT NULL
   ) WITHOUT ROWID;
   `,
+  // 8: rollups keyed by the replica that wrote them too (design §8): each replica writes its own row of a
+  // minute and readers add the rows up, so no replica waits on another's. A key cannot change in place in
+  // SQLite: the table is rebuilt; rows written before belong to replica ''
+  `
+  CREATE TABLE rollups_by_replica (
+    model TEXT NOT NULL,
+    version TEXT NOT NULL,
+    role TEXT NOT NULL,
+    minute INTEGER NOT NULL,
+    replica TEXT NOT NULL DEFAULT '',
+    inferences INTEGER NOT NULL,
+    errors INTEGER NOT NULL,
+    body TEXT NOT NULL,
+    PRIMARY KEY (model, version, role, minute, replica)
+  ) WITHOUT ROWID;
+  INSERT INTO rollups_by_replica (model, version, role, minute, replica, inferences, errors, body)
+    SELECT model, version, role, minute, '', inferences, errors, body FROM rollups;
+  DROP TABLE rollups;
+  ALTER TABLE rollups_by_replica RENAME TO rollups;
+  `,
 ];

@@ -49,6 +49,14 @@ export interface WindowInsert {
   receivedAt: number;
 }
 
+/** A rollup: one model version and role in one minute (epoch ms). */
+export interface RollupKey {
+  model: string;
+  version: string;
+  role: string;
+  minute: number;
+}
+
 /** One de-duplication record of a batch. */
 export interface BatchInsert {
   deviceId: string;
@@ -89,15 +97,25 @@ export function createTelemetrySql(sql: SqlDatabase) {
         ['device_id', 'model', 'version', 'role', 'start', 'end', 'inferences', 'body', 'received_at'],
         rows.map((w) => [w.deviceId, w.model, w.version, w.role, w.start, w.end, w.inferences, w.body, w.receivedAt]),
       ),
-    rollupBody: async (model: string, version: string, role: string, minute: number): Promise<string | undefined> =>
-      (await sql.get<{ body: string }>('SELECT body FROM rollups WHERE model = @model AND version = @version AND role = @role AND minute = @minute', { model, version, role, minute }))?.body,
-    putRollup: (model: string, version: string, role: string, minute: number, inferences: number, errors: number, body: string) =>
-      sql.run(
-        `INSERT INTO rollups (model, version, role, minute, inferences, errors, body) VALUES (@model, @version, @role, @minute, @inferences, @errors, @body)
-         ON CONFLICT (model, version, role, minute) DO UPDATE SET inferences = excluded.inferences, errors = excluded.errors, body = excluded.body`,
-        { model, version, role, minute, inferences, errors, body },
-      ),
-    markRollupDevices: (rows: ReadonlyArray<{ model: string; version: string; role: string; minute: number; deviceId: string }>) =>
+    /**
+     * This replica's row of a rollup (design §8): each replica keeps its own row per minute, written by its
+     * one flush at a time, and readers add the rows of every replica (merge.ts) — no replica waits for another.
+     */
+    rollupBody: async (replica: string, k: RollupKey): Promise<string | undefined> =>
+      (await sql.get<{ body: string }>('SELECT body FROM rollups WHERE model = @model AND version = @version AND role = @role AND minute = @minute AND replica = @replica', { ...k, replica }))?.body,
+    /**
+     * Writes this replica's row of a rollup, if it still holds `prior` (the body `rollupBody` read, or
+     * undefined for none): false when another process wrote it meanwhile — one that was given this replica's
+     * id too (a copied data dir) — and nothing was written.
+     */
+    putRollup: async (replica: string, k: RollupKey, row: { inferences: number; errors: number; body: string; prior: string | undefined }): Promise<boolean> =>
+      (await sql.run(
+        `INSERT INTO rollups (model, version, role, minute, replica, inferences, errors, body) VALUES (@model, @version, @role, @minute, @replica, @inferences, @errors, @body)
+         ON CONFLICT (model, version, role, minute, replica) DO UPDATE SET inferences = excluded.inferences, errors = excluded.errors, body = excluded.body
+         WHERE rollups.body = @prior`,
+        { ...k, replica, inferences: row.inferences, errors: row.errors, body: row.body, prior: row.prior ?? null },
+      )) === 1,
+    markRollupDevices: (rows: ReadonlyArray<RollupKey & { deviceId: string }>) =>
       sql.insertRows(
         'rollup_devices',
         ['model', 'version', 'role', 'minute', 'device_id'],
@@ -105,21 +123,14 @@ export function createTelemetrySql(sql: SqlDatabase) {
         { ignoreConflicts: true },
       ),
     /**
-     * PostgreSQL, inside a flush's transaction: lock what it will read and write, in one order for every
-     * replica (sorted), so two replicas' flushes wait for each other instead of deadlocking or losing an update:
-     * the device rows (reports, statuses, last-seen times), and each rollup's key (its read, merge and write —
-     * an advisory lock, as the row may not exist yet). SQLite runs one transaction at a time: nothing to do.
+     * PostgreSQL, inside a flush's transaction: lock the device rows it will read and write (reports,
+     * statuses, last-seen times, its batch records and rollup_devices rows), in one order for every replica
+     * (sorted), so two replicas' flushes of one device wait for each other instead of deadlocking or losing an
+     * update. Rollups need no lock: a replica writes only its own rows. SQLite runs one transaction at a time.
      */
-    async lockForFlush(deviceIds: readonly string[], rollupKeys: readonly string[]): Promise<void> {
-      if (d.name !== 'postgres') return;
-      if (deviceIds.length) {
-        await sql.all(`SELECT id FROM devices WHERE ${d.inJsonArray('id', 'ids')} ORDER BY id FOR UPDATE`, { ids: JSON.stringify([...new Set(deviceIds)].sort()) });
-      }
-      if (rollupKeys.length) {
-        await sql.all('SELECT pg_advisory_xact_lock(hashtextextended(k, 0)) FROM jsonb_array_elements_text(CAST(@keys AS jsonb)) AS t(k) ORDER BY k', {
-          keys: JSON.stringify([...new Set(rollupKeys)].sort()),
-        });
-      }
+    async lockForFlush(deviceIds: readonly string[]): Promise<void> {
+      if (d.name !== 'postgres' || deviceIds.length === 0) return;
+      await sql.all(`SELECT id FROM devices WHERE ${d.inJsonArray('id', 'ids')} ORDER BY id FOR UPDATE`, { ids: JSON.stringify([...new Set(deviceIds)].sort()) });
     },
     /** The highest seq retention deleted the record of, or undefined. */
     seqFloor: async (deviceId: string): Promise<number | undefined> =>
@@ -156,10 +167,13 @@ export function createTelemetrySql(sql: SqlDatabase) {
     /** Model versions with rollups from `minute` on. */
     versionsInUse: (minute: number) =>
       sql.all<{ model: string; version: string }>('SELECT DISTINCT model, version FROM rollups WHERE minute >= @minute ORDER BY model, version', { minute }),
-    /** Rollups from `minute` on, and per model version and role the devices that reported in them. */
+    /**
+     * Rollups from `minute` on (a row per minute and replica that wrote in it: the caller adds them up with
+     * merge.ts), and per model version and role the devices that reported in them.
+     */
     rollupsSince: async (minute: number) => ({
       rows: await sql.all<{ model: string; version: string; role: string; inferences: number; errors: number; body: string }>(
-        'SELECT model, version, role, inferences, errors, body FROM rollups WHERE minute >= @minute ORDER BY model, version, role',
+        'SELECT model, version, role, inferences, errors, body FROM rollups WHERE minute >= @minute ORDER BY model, version, role, minute, replica',
         { minute },
       ),
       reporting: await sql.all<{ model: string; version: string; role: string; n: number }>(
@@ -193,11 +207,14 @@ export function createTelemetrySql(sql: SqlDatabase) {
       return sql.all<StoredWindowRow>(`SELECT start AS t, device_id AS device, body FROM telemetry_windows WHERE ${where} ORDER BY start`, params);
     },
 
-    /** Rollups of one version from `from` (a rollup minute) to `to`, and the devices that reported in them. */
+    /**
+     * Rollups of one version from `from` (a rollup minute) to `to` — a row per minute and replica that wrote
+     * in it, for the caller to add up (merge.ts) — and the devices that reported in them.
+     */
     async rollupWindows(q: { model: string; version: string; role?: 'active' | 'shadow'; from: number; to: number }): Promise<{ rows: StoredWindowRow[]; devices: number }> {
       const params: SqlParams = { model: q.model, version: q.version, from: q.from, to: q.to, ...(q.role ? { role: q.role } : {}) };
       const where = `model = @model AND version = @version AND minute >= @from AND minute < @to${q.role ? ' AND role = @role' : ''}`;
-      const rows = await sql.all<StoredWindowRow>(`SELECT minute AS t, '' AS device, body FROM rollups WHERE ${where} ORDER BY minute`, params);
+      const rows = await sql.all<StoredWindowRow>(`SELECT minute AS t, '' AS device, body FROM rollups WHERE ${where} ORDER BY minute, replica`, params);
       const devices = (await sql.get<{ n: number }>(`SELECT COUNT(DISTINCT device_id) AS n FROM rollup_devices WHERE ${where}`, params))?.n ?? 0;
       return { rows, devices };
     },

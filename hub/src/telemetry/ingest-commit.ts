@@ -4,7 +4,7 @@
 
 import type { DeviceEvent, DeviceStatus, ReportedState, TelemetryBatch, TelemetryWindow } from '@edgefleet/protocol';
 import type { HubContext } from '../context.js';
-import { batchKey, type WindowInsert } from '../store/telemetry.js';
+import { batchKey, type RollupKey, type WindowInsert } from '../store/telemetry.js';
 import type { EventLog } from './event-log.js';
 import { parseStoredWindow } from './fast-check.js';
 import { errorCount, mergeWindowInto } from './merge.js';
@@ -31,11 +31,21 @@ export interface IngestCommitOptions {
   onEvent: boolean;
   /** Collect the telemetry jobs (for an onTelemetryDone listener). */
   onTelemetryDone: boolean;
+  /** Whose rollup rows this process writes (design §8: its replica id; '' for a lone hub). */
+  replica: string;
+}
+
+/**
+ * Another process wrote a rollup row of this replica between this flush's read and its write: a
+ * serialization failure (SQLSTATE 40001), so the flush rolls back and its messages come again.
+ */
+class RollupConflict extends Error {
+  readonly code = '40001';
 }
 
 export function createIngestCommit(ctx: HubContext, options: IngestCommitOptions) {
   const { store, metrics } = ctx;
-  const { eventLog } = options;
+  const { eventLog, replica } = options;
   const sql = store.telemetry;
   // per device: batches with a seq at or below this were received before retention removed their records
   const floors = new Map<string, number>();
@@ -48,7 +58,8 @@ export function createIngestCommit(ctx: HubContext, options: IngestCommitOptions
   };
 
   const commit = async (jobs: Job[]): Promise<Committed> => {
-    const rollups = new Map<string, { model: string; version: string; role: string; minute: number; window: TelemetryWindow }>();
+    // this replica's row of each rollup the flush adds to: the body it read (to write only over that), merged
+    const rollups = new Map<string, { key: RollupKey; prior: string | undefined; window: TelemetryWindow }>();
     const statusChanges: Array<[string, DeviceStatus]> = [];
     const stored: Array<[string, DeviceEvent]> = [];
     // once per flush, not per message: last-seen times and which devices reported in which rollup
@@ -70,11 +81,7 @@ export function createIngestCommit(ctx: HubContext, options: IngestCommitOptions
       // records of a flush go in set-based; a batch is new when its record went in now (not before, not by
       // another replica, not earlier in this flush)
       const tele = jobs.filter((j): j is Extract<Job, { kind: 'telemetry' }> => j.kind === 'telemetry');
-      await sql.lockForFlush(
-        jobs.map((j) => j.deviceId),
-        // JSON text, not NUL-joined: jsonb cannot hold \u0000
-        tele.flatMap((j) => j.batch.windows.map((w) => JSON.stringify([w.model, w.version, w.role, Math.floor(w.start / ROLLUP_MS) * ROLLUP_MS]))),
-      );
+      await sql.lockForFlush(jobs.map((j) => j.deviceId));
       await loadFloors(tele.map((j) => j.deviceId));
       const firsts = new Map<string, Extract<Job, { kind: 'telemetry' }>>();
       for (const j of tele) {
@@ -103,9 +110,10 @@ export function createIngestCommit(ctx: HubContext, options: IngestCommitOptions
             let r = rollups.get(key);
             if (!r) {
               // a stored rollup this hub could not have written (skipped by every reader) is replaced
-              const body = await sql.rollupBody(w.model, w.version, w.role, minute);
+              const k: RollupKey = { model: w.model, version: w.version, role: w.role, minute };
+              const body = await sql.rollupBody(replica, k);
               const prior = body === undefined ? null : parseStoredWindow(body);
-              r = { model: w.model, version: w.version, role: w.role, minute, window: prior ?? w };
+              r = { key: k, prior: body, window: prior ?? w };
               rollups.set(key, r);
               if (!prior) {
                 markReporting(w, minute, job.deviceId);
@@ -147,7 +155,9 @@ export function createIngestCommit(ctx: HubContext, options: IngestCommitOptions
       await sql.markRollupDevices([...reporting.values()]);
       await store.setDevicesSeen(new Map([...seen].map(([id, at]) => [id, new Date(at).toISOString()])));
       for (const r of rollups.values()) {
-        await sql.putRollup(r.model, r.version, r.role, r.minute, r.window.inferences, errorCount(r.window), JSON.stringify(r.window));
+        if (!(await sql.putRollup(replica, r.key, { inferences: r.window.inferences, errors: errorCount(r.window), body: JSON.stringify(r.window), prior: r.prior }))) {
+          throw new RollupConflict(`rollup ${r.key.model}@${r.key.version} ${r.key.minute}: written meanwhile by another process as replica '${replica}' (give each replica its own --replica-id)`);
+        }
       }
     });
     metrics.inc('edgefleet_telemetry_batches_total', {}, batches);

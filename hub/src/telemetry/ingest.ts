@@ -62,6 +62,8 @@ export interface IngestOptions {
   rateLimits?: DeviceRateLimits;
   /** Oldest window accepted, ms before now: the raw retention (default 7 days). */
   maxWindowAgeMs?: number;
+  /** The replica id whose rollup rows this ingest writes (design §8; default '', a lone hub). */
+  replica?: string;
 }
 
 export interface Ingest {
@@ -108,7 +110,7 @@ export function createIngest(ctx: HubContext, options: IngestOptions = {}): Inge
     return known;
   };
 
-  const committer = createIngestCommit(ctx, { eventLog, onEvent: Boolean(options.onEvent), onTelemetryDone: Boolean(options.onTelemetryDone) });
+  const committer = createIngestCommit(ctx, { eventLog, onEvent: Boolean(options.onEvent), onTelemetryDone: Boolean(options.onTelemetryDone), replica: options.replica ?? '' });
   const commit = committer.commit;
 
   // after the commit, outside it: a failing listener must not make committed messages look uncommitted

@@ -1,6 +1,7 @@
 // The one merge of telemetry windows (design §6: summaries merge by addition). Ingest merges rollups with
 // it, and every reader of merged health — the health API, the rollout gates, fleet status and the alarms —
-// merges stored windows with `createHealthMerge`, so gates and the dashboard cannot disagree.
+// merges stored windows with `createHealthMerge`, so gates and the dashboard cannot disagree. A minute's
+// rollup is a row per replica that wrote in it (design §8): readers add those here like any other windows.
 
 import {
   createHistogram,
