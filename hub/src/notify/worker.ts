@@ -6,11 +6,12 @@
 // the outbox, due at once, for another replica or the next start.
 
 import { AsyncResource } from 'node:async_hooks';
-import type { OutboxCounts, OutboxRow, OutboxSql, UnsealedRow } from '../store/webhook-outbox.js';
+import type { OutboxCounts, OutboxRow, UnsealedRow } from '../store/webhook-outbox.js';
+import type { WebhookOutbox } from '../store/webhooks.js';
 import { backoff, delivered, postDelivery, retryable, type RetryPolicy } from './delivery.js';
 
 export interface DeliveryWorkerOptions {
-  outbox: OutboxSql;
+  outbox: WebhookOutbox;
   /** Who claims (`claimed_by`): the replica and this process's run. */
   claimer: string;
   seal: (r: UnsealedRow) => { body: string; signature: string };

@@ -7,7 +7,6 @@
 
 import type { SqlDatabase } from './sql.js';
 import { CHANGE_TOPICS, type Changes } from './changes.js';
-import type { DeliveryRow } from './webhooks.js';
 
 /** A delivery to add: one event to one receiver. */
 export interface OutboxInsert {
@@ -86,9 +85,10 @@ interface RawRow {
   attempt: number;
 }
 
-export type OutboxSql = ReturnType<typeof createOutboxSql>;
+export type OutboxSql<L = never> = ReturnType<typeof createOutboxSql<L>>;
 
-export function createOutboxSql(sql: SqlDatabase, changes: Pick<Changes, 'publish'>, logDelivery: (e: Omit<DeliveryRow, 'id'>) => Promise<number>) {
+/** `logDelivery` appends one attempt to the delivery log (webhooks.ts), in the transaction that settles it. */
+export function createOutboxSql<L>(sql: SqlDatabase, changes: Pick<Changes, 'publish'>, logDelivery: (entry: L) => Promise<number>) {
   const lock = () => (sql.dialect.name === 'postgres' ? ' FOR UPDATE SKIP LOCKED' : '');
   return {
     /**
@@ -174,7 +174,7 @@ export function createOutboxSql(sql: SqlDatabase, changes: Pick<Changes, 'publis
      * `retryAt` for the next attempt. Only while `by` still holds the claim (after a lost lease the new
      * claimer owns the row). Resolves to the log row's id.
      */
-    settle: (deliveryId: string, by: string, retryAt: number | null, log: Omit<DeliveryRow, 'id'>): Promise<number> =>
+    settle: (deliveryId: string, by: string, retryAt: number | null, log: L): Promise<number> =>
       sql.transaction(async () => {
         if (retryAt === null) await sql.run('DELETE FROM webhook_outbox WHERE delivery_id = @deliveryId AND claimed_by = @by', { deliveryId, by });
         else {

@@ -3,7 +3,7 @@
 
 import type { SqlDatabase, SqlValue } from './sql.js';
 import { CHANGE_TOPICS, type Changes } from './changes.js';
-import { createOutboxSql } from './webhook-outbox.js';
+import { createOutboxSql, type OutboxSql } from './webhook-outbox.js';
 
 export interface WebhookRow {
   id: string;
@@ -41,6 +41,8 @@ interface RawDelivery {
 }
 
 export type WebhookStore = ReturnType<typeof createWebhookStore>;
+/** The outbox whose attempts are logged as DeliveryRows. */
+export type WebhookOutbox = OutboxSql<Omit<DeliveryRow, 'id'>>;
 
 export function createWebhookStore(sql: SqlDatabase, changes: Pick<Changes, 'publish' | 'subscribe' | 'ready'>) {
   /** Appends one attempt; returns its row id. */
