@@ -1,7 +1,8 @@
 // Two hub replicas on one real PostgreSQL database, in this process (design §7, §8): webhook deliveries are
 // rows of a shared outbox that either replica's workers claim (FOR UPDATE SKIP LOCKED, under a lease), so a
-// burst emitted on one is delivered by both, each event once per receiver with one delivery id, and the rows
-// a frozen claimer held are delivered by the others once its lease runs out. Change notices (LISTEN/NOTIFY)
+// burst emitted on one is delivered by both, each event once per receiver with one delivery id, the rows a
+// frozen claimer held are delivered by the others once its lease runs out, and those a closing one had in
+// flight at once. Change notices (LISTEN/NOTIFY)
 // reach the other replica at once: a receiver added on one is used by the other's next event (its TTL is 10
 // min here), and a device removed on one is disconnected from the other's embedded broker.
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
@@ -132,6 +133,39 @@ describe('webhooks and caches across two replicas on PostgreSQL', () => {
     const deliveryOf = new Map(receiver.got.map((r) => [String(r.headers[DELIVERY_HEADER.toLowerCase()]), r.body.payload.id]));
     for (const id of attemptedByC) expect(deliveryOf.has(id)).toBe(true);
     expect(c.stats().delivered).toBe(0);
+    await a.services.notifier.idle();
+  });
+
+  it('hands the deliveries a closing replica had in flight back to the outbox: another replica delivers them', async () => {
+    const receiver = await slowReceiver(0);
+    closers.push(receiver.close);
+    const storeD = await openStore(db);
+    closers.push(() => storeD.close());
+    const attemptedByD: string[] = [];
+    const hang: typeof fetch = (url, init) =>
+      new Promise((_, reject) => {
+        if (url === receiver.url) attemptedByD.push(String((init?.headers as Record<string, string>)[DELIVERY_HEADER]));
+        init?.signal?.addEventListener('abort', () => reject(init.signal!.reason));
+      });
+    // a lease of 10 min: what the others deliver here was released by the close, not taken after a lease
+    const d = createNotifier({ store: storeD.webhooks, urls: [receiver.url], secret: SECRET, fetch: hang, timeoutMs: 120_000, leaseMs: 600_000, replica: 'wd', closeWaitMs: 0, concurrency: 40 });
+    await d.ready();
+    const N = 20;
+    for (let i = 0; i < N; i++) d.emit('rollout-rolled-back', { id: `closing-${i}` });
+    await waitFor(() => attemptedByD.length > 0, 'replica d attempting deliveries');
+    await d.close();
+    await waitFor(() => new Set(receiver.got.map((r) => r.body.payload.id)).size === N, `all ${N} delivered`, 20_000);
+    const delivered = new Set(receiver.got.map((r) => String(r.headers[DELIVERY_HEADER.toLowerCase()])));
+    for (const id of attemptedByD) expect(delivered.has(id)).toBe(true);
+    expect(d.stats().abandoned).toBe(attemptedByD.length);
+    // the log shows d's attempt cut short and the next one, by another replica, with the same delivery id
+    const first = attemptedByD[0]!;
+    const rows = (await a.services.notifier.deliveries({ deliveryId: first })).reverse();
+    expect(rows.map((r) => [r.attempt, r.status])).toEqual([
+      [1, null],
+      [2, 200],
+    ]);
+    expect(rows[0]!.error).toMatch(/aborted: hub closing; retry 2\/5 in 0 ms/);
     await a.services.notifier.idle();
   });
 

@@ -152,8 +152,13 @@ export function createDeliveryWorker(o: DeliveryWorkerOptions): DeliveryWorker {
     });
   }
 
+  // a read, not a claim (which writes): claim only when something is due, e.g. a dead claimer's lease ran out
   const poll = setInterval(() => {
-    if (!closing) wake();
+    if (closing || claiming) return;
+    void detached
+      .runInAsyncScope(refresh)
+      .then((c) => c.due > 0 && !closing && wake())
+      .catch(() => undefined);
   }, o.pollMs);
   poll.unref?.();
 

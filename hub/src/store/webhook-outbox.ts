@@ -183,6 +183,8 @@ export function createOutboxSql<L>(sql: SqlDatabase, changes: Pick<Changes, 'pub
             by,
             retryAt,
           });
+          // due at once (its claimer is closing): any replica may take it now
+          if (retryAt <= Date.now()) await changes.publish(CHANGE_TOPICS.webhookOutbox, '');
         }
         return logDelivery(log);
       }),
