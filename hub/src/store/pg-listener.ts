@@ -24,6 +24,7 @@ export function openPgListener(url: string, channel: string, onPayload: (p: stri
   let client: pg.Client | null = null;
   let timer: NodeJS.Timeout | undefined;
   let connectedOnce = false;
+  let failedOnce = false; // a first connect that failed: subscribers may have cached without hearing notices
 
   const connect = async (): Promise<void> => {
     const c = new pg.Client({
@@ -42,6 +43,7 @@ export function openPgListener(url: string, channel: string, onPayload: (p: stri
       if (client === c) client = null;
       if (closed) return;
       opts.onError?.(err);
+      failedOnce = true;
       timer = setTimeout(() => void again(), delay);
       timer.unref?.();
       delay = Math.min(5000, delay * 2);
@@ -64,7 +66,7 @@ export function openPgListener(url: string, channel: string, onPayload: (p: stri
     }
     client = c;
     delay = firstDelay;
-    if (connectedOnce) onReset(); // what was sent while no session listened is lost
+    if (connectedOnce || failedOnce) onReset(); // what was sent while no session listened is lost
     connectedOnce = true;
   };
   const again = async (): Promise<void> => {
