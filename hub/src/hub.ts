@@ -201,15 +201,14 @@ export async function startHub(options: HubOptions): Promise<Hub> {
     // an embedded broker's WebSocket for agents is the HTTP port's /mqtt (one origin; wss:// behind HTTPS)
     const agentBrokers = () => agentBrokerUrls(options.agentBrokers, options.broker, { ...brokerUrls, ...(httpUrl ? { ws: mqttWebSocketUrl(options.publicUrl ?? httpUrl) } : {}) });
 
-    // design §7: webhooks; the notifier closes (a short wait for in-flight deliveries) before the database
+    // design §7: webhooks (an outbox in the database); the notifier closes (a short wait for in-flight deliveries) before it
     const webhookSecret = loadOrCreateWebhookSecret(dataDir, secrets.webhookSecret);
     if (webhookSecret.created) log(`webhook secret written to ${webhookSecret.file}`);
     const notifier = createNotifier({
-      store: store.webhooks,
-      urls: options.webhooks ?? [],
-      secret: webhookSecret.secret,
+      store: store.webhooks, urls: options.webhooks ?? [], secret: webhookSecret.secret,
       ...(options.webhookRetry ? { retry: options.webhookRetry } : {}),
       hub: () => options.publicUrl ?? httpUrl,
+      replica: replicaId,
       log,
       now,
     });
@@ -254,7 +253,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
       },
     });
     setMarkOffline((id) => ingest.status(id, 'offline'));
-    const deliveries = createDeliveries(store.deliveries);
+    const deliveries = createDeliveries(store.deliveries, store.changes);
     const chunks = createChunkServer(ctx, artifacts, (id, sha) => desiredStates.mayFetch(id, sha), {
       multicast: multicastSubscribers,
       onRequested: (id, sha, indices, count, viaMulticast) => deliveries.requested(id, sha, indices, count, viaMulticast),

@@ -24,6 +24,34 @@ storeContract('PostgreSQL', async () => {
   return [first, await openStore(url)];
 });
 
+describe('PostgreSQL change notices', () => {
+  it('reach another replica on commit, and a listener that lost its connection reconnects and reports a reset', async () => {
+    const url = await server.createDatabase();
+    const [a, b] = [await openStore(url), await openStore(url)];
+    try {
+      const heard: Array<string | null> = [];
+      b.changes.subscribe('thing', (k) => heard.push(k));
+      await b.changes.ready();
+      await a.transaction(() => a.changes.publish('thing', 'k1'));
+      for (let i = 0; i < 200 && heard.length < 1; i++) await new Promise((r) => setTimeout(r, 10));
+      expect(heard).toEqual(['k1']);
+      // the server ends b's listening session (a restart, a network cut): what was sent meanwhile is gone,
+      // so b's subscribers are told to drop everything once it listens again
+      const raw = await openPostgres(url, { migrate: false });
+      await raw.run("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN %'");
+      await raw.close();
+      for (let i = 0; i < 500 && !heard.includes(null); i++) await new Promise((r) => setTimeout(r, 10));
+      expect(heard).toEqual(['k1', null]);
+      await a.changes.publish('thing', 'k2');
+      for (let i = 0; i < 200 && heard.length < 3; i++) await new Promise((r) => setTimeout(r, 10));
+      expect(heard).toEqual(['k1', null, 'k2']);
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+});
+
 describe('PostgreSQL store', () => {
   it('applies its migrations exactly once when several hubs open one fresh database at once', async () => {
     const url = await server.createDatabase();

@@ -5,6 +5,7 @@
 
 import { TELEMETRY_LIMITS } from '@edgefleet/protocol';
 import type { DeliveryRecords } from '../store/deliveries.js';
+import type { Changes } from '../store/changes.js';
 
 export interface Deliveries {
   /**
@@ -22,10 +23,15 @@ export interface Deliveries {
   reportedIn(deviceId: string, model: string, version: string, role: 'active' | 'shadow', since: number): Promise<boolean>;
 }
 
-export function createDeliveries(records: DeliveryRecords): Deliveries {
+export function createDeliveries(records: DeliveryRecords, changes?: Pick<Changes, 'subscribe'>): Deliveries {
   // what this hub knows each device asked for (a complete one is one flag in the table): a request that adds
   // nothing known is not written; dropped when large, reloaded on use
   const known = new Map<string, { bits: Uint8Array; complete: boolean }>();
+  // a device removed or given new credentials (on any replica) starts with no fetch records
+  changes?.subscribe('device', (id) => {
+    if (id === null) return known.clear();
+    for (const k of known.keys()) if (k.startsWith(`${id}\u0000`)) known.delete(k);
+  });
   const remember = (key: string, e: { bits: Uint8Array; complete: boolean }) => {
     if (known.size > 10_000) known.clear();
     known.set(key, e);

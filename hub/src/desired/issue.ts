@@ -91,6 +91,10 @@ export function createDesiredStates(ctx: HubContext, options: DesiredStatesOptio
   const { store } = ctx;
   const telemetry = options.telemetry ? TelemetrySettings.parse(options.telemetry) : undefined;
   const artifactCache = new Map<string, ReadonlySet<string>>();
+  // a desired state stored, or the device changed, on any replica (store/changes.ts): read its artifacts again
+  const dropArtifacts = (id: string | null) => (id === null ? artifactCache.clear() : artifactCache.delete(id));
+  store.changes.subscribe('desired', dropArtifacts);
+  store.changes.subscribe('device', dropArtifacts);
   let pending: Promise<unknown> = Promise.resolve();
 
   // per device, the highest sequence published: a lower one that comes after it (two transactions that

@@ -3,13 +3,14 @@
 // ahead of the one last published, then it records what it published. One pass at a time, so per device the
 // broker only ever gets the newest stored state after an older one — a device never sees its sequences go
 // back, whichever replica issued them. A replica that writes wakes the leader's pass at once when it is the
-// leader; other replicas' writes are found by the poll.
+// leader; other replicas' writes wake it through the store's change notices (or the poll).
 //
 // A leader frozen mid-publish (SIGSTOP) can resume after another took over and send an older state over a
 // newer one's retained message: it then finds the newer publish recorded and publishes the stored (newest)
 // state again. Devices refuse the older sequence in between (design §3); the retained message ends right.
 
 import type { HubContext } from '../context.js';
+import { CHANGE_TOPICS } from '../store/index.js';
 
 export interface DesiredOutbox {
   /**
@@ -26,7 +27,7 @@ export interface DesiredOutboxOptions {
   leading: () => boolean;
   /** Publishes one stored state (retained, QoS 1); resolves once the broker has it. */
   publish: (deviceId: string, envelope: string, sequence: number) => Promise<void>;
-  /** How often the leader looks for states other replicas stored (default 250 ms on PostgreSQL, 1 s on SQLite). */
+  /** How often the leader looks for states without a notice (default 1 s). */
   pollMs?: number;
 }
 
@@ -76,8 +77,10 @@ export function createDesiredOutbox(ctx: HubContext, o: DesiredOutboxOptions): D
     return queued;
   };
 
-  const pollMs = o.pollMs ?? (store.engine === 'postgres' ? 250 : 1000);
-  const poll = setInterval(() => void drain(), pollMs);
+  // another replica's stored state reaches the leader as a change notice (LISTEN/NOTIFY); the poll is the
+  // fallback for a notice lost while the listener reconnected, and retries a publish the broker refused
+  const unsubscribe = store.changes.subscribe(CHANGE_TOPICS.desired, () => void drain());
+  const poll = setInterval(() => void drain(), o.pollMs ?? 1000);
   poll.unref();
 
   return {
@@ -85,6 +88,7 @@ export function createDesiredOutbox(ctx: HubContext, o: DesiredOutboxOptions): D
     exclusive,
     async close() {
       closed = true;
+      unsubscribe();
       clearInterval(poll);
       await chain;
     },

@@ -99,6 +99,11 @@ export function createDeviceRegistry(ctx: HubContext, hooks: DeviceRegistryHooks
       dataDir: './edgefleet-agent-data',
       api: '127.0.0.1:8090',
     });
+  // design §7 "removal revokes at once", on every replica: a device removed or given new credentials on any
+  // replica loses its connection to this one's embedded broker
+  store.changes.subscribe('device-revoked', (id) => {
+    if (id !== null) ctx.bus.disconnect(id);
+  });
   const credentialsChanged = () => options.onCredentialsChanged?.().catch((err: unknown) => ctx.log(`broker credentials: ${String(err)}`));
   const enrolments = createEnrolments(ctx, {
     must: async (id) => void (await must(id)),

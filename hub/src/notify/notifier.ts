@@ -1,243 +1,238 @@
 // Outbound webhooks (design §7): signed JSON POSTs on gate failures, rollout outcomes, device rollbacks,
-// drift alarms and silent devices; queued by class (queue.ts), retried with backoff (delivery.ts), logged
-// in SQLite (store/webhooks.ts), never on a hot path: emit() returns at once.
+// drift alarms and silent devices. Deliveries live in the database's outbox (store/webhook-outbox.ts), so
+// they survive a crash and any replica's workers (worker.ts) deliver them; admission (queue.ts) keeps the
+// queue bounded with room for fleet-level alerts, and device-level events not yet sent fold into one
+// delivery. Never on a hot path: emit() returns at once and writes its rows right after, in a batch;
+// enqueue() writes them in the caller's transaction (an alarm raised, a rollout step), so they commit with it.
 
 import { randomBytes, randomUUID } from 'node:crypto';
+import { AsyncResource } from 'node:async_hooks';
 import { EdgefleetError } from '@edgefleet/protocol';
 import type { WebhookStore } from '../store/webhooks.js';
+import type { EnqueueOutcome, OutboxInsert } from '../store/webhook-outbox.js';
 import type { Notifier, WebhookEvent, WebhookTarget } from './port.js';
-import { admits, classOf, coalesceKey, coalescedPayload, createClassQueue, defaultFleetReserve, type DeliveryClass } from './queue.js';
-import { backoff, delivered, postDelivery, retryable, type RetryPolicy } from './delivery.js';
+import { admits, classOf, coalesceKey, coalescedPayload, defaultFleetReserve, type DeliveryClass } from './queue.js';
+import type { RetryPolicy } from './delivery.js';
 import { checkWebhookUrl, configId } from './receivers.js';
 import { signBody, type WebhookBody } from './signing.js';
+import { createDeliveryWorker } from './worker.js';
 import type { Metrics } from '../metrics.js';
 
 export interface NotifierOptions {
-  /** The webhook tables; URLs added through the API live there. */
+  /** The webhook tables; URLs added through the API live there, and the outbox. */
   store: WebhookStore;
   /** Configured URLs (`--webhook`, `startHub({ webhooks })`); URLs added through the API live in the database. */
   urls?: readonly string[];
+  /** Signs deliveries: the same on every replica (any replica may deliver an event another one emitted). */
   secret: string;
   fetch?: typeof fetch;
   retry?: RetryPolicy;
   /** The `hub` field of every body. */
   hub?: string | (() => string);
-  /** Outstanding deliveries (queued, waiting to retry, in flight) above which new ones are dropped and counted (default 1000). */
+  /** This replica's id, in the claims of its workers. */
+  replica?: string;
+  /** Outstanding deliveries (every replica's: queued, waiting to retry, in flight) above which new ones are dropped and counted (default 1000). */
   maxQueue?: number;
   /** Of those, slots only fleet-level events (gates, rollouts, drift) may take (default a quarter; queue.ts). */
   reserveFleet?: number;
-  /** Deliveries in flight at once (default 4). */
+  /** Deliveries in flight at once on this replica (default 4). */
   concurrency?: number;
   /** One attempt's time limit (default 10 s). */
   timeoutMs?: number;
-  /** close() waits this long for outstanding deliveries before aborting them (default 2 s). */
+  /** A claim's lease (default 3 × timeoutMs): a claimer gone longer than this has its rows claimed by others. */
+  leaseMs?: number;
+  /** How often workers look for due rows without being told (default 1 s). */
+  pollMs?: number;
+  /** close() waits this long for deliveries in flight before aborting them (default 2 s); they stay in the outbox. */
   closeWaitMs?: number;
   /** The delivery log keeps the newest this many attempts (default 100k). */
   keepDeliveries?: number;
   log?: (line: string) => void;
   now?: () => Date;
-  /** How long the receivers added through the API are cached before they are read again (default 5 s; other replicas add them too). */
+  /** Receivers added through the API are read again after this long even without a change notice (default 5 s). */
   targetsTtlMs?: number;
 }
 
-interface Job {
-  deliveryId: string;
-  /** The id of the first event folded into this delivery. */
-  eventId: string;
-  event: WebhookEvent;
-  cls: DeliveryClass;
-  url: string;
-  /** Set while the delivery is queued and not yet attempted: later events with this key fold into it. */
-  key: string | null;
-  payload: Record<string, unknown>;
-  at: string;
-  firstAt: string;
-  occurrences: number;
-  /** Fixed at the first attempt: every retry sends the identical signed bytes. */
-  body: string | null;
-  signature: string | null;
-  attempt: number;
-}
-type SealedJob = Job & { body: string; signature: string };
-
 export function createNotifier(options: NotifierOptions): Notifier {
   const { store: st, secret } = options;
-  const doFetch = options.fetch ?? fetch;
-  const retry = { attempts: options.retry?.attempts ?? 5, baseMs: options.retry?.baseMs ?? 1000, maxMs: options.retry?.maxMs ?? 60_000 };
   const maxQueue = options.maxQueue ?? 1000;
   const admission = { maxQueue, reserveFleet: options.reserveFleet ?? defaultFleetReserve(maxQueue) };
-  const concurrency = Math.max(1, options.concurrency ?? 4);
+  const bound = { maxQueue, deviceMax: maxQueue - Math.min(maxQueue, admission.reserveFleet) };
   const timeoutMs = options.timeoutMs ?? 10_000;
-  const closeWaitMs = options.closeWaitMs ?? 2000;
   const keepDeliveries = options.keepDeliveries ?? 100_000;
   const log = options.log ?? (() => undefined);
   const now = options.now ?? (() => new Date());
   const hubName = () => (typeof options.hub === 'function' ? options.hub() : (options.hub ?? ''));
   const configured = [...new Set((options.urls ?? []).map(checkWebhookUrl))];
-
-  const queue = createClassQueue<Job>();
-  const pending = new Map<string, Job>(); // coalescing key → its queued, not yet attempted delivery
-  const waiting = new Map<NodeJS.Timeout, Job>();
-  const inFlight = new Map<Promise<void>, { controller: AbortController; job: Job }>();
-  const counts = { delivered: 0, failed: 0, dropped: 0, droppedFleet: 0, droppedDevice: 0, coalesced: 0, abandoned: 0 };
+  const counts = { dropped: 0, droppedFleet: 0, droppedDevice: 0, coalesced: 0 };
   let closing = false;
-  let idleWaiters: Array<() => void> = [];
 
-  const outstanding = () => queue.length + waiting.size + inFlight.size;
-  const outstandingByClass = (): Record<DeliveryClass, number> => {
-    const n = { fleet: 0, device: 0 };
-    for (const j of queue) n[j.cls]++;
-    for (const j of waiting.values()) n[j.cls]++;
-    for (const f of inFlight.values()) n[f.job.cls]++;
-    return n;
-  };
-  const seal = (job: Job): SealedJob => {
-    if (job.key !== null) {
-      if (pending.get(job.key) === job) pending.delete(job.key);
-      job.key = null;
-    }
-    if (job.body === null || job.signature === null) {
-      const payload = coalescedPayload(job.payload, job.occurrences, job.firstAt);
-      job.body = JSON.stringify({ id: job.eventId, event: job.event, at: job.at, hub: hubName(), payload } satisfies WebhookBody);
-      job.signature = signBody(secret, job.body);
-    }
-    return job as SealedJob;
-  };
-  const settleIdle = () => {
-    if (outstanding() > 0) return;
-    const w = idleWaiters;
-    idleWaiters = [];
-    for (const f of w) f();
-  };
+  const worker = createDeliveryWorker({
+    outbox: st.outbox,
+    claimer: `${options.replica || 'hub'}:${randomUUID().slice(0, 8)}`,
+    // fixed at the first claim: every retry, by any replica, sends the identical signed bytes
+    seal: (r) => {
+      const payload = coalescedPayload(r.payload, r.occurrences, r.firstAt);
+      const body = JSON.stringify({ id: r.eventId, event: r.event as WebhookEvent, at: r.at, hub: hubName(), payload } satisfies WebhookBody);
+      return { body, signature: signBody(secret, body) };
+    },
+    fetch: options.fetch ?? fetch,
+    retry: { attempts: options.retry?.attempts ?? 5, baseMs: options.retry?.baseMs ?? 1000, maxMs: options.retry?.maxMs ?? 60_000 },
+    concurrency: Math.max(1, options.concurrency ?? 4),
+    timeoutMs,
+    leaseMs: options.leaseMs ?? 3 * timeoutMs,
+    pollMs: options.pollMs ?? 1000,
+    closeWaitMs: options.closeWaitMs ?? 2000,
+    keepDeliveries,
+    trimDeliveries: (keep) => st.trimDeliveries(keep),
+    now,
+    log,
+  });
 
   const fromConfig = (): WebhookTarget[] => configured.map((url) => ({ id: configId(url), url, source: 'config' as const, createdAt: null, createdBy: null }));
   const readApiTargets = async (): Promise<WebhookTarget[]> =>
     (await st.list()).map((r) => ({ id: r.id, url: r.url, source: 'api' as const, createdAt: r.created_at, createdBy: r.created_by }));
-  // emit() never waits on the database: it sends to the receivers as last read, read again when older than
-  // the TTL (another replica may have added or removed one) and at once after this hub changed them
+  // emit() never waits on the database: it sends to the receivers as last read. A change notice (a receiver
+  // added or removed on any replica) marks them stale and emit() waits for the read that follows; without
+  // notices (a listener reconnecting) they are read again when older than the TTL
   const ttlMs = options.targetsTtlMs ?? 5_000;
   let apiTargets: WebhookTarget[] | null = null;
   let readAt = 0;
+  let generation = 0;
+  let stale = true;
   let reading: Promise<void> | null = null;
   const reload = (): Promise<void> =>
-    (reading ??= readApiTargets()
-      .then((t) => {
-        apiTargets = t;
-        readAt = Date.now();
+    (reading ??= (async () => {
+      try {
+        for (;;) {
+          const g = generation;
+          apiTargets = await readApiTargets();
+          readAt = Date.now();
+          if (g === generation) break; // else a notice came during the read: read again
+        }
+        stale = false;
+      } catch (err) {
+        log(`webhook receivers: ${String(err)}`);
+      } finally {
+        reading = null;
+      }
+    })());
+  const detached = new AsyncResource('edgefleet-webhook-notifier');
+  const unsubscribe = [
+    st.changes.subscribe('webhooks', () => {
+      generation++;
+      stale = true;
+      void detached.runInAsyncScope(reload);
+    }),
+    st.changes.subscribe('webhook-outbox', () => worker.wake()),
+  ];
+
+  const drop = (cls: DeliveryClass) => {
+    counts.dropped++;
+    if (cls === 'fleet') counts.droppedFleet++;
+    else counts.droppedDevice++;
+    if (counts.dropped === 1 || counts.dropped % 100 === 0) {
+      log(`webhook queue full (${maxQueue}, ${admission.reserveFleet} kept for fleet events): ${counts.droppedFleet} fleet and ${counts.droppedDevice} device deliveries dropped so far`);
+    }
+  };
+  /** What the database decided for rows this replica had counted as new. */
+  const account = (rows: readonly OutboxInsert[], outcomes: readonly EnqueueOutcome[]) => {
+    rows.forEach((r, i) => {
+      if (outcomes[i] === 'coalesced') counts.coalesced++;
+      else if (outcomes[i] === 'dropped') drop(r.fleet ? 'fleet' : 'device');
+    });
+  };
+  const rowFor = (event: WebhookEvent, payload: Record<string, unknown>, t: WebhookTarget, eventId: string, at: string): OutboxInsert => ({
+    deliveryId: randomUUID(),
+    eventId,
+    event,
+    fleet: classOf(event) === 'fleet',
+    url: t.url,
+    webhookId: t.source === 'api' ? t.id : null,
+    coalesceKey: coalesceKey(event, payload, t.url),
+    payload,
+    at,
+    firstAt: at,
+    occurrences: 1,
+    dueAt: Date.now(),
+  });
+
+  // emitted rows wait here until the write that follows (one transaction per batch, in emit order)
+  let staged: OutboxInsert[] = [];
+  const stagedKeys = new Map<string, OutboxInsert>();
+  let writing: Promise<void> | null = null;
+  let writingRows: readonly OutboxInsert[] = [];
+  const unwritten: Record<DeliveryClass, number> = { fleet: 0, device: 0 }; // staged and being written
+  const write = (): void => {
+    if (writing || staged.length === 0) return;
+    const batch = staged;
+    staged = [];
+    stagedKeys.clear();
+    writingRows = batch;
+    writing = detached
+      .runInAsyncScope(() => st.outbox.enqueue(batch, bound))
+      .then((outcomes) => account(batch, outcomes))
+      .catch((err: unknown) => {
+        log(`webhook outbox: ${batch.length} deliveries not written: ${String(err)}`);
+        for (const r of batch) drop(r.fleet ? 'fleet' : 'device');
       })
-      .catch((err: unknown) => log(`webhook receivers: ${String(err)}`))
-      .finally(() => (reading = null)));
-  void reload();
-
-  // one row at a time, in the order the attempts ended: a retry's row never gets an id before its attempt's
-  const logging = new Set<Promise<void>>();
-  let logTail: Promise<void> = Promise.resolve();
-  const record = (job: Job, status: number | null, error: string | null, startedAt: string): void => {
-    const { deliveryId, eventId, event, url, attempt } = job;
-    const finishedAt = now().toISOString();
-    const p = logTail.then(async () => {
-      const id = await st.logDelivery({ deliveryId, eventId, event, url, attempt, status, error, startedAt, finishedAt });
-      // the log is bounded: now and then the oldest attempts beyond `keepDeliveries` go
-      if (id % Math.min(1000, keepDeliveries) === 0) await st.trimDeliveries(keepDeliveries);
-    })
-      // the database is closed or busy: the delivery itself is unaffected
-      .catch((err: unknown) => log(`webhook log ${job.deliveryId}: ${String(err)}`))
-      .finally(() => logging.delete(p));
-    logTail = p;
-    logging.add(p);
-  };
-
-  const attempt = async (job: SealedJob, controller: AbortController): Promise<void> => {
-    const startedAt = now().toISOString();
-    const { status, error } = await postDelivery(doFetch, job, controller, timeoutMs);
-    if (delivered(status)) {
-      record(job, status, null, startedAt);
-      counts.delivered++;
-      return;
-    }
-    const again = retryable(status);
-    const httpText = status === null ? (error ?? 'no response') : `HTTP ${status}`;
-    if (again && job.attempt < retry.attempts && !closing) {
-      const delay = backoff(retry, job.attempt);
-      record(job, status, `${httpText}; retry ${job.attempt + 1}/${retry.attempts} in ${delay} ms`, startedAt);
-      const next: SealedJob = { ...job, attempt: job.attempt + 1 };
-      const t = setTimeout(() => {
-        waiting.delete(t);
-        queue.push(next);
-        pump();
-      }, delay);
-      t.unref?.();
-      waiting.set(t, next);
-      return;
-    }
-    const why = !again ? 'not retried (client error)' : closing ? 'hub closing' : `gave up after ${job.attempt} attempts`;
-    record(job, status, `${httpText}; ${why}`, startedAt);
-    counts.failed++;
-    log(`webhook ${job.event} to ${job.url}: ${httpText}; ${why}`);
-  };
-
-  const pump = () => {
-    while (inFlight.size < concurrency && queue.length > 0) {
-      const job = seal(queue.shift()!);
-      const controller = new AbortController();
-      const p: Promise<void> = attempt(job, controller)
-        .catch((err: unknown) => log(`webhook ${job.deliveryId}: ${String(err)}`))
-        .finally(() => {
-          inFlight.delete(p);
-          pump();
-          settleIdle();
-        });
-      inFlight.set(p, { controller, job });
-    }
-    settleIdle();
+      .then(() => worker.refresh())
+      .then(
+        () => undefined,
+        () => undefined,
+      )
+      .finally(() => {
+        writing = null;
+        for (const r of writingRows) unwritten[r.fleet ? 'fleet' : 'device']--;
+        writingRows = [];
+        worker.wake();
+        write();
+      });
   };
 
   const emitNow = (event: WebhookEvent, payload: Record<string, unknown>): void => {
-      if (closing) return;
-      try {
-        if (Date.now() - readAt > ttlMs) void reload();
-        const list = [...fromConfig(), ...(apiTargets ?? [])];
-        if (list.length === 0) return;
-        const eventId = randomUUID();
-        const at = now().toISOString();
-        const cls = classOf(event);
-        for (const t of list) {
-          const key = coalesceKey(event, payload, t.url);
-          const folded = key === null ? undefined : pending.get(key);
-          if (folded) {
-            // the newest occurrence's payload, with the count: a receiver learns "it happened n times"
-            folded.occurrences++;
-            folded.payload = payload;
-            folded.at = at;
-            counts.coalesced++;
-            continue;
-          }
-          if (!admits(admission, cls, outstandingByClass())) {
-            counts.dropped++;
-            if (cls === 'fleet') counts.droppedFleet++;
-            else counts.droppedDevice++;
-            if (counts.dropped === 1 || counts.dropped % 100 === 0) {
-              log(`webhook queue full (${maxQueue}, ${admission.reserveFleet} kept for fleet events): ${counts.droppedFleet} fleet and ${counts.droppedDevice} device deliveries dropped so far`);
-            }
-            continue;
-          }
-          const job: Job = { deliveryId: randomUUID(), eventId, event, cls, url: t.url, key, payload, at, firstAt: at, occurrences: 1, body: null, signature: null, attempt: 1 };
-          queue.push(job);
-          if (key !== null) pending.set(key, job);
+    if (closing) return;
+    try {
+      if (Date.now() - readAt > ttlMs) void detached.runInAsyncScope(reload);
+      const list = [...fromConfig(), ...(apiTargets ?? [])];
+      if (list.length === 0) return;
+      const eventId = randomUUID();
+      const at = now().toISOString();
+      const cls = classOf(event);
+      const known = worker.counts();
+      for (const t of list) {
+        const row = rowFor(event, payload, t, eventId, at);
+        const folded = row.coalesceKey === null ? undefined : stagedKeys.get(row.coalesceKey);
+        if (folded) {
+          folded.occurrences++;
+          folded.payload = payload;
+          folded.at = at;
+          counts.coalesced++;
+          continue;
         }
-        // start deliveries after the caller's synchronous work is done
-        queueMicrotask(pump);
-      } catch (err) {
-        log(`webhook ${event}: ${String(err)}`);
+        // as far as this replica knows: the outbox as last read plus what it has not written yet (the
+        // database checks the bound again when the rows go in)
+        if (!admits(admission, cls, { fleet: known.fleet + unwritten.fleet, device: known.device + unwritten.device })) {
+          drop(cls);
+          continue;
+        }
+        staged.push(row);
+        unwritten[cls]++;
+        if (row.coalesceKey !== null) stagedKeys.set(row.coalesceKey, row);
       }
+      // written after the caller's synchronous work is done, outside any transaction of the caller's
+      queueMicrotask(write);
+    } catch (err) {
+      log(`webhook ${event}: ${String(err)}`);
+    }
   };
 
-  // events emitted before the receivers were first read wait for that read, in order
+  // events emitted before the receivers were read (or while a notice says they changed) wait for that read, in order
   let early: Promise<void> | null = null;
   return {
     emit(event, payload) {
-      if (apiTargets === null || early) {
-        const p: Promise<void> = (early ?? reload()).then(() => {
+      if (apiTargets === null || stale || early) {
+        const p: Promise<void> = (early ?? detached.runInAsyncScope(reload)).then(() => {
           emitNow(event, payload);
           if (early === p) early = null;
         });
@@ -246,31 +241,26 @@ export function createNotifier(options: NotifierOptions): Notifier {
       }
       emitNow(event, payload);
     },
+    async enqueue(event, payload) {
+      if (closing) return;
+      // read in the caller's transaction: the receivers as it sees them, no wait on another reader
+      const list = [...fromConfig(), ...(await readApiTargets())];
+      if (list.length === 0) return;
+      const eventId = randomUUID();
+      const at = now().toISOString();
+      const rows = list.map((t) => rowFor(event, payload, t, eventId, at));
+      account(rows, await st.outbox.enqueue(rows, bound));
+    },
     async close() {
       if (closing) return;
       closing = true;
-      // retries not yet due are given up; queued and in-flight deliveries get a short grace period
-      for (const [t, job] of waiting) {
-        clearTimeout(t);
-        record(job, null, 'not attempted: hub closing', now().toISOString());
-        counts.abandoned++;
-      }
-      waiting.clear();
-      pump();
-      if (outstanding() > 0) {
-        let timer: NodeJS.Timeout | undefined;
-        await Promise.race([
-          new Promise<void>((r) => idleWaiters.push(r)),
-          new Promise<void>((r) => (timer = setTimeout(r, closeWaitMs))),
-        ]);
-        clearTimeout(timer);
-      }
-      counts.abandoned += queue.length;
-      queue.clear();
-      pending.clear();
-      for (const f of inFlight.values()) f.controller.abort(new Error('aborted: hub closing'));
-      await Promise.allSettled([...inFlight.keys()]);
-      await Promise.allSettled([...logging, early]); // the delivery log's last rows, before the database closes
+      for (const u of unsubscribe) u();
+      await early;
+      await writing;
+      write();
+      await writing;
+      // deliveries in flight get a short grace period; what is left stays in the outbox
+      await worker.close();
     },
     targets: async () => [...fromConfig(), ...(await readApiTargets())],
     async add(url, actor) {
@@ -285,11 +275,13 @@ export function createNotifier(options: NotifierOptions): Notifier {
         if (await st.hasUrl(u)) throw new EdgefleetError('CONFLICT', `webhook ${u} is already configured`);
         throw err;
       }
+      generation++;
       await reload();
       return t;
     },
     async remove(id) {
       const removed = await st.remove(id);
+      generation++;
       await reload();
       return removed;
     },
@@ -297,14 +289,24 @@ export function createNotifier(options: NotifierOptions): Notifier {
       const limit = Math.min(Math.max(1, query.limit ?? 100), 1000);
       return st.deliveries({ ...query, limit });
     },
-    stats: () => ({ queued: queue.length, waiting: waiting.size, inFlight: inFlight.size, ...counts }),
+    stats: () => {
+      const c = worker.counts();
+      return { queued: c.due + staged.length + writingRows.length, waiting: c.waiting, inFlight: worker.inFlight() + c.claimed, ...worker.outcomes, ...counts };
+    },
     async idle() {
-      if (outstanding() > 0) await new Promise<void>((r) => idleWaiters.push(r));
-      await Promise.allSettled([...logging]); // and their rows are in the delivery log
+      while (early || writing || staged.length > 0) {
+        await early;
+        write();
+        await writing;
+      }
+      await worker.idle();
     },
     ready: async () => {
-      if (apiTargets === null) await reload();
+      await st.changes.ready();
+      if (apiTargets === null || stale) await reload();
       await early;
+      await worker.refresh();
+      worker.wake(); // rows left from before this start, or another replica's
     },
   };
 }

@@ -31,6 +31,7 @@ export interface DeliveryFilter {
   deliveryId?: string;
 }
 
+/** Counts of the outbox are every replica's, as last read; outcomes and drops are this replica's since start. */
 export interface NotifierStats {
   queued: number;
   waiting: number;
@@ -44,13 +45,19 @@ export interface NotifierStats {
   droppedDevice: number;
   /** Device-level events folded into a delivery of the same (device, event) not yet sent. */
   coalesced: number;
+  /** Attempts cut short by this hub closing (their rows stay in the outbox). */
   abandoned: number;
 }
 
 export interface Notifier {
-  /** Queue one event for every configured URL; returns at once, never throws. */
+  /** Queue one event for every configured URL; returns at once, never throws (the rows are written right after). */
   emit(event: WebhookEvent, payload: Record<string, unknown>): void;
-  /** Wait briefly for outstanding deliveries, then abort the rest. */
+  /**
+   * Queue one event in the caller's transaction (call it inside `store.transaction`): its deliveries commit
+   * with the state change that caused it, or not at all. Throws what the database throws.
+   */
+  enqueue(event: WebhookEvent, payload: Record<string, unknown>): Promise<void>;
+  /** Wait briefly for deliveries in flight, then abort them; what is not delivered stays in the outbox. */
   close(): Promise<void>;
   targets(): Promise<WebhookTarget[]>;
   /** Persist a URL (API); throws CONFLICT when it is already configured. */
@@ -59,7 +66,7 @@ export interface Notifier {
   remove(id: string): Promise<boolean>;
   deliveries(query?: DeliveryFilter): Promise<DeliveryRow[]>;
   stats(): NotifierStats;
-  /** Resolves when nothing is queued, waiting or in flight. */
+  /** Resolves when nothing is queued, waiting or in flight (in the outbox, on any replica). */
   idle(): Promise<void>;
   /** Resolves once the receivers added through the API were read (emit() before that waits for the read, in order). */
   ready(): Promise<void>;

@@ -1,7 +1,8 @@
 // Admission to the webhook delivery queue (design §7): fleet-level alerts (gates, rollouts, drift) have
 // room reserved that device-level events cannot take, and a device-level event not yet sent is coalesced
 // with later ones of the same (device, event) to the same receiver, so one device — or a fleet of them —
-// can never crowd an operator's alerts out of a bounded queue.
+// can never crowd an operator's alerts out of a bounded queue. The queue is the outbox table
+// (store/webhook-outbox.ts): it hands out fleet-level rows first, so an alert never waits behind a device storm.
 
 import type { WebhookEvent } from './port.js';
 
@@ -31,7 +32,8 @@ export const defaultFleetReserve = (maxQueue: number): number => Math.ceil(maxQu
 export function coalesceKey(event: WebhookEvent, payload: Record<string, unknown>, url: string): string | null {
   if (classOf(event) === 'fleet') return null;
   const device = payload.deviceId;
-  return typeof device === 'string' ? `${event}\u0000${device}\u0000${url}` : null;
+  // JSON, not NUL-joined: the key is a text column, and PostgreSQL text cannot hold \u0000
+  return typeof device === 'string' ? JSON.stringify([event, device, url]) : null;
 }
 
 /**
@@ -47,31 +49,4 @@ export function admits(a: Admission, cls: DeliveryClass, outstanding: Record<Del
 /** The payload a delivery carries once `occurrences` events were coalesced into it (the latest one's, counted). */
 export function coalescedPayload(latest: Record<string, unknown>, occurrences: number, firstAt: string): Record<string, unknown> {
   return occurrences > 1 ? { ...latest, occurrences, firstAt } : latest;
-}
-
-/** A FIFO per class that hands out fleet-level deliveries first: an alert never waits behind a device storm. */
-export interface ClassQueue<J extends { cls: DeliveryClass }> extends Iterable<J> {
-  readonly length: number;
-  push(job: J): void;
-  shift(): J | undefined;
-  clear(): void;
-}
-
-export function createClassQueue<J extends { cls: DeliveryClass }>(): ClassQueue<J> {
-  const q: Record<DeliveryClass, J[]> = { fleet: [], device: [] };
-  return {
-    get length() {
-      return q.fleet.length + q.device.length;
-    },
-    push: (job) => void q[job.cls].push(job),
-    shift: () => q.fleet.shift() ?? q.device.shift(),
-    clear() {
-      q.fleet.length = 0;
-      q.device.length = 0;
-    },
-    *[Symbol.iterator]() {
-      yield* q.fleet;
-      yield* q.device;
-    },
-  };
 }

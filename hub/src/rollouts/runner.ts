@@ -183,7 +183,7 @@ export function createRolloutRunner(ctx: HubContext, desiredStates: DesiredState
     return obs;
   };
 
-  /** Persist the new state with the desired states it sends (one transaction), publish, then notify. */
+  /** Persist the new state with the desired states it sends and its webhooks (one transaction), then publish. */
   const execute = async (row: RolloutRow, result: StepResult, actor: string, extraAudit?: { action: string; details: Record<string, unknown> }): Promise<void> => {
     const ids = new Set<string>();
     for (const a of result.actions) if (a.type === 'send-desired' || a.type === 'send-previous') for (const id of a.deviceIds) ids.add(id);
@@ -196,17 +196,11 @@ export function createRolloutRunner(ctx: HubContext, desiredStates: DesiredState
       }
       if (extraAudit) await store.appendAudit(actor, extraAudit.action, { id: row.id, ...extraAudit.details }, at);
       for (const a of result.actions) if (a.type === 'audit') await store.appendAudit(actor, a.action, { id: row.id, ...a.details }, at);
+      // the step's webhooks go into the outbox with the step itself: delivered once it commits, never lost after
+      for (const a of result.actions) if (a.type === 'notify') await ctx.notifier.enqueue(a.event, { id: row.id, ...a.details });
     }, [...ids].sort());
-    for (const a of result.actions) {
-      if (a.type !== 'notify') continue;
-      const counted = OUTCOME_METRIC[a.event];
-      if (counted) ctx.metrics.inc(counted);
-      try {
-        ctx.notifier.emit(a.event, { id: row.id, ...a.details });
-      } catch (err) {
-        ctx.log(`rollout ${row.id}: notify ${a.event}: ${String(err)}`);
-      }
-    }
+    // counted once committed (a step another replica moved first writes nothing)
+    for (const a of result.actions) if (a.type === 'notify' && OUTCOME_METRIC[a.event]) ctx.metrics.inc(OUTCOME_METRIC[a.event]!);
   };
 
   const tickOne = async (row: RolloutRow, devices: readonly DeviceRow[]): Promise<void> => {

@@ -17,6 +17,7 @@ import { createFleetSql } from './fleet.js';
 import { createTelemetrySql } from './telemetry.js';
 import { createWebhookStore } from './webhooks.js';
 import { createSecretSql } from './secrets.js';
+import { CHANGE_TOPICS, createChanges } from './changes.js';
 import { deviceFromRow, desiredFromRow, rolloutFromRow, type AuditRow, type DeviceEventRow, type DesiredRow, type DeviceRow, type ModelVersionRow, type RawDesired, type RawDevice, type RawRollout, type Role, type RolloutRow, type TokenRow } from './rows.js';
 
 export type { AuditRow, DesiredRow, DeviceRow, ModelVersionRow, Role, RolloutRow, RolloutTargets, TokenRow } from './rows.js';
@@ -83,6 +84,7 @@ export function describeDb(target: string): string {
 }
 
 export function createStore(sql: SqlDatabase) {
+  const changes = createChanges(sql);
   const toModel = (r: ModelVersionRow | undefined): ModelVersionRow | undefined => r;
   const changed = async (p: Promise<number>) => (await p) > 0;
 
@@ -110,6 +112,8 @@ export function createStore(sql: SqlDatabase) {
     close: (): Promise<void> => sql.close(),
     /** Runs `fn` in one transaction; store calls inside it join it. Commits when it resolves. */
     transaction: <T>(fn: () => Promise<T>): Promise<T> => sql.transaction(() => fn()),
+    /** Change notices to every replica (changes.ts): `publish(topic, key)` (on commit), `subscribe(topic, fn)`. */
+    changes,
     /** Inside a transaction: wait until no other (on any replica) appends to this chain, until it ends. */
     serialize: (chain: keyof typeof CHAIN_LOCK): Promise<void> => sql.transaction((tx) => serializeOn(tx, CHAIN_LOCK[chain])),
 
@@ -117,8 +121,8 @@ export function createStore(sql: SqlDatabase) {
     telemetry: createTelemetrySql(sql),
     events: createEventSql(sql),
     fleet: createFleetSql(sql),
-    enrolment: createEnrolmentSql(sql),
-    webhooks: createWebhookStore(sql),
+    enrolment: createEnrolmentSql(sql, changes),
+    webhooks: createWebhookStore(sql, changes),
     deliveries: createDeliveryRecords(sql),
     audit: createAuditStore(sql),
     queryDevices: createDeviceQuery(sql),
@@ -153,6 +157,7 @@ export function createStore(sql: SqlDatabase) {
           createdAt: d.createdAt,
         });
         await ensureSequences(d.id);
+        await changes.publish(CHANGE_TOPICS.device, d.id);
       }),
     setDeviceTags: (id: string, tags: Record<string, string>) => changed(sql.run('UPDATE devices SET tags = @tags WHERE id = @id', { tags: JSON.stringify(tags), id })),
     deleteDevice: (id: string): Promise<boolean> =>
@@ -162,7 +167,10 @@ export function createStore(sql: SqlDatabase) {
         await sql.run('DELETE FROM telemetry_batches WHERE device_id = @id', { id });
         await sql.run('DELETE FROM telemetry_seq_floor WHERE device_id = @id', { id });
         await sql.run('DELETE FROM artifact_fetches WHERE device_id = @id', { id });
-        return (await sql.run('DELETE FROM devices WHERE id = @id', { id })) > 0;
+        const removed = (await sql.run('DELETE FROM devices WHERE id = @id', { id })) > 0;
+        // every replica forgets the device and drops its connections (its credentials are revoked)
+        if (removed) for (const topic of [CHANGE_TOPICS.device, CHANGE_TOPICS.deviceRevoked]) await changes.publish(topic, id);
+        return removed;
       }),
     setDeviceStatus: (id: string, status: 'online' | 'offline', at: string) =>
       changed(sql.run('UPDATE devices SET status = @status, status_at = @at, last_seen = @at WHERE id = @id', { status, at, id })),
@@ -202,15 +210,18 @@ export function createStore(sql: SqlDatabase) {
       return r ? desiredFromRow(r) : undefined;
     },
     listDesired: async (): Promise<DesiredRow[]> => (await sql.all<RawDesired>('SELECT * FROM desired_states ORDER BY device_id')).map(desiredFromRow),
-    putDesired: (d: Omit<DesiredRow, 'published'>) =>
-      sql.run(
+    putDesired: async (d: Omit<DesiredRow, 'published'>): Promise<number> => {
+      const n = await sql.run(
         `INSERT INTO desired_states (device_id, sequence, envelope, artifacts, fingerprint, issued_at, expires_at)
          VALUES (@deviceId, @sequence, @envelope, @artifacts, @fingerprint, @issuedAt, @expiresAt)
          ON CONFLICT (device_id) DO UPDATE SET sequence = excluded.sequence, envelope = excluded.envelope,
            artifacts = excluded.artifacts, fingerprint = excluded.fingerprint, issued_at = excluded.issued_at,
            expires_at = excluded.expires_at`,
         { ...d, artifacts: JSON.stringify(d.artifacts) },
-      ),
+      );
+      await changes.publish(CHANGE_TOPICS.desired, d.deviceId);
+      return n;
+    },
 
     // the outbox (design §8): stored states not yet published, a bounded batch; and what was published
     unpublishedDesired: async (limit: number): Promise<DesiredRow[]> =>
@@ -237,12 +248,15 @@ export function createStore(sql: SqlDatabase) {
     listAllModelVersions: () => sql.all<ModelVersionRow>(`SELECT ${MODEL_COLUMNS} FROM model_versions ORDER BY model, release`),
     modelVersionBySha: async (sha: string) => toModel(await sql.get<ModelVersionRow>(`SELECT ${MODEL_COLUMNS} FROM model_versions WHERE sha256 = @sha LIMIT 1`, { sha })),
     maxRelease: async (model: string): Promise<number> => (await sql.get<{ r: number | null }>('SELECT MAX(release) AS r FROM model_versions WHERE model = @model', { model }))?.r ?? 0,
-    insertModelVersion: (m: ModelVersionRow) =>
-      sql.run(
+    insertModelVersion: async (m: ModelVersionRow): Promise<number> => {
+      const n = await sql.run(
         `INSERT INTO model_versions (model, version, release, sha256, size, manifest, envelope, created_at)
          VALUES (@model, @version, @release, @sha256, @size, @manifest, @envelope, @createdAt)`,
         { ...m },
-      ),
+      );
+      await changes.publish(CHANGE_TOPICS.model, `${m.model}@${m.version}`);
+      return n;
+    },
 
     // ---- rollouts ----
     insertRollout: (r: Omit<RolloutRow, 'seq' | 'updatedAt' | 'spec' | 'state'> & { spec?: unknown; state?: unknown }) =>

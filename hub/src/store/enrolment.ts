@@ -2,6 +2,7 @@
 // their one redemption; and the new device token a redemption issues, which starts the device afresh.
 
 import type { SqlDatabase } from './sql.js';
+import { CHANGE_TOPICS, type Changes } from './changes.js';
 
 export interface EnrolmentCodeRow {
   hash: string;
@@ -14,7 +15,7 @@ export interface EnrolmentCodeRow {
 
 export type EnrolmentSql = ReturnType<typeof createEnrolmentSql>;
 
-export function createEnrolmentSql(sql: SqlDatabase) {
+export function createEnrolmentSql(sql: SqlDatabase, changes: Pick<Changes, 'publish'>) {
   return {
     insertCode: async (c: Omit<EnrolmentCodeRow, 'usedAt'>): Promise<void> =>
       void (await sql.run('INSERT INTO enrolment_codes (hash, device_id, created_at, created_by, expires_at) VALUES (@hash, @deviceId, @createdAt, @createdBy, @expiresAt)', { ...c })),
@@ -41,6 +42,8 @@ export function createEnrolmentSql(sql: SqlDatabase) {
           await tx.run('DELETE FROM telemetry_batches WHERE device_id = @id', { id });
           await tx.run('DELETE FROM telemetry_seq_floor WHERE device_id = @id', { id });
           await tx.run('DELETE FROM artifact_fetches WHERE device_id = @id', { id });
+          // the old token is revoked on every replica
+          for (const topic of [CHANGE_TOPICS.device, CHANGE_TOPICS.deviceRevoked]) await changes.publish(topic, id);
         }
         return changed;
       }),

@@ -211,6 +211,32 @@ export const PG_MIGRATIONS: readonly string[] = [
   ALTER TABLE rollups DROP CONSTRAINT rollups_pkey;
   ALTER TABLE rollups ADD PRIMARY KEY (model, version, role, minute, replica);
   `,
+  // 9: the webhook outbox: deliveries not yet done, claimed by any replica under a lease
+  `
+  CREATE TABLE webhook_outbox (
+    id ${ID},
+    delivery_id ${TEXT} NOT NULL UNIQUE,
+    event_id ${TEXT} NOT NULL,
+    event ${TEXT} NOT NULL,
+    fleet BIGINT NOT NULL,
+    url ${TEXT} NOT NULL,
+    webhook_id ${TEXT},
+    coalesce_key ${TEXT},
+    payload ${TEXT} NOT NULL,
+    at ${TEXT} NOT NULL,
+    first_at ${TEXT} NOT NULL,
+    occurrences BIGINT NOT NULL DEFAULT 1,
+    body ${TEXT},
+    signature ${TEXT},
+    attempt BIGINT NOT NULL DEFAULT 1,
+    due_at BIGINT NOT NULL,
+    claimed_by ${TEXT},
+    claimed_until BIGINT
+  );
+  CREATE UNIQUE INDEX webhook_outbox_coalesce ON webhook_outbox (coalesce_key) WHERE coalesce_key IS NOT NULL;
+  CREATE INDEX webhook_outbox_claim ON webhook_outbox (fleet, id);
+  CREATE INDEX webhook_outbox_receiver ON webhook_outbox (webhook_id);
+  `,
 ];
 
 /**

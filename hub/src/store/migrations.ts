@@ -229,4 +229,34 @@ export const MIGRATIONS: readonly string[] = [
   DROP TABLE rollups;
   ALTER TABLE rollups_by_replica RENAME TO rollups;
   `,
+  // 9: the webhook outbox (design §7, §8): one row per delivery not yet done, so a delivery survives a crash and
+  // any replica's workers claim due rows (a lease: claimed_by, claimed_until epoch ms; a crashed claimer's rows
+  // are claimed again after it). A device-level delivery not yet sent carries its coalescing key, unique, so a
+  // later event of the same (event, device, url) folds into it; the key goes when the row is first claimed
+  // and its body signed (every retry sends those bytes). fleet = 1: claimed before device-level rows.
+  `
+  CREATE TABLE webhook_outbox (
+    id INTEGER PRIMARY KEY,
+    delivery_id TEXT NOT NULL UNIQUE,
+    event_id TEXT NOT NULL,
+    event TEXT NOT NULL,
+    fleet INTEGER NOT NULL,
+    url TEXT NOT NULL,
+    webhook_id TEXT,
+    coalesce_key TEXT,
+    payload TEXT NOT NULL,
+    at TEXT NOT NULL,
+    first_at TEXT NOT NULL,
+    occurrences INTEGER NOT NULL DEFAULT 1,
+    body TEXT,
+    signature TEXT,
+    attempt INTEGER NOT NULL DEFAULT 1,
+    due_at INTEGER NOT NULL,
+    claimed_by TEXT,
+    claimed_until INTEGER
+  );
+  CREATE UNIQUE INDEX webhook_outbox_coalesce ON webhook_outbox (coalesce_key) WHERE coalesce_key IS NOT NULL;
+  CREATE INDEX webhook_outbox_claim ON webhook_outbox (fleet, id);
+  CREATE INDEX webhook_outbox_receiver ON webhook_outbox (webhook_id);
+  `,
 ];

@@ -13,6 +13,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import pg from 'pg';
 import { MIGRATION_LOCK_KEY, PG_MIGRATIONS, PG_MIGRATIONS_TABLE } from './migrations-pg.js';
 import { bindValues, createTranslator, postgresDialect, quoteIdent } from './postgres-sql.js';
+import { openPgListener, type PgListener } from './pg-listener.js';
 import type { SqlDatabase, SqlParams, SqlRunner, SqlValue } from './sql.js';
 
 export interface PostgresOptions {
@@ -55,7 +56,12 @@ interface Tx {
   readonly owner: object;
   readonly client: pg.PoolClient;
   open: boolean;
+  /** notify() calls inside it (JSON [channel, payload], each once): sent by one statement before COMMIT. */
+  notices: Set<string>;
 }
+
+/** NOTIFY's payload limit is 8000 bytes; a notice names a key, never carries data. */
+const MAX_NOTICE_BYTES = 7900;
 
 export async function openPostgres(url: string, opts: PostgresOptions = {}): Promise<SqlDatabase> {
   const pool = new pg.Pool({ connectionString: url, max: opts.max ?? 10, types: { getTypeParser: typeParser as never } });
@@ -64,6 +70,7 @@ export async function openPostgres(url: string, opts: PostgresOptions = {}): Pro
   const owner = {};
   const current = new AsyncLocalStorage<Tx>();
   let closed = false;
+  const listeners = new Set<PgListener>();
 
   const query = async (on: Queryable, sql: string, params: SqlParams | undefined): Promise<pg.QueryResult> => {
     const t = translate(sql);
@@ -100,11 +107,15 @@ export async function openPostgres(url: string, opts: PostgresOptions = {}): Pro
     if (outer) return fn(txRunner(outer)); // a nested transaction joins the outer one
     if (closed) throw new Error('the database is closed');
     const client = await pool.connect();
-    const tx: Tx = { owner, client, open: true };
+    const tx: Tx = { owner, client, open: true, notices: new Set() };
     let broken: unknown;
     try {
       await client.query('BEGIN');
       const result = await current.run(tx, () => fn(txRunner(tx)));
+      // delivered by the server when (and only if) the COMMIT succeeds, in commit order across sessions
+      if (tx.notices.size > 0) {
+        await client.query('SELECT pg_notify(n ->> 0, n ->> 1) FROM jsonb_array_elements(CAST($1 AS jsonb)) AS n', [`[${[...tx.notices].join(',')}]`]);
+      }
       await client.query('COMMIT');
       return result;
     } catch (e) {
@@ -129,9 +140,22 @@ export async function openPostgres(url: string, opts: PostgresOptions = {}): Pro
     insertRows: (table, columns, rows, o) =>
       rows.length <= chunkRows(columns.length) ? onDb.insertRows(table, columns, rows, o) : transaction((tx) => tx.insertRows(table, columns, rows, o)),
     transaction,
+    async notify(channel, payload) {
+      if (Buffer.byteLength(payload) > MAX_NOTICE_BYTES || payload.includes('\u0000')) throw new RangeError(`a notice payload is at most ${MAX_NOTICE_BYTES} bytes, without NUL`);
+      const tx = open();
+      if (tx) tx.notices.add(JSON.stringify([channel, payload]));
+      else await onDb.run('SELECT pg_notify(@channel, @payload)', { channel, payload });
+    },
+    listen(channel, onPayload, onReset) {
+      const l = openPgListener(url, channel, onPayload, onReset, { onError: (err) => opts.onError?.(err) });
+      listeners.add(l);
+      return { ready: l.ready, close: () => (listeners.delete(l), l.close()) };
+    },
     async close() {
       if (closed) return;
       closed = true;
+      for (const l of listeners) l.close();
+      listeners.clear();
       await pool.end();
     },
   };

@@ -51,5 +51,17 @@ export interface SqlDatabase extends SqlRunner {
    * so callers need not thread `tx` through; a nested `transaction` call joins the outer one.
    */
   transaction<T>(fn: (tx: SqlRunner) => Promise<T>): Promise<T>;
+  /**
+   * Sends `payload` to every listener of `channel` on this database, this process's too (store/changes.ts is
+   * what the hub uses). Inside a transaction it goes when the transaction commits, and not at all when it
+   * rolls back. PostgreSQL: NOTIFY (payload under 8000 bytes); SQLite: this process's listeners (one hub).
+   */
+  notify(channel: string, payload: string): Promise<void>;
+  /**
+   * Calls `onPayload` for each notice on `channel`, and `onReset` when notices may have been missed (the
+   * listening connection was lost and is back): then anything derived from earlier notices is suspect.
+   * `ready` resolves once notices sent from then on are heard. PostgreSQL: LISTEN on a connection of its own.
+   */
+  listen(channel: string, onPayload: (payload: string) => void, onReset: () => void): { ready: Promise<void>; close(): void };
   close(): Promise<void>;
 }

@@ -31,6 +31,8 @@ type Statement = Database.Statement<unknown[], unknown>;
 interface TxContext {
   readonly db: object;
   ended: boolean;
+  /** notify() calls inside the transaction: delivered after its COMMIT, dropped on ROLLBACK. */
+  notices: Array<[string, string]>;
 }
 
 /** The hub's SQLite connection: WAL, its durability and locking settings, pending migrations applied. */
@@ -127,6 +129,16 @@ export function openSqlite(file: string): SqlDatabase {
     });
   }
 
+  // notify/listen: one hub per SQLite file, so an in-process emitter; delivered on a later turn, as a
+  // PostgreSQL notice arrives, never inside the caller's own statement
+  const listeners = new Map<string, Set<(payload: string) => void>>();
+  const deliver = (notices: ReadonlyArray<[string, string]>): void => {
+    if (notices.length === 0) return;
+    setImmediate(() => {
+      for (const [channel, payload] of notices) for (const f of [...(listeners.get(channel) ?? [])]) f(payload);
+    });
+  };
+
   const runnerOf = (ctx: TxContext): SqlRunner => {
     const check = (): void => {
       if (ctx.ended) throw new Error('this transaction has ended: its runner cannot run statements any more');
@@ -160,7 +172,7 @@ export function openSqlite(file: string): SqlDatabase {
       if (joined) return fn(runnerOf(joined)); // nested: part of the outer transaction
       open();
       await acquire();
-      const ctx: TxContext = { db: self, ended: false };
+      const ctx: TxContext = { db: self, ended: false, notices: [] };
       try {
         open();
         db.exec('BEGIN IMMEDIATE');
@@ -174,6 +186,7 @@ export function openSqlite(file: string): SqlDatabase {
         }
         ctx.ended = true;
         db.exec('COMMIT');
+        deliver(ctx.notices);
         return out;
       } finally {
         ctx.ended = true;
@@ -183,8 +196,24 @@ export function openSqlite(file: string): SqlDatabase {
       }
     },
 
+    async notify(channel, payload) {
+      open();
+      const tx = current();
+      if (tx) tx.notices.push([channel, payload]);
+      else deliver([[channel, payload]]);
+    },
+
+    listen(channel, onPayload) {
+      let set = listeners.get(channel);
+      if (!set) listeners.set(channel, (set = new Set()));
+      const f = (p: string) => onPayload(p);
+      set.add(f);
+      return { ready: Promise.resolve(), close: () => void set.delete(f) };
+    },
+
     async close(): Promise<void> {
       if (closed) return;
+      listeners.clear();
       await acquire(); // after the running transaction and what waits for it
       closed = true;
       db.close();

@@ -1,6 +1,9 @@
-// The webhook tables (design §7): receivers added through the API and the bounded delivery log.
+// The webhook tables (design §7): receivers added through the API, the outbox of deliveries not yet done
+// (webhook-outbox.ts: durable, claimed by any replica) and the bounded delivery log.
 
 import type { SqlDatabase, SqlValue } from './sql.js';
+import { CHANGE_TOPICS, type Changes } from './changes.js';
+import { createOutboxSql, type OutboxSql } from './webhook-outbox.js';
 
 export interface WebhookRow {
   id: string;
@@ -38,22 +41,37 @@ interface RawDelivery {
 }
 
 export type WebhookStore = ReturnType<typeof createWebhookStore>;
+/** The outbox whose attempts are logged as DeliveryRows. */
+export type WebhookOutbox = OutboxSql<Omit<DeliveryRow, 'id'>>;
 
-export function createWebhookStore(sql: SqlDatabase) {
+export function createWebhookStore(sql: SqlDatabase, changes: Pick<Changes, 'publish' | 'subscribe' | 'ready'>) {
+  /** Appends one attempt; returns its row id. */
+  const logDelivery = async (e: Omit<DeliveryRow, 'id'>): Promise<number> =>
+    (await sql.get<{ id: number }>(
+      `INSERT INTO webhook_deliveries (delivery_id, event_id, event, url, attempt, status, error, started_at, finished_at)
+       VALUES (@deliveryId, @eventId, @event, @url, @attempt, @status, @error, @startedAt, @finishedAt) RETURNING id`,
+      { ...e },
+    ))!.id;
   return {
+    /** The change notices the notifier listens to (receivers changed elsewhere, outbox rows added). */
+    changes,
+    outbox: createOutboxSql(sql, changes, logDelivery),
     list: (): Promise<WebhookRow[]> => sql.all<WebhookRow>('SELECT * FROM webhooks ORDER BY created_at, id'),
-    insert: async (id: string, url: string, createdAt: string, createdBy: string): Promise<void> =>
-      void (await sql.run('INSERT INTO webhooks (id, url, created_at, created_by) VALUES (@id, @url, @createdAt, @createdBy)', { id, url, createdAt, createdBy })),
+    insert: (id: string, url: string, createdAt: string, createdBy: string): Promise<void> =>
+      sql.transaction(async () => {
+        await sql.run('INSERT INTO webhooks (id, url, created_at, created_by) VALUES (@id, @url, @createdAt, @createdBy)', { id, url, createdAt, createdBy });
+        await changes.publish(CHANGE_TOPICS.webhooks, id);
+      }),
     hasUrl: async (url: string): Promise<boolean> => (await sql.get('SELECT id FROM webhooks WHERE url = @url', { url })) !== undefined,
-    /** False when there is no receiver with that id. */
-    remove: async (id: string): Promise<boolean> => (await sql.run('DELETE FROM webhooks WHERE id = @id', { id })) > 0,
-    /** Appends one attempt; returns its row id. */
-    logDelivery: async (e: Omit<DeliveryRow, 'id'>): Promise<number> =>
-      (await sql.get<{ id: number }>(
-        `INSERT INTO webhook_deliveries (delivery_id, event_id, event, url, attempt, status, error, started_at, finished_at)
-         VALUES (@deliveryId, @eventId, @event, @url, @attempt, @status, @error, @startedAt, @finishedAt) RETURNING id`,
-        { ...e },
-      ))!.id,
+    /** False when there is no receiver with that id. Its deliveries not yet done go with it. */
+    remove: (id: string): Promise<boolean> =>
+      sql.transaction(async () => {
+        if ((await sql.run('DELETE FROM webhooks WHERE id = @id', { id })) === 0) return false;
+        await sql.run('DELETE FROM webhook_outbox WHERE webhook_id = @id', { id });
+        await changes.publish(CHANGE_TOPICS.webhooks, id);
+        return true;
+      }),
+    logDelivery,
     /** Keeps the newest `keep` attempts. */
     trimDeliveries: async (keep: number): Promise<void> =>
       void (await sql.run('DELETE FROM webhook_deliveries WHERE id <= (SELECT MAX(id) FROM webhook_deliveries) - @keep', { keep })),

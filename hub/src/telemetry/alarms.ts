@@ -62,14 +62,15 @@ export function createAlarms(ctx: HubContext, notifier: Notifier, options: Alarm
         };
         if (d.verdict === 'drift' && !open.has(key)) {
           // raised once over all replicas: the alarm's row is the claim
+          // raised, audited and its webhook deliveries queued in one transaction: a crash loses none of them
           const raised = await store.transaction(async () => {
             if (!(await fleet.raiseAlarm(key, 'drift', nowIso, JSON.stringify(details)))) return false;
             await store.appendAudit('hub', 'alarm.drift', details, nowIso);
+            await notifier.enqueue('drift-alarm', details);
             return true;
           });
           if (!raised) continue;
           ctx.metrics.inc('edgefleet_drift_alarms_total');
-          notifier.emit('drift-alarm', details);
           out.raised.push({ kind: 'drift', key });
         } else if (d.verdict === 'no-drift' && open.has(key)) {
           const cleared = await store.transaction(async () => {
@@ -120,10 +121,10 @@ export function createAlarms(ctx: HubContext, notifier: Notifier, options: Alarm
           at: nowIso,
           receivedAt: now,
         });
+        await notifier.enqueue('device-silent', details);
         return true;
       });
       if (!raised) continue;
-      notifier.emit('device-silent', details);
       out.raised.push({ kind: 'silent', key });
     }
   };

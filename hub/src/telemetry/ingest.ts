@@ -99,6 +99,12 @@ export function createIngest(ctx: HubContext, options: IngestOptions = {}): Inge
   const eventLog = options.events ?? createEventLog(store);
   const rateLimits = options.rateLimits ?? createDeviceRateLimits();
   const policy = createTelemetryPolicy(store, { maxWindowAgeMs: options.maxWindowAgeMs ?? 7 * 86_400_000 });
+  // a device added, removed or given new credentials on any replica (store/changes.ts): read it again
+  store.changes.subscribe('device', (id) => {
+    if (id !== null) return forgetDevice(id);
+    knownDevices.clear();
+    committer.forgetFloors();
+  });
 
   const deviceExists = async (id: string): Promise<boolean> => {
     let known = knownDevices.get(id);
@@ -112,6 +118,11 @@ export function createIngest(ctx: HubContext, options: IngestOptions = {}): Inge
 
   const committer = createIngestCommit(ctx, { eventLog, onEvent: Boolean(options.onEvent), onTelemetryDone: Boolean(options.onTelemetryDone), replica: options.replica ?? '' });
   const commit = committer.commit;
+  function forgetDevice(id: string): void {
+    knownDevices.delete(id);
+    rateLimits.forget(id);
+    committer.forget(id);
+  }
 
   // after the commit, outside it: a failing listener must not make committed messages look uncommitted
   const notify = ({ statusChanges, stored, telemetry }: Committed) => {
@@ -300,11 +311,7 @@ export function createIngest(ctx: HubContext, options: IngestOptions = {}): Inge
       await flush();
       closed = true;
     },
-    forget(id) {
-      knownDevices.delete(id);
-      rateLimits.forget(id);
-      committer.forget(id);
-    },
+    forget: forgetDevice,
     async prune(rawBefore, rollupsBefore) {
       committer.forgetFloors();
       const n = await store.telemetry.prune(rawBefore, rollupsBefore);

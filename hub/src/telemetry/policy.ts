@@ -65,6 +65,8 @@ export function createTelemetryPolicy(store: Store, options: TelemetryPolicyOpti
   // per model version: its manifest's layout (versions are immutable), or null while the hub does not know
   // it — looked up again after a few seconds, as it may be pushed later
   const layouts = new Map<string, { layout: WindowLayout | null; at: number }>();
+  // released on any replica: its layout is read at once, not after the 5 s of a cached "unknown"
+  store.changes.subscribe('model', (key) => (key === null ? layouts.clear() : layouts.delete(key)));
   const fresh = (key: string, t: number) => {
     const hit = layouts.get(key);
     return hit !== undefined && (hit.layout !== null || t - hit.at < 5_000);

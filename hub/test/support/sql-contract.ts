@@ -271,6 +271,32 @@ export function sqlContract(name: string, open: () => Promise<SqlDatabase>): voi
       });
     });
 
+    it('delivers a notice sent inside a transaction after it commits, in order, and none of a rolled-back one', async () => {
+      const heard: string[] = [];
+      const l = db.listen('c_channel', (p) => heard.push(p), () => heard.push('<reset>'));
+      await l.ready;
+      await db.transaction(async () => {
+        await db.notify('c_channel', 'first');
+        await db.notify('c_channel', 'second');
+        await db.run("INSERT INTO c_items (id, n) VALUES ('t', 1)");
+        await tick(30);
+        expect(heard).toEqual([]); // not before the commit
+      });
+      await db.transaction(async () => {
+        await db.notify('c_channel', 'never');
+        throw new Error('roll back');
+      }).catch(() => undefined);
+      await db.notify('c_channel', 'outside');
+      await db.notify('another_channel', 'not this one');
+      for (let i = 0; i < 200 && heard.length < 3; i++) await tick(10);
+      await tick(30);
+      expect(heard).toEqual(['first', 'second', 'outside']);
+      l.close();
+      await db.notify('c_channel', 'after close');
+      await tick(50);
+      expect(heard).toHaveLength(3);
+    });
+
     it('refuses statements after close', async () => {
       const other = await open();
       await other.close();
