@@ -46,6 +46,8 @@ export interface Metrics {
   get(name: string, labels?: Labels): number;
   /** A gauge computed on every scrape. */
   gauge(name: string, help: string, collect: () => Array<{ labels: Labels; value: number }>): void;
+  /** A counter a service keeps itself (monotonic since start), read on every scrape. */
+  counter(name: string, help: string, collect: () => Array<{ labels: Labels; value: number }>): void;
   /** A gauge read from the database: `refresh()` (each scrape) reads it; render shows the last read. */
   gaugeAsync(name: string, help: string, collect: () => Promise<Array<{ labels: Labels; value: number }>>): void;
   /** Reads every gaugeAsync once (a failed read keeps its last values). */
@@ -82,6 +84,9 @@ export function createMetrics(defs: readonly MetricDef[]): Metrics {
     },
     gauge(name, help, collect) {
       families.set(name, { name, help, type: 'gauge', values: new Map(), collect });
+    },
+    counter(name, help, collect) {
+      families.set(name, { name, help, type: 'counter', values: new Map(), collect });
     },
     gaugeAsync(name, help, collect) {
       let last: Array<{ labels: Labels; value: number }> = [];

@@ -311,17 +311,17 @@ export function createNotifier(options: NotifierOptions): Notifier {
   };
 }
 
-/** The notifier's gauges on the hub's /metrics: deliveries by outcome, drops by class, coalesced events. */
+/** The notifier's counters on the hub's /metrics: deliveries by outcome, drops by class, coalesced events (this replica's, since start). */
 export function notifierGauges(metrics: Metrics, notifier: Notifier): void {
-  metrics.gauge('edgefleet_webhook_deliveries', 'Webhook deliveries by outcome since start (dropped: queue full).', () => {
+  metrics.counter('edgefleet_webhook_deliveries_total', 'Webhook deliveries by outcome since start (dropped: queue full).', () => {
     const s = notifier.stats();
     return (['delivered', 'failed', 'dropped', 'abandoned'] as const).map((k) => ({ labels: { outcome: k }, value: s[k] }));
   });
-  metrics.gauge('edgefleet_webhook_dropped_deliveries', 'Webhook deliveries dropped since start (queue full), by class: fleet (gates, rollouts, drift) or device.', () => {
+  metrics.counter('edgefleet_webhook_dropped_deliveries_total', 'Webhook deliveries dropped since start (queue full), by class: fleet (gates, rollouts, drift) or device.', () => {
     const s = notifier.stats();
     return [{ labels: { class: 'fleet' }, value: s.droppedFleet }, { labels: { class: 'device' }, value: s.droppedDevice }];
   });
-  metrics.gauge('edgefleet_webhook_coalesced_events', 'Device-level webhook events folded into a pending delivery of the same (device, event) since start.', () => [
+  metrics.counter('edgefleet_webhook_coalesced_events_total', 'Device-level webhook events folded into a pending delivery of the same (device, event) since start.', () => [
     { labels: {}, value: notifier.stats().coalesced },
   ]);
 }
