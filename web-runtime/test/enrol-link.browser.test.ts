@@ -72,9 +72,11 @@ describe('enrolment from a one-time link', () => {
     // the tab's history: the blank page it opened on, then this page, whose one entry no longer holds the code
     expect(await page.evaluate(() => [history.length, location.hash])).toEqual([2, '']);
     expect(await page.textContent('h2 code')).toBe('web-link');
-    const device = (await stand.api('GET', '/devices/web-link')).body.device;
+    // the tab shows online once connected; its reported state reaches the hub's store a moment later
+    let device: { status: string; reported: { runtime: string } | null } = { status: '', reported: null };
+    await expect.poll(async () => (device = (await stand.api('GET', '/devices/web-link')).body.device).reported !== null, { timeout: 15_000 }).toBe(true);
     expect(device.status).toBe('online');
-    expect(device.reported.runtime).toMatch(/^onnxruntime-web@/);
+    expect(device.reported!.runtime).toMatch(/^onnxruntime-web@/);
 
     // back and forward walk those two entries; the config is kept in IndexedDB, so the page comes back as the device
     await page.goBack();
