@@ -12,20 +12,10 @@ import type { Agent } from '@edgefleet/agent';
 import { topics } from '@edgefleet/protocol';
 import { startPostgres, type PostgresServer } from '../../scripts/sim/postgres.js';
 import { apiClient, tempDir, tinyModel, waitFor } from './helpers.js';
-import { MOSQUITTO, killHard, spawnHub, startBrokerAgents, startMosquitto, type HubProcess, type MosquittoProcess } from './processes.js';
+import { MOSQUITTO, killHard, replicaLeads as leads, spawnHub, startBrokerAgents, startMosquitto, type HubProcess, type MosquittoProcess } from './processes.js';
 
 const HUB_PASSWORD = 'hub-secret-for-tests-only';
 const AGENTS = 6;
-
-/** `edgefleet_replica_leader` of a replica (1 while it leads), from its /metrics; null when it does not answer. */
-async function leads(http: string, token: string): Promise<boolean | null> {
-  try {
-    const text = await (await fetch(`${http}/metrics`, { headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(1000) })).text();
-    return /^edgefleet_replica_leader\{[^}]*\} 1$/m.test(text);
-  } catch {
-    return null;
-  }
-}
 
 /** Every desired state the broker hands a hub-side subscriber, in arrival order, per device. */
 async function observeDesired(url: string) {
