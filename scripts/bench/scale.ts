@@ -37,11 +37,20 @@ const total = (c: Cpu) => c.hub + c.broker + c.db;
 const ms = (x: number) => String(round(x, 3));
 const fmtCpu = (c: Cpu) => `${ms(total(c))} CPU ms (hub ${ms(c.hub)}, broker ${ms(c.broker)}, database ${ms(c.db)})`;
 
-/** Rows and bytes (table + indexes + TOAST) of every table of the database. */
-async function tables(url: string): Promise<Map<string, { rows: number; bytes: number }>> {
+/** `fn` on a connection of its own to the database at `url`. */
+async function withClient<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
   const c = new pg.Client({ connectionString: url });
   await c.connect();
   try {
+    return await fn(c);
+  } finally {
+    await c.end();
+  }
+}
+
+/** Rows and bytes (table + indexes + TOAST) of every table of the database. */
+function tables(url: string): Promise<Map<string, { rows: number; bytes: number }>> {
+  return withClient(url, async (c) => {
     const names = (await c.query<{ t: string }>("SELECT tablename AS t FROM pg_tables WHERE schemaname = 'public' ORDER BY 1")).rows.map((r) => r.t);
     const out = new Map<string, { rows: number; bytes: number }>();
     for (const t of names) {
@@ -49,9 +58,7 @@ async function tables(url: string): Promise<Map<string, { rows: number; bytes: n
       out.set(t, { rows: Number(r.n), bytes: Number(r.b) });
     }
     return out;
-  } finally {
-    await c.end();
-  }
+  });
 }
 
 /** What each table grew by since `before` (an empty table's pages are not a device's). */
@@ -145,15 +152,7 @@ async function rolloutOn(scope: Scope, server: PostgresServer, replicas: number,
       },
     });
     const cpu = minus(after!, before!);
-    const envelopeBytes = await (async () => {
-      const c = new pg.Client({ connectionString: db });
-      await c.connect();
-      try {
-        return Number((await c.query<{ n: string }>('SELECT avg(length(envelope)) AS n FROM desired_states')).rows[0]!.n);
-      } finally {
-        await c.end();
-      }
-    })();
+    const envelopeBytes = await withClient(db, async (c) => Number((await c.query<{ n: string }>('SELECT avg(length(envelope)) AS n FROM desired_states')).rows[0]!.n));
     const takeoverMs: number[] = [];
     for (let k = 0; k < takeovers; k++) takeoverMs.push(await takeover(s, d, k));
     return {
