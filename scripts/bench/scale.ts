@@ -69,7 +69,7 @@ function grown(after: Map<string, { rows: number; bytes: number }>, before: Map<
 /** Rows and bytes of these tables together. */
 function sum(t: Map<string, { rows: number; bytes: number }>, names: (name: string) => boolean): { rows: number; bytes: number; which: string } {
   const chosen = [...t].filter(([n, v]) => names(n) && v.rows > 0);
-  return { rows: chosen.reduce((s, [, v]) => s + v.rows, 0), bytes: chosen.reduce((s, [, v]) => s + v.bytes, 0), which: chosen.map(([n, v]) => `${n} ${v.rows}`).join(', ') };
+  return { rows: chosen.reduce((s, [, v]) => s + v.rows, 0), bytes: chosen.reduce((s, [, v]) => s + v.bytes, 0), which: chosen.map(([n, v]) => `${n} ${v.rows} rows ${v.bytes} bytes`).join(', ') };
 }
 
 interface IngestRun {
@@ -265,7 +265,7 @@ function entries(runs: Record<'sqlite' | 'one' | 'two', IngestRun[]>, one: Rollo
       ratio: round(total(cpuPerBatch(p1)) / total(cpuPerBatch(sq)), 3),
       note: `the same, one replica on PostgreSQL: ${fmtCpu(cpuPerBatch(p1))} (two replicas: ${fmtCpu(cpuPerBatch(p2))}); baseline: SQLite`,
     },
-    'cost.db_bytes_per_batch': { value: s(telemetry.bytes / batches), unit: 'bytes', note: `what the PostgreSQL telemetry tables grew by with ${batches} batches, ${CLIENTS} devices × ${PER_CLIENT} minutes (one window each): ${telemetry.which} rows, ${telemetry.bytes} bytes with indexes; raw windows are kept 7 days, per-minute rollups (and their per-device rows) 90` },
+    'cost.db_bytes_per_batch': { value: s(telemetry.bytes / batches), unit: 'bytes', note: `what the PostgreSQL telemetry tables grew by with ${batches} batches, ${CLIENTS} devices × ${PER_CLIENT} minutes (one window each): ${telemetry.which} (with indexes); raw windows are kept 7 days, per-minute rollups (and their per-device rows) 90` },
     'cost.rollout_cpu_ms_per_device': { value: s(total(rolloutCpu)), unit: 'ms', note: `server CPU per device of the ${model4(MODEL_BYTES)} rollout through one replica: ${fmtCpu(rolloutCpu)}; ${chunksPerDevice.toFixed(1)} chunk frames per device` },
     'cost.desired_cpu_ms_per_device': {
       value: s(total(againCpu)),
