@@ -8,7 +8,7 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DEFAULT_CHUNK_SIZE } from '@edgefleet/protocol';
 import { startHub } from '@edgefleet/hub';
-import { createSimulatedFleet } from '../sim/fleet.js';
+import { createSimulatedFleet, type SimulatedFleet } from '../sim/fleet.js';
 import { rawFanout, startPlainAedes } from '../sim/broker-load.js';
 import { sizedClassifier, trainVibrationModels } from '../sim/models.js';
 import { round, type BenchEntry, type Benchmark } from './harness.js';
@@ -26,23 +26,40 @@ export async function aedesFanout(bytes: Uint8Array): Promise<number> {
   }
 }
 
+export interface ActivationOptions {
+  /** Called right before POST /rollouts (the clock starts). */
+  onStart?: () => void;
+  /** How long the agents may take (default 240 s). */
+  timeoutMs?: number;
+  /** Runs with the fleet still up once every agent serves the model. */
+  afterActivation?: (fleet: SimulatedFleet) => Promise<void>;
+}
+
+/** Seconds from POST /rollouts until `devices` simulated agents enrolled at `hub` (HTTP API) all serve the model. */
+export async function activateFleet(hub: { http: string; token: string }, model: Uint8Array, devices: number, dataDir: string, o: ActivationOptions = {}): Promise<number> {
+  const fleet = await createSimulatedFleet({ hub: hub.http, token: hub.token, devices, rate: 0, dataDir, prefix: 'fan' });
+  try {
+    await fleet.hub.pushModel({ name: 'fanout', version: '1.0.0', file: model, validation: trainVibrationModels().v1.validation });
+    o.onStart?.();
+    const t0 = process.hrtime.bigint();
+    await fleet.hub.startRollout({ model: 'fanout', version: '1.0.0', targets: { all: true }, waves: [100], soak: 0 });
+    await fleet.waitForVersion('1.0.0', { model: 'fanout', timeoutMs: o.timeoutMs ?? 240_000 });
+    const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+    if (fleet.runtime.sessions() !== 1) throw new Error(`expected one shared session, found ${fleet.runtime.sessions()}`);
+    await o.afterActivation?.(fleet);
+    return seconds;
+  } finally {
+    await fleet.close();
+  }
+}
+
 /** Seconds from POST /rollouts until `devices` simulated agents all serve the model, and the chunk frames the hub sent. */
 export async function fleetActivation(model: Uint8Array, devices: number, hubOptions: { broker?: string; mosquittoPasswordFile?: string } = {}): Promise<{ seconds: number; chunks: number; multicast: number }> {
   const dir = mkdtempSync(join(tmpdir(), 'edgefleet-bench-fanout-'));
   const hub = await startHub({ dataDir: join(dir, 'hub'), http: '127.0.0.1:0', mqtt: '127.0.0.1:0', ws: null, ...hubOptions });
   try {
-    const fleet = await createSimulatedFleet({ hub: hub.urls.http, token: hub.adminToken, devices, rate: 0, dataDir: join(dir, 'fleet'), prefix: 'fan' });
-    try {
-      await fleet.hub.pushModel({ name: 'fanout', version: '1.0.0', file: model, validation: trainVibrationModels().v1.validation });
-      const t0 = process.hrtime.bigint();
-      await fleet.hub.startRollout({ model: 'fanout', version: '1.0.0', targets: { all: true }, waves: [100], soak: 0 });
-      await fleet.waitForVersion('1.0.0', { model: 'fanout', timeoutMs: 240_000 });
-      const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
-      if (fleet.runtime.sessions() !== 1) throw new Error(`expected one shared session, found ${fleet.runtime.sessions()}`);
-      return { seconds, chunks: hub.metrics.get('edgefleet_artifact_chunks_sent_total'), multicast: hub.metrics.get('edgefleet_artifact_multicast_frames_total') };
-    } finally {
-      await fleet.close();
-    }
+    const seconds = await activateFleet({ http: hub.urls.http, token: hub.adminToken }, model, devices, join(dir, 'fleet'));
+    return { seconds, chunks: hub.metrics.get('edgefleet_artifact_chunks_sent_total'), multicast: hub.metrics.get('edgefleet_artifact_multicast_frames_total') };
   } finally {
     await hub.close();
     rmSync(dir, { recursive: true, force: true });

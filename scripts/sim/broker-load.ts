@@ -47,6 +47,18 @@ export function freePort(): Promise<number> {
   });
 }
 
+/** Whether something accepts TCP connections on 127.0.0.1:`port`. */
+export function listening(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect(port, '127.0.0.1');
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+}
+
 export interface MosquittoOptions {
   dir: string;
   /** Extra config lines (password_file, acl_file, …); anonymous access when none are given. */
@@ -65,15 +77,7 @@ export async function startMosquitto(options: MosquittoOptions): Promise<BrokerH
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
   const deadline = Date.now() + 10_000;
   for (;;) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = net.connect(port, '127.0.0.1');
-      s.once('connect', () => {
-        s.destroy();
-        resolve(true);
-      });
-      s.once('error', () => resolve(false));
-    });
-    if (ok) break;
+    if (await listening(port)) break;
     if (child.exitCode !== null || Date.now() > deadline) {
       child.kill('SIGKILL');
       throw new Error(`mosquitto did not start: ${stderr.trim()}`);

@@ -13,6 +13,8 @@ export interface PostgresServer {
   /** postgres://… of the database created at start (`edgefleet`). */
   readonly url: string;
   readonly port: number;
+  /** The postmaster's pid (its backends are its children: what /proc accounting sums). */
+  readonly pid: number;
   /** Creates another empty database on this server; resolves to its URL. */
   createDatabase(name?: string): Promise<string>;
   stop(): Promise<void>;
@@ -103,6 +105,7 @@ export async function startPostgres(): Promise<PostgresServer> {
     return {
       url,
       port,
+      pid: Number(readFileSync(join(data, 'postmaster.pid'), 'utf8').split('\n')[0]),
       createDatabase,
       async stop() {
         if (stopped) return;
