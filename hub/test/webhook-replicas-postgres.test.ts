@@ -109,19 +109,25 @@ describe('webhooks and caches across two replicas on PostgreSQL', () => {
     expect((await admin.del(`/webhooks/${added.body.webhook.id}`)).status).toBe(200);
   });
 
+  /** Another replica on its own database connection whose every delivery attempt hangs until aborted; what it attempted. */
+  async function hangingReplica(url: string, replica: string, leaseMs: number) {
+    const own = await openStore(db);
+    closers.push(() => own.close());
+    const attempted: string[] = [];
+    const hang: typeof fetch = (to, init) =>
+      new Promise((_, reject) => {
+        if (to === url) attempted.push(String((init?.headers as Record<string, string>)[DELIVERY_HEADER]));
+        init?.signal?.addEventListener('abort', () => reject(init.signal!.reason));
+      });
+    const notifier = createNotifier({ store: own.webhooks, urls: [url], secret: SECRET, fetch: hang, timeoutMs: 120_000, leaseMs, replica, closeWaitMs: 0, concurrency: 40 });
+    return { notifier, attempted };
+  }
+
   it('delivers the rows a frozen replica had claimed once its lease runs out, with the same delivery ids', async () => {
     const receiver = await slowReceiver(50);
     closers.push(receiver.close);
-    // replica c: its own connection to the database; its workers claim rows and then hang (a frozen process)
-    const storeC = await openStore(db);
-    closers.push(() => storeC.close());
-    const attemptedByC: string[] = [];
-    const hang: typeof fetch = (url, init) =>
-      new Promise((_, reject) => {
-        if (url === receiver.url) attemptedByC.push(String((init?.headers as Record<string, string>)[DELIVERY_HEADER]));
-        init?.signal?.addEventListener('abort', () => reject(init.signal!.reason));
-      });
-    const c = createNotifier({ store: storeC.webhooks, urls: [receiver.url], secret: SECRET, fetch: hang, timeoutMs: 120_000, leaseMs: 1500, replica: 'wc', closeWaitMs: 0, concurrency: 40 });
+    // replica c: its workers claim rows and then hang (a frozen process)
+    const { notifier: c, attempted: attemptedByC } = await hangingReplica(receiver.url, 'wc', 1500);
     closers.push(() => c.close());
     await c.ready();
     // a and b hold at most 4 each in flight: c's first claim takes most of these
@@ -139,16 +145,8 @@ describe('webhooks and caches across two replicas on PostgreSQL', () => {
   it('hands the deliveries a closing replica had in flight back to the outbox: another replica delivers them', async () => {
     const receiver = await slowReceiver(0);
     closers.push(receiver.close);
-    const storeD = await openStore(db);
-    closers.push(() => storeD.close());
-    const attemptedByD: string[] = [];
-    const hang: typeof fetch = (url, init) =>
-      new Promise((_, reject) => {
-        if (url === receiver.url) attemptedByD.push(String((init?.headers as Record<string, string>)[DELIVERY_HEADER]));
-        init?.signal?.addEventListener('abort', () => reject(init.signal!.reason));
-      });
     // a lease of 10 min: what the others deliver here was released by the close, not taken after a lease
-    const d = createNotifier({ store: storeD.webhooks, urls: [receiver.url], secret: SECRET, fetch: hang, timeoutMs: 120_000, leaseMs: 600_000, replica: 'wd', closeWaitMs: 0, concurrency: 40 });
+    const { notifier: d, attempted: attemptedByD } = await hangingReplica(receiver.url, 'wd', 600_000);
     await d.ready();
     const N = 20;
     for (let i = 0; i < N; i++) d.emit('rollout-rolled-back', { id: `closing-${i}` });

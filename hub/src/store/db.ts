@@ -12,13 +12,13 @@ import { createAuditStore } from './audit.js';
 import { createDeliveryRecords } from './deliveries.js';
 import { createDeviceQuery } from './device-query.js';
 import { createEnrolmentSql } from './enrolment.js';
-import { createEventSql } from './events.js';
+import { createEventSql, type RecentEvent } from './events.js';
 import { createFleetSql } from './fleet.js';
 import { createTelemetrySql } from './telemetry.js';
 import { createWebhookStore } from './webhooks.js';
 import { createSecretSql } from './secrets.js';
 import { CHANGE_TOPICS, createChanges } from './changes.js';
-import { deviceFromRow, desiredFromRow, rolloutFromRow, type AuditRow, type DeviceEventRow, type DesiredRow, type DeviceRow, type ModelVersionRow, type RawDesired, type RawDevice, type RawRollout, type Role, type RolloutRow, type TokenRow } from './rows.js';
+import { deviceFromRow, desiredFromRow, rolloutFromRow, type AuditRow, type DesiredRow, type DeviceRow, type ModelVersionRow, type RawDesired, type RawDevice, type RawRollout, type Role, type RolloutRow, type TokenRow } from './rows.js';
 
 export type { AuditRow, DesiredRow, DeviceRow, ModelVersionRow, Role, RolloutRow, RolloutTargets, TokenRow } from './rows.js';
 
@@ -338,7 +338,7 @@ export function createStore(sql: SqlDatabase) {
         { ...e },
       ),
     eventsForDevice: (deviceId: string, limit = 50) =>
-      sql.all<DeviceEventRow>(
+      sql.all<RecentEvent>(
         'SELECT id, device_id AS "deviceId", type, model, version, code, message, at FROM events WHERE device_id = @deviceId ORDER BY id DESC LIMIT @limit',
         { deviceId, limit },
       ),

@@ -57,18 +57,6 @@ export interface DesiredRow {
   published?: number;
 }
 
-/** A device's event as `GET /devices/:id` lists it. */
-export interface DeviceEventRow {
-  id: number;
-  deviceId: string;
-  type: string;
-  model: string | null;
-  version: string | null;
-  code: string | null;
-  message: string;
-  at: string;
-}
-
 export interface TokenRow {
   id: string;
   hash: string;
