@@ -2,7 +2,7 @@
 // device but not yet delivered to the hub (design §4 telemetry `confirm`): the agent keeps those batches
 // until the hub confirms their seqs, sends them again after the reconnect or the timeout, and the hub
 // stores every window the agent produced exactly once. A real hub in --broker mode, a real agent.
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -120,6 +120,54 @@ describe.skipIf(!existsSync(MOSQUITTO))('Mosquitto killed while it queues acknow
     } finally {
       db.close();
     }
+  }, 120_000);
+
+  // Mosquitto 2.0 restores the hub's persisted session after a restart without its shared subscriptions
+  // (`$share/edgefleet/...`, design §8), and says the session is present, so mqtt.js does not subscribe again:
+  // the hub was connected and deaf (found by `npm run chaos -- --only broker-restart`).
+  it('after a restart that restores the persisted sessions, the hub hears the devices again', async () => {
+    dir = tempDir('edgefleet-persist-');
+    const persistenceDir = join(dir.path, 'mosquitto-db');
+    mkdirSync(persistenceDir);
+    broker = await startMosquitto(dir.path, HUB_PASSWORD, [], { persistenceDir });
+    const port = broker.port;
+    hub = await startHub({
+      dataDir: join(dir.path, 'hub'),
+      http: '127.0.0.1:0',
+      broker: broker.hubUrl,
+      mosquittoPasswordFile: broker.passwd,
+      mosquittoPidFile: broker.pidFile,
+      telemetry: { windowSeconds: 1 },
+      log: () => {},
+    });
+    const hubDir = join(dir.path, 'hub');
+    const api = apiClient(hub.urls.http, hub.adminToken);
+    const added = await api.post('/devices', { id: DEVICE });
+    expect((await api.pushModel(tinyModel(), { name: 'tiny', version: '1.0.0' })).status).toBe(201);
+    expect((await api.post('/rollouts', { model: 'tiny', version: '1.0.0', targets: { devices: [DEVICE] } })).status).toBe(201);
+    agent = createAgent(added.body.agentConfig, {
+      dataDir: join(dir.path, 'agent'),
+      api: false,
+      reconnect: { initialMs: 50, maxMs: 500 },
+      core: { retry: { baseMs: 100, maxMs: 1000 }, telemetryConfirmTimeoutMs: 2000 },
+    });
+    await agent.start();
+    const core = agent.core;
+    await core.waitFor(() => core.slots().tiny?.active?.version === '1.0.0', 30_000);
+    let inferences = 0;
+    const inferAndFlush = async (n: number) => {
+      for (let i = 0; i < n; i++, inferences++) await core.infer('tiny', { inputs: [{ name: 'features', shape: [1, 3], datatype: 'FP32', data: [i, 1, -i] }] });
+      await core.flushTelemetry();
+    };
+    await inferAndFlush(3);
+    await waitFor(() => storedAt(hubDir).inferences >= inferences, 'telemetry stored before the restart', 20_000);
+
+    // SIGTERM: Mosquitto saves its sessions and restores them on the next start
+    await broker.stop();
+    broker = await startMosquitto(dir.path, HUB_PASSWORD, [], { port, keepPasswordFile: true, persistenceDir });
+    await inferAndFlush(4);
+    await waitFor(() => storedAt(hubDir).inferences >= inferences, 'telemetry stored after the restart', 30_000).catch(() => undefined);
+    expect(storedAt(hubDir).inferences).toBe(inferences);
   }, 120_000);
 
   it('confirms only batches that ask for it, by seq ranges in signed, unaudited commands; a device that does not ask gets none', async () => {

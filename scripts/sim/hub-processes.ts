@@ -91,6 +91,28 @@ export interface HubMosquittoOptions {
   keepPasswordFile?: boolean;
   /** Hub users besides `edgefleet_hub` (replicas, design §8): in the first password file and the ACL, full rights. */
   hubUsers?: readonly string[];
+  /** Persistence on, in this directory (what a SIGTERM saves and the next start restores); default off. */
+  persistenceDir?: string;
+}
+
+/**
+ * hub/mosquitto/mosquitto.conf as tests, benchmarks and the chaos campaign run it: on `port` of 127.0.0.1, the
+ * given password, ACL and pid files; persistence off unless a directory is given (what a SIGKILL then keeps).
+ */
+export function hubMosquittoConf(o: { port: number; passwordFile: string; aclFile: string; pidFile: string; persistenceDir?: string; extra?: readonly string[] }): string {
+  return [
+    `listener ${o.port} 127.0.0.1`,
+    'allow_anonymous false',
+    `password_file ${o.passwordFile}`,
+    `acl_file ${o.aclFile}`,
+    'use_username_as_clientid true',
+    'max_packet_size 3145728',
+    ...(o.persistenceDir ? ['persistence true', `persistence_location ${o.persistenceDir}/`] : ['persistence false']),
+    `pid_file ${o.pidFile}`,
+    ...(process.getuid?.() === 0 ? ['user root'] : []),
+    ...(o.extra ?? []),
+    '',
+  ].join('\n');
 }
 
 /** Mosquitto as `--broker` mode expects it (hub/mosquitto/mosquitto.conf), with `extra` config lines. */
@@ -104,22 +126,7 @@ export async function startHubMosquitto(dir: string, hubPassword: string, extra:
   const acl = options.hubUsers?.length ? join(dir, 'mosquitto.acl') : ACL;
   if (options.hubUsers?.length) writeFileSync(acl, [readFileSync(ACL, 'utf8'), ...options.hubUsers.map((u) => `user ${u}\ntopic readwrite ef/v1/#\n`)].join('\n'));
   const conf = join(dir, 'mosquitto.conf');
-  writeFileSync(
-    conf,
-    [
-      `listener ${port} 127.0.0.1`,
-      'allow_anonymous false',
-      `password_file ${passwd}`,
-      `acl_file ${acl}`,
-      'use_username_as_clientid true',
-      'max_packet_size 3145728',
-      'persistence false',
-      `pid_file ${pidFile}`,
-      'user root',
-      ...extra,
-      '',
-    ].join('\n'),
-  );
+  writeFileSync(conf, hubMosquittoConf({ port, passwordFile: passwd, aclFile: acl, pidFile, extra, ...(options.persistenceDir ? { persistenceDir: options.persistenceDir } : {}) }));
   const output: string[] = [];
   const broker = spawn(MOSQUITTO, ['-c', conf], { stdio: ['ignore', 'pipe', 'pipe'] });
   broker.stdout?.on('data', (d: Buffer) => output.push(d.toString()));

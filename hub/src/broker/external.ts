@@ -5,7 +5,7 @@
 // message to the broker only once its handler has settled (committed): a message the hub held when it
 // died is redelivered to the session, if the hub is back before the session expires.
 
-import mqtt, { type IPublishPacket, type MqttClient } from 'mqtt';
+import mqtt, { type IPublishPacket, type ISubscriptionMap, type MqttClient } from 'mqtt';
 import { EdgefleetError, hubSubscriptions, parseTopic } from '@edgefleet/protocol';
 import { topicMatches, type Bus, type MessageHandler, type PublishOptions } from './bus.js';
 import { replicaSubscription } from './replica.js';
@@ -90,7 +90,7 @@ export async function connectBrokerClient(url: string, options: BrokerClientOpti
     connectTimeout: 10_000,
   });
   const neverRetained = options.neverRetained ?? ((t: string) => ['events', 'telemetry'].includes(parseTopic(t)?.kind ?? ''));
-  const handlers: Array<{ filter: string; handler: MessageHandler; snapshot?: string }> = [];
+  const handlers: Array<{ filter: string; handler: MessageHandler; live: string; snapshot?: string }> = [];
   // mqtt.js hands over one message at a time and sends its PUBACK when `done` is called without error
   let missed = false;
   const dispatch = (packet: IPublishPacket, done: (err?: Error) => void) => {
@@ -147,6 +147,9 @@ export async function connectBrokerClient(url: string, options: BrokerClientOpti
       .subscribeAsync(filter, { qos: 1 })
       .then(() => client.unsubscribeAsync(filter))
       .catch((err: Error) => options.log?.(`broker client: retained snapshot of ${filter}: ${refused(filter, err).message}`));
+  const resubscribe = (live: string) =>
+    // the object form with `resubscribe`: mqtt.js skips a filter it believes subscribed otherwise
+    client.subscribeAsync({ [live]: { qos: 1, rh: 1 }, resubscribe: true } as ISubscriptionMap).catch((err: Error) => options.log?.(`broker client: re-subscribing ${live}: ${refused(live, err).message}`));
   client.on('connect', (connack) => {
     options.onConnection?.('connect');
     if (lastError) options.log?.('broker client: connected');
@@ -154,6 +157,10 @@ export async function connectBrokerClient(url: string, options: BrokerClientOpti
     if (connects++ === 0) return;
     // a new session (the broker lost the old one) has no retained copies handed over yet
     if (!connack.sessionPresent) for (const h of handlers) if (h.snapshot) void snapshot(h.snapshot);
+    // mqtt.js re-subscribes only when the session is gone. Mosquitto 2.0 restores a persisted session after
+    // its restart without its shared subscriptions, so a present session can still be deaf: subscribe again
+    // (the same filter replaces the subscription; retain handling 1 sends no retained copies if it existed).
+    if (connack.sessionPresent) for (const live of new Set(handlers.map((h) => h.live))) void resubscribe(live);
     for (const l of reconnectListeners) l();
   });
   client.on('close', () => options.onConnection?.('close'));
@@ -182,7 +189,7 @@ export async function connectBrokerClient(url: string, options: BrokerClientOpti
       // messages are matched to handlers by their topic, so the live and the snapshot subscription of a
       // filter reach the same handler
       const plan = replicaSubscription(filter);
-      handlers.push({ filter, handler, ...(plan.snapshot ? { snapshot: plan.snapshot } : {}) });
+      handlers.push({ filter, handler, live: plan.live, ...(plan.snapshot ? { snapshot: plan.snapshot } : {}) });
       return new Promise((resolve, reject) => {
         client.subscribe(plan.live, { qos: 1 }, (err, granted) => {
           if (err) return reject(refused(plan.live, err));

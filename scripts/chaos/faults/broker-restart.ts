@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { mosquittoPasswordHash } from '@edgefleet/hub';
 import type { ChaosContext } from '../campaign.js';
 import { fleetStates, lostSoFar, record, waitStored } from '../fleet.js';
+import { hubMosquittoConf } from '../../sim/hub-processes.js';
 import { createMosquittoProcess, freePort, MOSQUITTO, mqttAccepts, sleep } from '../procs.js';
 import { accountTelemetry, startAckedPublisher } from '../telemetry.js';
 import { createWorld, MODEL } from '../world.js';
@@ -32,22 +33,7 @@ export async function brokerRestart(ctx: ChaosContext): Promise<void> {
   writeFileSync(passwordFile, `edgefleet_hub:${mosquittoPasswordHash(HUB_PASSWORD)}\n`, { mode: 0o600 });
   const conf = join(dir, 'mosquitto.conf');
   // hub/mosquitto/mosquitto.conf, on a free port in a temp dir: persistence on, as the shipped config has it
-  writeFileSync(
-    conf,
-    [
-      `listener ${port} 127.0.0.1`,
-      'allow_anonymous false',
-      `password_file ${passwordFile}`,
-      `acl_file ${ACL}`,
-      'use_username_as_clientid true',
-      'max_packet_size 3145728',
-      'persistence true',
-      `persistence_location ${join(dir, 'db')}/`,
-      `pid_file ${pidFile}`,
-      ...(process.getuid?.() === 0 ? ['user root'] : []),
-      '',
-    ].join('\n'),
-  );
+  writeFileSync(conf, hubMosquittoConf({ port, passwordFile, aclFile: ACL, pidFile, persistenceDir: join(dir, 'db') }));
   const broker = createMosquittoProcess(conf, port, pidFile);
   if (!(await broker.start())) throw new Error(`mosquitto did not start:\n${broker.output()}`);
   const url = `mqtt://edgefleet_hub:${HUB_PASSWORD}@127.0.0.1:${port}`;
