@@ -1,2 +1,3 @@
 #!/usr/bin/env node
-import '../dist/bin.js';
+// the bundled bin (agent/scripts/build-bin.mjs, run by `npm run build`): only the modules the agent reaches
+import '../dist/edgefleet-agent.mjs';
