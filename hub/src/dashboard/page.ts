@@ -79,6 +79,8 @@ td.metrics { min-width: 160px; }
 .model-versions h3 { margin-top: 4px; }
 .rollout { border-top: 1px solid var(--line); padding: 8px 0; }
 .rollout:first-of-type { border-top: 0; }
+.rollout-bad .rollout-reason { margin: 4px 0 0; font-weight: 600; }
+.overview .card-health, .overview .card-events { grid-column: 1 / -1; }
 .rollout-head, .wave-head { display: flex; flex-wrap: wrap; gap: 6px 10px; align-items: center; }
 .wave { margin: 6px 0 10px; }
 .events { list-style: none; margin: 0; padding: 0; }
