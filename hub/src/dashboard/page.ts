@@ -55,6 +55,13 @@ footer { display: flex; flex-wrap: wrap; justify-content: space-between; gap: 6p
 .stat .lbl { color: var(--muted); font-size: 13px; }
 .stat.ok .num { color: var(--ok); } .stat.warn .num { color: var(--warn); } .stat.bad .num { color: var(--bad); }
 @media (max-width: 520px) { .stats { grid-template-columns: repeat(2, minmax(0, 1fr)); } main { padding: 8px; } .card { padding: 12px; } .nav { order: 3; flex-basis: 100%; } }
+@media (max-width: 520px) {
+  table.cards thead { display: none; }
+  table.cards, table.cards tbody, table.cards tr, table.cards td { display: block; width: 100%; }
+  table.cards tr { border: 1px solid var(--line); border-radius: 8px; margin-bottom: 8px; padding: 4px 0; }
+  table.cards td { display: flex; justify-content: space-between; gap: 12px; border-bottom: 0; padding: 3px 10px; overflow-wrap: anywhere; }
+  table.cards td::before { content: attr(data-label); color: var(--muted); font-size: 13px; white-space: nowrap; }
+}
 .table-wrap { overflow-x: auto; -webkit-overflow-scrolling: touch; }
 table { border-collapse: collapse; width: 100%; font-size: 14px; }
 th, td { text-align: left; padding: 6px 8px; border-bottom: 1px solid var(--line); vertical-align: top; }

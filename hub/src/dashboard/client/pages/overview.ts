@@ -129,7 +129,7 @@ export const pageOverview: Page = (main, _args, _params, alive) => {
               ms(h.latencyMs.p95),
             ]),
           );
-          const health = card('Health, last ' + fleet.sinceMinutes + ' min', [table(['model version', 'role', 'running', 'reporting', 'inferences', 'error rate', 'p95 latency'], healthRows)], 'card-health');
+          const health = card('Health, last ' + fleet.sinceMinutes + ' min', [table(['model version', 'role', 'running', 'reporting', 'inferences', 'error rate', 'p95 latency'], healthRows, 'health cards')], 'card-health');
           const ro = recentRollouts(rollouts, fleet);
           box.replaceChildren(devices, versionsInUse(fleet), ro, health, recentEvents(ov));
         },
