@@ -417,6 +417,12 @@ describe('dashboard', () => {
       });
     await page.evaluate(() => (location.hash = '#/'));
     await page.waitForSelector('.card-health tbody tr td[data-label="error rate"]');
+    // the verdict first: 1.1.0 drifted and a device is silent, so the fleet is degraded and says why
+    const verdict = (await admin.get('/health/overview')).body.verdict;
+    expect(verdict.level).toBe('degraded');
+    expect(verdict.reasons.map((r: { text: string }) => r.text).join('\n')).toMatch(/tiny@1\.1\.0: .* drifted/);
+    expect(await text(page, '.card-verdict h2')).toBe('Fleet degraded');
+    expect(await text(page, '.card-verdict')).toContain('silent');
     expect(await clipped()).toEqual({ bad: [], overflow: 0, outside: false });
     expect(await page.locator('.card-health th').allInnerTexts()).toEqual(['model version', 'role', 'running', 'reporting', 'inferences', 'error rate', 'p95 latency']);
     await screenshot(page, '13-overview-1400');

@@ -87,7 +87,10 @@ td.metrics { min-width: 160px; }
 .rollout { border-top: 1px solid var(--line); padding: 8px 0; }
 .rollout:first-of-type { border-top: 0; }
 .rollout-bad .rollout-reason { margin: 4px 0 0; font-weight: 600; }
-.overview .card-health, .overview .card-events { grid-column: 1 / -1; }
+.overview .card-health, .overview .card-events, .overview .card-verdict { grid-column: 1 / -1; }
+.card-verdict.verdict-failing { border-color: var(--bad); background: var(--bad-bg); } .card-verdict.verdict-degraded { border-color: #e8c77a; background: var(--warn-bg); }
+.card-verdict.verdict-healthy h2 { color: var(--ok); } .card-verdict.verdict-failing h2 { color: var(--bad); } .card-verdict.verdict-degraded h2 { color: var(--warn); }
+.verdict-reasons { margin: 0; padding-left: 18px; font-weight: 600; }
 .rollout-head, .wave-head { display: flex; flex-wrap: wrap; gap: 6px 10px; align-items: center; }
 .wave { margin: 6px 0 10px; }
 .events { list-style: none; margin: 0; padding: 0; }

@@ -131,7 +131,13 @@ export const pageOverview: Page = (main, _args, _params, alive) => {
           );
           const health = card('Health, last ' + fleet.sinceMinutes + ' min', [table(['model version', 'role', 'running', 'reporting', 'inferences', 'error rate', 'p95 latency'], healthRows, 'health cards')], 'card-health');
           const ro = recentRollouts(rollouts, fleet);
-          box.replaceChildren(devices, versionsInUse(fleet), ro, health, recentEvents(ov));
+          const v = ov.verdict;
+          const verdict = card(
+            'Fleet ' + v.level,
+            [v.reasons.length ? el('ul', { class: 'verdict-reasons' }, v.reasons.map((x) => el('li', { class: x.level === 'failing' ? 'bad' : 'warn', text: x.text }))) : el('p', { class: 'ok', text: 'Every running version within its limits; no drift, no silent device.' })],
+            'card-verdict verdict-' + v.level,
+          );
+          box.replaceChildren(verdict, devices, versionsInUse(fleet), ro, health, recentEvents(ov));
         },
       ),
   };
