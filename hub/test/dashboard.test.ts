@@ -386,4 +386,56 @@ describe('dashboard', () => {
     expect(problems).toEqual([]);
     await ctx.close();
   });
+  it('sorts ids naturally, says "no such device" for an unknown id and stops asking, and clips no health column at 1400 px or 390 px', async () => {
+    for (const id of ['pump-10', 'pump-2', 'pump-1']) expect((await admin.post('/devices', { id, tags: { site: 'b' } })).status).toBe(201);
+    const ctx = await browser.context(1400, 900);
+    const page = await ctx.newPage();
+    const problems = watch(page);
+    const asked: string[] = [];
+    page.on('request', (r) => {
+      if (r.url().includes('/api/v1/devices/no-such-pump')) asked.push(r.url());
+    });
+    await signIn(page, hub.urls.http, viewerToken);
+    await page.evaluate(() => (location.hash = '#/devices?q=pump'));
+    await page.waitForSelector('table.devices[data-query*="q=pump"] tr[data-device]');
+    expect(await page.locator('table.devices tbody tr').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-device')))).toEqual(['pump-1', 'pump-2', 'pump-10']);
+
+    await page.evaluate(() => (location.hash = '#/device/no-such-pump'));
+    await page.waitForSelector('.card-missing .no-such-device');
+    expect(await text(page, '.card-missing h2')).toBe('No such device');
+    await page.waitForTimeout(3000); // several poll ticks: the page asked once
+    expect(asked).toHaveLength(1);
+
+    // every cell of the health table shows whole, at desktop width and as phone cards
+    const clipped = () =>
+      page.evaluate(() => {
+        const wrap = document.querySelector('.card-health .table-wrap') as HTMLElement;
+        const cells = [...document.querySelectorAll('.card-health th, .card-health td')] as HTMLElement[];
+        const bad = cells.filter((c) => c.offsetParent !== null && c.scrollWidth > c.clientWidth + 1).map((c) => c.textContent);
+        const right = Math.max(...cells.map((c) => c.getBoundingClientRect().right));
+        return { bad, overflow: wrap.scrollWidth - wrap.clientWidth, outside: right > window.innerWidth };
+      });
+    await page.evaluate(() => (location.hash = '#/'));
+    await page.waitForSelector('.card-health tbody tr td[data-label="error rate"]');
+    // the verdict first: 1.1.0 drifted and a device is silent, so the fleet is degraded and says why
+    const verdict = (await admin.get('/health/overview')).body.verdict;
+    expect(verdict.level).toBe('degraded');
+    expect(verdict.reasons.map((r: { text: string }) => r.text).join('\n')).toMatch(/tiny@1\.1\.0: .* drifted/);
+    expect(await text(page, '.card-verdict h2')).toBe('Fleet degraded');
+    expect(await text(page, '.card-verdict')).toContain('silent');
+    expect(await clipped()).toEqual({ bad: [], overflow: 0, outside: false });
+    expect(await page.locator('.card-health th').allInnerTexts()).toEqual(['model version', 'role', 'running', 'reporting', 'inferences', 'error rate', 'p95 latency']);
+    await screenshot(page, '13-overview-1400');
+    await page.setViewportSize({ width: 390, height: 844 });
+    await poll(async () => (await clipped()).overflow).toBe(0);
+    expect(await clipped()).toEqual({ bad: [], overflow: 0, outside: false });
+    expect(await page.locator('.card-health td[data-label="error rate"]').first().isVisible()).toBe(true);
+    expect(await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth)).toBeLessThanOrEqual(0);
+    await screenshot(page, '14-overview-phone');
+    // the one expected 404 (the unknown id, asked once), as the response and as Chromium's own console line
+    const expected = (p: string) => p.includes('/devices/no-such-pump') || p === 'console: Failed to load resource: the server responded with a status of 404 (Not Found)';
+    expect(problems.filter((p) => !expected(p))).toEqual([]);
+    expect(problems.filter(expected)).toHaveLength(2);
+    await ctx.close();
+  });
 });

@@ -60,11 +60,13 @@ async function fleetStatusCmd(v: Values): Promise<void> {
     out(`${res.unknownClaims} device(s) report an active version this hub never released (not counted above)\n\n`);
   }
   out(`health (last ${res.sinceMinutes} min)\n`);
-  const rows = [['MODEL', 'VERSION', 'ROLE', 'INFERENCES', 'ERROR RATE', 'P50 MS', 'P95 MS', 'P99 MS', 'DEVICES']];
+  // one vocabulary with the dashboard: RUNNING = devices on it now, REPORTING = devices that sent telemetry for it
+  const rows = [['MODEL', 'VERSION', 'ROLE', 'RUNNING', 'REPORTING', 'INFERENCES', 'ERROR RATE', 'P50 MS', 'P95 MS', 'P99 MS']];
   for (const h of res.health) {
-    rows.push([h.model, h.version, h.role, String(h.inferences), h.errorRate === null ? '-' : `${(h.errorRate * 100).toFixed(2)}%`, fmt(h.latencyMs.p50), fmt(h.latencyMs.p95), fmt(h.latencyMs.p99), String(h.reportingDevices)]);
+    rows.push([h.model, h.version, h.role, String(h.running ?? 0), String(h.reportingDevices), String(h.inferences), h.errorRate === null ? '-' : `${(h.errorRate * 100).toFixed(2)}%`, fmt(h.latencyMs.p50), fmt(h.latencyMs.p95), fmt(h.latencyMs.p99)]);
   }
   out(table(rows));
+  out('running: devices whose reported version it is now; reporting: devices that sent telemetry for it in the window\n');
 }
 
 async function tokenCreate(v: Values): Promise<void> {

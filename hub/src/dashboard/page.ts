@@ -55,6 +55,13 @@ footer { display: flex; flex-wrap: wrap; justify-content: space-between; gap: 6p
 .stat .lbl { color: var(--muted); font-size: 13px; }
 .stat.ok .num { color: var(--ok); } .stat.warn .num { color: var(--warn); } .stat.bad .num { color: var(--bad); }
 @media (max-width: 520px) { .stats { grid-template-columns: repeat(2, minmax(0, 1fr)); } main { padding: 8px; } .card { padding: 12px; } .nav { order: 3; flex-basis: 100%; } }
+@media (max-width: 520px) {
+  table.cards thead { display: none; }
+  table.cards, table.cards tbody, table.cards tr, table.cards td { display: block; width: 100%; }
+  table.cards tr { border: 1px solid var(--line); border-radius: 8px; margin-bottom: 8px; padding: 4px 0; }
+  table.cards td { display: flex; justify-content: space-between; gap: 12px; border-bottom: 0; padding: 3px 10px; overflow-wrap: anywhere; }
+  table.cards td::before { content: attr(data-label); color: var(--muted); font-size: 13px; white-space: nowrap; }
+}
 .table-wrap { overflow-x: auto; -webkit-overflow-scrolling: touch; }
 table { border-collapse: collapse; width: 100%; font-size: 14px; }
 th, td { text-align: left; padding: 6px 8px; border-bottom: 1px solid var(--line); vertical-align: top; }
@@ -79,6 +86,11 @@ td.metrics { min-width: 160px; }
 .model-versions h3 { margin-top: 4px; }
 .rollout { border-top: 1px solid var(--line); padding: 8px 0; }
 .rollout:first-of-type { border-top: 0; }
+.rollout-bad .rollout-reason { margin: 4px 0 0; font-weight: 600; }
+.overview .card-health, .overview .card-events, .overview .card-verdict { grid-column: 1 / -1; }
+.card-verdict.verdict-failing { border-color: var(--bad); background: var(--bad-bg); } .card-verdict.verdict-degraded { border-color: #e8c77a; background: var(--warn-bg); }
+.card-verdict.verdict-healthy h2 { color: var(--ok); } .card-verdict.verdict-failing h2 { color: var(--bad); } .card-verdict.verdict-degraded h2 { color: var(--warn); }
+.verdict-reasons { margin: 0; padding-left: 18px; font-weight: 600; }
 .rollout-head, .wave-head { display: flex; flex-wrap: wrap; gap: 6px 10px; align-items: center; }
 .wave { margin: 6px 0 10px; }
 .events { list-style: none; margin: 0; padding: 0; }

@@ -14,6 +14,9 @@ export interface FleetVersionHealth extends HealthSummary {
   model: string;
   version: string;
   role: 'active' | 'shadow';
+  /** Devices whose current reported (verified) version in this role is this one: what the fleet runs now. */
+  running: number;
+  /** Devices that sent telemetry for this version in the window: a device that left it still reports it. */
   reportingDevices: number;
 }
 
@@ -42,9 +45,13 @@ export async function fleetStatus(ctx: HubContext, sinceMinutes = 60): Promise<F
   const inUse = new Map<string, { model: string; version: string; devices: number }>();
   const released = new Map((await store.listAllModelVersions()).map((v) => [`${v.model}@${v.version}`, v.sha256]));
   const unknown = new Set<string>();
+  const shadows = new Map<string, number>();
   for (const d of devices) {
     const reported = d.reported as ReportedState | null;
     for (const [model, m] of Object.entries(reported?.models ?? {})) {
+      if (m.shadow && released.get(`${model}@${m.shadow.version}`) === m.shadow.sha256) {
+        shadows.set(`${model}@${m.shadow.version}`, (shadows.get(`${model}@${m.shadow.version}`) ?? 0) + 1);
+      }
       if (!m.active) continue;
       const key = `${model}@${m.active.version}`;
       if (released.get(key) !== m.active.sha256) {
@@ -75,6 +82,7 @@ export async function fleetStatus(ctx: HubContext, sinceMinutes = 60): Promise<F
       version: a.version,
       role: a.role,
       ...s,
+      running: (a.role === 'shadow' ? shadows.get(`${a.model}@${a.version}`) : inUse.get(`${a.model}@${a.version}`)?.devices) ?? 0,
       reportingDevices: reporting.find((x) => x.model === a.model && x.version === a.version && x.role === a.role)?.n ?? 0,
     };
   });

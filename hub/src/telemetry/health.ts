@@ -17,6 +17,7 @@ import type { WaveWindowQuery } from '../store/telemetry.js';
 import { parseStoredWindow } from './fast-check.js';
 import { ROLLUP_MS } from './ingest.js';
 import { createHealthMerge, errorCount, type HealthMerge, type VersionHealth } from './merge.js';
+import { fleetStatus } from './fleet-status.js';
 
 export interface HealthQuery {
   model: string;
@@ -249,6 +250,38 @@ export interface FleetOverview {
   actions: Array<{ id: number; at: string; actor: string; action: string; details: unknown }>;
   /** Features drifted over the last `minutes` per model version in use (design §6). */
   alarms: Array<{ model: string; version: string; feature: string; psi: number; critical: number | null; n: number }>;
+  /** Is the fleet healthy now: failing (a version devices run fails too often), degraded (drift, silent devices, a rollout that failed), else healthy. */
+  verdict: FleetVerdict;
+}
+
+export interface FleetVerdict {
+  level: 'healthy' | 'degraded' | 'failing';
+  reasons: Array<{ level: 'degraded' | 'failing'; text: string }>;
+}
+
+/** The error rate above which a version that devices run makes the fleet failing (the default gate's limit). */
+const FAILING_ERROR_RATE = 0.05;
+const pctText = (x: number) => `${(x * 100).toFixed(x < 0.1 ? 1 : 0)} %`;
+
+/** The verdict from what fleet status, the alarms and the latest rollout say; one vocabulary for dashboard and CLI. */
+export function fleetVerdict(input: {
+  health: ReadonlyArray<{ model: string; version: string; role: string; running: number; errorRate: number | null }>;
+  alarms: FleetOverview['alarms'];
+  silent: number;
+  latestRollout: { id: string; model: string; version: string; status: string; reason: string | null } | null;
+}): FleetVerdict {
+  const reasons: FleetVerdict['reasons'] = [];
+  for (const h of input.health) {
+    if (h.running > 0 && h.errorRate !== null && h.errorRate > FAILING_ERROR_RATE) {
+      reasons.push({ level: 'failing', text: `${h.model}@${h.version}: error rate ${pctText(h.errorRate)} > ${pctText(FAILING_ERROR_RATE)} on ${h.running} running device${h.running === 1 ? '' : 's'}` });
+    }
+  }
+  for (const a of input.alarms) reasons.push({ level: 'degraded', text: `${a.model}@${a.version}: ${a.feature} drifted (PSI ${a.psi.toPrecision(2)} > ${a.critical === null ? '–' : a.critical.toPrecision(2)})` });
+  if (input.silent > 0) reasons.push({ level: 'degraded', text: `${input.silent} device${input.silent === 1 ? '' : 's'} silent` });
+  const r = input.latestRollout;
+  if (r && ['rolled-back', 'paused', 'aborted'].includes(r.status)) reasons.push({ level: 'degraded', text: `rollout ${r.id} (${r.model}@${r.version}) ${r.status}${r.reason ? ': ' + r.reason : ''}` });
+  const level = reasons.some((x) => x.level === 'failing') ? 'failing' : reasons.length ? 'degraded' : 'healthy';
+  return { level, reasons };
 }
 
 export async function fleetOverview(ctx: HubContext, options: { silentMinutes: number; minutes: number; events: number }): Promise<FleetOverview> {
@@ -267,8 +300,17 @@ export async function fleetOverview(ctx: HubContext, options: { silentMinutes: n
       if (d.verdict === 'drift') alarms.push({ model: v.model, version: v.version, feature: d.feature, psi: d.psi, critical: d.critical, n: d.n });
     }
   }
+  const status = await fleetStatus(ctx, options.minutes);
+  const latest = (await store.listRollouts()).sort((a, b) => b.createdAt.localeCompare(a.createdAt))[0];
+  const verdict = fleetVerdict({
+    health: status.health,
+    alarms,
+    silent: counts.silent,
+    latestRollout: latest ? { id: latest.id, model: latest.model, version: latest.version, status: latest.status, reason: (latest.state as { pausedReason?: string | null } | null)?.pausedReason ?? null } : null,
+  });
   return {
     at: new Date(now).toISOString(),
+    verdict,
     devices: { total: counts.total, online: counts.online, offline: counts.total - counts.online, silent: counts.silent, silentMinutes: options.silentMinutes },
     events,
     actions,

@@ -57,6 +57,13 @@ export function card(title: string, children: readonly Child[], cls?: string): H
 
 /** A scrollable table (its `<table>` is the wrapper's first child); an empty one says so. */
 export function table(headers: readonly string[], rows: readonly Node[], cls?: string): HTMLDivElement {
+  // each cell names its column: a `cards` table shows its rows as labelled cards at phone width
+  for (const r of rows) {
+    if (!(r instanceof HTMLTableRowElement)) continue;
+    Array.from(r.cells).forEach((c, i) => {
+      if (headers[i] && !c.hasAttribute('data-label')) c.setAttribute('data-label', headers[i]!);
+    });
+  }
   return el('div', { class: 'table-wrap' }, [
     el('table', { class: cls || '' }, [
       el('thead', null, [el('tr', null, headers.map((h) => el('th', { text: h })))]),

@@ -32,6 +32,29 @@ export function ms(v: number | null | undefined): string {
   return v === null || v === undefined ? '–' : fmtNum(v) + ' ms';
 }
 
+/** Bytes in binary units: 512 B, 3.2 MiB, 78.8 GiB. */
+export function bytes(v: number | null | undefined): string {
+  if (v === null || v === undefined || !isFinite(v)) return '–';
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let x = v;
+  let i = 0;
+  while (Math.abs(x) >= 1024 && i < units.length - 1) (x /= 1024), i++;
+  return (i === 0 ? String(Math.round(x)) : x.toFixed(Math.abs(x) >= 100 ? 0 : 1)) + ' ' + units[i];
+}
+
+/** A duration in the largest fitting unit: 42 s, 3 min, 5.2 h, 3 d. */
+export function duration(seconds: number | null | undefined): string {
+  if (seconds === null || seconds === undefined || !isFinite(seconds)) return '–';
+  const s = Math.max(0, seconds);
+  if (s < 60) return Math.round(s) + ' s';
+  if (s < 3600) return Math.round(s / 60) + ' min';
+  if (s < 86400) return (s / 3600).toFixed(s < 36000 ? 1 : 0).replace(/\.0$/, '') + ' h';
+  return (s / 86400).toFixed(s < 864000 ? 1 : 0).replace(/\.0$/, '') + ' d';
+}
+
+/** Natural order of ids: pump-2 before pump-10. */
+export const naturalCompare = (a: string, b: string): number => a.localeCompare(b, 'en', { numeric: true });
+
 export function when(iso: string | null | undefined): string {
   if (!iso) return 'never';
   const d = new Date(iso);

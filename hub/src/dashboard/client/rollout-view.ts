@@ -111,6 +111,19 @@ export function inProgress(r: Rollout, fleet: FleetStatus): boolean {
   return devicesRunning(fleet, r.model, r.version) < r.devices;
 }
 
+/**
+ * A reported model's state: a device that rolled back and now runs its previous version healthily shows
+ * as active (the rollback is the note beside it), not a lasting red 'rolled-back'.
+ */
+export function stateBadge(m: { state: string; active: { version: string } | null; previous?: { version: string } | null }): HTMLSpanElement {
+  if (m.state === 'rolled-back' && m.active) {
+    const b = badge('active', 'state-active');
+    b.title = 'rolled back' + (m.previous ? ' from ' + m.previous.version : '') + '; now runs ' + m.active.version;
+    return b;
+  }
+  return badge(m.state, 'state-' + m.state);
+}
+
 export function targetsText(t: RolloutTargets | null | undefined): string {
   if (!t) return '–';
   const parts: string[] = [];

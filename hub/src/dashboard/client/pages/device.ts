@@ -3,9 +3,10 @@
 // operator, a one-time link (and its QR code) that enrols a browser (or phone) as this device.
 
 import type { DeviceDetail, EnrolmentCreated, HealthReport } from '../api-types.js';
-import { api, failure } from '../api.js';
+import { ApiError, api, failure } from '../api.js';
 import { badge, card, el, link, table, timeCell, tr } from '../dom.js';
-import { enc, fmtNum, isBadEvent, pct, when } from '../format.js';
+import { bytes, duration, enc, isBadEvent, pct, when } from '../format.js';
+import { stateBadge } from '../rollout-view.js';
 import { qrCode } from '../qr.js';
 import { healthBlock, healthFor, rangePicker } from '../health.js';
 import { canOperate } from '../session.js';
@@ -15,9 +16,9 @@ type Reported = NonNullable<DeviceDetail['device']['reported']>;
 
 function resourcesText(r: Reported['resources']): string {
   const parts = [
-    r.diskFreeBytes !== undefined ? fmtNum(r.diskFreeBytes / 1048576) + ' MiB disk free' : null,
-    r.rssBytes !== undefined ? fmtNum(r.rssBytes / 1048576) + ' MiB RSS' : null,
-    r.uptimeSeconds !== undefined ? fmtNum(r.uptimeSeconds / 3600) + ' h up' : null,
+    r.diskFreeBytes !== undefined ? bytes(r.diskFreeBytes) + ' disk free' : null,
+    r.rssBytes !== undefined ? bytes(r.rssBytes) + ' RSS' : null,
+    r.uptimeSeconds !== undefined ? 'up ' + duration(r.uptimeSeconds) : null,
   ];
   return parts.filter(Boolean).join(' · ') || '–';
 }
@@ -87,9 +88,11 @@ export const pageDevice: Page = (main, args, _params, alive) => {
   const charts = el('div', { class: 'device-charts' });
   main.append(top, ...(canOperate() ? [enrolCard(id)] : []), charts);
   let chartsAt = 0;
+  let missing = false;
   return {
     refresh: () =>
-      api<DeviceDetail>('GET', '/devices/' + enc(id)).then((r) => {
+      // an unknown id says so once and stops asking (the shell keeps ticking, this page stays quiet)
+      missing ? Promise.resolve() : api<DeviceDetail>('GET', '/devices/' + enc(id)).then((r) => {
         if (!alive()) return;
         const d = r.device;
         const models = (d.reported || {}).models || {};
@@ -101,7 +104,7 @@ export const pageDevice: Page = (main, args, _params, alive) => {
             v(x.previous),
             v(x.shadow),
             v(x.pending) + (x.progress !== undefined && x.pending ? ' ' + pct(x.progress, 0) : ''),
-            badge(x.state, 'state-' + x.state),
+            stateBadge(x),
             x.error ? x.error.code + ': ' + x.error.message : '–',
           ]),
         );
@@ -143,6 +146,10 @@ export const pageDevice: Page = (main, args, _params, alive) => {
             ),
           );
         });
+      }, (e: unknown) => {
+        if (!(e instanceof ApiError && e.status === 404)) throw e;
+        missing = true;
+        main.replaceChildren(card('No such device', [el('p', { class: 'no-such-device', text: 'No device ' + id + ' is registered on this hub.' }), link('#/devices', 'All devices')], 'card-missing'));
       }),
   };
 };

@@ -4,7 +4,8 @@
 import type { DevicePage, ModelList, ModelState } from '../api-types.js';
 import { api } from '../api.js';
 import { badge, card, el, link, table, timeCell } from '../dom.js';
-import { enc } from '../format.js';
+import { enc, naturalCompare } from '../format.js';
+import { stateBadge } from '../rollout-view.js';
 import type { Page } from './page.js';
 
 /** Protocol's model states in its order: the compiler refuses this list if protocol adds or drops one. */
@@ -111,9 +112,10 @@ export const pageDevices: Page = (main, _args, params, alive) => {
     const qs = q.toString();
     return api<DevicePage>('GET', '/devices?' + qs).then((r) => {
       if (!alive() || my !== seq) return; // a newer query is on its way
-      const rows = r.devices.map((d) => {
+      // ids in natural order within the page: pump-2 before pump-10
+      const rows = r.devices.slice().sort((a, b) => naturalCompare(a.id, b.id)).map((d) => {
         const rep = d.reported && d.reported.models ? d.reported.models : {};
-        const mods = Object.entries(rep).map(([m, x]) => el('span', { class: 'chip' }, [m + '@' + (x.active ? x.active.version : '–') + ' ', badge(x.state, 'state-' + x.state)]));
+        const mods = Object.entries(rep).map(([m, x]) => el('span', { class: 'chip' }, [m + '@' + (x.active ? x.active.version : '–') + ' ', stateBadge(x)]));
         return el('tr', { 'data-device': d.id }, [
           el('td', null, [link('#/device/' + enc(d.id), d.id)]),
           el('td', null, [badge(d.status, d.status)]),

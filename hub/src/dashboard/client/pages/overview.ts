@@ -1,7 +1,7 @@
 // The fleet at a glance: device counts (each a link to those devices), versions in use per model,
 // active rollouts with their progress, per-version health, and recent events, alarms and actions.
 
-import type { FleetOverview, FleetStatus, RolloutList } from '../api-types.js';
+import type { FleetOverview, FleetStatus, Rollout, RolloutList } from '../api-types.js';
 import { api, whoami } from '../api.js';
 import { badge, card, el, link, table, tr } from '../dom.js';
 import { enc, fmtNum, isBadEvent, ms, pct, when } from '../format.js';
@@ -23,6 +23,42 @@ function actionTarget(details: unknown): string | null {
   return id ? String(id) : null;
 }
 
+/** A rollout action's colour: a rollback or failed gates red, a pause or abort amber, never green. */
+function actionSeverity(a: FleetOverview['actions'][number]): string {
+  const details = typeof a.details === 'object' && a.details !== null ? (a.details as { pass?: unknown }) : {};
+  if (/rolled-back|rollback/.test(a.action) || (a.action === 'rollout.gates' && details.pass === false)) return 'bad';
+  if (/abort|pause|fail/.test(a.action)) return 'warn';
+  return 'ok';
+}
+
+const RECENT_ROLLOUTS = 5;
+const BAD_OUTCOME: ReadonlySet<string> = new Set(['rolled-back', 'paused', 'aborted']);
+
+/** The last rollouts, newest first: a live one with its progress, an ended one with its outcome and why. */
+function recentRollouts(rollouts: readonly Rollout[], fleet: FleetStatus): HTMLElement {
+  const last = rollouts
+    .slice()
+    .sort((a, b) => Date.parse(b.createdAt) - Date.parse(a.createdAt))
+    .slice(0, RECENT_ROLLOUTS);
+  const now = (model: string) =>
+    fleet.versions
+      .filter((v) => v.model === model)
+      .map((v) => v.version + ' (' + v.devices + ')')
+      .join(', ') || 'no version reported';
+  const items = last.map((r) => {
+    const live = inProgress(r, fleet);
+    const bad = BAD_OUTCOME.has(r.status);
+    const head = el('div', { class: 'rollout-head' }, [link('#/rollout/' + enc(r.id), r.model + '@' + r.version), badge(r.status, 'status-' + r.status), el('span', { class: 'muted small', text: targetsText(r.targets) + ' · ' + when(r.createdAt) })]);
+    const parts: Node[] = [head];
+    if (bad) {
+      parts.push(el('p', { class: 'bad rollout-reason', text: (r.status === 'aborted' ? 'Aborted' : r.status === 'paused' ? 'Paused' : 'Rolled back') + (r.pausedReason ? ': ' + r.pausedReason : '') + ' — ' + r.model + ' now runs ' + now(r.model) }));
+    }
+    if (live) parts.push(rolloutProgress(r, fleet));
+    return el('div', { class: 'rollout' + (bad ? ' rollout-bad' : ''), 'data-rollout': r.id, 'data-status': r.status }, parts);
+  });
+  return card('Recent rollouts', items.length ? items : [el('p', { class: 'muted', text: 'No rollout yet.' })], 'card-rollouts');
+}
+
 function recentEvents(ov: FleetOverview): HTMLElement {
   const items: EventItem[] = [];
   for (const a of ov.alarms) {
@@ -35,7 +71,7 @@ function recentEvents(ov: FleetOverview): HTMLElement {
   }
   for (const a of ov.actions) {
     const id = actionTarget(a.details);
-    items.push({ at: a.at, cls: /rollback|abort|pause|fail/.test(a.action) ? 'warn' : 'ok', kind: a.action, text: (id ? id + ' ' : '') + 'by ' + a.actor, href: id ? '#/rollout/' + enc(id) : null });
+    items.push({ at: a.at, cls: actionSeverity(a), kind: a.action, text: (id ? id + ' ' : '') + 'by ' + a.actor, href: id ? '#/rollout/' + enc(id) : null });
   }
   items.sort((a, b) => (b.at ? Date.parse(b.at) : Infinity) - (a.at ? Date.parse(a.at) : Infinity));
   const list = items.slice(0, 25).map((it) =>
@@ -86,27 +122,22 @@ export const pageOverview: Page = (main, _args, _params, alive) => {
             tr([
               link('#/model/' + enc(h.model) + '?v=' + enc(h.version), h.model + '@' + h.version),
               h.role,
+              h.running,
               h.reportingDevices,
               fmtNum(h.inferences),
               el('span', { class: h.errorRate !== null && h.errorRate > 0.05 ? 'bad' : '', text: pct(h.errorRate, 2) }),
               ms(h.latencyMs.p95),
             ]),
           );
-          const health = card('Health, last ' + fleet.sinceMinutes + ' min', [table(['model version', 'role', 'devices', 'inferences', 'error rate', 'p95 latency'], healthRows)], 'card-health');
-          const active = rollouts.filter((r) => inProgress(r, fleet));
-          const ro = card(
-            'Active rollouts',
-            active.length
-              ? active.map((r) =>
-                  el('div', { class: 'rollout', 'data-rollout': r.id }, [
-                    el('div', { class: 'rollout-head' }, [link('#/rollout/' + enc(r.id), r.model + '@' + r.version), badge(r.status, 'status-' + r.status), el('span', { class: 'muted small', text: targetsText(r.targets) })]),
-                    rolloutProgress(r, fleet),
-                  ]),
-                )
-              : [el('p', { class: 'muted', text: 'No rollout is running.' })],
-            'card-rollouts',
+          const health = card('Health, last ' + fleet.sinceMinutes + ' min', [table(['model version', 'role', 'running', 'reporting', 'inferences', 'error rate', 'p95 latency'], healthRows, 'health cards')], 'card-health');
+          const ro = recentRollouts(rollouts, fleet);
+          const v = ov.verdict;
+          const verdict = card(
+            'Fleet ' + v.level,
+            [v.reasons.length ? el('ul', { class: 'verdict-reasons' }, v.reasons.map((x) => el('li', { class: x.level === 'failing' ? 'bad' : 'warn', text: x.text }))) : el('p', { class: 'ok', text: 'Every running version within its limits; no drift, no silent device.' })],
+            'card-verdict verdict-' + v.level,
           );
-          box.replaceChildren(devices, versionsInUse(fleet), ro, health, recentEvents(ov));
+          box.replaceChildren(verdict, devices, versionsInUse(fleet), ro, health, recentEvents(ov));
         },
       ),
   };
