@@ -12,6 +12,6 @@ export { createPacketScanner } from './broker/packet-limit.js';
 export type { Role, RolloutTargets } from './store/db.js';
 export type { AuditVerification } from './trust/audit.js';
 export type { FleetOverview, HealthReport } from './telemetry/index.js';
-export type { GateResult, RolloutDetail, RolloutStatus, WaveView } from './rollouts/index.js';
+export type { DeviceFailure, GateResult, GateView, RolloutDetail, RolloutStatus, WaveView } from './rollouts/index.js';
 export type { RolloutCommand } from './rollouts/runner.js';
 export type { ModelRegistry } from './models/registry.js';

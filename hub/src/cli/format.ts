@@ -57,8 +57,9 @@ function gateValue(name: string, x: number | null): string {
 function gateTable(gates: RolloutDetail['gates']): string {
   const rows = [['GATE', 'VALUE', 'LIMIT', 'VERDICT', 'DETAIL']];
   for (const g of gates) {
-    const limit = g.name === 'p95-latency-regression' ? `+${g.limit}%` : g.name === 'min-reporting-devices' || g.name === 'shadow-agreement' ? `≥ ${gateValue(g.name, g.limit)}` : `≤ ${gateValue(g.name, g.limit)}`;
-    rows.push([g.name, gateValue(g.name, g.value), limit, g.pass === true ? 'pass' : g.pass === false ? 'FAIL' : 'no verdict', g.detail ?? '']);
+    // the hub's words for value and limit (rollouts/gates.ts gateText); an older hub sends none
+    const limit = g.text?.limit ?? (g.name === 'p95-latency-regression' ? `+${g.limit}%` : g.name === 'min-reporting-devices' || g.name === 'shadow-agreement' ? `≥ ${gateValue(g.name, g.limit)}` : `≤ ${gateValue(g.name, g.limit)}`);
+    rows.push([g.name, g.text?.value ?? gateValue(g.name, g.value), limit, g.pass === true ? 'pass' : g.pass === false ? 'FAIL' : 'no verdict', g.detail ?? '']);
   }
   return table(rows);
 }
@@ -69,10 +70,11 @@ export function rolloutText(r: RolloutDetail): string {
   s += `  targets  ${JSON.stringify(r.targets)} (${r.devices} devices)\n  created  ${ago(r.createdAt)} (${r.createdAt})\n`;
   if (!r.plan) return s + '  plan     all at once\n';
   s += `  plan     waves ${r.plan.waves.join(', ')} %, soak ${dur(r.plan.soakMs)}, on fail ${r.plan.onFail}${r.plan.shadow ? ', shadow' : ''}, device timeout ${dur(r.plan.deviceTimeoutMs)}\n\n`;
-  const rows = [['WAVE', 'PERCENT', 'OUTCOME', 'DEVICES', 'CONVERGED', 'PENDING', 'FAILED', 'SKIPPED', 'LEFT', 'STARTED']];
+  // an ended wave's counts are the ones frozen when it ended (ENDED), not devices' current state
+  const rows = [['WAVE', 'PERCENT', 'OUTCOME', 'DEVICES', 'CONVERGED', 'PENDING', 'FAILED', 'SKIPPED', 'LEFT', 'ROLLED BACK', 'STARTED', 'ENDED']];
   for (const w of r.waves) {
     const c = w.counts;
-    rows.push([String(w.index + 1), `${w.percent}%`, w.outcome, String(w.devices), String(c.converged), String(c.pending), String(c.failed), String(c.skipped), String(c.left), ago(w.startedAt)]);
+    rows.push([String(w.index + 1), `${w.percent}%`, w.ended?.how ?? w.outcome, String(w.devices), String(c.converged), String(c.pending), String(c.failed), String(c.skipped), String(c.left), String(c.rolledBack ?? 0), ago(w.startedAt), w.ended ? ago(w.ended.at) : '-']);
   }
   s += r.waves.length ? table(rows) : '  no wave started yet\n';
   const current = r.waves[r.waves.length - 1];
@@ -80,8 +82,15 @@ export function rolloutText(r: RolloutDetail): string {
     const left = new Date(current.doneAt).getTime() + r.plan.soakMs - Date.now();
     s += `  wave ${current.index + 1} soaking: ${left > 0 ? `${span(left)} left of ${dur(r.plan.soakMs)}` : 'soak over, gates judged on the next tick'}\n`;
   }
+  for (const w of r.waves) {
+    for (const f of w.failures ?? []) s += `  wave ${w.index + 1} failed: ${f.deviceId}${f.code ? ` ${f.code}` : ''}${f.message ? ` — ${f.message}` : ''}\n`;
+  }
+  if (r.returned?.deviceIds.length) {
+    const running = Object.entries(r.returned.running).map(([v, n]) => `${n} on ${v || 'no version'}`).join(', ');
+    s += `  returned ${r.returned.deviceIds.length} device${r.returned.deviceIds.length === 1 ? '' : 's'} to what they ran before: ${running}\n`;
+  }
   if (current) {
-    for (const k of ['failed', 'pending', 'skipped'] as const) {
+    for (const k of ['pending', 'skipped'] as const) {
       const ids = current.byOutcome[k];
       if (ids.length) s += `  wave ${current.index + 1} ${k}: ${ids.slice(0, 20).join(', ')}${ids.length > 20 ? ` … (+${ids.length - 20})` : ''}\n`;
     }

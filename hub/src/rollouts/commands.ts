@@ -41,7 +41,10 @@ export function resume(spec: RolloutSpec, state: RolloutState, now: number): Ste
   return { state: run.s, actions: run.actions };
 }
 
-/** Stops the rollout for good; devices keep what they were sent. */
+/**
+ * Stops the rollout for good. The runner then sends every device it reached back to what it ran before (an aborted
+ * rollout assigns nothing: desired/assignments.ts), so abort is also how an operator undoes a rollout.
+ */
 export function abort(spec: RolloutSpec, state: RolloutState, reason: string, now: number): StepResult {
   const run = command(spec, state, now, ['running', 'soaking', 'paused', 'completed'], 'abort');
   run.s.status = 'aborted';

@@ -27,6 +27,8 @@ export interface GateResult {
   /** true pass, false fail, null no verdict (too little data; allowed unless the gate is in `requireVerdict`). */
   pass: boolean | null;
   detail: string;
+  /** Out of how many the value counts, for a count out of a whole: devices decided, features judged. */
+  of?: number;
 }
 
 /** Every gate's threshold; each can be set per rollout (design §7), defaults in DEFAULT_GATES. */

@@ -20,6 +20,7 @@ export function deviceFailureGate(config: GateConfig, devices: WaveDeviceCounts)
     value,
     limit,
     pass: value <= limit,
+    of: decided,
     detail: `${devices.failed} of ${decided} devices failed (${pct(value)}, limit ${pct(limit)})` +
       (devices.skipped > 0 ? `; ${devices.skipped} offline past the timeout not counted` : ''),
   };
@@ -136,6 +137,7 @@ export function driftGate(config: GateConfig, candidate: VersionHealth, referenc
     value: drifted.length,
     limit,
     pass: drifted.length <= limit,
+    of: decided,
     detail: `${drifted.length} of ${decided} features drifted${drifted.length ? ` (${drifted.join(', ')})` : ''}: ${parts.join('; ')}`,
   };
 }
@@ -195,6 +197,38 @@ export function shadowAgreementGate(config: GateConfig, candidate: VersionHealth
     pass: value >= limit,
     detail: `${s.agreed} of ${s.compared} predictions agree with the active version (${pct(value)}, need ${pct(limit)})`,
   };
+}
+
+const plural = (n: number, one: string) => `${n} ${one}${n === 1 ? '' : 's'}`;
+const signed = (x: number, digits: number) => `${x > 0 ? '+' : x < 0 ? '−' : ''}${Math.abs(x).toFixed(digits)} %`;
+const percent = (x: number) => `${+(x * 100).toFixed(2)} %`;
+
+/**
+ * A gate's value and limit in the gate's unit, for people (`rollout show`, the dashboard): "1 of 3 devices
+ * (33.3 %)" against "≤ 10 %", "0 of 4 features" against "≤ 0 features", "−56.0 %" against "≤ +50 %" (the p95
+ * change from the baseline), "no data" when there was nothing to measure.
+ */
+export function gateText(g: Pick<GateResult, 'name' | 'value' | 'limit' | 'of'>): { value: string; limit: string } {
+  const v = g.value;
+  switch (g.name) {
+    case 'device-failure-rate':
+      return {
+        value: v === null ? 'no device decided' : g.of !== undefined ? `${Math.round(v * g.of)} of ${plural(g.of, 'device')} (${percent(v)})` : percent(v),
+        limit: `≤ ${percent(g.limit)}`,
+      };
+    case 'min-reporting-devices':
+      return { value: v === null ? 'no data' : plural(v, 'device'), limit: `≥ ${plural(g.limit, 'device')}` };
+    case 'p95-latency-regression':
+      return { value: v === null ? 'no data' : signed(v, 1), limit: `≤ ${signed(g.limit, 0)}` };
+    case 'drift':
+      return { value: v === null ? 'no verdict' : g.of !== undefined ? `${v} of ${plural(g.of, 'feature')}` : plural(v, 'feature'), limit: `≤ ${plural(g.limit, 'feature')}` };
+    case 'accuracy-drop':
+      return { value: v === null ? 'no verdict' : `${+(v * 100).toFixed(1)} points`, limit: `≤ ${+(g.limit * 100).toFixed(1)} points` };
+    case 'shadow-agreement':
+      return { value: v === null ? 'no data' : percent(v), limit: `≥ ${percent(g.limit)}` };
+    default:
+      return { value: v === null ? 'no data' : percent(v), limit: `≤ ${percent(g.limit)}` };
+  }
 }
 
 /**

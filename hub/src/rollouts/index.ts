@@ -1,7 +1,7 @@
 // rollouts/: gated rollouts (design §7). A pure engine — spec.ts (what it reads and writes), engine.ts (the tick),
 // commands.ts (pause, resume, abort, supersede, promote), outcomes.ts (wave evaluation), gate-config.ts and
 // gates.ts (gate definitions and evaluation), waves.ts (wave planning), request.ts (API request → spec),
-// claims.ts (fetch-backed convergence), views.ts (what the API shows) — and runner.ts, the one file that does
+// claims.ts (fetch-backed convergence), wave-results.ts (a wave's result, frozen when it ends), views.ts (what the API shows) — and runner.ts, the one file that does
 // I/O: the ticker, persistence through desired/, telemetry reads, notifications.
 // May import: protocol, context, store/ rows, desired/, artifacts/ (Deliveries).
 export { DEFAULT_DEVICE_TIMEOUT_MS, DEFAULT_SOAK_MS, createRolloutState, resolveRolloutSpec } from './spec.js';
@@ -35,7 +35,7 @@ export {
   type VersionHealth,
   type WaveDeviceCounts,
 } from './gate-config.js';
-export { evaluateGates, failedGates } from './gates.js';
+export { evaluateGates, failedGates, gateText } from './gates.js';
 export { DEFAULT_WAVES, assignWave, hashPoint, planWave, planWaves, validateWaves, waveQuota } from './waves.js';
 export {
   DEFAULT_ROLLOUT_TICK_MS,
@@ -44,4 +44,5 @@ export {
   type RolloutRunner,
   type RolloutRunnerOptions,
 } from './runner.js';
-export type { RolloutDetail, ShadowView, WaveView } from './views.js';
+export type { GateView, RolloutDetail, ShadowView, WaveView } from './views.js';
+export { endedWaves, type DeviceFailure, type WaveEnd, type WaveResult } from './wave-results.js';

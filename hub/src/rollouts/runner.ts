@@ -22,6 +22,7 @@ import { registerFleetGauges } from './fleet-gauges.js';
 import { gatedStart, startPlan } from './request.js';
 import type { DeviceObservation, Observations, RolloutAction, RolloutSpec, RolloutState, StepResult } from './spec.js';
 import { allAtOnceDetail, gatedDetail, shadowView, type RolloutDetail } from './views.js';
+import { endedWaves, type WaveResult } from './wave-results.js';
 
 export const DEFAULT_ROLLOUT_TICK_MS = 1000;
 /** The engine's actor in the audit log. */
@@ -78,6 +79,7 @@ function observeDevice(d: DeviceRow, model: string): DeviceObservation {
     modelState: m?.state ?? 'idle',
   };
   if (m?.error?.code) o.errorCode = m.error.code;
+  if (m?.error?.message) o.errorMessage = m.error.message;
   if (m?.rolloutId !== undefined) o.rolloutId = m.rolloutId;
   const at = ms(d.reportedAt);
   if (at !== null) o.reportedAt = at;
@@ -184,7 +186,15 @@ export function createRolloutRunner(ctx: HubContext, desiredStates: DesiredState
   };
 
   /** Persist the new state with the desired states it sends and its webhooks (one transaction), then publish. */
-  const execute = async (row: RolloutRow, result: StepResult, actor: string, extraAudit?: { action: string; details: Record<string, unknown> }): Promise<void> => {
+  const execute = async (
+    row: RolloutRow,
+    result: StepResult,
+    actor: string,
+    obs: Observations,
+    extraAudit?: { action: string; details: Record<string, unknown> },
+  ): Promise<void> => {
+    // the waves this step ends, counted on what the step judged: stored once, never recomputed (design §7)
+    const ended = endedWaves(row.spec as RolloutSpec, row.state as RolloutState, result.state, obs, result.actions);
     const ids = new Set<string>();
     for (const a of result.actions) if (a.type === 'send-desired' || a.type === 'send-previous') for (const id of a.deviceIds) ids.add(id);
     const at = ctx.now().toISOString();
@@ -194,6 +204,7 @@ export function createRolloutRunner(ctx: HubContext, desiredStates: DesiredState
       if (!(await store.setRolloutStateIf(row.id, result.state.status, result.state, at, row.state))) {
         throw new EdgefleetError('CONFLICT', `rollout ${row.id} changed meanwhile (another replica acted on it): try again`);
       }
+      await store.insertWaveResults(row.id, ended.map((w) => ({ wave: w.wave, endedAt: new Date(w.endedAt).toISOString(), result: w })));
       if (extraAudit) await store.appendAudit(actor, extraAudit.action, { id: row.id, ...extraAudit.details }, at);
       for (const a of result.actions) if (a.type === 'audit') await store.appendAudit(actor, a.action, { id: row.id, ...a.details }, at);
       // the step's webhooks go into the outbox with the step itself: delivered once it commits, never lost after
@@ -211,9 +222,10 @@ export function createRolloutRunner(ctx: HubContext, desiredStates: DesiredState
     // a soak that ran out while the hub was down is judged only after the hub has listened for one soak:
     // devices buffer telemetry while it is away and deliver it when they reconnect
     if (due && now - upSince < spec.soakMs) return;
-    const result = step(spec, state, await observations(row, spec, state, devices, now, due));
+    const obs = await observations(row, spec, state, devices, now, due);
+    const result = step(spec, state, obs);
     if (result.actions.length === 0 && JSON.stringify(result.state) === JSON.stringify(state)) return;
-    await execute(row, result, ENGINE);
+    await execute(row, result, ENGINE, obs);
   };
 
   /** Live gated rollouts, and completed ones no newer rollout of the model and role has replaced (late joiners). */
@@ -260,7 +272,8 @@ export function createRolloutRunner(ctx: HubContext, desiredStates: DesiredState
     const state = row.state as RolloutState;
     const now = ctx.now().getTime();
     const obs = await observations(row, spec, state, devices, now, false);
-    return gatedDetail(base, spec, state, obs, withShadow ? await shadowOf(row, state, now) : null);
+    const frozen = (await store.waveResults(row.id)) as WaveResult[];
+    return gatedDetail(base, spec, state, obs, frozen, withShadow ? await shadowOf(row, state, now) : null);
   };
 
   /**
@@ -287,7 +300,9 @@ export function createRolloutRunner(ctx: HubContext, desiredStates: DesiredState
       if (listed.seq >= by.seq || listed.model !== model || listed.role !== role) continue;
       for (let r: RolloutRow | undefined = listed, attempt = 0; r?.state && LIVE.has(r.status); r = await store.getRollout(r.id), attempt++) {
         try {
-          await execute(r, supersede(r.spec as RolloutSpec, r.state as RolloutState, byId, ctx.now().getTime()), actor);
+          const now = ctx.now().getTime();
+          const obs = await observations(r, r.spec as RolloutSpec, r.state as RolloutState, await store.listDevices(), now, false);
+          await execute(r, supersede(r.spec as RolloutSpec, r.state as RolloutState, byId, now), actor, obs);
           break;
         } catch (err) {
           if (!(err instanceof EdgefleetError && err.code === 'CONFLICT') || attempt >= 10) throw err;
@@ -346,7 +361,8 @@ export function createRolloutRunner(ctx: HubContext, desiredStates: DesiredState
           if (ids.length) res.actions.push({ type: 'send-previous', deviceIds: ids } satisfies RolloutAction);
         }
         // the operator's action under its own name; the engine's rows (same transaction) say what it did
-        await execute(row, res, actor, { action: `rollout.${command}`, details: { wave: state.wave, ...(reason ? { reason } : {}) } });
+        const obs = await observations(row, spec, state, await store.listDevices(), now, false);
+        await execute(row, res, actor, obs, { action: `rollout.${command}`, details: { wave: state.wave, ...(reason ? { reason } : {}) } });
         if (command === 'resume' || command === 'promote') await nextStep(id);
         return detail(await mustRow(id), await store.listDevices());
       }),

@@ -78,6 +78,8 @@ export interface DeviceObservation {
   /** ReportedModel.state: 'idle' | 'downloading' | … | 'active' | 'probation' | 'rolled-back' | 'failed'. */
   modelState: string;
   errorCode?: string;
+  /** ReportedModel.error.message: why the device failed (e.g. its probation verdict), shown with the failure. */
+  errorMessage?: string;
   /** ReportedModel.rolloutId: when present, a failure counts only if it names this rollout. */
   rolloutId?: string;
   /** When the reported state was produced (ms); a failure reported before our send is stale. */

@@ -4,8 +4,13 @@
 import { histogramQuantile } from '@edgefleet/protocol';
 import type { RolloutView } from '../desired/index.js';
 import type { GateConfig, GateResult, VersionHealth } from './gate-config.js';
+import { gateText } from './gates.js';
 import { waveCounts, type DeviceOutcome } from './outcomes.js';
 import type { Observations, RolloutSpec, RolloutState, WaveOutcome } from './spec.js';
+import { failuresOf, type DeviceFailure, type WaveEnd, type WaveResult } from './wave-results.js';
+
+/** A gate result with its value and limit in the gate's unit, as `rollout show` and the dashboard print them. */
+export type GateView = GateResult & { text: { value: string; limit: string } };
 
 export interface WaveView {
   index: number;
@@ -17,10 +22,18 @@ export interface WaveView {
   /** Devices in the wave (the dashboard's progress total). */
   devices: number;
   converged: number;
-  counts: Record<DeviceOutcome, number> & { total: number };
-  /** Device ids per outcome: pending, converged, failed, skipped (offline past the timeout), left. */
-  byOutcome: Record<DeviceOutcome, string[]>;
-  gates: GateResult[];
+  counts: Record<DeviceOutcome, number> & { total: number; rolledBack: number };
+  /** Device ids per outcome: pending, converged, failed, skipped (offline past the timeout), left; rolled back. */
+  byOutcome: Record<DeviceOutcome, string[]> & { rolledBack: string[] };
+  /** Failed devices with the error each reported (its agent's reason). */
+  failures: DeviceFailure[];
+  gates: GateView[];
+  /**
+   * How and when the wave ended, when it has: its counts are then the ones frozen at that moment (design §7),
+   * not recomputed from devices' current state. Null while it runs — and for waves ended before results were
+   * frozen, whose counts are recomputed as before.
+   */
+  ended: { how: WaveEnd; at: string } | null;
 }
 
 export interface ShadowView {
@@ -37,7 +50,12 @@ export interface RolloutDetail extends RolloutView {
   wave: number;
   waves: WaveView[];
   /** The latest evaluated gates (value against limit, pass / fail / no verdict). */
-  gates: GateResult[];
+  gates: GateView[];
+  /**
+   * Rolled-back and aborted rollouts: the devices sent back to what they ran before, and what they run now
+   * (active version → devices; '' for none): "the fleet returned to 2.0.0".
+   */
+  returned: { deviceIds: string[]; running: Record<string, number> } | null;
   pausedReason: string | null;
   supersededBy: string | null;
   /** Shadow rollouts: agreement with and latency against the active version on the rollout's devices. */
@@ -48,13 +66,28 @@ const iso = (t: number | null): string | null => (t === null ? null : new Date(t
 
 /** A rollout issued all at once: no plan, no waves. */
 export function allAtOnceDetail(base: RolloutView): RolloutDetail {
-  return { ...base, plan: null, wave: -1, waves: [], gates: [], pausedReason: null, supersededBy: null, shadow: null };
+  return { ...base, plan: null, wave: -1, waves: [], gates: [], returned: null, pausedReason: null, supersededBy: null, shadow: null };
 }
 
-/** A gated rollout: its plan, every wave with its device outcomes, the latest gates. */
-export function gatedDetail(base: RolloutView, spec: RolloutSpec, state: RolloutState, obs: Observations, shadow: ShadowView | null): RolloutDetail {
+const gateViews = (gates: readonly GateResult[]): GateView[] => gates.map((g) => ({ ...g, text: gateText(g) }));
+
+/** A gated rollout: its plan, every wave with its device outcomes (frozen once it ended), the latest gates. */
+export function gatedDetail(
+  base: RolloutView,
+  spec: RolloutSpec,
+  state: RolloutState,
+  obs: Observations,
+  frozen: readonly WaveResult[],
+  shadow: ShadowView | null,
+): RolloutDetail {
+  const results = new Map(frozen.map((f) => [f.wave, f]));
   const waves = state.waves.map((w): WaveView => {
-    const c = waveCounts(spec, state, w, obs);
+    const f = results.get(w.index);
+    const live = f ? null : waveCounts(spec, state, w, obs);
+    const byOutcome = f ? f.byOutcome : { ...live!.byOutcome, rolledBack: [] };
+    const counts = f
+      ? f.counts
+      : { pending: live!.pending, converged: live!.converged, failed: live!.failed, skipped: live!.skipped, left: live!.left, rolledBack: 0, total: w.deviceIds.length };
     return {
       index: w.index,
       percent: w.percent,
@@ -63,13 +96,15 @@ export function gatedDetail(base: RolloutView, spec: RolloutSpec, state: Rollout
       doneAt: iso(w.doneAt),
       gatesAt: iso(w.gatesAt),
       devices: w.deviceIds.length,
-      converged: c.converged,
-      counts: { pending: c.pending, converged: c.converged, failed: c.failed, skipped: c.skipped, left: c.left, total: w.deviceIds.length },
-      byOutcome: c.byOutcome,
-      gates: w.gates,
+      converged: counts.converged,
+      counts,
+      byOutcome,
+      failures: f ? f.failures : failuresOf(byOutcome.failed, obs),
+      gates: gateViews(f ? f.gates : w.gates),
+      ended: f ? { how: f.ended, at: iso(f.endedAt)! } : null,
     };
   });
-  const judged = [...state.waves].reverse().find((w) => w.gates.length > 0);
+  const judged = [...waves].reverse().find((w) => w.gates.length > 0);
   return {
     ...base,
     role: state.role,
@@ -77,10 +112,26 @@ export function gatedDetail(base: RolloutView, spec: RolloutSpec, state: Rollout
     wave: state.wave,
     waves,
     gates: judged?.gates ?? [],
+    returned: returnedDevices(state, obs),
     pausedReason: state.pausedReason,
     supersededBy: state.supersededBy,
     shadow,
   };
+}
+
+/** The devices a rollback or an abort sent back, and the active versions they report now (live, not frozen). */
+function returnedDevices(state: RolloutState, obs: Observations): RolloutDetail['returned'] {
+  if (state.status !== 'rolled-back' && state.status !== 'aborted') return null;
+  // an abort sends every device the rollout reached back (runner); a rollback the failed wave's
+  const ids = Object.keys(state.devices)
+    .filter((id) => state.status === 'aborted' || state.devices[id]!.sent === 'previous')
+    .sort();
+  const running: Record<string, number> = {};
+  for (const id of ids) {
+    const v = obs.devices[id]?.activeVersion ?? '';
+    running[v] = (running[v] ?? 0) + 1;
+  }
+  return { deviceIds: ids, running };
 }
 
 /** Shadow against active on the rollout's devices: agreement and latency quantiles of each. */

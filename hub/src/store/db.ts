@@ -308,6 +308,17 @@ export function createStore(sql: SqlDatabase) {
     setRolloutState: (id: string, status: string, state: unknown, at: string) =>
       changed(sql.run('UPDATE rollouts SET status = @status, state = @state, updated_at = @at WHERE id = @id', { status, state: JSON.stringify(state), at, id })),
 
+    /**
+     * Frozen wave results (design §7): stored once, when the wave ends; a second write of the same wave (a replayed
+     * step) changes nothing. `result` is the engine's WaveResult, kept as JSON.
+     */
+    insertWaveResults: async (rolloutId: string, results: ReadonlyArray<{ wave: number; endedAt: string; result: unknown }>): Promise<number> =>
+      results.length === 0
+        ? 0
+        : sql.insertRows('rollout_wave_results', ['rollout_id', 'wave', 'ended_at', 'result'], results.map((r) => [rolloutId, r.wave, r.endedAt, JSON.stringify(r.result)]), { ignoreConflicts: true }),
+    waveResults: async (rolloutId: string): Promise<unknown[]> =>
+      (await sql.all<{ result: string }>('SELECT result FROM rollout_wave_results WHERE rollout_id = @rolloutId ORDER BY wave', { rolloutId })).map((r) => JSON.parse(r.result) as unknown),
+
     // ---- tokens ----
     async tokenByHash(hash: string): Promise<TokenRow | undefined> {
       const r = await sql.get<{ id: string; hash: string; role: string; name: string | null; created_at: string }>('SELECT * FROM tokens WHERE hash = @hash', { hash });

@@ -237,6 +237,16 @@ export const PG_MIGRATIONS: readonly string[] = [
   CREATE INDEX webhook_outbox_claim ON webhook_outbox (fleet, id);
   CREATE INDEX webhook_outbox_receiver ON webhook_outbox (webhook_id);
   `,
+  // 10: frozen wave results: written once when a wave ends
+  `
+  CREATE TABLE rollout_wave_results (
+    rollout_id ${TEXT} NOT NULL,
+    wave BIGINT NOT NULL,
+    ended_at ${TEXT} NOT NULL,
+    result ${TEXT} NOT NULL,
+    PRIMARY KEY (rollout_id, wave)
+  );
+  `,
 ];
 
 /**

@@ -259,4 +259,15 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX webhook_outbox_claim ON webhook_outbox (fleet, id);
   CREATE INDEX webhook_outbox_receiver ON webhook_outbox (webhook_id);
   `,
+  // 10: frozen wave results (design §7: rollout history does not change): a wave's device counts, failed devices
+  // and gates, written once when the wave ends and read instead of recomputing from devices' current state
+  `
+  CREATE TABLE rollout_wave_results (
+    rollout_id TEXT NOT NULL,
+    wave INTEGER NOT NULL,
+    ended_at TEXT NOT NULL,
+    result TEXT NOT NULL,
+    PRIMARY KEY (rollout_id, wave)
+  ) WITHOUT ROWID;
+  `,
 ];
