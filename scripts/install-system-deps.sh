@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the test suite needs: mosquitto (external-broker tests), chromium
 # (dashboard tests), postgresql (the PostgreSQL store: tests run a throwaway server of their own) and
-# systemd's systemd-analyze (the agent's unit file). Idempotent and quiet; a no-op
+# systemd's systemd-analyze (the agent's unit file) and prometheus's promtool (checks /metrics and the alert rules). Idempotent and quiet; a no-op
 # when all are present. `npm test` runs it first (the root package.json's pretest), so a fresh machine
 # needs only `npm install && npm test`; it says what it installs, and what it could not.
 set -euo pipefail
@@ -13,6 +13,8 @@ command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need+=(mos
 command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
 # the server binaries (initdb, pg_ctl, postgres) live in /usr/lib/postgresql/<version>/bin, off the PATH
 compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || need+=(postgresql)
+# promtool lints /metrics and hub/monitoring/alerts.yml (hub/test/monitoring.test.ts); the server is not run
+command -v promtool >/dev/null 2>&1 || need+=(prometheus)
 
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
@@ -42,6 +44,10 @@ $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 if command -v systemctl >/dev/null 2>&1; then $SUDO systemctl disable --now mosquitto >/dev/null 2>&1 || true; fi
 # Likewise the postgresql package creates and starts a cluster on port 5432; nothing here uses it (tests
 # initdb their own in a temp dir), so stop it and keep it from starting at boot.
+# The prometheus package starts a server (and its node exporter) on 9090/9100; only promtool is used here.
+if [[ " ${need[*]} " == *" prometheus "* ]] && command -v systemctl >/dev/null 2>&1; then
+  $SUDO systemctl disable --now prometheus >/dev/null 2>&1 || true
+fi
 if [[ " ${need[*]} " == *" postgresql "* ]]; then
   if command -v systemctl >/dev/null 2>&1; then $SUDO systemctl disable --now postgresql >/dev/null 2>&1 || true; fi
   if command -v pg_lsclusters >/dev/null 2>&1; then

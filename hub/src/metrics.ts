@@ -1,4 +1,5 @@
-// A minimal Prometheus text-format registry (counters and gauges with labels) for `/metrics` (design §7).
+// A minimal Prometheus text-format registry (counters, gauges and histograms with labels) for `/metrics`
+// (design §7), named and shaped by the exposition conventions so `promtool check metrics` passes.
 
 import { readFileSync } from 'node:fs';
 
@@ -15,6 +16,27 @@ interface Family {
   collect?: () => Array<{ labels: Labels; value: number }>;
 }
 
+/** One histogram series: per-bucket (not cumulative) counts, the last one above every bound (+Inf). */
+interface HistogramSeries {
+  labels: Labels;
+  counts: number[];
+  sum: number;
+  count: number;
+}
+
+interface HistogramFamily {
+  name: string;
+  help: string;
+  /** Upper bounds, ascending; +Inf is implied. */
+  bounds: readonly number[];
+  series: Map<string, HistogramSeries>;
+}
+
+/** Prometheus' `le` label: Go's float formatting for the bounds in use (0.005, 1, 2.5), +Inf for the last. */
+function leOf(bound: number): string {
+  return bound === Infinity ? '+Inf' : String(bound);
+}
+
 /** A metric the hub declares up front; `zero` label sets are exposed at 0 before their first count (a label-free counter always is). */
 export interface MetricDef {
   name: string;
@@ -22,6 +44,28 @@ export interface MetricDef {
   type: 'counter' | 'gauge';
   zero?: readonly Labels[];
 }
+
+/** A histogram the hub declares up front: its series appear with their first observation. */
+export interface HistogramDef {
+  name: string;
+  help: string;
+  /** Bucket upper bounds in the metric's unit, ascending (+Inf is added). */
+  bounds: readonly number[];
+}
+
+/**
+ * Inference latency buckets in seconds: edge models answer in a millisecond to a few seconds. Fixed, so
+ * every device's and every replica's series aggregate (histogram_quantile over sum by (le)).
+ */
+export const LATENCY_BUCKETS_SECONDS: readonly number[] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+export const HUB_HISTOGRAMS: readonly HistogramDef[] = [
+  {
+    name: 'edgefleet_inference_latency_seconds',
+    help: 'Inference latency on the devices, from their telemetry windows, by registered model version and role (active, shadow).',
+    bounds: LATENCY_BUCKETS_SECONDS,
+  },
+];
 
 function labelKey(labels: Labels): string {
   return Object.keys(labels)
@@ -50,13 +94,19 @@ export interface Metrics {
   counter(name: string, help: string, collect: () => Array<{ labels: Labels; value: number }>): void;
   /** A gauge read from the database: `refresh()` (each scrape) reads it; render shows the last read. */
   gaugeAsync(name: string, help: string, collect: () => Promise<Array<{ labels: Labels; value: number }>>): void;
+  /**
+   * Adds observations to a histogram: `counts[k]` fell at or below bound k and above bound k-1, the
+   * last entry above every bound; `sum` is their total in the metric's unit.
+   */
+  observe(name: string, labels: Labels, counts: readonly number[], sum: number): void;
   /** Reads every gaugeAsync once (a failed read keeps its last values). */
   refresh(): Promise<void>;
   render(): string;
 }
 
-export function createMetrics(defs: readonly MetricDef[]): Metrics {
+export function createMetrics(defs: readonly MetricDef[], histogramDefs: readonly HistogramDef[] = HUB_HISTOGRAMS): Metrics {
   const families = new Map<string, Family>();
+  const histograms = new Map<string, HistogramFamily>(histogramDefs.map((d) => [d.name, { ...d, series: new Map() }]));
   const readers: Array<() => Promise<void>> = [];
   for (const d of defs) {
     // Prometheus conventions: a series exists from the start, so rate() and absent() see it before the first event
@@ -95,6 +145,19 @@ export function createMetrics(defs: readonly MetricDef[]): Metrics {
         last = await collect();
       });
     },
+    observe(name, labels, counts, sum) {
+      const h = histograms.get(name);
+      if (!h) throw new Error(`unknown histogram ${name}`);
+      if (counts.length !== h.bounds.length + 1) throw new Error(`${name}: ${counts.length} bucket counts for ${h.bounds.length} bounds + Inf`);
+      const key = labelKey(labels);
+      let s = h.series.get(key);
+      if (!s) h.series.set(key, (s = { labels, counts: new Array<number>(counts.length).fill(0), sum: 0, count: 0 }));
+      for (let k = 0; k < counts.length; k++) {
+        s.counts[k]! += counts[k]!;
+        s.count += counts[k]!;
+      }
+      s.sum += sum;
+    },
     async refresh() {
       await Promise.allSettled(readers.map((r) => r()));
     },
@@ -104,6 +167,18 @@ export function createMetrics(defs: readonly MetricDef[]): Metrics {
         out.push(`# HELP ${f.name} ${f.help}`, `# TYPE ${f.name} ${f.type}`);
         const samples = f.collect ? f.collect() : [...f.values.values()];
         for (const s of samples) out.push(`${f.name}${formatLabels(s.labels)} ${s.value}`);
+      }
+      for (const h of histograms.values()) {
+        out.push(`# HELP ${h.name} ${h.help}`, `# TYPE ${h.name} histogram`);
+        for (const s of h.series.values()) {
+          // exposition format: cumulative buckets, ending in le="+Inf" equal to _count
+          let cumulative = 0;
+          [...h.bounds, Infinity].forEach((bound, k) => {
+            cumulative += s.counts[k]!;
+            out.push(`${h.name}_bucket${formatLabels({ ...s.labels, le: leOf(bound) })} ${cumulative}`);
+          });
+          out.push(`${h.name}_sum${formatLabels(s.labels)} ${s.sum}`, `${h.name}_count${formatLabels(s.labels)} ${s.count}`);
+        }
       }
       return out.join('\n') + '\n';
     },

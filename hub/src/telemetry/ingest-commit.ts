@@ -8,7 +8,9 @@ import { batchKey, type RollupKey, type WindowInsert } from '../store/telemetry.
 import type { EventLog } from './event-log.js';
 import { parseStoredWindow } from './fast-check.js';
 import { errorCount, mergeWindowInto } from './merge.js';
+import { observeLatency } from './latency-metric.js';
 import { isNewerReport } from './report-order.js';
+import { LATENCY_BUCKETS_SECONDS } from '../metrics.js';
 
 export const ROLLUP_MS = 60_000;
 
@@ -33,6 +35,8 @@ export interface IngestCommitOptions {
   onTelemetryDone: boolean;
   /** Whose rollup rows this process writes (design §8: its replica id; '' for a lone hub). */
   replica: string;
+  /** Whether a model version is registered: only those get latency series (a bounded label set). */
+  registered?: (model: string, version: string) => boolean;
 }
 
 /**
@@ -75,6 +79,7 @@ export function createIngestCommit(ctx: HubContext, options: IngestCommitOptions
     let events = 0;
     let eventDuplicates = 0;
     let superseded = 0;
+    const committedWindows: TelemetryWindow[] = [];
     const telemetry = options.onTelemetryDone ? jobs.filter((j) => j.kind === 'telemetry') : [];
     await store.transaction(async () => {
       // design §4: the hub de-duplicates on (deviceId, seq), also after retention removed the record. The
@@ -104,6 +109,7 @@ export function createIngestCommit(ctx: HubContext, options: IngestCommitOptions
           seen.set(job.deviceId, job.at);
           for (const w of b.windows) {
             windows++;
+            committedWindows.push(w);
             rows.push({ deviceId: job.deviceId, model: w.model, version: w.version, role: w.role, start: w.start, end: w.end, inferences: w.inferences, body: JSON.stringify(w), receivedAt: job.at });
             const minute = Math.floor(w.start / ROLLUP_MS) * ROLLUP_MS;
             const key = `${w.model}\u0000${w.version}\u0000${w.role}\u0000${minute}`;
@@ -166,6 +172,8 @@ export function createIngestCommit(ctx: HubContext, options: IngestCommitOptions
     metrics.inc('edgefleet_events_total', {}, events);
     metrics.inc('edgefleet_event_duplicates_total', {}, eventDuplicates);
     metrics.inc('edgefleet_reported_superseded_total', {}, superseded);
+    // each window once over all replicas: only the one that committed its batch (design §4) observes it
+    if (options.registered) observeLatency(metrics, LATENCY_BUCKETS_SECONDS, committedWindows, options.registered);
     return { statusChanges, stored, telemetry };
   };
 

@@ -116,7 +116,7 @@ export function createIngest(ctx: HubContext, options: IngestOptions = {}): Inge
     return known;
   };
 
-  const committer = createIngestCommit(ctx, { eventLog, onEvent: Boolean(options.onEvent), onTelemetryDone: Boolean(options.onTelemetryDone), replica: options.replica ?? '' });
+  const committer = createIngestCommit(ctx, { eventLog, onEvent: Boolean(options.onEvent), onTelemetryDone: Boolean(options.onTelemetryDone), replica: options.replica ?? '', registered: policy.registered });
   const commit = committer.commit;
   function forgetDevice(id: string): void {
     knownDevices.delete(id);

@@ -59,6 +59,8 @@ export interface TelemetryPolicyOptions {
 export interface TelemetryPolicy {
   /** batchIssue against the model versions in the store. */
   issue(batch: TelemetryBatch, now: number): Promise<string | null>;
+  /** Whether the store had this model version when `issue` last looked (a cache read, no I/O). */
+  registered(model: string, version: string): boolean;
 }
 
 export function createTelemetryPolicy(store: Store, options: TelemetryPolicyOptions): TelemetryPolicy {
@@ -83,5 +85,6 @@ export function createTelemetryPolicy(store: Store, options: TelemetryPolicyOpti
       for (const w of batch.windows) if (!fresh(`${w.model}@${w.version}`, t)) await load(w.model, w.version, t);
       return batchIssue(batch, now, options.maxWindowAgeMs, (model, version) => layouts.get(`${model}@${version}`)?.layout ?? null);
     },
+    registered: (model, version) => Boolean(layouts.get(`${model}@${version}`)?.layout),
   };
 }
