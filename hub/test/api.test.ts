@@ -76,6 +76,14 @@ describe('HTTP API', () => {
     const doc = (await (await fetch(`${hub.urls.http}/api/v1/openapi.json`)).json()) as { openapi: string; paths: Record<string, unknown> };
     expect(doc.openapi).toBe('3.1.0');
     expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/devices', '/models', '/rollouts', '/fleet/status', '/artifacts/{sha256}']));
+    // every operation can be named by a generated client: a unique operationId, a tag, error responses, security
+    const ops = Object.values(doc.paths).flatMap((p) => Object.values(p as Record<string, { operationId: string; tags: string[]; responses: Record<string, unknown>; security: unknown[] }>));
+    expect(new Set(ops.map((o) => o.operationId)).size).toBe(ops.length);
+    for (const o of ops) {
+      expect(o.tags.length, o.operationId).toBe(1);
+      expect(o.security, o.operationId).toBeDefined();
+      expect(Object.keys(o.responses).filter((k) => k >= '400').length, o.operationId).toBeGreaterThan(0);
+    }
     const metrics = await (await fetch(`${hub.urls.http}/metrics`)).text();
     expect(metrics).toContain('# TYPE edgefleet_rejected_messages_total counter');
     expect(metrics).toMatch(/edgefleet_devices\{status="offline"\} \d+/);
