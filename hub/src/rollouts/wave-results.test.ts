@@ -61,4 +61,19 @@ describe('endedWaves', () => {
     const ended = endedWaves(spec, next.state, aborted.state, obsOf(T0 + 2000, () => ({})), actions);
     expect(ended.map((w) => [w.wave, w.ended, w.counts.pending, w.counts.rolledBack])).toEqual([[1, 'aborted', 2, 2]]);
   });
+
+  it('keeps a paused rollout\'s failed wave live, and freezes it with the later failures when the operator aborts', () => {
+    const spec = resolveRolloutSpec({ id: 'r3', model: 'm', version: '2.0.0', release: 2, waves: [100], soakMs: 60_000, onFail: 'pause' });
+    const started = step(spec, createRolloutState(spec, T0), obsOf(T0, () => ({}))).state;
+    const oneFailed = obsOf(T0 + 1000, (id) => (id === 'd-1' ? { modelState: 'rolled-back', rolloutId: 'r3', errorCode: 'SELF_TEST_FAILED' } : { modelState: 'downloading', rolloutId: 'r3' }));
+    const paused = step(spec, started, oneFailed);
+    expect(paused.state.status).toBe('paused');
+    expect(endedWaves(spec, started, paused.state, oneFailed, paused.actions)).toEqual([]);
+    // the rest of the wave fails while the rollout is paused; then the operator aborts
+    const allFailed = obsOf(T0 + 2000, () => ({ modelState: 'rolled-back', rolloutId: 'r3', errorCode: 'SELF_TEST_FAILED' }));
+    const aborted = abort(spec, paused.state, 'test', T0 + 2000);
+    const [w] = endedWaves(spec, paused.state, aborted.state, allFailed, aborted.actions);
+    expect(w).toMatchObject({ wave: 0, counts: { failed: 4, pending: 0 } });
+    expect(w!.failures.map((f) => f.deviceId).sort()).toEqual(ids);
+  });
 });

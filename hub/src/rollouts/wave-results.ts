@@ -1,8 +1,9 @@
-// Frozen wave results (design §7: a rollout's history does not change): when a wave ends — its gates passed or
-// failed, or the rollout completed, was rolled back, aborted or superseded while it ran — its device counts, the
-// failed devices with their causes and its gates are taken once, from the observations the step was judged on,
-// and stored (store: rollout_wave_results, written once). Views read them instead of recomputing outcomes from
-// devices' current state, which a later rollout changes. Pure.
+// Frozen wave results (design §7: a rollout's history does not change): when a wave ends — its gates passed, the
+// operator overrode them, or the rollout completed, was rolled back, aborted or superseded while it ran (a paused
+// rollout's failed wave stays live until then) — its device counts, the failed devices with their causes and its
+// gates are taken once, from the observations the step was judged on, and stored (store: rollout_wave_results,
+// written once). Views read them instead of recomputing outcomes from devices' current state, which a later
+// rollout changes. Pure.
 
 import type { GateResult } from './gate-config.js';
 import { waveCounts, type DeviceOutcome } from './outcomes.js';
@@ -32,7 +33,13 @@ export interface WaveResult {
 const ROLLOUT_ENDS: ReadonlySet<RolloutStatus> = new Set(['completed', 'aborted', 'rolled-back', 'superseded']);
 const GATED_ENDS = new Set(['passed', 'failed', 'overridden']);
 
-const isOver = (s: RolloutState, w: WaveRecord): boolean => GATED_ENDS.has(w.outcome) || ROLLOUT_ENDS.has(s.status);
+/**
+ * A wave is over when the rollout moved past it (passed, overridden) or the rollout ended. A failed wave of a
+ * paused rollout is not over: its devices still pending keep reporting (and fail too, usually) until the
+ * operator resumes, rolls back or aborts — the result is frozen then.
+ */
+const isOver = (s: RolloutState, w: WaveRecord): boolean =>
+  w.outcome === 'passed' || w.outcome === 'overridden' || ROLLOUT_ENDS.has(s.status);
 
 /** The failed devices of a wave with the error their reported state carries (this tick's observations). */
 export function failuresOf(ids: readonly string[], obs: Observations): DeviceFailure[] {

@@ -6,8 +6,7 @@ import type { ReportedState } from '@edgefleet/protocol';
 import type { HubContext } from '../context.js';
 import { ROLLUP_MS } from './ingest.js';
 import { parseStoredWindow } from './fast-check.js';
-import { summarizeHealth, type HealthSummary } from './health.js';
-import { createHealthMerge, type HealthMerge } from './merge.js';
+import { createHealthMerge, summarizeHealth, type HealthMerge, type HealthSummary } from './merge.js';
 
 /** One model version and role in fleet status: its merged health, summarized. */
 export interface FleetVersionHealth extends HealthSummary {

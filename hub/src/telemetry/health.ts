@@ -5,7 +5,6 @@
 import {
   EdgefleetError,
   driftDecision,
-  histogramQuantile,
   wilson,
   type Manifest,
   type Reference,
@@ -16,8 +15,8 @@ import type { RecentEvent } from '../store/events.js';
 import type { WaveWindowQuery } from '../store/telemetry.js';
 import { parseStoredWindow } from './fast-check.js';
 import { ROLLUP_MS } from './ingest.js';
-import { createHealthMerge, errorCount, type HealthMerge, type VersionHealth } from './merge.js';
 import { fleetStatus } from './fleet-status.js';
+import { createHealthMerge, rate, summarizeHealth, type HealthMerge, type VersionHealth } from './merge.js';
 
 export interface HealthQuery {
   model: string;
@@ -74,33 +73,12 @@ export interface HealthReport {
   shadow: { compared: number; agreed: number; rate: number } | null;
 }
 
-/** Counts, error rate and latency quantiles of a merged health (fleet status and the health API's totals). */
-export interface HealthSummary {
-  inferences: number;
-  errors: number;
-  errorRate: number | null;
-  latencyMs: { p50: number | null; p95: number | null; p99: number | null };
-}
-
-const quantile = (h: VersionHealth, q: number): number | null => (h.latencyMs.count > 0 ? histogramQuantile(h.latencyMs, q) : null);
-// `inferences` counts every call, `errors` the failed ones among them (design §6)
-const rate = (num: number, den: number): number | null => (den > 0 ? Math.min(1, num / den) : num > 0 ? 1 : null);
 const finite = (x: number): number | null => (Number.isFinite(x) ? x : null);
 const sum = (xs: readonly number[]): number => xs.reduce((s, x) => s + x, 0);
 const share = (xs: readonly number[]): number[] | null => {
   const t = sum(xs);
   return t > 0 ? xs.map((x) => x / t) : null;
 };
-
-export function summarizeHealth(h: VersionHealth): HealthSummary {
-  const errors = errorCount(h);
-  return {
-    inferences: h.inferences,
-    errors,
-    errorRate: rate(errors, h.inferences),
-    latencyMs: { p50: quantile(h, 0.5), p95: quantile(h, 0.95), p99: quantile(h, 0.99) },
-  };
-}
 
 function driftOf(reference: Reference | undefined, h: VersionHealth): FeatureDrift[] {
   return (reference?.features ?? []).map((f) => {

@@ -7,17 +7,15 @@ export { createEventLog, type EventLog, type EventLogOptions } from './event-log
 export { createDeviceRateLimits, createKeyedRateLimit, type DeviceRateLimits, type DeviceRateLimitOptions, type KeyedRateLimit, type RateLimit } from './rate-limit.js';
 export { createTelemetryConfirmer, type TelemetryConfirmer } from './confirm.js';
 export { createAlarms, ALARM_DEFAULTS, type AlarmOptions, type Alarms, type AlarmCheck } from './alarms.js';
-export { createHealthMerge, mergeHealth, type HealthMerge, type VersionHealth } from './merge.js';
+export { createHealthMerge, mergeHealth, summarizeHealth, type HealthMerge, type HealthSummary, type VersionHealth } from './merge.js';
 export {
   computeHealth,
   fleetOverview,
-  summarizeHealth,
   windowsOf,
   type FeatureDrift,
   type FleetOverview,
   type HealthPoint,
   type HealthQuery,
   type HealthReport,
-  type HealthSummary,
 } from './health.js';
 export { fleetStatus, type FleetStatus, type FleetVersionHealth } from './fleet-status.js';

@@ -6,6 +6,7 @@
 import {
   createHistogram,
   histogramMergeInto,
+  histogramQuantile,
   mergeWindows,
   type ErrorCode,
   type FeatureSummary,
@@ -114,4 +115,26 @@ export function errorCount(h: Pick<VersionHealth, 'errors'>): number {
   let s = 0;
   for (const n of Object.values(h.errors)) s += n ?? 0;
   return s;
+}
+
+/** Counts, error rate and latency quantiles of a merged health (fleet status and the health API's totals). */
+export interface HealthSummary {
+  inferences: number;
+  errors: number;
+  errorRate: number | null;
+  latencyMs: { p50: number | null; p95: number | null; p99: number | null };
+}
+
+// `inferences` counts every call, `errors` the failed ones among them (design §6)
+export const rate = (num: number, den: number): number | null => (den > 0 ? Math.min(1, num / den) : num > 0 ? 1 : null);
+const quantile = (h: VersionHealth, q: number): number | null => (h.latencyMs.count > 0 ? histogramQuantile(h.latencyMs, q) : null);
+
+export function summarizeHealth(h: VersionHealth): HealthSummary {
+  const errors = errorCount(h);
+  return {
+    inferences: h.inferences,
+    errors,
+    errorRate: rate(errors, h.inferences),
+    latencyMs: { p50: quantile(h, 0.5), p95: quantile(h, 0.95), p99: quantile(h, 0.99) },
+  };
 }
