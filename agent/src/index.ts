@@ -3,6 +3,6 @@
 // The package face: the assembly itself is node/assemble.ts.
 export { createAgent, defaultPlatform, parseAgentConfig, type Agent, type AgentOptions } from './node/index.js';
 export { createAgentCore } from './core/agent-core.js';
-export type { AgentCore, InferOptions, InferResult } from './core/agent-core.js';
+export type { AgentCore, ExplainCallOptions, InferOptions, InferResult } from './core/agent-core.js';
 export { createOnnxRuntime, type OnnxRuntimeOptions } from './node/index.js';
-export type { Manifest, Tensor } from '@edgefleet/protocol';
+export type { ExplainOptions, Manifest, OipExplainResponse, Tensor } from '@edgefleet/protocol';

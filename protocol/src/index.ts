@@ -13,3 +13,4 @@ export * from './telemetry/index.js';
 export * from './tensors/index.js';
 export * from './duration.js';
 export * from './address.js';
+export * from './random.js';

@@ -15,14 +15,32 @@ import { systemClock } from './ports.js';
 import { createPredictions } from './predictions.js';
 import { AGENT_VERSION, createReporter } from './reporter.js';
 import type { InferenceRuntime } from './runtime.js';
-import { createServing, type InferOptions, type InferResult } from './serving.js';
-import { decodeInferInputs, encodeOutputs, requestedOutputNames, type OipInferRequest, type Tensor } from '@edgefleet/protocol';
+import { checkFeeds, createServing, type InferOptions, type InferResult } from './serving.js';
+import {
+  EXPLAIN_LIMITS,
+  EdgefleetError,
+  decodeInferInputs,
+  encodeOutputs,
+  requestedOutputNames,
+  type ExplainOptions,
+  type OipExplainRequest,
+  type OipExplainResponse,
+  type OipInferRequest,
+  type Tensor,
+} from '@edgefleet/protocol';
+import { explainPrediction } from './explain.js';
 import { createTrust } from './trust.js';
 import { settingsOf, type ModelSlot } from './update-plan.js';
 import { createUpdater, restoreSlots } from './updater/index.js';
 
 export { AGENT_VERSION } from './reporter.js';
 export type { InferOptions, InferResult } from './serving.js';
+
+/** What `explainFeeds` is told: which version, an id to echo, and what to explain (design §5 explanations). */
+export interface ExplainCallOptions extends ExplainOptions {
+  version?: string;
+  id?: string;
+}
 
 export interface AgentCoreOptions {
   deviceId: string;
@@ -66,6 +84,11 @@ export interface AgentCore extends InferenceService {
   /** Library inference (design §5): the hot path, benchmarked against bare `session.run()`. */
   run(name: string, feeds: Record<string, Tensor>, options?: InferOptions): Promise<InferResult>;
   label(name: string, id: string, label: string | number): Promise<void>;
+  /**
+   * Library explanation (design §5): Shapley attributions of one prediction of the served model, offline.
+   * At most EXPLAIN_LIMITS.concurrent at once; another is refused with RATE_LIMITED.
+   */
+  explainFeeds(name: string, feeds: Record<string, Tensor>, options?: ExplainCallOptions): Promise<OipExplainResponse>;
   /** Close all telemetry windows now and push the outbox (command `flush-telemetry`). */
   flushTelemetry(): Promise<void>;
   slots(): Record<string, ModelSlot>;
@@ -158,6 +181,26 @@ export function createAgentCore(options: AgentCoreOptions): AgentCore {
 
   const inbound = createInbound(ctx, { trust, updater, reporter, flushTelemetry });
 
+  let explaining = 0;
+  async function explainFeeds(name: string, feeds: Record<string, Tensor>, options: ExplainCallOptions = {}): Promise<OipExplainResponse> {
+    // bounded: each runs up to EXPLAIN_LIMITS.evaluations rows; one over the cap is refused, not queued
+    if (explaining >= EXPLAIN_LIMITS.concurrent) {
+      throw new EdgefleetError('RATE_LIMITED', `${explaining} explanations are running; at most ${EXPLAIN_LIMITS.concurrent} at once`);
+    }
+    explaining++;
+    try {
+      const { version, id, ...what } = options;
+      return await serving.use(name, version, async (live) => {
+        checkFeeds(live.manifest.io.inputs, feeds);
+        const explanation = await explainPrediction(live.session, live.manifest, feeds, what);
+        ctx.count('explanations');
+        return { model_name: name, model_version: live.ref.version, ...(id !== undefined ? { id } : {}), ...explanation };
+      });
+    } finally {
+      explaining--;
+    }
+  }
+
   async function flushTelemetry(): Promise<void> {
     serving.rotateAll(true);
     await reporter.flushOutbox();
@@ -224,6 +267,7 @@ export function createAgentCore(options: AgentCoreOptions): AgentCore {
 
     run: serving.run,
     label: predictions.label,
+    explainFeeds,
     flushTelemetry,
 
     slots: () => state.slots,
@@ -253,7 +297,7 @@ export function createAgentCore(options: AgentCoreOptions): AgentCore {
     // ---- InferenceService (consumed by the local OIP API) ----
 
     serverMetadata(): ServerMetadata {
-      return { name: 'edgefleet-agent', version: AGENT_VERSION, extensions: ['edgefleet-feedback'] };
+      return { name: 'edgefleet-agent', version: AGENT_VERSION, extensions: ['edgefleet-feedback', 'edgefleet-explain'] };
     },
     isLive: () => true,
     isReady: () => state.running,
@@ -280,6 +324,11 @@ export function createAgentCore(options: AgentCoreOptions): AgentCore {
       const names = requestedOutputNames(live.manifest.io.outputs, request.outputs);
       const r = await serving.run(name, feeds, { ...(version !== undefined ? { version } : {}), ...(request.id !== undefined ? { id: request.id } : {}), ...(names ? { outputs: names } : {}) });
       return { model_name: name, model_version: r.version, id: r.id, outputs: encodeOutputs(r.outputs, names ?? live.manifest.io.outputs.map((o) => o.name)) };
+    },
+    async explain(name, request: OipExplainRequest, version): Promise<OipExplainResponse> {
+      const live = serving.pick(name, version);
+      const feeds = decodeInferInputs(live.manifest.io.inputs, request.inputs);
+      return explainFeeds(name, feeds, { ...request.parameters, ...(version !== undefined ? { version } : {}), ...(request.id !== undefined ? { id: request.id } : {}) });
     },
     async feedback(name, body: FeedbackBody) {
       await predictions.label(name, body.id, body.label);

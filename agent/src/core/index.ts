@@ -1,6 +1,7 @@
 // @edgefleet/agent/core: the platform-neutral agent (design §5) that Node and the browser runtime share.
 export { createAgentCore, AGENT_VERSION } from './agent-core.js';
-export type { AgentCore, AgentCoreOptions, InferOptions, InferResult } from './agent-core.js';
+export type { AgentCore, AgentCoreOptions, ExplainCallOptions, InferOptions, InferResult } from './agent-core.js';
+export { explainPrediction, type ExplainedModel, type Explanation, type ExplainLimits } from './explain.js';
 export { systemClock } from './ports.js';
 export { createMemoryStore, type MemoryStoreOptions } from './memory-store.js';
 export type { AgentStore, Clock, OutboxBatch, PredictionRecord, PublishOptions, SubscribeOutcome, Transport } from './ports.js';

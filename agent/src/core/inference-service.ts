@@ -1,7 +1,7 @@
 // What the local OIP API (agent/src/node/local-api.ts) needs from the agent (design §5): health,
 // model metadata and inference by name/version. The agent implements it; the API only maps HTTP.
 
-import { oipDatatypeOf, type OipInferRequest, type OipInferResponse, type TensorSpec } from '@edgefleet/protocol';
+import { oipDatatypeOf, type OipExplainRequest, type OipExplainResponse, type OipInferRequest, type OipInferResponse, type TensorSpec } from '@edgefleet/protocol';
 
 /** OIP `$metadata_tensor`: `-1` marks a variable (symbolic) dimension. */
 export interface OipTensorMeta {
@@ -42,6 +42,11 @@ export interface InferenceService {
   isModelReady(name: string, version?: string): boolean;
   /** Throws EdgefleetError: NOT_FOUND, BAD_INPUT, INFERENCE_FAILED, UNAVAILABLE. */
   infer(name: string, request: OipInferRequest, version?: string): Promise<InferResponse>;
+  /**
+   * Per-feature attributions of one prediction (design §5 explanations). Throws EdgefleetError: NOT_FOUND,
+   * BAD_INPUT, TOO_LARGE (evaluations over the cap), RATE_LIMITED, INFERENCE_FAILED.
+   */
+  explain(name: string, request: OipExplainRequest, version?: string): Promise<OipExplainResponse>;
   /** Ground truth for an earlier prediction; NOT_FOUND for an unknown prediction id. */
   feedback(name: string, body: FeedbackBody): Promise<void>;
 }

@@ -35,6 +35,11 @@ export interface Serving {
   run(name: string, feeds: Record<string, Tensor>, options?: InferOptions): Promise<InferResult>;
   /** The session serving `name` (at `version`, active or shadow); NOT_FOUND when none. */
   pick(name: string, version: string | undefined): Live;
+  /**
+   * Run `fn` on the session serving `name` off the hot path (no telemetry, no prediction record: an
+   * explanation's coalition rows); the session is not released under it by a swap until `fn` settles.
+   */
+  use<T>(name: string, version: string | undefined, fn: (live: Live) => Promise<T>): Promise<T>;
   servedOf(name: string): Served;
   makeLive(name: string, manifest: Manifest, session: ModelSession, role: 'active' | 'shadow'): Live;
   /** Take a session out of service; it is released once its in-flight requests are done. */
@@ -52,7 +57,7 @@ export interface Serving {
   retireAll(): void;
 }
 
-function checkFeeds(specs: readonly TensorSpec[], feeds: Record<string, Tensor>): void {
+export function checkFeeds(specs: readonly TensorSpec[], feeds: Record<string, Tensor>): void {
   for (let i = 0; i < specs.length; i++) {
     const spec = specs[i]!;
     const t = feeds[spec.name];
@@ -277,9 +282,22 @@ export function createServing(ctx: AgentContext, options: ServingOptions): Servi
     );
   }
 
+  async function use<T>(name: string, version: string | undefined, fn: (live: Live) => Promise<T>): Promise<T> {
+    const live = pick(name, version);
+    live.inflight++;
+    try {
+      return await fn(live);
+    } catch (err) {
+      throw err instanceof EdgefleetError && err.code !== 'INTERNAL' ? err : new EdgefleetError('INFERENCE_FAILED', err instanceof Error ? err.message : String(err), { cause: err });
+    } finally {
+      finish(live);
+    }
+  }
+
   return {
     run,
     pick,
+    use,
     servedOf,
     makeLive,
     retire,

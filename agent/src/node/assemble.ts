@@ -5,9 +5,9 @@ import { createHash } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import { ApiHost, EdgefleetError, fromBase64, parseAgentConfig, parseHostPort, topics, type AgentConfig } from '@edgefleet/protocol';
-import { createAgentCore, type AgentCore, type AgentCoreOptions, type InferOptions, type InferResult } from '../core/agent-core.js';
+import { createAgentCore, type AgentCore, type AgentCoreOptions, type ExplainCallOptions, type InferOptions, type InferResult } from '../core/agent-core.js';
 import type { InferenceRuntime } from '../core/runtime.js';
-import type { Tensor } from '@edgefleet/protocol';
+import type { OipExplainResponse, Tensor } from '@edgefleet/protocol';
 import { startLocalApi, type LocalApi } from './local-api.js';
 import { installNodeSignatureVerifier } from './ed25519.js';
 import { createMqttTransport } from '../mqtt/index.js';
@@ -41,6 +41,8 @@ export interface Agent {
   stop(): Promise<void>;
   infer(name: string, inputs: Record<string, Tensor>, options?: InferOptions): Promise<InferResult>;
   feedback(name: string, id: string, label: string | number): Promise<void>;
+  /** Shapley attributions of one prediction of the active verified model, offline (design §5 explanations). */
+  explain(name: string, inputs: Record<string, Tensor>, options?: ExplainCallOptions): Promise<OipExplainResponse>;
 }
 
 export { parseAgentConfig };
@@ -142,6 +144,9 @@ export function createAgent(configInput: unknown, options: AgentOptions = {}): A
     },
     feedback(name, id, label) {
       return need().label(name, id, label);
+    },
+    explain(name, inputs, opts) {
+      return need().explainFeeds(name, inputs, opts);
     },
   };
   return agent;

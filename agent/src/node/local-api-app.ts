@@ -7,7 +7,7 @@ import type { IncomingMessage } from 'node:http';
 import { Hono, type Context } from 'hono';
 import type { HttpBindings } from '@hono/node-server';
 import * as z from 'zod';
-import { EdgefleetError, HTTP_STATUS, OipInferRequest, elementCount, toEdgefleetError, type ErrorCode } from '@edgefleet/protocol';
+import { EdgefleetError, HTTP_STATUS, OipExplainRequest, OipInferRequest, elementCount, toEdgefleetError, type ErrorCode } from '@edgefleet/protocol';
 import type { InferenceService, ModelMetadata } from '../core/inference-service.js';
 
 /** Per-request caps (design §5): a request over one is refused before any tensor is allocated. */
@@ -166,7 +166,7 @@ function guard(c: Context<Env>, allowed: () => ReadonlySet<string> | null): Resp
 }
 
 /** Refuse an inference request over the element or row cap, from its declared shapes alone. */
-function checkRequestSize(request: OipInferRequest, meta: ModelMetadata | null, maxElements: number, maxRows: number): void {
+function checkRequestSize(request: Pick<OipInferRequest, 'inputs'>, meta: ModelMetadata | null, maxElements: number, maxRows: number): void {
   let elements = 0;
   for (const input of request.inputs) {
     elements += Math.max(elementCount(input.shape), input.data.length);
@@ -249,6 +249,20 @@ export function createLocalApiApp(service: InferenceService, options: LocalApiAp
   app.get('/v2/models/:name/versions/:version/ready', ready);
   app.post('/v2/models/:name/infer', infer);
   app.post('/v2/models/:name/versions/:version/infer', infer);
+
+  // ours beyond OIP (design §5): Shapley attributions of one prediction, an infer request whose parameters
+  // say what to explain; the evaluations it costs are capped in the core (EXPLAIN_LIMITS)
+  const explain = async (c: Context<Env>): Promise<Response> => {
+    const name = c.req.param('name')!;
+    const version = c.req.param('version');
+    const body = await readJson(c, maxBodyBytes);
+    const parsed = OipExplainRequest.safeParse(body);
+    if (!parsed.success) throw new EdgefleetError('BAD_INPUT', `invalid explain request: ${issueMessage(parsed.error)}`);
+    checkRequestSize(parsed.data, service.modelMetadata(name, version), maxElements, maxRows);
+    return c.json(await service.explain(name, parsed.data, version));
+  };
+  app.post('/v2/models/:name/explain', explain);
+  app.post('/v2/models/:name/versions/:version/explain', explain);
 
   // ours beyond OIP (design §5): ground truth for an earlier prediction, joined by id
   app.post('/v2/models/:name/feedback', async (c) => {

@@ -3,6 +3,7 @@
 import { createOnnxRuntime } from '../../src/node/onnx-runtime.js';
 import { startLocalApi, type LocalApi, type LocalApiOptions } from '../../src/node/local-api.js';
 import type { ModelSession } from '../../src/core/runtime.js';
+import type { Reference } from '@edgefleet/protocol';
 import { createSessionService, type SessionService } from './session-service.js';
 
 export interface TestServer {
@@ -15,13 +16,15 @@ export interface TestServer {
 }
 
 export async function startTestServer(
-  models: { name: string; version: string; bytes: Uint8Array }[],
+  models: { name: string; version: string; bytes: Uint8Array; reference?: Reference; labels?: string[] }[],
   options: LocalApiOptions = {},
 ): Promise<TestServer> {
   const runtime = createOnnxRuntime();
   const sessions: ModelSession[] = [];
   for (const m of models) sessions.push(await runtime.load(m.bytes));
-  const service = createSessionService(models.map((m, i) => ({ name: m.name, version: m.version, session: sessions[i]! })));
+  const service = createSessionService(
+    models.map((m, i) => ({ name: m.name, version: m.version, session: sessions[i]!, ...(m.reference ? { reference: m.reference } : {}), ...(m.labels ? { labels: m.labels } : {}) })),
+  );
   const api = await startLocalApi(service, options);
   const read = async (res: Response): Promise<{ status: number; json: any }> => {
     const text = await res.text();

@@ -5,25 +5,30 @@ import { randomUUID } from 'node:crypto';
 import type { InferenceService, InferResponse, ModelMetadata } from '../../src/core/inference-service.js';
 import { tensorMeta } from '../../src/core/inference-service.js';
 import type { ModelSession } from '../../src/core/runtime.js';
+import { explainPrediction } from '../../src/core/explain.js';
 import {
   EdgefleetError,
   decodeInferInputs,
   encodeOutputs,
   requestedOutputNames,
   type OipInferRequest,
+  type Reference,
 } from '@edgefleet/protocol';
 
 export interface ServedModel {
   name: string;
   version: string;
   session: ModelSession;
+  /** The drift reference explanations take their baseline from (a manifest's, design §3). */
+  reference?: Reference;
+  labels?: string[];
 }
 
 export interface SessionService extends InferenceService {
   /** Feedback received, by prediction id. */
   readonly labels: Map<string, string | number>;
   /** Requests that reached the service (a refused request must not). */
-  readonly calls: { infer: number; feedback: number };
+  readonly calls: { infer: number; feedback: number; explain: number };
 }
 
 export function createSessionService(models: ServedModel[]): SessionService {
@@ -31,7 +36,7 @@ export function createSessionService(models: ServedModel[]): SessionService {
   const labels = new Map<string, string | number>();
   const find = (name: string, version?: string): ServedModel | undefined =>
     models.find((m) => m.name === name && (version === undefined || m.version === version));
-  const calls = { infer: 0, feedback: 0 };
+  const calls = { infer: 0, feedback: 0, explain: 0 };
   return {
     labels,
     calls,
@@ -66,6 +71,15 @@ export function createSessionService(models: ServedModel[]): SessionService {
         id,
         outputs: encodeOutputs(results, wanted ?? m.session.outputs.map((o) => o.name)),
       };
+    },
+    async explain(name, request, version) {
+      calls.explain++;
+      const m = find(name, version);
+      if (m === undefined) throw new EdgefleetError('NOT_FOUND', `model '${name}' not found`);
+      const io = { inputs: m.session.inputs, outputs: m.session.outputs };
+      const feeds = decodeInferInputs(io.inputs, request.inputs);
+      const explanation = await explainPrediction(m.session, { io, reference: m.reference, labels: m.labels }, feeds, request.parameters);
+      return { model_name: name, model_version: m.version, ...(request.id !== undefined ? { id: request.id } : {}), ...explanation };
     },
     async feedback(name, body) {
       calls.feedback++;

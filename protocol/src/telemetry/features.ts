@@ -194,3 +194,26 @@ export function buildReferenceFeature(
   const mean = sum / n;
   return { name, source, edges, counts, mean, std: Math.sqrt(Math.max(0, sumSq / n - mean * mean)) };
 }
+
+/**
+ * The median of a reference feature read from its bins (a central value where the mean is pulled by a
+ * long tail): linear within the bin holding the middle count; the open under/overflow bins give their edge.
+ */
+export function referenceMedian(feature: Pick<ReferenceFeature, 'edges' | 'counts'>): number {
+  const { edges, counts } = feature;
+  const total = counts.reduce((a, b) => a + b, 0);
+  if (!(total > 0)) return edges[Math.floor((edges.length - 1) / 2)]!;
+  const half = total / 2;
+  let below = 0;
+  for (let i = 0; i < counts.length; i++) {
+    const c = counts[i]!;
+    if (c > 0 && below + c >= half) {
+      if (i === 0) return edges[0]!;
+      if (i >= edges.length) return edges[edges.length - 1]!;
+      const lo = edges[i - 1]!;
+      return lo + ((half - below) / c) * (edges[i]! - lo);
+    }
+    below += c;
+  }
+  return edges[edges.length - 1]!;
+}

@@ -22,6 +22,7 @@ export {
   mergeFeatureSummary,
   extractFeatureValues,
   buildReferenceFeature,
+  referenceMedian,
 } from './features.js';
 export {
   createOutputSummary,

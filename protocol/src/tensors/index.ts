@@ -2,7 +2,7 @@
 // and the Open Inference Protocol codec. Shared by the agent (serving) and the hub (model push); pure —
 // converting to and from onnxruntime tensors stays with each side.
 export * from './elements.js';
-export { concatData, hasNonFinite, isFloatType, sliceRows, type Tensor, type TypedData } from './tensor.js';
+export { concatData, formatShape, hasNonFinite, isFloatType, sliceRows, type Tensor, type TypedData } from './tensor.js';
 export { encodeValues, flattenNested, jsonValues, oipValues, parseValues, type ParseValuesOptions, type ValueFault } from './values.js';
 export { manifestTensorData, synthesizeInput, tensorFromData, tensorMismatch, tensorsClose, tensorToData, type Tolerance } from './tensor-data.js';
 export {
@@ -15,3 +15,13 @@ export {
   encodeOutputs,
   requestedOutputNames,
 } from './oip.js';
+export {
+  DEFAULT_EXPLAIN_SAMPLES,
+  DEFAULT_EXPLAIN_SEED,
+  EXPLAIN_LIMITS,
+  ExplainBaseline,
+  ExplainOptions,
+  ExplainedFeature,
+  OipExplainRequest,
+  OipExplainResponse,
+} from './explain.js';
