@@ -149,12 +149,13 @@ describe('gated rollouts with 20 real agents', () => {
       deviceTimeout: '2s',
       // one process hosts the hub and all 20 agents: under a loaded test run their p95s wander with CPU
       // contention, which is not what this test is about (the next one is). Percent alone is not enough:
-      // at load average ~9 a 1 ms baseline read 4.8 ms (+357 %), so a few ms of growth are noise here too
+      // at load average ~9 a 1 ms baseline read 4.8 ms (+357 %), so a few ms of growth are noise here too;
+      // with a browser test beside it a same-speed v2 read p95 54 ms vs 4.5 ms, hence 100 ms of growth allowed
       // drift is judged at 1e-5 family-wise here: at the default 0.999 three gate checks per run would fail
       // about 1 % of runs by chance (offline replay of these very streams: 0.2–0.4 % per check; 1 alarm in
       // 18 idle runs of this test), too flaky for a test about wave progression. The bins the hub stores
       // were checked to equal the bins of the rows each device was fed, so the pipeline adds no bias.
-      gates: { ...LEAN, maxP95RegressionPct: 300, minP95RegressionMs: 10, driftConfidence: 0.99999 },
+      gates: { ...LEAN, maxP95RegressionPct: 300, minP95RegressionMs: 100, driftConfidence: 0.99999 },
     });
     expect(started.status).toBe('running');
     expect((started.waves as unknown[]).length).toBe(1);
