@@ -3,7 +3,7 @@
 
 import { createReadStream } from 'node:fs';
 import { Readable } from 'node:stream';
-import { EdgefleetError } from '@edgefleet/protocol';
+import { EdgefleetError, Sha256Hex } from '@edgefleet/protocol';
 import { principal } from '../guard.js';
 import { apiRoutes, type ApiDeps, type ApiRoutes } from '../api-routes.js';
 import { Bytes } from '../schemas.js';
@@ -35,6 +35,7 @@ export function artifactRoutes(deps: Pick<ApiDeps, 'desiredStates' | 'artifacts'
     {
       method: 'get',
       path: '/artifacts/:sha256',
+      params: { sha256: Sha256Hex },
       summary: 'Artifact bytes, with Range support (RFC 9110 §14)',
       role: 'device',
       headers: { range: 'bytes=start-end, bytes=start- or bytes=-suffix (one range; others get the whole file)' },

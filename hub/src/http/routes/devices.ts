@@ -12,6 +12,7 @@ import { CommandSent, DeviceCreated, DeviceDesired, DeviceDetail, DeviceList, De
 const Tags = z.record(z.string().max(64), z.string().max(128));
 export const DeviceCreate = z.object({ id: DeviceId, tags: Tags.optional() });
 export const DevicePatch = z.object({ tags: Tags });
+const ById = { id: DeviceId };
 export const CommandCreate = z.object({
   action: z.enum(['rollback', 'flush-telemetry', 'resync']),
   model: ModelName.optional(),
@@ -36,20 +37,20 @@ export function deviceRoutes(deps: Pick<ApiDeps, 'ctx' | 'devices' | 'commands'>
       return io.json(200, { devices: await devices.some(page.ids), total: page.total });
     },
   );
-  route({ method: 'get', path: '/devices/:id', summary: 'One device with its recent events', role: 'viewer', responses: { 200: DeviceDetail } }, async (c, io) => {
+  route({ method: 'get', path: '/devices/:id', params: ById, summary: 'One device with its recent events', role: 'viewer', responses: { 200: DeviceDetail } }, async (c, io) => {
     const device = await devices.get(c.req.param('id'));
     return io.json(200, { device, events: await store.eventsForDevice(device.id, 50) });
   });
-  route({ method: 'patch', path: '/devices/:id', summary: 'Replace a device’s tags', role: 'admin', body: DevicePatch, responses: { 200: DeviceOne } }, async (c, io) => {
+  route({ method: 'patch', path: '/devices/:id', params: ById, summary: 'Replace a device’s tags', role: 'admin', body: DevicePatch, responses: { 200: DeviceOne } }, async (c, io) => {
     const body = await io.body();
     return io.json(200, { device: await devices.setTags(c.req.param('id'), body.tags, actor(principal(c))) });
   });
-  route({ method: 'delete', path: '/devices/:id', summary: 'Remove a device and revoke its credentials', role: 'admin', responses: { 200: Removed } }, async (c, io) => {
+  route({ method: 'delete', path: '/devices/:id', params: ById, summary: 'Remove a device and revoke its credentials', role: 'admin', responses: { 200: Removed } }, async (c, io) => {
     await devices.remove(c.req.param('id'), actor(principal(c)));
     return io.json(200, { removed: c.req.param('id') });
   });
 
-  route({ method: 'get', path: '/devices/:id/desired', summary: 'The device’s current signed desired state', role: 'viewer', responses: { 200: DeviceDesired } }, async (c, io) => {
+  route({ method: 'get', path: '/devices/:id/desired', params: ById, summary: 'The device’s current signed desired state', role: 'viewer', responses: { 200: DeviceDesired } }, async (c, io) => {
     const device = await devices.get(c.req.param('id'));
     const d = await store.getDesired(device.id);
     if (!d) throw new EdgefleetError('NOT_FOUND', `device ${device.id} has no desired state yet`);
@@ -61,6 +62,7 @@ export function deviceRoutes(deps: Pick<ApiDeps, 'ctx' | 'devices' | 'commands'>
     {
       method: 'post',
       path: '/devices/:id/commands',
+      params: ById,
       summary: 'Send a signed command (rollback, flush-telemetry, resync)',
       role: 'operator',
       body: CommandCreate,

@@ -4,7 +4,7 @@
 
 import type { Context } from 'hono';
 import { z } from 'zod';
-import { EdgefleetError, parseDuration } from '@edgefleet/protocol';
+import { DeviceId, EdgefleetError, parseDuration } from '@edgefleet/protocol';
 import { createKeyedRateLimit, type RateLimit } from '../../telemetry/index.js';
 import { actor } from '../auth.js';
 import { principal } from '../guard.js';
@@ -37,6 +37,7 @@ export function enrolmentRoutes(deps: Pick<ApiDeps, 'ctx' | 'devices'>): ApiRout
     {
       method: 'post',
       path: '/devices/:id/enrolment',
+      params: { id: DeviceId },
       summary: 'A one-time enrolment link for the device (its code shown once; 15 min unless `ttl`)',
       role: 'operator',
       body: EnrolmentCreate,

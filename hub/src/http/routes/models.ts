@@ -13,7 +13,7 @@ export function modelRoutes(deps: Pick<ApiDeps, 'ctx' | 'models' | 'maxModelByte
   route({ method: 'get', path: '/models', summary: 'List models and versions', role: 'viewer', responses: { 200: ModelList } }, async (_c, io) => {
     return io.json(200, { models: await models.list() });
   });
-  route({ method: 'get', path: '/models/:name', summary: 'One model’s versions with manifests', role: 'viewer', responses: { 200: Model } }, async (c, io) => {
+  route({ method: 'get', path: '/models/:name', params: { name: ModelName }, summary: 'One model’s versions with manifests', role: 'viewer', responses: { 200: Model } }, async (c, io) => {
     const name = c.req.param('name');
     if (!ModelName.safeParse(name).success) throw new EdgefleetError('NOT_FOUND', `model ${name} not found`);
     return io.json(200, await models.get(name));
