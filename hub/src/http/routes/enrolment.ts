@@ -62,7 +62,7 @@ export function enrolmentRoutes(deps: Pick<ApiDeps, 'ctx' | 'devices'>): ApiRout
       role: 'none',
       body: EnrolmentRedeem,
       bodyMax: ENROL_BODY_MAX,
-      responses: { 200: Enrolled, 429: { description: 'RATE_LIMITED: too many attempts from this address' } },
+      responses: { 200: Enrolled, 404: { description: 'NOT_FOUND: a malformed, unknown, used or expired code' }, 429: { description: 'RATE_LIMITED: too many attempts from this address' } },
     },
     async (c, io) => {
       if (!attempts.take(sourceAddress(c))) {
