@@ -1,8 +1,9 @@
-// One domain's slice of /api/v1 (design §7): a hono sub-app that app.ts mounts with `app.route`, and a
-// RouteDoc per route. The docs are the one route → role table: the guard authorizes every request from
-// it before any route runs, and the OpenAPI document is built from it.
+// One domain's slice of /api/v1 (design §7): a hono sub-app that app.ts mounts with `app.route`, and the
+// RouteDoc of each route (route-doc.ts). `route()` mounts a handler from its declaration, so the docs are the
+// one route → role table: the guard authorizes every request from it before any route runs, handlers parse
+// with its schemas, and the OpenAPI document is built from it.
 
-import { Hono } from 'hono';
+import { Hono, type Context } from 'hono';
 import type { HubContext } from '../context.js';
 import type { DeviceRegistry } from '../devices/registry.js';
 import type { DesiredStates } from '../desired/index.js';
@@ -11,7 +12,7 @@ import type { ArtifactStore } from '../artifacts/index.js';
 import type { CommandSender } from '../devices/commands.js';
 import type { RolloutRunner } from '../rollouts/runner.js';
 import type { GuardEnv } from './guard.js';
-import type { RouteDoc } from './openapi.js';
+import { routeIo, type RouteDoc, type RouteIo } from './route-doc.js';
 import type { DevicePageOptions } from '../device-page/index.js';
 
 /** What the API serves from: the hub's services. */
@@ -37,7 +38,17 @@ export interface ApiRoutes {
   docs: RouteDoc[];
 }
 
-export function apiRoutes(): ApiRoutes & { doc: (d: RouteDoc) => void } {
+export type RouteHandler<D extends RouteDoc> = (c: Context<GuardEnv, D['path']>, io: RouteIo<D>) => Response | Promise<Response>;
+
+export function apiRoutes(): ApiRoutes & { route: <const D extends RouteDoc>(d: D, handler: RouteHandler<D>) => void } {
   const docs: RouteDoc[] = [];
-  return { app: new Hono<GuardEnv>(), docs, doc: (d) => void docs.push(d) };
+  const app = new Hono<GuardEnv>();
+  return {
+    app,
+    docs,
+    route(d, handler) {
+      docs.push(d);
+      app.on(d.method.toUpperCase(), d.path, (c) => handler(c as Context<GuardEnv, typeof d.path>, routeIo(d, c)));
+    },
+  };
 }

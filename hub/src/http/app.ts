@@ -7,7 +7,8 @@ import { Hono } from 'hono';
 import { API_PREFIX, createGuard, type GuardEnv } from './guard.js';
 import { apiErrorHandler, notFound } from './errors.js';
 import { buildOpenApi, type RouteDoc } from './openapi.js';
-import type { ApiDeps } from './api-routes.js';
+import { apiRoutes, type ApiDeps, type ApiRoutes } from './api-routes.js';
+import { OpenApiDocument } from './schemas.js';
 import { HUB_VERSION } from '../metrics.js';
 import { artifactRoutes, auditRoutes, deviceRoutes, enrolmentRoutes, healthRoutes, fleetRoutes, modelRoutes, rolloutRoutes, tokenRoutes, webhookRoutes } from './routes/index.js';
 import { mountDashboard } from '../dashboard/index.js';
@@ -40,16 +41,25 @@ export function createApi(deps: ApiDeps): Hono<GuardEnv> {
     await metrics.refresh();
     return c.text(metrics.render(), 200, { 'content-type': 'text/plain; version=0.0.4' });
   });
-  app.get(`${API_PREFIX}/openapi.json`, (c) => c.json(buildOpenApi(docs, deps.version ?? HUB_VERSION) as object));
   mountDashboard(app); // design §7: dashboard at /
-  mountDevicePage(app, deps.devicePage); // issue 12: the browser device page at /device, static and open like /
-  guard.add({ method: 'get', path: '/openapi.json', access: 'none' });
+  mountDevicePage(app, deps.devicePage); // the browser device page at /device, static and open like /
 
   // in this order in the OpenAPI document
-  const domains = [healthRoutes(deps), deviceRoutes(deps), enrolmentRoutes(deps), modelRoutes(deps), rolloutRoutes(deps), fleetRoutes(deps), tokenRoutes(deps), auditRoutes(deps), webhookRoutes(deps), artifactRoutes(deps)];
+  const domains = [healthRoutes(deps), deviceRoutes(deps), enrolmentRoutes(deps), modelRoutes(deps), rolloutRoutes(deps), fleetRoutes(deps), tokenRoutes(deps), auditRoutes(deps), webhookRoutes(deps), artifactRoutes(deps), documentRoutes(docs, deps.version ?? HUB_VERSION)];
   for (const routes of domains) {
     routes.docs.forEach(doc);
     app.route(API_PREFIX, routes.app);
   }
   return app;
+}
+
+/** GET /api/v1/openapi.json: the document of every route, itself included (built once, on first request). */
+function documentRoutes(docs: readonly RouteDoc[], version: string): ApiRoutes {
+  const { app, docs: own, route } = apiRoutes();
+  let document: OpenApiDocument | undefined;
+  route({ method: 'get', path: '/openapi.json', summary: 'This OpenAPI 3.1 document', role: 'none', responses: { 200: OpenApiDocument } }, (_c, io) => {
+    document ??= buildOpenApi(docs, version) as OpenApiDocument;
+    return io.json(200, document);
+  });
+  return { app, docs: own };
 }

@@ -5,15 +5,16 @@
 import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Hono } from 'hono';
 import { EdgefleetError } from '@edgefleet/protocol';
 import type { ModelRegistry } from '../models/registry.js';
 import { pushOptionsFromFields } from '../models/index.js';
-import type { RouteDoc } from './openapi.js';
-import { checkDeclaredLength, type GuardEnv } from './guard.js';
+import type { RouteHandler } from './api-routes.js';
+import type { RouteDoc } from './route-doc.js';
+import { checkDeclaredLength } from './guard.js';
+import { ModelPushed } from './schemas.js';
 import { multipartBoundary, receiveUpload } from './multipart.js';
 
-export const MODEL_PUSH_DOC: RouteDoc = {
+export const MODEL_PUSH_DOC = {
   method: 'post',
   path: '/models',
   summary: 'Push a model version (validated, self-tested, signed)',
@@ -32,7 +33,8 @@ export const MODEL_PUSH_DOC: RouteDoc = {
     commit: 'lineage: git commit',
     urls: 'JSON array of mirror URLs serving the same bytes with HTTP range requests (a CDN)',
   },
-};
+  responses: { 201: ModelPushed, 422: { description: 'INVALID_MODEL / NOT_ONNX / MODEL_LOAD_FAILED / SELF_TEST_FAILED / VALIDATION_FAILED: the model was refused' } },
+} as const satisfies RouteDoc;
 
 export interface ModelPushOptions {
   models: ModelRegistry;
@@ -51,13 +53,14 @@ export function uploadsDir(dataDir: string): string {
   return dir;
 }
 
-export function mountModelPush(api: Hono<GuardEnv>, options: ModelPushOptions): void {
+/** The handler of MODEL_PUSH_DOC. */
+export function modelPush(options: ModelPushOptions): RouteHandler<typeof MODEL_PUSH_DOC> {
   const { models } = options;
   const maxBytes = options.maxModelBytes ?? 1024 * 1024 * 1024;
   const maxFieldBytes = Math.min(options.maxFieldBytes ?? 256 * 1024 * 1024, maxBytes);
   const dir = uploadsDir(options.dataDir);
 
-  api.post('/models', async (c) => {
+  return async (c, io) => {
     const p = c.get('principal');
     const boundary = multipartBoundary(c.req.header('content-type'));
     checkDeclaredLength(c, maxBytes);
@@ -69,9 +72,9 @@ export function mountModelPush(api: Hono<GuardEnv>, options: ModelPushOptions): 
       const bytes = new Uint8Array(await readFile(upload.file.path));
       await upload.discard();
       const res = await models.push(bytes, pushOptions, `${p.kind}:${p.id}`);
-      return c.json(res, 201);
+      return io.json(201, res);
     } finally {
       await upload.discard();
     }
-  });
+  };
 }

@@ -2,7 +2,7 @@
 // reference), then stored by sha256 and released here: `release` strictly increasing per model, the
 // manifest signed by the release key. A duplicate version is CONFLICT.
 
-import { DEFAULT_CHUNK_SIZE, EdgefleetError, LIMITS, Manifest } from '@edgefleet/protocol';
+import { DEFAULT_CHUNK_SIZE, EdgefleetError, LIMITS, Manifest, type Envelope } from '@edgefleet/protocol';
 import { prepareModelPush } from './push.js';
 import { parsePushOptions, type PushOptions } from './push-options.js';
 import type { HubContext } from '../context.js';
@@ -26,7 +26,7 @@ export interface PushResult {
   release: number;
   sha256: string;
   manifest: Manifest;
-  envelope: unknown;
+  envelope: Envelope;
 }
 
 export interface ModelRegistry {

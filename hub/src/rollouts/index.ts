@@ -44,5 +44,5 @@ export {
   type RolloutRunner,
   type RolloutRunnerOptions,
 } from './runner.js';
-export type { GateView, RolloutDetail, ShadowView, WaveView } from './views.js';
+export { allAtOnceDetail, type GateView, type RolloutDetail, type ShadowView, type WaveView } from './views.js';
 export { endedWaves, type DeviceFailure, type WaveEnd, type WaveResult } from './wave-results.js';

@@ -3,9 +3,10 @@
 
 import { createReadStream } from 'node:fs';
 import { Readable } from 'node:stream';
-import { EdgefleetError } from '@edgefleet/protocol';
+import { EdgefleetError, Sha256Hex } from '@edgefleet/protocol';
 import { principal } from '../guard.js';
 import { apiRoutes, type ApiDeps, type ApiRoutes } from '../api-routes.js';
+import { Bytes } from '../schemas.js';
 
 function parseRange(header: string | undefined, size: number): { start: number; end: number } | null | 'unsatisfiable' {
   if (!header) return null;
@@ -28,35 +29,49 @@ function parseRange(header: string | undefined, size: number): { start: number; 
 
 export function artifactRoutes(deps: Pick<ApiDeps, 'desiredStates' | 'artifacts'>): ApiRoutes {
   const { desiredStates, artifacts } = deps;
-  const { app, docs, doc } = apiRoutes();
+  const { app, docs, route } = apiRoutes();
 
-  doc({ method: 'get', path: '/artifacts/:sha256', summary: 'Artifact bytes, with Range support', role: 'device' });
-  app.get('/artifacts/:sha256', async (c) => {
-    const sha = c.req.param('sha256');
-    const p = principal(c); // the guard checked the device's credentials or the token
-    // the same rule as over MQTT (design §4): only artifacts in this device's current desired state
-    if (p.kind === 'device' && !(await desiredStates.mayFetch(p.id, sha))) {
-      throw new EdgefleetError('FORBIDDEN', `artifact ${sha} is not in device ${p.id}'s desired state`);
-    }
-    if (!/^[0-9a-f]{64}$/.test(sha) || !artifacts.has(sha)) throw new EdgefleetError('NOT_FOUND', `artifact ${sha} not found`);
-    const size = artifacts.size(sha);
-    const range = parseRange(c.req.header('range'), size);
-    const headers: Record<string, string> = {
-      'accept-ranges': 'bytes',
-      'content-type': 'application/octet-stream',
-      etag: `"${sha}"`,
-      'cache-control': 'public, max-age=31536000, immutable',
-    };
-    if (range === 'unsatisfiable') {
-      return c.body(null, 416, { ...headers, 'content-range': `bytes */${size}` });
-    }
-    const start = range?.start ?? 0;
-    const end = range?.end ?? size - 1;
-    const stream = Readable.toWeb(createReadStream(artifacts.path(sha), { start, end })) as ReadableStream;
-    headers['content-length'] = String(end - start + 1);
-    if (range) headers['content-range'] = `bytes ${start}-${end}/${size}`;
-    return c.body(stream, range ? 206 : 200, headers);
-  });
+  route(
+    {
+      method: 'get',
+      path: '/artifacts/:sha256',
+      params: { sha256: Sha256Hex },
+      summary: 'Artifact bytes, with Range support (RFC 9110 §14)',
+      role: 'device',
+      headers: { range: 'bytes=start-end, bytes=start- or bytes=-suffix (one range; others get the whole file)' },
+      responses: {
+        200: { description: 'The whole artifact', schema: Bytes, mediaType: 'application/octet-stream' },
+        206: { description: 'The requested byte range (Content-Range)', schema: Bytes, mediaType: 'application/octet-stream' },
+        416: { description: 'Range not satisfiable (Content-Range: bytes */size)', noBody: true },
+      },
+    },
+    async (c) => {
+      const sha = c.req.param('sha256');
+      const p = principal(c); // the guard checked the device's credentials or the token
+      // the same rule as over MQTT (design §4): only artifacts in this device's current desired state
+      if (p.kind === 'device' && !(await desiredStates.mayFetch(p.id, sha))) {
+        throw new EdgefleetError('FORBIDDEN', `artifact ${sha} is not in device ${p.id}'s desired state`);
+      }
+      if (!/^[0-9a-f]{64}$/.test(sha) || !artifacts.has(sha)) throw new EdgefleetError('NOT_FOUND', `artifact ${sha} not found`);
+      const size = artifacts.size(sha);
+      const range = parseRange(c.req.header('range'), size);
+      const headers: Record<string, string> = {
+        'accept-ranges': 'bytes',
+        'content-type': 'application/octet-stream',
+        etag: `"${sha}"`,
+        'cache-control': 'public, max-age=31536000, immutable',
+      };
+      if (range === 'unsatisfiable') {
+        return c.body(null, 416, { ...headers, 'content-range': `bytes */${size}` });
+      }
+      const start = range?.start ?? 0;
+      const end = range?.end ?? size - 1;
+      const stream = Readable.toWeb(createReadStream(artifacts.path(sha), { start, end })) as ReadableStream;
+      headers['content-length'] = String(end - start + 1);
+      if (range) headers['content-range'] = `bytes ${start}-${end}/${size}`;
+      return c.body(stream, range ? 206 : 200, headers);
+    },
+  );
 
   return { app, docs };
 }

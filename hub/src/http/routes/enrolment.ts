@@ -4,12 +4,12 @@
 
 import type { Context } from 'hono';
 import { z } from 'zod';
-import { EdgefleetError, parseDuration } from '@edgefleet/protocol';
+import { DeviceId, EdgefleetError, parseDuration } from '@edgefleet/protocol';
 import { createKeyedRateLimit, type RateLimit } from '../../telemetry/index.js';
 import { actor } from '../auth.js';
 import { principal } from '../guard.js';
-import { jsonBody, optionalJsonBody } from '../errors.js';
 import { apiRoutes, type ApiDeps, type ApiRoutes } from '../api-routes.js';
+import { Enrolled, EnrolmentLink } from '../schemas.js';
 
 export const EnrolmentCreate = z.object({
   /** "15m", "1h", or milliseconds; 1 min to 24 h (default 15 min). */
@@ -30,30 +30,51 @@ function sourceAddress(c: Context): string {
 
 export function enrolmentRoutes(deps: Pick<ApiDeps, 'ctx' | 'devices'>): ApiRoutes {
   const { ctx, devices } = deps;
-  const { app, docs, doc } = apiRoutes();
+  const { app, docs, route } = apiRoutes();
   const attempts = createKeyedRateLimit(ENROL_RATE_LIMIT, { maxBuckets: 10_000, now: () => ctx.now().getTime() });
 
-  doc({ method: 'post', path: '/devices/:id/enrolment', summary: 'A one-time enrolment link for the device (its code shown once; 15 min unless `ttl`)', role: 'operator', body: EnrolmentCreate });
-  app.post('/devices/:id/enrolment', async (c) => {
-    const body = (await optionalJsonBody(c, EnrolmentCreate)) ?? {};
-    const ttlMs = typeof body.ttl === 'string' ? parseDuration(body.ttl) : body.ttl;
-    if (ttlMs === null) throw new EdgefleetError('BAD_INPUT', `ttl: not a duration (15m, 1h): ${JSON.stringify(body.ttl)}`);
-    const link = await devices.enrol(c.req.param('id'), ttlMs === undefined ? {} : { ttlMs }, actor(principal(c)));
-    c.header('cache-control', 'no-store');
-    return c.json(link, 201);
-  });
+  route(
+    {
+      method: 'post',
+      path: '/devices/:id/enrolment',
+      params: { id: DeviceId },
+      summary: 'A one-time enrolment link for the device (its code shown once; 15 min unless `ttl`)',
+      role: 'operator',
+      body: EnrolmentCreate,
+      bodyOptional: true,
+      responses: { 201: EnrolmentLink },
+    },
+    async (c, io) => {
+      const body = (await io.body()) ?? {};
+      const ttlMs = typeof body.ttl === 'string' ? parseDuration(body.ttl) : body.ttl;
+      if (ttlMs === null) throw new EdgefleetError('BAD_INPUT', `ttl: not a duration (15m, 1h): ${JSON.stringify(body.ttl)}`);
+      const link = await devices.enrol(c.req.param('id'), ttlMs === undefined ? {} : { ttlMs }, actor(principal(c)));
+      c.header('cache-control', 'no-store');
+      return io.json(201, link);
+    },
+  );
 
-  doc({ method: 'post', path: '/enrol', summary: 'Redeem a one-time enrolment code: the device’s agent config with a new token', role: 'none', body: EnrolmentRedeem, bodyMax: ENROL_BODY_MAX });
-  app.post('/enrol', async (c) => {
-    if (!attempts.take(sourceAddress(c))) {
-      ctx.metrics.inc('edgefleet_enrolment_redemptions_total', { outcome: 'rate-limited' });
-      throw new EdgefleetError('RATE_LIMITED', 'too many enrolment attempts from this address: try again in a minute');
-    }
-    const { code } = await jsonBody(c, EnrolmentRedeem);
-    const enrolled = await devices.redeem(code);
-    c.header('cache-control', 'no-store');
-    return c.json(enrolled);
-  });
+  route(
+    {
+      method: 'post',
+      path: '/enrol',
+      summary: 'Redeem a one-time enrolment code: the device’s agent config with a new token',
+      role: 'none',
+      body: EnrolmentRedeem,
+      bodyMax: ENROL_BODY_MAX,
+      responses: { 200: Enrolled, 404: { description: 'NOT_FOUND: a malformed, unknown, used or expired code' }, 429: { description: 'RATE_LIMITED: too many attempts from this address' } },
+    },
+    async (c, io) => {
+      if (!attempts.take(sourceAddress(c))) {
+        ctx.metrics.inc('edgefleet_enrolment_redemptions_total', { outcome: 'rate-limited' });
+        throw new EdgefleetError('RATE_LIMITED', 'too many enrolment attempts from this address: try again in a minute');
+      }
+      const { code } = await io.body();
+      const enrolled = await devices.redeem(code);
+      c.header('cache-control', 'no-store');
+      return io.json(200, enrolled);
+    },
+  );
 
   return { app, docs };
 }

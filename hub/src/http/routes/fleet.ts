@@ -1,18 +1,18 @@
 // /fleet/status (design §7): devices online/offline, versions in use and per-version health.
 
-import { EdgefleetError } from '@edgefleet/protocol';
+import { z } from 'zod';
 import { fleetStatus } from '../../telemetry/fleet-status.js';
 import { apiRoutes, type ApiDeps, type ApiRoutes } from '../api-routes.js';
+import { FleetStatus } from '../schemas.js';
+
+const FleetQuery = z.object({ minutes: z.coerce.number().positive().max(525_600).default(60).describe('the window of per-version health') });
 
 export function fleetRoutes(deps: Pick<ApiDeps, 'ctx'>): ApiRoutes {
   const { ctx } = deps;
-  const { app, docs, doc } = apiRoutes();
+  const { app, docs, route } = apiRoutes();
 
-  doc({ method: 'get', path: '/fleet/status', summary: 'Devices online/offline, versions in use, per-version health', role: 'viewer' });
-  app.get('/fleet/status', async (c) => {
-    const minutes = Number(c.req.query('minutes') ?? '60');
-    if (!Number.isFinite(minutes) || minutes <= 0) throw new EdgefleetError('BAD_INPUT', 'minutes must be a positive number');
-    return c.json(await fleetStatus(ctx, minutes));
+  route({ method: 'get', path: '/fleet/status', summary: 'Devices online/offline, versions in use, per-version health', role: 'viewer', query: FleetQuery, responses: { 200: FleetStatus } }, async (_c, io) => {
+    return io.json(200, await fleetStatus(ctx, io.query().minutes));
   });
 
   return { app, docs };

@@ -2,23 +2,21 @@
 
 import { EdgefleetError, ModelName } from '@edgefleet/protocol';
 import { apiRoutes, type ApiDeps, type ApiRoutes } from '../api-routes.js';
-import { MODEL_PUSH_DOC, mountModelPush } from '../models-api.js';
+import { MODEL_PUSH_DOC, modelPush } from '../models-api.js';
+import { Model, ModelList } from '../schemas.js';
 
 export function modelRoutes(deps: Pick<ApiDeps, 'ctx' | 'models' | 'maxModelBytes'>): ApiRoutes {
   const { models } = deps;
-  const { app, docs, doc } = apiRoutes();
+  const { app, docs, route } = apiRoutes();
 
-  doc(MODEL_PUSH_DOC);
-  mountModelPush(app, { models, dataDir: deps.ctx.dataDir, ...(deps.maxModelBytes !== undefined ? { maxModelBytes: deps.maxModelBytes } : {}) });
-  doc({ method: 'get', path: '/models', summary: 'List models and versions', role: 'viewer' });
-  app.get('/models', async (c) => {
-    return c.json({ models: await models.list() });
+  route(MODEL_PUSH_DOC, modelPush({ models, dataDir: deps.ctx.dataDir, ...(deps.maxModelBytes !== undefined ? { maxModelBytes: deps.maxModelBytes } : {}) }));
+  route({ method: 'get', path: '/models', summary: 'List models and versions', role: 'viewer', responses: { 200: ModelList } }, async (_c, io) => {
+    return io.json(200, { models: await models.list() });
   });
-  doc({ method: 'get', path: '/models/:name', summary: 'One model’s versions with manifests', role: 'viewer' });
-  app.get('/models/:name', async (c) => {
+  route({ method: 'get', path: '/models/:name', params: { name: ModelName }, summary: 'One model’s versions with manifests', role: 'viewer', responses: { 200: Model } }, async (c, io) => {
     const name = c.req.param('name');
     if (!ModelName.safeParse(name).success) throw new EdgefleetError('NOT_FOUND', `model ${name} not found`);
-    return c.json(await models.get(name));
+    return io.json(200, await models.get(name));
   });
 
   return { app, docs };

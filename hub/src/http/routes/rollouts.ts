@@ -6,8 +6,9 @@ import { EdgefleetError } from '@edgefleet/protocol';
 import { RolloutRequest } from '../../desired/index.js';
 import { actor } from '../auth.js';
 import { principal } from '../guard.js';
-import { jsonBody, optionalJsonBody } from '../errors.js';
+import { allAtOnceDetail } from '../../rollouts/index.js';
 import { apiRoutes, type ApiDeps, type ApiRoutes } from '../api-routes.js';
+import { RolloutList, RolloutOne } from '../schemas.js';
 
 const RolloutReason = z.object({ reason: z.string().max(512).optional() });
 const ACTIONS = ['pause', 'resume', 'abort', 'promote'] as const;
@@ -20,31 +21,30 @@ const SUMMARIES: Record<(typeof ACTIONS)[number], string> = {
 
 export function rolloutRoutes(deps: Pick<ApiDeps, 'desiredStates' | 'rollouts'>): ApiRoutes {
   const { desiredStates, rollouts } = deps;
-  const { app, docs, doc } = apiRoutes();
+  const { app, docs, route } = apiRoutes();
 
   // design §7: gated waves (default 1, 10, 50, 100 % with a 10 min soak); `waves: [100], soak: 0` issues at once
-  doc({ method: 'post', path: '/rollouts', summary: 'Roll a model version out to a target set in gated waves (waves, soak, onFail, shadow, gates, deviceTimeout)', role: 'operator', body: RolloutRequest });
-  app.post('/rollouts', async (c) => {
-    const p = principal(c);
-    const body = await jsonBody(c, RolloutRequest);
-    const rollout = rollouts ? await rollouts.start(body, actor(p)) : await desiredStates.start(body, actor(p));
-    return c.json({ rollout }, 201);
+  route(
+    { method: 'post', path: '/rollouts', summary: 'Roll a model version out to a target set in gated waves (waves, soak, onFail, shadow, gates, deviceTimeout)', role: 'operator', body: RolloutRequest, responses: { 201: RolloutOne } },
+    async (c, io) => {
+      const p = principal(c);
+      const body = await io.body();
+      const rollout = rollouts ? await rollouts.start(body, actor(p)) : allAtOnceDetail(await desiredStates.start(body, actor(p)));
+      return io.json(201, { rollout });
+    },
+  );
+  route({ method: 'get', path: '/rollouts', summary: 'List rollouts with their waves', role: 'viewer', responses: { 200: RolloutList } }, async (_c, io) => {
+    return io.json(200, { rollouts: rollouts ? await rollouts.list() : (await desiredStates.list()).map(allAtOnceDetail) });
   });
-  doc({ method: 'get', path: '/rollouts', summary: 'List rollouts with their waves', role: 'viewer' });
-  app.get('/rollouts', async (c) => {
-    return c.json({ rollouts: rollouts ? await rollouts.list() : await desiredStates.list() });
-  });
-  doc({ method: 'get', path: '/rollouts/:id', summary: 'One rollout: waves, devices per state, latest gate values against their limits', role: 'viewer' });
-  app.get('/rollouts/:id', async (c) => {
-    return c.json({ rollout: rollouts ? await rollouts.get(c.req.param('id')) : await desiredStates.get(c.req.param('id')) });
+  route({ method: 'get', path: '/rollouts/:id', summary: 'One rollout: waves, devices per state, latest gate values against their limits', role: 'viewer', responses: { 200: RolloutOne } }, async (c, io) => {
+    return io.json(200, { rollout: rollouts ? await rollouts.get(c.req.param('id')) : allAtOnceDetail(await desiredStates.get(c.req.param('id'))) });
   });
   for (const action of ACTIONS) {
-    doc({ method: 'post', path: `/rollouts/:id/${action}`, summary: SUMMARIES[action], role: 'operator' });
-    app.post(`/rollouts/:id/${action}`, async (c) => {
+    route({ method: 'post', path: `/rollouts/:id/${action}`, summary: SUMMARIES[action], role: 'operator', body: RolloutReason, bodyOptional: true, responses: { 200: RolloutOne } }, async (c, io) => {
       const p = principal(c);
-      const reason = (await optionalJsonBody(c, RolloutReason))?.reason;
-      if (rollouts) return c.json({ rollout: await rollouts.command(c.req.param('id'), action, actor(p), reason) });
-      if (action === 'abort') return c.json({ rollout: await desiredStates.abort(c.req.param('id'), actor(p)) });
+      const reason = (await io.body())?.reason;
+      if (rollouts) return io.json(200, { rollout: await rollouts.command(c.req.param('id'), action, actor(p), reason) });
+      if (action === 'abort') return io.json(200, { rollout: allAtOnceDetail(await desiredStates.abort(c.req.param('id'), actor(p))) });
       const r = await desiredStates.get(c.req.param('id'));
       throw new EdgefleetError('CONFLICT', `rollout ${r.id} is ${r.status}; it has no waves to ${action}`);
     });

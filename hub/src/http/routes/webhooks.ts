@@ -6,8 +6,9 @@ import { EdgefleetError } from '@edgefleet/protocol';
 import { WEBHOOK_EVENTS, redactUrl } from '../../notify/index.js';
 import { actor, roleAtLeast } from '../auth.js';
 import { principal } from '../guard.js';
-import { describe, readJson } from '../errors.js';
+import { readJson } from '../errors.js';
 import { apiRoutes, type ApiDeps, type ApiRoutes } from '../api-routes.js';
+import { Removed, WebhookDeliveries, WebhookList, WebhookOne } from '../schemas.js';
 
 export const WebhookCreate = z.object({ url: z.string() });
 const DeliveryQuery = z.object({
@@ -19,28 +20,23 @@ const DeliveryQuery = z.object({
 export function webhookRoutes(deps: Pick<ApiDeps, 'ctx'>): ApiRoutes {
   const { ctx } = deps;
   const { notifier } = ctx;
-  const { app, docs, doc } = apiRoutes();
+  const { app, docs, route } = apiRoutes();
 
-  doc({ method: 'get', path: '/webhooks/deliveries', summary: 'Webhook delivery log, newest first: one row per attempt (?limit, ?event, ?delivery)', role: 'viewer' });
-  app.get('/webhooks/deliveries', async (c) => {
-    const p = principal(c);
-    // receiver URLs often carry a secret in their path or query (chat webhooks): only admins see them whole
-    const admin = p.role !== null && roleAtLeast(p.role, 'admin');
-    const r = DeliveryQuery.safeParse(c.req.query());
-    if (!r.success) throw new EdgefleetError('BAD_INPUT', describe(r.error, { subject: 'query', max: Infinity }));
-    const q = r.data;
-    return c.json({
-      deliveries: (await notifier.deliveries({ limit: q.limit, ...(q.event ? { event: q.event } : {}), ...(q.delivery ? { deliveryId: q.delivery } : {}) })
-        ).map((d) => (admin ? d : { ...d, url: redactUrl(d.url) })),
-      stats: notifier.stats(),
-    });
+  route(
+    { method: 'get', path: '/webhooks/deliveries', summary: 'Webhook delivery log, newest first: one row per attempt', role: 'viewer', query: DeliveryQuery, responses: { 200: WebhookDeliveries } },
+    async (c, io) => {
+      const p = principal(c);
+      // receiver URLs often carry a secret in their path or query (chat webhooks): only admins see them whole
+      const admin = p.role !== null && roleAtLeast(p.role, 'admin');
+      const q = io.query();
+      const deliveries = await notifier.deliveries({ limit: q.limit, ...(q.event ? { event: q.event } : {}), ...(q.delivery ? { deliveryId: q.delivery } : {}) });
+      return io.json(200, { deliveries: deliveries.map((d) => (admin ? d : { ...d, url: redactUrl(d.url) })), stats: notifier.stats() });
+    },
+  );
+  route({ method: 'get', path: '/webhooks', summary: 'Webhook receivers (configured and API-added) and the event names', role: 'admin', responses: { 200: WebhookList } }, async (_c, io) => {
+    return io.json(200, { webhooks: await notifier.targets(), events: [...WEBHOOK_EVENTS] });
   });
-  doc({ method: 'get', path: '/webhooks', summary: 'Webhook receivers (configured and API-added) and the event names', role: 'admin' });
-  app.get('/webhooks', async (c) => {
-    return c.json({ webhooks: await notifier.targets(), events: WEBHOOK_EVENTS });
-  });
-  doc({ method: 'post', path: '/webhooks', summary: 'Add a webhook receiver URL (signed with the hub’s webhook secret)', role: 'admin', body: WebhookCreate });
-  app.post('/webhooks', async (c) => {
+  route({ method: 'post', path: '/webhooks', summary: 'Add a webhook receiver URL (signed with the hub’s webhook secret)', role: 'admin', body: WebhookCreate, responses: { 201: WebhookOne } }, async (c, io) => {
     const p = principal(c);
     const r = WebhookCreate.safeParse(await readJson(c));
     if (!r.success) throw new EdgefleetError('BAD_INPUT', 'body must be { "url": "https://…" }');
@@ -49,10 +45,9 @@ export function webhookRoutes(deps: Pick<ApiDeps, 'ctx'>): ApiRoutes {
       await ctx.store.appendAudit(actor(p), 'webhook.add', { id: t.id, url: t.url }, ctx.now().toISOString());
       return t;
     });
-    return c.json({ webhook }, 201);
+    return io.json(201, { webhook });
   });
-  doc({ method: 'delete', path: '/webhooks/:id', summary: 'Remove a webhook receiver added through the API', role: 'admin' });
-  app.delete('/webhooks/:id', async (c) => {
+  route({ method: 'delete', path: '/webhooks/:id', summary: 'Remove a webhook receiver added through the API', role: 'admin', responses: { 200: Removed } }, async (c, io) => {
     const p = principal(c);
     const id = c.req.param('id');
     const target = (await notifier.targets()).find((t) => t.id === id);
@@ -62,7 +57,7 @@ export function webhookRoutes(deps: Pick<ApiDeps, 'ctx'>): ApiRoutes {
       await notifier.remove(id);
       await ctx.store.appendAudit(actor(p), 'webhook.remove', { id, url: target.url }, ctx.now().toISOString());
     });
-    return c.json({ removed: id });
+    return io.json(200, { removed: id });
   });
 
   return { app, docs };
