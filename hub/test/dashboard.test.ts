@@ -309,9 +309,9 @@ describe('dashboard', () => {
     const opsProblems = watch(opsPage);
     await signIn(opsPage, hub.urls.http, operatorToken);
     await opsPage.evaluate((id) => (location.hash = `#/rollout/${id}`), rolloutId);
-    // an all-at-once rollout is issued at once ('completed'): nothing to pause, but it can be aborted
-    await opsPage.waitForSelector('.action-abort');
-    expect(await opsPage.locator('.action-pause').count()).toBe(0);
+    // an all-at-once rollout is issued at once ('completed'): no action means something there any more
+    await opsPage.waitForSelector('.card-outcome[data-status="completed"]');
+    expect(await opsPage.locator('.actions button').count()).toBe(0);
     await screenshot(opsPage, '08-rollout-operator');
     expect(opsProblems).toEqual([]);
     await ops.close();
@@ -375,6 +375,9 @@ describe('dashboard', () => {
     await signIn(page, hub.urls.http, operatorToken);
     await page.evaluate((rid) => (location.hash = `#/rollout/${rid}`), id);
     await page.waitForSelector('.card-progress .wave');
+    // each action says its effect: the abort names the devices it would send back and where to
+    expect(await text(page, '.action-pause')).toMatch(/^Pause: start no further wave/);
+    expect(await text(page, '.action-abort')).toMatch(/^Abort: stop here and send the \d+ devices? it reached back to /);
     await page.click('.action-pause');
     await page.waitForSelector('.card-rollout .badge.status-paused');
     expect((await admin.get(`/rollouts/${id}`)).body.rollout.status).toBe('paused');

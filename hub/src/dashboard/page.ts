@@ -141,4 +141,13 @@ svg.chart path.series { fill: none; }
 .chart-note { margin: 4px 0 0; font-size: 13px; color: var(--muted); }
 table.drift td:last-child { white-space: nowrap; }
 .live { font-variant-numeric: tabular-nums; }
+.rollout-page .card-outcome, .rollout-page .card-progress { grid-column: 1 / -1; }
+.card-outcome.outcome-rolled-back, .card-outcome.outcome-aborted { border-color: var(--bad); background: var(--bad-bg); }
+.card-outcome.outcome-paused { border-color: #e8c77a; background: var(--warn-bg); }
+.card-outcome h2.bad { color: var(--bad); } .card-outcome h2.warn { color: var(--warn); } .card-outcome h2.ok { color: var(--ok); }
+.card-outcome p, .card-outcome ul { margin: 4px 0; } .outcome-reason { font-weight: 600; }
+.soak-left { font-variant-numeric: tabular-nums; font-weight: 600; }
+.gate-note { margin: 6px 0 2px; }
+table.gates td.gate-detail { color: var(--muted); min-width: 16em; }
+.actions button.action { text-align: left; max-width: 100%; white-space: normal; }
 `;

@@ -52,6 +52,14 @@ export function duration(seconds: number | null | undefined): string {
   return (s / 86400).toFixed(s < 864000 ? 1 : 0).replace(/\.0$/, '') + ' d';
 }
 
+/** A countdown: 45 s, 1 min 20 s, 1 h 05 min. */
+export function countdown(seconds: number): string {
+  const s = Math.max(0, Math.round(seconds));
+  if (s < 60) return s + ' s';
+  if (s < 3600) return Math.floor(s / 60) + ' min ' + (s % 60) + ' s';
+  return Math.floor(s / 3600) + ' h ' + String(Math.floor((s % 3600) / 60)).padStart(2, '0') + ' min';
+}
+
 /** Natural order of ids: pump-2 before pump-10. */
 export const naturalCompare = (a: string, b: string): number => a.localeCompare(b, 'en', { numeric: true });
 

@@ -1,15 +1,15 @@
 // A rollout's progress, gates and operator actions (design §7), shared by the overview and the rollout
 // pages: gated waves with their gates, or an all-at-once issue whose progress is the devices that run it.
 
-import type { FleetStatus, GateResult, Rollout, RolloutAnswer, RolloutCommand, RolloutStatus, RolloutTargets } from './api-types.js';
+import type { FleetStatus, GateResult, Rollout, RolloutAnswer, RolloutCommand, RolloutStatus, RolloutTargets, WaveView } from './api-types.js';
 import { api, failure } from './api.js';
-import { badge, el, table } from './dom.js';
-import { enc, fmtNum, pct } from './format.js';
+import { badge, el, link, table } from './dom.js';
+import { countdown, enc, fmtNum, pct, when } from './format.js';
 import { canOperate } from './session.js';
 
 const TERMINAL: ReadonlySet<string> = new Set<RolloutStatus>(['completed', 'aborted', 'rolled-back', 'superseded']);
-/** Over for good: no more actions (an all-at-once rollout is 'completed' at once and can still be aborted). */
-const ENDED: ReadonlySet<string> = new Set<RolloutStatus>(['aborted', 'rolled-back', 'superseded']);
+/** Where an operator action means something: a completed, aborted, rolled-back or superseded rollout has none. */
+const LIVE: ReadonlySet<string> = new Set<RolloutStatus>(['running', 'soaking', 'paused']);
 
 /** Devices that report this model version active (fleet status counts only verified claims). */
 function devicesRunning(fleet: FleetStatus, model: string, version: string): number {
@@ -28,30 +28,112 @@ export function progressBar(done: number, total: number, label?: string): HTMLDi
   ]);
 }
 
-function gateTable(gates: readonly GateResult[]): HTMLDivElement {
-  const rows = gates.map((g) => {
-    const ratio = /rate|agreement|drop/.test(g.name);
-    const fmtv = (v: number | null) => (v === null ? '–' : ratio ? pct(v, 2) : fmtNum(v));
-    return el('tr', { class: 'gate gate-' + g.name }, [
-      el('td', { text: g.name, title: g.detail || '' }),
-      el('td', { text: fmtv(g.value) }),
-      el('td', { text: fmtv(g.limit) }),
-      el('td', null, [g.pass === true ? badge('pass', 'ok') : g.pass === false ? badge('fail', 'bad') : badge('no verdict', 'muted')]),
-    ]);
-  });
-  return table(['gate', 'value', 'limit', 'verdict'], rows, 'gates');
+/** What a status is called on the pages. */
+export const STATUS_LABEL: Readonly<Record<string, string>> = {
+  running: 'Running',
+  soaking: 'Soaking',
+  paused: 'Paused',
+  completed: 'Completed',
+  aborted: 'Aborted',
+  'rolled-back': 'Rolled back',
+  superseded: 'Superseded',
+};
+
+export const statusBadge = (status: string): HTMLSpanElement => badge(STATUS_LABEL[status] ?? status, 'status-' + status);
+
+type Gate = GateResult & { text?: { value: string; limit: string } };
+
+/** Value and limit in the gate's unit: the hub's words (gates.ts gateText); an older hub sends none. */
+function gateWords(g: Gate): { value: string; limit: string } {
+  if (g.text) return g.text;
+  const ratio = /rate|agreement|drop/.test(g.name);
+  const fmtv = (v: number | null) => (v === null ? '–' : ratio ? pct(v, 2) : fmtNum(v));
+  return { value: fmtv(g.value), limit: fmtv(g.limit) };
 }
 
-export function rolloutProgress(r: Rollout, fleet: FleetStatus): HTMLDivElement {
+/** Gates with value, limit, verdict and (on the rollout page) the detail text, visible rather than in a tooltip. */
+function gateTable(gates: readonly Gate[], detail: boolean): HTMLDivElement {
+  const rows = gates.map((g) => {
+    const w = gateWords(g);
+    return el('tr', { class: 'gate gate-' + g.name, 'data-gate': g.name, 'data-pass': String(g.pass) }, [
+      el('td', { text: g.name, title: detail ? null : g.detail || '' }),
+      el('td', { class: 'gate-value', text: w.value }),
+      el('td', { class: 'gate-limit', text: w.limit }),
+      el('td', null, [g.pass === true ? badge('pass', 'ok') : g.pass === false ? badge('fail', 'bad') : badge('no verdict', 'muted')]),
+      ...(detail ? [el('td', { class: 'gate-detail small', text: g.detail || '' })] : []),
+    ]);
+  });
+  return table(detail ? ['gate', 'value', 'limit', 'verdict', 'detail'] : ['gate', 'value', 'limit', 'verdict'], rows, 'gates' + (detail ? ' cards' : ''));
+}
+
+/** The wave's failed devices with what each reported, each linked to its device page. */
+function failureTable(w: WaveView): HTMLDivElement {
+  const rows = w.failures.map((f) =>
+    el('tr', { class: 'failed-device', 'data-device': f.deviceId }, [
+      el('td', null, [link('#/device/' + enc(f.deviceId), f.deviceId)]),
+      el('td', { class: 'mono', text: f.code || '–' }),
+      el('td', { text: f.message || 'no reason reported' }),
+    ]),
+  );
+  return table(['failed device', 'code', 'cause'], rows, 'failures cards');
+}
+
+/** When the wave's soak ends, for a wave soaking now. */
+function soakEnds(r: Rollout, w: WaveView): number | null {
+  if (r.status !== 'soaking' || w.outcome !== 'soaking' || !w.doneAt || !r.plan) return null;
+  return Date.parse(w.doneAt) + r.plan.soakMs;
+}
+
+/** "soaking: 1 min 20 s left"; the page's timer updates every `.soak-left` from its data-ends. */
+export function soakText(ends: number, now = Date.now()): string {
+  const left = (ends - now) / 1000;
+  return left > 0 ? 'soaking: ' + countdown(left) + ' left' : 'soak over: gates are judged on the next tick';
+}
+
+/** Counts of a wave as one line: 3 devices: 1 failed · 2 pending · 3 sent back. */
+function countsLine(w: WaveView): string {
+  const c = w.counts;
+  const parts = (['converged', 'pending', 'failed', 'skipped', 'left'] as const).filter((k) => c[k] > 0 || k === 'converged').map((k) => c[k] + ' ' + k);
+  if (c.rolledBack) parts.push(c.rolledBack + ' sent back');
+  return w.devices + ' device' + (w.devices === 1 ? '' : 's') + ': ' + parts.join(' · ') + (w.ended ? ' (frozen when the wave ended, ' + w.ended.how + ')' : '');
+}
+
+/**
+ * The device-failure gate counts decided devices when it was judged; a paused wave's counts keep moving after.
+ * Says so when the two differ, so "1 of 1 devices" beside "3 failed" is not a contradiction.
+ */
+function gateCountsNote(w: WaveView): HTMLElement | null {
+  const g = w.gates.find((x) => x.name === 'device-failure-rate');
+  if (!g || g.value === null || g.of === undefined) return null;
+  const failed = Math.round(g.value * g.of);
+  const decided = w.counts.converged + w.counts.failed;
+  const at = w.gatesAt ? ' at ' + when(w.gatesAt) : '';
+  if (failed === w.counts.failed && g.of === decided) return el('p', { class: 'muted small gate-note', text: 'Gates judged' + at + ' on these counts: ' + failed + ' failed of ' + g.of + ' decided.' });
+  return el('p', { class: 'warn small gate-note', text: 'Gates judged' + at + ' on ' + failed + ' failed of ' + g.of + ' decided; the wave now counts ' + w.counts.failed + ' failed of ' + decided + ' decided.' });
+}
+
+export function rolloutProgress(r: Rollout, fleet: FleetStatus, options: { detail?: boolean } = {}): HTMLDivElement {
+  const detail = !!options.detail;
   const out: Node[] = [];
   if (r.waves && r.waves.length) {
     r.waves.forEach((w, i) => {
-      const head = el('div', { class: 'wave-head' }, [el('strong', { text: 'Wave ' + (w.index + 1) + ' · ' + w.percent + ' %' }), badge(w.outcome, 'wave-' + w.outcome)]);
+      const head = el('div', { class: 'wave-head' }, [el('strong', { text: 'Wave ' + (w.index + 1) + ' · ' + w.percent + ' %' }), badge(w.ended ? w.ended.how : w.outcome, 'wave-' + (w.ended ? w.ended.how : w.outcome))]);
+      const ends = soakEnds(r, w);
+      if (ends !== null) head.append(el('span', { class: 'soak-left warn', 'data-ends': ends, text: soakText(ends) }));
       const parts: Node[] = [head, progressBar(w.converged, w.devices)];
-      const counts = (['pending', 'converged', 'failed', 'skipped'] as const).map((k) => w.counts[k] + ' ' + k);
-      parts.push(el('p', { class: 'muted small', text: counts.join(' · ') }));
-      if (w.gates.length) parts.push(gateTable(w.gates));
-      out.push(el('div', { class: 'wave', 'data-wave': i }, parts));
+      parts.push(el('p', { class: 'muted small wave-counts', text: countsLine(w) }));
+      if (detail && w.failures && w.failures.length) parts.push(failureTable(w));
+      if (detail && w.byOutcome && w.byOutcome.rolledBack.length) {
+        parts.push(el('p', { class: 'small sent-back' }, ['Sent back to the version before: ', ...w.byOutcome.rolledBack.flatMap((id, k) => [k ? ', ' : '', link('#/device/' + enc(id), id)])]));
+      }
+      if (w.gates.length) {
+        if (detail) {
+          const note = gateCountsNote(w);
+          if (note) parts.push(note);
+        }
+        parts.push(gateTable(w.gates, detail));
+      }
+      out.push(el('div', { class: 'wave', 'data-wave': i, 'data-outcome': w.ended ? w.ended.how : w.outcome }, parts));
     });
   } else {
     // all-at-once: progress is the devices that report the version active, out of the target set
@@ -59,20 +141,86 @@ export function rolloutProgress(r: Rollout, fleet: FleetStatus): HTMLDivElement 
     const head = el('div', { class: 'wave-head' }, [el('strong', { text: 'All at once' })]);
     out.push(el('div', { class: 'wave', 'data-wave': 0 }, [head, progressBar(running, r.devices, running + ' / ' + r.devices + ' devices run ' + r.version)]));
   }
-  if (r.gates && r.gates.length) out.push(el('h3', { text: 'Gates' }), gateTable(r.gates));
-  if (r.pausedReason) out.push(el('p', { class: 'warn', text: 'Paused: ' + r.pausedReason }));
+  // the rollout page shows every wave's gates; the overview the latest judged ones
+  if (!detail && r.gates && r.gates.length) out.push(el('h3', { text: 'Gates' }), gateTable(r.gates, false));
+  if (!detail && r.pausedReason) out.push(el('p', { class: r.status === 'paused' ? 'warn' : 'bad', text: (STATUS_LABEL[r.status] ?? r.status) + ': ' + r.pausedReason }));
   return el('div', { class: 'rollout-progress' }, out);
 }
 
-/** Pause / resume / promote / abort (abort asks twice) for an operator; null for a viewer or an ended rollout. */
-export function rolloutActions(r: Rollout, after: () => void): HTMLDivElement | null {
-  if (!canOperate() || ENDED.has(r.status)) return null;
+/** "2.0.0 (3 devices)" from returned.running; '' is a device reporting no active version. */
+function runningText(running: Record<string, number>): string {
+  return Object.entries(running)
+    .sort((a, b) => b[1] - a[1])
+    .map(([v, n]) => (v || 'no active version') + ' (' + n + ' device' + (n === 1 ? '' : 's') + ')')
+    .join(', ');
+}
+
+/**
+ * What happened to the rollout and why, first on its page: rolled back (red) with the failing gates, the devices'
+ * causes and the version the fleet returned to; aborted; paused with its reason; superseded; completed; running.
+ */
+export function rolloutOutcome(r: Rollout): HTMLElement {
+  const cls = r.status === 'rolled-back' || r.status === 'aborted' ? 'bad' : r.status === 'paused' ? 'warn' : r.status === 'completed' ? 'ok' : '';
+  const parts: Node[] = [el('h2', { class: 'outcome-title ' + cls, text: STATUS_LABEL[r.status] ?? r.status })];
+  const waves = r.waves || [];
+  const last = waves[waves.length - 1];
+  if (r.pausedReason && r.status !== 'completed') parts.push(el('p', { class: 'outcome-reason ' + cls, text: r.pausedReason }));
+  if (r.status === 'rolled-back' || r.status === 'paused') {
+    const failing = waves.flatMap((w) => w.gates.filter((g) => g.pass === false).map((g) => ({ w, g })));
+    const judged = failing.filter((f) => f.w === last).length ? failing.filter((f) => f.w === last) : failing;
+    if (judged.length) {
+      parts.push(el('ul', { class: 'outcome-gates' }, judged.map(({ g }) => el('li', { 'data-gate': g.name, text: g.name + ': ' + gateWords(g).value + ', limit ' + gateWords(g).limit + ' — ' + g.detail }))));
+    }
+    const failures = waves.flatMap((w) => w.failures || []);
+    if (failures.length) {
+      const byCode = new Map<string, typeof failures>();
+      for (const f of failures) byCode.set(f.code || 'no code', [...(byCode.get(f.code || 'no code') ?? []), f]);
+      parts.push(
+        el('ul', { class: 'outcome-causes' }, [...byCode].map(([code, fs]) => el('li', { text: fs.length + ' device' + (fs.length === 1 ? '' : 's') + ' failed with ' + code + ', e.g. ' + fs[0]!.deviceId + ': ' + (fs[0]!.message || 'no reason reported') }))),
+      );
+    }
+  }
+  if (r.returned && r.returned.deviceIds.length) {
+    const n = r.returned.deviceIds.length;
+    const running = runningText(r.returned.running);
+    const versions = Object.keys(r.returned.running).filter((v) => v && v !== r.version);
+    parts.push(
+      el('p', { class: 'outcome-returned' }, [
+        versions.length === 1 ? el('strong', { text: 'The fleet returned to ' + versions[0] + '. ' }) : null,
+        n + ' device' + (n === 1 ? ' was' : 's were') + ' sent back to the version before; they run ' + running + ' now.',
+      ]),
+    );
+  }
+  if (r.status === 'superseded' && r.supersededBy) parts.push(el('p', null, ['Superseded by ', link('#/rollout/' + enc(r.supersededBy), r.supersededBy), ': its devices keep what they were sent.']));
+  if (r.status === 'completed' && waves.length) parts.push(el('p', { class: 'ok', text: 'Every wave passed' + (last && last.ended ? ' (last one ' + when(last.ended.at) + ')' : '') + '.' }));
+  if ((r.status === 'running' || r.status === 'soaking') && last) {
+    parts.push(el('p', { text: 'Wave ' + (last.index + 1) + ' of ' + (r.plan ? r.plan.waves.length : waves.length) + ' (' + last.percent + ' %).' }));
+    const ends = soakEnds(r, last);
+    if (ends !== null) parts.push(el('p', { class: 'soak-left warn', 'data-ends': ends, text: soakText(ends) }));
+  }
+  return el('section', { class: 'card card-outcome outcome-' + r.status, 'data-status': r.status }, parts);
+}
+
+const plural = (n: number, one: string) => n + ' ' + one + (n === 1 ? '' : 's');
+
+/** The versions the devices running `r.version` would go back to (their reported previous), for the abort's words. */
+export type PreviousVersions = Record<string, number>;
+
+/** Operator actions that mean something for the rollout's status, each saying its effect; null when none. */
+export function rolloutActions(r: Rollout, previous: PreviousVersions, after: () => void): HTMLDivElement | null {
+  if (!canOperate() || !LIVE.has(r.status)) return null;
+  const waves = r.waves || [];
+  const cur = waves[waves.length - 1];
+  const reached = waves.reduce((n, w) => n + w.devices - (w.counts ? w.counts.rolledBack : 0), 0);
+  const notSent = Math.max(0, r.devices - waves.reduce((n, w) => n + w.devices, 0));
+  const back = Object.keys(previous).filter((v) => v !== r.version);
+  const backTo = back.length === 1 ? back[0]! : back.length ? back.join(' or ') : 'the version each ran before';
   const msg = el('span', { class: 'action-status', role: 'status' });
   const call = (action: RolloutCommand) => {
     msg.textContent = action + '…';
     api<RolloutAnswer | null>('POST', '/rollouts/' + enc(r.id) + '/' + action).then(
       (res) => {
-        msg.textContent = action + ' done: rollout is ' + (res && res.rollout ? res.rollout.status : 'updated');
+        msg.textContent = action + ' done: rollout is ' + (res && res.rollout ? (STATUS_LABEL[res.rollout.status] ?? res.rollout.status) : 'updated');
         after();
       },
       (e: unknown) => {
@@ -80,26 +228,34 @@ export function rolloutActions(r: Rollout, after: () => void): HTMLDivElement | 
       },
     );
   };
-  const btn = (action: RolloutCommand, label: string) => el('button', { class: 'action action-' + action, 'data-action': action, text: label, onclick: () => call(action) });
+  const btn = (action: RolloutCommand, label: string, cls = '') => el('button', { class: 'action action-' + action + (cls ? ' ' + cls : ''), 'data-action': action, text: label, onclick: () => call(action) });
+  const abortLabel = 'Abort: stop here and send the ' + plural(reached, 'device') + ' it reached back to ' + backTo + (notSent ? '; ' + plural(notSent, 'target device') + ' not yet sent stay as they are' : '');
   const abort = el('button', {
     class: 'action action-abort danger',
     'data-action': 'abort',
-    text: 'Abort…',
+    text: abortLabel + '…',
     onclick: () => {
       if (abort.dataset.armed) {
         call('abort');
         delete abort.dataset.armed;
-        abort.textContent = 'Abort…';
+        abort.textContent = abortLabel + '…';
         return;
       }
       abort.dataset.armed = '1';
-      abort.textContent = 'Confirm abort';
+      abort.textContent = 'Confirm abort (' + plural(reached, 'device') + ' back to ' + backTo + ')';
     },
   });
   const list: Node[] = [];
-  if (r.status === 'paused') list.push(btn('resume', 'Resume'));
-  else if (!TERMINAL.has(r.status)) list.push(btn('pause', 'Pause'));
-  if (r.role === 'shadow') list.push(btn('promote', 'Promote'));
+  const next = cur ? cur.index + 2 : 1;
+  if (r.status === 'paused') {
+    if (cur && cur.outcome === 'failed') {
+      const names = cur.gates.filter((g) => g.pass === false).map((g) => g.name).join(', ');
+      list.push(btn('resume', 'Override and resume: count wave ' + (cur.index + 1) + ' as passed despite ' + (names || 'its failed gates') + ' and go on' + (notSent ? ' to wave ' + next + ' (' + plural(notSent, 'device') + ' still to send)' : '')));
+    } else list.push(btn('resume', 'Resume: carry on with wave ' + (cur ? cur.index + 1 : 1) + (notSent ? '; ' + plural(notSent, 'device') + ' still to send' : '')));
+  } else {
+    list.push(btn('pause', 'Pause: start no further wave' + (cur ? ' (wave ' + (cur.index + 1) + '’s ' + plural(cur.devices, 'device') + ' keep what they were sent)' : '') + ' until resumed'));
+  }
+  if (r.role === 'shadow') list.push(btn('promote', 'Promote: make ' + r.version + ' active on the devices running it as shadow, and send it active from now on'));
   list.push(abort, msg);
   return el('div', { class: 'actions' }, [el('span', { class: 'muted', text: 'Operator actions:' }), ...list]);
 }

@@ -1,41 +1,64 @@
-// One rollout: what it rolls out to whom and how (waves, soak, what a failed gate does), its progress
-// and gates, and an operator's actions.
+// One rollout: what happened and why first (rolled back with its cause and the version the fleet returned to,
+// paused, running with its soak countdown), what it rolls out to whom and how, every wave with its frozen
+// counts, failed devices and gates, and the operator's actions that mean something now, each saying its effect.
 
-import type { FleetStatus, RolloutAnswer, RolloutOptions } from '../api-types.js';
+import type { DevicePage, FleetStatus, RolloutAnswer, RolloutOptions } from '../api-types.js';
 import { api } from '../api.js';
-import { badge, card, el, link, timeCell } from '../dom.js';
-import { enc } from '../format.js';
-import { rolloutActions, rolloutProgress, targetsText } from '../rollout-view.js';
+import { card, el, link, timeCell } from '../dom.js';
+import { duration, enc } from '../format.js';
+import { rolloutActions, rolloutOutcome, rolloutProgress, soakText, statusBadge, targetsText, type PreviousVersions } from '../rollout-view.js';
+import { canOperate } from '../session.js';
 import type { Page, PageController } from './page.js';
+
+const LIVE = new Set(['running', 'soaking', 'paused']);
+
+/** What the devices running the version ran before (their reported previous slot): where an abort sends them. */
+async function previousVersions(model: string, version: string): Promise<PreviousVersions> {
+  const page = await api<DevicePage>('GET', '/devices?limit=100&model=' + enc(model) + '&version=' + enc(version));
+  const out: PreviousVersions = {};
+  for (const d of page.devices) {
+    const prev = d.reported?.models?.[model]?.previous?.version;
+    if (prev) out[prev] = (out[prev] ?? 0) + 1;
+  }
+  return out;
+}
 
 export const pageRollout: Page = (main, args, _params, alive) => {
   const id = args[0] ?? '';
-  const box = el('div', { class: 'grid' });
+  const box = el('div', { class: 'grid rollout-page' });
   const actions = el('div');
   main.append(actions, box);
-  let lastStatus: string | null = null;
+  let lastKey: string | null = null;
+  // the soak countdown ticks between polls
+  const timer = setInterval(() => {
+    if (!alive()) return clearInterval(timer);
+    for (const n of Array.from(main.querySelectorAll<HTMLElement>('.soak-left[data-ends]'))) n.textContent = soakText(Number(n.dataset.ends));
+  }, 1000);
   const self: PageController = {
     refresh: () =>
-      Promise.all([api<RolloutAnswer>('GET', '/rollouts/' + enc(id)), api<FleetStatus>('GET', '/fleet/status')]).then(([answer, fleet]) => {
+      Promise.all([api<RolloutAnswer>('GET', '/rollouts/' + enc(id)), api<FleetStatus>('GET', '/fleet/status')]).then(async ([answer, fleet]) => {
         if (!alive()) return;
         const r = answer.rollout;
+        const previous = canOperate() && LIVE.has(r.status) ? await previousVersions(r.model, r.version) : {};
+        if (!alive()) return;
         const opts = (r.options || {}) as RolloutOptions; // desired/desired.ts keeps these request options
-        const plan = opts.waves || (r.waves && r.waves.length ? r.waves.map((w) => w.percent) : null);
+        const plan = r.plan ? r.plan.waves : opts.waves || null;
+        const all = !plan || (!r.plan && plan.length === 1 && plan[0] === 100);
         const facts = el('dl', { class: 'facts' }, [
           el('dt', { text: 'model version' }),
           el('dd', null, [link('#/model/' + enc(r.model) + '?v=' + enc(r.version), r.model + '@' + r.version), ' as ' + r.role]),
           el('dt', { text: 'status' }),
-          el('dd', null, [badge(r.status, 'status-' + r.status)]),
+          el('dd', null, [statusBadge(r.status)]),
           el('dt', { text: 'targets' }),
           el('dd', { text: targetsText(r.targets) + ' (' + r.devices + ' devices now)' }),
           el('dt', { text: 'waves' }),
-          el('dd', { text: plan ? plan.join(' → ') + ' %' : 'all at once' }),
-          ...(plan || opts.soak !== undefined || opts.onFail
+          el('dd', { text: all ? 'all at once' : plan.join(' → ') + ' %' }),
+          ...(r.plan
             ? [
                 el('dt', { text: 'soak per wave' }),
-                el('dd', { text: opts.soak !== undefined ? String(opts.soak) : 'default' }),
+                el('dd', { text: duration(r.plan.soakMs / 1000) }),
                 el('dt', { text: 'on a failed gate' }),
-                el('dd', { text: opts.onFail || 'pause' }),
+                el('dd', { text: r.plan.onFail === 'rollback' ? 'roll the wave back' : 'pause' }),
               ]
             : []),
           el('dt', { text: 'created' }),
@@ -43,11 +66,13 @@ export const pageRollout: Page = (main, args, _params, alive) => {
           el('dt', { text: 'updated' }),
           el('dd', null, [timeCell(r.updatedAt)]),
         ]);
-        box.replaceChildren(card('Rollout ' + r.id, [facts], 'card-rollout'), card('Progress', [rolloutProgress(r, fleet)], 'card-progress'));
-        // keep the buttons (and any confirmation in progress) unless the status changed
-        if (lastStatus !== r.status) {
-          lastStatus = r.status;
-          actions.replaceChildren(rolloutActions(r, () => void self.refresh()) || el('span'));
+        box.replaceChildren(rolloutOutcome(r), card('Rollout ' + r.id, [facts], 'card-rollout'), card('Waves', [rolloutProgress(r, fleet, { detail: true })], 'card-progress'));
+        // keep the buttons (and any confirmation in progress) unless what they would do changed
+        const bar = rolloutActions(r, previous, () => void self.refresh());
+        const key = bar ? Array.from(bar.querySelectorAll('button')).map((b) => b.dataset.action + ':' + (b.dataset.armed ? '' : b.textContent)).join('|') : '';
+        if (lastKey !== key) {
+          actions.replaceChildren(bar || el('span'));
+          lastKey = key;
         }
       }),
   };
