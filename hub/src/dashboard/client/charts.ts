@@ -173,7 +173,8 @@ const ZOOM_BELOW = 0.9;
 
 /** The time axis for data from `first` to `last` in the range [from, to]: a small margin either side. */
 export function fitTimeDomain(first: number, last: number, from: number, to: number): [number, number] {
-  const pad = Math.max((last - first) * 0.04, 30e3);
+  // 5 % either side; a lone point gets half a minute each way
+  const pad = last > first ? (last - first) * 0.05 : 30e3;
   const a = Math.max(from, first - pad);
   const b = Math.min(to, last + pad);
   return b - a >= ZOOM_BELOW * (to - from) ? [from, to] : [a, b];
