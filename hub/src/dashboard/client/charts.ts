@@ -456,7 +456,8 @@ export function barChart(opts: BarChartOptions): HTMLElement {
           width: Math.max(1, bw - 1).toFixed(1),
           height: Math.max(0.5, y(0) - y(v)).toFixed(1),
         };
-        if (flagged) rect.style = 'fill:url(#' + hatch + ')';
+        // a presentation attribute, not a style: the page's CSP allows no inline styles
+        if (flagged) rect.fill = 'url(#' + hatch + ')';
         const tip = label + ': ' + g.name + ' ' + fmt(v) + (flagged && g.flagged ? ' (' + g.flagged.mark + ')' : '');
         plot.appendChild(svgEl('rect', rect, [svgEl('title', null, [tip])]));
         if (flagged && g.flagged) {
