@@ -23,6 +23,7 @@ export const APP_CSS = `
   --bg: #f5f6f8; --card: #fff; --ink: #1d232b; --muted: #5f6b7a; --line: #dfe3e8; --accent: #2457c5;
   --ok: #1f7a3f; --ok-bg: #e3f4e8; --warn: #8a5a00; --warn-bg: #fff1d6; --bad: #b3261e; --bad-bg: #fde7e5;
   --s1: #2457c5; --s2: #d9480f; --s3: #7b2cbf; --s4: #b3261e; --s5: #2b8a3e; --s6: #0b7285;
+  --thr: #1d232b; --drift: #b3261e; --drift-dark: #6e120d;
 }
 * { box-sizing: border-box; }
 html { -webkit-text-size-adjust: 100%; }
@@ -107,6 +108,7 @@ form.filters button { flex: 0 0 auto; }
 .pager { display: flex; gap: 10px; align-items: center; justify-content: space-between; margin: 6px 0; flex-wrap: wrap; }
 .page-info { color: var(--muted); font-size: 14px; font-variant-numeric: tabular-nums; }
 .range-picker { display: inline-flex; gap: 6px; align-items: center; margin: 8px 0; color: var(--muted); font-size: 14px; }
+.range-controls { display: inline-flex; flex-wrap: wrap; gap: 0 16px; }
 .signin-page { display: flex; justify-content: center; padding-top: 10vh; }
 form.signin { background: var(--card); border: 1px solid var(--line); border-radius: 12px; padding: 22px; width: min(420px, 100%); display: flex; flex-direction: column; gap: 10px; }
 form.signin h1 { margin: 0; font-size: 22px; }
@@ -122,10 +124,18 @@ svg.chart .tick { fill: #56606c; font-size: 12px; }
 svg.chart .axis-label { fill: #3b444f; font-size: 12.5px; font-weight: 600; }
 svg.chart .no-data { fill: var(--muted); font-size: 14px; }
 svg.chart .series { fill: none; stroke-width: 2; stroke-linejoin: round; stroke-linecap: round; }
-svg.chart .threshold { stroke: var(--bad); stroke-width: 1.5; stroke-dasharray: 6 4; fill: none; }
-svg.chart .threshold-label { fill: var(--bad); font-size: 12px; }
+svg.chart .axis-span { fill: #56606c; font-size: 12px; }
+/* thresholds: near-black dashes over a white halo, apart from every series and bar colour */
+svg.chart .threshold { stroke: var(--thr); stroke-width: 2; stroke-dasharray: 6 4; fill: none; }
+svg.chart .threshold-halo { stroke: #fff; stroke-width: 4.5; fill: none; opacity: .85; }
+svg.chart .threshold-label { fill: var(--thr); font-size: 12px; paint-order: stroke; stroke: #fff; stroke-width: 3px; }
 svg.chart .band { stroke: none; opacity: .16; }
-svg.chart .bar.flagged { stroke: var(--bad); stroke-width: 2; }
+/* drifted bars: red, hatched and labelled (not colour alone); stable ones blue */
+svg.chart .bar.flagged { stroke: var(--drift-dark); stroke-width: 1.5; }
+svg.chart .hatch-fill.drifted { fill: var(--drift); } svg.chart .hatch-line { stroke: var(--drift-dark); stroke-width: 2.5; }
+svg.chart .flag-mark { fill: var(--drift); font-size: 11px; font-weight: 700; }
+svg.chart .series.drifted { stroke-width: 3.5; }
+svg.chart .tick.category { fill: #3b444f; }
 .s1 { stroke: var(--s1); fill: var(--s1); } .s2 { stroke: var(--s2); fill: var(--s2); } .s3 { stroke: var(--s3); fill: var(--s3); }
 .s4 { stroke: var(--s4); fill: var(--s4); } .s5 { stroke: var(--s5); fill: var(--s5); } .s6 { stroke: var(--s6); fill: var(--s6); }
 svg.chart path.series { fill: none; }
@@ -134,7 +144,9 @@ svg.chart path.series { fill: none; }
 .legend .key { color: #3b444f; }
 .legend .key.s1 i { background: var(--s1); } .legend .key.s2 i { background: var(--s2); } .legend .key.s3 i { background: var(--s3); }
 .legend .key.s4 i { background: var(--s4); } .legend .key.s5 i { background: var(--s5); } .legend .key.s6 i { background: var(--s6); }
-.legend .key.threshold i { background: none; border-top: 2px dashed var(--bad); height: 0; }
+.legend .key.threshold i { background: none; border-top: 2px dashed var(--thr); height: 0; }
+.legend .key.flagged.drifted i { height: 10px; background: repeating-linear-gradient(45deg, var(--drift) 0 3px, var(--drift-dark) 3px 5px); }
+.legend .key.stable i { height: 10px; }
 .legend .key.band i { height: 9px; opacity: .3; }
 .chart-grid { display: grid; grid-template-columns: repeat(auto-fit, minmax(min(100%, 460px), 1fr)); gap: 0 18px; align-items: start; }
 .chart-grid > dl, .chart-grid > .table-wrap { grid-column: 1 / -1; }

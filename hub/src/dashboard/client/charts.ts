@@ -1,8 +1,9 @@
 // Hand-written SVG charts for the dashboard (no CDN, no dependencies): time-series lines with
 // bands and threshold lines, grouped bars with per-category markers; units on every axis, local times.
+// Time axes zoom to the data they hold; charts compared side by side can share their axes (`shareAxes`).
 
 import { svgEl } from './dom.js';
-import { TZ, fmtNum } from './format.js';
+import { TZ, duration, fmtNum } from './format.js';
 
 function niceStep(span: number, count: number): number {
   const raw = span / Math.max(1, count);
@@ -22,11 +23,15 @@ function niceTicks(min: number, max: number, count: number): number[] {
   return out;
 }
 
+const MINUTE = 60e3;
 const WEEK = 604800e3;
-const TIME_STEPS = [60e3, 120e3, 300e3, 600e3, 900e3, 1800e3, 3600e3, 7200e3, 10800e3, 21600e3, 43200e3, 86400e3, 172800e3, WEEK];
+const TIME_STEPS = [10e3, 15e3, 30e3, MINUTE, 120e3, 300e3, 600e3, 900e3, 1800e3, 3600e3, 7200e3, 10800e3, 21600e3, 43200e3, 86400e3, 172800e3, WEEK];
 
-function timeTicks(from: number, to: number, count: number): number[] {
-  const step = TIME_STEPS.find((s) => (to - from) / s <= count) ?? WEEK;
+function timeStep(from: number, to: number, count: number): number {
+  return TIME_STEPS.find((s) => (to - from) / s <= count) ?? WEEK;
+}
+
+function timeTicks(from: number, to: number, step: number): number[] {
   // align ticks to the viewer's wall clock, not UTC
   const off = -new Date(from).getTimezoneOffset() * 60e3;
   const out: number[] = [];
@@ -34,40 +39,54 @@ function timeTicks(from: number, to: number, count: number): number[] {
   return out;
 }
 
-function fmtClock(t: number, span: number): string {
+function fmtClock(t: number, span: number, step: number): string {
   const d = new Date(t);
   if (span > 2 * 86400e3) return d.toLocaleDateString([], { month: 'short', day: 'numeric' });
-  const s = d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+  const s = d.toLocaleTimeString([], step < MINUTE ? { hour: '2-digit', minute: '2-digit', second: '2-digit' } : { hour: '2-digit', minute: '2-digit' });
   return span > 86400e3 ? d.toLocaleDateString([], { weekday: 'short' }) + ' ' + s : s;
 }
 
-let W = 640;
-let H = 250;
-const ML = 58;
-const MR = 14;
-const MT = 12;
-const MB = 44;
+/** One chart's drawing area in viewBox units: the plot sits inside the margins. */
+interface Box {
+  w: number;
+  h: number;
+  ml: number;
+  mr: number;
+  mt: number;
+  mb: number;
+}
 
 /** A narrower drawing on phones keeps 12-px text readable once the SVG is scaled to the screen. */
-function sizeFor(): void {
+function boxFor(extraBottom = 0): Box {
   const narrow = window.innerWidth < 640;
-  W = narrow ? 400 : 640;
-  H = narrow ? 230 : 250;
+  return { w: narrow ? 400 : 640, h: (narrow ? 230 : 250) + extraBottom, ml: 58, mr: 14, mt: 12, mb: 44 + extraBottom };
 }
 
-function frame(title: string, cls: string): SVGElement {
-  return svgEl('svg', { viewBox: '0 0 ' + W + ' ' + H, class: 'chart ' + cls, role: 'img', 'aria-label': title, preserveAspectRatio: 'xMidYMid meet' });
+const plotBottom = (b: Box) => b.h - b.mb;
+const plotWidth = (b: Box) => b.w - b.ml - b.mr;
+
+function frame(b: Box, title: string, cls: string): SVGElement {
+  return svgEl('svg', { viewBox: '0 0 ' + b.w + ' ' + b.h, class: 'chart ' + cls, role: 'img', 'aria-label': title, preserveAspectRatio: 'xMidYMid meet' });
 }
 
-function yAxis(svg: SVGElement, ticks: readonly number[], y: (v: number) => number, unit: string, fmt: (v: number) => string): void {
+function yAxis(svg: SVGElement, b: Box, ticks: readonly number[], y: (v: number) => number, unit: string, fmt: (v: number) => string): void {
   const g = svgEl('g', { class: 'axis axis-y' });
   for (const v of ticks) {
     const py = y(v);
-    g.appendChild(svgEl('line', { x1: ML, x2: W - MR, y1: py, y2: py, class: 'grid' }));
-    g.appendChild(svgEl('text', { x: ML - 6, y: py + 4, 'text-anchor': 'end', class: 'tick' }, [fmt(v)]));
+    g.appendChild(svgEl('line', { x1: b.ml, x2: b.w - b.mr, y1: py, y2: py, class: 'grid' }));
+    g.appendChild(svgEl('text', { x: b.ml - 6, y: py + 4, 'text-anchor': 'end', class: 'tick' }, [fmt(v)]));
   }
   svg.appendChild(g);
-  svg.appendChild(svgEl('text', { class: 'axis-label axis-label-y', x: 0, y: 0, transform: 'translate(14 ' + (MT + (H - MT - MB) / 2) + ') rotate(-90)', 'text-anchor': 'middle' }, [unit]));
+  svg.setAttribute('data-y-max', String(ticks[ticks.length - 1] ?? ''));
+  svg.appendChild(svgEl('text', { class: 'axis-label axis-label-y', x: 0, y: 0, transform: 'translate(14 ' + (b.mt + (plotBottom(b) - b.mt) / 2) + ') rotate(-90)', 'text-anchor': 'middle' }, [unit]));
+}
+
+/** A threshold drawn dark and dashed over a white halo, so it stays visible across bars and lines of any colour. */
+function thresholdMark(attrs: Record<string, string | number>, tip: string): SVGElement {
+  return svgEl('g', { class: 'threshold-mark' }, [
+    svgEl(attrs.d !== undefined ? 'path' : 'line', { ...attrs, class: 'threshold-halo' }),
+    svgEl(attrs.d !== undefined ? 'path' : 'line', { ...attrs, class: 'threshold' }, [svgEl('title', null, [tip])]),
+  ]);
 }
 
 interface LegendItem {
@@ -105,9 +124,9 @@ function figure(title: string, svg: SVGElement, items: readonly LegendItem[], no
   return f;
 }
 
-function emptyPlot(svg: SVGElement, msg: string): void {
+function emptyPlot(svg: SVGElement, b: Box, msg: string): void {
   const g = svgEl('g', { class: 'plot empty', 'data-points': 0 });
-  g.appendChild(svgEl('text', { x: ML + (W - ML - MR) / 2, y: MT + (H - MT - MB) / 2, 'text-anchor': 'middle', class: 'no-data' }, [msg]));
+  g.appendChild(svgEl('text', { x: b.ml + plotWidth(b) / 2, y: b.mt + (plotBottom(b) - b.mt) / 2, 'text-anchor': 'middle', class: 'no-data' }, [msg]));
   svg.appendChild(g);
 }
 
@@ -130,8 +149,13 @@ interface ChartOptions {
 }
 
 export interface LineChartOptions extends ChartOptions {
+  /** The time range asked for. */
   from: number;
   to: number;
+  /** Fit the time axis to the data (default) or show the whole range asked for. */
+  zoom?: boolean;
+  /** An explicit time axis (charts compared side by side share one); wins over `zoom`. */
+  domain?: readonly [number, number];
   series?: Array<{ name: string; cls: string; points: readonly Point[] }>;
   /** A shaded interval [t, low, high]. */
   band?: { name: string; cls?: string; points: ReadonlyArray<readonly [number, number | null, number | null]> };
@@ -144,43 +168,79 @@ export interface LineChartOptions extends ChartOptions {
   dots?: boolean;
 }
 
-/** A time series chart, axes in the viewer's time zone. */
-export function lineChart(opts: LineChartOptions): HTMLElement {
-  sizeFor();
-  const svg = frame(opts.title, 'line-chart');
-  const fmt = opts.fmt || fmtNum;
-  const series = opts.series || [];
+/** Below this share of the range asked for, a time axis zooms to its data. */
+const ZOOM_BELOW = 0.9;
+
+/** The time axis for data from `first` to `last` in the range [from, to]: a small margin either side. */
+export function fitTimeDomain(first: number, last: number, from: number, to: number): [number, number] {
+  // 5 % either side; a lone point gets half a minute each way
+  const pad = last > first ? (last - first) * 0.05 : 30e3;
+  const a = Math.max(from, first - pad);
+  const b = Math.min(to, last + pad);
+  return b - a >= ZOOM_BELOW * (to - from) ? [from, to] : [a, b];
+}
+
+/** What a line chart would draw, before any axis is chosen: its values, their times and natural y range. */
+function lineData(opts: LineChartOptions) {
   const vals: number[] = [];
-  for (const s of series) for (const p of s.points) if (drawn(p[1])) vals.push(p[1]);
-  const bandPts = opts.band ? opts.band.points.filter((p): p is readonly [number, number, number] => p[1] !== null && p[2] !== null) : [];
-  for (const p of bandPts) vals.push(p[1], p[2]);
+  const times: number[] = [];
+  for (const s of opts.series || []) {
+    for (const p of s.points) {
+      if (drawn(p[1])) vals.push(p[1]), times.push(p[0]);
+    }
+  }
+  const bandPts = opts.band ? opts.band.points.filter((p): p is readonly [number, number, number] => drawn(p[1]) && drawn(p[2])) : [];
+  for (const p of bandPts) vals.push(p[1], p[2]), times.push(p[0]);
   const thr = (opts.thresholds || []).filter((t): t is { name: string; value: number } => drawn(t.value));
   const tsPts = opts.thresholdSeries ? opts.thresholdSeries.points.filter((p): p is readonly [number, number] => drawn(p[1])) : [];
   const dataCount = vals.length;
   for (const t of thr) vals.push(t.value);
   for (const p of tsPts) vals.push(p[1]);
-  const { from, to } = opts;
-  const x = (t: number) => ML + ((t - from) / Math.max(1, to - from)) * (W - ML - MR);
   const yMin = opts.yMin !== undefined ? opts.yMin : Math.min(...vals, 0);
   const yMaxData = vals.length ? Math.max(...vals) : 1;
-  let yMax = opts.yMax !== undefined ? Math.max(opts.yMax, opts.yMaxGrow ? yMaxData : opts.yMax) : yMaxData * 1.1;
+  const yMax = opts.yMax !== undefined ? Math.max(opts.yMax, opts.yMaxGrow ? yMaxData : opts.yMax) : yMaxData * 1.1;
+  const first = times.length ? Math.min(...times) : null;
+  const last = times.length ? Math.max(...times) : null;
+  return { dataCount, bandPts, thr, tsPts, yMin, yMax, first, last };
+}
+
+/** A time series chart, axes in the viewer's time zone, zoomed to its data unless told otherwise. */
+export function lineChart(opts: LineChartOptions): HTMLElement {
+  const b = boxFor();
+  const svg = frame(b, opts.title, 'line-chart');
+  const fmt = opts.fmt || fmtNum;
+  const series = opts.series || [];
+  const { dataCount, bandPts, thr, tsPts, yMin, first, last, yMax: natural } = lineData(opts);
+  let yMax = natural;
+  const [from, to] =
+    opts.domain ?? (opts.zoom !== false && first !== null && last !== null ? fitTimeDomain(first, last, opts.from, opts.to) : [opts.from, opts.to]);
+  const zoomed = to - from < opts.to - opts.from - 1;
+  svg.setAttribute('data-x-from', String(Math.round(from)));
+  svg.setAttribute('data-x-to', String(Math.round(to)));
+  svg.setAttribute('data-zoom', zoomed ? 'data' : 'range');
+  const x = (t: number) => b.ml + ((t - from) / Math.max(1, to - from)) * plotWidth(b);
   if (!(yMax > yMin)) yMax = yMin + 1;
   const ticks = niceTicks(yMin, yMax, 4);
   const lo = ticks[0] ?? yMin;
   const hi = ticks[ticks.length - 1] ?? yMax;
-  const y = (v: number) => MT + (1 - (v - lo) / (hi - lo)) * (H - MT - MB);
-  yAxis(svg, ticks, y, opts.unit, fmt);
+  const y = (v: number) => b.mt + (1 - (v - lo) / (hi - lo)) * (plotBottom(b) - b.mt);
+  yAxis(svg, b, ticks, y, opts.unit, fmt);
   const gx = svgEl('g', { class: 'axis axis-x' });
-  gx.appendChild(svgEl('line', { x1: ML, x2: W - MR, y1: H - MB, y2: H - MB, class: 'baseline' }));
-  for (const t of timeTicks(from, to, W < 500 ? 4 : 6)) {
-    gx.appendChild(svgEl('line', { x1: x(t), x2: x(t), y1: H - MB, y2: H - MB + 4, class: 'tickmark' }));
-    gx.appendChild(svgEl('text', { x: x(t), y: H - MB + 16, 'text-anchor': 'middle', class: 'tick' }, [fmtClock(t, to - from)]));
+  const base = plotBottom(b);
+  gx.appendChild(svgEl('line', { x1: b.ml, x2: b.w - b.mr, y1: base, y2: base, class: 'baseline' }));
+  const step = timeStep(from, to, b.w < 500 ? 4 : 6);
+  for (const t of timeTicks(from, to, step)) {
+    gx.appendChild(svgEl('line', { x1: x(t), x2: x(t), y1: base, y2: base + 4, class: 'tickmark' }));
+    gx.appendChild(svgEl('text', { x: x(t), y: base + 16, 'text-anchor': 'middle', class: 'tick' }, [fmtClock(t, to - from, step)]));
   }
   svg.appendChild(gx);
-  svg.appendChild(svgEl('text', { class: 'axis-label axis-label-x', x: ML + (W - ML - MR) / 2, y: H - 6, 'text-anchor': 'middle' }, ['time (' + TZ + ')']));
+  svg.appendChild(svgEl('text', { class: 'axis-label axis-label-x', x: b.ml, y: b.h - 6, 'text-anchor': 'start' }, ['time (' + TZ + ')']));
+  // the span the axis really shows, and of what range when it zoomed in
+  const span = duration((to - from) / 1000) + (zoomed ? ' shown of ' + duration((opts.to - opts.from) / 1000) : '');
+  svg.appendChild(svgEl('text', { class: 'axis-span', x: b.w - b.mr, y: b.h - 6, 'text-anchor': 'end' }, [span]));
   const items: LegendItem[] = [];
   if (!dataCount) {
-    emptyPlot(svg, opts.empty || 'no data in this time range');
+    emptyPlot(svg, b, opts.empty || 'no data in this time range');
   } else {
     const plot = svgEl('g', { class: 'plot', 'data-points': dataCount });
     if (opts.band && bandPts.length) {
@@ -221,75 +281,194 @@ export function lineChart(opts: LineChartOptions): HTMLElement {
   }
   for (const t of thr) {
     const py = y(t.value);
-    svg.appendChild(svgEl('line', { class: 'threshold', x1: ML, x2: W - MR, y1: py, y2: py }, [svgEl('title', null, [t.name + ' ' + fmt(t.value)])]));
-    svg.appendChild(svgEl('text', { class: 'threshold-label', x: W - MR - 4, y: py - 4, 'text-anchor': 'end' }, [t.name + ' ' + fmt(t.value)]));
+    svg.appendChild(thresholdMark({ x1: b.ml, x2: b.w - b.mr, y1: py, y2: py }, t.name + ' ' + fmt(t.value)));
+    svg.appendChild(svgEl('text', { class: 'threshold-label', x: b.w - b.mr - 4, y: py - 4, 'text-anchor': 'end' }, [t.name + ' ' + fmt(t.value)]));
     items.push({ name: t.name, cls: 'threshold' });
   }
-  const first = tsPts[0];
-  if (opts.thresholdSeries && first) {
+  const firstThr = tsPts[0];
+  if (opts.thresholdSeries && firstThr) {
     let d2 = '';
     tsPts.forEach((p, i) => {
       d2 += (i ? 'L' : 'M') + x(p[0]).toFixed(1) + ',' + y(p[1]).toFixed(1);
     });
-    if (tsPts.length === 1) d2 += 'L' + (W - MR) + ',' + y(first[1]).toFixed(1);
-    svg.appendChild(svgEl('path', { class: 'threshold', d: d2 }, [svgEl('title', null, [opts.thresholdSeries.name])]));
+    if (tsPts.length === 1) d2 += 'L' + (b.w - b.mr) + ',' + y(firstThr[1]).toFixed(1);
+    svg.appendChild(thresholdMark({ d: d2 }, opts.thresholdSeries.name));
     items.push({ name: opts.thresholdSeries.name, cls: 'threshold' });
   }
   return figure(opts.title, svg, items, opts.note);
 }
 
+export interface BarGroup {
+  name: string;
+  cls: string;
+  /** One value per label; a group without values (null) is left out. */
+  values: ReadonlyArray<number | null> | null;
+  /** Bars to set apart (drifted ones): hatched in `flagged.cls`, marked with `flagged.mark` above the bar. */
+  flag?: readonly boolean[];
+  flagged?: { name: string; cls: string; mark: string };
+}
+
 export interface BarChartOptions extends ChartOptions {
   xLabel?: string;
   labels: readonly string[];
-  /** One bar per label and group; a group without values (null) is left out. */
-  groups?: Array<{ name: string; cls: string; values: ReadonlyArray<number | null> | null; flag?: readonly boolean[] }>;
+  groups?: BarGroup[];
   /** A threshold tick per category. */
   markers?: { name: string; values: ReadonlyArray<number | null> };
 }
 
-/** Grouped bars per category. */
-export function barChart(opts: BarChartOptions): HTMLElement {
-  sizeFor();
-  const svg = frame(opts.title, 'bar-chart');
-  const fmt = opts.fmt || fmtNum;
+/** Separators after which a prefix common to every label is dropped ("features.rms" → "rms"). */
+const PREFIX_END = /[./:]/;
+
+/** Labels without the prefix they all share; `prefix` is '' when there is none worth dropping. */
+export function shortLabels(labels: readonly string[]): { prefix: string; labels: string[] } {
+  const all = labels.map(String);
+  if (all.length < 2) return { prefix: '', labels: all };
+  let p = all[0] ?? '';
+  for (const l of all) while (!l.startsWith(p)) p = p.slice(0, -1);
+  let cut = -1;
+  for (let i = 0; i < p.length; i++) if (PREFIX_END.test(p[i] ?? '')) cut = i;
+  const prefix = p.slice(0, cut + 1);
+  if (!prefix || all.some((l) => l.length === prefix.length)) return { prefix: '', labels: all };
+  return { prefix, labels: all.map((l) => l.slice(prefix.length)) };
+}
+
+let measureCtx: CanvasRenderingContext2D | null | undefined;
+
+/** The width of `text` in 12-px tick type (viewBox units), measured by the browser's own fonts. */
+function textWidth(text: string): number {
+  if (measureCtx === undefined) {
+    measureCtx = document.createElement('canvas').getContext('2d');
+    if (measureCtx) measureCtx.font = '12px ' + getComputedStyle(document.body).fontFamily;
+  }
+  return measureCtx ? measureCtx.measureText(text).width : text.length * 7;
+}
+
+const LINE = 14;
+const MAX_LINES = 3;
+const ROTATE = 35;
+/** A rotated label longer than this is cut (the full name stays in its tooltip). */
+const ROTATED_CHARS = 30;
+
+/** Greedy wrap at word-ish breaks (_ - . space), or null when some piece is wider than `room`. */
+function wrap(label: string, room: number): string[] | null {
+  const parts = label.match(/[^_\-. ]+[_\-. ]*|[_\-. ]+/g) || [label];
+  const lines: string[] = [];
+  let cur = '';
+  for (const part of parts) {
+    if (cur && textWidth(cur + part) > room) {
+      lines.push(cur);
+      cur = part;
+    } else cur += part;
+    if (textWidth(cur.trimEnd()) > room) return null;
+  }
+  if (cur) lines.push(cur);
+  return lines.map((l) => l.trimEnd());
+}
+
+/** Category labels laid out to fit their slots: wrapped on up to 3 lines, else rotated. */
+function labelLayout(labels: readonly string[], slot: number): { lines: string[][]; rotate: boolean; extra: number } {
+  const room = slot - 4;
+  const wrapped = labels.map((l) => wrap(l, room));
+  if (wrapped.every((w): w is string[] => w !== null && w.length <= MAX_LINES)) {
+    const n = Math.max(1, ...wrapped.map((w) => w.length));
+    return { lines: wrapped, rotate: false, extra: (n - 1) * LINE };
+  }
+  const cut = labels.map((l) => (l.length > ROTATED_CHARS ? l.slice(0, ROTATED_CHARS - 1) + '…' : l));
+  const widest = Math.max(...cut.map(textWidth));
+  return { lines: cut.map((l) => [l]), rotate: true, extra: Math.max(0, Math.ceil(widest * Math.sin((ROTATE * Math.PI) / 180)) - 4) };
+}
+
+function barData(opts: BarChartOptions) {
   const groups = (opts.groups || []).flatMap((g) => (g.values ? [{ ...g, values: g.values }] : []));
   const vals: number[] = [];
   for (const g of groups) for (const v of g.values) if (drawn(v)) vals.push(v);
   const dataCount = vals.length;
   const marks = opts.markers ? opts.markers.values : [];
   for (const v of marks) if (drawn(v)) vals.push(v);
-  let yMax = opts.yMax !== undefined ? Math.max(opts.yMax, Math.max(...vals, 0)) : Math.max(...vals, 0) * 1.1;
+  const yMax = opts.yMax !== undefined ? Math.max(opts.yMax, Math.max(...vals, 0)) : Math.max(...vals, 0) * 1.1;
+  return { groups, dataCount, marks, yMax };
+}
+
+let hatches = 0;
+
+/** Grouped bars per category; flagged bars hatched and marked, labels shown whole. */
+export function barChart(opts: BarChartOptions): HTMLElement {
+  const fmt = opts.fmt || fmtNum;
+  const { groups, dataCount, marks, yMax: natural } = barData(opts);
+  let yMax = natural;
+  const short = shortLabels(opts.labels);
+  const n = short.labels.length;
+  const probe = boxFor();
+  const every = Math.ceil(n / (probe.w < 500 ? 6 : 12));
+  const slot = plotWidth(probe) / Math.max(1, n);
+  const layout = labelLayout(short.labels, slot * every);
+  const b = boxFor(layout.extra);
+  const svg = frame(b, opts.title, 'bar-chart');
   if (!(yMax > 0)) yMax = 1;
   const ticks = niceTicks(0, yMax, 4);
   const hi = ticks[ticks.length - 1] ?? yMax;
-  const y = (v: number) => MT + (1 - v / hi) * (H - MT - MB);
-  yAxis(svg, ticks, y, opts.unit, fmt);
-  const n = opts.labels.length;
-  const slot = (W - ML - MR) / Math.max(1, n);
-  const gx = svgEl('g', { class: 'axis axis-x' });
-  gx.appendChild(svgEl('line', { x1: ML, x2: W - MR, y1: H - MB, y2: H - MB, class: 'baseline' }));
-  const every = Math.ceil(n / (W < 500 ? 6 : 12));
-  opts.labels.forEach((l, i) => {
+  const y = (v: number) => b.mt + (1 - v / hi) * (plotBottom(b) - b.mt);
+  yAxis(svg, b, ticks, y, opts.unit, fmt);
+  const base = plotBottom(b);
+  const gx = svgEl('g', { class: 'axis axis-x' + (layout.rotate ? ' rotated' : '') });
+  gx.appendChild(svgEl('line', { x1: b.ml, x2: b.w - b.mr, y1: base, y2: base, class: 'baseline' }));
+  short.labels.forEach((_, i) => {
     if (i % every) return;
-    const lbl = String(l).length > 12 ? String(l).slice(0, 11) + '…' : String(l);
-    gx.appendChild(svgEl('text', { x: ML + slot * (i + 0.5), y: H - MB + 16, 'text-anchor': 'middle', class: 'tick' }, [lbl]));
+    const cx = b.ml + slot * (i + 0.5);
+    const lines = layout.lines[i] ?? [];
+    const full = String(opts.labels[i]);
+    const attrs = layout.rotate
+      ? { x: cx, y: base + 14, 'text-anchor': 'end', transform: 'rotate(-' + ROTATE + ' ' + cx.toFixed(1) + ' ' + (base + 14) + ')', class: 'tick category', 'data-label': full }
+      : { x: cx, y: base + 16, 'text-anchor': 'middle', class: 'tick category', 'data-label': full };
+    const kids: SVGElement[] = [svgEl('title', null, [full])];
+    lines.forEach((l, li) => kids.push(svgEl('tspan', { x: cx.toFixed(1), dy: li ? LINE : 0 }, [l])));
+    gx.appendChild(svgEl('text', attrs, kids));
   });
   svg.appendChild(gx);
-  svg.appendChild(svgEl('text', { class: 'axis-label axis-label-x', x: ML + (W - ML - MR) / 2, y: H - 6, 'text-anchor': 'middle' }, [opts.xLabel || '']));
+  const xLabel = (opts.xLabel || '') + (short.prefix ? ' (' + short.prefix + '…)' : '');
+  svg.appendChild(svgEl('text', { class: 'axis-label axis-label-x', x: b.ml + plotWidth(b) / 2, y: b.h - 6, 'text-anchor': 'middle' }, [xLabel]));
   const items: LegendItem[] = [];
   if (!dataCount) {
-    emptyPlot(svg, opts.empty || 'no data in this time range');
+    emptyPlot(svg, b, opts.empty || 'no data in this time range');
   } else {
     const plot = svgEl('g', { class: 'plot', 'data-points': dataCount });
     const bw = (slot * 0.8) / Math.max(1, groups.length);
     groups.forEach((g, gi) => {
+      const hatch = g.flagged ? 'hatch-' + ++hatches : '';
+      if (g.flagged) {
+        const pat = svgEl('pattern', { id: hatch, width: 6, height: 6, patternUnits: 'userSpaceOnUse', patternTransform: 'rotate(45)' }, [
+          svgEl('rect', { width: 6, height: 6, class: 'hatch-fill ' + g.flagged.cls }),
+          svgEl('line', { x1: 0, y1: 0, x2: 0, y2: 6, class: 'hatch-line' }),
+        ]);
+        svg.insertBefore(svgEl('defs', null, [pat]), svg.firstChild);
+      }
+      let flaggedAny = false;
       g.values.forEach((v, i) => {
         if (!drawn(v)) return;
-        const x0 = ML + slot * i + slot * 0.1 + bw * gi;
-        const rect = { class: 'bar ' + g.cls + (g.flag && g.flag[i] ? ' flagged' : ''), x: x0.toFixed(1), y: y(v).toFixed(1), width: Math.max(1, bw - 1).toFixed(1), height: Math.max(0.5, y(0) - y(v)).toFixed(1) };
-        plot.appendChild(svgEl('rect', rect, [svgEl('title', null, [opts.labels[i] + ': ' + g.name + ' ' + fmt(v)])]));
+        const x0 = b.ml + slot * i + slot * 0.1 + bw * gi;
+        const flagged = !!(g.flagged && g.flag && g.flag[i]);
+        const label = String(opts.labels[i]);
+        const rect: Record<string, string> = {
+          class: 'bar ' + (flagged && g.flagged ? 'flagged ' + g.flagged.cls : g.cls),
+          'data-label': label,
+          x: x0.toFixed(1),
+          y: y(v).toFixed(1),
+          width: Math.max(1, bw - 1).toFixed(1),
+          height: Math.max(0.5, y(0) - y(v)).toFixed(1),
+        };
+        // a presentation attribute, not a style: the page's CSP allows no inline styles
+        if (flagged) rect.fill = 'url(#' + hatch + ')';
+        const tip = label + ': ' + g.name + ' ' + fmt(v) + (flagged && g.flagged ? ' (' + g.flagged.mark + ')' : '');
+        plot.appendChild(svgEl('rect', rect, [svgEl('title', null, [tip])]));
+        if (flagged && g.flagged) {
+          flaggedAny = true;
+          // a word above the bar: the flag does not rest on colour alone
+          const word = textWidth(g.flagged.mark) * 0.92 <= slot ? g.flagged.mark : '!';
+          plot.appendChild(svgEl('text', { class: 'flag-mark ' + g.flagged.cls, x: (x0 + bw / 2).toFixed(1), y: Math.max(b.mt + 10, y(v) - 4).toFixed(1), 'text-anchor': 'middle' }, [word]));
+        }
       });
       items.push({ name: g.name, cls: g.cls });
+      if (g.flagged && (flaggedAny || g.flag)) items.push({ name: g.flagged.name, cls: 'flagged ' + g.flagged.cls });
     });
     svg.appendChild(plot);
   }
@@ -297,12 +476,54 @@ export function barChart(opts: BarChartOptions): HTMLElement {
     const name = opts.markers.name;
     marks.forEach((v, i) => {
       if (!drawn(v)) return;
-      const line = { class: 'threshold', x1: (ML + slot * i + slot * 0.05).toFixed(1), x2: (ML + slot * (i + 1) - slot * 0.05).toFixed(1), y1: y(v).toFixed(1), y2: y(v).toFixed(1) };
-      svg.appendChild(svgEl('line', line, [svgEl('title', null, [opts.labels[i] + ': ' + name + ' ' + fmt(v)])]));
+      const line = { x1: (b.ml + slot * i + slot * 0.05).toFixed(1), x2: (b.ml + slot * (i + 1) - slot * 0.05).toFixed(1), y1: y(v).toFixed(1), y2: y(v).toFixed(1) };
+      svg.appendChild(thresholdMark(line, opts.labels[i] + ': ' + name + ' ' + fmt(v)));
     });
     items.push({ name, cls: 'threshold' });
   }
   return figure(opts.title, svg, items, opts.note);
+}
+
+/** A chart described before it is drawn, so that charts compared side by side can share their axes first. */
+export type Chart = { kind: 'line'; opts: LineChartOptions } | { kind: 'bar'; opts: BarChartOptions };
+
+export function drawChart(c: Chart): HTMLElement {
+  return c.kind === 'line' ? lineChart(c.opts) : barChart(c.opts);
+}
+
+/**
+ * Gives charts of the same title across columns (versions compared) one y scale, and line charts one
+ * time axis: the union of their data's spans (or of their ranges when not zoomed). Charts without data
+ * follow the others but do not widen them.
+ */
+export function shareAxes(columns: ReadonlyArray<readonly Chart[]>): void {
+  const byTitle = new Map<string, Chart[]>();
+  for (const col of columns) for (const c of col) byTitle.set(c.kind + ':' + c.opts.title, [...(byTitle.get(c.kind + ':' + c.opts.title) || []), c]);
+  for (const same of byTitle.values()) {
+    if (same.length < 2) continue;
+    const lines = same.flatMap((c) => (c.kind === 'line' ? [c.opts] : []));
+    const bars = same.flatMap((c) => (c.kind === 'bar' ? [c.opts] : []));
+    if (lines.length) {
+      const data = lines.map((o) => ({ o, d: lineData(o) }));
+      const withData = data.filter((x) => x.d.dataCount > 0);
+      if (!withData.length) continue;
+      const yMax = Math.max(...withData.map((x) => x.d.yMax));
+      const yMin = Math.min(...withData.map((x) => x.d.yMin));
+      const from = Math.min(...lines.map((o) => o.from));
+      const to = Math.max(...lines.map((o) => o.to));
+      const zoom = lines.every((o) => o.zoom !== false);
+      const first = Math.min(...withData.map((x) => x.d.first ?? Infinity));
+      const last = Math.max(...withData.map((x) => x.d.last ?? -Infinity));
+      const domain = zoom ? fitTimeDomain(first, last, from, to) : ([from, to] as const);
+      for (const o of lines) Object.assign(o, { yMax, yMin, yMaxGrow: false, domain });
+    }
+    if (bars.length) {
+      const data = bars.map((o) => barData(o)).filter((d) => d.dataCount > 0);
+      if (!data.length) continue;
+      const yMax = Math.max(...data.map((d) => d.yMax));
+      for (const o of bars) o.yMax = yMax;
+    }
+  }
 }
 
 /** Wilson score interval (95%), as the hub computes it (design §6). */

@@ -4,7 +4,7 @@
 
 import type { HealthReport, ModelVersionView } from './api-types.js';
 import { api } from './api.js';
-import { barChart, lineChart, wilsonInterval, type Point } from './charts.js';
+import { drawChart, shortLabels, wilsonInterval, type Chart, type Point } from './charts.js';
 import { badge, el, table } from './dom.js';
 import { enc, fmtNum, pct } from './format.js';
 import { session } from './session.js';
@@ -24,7 +24,8 @@ export function healthFor(model: string, version: string, extra?: string): Promi
   return api<HealthReport>('GET', '/health?model=' + enc(model) + '&version=' + enc(version) + '&from=' + (to - r.span) + '&to=' + to + '&bucketMs=' + r.bucketMs + (extra || ''));
 }
 
-export function rangePicker(onchange: () => void): HTMLLabelElement {
+/** The range select, and whether time axes fit the data or show the whole range. */
+export function rangePicker(onchange: () => void): HTMLSpanElement {
   const s = el(
     'select',
     { class: 'range', 'aria-label': 'time range' },
@@ -35,11 +36,31 @@ export function rangePicker(onchange: () => void): HTMLLabelElement {
     session.range = Number(s.value);
     onchange();
   });
-  return el('label', { class: 'range-picker' }, ['time range ', s]);
+  const z = el('select', { class: 'zoom', 'aria-label': 'time axis' }, [el('option', { value: 'data', text: 'fit to data' }), el('option', { value: 'range', text: 'whole range' })]);
+  z.value = session.zoom ? 'data' : 'range';
+  z.addEventListener('change', () => {
+    session.zoom = z.value === 'data';
+    onchange();
+  });
+  return el('span', { class: 'range-controls' }, [el('label', { class: 'range-picker' }, ['time range ', s]), el('label', { class: 'range-picker' }, ['time axis ', z])]);
 }
+
+/** A health block's pieces in order: facts and tables as nodes, charts still undrawn (see `shareAxes`). */
+export type HealthPart = Node | Chart;
 
 /** Every chart of one version's health report (design §6); `compact` (device page) stops after drift. */
 export function healthBlock(h: HealthReport, version: ModelVersionView | null, opts: { compact?: boolean }): HTMLDivElement {
+  return drawHealth(healthParts(h, version, opts), opts);
+}
+
+export function drawHealth(parts: readonly HealthPart[], opts: { compact?: boolean }): HTMLDivElement {
+  return el('div', { class: opts.compact ? 'health chart-grid' : 'health' }, parts.map((p) => (p instanceof Node ? p : drawChart(p))));
+}
+
+export const isChart = (p: HealthPart): p is Chart => !(p instanceof Node);
+
+export function healthParts(h: HealthReport, version: ModelVersionView | null, opts: { compact?: boolean }): HealthPart[] {
+  const zoom = session.zoom;
   const { totals: t, from, to, series: s } = h;
   const pts = (f: (p: HealthReport['series'][number]) => number | null): Point[] => s.map((p) => [p.t, f(p)]);
   const summary = el('dl', { class: 'facts totals' }, [
@@ -52,13 +73,14 @@ export function healthBlock(h: HealthReport, version: ModelVersionView | null, o
     el('dt', { text: 'latency p50 / p95 / p99' }),
     el('dd', { text: [t.latencyMs.p50, t.latencyMs.p95, t.latencyMs.p99].map((v) => fmtNum(v)).join(' / ') + ' ms' }),
   ]);
-  const out: Node[] = [summary];
+  const out: HealthPart[] = [summary];
   out.push(
-    lineChart({
+    line({
       title: 'Latency',
       unit: 'latency (ms)',
       from,
       to,
+      zoom,
       series: [
         { name: 'p50', cls: 's1', points: pts((p) => p.p50) },
         { name: 'p95', cls: 's2', points: pts((p) => p.p95) },
@@ -67,11 +89,12 @@ export function healthBlock(h: HealthReport, version: ModelVersionView | null, o
     }),
   );
   out.push(
-    lineChart({
+    line({
       title: 'Error rate',
       unit: 'error rate (%)',
       from,
       to,
+      zoom,
       yMin: 0,
       series: [{ name: 'errors / inferences', cls: 's4', points: pts((p) => (p.errorRate === null ? null : p.errorRate * 100)) }],
     }),
@@ -83,26 +106,41 @@ export function healthBlock(h: HealthReport, version: ModelVersionView | null, o
     const seen = crit.get(d.t);
     if (d.critical !== null && (seen === undefined || d.critical > seen)) crit.set(d.t, d.critical);
   }
+  const drifted = h.drift.map((d) => d.verdict === 'drift');
+  const names = shortLabels(feats).labels;
   const noDrift = feats.length ? 'no feature data in this time range' : 'this version has no drift reference';
   out.push(
-    lineChart({
+    line({
       title: 'Drift per feature over time',
       unit: 'PSI (unitless)',
       from,
       to,
+      zoom,
       yMin: 0,
       empty: noDrift,
-      series: feats.map((f, i) => ({ name: f, cls: 's' + ((i % 6) + 1), points: h.driftSeries.filter((d) => d.feature === f).map((d): Point => [d.t, d.psi]) })),
+      series: feats.map((f, i) => ({
+        name: (names[i] ?? f) + (drifted[i] ? ' (drifted)' : ''),
+        cls: 's' + ((i % 6) + 1) + (drifted[i] ? ' drifted' : ''),
+        points: h.driftSeries.filter((d) => d.feature === f).map((d): Point => [d.t, d.psi]),
+      })),
       thresholdSeries: { name: 'drift threshold (PSI critical, 99.9 %)', points: [...crit.entries()].sort((a, b) => a[0] - b[0]) },
     }),
   );
   out.push(
-    barChart({
+    bar({
       title: 'Drift per feature, whole range',
       unit: 'PSI (unitless)',
       xLabel: 'input feature',
       labels: feats,
-      groups: [{ name: 'PSI', cls: 's2', values: h.drift.map((d) => (d.n > 0 ? d.psi : null)), flag: h.drift.map((d) => d.verdict === 'drift') }],
+      groups: [
+        {
+          name: 'PSI, stable',
+          cls: 's1 stable',
+          values: h.drift.map((d) => (d.n > 0 ? d.psi : null)),
+          flag: drifted,
+          flagged: { name: 'PSI, drifted (above its threshold)', cls: 'drifted', mark: 'drifted' },
+        },
+      ],
       markers: { name: 'threshold (PSI critical)', values: h.drift.map((d) => d.critical) },
       empty: noDrift,
     }),
@@ -122,10 +160,10 @@ export function healthBlock(h: HealthReport, version: ModelVersionView | null, o
     });
     out.push(table(['feature', 'PSI', 'threshold', 'JS', 'KS', 'n', 'verdict'], rows, 'drift'));
   }
-  if (opts.compact) return el('div', { class: 'health chart-grid' }, out);
+  if (opts.compact) return out;
   const mix = h.predictionMix;
   out.push(
-    barChart({
+    bar({
       title: 'Prediction mix vs reference',
       unit: 'share of predictions (%)',
       xLabel: mix.kind === 'regressor' ? 'predicted value bin' : 'predicted class',
@@ -140,11 +178,12 @@ export function healthBlock(h: HealthReport, version: ModelVersionView | null, o
   const acc = h.accuracy;
   const valAcc = version && version.metrics && typeof version.metrics.accuracy === 'number' ? version.metrics.accuracy : null;
   out.push(
-    lineChart({
+    line({
       title: 'Accuracy (labelled feedback)',
       unit: 'accuracy (%)',
       from,
       to,
+      zoom,
       yMin: 0,
       yMax: 100,
       series: [
@@ -168,11 +207,12 @@ export function healthBlock(h: HealthReport, version: ModelVersionView | null, o
   );
   const sh = h.shadow;
   out.push(
-    lineChart({
+    line({
       title: 'Shadow agreement',
       unit: 'agreement (%)',
       from,
       to,
+      zoom,
       yMin: 0,
       yMax: 100,
       series: [{ name: 'agreed / compared', cls: 's3', points: pts((p) => (p.shadowCompared > 0 ? (p.shadowAgreed / p.shadowCompared) * 100 : null)) }],
@@ -180,5 +220,8 @@ export function healthBlock(h: HealthReport, version: ModelVersionView | null, o
       empty: 'no shadow comparisons in this time range',
     }),
   );
-  return el('div', { class: 'health' }, out);
+  return out;
 }
+
+const line = (opts: Extract<Chart, { kind: 'line' }>['opts']): Chart => ({ kind: 'line', opts });
+const bar = (opts: Extract<Chart, { kind: 'bar' }>['opts']): Chart => ({ kind: 'bar', opts });

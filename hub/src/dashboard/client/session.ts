@@ -1,5 +1,6 @@
 // The signed-in tab's state: the bearer token (sessionStorage only: never in a URL or cookie), the
-// caller's role, the page generation that stops a left page's polling, and the chosen time range.
+// caller's role, the page generation that stops a left page's polling, and the chosen time range
+// and whether charts zoom to their data.
 
 import type { WhoAmI } from './api-types.js';
 
@@ -14,9 +15,11 @@ export interface Session {
   timer: ReturnType<typeof setTimeout> | null;
   /** The health charts' time range in ms (one of health.ts RANGES). */
   range: number;
+  /** Whether time axes fit the data (true) or always show the whole range. */
+  zoom: boolean;
 }
 
-export const session: Session = { token: sessionStorage.getItem(TOKEN_KEY), role: null, who: null, gen: 0, timer: null, range: 3600e3 };
+export const session: Session = { token: sessionStorage.getItem(TOKEN_KEY), role: null, who: null, gen: 0, timer: null, range: 3600e3, zoom: true };
 
 /** The header's role box: the overview fills its badge in when the role was not known at sign-in. */
 export const view: { whoBox: HTMLElement | null } = { whoBox: null };

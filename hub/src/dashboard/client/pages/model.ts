@@ -1,11 +1,12 @@
 // One model: its versions with lineage and validation metrics, and the health of the versions picked
-// for comparison side by side (by default the two newest that devices run).
+// for comparison side by side on shared axes (by default the two newest that devices run).
 
 import type { FleetStatus, HealthReport, ModelDetail, ModelVersionView } from '../api-types.js';
 import { api } from '../api.js';
 import { card, el, table, timeCell } from '../dom.js';
 import { enc, fmtNum, ms, pct } from '../format.js';
-import { healthBlock, healthFor, rangePicker } from '../health.js';
+import { shareAxes } from '../charts.js';
+import { drawHealth, healthFor, healthParts, isChart, rangePicker } from '../health.js';
 import { session } from '../session.js';
 import type { Page, PageController } from './page.js';
 
@@ -74,7 +75,7 @@ export const pageModel: Page = (main, args, params, alive) => {
         });
         head.replaceChildren(card(name + ': versions and lineage', [table(headers, rows, 'lineage'), picker], 'card-lineage'));
         // the charts are heavier: again when the choice or range changed, else every 10 s
-        const key = chosen.join(',') + '|' + session.range;
+        const key = chosen.join(',') + '|' + session.range + '|' + session.zoom;
         if (Date.now() - chartsAt < 10000 && key === chartKey) return;
         chartsAt = Date.now();
         chartKey = key;
@@ -82,8 +83,11 @@ export const pageModel: Page = (main, args, params, alive) => {
         const reports = pick.map((v) => healthFor(name, v.version).then((h): [HealthReport, ModelVersionView] => [h, v]));
         return Promise.all(reports).then((hs) => {
           if (!alive()) return;
+          // versions side by side share their axes: equal heights mean equal values
+          const parts = hs.map(([h, v]) => healthParts(h, v, {}));
+          shareAxes(parts.map((p) => p.filter(isChart)));
           cols.replaceChildren(
-            ...hs.map(([h, v]) => el('section', { class: 'card version-col', 'data-version': h.version }, [el('h2', { text: name + '@' + h.version }), healthBlock(h, v, {})])),
+            ...hs.map(([h], i) => el('section', { class: 'card version-col', 'data-version': h.version }, [el('h2', { text: name + '@' + h.version }), drawHealth(parts[i] ?? [], {})])),
           );
         });
       }),
