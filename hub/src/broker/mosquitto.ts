@@ -12,6 +12,7 @@ import { closeSync, openSync, readFileSync, renameSync, statSync, unlinkSync, wr
 import { DeviceId } from '@edgefleet/protocol';
 
 const ITERATIONS = 101; // what mosquitto_passwd 2.0 writes
+const SETTLE_MS = 1000;
 
 /** `$7$<iterations>$<salt b64>$<hash b64>` for one password, as `mosquitto_passwd` makes it. */
 export function mosquittoPasswordHash(password: string, salt: Buffer = randomBytes(12)): string {
@@ -115,6 +116,7 @@ export function createMosquittoSync(o: MosquittoSyncOptions): () => Promise<void
   if (ownUser && DeviceId.safeParse(ownUser).success) {
     o.log(`broker user ${JSON.stringify(ownUser)} could be a device id: other replicas rewrite its line as a device's; name hub users edgefleet_hub_<replica id>`);
   }
+  let settle: ReturnType<typeof setTimeout> | undefined;
   return async () => {
     // the lock is held across the read of the registry: a replica that read an older registry cannot write after one that read a newer
     await withFileLock(o.passwordFile, async () => {
@@ -128,9 +130,21 @@ export function createMosquittoSync(o: MosquittoSyncOptions): () => Promise<void
       writeMosquittoPasswordFile(o.passwordFile, entries);
     });
     if (!o.pidFile) return;
+    const pidFile = o.pidFile;
     try {
-      reloadMosquitto(o.pidFile);
+      reloadMosquitto(pidFile);
       o.onReload('ok');
+      // mosquitto clears its reload flag when a reload ends, so a SIGHUP that lands during one is lost and
+      // the last change waits for the next: one more reload, once the changes have settled, applies it
+      clearTimeout(settle);
+      settle = setTimeout(() => {
+        try {
+          reloadMosquitto(pidFile);
+        } catch {
+          // the broker is gone (or restarting): it reads the file when it starts
+        }
+      }, SETTLE_MS);
+      settle.unref();
     } catch (err) {
       // the device change stands (it is in the registry and the file); the broker applies it on its next reload
       o.onReload('failed');

@@ -4,7 +4,8 @@
 
 import type { HealthReport, ModelVersionView } from './api-types.js';
 import { api } from './api.js';
-import { drawChart, shortLabels, wilsonInterval, type Chart, type Point } from './charts.js';
+import { shortLabels } from './chart-parts.js';
+import { drawChart, wilsonInterval, type Chart, type Point } from './charts.js';
 import { badge, el, table } from './dom.js';
 import { enc, fmtNum, pct } from './format.js';
 import { session } from './session.js';
