@@ -16,7 +16,7 @@ import {
   utf8Decode,
 } from '@edgefleet/protocol';
 import type { HubContext } from '../context.js';
-import type { MulticastSubscribers } from '../broker/multicast.js';
+import { createMulticastRegistry, type MulticastSubscribers } from '../broker/multicast.js';
 import type { ArtifactStore } from './store.js';
 
 /** The manifest inside a stored model version's signed envelope. */
@@ -37,10 +37,16 @@ export interface ChunkServerOptions {
   concurrency?: number;
   /** Bytes of encoded frames kept in memory: a wave fetches the same chunks from many devices. */
   frameCacheBytes?: number;
-  /** Multicast subscribers (embedded broker only); without it every chunk goes unicast. */
+  /** Who listens on which multicast topic (the broker's, or the devices' own word); without it every chunk goes unicast. */
   multicast?: MulticastSubscribers;
-  /** A chunk multicast this recently is not multicast again for a device that subscribed after it: unicast. */
-  multicastRepeatMs?: number;
+  /**
+   * Behind an external broker: the hub cannot see subscriptions, so a device that says it listens
+   * (ChunkRequest `multicast`) counts as subscribed from its first such request (the broker's ACL admits
+   * only devices naming the artifact: mosquitto.ts writes it). Ignored when `multicast` is given.
+   */
+  multicastReported?: boolean;
+  /** How long the carousel of an artifact waits after the first subscribed device asks, so a wave's devices all listen (default 1 s). */
+  multicastGatherMs?: number;
 }
 
 export interface ChunkServer {
@@ -67,54 +73,95 @@ export function createChunkServer(
   let idleWaiters: Array<() => void> = [];
   const layout = new Map<string, { size: number; chunkSize: number }>();
   const handling = new Set<Promise<void>>(); // requests being checked (their store reads), for idle()
-  // design §4 multicast: per artifact, chunks queued for one publish and when each was last published;
-  // per device, chunks it asked for that were left to the multicast (asked again: it missed them → unicast)
-  const multicast = options.multicast;
-  const repeatMs = options.multicastRepeatMs ?? 30_000;
-  const mcState = new Map<string, { pending: Set<number>; sentAt: Map<number, number> }>();
-  const leftToMulticast = new Map<string, Map<string, Set<number>>>();
-  const MC = '*'; // ring keys of multicast queues: '*' never occurs in a device id
-  const enqueue = (key: string, sha: string, index: number): void => {
-    let q = queues.get(key);
-    if (!q) {
-      q = [];
-      queues.set(key, q);
-      ring.push(key);
-    }
-    q.push({ sha, index });
+  // design §4 multicast carousel, per artifact: once a subscribed device asks for it (after a short gather
+  // window, so a wave's devices are all listening), the hub publishes in index order every chunk that some
+  // subscribed device has not been sent since it subscribed, and goes round again while one still lacks
+  // some (a late joiner gets the rest next round). A chunk a device asks for again after it went out is
+  // a miss: unicast (a repair), and counted as that device's.
+  const reported = !options.multicast && options.multicastReported ? createMulticastRegistry() : null;
+  const multicast = options.multicast ?? reported ?? undefined;
+  const gatherMs = options.multicastGatherMs ?? 1000;
+  interface Carousel {
+    count: number;
+    /** Epoch ms each chunk was last handed to the broker on the multicast topic. */
+    sentAt: Map<number, number>;
+    /** Subscribed devices that asked for chunks of it, until they unsubscribe. */
+    members: Set<string>;
+    /** Chunks being read or published now. */
+    taking: Set<number>;
+    cursor: number;
+    phase: 'idle' | 'gathering' | 'running';
+    inRing: boolean;
+  }
+  const carousels = new Map<string, Carousel>();
+  // per device and artifact: chunks it asked for while subscribed (asked again once sent: a miss), and chunks repaired by unicast
+  const asked = new Map<string, Map<string, { asked: Set<number>; repaired: Set<number> }>>();
+  const MC = '*'; // ring keys of multicast carousels: '*' never occurs in a device id
+  const askedBy = (deviceId: string, sha: string) => {
+    let byDevice = asked.get(deviceId);
+    if (!byDevice) asked.set(deviceId, (byDevice = new Map()));
+    let a = byDevice.get(sha);
+    if (!a) byDevice.set(sha, (a = { asked: new Set(), repaired: new Set() }));
+    return a;
   };
-  /** The chunks of this request the device still needs by unicast; the others ride the multicast. */
-  const viaMulticast = (deviceId: string, sha: string, chunks: readonly number[]): number[] => {
+  const sentSince = (c: Carousel, index: number, since: number): boolean => (c.sentAt.get(index) ?? -1) >= since;
+  /** The next chunk from the cursor some member still lacks; null when none does (the carousel stops). */
+  const carouselNext = (sha: string, c: Carousel): number | null => {
+    const lacking: Array<{ since: number; repaired: Set<number> | undefined }> = [];
+    for (const id of c.members) {
+      const since = multicast?.since(id, sha);
+      if (since === undefined) c.members.delete(id); // unsubscribed (done) or gone
+      else lacking.push({ since, repaired: asked.get(id)?.get(sha)?.repaired });
+    }
+    for (let k = 0; k < c.count; k++) {
+      const i = (c.cursor + k) % c.count;
+      if (c.taking.has(i)) continue;
+      if (lacking.some((m) => !sentSince(c, i, m.since) && !m.repaired?.has(i))) {
+        c.cursor = (i + 1) % c.count;
+        return i;
+      }
+    }
+    return null;
+  };
+  const schedule = (sha: string, c: Carousel): void => {
+    if (c.phase === 'gathering') return;
+    if (c.phase === 'idle') {
+      c.phase = 'gathering';
+      const t = setTimeout(() => {
+        c.phase = 'running';
+        schedule(sha, c);
+      }, gatherMs);
+      t.unref?.();
+      return;
+    }
+    if (!c.inRing) {
+      c.inRing = true;
+      ring.push(MC + sha);
+    }
+    pump();
+  };
+  /** The chunks of this request the device needs by unicast now; the others ride the carousel. */
+  const viaMulticast = (deviceId: string, sha: string, chunks: readonly number[], count: number): number[] => {
     const since = multicast?.since(deviceId, sha);
     if (since === undefined) {
-      leftToMulticast.get(deviceId)?.delete(sha);
+      asked.get(deviceId)?.delete(sha);
       return [...chunks];
     }
-    let st = mcState.get(sha);
-    if (!st) mcState.set(sha, (st = { pending: new Set(), sentAt: new Map() }));
-    let byDevice = leftToMulticast.get(deviceId);
-    if (!byDevice) leftToMulticast.set(deviceId, (byDevice = new Map()));
-    let left = byDevice.get(sha);
-    if (!left) byDevice.set(sha, (left = new Set()));
-    const now = Date.now();
+    let c = carousels.get(sha);
+    if (!c) carousels.set(sha, (c = { count, sentAt: new Map(), members: new Set(), taking: new Set(), cursor: 0, phase: 'idle', inRing: false }));
+    c.members.add(deviceId);
+    const a = askedBy(deviceId, sha);
     const unicast: number[] = [];
     for (const index of chunks) {
-      if (left.has(index)) {
-        left.delete(index); // asked again: the multicast did not bring it
+      if (a.asked.has(index) && sentSince(c, index, since)) {
+        a.asked.delete(index); // sent while it listened, and asked again: it missed it
+        a.repaired.add(index);
         unicast.push(index);
-        continue;
-      }
-      const sentAt = st.sentAt.get(index);
-      if (st.pending.has(index) || (sentAt !== undefined && sentAt >= since)) {
-        left.add(index); // queued for, or already on its way in, a publish this device is subscribed to
-      } else if (sentAt !== undefined && now - sentAt < repeatMs) {
-        unicast.push(index); // a late joiner pulls what it missed (design §4)
       } else {
-        st.pending.add(index);
-        left.add(index);
-        enqueue(MC + sha, sha, index);
+        a.asked.add(index); // on its way, or the carousel brings it
       }
     }
+    schedule(sha, c);
     return unicast;
   };
   // LRU of encoded frames (Map order = recency): one file read per chunk per wave, not per device
@@ -173,6 +220,22 @@ export function createChunkServer(
     while (ring.length > 0) {
       if (cursor >= ring.length) cursor = 0;
       const deviceId = ring[cursor]!;
+      if (deviceId.startsWith(MC)) {
+        const sha = deviceId.slice(MC.length);
+        const c = carousels.get(sha);
+        const index = c ? carouselNext(sha, c) : null;
+        if (c && index !== null) {
+          c.taking.add(index);
+          cursor++;
+          return { deviceId, sha, index };
+        }
+        ring.splice(cursor, 1);
+        if (c) {
+          c.inRing = false;
+          if (c.taking.size === 0) c.phase = 'idle'; // nobody lacks a chunk: the next ask starts a new gather
+        }
+        continue;
+      }
       const q = queues.get(deviceId);
       const item = q?.shift();
       if (!q || q.length === 0) {
@@ -204,19 +267,22 @@ export function createChunkServer(
     const l = await layoutOf(job.sha);
     if (job.deviceId.startsWith(MC)) {
       // one publish reaches every subscriber; the broker admitted only devices naming the artifact (policy.ts)
-      const st = mcState.get(job.sha);
+      const c = carousels.get(job.sha);
       try {
-        if (!l) return;
+        if (!l || !c) return;
         const frame = await frameOf(job.sha, job.index, l);
-        st?.sentAt.set(job.index, Date.now()); // before the publish: a device subscribed by now receives it
+        c.sentAt.set(job.index, Date.now()); // before the publish: a device subscribed by now receives it
         await ctx.bus.publish(topics.artifactMulticast(job.sha), frame, { qos: 1 });
         ctx.metrics.inc('edgefleet_artifact_chunks_sent_total');
         ctx.metrics.inc('edgefleet_artifact_multicast_frames_total');
       } catch (err) {
-        st?.sentAt.delete(job.index);
+        c?.sentAt.delete(job.index);
         ctx.log(`artifact ${job.sha.slice(0, 12)} chunk ${job.index} multicast: ${String(err)}`);
       } finally {
-        st?.pending.delete(job.index);
+        if (c) {
+          c.taking.delete(job.index);
+          if (c.phase === 'running') schedule(job.sha, c); // more may lack chunks (a failed publish, a new member)
+        }
       }
       return;
     }
@@ -239,7 +305,8 @@ export function createChunkServer(
     },
     drop(deviceId) {
       queues.delete(deviceId);
-      leftToMulticast.delete(deviceId);
+      reported?.gone(deviceId);
+      asked.delete(deviceId);
     },
     async idle() {
       while (handling.size > 0) await Promise.allSettled([...handling]);
@@ -253,6 +320,10 @@ export function createChunkServer(
     const parsed = parseMessage(payload, ChunkRequest, LIMITS.chunkRequest);
     if (!parsed.ok) return ctx.reject('artifact-get', parsed.code);
     const { sha256, chunks } = parsed.value;
+    if (reported) {
+      if (parsed.value.multicast) reported.subscribed(deviceId, sha256);
+      else reported.unsubscribed(deviceId, sha256);
+    }
     // design §4: only artifacts named in this device's current desired state
     if (!(await mayFetch(deviceId, sha256))) return ctx.reject('artifact-get', 'FORBIDDEN');
     const l = await layoutOf(sha256);
@@ -260,7 +331,7 @@ export function createChunkServer(
     const count = Math.ceil(l.size / l.chunkSize);
     if (chunks.some((i) => i >= count)) return ctx.reject('artifact-get', 'BAD_MESSAGE');
     options.onRequested?.(deviceId, sha256, chunks, count, multicast?.since(deviceId, sha256) !== undefined).catch((err: unknown) => ctx.log(`delivery record of ${deviceId}: ${String(err)}`));
-    const unicast = viaMulticast(deviceId, sha256, chunks);
+    const unicast = viaMulticast(deviceId, sha256, chunks, count);
     if (unicast.length === 0) return pump();
     let q = queues.get(deviceId);
     if (!q) {

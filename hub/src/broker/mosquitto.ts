@@ -43,6 +43,22 @@ export function otherHubUsers(body: string, ownUser: string | null): Array<{ use
   return kept;
 }
 
+// The hub's part of Mosquitto's acl_file (design §4 multicast): per device, `read` on the multicast topic of
+// each artifact its current desired state names. Everything outside these markers is the operator's (the
+// shipped rules of hub/mosquitto/acl, hub users) and is kept as it is.
+export const ACL_BEGIN = '# edgefleet: artifact multicast, written by the hub (design §4); do not edit from here';
+export const ACL_END = '# edgefleet: end of artifact multicast';
+
+/** `body` with its hub-written section replaced by `grants` (appended when it has none). */
+export function withMulticastGrants(body: string, grants: ReadonlyArray<{ user: string; topics: readonly string[] }>): string {
+  const section = [ACL_BEGIN, ...grants.filter((g) => g.topics.length > 0).flatMap((g) => [`user ${g.user}`, ...g.topics.map((t) => `topic read ${t}`)]), ACL_END].join('\n');
+  const b = body.indexOf(ACL_BEGIN);
+  const e = body.indexOf(ACL_END);
+  if (b >= 0 && e > b) return body.slice(0, b) + section + body.slice(e + ACL_END.length);
+  // a `user` line opens a block that lasts to the next one: the section goes last
+  return `${body.replace(/\n*$/, '\n')}\n${section}\n`;
+}
+
 const LOCK_STALE_MS = 10_000;
 const LOCK_WAIT_MS = 2_000;
 
@@ -101,6 +117,10 @@ export interface MosquittoSyncOptions {
   pidFile?: string;
   /** `--broker` URL: its user (this replica) is written first, with the URL's password. */
   brokerUrl?: string;
+  /** Mosquitto's acl_file: the hub rewrites its multicast section (`withMulticastGrants`) with the password file. */
+  aclFile?: string;
+  /** Per device, the multicast topics it may read (those of the artifacts its desired state names). */
+  grants?: () => Promise<Array<{ user: string; topics: string[] }>>;
   /** The devices' broker credentials, from the store. */
   entries: () => Promise<Array<{ user: string; hash: string }>>;
   onReload: (outcome: 'ok' | 'failed') => void;
@@ -117,7 +137,22 @@ export function createMosquittoSync(o: MosquittoSyncOptions): () => Promise<void
     o.log(`broker user ${JSON.stringify(ownUser)} could be a device id: other replicas rewrite its line as a device's; name hub users edgefleet_hub_<replica id>`);
   }
   let settle: ReturnType<typeof setTimeout> | undefined;
-  return async () => {
+  // one rewrite at a time; calls during one share the next (a wave's desired states cost a few rewrites, not one each)
+  let running: Promise<void> | null = null;
+  let queued: Promise<void> | null = null;
+  const coalesced = (): Promise<void> => {
+    if (!running) {
+      running = sync().finally(() => (running = null));
+      return running;
+    }
+    queued ??= running.catch(() => undefined).then(() => {
+      queued = null;
+      return coalesced();
+    });
+    return queued;
+  };
+  return coalesced;
+  async function sync(): Promise<void> {
     // the lock is held across the read of the registry: a replica that read an older registry cannot write after one that read a newer
     await withFileLock(o.passwordFile, async () => {
       let current = '';
@@ -128,6 +163,12 @@ export function createMosquittoSync(o: MosquittoSyncOptions): () => Promise<void
       }
       const entries = [...(ownUser && ownHash ? [{ user: ownUser, hash: ownHash }] : []), ...otherHubUsers(current, ownUser), ...(await o.entries())];
       writeMosquittoPasswordFile(o.passwordFile, entries);
+      if (o.aclFile && o.grants) {
+        const body = withMulticastGrants(readFileSync(o.aclFile, 'utf8'), await o.grants());
+        const tmp = `${o.aclFile}.tmp-${process.pid}`;
+        writeFileSync(tmp, body, { mode: 0o600 });
+        renameSync(tmp, o.aclFile);
+      }
     });
     if (!o.pidFile) return;
     const pidFile = o.pidFile;
@@ -150,5 +191,5 @@ export function createMosquittoSync(o: MosquittoSyncOptions): () => Promise<void
       o.onReload('failed');
       o.log(`mosquitto reload failed, credentials apply on its next reload: ${err instanceof Error ? err.message : String(err)}`);
     }
-  };
+  }
 }

@@ -41,6 +41,7 @@ async function hubStart(v: Values): Promise<void> {
     ...(expiry !== undefined ? { brokerSessionExpirySeconds: Number(expiry) } : {}),
     ...(v['mosquitto-password-file'] ? { mosquittoPasswordFile: v['mosquitto-password-file'] } : {}),
     ...(v['mosquitto-pid-file'] ? { mosquittoPidFile: v['mosquitto-pid-file'] } : {}),
+    ...(v['mosquitto-acl-file'] ? { mosquittoAclFile: v['mosquitto-acl-file'] } : {}),
     ...(v['public-url'] ? { publicUrl: v['public-url'] } : {}),
     ...(v.artifacts ? { artifactsDir: resolve(v.artifacts) } : {}),
     ...(v['device-isolation'] ? { deviceIsolation: true } : {}),
@@ -119,7 +120,7 @@ export const LOCAL_COMMANDS: CommandSpec[] = [
   {
     words: ['hub', 'start'],
     summary: 'Run the hub: HTTP API and dashboard, embedded MQTT broker (or --broker), rollouts, telemetry.',
-    options: ['data', 'db', 'key-file', 'http', 'mqtt', 'ws', 'broker', 'broker-username', 'broker-password', 'replica-id', 'broker-session-expiry', 'mosquitto-password-file', 'mosquitto-pid-file', 'public-url', 'artifacts', 'device-isolation', 'webhook', 'webhook-secret', 'max-model-bytes'],
+    options: ['data', 'db', 'key-file', 'http', 'mqtt', 'ws', 'broker', 'broker-username', 'broker-password', 'replica-id', 'broker-session-expiry', 'mosquitto-password-file', 'mosquitto-pid-file', 'mosquitto-acl-file', 'public-url', 'artifacts', 'device-isolation', 'webhook', 'webhook-secret', 'max-model-bytes'],
     hidden: ['rollout-tick-ms'],
     check: (v) => {
       const max = v['max-model-bytes'];

@@ -85,6 +85,8 @@ export interface DesiredStatesOptions {
   leading?: () => boolean;
   /** The outbox's poll for states other replicas stored (see outbox.ts). */
   outboxPollMs?: number;
+  /** Runs before each desired state is published (an external broker's ACL grants the artifacts it names first). */
+  beforePublish?: (deviceId: string) => Promise<void>;
 }
 
 export function createDesiredStates(ctx: HubContext, options: DesiredStatesOptions = {}): DesiredStates {
@@ -106,7 +108,8 @@ export function createDesiredStates(ctx: HubContext, options: DesiredStatesOptio
     if (last !== undefined && sequence < last) return Promise.resolve();
     if (published.size > 200_000) published.clear();
     published.set(deviceId, sequence);
-    const p = ctx.bus.publish(topics.desired(deviceId), envelope, { qos: 1, retain: true });
+    const before = options.beforePublish?.(deviceId).catch((err: unknown) => ctx.log(`before publishing desired ${deviceId}: ${String(err)}`));
+    const p = (before ?? Promise.resolve()).then(() => ctx.bus.publish(topics.desired(deviceId), envelope, { qos: 1, retain: true }));
     ctx.metrics.inc('edgefleet_desired_states_sent_total');
     pending = Promise.all([pending, p.catch((err) => ctx.log(`publish desired ${deviceId}: ${String(err)}`))]);
     return p;

@@ -85,5 +85,10 @@ export type Command = z.infer<typeof Command>;
 export const ChunkRequest = z.object({
   sha256: Sha256Hex,
   chunks: z.array(z.number().int().min(0)).min(1).max(LIMITS.chunkWindow),
+  /**
+   * The device listens on the artifact's multicast topic (its SUBACK granted it). An external broker shows
+   * the hub no subscriptions, so there the hub goes by this (design §4 multicast); the embedded one knows.
+   */
+  multicast: z.boolean().optional(),
 });
 export type ChunkRequest = z.infer<typeof ChunkRequest>;

@@ -61,7 +61,7 @@ export async function viaMqtt(a: ActiveDownload, o: MqttPathOptions): Promise<vo
         cursor = (chunks[chunks.length - 1]! + 1) % a.chunkCount;
         for (const i of chunks) a.inflight.add(i);
         try {
-          await transport.publish(getTopic, JSON.stringify({ sha256: a.ref.sha256, chunks }), { qos: 1 });
+          await transport.publish(getTopic, JSON.stringify({ sha256: a.ref.sha256, chunks, ...(a.mc === 'on' ? { multicast: true } : {}) }), { qos: 1 });
         } catch {
           for (const i of chunks) a.inflight.delete(i);
         }
