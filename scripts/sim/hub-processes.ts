@@ -72,6 +72,8 @@ export interface MosquittoProcess {
   port: number;
   passwd: string;
   pidFile: string;
+  /** Its acl_file: a copy of hub/mosquitto/acl (plus hub users) a hub may rewrite (`mosquittoAclFile`). */
+  aclFile: string;
   /** The broker's pid (what /proc accounting reads). */
   pid: number;
   hubUrl: string;
@@ -123,8 +125,9 @@ export async function startHubMosquitto(dir: string, hubPassword: string, extra:
   const hubUsers = ['edgefleet_hub', ...(options.hubUsers ?? [])];
   if (!(options.keepPasswordFile && existsSync(passwd))) writeFileSync(passwd, hubUsers.map((u) => `${u}:${mosquittoPasswordHash(hubPassword)}\n`).join(''), { mode: 0o600 });
   // the shipped ACL, plus a `user` block per replica user (README "Brokers")
-  const acl = options.hubUsers?.length ? join(dir, 'mosquitto.acl') : ACL;
-  if (options.hubUsers?.length) writeFileSync(acl, [readFileSync(ACL, 'utf8'), ...options.hubUsers.map((u) => `user ${u}\ntopic readwrite ef/v1/#\n`)].join('\n'));
+  // a copy: a hub given `mosquittoAclFile` rewrites its multicast section (never the shipped file)
+  const acl = join(dir, 'mosquitto.acl');
+  if (!(options.keepPasswordFile && existsSync(acl))) writeFileSync(acl, [readFileSync(ACL, 'utf8'), ...(options.hubUsers ?? []).map((u) => `user ${u}\ntopic readwrite ef/v1/#\n`)].join('\n'));
   const conf = join(dir, 'mosquitto.conf');
   writeFileSync(conf, hubMosquittoConf({ port, passwordFile: passwd, aclFile: acl, pidFile, extra, ...(options.persistenceDir ? { persistenceDir: options.persistenceDir } : {}) }));
   const output: string[] = [];
@@ -151,6 +154,7 @@ export async function startHubMosquitto(dir: string, hubPassword: string, extra:
     port,
     passwd,
     pidFile,
+    aclFile: acl,
     pid: broker.pid!,
     hubUrl: `mqtt://edgefleet_hub:${hubPassword}@127.0.0.1:${port}`,
     hubUrlFor: (user) => `mqtt://${user}:${hubPassword}@127.0.0.1:${port}`,
