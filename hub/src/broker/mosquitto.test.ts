@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { createMosquittoSync, mosquittoPasswordHash, otherHubUsers } from './mosquitto.js';
+import { ACL_BEGIN, ACL_END, createMosquittoSync, mosquittoPasswordHash, otherHubUsers, withMulticastGrants } from './mosquitto.js';
 
 const users = (file: string) =>
   readFileSync(file, 'utf8')
@@ -49,5 +49,22 @@ describe('Mosquitto password file shared by replicas', () => {
     const lines: string[] = [];
     createMosquittoSync({ passwordFile: '/nonexistent/x', brokerUrl: 'mqtt://hub:pw@127.0.0.1:1883', entries: async () => [], onReload: () => undefined, log: (l) => lines.push(l) });
     expect(lines.join('\n')).toMatch(/could be a device id/);
+  });
+});
+
+describe('Mosquitto ACL multicast grants', () => {
+  const shipped = 'user edgefleet_hub\ntopic readwrite ef/v1/#\n\npattern read ef/v1/keyring\n';
+  const t = (sha: string) => `ef/v1/artifacts/${sha}/data`;
+
+  it('appends the hub section after the operator’s rules, then replaces only that section', () => {
+    const once = withMulticastGrants(shipped, [{ user: 'dev-1', topics: [t('a'.repeat(64))] }, { user: 'dev-2', topics: [] }]);
+    expect(once.startsWith(shipped)).toBe(true);
+    expect(once).toContain(`${ACL_BEGIN}\nuser dev-1\ntopic read ${t('a'.repeat(64))}\n${ACL_END}`);
+    expect(once).not.toContain('user dev-2'); // names no artifact: no block
+    const twice = withMulticastGrants(once + 'user edgefleet_hub_b\ntopic readwrite ef/v1/#\n', [{ user: 'dev-2', topics: [t('b'.repeat(64))] }]);
+    expect(twice).not.toContain('user dev-1');
+    expect(twice).toContain(`user dev-2\ntopic read ${t('b'.repeat(64))}`);
+    expect(twice.endsWith('user edgefleet_hub_b\ntopic readwrite ef/v1/#\n')).toBe(true); // kept as it was
+    expect(twice.startsWith(shipped)).toBe(true);
   });
 });
