@@ -1,0 +1,190 @@
+// What a rollout wave costs the hub and one agent, in CPU seconds of their own processes (design §11), each
+// against its floor measured in the same run:
+// - rollout.hub_cpu: the hub in its own process takes 200 agents (this process) from POST /rollouts to all
+//   serving a 4 MB model; floor: a bare aedes process publishing the same chunks once to 200 subscribers.
+// - rollout.frames_per_chunk: the chunk frames the hub published for that wave / the artifact's chunks.
+// - rollout.agent_activate: one real agent (its own process and onnxruntime session) updating to a new 4 MB
+//   model: verify, download, hash, store, load, self-test, swap; floor: sha256, write + fsync,
+//   InferenceSession.create and one run of the same size of model in a bare process.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import mqtt, { type MqttClient } from 'mqtt';
+import { DEFAULT_CHUNK_SIZE } from '@edgefleet/protocol';
+import { createHubClient } from '../sim/hub-client.js';
+import { sizedClassifier, trainVibrationModels } from '../sim/models.js';
+import { activateFleet } from './rollout.js';
+import { round, type BenchEntry, type Benchmark } from './harness.js';
+
+const DEVICES = Number(process.env.EDGEFLEET_BENCH_WAVE_DEVICES ?? 200);
+const SIZE = 4 * 1024 * 1024; // = FANOUT_MODEL_BYTES of _fanout-child.ts
+const CHILD = fileURLToPath(new URL('./_fanout-child.ts', import.meta.url));
+
+interface Child {
+  first: Record<string, unknown>;
+  ask(line: string): Promise<Record<string, unknown>>;
+  send(line: string): void;
+  exit(): Promise<void>;
+}
+
+/** One `_fanout-child.ts` process: its first JSON line, then one answer line per "cpu". */
+async function startChild(mode: string, arg?: string): Promise<Child> {
+  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', CHILD, mode, ...(arg ? [arg] : [])], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const lines = createInterface({ input: child.stdout! });
+  const waiting: Array<(l: string) => void> = [];
+  lines.on('line', (l) => waiting.shift()?.(l));
+  const next = () => new Promise<Record<string, unknown>>((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`${mode} child exited (${String(code)})`)));
+    waiting.push((l) => resolve(JSON.parse(l) as Record<string, unknown>));
+  });
+  const first = await next();
+  return {
+    first,
+    ask: (line) => {
+      const p = next();
+      child.stdin!.write(line + '\n');
+      return p;
+    },
+    send: (line) => child.stdin!.write(line + '\n'),
+    exit: async () => {
+      if (child.exitCode !== null) return;
+      const gone = new Promise((r) => child.once('exit', r));
+      child.stdin!.write('exit\n');
+      await Promise.race([gone, new Promise((r) => setTimeout(r, 10_000))]);
+      child.kill('SIGKILL');
+    },
+  };
+}
+const cpuOf = async (c: Child) => (await c.ask('cpu')).cpu as number;
+
+/** CPU seconds of a bare aedes process publishing the model's chunks once, QoS 1, to `DEVICES` subscribers here. */
+async function bareBrokerCpu(): Promise<{ cpu: number; seconds: number }> {
+  const broker = await startChild('broker');
+  const url = broker.first.url as string;
+  const chunks = broker.first.chunks as number;
+  const clients: MqttClient[] = [];
+  try {
+    let complete = 0;
+    let done: () => void = () => undefined;
+    const all = new Promise<void>((r) => (done = r));
+    for (let i = 0; i < DEVICES; i++) {
+      const c = await mqtt.connectAsync(url, { clientId: `sub-${i}`, protocolVersion: 4, reconnectPeriod: 0, clean: true });
+      clients.push(c);
+      let got = 0;
+      c.on('message', () => ++got === chunks && ++complete === DEVICES && done());
+      await c.subscribeAsync('bench/fanout', { qos: 1 });
+    }
+    const cpu0 = await cpuOf(broker);
+    const t0 = process.hrtime.bigint();
+    broker.send('go');
+    await all;
+    const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+    return { cpu: (await cpuOf(broker)) - cpu0, seconds };
+  } finally {
+    await Promise.all(clients.map((c) => c.endAsync(true).catch(() => undefined)));
+    await broker.exit();
+  }
+}
+
+interface WaveFigures {
+  hubCpu: number;
+  seconds: number;
+  frames: number;
+  multicast: number;
+  chunks: number;
+  agentCpu: number;
+  bareBroker: { cpu: number; seconds: number };
+  bareSteps: number;
+}
+
+async function measureWave(): Promise<WaveFigures> {
+  const dir = mkdtempSync(join(tmpdir(), 'edgefleet-bench-wave-'));
+  const hub = await startChild('hub');
+  const children: Child[] = [hub];
+  try {
+    const http = hub.first.http as string;
+    const token = hub.first.token as string;
+    const model = sizedClassifier(SIZE);
+    let cpu0 = 0;
+    let hubCpu = 0;
+    const seconds = await activateFleet({ http, token }, model, DEVICES, join(dir, 'fleet'), {
+      onStart: async () => {
+        cpu0 = await cpuOf(hub);
+      },
+      afterActivation: async () => {
+        hubCpu = (await cpuOf(hub)) - cpu0;
+      },
+    });
+    const counted = await hub.ask('cpu');
+    // one agent of its own, updated to a new model of the same size
+    const client = createHubClient(http, token);
+    const solo = await client.addDevice('solo', { bench: 'solo' });
+    const config = join(dir, 'solo.json');
+    writeFileSync(config, JSON.stringify(solo.agentConfig));
+    const agent = await startChild('agent', config);
+    children.push(agent);
+    const active = async (version: string) => {
+      const deadline = Date.now() + 180_000;
+      for (;;) {
+        const a = await agent.ask('cpu');
+        if ((a.slots as Record<string, string | null>).fanout === version) return a.cpu as number;
+        if (Date.now() > deadline) throw new Error(`solo agent did not activate ${version}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    };
+    await active('1.0.0'); // the fleet's rollout names every device
+    await client.pushModel({ name: 'fanout', version: '1.0.1', file: sizedClassifier(SIZE, 2), validation: trainVibrationModels().v1.validation });
+    const a0 = await active('1.0.0');
+    await client.startRollout({ model: 'fanout', version: '1.0.1', targets: { devices: ['solo'] }, waves: [100], soak: 0 });
+    const agentCpu = (await active('1.0.1')) - a0;
+    await agent.exit();
+    const bare = await startChild('bare');
+    children.push(bare);
+    const bareSteps = (await bare.ask('cpu')).bare as number;
+    await bare.exit();
+    await hub.exit();
+    const bareBroker = await bareBrokerCpu();
+    return {
+      hubCpu, seconds, frames: counted.frames as number, multicast: counted.multicast as number,
+      chunks: Math.ceil(model.length / DEFAULT_CHUNK_SIZE), agentCpu, bareBroker, bareSteps,
+    };
+  } finally {
+    for (const c of children) await c.exit().catch(() => undefined);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+let wave: Promise<WaveFigures> | null = null;
+const once = () => (wave ??= measureWave());
+
+const hubCpu: Benchmark = async (): Promise<BenchEntry> => {
+  const w = await once();
+  return {
+    value: round(w.hubCpu, 3), unit: 'cpu_s', baseline: round(w.bareBroker.cpu, 3), ratio: round(w.hubCpu / w.bareBroker.cpu, 3),
+    note: `CPU seconds of the hub process (embedded aedes) from POST /rollouts until ${DEVICES} agents (another process, ${cpus().length} cores shared) serve a ${SIZE}-byte model (${w.seconds.toFixed(1)} s wall); baseline: a bare aedes process publishing the ${w.chunks} chunks once to ${DEVICES} QoS 1 subscribers (${w.bareBroker.seconds.toFixed(1)} s wall); goal ratio ≤ 1.5`,
+  };
+};
+const framesPerChunk: Benchmark = async (): Promise<BenchEntry> => {
+  const w = await once();
+  return {
+    value: round(w.frames / w.chunks, 3), unit: 'frames/chunk', baseline: 1, ratio: round(w.frames / w.chunks, 3),
+    note: `the rollout.hub_cpu wave: ${w.frames} chunk frames published for ${w.chunks} chunks to ${DEVICES} devices, ${w.multicast} of them on the artifact's multicast topic, ${w.frames - w.multicast} unicast repairs; baseline: one publish per chunk; goal ≤ 2`,
+  };
+};
+const agentActivate: Benchmark = async (): Promise<BenchEntry> => {
+  const w = await once();
+  return {
+    value: round(w.agentCpu, 3), unit: 'cpu_s', baseline: round(w.bareSteps, 3), ratio: round(w.agentCpu / w.bareSteps, 3),
+    note: `CPU seconds of one agent process (its own onnxruntime session) updating to a new ${SIZE}-byte model: verify, download, hash, store, load, self-test, swap; baseline: sha256, write + fsync, InferenceSession.create and one run of a model of that size in a bare process; goal ratio ≤ 1.2`,
+  };
+};
+
+export const benchmarks: Record<string, Benchmark> = {
+  'rollout.agent_activate': agentActivate,
+  'rollout.frames_per_chunk': framesPerChunk,
+  'rollout.hub_cpu': hubCpu,
+};
