@@ -35,11 +35,13 @@ interface Child {
 async function startChild(mode: string, arg?: string): Promise<Child> {
   const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', CHILD, mode, ...(arg ? [arg] : [])], { stdio: ['pipe', 'pipe', 'inherit'] });
   const lines = createInterface({ input: child.stdout! });
-  const waiting: Array<(l: string) => void> = [];
-  lines.on('line', (l) => waiting.shift()?.(l));
+  const waiting: Array<{ resolve: (l: string) => void; reject: (err: Error) => void }> = [];
+  lines.on('line', (l) => waiting.shift()?.resolve(l));
+  child.once('exit', (code) => {
+    for (const w of waiting.splice(0)) w.reject(new Error(`${mode} child exited (${String(code)})`));
+  });
   const next = () => new Promise<Record<string, unknown>>((resolve, reject) => {
-    child.once('exit', (code) => reject(new Error(`${mode} child exited (${String(code)})`)));
-    waiting.push((l) => resolve(JSON.parse(l) as Record<string, unknown>));
+    waiting.push({ resolve: (l) => resolve(JSON.parse(l) as Record<string, unknown>), reject });
   });
   const first = await next();
   return {
