@@ -1,7 +1,7 @@
 // Artifact serving over MQTT (design §4): a device may fetch only artifacts named in its current desired
 // state; chunks are queued per device and served round-robin with a global concurrency cap, so one device
 // cannot starve the others. Devices listening on the artifact's multicast topic share one publish per chunk
-// (design §4); what they missed goes unicast.
+// (design §4), in a carousel that goes round again while one of them lacks chunks; unicast only repairs.
 
 import {
   ChunkRequest,
