@@ -81,7 +81,7 @@ async function fanout(): Promise<BenchEntry> {
     unit: 's',
     baseline: round(baseline, 4),
     ratio: round(seconds / baseline, 3),
-    note: `${DEVICES} agents (own MQTT connection, data dir, SQLite each; one process with the hub on ${cpus().length} cores) verify, download (${Math.ceil(model.length / DEFAULT_CHUNK_SIZE)} chunks of ${DEFAULT_CHUNK_SIZE / 1024} KiB each; the hub published ${chunks} frames, ${multicast} of them once on the artifact's multicast topic, the rest unicast to devices that subscribed after a chunk went out), hash, store, self-test and activate a ${model.length}-byte model; one agent alone takes ${one.seconds.toFixed(2)} s; baseline: one publisher sending each chunk once to a topic all ${DEVICES} subscribe to through a plain aedes in the same process (${baselineBefore.toFixed(2)} s before, ${baselineAfter.toFixed(2)} s after); goal ratio ≤ 1.5`,
+    note: `${DEVICES} agents (own MQTT connection, data dir, SQLite each; one process with the hub on ${cpus().length} cores) verify, download (${Math.ceil(model.length / DEFAULT_CHUNK_SIZE)} chunks of ${DEFAULT_CHUNK_SIZE / 1024} KiB each; the hub published ${chunks} frames, ${multicast} of them on the artifact's multicast topic (its carousel), the rest unicast repairs), hash, store, self-test and activate a ${model.length}-byte model; one agent alone takes ${one.seconds.toFixed(2)} s; baseline: one publisher sending each chunk once to a topic all ${DEVICES} subscribe to through a plain aedes in the same process (${baselineBefore.toFixed(2)} s before, ${baselineAfter.toFixed(2)} s after); goal ratio ≤ 1.5`,
   };
 }
 
