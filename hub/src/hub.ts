@@ -15,7 +15,7 @@ import type { Bus, EmbeddedBrokerOptions, MulticastSubscribers } from './broker/
 import type { HubContext } from './context.js';
 import { createCommandSender, createDeviceRegistry, type CommandSender, type DeviceRegistry } from './devices/index.js';
 import { createDesiredStates, type DesiredStates } from './desired/index.js';
-import { createArtifactStore, createChunkServer, createDeliveries } from './artifacts/index.js';
+import { createArtifactStore, createChunkServer, createDeliveries, type ChunkServerOptions } from './artifacts/index.js';
 import { createIngest, type Ingest, type IngestOptions } from './telemetry/ingest.js';
 import { createModelRegistry, type ModelRegistry } from './models/registry.js';
 import { createTelemetryConfirmer } from './telemetry/confirm.js';
@@ -60,6 +60,7 @@ export interface HubOptions {
    * added device can connect and a removed one is disconnected at once (without it the operator reloads).
    */
   mosquittoPidFile?: string;
+  multicast?: Pick<ChunkServerOptions, 'multicastGatherMs' | 'multicastRepairAfterMs'>; // design §4 carousel tuning (artifacts/chunks.ts)
   mosquittoAclFile?: string; // Mosquitto's acl_file: the hub keeps its multicast section (mosquitto.ts) in step with desired states
   /** Broker URLs written into agent configs (default: the embedded broker's, or `broker` without credentials). */
   agentBrokers?: { tcp?: string; ws?: string };
@@ -237,8 +238,18 @@ export async function startHub(options: HubOptions): Promise<Hub> {
     // design §4 telemetry: behind an external broker a device's PUBACK comes from the broker, not from a
     // commit here, so devices keep batches until confirmed; the embedded broker acknowledges only committed ones
     const telemetrySettings = options.broker ? { ...options.telemetry, confirm: true } : options.telemetry;
-    let syncMosquitto = async (): Promise<void> => undefined; // design §4 multicast: grants in the ACL before a desired state goes out
-    const desiredStates = createDesiredStates(ctx, { leading: leadership.leading, ...(telemetrySettings ? { telemetry: telemetrySettings } : {}), ...(options.mosquittoAclFile ? { beforePublish: () => syncMosquitto() } : {}) });
+    const syncMosquitto = options.mosquittoPasswordFile
+      ? createMosquittoSync({
+          passwordFile: options.mosquittoPasswordFile,
+          ...(options.mosquittoPidFile ? { pidFile: options.mosquittoPidFile } : {}),
+          ...(options.broker ? { brokerUrl: options.broker } : {}),
+          ...(options.mosquittoAclFile ? { aclFile: options.mosquittoAclFile, grants: async () => (await store.listDesired()).map((d) => ({ user: d.deviceId, topics: d.artifacts.map(topics.artifactMulticast) })) } : {}),
+          entries: async () => (await store.brokerHashes()).map((d) => ({ user: d.id, hash: d.hash })),
+          onReload: (outcome) => metrics.inc('edgefleet_mosquitto_reloads_total', { outcome }),
+          log,
+        })
+      : async () => undefined;
+    const desiredStates = createDesiredStates(ctx, { leading: leadership.leading, ...(telemetrySettings ? { telemetry: telemetrySettings } : {}), ...(options.mosquittoAclFile ? { beforePublish: () => syncMosquitto() } : {}) }); // design §4 multicast: ACL grants first
     cleanups.push(() => desiredStates.close());
     const confirmer = options.broker ? createTelemetryConfirmer(ctx) : null;
     const eventLog = createEventLog(store, options.eventsPerDevice !== undefined ? { maxPerDevice: options.eventsPerDevice } : {});
@@ -257,21 +268,10 @@ export async function startHub(options: HubOptions): Promise<Hub> {
     setMarkOffline((id) => ingest.status(id, 'offline'));
     const deliveries = createDeliveries(store.deliveries, store.changes);
     const chunks = createChunkServer(ctx, artifacts, (id, sha) => desiredStates.mayFetch(id, sha), {
-      multicast: multicastSubscribers, multicastReported: Boolean(options.mosquittoAclFile),
+      multicast: multicastSubscribers, multicastReported: Boolean(options.mosquittoAclFile), ...options.multicast,
       onRequested: (id, sha, indices, count, viaMulticast) => deliveries.requested(id, sha, indices, count, viaMulticast),
     });
     mayMulticast = (id, sha) => desiredStates.mayFetch(id, sha);
-    if (options.mosquittoPasswordFile) {
-      syncMosquitto = createMosquittoSync({
-        passwordFile: options.mosquittoPasswordFile,
-        ...(options.mosquittoPidFile ? { pidFile: options.mosquittoPidFile } : {}),
-        ...(options.broker ? { brokerUrl: options.broker } : {}),
-        ...(options.mosquittoAclFile ? { aclFile: options.mosquittoAclFile, grants: async () => (await store.listDesired()).map((d) => ({ user: d.deviceId, topics: d.artifacts.map(topics.artifactMulticast) })) } : {}),
-        entries: async () => (await store.brokerHashes()).map((d) => ({ user: d.id, hash: d.hash })),
-        onReload: (outcome) => metrics.inc('edgefleet_mosquitto_reloads_total', { outcome }),
-        log,
-      });
-    }
     devices = createDeviceRegistry(
       ctx,
       {

@@ -53,7 +53,8 @@ describe('artifact multicast', () => {
 
   beforeAll(async () => {
     dir = tempDir();
-    hub = await startTestHub(dir.path);
+    // a re-ask is a miss at once here (by default only once the chunk went out 10 s before: it may be on its way)
+    hub = await startTestHub(dir.path, { multicast: { multicastRepairAfterMs: 0 } });
     api = apiClient(hub.urls.http, hub.adminToken);
     for (const id of ['mc-a', 'mc-b', 'mc-late', 'mc-other']) await connect(id);
     expect((await api.pushModel(model, { name: 'big', version: '1.0.0' })).status).toBe(201);

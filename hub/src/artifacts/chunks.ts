@@ -45,6 +45,11 @@ export interface ChunkServerOptions {
    * only devices naming the artifact: mosquitto.ts writes it). Ignored when `multicast` is given.
    */
   multicastReported?: boolean;
+  /**
+   * A chunk a subscribed device asks for again counts as missed (unicast repair) only once it went out this
+   * long before: a device busy with a wave's frames re-asks for chunks still on their way (default 10 s).
+   */
+  multicastRepairAfterMs?: number;
   /** How long the carousel of an artifact waits after the first subscribed device asks, so a wave's devices all listen (default 1 s). */
   multicastGatherMs?: number;
 }
@@ -81,6 +86,7 @@ export function createChunkServer(
   const reported = !options.multicast && options.multicastReported ? createMulticastRegistry() : null;
   const multicast = options.multicast ?? reported ?? undefined;
   const gatherMs = options.multicastGatherMs ?? 1000;
+  const repairAfterMs = options.multicastRepairAfterMs ?? 10_000;
   interface Carousel {
     count: number;
     /** Epoch ms each chunk was last handed to the broker on the multicast topic. */
@@ -152,8 +158,9 @@ export function createChunkServer(
     c.members.add(deviceId);
     const a = askedBy(deviceId, sha);
     const unicast: number[] = [];
+    const now = Date.now();
     for (const index of chunks) {
-      if (a.asked.has(index) && sentSince(c, index, since)) {
+      if (a.asked.has(index) && sentSince(c, index, since) && now - c.sentAt.get(index)! >= repairAfterMs) {
         a.asked.delete(index); // sent while it listened, and asked again: it missed it
         a.repaired.add(index);
         unicast.push(index);
