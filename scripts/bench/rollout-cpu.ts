@@ -33,7 +33,9 @@ interface Child {
 
 /** One `_fanout-child.ts` process: its first JSON line, then one answer line per "cpu". */
 async function startChild(mode: string, arg?: string): Promise<Child> {
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', CHILD, mode, ...(arg ? [arg] : [])], { stdio: ['pipe', 'pipe', 'inherit'] });
+  // EDGEFLEET_BENCH_PROFILE=DIR: a CPU profile of each child (node --cpu-prof), for the notes on a missed goal
+  const prof = process.env.EDGEFLEET_BENCH_PROFILE ? ['--cpu-prof', '--cpu-prof-dir', process.env.EDGEFLEET_BENCH_PROFILE] : [];
+  const child: ChildProcess = spawn(process.execPath, [...prof, '--import', 'tsx', CHILD, mode, ...(arg ? [arg] : [])], { stdio: ['pipe', 'pipe', 'inherit'] });
   const lines = createInterface({ input: child.stdout! });
   const waiting: Array<{ resolve: (l: string) => void; reject: (err: Error) => void }> = [];
   lines.on('line', (l) => waiting.shift()?.resolve(l));
