@@ -197,7 +197,7 @@ export const HealthGroups = z.object({
     HealthSummary.extend({
       value: z.string().nullable().describe('the tag value (or device id); null: devices without the tag'),
       devices: Count,
-      drift: z.object({ worst: FeatureDrift.nullable().describe('drifted features first, then the highest PSI over its threshold'), drifted: Count, features: Count }),
+      drift: z.object({ worst: FeatureDrift.nullable().describe('drifted features first, then the highest PSI over its threshold'), drifted: Count, features: Count, text: z.string().describe('e.g. “temperature drifted (PSI 0.78 > 0.080), 1 of 3 features”') }),
       accuracy: Accuracy,
     }),
   ),

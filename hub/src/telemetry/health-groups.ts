@@ -25,7 +25,7 @@ export interface GroupHealth extends HealthSummary {
   /** Devices whose windows merged into this group. */
   devices: number;
   /** The feature most drifted (the highest PSI over its threshold, drifted ones first), how many drifted of how many. */
-  drift: { worst: FeatureDrift | null; drifted: number; features: number };
+  drift: { worst: FeatureDrift | null; drifted: number; features: number; text: string };
   accuracy: HealthReport['accuracy'];
 }
 
@@ -43,7 +43,18 @@ export function worstDrift(drift: readonly FeatureDrift[]): GroupHealth['drift']
   const judged = drift.filter((d) => d.n > 0);
   const score = (d: FeatureDrift) => (d.verdict === 'drift' ? 1e9 : 0) + (d.critical ? d.psi / d.critical : d.psi);
   const worst = judged.reduce<FeatureDrift | null>((w, d) => (w === null || score(d) > score(w) ? d : w), null);
-  return { worst, drifted: drift.filter((d) => d.verdict === 'drift').length, features: drift.length };
+  const drifted = drift.filter((d) => d.verdict === 'drift').length;
+  return { worst, drifted, features: drift.length, text: driftText(worst, drifted, drift.length) };
+}
+
+const p2 = (x: number | null) => (x === null ? '–' : x.toPrecision(2));
+
+/** The words the dashboard and the CLI show for a group's drift (one vocabulary, made here once). */
+function driftText(worst: FeatureDrift | null, drifted: number, features: number): string {
+  if (features === 0) return 'no drift reference';
+  if (!worst || worst.verdict === 'insufficient-data') return 'too little data';
+  if (worst.verdict === 'drift') return `${worst.feature} drifted (PSI ${p2(worst.psi)} > ${p2(worst.critical)}), ${drifted} of ${features} features`;
+  return `stable (max PSI ${p2(worst.psi)}, ${worst.feature})`;
 }
 
 export async function computeHealthGroups(ctx: HubContext, q: HealthGroupsQuery): Promise<HealthGroups> {
