@@ -139,7 +139,7 @@ export const pageDevices: Page = (main, _args, params, alive) => {
       if (!alive() || my !== seq) return; // a newer query is on its way
       // ids in natural order within the page: pump-2 before pump-10
       const versions = new Map<string, { model: string; version: string }>();
-      const driftCells: Array<{ device: string; key: string; cell: HTMLElement }> = [];
+      const driftCells: Array<{ device: string; key: string; cell: HTMLElement; label: string }> = [];
       const rows = r.devices.slice().sort((a, b) => naturalCompare(a.id, b.id)).map((d) => {
         const rep = d.reported && d.reported.models ? d.reported.models : {};
         const mods = Object.entries(rep).map(([m, x]) => el('span', { class: 'chip' }, [m + '@' + (x.active ? x.active.version : '–') + ' ', stateBadge(x)]));
@@ -148,7 +148,7 @@ export const pageDevices: Page = (main, _args, params, alive) => {
           const key = m + '@' + x.active.version;
           versions.set(key, { model: m, version: x.active.version });
           const cell = el('span', { class: 'device-drift', 'data-model': m }, [driftCell(null)]);
-          driftCells.push({ device: d.id, key, cell });
+          driftCells.push({ device: d.id, key, cell, label: Object.keys(rep).length > 1 ? m + ': ' : '' });
           return [cell];
         });
         return el('tr', { 'data-device': d.id }, [
@@ -199,7 +199,7 @@ export const pageDevices: Page = (main, _args, params, alive) => {
         driftOf(key, v.model, v.version).then((g) => {
           if (!alive() || my !== seq) return;
           const byDevice = new Map(g.groups.map((x) => [x.value, x.drift]));
-          for (const c of driftCells) if (c.key === key) c.cell.replaceChildren(driftCell(byDevice.get(c.device) ?? null));
+          for (const c of driftCells) if (c.key === key) c.cell.replaceChildren(c.label, driftCell(byDevice.get(c.device) ?? null));
         }),
       );
       if (session.groupBy && Date.now() - groupsAt >= 10000) {
