@@ -150,7 +150,7 @@ describe('health grouped by tag', () => {
     expect(text.code, text.stderr).toBe(0);
     const lines = text.stdout.split('\n');
     expect(lines[1]).toMatch(/^SITE +DEVICES +INFERENCES +ERROR RATE +P95 MS +ACCURACY +DRIFT$/);
-    expect(lines.find((l) => l.startsWith('a '))).toMatch(/ stable \(max PSI/);
+    expect(lines.find((l) => l.startsWith('a '))).toMatch(/ stable \(features\[\d\] PSI [0-9.]+ ≤ [0-9.]+\)$/);
     expect(lines.find((l) => l.startsWith('b '))).toContain(`${drifted} drifted (PSI`);
     const yaml = await cli(['fleet', 'health', 'tiny@1.0.0', '--by', 'site', '-o', 'yaml'], env);
     expect(yaml.code, yaml.stderr).toBe(0);

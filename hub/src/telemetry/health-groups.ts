@@ -54,7 +54,8 @@ function driftText(worst: FeatureDrift | null, drifted: number, features: number
   if (features === 0) return 'no drift reference';
   if (!worst || worst.verdict === 'insufficient-data') return 'too little data';
   if (worst.verdict === 'drift') return `${worst.feature} drifted (PSI ${p2(worst.psi)} > ${p2(worst.critical)}), ${drifted} of ${features} features`;
-  return `stable (max PSI ${p2(worst.psi)}, ${worst.feature})`;
+  // the feature closest to its threshold, with both: how far from drifting the group is
+  return `stable (${worst.feature} PSI ${p2(worst.psi)} ≤ ${p2(worst.critical)})`;
 }
 
 export async function computeHealthGroups(ctx: HubContext, q: HealthGroupsQuery): Promise<HealthGroups> {
