@@ -211,6 +211,7 @@ describe('edgefleet CLI', () => {
       [['fleet', 'status', '--minutes', '5'], '/fleet/status?minutes=5', ['at']],
       [['fleet', 'health', 'tiny@1.0.0'], '/health?model=tiny&version=1.0.0', ['from', 'to']],
       [['fleet', 'health', 'tiny@1.0.0', '--device', 'dev-cli'], '/health?model=tiny&version=1.0.0&device=dev-cli', ['from', 'to']],
+      [['fleet', 'health', 'tiny@1.0.0', '--by', 'site'], '/health/groups?model=tiny&version=1.0.0&by=site', ['from', 'to']],
       [['webhook', 'ls'], '/webhooks'],
       [['webhook', 'deliveries', '--limit', '5'], '/webhooks/deliveries?limit=5'],
       [['audit', 'verify'], '/audit/verify'],

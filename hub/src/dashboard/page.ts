@@ -162,4 +162,15 @@ table.drift td:last-child { white-space: nowrap; }
 .gate-note { margin: 6px 0 2px; }
 table.gates td.gate-detail { color: var(--muted); min-width: 16em; }
 .actions button.action { text-align: left; max-width: 100%; white-space: normal; }
+/* health by tag (groups.ts), the drift column and the event severity filter */
+.group-picker { margin-right: 16px; }
+.group-tables .groups, .version-col .groups { margin: 6px 0 12px; }
+.groups h3 { font-size: 14px; margin: 8px 0 4px; }
+tr.group-row.drifted td.group-value { font-weight: 700; color: var(--bad); }
+.drift-cell.bad { font-weight: 600; }
+td.drift .device-drift { display: block; }
+.event-filters { display: flex; flex-wrap: wrap; gap: 6px; margin-bottom: 8px; }
+.event-filters button { padding: 3px 10px; font-size: 13px; }
+.event-filters button[aria-pressed="true"] { background: var(--accent); border-color: var(--accent); color: #fff; }
+.events li.event-group .badge { font-variant-numeric: tabular-nums; }
 `;

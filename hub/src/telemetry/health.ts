@@ -80,7 +80,8 @@ const share = (xs: readonly number[]): number[] | null => {
   return t > 0 ? xs.map((x) => x / t) : null;
 };
 
-function driftOf(reference: Reference | undefined, h: VersionHealth): FeatureDrift[] {
+/** Drift per reference feature of a merged health: PSI, JS, KS against the sample-size-aware threshold (design §6). */
+export function driftOf(reference: Reference | undefined, h: VersionHealth): FeatureDrift[] {
   return (reference?.features ?? []).map((f) => {
     const observed = Object.hasOwn(h.features, f.name) ? h.features[f.name]!.bins : undefined;
     const counts = observed && observed.length === f.counts.length ? observed : new Array<number>(f.counts.length).fill(0);
@@ -127,11 +128,25 @@ function predictionMixOf(manifest: Manifest, total: VersionHealth): HealthReport
   return { kind: null, labels: [], reference: null, observed: null, n: 0 };
 }
 
+/** Accuracy on labelled feedback with its 95 % Wilson interval, and the share of inferences labelled. */
+export function accuracyOf(h: VersionHealth): HealthReport['accuracy'] {
+  const labelled = h.labels?.labelled ?? 0;
+  const correct = h.labels?.correct ?? 0;
+  if (labelled === 0) return { labelled: 0, correct: 0, p: null, low: null, high: null, coverage: h.inferences > 0 ? 0 : null };
+  const w = wilson(correct, labelled);
+  return { labelled, correct, p: w.p, low: w.low, high: w.high, coverage: rate(labelled, h.inferences) };
+}
+
+/** A released version's manifest; NOT_FOUND for one this hub never released. */
+export async function manifestOf(ctx: HubContext, model: string, version: string): Promise<Manifest> {
+  const row = await ctx.store.getModelVersion(model, version);
+  if (!row) throw new EdgefleetError('NOT_FOUND', `model ${model}@${version} not found`);
+  return JSON.parse(row.manifest) as Manifest;
+}
+
 /** Merged telemetry of one model version (design §6); reads rollups, or raw windows for a device or tag group. */
 export async function computeHealth(ctx: HubContext, q: HealthQuery): Promise<HealthReport> {
-  const row = await ctx.store.getModelVersion(q.model, q.version);
-  if (!row) throw new EdgefleetError('NOT_FOUND', `model ${q.model}@${q.version} not found`);
-  const manifest = JSON.parse(row.manifest) as Manifest;
+  const manifest = await manifestOf(ctx, q.model, q.version);
   const reference = manifest.reference;
   const sql = ctx.store.telemetry;
   const range = { model: q.model, version: q.version, from: q.from, to: q.to, ...(q.role ? { role: q.role } : {}) };
@@ -183,9 +198,6 @@ export async function computeHealth(ctx: HubContext, q: HealthQuery): Promise<He
 
   const h = total.result(devices);
   const s = summarizeHealth(h);
-  const labelled = h.labels?.labelled ?? 0;
-  const correct = h.labels?.correct ?? 0;
-  const w = wilson(correct, labelled);
   const shadow = h.shadow && h.shadow.compared > 0 ? h.shadow : null;
   return {
     model: q.model,
@@ -199,10 +211,7 @@ export async function computeHealth(ctx: HubContext, q: HealthQuery): Promise<He
     drift: driftOf(reference, h),
     driftSeries,
     predictionMix: predictionMixOf(manifest, h),
-    accuracy:
-      labelled > 0
-        ? { labelled, correct, p: w.p, low: w.low, high: w.high, coverage: rate(labelled, h.inferences) }
-        : { labelled: 0, correct: 0, p: null, low: null, high: null, coverage: h.inferences > 0 ? 0 : null },
+    accuracy: accuracyOf(h),
     shadow: shadow ? { compared: shadow.compared, agreed: shadow.agreed, rate: shadow.agreed / shadow.compared } : null,
   };
 }
