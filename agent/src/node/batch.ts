@@ -24,6 +24,7 @@ import {
 } from '@edgefleet/protocol';
 import type { AgentStore } from '../core/ports.js';
 import type { InferenceRuntime } from '../core/runtime.js';
+import { outputProbe } from '../core/telemetry-counters.js';
 import { createModelTelemetry } from '../core/telemetry-recorder.js';
 import { settingsOf, type ModelSlot } from '../core/update-plan.js';
 import type { StoredDesired, StoredKeyring } from '../core/context.js';
@@ -195,13 +196,15 @@ function csvColumns(manifest: Manifest): { header: string[]; line: (row: number,
   };
 }
 
-/** What the batch predicted, in aggregate: class counts for a classifier, else the mean of the first output. */
+/**
+ * What the batch predicted, in aggregate: class counts when the model is a classifier the way its telemetry
+ * sees one (telemetry-counters.ts outputProbe), else the mean of its value output (the first one by default).
+ */
 function createTally(manifest: Manifest): { add(res: OipInferResponse): void; result(): Pick<BatchSummary, 'classes' | 'mean'> } {
-  const ref = manifest.reference?.output;
+  const probe = outputProbe(manifest);
   const labels = manifest.labels ?? [];
-  const byWidth = manifest.io.outputs.find((o) => labels.length > 0 && o.shape[o.shape.length - 1] === labels.length && o.type.startsWith('float'));
-  const classifier = ref?.kind === 'classifier' ? { output: ref.output, indices: ref.indices } : byWidth ? { output: byWidth.name, indices: false } : null;
-  const valueOutput = ref?.kind === 'regressor' ? ref.output : manifest.io.outputs[0]?.name;
+  const classifier = probe?.kind === 'classifier' ? probe : null;
+  const valueOutput = probe?.kind === 'regressor' ? probe.output : manifest.io.outputs[0]?.name;
   const classes: Record<string, number> = {};
   let sum = 0;
   let n = 0;
