@@ -44,6 +44,8 @@ export interface BatchOptions {
   strict?: boolean;
   /** Fraction of the input's bytes read so far, after each row. */
   onProgress?: (fraction: number) => void;
+  /** Rows running at once (default 4; 1 with `strict`): parsing and writing overlap onnxruntime's runs; output stays in input order. */
+  inFlight?: number;
   /** A row that failed, by its 1-based line in the input. */
   onBadRow?: (line: number, code: ErrorCode, message: string) => void;
 }
@@ -237,9 +239,18 @@ function createTally(manifest: Manifest): { add(res: OipInferResponse): void; re
 }
 
 async function writeLine(stream: fs.WriteStream, line: string): Promise<void> {
-  if (!stream.write(`${line}\n`)) await new Promise<void>((resolve, reject) => {
-    stream.once('drain', resolve);
-    stream.once('error', reject);
+  if (stream.write(`${line}\n`)) return;
+  await new Promise<void>((resolve, reject) => {
+    const drained = (): void => {
+      stream.off('error', failed);
+      resolve();
+    };
+    const failed = (err: Error): void => {
+      stream.off('drain', drained);
+      reject(err);
+    };
+    stream.once('drain', drained);
+    stream.once('error', failed);
   });
 }
 
@@ -270,6 +281,27 @@ export async function runBatch(model: BatchModel, options: BatchOptions): Promis
   let lineNo = 0;
   let layout: ReturnType<typeof csvLayout> | null = null;
   let abortedAt: number | undefined;
+  // strict runs one row at a time: nothing after the bad row runs (or counts in telemetry)
+  const inFlight = options.strict ? 1 : Math.max(1, options.inFlight ?? 4);
+  type Answer = { res: OipInferResponse; error?: undefined } | { res?: undefined; error: { code: ErrorCode; message: string } };
+  const pending: { line: number; result: Promise<Answer> }[] = [];
+  /** Write one row's answer; false when it ends a strict batch. */
+  const settle = async (p: (typeof pending)[number]): Promise<boolean> => {
+    const { res, error } = await p.result;
+    if (res) tally.add(res);
+    else {
+      failed++;
+      options.onBadRow?.(p.line, error.code, error.message);
+      if (options.strict) {
+        abortedAt = p.line;
+        return false;
+      }
+    }
+    if (columns) await writeLine(out, columns.line(p.line, res ?? null, error ? `${error.code}: ${error.message}` : ''));
+    else await writeLine(out, JSON.stringify(res ? { row: p.line, ...res } : { row: p.line, error }));
+    options.onProgress?.(size > 0 ? Math.min(1, input.bytesRead / size) : 1);
+    return true;
+  };
   try {
     await opened.catch((err: unknown) => {
       throw new EdgefleetError('BAD_INPUT', `cannot write ${options.output}: ${(err as Error).message}`, { cause: err });
@@ -283,26 +315,20 @@ export async function runBatch(model: BatchModel, options: BatchOptions): Promis
         continue;
       }
       rows++;
-      let res: OipInferResponse | null = null;
-      let error: { code: ErrorCode; message: string } | null = null;
-      try {
-        const request = csvIn ? csvRow(layout!, text) : jsonRow(model.manifest, text);
-        res = await model.infer(request);
-        tally.add(res);
-      } catch (err) {
-        const e = toEdgefleetError(err, 'INFERENCE_FAILED');
-        error = { code: e.code, message: e.message };
-        failed++;
-        options.onBadRow?.(lineNo, e.code, e.message);
-        if (options.strict) {
-          abortedAt = lineNo;
-          break;
+      const line = lineNo;
+      // parsed now, run without waiting: up to `inFlight` rows overlap (their results are written in order)
+      const result = (async (): Promise<Answer> => {
+        try {
+          return { res: await model.infer(csvIn ? csvRow(layout!, text) : jsonRow(model.manifest, text)) };
+        } catch (err) {
+          const e = toEdgefleetError(err, 'INFERENCE_FAILED');
+          return { error: { code: e.code, message: e.message } };
         }
-      }
-      if (columns) await writeLine(out, columns.line(lineNo, res, error ? `${error.code}: ${error.message}` : ''));
-      else await writeLine(out, JSON.stringify(res ? { row: lineNo, ...res } : { row: lineNo, error }));
-      options.onProgress?.(size > 0 ? Math.min(1, input.bytesRead / size) : 1);
+      })();
+      pending.push({ line, result });
+      if (pending.length >= inFlight && !(await settle(pending.shift()!))) break;
     }
+    while (abortedAt === undefined && pending.length > 0) await settle(pending.shift()!);
   } catch (err) {
     lines.close();
     input.destroy();
