@@ -58,6 +58,10 @@ describe('edgefleet CLI', () => {
     const ls = await run(['devices', 'ls', '--json'], env);
     const devices = JSON.parse(ls.stdout).devices as Array<{ id: string; desiredSequence: number }>;
     expect(devices.map((d) => [d.id, d.desiredSequence])).toEqual([['dev-cli', 1]]);
+    // a signed batch over a file the device names (design §4 command `batch`)
+    const batch = await run(['device', 'batch', 'dev-cli', '--model', 'tiny', '--file', 'rows.jsonl', '--json'], env);
+    expect(batch.code, batch.stderr).toBe(0);
+    expect(JSON.parse(batch.stdout).command).toMatchObject({ action: 'batch', model: 'tiny', path: 'rows.jsonl' });
   });
 
   it('prints a one-time enrolment link (`device enrol`) that redeems once; a bad --ttl is refused before sending', async () => {
@@ -142,6 +146,7 @@ describe('edgefleet CLI', () => {
       [['device', 'rm', 'dev-tags', 'dev-cli'], /unexpected argument "dev-cli"/],
       [['device', 'show'], /needs ID/],
       [['device', 'command', 'dev-cli', 'explode'], /ACTION must be one of/],
+      [['device', 'batch', 'dev-cli', '--model', 'tiny'], /--file NAME are required/],
       [['devices', 'ls', 'extra'], /unexpected argument/],
       [['devices', 'ls', '--verbose'], /unknown option --verbose/],
       [['model', 'push', model, '--name', 'tiny', '--version', '3.0.0', 'extra'], /unexpected argument "extra"/],

@@ -47,6 +47,7 @@ export type EnrolmentCreated = Awaited<ReturnType<Services['devices']['enrol']>>
 export interface CommandRequest {
   action: Parameters<Services['commands']['send']>[1];
   model?: string;
+  path?: string;
 }
 export interface CommandSent {
   command: Awaited<ReturnType<Services['commands']['send']>>;

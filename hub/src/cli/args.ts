@@ -68,6 +68,7 @@ export const OPTIONS = {
   silent: { type: 'string' },
   watch: { type: 'boolean', short: 'w' },
   interval: { type: 'string' },
+  file: { type: 'string' },
 } as const;
 
 export type OptionName = keyof typeof OPTIONS;
@@ -106,6 +107,7 @@ const OPTION_HELP: Partial<Record<OptionName, [string, string]>> = {
   all: ['', 'every device'],
   name: ['NAME', 'model name'],
   model: ['NAME', 'model name'],
+  file: ['NAME', 'a file in the device’s batch directory (device batch)'],
   version: ['SEMVER', 'model version'],
   sample: ['REQ.json', 'one inference request for the self-test'],
   validation: ['FILE.jsonl', 'validation rows: accuracy, latency, drift reference'],
