@@ -1,0 +1,98 @@
+// A drift alarm that says where and how much it matters (design §6, §7): three MQTT devices on two sites
+// publish real telemetry windows to a real hub, site b's drifted; the signed webhook, the audit row and the
+// overview all carry "site b: <feature> PSI x > y (tiny@1.0.0); <feature> carries n % of this model's importance".
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Manifest, Reference } from '@edgefleet/protocol';
+import type { Hub } from '@edgefleet/hub';
+import { apiClient, endClient, hubDb, startTestHub, tempDir, tinyModel, waitFor } from './helpers.js';
+import { buildWindow, publishTelemetry, registerDevices, tinyValidation, type FleetDevice } from './dashboard-support.js';
+import { signatureValid, startReceiver, type Receiver } from './webhooks-support.js';
+
+const MINUTE = 60_000;
+const SECRET = 'drift-alarm-test-secret';
+
+describe('drift alarm message and details', () => {
+  let dir: ReturnType<typeof tempDir>;
+  let hub: Hub;
+  let receiver: Receiver;
+  let manifest: Manifest;
+  let reference: Reference;
+  let devices: FleetDevice[];
+  const clock = Date.now();
+  const api = () => apiClient(hub.urls.http, hub.adminToken);
+
+  const publish = async (d: FleetDevice, shift: Record<string, number>, seed: number) => {
+    const windows = [4, 2].map((m, i) =>
+      buildWindow(reference, { model: 'tiny', version: '1.0.0', start: Math.floor((clock - m * MINUTE) / MINUTE) * MINUTE, inferences: 300, latencyMs: 5, shift, seed: seed + i }),
+    );
+    const before = d.telemetrySeq;
+    await publishTelemetry(d, windows);
+    const db = hubDb(hub);
+    await waitFor(async () => {
+      await hub.flush();
+      return db.prepare<[string, number], { n: number }>('SELECT COUNT(*) AS n FROM telemetry_batches WHERE device_id = ? AND seq > ?').get(d.id, before)!.n > 0;
+    }, `telemetry of ${d.id} committed`);
+  };
+
+  beforeAll(async () => {
+    dir = tempDir('edgefleet-drift-alarm-');
+    receiver = await startReceiver();
+    hub = await startTestHub(join(dir.path, 'data'), {
+      ws: null,
+      now: () => new Date(clock),
+      webhooks: [receiver.url],
+      webhookSecret: SECRET,
+      alarms: { intervalMs: 3_600_000, windowMs: 10 * MINUTE, silentMs: 24 * 60 * MINUTE },
+    });
+    const res = await api().pushModel(tinyModel(0), { name: 'tiny', version: '1.0.0', validation: tinyValidation(400) });
+    expect(res.status, JSON.stringify(res.body)).toBe(201);
+    manifest = res.body.manifest;
+    reference = manifest.reference!;
+    devices = await registerDevices(hub, [
+      { id: 'pump-a1', tags: { site: 'a' }, online: true },
+      { id: 'pump-a2', tags: { site: 'a' }, online: true },
+      { id: 'pump-b1', tags: { site: 'b' }, online: true },
+    ]);
+  });
+  afterAll(async () => {
+    for (const d of devices ?? []) await endClient(d.client);
+    await hub?.close();
+    await receiver?.close();
+    dir.remove();
+  });
+
+  it('names the drifted site, the feature, PSI against its threshold and the feature’s importance share', async () => {
+    const importance = manifest.lineage.importance!;
+    expect(importance.features.map((f) => f.name)).toEqual(reference.features.map((f) => f.name));
+    // drift the feature the model relies on most, on site b only
+    const top = importance.features.reduce((a, b) => (b.share > a.share ? b : a));
+    await publish(devices[0]!, {}, 10);
+    await publish(devices[1]!, {}, 20);
+    await publish(devices[2]!, { [top.name]: 1.5 }, 30);
+
+    const res = await hub.services.alarms!.check();
+    expect(res.raised).toEqual([{ kind: 'drift', key: `drift:tiny@1.0.0:${top.name}` }]);
+    const [got] = await receiver.waitFor(1, 'drift-alarm');
+    expect(signatureValid(SECRET, got!.raw, got!.headers['x-edgefleet-signature'])).toBe(true);
+    const p = got!.body.payload;
+    expect(p).toMatchObject({ model: 'tiny', version: '1.0.0', feature: top.name, statistic: 'PSI', scope: { site: 'b' }, importanceShare: top.share, n: 1800 });
+    expect(p.value).toBeGreaterThan(p.threshold);
+    // within site b alone (600 values) the shift is larger than in the version's 1 800
+    expect(p.value).toBeGreaterThan(p.psi);
+    expect(p.from).toBe(new Date(clock - 10 * MINUTE).toISOString());
+    expect(p.to).toBe(new Date(clock).toISOString());
+    const percent = Math.round(top.share * 100);
+    expect(p.message).toBe(
+      `site b: ${top.name} PSI ${p.value.toPrecision(2)} > ${p.threshold.toPrecision(2)} (tiny@1.0.0); ${top.name} carries ${percent} % of this model's importance`,
+    );
+
+    // the audit row and the overview say the same, the overview with the time the alarm was raised
+    const audit = (await hub.services.ctx.store.listAudit()).filter((a) => a.action === 'alarm.drift');
+    expect(JSON.parse(audit[0]!.details).message).toBe(p.message);
+    const ov = await api().get('/health/overview?minutes=10');
+    expect(ov.status).toBe(200);
+    const shown = ov.body.alarms.find((a: any) => a.feature === top.name);
+    expect(shown).toMatchObject({ message: p.message, raisedAt: new Date(clock).toISOString() });
+  });
+});
