@@ -15,8 +15,6 @@ interface EventItem {
   kind: string;
   text: string;
   href: string | null;
-  /** Shown above the routine events whatever its time (open drift alarms). */
-  pinned?: boolean;
 }
 
 /** The rollout id an audited action names, if any. */
@@ -65,7 +63,7 @@ function recentEvents(ov: FleetOverview): HTMLElement {
   const items: EventItem[] = [];
   for (const a of ov.alarms) {
     // the alarm's own sentence (where, which feature, statistic > threshold, importance) and when it was raised
-    items.push({ at: a.raisedAt, cls: 'bad', kind: 'drift alarm', text: a.message + ' (n = ' + fmtNum(a.n) + ')', href: '#/model/' + enc(a.model) + '?v=' + enc(a.version), pinned: true });
+    items.push({ at: a.raisedAt, cls: 'bad', kind: 'drift alarm', text: a.message + ' (n = ' + fmtNum(a.n) + ')', href: '#/model/' + enc(a.model) + '?v=' + enc(a.version) });
   }
   for (const e of ov.events) {
     const text = e.deviceId + (e.model ? ' · ' + e.model + (e.version ? '@' + e.version : '') : '') + ': ' + e.message + (e.code ? ' [' + e.code + ']' : '');
@@ -75,7 +73,7 @@ function recentEvents(ov: FleetOverview): HTMLElement {
     const id = actionTarget(a.details);
     items.push({ at: a.at, cls: actionSeverity(a), kind: a.action, text: (id ? id + ' ' : '') + 'by ' + a.actor, href: id ? '#/rollout/' + enc(id) : null });
   }
-  items.sort((a, b) => Number(b.pinned === true) - Number(a.pinned === true) || (b.at ? Date.parse(b.at) : Infinity) - (a.at ? Date.parse(a.at) : Infinity));
+  items.sort((a, b) => (b.at ? Date.parse(b.at) : Infinity) - (a.at ? Date.parse(a.at) : Infinity));
   const list = items.slice(0, 25).map((it) =>
     el('li', { class: 'event ' + it.cls }, [badge(it.kind, it.cls), it.href ? link(it.href, it.text) : el('span', { text: it.text }), it.at ? el('span', { class: 'muted small', text: ' ' + when(it.at) }) : null]),
   );
