@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Manifest, Reference } from '@edgefleet/protocol';
 import type { Hub } from '@edgefleet/hub';
 import { apiClient, endClient, hubDb, startTestHub, tempDir, tinyModel, waitFor } from './helpers.js';
-import { buildWindow, publishTelemetry, registerDevices, tinyValidation, type FleetDevice } from './dashboard-support.js';
+import { buildWindow, launchBrowser, publishTelemetry, registerDevices, screenshot, signIn, tinyValidation, watch, type FleetDevice, type TestBrowser } from './dashboard-support.js';
 import { signatureValid, startReceiver, type Receiver } from './webhooks-support.js';
 
 const MINUTE = 60_000;
@@ -19,6 +19,8 @@ describe('drift alarm message and details', () => {
   let manifest: Manifest;
   let reference: Reference;
   let devices: FleetDevice[];
+  let browser: TestBrowser | undefined;
+  let message = '';
   const clock = Date.now();
   const api = () => apiClient(hub.urls.http, hub.adminToken);
 
@@ -56,6 +58,7 @@ describe('drift alarm message and details', () => {
     ]);
   });
   afterAll(async () => {
+    await browser?.close();
     for (const d of devices ?? []) await endClient(d.client);
     await hub?.close();
     await receiver?.close();
@@ -94,5 +97,40 @@ describe('drift alarm message and details', () => {
     expect(ov.status).toBe(200);
     const shown = ov.body.alarms.find((a: any) => a.feature === top.name);
     expect(shown).toMatchObject({ message: p.message, raisedAt: new Date(clock).toISOString() });
+    message = p.message;
+  });
+
+  it('shows the alarm sentence with its time on the overview, and the importance bars on the model page (Chromium)', async () => {
+    expect(message).not.toBe('');
+    browser = await launchBrowser();
+    const ctx = await browser.context(1400, 900);
+    const page = await ctx.newPage();
+    const problems = watch(page);
+    await signIn(page, hub.urls.http, hub.adminToken);
+    const alarm = page.locator('.card-events li.event', { hasText: 'drift alarm' }).first();
+    await alarm.waitFor();
+    const text = (await alarm.textContent()) ?? '';
+    expect(text).toContain(message);
+    // the time it was raised, as the page's clock shows times
+    const raisedShown = await page.evaluate((iso) => new Date(iso).toLocaleString(), new Date(clock).toISOString());
+    expect(text).toContain(raisedShown);
+    await screenshot(page, 'drift-alarm-overview');
+
+    await page.goto(`${hub.urls.http}/#/model/tiny`);
+    const rows = page.locator('.card-importance .importance[data-version="1.0.0"] .importance-row');
+    await rows.first().waitFor();
+    const shares = manifest.lineage.importance!.features.slice().sort((a, b) => b.share - a.share);
+    expect(await rows.count()).toBe(shares.length);
+    // largest first, each "feature — bar — share %"
+    for (const [i, f] of shares.entries()) {
+      const row = rows.nth(i);
+      expect(await row.getAttribute('data-feature')).toBe(f.name);
+      expect(await row.locator('.share').textContent()).toBe(`${(f.share * 100).toFixed(0)} %`);
+    }
+    const width = await rows.first().locator('.fill').evaluate((e) => (e as HTMLElement).style.width);
+    expect(parseFloat(width)).toBeCloseTo(shares[0]!.share * 100, 1);
+    await screenshot(page, 'model-importance');
+    expect(problems).toEqual([]);
+    await ctx.close();
   });
 });
