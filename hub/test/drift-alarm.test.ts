@@ -24,9 +24,9 @@ describe('drift alarm message and details', () => {
   const clock = Date.now();
   const api = () => apiClient(hub.urls.http, hub.adminToken);
 
-  const publish = async (d: FleetDevice, shift: Record<string, number>, seed: number) => {
+  const publish = async (d: FleetDevice, shift: Record<string, number>, seed: number, version = '1.0.0') => {
     const windows = [4, 2].map((m, i) =>
-      buildWindow(reference, { model: 'tiny', version: '1.0.0', start: Math.floor((clock - m * MINUTE) / MINUTE) * MINUTE, inferences: 300, latencyMs: 5, shift, seed: seed + i }),
+      buildWindow(reference, { model: 'tiny', version, start: Math.floor((clock - m * MINUTE) / MINUTE) * MINUTE, inferences: 300, latencyMs: 5, shift, seed: seed + i }),
     );
     const before = d.telemetrySeq;
     await publishTelemetry(d, windows);
@@ -100,6 +100,23 @@ describe('drift alarm message and details', () => {
     message = p.message;
   });
 
+  it('names the rollout’s tag group when the drifted version runs only there', async () => {
+    const pushed = await api().pushModel(tinyModel(1), { name: 'tiny', version: '1.1.0', validation: tinyValidation(400) });
+    expect(pushed.status, JSON.stringify(pushed.body)).toBe(201);
+    const started = await api().post('/rollouts', { model: 'tiny', version: '1.1.0', targets: { tags: [{ site: 'b' }] } });
+    expect(started.status, JSON.stringify(started.body)).toBe(201);
+    const feature = reference.features[2]!.name;
+    // only site b reports 1.1.0: no stable sibling group to compare with, the rollout says where it runs
+    await publish(devices[2]!, { [feature]: 1.5 }, 40, '1.1.0');
+    const before = (await receiver.waitFor(1, 'drift-alarm')).length;
+    const res = await hub.services.alarms!.check();
+    expect(res.raised).toEqual([{ kind: 'drift', key: `drift:tiny@1.1.0:${feature}` }]);
+    const got = await receiver.waitFor(before + 1, 'drift-alarm');
+    const p = got[got.length - 1]!.body.payload;
+    expect(p).toMatchObject({ version: '1.1.0', feature, scope: { site: 'b' }, value: p.psi, threshold: p.critical, n: 600 });
+    expect(p.message).toMatch(new RegExp(`^site b: ${feature.replace(/[[\]]/g, '\\$&')} PSI [0-9.]+ > [0-9.]+ \\(tiny@1\\.1\\.0\\)`));
+  });
+
   it('shows the alarm sentence with its time on the overview, and the importance bars on the model page (Chromium)', async () => {
     expect(message).not.toBe('');
     browser = await launchBrowser();
@@ -107,7 +124,7 @@ describe('drift alarm message and details', () => {
     const page = await ctx.newPage();
     const problems = watch(page);
     await signIn(page, hub.urls.http, hub.adminToken);
-    const alarm = page.locator('.card-events li.event', { hasText: 'drift alarm' }).first();
+    const alarm = page.locator('.card-events li.event', { hasText: message }).first();
     await alarm.waitFor();
     const text = (await alarm.textContent()) ?? '';
     expect(text).toContain(message);

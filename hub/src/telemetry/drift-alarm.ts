@@ -7,7 +7,8 @@
 // Scope: a version-wide drift is looked for in each tag group (key=value) of the fleet's devices; when some
 // groups of one key drift and another group of that key has enough data and does not, the worst drifted
 // group (PSI over its threshold) is the scope. Keys with more than SCOPE_LIMITS.values values (ids, serials)
-// are not groups; at most SCOPE_LIMITS.keys keys are tried. Otherwise the whole version is the scope.
+// are not groups; at most SCOPE_LIMITS.keys keys are tried. Else, when the version's latest rollout targeted
+// one tag group only (`--tag site=b`), that group is where it runs and drifted. Otherwise the version.
 
 import type { Manifest } from '@edgefleet/protocol';
 import type { HubContext } from '../context.js';
@@ -77,6 +78,15 @@ export async function driftScope(ctx: HubContext, q: { model: string; version: s
   return best === null ? null : { tags: best.tags, drift: best.drift };
 }
 
+/** The one tag group the version's latest active rollout targeted, or null (all devices, a device list, several groups). */
+async function rolloutScope(ctx: HubContext, model: string, version: string): Promise<Record<string, string> | null> {
+  const latest = (await ctx.store.listRollouts()).filter((r) => r.model === model && r.version === version && r.role === 'active').pop();
+  const t = latest?.targets;
+  if (!t || t.all || (t.devices?.length ?? 0) > 0 || t.tags?.length !== 1) return null;
+  const only = t.tags[0]!;
+  return Object.keys(only).length > 0 ? only : null;
+}
+
 /** Everything a raised drift alarm carries, for one drifted feature of one version. */
 export async function driftAlarmDetails(
   ctx: HubContext,
@@ -88,6 +98,7 @@ export async function driftAlarmDetails(
   const scope = await driftScope(ctx, { model, version, feature: d.feature, ...range });
   const value = scope?.drift.psi ?? d.psi;
   const threshold = scope ? scope.drift.critical : d.critical;
+  const tags = scope?.tags ?? (await rolloutScope(ctx, model, version));
   const details: Omit<DriftAlarmDetails, 'message'> = {
     model,
     version,
@@ -100,7 +111,7 @@ export async function driftAlarmDetails(
     ks: d.ks,
     critical: d.critical,
     n: d.n,
-    scope: scope?.tags ?? null,
+    scope: tags,
     importanceShare: importanceShare(manifest, d.feature),
     from: new Date(range.from).toISOString(),
     to: new Date(range.to - 1).toISOString(),
