@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import type { Hub } from '@edgefleet/hub';
 import { startTestHub, tempDir, tinyModel } from './helpers.js';
+import { tinyValidation } from './dashboard-support.js';
 
 // child processes run the built bin (vitest.config.ts: bins use dist/); tsx from source when not built
 const BIN = fileURLToPath(new URL('../bin/edgefleet.js', import.meta.url));
@@ -40,6 +41,20 @@ describe('edgefleet CLI', () => {
   afterAll(async () => {
     await hub.close();
     dir.remove();
+  });
+
+  it('prints a pushed version’s feature importance, and each version’s in `model ls NAME`', async () => {
+    const validation = join(dir.path, 'validation.jsonl');
+    writeFileSync(validation, tinyValidation(300));
+    const push = await run(['model', 'push', join(dir.path, 'm.onnx'), '--name', 'tiny-imp', '--version', '1.0.0', '--validation', validation], env);
+    expect(push.code, push.stderr).toBe(0);
+    expect(push.stdout).toMatch(/^ {2}importance features\[\d\] \d+ %/m);
+    const ls = await run(['model', 'ls', 'tiny-imp'], env);
+    expect(ls.code, ls.stderr).toBe(0);
+    expect(ls.stdout).toContain('feature importance of tiny-imp@1.0.0 (permutation, accuracy drop, 300 rows × 3 shuffles)');
+    const detail = (await (await fetch(`${hub.urls.http}/api/v1/models/tiny-imp`, { headers: { authorization: `Bearer ${hub.adminToken}` } })).json()) as any;
+    const top = detail.versions[0].manifest.lineage.importance.features.reduce((a: any, b: any) => (b.share > a.share ? b : a));
+    expect(ls.stdout).toMatch(new RegExp(`^ {2}${top.name.replace(/[[\]]/g, '\\$&')} +[█·]{20} +${Math.round(top.share * 100)} %$`, 'm'));
   });
 
   it('adds a device with an agent config, pushes, deploys and lists as JSON', async () => {

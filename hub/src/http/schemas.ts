@@ -209,7 +209,18 @@ export const FleetOverview = z.object({
   devices: z.object({ total: Count, online: Count, offline: Count, silent: Count, silentMinutes: z.number() }),
   events: z.array(DeviceEventRow).describe('device events, newest first'),
   actions: z.array(z.object({ id: z.number().int(), at: IsoTime, actor: z.string(), action: z.string(), details: z.unknown() })).describe('rollout actions from the audit log, newest first'),
-  alarms: z.array(z.object({ model: z.string(), version: z.string(), feature: z.string(), psi: z.number(), critical: z.number().nullable(), n: Count })),
+  alarms: z.array(
+    z.object({
+      model: z.string(),
+      version: z.string(),
+      feature: z.string(),
+      psi: z.number(),
+      critical: z.number().nullable(),
+      n: Count,
+      message: z.string().describe('e.g. "site b: features.temperature PSI 0.78 > 0.08 (pump@2.0.0); … carries 31 % of this model\'s importance"'),
+      raisedAt: IsoTime.nullable().describe('when the drift alarm was raised; null while the drift is seen but no alarm is open'),
+    }),
+  ),
 });
 export const WhoAmI = z.object({ id: z.string(), kind: z.enum(['token', 'device']), role: z.enum(['viewer', 'operator', 'admin']).nullable() });
 

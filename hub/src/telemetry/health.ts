@@ -15,6 +15,7 @@ import type { RecentEvent } from '../store/events.js';
 import type { WaveWindowQuery } from '../store/telemetry.js';
 import { parseStoredWindow } from './fast-check.js';
 import { ROLLUP_MS } from './ingest.js';
+import { driftAlarmKey, driftAlarmMessage, importanceShare } from './drift-text.js';
 import { fleetStatus } from './fleet-status.js';
 import { createHealthMerge, rate, summarizeHealth, type HealthMerge, type VersionHealth } from './merge.js';
 
@@ -235,8 +236,8 @@ export interface FleetOverview {
   events: RecentEvent[];
   /** Rollout actions from the audit log, newest first. */
   actions: Array<{ id: number; at: string; actor: string; action: string; details: unknown }>;
-  /** Features drifted over the last `minutes` per model version in use (design §6). */
-  alarms: Array<{ model: string; version: string; feature: string; psi: number; critical: number | null; n: number }>;
+  /** Features drifted over the last `minutes` per model version in use (design §6); `message` and `raisedAt` are the raised alarm's when one is open. */
+  alarms: Array<{ model: string; version: string; feature: string; psi: number; critical: number | null; n: number; message: string; raisedAt: string | null }>;
   /** Is the fleet healthy now: failing (a version devices run fails too often), degraded (drift, silent devices, a rollout that failed), else healthy. */
   verdict: FleetVerdict;
 }
@@ -280,11 +281,21 @@ export async function fleetOverview(ctx: HubContext, options: { silentMinutes: n
   const actions = (await fleet.rolloutActions(options.events)).map((a) => ({ ...a, details: JSON.parse(a.details) as unknown }));
   const since = now - options.minutes * 60_000;
   const alarms: FleetOverview['alarms'] = [];
+  // a raised alarm says where the drift is and when it was raised (drift-alarm.ts); a drift not (yet) raised speaks for its version
+  const raised = new Map((await fleet.openAlarms('drift')).map((a) => [a.key, a]));
   for (const v of await store.telemetry.versionsInUse(Math.floor(since / ROLLUP_MS) * ROLLUP_MS)) {
-    if (!(await store.getModelVersion(v.model, v.version))) continue;
+    const row = await store.getModelVersion(v.model, v.version);
+    if (!row) continue;
     const h = await computeHealth(ctx, { model: v.model, version: v.version, from: since, to: now + ROLLUP_MS, bucketMs: options.minutes * 60_000 });
     for (const d of h.drift) {
-      if (d.verdict === 'drift') alarms.push({ model: v.model, version: v.version, feature: d.feature, psi: d.psi, critical: d.critical, n: d.n });
+      if (d.verdict !== 'drift') continue;
+      const open = raised.get(driftAlarmKey(v.model, v.version, d.feature));
+      const said = open ? (JSON.parse(open.details) as { message?: unknown }).message : undefined;
+      const message =
+        typeof said === 'string'
+          ? said
+          : driftAlarmMessage({ model: v.model, version: v.version, feature: d.feature, statistic: 'PSI', value: d.psi, threshold: d.critical, scope: null, importanceShare: importanceShare(JSON.parse(row.manifest) as Manifest, d.feature) });
+      alarms.push({ model: v.model, version: v.version, feature: d.feature, psi: d.psi, critical: d.critical, n: d.n, message, raisedAt: open?.raised_at ?? null });
     }
   }
   const status = await fleetStatus(ctx, options.minutes);

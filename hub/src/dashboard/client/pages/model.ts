@@ -9,6 +9,7 @@ import { enc, fmtNum, ms, pct } from '../format.js';
 import { shareAxes } from '../charts.js';
 import { chosenRange, drawHealth, healthFor, healthParts, isChart, rangePicker } from '../health.js';
 import { groupByPicker, groupsFor, groupTable } from '../groups.js';
+import { importanceCard } from '../importance.js';
 import { session } from '../session.js';
 import type { Page, PageController } from './page.js';
 
@@ -22,8 +23,9 @@ export const pageModel: Page = (main, args, params, alive) => {
   const name = args[0] ?? '';
   let chosen = params.getAll('v');
   const head = el('div');
+  const importance = el('div');
   const cols = el('div', { class: 'compare' });
-  main.append(head, cols);
+  main.append(head, importance, cols);
   let chartsAt = 0;
   let chartKey = '';
   const load = () => self.refresh().catch(() => {});
@@ -70,6 +72,7 @@ export const pageModel: Page = (main, args, params, alive) => {
           const used = versions.filter((v) => running[v.version]).map((v) => v.version);
           chosen = (used.length ? used : versions.map((v) => v.version)).slice(-2);
         }
+        importance.replaceChildren(importanceCard(versions, chosen));
         const rows = versions
           .slice()
           .reverse()

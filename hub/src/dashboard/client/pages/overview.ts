@@ -95,8 +95,8 @@ const EVENTS_SHOWN = 25;
 function recentEvents(ov: FleetOverview, filter: Severity, filters: HTMLElement): HTMLElement {
   const items: EventItem[] = [];
   for (const a of ov.alarms) {
-    const text = a.model + '@' + a.version + ' feature ' + a.feature + ': PSI ' + fmtNum(a.psi) + ' > ' + fmtNum(a.critical) + ' (n = ' + a.n + ')';
-    items.push({ at: null, cls: 'bad', kind: 'drift alarm', text, href: '#/model/' + enc(a.model) + '?v=' + enc(a.version) });
+    // the alarm's own sentence (where, which feature, statistic > threshold, importance) and when it was raised
+    items.push({ at: a.raisedAt, cls: 'bad', kind: 'drift alarm', text: a.message + ' (n = ' + fmtNum(a.n) + ')', href: '#/model/' + enc(a.model) + '?v=' + enc(a.version) });
   }
   for (const e of ov.events) {
     const text = e.deviceId + (e.model ? ' · ' + e.model + (e.version ? '@' + e.version : '') : '') + ': ' + e.message + (e.code ? ' [' + e.code + ']' : '');
