@@ -1,5 +1,6 @@
 // `edgefleet-agent --config agent.json [--data DIR] [--api HOST:PORT] [--api-host NAME]...` (design §2): runs the device agent
-// until SIGINT/SIGTERM. A bad config is a one-line error and exit code 2.
+// until SIGINT/SIGTERM. A bad config is a one-line error and exit code 2. `edgefleet-agent batch …` runs the
+// active verified model over a local file, offline (node/batch-cli.ts).
 
 import './node/device-heap.js';
 import fs from 'node:fs';
@@ -10,9 +11,10 @@ import { parseArgs } from 'node:util';
 const agentModule = () => import('./node/assemble.js');
 const protocolModule = () => import('@edgefleet/protocol');
 
-const USAGE = 'usage: edgefleet-agent --config agent.json [--data DIR] [--api HOST:PORT] [--api-host NAME]... [--quiet]';
+const USAGE = 'usage: edgefleet-agent --config agent.json [--data DIR] [--api HOST:PORT] [--api-host NAME]... [--quiet]\n       edgefleet-agent batch --config agent.json [--data DIR] --model NAME --in FILE --out FILE [--strict]';
 
 async function main(): Promise<number> {
+  if (process.argv[2] === 'batch') return (await import('./node/batch-cli.js')).batchMain(process.argv.slice(3));
   let values: { config?: string; data?: string; api?: string; 'api-host'?: string[]; quiet?: boolean; help?: boolean };
   try {
     ({ values } = parseArgs({

@@ -6,3 +6,5 @@ export { createAgentCore } from './core/agent-core.js';
 export type { AgentCore, ExplainCallOptions, InferOptions, InferResult } from './core/agent-core.js';
 export { createOnnxRuntime, type OnnxRuntimeOptions } from './node/index.js';
 export type { ExplainOptions, Manifest, OipExplainResponse, Tensor } from '@edgefleet/protocol';
+// batch inference on device data (design §2 `edgefleet-agent batch`): a locked data dir's active verified model over a file
+export { openOfflineModel, openSqliteStore, runBatch, summaryLine, type BatchModel, type BatchOptions, type BatchSummary, type OfflineModel } from './node/index.js';

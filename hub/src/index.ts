@@ -11,7 +11,7 @@ export { createPacketScanner } from './broker/packet-limit.js';
 // what the HTTP API answers, for clients typed with it (the CLI: cli/api.ts)
 export type { Role, RolloutTargets } from './store/db.js';
 export type { AuditVerification } from './trust/audit.js';
-export type { FleetOverview, HealthReport } from './telemetry/index.js';
+export type { FleetOverview, GroupHealth, HealthGroups, HealthReport, TagIndex } from './telemetry/index.js';
 export type { DeviceFailure, GateResult, GateView, RolloutDetail, RolloutStatus, WaveView } from './rollouts/index.js';
 export type { RolloutCommand } from './rollouts/runner.js';
 export type { ModelRegistry } from './models/registry.js';

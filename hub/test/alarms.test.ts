@@ -88,6 +88,9 @@ describe('fleet alarms', () => {
     const p = got!.body.payload;
     expect(p).toMatchObject({ model: 'tiny', version: '1.1.0', feature: drifted, n: 600 });
     expect(p.psi).toBeGreaterThan(p.critical);
+    // one device on one line: no tag group to blame, the version is the scope
+    expect(p).toMatchObject({ statistic: 'PSI', value: p.psi, threshold: p.critical, scope: null });
+    expect(p.message).toMatch(new RegExp(`^tiny@1\\.1\\.0: ${drifted.replace(/[[\]]/g, '\\$&')} PSI \\d`));
     // both versions saw 600 values per feature: only the shifted one alarms
     const same = await api().get(`/health?model=tiny&version=1.0.0&from=${clock - 10 * MINUTE}&to=${clock + 1}`);
     expect(same.body.drift.map((d: any) => [d.n, d.verdict])).toEqual(reference.features.map(() => [600, 'no-drift']));

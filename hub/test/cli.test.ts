@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import type { Hub } from '@edgefleet/hub';
 import { startTestHub, tempDir, tinyModel } from './helpers.js';
+import { tinyValidation } from './dashboard-support.js';
 
 // child processes run the built bin (vitest.config.ts: bins use dist/); tsx from source when not built
 const BIN = fileURLToPath(new URL('../bin/edgefleet.js', import.meta.url));
@@ -42,6 +43,20 @@ describe('edgefleet CLI', () => {
     dir.remove();
   });
 
+  it('prints a pushed version’s feature importance, and each version’s in `model ls NAME`', async () => {
+    const validation = join(dir.path, 'validation.jsonl');
+    writeFileSync(validation, tinyValidation(300));
+    const push = await run(['model', 'push', join(dir.path, 'm.onnx'), '--name', 'tiny-imp', '--version', '1.0.0', '--validation', validation], env);
+    expect(push.code, push.stderr).toBe(0);
+    expect(push.stdout).toMatch(/^ {2}importance features\[\d\] \d+ %/m);
+    const ls = await run(['model', 'ls', 'tiny-imp'], env);
+    expect(ls.code, ls.stderr).toBe(0);
+    expect(ls.stdout).toContain('feature importance of tiny-imp@1.0.0 (permutation, accuracy drop, 300 rows × 3 shuffles)');
+    const detail = (await (await fetch(`${hub.urls.http}/api/v1/models/tiny-imp`, { headers: { authorization: `Bearer ${hub.adminToken}` } })).json()) as any;
+    const top = detail.versions[0].manifest.lineage.importance.features.reduce((a: any, b: any) => (b.share > a.share ? b : a));
+    expect(ls.stdout).toMatch(new RegExp(`^ {2}${top.name.replace(/[[\]]/g, '\\$&')} +[█·]{20} +${Math.round(top.share * 100)} %$`, 'm'));
+  });
+
   it('adds a device with an agent config, pushes, deploys and lists as JSON', async () => {
     const out = join(dir.path, 'agent.json');
     const add = await run(['device', 'add', 'dev-cli', '--tag', 'site=x', '--out', out], env);
@@ -58,6 +73,10 @@ describe('edgefleet CLI', () => {
     const ls = await run(['devices', 'ls', '--json'], env);
     const devices = JSON.parse(ls.stdout).devices as Array<{ id: string; desiredSequence: number }>;
     expect(devices.map((d) => [d.id, d.desiredSequence])).toEqual([['dev-cli', 1]]);
+    // a signed batch over a file the device names (design §4 command `batch`)
+    const batch = await run(['device', 'batch', 'dev-cli', '--model', 'tiny', '--file', 'rows.jsonl', '--json'], env);
+    expect(batch.code, batch.stderr).toBe(0);
+    expect(JSON.parse(batch.stdout).command).toMatchObject({ action: 'batch', model: 'tiny', path: 'rows.jsonl' });
   });
 
   it('prints a one-time enrolment link (`device enrol`) that redeems once; a bad --ttl is refused before sending', async () => {
@@ -142,6 +161,7 @@ describe('edgefleet CLI', () => {
       [['device', 'rm', 'dev-tags', 'dev-cli'], /unexpected argument "dev-cli"/],
       [['device', 'show'], /needs ID/],
       [['device', 'command', 'dev-cli', 'explode'], /ACTION must be one of/],
+      [['device', 'batch', 'dev-cli', '--model', 'tiny'], /--file NAME are required/],
       [['devices', 'ls', 'extra'], /unexpected argument/],
       [['devices', 'ls', '--verbose'], /unknown option --verbose/],
       [['model', 'push', model, '--name', 'tiny', '--version', '3.0.0', 'extra'], /unexpected argument "extra"/],
@@ -211,6 +231,7 @@ describe('edgefleet CLI', () => {
       [['fleet', 'status', '--minutes', '5'], '/fleet/status?minutes=5', ['at']],
       [['fleet', 'health', 'tiny@1.0.0'], '/health?model=tiny&version=1.0.0', ['from', 'to']],
       [['fleet', 'health', 'tiny@1.0.0', '--device', 'dev-cli'], '/health?model=tiny&version=1.0.0&device=dev-cli', ['from', 'to']],
+      [['fleet', 'health', 'tiny@1.0.0', '--by', 'site'], '/health/groups?model=tiny&version=1.0.0&by=site', ['from', 'to']],
       [['webhook', 'ls'], '/webhooks'],
       [['webhook', 'deliveries', '--limit', '5'], '/webhooks/deliveries?limit=5'],
       [['audit', 'verify'], '/audit/verify'],

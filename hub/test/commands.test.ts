@@ -56,4 +56,16 @@ describe('commands', () => {
     expect(third.ok && third.value.action).toBe('flush-telemetry');
     expect((await admin.get('/devices/dev-c/desired')).body.error.code).toBe('NOT_FOUND');
   });
+
+  it('signs a batch command with its model and file; one without a file is refused before anything is signed', async () => {
+    const admin = apiClient(hub.urls.http, hub.adminToken);
+    expect((await admin.post('/devices/dev-c/commands', { action: 'batch', model: 'tiny' })).body.error.code).toBe('BAD_INPUT');
+    await expect(hub.services.commands.send('dev-c', 'batch', { path: 'rows.jsonl' })).rejects.toMatchObject({ code: 'BAD_INPUT' });
+    const n = got.length;
+    const sent = await admin.post('/devices/dev-c/commands', { action: 'batch', model: 'tiny', path: 'rows.csv' });
+    expect(sent.status).toBe(202);
+    await waitFor(() => got.length === n + 1, 'the batch command');
+    const c = verifyCommand(got[n]!, { deviceId: 'dev-c', lastSequence: sent.body.command.sequence - 1, keyring, now: new Date() });
+    expect(c.ok && { action: c.value.action, model: c.value.model, path: c.value.path }).toEqual({ action: 'batch', model: 'tiny', path: 'rows.csv' });
+  });
 });

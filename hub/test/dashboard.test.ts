@@ -427,7 +427,7 @@ describe('dashboard', () => {
     expect(await text(page, '.card-verdict h2')).toBe('Fleet degraded');
     expect(await text(page, '.card-verdict')).toContain('silent');
     expect(await clipped()).toEqual({ bad: [], overflow: 0, outside: false });
-    expect(await page.locator('.card-health th').allInnerTexts()).toEqual(['model version', 'role', 'running', 'reporting', 'inferences', 'error rate', 'p95 latency']);
+    expect(await page.locator('.card-health th').allInnerTexts()).toEqual(['model version', 'role', 'running', 'reporting', 'inferences', 'error rate', 'p95 latency', 'drift']);
     await screenshot(page, '13-overview-1400');
     await page.setViewportSize({ width: 390, height: 844 });
     await poll(async () => (await clipped()).overflow).toBe(0);

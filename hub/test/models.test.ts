@@ -115,7 +115,10 @@ describe('prepareModelPush with a trained classifier', () => {
       run: 'run-42',
       commit: 'abc123',
       metrics: prepared.metrics,
+      importance: prepared.lineage.importance,
     });
+    // the trained classifier's permutation importance, over the reference's features (importance.test.ts)
+    expect(prepared.lineage.importance!.features.map((f) => f.name)).toEqual(reference.features.map((f) => f.name));
     expect(prepared.compat).toEqual({ runtimes: ['onnxruntime'], irVersion: 8, opsets: { '': 17 } });
     // the self-test comes from the first validation rows
     expect(prepared.selfTest.inputs[0]!.shape).toEqual([4, 6]);

@@ -209,6 +209,11 @@ describe('OpenAPI document', () => {
     expect((await call('get', '/models/tiny')).body.versions).toHaveLength(2);
     const health = await call('get', '/health?model=tiny&version=1.0.0&tag=site=b');
     expect(health.body.totals.inferences).toBeGreaterThan(0);
+    const groups = await call('get', '/health/groups?model=tiny&version=1.0.0&by=site');
+    expect(groups.body.groups.find((g: Json) => g.value === 'b')?.inferences).toBe(health.body.totals.inferences);
+    expect((await call('get', '/health/groups?model=tiny&version=1.0.0&perDevice=true')).body.groups.length).toBeGreaterThan(0);
+    expect((await call('get', '/health/groups?model=tiny&version=1.0.0')).status).toBe(400);
+    expect((await call('get', '/tags')).body.tags.map((t: Json) => t.key)).toContain('site');
     const overview = await call('get', '/health/overview?minutes=30');
     expect(overview.body.devices.total).toBe(3);
     expect((await call('get', '/fleet/status')).body.health[0].running).toBe(2);

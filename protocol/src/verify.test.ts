@@ -144,6 +144,34 @@ describe('verifyDesiredState (design §3 check order)', () => {
     expect(verifyDesiredState(raw, ctx()).ok).toBe(true);
   });
 
+  it('accepts manifests with and without lineage.importance (an optional signed field)', () => {
+    const importance = {
+      method: 'permutation' as const,
+      metric: 'accuracy' as const,
+      rows: 400,
+      repeats: 3,
+      seed: 1,
+      features: [
+        { name: 'temperature', drop: 0.31, share: 0.8 },
+        { name: 'humidity', drop: 0.0775, share: 0.2 },
+      ],
+    };
+    const raw = signDesired({
+      models: [
+        { manifest: signManifest({ lineage: {} }), role: 'active' },
+        { manifest: signManifest({ model: 'iris-next', version: '2.0.0', release: 1, lineage: { importance } }), role: 'shadow' },
+      ],
+    });
+    const r = verifyDesiredState(utf8Encode(raw), ctx());
+    expect(codeOf(r)).toBe('ok');
+    if (!r.ok) return;
+    expect(r.value.models[0]!.manifest.lineage.importance).toBeUndefined();
+    expect(r.value.models[1]!.manifest.lineage.importance).toEqual(importance);
+    // shares are fractions: one above 1 is a malformed manifest, refused after its signature checked
+    const bad = signDesired({ models: [{ manifest: signManifest({ lineage: { importance: { ...importance, features: [{ name: 't', drop: 1, share: 2 }] } } }), role: 'active' }] });
+    expect(codeOf(verifyDesiredState(utf8Encode(bad), ctx()))).toBe('BAD_MESSAGE');
+  });
+
   it('refuses an oversized payload before parsing it (TOO_LARGE)', () => {
     // Validly signed, but padded past the cap with JSON whitespace: the size cap is the first check.
     const raw = ' '.repeat(LIMITS.desired) + signDesired();

@@ -30,8 +30,9 @@ interface Setup {
   close(): Promise<void>;
 }
 
-/** A hub in this process, one real agent, and the given models rolled out to it and active. */
-async function agentWith(models: Record<string, Uint8Array>, api: boolean): Promise<Setup> {
+/** A hub in this process, one real agent, and the given models rolled out to it and active (validated on
+ *  the vibration rows unless `validations` names a model's own JSONL). Shared with explain.ts. */
+export async function agentWith(models: Record<string, Uint8Array>, api: boolean, validations: Record<string, string> = {}): Promise<Setup> {
   const dir = mkdtempSync(join(tmpdir(), 'edgefleet-bench-agent-'));
   const hub = await startHub({ dataDir: join(dir, 'hub'), http: '127.0.0.1:0', mqtt: '127.0.0.1:0', ws: null });
   let agent: Agent | null = null;
@@ -43,7 +44,7 @@ async function agentWith(models: Record<string, Uint8Array>, api: boolean): Prom
   try {
     const client = createHubClient(hub.urls.http, hub.adminToken);
     const validation = trainVibrationModels().v1.validation;
-    for (const [name, bytes] of Object.entries(models)) await client.pushModel({ name, version: '1.0.0', file: bytes, validation });
+    for (const [name, bytes] of Object.entries(models)) await client.pushModel({ name, version: '1.0.0', file: bytes, validation: validations[name] ?? validation });
     const { agentConfig } = await client.addDevice('bench-agent');
     agent = createAgent(agentConfig, { dataDir: join(dir, 'agent'), api: api ? '127.0.0.1:0' : false });
     await agent.start();
@@ -70,7 +71,7 @@ async function timeCalls(call: (i: number) => Promise<unknown>, calls: number, i
 }
 
 /** Median per-call ns of candidate and baseline, timed in alternating blocks so load drift hits both. */
-async function compareCalls(
+export async function compareCalls(
   candidate: (i: number) => Promise<unknown>,
   baseline: (i: number) => Promise<unknown>,
   { blocks = 20, calls = 250, warmup = 500 } = {},

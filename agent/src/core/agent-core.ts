@@ -4,7 +4,7 @@
 // (context.ts), hands inbound messages to inbound.ts, and runs the lifecycle. It is handed a Transport, an
 // InferenceRuntime, an AgentStore and a Clock; it imports nothing platform-specific.
 
-import { createSha256, topics, type DeviceEvent, type ReportedState } from '@edgefleet/protocol';
+import { createSha256, toEdgefleetError, topics, type DeviceEvent, type ReportedState } from '@edgefleet/protocol';
 import type { AgentContext, AgentState } from './context.js';
 import { createDocumentSaver } from './document-saver.js';
 import { createInbound } from './inbound.js';
@@ -72,6 +72,11 @@ export interface AgentCoreOptions {
   /** Predictions remembered in memory for feedback joins (older ones are looked up in the store). */
   predictionMemory?: number;
   resources?: () => Promise<ReportedState['resources']>;
+  /**
+   * Command `batch` (design §4): run the active model `model` over the device file `path` names; resolves to
+   * the version it ran and the summary for the `batch-finished` event. Without it every batch is refused.
+   */
+  batch?: (model: string, path: string) => Promise<{ version: string; message: string }>;
   /** Every event the agent emits, as it emits it (a page's event feed); it is also logged and sent to the hub. */
   onEvent?: (event: DeviceEvent) => void;
   log?: (line: string) => void;
@@ -179,7 +184,28 @@ export function createAgentCore(options: AgentCoreOptions): AgentCore {
   });
   const trust = createTrust(ctx, { rootPublicKey: options.rootPublicKey, scheduleReport: reporter.scheduleReport, onPendingDesired: (raw) => inbound.onDesired(raw) });
 
-  const inbound = createInbound(ctx, { trust, updater, reporter, flushTelemetry });
+  const inbound = createInbound(ctx, { trust, updater, reporter, flushTelemetry, batch: runBatchCommand });
+
+  // one batch at a time, off the command queue: a long batch never holds up an install or a rollback
+  let batching = false;
+  function runBatchCommand(model: string, path: string): void {
+    const refuse = (code: 'UNAVAILABLE' | 'CONFLICT', why: string): void => reporter.emit('error', `batch ${model} over ${path} refused: ${why}`, { model, code });
+    if (!options.batch) return refuse('UNAVAILABLE', 'this agent runs no batch commands');
+    if (batching) return refuse('CONFLICT', 'another batch is running');
+    batching = true;
+    options
+      .batch(model, path)
+      .then(
+        (r) => reporter.emit('batch-finished', r.message, { model, version: r.version }),
+        (err: unknown) => {
+          const e = toEdgefleetError(err);
+          reporter.emit('error', `batch ${model} over ${path}: ${e.message}`, { model, code: e.code });
+        },
+      )
+      .finally(() => {
+        batching = false;
+      });
+  }
 
   let explaining = 0;
   async function explainFeeds(name: string, feeds: Record<string, Tensor>, options: ExplainCallOptions = {}): Promise<OipExplainResponse> {

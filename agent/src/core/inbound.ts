@@ -13,6 +13,8 @@ export interface InboundOptions {
   reporter: Reporter;
   /** Command `flush-telemetry`. */
   flushTelemetry: () => Promise<void>;
+  /** Command `batch`: started, not awaited (it reports its result as an event). */
+  batch: (model: string, path: string) => void;
 }
 
 export interface Inbound {
@@ -25,7 +27,7 @@ export interface Inbound {
 
 export function createInbound(ctx: AgentContext, options: InboundOptions): Inbound {
   const { deviceId, transport, clock, log, state } = ctx;
-  const { trust, updater, reporter, flushTelemetry } = options;
+  const { trust, updater, reporter, flushTelemetry, batch } = options;
 
   async function onDesired(raw: Uint8Array): Promise<void> {
     const desired = trust.checkDesired(raw);
@@ -47,6 +49,8 @@ export function createInbound(ctx: AgentContext, options: InboundOptions): Inbou
       for (const name of names) await updater.rollback(name, null, cmd.reason ?? 'rollback command');
     } else if (cmd.action === 'flush-telemetry') {
       void flushTelemetry();
+    } else if (cmd.action === 'batch') {
+      batch(cmd.model!, cmd.path!); // the schema requires both for `batch`
     } else {
       void onConnected();
     }

@@ -13,6 +13,8 @@ import { installNodeSignatureVerifier } from './ed25519.js';
 import { createMqttTransport } from '../mqtt/index.js';
 import { createOnnxRuntime } from './onnx-runtime.js';
 import { openSqliteStore } from './sqlite-store.js';
+import { resolveBatchFile, runBatch, summaryLine } from './batch.js';
+import { manifestOf } from '../core/context.js';
 
 export interface AgentOptions {
   /** Overrides `config.dataDir`. */
@@ -102,6 +104,18 @@ export function createAgent(configInput: unknown, options: AgentOptions = {}): A
         sha256Stream: () => {
           const h = createHash('sha256');
           return { update: (bytes: Uint8Array) => h.update(bytes), digestHex: () => h.digest('hex') };
+        },
+        batch: async (model, file) => {
+          // design §4 command `batch`: only files inside the directory this device's config allows
+          if (!config.batchDir) throw new EdgefleetError('FORBIDDEN', 'this device allows no batch files (agent config batchDir)');
+          const input = resolveBatchFile(path.resolve(dataDir, config.batchDir), file);
+          const ref = c.slots()[model]?.active;
+          const manifest = ref && (await manifestOf(dataStore, ref.sha256));
+          if (!ref || !manifest) throw new EdgefleetError('NOT_FOUND', `model '${model}' has no active verified version`);
+          // the agent's own inference (telemetry, prediction ids), pinned to the version the batch started on
+          const bm = { name: model, version: ref.version, manifest, infer: (req: Parameters<AgentCore['infer']>[1]) => c.infer(model, req, ref.version) };
+          const summary = await runBatch(bm, { input, output: `${input}.out.jsonl` });
+          return { version: ref.version, message: summaryLine(bm, summary) };
         },
         ...(config.hubUrl ? { http: { baseUrl: config.hubUrl, username: config.deviceId, password: config.password } } : {}),
         ...options.core,

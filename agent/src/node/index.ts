@@ -8,3 +8,4 @@ export { openSqliteStore, type SqliteStoreOptions } from './sqlite-store.js';
 export { createNodeSignatureVerifier, installNodeSignatureVerifier } from './ed25519.js';
 export { startLocalApi, type LocalApi, type LocalApiOptions } from './local-api.js';
 export { createLocalApiApp } from './local-api-app.js';
+export { openOfflineModel, runBatch, summaryLine, type BatchModel, type BatchOptions, type BatchSummary, type OfflineModel } from './batch.js';

@@ -2,9 +2,9 @@
 // from the hub's face (../index.ts): the room types the routes return, or the answer of the service
 // method a route returns, so changing what a route answers fails to compile here. Type-only.
 
-import type { AuditVerification, FleetStatus, HealthReport, Hub, PushResult, Role, RolloutRequest } from '../index.js';
+import type { AuditVerification, FleetStatus, HealthGroups, HealthReport, Hub, PushResult, Role, RolloutRequest } from '../index.js';
 
-export type { AuditVerification, FleetStatus, HealthReport, PushResult, RolloutRequest };
+export type { AuditVerification, FleetStatus, HealthGroups, HealthReport, PushResult, RolloutRequest };
 
 type Services = Hub['services'];
 
@@ -47,6 +47,7 @@ export type EnrolmentCreated = Awaited<ReturnType<Services['devices']['enrol']>>
 export interface CommandRequest {
   action: Parameters<Services['commands']['send']>[1];
   model?: string;
+  path?: string;
 }
 export interface CommandSent {
   command: Awaited<ReturnType<Services['commands']['send']>>;

@@ -59,6 +59,7 @@ export const OPTIONS = {
   'rollout-tick-ms': { type: 'string' },
   'max-model-bytes': { type: 'string' },
   role: { type: 'string' },
+  by: { type: 'string' },
   minutes: { type: 'string' },
   event: { type: 'string' },
   limit: { type: 'string' },
@@ -68,6 +69,7 @@ export const OPTIONS = {
   silent: { type: 'string' },
   watch: { type: 'boolean', short: 'w' },
   interval: { type: 'string' },
+  file: { type: 'string' },
 } as const;
 
 export type OptionName = keyof typeof OPTIONS;
@@ -107,6 +109,7 @@ const OPTION_HELP: Partial<Record<OptionName, [string, string]>> = {
   all: ['', 'every device'],
   name: ['NAME', 'model name'],
   model: ['NAME', 'model name'],
+  file: ['NAME', 'a file in the device’s batch directory (device batch)'],
   version: ['SEMVER', 'model version'],
   sample: ['REQ.json', 'one inference request for the self-test'],
   validation: ['FILE.jsonl', 'validation rows: accuracy, latency, drift reference'],
@@ -126,6 +129,7 @@ const OPTION_HELP: Partial<Record<OptionName, [string, string]>> = {
   since: ['1h', 'time range back from now (30m, 1h, 7d)'],
   role: ['viewer|operator|admin', 'the token’s role'],
   minutes: ['60', 'health over the last N minutes'],
+  by: ['KEY', 'one row per value of this tag key (site, region, hardware, …)'],
   event: ['E', 'only this event'],
   limit: ['N', 'at most N rows'],
   ttl: ['15m', 'how long the code stays valid (1m to 24h)'],

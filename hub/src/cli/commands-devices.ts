@@ -183,6 +183,21 @@ export const DEVICE_COMMANDS: CommandSpec[] = [
     },
   },
   {
+    words: ['device', 'batch'],
+    summary: 'Run a model over a file on the device (in its batch directory); the result arrives as a batch-finished event.',
+    positionals: [{ name: 'ID' }],
+    options: ['model', 'file'],
+    client: true,
+    check: (v) => {
+      if (!v.model || !v.file) throw usageError('device batch: --model NAME and --file NAME are required');
+    },
+    run: async (pos, v) => {
+      const body: CommandRequest = { action: 'batch', model: v.model!, path: v.file! };
+      const res = await createClient(v).request<CommandSent>('POST', `/devices/${id(pos)}/commands`, body);
+      return v.json ? json(res) : out(`sent batch ${v.model} over ${v.file} to ${pos[0]} (command sequence ${res.command.sequence}); see \`edgefleet device show ${pos[0]}\` for its result\n`);
+    },
+  },
+  {
     words: ['devices', 'ls'],
     aliases: [['devices'], ['devices', 'list'], ['device', 'ls'], ['device', 'list']],
     summary: 'List devices: status, last seen, desired sequence, models, tags; filtered by tag, model, version, state, status.',

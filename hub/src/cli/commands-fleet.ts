@@ -1,16 +1,16 @@
 // Fleet, token, audit and webhook commands (design §2, §6, §7).
 
 import { parseDuration } from '@edgefleet/protocol';
-import type { AuditVerification, DeliveryLog, FleetStatus, HealthReport, Removed, TokenCreated, TokenRequest, WebhookAdded, WebhookList, WebhookRequest } from './api.js';
+import type { AuditVerification, DeliveryLog, FleetStatus, HealthGroups, HealthReport, Removed, TokenCreated, TokenRequest, WebhookAdded, WebhookList, WebhookRequest } from './api.js';
 import { usageError, type CommandSpec, type Values } from './args.js';
 import { createClient } from './client.js';
 import { parseTags } from './commands-devices.js';
-import { fmt, json, out, table } from './format.js';
+import { ago, fmt, json, out, table } from './format.js';
 
 /** `fleet health NAME@VERSION`: the health API (design §6) as text, per device, tag group and time range. */
 async function fleetHealthCmd(spec: string | undefined, v: Values): Promise<void> {
   const at = spec?.lastIndexOf('@') ?? -1;
-  if (!spec || at <= 0) throw usageError('usage: edgefleet fleet health NAME@VERSION [--tag k=v]... [--device ID] [--since 1h]');
+  if (!spec || at <= 0) throw usageError('usage: edgefleet fleet health NAME@VERSION [--tag k=v]... [--device ID | --by KEY] [--since 1h]');
   const q = new URLSearchParams({ model: spec.slice(0, at), version: spec.slice(at + 1) });
   if (v.since) {
     const ms = parseDuration(v.since, { unitRequired: true });
@@ -18,8 +18,9 @@ async function fleetHealthCmd(spec: string | undefined, v: Values): Promise<void
     q.set('from', String(Math.floor(Date.now() - ms)));
   }
   for (const t of v.tag ?? []) q.append('tag', t);
-  if (v.device?.length) q.set('device', v.device[0]!);
   if (v.shadow) q.set('role', 'shadow');
+  if (v.by) return fleetHealthGroups(spec, q, v);
+  if (v.device?.length) q.set('device', v.device[0]!);
   const h = await createClient(v).request<HealthReport>('GET', `/health?${q}`);
   if (v.json) return json(h);
   const t = h.totals;
@@ -40,6 +41,21 @@ async function fleetHealthCmd(spec: string | undefined, v: Values): Promise<void
     s += table([['CLASS', 'OBSERVED', 'REFERENCE'], ...mix.labels.map((l, i) => [l, `${((observed[i] ?? 0) * 100).toFixed(1)}%`, mix.reference ? `${((mix.reference[i] ?? 0) * 100).toFixed(1)}%` : '-'])]);
   }
   out(s);
+}
+
+/** `fleet health NAME@VERSION --by KEY`: one row per tag value, in the dashboard's words (GET /health/groups). */
+async function fleetHealthGroups(spec: string, q: URLSearchParams, v: Values): Promise<void> {
+  q.set('by', v.by!);
+  const res = await createClient(v).request<HealthGroups>('GET', `/health/groups?${q}`);
+  if (v.json) return json(res);
+  out(`${spec} by ${res.by}${v.tag?.length ? ` [${v.tag.join(', ')}]` : ''}${v.shadow ? ' (shadow)' : ''}, ${ago(res.from)} → now\n`);
+  const pct = (x: number | null, digits: number) => (x === null ? '-' : `${(x * 100).toFixed(digits)}%`);
+  const rows = [[res.by!.toUpperCase(), 'DEVICES', 'INFERENCES', 'ERROR RATE', 'P95 MS', 'ACCURACY', 'DRIFT']];
+  for (const g of res.groups) {
+    rows.push([g.value ?? '(untagged)', String(g.devices), String(g.inferences), pct(g.errorRate, 2), fmt(g.latencyMs.p95), pct(g.accuracy.p, 1), g.drift.text]);
+  }
+  out(table(rows));
+  if (!res.groups.length) out('no telemetry for this version in the range\n');
 }
 
 async function fleetStatusCmd(v: Values): Promise<void> {
@@ -99,14 +115,16 @@ export const FLEET_COMMANDS: CommandSpec[] = [
   },
   {
     words: ['fleet', 'health'],
-    summary: 'One model version’s health: latency, errors, accuracy, drift per feature, prediction mix.',
+    summary: 'One model version’s health: latency, errors, accuracy, drift per feature, prediction mix; --by site: one row per tag value.',
     positionals: [{ name: 'NAME@VERSION' }],
-    options: ['tag', 'device', 'since', 'shadow'],
+    options: ['tag', 'device', 'since', 'shadow', 'by'],
     client: true,
     check: (v, pos) => {
-      if (pos[0]!.lastIndexOf('@') <= 0) throw usageError('usage: edgefleet fleet health NAME@VERSION [--tag k=v]... [--device ID] [--since 1h]');
+      if (pos[0]!.lastIndexOf('@') <= 0) throw usageError('usage: edgefleet fleet health NAME@VERSION [--tag k=v]... [--device ID | --by KEY] [--since 1h]');
       parseTags(v.tag);
       if ((v.device?.length ?? 0) > 1) throw usageError('fleet health takes one --device');
+      if (v.by && v.device?.length) throw usageError('fleet health takes --by or --device, not both');
+      if (v.by !== undefined && !/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(v.by)) throw usageError(`--by takes a tag key (site, region, …), got ${JSON.stringify(v.by)}`);
       if (v.since && !SINCE.test(v.since)) throw usageError(`--since must look like 30m, 1h or 7d, got ${JSON.stringify(v.since)}`);
     },
     run: (pos, v) => fleetHealthCmd(pos[0], v),

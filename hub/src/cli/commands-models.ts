@@ -2,7 +2,7 @@
 
 import { createReadStream, readFileSync, statSync } from 'node:fs';
 import { basename } from 'node:path';
-import { EdgefleetError } from '@edgefleet/protocol';
+import { EdgefleetError, type FeatureImportance } from '@edgefleet/protocol';
 import type { ModelDetail, ModelList, PushResult } from './api.js';
 import type { CommandSpec, Values } from './args.js';
 import { createClient } from './client.js';
@@ -84,6 +84,19 @@ async function modelPush(file: string, v: Values): Promise<void> {
   out(`pushed ${r.model}@${r.version} release ${r.release} sha256 ${r.sha256}\n`);
   const metrics = r.manifest.lineage?.metrics;
   if (metrics && Object.keys(metrics).length) out(`  metrics ${Object.entries(metrics).map(([k, n]) => `${k}=${fmt(n, 4)}`).join(' ')}\n`);
+  const imp = r.manifest.lineage?.importance;
+  if (imp) out(`  importance ${byShare(imp).slice(0, 5).map((f) => `${f.name} ${percent(f.share)}`).join(', ')}\n`);
+}
+
+const percent = (share: number) => `${Math.round(share * 100)} %`;
+const byShare = (imp: FeatureImportance) => imp.features.slice().sort((a, b) => b.share - a.share);
+const METRIC_TEXT: Record<FeatureImportance['metric'], string> = { accuracy: 'accuracy drop', 'prediction-change': 'predictions changed', 'squared-change': 'squared change' };
+
+/** A version's importance as "feature — bar — share", largest first (the dashboard's model page shows the same). */
+export function importanceText(label: string, imp: FeatureImportance): string {
+  const width = Math.max(...imp.features.map((f) => f.name.length));
+  const lines = byShare(imp).map((f) => `  ${f.name.padEnd(width)}  ${'█'.repeat(Math.round(f.share * 20)).padEnd(20, '·')}  ${percent(f.share).padStart(5)}`);
+  return `\nfeature importance of ${label} (permutation, ${METRIC_TEXT[imp.metric]}, ${imp.rows} rows × ${imp.repeats} shuffles)\n${lines.join('\n')}\n`;
 }
 
 async function modelLs(name: string | undefined, v: Values): Promise<void> {
@@ -95,6 +108,11 @@ async function modelLs(name: string | undefined, v: Values): Promise<void> {
   const rows = [['MODEL', 'VERSION', 'RELEASE', 'SIZE', 'SHA256', 'CREATED']];
   for (const m of res.models) for (const ver of m.versions) rows.push([m.name, ver.version, String(ver.release), String(ver.size), ver.sha256.slice(0, 12), ver.createdAt]);
   out(table(rows));
+  // one model: what each version relies on, newest first
+  for (const ver of one ? one.versions.slice().reverse() : []) {
+    const imp = ver.manifest.lineage?.importance;
+    if (imp) out(importanceText(`${one!.name}@${ver.version}`, imp));
+  }
 }
 
 export const MODEL_COMMANDS: CommandSpec[] = [

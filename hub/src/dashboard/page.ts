@@ -81,6 +81,13 @@ td.metrics { min-width: 160px; }
 .progress { display: flex; align-items: center; gap: 8px; margin: 4px 0; }
 .progress .bar { flex: 1; height: 10px; background: #e7eaee; border-radius: 5px; overflow: hidden; min-width: 60px; }
 .progress .fill { height: 100%; background: var(--accent); transition: width .4s; }
+/* feature importance on the model page (client/importance.ts): feature — bar — share */
+.importance-list { list-style: none; padding: 0; margin: 4px 0 10px; max-width: 640px; }
+.importance-row { display: grid; grid-template-columns: minmax(8em, 16em) 1fr 3.5em; gap: 8px; align-items: center; font-size: 13px; }
+.importance-row .feature { overflow-wrap: anywhere; }
+.importance-row .bar { height: 10px; background: #e7eaee; border-radius: 5px; overflow: hidden; min-width: 60px; }
+.importance-row .fill { display: block; height: 100%; background: var(--accent); }
+.importance-row .share { text-align: right; font-variant-numeric: tabular-nums; }
 .progress-text { font-size: 13px; color: var(--muted); white-space: nowrap; font-variant-numeric: tabular-nums; }
 .version-row { display: grid; grid-template-columns: minmax(60px, max-content) 1fr; gap: 10px; align-items: center; }
 .version-row .v { font-family: ui-monospace, monospace; font-size: 13px; }
@@ -162,4 +169,15 @@ table.drift td:last-child { white-space: nowrap; }
 .gate-note { margin: 6px 0 2px; }
 table.gates td.gate-detail { color: var(--muted); min-width: 16em; }
 .actions button.action { text-align: left; max-width: 100%; white-space: normal; }
+/* health by tag (groups.ts), the drift column and the event severity filter */
+.group-picker { margin-right: 16px; }
+.group-tables .groups, .version-col .groups { margin: 6px 0 12px; }
+.groups h3 { font-size: 14px; margin: 8px 0 4px; }
+tr.group-row.drifted td.group-value { font-weight: 700; color: var(--bad); }
+.drift-cell.bad { font-weight: 600; }
+td.drift .device-drift { display: block; }
+.event-filters { display: flex; flex-wrap: wrap; gap: 6px; margin-bottom: 8px; }
+.event-filters button { padding: 3px 10px; font-size: 13px; }
+.event-filters button[aria-pressed="true"] { background: var(--accent); border-color: var(--accent); color: #fff; }
+.events li.event-group .badge { font-variant-numeric: tabular-nums; }
 `;

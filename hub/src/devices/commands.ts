@@ -1,15 +1,15 @@
-// Signed commands to one device (design §3, §4): `rollback`, `flush-telemetry`, `resync`, signed by the
+// Signed commands to one device (design §3, §4): `rollback`, `flush-telemetry`, `resync`, `batch`, signed by the
 // director key with their own strictly increasing per-device sequence, published non-retained, QoS 1.
 // `telemetry-confirm` (telemetry-confirm.ts) shares the sequence but is routine, so it is not audited.
 
-import { EdgefleetError, LIMITS, topics, type Command } from '@edgefleet/protocol';
+import { Command, EdgefleetError, LIMITS, topics } from '@edgefleet/protocol';
 import type { HubContext } from '../context.js';
 
 /** Commands are short-lived: a device that was offline should not act on a stale rollback. */
 export const COMMAND_LIFETIME_MS = 10 * 60_000;
 
 export interface CommandSender {
-  send(deviceId: string, action: Exclude<Command['action'], 'telemetry-confirm'>, options?: { model?: string; reason?: string; actor?: string }): Promise<Command>;
+  send(deviceId: string, action: Exclude<Command['action'], 'telemetry-confirm'>, options?: { model?: string; reason?: string; path?: string; actor?: string }): Promise<Command>;
 }
 
 export function createCommandSender(ctx: HubContext): CommandSender {
@@ -27,8 +27,11 @@ export function createCommandSender(ctx: HubContext): CommandSender {
           action,
           ...(options.model ? { model: options.model } : {}),
           ...(options.reason ? { reason: options.reason.slice(0, 512) } : {}),
+          ...(options.path ? { path: options.path } : {}),
         };
-        await ctx.store.appendAudit(options.actor ?? 'hub', 'command.send', { deviceId, action, sequence: c.sequence, model: options.model });
+        const parsed = Command.safeParse(c);
+        if (!parsed.success) throw new EdgefleetError('BAD_INPUT', `command ${action}: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
+        await ctx.store.appendAudit(options.actor ?? 'hub', 'command.send', { deviceId, action, sequence: c.sequence, model: options.model, ...(options.path ? { path: options.path } : {}) });
         return c;
       });
       await publishCommand(ctx, command);

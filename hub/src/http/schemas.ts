@@ -155,6 +155,8 @@ export const FleetStatus = z.object({
   ),
 });
 const DriftVerdict = z.enum(['drift', 'no-drift', 'insufficient-data']);
+const FeatureDrift = z.object({ feature: z.string(), psi: z.number(), js: z.number(), ks: z.number(), critical: z.number().nullable(), verdict: DriftVerdict, n: Count });
+const Accuracy = z.object({ labelled: Count, correct: Count, p: Rate, low: Rate, high: Rate, coverage: Rate });
 export const HealthReport = z.object({
   model: ModelName,
   version: SemVer,
@@ -179,19 +181,46 @@ export const HealthReport = z.object({
       shadowAgreed: Count,
     }),
   ),
-  drift: z.array(z.object({ feature: z.string(), psi: z.number(), js: z.number(), ks: z.number(), critical: z.number().nullable(), verdict: DriftVerdict, n: Count })),
+  drift: z.array(FeatureDrift),
   driftSeries: z.array(z.object({ t: z.number(), feature: z.string(), psi: z.number(), critical: z.number().nullable(), verdict: DriftVerdict })),
   predictionMix: z.object({ kind: z.enum(['classifier', 'regressor']).nullable(), labels: z.array(z.string()), reference: z.array(z.number()).nullable(), observed: z.array(z.number()).nullable(), n: Count }),
-  accuracy: z.object({ labelled: Count, correct: Count, p: Rate, low: Rate, high: Rate, coverage: Rate }),
+  accuracy: Accuracy,
   shadow: z.object({ compared: Count, agreed: Count, rate: z.number() }).nullable(),
 });
+export const HealthGroups = z.object({
+  model: ModelName,
+  version: SemVer,
+  by: z.string().nullable().describe('the tag key grouped by; null: one group per device'),
+  from: z.number().describe('epoch ms'),
+  to: z.number().describe('epoch ms'),
+  groups: z.array(
+    HealthSummary.extend({
+      value: z.string().nullable().describe('the tag value (or device id); null: devices without the tag'),
+      devices: Count,
+      drift: z.object({ worst: FeatureDrift.nullable().describe('drifted features first, then the highest PSI over its threshold'), drifted: Count, features: Count, text: z.string().describe('e.g. “temperature drifted (PSI 0.78 > 0.080), 1 of 3 features”') }),
+      accuracy: Accuracy,
+    }),
+  ),
+});
+export const TagIndex = z.object({ tags: z.array(z.object({ key: z.string(), values: z.array(z.object({ value: z.string(), devices: Count })) })) });
 export const FleetOverview = z.object({
   at: IsoTime,
   verdict: z.object({ level: z.enum(['healthy', 'degraded', 'failing']), reasons: z.array(z.object({ level: z.enum(['degraded', 'failing']), text: z.string() })) }),
   devices: z.object({ total: Count, online: Count, offline: Count, silent: Count, silentMinutes: z.number() }),
   events: z.array(DeviceEventRow).describe('device events, newest first'),
   actions: z.array(z.object({ id: z.number().int(), at: IsoTime, actor: z.string(), action: z.string(), details: z.unknown() })).describe('rollout actions from the audit log, newest first'),
-  alarms: z.array(z.object({ model: z.string(), version: z.string(), feature: z.string(), psi: z.number(), critical: z.number().nullable(), n: Count })),
+  alarms: z.array(
+    z.object({
+      model: z.string(),
+      version: z.string(),
+      feature: z.string(),
+      psi: z.number(),
+      critical: z.number().nullable(),
+      n: Count,
+      message: z.string().describe('e.g. "site b: features.temperature PSI 0.78 > 0.08 (pump@2.0.0); … carries 31 % of this model\'s importance"'),
+      raisedAt: IsoTime.nullable().describe('when the drift alarm was raised; null while the drift is seen but no alarm is open'),
+    }),
+  ),
 });
 export const WhoAmI = z.object({ id: z.string(), kind: z.enum(['token', 'device']), role: z.enum(['viewer', 'operator', 'admin']).nullable() });
 

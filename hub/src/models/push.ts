@@ -24,6 +24,8 @@
 //   `buildReferenceFeature`. Output: classifier class counts of the predictions, or regressor value bins.
 // - Labels: option, else metadata_props `labels` (JSON array or comma list); refused when their count
 //   differs from the classifier's class count.
+// - Feature importance: permutation importance on the validation rows over the reference's tabular
+//   features, into `lineage.importance` (importance.ts states its score and cost bound).
 
 import './ort-env.js'; // before onnxruntime-node loads
 import * as ort from 'onnxruntime-node';
@@ -35,6 +37,7 @@ import {
   sliceRows,
   synthesizeInput,
   utf8Encode,
+  type FeatureImportance,
   type Manifest,
   type Reference,
   type Tensor,
@@ -45,6 +48,7 @@ import { Labels, parsePushOptions, type CheckedPushOptions, type PushOptions } f
 import { deriveReference, parseNameList, parseReference } from './reference.js';
 import { decodeSample } from './sample.js';
 import { fromOrtValue, oneLine, toOrtTensor } from './ort-tensors.js';
+import { permutationImportance } from './importance.js';
 import { batchRows, findPredictionOutput, parseValidation, quantile, runValidation, type ValidationBatch } from './validation.js';
 
 export interface PreparedModel {
@@ -121,6 +125,7 @@ export async function prepareModelPush(bytes: Uint8Array, given: PushOptions): P
     // validation (design §7): accuracy and latency, refusal below minAccuracy
     const metrics: Record<string, number> = {};
     let derived: Reference | undefined;
+    let importance: FeatureImportance | undefined;
     if (batches !== undefined) {
       const run = await runValidation(session, batches, io.outputs.map((s) => s.name));
       const rows = batches.flatMap((b) => b.rows);
@@ -161,6 +166,10 @@ export async function prepareModelPush(bytes: Uint8Array, given: PushOptions): P
         }
       }
       if (reference === undefined) derived = deriveReference(io.inputs, batches, run, info.metadata, classCount ?? labels?.names.length ?? null);
+      const ref = reference ?? derived;
+      if (ref !== undefined) {
+        importance = await permutationImportance({ session, specs: io.inputs, outputOrder: io.outputs.map((s) => s.name), rows, prediction: run.prediction, predicted: run.predicted, reference: ref });
+      }
     }
 
     const prepared: PreparedModel = {
@@ -168,7 +177,7 @@ export async function prepareModelPush(bytes: Uint8Array, given: PushOptions): P
       size: bytes.length,
       io,
       selfTest,
-      lineage: lineage(options, metrics),
+      lineage: lineage(options, metrics, importance),
       compat: { runtimes: ['onnxruntime'], irVersion: info.irVersion, opsets: { ...info.opsets } },
       metrics,
     };
@@ -259,7 +268,7 @@ async function runSelfTest(
   return outputs;
 }
 
-function lineage(options: CheckedPushOptions, metrics: Record<string, number>): Manifest['lineage'] {
+function lineage(options: CheckedPushOptions, metrics: Record<string, number>, importance: FeatureImportance | undefined): Manifest['lineage'] {
   const out: Manifest['lineage'] = {};
   if (options.dataset !== undefined || options.validation !== undefined) {
     out.dataset = { id: options.dataset ?? 'validation' };
@@ -268,6 +277,7 @@ function lineage(options: CheckedPushOptions, metrics: Record<string, number>): 
   if (options.run !== undefined) out.run = options.run;
   if (options.commit !== undefined) out.commit = options.commit;
   if (Object.keys(metrics).length > 0) out.metrics = { ...metrics };
+  if (importance !== undefined) out.importance = importance;
   return out;
 }
 

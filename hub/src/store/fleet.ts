@@ -41,6 +41,8 @@ export function createFleetSql(sql: SqlDatabase) {
         `SELECT id, status, ${SEEN} AS seen, tags FROM devices WHERE status <> 'online' AND ${SEEN} < @before ORDER BY id`,
         { before },
       ),
+    /** Every device's tags as stored (JSON), for the tag keys and values the dashboard groups by. */
+    deviceTags: () => sql.all<{ id: string; tags: string }>('SELECT id, tags FROM devices ORDER BY id'),
     /** A device's status and when it was last heard of, or undefined when it is gone. */
     deviceSeen: (id: string) => sql.get<{ status: string; seen: string }>(`SELECT status, ${SEEN} AS seen FROM devices WHERE id = @id`, { id }),
   };

@@ -1,8 +1,11 @@
 // Fleet alarms (design §6, §7): a periodic check that raises `drift-alarm` per model version and
 // feature and `device-silent` per device, once each until the condition clears (open alarms live in the database; a replica raises one only by inserting its row).
 
+import type { Manifest } from '@edgefleet/protocol';
 import type { HubContext } from '../context.js';
 import type { Notifier } from '../notify/index.js';
+import { driftAlarmDetails } from './drift-alarm.js';
+import { driftAlarmKey } from './drift-text.js';
 import { computeHealth } from './health.js';
 import { ROLLUP_MS } from './ingest.js';
 
@@ -42,13 +45,15 @@ export function createAlarms(ctx: HubContext, notifier: Notifier, options: Alarm
     const from = now - windowMs;
     const open = new Map((await fleet.openAlarms('drift')).map((a) => [a.key, a]));
     for (const v of await telemetry.versionsInUse(Math.floor(from / ROLLUP_MS) * ROLLUP_MS)) {
-      if (!(await store.getModelVersion(v.model, v.version))) continue;
+      const row = await store.getModelVersion(v.model, v.version);
+      if (!row) continue;
       // the same merge and sample-size-aware decision as the dashboard and the drift gate (design §6):
       // no verdict on too little data, so small windows neither raise nor clear an alarm
-      const h = await computeHealth(ctx, { model: v.model, version: v.version, from, to: now + 1, bucketMs: windowMs + ROLLUP_MS });
+      const range = { from, to: now + 1, bucketMs: windowMs + ROLLUP_MS };
+      const h = await computeHealth(ctx, { model: v.model, version: v.version, ...range });
       for (const d of h.drift) {
-        const key = `drift:${v.model}@${v.version}:${d.feature}`;
-        const details = {
+        const key = driftAlarmKey(v.model, v.version, d.feature);
+        const stats = {
           model: v.model,
           version: v.version,
           feature: d.feature,
@@ -61,6 +66,8 @@ export function createAlarms(ctx: HubContext, notifier: Notifier, options: Alarm
           to: nowIso,
         };
         if (d.verdict === 'drift' && !open.has(key)) {
+          // where, what, how far over and how much it matters (drift-alarm.ts), read before the claim
+          const details = await driftAlarmDetails(ctx, JSON.parse(row.manifest) as Manifest, d, range);
           // raised once over all replicas: the alarm's row is the claim
           // raised, audited and its webhook deliveries queued in one transaction: a crash loses none of them
           const raised = await store.transaction(async () => {
@@ -75,7 +82,7 @@ export function createAlarms(ctx: HubContext, notifier: Notifier, options: Alarm
         } else if (d.verdict === 'no-drift' && open.has(key)) {
           const cleared = await store.transaction(async () => {
             if ((await fleet.clearAlarm(key)) === 0) return false;
-            await store.appendAudit('hub', 'alarm.drift-cleared', details, nowIso);
+            await store.appendAudit('hub', 'alarm.drift-cleared', stats, nowIso);
             return true;
           });
           if (cleared) out.cleared.push({ kind: 'drift', key });

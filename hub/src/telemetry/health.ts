@@ -15,6 +15,7 @@ import type { RecentEvent } from '../store/events.js';
 import type { WaveWindowQuery } from '../store/telemetry.js';
 import { parseStoredWindow } from './fast-check.js';
 import { ROLLUP_MS } from './ingest.js';
+import { driftAlarmKey, driftAlarmMessage, importanceShare } from './drift-text.js';
 import { fleetStatus } from './fleet-status.js';
 import { createHealthMerge, rate, summarizeHealth, type HealthMerge, type VersionHealth } from './merge.js';
 
@@ -80,7 +81,8 @@ const share = (xs: readonly number[]): number[] | null => {
   return t > 0 ? xs.map((x) => x / t) : null;
 };
 
-function driftOf(reference: Reference | undefined, h: VersionHealth): FeatureDrift[] {
+/** Drift per reference feature of a merged health: PSI, JS, KS against the sample-size-aware threshold (design §6). */
+export function driftOf(reference: Reference | undefined, h: VersionHealth): FeatureDrift[] {
   return (reference?.features ?? []).map((f) => {
     const observed = Object.hasOwn(h.features, f.name) ? h.features[f.name]!.bins : undefined;
     const counts = observed && observed.length === f.counts.length ? observed : new Array<number>(f.counts.length).fill(0);
@@ -127,11 +129,25 @@ function predictionMixOf(manifest: Manifest, total: VersionHealth): HealthReport
   return { kind: null, labels: [], reference: null, observed: null, n: 0 };
 }
 
+/** Accuracy on labelled feedback with its 95 % Wilson interval, and the share of inferences labelled. */
+export function accuracyOf(h: VersionHealth): HealthReport['accuracy'] {
+  const labelled = h.labels?.labelled ?? 0;
+  const correct = h.labels?.correct ?? 0;
+  if (labelled === 0) return { labelled: 0, correct: 0, p: null, low: null, high: null, coverage: h.inferences > 0 ? 0 : null };
+  const w = wilson(correct, labelled);
+  return { labelled, correct, p: w.p, low: w.low, high: w.high, coverage: rate(labelled, h.inferences) };
+}
+
+/** A released version's manifest; NOT_FOUND for one this hub never released. */
+export async function manifestOf(ctx: HubContext, model: string, version: string): Promise<Manifest> {
+  const row = await ctx.store.getModelVersion(model, version);
+  if (!row) throw new EdgefleetError('NOT_FOUND', `model ${model}@${version} not found`);
+  return JSON.parse(row.manifest) as Manifest;
+}
+
 /** Merged telemetry of one model version (design §6); reads rollups, or raw windows for a device or tag group. */
 export async function computeHealth(ctx: HubContext, q: HealthQuery): Promise<HealthReport> {
-  const row = await ctx.store.getModelVersion(q.model, q.version);
-  if (!row) throw new EdgefleetError('NOT_FOUND', `model ${q.model}@${q.version} not found`);
-  const manifest = JSON.parse(row.manifest) as Manifest;
+  const manifest = await manifestOf(ctx, q.model, q.version);
   const reference = manifest.reference;
   const sql = ctx.store.telemetry;
   const range = { model: q.model, version: q.version, from: q.from, to: q.to, ...(q.role ? { role: q.role } : {}) };
@@ -183,9 +199,6 @@ export async function computeHealth(ctx: HubContext, q: HealthQuery): Promise<He
 
   const h = total.result(devices);
   const s = summarizeHealth(h);
-  const labelled = h.labels?.labelled ?? 0;
-  const correct = h.labels?.correct ?? 0;
-  const w = wilson(correct, labelled);
   const shadow = h.shadow && h.shadow.compared > 0 ? h.shadow : null;
   return {
     model: q.model,
@@ -199,10 +212,7 @@ export async function computeHealth(ctx: HubContext, q: HealthQuery): Promise<He
     drift: driftOf(reference, h),
     driftSeries,
     predictionMix: predictionMixOf(manifest, h),
-    accuracy:
-      labelled > 0
-        ? { labelled, correct, p: w.p, low: w.low, high: w.high, coverage: rate(labelled, h.inferences) }
-        : { labelled: 0, correct: 0, p: null, low: null, high: null, coverage: h.inferences > 0 ? 0 : null },
+    accuracy: accuracyOf(h),
     shadow: shadow ? { compared: shadow.compared, agreed: shadow.agreed, rate: shadow.agreed / shadow.compared } : null,
   };
 }
@@ -226,8 +236,8 @@ export interface FleetOverview {
   events: RecentEvent[];
   /** Rollout actions from the audit log, newest first. */
   actions: Array<{ id: number; at: string; actor: string; action: string; details: unknown }>;
-  /** Features drifted over the last `minutes` per model version in use (design §6). */
-  alarms: Array<{ model: string; version: string; feature: string; psi: number; critical: number | null; n: number }>;
+  /** Features drifted over the last `minutes` per model version in use (design §6); `message` and `raisedAt` are the raised alarm's when one is open. */
+  alarms: Array<{ model: string; version: string; feature: string; psi: number; critical: number | null; n: number; message: string; raisedAt: string | null }>;
   /** Is the fleet healthy now: failing (a version devices run fails too often), degraded (drift, silent devices, a rollout that failed), else healthy. */
   verdict: FleetVerdict;
 }
@@ -271,11 +281,21 @@ export async function fleetOverview(ctx: HubContext, options: { silentMinutes: n
   const actions = (await fleet.rolloutActions(options.events)).map((a) => ({ ...a, details: JSON.parse(a.details) as unknown }));
   const since = now - options.minutes * 60_000;
   const alarms: FleetOverview['alarms'] = [];
+  // a raised alarm says where the drift is and when it was raised (drift-alarm.ts); a drift not (yet) raised speaks for its version
+  const raised = new Map((await fleet.openAlarms('drift')).map((a) => [a.key, a]));
   for (const v of await store.telemetry.versionsInUse(Math.floor(since / ROLLUP_MS) * ROLLUP_MS)) {
-    if (!(await store.getModelVersion(v.model, v.version))) continue;
+    const row = await store.getModelVersion(v.model, v.version);
+    if (!row) continue;
     const h = await computeHealth(ctx, { model: v.model, version: v.version, from: since, to: now + ROLLUP_MS, bucketMs: options.minutes * 60_000 });
     for (const d of h.drift) {
-      if (d.verdict === 'drift') alarms.push({ model: v.model, version: v.version, feature: d.feature, psi: d.psi, critical: d.critical, n: d.n });
+      if (d.verdict !== 'drift') continue;
+      const open = raised.get(driftAlarmKey(v.model, v.version, d.feature));
+      const said = open ? (JSON.parse(open.details) as { message?: unknown }).message : undefined;
+      const message =
+        typeof said === 'string'
+          ? said
+          : driftAlarmMessage({ model: v.model, version: v.version, feature: d.feature, statistic: 'PSI', value: d.psi, threshold: d.critical, scope: null, importanceShare: importanceShare(JSON.parse(row.manifest) as Manifest, d.feature) });
+      alarms.push({ model: v.model, version: v.version, feature: d.feature, psi: d.psi, critical: d.critical, n: d.n, message, raisedAt: open?.raised_at ?? null });
     }
   }
   const status = await fleetStatus(ctx, options.minutes);

@@ -18,4 +18,5 @@ export {
   type HealthQuery,
   type HealthReport,
 } from './health.js';
+export { computeHealthGroups, tagIndex, worstDrift, type GroupHealth, type HealthGroups, type HealthGroupsQuery, type TagIndex } from './health-groups.js';
 export { fleetStatus, type FleetStatus, type FleetVersionHealth } from './fleet-status.js';

@@ -19,6 +19,11 @@ export const AgentConfig = z.object({
   hubUrl: z.string().url().optional(),
   dataDir: z.string().min(1).default('./edgefleet-agent-data'),
   api: z.string().default('127.0.0.1:8090'),
+  /**
+   * The directory whose files a signed `batch` command may name (input, and where the output is written);
+   * without it the agent refuses every `batch` command. Relative paths are taken from the data dir.
+   */
+  batchDir: z.string().min(1).optional(),
   /** The local API's extra Host names and per-request caps (design §5); the agent's defaults when left out. */
   localApi: z
     .object({

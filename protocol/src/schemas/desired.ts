@@ -55,9 +55,15 @@ export const Command = z
     sequence: z.number().int().min(1),
     issuedAt: IsoTime,
     expiresAt: IsoTime,
-    action: z.enum(['rollback', 'flush-telemetry', 'resync', 'telemetry-confirm']),
+    action: z.enum(['rollback', 'flush-telemetry', 'resync', 'telemetry-confirm', 'batch']),
     model: ModelName.optional(),
     reason: z.string().max(512).optional(),
+    /**
+     * `batch`: the input file, a name inside the directory the device allowed (its agent config `batchDir`).
+     * The agent, not this schema, decides what its directory holds: it refuses an absolute path or one that
+     * leaves that directory (design §3: the device's operator, not the hub, owns its disk).
+     */
+    path: z.string().min(1).max(255).optional(),
     /** `telemetry-confirm`: the highest telemetry seq of this device the hub has committed. */
     telemetrySeq: TelemetrySeq.optional(),
     /**
@@ -71,6 +77,11 @@ export const Command = z
       .optional(),
   })
   .superRefine((c, ctx) => {
+    if (c.action === 'batch') {
+      if (c.model === undefined) ctx.addIssue({ code: 'custom', path: ['model'], message: 'batch needs model' });
+      if (c.path === undefined) ctx.addIssue({ code: 'custom', path: ['path'], message: 'batch needs path' });
+      return;
+    }
     if (c.action !== 'telemetry-confirm') return;
     if (c.telemetrySeq === undefined) ctx.addIssue({ code: 'custom', path: ['telemetrySeq'], message: 'telemetry-confirm needs telemetrySeq' });
     if (!c.telemetryRanges) ctx.addIssue({ code: 'custom', path: ['telemetryRanges'], message: 'telemetry-confirm needs telemetryRanges' });

@@ -96,6 +96,34 @@ export const Reference = z.object({
 });
 export type Reference = z.infer<typeof Reference>;
 
+// ---- global feature importance (design §3 lineage) ----
+
+/**
+ * Permutation importance of one version on its validation data, computed at push: how much the model's
+ * score drops when one reference feature's values are shuffled across rows. Optional in the lineage, so
+ * manifests signed before it existed (and agents that strip unknown keys) stay valid.
+ */
+export const FeatureImportance = z.object({
+  method: z.literal('permutation'),
+  /** What dropped: accuracy on labelled rows, the share of changed predictions (unlabelled classifier), or the mean squared change of a regressor's value. */
+  metric: z.enum(['accuracy', 'prediction-change', 'squared-change']),
+  rows: z.number().int().min(1),
+  repeats: z.number().int().min(1),
+  seed: z.number().int(),
+  features: z
+    .array(
+      z.object({
+        name: z.string().min(1).max(128),
+        /** Mean score drop over the repeats (negative: shuffling helped, by chance). */
+        drop: z.number(),
+        /** This feature's part of the total positive drop, 0..1; the shares sum to 1. */
+        share: z.number().min(0).max(1),
+      }),
+    )
+    .max(256),
+});
+export type FeatureImportance = z.infer<typeof FeatureImportance>;
+
 // ---- model manifest (design §3) ----
 
 export const Manifest = z.object({
@@ -130,6 +158,7 @@ export const Manifest = z.object({
       run: z.string().max(256).optional(),
       commit: z.string().max(64).optional(),
       metrics: z.record(z.string(), z.number()).optional(),
+      importance: FeatureImportance.optional(),
     })
     .default({}),
   compat: z

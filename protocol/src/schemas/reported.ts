@@ -71,6 +71,8 @@ export const EVENT_TYPES = [
   'shadow-started',
   'outbox-dropped',
   'keyring-updated',
+  /** A `batch` command ran: its aggregate result (rows, failed, output file, class counts or mean) in `message`. */
+  'batch-finished',
   'error',
 ] as const;
 

@@ -11,6 +11,7 @@ import type {
   FleetOverview,
   FleetStatus,
   GateResult,
+  HealthGroups,
   HealthReport,
   ModelRegistry,
   ModelVersionView,
@@ -21,10 +22,11 @@ import type {
   RolloutStatus,
   RolloutTargets,
   RolloutView,
+  TagIndex,
   WaveView,
 } from '../../index.js';
 
-export type { ErrorCode, FleetOverview, FleetStatus, GateResult, HealthReport, ModelState, ModelVersionView, RolloutCommand, RolloutStatus, RolloutTargets, WaveView };
+export type { ErrorCode, FleetOverview, FleetStatus, GateResult, HealthGroups, HealthReport, TagIndex, ModelState, ModelVersionView, RolloutCommand, RolloutStatus, RolloutTargets, WaveView };
 
 /** An event type a device sends (protocol), or one the hub records itself (telemetry/alarms). */
 export type EventType = DeviceEvent['type'] | 'device-silent';

@@ -21,8 +21,15 @@ const RANGES = [
 /** GET /health for one version over the chosen range; `extra` narrows it (`&device=…&role=…`). */
 export function healthFor(model: string, version: string, extra?: string): Promise<HealthReport> {
   const r = RANGES.find((x) => x.span === session.range) || RANGES[0];
+  const { from, to } = chosenRange();
+  return api<HealthReport>('GET', '/health?model=' + enc(model) + '&version=' + enc(version) + '&from=' + from + '&to=' + to + '&bucketMs=' + r.bucketMs + (extra || ''));
+}
+
+/** The chosen time range, ending now. */
+export function chosenRange(): { from: number; to: number } {
+  const r = RANGES.find((x) => x.span === session.range) || RANGES[0];
   const to = Date.now();
-  return api<HealthReport>('GET', '/health?model=' + enc(model) + '&version=' + enc(version) + '&from=' + (to - r.span) + '&to=' + to + '&bucketMs=' + r.bucketMs + (extra || ''));
+  return { from: to - r.span, to };
 }
 
 /** The range select, and whether time axes fit the data or show the whole range. */

@@ -13,11 +13,15 @@ const Tags = z.record(z.string().max(64), z.string().max(128));
 export const DeviceCreate = z.object({ id: DeviceId, tags: Tags.optional() });
 export const DevicePatch = z.object({ tags: Tags });
 const ById = { id: DeviceId };
-export const CommandCreate = z.object({
-  action: z.enum(['rollback', 'flush-telemetry', 'resync']),
-  model: ModelName.optional(),
-  reason: z.string().max(512).optional(),
-});
+export const CommandCreate = z
+  .object({
+    action: z.enum(['rollback', 'flush-telemetry', 'resync', 'batch']),
+    model: ModelName.optional(),
+    reason: z.string().max(512).optional(),
+    /** `batch`: a file in the device's batch directory; the device refuses names that leave it (design §4). */
+    path: z.string().min(1).max(255).optional(),
+  })
+  .refine((b) => b.action !== 'batch' || (b.model !== undefined && b.path !== undefined), { message: 'batch needs model and path', path: ['path'] });
 
 export function deviceRoutes(deps: Pick<ApiDeps, 'ctx' | 'devices' | 'commands'>): ApiRoutes {
   const { ctx, devices } = deps;
@@ -63,7 +67,7 @@ export function deviceRoutes(deps: Pick<ApiDeps, 'ctx' | 'devices' | 'commands'>
       method: 'post',
       path: '/devices/:id/commands',
       params: ById,
-      summary: 'Send a signed command (rollback, flush-telemetry, resync)',
+      summary: 'Send a signed command (rollback, flush-telemetry, resync, batch over a device file)',
       role: 'operator',
       body: CommandCreate,
       responses: { 202: { description: 'Accepted: signed and published to the device', schema: CommandSent }, 503: { description: 'UNAVAILABLE: this hub sends no commands' } },
@@ -72,7 +76,7 @@ export function deviceRoutes(deps: Pick<ApiDeps, 'ctx' | 'devices' | 'commands'>
       const p = principal(c);
       if (!deps.commands) throw new EdgefleetError('UNAVAILABLE', 'commands are not available on this hub');
       const body = await io.body();
-      const command = await deps.commands.send(c.req.param('id'), body.action, { ...(body.model ? { model: body.model } : {}), ...(body.reason ? { reason: body.reason } : {}), actor: actor(p) });
+      const command = await deps.commands.send(c.req.param('id'), body.action, { ...(body.model ? { model: body.model } : {}), ...(body.reason ? { reason: body.reason } : {}), ...(body.path ? { path: body.path } : {}), actor: actor(p) });
       return io.json(202, { command });
     },
   );

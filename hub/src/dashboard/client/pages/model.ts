@@ -1,12 +1,15 @@
 // One model: its versions with lineage and validation metrics, and the health of the versions picked
-// for comparison side by side on shared axes (by default the two newest that devices run).
+// for comparison side by side on shared axes (by default the two newest that devices run), each with
+// its health per tag value when a group-by key is chosen.
 
-import type { FleetStatus, HealthReport, ModelDetail, ModelVersionView } from '../api-types.js';
+import type { FleetStatus, HealthGroups, HealthReport, ModelDetail, ModelVersionView } from '../api-types.js';
 import { api } from '../api.js';
 import { card, el, table, timeCell } from '../dom.js';
 import { enc, fmtNum, ms, pct } from '../format.js';
 import { shareAxes } from '../charts.js';
-import { drawHealth, healthFor, healthParts, isChart, rangePicker } from '../health.js';
+import { chosenRange, drawHealth, healthFor, healthParts, isChart, rangePicker } from '../health.js';
+import { groupByPicker, groupsFor, groupTable } from '../groups.js';
+import { importanceCard } from '../importance.js';
 import { session } from '../session.js';
 import type { Page, PageController } from './page.js';
 
@@ -20,11 +23,16 @@ export const pageModel: Page = (main, args, params, alive) => {
   const name = args[0] ?? '';
   let chosen = params.getAll('v');
   const head = el('div');
+  const importance = el('div');
   const cols = el('div', { class: 'compare' });
-  main.append(head, cols);
+  main.append(head, importance, cols);
   let chartsAt = 0;
   let chartKey = '';
   const load = () => self.refresh().catch(() => {});
+  const groupPicker = groupByPicker(() => {
+    chartsAt = 0;
+    void load();
+  });
 
   const lineageRow = (v: ModelVersionView, running: Record<string, number>) => {
     const l = v.manifest.lineage || {};
@@ -64,6 +72,7 @@ export const pageModel: Page = (main, args, params, alive) => {
           const used = versions.filter((v) => running[v.version]).map((v) => v.version);
           chosen = (used.length ? used : versions.map((v) => v.version)).slice(-2);
         }
+        importance.replaceChildren(importanceCard(versions, chosen));
         const rows = versions
           .slice()
           .reverse()
@@ -73,21 +82,25 @@ export const pageModel: Page = (main, args, params, alive) => {
           chartsAt = 0;
           void load();
         });
-        head.replaceChildren(card(name + ': versions and lineage', [table(headers, rows, 'lineage'), picker], 'card-lineage'));
+        head.replaceChildren(card(name + ': versions and lineage', [table(headers, rows, 'lineage'), picker, groupPicker], 'card-lineage'));
         // the charts are heavier: again when the choice or range changed, else every 10 s
-        const key = chosen.join(',') + '|' + session.range + '|' + session.zoom;
+        const key = chosen.join(',') + '|' + session.range + '|' + session.zoom + '|' + session.groupBy;
         if (Date.now() - chartsAt < 10000 && key === chartKey) return;
         chartsAt = Date.now();
         chartKey = key;
         const pick = versions.filter((v) => chosen.indexOf(v.version) >= 0);
-        const reports = pick.map((v) => healthFor(name, v.version).then((h): [HealthReport, ModelVersionView] => [h, v]));
+        const by = session.groupBy;
+        const range = chosenRange();
+        const reports = pick.map((v) =>
+          Promise.all([healthFor(name, v.version), by ? groupsFor(name, v.version, range, by) : null]).then(([h, g]): [HealthReport, ModelVersionView, HealthGroups | null] => [h, v, g]),
+        );
         return Promise.all(reports).then((hs) => {
           if (!alive()) return;
           // versions side by side share their axes: equal heights mean equal values
           const parts = hs.map(([h, v]) => healthParts(h, v, {}));
           shareAxes(parts.map((p) => p.filter(isChart)));
           cols.replaceChildren(
-            ...hs.map(([h], i) => el('section', { class: 'card version-col', 'data-version': h.version }, [el('h2', { text: name + '@' + h.version }), drawHealth(parts[i] ?? [], {})])),
+            ...hs.map(([h, , g], i) => el('section', { class: 'card version-col', 'data-version': h.version }, [el('h2', { text: name + '@' + h.version }), g ? groupTable(g) : null, drawHealth(parts[i] ?? [], {})])),
           );
         });
       }),
