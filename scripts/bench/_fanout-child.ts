@@ -11,8 +11,7 @@ import { closeSync, fsyncSync, mkdtempSync, openSync, readFileSync, rmSync, writ
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import '../../agent/src/node/ort-env.js'; // before onnxruntime-node loads (no usage telemetry)
-import { startHub } from '@edgefleet/hub';
+import { startHub } from '@edgefleet/hub'; // first: its ort-env keeps onnxruntime-node below from phoning home
 import { createAgent } from '@edgefleet/agent';
 import { DEFAULT_CHUNK_SIZE } from '@edgefleet/protocol';
 import * as ort from 'onnxruntime-node';

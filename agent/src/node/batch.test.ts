@@ -4,7 +4,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { csvFields, resolveBatchFile } from './batch.js';
+import { csvFields } from './batch-rows.js';
+import { resolveBatchFile } from './batch.js';
 
 describe('csvFields', () => {
   it('splits plain and quoted fields, with doubled quotes and commas inside quotes', () => {
