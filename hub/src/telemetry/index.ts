@@ -18,4 +18,5 @@ export {
   type HealthQuery,
   type HealthReport,
 } from './health.js';
+export { CALIBRATION_MIN_LABELS, CALIBRATION_TOLERANCE, checkCalibration, estimateAccuracy, type Calibration, type EstimatedAccuracy } from './estimate.js';
 export { fleetStatus, type FleetStatus, type FleetVersionHealth } from './fleet-status.js';
