@@ -13,7 +13,7 @@ import { startHub, type Hub } from '@edgefleet/hub';
 import { createSimulatedFleet, type SimulatedFleet } from '../../scripts/sim/fleet.js';
 import { trainVibrationModels } from '../../scripts/sim/models.js';
 import { createRng } from '@edgefleet/protocol/testing';
-import { generateVibrationDataset } from '../../scripts/lib/train.js';
+import { exportClassifierOnnx, generateVibrationDataset, trainLogisticRegression, VIBRATION_FEATURES, VIBRATION_LABELS } from '../../scripts/lib/train.js';
 import { apiClient, connectDevice, endClient, waitFor } from './helpers.js';
 import { TEST_KEK, testDb } from './support/test-db.js';
 
@@ -30,7 +30,7 @@ let output = '';
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'edgefleet-cbpe-'));
   const db = await testDb(join(dir, 'hub'));
-  hub = await startHub({ dataDir: join(dir, 'hub'), ...(db ? { db, keys: { encryptionKey: TEST_KEK } } : {}), http: '127.0.0.1:0', mqtt: '127.0.0.1:0', ws: null, telemetry: { windowSeconds: 1 } });
+  hub = await startHub({ dataDir: join(dir, 'hub'), ...(db ? { db, keys: { encryptionKey: TEST_KEK } } : {}), http: '127.0.0.1:0', mqtt: '127.0.0.1:0', ws: null, rolloutTickMs: 100, telemetry: { windowSeconds: 1 } });
   api = apiClient(hub.urls.http, hub.adminToken);
   // rate 0: the test drives every inference itself
   fleet = await createSimulatedFleet({ hub: hub.urls.http, token: hub.adminToken, devices: DEVICES, rate: 0, dataDir: join(dir, 'fleet'), device: () => ({ tags: { site: 'cbpe' } }) });
@@ -170,4 +170,49 @@ describe('CBPE: accuracy without labels', () => {
       await endClient(device);
     }
   });
+
+  it('pauses a rollout on estimated-accuracy-drop when labels are too few: an underfit v2 is far less confident than v1', async () => {
+    // v2 trained for 2 epochs: probabilities near 1/3 each; no labels come back at all
+    const data = generateVibrationDataset({ n: 1500, seed: 7 });
+    const underfit = exportClassifierOnnx(trainLogisticRegression(data.X, data.y, { classes: 3, epochs: 2, lr: 0.001 }), { labels: VIBRATION_LABELS, featureNames: VIBRATION_FEATURES });
+    await fleet.hub.pushModel({ name: 'vibration', version: '2.0.0', file: underfit });
+    const r = await fleet.hub.startRollout({
+      model: 'vibration',
+      version: '2.0.0',
+      targets: { tags: [{ site: 'cbpe' }] },
+      waves: [50, 100],
+      soak: '3s',
+      gates: { minSamples: 50, driftMinCount: 50, maxP95RegressionPct: 1000, minP95RegressionMs: 100, driftConfidence: 0.99999, maxEstimatedAccuracyDrop: 0.05 },
+    });
+    // traffic on both devices (the wave's on v2, the other still on v1: the baseline) until the wave is judged
+    let done = false;
+    const rows = generateVibrationDataset({ n: 2000, seed: 77 });
+    const cols = rows.X.cols;
+    const traffic = (async () => {
+      for (let i = 0; !done; i++) {
+        for (const d of fleet.devices) {
+          const r0 = i % rows.X.rows;
+          await d.agent.infer('vibration', { features: { type: 'float32', dims: [1, cols], data: rows.X.data.slice(r0 * cols, r0 * cols + cols) } }).catch(() => undefined);
+        }
+        if (i % 50 === 0) await Promise.all(fleet.devices.map((d) => d.agent.core.flushTelemetry().catch(() => undefined)));
+        await new Promise((res) => setTimeout(res, 5));
+      }
+    })();
+    try {
+      const paused = await waitFor(async () => {
+        const x = (await api.get(`/rollouts/${r.id}`)).body.rollout;
+        return ['paused', 'completed', 'rolled-back'].includes(x.status) ? x : null;
+      }, 'the first wave judged', 90_000);
+      const gates = paused.waves[0].gates as Array<{ name: string; pass: boolean | null; value: number | null; detail: string }>;
+      const est = gates.find((g) => g.name === 'estimated-accuracy-drop')!;
+      expect(paused.status, JSON.stringify(gates)).toBe('paused');
+      expect(est.pass, est.detail).toBe(false);
+      expect(est.value!).toBeGreaterThan(0.2);
+      expect(gates.find((g) => g.name === 'accuracy-drop')!.pass).toBeNull();
+      await api.post(`/rollouts/${r.id}/abort`);
+    } finally {
+      done = true;
+      await traffic;
+    }
+  }, 150_000);
 });

@@ -195,9 +195,15 @@ export function estimatedAccuracyGate(config: GateConfig, candidate: VersionHeal
   if (labelled.pass !== null) {
     return { name, value: drop, limit, pass: true, detail: `labels suffice: accuracy-drop judges (${labelled.pass ? 'pass' : 'fail'})${drop !== null ? `; estimated drop ${pct(drop)}` : ''}` };
   }
-  const missing = (e: typeof c, who: string): string | null =>
-    !e ? `${who} has no confidences (no probability output)` : e.n < config.minSamples ? `${who} has ${e.n} predictions with confidences, need ${config.minSamples}` : null;
-  const lack = missing(c, 'candidate') ?? missing(b, 'baseline');
+  const missing = (h: VersionHealth | undefined, e: typeof c, who: string): string | null =>
+    !h || h.inferences === 0
+      ? `${who} has no inferences`
+      : !e
+        ? `${who} has no confidences (no probability output)`
+        : e.n < config.minSamples
+          ? `${who} has ${e.n} predictions with confidences, need ${config.minSamples}`
+          : null;
+  const lack = missing(candidate, c, 'candidate') ?? missing(baseline, b, 'baseline');
   if (lack !== null) return { name, value: null, limit, pass: null, detail: `no verdict: ${lack}` };
   const cHigh = c!.p + 1.96 * c!.se;
   const bLow = b!.p - 1.96 * b!.se;
