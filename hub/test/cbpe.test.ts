@@ -111,6 +111,9 @@ describe('CBPE: accuracy without labels', () => {
     expect(e.n).toBe(expected.count);
     expect(e.p).toBe(expected.sum / 1_000_000 / expected.count);
     expect(e.coverage).toBe(1);
+    // per predicted class too: counts and sums to the unit (the class's estimated precision)
+    expect(e.classes.map((c: { n: number }) => c.n)).toEqual(expected.classCounts);
+    expect(e.classes.map((c: { precision: number | null }) => c.precision)).toEqual(expected.classCounts.map((n, k) => (n > 0 ? expected.classSums[k]! / 1_000_000 / n : null)));
     expect(e.low).toBeLessThan(e.p);
     expect(e.high).toBeGreaterThan(e.p);
     const c = h.calibration;

@@ -187,7 +187,7 @@ export const HealthReport = z.object({
   predictionMix: z.object({ kind: z.enum(['classifier', 'regressor']).nullable(), labels: z.array(z.string()), reference: z.array(z.number()).nullable(), observed: z.array(z.number()).nullable(), n: Count }),
   accuracy: z.object({ labelled: Count, correct: Count, p: Rate, low: Rate, high: Rate, coverage: Rate }),
   estimatedAccuracy: z
-    .object({ n: Count, p: Rate, low: Rate, high: Rate, coverage: Rate })
+    .object({ n: Count, p: Rate, low: Rate, high: Rate, coverage: Rate, classes: z.array(z.object({ index: Count, n: Count, precision: Rate })).describe('per predicted class: its mean confidence, the estimated precision') })
     .describe('accuracy without labels (CBPE): mean top-class probability, with the 95 % band labels would show if the model is calibrated'),
   calibration: z
     .object({

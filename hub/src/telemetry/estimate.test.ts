@@ -28,6 +28,8 @@ describe('CBPE estimate and calibration', () => {
     expect(e.p!).toBeCloseTo(0.7, 1);
     expect(e.low!).toBeLessThan(e.p!);
     expect(e.coverage).toBe(1);
+    expect(e.classes.map((c) => c.n)).toEqual(ws[0]!.sums.classCounts);
+    for (const c of e.classes) expect(c.precision!).toBeCloseTo(0.7, 1);
   });
 
   it('says not calibrated when labels shift: the estimate stays, realized accuracy drops', () => {
@@ -42,6 +44,6 @@ describe('CBPE estimate and calibration', () => {
     const rng = createRng(13);
     const c = checkCalibration([{ t: 0, ...windowOf(rng, 500, 10) }, { t: 1, labelled: 100, correct: 80, sums: undefined }]);
     expect(c.verdict).toBe('insufficient-data');
-    expect(estimateAccuracy(undefined, 10)).toEqual({ n: 0, p: null, low: null, high: null, coverage: 0 });
+    expect(estimateAccuracy(undefined, 10)).toEqual({ n: 0, p: null, low: null, high: null, coverage: 0, classes: [] });
   });
 });

@@ -2,7 +2,7 @@
 // offline) from the windows' confidence sums, beside realized accuracy, and a check of the estimate's
 // calibration against the windows that do have labels. Pure: merged health in, numbers out.
 
-import { expectedAccuracy, type ConfidenceSums } from '@edgefleet/protocol';
+import { CONFIDENCE_SCALE, expectedAccuracy, type ConfidenceSums } from '@edgefleet/protocol';
 
 /** Labelled predictions a window needs before its realized accuracy is compared with its estimate. */
 export const CALIBRATION_MIN_LABELS = 30;
@@ -22,6 +22,8 @@ export interface EstimatedAccuracy {
   high: number | null;
   /** n / inferences: the share of predictions the estimate covers. */
   coverage: number | null;
+  /** Per predicted class index: predictions and their mean confidence (the class's estimated precision). */
+  classes: Array<{ index: number; n: number; precision: number | null }>;
 }
 
 export interface CalibrationWindow {
@@ -51,8 +53,9 @@ const clamp = (x: number) => Math.min(1, Math.max(0, x));
 /** CBPE over merged confidence sums; `inferences` gives the coverage. */
 export function estimateAccuracy(sums: ConfidenceSums | undefined, inferences: number): EstimatedAccuracy {
   const e = expectedAccuracy(sums);
-  if (!e) return { n: 0, p: null, low: null, high: null, coverage: inferences > 0 ? 0 : null };
-  return { n: e.n, p: e.p, low: clamp(e.p - Z95 * e.sd), high: clamp(e.p + Z95 * e.sd), coverage: inferences > 0 ? Math.min(1, e.n / inferences) : null };
+  if (!e) return { n: 0, p: null, low: null, high: null, coverage: inferences > 0 ? 0 : null, classes: [] };
+  const classes = sums!.classCounts.map((n, index) => ({ index, n, precision: n > 0 ? sums!.classSums[index]! / CONFIDENCE_SCALE / n : null }));
+  return { n: e.n, p: e.p, low: clamp(e.p - Z95 * e.sd), high: clamp(e.p + Z95 * e.sd), coverage: inferences > 0 ? Math.min(1, e.n / inferences) : null, classes };
 }
 
 /** Compares each window's estimate with its realized accuracy where enough labels came back. */
