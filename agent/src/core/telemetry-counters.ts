@@ -6,6 +6,7 @@
 
 import {
   CONFIDENCE_BINS,
+  CONFIDENCE_SCALE,
   HISTOGRAM_MIN_INDEXABLE,
   confidenceBinIndex,
   featureBinIndex,
@@ -111,6 +112,10 @@ export function createWindowCounters(features: readonly FeatureProbe[], probe: O
   size += classes;
   const confBase = size;
   if (probe?.kind === 'classifier') size += CONFIDENCE_BINS;
+  // probability outputs: CBPE's confidence sums (count, Σp, Σp², then per class count and Σp; protocol confidence.ts)
+  const sums = probe?.kind === 'classifier' && !probe.indices;
+  const sumsBase = size;
+  if (sums) size += 3 + 2 * classes;
   const outEdges = probe?.kind === 'regressor' ? Float64Array.from(probe.edges) : new Float64Array(0);
   const valueBase = size;
   let valuesSeen = false;
@@ -180,6 +185,16 @@ export function createWindowCounters(features: readonly FeatureProbe[], probe: O
       for (let k = 0; k < classes; k++) counts[k] = acc[classBase + k]!;
       const conf = out.confidence!;
       for (let k = 0; k < CONFIDENCE_BINS; k++) conf[k] = acc[confBase + k]!;
+      const cs = out.confidenceSums;
+      if (cs && sums) {
+        cs.count = acc[sumsBase]!;
+        cs.sum = acc[sumsBase + 1]!;
+        cs.sumSq = acc[sumsBase + 2]!;
+        for (let k = 0; k < classes; k++) {
+          cs.classCounts[k] = acc[sumsBase + 3 + k]!;
+          cs.classSums[k] = acc[sumsBase + 3 + classes + k]!;
+        }
+      }
     } else if (out && probe?.kind === 'regressor' && valuesSeen) {
       out.valueBins = Array.from(acc.subarray(valueBase, valueBase + outEdges.length + 1));
     }
@@ -231,7 +246,23 @@ export function createWindowCounters(features: readonly FeatureProbe[], probe: O
       while (counts.length <= cls) counts.push(0);
       counts[cls]!++;
     }
-    if (!Number.isNaN(confidence)) acc[confBase + confidenceBinIndex(confidence)]!++;
+    if (Number.isNaN(confidence)) return;
+    acc[confBase + confidenceBinIndex(confidence)]!++;
+    // confidenceAdd on the flat counters: integer units, so the window's sums merge exactly at the hub
+    if (!sums || !(confidence >= 0 && confidence <= 1)) return;
+    const units = Math.round(confidence * CONFIDENCE_SCALE);
+    acc[sumsBase]!++;
+    acc[sumsBase + 1]! += units;
+    acc[sumsBase + 2]! += Math.round(confidence * confidence * CONFIDENCE_SCALE);
+    if (cls < classes) {
+      acc[sumsBase + 3 + cls]!++;
+      acc[sumsBase + 3 + classes + cls]! += units;
+    } else {
+      const cs = w.outputs!.confidenceSums!;
+      while (cs.classCounts.length <= cls) cs.classCounts.push(0), cs.classSums.push(0);
+      cs.classCounts[cls]!++;
+      cs.classSums[cls]! += units;
+    }
   };
 
   /** One regressor output (outputAddValue on the flat counters). */

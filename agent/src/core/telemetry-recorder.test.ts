@@ -2,6 +2,8 @@
 
 import { describe, expect, it } from 'vitest';
 import {
+  confidenceAdd,
+  createConfidenceSums,
   createFeatureSummary,
   createOutputSummary,
   createWindow,
@@ -118,6 +120,7 @@ describe('model telemetry', () => {
       const w = createWindow(mf.model, mf.version, 'active', start, start + 60_000);
       for (const f of mf.reference!.features) w.features[f.name] = createFeatureSummary(f.edges.length + 1);
       w.outputs = createOutputSummary(mf.reference!.output!.kind === 'classifier' ? 3 : undefined);
+      if (mf === m) w.outputs.confidenceSums = createConfidenceSums(3); // probabilities: CBPE sums
       for (const c of calls.slice(0, n)) {
         w.inferences++;
         histogramAdd(w.latencyMs, c.ms);
@@ -136,6 +139,7 @@ describe('model telemetry', () => {
           for (let r = 0; r < c.p.dims[0]!; r++) {
             const row = Array.from((c.p.data as Float32Array).subarray(r * 3, r * 3 + 3));
             outputAddClassifier(w.outputs!, row.indexOf(Math.max(...row)), Math.max(...row));
+            confidenceAdd(w.outputs!.confidenceSums!, row.indexOf(Math.max(...row)), Math.max(...row));
           }
         },
       ],
@@ -196,7 +200,7 @@ describe('model telemetry', () => {
     const expected = (from: number, to: number, start: number): TelemetryWindow => {
       const w = createWindow('m', '1.0.0', 'active', start, start + 60_000);
       for (const f of mf.reference!.features) w.features[f.name] = createFeatureSummary(f.edges.length + 1);
-      w.outputs = createOutputSummary(3);
+      w.outputs = { ...createOutputSummary(3), confidenceSums: createConfidenceSums(3) };
       for (const c of calls.slice(from, to)) {
         w.inferences++;
         histogramAdd(w.latencyMs, c.ms);
@@ -209,6 +213,7 @@ describe('model telemetry', () => {
           const isDistribution = row.every((v) => v >= 0 && v <= 1) && Math.abs(row.reduce((a, b) => a + b, 0) - 1) < 0.01;
           const conf = isDistribution ? max : 1 / row.reduce((z, v) => z + Math.exp(v - max), 0);
           outputAddClassifier(w.outputs!, row.indexOf(max), conf);
+          confidenceAdd(w.outputs!.confidenceSums!, row.indexOf(max), conf);
         }
       }
       return w;

@@ -12,6 +12,7 @@
 // into them, in call order, when it fills (every 64 such calls) or before anything else reads or adds.
 
 import {
+  createConfidenceSums,
   createFeatureSummary,
   createLabelSummary,
   createOutputSummary,
@@ -103,7 +104,11 @@ export function createModelTelemetry(
   const fresh = (start: number): TelemetryWindow => {
     const w = createWindow(manifest.model, manifest.version, role, start, start + windowMs);
     for (const f of features) w.features[f.name] = createFeatureSummary(f.binCount);
-    if (probe?.kind === 'classifier') w.outputs = createOutputSummary(probe.classes);
+    if (probe?.kind === 'classifier') {
+      w.outputs = createOutputSummary(probe.classes);
+      // probabilities (or scores softmaxed by topClass): confidence sums for estimated accuracy; index outputs have none
+      if (!probe.indices) w.outputs.confidenceSums = createConfidenceSums(probe.classes);
+    }
     else if (probe?.kind === 'regressor') w.outputs = createOutputSummary();
     if (role === 'shadow') w.shadow = createShadowSummary();
     return w;

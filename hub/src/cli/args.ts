@@ -124,7 +124,7 @@ const OPTION_HELP: Partial<Record<OptionName, [string, string]>> = {
   soak: ['10m', 'soak time per wave'],
   'on-fail': ['pause|rollback', 'what a failed gate does'],
   shadow: ['', 'run the new version in shadow beside the active one'],
-  gate: ['NAME=VALUE', 'a gate limit (repeatable): maxDeviceFailureRate, maxErrorRate, maxP95RegressionPct, minSamples, maxDriftedFeatures, driftMinCount, maxAccuracyDrop, minLabels, minLabelCoverage, minReportingDevices, minShadowAgreement, requireVerdict=drift,accuracy-drop'],
+  gate: ['NAME=VALUE', 'a gate limit (repeatable): maxDeviceFailureRate, maxErrorRate, maxP95RegressionPct, minSamples, maxDriftedFeatures, driftMinCount, maxAccuracyDrop, maxEstimatedAccuracyDrop, minLabels, minLabelCoverage, minReportingDevices, minShadowAgreement, requireVerdict=drift,accuracy-drop'],
   'device-timeout': ['30m', 'a device that has not converged by then counts as failed'],
   since: ['1h', 'time range back from now (30m, 1h, 7d)'],
   role: ['viewer|operator|admin', 'the token’s role'],

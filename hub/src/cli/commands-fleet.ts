@@ -29,6 +29,15 @@ async function fleetHealthCmd(spec: string | undefined, v: Values): Promise<void
   s += `  latency     p50 ${fmt(t.latencyMs.p50)} ms, p95 ${fmt(t.latencyMs.p95)} ms, p99 ${fmt(t.latencyMs.p99)} ms\n`;
   const a = h.accuracy;
   s += `  accuracy    ${a.p === null ? '-' : `${(a.p * 100).toFixed(2)}% [${((a.low ?? 0) * 100).toFixed(2)}%, ${((a.high ?? 0) * 100).toFixed(2)}%]`} on ${a.labelled} labels (coverage ${a.coverage === null ? '-' : `${(a.coverage * 100).toFixed(1)}%`})\n`;
+  const e = h.estimatedAccuracy;
+  const pc = (x: number | null) => (x === null ? '-' : `${(x * 100).toFixed(2)}%`);
+  if (e) {
+    s += `  estimated   ${e.p === null ? '-' : `${pc(e.p)} [${pc(e.low)}, ${pc(e.high)}]`} without labels (CBPE) on ${e.n} predictions with confidences
+`;
+    const c = h.calibration;
+    s += `  calibration ${c.verdict === 'insufficient-data' ? 'no verdict' : c.verdict === 'calibrated' ? 'calibrated' : 'not calibrated'}: ${c.detail}
+`;
+  }
   if (h.shadow) s += `  shadow      ${(h.shadow.rate * 100).toFixed(2)}% agreement (${h.shadow.agreed} of ${h.shadow.compared})\n`;
   if (h.drift.length) {
     s += '\ndrift against the reference\n';

@@ -70,7 +70,7 @@ export const ModelList = z.object({ models: z.array(Model) });
 export const ModelPushed = z.object({ model: ModelName, version: SemVer, release: z.number().int(), sha256: Sha256Hex, manifest: Manifest, envelope: Envelope });
 
 // ---- rollouts ----
-const GateName = z.enum(['device-failure-rate', 'min-reporting-devices', 'error-rate', 'p95-latency-regression', 'drift', 'accuracy-drop', 'shadow-agreement']);
+const GateName = z.enum(['device-failure-rate', 'min-reporting-devices', 'error-rate', 'p95-latency-regression', 'drift', 'accuracy-drop', 'estimated-accuracy-drop', 'shadow-agreement']);
 export const GateConfig = z.object({
   maxDeviceFailureRate: z.number(),
   maxErrorRate: z.number(),
@@ -82,6 +82,7 @@ export const GateConfig = z.object({
   driftMinCount: z.number(),
   driftConfidence: z.number(),
   maxAccuracyDrop: z.number(),
+  maxEstimatedAccuracyDrop: z.number().optional(),
   minLabelCoverage: z.number(),
   minLabels: z.number(),
   minReportingDevices: z.number(),
@@ -177,6 +178,8 @@ export const HealthReport = z.object({
       labelled: Count,
       correct: Count,
       accuracy: Rate,
+      confident: Count.describe('predictions with a top-class probability (CBPE)'),
+      estimatedAccuracy: Rate.describe('mean top-class probability: accuracy without labels (CBPE)'),
       shadowCompared: Count,
       shadowAgreed: Count,
     }),
@@ -185,6 +188,20 @@ export const HealthReport = z.object({
   driftSeries: z.array(z.object({ t: z.number(), feature: z.string(), psi: z.number(), critical: z.number().nullable(), verdict: DriftVerdict })),
   predictionMix: z.object({ kind: z.enum(['classifier', 'regressor']).nullable(), labels: z.array(z.string()), reference: z.array(z.number()).nullable(), observed: z.array(z.number()).nullable(), n: Count }),
   accuracy: Accuracy,
+  estimatedAccuracy: z
+    .object({ n: Count, p: Rate, low: Rate, high: Rate, coverage: Rate, classes: z.array(z.object({ index: Count, n: Count, precision: Rate })).describe('per predicted class: its mean confidence, the estimated precision') })
+    .describe('accuracy without labels (CBPE): mean top-class probability, with the 95 % band labels would show if the model is calibrated'),
+  calibration: z
+    .object({
+      verdict: z.enum(['calibrated', 'not-calibrated', 'insufficient-data']),
+      minLabels: Count,
+      windows: z.array(z.object({ t: z.number(), labelled: Count, estimated: z.number(), realized: z.number(), absError: z.number() })),
+      meanAbsError: z.number().nullable(),
+      maxAbsError: z.number().nullable(),
+      threshold: z.number().nullable(),
+      detail: z.string(),
+    })
+    .describe('the estimate against realized accuracy on buckets with at least minLabels labels'),
   shadow: z.object({ compared: Count, agreed: Count, rate: z.number() }).nullable(),
 });
 export const HealthGroups = z.object({

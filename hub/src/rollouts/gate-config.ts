@@ -17,6 +17,7 @@ export type GateName =
   | 'p95-latency-regression'
   | 'drift'
   | 'accuracy-drop'
+  | 'estimated-accuracy-drop'
   | 'shadow-agreement';
 
 export interface GateResult {
@@ -62,6 +63,11 @@ export interface GateConfig {
   driftConfidence: number;
   /** Fail when the candidate's accuracy is confidently more than this below the baseline's. */
   maxAccuracyDrop: number;
+  /**
+   * When set: where labels are too few for `accuracy-drop`, fail when the accuracy estimated without labels
+   * (CBPE: mean top-class probability) is confidently more than this below the baseline's estimate.
+   */
+  maxEstimatedAccuracyDrop?: number;
   /** Labelled / inferences needed (each side) before accuracy is judged. */
   minLabelCoverage: number;
   /** Labelled predictions needed (each side) before accuracy is judged. */
@@ -95,9 +101,12 @@ const RATE_KEYS = new Set([
   'maxErrorRate',
   'maxErrorRateIncrease',
   'maxAccuracyDrop',
+  'maxEstimatedAccuracyDrop',
   'minLabelCoverage',
   'minShadowAgreement',
 ]);
+/** Settings without a default: the gate or variant they turn on is off unless set. */
+const OPTIONAL_KEYS: ReadonlySet<string> = new Set(['maxErrorRateIncrease', 'minShadowAgreement', 'maxEstimatedAccuracyDrop']);
 const GATE_NAMES: ReadonlySet<string> = new Set<GateName>([
   'device-failure-rate',
   'min-reporting-devices',
@@ -105,6 +114,7 @@ const GATE_NAMES: ReadonlySet<string> = new Set<GateName>([
   'p95-latency-regression',
   'drift',
   'accuracy-drop',
+  'estimated-accuracy-drop',
   'shadow-agreement',
 ]);
 
@@ -117,7 +127,7 @@ export function resolveGateConfig(partial: Partial<GateConfig> = {}): GateConfig
   const out: GateConfig = { ...DEFAULT_GATES, requireVerdict: [...DEFAULT_GATES.requireVerdict] };
   for (const [k, v] of Object.entries(partial)) {
     if (v === undefined) continue;
-    if (!(k in DEFAULT_GATES) && k !== 'maxErrorRateIncrease' && k !== 'minShadowAgreement') {
+    if (!(k in DEFAULT_GATES) && !OPTIONAL_KEYS.has(k)) {
       throw new EdgefleetError('BAD_INPUT', `unknown gate setting ${k}`);
     }
     if (k === 'requireVerdict') {

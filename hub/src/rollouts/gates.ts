@@ -1,7 +1,7 @@
 // Rollout gate evaluation (design §6, §7): pure comparisons of the candidate version's merged telemetry with the
 // version it replaces and the manifest's drift reference. `pass: null` means no verdict (too little data).
 
-import { driftDecision, histogramQuantile, wilson } from '@edgefleet/protocol';
+import { driftDecision, expectedAccuracy, histogramQuantile, wilson } from '@edgefleet/protocol';
 import { errorCount } from '../telemetry/merge.js';
 import type { GateConfig, GateResult, ReferenceCounts, VersionHealth, WaveDeviceCounts } from './gate-config.js';
 
@@ -176,6 +176,48 @@ export function accuracyGate(config: GateConfig, candidate: VersionHealth, basel
   };
 }
 
+/**
+ * Accuracy without labels (CBPE), only when `maxEstimatedAccuracyDrop` is set: where `accuracy-drop` has
+ * labels enough for a verdict it judges and this gate passes on its word; otherwise the candidate's mean
+ * top-class probability is compared with the baseline's, failing only when the drop is beyond doubt (as
+ * accuracy-drop: the candidate's upper 95 % bound below the baseline's lower bound minus the allowed drop).
+ * No verdict when either side has fewer than minSamples predictions with a probability. The estimate trusts
+ * the model's calibration: the health API's calibration check says whether labelled windows bear it out.
+ */
+export function estimatedAccuracyGate(config: GateConfig, candidate: VersionHealth, baseline?: VersionHealth): GateResult | null {
+  if (config.maxEstimatedAccuracyDrop === undefined) return null;
+  const limit = config.maxEstimatedAccuracyDrop;
+  const name = 'estimated-accuracy-drop';
+  const c = expectedAccuracy(candidate.outputs?.confidenceSums);
+  const b = expectedAccuracy(baseline?.outputs?.confidenceSums);
+  const drop = c && b ? b.p - c.p : null;
+  const labelled = accuracyGate(config, candidate, baseline);
+  if (labelled.pass !== null) {
+    return { name, value: drop, limit, pass: true, detail: `labels suffice: accuracy-drop judges (${labelled.pass ? 'pass' : 'fail'})${drop !== null ? `; estimated drop ${pct(drop)}` : ''}` };
+  }
+  const missing = (h: VersionHealth | undefined, e: typeof c, who: string): string | null =>
+    !h || h.inferences === 0
+      ? `${who} has no inferences`
+      : !e
+        ? `${who} has no confidences (no probability output)`
+        : e.n < config.minSamples
+          ? `${who} has ${e.n} predictions with confidences, need ${config.minSamples}`
+          : null;
+  const lack = missing(candidate, c, 'candidate') ?? missing(baseline, b, 'baseline');
+  if (lack !== null) return { name, value: null, limit, pass: null, detail: `no verdict: ${lack}` };
+  const cHigh = c!.p + 1.96 * c!.se;
+  const bLow = b!.p - 1.96 * b!.se;
+  return {
+    name,
+    value: drop,
+    limit,
+    pass: !(cHigh < bLow - limit),
+    detail:
+      `estimated accuracy ${pct(c!.p)} (≤ ${pct(cHigh)}, n=${c!.n}) vs baseline ${pct(b!.p)} (≥ ${pct(bLow)}, n=${b!.n}) without labels ` +
+      `(${labelled.detail.replace(/^no verdict: /, '')}); fails when ${pct(cHigh)} < ${pct(bLow)} − ${pct(limit)}`,
+  };
+}
+
 export function shadowAgreementGate(config: GateConfig, candidate: VersionHealth): GateResult | null {
   if (config.minShadowAgreement === undefined) return null;
   const limit = config.minShadowAgreement;
@@ -223,6 +265,7 @@ export function gateText(g: Pick<GateResult, 'name' | 'value' | 'limit' | 'of'>)
     case 'drift':
       return { value: v === null ? 'no verdict' : g.of !== undefined ? `${v} of ${plural(g.of, 'feature')}` : plural(v, 'feature'), limit: `≤ ${plural(g.limit, 'feature')}` };
     case 'accuracy-drop':
+    case 'estimated-accuracy-drop':
       return { value: v === null ? 'no verdict' : `${+(v * 100).toFixed(1)} points`, limit: `≤ ${+(g.limit * 100).toFixed(1)} points` };
     case 'shadow-agreement':
       return { value: v === null ? 'no data' : percent(v), limit: `≥ ${percent(g.limit)}` };
@@ -251,6 +294,8 @@ export function evaluateGates(
     driftGate(config, candidate, reference),
     accuracyGate(config, candidate, baseline),
   );
+  const estimated = estimatedAccuracyGate(config, candidate, baseline);
+  if (estimated) out.push(estimated);
   const shadow = shadowAgreementGate(config, candidate);
   if (shadow) out.push(shadow);
   return out;

@@ -24,7 +24,12 @@ function richBatch(): Json {
   w.inferences = 5;
   w.errors = { INFERENCE_FAILED: 2, BAD_INPUT: 0 };
   w.features = { temp: { bins: [1, 2, 0], nulls: 1, count: 3, sum: 3.5, sumSq: 9.25, min: -1, max: 2.5 } };
-  w.outputs = { classCounts: [3, 2], confidence: [0, 0, 1, 4, 0, 0, 0, 0, 0, 0], valueBins: [1] };
+  w.outputs = {
+    classCounts: [3, 2],
+    confidence: [0, 0, 1, 4, 0, 0, 0, 0, 0, 0],
+    valueBins: [1],
+    confidenceSums: { count: 5, sum: 3_500_000, sumSq: 2_600_000, classCounts: [3, 2], classSums: [2_000_000, 1_500_000] },
+  };
   w.labels = { labelled: 3, correct: 2, confusion: [[0, 0, 2], [1, 0, 1]] };
   const shadow = createWindow('tiny', '1.0.0', 'shadow', 0, 60_000);
   histogramAdd(shadow.latencyMs, 4);

@@ -4,6 +4,7 @@
 import { isUtf8 } from 'node:buffer';
 import {
   CONFIDENCE_BINS,
+  CONFIDENCE_SCALE,
   DEVICE_ID_PATTERN,
   ERROR_CODES,
   HISTOGRAM_MAX_BUCKETS,
@@ -30,7 +31,8 @@ const BATCH_KEYS = new Set(['deviceId', 'seq', 'windows', 'dropped', 'confirm'])
 const WINDOW_KEYS = new Set(['model', 'version', 'role', 'start', 'end', 'inferences', 'errors', 'latencyMs', 'features', 'outputs', 'labels', 'shadow']);
 const HISTOGRAM_KEYS = new Set(['alpha', 'count', 'sum', 'min', 'max', 'zeros', 'offset', 'counts']);
 const FEATURE_KEYS = new Set(['bins', 'nulls', 'count', 'sum', 'sumSq', 'min', 'max']);
-const OUTPUT_KEYS = new Set(['classCounts', 'confidence', 'valueBins']);
+const OUTPUT_KEYS = new Set(['classCounts', 'confidence', 'valueBins', 'confidenceSums']);
+const CONFIDENCE_SUM_KEYS = new Set(['count', 'sum', 'sumSq', 'classCounts', 'classSums']);
 const LABEL_KEYS = new Set(['labelled', 'correct', 'confusion']);
 const SHADOW_KEYS = new Set(['compared', 'agreed', 'dropped', 'latencyMs']);
 
@@ -77,6 +79,15 @@ function feature(v: unknown, b: Bounds): boolean {
   return counts(v.bins, 65, b) && count(v.nulls) && count(v.count) && num(v.sum) && num(v.sumSq) && nullableNum(v.min) && nullableNum(v.max);
 }
 
+/** The shape of ConfidenceSums (its consistency is windowIssue's, below); sums are bounded by count × scale. */
+function confidenceSums(v: unknown, b: Bounds): boolean {
+  if (!isObj(v) || !onlyKeys(v, CONFIDENCE_SUM_KEYS)) return false;
+  const scaled: Bounds = { ...b, count: Math.min(Number.MAX_SAFE_INTEGER, b.count * CONFIDENCE_SCALE) };
+  const sum = (x: unknown) => nonNegative(x) && (x as number) <= scaled.count;
+  if (!(nonNegative(v.count) && (v.count as number) <= b.count && sum(v.sum) && sum(v.sumSq))) return false;
+  return counts(v.classCounts, TELEMETRY_LIMITS.classes, b) && counts(v.classSums, TELEMETRY_LIMITS.classes, scaled);
+}
+
 function window(w: unknown, b: Bounds): boolean {
   if (!isObj(w) || !onlyKeys(w, WINDOW_KEYS)) return false;
   const count = (x: unknown) => nonNegative(x) && (x as number) <= b.count;
@@ -102,6 +113,7 @@ function window(w: unknown, b: Bounds): boolean {
     for (const [k, max] of [['classCounts', TELEMETRY_LIMITS.classes], ['confidence', CONFIDENCE_BINS], ['valueBins', 65]] as const) {
       if (k in o && !counts(o[k], max, b)) return false;
     }
+    if ('confidenceSums' in o && !confidenceSums(o.confidenceSums, b)) return false;
   }
   if ('labels' in w) {
     const l = w.labels;
@@ -115,7 +127,7 @@ function window(w: unknown, b: Bounds): boolean {
     if (!isObj(s) || !onlyKeys(s, SHADOW_KEYS) || !count(s.compared) || !count(s.agreed) || !count(s.dropped) || !histogram(s.latencyMs, b)) return false;
   }
   // the parts fit together (the schema's refinement, the same function); zod's defaults for the check
-  const parts = { start: w.start as number, end: w.end as number, features: (w.features ?? {}) as TelemetryWindow['features'], labels: w.labels as TelemetryWindow['labels'], shadow: w.shadow as TelemetryWindow['shadow'] };
+  const parts = { start: w.start as number, end: w.end as number, features: (w.features ?? {}) as TelemetryWindow['features'], labels: w.labels as TelemetryWindow['labels'], shadow: w.shadow as TelemetryWindow['shadow'], outputs: w.outputs as TelemetryWindow['outputs'] };
   if (windowIssue(parts, b) !== null) return false;
   // zod's defaults, set only once the whole window is known good
   if (!('errors' in w)) w.errors = {};

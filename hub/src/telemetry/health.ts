@@ -18,6 +18,7 @@ import { ROLLUP_MS } from './ingest.js';
 import { driftAlarmKey, driftAlarmMessage, importanceShare } from './drift-text.js';
 import { fleetStatus } from './fleet-status.js';
 import { createHealthMerge, rate, summarizeHealth, type HealthMerge, type VersionHealth } from './merge.js';
+import { checkCalibration, estimateAccuracy, type Calibration, type EstimatedAccuracy } from './estimate.js';
 
 export interface HealthQuery {
   model: string;
@@ -43,6 +44,9 @@ export interface HealthPoint {
   labelled: number;
   correct: number;
   accuracy: number | null;
+  /** CBPE: predictions with a confidence, and their mean top-class probability (estimate.ts). */
+  confident: number;
+  estimatedAccuracy: number | null;
   shadowCompared: number;
   shadowAgreed: number;
 }
@@ -71,6 +75,9 @@ export interface HealthReport {
   driftSeries: Array<{ t: number; feature: string; psi: number; critical: number | null; verdict: FeatureDrift['verdict'] }>;
   predictionMix: { kind: 'classifier' | 'regressor' | null; labels: string[]; reference: number[] | null; observed: number[] | null; n: number };
   accuracy: { labelled: number; correct: number; p: number | null; low: number | null; high: number | null; coverage: number | null };
+  /** Accuracy without labels (CBPE) over the range, and its calibration against the labelled buckets of `series`. */
+  estimatedAccuracy: EstimatedAccuracy;
+  calibration: Calibration;
   shadow: { compared: number; agreed: number; rate: number } | null;
 }
 
@@ -175,11 +182,15 @@ export async function computeHealth(ctx: HubContext, q: HealthQuery): Promise<He
 
   const series: HealthPoint[] = [];
   const driftSeries: HealthReport['driftSeries'] = [];
+  const labelledBuckets: Parameters<typeof checkCalibration>[0][number][] = [];
   for (const [t, merge] of [...buckets.entries()].sort((x, y) => x[0] - y[0])) {
     const b = merge.result();
     const s = summarizeHealth(b);
     const labelled = b.labels?.labelled ?? 0;
     const correct = b.labels?.correct ?? 0;
+    const sums = b.outputs?.confidenceSums;
+    const est = estimateAccuracy(sums, b.inferences);
+    labelledBuckets.push({ t, labelled, correct, sums });
     series.push({
       t,
       inferences: s.inferences,
@@ -189,6 +200,8 @@ export async function computeHealth(ctx: HubContext, q: HealthQuery): Promise<He
       labelled,
       correct,
       accuracy: labelled > 0 ? correct / labelled : null,
+      confident: est.n,
+      estimatedAccuracy: est.p,
       shadowCompared: b.shadow?.compared ?? 0,
       shadowAgreed: b.shadow?.agreed ?? 0,
     });
@@ -213,6 +226,8 @@ export async function computeHealth(ctx: HubContext, q: HealthQuery): Promise<He
     driftSeries,
     predictionMix: predictionMixOf(manifest, h),
     accuracy: accuracyOf(h),
+    estimatedAccuracy: estimateAccuracy(h.outputs?.confidenceSums, h.inferences),
+    calibration: checkCalibration(labelledBuckets),
     shadow: shadow ? { compared: shadow.compared, agreed: shadow.agreed, rate: shadow.agreed / shadow.compared } : null,
   };
 }

@@ -19,4 +19,5 @@ export {
   type HealthReport,
 } from './health.js';
 export { computeHealthGroups, tagIndex, worstDrift, type GroupHealth, type HealthGroups, type HealthGroupsQuery, type TagIndex } from './health-groups.js';
+export { CALIBRATION_MIN_LABELS, CALIBRATION_TOLERANCE, checkCalibration, estimateAccuracy, type Calibration, type EstimatedAccuracy } from './estimate.js';
 export { fleetStatus, type FleetStatus, type FleetVersionHealth } from './fleet-status.js';

@@ -2,6 +2,8 @@
 // zod schemas and the hub's hand-written fast path so both accept exactly the same windows.
 
 import { TELEMETRY_LIMITS } from '../limits.js';
+import { confidenceSumsIssue } from './confidence.js';
+import type { ConfidenceSums } from './schemas.js';
 
 // a structural type, not the schema's (which refines with this function: no type cycle)
 interface WindowParts {
@@ -10,6 +12,7 @@ interface WindowParts {
   features: Readonly<Record<string, { bins: readonly number[]; count: number }>>;
   labels?: { labelled: number; correct: number } | undefined;
   shadow?: { compared: number; agreed: number } | undefined;
+  outputs?: { confidenceSums?: ConfidenceSums | undefined } | undefined;
 }
 
 export interface WindowBounds {
@@ -20,7 +23,8 @@ export interface WindowBounds {
 /**
  * Why a window's parts do not fit together, or null: start after end, longer than a window can be, more
  * features than a reference names, feature bins that do not add up to the feature count, more correct
- * labels than labelled ones or more agreeing shadow comparisons than compared ones.
+ * labels than labelled ones, more agreeing shadow comparisons than compared ones, or confidence sums that do
+ * not add up (confidence.ts confidenceSumsIssue).
  */
 export function windowIssue(w: WindowParts, bounds: WindowBounds = { spanMs: TELEMETRY_LIMITS.spanMs }): string | null {
   if (w.start > w.end) return `window starts (${w.start}) after it ends (${w.end})`;
@@ -35,6 +39,8 @@ export function windowIssue(w: WindowParts, bounds: WindowBounds = { spanMs: TEL
   }
   if (w.labels && w.labels.correct > w.labels.labelled) return `labels: ${w.labels.correct} correct of ${w.labels.labelled} labelled`;
   if (w.shadow && w.shadow.agreed > w.shadow.compared) return `shadow: ${w.shadow.agreed} agreed of ${w.shadow.compared} compared`;
+  const sums = w.outputs?.confidenceSums;
+  if (sums) return confidenceSumsIssue(sums);
   return null;
 }
 

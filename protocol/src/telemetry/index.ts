@@ -31,6 +31,15 @@ export {
   confidenceBinIndex,
   mergeOutputSummary,
 } from './outputs.js';
+export {
+  CONFIDENCE_SCALE,
+  createConfidenceSums,
+  confidenceAdd,
+  mergeConfidenceSums,
+  confidenceSumsIssue,
+  expectedAccuracy,
+  type ExpectedAccuracy,
+} from './confidence.js';
 export { createLabelSummary, labelAdd, mergeLabelSummary } from './labels.js';
 export { createShadowSummary, shadowAdd, mergeShadowSummary } from './shadow.js';
 export { createWindow, windowAddError, mergeWindows } from './window.js';

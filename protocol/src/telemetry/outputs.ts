@@ -4,6 +4,7 @@
 import { EdgefleetError } from '../errors.js';
 import { CONFIDENCE_BINS, type OutputSummary } from './schemas.js';
 import { featureBinIndex } from './features.js';
+import { createConfidenceSums, mergeConfidenceSums } from './confidence.js';
 
 /** An empty summary; with `classes`, a classifier summary with that many class counters. */
 export function createOutputSummary(classes?: number): OutputSummary {
@@ -69,5 +70,8 @@ export function mergeOutputSummary(a: OutputSummary, b: OutputSummary): OutputSu
   if (classCounts) out.classCounts = classCounts;
   if (confidence) out.confidence = confidence;
   if (valueBins) out.valueBins = valueBins;
+  if (a.confidenceSums || b.confidenceSums) {
+    out.confidenceSums = mergeConfidenceSums(a.confidenceSums ?? createConfidenceSums(), b.confidenceSums ?? createConfidenceSums());
+  }
   return out;
 }

@@ -197,6 +197,8 @@ export function healthParts(h: HealthReport, version: ModelVersionView | null, o
       series: [
         { name: 'accuracy', cls: 's1', points: pts((p) => (p.accuracy === null ? null : p.accuracy * 100)) },
         { name: 'label coverage', cls: 's5', points: pts((p) => (p.inferences > 0 ? Math.min(100, (p.labelled / p.inferences) * 100) : null)) },
+        // accuracy without labels (CBPE): the mean top-class probability of every prediction in the bucket
+        { name: 'estimated without labels', cls: 's3', points: pts((p) => (p.estimatedAccuracy == null ? null : p.estimatedAccuracy * 100)) },
       ],
       band: {
         name: '95 % interval (Wilson)',
@@ -207,9 +209,10 @@ export function healthParts(h: HealthReport, version: ModelVersionView | null, o
         }),
       },
       thresholds: valAcc !== null ? [{ name: 'validation accuracy', value: valAcc * 100 }] : [],
-      note: acc.labelled
-        ? 'Whole range: ' + pct(acc.p) + ' (95 % interval ' + pct(acc.low) + '–' + pct(acc.high) + '), ' + acc.labelled + ' labelled, coverage ' + pct(acc.coverage, 2) + '.'
-        : 'No labelled feedback in this range.',
+      note:
+        (acc.labelled
+          ? 'Whole range: ' + pct(acc.p) + ' (95 % interval ' + pct(acc.low) + '–' + pct(acc.high) + '), ' + acc.labelled + ' labelled, coverage ' + pct(acc.coverage, 2) + '.'
+          : 'No labelled feedback in this range.') + estimateNote(h),
       empty: 'no labelled feedback in this time range',
     }),
   );
@@ -229,6 +232,15 @@ export function healthParts(h: HealthReport, version: ModelVersionView | null, o
     }),
   );
   return out;
+}
+
+/** CBPE beside realized accuracy: the estimate, its band and what the labelled buckets say of its calibration. */
+function estimateNote(h: HealthReport): string {
+  const e = h.estimatedAccuracy;
+  if (!e || e.p === null) return '';
+  const c = h.calibration;
+  const verdict = c.verdict === 'calibrated' ? 'calibrated' : c.verdict === 'not-calibrated' ? 'not calibrated' : 'calibration unchecked (too few labels)';
+  return ' Estimated without labels: ' + pct(e.p) + ' (' + pct(e.low) + '–' + pct(e.high) + ', ' + e.n + ' predictions); ' + verdict + (c.meanAbsError !== null ? ', mean |estimated − realized| ' + pct(c.meanAbsError) + ' (threshold ' + pct(c.threshold) + ')' : '') + '.';
 }
 
 const line = (opts: Extract<Chart, { kind: 'line' }>['opts']): Chart => ({ kind: 'line', opts });
