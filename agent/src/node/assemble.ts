@@ -104,6 +104,7 @@ export function createAgent(configInput: unknown, options: AgentOptions = {}): A
           return { update: (bytes: Uint8Array) => h.update(bytes), digestHex: () => h.digest('hex') };
         },
         ...(config.hubUrl ? { http: { baseUrl: config.hubUrl, username: config.deviceId, password: config.password } } : {}),
+        ...(config.capture ? { capture: config.capture } : {}),
         ...options.core,
         deviceId: config.deviceId,
         rootPublicKey: fromBase64(config.rootPublicKey),
