@@ -101,3 +101,7 @@ export interface DeliveryLog {
   deliveries: Awaited<ReturnType<Services['notifier']['deliveries']>>;
   stats: Awaited<ReturnType<Services['notifier']['stats']>>;
 }
+
+// ---- datasets (design §2 `edgefleet data`) ----
+/** GET /datasets, and the body of POST /datasets/:model/:version/export. */
+export type { DatasetExportBody, DatasetListBody } from '../index.js';

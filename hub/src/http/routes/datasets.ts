@@ -146,3 +146,6 @@ export function datasetRoutes(deps: Pick<ApiDeps, 'ctx'>): ApiRoutes {
 
   return { app, docs };
 }
+
+export type DatasetListBody = z.infer<typeof DatasetList>;
+export type DatasetExportBody = z.infer<typeof DatasetExportRequest>;
