@@ -56,6 +56,8 @@ interface Plan {
   tails: { source: NonNullable<Manifest['reference']>['features'][number]['source']; lo: number; hi: number }[];
   probe: OutputProbe;
   labels: readonly string[];
+  /** No drift reference names features: fields are the first row's elements of each input, `input.i`. */
+  raw: { allow: Set<string> | null; redact: Set<string>; hash: Set<string> } | null;
 }
 
 /** Per model version and window: bytes captured so far (the policy's `windowBytes`). */
@@ -77,7 +79,27 @@ function planFor(rule: CaptureRule, manifest: Manifest): Plan {
     tails: ref.filter((f) => tail.has(f.name) && f.edges.length > 0).map((f) => ({ source: f.source, lo: f.edges[0]!, hi: f.edges[f.edges.length - 1]! })),
     probe: outputProbe(manifest),
     labels: manifest.labels ?? [],
+    raw: ref.length === 0 ? { allow, redact, hash } : null,
   };
+}
+
+/** Fields of a model without a drift reference: `input.i` for the first row's numeric elements, the allow-list and redaction applied. */
+function rawFields(plan: Plan, feeds: Record<string, Tensor>, out: CapturedRow['features'], digest: (v: number) => string): void {
+  const raw = plan.raw!;
+  let n = 0;
+  for (const input of plan.manifest.io.inputs) {
+    const t = feeds[input.name];
+    if (!t || Array.isArray(t.data) || t.dims.length === 0) continue;
+    const rowSize = t.data.length / Math.max(1, t.dims[0]!);
+    for (let i = 0; i < rowSize && n < CAPTURE_LIMITS.fields; i++) {
+      const name = `${input.name}.${i}`;
+      if ((raw.allow !== null && !raw.allow.has(name)) || raw.redact.has(name)) continue;
+      const v = Number(t.data[i]);
+      const value = Number.isFinite(v) ? v : null;
+      out[name] = raw.hash.has(name) && value !== null ? digest(value) : value;
+      n++;
+    }
+  }
 }
 
 const firstRow = (source: Plan['fields'][number]['source'], t: Tensor | undefined): number | null => {
@@ -114,11 +136,13 @@ export function createCapture(ctx: AgentContext, options: CaptureOptions): Captu
   function buildRow(plan: Plan, live: Live, feeds: Record<string, Tensor>, outputs: Record<string, Tensor>, id: string, predicted: number, trigger: CapturedRow['trigger']): CapturedRow {
     const inputName = (s: Plan['fields'][number]['source']) => s.input;
     const features: CapturedRow['features'] = {};
+    // design §4 capture: a hashed field leaves the device only as sha256 hex of its value, a redacted one not at all
+    const digest = (v: number) => ctx.digestOf(encoder.encode(String(v)));
     for (const f of plan.fields) {
       const v = firstRow(f.source, feeds[inputName(f.source)]);
-      // design §4 capture: a hashed field leaves the device only as sha256 hex of its value
-      features[f.name] = f.hash && v !== null ? ctx.digestOf(encoder.encode(String(v))) : v;
+      features[f.name] = f.hash && v !== null ? digest(v) : v;
     }
+    if (plan.raw) rawFields(plan, feeds, features, digest);
     let prediction: CapturedRow['prediction'] = null;
     let confidence: number | null = null;
     const probe = plan.probe;
