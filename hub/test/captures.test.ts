@@ -5,13 +5,13 @@
 
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Hub } from '@edgefleet/hub';
 import { topics, type Capture, type TelemetryBatch } from '@edgefleet/protocol';
-import { apiClient, connectDevice, endClient, startTestHub, tempDir, waitFor } from './helpers.js';
+import { apiClient, connectDevice, endClient, startTestHub, tempDir, tinyModel, waitFor } from './helpers.js';
 import { registerDevices, type FleetDevice } from './dashboard-support.js';
 
 const BIN = fileURLToPath(new URL('../bin/edgefleet.js', import.meta.url));
@@ -148,6 +148,16 @@ describe('captured rows at the hub', () => {
     const body = JSON.parse(ls.stdout);
     expect(body.datasets[0]).toMatchObject({ model: 'm', version: '1.0.0', rows: 4 });
     expect(body.exports[0]).toMatchObject({ sha256: sha, rows: 4, filters: { since: expect.any(Number) } });
+    // design §2 `model push --dataset SHA`: the export's hash is the new version's lineage
+    const model = join(dir.path, 'm.onnx');
+    writeFileSync(model, tinyModel());
+    const pushed = await cli(['model', 'push', model, '--name', 'm', '--version', '2.0.0', '--dataset', sha, '--json'], env);
+    expect(pushed.code, pushed.stderr).toBe(0);
+    const manifest = (await api().get('/models/m')).body.versions.find((v: any) => v.version === '2.0.0').manifest;
+    expect(manifest.lineage.dataset).toEqual({ id: 'captured:m@1.0.0', sha256: sha });
+    const unknown = await cli(['model', 'push', model, '--name', 'm', '--version', '3.0.0', '--dataset', 'f'.repeat(64)], env);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toMatch(/error NOT_FOUND: no dataset export/);
     // nothing captured: NOT_FOUND, exit 1
     const none = await cli(['data', 'export', 'other@1.0.0', '--out', join(dir.path, 'x.jsonl')], env);
     expect(none.code).toBe(1);

@@ -112,7 +112,7 @@ const OPTION_HELP: Partial<Record<OptionName, [string, string]>> = {
   reference: ['FILE.json', 'drift reference instead of the derived one'],
   labels: ['FILE.json', 'JSON array of class names'],
   'min-accuracy': ['0.9', 'refuse the model below this validation accuracy'],
-  dataset: ['ID', 'lineage: dataset id'],
+  dataset: ['ID|SHA', 'lineage: dataset id, or the sha256 of an `edgefleet data export` (recorded by the hub)'],
   run: ['ID', 'lineage: training run'],
   commit: ['SHA', 'lineage: git commit'],
   url: ['MIRROR', 'a CDN or object store serving the same bytes with HTTP range requests (repeatable)'],
