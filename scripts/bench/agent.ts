@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createAgent, type Agent } from '@edgefleet/agent'; // first: its ort-env keeps the baseline's onnxruntime from phoning home too
 import * as ort from 'onnxruntime-node';
-import { startHub, type Hub } from '@edgefleet/hub';
+import { startHub, type Hub, type HubOptions } from '@edgefleet/hub';
 import { createHubClient } from '../sim/hub-client.js';
 import { sizedClassifier, trainVibrationModels } from '../sim/models.js';
 import { generateVibrationDataset } from '../lib/train.js';
@@ -31,9 +31,9 @@ interface Setup {
 }
 
 /** A hub in this process, one real agent, and the given models rolled out to it and active. */
-async function agentWith(models: Record<string, Uint8Array>, api: boolean): Promise<Setup> {
+export async function agentWith(models: Record<string, Uint8Array>, api: boolean, hubOptions: Partial<HubOptions> = {}): Promise<Setup> {
   const dir = mkdtempSync(join(tmpdir(), 'edgefleet-bench-agent-'));
-  const hub = await startHub({ dataDir: join(dir, 'hub'), http: '127.0.0.1:0', mqtt: '127.0.0.1:0', ws: null });
+  const hub = await startHub({ dataDir: join(dir, 'hub'), http: '127.0.0.1:0', mqtt: '127.0.0.1:0', ws: null, ...hubOptions });
   let agent: Agent | null = null;
   const close = async () => {
     await agent?.stop();
@@ -58,7 +58,7 @@ async function agentWith(models: Record<string, Uint8Array>, api: boolean): Prom
 }
 
 const ROWS = generateVibrationDataset({ n: 256, seed: 3 }).X.data;
-const input = (i: number) => ROWS.slice((i % 256) * 6, (i % 256) * 6 + 6);
+export const input = (i: number) => ROWS.slice((i % 256) * 6, (i % 256) * 6 + 6);
 
 /** Per-call times (ns) of `call`, `calls` sequential awaited calls. */
 async function timeCalls(call: (i: number) => Promise<unknown>, calls: number, into: number[]): Promise<void> {
@@ -70,7 +70,7 @@ async function timeCalls(call: (i: number) => Promise<unknown>, calls: number, i
 }
 
 /** Median per-call ns of candidate and baseline, timed in alternating blocks so load drift hits both. */
-async function compareCalls(
+export async function compareCalls(
   candidate: (i: number) => Promise<unknown>,
   baseline: (i: number) => Promise<unknown>,
   { blocks = 20, calls = 250, warmup = 500 } = {},

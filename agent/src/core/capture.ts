@@ -104,8 +104,24 @@ function rawFields(plan: Plan, feeds: Record<string, Tensor>, out: CapturedRow['
 
 const firstRow = (source: Plan['fields'][number]['source'], t: Tensor | undefined): number | null => {
   if (!t || Array.isArray(t.data)) return null;
+  // the tabular case read in place (no per-call array); anything else as the telemetry window reads it
+  if (source.index !== undefined && t.dims.length === 2 && source.index < t.dims[1]! && typeof t.data[0] === 'number') {
+    const v = t.data[source.index] as number;
+    return Number.isFinite(v) ? v : null;
+  }
   return extractFeatureValues(source, t.dims, t.data as ArrayLike<number | bigint>)[0] ?? null;
 };
+
+/** UTF-8 length of a string without encoding it. */
+function utf8Length(s: string): number {
+  let n = s.length;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    // 2 bytes below 0x800, 3 up to 0xffff, 4 for a surrogate pair (2 per half)
+    if (c >= 0x80) n += c < 0x800 || (c >= 0xd800 && c <= 0xdfff) ? 1 : 2;
+  }
+  return n;
+}
 
 export function createCapture(ctx: AgentContext, options: CaptureOptions): Capture {
   const { state, clock } = ctx;
@@ -162,7 +178,7 @@ export function createCapture(ctx: AgentContext, options: CaptureOptions): Captu
   }
 
   function queue(rule: CaptureRule, item: CaptureItem): void {
-    const bytes = encoder.encode(JSON.stringify(item)).length;
+    const bytes = utf8Length(JSON.stringify(item));
     if (bytes > CAPTURE_LIMITS.rowBytes) {
       drops.oversized++;
       ctx.count('captureOversized');
