@@ -15,4 +15,4 @@ export type { FleetOverview, HealthReport } from './telemetry/index.js';
 export type { DeviceFailure, GateResult, GateView, RolloutDetail, RolloutStatus, WaveView } from './rollouts/index.js';
 export type { RolloutCommand } from './rollouts/runner.js';
 export type { ModelRegistry } from './models/registry.js';
-export type { DatasetExportBody, DatasetListBody } from './http/routes/datasets.js';
+export type { DatasetExportRequestBody, DatasetListView } from './store/captures.js';

@@ -4,8 +4,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { CAPTURE_LIMITS, EdgefleetError, type Capture, type TelemetryWindow } from '@edgefleet/protocol';
-import type { AgentStore, CaptureDrops, OutboxBatch, PredictionRecord } from '../core/ports.js';
+import { EdgefleetError, type TelemetryWindow } from '@edgefleet/protocol';
+import type { AgentStore, OutboxBatch, PredictionRecord } from '../core/ports.js';
+import { createCaptureOutbox } from './sqlite-captures.js';
+import { acquireLock, isDiskFull } from './data-dir-lock.js';
 
 export interface SqliteStoreOptions {
   dataDir: string;
@@ -34,12 +36,6 @@ async function fsyncDir(dir: string): Promise<void> {
   }
 }
 
-/** Out of space (tmpfs/ext4 ENOSPC, quota, SQLite's SQLITE_FULL) — a state to report and wait out, not a crash. */
-function isDiskFull(err: unknown): boolean {
-  const code = (err as { code?: unknown } | null)?.code;
-  return code === 'ENOSPC' || code === 'EDQUOT' || code === 'SQLITE_FULL' || code === 'DISK_FULL';
-}
-
 /** A full disk becomes DISK_FULL (design §10); anything else is returned as it is. */
 function asDiskFull(what: string, err: unknown): unknown {
   return isDiskFull(err) && !(err instanceof EdgefleetError) ? new EdgefleetError('DISK_FULL', `${what}: no space left in the data dir (${String(err)})`, { cause: err }) : err;
@@ -61,50 +57,6 @@ async function writingAsync<T>(what: string, fn: () => Promise<T>): Promise<T> {
   }
 }
 
-/**
- * One agent per data dir: a lock file holding the owner's pid. A lock left by a process that no longer
- * exists (kill -9, power loss) is taken over.
- */
-const lockedHere = new Set<string>();
-
-function acquireLock(dataDir: string): () => void {
-  const file = path.resolve(dataDir, 'agent.lock');
-  if (lockedHere.has(file)) throw new EdgefleetError('CONFLICT', `data dir ${dataDir} is in use by another agent in this process`);
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      const fd = fs.openSync(file, 'wx');
-      try {
-        fs.writeSync(fd, String(process.pid));
-      } catch (err) {
-        // a full disk must not keep the agent from serving the models it has (design §5 offline first):
-        // the lock is held by the file's existence; an empty one is taken over like a stale one
-        if (!isDiskFull(err)) throw err;
-      } finally {
-        fs.closeSync(fd);
-      }
-      lockedHere.add(file);
-      return () => {
-        lockedHere.delete(file);
-        fs.rmSync(file, { force: true });
-      };
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      const pid = Number(fs.readFileSync(file, 'utf8').trim());
-      let alive = false;
-      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid) {
-        try {
-          process.kill(pid, 0);
-          alive = true;
-        } catch (e) {
-          alive = (e as NodeJS.ErrnoException).code === 'EPERM';
-        }
-      }
-      if (alive) throw new EdgefleetError('CONFLICT', `data dir ${dataDir} is in use by agent process ${pid}`);
-      fs.rmSync(file, { force: true });
-    }
-  }
-  throw new EdgefleetError('CONFLICT', `cannot lock data dir ${dataDir}`);
-}
 
 export function openSqliteStore(options: SqliteStoreOptions): AgentStore {
   const modelsDir = path.join(options.dataDir, 'models');
@@ -118,7 +70,7 @@ export function openSqliteStore(options: SqliteStoreOptions): AgentStore {
   db.pragma('locking_mode = EXCLUSIVE');
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
-  const tables = ['kv', 'outbox', 'batches', 'predictions', 'partials', 'captures'];
+  const tables = ['kv', 'outbox', 'batches', 'predictions', 'partials'];
   const present = db.prepare<[], { name: string }>("SELECT name FROM sqlite_master WHERE type = 'table'").all().map((r) => r.name);
   // the schema is written once; a start with nothing to change writes nothing
   if (!tables.every((t) => present.includes(t))) db.exec(`
@@ -128,13 +80,10 @@ export function openSqliteStore(options: SqliteStoreOptions): AgentStore {
     CREATE TABLE IF NOT EXISTS batches (seq INTEGER PRIMARY KEY, dropped INTEGER NOT NULL, sent_at INTEGER);
     CREATE TABLE IF NOT EXISTS predictions (n INTEGER PRIMARY KEY AUTOINCREMENT, model TEXT NOT NULL, id TEXT NOT NULL, body TEXT NOT NULL, UNIQUE(model, id));
     CREATE TABLE IF NOT EXISTS partials (sha256 TEXT PRIMARY KEY, size INTEGER NOT NULL, chunks INTEGER NOT NULL, bitmap BLOB NOT NULL);
-    CREATE TABLE IF NOT EXISTS captures (id INTEGER PRIMARY KEY AUTOINCREMENT, batch INTEGER, bytes INTEGER NOT NULL, body TEXT NOT NULL);
-    CREATE INDEX IF NOT EXISTS captures_batch ON captures(batch);
   `);
   // a data dir from before confirmations (design §4): its batches were never kept past the PUBACK
   if (!db.prepare("SELECT 1 FROM pragma_table_info('batches') WHERE name = 'sent_at'").get()) db.exec('ALTER TABLE batches ADD COLUMN sent_at INTEGER');
-  // a data dir from before capture (design §4): its batches carried no captured rows
-  if (!db.prepare("SELECT 1 FROM pragma_table_info('batches') WHERE name = 'capture_drops'").get()) db.exec('ALTER TABLE batches ADD COLUMN capture_drops TEXT');
+  const captures = createCaptureOutbox(db); // design §4 capture: its table, also in a data dir from before it
   const st = {
     get: db.prepare<[string], { value: string }>('SELECT value FROM kv WHERE key = ?'),
     put: db.prepare<[string, string]>('INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value'),
@@ -150,19 +99,9 @@ export function openSqliteStore(options: SqliteStoreOptions): AgentStore {
     outboxCount: db.prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM outbox'),
     outboxOldest: db.prepare<[number], { id: number }>('SELECT id FROM outbox ORDER BY id LIMIT ?'),
     outboxDelete: db.prepare<[number]>('DELETE FROM outbox WHERE id = ?'),
-    batchOpen: db.prepare<[number], { seq: number; dropped: number; sent_at: number | null; capture_drops: string | null }>(
-      'SELECT seq, dropped, sent_at, capture_drops FROM batches WHERE sent_at IS NULL OR sent_at < ? ORDER BY seq LIMIT 1',
+    batchOpen: db.prepare<[number], { seq: number; dropped: number; sent_at: number | null }>(
+      'SELECT seq, dropped, sent_at FROM batches WHERE sent_at IS NULL OR sent_at < ? ORDER BY seq LIMIT 1',
     ),
-    capInsert: db.prepare<[number, string]>('INSERT INTO captures (batch, bytes, body) VALUES (NULL, ?, ?)'),
-    capTotal: db.prepare<[], { n: number; bytes: number }>('SELECT COUNT(*) AS n, COALESCE(SUM(bytes), 0) AS bytes FROM captures'),
-    capOldest: db.prepare<[], { id: number; bytes: number }>('SELECT id, bytes FROM captures ORDER BY id'),
-    capDelete: db.prepare<[number]>('DELETE FROM captures WHERE id = ?'),
-    capRows: db.prepare<[number], { body: string }>('SELECT body FROM captures WHERE batch = ? ORDER BY id'),
-    capUnassigned: db.prepare<[number], { id: number; bytes: number }>('SELECT id, bytes FROM captures WHERE batch IS NULL ORDER BY id LIMIT ?'),
-    capAssign: db.prepare<[number, number]>('UPDATE captures SET batch = ? WHERE id = ?'),
-    capBatchDelete: db.prepare<[number]>('DELETE FROM captures WHERE batch = ?'),
-    capRangeDelete: db.prepare<[number, number]>('DELETE FROM captures WHERE batch BETWEEN ? AND ?'),
-    batchCaptureDrops: db.prepare<[string, number]>('UPDATE batches SET capture_drops = ? WHERE seq = ?'),
     batchSent: db.prepare<[number, number]>('UPDATE batches SET sent_at = ? WHERE seq = ?'),
     rangeRowsDelete: db.prepare<[number, number]>('DELETE FROM outbox WHERE batch BETWEEN ? AND ?'),
     rangeDelete: db.prepare<[number, number]>('DELETE FROM batches WHERE seq BETWEEN ? AND ?'),
@@ -224,21 +163,10 @@ export function openSqliteStore(options: SqliteStoreOptions): AgentStore {
     return excess;
   });
 
-  const capDropsPending = (): CaptureDrops => {
-    const row = st.get.get('capture.drops');
-    return row ? (JSON.parse(row.value) as CaptureDrops) : { quota: 0, disk: 0, oversized: 0 };
-  };
-  const anyDrops = (d: CaptureDrops | null) => d !== null && d.quota + d.disk + d.oversized > 0;
-  const withCaptures = (seq: number, drops: CaptureDrops | null): Pick<OutboxBatch, 'captures' | 'capturesDropped'> => {
-    const rows = st.capRows.all(seq).map((r) => JSON.parse(r.body) as Capture);
-    return { ...(rows.length > 0 ? { captures: rows } : {}), ...(drops && anyDrops(drops) ? { capturesDropped: drops } : {}) };
-  };
-
   const nextTx = db.transaction((maxWindows: number, maxBytes: number, resendSentBefore: number): OutboxBatch | null => {
     for (let open = st.batchOpen.get(resendSentBefore); open; open = st.batchOpen.get(resendSentBefore)) {
       const rows = st.batchRows.all(open.seq);
-      const drops = open.capture_drops === null ? null : (JSON.parse(open.capture_drops) as CaptureDrops);
-      const caps = withCaptures(open.seq, drops);
+      const caps = captures.ofBatch(open.seq);
       if (rows.length > 0 || open.dropped > 0 || caps.captures || caps.capturesDropped) {
         const resent = open.sent_at !== null ? { resent: true } : {};
         return { seq: open.seq, dropped: open.dropped, windows: rows.map((r) => JSON.parse(r.body) as TelemetryWindow), ...caps, ...resent };
@@ -247,9 +175,7 @@ export function openSqliteStore(options: SqliteStoreOptions): AgentStore {
     }
     const rows = st.unassigned.all(maxWindows);
     const dropped = getNum('outbox.dropped');
-    const freeCaptures = st.capUnassigned.all(CAPTURE_LIMITS.rowsPerBatch);
-    const drops = capDropsPending();
-    if (rows.length === 0 && dropped === 0 && freeCaptures.length === 0 && !anyDrops(drops)) return null;
+    if (rows.length === 0 && dropped === 0 && !captures.waiting()) return null;
     // The seq is fixed with the batch's rows before the first send, so a resend after a crash carries
     // the same seq and the same windows, and the hub's (deviceId, seq) de-duplication counts them once.
     const seq = getNum('outbox.seq') + 1;
@@ -262,21 +188,13 @@ export function openSqliteStore(options: SqliteStoreOptions): AgentStore {
       bytes += row.bytes;
       st.assign.run(seq, row.id);
     }
-    for (const row of freeCaptures) {
-      if (bytes + row.bytes > maxBytes) break;
-      bytes += row.bytes;
-      st.capAssign.run(seq, row.id);
-    }
-    if (anyDrops(drops)) {
-      st.batchCaptureDrops.run(JSON.stringify(drops), seq);
-      st.del.run('capture.drops');
-    }
-    return { seq, dropped, windows: st.batchRows.all(seq).map((r) => JSON.parse(r.body) as TelemetryWindow), ...withCaptures(seq, anyDrops(drops) ? drops : null) };
+    captures.fill(seq, maxBytes - bytes);
+    return { seq, dropped, windows: st.batchRows.all(seq).map((r) => JSON.parse(r.body) as TelemetryWindow), ...captures.ofBatch(seq) };
   });
 
   const ackTx = db.transaction((seq: number) => {
     st.batchRowsDelete.run(seq);
-    st.capBatchDelete.run(seq);
+    captures.deleteBatch(seq);
     st.batchDelete.run(seq);
   });
 
@@ -284,33 +202,10 @@ export function openSqliteStore(options: SqliteStoreOptions): AgentStore {
     let n = 0;
     for (const [from, to] of ranges) {
       st.rangeRowsDelete.run(from, to);
-      st.capRangeDelete.run(from, to);
+      captures.deleteRange(from, to);
       n += st.rangeDelete.run(from, to).changes;
     }
     return n;
-  });
-
-  const captureTx = db.transaction((rows: Capture[], maxBytes: number, drops: Omit<CaptureDrops, 'disk'>): number => {
-    for (const r of rows) {
-      const body = JSON.stringify(r);
-      st.capInsert.run(Buffer.byteLength(body), body);
-    }
-    // design §4 capture: the disk budget holds, oldest rows dropped first, the drops counted and sent
-    let total = st.capTotal.get()!.bytes;
-    let dropped = 0;
-    if (total > maxBytes) {
-      for (const row of st.capOldest.all()) {
-        if (total <= maxBytes) break;
-        st.capDelete.run(row.id);
-        total -= row.bytes;
-        dropped++;
-      }
-    }
-    if (dropped + drops.quota + drops.oversized > 0) {
-      const d = capDropsPending();
-      st.put.run('capture.drops', JSON.stringify({ quota: d.quota + drops.quota, disk: d.disk + dropped, oversized: d.oversized + drops.oversized }));
-    }
-    return dropped;
   });
 
   const predTx = db.transaction((entries: [string, PredictionRecord][]) => {
@@ -438,13 +333,8 @@ export function openSqliteStore(options: SqliteStoreOptions): AgentStore {
       return st.outboxCount.get()!.n;
     },
 
-    async captureAppend(rows, maxBytes, drops) {
-      return writing('queueing captured rows', () => captureTx(rows, maxBytes, drops));
-    },
-    async captureSize() {
-      const t = st.capTotal.get()!;
-      return { rows: t.n, bytes: t.bytes };
-    },
+    captureAppend: async (rows, maxBytes, drops) => writing('queueing captured rows', () => captures.append(rows, maxBytes, drops)),
+    captureSize: async () => captures.size(),
 
     async putPredictions(entries) {
       writing('saving predictions', () => predTx(entries));

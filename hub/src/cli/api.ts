@@ -104,4 +104,4 @@ export interface DeliveryLog {
 
 // ---- datasets (design §2 `edgefleet data`) ----
 /** GET /datasets, and the body of POST /datasets/:model/:version/export. */
-export type { DatasetExportBody, DatasetListBody } from '../index.js';
+export type { DatasetExportRequestBody as DatasetExportBody, DatasetListView as DatasetListBody } from '../index.js';

@@ -155,3 +155,22 @@ export function createCaptureSql(sql: SqlDatabase) {
       }),
   };
 }
+
+/** GET /datasets as clients read it (the route's schema, http/routes/datasets.ts, answers exactly this). */
+export interface DatasetListView {
+  datasets: Array<{ model: string; version: string; rows: number; labelled: number; bytes: number; first: string | null; last: string | null }>;
+  exports: Array<Omit<DatasetExportRecord, 'filters'> & { filters: DatasetExportFilters }>;
+}
+
+export interface DatasetExportFilters {
+  since?: number;
+  tags?: Record<string, string>;
+  labelled?: boolean;
+}
+
+/** The body of POST /datasets/:model/:version/export. */
+export interface DatasetExportRequestBody {
+  since?: number;
+  tag?: string[];
+  labelled?: boolean;
+}

@@ -8,7 +8,7 @@ import { EdgefleetError, IsoTime, ModelName, SemVer, Sha256Hex } from '@edgeflee
 import { actor } from '../auth.js';
 import { principal } from '../guard.js';
 import { apiRoutes, type ApiDeps, type ApiRoutes } from '../api-routes.js';
-import type { CaptureRowOut } from '../../store/captures.js';
+import type { CaptureRowOut, DatasetExportRequestBody, DatasetListView } from '../../store/captures.js';
 import { TagFilter, parseTagFilters } from './health.js';
 
 const Count = z.number().int().min(0);
@@ -147,5 +147,8 @@ export function datasetRoutes(deps: Pick<ApiDeps, 'ctx'>): ApiRoutes {
   return { app, docs };
 }
 
-export type DatasetListBody = z.infer<typeof DatasetList>;
-export type DatasetExportBody = z.infer<typeof DatasetExportRequest>;
+// the store's view types are what clients are typed with: the schemas must accept exactly them
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : never) : never;
+const sameList: Same<z.infer<typeof DatasetList>, DatasetListView> = true;
+const sameRequest: Same<z.infer<typeof DatasetExportRequest>, DatasetExportRequestBody> = true;
+void sameList, void sameRequest;
