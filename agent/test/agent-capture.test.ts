@@ -208,6 +208,39 @@ describe('field-data capture', () => {
     expect(caps.find((c) => c.kind === 'label' && c.id === 'agree')).toMatchObject({ label: ['a', 'b', 'c'][top2] });
   });
 
+  it('captures on triggers alone: low confidence, a feature in the reference tail, a shadow that disagrees', async () => {
+    const wire = await tap('dev-trig');
+    const m1 = await h.manifest({ name: 'm', version: '1.0.0', release: 1, bytes: classifier(1), features: FEATURES });
+    const m2 = await h.manifest({ name: 'm', version: '2.0.0', release: 2, bytes: classifier(2), features: FEATURES });
+    const agent = make(h.agentConfig('dev-trig'));
+    await agent.start();
+    const rule = { model: 'm', version: '1.0.0', rate: 0, triggers: { lowConfidence: 0.5, tail: ['f3'], shadowDisagreement: true }, windowBytes: 1 << 20, diskBytes: 1 << 20, hash: [], redact: [] };
+    await h.desired('dev-trig', [{ envelope: m1.envelope }, { envelope: m2.envelope, role: 'shadow' }], { telemetry: { capture: [rule] } });
+    await agent.core.waitFor(() => agent.core.slots().m?.active?.version === '1.0.0' && agent.core.slots().m?.shadow?.version === '2.0.0');
+    const top = (r: Awaited<ReturnType<typeof infer>>) => {
+      const p = Array.from(r.outputs.probabilities!.data as Float32Array);
+      return { cls: p.indexOf(Math.max(...p)), conf: Math.max(...p) };
+    };
+    const want = new Map<string, string>();
+    const N = 40;
+    for (let i = 0; i < N; i++) {
+      const active = top(await infer(agent, i));
+      // the shadow's answer for the same input (a pinned call to the shadow version: no capture, role shadow)
+      const shadow = top(await agent.infer('m', { features: { type: 'float32', dims: [1, FEATURES], data: input(i) } }, { version: '2.0.0', id: `s${i}` }));
+      const f3 = input(i)[3]!;
+      if (active.conf < 0.5) want.set(`p${i}`, 'low-confidence');
+      else if (f3 < -0.5 || f3 >= 0.5) want.set(`p${i}`, 'tail');
+      else if (active.cls !== shadow.cls) want.set(`p${i}`, 'shadow-disagreement');
+    }
+    await new Promise((r) => setTimeout(r, 200)); // the shadow copies run off the hot path
+    await agent.core.flushTelemetry();
+    await agent.core.waitFor(() => rowsOf(distinct(wire).captures).length >= want.size, 20_000);
+    await new Promise((r) => setTimeout(r, 300));
+    const got = new Map(rowsOf(distinct(wire).captures).map((r) => [r.id, r.trigger as string]));
+    expect(new Set(want.values())).toEqual(new Set(['low-confidence', 'tail', 'shadow-disagreement'])); // each trigger fired
+    expect(got).toEqual(want);
+  });
+
   it('survives a restart while offline: every captured row reaches the broker once', async () => {
     const wire = await tap('dev-restart');
     const dataDir = tmpDir();

@@ -131,6 +131,8 @@ export function createCapture(ctx: AgentContext, options: CaptureOptions): Captu
   const pending: CaptureItem[] = [];
   const recentMax = options.recent ?? 256;
   const recent = new Map<string, CapturedRow>();
+  // ids captured lately: a shadow disagreement on a prediction already captured adds no second row
+  const capturedIds = new Set<string>();
   let drops = { quota: 0, oversized: 0 };
   const encoder = new TextEncoder();
 
@@ -237,6 +239,10 @@ export function createCapture(ctx: AgentContext, options: CaptureOptions): Captu
       const trigger = triggerOf(plan, feeds, outputs, predicted);
       if (trigger !== null) {
         queue(plan.rule, buildRow(plan, live, feeds, outputs, id, predicted, trigger));
+        if (plan.rule.triggers.shadowDisagreement) {
+          capturedIds.add(id);
+          if (capturedIds.size > recentMax) capturedIds.delete(capturedIds.values().next().value!);
+        }
         return;
       }
       if (plan.rule.triggers.labelContradiction && predicted >= 0) {
@@ -250,7 +256,7 @@ export function createCapture(ctx: AgentContext, options: CaptureOptions): Captu
     shadowDisagreed(active, feeds, outputs, id, predicted) {
       if (!enabled || state.settings.capture === undefined) return;
       const plan = planOf(active);
-      if (plan === null || !plan.rule.triggers.shadowDisagreement) return;
+      if (plan === null || !plan.rule.triggers.shadowDisagreement || capturedIds.has(id)) return;
       recent.delete(id);
       queue(plan.rule, buildRow(plan, active, feeds, outputs, id, predicted, 'shadow-disagreement'));
     },
