@@ -178,10 +178,14 @@ describe('field-data capture', () => {
 
     const wire2 = await tap('dev-off2');
     const other = await serve('dev-off2', {});
+    await h.down();
+    for (let i = 0; i < 3; i++) await infer(other, i, `before-${i}`);
+    await other.core.flushTelemetry(); // queued in the outbox, not sent: the switch takes them back too
     await other.core.setCapture(false);
+    await h.up();
     for (let i = 0; i < 5; i++) await infer(other, i);
     await other.core.flushTelemetry();
-    await other.core.waitFor(() => wire2.length > 0, 20_000);
+    await other.core.waitFor(() => distinct(wire2).dropped.disk === 3, 20_000);
     expect(distinct(wire2).captures).toEqual([]);
     expect(other.core.captureEnabled).toBe(false);
   });

@@ -87,7 +87,7 @@ export interface AgentCore extends InferenceService {
   /** Library inference (design §5): the hot path, benchmarked against bare `session.run()`. */
   run(name: string, feeds: Record<string, Tensor>, options?: InferOptions): Promise<InferResult>;
   label(name: string, id: string, label: string | number): Promise<void>;
-  /** The device-side capture switch (design §4 capture), kept in the store across restarts; off drops what is not queued yet. */
+  /** The device-side capture switch (design §4 capture), kept in the store across restarts; off drops every row not sent yet. */
   setCapture(enabled: boolean): Promise<void>;
   readonly captureEnabled: boolean;
   /**
@@ -288,6 +288,8 @@ export function createAgentCore(options: AgentCoreOptions): AgentCore {
     async setCapture(enabled) {
       await store.put('capture.enabled', enabled);
       capture.setEnabled(enabled && options.capture?.enabled !== false);
+      // off means nothing more leaves: rows still waiting in the outbox go too (counted as disk drops)
+      if (!enabled) await store.captureAppend?.([], 0, { quota: 0, oversized: 0 });
     },
     explainFeeds,
     flushTelemetry,
