@@ -164,6 +164,15 @@ describe('captured rows at the hub', () => {
     expect(none.stderr).toMatch(/^error NOT_FOUND/);
   });
 
+  it('`hub start --capture` refuses rules that do not parse, before starting anything', async () => {
+    const rules = join(dir.path, 'rules.json');
+    writeFileSync(rules, JSON.stringify([{ model: 'm', rate: 2 }]));
+    const res = await cli(['hub', 'start', '--data', join(dir.path, 'other'), '--http', '127.0.0.1:0', '--mqtt', 'off', '--ws', 'off', '--capture', rules], {});
+    expect(res.code).toBe(2);
+    expect(res.stderr).toMatch(/^error BAD_INPUT: --capture .*rate/);
+    expect(existsSync(join(dir.path, 'other'))).toBe(false);
+  });
+
   it('refuses an oversized row alone (TOO_LARGE) and stores the rest of its batch', async () => {
     const [a] = devices as [FleetDevice];
     const big: Record<string, string> = {};

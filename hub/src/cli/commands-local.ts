@@ -142,6 +142,7 @@ export const LOCAL_COMMANDS: CommandSpec[] = [
       // the MQTT 5 Session Expiry Interval: a four-byte integer of seconds
       const expiry = v['broker-session-expiry'];
       if (expiry !== undefined && !(/^\d{1,10}$/.test(expiry) && Number(expiry) <= 0xffffffff)) throw usageError(`--broker-session-expiry must be whole seconds (0 to 4294967295), got ${JSON.stringify(expiry)}`);
+      if (v.capture) captureRules(v.capture);
     },
     notes: '--mqtt off / --ws off disable a listener; secrets may come from EDGEFLEET_BROKER_PASSWORD, EDGEFLEET_WEBHOOK_SECRET and EDGEFLEET_KEY_ENCRYPTION_KEY.',
     run: async (_pos, v) => {
