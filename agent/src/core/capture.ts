@@ -89,6 +89,7 @@ function rawFields(plan: Plan, feeds: Record<string, Tensor>, out: CapturedRow['
   let n = 0;
   for (const input of plan.manifest.io.inputs) {
     const t = feeds[input.name];
+    if (input.name.length > CAPTURE_LIMITS.text - 6) continue; // `name.i` must fit the wire's field names
     if (!t || Array.isArray(t.data) || t.dims.length === 0) continue;
     const rowSize = t.data.length / Math.max(1, t.dims[0]!);
     for (let i = 0; i < rowSize && n < CAPTURE_LIMITS.fields; i++) {
