@@ -72,6 +72,8 @@ export interface HubOptions {
   /** Device events are kept this many days (default 30), and at most `eventsPerDevice` per device, the newest (default 1000). */
   eventRetentionDays?: number;
   eventsPerDevice?: number;
+  /** Captured field data (design §4 capture): kept `retentionDays` (default 30), at most `maxBytesPerModel` per model, oldest first (default 256 MiB). */
+  capture?: { retentionDays?: number; maxBytesPerModel?: number };
   /** Per-device rate limits on stored device → hub messages (defaults: DEVICE_RATE_LIMITS in rate-limit.ts). */
   deviceRateLimits?: DeviceRateLimitOptions;
   /** MQTT packet cap (default LIMITS.mqttPacket). */
@@ -354,6 +356,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
       const t = now().getTime();
       await ingest.prune(t - (options.telemetryRetentionDays ?? 7) * DAY, t - (options.rollupRetentionDays ?? 90) * DAY).catch((err) => log(`telemetry retention: ${String(err)}`));
       await eventLog.prune(now().getTime() - (options.eventRetentionDays ?? 30) * DAY).catch((err) => log(`event retention: ${String(err)}`));
+      await store.captures.prune(t - (options.capture?.retentionDays ?? 30) * DAY, options.capture?.maxBytesPerModel ?? 256 * 2 ** 20).catch((err) => log(`capture retention: ${String(err)}`));
     };
     let upkeeping: Promise<void> = Promise.resolve();
     const runUpkeep = () => (upkeeping = upkeeping.then(upkeep));

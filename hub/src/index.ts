@@ -15,3 +15,4 @@ export type { FleetOverview, GroupHealth, HealthGroups, HealthReport, TagIndex }
 export type { DeviceFailure, GateResult, GateView, RolloutDetail, RolloutStatus, WaveView } from './rollouts/index.js';
 export type { RolloutCommand } from './rollouts/runner.js';
 export type { ModelRegistry } from './models/registry.js';
+export type { DatasetExportRequestBody, DatasetListView } from './store/captures.js';

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createAgent, type Agent } from '@edgefleet/agent'; // first: its ort-env keeps the baseline's onnxruntime from phoning home too
 import * as ort from 'onnxruntime-node';
-import { startHub, type Hub } from '@edgefleet/hub';
+import { startHub, type Hub, type HubOptions } from '@edgefleet/hub';
 import { createHubClient } from '../sim/hub-client.js';
 import { sizedClassifier, trainVibrationModels } from '../sim/models.js';
 import { generateVibrationDataset } from '../lib/train.js';
@@ -32,9 +32,9 @@ interface Setup {
 
 /** A hub in this process, one real agent, and the given models rolled out to it and active (validated on
  *  the vibration rows unless `validations` names a model's own JSONL). Shared with explain.ts. */
-export async function agentWith(models: Record<string, Uint8Array>, api: boolean, validations: Record<string, string> = {}): Promise<Setup> {
+export async function agentWith(models: Record<string, Uint8Array>, api: boolean, validations: Record<string, string> = {}, hubOptions: Partial<HubOptions> = {}): Promise<Setup> {
   const dir = mkdtempSync(join(tmpdir(), 'edgefleet-bench-agent-'));
-  const hub = await startHub({ dataDir: join(dir, 'hub'), http: '127.0.0.1:0', mqtt: '127.0.0.1:0', ws: null });
+  const hub = await startHub({ dataDir: join(dir, 'hub'), http: '127.0.0.1:0', mqtt: '127.0.0.1:0', ws: null, ...hubOptions });
   let agent: Agent | null = null;
   const close = async () => {
     await agent?.stop();
@@ -59,7 +59,7 @@ export async function agentWith(models: Record<string, Uint8Array>, api: boolean
 }
 
 const ROWS = generateVibrationDataset({ n: 256, seed: 3 }).X.data;
-const input = (i: number) => ROWS.slice((i % 256) * 6, (i % 256) * 6 + 6);
+export const input = (i: number) => ROWS.slice((i % 256) * 6, (i % 256) * 6 + 6);
 
 /** Per-call times (ns) of `call`, `calls` sequential awaited calls. */
 async function timeCalls(call: (i: number) => Promise<unknown>, calls: number, into: number[]): Promise<void> {

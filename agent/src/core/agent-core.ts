@@ -13,6 +13,7 @@ import { tensorMeta, type FeedbackBody, type InferResponse, type InferenceServic
 import type { AgentStore, Clock, Transport } from './ports.js';
 import { systemClock } from './ports.js';
 import { createPredictions } from './predictions.js';
+import { createCapture } from './capture.js';
 import { AGENT_VERSION, createReporter } from './reporter.js';
 import type { InferenceRuntime } from './runtime.js';
 import { checkFeeds, createServing, type InferOptions, type InferResult } from './serving.js';
@@ -77,6 +78,8 @@ export interface AgentCoreOptions {
    * the version it ran and the summary for the `batch-finished` event. Without it every batch is refused.
    */
   batch?: (model: string, path: string) => Promise<{ version: string; message: string }>;
+  /** The device's own say over field-data capture (agent config `capture`; design §4): off wins over any policy. */
+  capture?: { enabled?: boolean; maxDiskBytes?: number };
   /** Every event the agent emits, as it emits it (a page's event feed); it is also logged and sent to the hub. */
   onEvent?: (event: DeviceEvent) => void;
   log?: (line: string) => void;
@@ -89,6 +92,9 @@ export interface AgentCore extends InferenceService {
   /** Library inference (design §5): the hot path, benchmarked against bare `session.run()`. */
   run(name: string, feeds: Record<string, Tensor>, options?: InferOptions): Promise<InferResult>;
   label(name: string, id: string, label: string | number): Promise<void>;
+  /** The device-side capture switch (design §4 capture), kept in the store across restarts; off drops every row not sent yet. */
+  setCapture(enabled: boolean): Promise<void>;
+  readonly captureEnabled: boolean;
   /**
    * Library explanation (design §5): Shapley attributions of one prediction of the served model, offline.
    * At most EXPLAIN_LIMITS.concurrent at once; another is refused with RATE_LIMITED.
@@ -164,16 +170,22 @@ export function createAgentCore(options: AgentCoreOptions): AgentCore {
     },
   };
 
-  const predictions = createPredictions(ctx, { memory: options.predictionMemory ?? 10_000, flushOutbox: () => reporter.flushOutbox() });
+  const capture = createCapture(ctx, { enabled: options.capture?.enabled ?? true, ...(options.capture?.maxDiskBytes !== undefined ? { maxDiskBytes: options.capture.maxDiskBytes } : {}) });
+  const predictions = createPredictions(ctx, {
+    memory: options.predictionMemory ?? 10_000,
+    flushOutbox: () => reporter.flushOutbox(),
+    onLabel: (rec, id, actual, label) => capture.labelled(rec, id, actual, label),
+  });
   const reporter = createReporter(ctx, {
     platform: options.platform,
     resources: options.resources,
     outboxMaxWindows: options.outboxMaxWindows ?? 10_000,
     confirmTimeoutMs: options.telemetryConfirmTimeoutMs ?? 30_000,
     predictions,
+    capture,
     ...(options.onEvent ? { onEvent: options.onEvent } : {}),
   });
-  const serving = createServing(ctx, { shadowQueueSize: options.shadowQueueSize ?? 64, predictions, onProbationError: (name) => updater.judge(name) });
+  const serving = createServing(ctx, { shadowQueueSize: options.shadowQueueSize ?? 64, predictions, capture, onProbationError: (name) => updater.judge(name) });
   const updater = createUpdater(ctx, {
     serving,
     scheduleReport: reporter.scheduleReport,
@@ -250,6 +262,9 @@ export function createAgentCore(options: AgentCoreOptions): AgentCore {
     await reporter.restore();
     await trust.restore();
     state.slots = (await store.get<Record<string, ModelSlot>>('slots')) ?? {};
+    // the device-side switch set at run time (setCapture) outlives a restart; the config's `false` always wins
+    const captureSwitch = await store.get<boolean>('capture.enabled');
+    if (captureSwitch === false || options.capture?.enabled === false) capture.setEnabled(false);
     const crashed = (await store.get<boolean>('cleanStop')) !== true;
     // start-up needs no free byte (design §5 offline first): a write refused here is retried by the tick
     await saver.save('cleanStop', false);
@@ -293,6 +308,15 @@ export function createAgentCore(options: AgentCoreOptions): AgentCore {
 
     run: serving.run,
     label: predictions.label,
+    get captureEnabled() {
+      return capture.enabled;
+    },
+    async setCapture(enabled) {
+      await store.put('capture.enabled', enabled);
+      capture.setEnabled(enabled && options.capture?.enabled !== false);
+      // off means nothing more leaves: rows still waiting in the outbox go too (counted as disk drops)
+      if (!enabled) await store.captureAppend?.([], 0, { quota: 0, oversized: 0 });
+    },
     explainFeeds,
     flushTelemetry,
 

@@ -1,8 +1,8 @@
 // An AgentStore in memory: the reference implementation of the store contract (agent/test/agent-store.test.ts
 // runs the same suite against it and the SQLite store), for tests and for hosts without persistent storage.
 
-import { EdgefleetError, type TelemetryWindow } from '@edgefleet/protocol';
-import type { AgentStore, OutboxBatch, PredictionRecord } from './ports.js';
+import { CAPTURE_LIMITS, EdgefleetError, type Capture, type TelemetryWindow } from '@edgefleet/protocol';
+import type { AgentStore, CaptureDrops, OutboxBatch, PredictionRecord } from './ports.js';
 
 export interface MemoryStoreOptions {
   /** Reported by freeBytes(); null = unknown. */
@@ -15,7 +15,15 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): AgentStore 
   const artifacts = new Map<string, Uint8Array>();
   const partials = new Map<string, { size: number; chunks: number; bytes: Uint8Array; bitmap: Uint8Array }>();
   const outbox: { id: number; batch: number | null; bytes: number; body: string }[] = [];
-  const batches = new Map<number, { dropped: number; sentAt: number | null }>(); // seq → dropped, when PUBACKed
+  const batches = new Map<number, { dropped: number; sentAt: number | null; capDrops?: CaptureDrops }>(); // seq → dropped, when PUBACKed
+  const captures: { id: number; batch: number | null; bytes: number; body: string }[] = [];
+  let capDrops: CaptureDrops = { quota: 0, disk: 0, oversized: 0 };
+  const anyDrops = (d: CaptureDrops | undefined) => d !== undefined && d.quota + d.disk + d.oversized > 0;
+  const capturesOf = (s: number) => captures.filter((r) => r.batch === s).map((r) => JSON.parse(r.body) as Capture);
+  const withCaptures = (s: number, d: CaptureDrops | undefined): Pick<OutboxBatch, 'captures' | 'capturesDropped'> => {
+    const rows = capturesOf(s);
+    return { ...(rows.length > 0 ? { captures: rows } : {}), ...(anyDrops(d) ? { capturesDropped: d } : {}) };
+  };
   const predictions = new Map<string, PredictionRecord>();
   const maxPredictions = options.maxPredictions ?? 100_000;
   let nextId = 1;
@@ -107,27 +115,36 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): AgentStore 
       for (const [s, b] of [...batches.entries()].sort((a, c) => a[0] - c[0])) {
         if (b.sentAt !== null && b.sentAt >= cutoff) continue;
         const rows = outbox.filter((r) => r.batch === s);
-        if (rows.length > 0 || b.dropped > 0) {
-          return { seq: s, dropped: b.dropped, windows: rows.map((r) => JSON.parse(r.body) as TelemetryWindow), ...(b.sentAt !== null ? { resent: true } : {}) };
+        if (rows.length > 0 || b.dropped > 0 || captures.some((r) => r.batch === s) || anyDrops(b.capDrops)) {
+          return { seq: s, dropped: b.dropped, windows: rows.map((r) => JSON.parse(r.body) as TelemetryWindow), ...withCaptures(s, b.capDrops), ...(b.sentAt !== null ? { resent: true } : {}) };
         }
         batches.delete(s); // its windows were dropped while it waited
       }
       const free = outbox.filter((r) => r.batch === null).slice(0, maxWindows);
-      if (free.length === 0 && droppedPending === 0) return null;
+      const freeCaptures = captures.filter((r) => r.batch === null).slice(0, CAPTURE_LIMITS.rowsPerBatch);
+      if (free.length === 0 && droppedPending === 0 && freeCaptures.length === 0 && !anyDrops(capDrops)) return null;
       seq++;
       const dropped = droppedPending;
       droppedPending = 0;
-      batches.set(seq, { dropped, sentAt: null });
+      const d = anyDrops(capDrops) ? capDrops : undefined;
+      capDrops = { quota: 0, disk: 0, oversized: 0 };
+      batches.set(seq, { dropped, sentAt: null, ...(d ? { capDrops: d } : {}) });
       let bytes = 0;
       for (const [i, r] of free.entries()) {
         if (i > 0 && bytes + r.bytes > maxBytes) break;
         bytes += r.bytes;
         r.batch = seq;
       }
-      return { seq, dropped, windows: outbox.filter((r) => r.batch === seq).map((r) => JSON.parse(r.body) as TelemetryWindow) };
+      for (const r of freeCaptures) {
+        if (bytes + r.bytes > maxBytes) break;
+        bytes += r.bytes;
+        r.batch = seq;
+      }
+      return { seq, dropped, windows: outbox.filter((r) => r.batch === seq).map((r) => JSON.parse(r.body) as TelemetryWindow), ...withCaptures(seq, d) };
     },
     async outboxAck(s) {
       for (let i = outbox.length - 1; i >= 0; i--) if (outbox[i]!.batch === s) outbox.splice(i, 1);
+      for (let i = captures.length - 1; i >= 0; i--) if (captures[i]!.batch === s) captures.splice(i, 1);
       batches.delete(s);
     },
     async outboxSent(s, at) {
@@ -142,14 +159,36 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): AgentStore 
         batches.delete(s);
         n++;
       }
-      for (let i = outbox.length - 1; i >= 0; i--) {
-        const b = outbox[i]!.batch;
-        if (b !== null && hit(b)) outbox.splice(i, 1);
+      for (const list of [outbox, captures]) {
+        for (let i = list.length - 1; i >= 0; i--) {
+          const b = list[i]!.batch;
+          if (b !== null && hit(b)) list.splice(i, 1);
+        }
       }
       return n;
     },
     async outboxSize() {
       return outbox.length;
+    },
+    async captureAppend(rows, maxBytes, drops) {
+      for (const r of rows) {
+        const body = JSON.stringify(r);
+        captures.push({ id: nextId++, batch: null, bytes: new TextEncoder().encode(body).length, body });
+      }
+      capDrops.quota += drops.quota;
+      capDrops.oversized += drops.oversized;
+      // design §4 capture: the disk budget holds, oldest rows dropped first
+      let total = captures.reduce((n, r) => n + r.bytes, 0);
+      let dropped = 0;
+      while (captures.length > 0 && total > maxBytes) {
+        total -= captures.shift()!.bytes;
+        dropped++;
+      }
+      capDrops.disk += dropped;
+      return dropped;
+    },
+    async captureSize() {
+      return { rows: captures.length, bytes: captures.reduce((n, r) => n + r.bytes, 0) };
     },
 
     async putPredictions(entries) {

@@ -1,7 +1,7 @@
 // The edges the agent core is handed (design §5, STYLE "pure cores, thin shells"): a transport, a store and a
 // clock. The Node agent passes mqtt.js + better-sqlite3 + files; the browser runtime passes WebSocket + IndexedDB.
 
-import type { TelemetryWindow } from '@edgefleet/protocol';
+import type { Capture, TelemetryWindow } from '@edgefleet/protocol';
 
 export interface PublishOptions {
   qos: 0 | 1;
@@ -56,6 +56,16 @@ export interface OutboxBatch {
   resent?: boolean;
   windows: TelemetryWindow[];
   dropped: number;
+  /** Captured rows sent with this batch (design §4 capture), and capture drops since the batch before. */
+  captures?: Capture[];
+  capturesDropped?: CaptureDrops;
+}
+
+/** Captured rows not sent, by why: over a window's byte quota, over the outbox's disk budget, too large. */
+export interface CaptureDrops {
+  quota: number;
+  disk: number;
+  oversized: number;
 }
 
 /** What feedback needs to join a label to an earlier prediction (design §6 late labels). */
@@ -119,6 +129,15 @@ export interface AgentStore {
   /** The hub confirmed these seqs (inclusive ranges): delete those batches, sent or not; returns how many. */
   outboxConfirm(ranges: ReadonlyArray<readonly [from: number, to: number]>): Promise<number>;
   outboxSize(): Promise<number>;
+  /**
+   * Optional (a store without it captures nothing): append captured rows to the outbox, then drop the oldest
+   * rows until all it holds fit in `maxBytes` (design §4 capture disk budget); `drops` (counted by the caller)
+   * go out with the next new batch beside the disk drops. Returns the rows dropped now. `outboxNext` puts
+   * unsent rows into the batch it makes, within its byte bound, and resends them with it.
+   */
+  captureAppend?(rows: Capture[], maxBytes: number, drops: Omit<CaptureDrops, 'disk'>): Promise<number>;
+  /** Captured rows and their bytes in the outbox. */
+  captureSize?(): Promise<{ rows: number; bytes: number }>;
 
   putPredictions(entries: [id: string, record: PredictionRecord][]): Promise<void>;
   getPrediction(model: string, id: string): Promise<PredictionRecord | undefined>;

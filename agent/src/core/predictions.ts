@@ -13,6 +13,8 @@ export interface PredictionsOptions {
   memory: number;
   /** A late label went into the outbox as a delta window: send it. */
   flushOutbox: () => Promise<void>;
+  /** A label was joined to prediction `id` (capture.ts: late labels of captured rows, contradiction trigger). */
+  onLabel?: (rec: PredictionRecord, id: string, actual: number, label: string | number) => void;
 }
 
 export interface Predictions {
@@ -116,6 +118,7 @@ export function createPredictions(ctx: AgentContext, options: PredictionsOptions
         state.closedWindows.push(labelDeltaWindow(name, rec.version, rec.role, rec.start, rec.end, rec.predicted, actual));
         void options.flushOutbox();
       }
+      options.onLabel?.(rec, id, actual, labels[actual] ?? actual);
       ctx.count('labels');
     },
 

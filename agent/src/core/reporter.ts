@@ -3,6 +3,7 @@
 
 import { LIMITS, toEdgefleetError, topics, type DeviceEvent, type ReportedModel, type ReportedState } from '@edgefleet/protocol';
 import { clip, type AgentContext, type EmitExtra } from './context.js';
+import type { Capture } from './capture.js';
 import type { Predictions } from './predictions.js';
 import type { ModelSlot } from './update-plan.js';
 
@@ -16,6 +17,8 @@ export interface ReporterOptions {
   /** With telemetry `confirm`: a PUBACKed batch not confirmed by the hub this long is sent again. */
   confirmTimeoutMs: number;
   predictions: Predictions;
+  /** Captured field data waiting for the outbox (design §4 capture). */
+  capture?: Capture;
   onEvent?: (event: DeviceEvent) => void;
 }
 
@@ -165,12 +168,28 @@ export function createReporter(ctx: AgentContext, options: ReporterOptions): Rep
     return true;
   }
 
+  /** Moves captured rows into the store's outbox under its disk budget; false when the store refused them. */
+  async function queueCaptures(): Promise<boolean> {
+    const taken = options.capture?.take();
+    if (!taken || !store.captureAppend) return true;
+    try {
+      const dropped = await store.captureAppend(taken.rows, taken.diskBytes, taken.drops);
+      if (dropped > 0) count('captureDiskDropped', dropped);
+    } catch (err) {
+      options.capture!.putBack(taken);
+      ctx.storageFailed('queueing captured rows', err);
+      return false;
+    }
+    return true;
+  }
+
   async function flushOutbox(): Promise<void> {
     if (flushingOutbox) return;
     flushingOutbox = true;
     try {
       await predictions.save().catch((err: unknown) => ctx.storageFailed('saving predictions', err));
       if (!(await queueWindows())) return;
+      if (!(await queueCaptures())) return;
       while (transport.connected) {
         // design §4: with `confirm`, a PUBACKed batch waits for the hub's confirmation and goes again (same
         // seq, de-duplicated by the hub) after a timeout or a reconnect; without it, sent ones go again now
@@ -178,12 +197,14 @@ export function createReporter(ctx: AgentContext, options: ReporterOptions): Rep
         const resendBefore = confirm ? Math.max(clock.now() - options.confirmTimeoutMs, state.connectedAt) : Number.MAX_SAFE_INTEGER;
         const batch = await store.outboxNext(LIMITS.windowsPerBatch, LIMITS.telemetry - 4096, resendBefore);
         if (!batch) break;
-        const body = JSON.stringify({ deviceId, seq: batch.seq, windows: batch.windows, dropped: batch.dropped, ...(confirm ? { confirm } : {}) });
+        const caps = { ...(batch.captures ? { captures: batch.captures } : {}), ...(batch.capturesDropped ? { capturesDropped: batch.capturesDropped } : {}) };
+        const body = JSON.stringify({ deviceId, seq: batch.seq, windows: batch.windows, dropped: batch.dropped, ...caps, ...(confirm ? { confirm } : {}) });
         await transport.publish(topics.telemetry(deviceId), body, { qos: 1 });
         if (confirm) await store.outboxSent(batch.seq, clock.now());
         else await store.outboxAck(batch.seq);
         count(batch.resent ? 'batchesResent' : 'batchesSent');
         if (!batch.resent) count('windowsSent', batch.windows.length);
+        if (!batch.resent && batch.captures) count('capturesSent', batch.captures.length);
       }
     } catch (err) {
       if (toEdgefleetError(err).code === 'DISK_FULL') ctx.storageFailed('sending telemetry', err);
@@ -219,6 +240,7 @@ export function createReporter(ctx: AgentContext, options: ReporterOptions): Rep
 
     async keepTelemetry() {
       if (state.closedWindows.length > 0) await store.outboxAppend(state.closedWindows.splice(0), outboxMax).catch(() => 0);
+      await queueCaptures();
       await predictions.save().catch(() => {});
     },
   };

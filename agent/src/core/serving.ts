@@ -4,6 +4,7 @@
 
 import { EdgefleetError, toEdgefleetError, type Manifest, type TensorSpec } from '@edgefleet/protocol';
 import { manifestOf, type AgentContext, type Live, type Served } from './context.js';
+import type { Capture } from './capture.js';
 import type { Predictions } from './predictions.js';
 import type { ModelSession } from './runtime.js';
 import { createModelTelemetry } from './telemetry-recorder.js';
@@ -14,6 +15,8 @@ export interface ServingOptions {
   /** Shadow copies waiting to run, at most; more are dropped and counted (design §5). */
   shadowQueueSize: number;
   predictions: Predictions;
+  /** Field-data capture (design §4): told about each prediction and shadow disagreement. */
+  capture?: Capture;
   /** A request failed on an active version on probation: judge it now. */
   onProbationError: (name: string) => void;
 }
@@ -94,7 +97,7 @@ function agree(manifest: Manifest, a: Record<string, Tensor>, b: Record<string, 
 
 export function createServing(ctx: AgentContext, options: ServingOptions): Serving {
   const { state, store, clock, runtime } = ctx;
-  const { predictions } = options;
+  const { predictions, capture } = options;
 
   function servedOf(name: string): Served {
     let s = state.served.get(name);
@@ -205,7 +208,7 @@ export function createServing(ctx: AgentContext, options: ServingOptions): Servi
     return e;
   }
 
-  function shadowCopy(s: Served, feeds: Record<string, Tensor>, activeOut: Record<string, Tensor>, predicted: number): void {
+  function shadowCopy(s: Served, feeds: Record<string, Tensor>, activeOut: Record<string, Tensor>, predicted: number, id: string): void {
     const shadow = s.shadow!;
     if (s.shadowQueued >= options.shadowQueueSize) {
       shadow.telemetry.recordShadowDrop();
@@ -224,6 +227,7 @@ export function createServing(ctx: AgentContext, options: ServingOptions): Servi
           const p = shadow.telemetry.record(feeds, out, ms);
           const agreed = predicted >= 0 && p >= 0 ? p === predicted : agree(shadow.manifest, activeOut, out);
           shadow.telemetry.recordShadow(agreed, ms);
+          if (!agreed && capture && s.active) capture.shadowDisagreed(s.active, feeds, activeOut, id, predicted);
         })
         .catch((err: unknown) => {
           shadow.telemetry.recordError(toEdgefleetError(err, 'INFERENCE_FAILED').code);
@@ -269,9 +273,10 @@ export function createServing(ctx: AgentContext, options: ServingOptions): Servi
         }
         const predicted = tel.record(feeds, outputs, ms);
         const id = predictions.remember(live, predicted, opts?.id);
+        if (capture !== undefined) capture.afterInfer(live, feeds, outputs, id, predicted);
         if (s !== undefined && live === s.active) {
           if (live.onProbation) s.stats.inferences++;
-          if (s.shadow !== null) shadowCopy(s, feeds, outputs, predicted);
+          if (s.shadow !== null) shadowCopy(s, feeds, outputs, predicted, id);
         }
         return { model: name, version: live.ref.version, id, outputs };
       },

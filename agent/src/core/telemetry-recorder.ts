@@ -86,6 +86,12 @@ function topClass(data: ArrayLike<number>, base: number, n: number): number {
   return best;
 }
 
+/** Top-class probability of one row of scores (softmax when the row is not a distribution), as the window counts it. */
+export function topConfidence(data: ArrayLike<number>, base: number, n: number): number {
+  topClass(data, base, n);
+  return topConf;
+}
+
 export function createModelTelemetry(
   manifest: Manifest,
   role: 'active' | 'shadow',

@@ -118,6 +118,7 @@ export function createAgent(configInput: unknown, options: AgentOptions = {}): A
           return { version: ref.version, message: summaryLine(bm, summary) };
         },
         ...(config.hubUrl ? { http: { baseUrl: config.hubUrl, username: config.deviceId, password: config.password } } : {}),
+        ...(config.capture ? { capture: config.capture } : {}),
         ...options.core,
         deviceId: config.deviceId,
         rootPublicKey: fromBase64(config.rootPublicKey),

@@ -6,6 +6,8 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { EdgefleetError, type TelemetryWindow } from '@edgefleet/protocol';
 import type { AgentStore, OutboxBatch, PredictionRecord } from '../core/ports.js';
+import { createCaptureOutbox } from './sqlite-captures.js';
+import { acquireLock, isDiskFull } from './data-dir-lock.js';
 
 export interface SqliteStoreOptions {
   dataDir: string;
@@ -34,12 +36,6 @@ async function fsyncDir(dir: string): Promise<void> {
   }
 }
 
-/** Out of space (tmpfs/ext4 ENOSPC, quota, SQLite's SQLITE_FULL) — a state to report and wait out, not a crash. */
-function isDiskFull(err: unknown): boolean {
-  const code = (err as { code?: unknown } | null)?.code;
-  return code === 'ENOSPC' || code === 'EDQUOT' || code === 'SQLITE_FULL' || code === 'DISK_FULL';
-}
-
 /** A full disk becomes DISK_FULL (design §10); anything else is returned as it is. */
 function asDiskFull(what: string, err: unknown): unknown {
   return isDiskFull(err) && !(err instanceof EdgefleetError) ? new EdgefleetError('DISK_FULL', `${what}: no space left in the data dir (${String(err)})`, { cause: err }) : err;
@@ -61,50 +57,6 @@ async function writingAsync<T>(what: string, fn: () => Promise<T>): Promise<T> {
   }
 }
 
-/**
- * One agent per data dir: a lock file holding the owner's pid. A lock left by a process that no longer
- * exists (kill -9, power loss) is taken over.
- */
-const lockedHere = new Set<string>();
-
-function acquireLock(dataDir: string): () => void {
-  const file = path.resolve(dataDir, 'agent.lock');
-  if (lockedHere.has(file)) throw new EdgefleetError('CONFLICT', `data dir ${dataDir} is in use by another agent in this process`);
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      const fd = fs.openSync(file, 'wx');
-      try {
-        fs.writeSync(fd, String(process.pid));
-      } catch (err) {
-        // a full disk must not keep the agent from serving the models it has (design §5 offline first):
-        // the lock is held by the file's existence; an empty one is taken over like a stale one
-        if (!isDiskFull(err)) throw err;
-      } finally {
-        fs.closeSync(fd);
-      }
-      lockedHere.add(file);
-      return () => {
-        lockedHere.delete(file);
-        fs.rmSync(file, { force: true });
-      };
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      const pid = Number(fs.readFileSync(file, 'utf8').trim());
-      let alive = false;
-      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid) {
-        try {
-          process.kill(pid, 0);
-          alive = true;
-        } catch (e) {
-          alive = (e as NodeJS.ErrnoException).code === 'EPERM';
-        }
-      }
-      if (alive) throw new EdgefleetError('CONFLICT', `data dir ${dataDir} is in use by agent process ${pid}`);
-      fs.rmSync(file, { force: true });
-    }
-  }
-  throw new EdgefleetError('CONFLICT', `cannot lock data dir ${dataDir}`);
-}
 
 export function openSqliteStore(options: SqliteStoreOptions): AgentStore {
   const modelsDir = path.join(options.dataDir, 'models');
@@ -131,6 +83,7 @@ export function openSqliteStore(options: SqliteStoreOptions): AgentStore {
   `);
   // a data dir from before confirmations (design §4): its batches were never kept past the PUBACK
   if (!db.prepare("SELECT 1 FROM pragma_table_info('batches') WHERE name = 'sent_at'").get()) db.exec('ALTER TABLE batches ADD COLUMN sent_at INTEGER');
+  const captures = createCaptureOutbox(db); // design §4 capture: its table, also in a data dir from before it
   const st = {
     get: db.prepare<[string], { value: string }>('SELECT value FROM kv WHERE key = ?'),
     put: db.prepare<[string, string]>('INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value'),
@@ -213,15 +166,16 @@ export function openSqliteStore(options: SqliteStoreOptions): AgentStore {
   const nextTx = db.transaction((maxWindows: number, maxBytes: number, resendSentBefore: number): OutboxBatch | null => {
     for (let open = st.batchOpen.get(resendSentBefore); open; open = st.batchOpen.get(resendSentBefore)) {
       const rows = st.batchRows.all(open.seq);
-      if (rows.length > 0 || open.dropped > 0) {
+      const caps = captures.ofBatch(open.seq);
+      if (rows.length > 0 || open.dropped > 0 || caps.captures || caps.capturesDropped) {
         const resent = open.sent_at !== null ? { resent: true } : {};
-        return { seq: open.seq, dropped: open.dropped, windows: rows.map((r) => JSON.parse(r.body) as TelemetryWindow), ...resent };
+        return { seq: open.seq, dropped: open.dropped, windows: rows.map((r) => JSON.parse(r.body) as TelemetryWindow), ...caps, ...resent };
       }
       st.batchDelete.run(open.seq); // its windows were dropped while it waited
     }
     const rows = st.unassigned.all(maxWindows);
     const dropped = getNum('outbox.dropped');
-    if (rows.length === 0 && dropped === 0) return null;
+    if (rows.length === 0 && dropped === 0 && !captures.waiting()) return null;
     // The seq is fixed with the batch's rows before the first send, so a resend after a crash carries
     // the same seq and the same windows, and the hub's (deviceId, seq) de-duplication counts them once.
     const seq = getNum('outbox.seq') + 1;
@@ -234,11 +188,13 @@ export function openSqliteStore(options: SqliteStoreOptions): AgentStore {
       bytes += row.bytes;
       st.assign.run(seq, row.id);
     }
-    return { seq, dropped, windows: st.batchRows.all(seq).map((r) => JSON.parse(r.body) as TelemetryWindow) };
+    captures.fill(seq, maxBytes - bytes);
+    return { seq, dropped, windows: st.batchRows.all(seq).map((r) => JSON.parse(r.body) as TelemetryWindow), ...captures.ofBatch(seq) };
   });
 
   const ackTx = db.transaction((seq: number) => {
     st.batchRowsDelete.run(seq);
+    captures.deleteBatch(seq);
     st.batchDelete.run(seq);
   });
 
@@ -246,6 +202,7 @@ export function openSqliteStore(options: SqliteStoreOptions): AgentStore {
     let n = 0;
     for (const [from, to] of ranges) {
       st.rangeRowsDelete.run(from, to);
+      captures.deleteRange(from, to);
       n += st.rangeDelete.run(from, to).changes;
     }
     return n;
@@ -375,6 +332,9 @@ export function openSqliteStore(options: SqliteStoreOptions): AgentStore {
     async outboxSize() {
       return st.outboxCount.get()!.n;
     },
+
+    captureAppend: async (rows, maxBytes, drops) => writing('queueing captured rows', () => captures.append(rows, maxBytes, drops)),
+    captureSize: async () => captures.size(),
 
     async putPredictions(entries) {
       writing('saving predictions', () => predTx(entries));

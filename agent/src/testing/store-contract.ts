@@ -198,6 +198,31 @@ export function storeContract(name: string, make: () => StoreUnderTest | Promise
       expect((await store.outboxNext(256, 1e6, 2_000))!.windows.map((w) => w.inferences)).toEqual([2]);
     });
 
+    it('sends captured rows with a batch, within the disk budget (oldest dropped, counted), the same rows on a resend, across a reopen', async () => {
+      const { store, reopen } = await fresh();
+      if (!store.captureAppend) return; // optional: a store without it captures nothing
+      const cap = (i: number) => ({ kind: 'row' as const, id: `p${i}`, model: 'm', version: '1.0.0', at: i, trigger: 'sample' as const, features: { f0: i }, prediction: 'a', confidence: 0.5 });
+      const size = JSON.stringify(cap(0)).length;
+      expect(await store.captureAppend([cap(0), cap(1), cap(2)], 2 * size + 1, { quota: 2, oversized: 1 })).toBe(1);
+      expect(await store.captureSize!()).toEqual({ rows: 2, bytes: 2 * size });
+      const b1 = (await store.outboxNext(256, 1e6))!;
+      expect(b1.windows).toEqual([]);
+      expect(b1.captures).toEqual([cap(1), cap(2)]);
+      expect(b1.capturesDropped).toEqual({ quota: 2, disk: 1, oversized: 0 + 1 });
+      await store.outboxSent(b1.seq, 1_000);
+      let again = store;
+      if (reopen) {
+        await store.close();
+        open.splice(open.indexOf(store), 1);
+        again = await reopen();
+        open.push(again);
+      }
+      expect(await again.outboxNext(256, 1e6, 2_000)).toEqual({ ...b1, resent: true });
+      await again.outboxAck(b1.seq);
+      expect(await again.captureSize!()).toEqual({ rows: 0, bytes: 0 });
+      expect(await again.outboxNext(256, 1e6)).toBeNull();
+    });
+
     it('remembers predictions for late labels by model and id', async () => {
       const { store } = await fresh();
       await store.putPredictions([['p-1', { model: 'm', version: '1.0.0', role: 'active', start: 0, end: 60_000, predicted: 2 }]]);

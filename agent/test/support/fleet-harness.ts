@@ -45,6 +45,8 @@ export interface ModelBuild {
   /** Replace the self-test's expected outputs (a model that must fail its self-test). */
   breakSelfTest?: boolean;
   urls?: string[];
+  /** Reference features f0…f(n−1), one per input column (default: f0 only). */
+  features?: number;
 }
 
 const seed = (n: number): Uint8Array => new Uint8Array(32).fill(n);
@@ -207,7 +209,7 @@ export async function startHarness(): Promise<Harness> {
         },
         reference: {
           n: 100,
-          features: [{ name: 'f0', source: { input: 'features', index: 0 }, edges: [-0.5, 0, 0.5], counts: [25, 25, 25, 25], mean: 0, std: 0.6 }],
+          features: Array.from({ length: b.features ?? 1 }, (_, i) => ({ name: `f${i}`, source: { input: 'features', index: i }, edges: [-0.5, 0, 0.5], counts: [25, 25, 25, 25], mean: 0, std: 0.6 })),
           output: { kind: 'classifier', output: 'probabilities', indices: false, classCounts: [34, 33, 33] },
         },
         labels: b.labels ?? ['a', 'b', 'c'],

@@ -102,3 +102,7 @@ export interface DeliveryLog {
   deliveries: Awaited<ReturnType<Services['notifier']['deliveries']>>;
   stats: Awaited<ReturnType<Services['notifier']['stats']>>;
 }
+
+// ---- datasets (design §2 `edgefleet data`) ----
+/** GET /datasets, and the body of POST /datasets/:model/:version/export. */
+export type { DatasetExportRequestBody as DatasetExportBody, DatasetListView as DatasetListBody } from '../index.js';

@@ -14,6 +14,8 @@ export interface Client {
   token: string;
   /** One API call; `T` is the route's answer (api-types.ts), `body` its JSON request. */
   request<T>(method: string, path: string, body?: object): Promise<T>;
+  /** One API call answered with a body that is not JSON (a dataset export): its text and headers; refusals as `request`. */
+  requestText(method: string, path: string, body?: object): Promise<{ text: string; headers: Headers }>;
   /** POST a body streamed from `chunks`, of `length` bytes; `onSent` follows the bytes written. */
   upload<T>(path: string, contentType: string, length: number, chunks: AsyncIterable<Uint8Array>, onSent?: (bytes: number) => void): Promise<T>;
 }
@@ -50,6 +52,17 @@ export function createClient(v: Values): Client {
         throw unreachable(base, err);
       }
       return answer(res.status, await res.text());
+    },
+    async requestText(method, path, body) {
+      let res: Response;
+      try {
+        res = await fetch(`${base}/api/v1${path}`, { method, headers: { ...auth, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) }, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });
+      } catch (err) {
+        throw unreachable(base, err);
+      }
+      const text = await res.text();
+      if (res.status < 200 || res.status >= 300) answer(res.status, text);
+      return { text, headers: res.headers };
     },
     upload(path, contentType, length, chunks, onSent) {
       let url: URL;

@@ -1,10 +1,24 @@
 // Commands that run on this machine (design §2): `hub start` and `keys init`.
 
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { RotatableRole } from '../trust/index.js';
-import { EdgefleetError, toBase64 } from '@edgefleet/protocol';
+import { CaptureRules, EdgefleetError, toBase64, type CaptureRule } from '@edgefleet/protocol';
 import { usageError, type CommandSpec, type Values } from './args.js';
 import { out } from './format.js';
+
+/** `--capture FILE.json`: the capture rules (design §4 capture) every desired state carries, checked before start. */
+function captureRules(file: string): CaptureRule[] {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw usageError(`--capture ${file}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  const r = CaptureRules.safeParse(raw);
+  if (!r.success) throw usageError(`--capture ${file}: ${r.error.issues[0]?.path.join('.') ?? ''} ${r.error.issues[0]?.message ?? 'invalid'}`);
+  return r.data;
+}
 
 async function hubStart(v: Values): Promise<void> {
   // the hub's face, loaded on demand: client commands should not pay for onnxruntime, aedes and SQLite at startup
@@ -47,6 +61,7 @@ async function hubStart(v: Values): Promise<void> {
     ...(v['device-isolation'] ? { deviceIsolation: true } : {}),
     ...(v['max-model-bytes'] ? { maxModelBytes: Number(v['max-model-bytes']) } : {}),
     ...(v.webhook?.length ? { webhooks: v.webhook } : {}),
+    ...(v.capture ? { telemetry: { capture: captureRules(v.capture) } } : {}),
     // rollout engine ticker (tests and demos use a short one)
     ...(v['rollout-tick-ms'] ? { rolloutTickMs: Number(v['rollout-tick-ms']) } : {}),
     ...((v['webhook-secret'] ?? process.env.EDGEFLEET_WEBHOOK_SECRET) ? { webhookSecret: v['webhook-secret'] ?? process.env.EDGEFLEET_WEBHOOK_SECRET } : {}),
@@ -120,7 +135,7 @@ export const LOCAL_COMMANDS: CommandSpec[] = [
   {
     words: ['hub', 'start'],
     summary: 'Run the hub: HTTP API and dashboard, embedded MQTT broker (or --broker), rollouts, telemetry.',
-    options: ['data', 'db', 'key-file', 'http', 'mqtt', 'ws', 'broker', 'broker-username', 'broker-password', 'replica-id', 'broker-session-expiry', 'mosquitto-password-file', 'mosquitto-pid-file', 'mosquitto-acl-file', 'public-url', 'artifacts', 'device-isolation', 'webhook', 'webhook-secret', 'max-model-bytes'],
+    options: ['data', 'db', 'key-file', 'http', 'mqtt', 'ws', 'broker', 'broker-username', 'broker-password', 'replica-id', 'broker-session-expiry', 'mosquitto-password-file', 'mosquitto-pid-file', 'mosquitto-acl-file', 'public-url', 'artifacts', 'device-isolation', 'webhook', 'webhook-secret', 'max-model-bytes', 'capture'],
     hidden: ['rollout-tick-ms'],
     check: (v) => {
       const max = v['max-model-bytes'];
@@ -128,6 +143,7 @@ export const LOCAL_COMMANDS: CommandSpec[] = [
       // the MQTT 5 Session Expiry Interval: a four-byte integer of seconds
       const expiry = v['broker-session-expiry'];
       if (expiry !== undefined && !(/^\d{1,10}$/.test(expiry) && Number(expiry) <= 0xffffffff)) throw usageError(`--broker-session-expiry must be whole seconds (0 to 4294967295), got ${JSON.stringify(expiry)}`);
+      if (v.capture) captureRules(v.capture);
     },
     notes: '--mqtt off / --ws off disable a listener; secrets may come from EDGEFLEET_BROKER_PASSWORD, EDGEFLEET_WEBHOOK_SECRET and EDGEFLEET_KEY_ENCRYPTION_KEY.',
     run: async (_pos, v) => {

@@ -59,7 +59,13 @@ export function createModelRegistry(ctx: HubContext, artifacts: ArtifactStore): 
     const duplicate = () => new EdgefleetError('CONFLICT', `${options.name}@${options.version} already exists; push a new version`);
     // refuse a duplicate before the expensive load and validation
     if (await store.getModelVersion(options.name, options.version)) throw duplicate();
+    // `--dataset SHA` (design §2 `data export`): the sha256 of an export this hub recorded becomes the lineage's dataset
+    const exported = options.dataset !== undefined && /^[0-9a-f]{64}$/.test(options.dataset) ? await store.captures.findExport(options.dataset) : undefined;
+    if (options.dataset !== undefined && /^[0-9a-f]{64}$/.test(options.dataset) && !exported) {
+      throw new EdgefleetError('NOT_FOUND', `no dataset export with sha256 ${options.dataset} (edgefleet data ls lists them)`);
+    }
     const prepared = await prepareModelPush(bytes, options);
+    if (exported) prepared.lineage.dataset = { id: `captured:${exported.model}@${exported.version}`, sha256: exported.sha256 };
     const { sha256, size } = artifacts.put(bytes);
     const createdAt = ctx.now().toISOString();
     return store.transaction(async () => {

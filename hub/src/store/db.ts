@@ -15,6 +15,7 @@ import { createEnrolmentSql } from './enrolment.js';
 import { createEventSql, type RecentEvent } from './events.js';
 import { createFleetSql } from './fleet.js';
 import { createTelemetrySql } from './telemetry.js';
+import { createCaptureSql } from './captures.js';
 import { createWebhookStore } from './webhooks.js';
 import { createSecretSql } from './secrets.js';
 import { CHANGE_TOPICS, createChanges } from './changes.js';
@@ -119,6 +120,7 @@ export function createStore(sql: SqlDatabase) {
 
     // ---- domains (one file each) ----
     telemetry: createTelemetrySql(sql),
+    captures: createCaptureSql(sql),
     events: createEventSql(sql),
     fleet: createFleetSql(sql),
     enrolment: createEnrolmentSql(sql, changes),

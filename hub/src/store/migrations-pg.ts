@@ -247,6 +247,40 @@ export const PG_MIGRATIONS: readonly string[] = [
     PRIMARY KEY (rollout_id, wave)
   );
   `,
+  // 11: captured field data and dataset exports
+  `
+  CREATE TABLE captures (
+    id ${ID},
+    device_id ${TEXT} NOT NULL,
+    model ${TEXT} NOT NULL,
+    version ${TEXT} NOT NULL,
+    prediction_id ${TEXT} NOT NULL,
+    at BIGINT NOT NULL,
+    received_at BIGINT NOT NULL,
+    cause ${TEXT} NOT NULL,
+    features ${TEXT} NOT NULL,
+    prediction ${TEXT},
+    confidence DOUBLE PRECISION,
+    label ${TEXT},
+    label_at BIGINT,
+    bytes BIGINT NOT NULL,
+    UNIQUE (device_id, model, prediction_id)
+  );
+  CREATE INDEX captures_version ON captures (model, version, at);
+  CREATE INDEX captures_received ON captures (received_at);
+  CREATE TABLE dataset_exports (
+    id ${ID},
+    sha256 ${TEXT} NOT NULL,
+    model ${TEXT} NOT NULL,
+    version ${TEXT} NOT NULL,
+    filters ${TEXT} NOT NULL,
+    row_count BIGINT NOT NULL,
+    bytes BIGINT NOT NULL,
+    at ${TEXT} NOT NULL,
+    actor ${TEXT} NOT NULL
+  );
+  CREATE INDEX dataset_exports_sha256 ON dataset_exports (sha256);
+  `,
 ];
 
 /**

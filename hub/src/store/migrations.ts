@@ -270,4 +270,39 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (rollout_id, wave)
   ) WITHOUT ROWID;
   `,
+  // 11: captured field data (design §4 capture) by model version, joined to late labels by prediction id and
+  // de-duplicated per device; and every dataset export with its content hash (lineage for `model push --dataset`)
+  `
+  CREATE TABLE captures (
+    id INTEGER PRIMARY KEY,
+    device_id TEXT NOT NULL,
+    model TEXT NOT NULL,
+    version TEXT NOT NULL,
+    prediction_id TEXT NOT NULL,
+    at INTEGER NOT NULL,
+    received_at INTEGER NOT NULL,
+    cause TEXT NOT NULL,
+    features TEXT NOT NULL,
+    prediction TEXT,
+    confidence REAL,
+    label TEXT,
+    label_at INTEGER,
+    bytes INTEGER NOT NULL,
+    UNIQUE (device_id, model, prediction_id)
+  );
+  CREATE INDEX captures_version ON captures (model, version, at);
+  CREATE INDEX captures_received ON captures (received_at);
+  CREATE TABLE dataset_exports (
+    id INTEGER PRIMARY KEY,
+    sha256 TEXT NOT NULL,
+    model TEXT NOT NULL,
+    version TEXT NOT NULL,
+    filters TEXT NOT NULL,
+    row_count INTEGER NOT NULL,
+    bytes INTEGER NOT NULL,
+    at TEXT NOT NULL,
+    actor TEXT NOT NULL
+  );
+  CREATE INDEX dataset_exports_sha256 ON dataset_exports (sha256);
+  `,
 ];

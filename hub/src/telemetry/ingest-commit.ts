@@ -3,6 +3,8 @@
 // order, statuses and last-seen times. ingest.ts queues messages and acknowledges them after this commits.
 
 import type { DeviceEvent, DeviceStatus, ReportedState, TelemetryBatch, TelemetryWindow } from '@edgefleet/protocol';
+import type { CaptureInsert, CaptureLabelUpdate } from '../store/captures.js';
+import { captureParts } from './captures.js';
 import type { HubContext } from '../context.js';
 import { batchKey, type RollupKey, type WindowInsert } from '../store/telemetry.js';
 import type { EventLog } from './event-log.js';
@@ -97,6 +99,8 @@ export function createIngestCommit(ctx: HubContext, options: IngestCommitOptions
         [...firsts.values()].map((j) => ({ deviceId: j.deviceId, seq: j.batch.seq, receivedAt: j.at, windows: j.batch.windows.length, dropped: j.batch.dropped })),
       );
       const rows: WindowInsert[] = [];
+      const captureRows: CaptureInsert[] = [];
+      const captureLabels: CaptureLabelUpdate[] = [];
       for (const job of jobs) {
         if (job.kind === 'telemetry') {
           const b = job.batch;
@@ -107,6 +111,8 @@ export function createIngestCommit(ctx: HubContext, options: IngestCommitOptions
           }
           batches++;
           seen.set(job.deviceId, job.at);
+          // design §4 capture: rows ride their batch, so they are stored exactly when the batch is new
+          if (b.captures || b.capturesDropped) captureParts(ctx, job.deviceId, b, job.at, captureRows, captureLabels);
           for (const w of b.windows) {
             windows++;
             committedWindows.push(w);
@@ -158,6 +164,16 @@ export function createIngestCommit(ctx: HubContext, options: IngestCommitOptions
         }
       }
       await sql.insertWindows(rows);
+      if (captureRows.length > 0) {
+        const stored = await store.captures.insert(captureRows);
+        metrics.inc('edgefleet_capture_rows_total', { outcome: 'stored' }, stored);
+        metrics.inc('edgefleet_capture_rows_total', { outcome: 'duplicate' }, captureRows.length - stored);
+      }
+      if (captureLabels.length > 0) {
+        const joined = await store.captures.label(captureLabels);
+        metrics.inc('edgefleet_capture_labels_total', { outcome: 'joined' }, joined);
+        metrics.inc('edgefleet_capture_labels_total', { outcome: 'unmatched' }, captureLabels.length - joined);
+      }
       await sql.markRollupDevices([...reporting.values()]);
       await store.setDevicesSeen(new Map([...seen].map(([id, at]) => [id, new Date(at).toISOString()])));
       for (const r of rollups.values()) {

@@ -33,6 +33,11 @@ export const AgentConfig = z.object({
       maxRows: z.number().int().min(1).max(2 ** 31).optional(),
     })
     .optional(),
+  /**
+   * Field-data capture on this device (design §4 capture): the device's own operator has the last word over
+   * what the hub's signed policy asks for. `enabled: false` captures nothing; `maxDiskBytes` caps the policy's disk budget.
+   */
+  capture: z.object({ enabled: z.boolean().default(true), maxDiskBytes: z.number().int().min(0).optional() }).optional(),
 });
 export type AgentConfig = z.infer<typeof AgentConfig>;
 

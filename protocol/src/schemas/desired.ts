@@ -4,6 +4,7 @@ import * as z from 'zod';
 import { LIMITS } from '../limits.js';
 import { DeviceId, IsoTime, ModelName, Sha256Hex } from './primitives.js';
 import { Envelope } from './signed.js';
+import { CaptureRules } from './capture.js';
 
 // ---- desired state and commands (design §3) ----
 
@@ -21,6 +22,8 @@ export const TelemetrySettings = z.object({
    * delete on PUBACK, as a hub whose broker acknowledges only committed batches wants.
    */
   confirm: z.boolean().optional(),
+  /** Field-data capture per model (version): sample rate, triggers, quotas, allow-list, hashing, redaction. */
+  capture: CaptureRules.optional(),
 });
 export type TelemetrySettings = z.infer<typeof TelemetrySettings>;
 

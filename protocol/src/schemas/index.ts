@@ -7,5 +7,6 @@ export * from './manifest.js';
 export * from './desired.js';
 export * from './reported.js';
 export * from './agent-config.js';
+export * from './capture.js';
 export { Histogram } from '../telemetry/histogram.js';
 export * from '../telemetry/schemas.js';

@@ -5,6 +5,7 @@ import { LIMITS, TELEMETRY_LIMITS } from '../limits.js';
 import { DeviceId, ErrorCodeSchema, ModelName, SemVer } from '../schemas/primitives.js';
 import { windowIssue } from './bounds.js';
 import { CONFIDENCE_SCALE } from './confidence.js';
+import { CAPTURE_LIMITS, Capture } from '../schemas/capture.js';
 import { Histogram } from './histogram.js';
 import { Count, refineWith } from './refine.js';
 
@@ -98,5 +99,9 @@ export const TelemetryBatch = z.object({
    * `confirm`): the hub confirms only batches that say so, so a device that does not know the command never gets one.
    */
   confirm: z.boolean().optional(),
+  /** Captured field data and late labels for it (schemas/capture.ts), sent exactly once with this batch. */
+  captures: z.array(Capture).max(CAPTURE_LIMITS.rowsPerBatch).optional(),
+  /** Captured rows the device dropped since its last batch, by reason (quota: window bytes; disk: outbox budget; oversized). */
+  capturesDropped: z.object({ quota: Count.default(0), disk: Count.default(0), oversized: Count.default(0) }).optional(),
 });
 export type TelemetryBatch = z.infer<typeof TelemetryBatch>;

@@ -12,8 +12,10 @@ export { tokenRoutes } from './tokens.js';
 export { auditRoutes } from './audit.js';
 export { webhookRoutes } from './webhooks.js';
 export { artifactRoutes } from './artifacts.js';
+export { datasetRoutes } from './datasets.js';
 // the request schemas, for clients typed with the API's own types
 export { CommandCreate, DeviceCreate, DevicePatch } from './devices.js';
 export { EnrolmentCreate, EnrolmentRedeem } from './enrolment.js';
 export { TokenCreate } from './tokens.js';
 export { WebhookCreate } from './webhooks.js';
+export { DatasetExportRequest } from './datasets.js';
