@@ -6,7 +6,7 @@ import { EdgefleetError } from '@edgefleet/protocol';
 import type { GateResult } from './gate-config.js';
 import { deviceFailureGate, evaluateGates, failedGates, lackingEvidence, missingEvidence } from './gates.js';
 import { emptyHealth, waveCounts, type WaveCounts } from './outcomes.js';
-import type { NotifyEvent, Observations, RolloutAction, RolloutSpec, RolloutState, RolloutStatus, StepResult, WaveRecord } from './spec.js';
+import { maxSoakOf, noEvidencePolicy, type NotifyEvent, type Observations, type RolloutAction, type RolloutSpec, type RolloutState, type RolloutStatus, type StepResult, type WaveRecord } from './spec.js';
 import { planWave } from './waves.js';
 
 const TERMINAL: ReadonlySet<RolloutStatus> = new Set(['aborted', 'rolled-back', 'superseded']);
@@ -176,8 +176,8 @@ export class Run {
     }
     // design §7: no verdict is not a pass — gates that more soaking can still judge keep the wave soaking
     const lacking = lackingEvidence(results);
-    if (lacking.length > 0 && this.now - wave.doneAt < maxSoakMs(this.spec)) {
-      if (wave.gatesAt === null) this.audit('rollout.waiting-for-evidence', { wave: wave.index, missing: missingEvidence(lacking), until: wave.doneAt + maxSoakMs(this.spec) });
+    if (lacking.length > 0 && this.now - wave.doneAt < maxSoakOf(this.spec)) {
+      if (wave.gatesAt === null) this.audit('rollout.waiting-for-evidence', { wave: wave.index, missing: missingEvidence(lacking), until: wave.doneAt + maxSoakOf(this.spec) });
       wave.gates = results;
       wave.gatesAt = this.now;
       return;
@@ -192,9 +192,9 @@ export class Run {
 
   /** The max soak is over and gates still lack evidence: the operator's policy. True when the wave does not pass. */
   noEvidence(wave: WaveRecord, results: GateResult[], lacking: GateResult[]): boolean {
-    const policy = this.spec.onNoEvidence ?? 'pass';
+    const policy = noEvidencePolicy(this.spec);
     const missing = missingEvidence(lacking);
-    const reason = `wave ${wave.index + 1} lacks evidence after the max soak of ${spanText(maxSoakMs(this.spec))}: ${missing.map((m) => `${m.gate} ${m.text}`).join('; ')}`;
+    const reason = `wave ${wave.index + 1} lacks evidence after the max soak of ${spanText(maxSoakOf(this.spec))}: ${missing.map((m) => `${m.gate} ${m.text}`).join('; ')}`;
     this.audit('rollout.no-evidence', { wave: wave.index, policy, missing, reason });
     this.notify('rollout-no-evidence', { wave: wave.index, policy, missing, reason });
     if (policy === 'pass') return false;
@@ -214,12 +214,8 @@ export class Run {
   }
 }
 
-/** Older rollouts (persisted before the max soak existed) judge at the soak's end. */
-const maxSoakMs = (spec: RolloutSpec): number => Math.max(spec.soakMs, spec.maxSoakMs ?? spec.soakMs);
-
 const spanText = (ms: number): string =>
   ms >= 3_600_000 && ms % 3_600_000 === 0 ? `${ms / 3_600_000} h` : ms >= 60_000 && ms % 60_000 === 0 ? `${ms / 60_000} min` : `${+(ms / 1000).toFixed(1)} s`;
-
 
 /**
  * One tick: reads the observations, returns the new state (never the input object) and what the hub

@@ -59,6 +59,12 @@ export interface RolloutSpecInput {
   deviceTimeoutMs?: number;
 }
 
+/** The wave's max soak; a rollout persisted before max soaks existed judges at its soak's end. */
+export const maxSoakOf = (spec: RolloutSpec): number => Math.max(spec.soakMs, spec.maxSoakMs ?? spec.soakMs);
+
+/** The no-evidence policy; a rollout persisted before it existed passes, as it did then. */
+export const noEvidencePolicy = (spec: RolloutSpec): OnNoEvidence => spec.onNoEvidence ?? 'pass';
+
 /**
  * Fills in defaults (waves 1,10,50,100; soak 10 min; pause on failure; max soak `defaultMaxSoakMs`; pause when
  * evidence is still missing then) and checks the plan (BAD_INPUT).

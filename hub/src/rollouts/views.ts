@@ -6,7 +6,7 @@ import type { RolloutView } from '../desired/index.js';
 import type { Evidence, GateConfig, GateName, GateResult, VersionHealth } from './gate-config.js';
 import { gateText, missingEvidence } from './gates.js';
 import { waveCounts, type DeviceOutcome } from './outcomes.js';
-import type { Observations, OnNoEvidence, RolloutSpec, RolloutState, WaveOutcome } from './spec.js';
+import { maxSoakOf, noEvidencePolicy, type Observations, type OnNoEvidence, type RolloutSpec, type RolloutState, type WaveOutcome } from './spec.js';
 import { failuresOf, type DeviceFailure, type WaveEnd, type WaveResult } from './wave-results.js';
 
 /** A gate result with its value and limit in the gate's unit, as `rollout show` and the dashboard print them. */
@@ -125,9 +125,9 @@ export function gatedDetail(
     plan: {
       waves: spec.waves,
       soakMs: spec.soakMs,
-      maxSoakMs: Math.max(spec.soakMs, spec.maxSoakMs ?? spec.soakMs),
+      maxSoakMs: maxSoakOf(spec),
       onFail: spec.onFail,
-      onNoEvidence: spec.onNoEvidence ?? 'pass',
+      onNoEvidence: noEvidencePolicy(spec),
       shadow: spec.shadow,
       deviceTimeoutMs: spec.deviceTimeoutMs,
       gates: spec.gates,
@@ -149,7 +149,7 @@ function waitingFor(spec: RolloutSpec, state: RolloutState): RolloutDetail['wait
   if (state.status !== 'soaking' || !w || w.outcome !== 'soaking' || w.doneAt === null) return null;
   const missing = missingEvidence(w.gates);
   if (missing.length === 0) return null;
-  return { wave: w.index, until: iso(w.doneAt + Math.max(spec.soakMs, spec.maxSoakMs ?? spec.soakMs))!, missing };
+  return { wave: w.index, until: iso(w.doneAt + maxSoakOf(spec))!, missing };
 }
 
 /** The devices a rollback or an abort sent back, and the active versions they report now (live, not frozen). */
