@@ -163,7 +163,7 @@ async function run(): Promise<void> {
   } as const;
   say(`rolling out ${MODEL}@2.0.0 in gated waves 25%, 50%, 100% (soak ${soakSeconds} s each; on a failed gate: roll the wave back)`);
   say('  (p95 latency gate at +100% and +25 ms instead of +50%: 12 agents share one process and this machine\'s cores, so sub-ms latencies are mostly scheduling noise)');
-  say(`  (a wave whose gates lack evidence soaks on for it, up to ${2 * soakSeconds} s; labels come back from site a only, so a wave of site-b devices may never judge accuracy: then it passes, and says so)`);
+  say(`  (a wave whose gates lack evidence soaks on for it, up to ${2 * soakSeconds} s; labels come back from site a only, so a wave of site-b devices may never judge accuracy: then it passes, its gates still saying no verdict)`);
   r = await client.startRollout({ model: MODEL, version: '2.0.0', targets: { all: true }, waves: [25, 50, 100], ...GATED });
   const seenRollback = new Set<string>();
   const rollbacks = async () => {

@@ -32,9 +32,9 @@ interface SimDevice {
 
 type Behaviour = 'healthy' | 'self-test-fails';
 
-function latency(scale: number): Histogram {
+function latency(scale: number, n = 500): Histogram {
   const h = createHistogram();
-  for (let i = 0; i < 500; i++) histogramAdd(h, scale * (5 + (i % 50) / 5));
+  for (let i = 0; i < n; i++) histogramAdd(h, scale * (5 + (i % 50) / 5));
   return h;
 }
 
@@ -47,6 +47,8 @@ class Fleet {
   behaviour: Behaviour = 'healthy';
   /** Candidate inferences the hub has merged when gates are judged. */
   inferences = 500;
+  /** Baseline latency samples over the same range. */
+  baselineSamples = 500;
   /** Candidate latency multiplier as a function of the wave being judged. */
   slowness: (wave: number) => number = () => 1;
 
@@ -126,7 +128,7 @@ class Fleet {
       latencyMs: latency(this.slowness(state.wave)),
       features: {},
     };
-    const baseline: VersionHealth = { devices: 10, inferences: 500, errors: 0, latencyMs: latency(1), features: {} };
+    const baseline: VersionHealth = { devices: 10, inferences: 500, errors: 0, latencyMs: latency(1, this.baselineSamples), features: {} };
     return { now: this.now, devices, candidate, baseline, reference: {} };
   }
 }
@@ -493,5 +495,22 @@ describe('no verdict is not a pass (design §7)', () => {
     t.fleet.inferences = 92;
     t.runUntil((s) => s.waves.length === 2);
     expect(t.state.waves[1]!.startedAt - t.state.waves[0]!.doneAt!).toBeLessThan(12 * MIN);
+  });
+
+  it('waits for baseline evidence only while target devices still run the version being replaced', () => {
+    const MINUTES = (n: number) => n * MIN;
+    const part = setup(40, { waves: [50, 100], soakMs: MINUTES(10), maxSoakMs: MINUTES(20) });
+    part.fleet.baselineSamples = 60;
+    part.runUntil((s) => s.status === 'paused');
+    expect(part.state.pausedReason).toContain('p95-latency-regression 60 of 100 baseline latency samples');
+
+    const whole = setup(40, { waves: [100], soakMs: MINUTES(10), maxSoakMs: MINUTES(20) });
+    whole.fleet.baselineSamples = 60;
+    whole.runUntil((s) => s.status === 'completed');
+    const w = whole.state.waves[0]!;
+    expect(w.gatesAt! - w.doneAt!).toBeLessThan(MINUTES(12));
+    const p95 = w.gates.find((g) => g.name === 'p95-latency-regression')!;
+    expect(p95.missing).toBeUndefined();
+    expect(p95.detail).toMatch(/the baseline cannot grow/);
   });
 });

@@ -4,7 +4,7 @@
 
 import { EdgefleetError } from '@edgefleet/protocol';
 import type { GateResult } from './gate-config.js';
-import { deviceFailureGate, evaluateGates, failedGates, lackingEvidence, missingEvidence } from './gates.js';
+import { baselineFinal, deviceFailureGate, evaluateGates, failedGates, lackingEvidence, missingEvidence } from './gates.js';
 import { emptyHealth, waveCounts, type WaveCounts } from './outcomes.js';
 import { maxSoakOf, noEvidencePolicy, type NotifyEvent, type Observations, type RolloutAction, type RolloutSpec, type RolloutState, type RolloutStatus, type StepResult, type WaveRecord } from './spec.js';
 import { planWave } from './waves.js';
@@ -162,13 +162,14 @@ export class Run {
       this.audit('rollout.wave-done', { wave: wave.index, converged: c.converged, failed: c.failed, skipped: c.skipped, left: c.left });
     }
     if (wave.doneAt === null || this.now - wave.doneAt < this.spec.soakMs) return;
-    const results = evaluateGates(
+    const judged = evaluateGates(
       this.spec.gates,
       this.obs.candidate ?? emptyHealth(),
       this.obs.baseline,
       this.obs.reference ?? {},
       c,
     );
+    const results = this.targets().every((id) => this.s.devices[id]) ? baselineFinal(judged) : judged;
     const failing = failedGates(this.spec.gates, results);
     if (failing.length > 0) {
       this.fail(wave, results, failing);

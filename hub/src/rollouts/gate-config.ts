@@ -42,6 +42,8 @@ export interface Evidence {
   have: number;
   need: number;
   unit: string;
+  /** The version being replaced lacks it: only target devices still running that version can add to it. */
+  baseline?: true;
 }
 
 /** Every gate's threshold; each can be set per rollout (design §7), defaults in DEFAULT_GATES. */

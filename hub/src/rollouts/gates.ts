@@ -79,7 +79,7 @@ export function latencyGate(config: GateConfig, candidate: VersionHealth, baseli
       limit,
       pass: null,
       detail: `baseline has ${baseline.latencyMs.count} latency samples, need ${config.minSamples} to compare with`,
-      missing: { have: baseline.latencyMs.count, need: config.minSamples, unit: 'baseline latency samples' },
+      missing: { have: baseline.latencyMs.count, need: config.minSamples, unit: 'baseline latency samples', baseline: true },
     };
   }
   if (candidate.latencyMs.count < config.minSamples) {
@@ -167,13 +167,13 @@ export function accuracyGate(config: GateConfig, candidate: VersionHealth, basel
   }
   const lacking = (h: VersionHealth, who: string): { detail: string; missing: Evidence } | null => {
     const labelled = h.labels?.labelled ?? 0;
-    const unit = who === 'candidate' ? 'labels' : 'baseline labels';
-    if (labelled < config.minLabels) return { detail: `${who} has ${labelled} labels, need ${config.minLabels}`, missing: { have: labelled, need: config.minLabels, unit } };
+    const side: Pick<Evidence, 'unit' | 'baseline'> = who === 'candidate' ? { unit: 'labels' } : { unit: 'baseline labels', baseline: true };
+    if (labelled < config.minLabels) return { detail: `${who} has ${labelled} labels, need ${config.minLabels}`, missing: { have: labelled, need: config.minLabels, ...side } };
     const coverage = h.inferences > 0 ? labelled / h.inferences : 0;
     if (coverage < config.minLabelCoverage) {
       return {
         detail: `${who} label coverage ${pct(coverage)}, need ${pct(config.minLabelCoverage)}`,
-        missing: { have: labelled, need: Math.ceil(config.minLabelCoverage * h.inferences), unit },
+        missing: { have: labelled, need: Math.ceil(config.minLabelCoverage * h.inferences), ...side },
       };
     }
     return null;
@@ -261,6 +261,18 @@ export const evidenceText = (e: Evidence): string => `${e.have} of ${e.need} ${e
 
 /** Gates without a verdict that more soaking can still give one (the wave waits for them up to its max soak). */
 export const lackingEvidence = (results: readonly GateResult[]): GateResult[] => results.filter((r) => r.pass === null && r.missing !== undefined);
+
+/**
+ * Once every target device was sent the candidate no device is left to add to the baseline: a gate lacking only
+ * baseline evidence cannot get it by waiting, and no longer holds the wave (its detail says why).
+ */
+export function baselineFinal(results: readonly GateResult[]): GateResult[] {
+  return results.map((r) => {
+    if (!r.missing?.baseline) return r;
+    const { missing: _, ...rest } = r;
+    return { ...rest, detail: `${r.detail} (no target device left on the version being replaced: the baseline cannot grow)` };
+  });
+}
 
 /** What those gates lack, one entry per gate, with its words: `rollout show`, the dashboard, audit and webhooks. */
 export const missingEvidence = (results: readonly GateResult[]): Array<Evidence & { gate: GateName; text: string }> =>
