@@ -153,10 +153,18 @@ async function run(): Promise<void> {
   if (!(await pause(6000))) return;
   console.log(await healthReport(client, fleet, MODEL, new Set()));
 
-  // ---- v2 in gated waves
+  // ---- v2 in gated waves; both gated rollouts share their options
+  const GATED = {
+    soak: `${soakSeconds}s`,
+    onFail: 'rollback',
+    maxSoak: `${2 * soakSeconds}s`,
+    onNoEvidence: 'pass',
+    gates: { maxP95RegressionPct: 100, minP95RegressionMs: 25, minLabels: 10 },
+  } as const;
   say(`rolling out ${MODEL}@2.0.0 in gated waves 25%, 50%, 100% (soak ${soakSeconds} s each; on a failed gate: roll the wave back)`);
   say('  (p95 latency gate at +100% and +25 ms instead of +50%: 12 agents share one process and this machine\'s cores, so sub-ms latencies are mostly scheduling noise)');
-  r = await client.startRollout({ model: MODEL, version: '2.0.0', targets: { all: true }, waves: [25, 50, 100], soak: `${soakSeconds}s`, onFail: 'rollback', gates: { maxP95RegressionPct: 100, minP95RegressionMs: 25 } });
+  say(`  (a wave whose gates lack evidence soaks on for it, up to ${2 * soakSeconds} s; labels come back from site a only, so a wave of site-b devices may never judge accuracy: then it passes, its gates still saying no verdict)`);
+  r = await client.startRollout({ model: MODEL, version: '2.0.0', targets: { all: true }, waves: [25, 50, 100], ...GATED });
   const seenRollback = new Set<string>();
   const rollbacks = async () => {
     for (const d of await client.devices()) {
@@ -182,7 +190,7 @@ async function run(): Promise<void> {
   // ---- a bad build: 2.1.0 fails 40% of its inferences; the gates (and the agents' probation) stop it in wave 1
   if (!(await pause(2000))) return;
   say(`rolling out ${MODEL}@2.1.0 — a bad build (it fails 40% of inferences on the devices) — in gated waves 25%, 50%, 100%, on a failed gate: roll back`);
-  r = await client.startRollout({ model: MODEL, version: '2.1.0', targets: { all: true }, waves: [25, 50, 100], soak: `${soakSeconds}s`, onFail: 'rollback', gates: { maxP95RegressionPct: 100, minP95RegressionMs: 25 } });
+  r = await client.startRollout({ model: MODEL, version: '2.1.0', targets: { all: true }, waves: [25, 50, 100], ...GATED });
   r = await watchRollout(r, (x) => {
     void rollbacks().catch(() => undefined);
     return TERMINAL.has(x.status);

@@ -203,6 +203,7 @@ export const HUB_METRICS: readonly MetricDef[] = [
   { name: 'edgefleet_rollouts_completed_total', help: 'Gated rollouts this replica completed (the leader runs the engine).', type: 'counter' },
   { name: 'edgefleet_rollout_gate_failures_total', help: 'Waves whose gates failed (each pauses or rolls back its rollout).', type: 'counter' },
   { name: 'edgefleet_rollout_pauses_total', help: 'Rollouts paused: a failed gate with onFail pause, or an operator.', type: 'counter' },
+  { name: 'edgefleet_rollout_no_evidence_total', help: 'Waves whose max soak ran out with gates still lacking evidence (the rollout then pauses, passes or fails the wave: onNoEvidence).', type: 'counter' },
   { name: 'edgefleet_rollout_rollbacks_total', help: 'Waves rolled back to the version they replaced.', type: 'counter' },
   { name: 'edgefleet_drift_alarms_total', help: 'Drift alarms raised (one per model version and feature until cleared; once over all replicas).', type: 'counter' },
   { name: 'edgefleet_desired_states_sent_total', help: 'Desired states this replica published to the broker: its outbox while it leads, and republishes.', type: 'counter' },

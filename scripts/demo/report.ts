@@ -54,6 +54,7 @@ export function describeRolloutChange(r: RolloutInfo, previous: string, print: (
     s: r.status,
     w: waves.map((w) => [w.outcome, waveSize(w), w.converged, (w.gates ?? []).map((g) => [g.name, g.pass])]),
     p: r.pausedReason ?? (r.state as { pausedReason?: unknown } | undefined)?.pausedReason ?? null,
+    e: waiting(r)?.missing.map((m) => m.gate) ?? null,
   });
   if (fingerprint === previous) return previous;
   const plan = (r.plan as { waves?: number[] } | null | undefined)?.waves;
@@ -69,8 +70,14 @@ export function describeRolloutChange(r: RolloutInfo, previous: string, print: (
   });
   const reason = r.pausedReason ?? (r.state as { pausedReason?: unknown } | undefined)?.pausedReason;
   if (typeof reason === 'string' && reason) print(`    reason: ${reason}`);
+  // no verdict is not a pass (hub design §7): the wave soaks on for the evidence its gates lack
+  const wait = waiting(r);
+  if (wait) print(`    wave ${wait.wave + 1} waiting for evidence: ${wait.missing.map((m) => `${m.text} (${m.gate})`).join(', ')}`);
   return fingerprint;
 }
+
+/** The hub's `waitingFor` (rollouts/views.ts): gates of the current wave still lacking evidence past the soak. */
+const waiting = (r: RolloutInfo) => (r as { waitingFor?: { wave: number; missing: Array<{ gate: string; text: string }> } | null }).waitingFor ?? null;
 
 interface ReportedModelView {
   active?: { version: string } | null;

@@ -52,6 +52,10 @@ export interface RolloutInput {
   waves?: number[];
   soak?: string | number;
   onFail?: 'pause' | 'rollback';
+  /** How long a wave whose gates lack evidence soaks on for it (default 6 × soak, at most soak + 1 h). */
+  maxSoak?: string | number;
+  /** At the max soak, gates still lacking evidence: pause (the hub's default), pass, or fail. */
+  onNoEvidence?: 'pause' | 'pass' | 'fail';
   shadow?: boolean;
   /** Partial gate config (hub/src/rollouts/gate-config.ts GateConfig). */
   gates?: Record<string, number | string[]>;

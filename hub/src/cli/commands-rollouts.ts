@@ -5,7 +5,7 @@ import type { RolloutAnswer, RolloutList, RolloutRequest } from './api.js';
 import { usageError, type CommandSpec, type Values } from './args.js';
 import { createClient } from './client.js';
 import { parseTags } from './commands-devices.js';
-import { dur, json, out, rolloutText, table } from './format.js';
+import { dur, evidencePlan, json, out, rolloutText, table } from './format.js';
 
 /** Where a watched rollout stops: it will not move again without an operator. */
 const WATCH_ENDS = new Set(['completed', 'paused', 'rolled-back', 'aborted', 'superseded']);
@@ -51,6 +51,8 @@ function parseGates(list: readonly string[]): NonNullable<RolloutRequest['gates'
 
 /** What a failed gate does (RolloutRequest.onFail); one the API drops fails to compile. */
 const ON_FAIL = ['pause', 'rollback'] as const satisfies ReadonlyArray<NonNullable<RolloutRequest['onFail']>>;
+/** What a wave does when its gates still lack evidence at the max soak (RolloutRequest.onNoEvidence). */
+const ON_NO_EVIDENCE = ['pause', 'pass', 'fail'] as const satisfies ReadonlyArray<NonNullable<RolloutRequest['onNoEvidence']>>;
 
 function parseSpec(spec: string): { model: string; version: string } {
   const at = spec.lastIndexOf('@');
@@ -74,6 +76,7 @@ async function rolloutStart(spec: string, v: Values): Promise<void> {
   };
   const waves = parseWaves(v);
   const onFail = ON_FAIL.find((o) => o === v['on-fail']);
+  const onNoEvidence = ON_NO_EVIDENCE.find((o) => o === v['on-no-evidence']);
   const body: RolloutRequest = {
     model,
     version,
@@ -81,6 +84,8 @@ async function rolloutStart(spec: string, v: Values): Promise<void> {
     ...(waves ? { waves } : {}),
     ...(v.soak ? { soak: v.soak } : {}),
     ...(onFail ? { onFail } : {}),
+    ...(v['max-soak'] ? { maxSoak: v['max-soak'] } : {}),
+    ...(onNoEvidence ? { onNoEvidence } : {}),
     ...(v.shadow ? { shadow: true } : {}),
     ...(v.gate?.length ? { gates: parseGates(v.gate) } : {}),
     ...(v['device-timeout'] ? { deviceTimeout: v['device-timeout'] } : {}),
@@ -88,7 +93,7 @@ async function rolloutStart(spec: string, v: Values): Promise<void> {
   const res = await createClient(v).request<RolloutAnswer>('POST', '/rollouts', body);
   if (v.json) return json(res);
   const r = res.rollout;
-  const plan = r.plan ? `waves ${r.plan.waves.join(',')} %, soak ${dur(r.plan.soakMs)}, on fail ${r.plan.onFail}` : 'all at once';
+  const plan = r.plan ? `waves ${r.plan.waves.join(',')} %, soak ${dur(r.plan.soakMs)}, on fail ${r.plan.onFail}, ${evidencePlan(r.plan)}` : 'all at once';
   out(`rollout ${r.id} ${r.model}@${r.version} → ${r.devices} device(s), ${r.status} (${plan})\n`);
 }
 
@@ -115,10 +120,12 @@ export const ROLLOUT_COMMANDS: CommandSpec[] = [
     words: ['rollout', 'start'],
     summary: 'Roll NAME@VERSION out in gated waves (default 1, 10, 50, 100 % with a 10 min soak).',
     positionals: [{ name: 'NAME@VERSION' }],
-    options: ['all', 'tag', 'device', 'waves', 'soak', 'on-fail', 'shadow', 'gate', 'device-timeout'],
-    choices: { 'on-fail': ON_FAIL },
+    options: ['all', 'tag', 'device', 'waves', 'soak', 'on-fail', 'max-soak', 'on-no-evidence', 'shadow', 'gate', 'device-timeout'],
+    choices: { 'on-fail': ON_FAIL, 'on-no-evidence': ON_NO_EVIDENCE },
     client: true,
-    notes: 'Targets: --all, --tag k=v or --device ID (repeatable, combined). --waves 100 --soak 0 issues at once.',
+    notes:
+      'Targets: --all, --tag k=v or --device ID (repeatable, combined). --waves 100 --soak 0 issues at once. ' +
+      'A wave whose gates lack evidence (too few inferences, labels, …) soaks on for it up to --max-soak, then --on-no-evidence decides.',
     check: (v, pos) => {
       parseSpec(pos[0]!);
       parseTags(v.tag);

@@ -64,12 +64,19 @@ function gateTable(gates: RolloutDetail['gates']): string {
   return table(rows);
 }
 
+/** "soak on for evidence up to 1h, then pause": the plan's no-evidence part, in `rollout start` and `rollout show`. */
+export function evidencePlan(plan: { maxSoakMs?: number; onNoEvidence?: string }): string {
+  // an older hub sends neither: it passed a wave without evidence at the soak's end
+  if (plan.maxSoakMs === undefined || !plan.onNoEvidence) return 'no evidence: pass';
+  return `without evidence soak up to ${dur(plan.maxSoakMs)}, then ${plan.onNoEvidence}`;
+}
+
 /** `rollout show`: waves, devices per state, every gate's value against its limit, shadow comparison. */
 export function rolloutText(r: RolloutDetail): string {
   let s = `rollout ${r.id}\n  model    ${r.model}@${r.version} (${r.role})\n  status   ${r.status}${r.pausedReason ? ` — ${r.pausedReason}` : ''}${r.supersededBy ? ` by ${r.supersededBy}` : ''}\n`;
   s += `  targets  ${JSON.stringify(r.targets)} (${r.devices} devices)\n  created  ${ago(r.createdAt)} (${r.createdAt})\n`;
   if (!r.plan) return s + '  plan     all at once\n';
-  s += `  plan     waves ${r.plan.waves.join(', ')} %, soak ${dur(r.plan.soakMs)}, on fail ${r.plan.onFail}${r.plan.shadow ? ', shadow' : ''}, device timeout ${dur(r.plan.deviceTimeoutMs)}\n\n`;
+  s += `  plan     waves ${r.plan.waves.join(', ')} %, soak ${dur(r.plan.soakMs)}, on fail ${r.plan.onFail}, ${evidencePlan(r.plan)}${r.plan.shadow ? ', shadow' : ''}, device timeout ${dur(r.plan.deviceTimeoutMs)}\n\n`;
   // an ended wave's counts are the ones frozen when it ended (ENDED), not devices' current state
   const rows = [['WAVE', 'PERCENT', 'OUTCOME', 'DEVICES', 'CONVERGED', 'PENDING', 'FAILED', 'SKIPPED', 'LEFT', 'ROLLED BACK', 'STARTED', 'ENDED']];
   for (const w of r.waves) {
@@ -78,7 +85,12 @@ export function rolloutText(r: RolloutDetail): string {
   }
   s += r.waves.length ? table(rows) : '  no wave started yet\n';
   const current = r.waves[r.waves.length - 1];
-  if (r.status === 'soaking' && current?.doneAt) {
+  if (r.waitingFor) {
+    // design §7: no verdict is not a pass — the wave soaks on until its gates have the evidence, or the max soak ends
+    const left = Date.parse(r.waitingFor.until) - Date.now();
+    const what = r.waitingFor.missing.map((m) => `${m.text} (${m.gate})`).join(', ');
+    s += `  wave ${r.waitingFor.wave + 1} waiting for evidence: ${what}; ${left > 0 ? `${span(left)} left of the max soak ${dur(r.plan.maxSoakMs)}` : 'max soak over'}, then ${r.plan.onNoEvidence}\n`;
+  } else if (r.status === 'soaking' && current?.doneAt) {
     const left = new Date(current.doneAt).getTime() + r.plan.soakMs - Date.now();
     s += `  wave ${current.index + 1} soaking: ${left > 0 ? `${span(left)} left of ${dur(r.plan.soakMs)}` : 'soak over, gates judged on the next tick'}\n`;
   }

@@ -74,7 +74,7 @@ td.metrics { min-width: 160px; }
 .badge { display: inline-block; padding: 1px 8px; border-radius: 999px; font-size: 12px; font-weight: 600; background: #eceff3; color: #36404c; white-space: nowrap; }
 .badge.ok, .badge.online, .badge.status-completed, .badge.state-active, .badge.wave-passed { background: var(--ok-bg); color: var(--ok); }
 .badge.bad, .badge.status-rolled-back, .badge.status-aborted, .badge.state-failed, .badge.state-rolled-back, .badge.wave-failed { background: var(--bad-bg); color: var(--bad); }
-.badge.warn, .badge.offline, .badge.status-paused, .badge.state-downloading, .badge.state-probation, .badge.wave-soaking { background: var(--warn-bg); color: var(--warn); }
+.badge.warn, .badge.offline, .badge.status-paused, .badge.state-downloading, .badge.state-probation, .badge.wave-soaking, .badge.wave-no-evidence { background: var(--warn-bg); color: var(--warn); }
 .badge.status-active, .badge.status-running, .badge.status-soaking, .badge.wave-rolling, .badge.role { background: #e3ebff; color: var(--accent); }
 .badge.muted { background: #f1f3f6; color: var(--muted); }
 .chip { display: inline-block; margin: 0 4px 3px 0; padding: 0 6px; border: 1px solid var(--line); border-radius: 4px; font-size: 12.5px; white-space: nowrap; }
@@ -165,7 +165,7 @@ table.drift td:last-child { white-space: nowrap; }
 .card-outcome.outcome-paused { border-color: #e8c77a; background: var(--warn-bg); }
 .card-outcome h2.bad { color: var(--bad); } .card-outcome h2.warn { color: var(--warn); } .card-outcome h2.ok { color: var(--ok); }
 .card-outcome p, .card-outcome ul { margin: 4px 0; } .outcome-reason { font-weight: 600; }
-.soak-left { font-variant-numeric: tabular-nums; font-weight: 600; }
+.soak-left, .max-soak-left { font-variant-numeric: tabular-nums; font-weight: 600; }
 .gate-note { margin: 6px 0 2px; }
 table.gates td.gate-detail { color: var(--muted); min-width: 16em; }
 .actions button.action { text-align: left; max-width: 100%; white-space: normal; }

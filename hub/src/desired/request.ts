@@ -22,6 +22,10 @@ export const RolloutRequest = z.object({
   waves: z.array(z.number().min(0).max(100)).max(20).optional(),
   soak: z.union([z.string().max(16), z.number().min(0)]).optional(),
   onFail: z.enum(['pause', 'rollback']).optional(),
+  /** How long a wave whose gates lack evidence keeps soaking for it (≥ soak; default 6 × soak, at most soak + 1 h). */
+  maxSoak: z.union([z.string().max(16), z.number().min(0)]).optional(),
+  /** At the max soak, gates still lacking evidence: pause (default), pass, or fail (then onFail applies). */
+  onNoEvidence: z.enum(['pause', 'pass', 'fail']).optional(),
   shadow: z.boolean().optional(),
   /** Partial gate config (rollouts/gate-config.ts GateConfig); the engine checks names and ranges. */
   gates: z.record(z.string().max(64), z.union([z.number(), z.array(z.string().max(64)).max(16)])).optional(),

@@ -96,13 +96,17 @@ export const Gate = z.object({
   pass: z.boolean().nullable().describe('null: no verdict (too little data)'),
   detail: z.string(),
   of: Count.optional().describe('out of how many the value counts (devices decided, features judged)'),
+  missing: z
+    .object({ have: z.number(), need: z.number(), unit: z.string() })
+    .optional()
+    .describe('no verdict for want of evidence more soaking can bring ("92 of 100 inferences"): the wave waits for it up to its max soak'),
   text: z.object({ value: z.string(), limit: z.string() }).describe('value and limit in the gate’s unit'),
 });
 const DeviceOutcomes = <T extends z.ZodType>(t: T) => z.object({ pending: t, converged: t, failed: t, skipped: t, left: t, rolledBack: t });
 export const Wave = z.object({
   index: Count,
   percent: z.number(),
-  outcome: z.enum(['rolling', 'soaking', 'passed', 'failed', 'overridden']),
+  outcome: z.enum(['rolling', 'soaking', 'passed', 'failed', 'no-evidence', 'overridden']).describe('no-evidence: paused at the max soak, gates still lacking evidence'),
   startedAt: IsoTime,
   doneAt: IsoTime.nullable(),
   gatesAt: IsoTime.nullable(),
@@ -127,13 +131,30 @@ export const Rollout = z.object({
   updatedAt: IsoTime,
   devices: Count,
   plan: z
-    .object({ waves: z.array(z.number()), soakMs: Count, onFail: z.enum(['pause', 'rollback']), shadow: z.boolean(), deviceTimeoutMs: Count, gates: GateConfig })
+    .object({
+      waves: z.array(z.number()),
+      soakMs: Count,
+      maxSoakMs: Count,
+      onFail: z.enum(['pause', 'rollback']),
+      onNoEvidence: z.enum(['pause', 'pass', 'fail']),
+      shadow: z.boolean(),
+      deviceTimeoutMs: Count,
+      gates: GateConfig,
+    })
     .nullable()
     .describe('null: issued all at once'),
   wave: z.number().int().describe('current wave (0-based), -1 before the first'),
   waves: z.array(Wave),
   gates: z.array(Gate).describe('the latest evaluated gates'),
   returned: z.object({ deviceIds: z.array(DeviceId), running: z.record(z.string(), Count) }).nullable(),
+  waitingFor: z
+    .object({
+      wave: Count,
+      until: IsoTime.describe('the max soak ends: then the onNoEvidence policy applies'),
+      missing: z.array(z.object({ gate: GateName, have: z.number(), need: z.number(), unit: z.string(), text: z.string() })),
+    })
+    .nullable()
+    .describe('the current wave soaks on past its soak for gates that still lack evidence'),
   pausedReason: z.string().nullable(),
   supersededBy: z.string().nullable(),
   shadow: z.object({ compared: Count, agreed: Count, agreement: Rate, latencyMs: z.object({ shadow: P50P95, active: P50P95 }) }).nullable(),

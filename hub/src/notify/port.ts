@@ -10,6 +10,7 @@ export const WEBHOOK_EVENTS = [
   'rollout-paused',
   'rollout-rolled-back',
   'rollout-completed',
+  'rollout-no-evidence',
   'device-rolled-back',
   'drift-alarm',
   'device-silent',

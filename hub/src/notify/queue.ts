@@ -12,6 +12,7 @@ export const FLEET_EVENTS: ReadonlySet<WebhookEvent> = new Set<WebhookEvent>([
   'rollout-paused',
   'rollout-rolled-back',
   'rollout-completed',
+  'rollout-no-evidence',
   'drift-alarm',
 ]);
 

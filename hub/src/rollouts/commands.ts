@@ -27,12 +27,12 @@ export function pause(spec: RolloutSpec, state: RolloutState, reason: string, no
 
 /**
  * Resume: after a manual pause the rollout carries on where it was; after a failed gate the operator
- * overrides it — the wave counts as passed and the next `step` starts the next wave (audited).
+ * (or the max soak ran out without evidence) overrides it — the wave counts as passed and the next `step` starts the next wave (audited).
  */
 export function resume(spec: RolloutSpec, state: RolloutState, now: number): StepResult {
   const run = command(spec, state, now, ['paused'], 'resume');
   const wave = run.s.waves[run.s.wave];
-  const override = state.pausedFrom === null && wave?.outcome === 'failed';
+  const override = state.pausedFrom === null && (wave?.outcome === 'failed' || wave?.outcome === 'no-evidence');
   if (override) wave.outcome = 'overridden';
   run.s.status = override ? 'running' : (state.pausedFrom ?? 'running');
   run.s.pausedReason = null;

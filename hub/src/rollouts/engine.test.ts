@@ -32,9 +32,9 @@ interface SimDevice {
 
 type Behaviour = 'healthy' | 'self-test-fails';
 
-function latency(scale: number): Histogram {
+function latency(scale: number, n = 500): Histogram {
   const h = createHistogram();
-  for (let i = 0; i < 500; i++) histogramAdd(h, scale * (5 + (i % 50) / 5));
+  for (let i = 0; i < n; i++) histogramAdd(h, scale * (5 + (i % 50) / 5));
   return h;
 }
 
@@ -45,6 +45,10 @@ class Fleet {
   readonly log: RolloutAction[] = [];
   now = 1_700_000_000_000;
   behaviour: Behaviour = 'healthy';
+  /** Candidate inferences the hub has merged when gates are judged. */
+  inferences = 500;
+  /** Baseline latency samples over the same range. */
+  baselineSamples = 500;
   /** Candidate latency multiplier as a function of the wave being judged. */
   slowness: (wave: number) => number = () => 1;
 
@@ -119,12 +123,12 @@ class Fleet {
     const reporting = q ? q.deviceIds.filter((id) => devices[id]?.activeVersion === V2 || devices[id]?.shadowVersion === V2).length : 0;
     const candidate: VersionHealth = {
       devices: reporting,
-      inferences: 500,
+      inferences: this.inferences,
       errors: 0,
       latencyMs: latency(this.slowness(state.wave)),
       features: {},
     };
-    const baseline: VersionHealth = { devices: 10, inferences: 500, errors: 0, latencyMs: latency(1), features: {} };
+    const baseline: VersionHealth = { devices: 10, inferences: 500, errors: 0, latencyMs: latency(1, this.baselineSamples), features: {} };
     return { now: this.now, devices, candidate, baseline, reference: {} };
   }
 }
@@ -421,5 +425,92 @@ describe('rollout engine', () => {
     expect(gatesDue(t.spec, t.state, t.fleet.now)).toBe(false);
     expect(gatesDue(t.spec, t.state, t.state.waves[0]!.doneAt! + t.spec.soakMs)).toBe(true);
     expect(healthQuery(t.state, t.fleet.now)).toMatchObject({ wave: 0, deviceIds: t.state.waves[0]!.deviceIds });
+  });
+});
+
+describe('no verdict is not a pass (design §7)', () => {
+  const MIN = 60_000;
+  const audits = (log: RolloutAction[], action: string) => ofType(log, 'audit').filter((a) => a.action === action);
+
+  it('keeps a wave soaking past its soak while the candidate has 92 of 100 inferences, and passes it once they arrive', () => {
+    const t = setup(40, { soakMs: 10 * MIN });
+    expect(t.spec.maxSoakMs).toBe(60 * MIN);
+    t.fleet.inferences = 92;
+    t.runUntil((s) => s.status === 'soaking');
+    const doneAt = t.state.waves[0]!.doneAt!;
+    t.runUntil(() => t.fleet.now > doneAt + 30 * MIN);
+    expect(t.state.status).toBe('soaking');
+    expect(t.state.waves).toHaveLength(1);
+    const gate = t.state.waves[0]!.gates.find((g) => g.name === 'error-rate')!;
+    expect(gate).toMatchObject({ pass: null, missing: { have: 92, need: 100, unit: 'inferences' } });
+    expect(audits(t.fleet.log, 'rollout.waiting-for-evidence')).toHaveLength(1);
+    t.fleet.inferences = 500;
+    t.tick();
+    expect(t.state.waves[0]!.outcome).toBe('passed');
+    expect(t.state.waves).toHaveLength(2);
+    expect(audits(t.fleet.log, 'rollout.no-evidence')).toEqual([]);
+  });
+
+  it('pauses at the max soak saying which evidence was missing, and resume counts the wave as passed', () => {
+    const t = setup(40, { soakMs: 10 * MIN, maxSoakMs: 20 * MIN });
+    t.fleet.inferences = 92;
+    t.runUntil((s) => s.status === 'paused');
+    const w = t.state.waves[0]!;
+    expect(w.outcome).toBe('no-evidence');
+    expect(w.gatesAt! - w.doneAt!).toBeGreaterThanOrEqual(20 * MIN);
+    expect(t.state.pausedReason).toContain('error-rate 92 of 100 inferences');
+    expect(t.fleet.sends.size).toBe(1);
+    const [fired] = audits(t.fleet.log, 'rollout.no-evidence');
+    expect(fired!.details).toMatchObject({ policy: 'pause', missing: [{ gate: 'error-rate', have: 92, need: 100, unit: 'inferences', text: '92 of 100 inferences' }] });
+    expect(ofType(t.fleet.log, 'notify').map((a) => a.event)).toEqual(['rollout-no-evidence', 'rollout-paused']);
+    const resumed = resume(t.spec, t.state, t.fleet.now);
+    expect(resumed.state.waves[0]!.outcome).toBe('overridden');
+    t.state = resumed.state;
+    t.tick();
+    expect(t.state.waves).toHaveLength(2);
+  });
+
+  it('passes the wave at the max soak with onNoEvidence pass, and rolls it back with fail and onFail rollback', () => {
+    const pass = setup(40, { soakMs: 10 * MIN, maxSoakMs: 20 * MIN, onNoEvidence: 'pass' });
+    pass.fleet.inferences = 92;
+    pass.runUntil((s) => s.waves.length === 2);
+    expect(pass.state.waves[0]!.outcome).toBe('passed');
+    expect(pass.state.waves[1]!.startedAt - pass.state.waves[0]!.doneAt!).toBeGreaterThanOrEqual(20 * MIN);
+    expect(audits(pass.fleet.log, 'rollout.no-evidence')[0]!.details).toMatchObject({ policy: 'pass' });
+
+    const fail = setup(40, { soakMs: 10 * MIN, maxSoakMs: 20 * MIN, onNoEvidence: 'fail', onFail: 'rollback' });
+    fail.fleet.inferences = 92;
+    fail.runUntil((s) => s.status === 'rolled-back');
+    expect(fail.state.status).toBe('rolled-back');
+    expect(fail.state.pausedReason).toContain('lacks evidence');
+    expect(ofType(fail.fleet.log, 'send-previous').flatMap((a) => a.deviceIds)).toEqual(fail.state.waves[0]!.deviceIds);
+  });
+
+  it('refuses a max soak shorter than the soak, and judges a rollout persisted without one at its soak', () => {
+    expect(() => resolveRolloutSpec({ id: 'x', model: 'iris', version: V2, release: 2, soakMs: 10 * MIN, maxSoakMs: MIN })).toThrow(/max soak/);
+    const t = setup(40, { soakMs: 10 * MIN });
+    // a spec stored before max soak and the no-evidence policy existed: the old behaviour, a pass at the soak's end
+    delete (t.spec as Partial<RolloutSpec>).maxSoakMs;
+    delete (t.spec as Partial<RolloutSpec>).onNoEvidence;
+    t.fleet.inferences = 92;
+    t.runUntil((s) => s.waves.length === 2);
+    expect(t.state.waves[1]!.startedAt - t.state.waves[0]!.doneAt!).toBeLessThan(12 * MIN);
+  });
+
+  it('waits for baseline evidence only while target devices still run the version being replaced', () => {
+    const MINUTES = (n: number) => n * MIN;
+    const part = setup(40, { waves: [50, 100], soakMs: MINUTES(10), maxSoakMs: MINUTES(20) });
+    part.fleet.baselineSamples = 60;
+    part.runUntil((s) => s.status === 'paused');
+    expect(part.state.pausedReason).toContain('p95-latency-regression 60 of 100 baseline latency samples');
+
+    const whole = setup(40, { waves: [100], soakMs: MINUTES(10), maxSoakMs: MINUTES(20) });
+    whole.fleet.baselineSamples = 60;
+    whole.runUntil((s) => s.status === 'completed');
+    const w = whole.state.waves[0]!;
+    expect(w.gatesAt! - w.doneAt!).toBeLessThan(MINUTES(12));
+    const p95 = w.gates.find((g) => g.name === 'p95-latency-regression')!;
+    expect(p95.missing).toBeUndefined();
+    expect(p95.detail).toMatch(/the baseline cannot grow/);
   });
 });

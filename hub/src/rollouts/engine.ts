@@ -4,9 +4,9 @@
 
 import { EdgefleetError } from '@edgefleet/protocol';
 import type { GateResult } from './gate-config.js';
-import { deviceFailureGate, evaluateGates, failedGates } from './gates.js';
+import { baselineFinal, deviceFailureGate, evaluateGates, failedGates, lackingEvidence, missingEvidence } from './gates.js';
 import { emptyHealth, waveCounts, type WaveCounts } from './outcomes.js';
-import type { NotifyEvent, Observations, RolloutAction, RolloutSpec, RolloutState, RolloutStatus, StepResult, WaveRecord } from './spec.js';
+import { maxSoakOf, noEvidencePolicy, type NotifyEvent, type Observations, type RolloutAction, type RolloutSpec, type RolloutState, type RolloutStatus, type StepResult, type WaveRecord } from './spec.js';
 import { planWave } from './waves.js';
 
 const TERMINAL: ReadonlySet<RolloutStatus> = new Set(['aborted', 'rolled-back', 'superseded']);
@@ -101,7 +101,7 @@ export class Run {
     this.send(late, this.spec.waves.length);
   }
 
-  fail(wave: WaveRecord, results: GateResult[], failing: GateResult[]): void {
+  fail(wave: WaveRecord, results: GateResult[], failing: GateResult[], why?: string): void {
     wave.gates = results;
     wave.gatesAt = this.now;
     wave.outcome = 'failed';
@@ -109,9 +109,10 @@ export class Run {
     this.audit('rollout.gates', { wave: wave.index, pass: false, results });
     this.notify('gate-failed', { wave: wave.index, failed });
     const names = failing.map((g) => g.name).join(', ');
+    const reason = why ?? `wave ${wave.index + 1} failed gates: ${names}`;
     if (this.spec.onFail === 'pause') {
       this.s.status = 'paused';
-      this.s.pausedReason = `wave ${wave.index + 1} failed gates: ${names}`;
+      this.s.pausedReason = reason;
       this.s.pausedFrom = null;
       this.audit('rollout.paused', { wave: wave.index, reason: this.s.pausedReason });
       this.notify('rollout-paused', { wave: wave.index, reason: this.s.pausedReason, failed });
@@ -123,7 +124,7 @@ export class Run {
     if (ids.length > 0) this.actions.push({ type: 'send-previous', deviceIds: ids });
     this.s.status = 'rolled-back';
     this.s.endedAt = this.now;
-    this.s.pausedReason = `wave ${wave.index + 1} failed gates: ${names}`;
+    this.s.pausedReason = reason;
     this.audit('rollout.rolled-back', { wave: wave.index, devices: ids, reason: this.s.pausedReason });
     this.notify('rollout-rolled-back', { wave: wave.index, devices: ids, reason: this.s.pausedReason, failed });
   }
@@ -161,25 +162,61 @@ export class Run {
       this.audit('rollout.wave-done', { wave: wave.index, converged: c.converged, failed: c.failed, skipped: c.skipped, left: c.left });
     }
     if (wave.doneAt === null || this.now - wave.doneAt < this.spec.soakMs) return;
-    const results = evaluateGates(
+    const judged = evaluateGates(
       this.spec.gates,
       this.obs.candidate ?? emptyHealth(),
       this.obs.baseline,
       this.obs.reference ?? {},
       c,
     );
+    const results = this.targets().every((id) => this.s.devices[id]) ? baselineFinal(judged) : judged;
     const failing = failedGates(this.spec.gates, results);
     if (failing.length > 0) {
       this.fail(wave, results, failing);
       return;
     }
+    // design §7: no verdict is not a pass — gates that more soaking can still judge keep the wave soaking
+    const lacking = lackingEvidence(results);
+    if (lacking.length > 0 && this.now - wave.doneAt < maxSoakOf(this.spec)) {
+      if (wave.gatesAt === null) this.audit('rollout.waiting-for-evidence', { wave: wave.index, missing: missingEvidence(lacking), until: wave.doneAt + maxSoakOf(this.spec) });
+      wave.gates = results;
+      wave.gatesAt = this.now;
+      return;
+    }
+    if (lacking.length > 0 && this.noEvidence(wave, results, lacking)) return;
     wave.gates = results;
     wave.gatesAt = this.now;
     wave.outcome = 'passed';
     this.audit('rollout.gates', { wave: wave.index, pass: true, results });
     this.advance();
   }
+
+  /** The max soak is over and gates still lack evidence: the operator's policy. True when the wave does not pass. */
+  noEvidence(wave: WaveRecord, results: GateResult[], lacking: GateResult[]): boolean {
+    const policy = noEvidencePolicy(this.spec);
+    const missing = missingEvidence(lacking);
+    const reason = `wave ${wave.index + 1} lacks evidence after the max soak of ${spanText(maxSoakOf(this.spec))}: ${missing.map((m) => `${m.gate} ${m.text}`).join('; ')}`;
+    this.audit('rollout.no-evidence', { wave: wave.index, policy, missing, reason });
+    this.notify('rollout-no-evidence', { wave: wave.index, policy, missing, reason });
+    if (policy === 'pass') return false;
+    if (policy === 'fail') {
+      this.fail(wave, results, lacking, reason);
+      return true;
+    }
+    wave.gates = results;
+    wave.gatesAt = this.now;
+    wave.outcome = 'no-evidence';
+    this.s.status = 'paused';
+    this.s.pausedReason = reason;
+    this.s.pausedFrom = null;
+    this.audit('rollout.paused', { wave: wave.index, reason });
+    this.notify('rollout-paused', { wave: wave.index, reason, missing });
+    return true;
+  }
 }
+
+const spanText = (ms: number): string =>
+  ms >= 3_600_000 && ms % 3_600_000 === 0 ? `${ms / 3_600_000} h` : ms >= 60_000 && ms % 60_000 === 0 ? `${ms / 60_000} min` : `${+(ms / 1000).toFixed(1)} s`;
 
 /**
  * One tick: reads the observations, returns the new state (never the input object) and what the hub

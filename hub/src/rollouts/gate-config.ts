@@ -30,6 +30,21 @@ export interface GateResult {
   detail: string;
   /** Out of how many the value counts, for a count out of a whole: devices decided, features judged. */
   of?: number;
+  /**
+   * No verdict for want of evidence that more soaking can bring (92 of 100 inferences): the wave keeps soaking
+   * for it up to the rollout's max soak. Absent on a no-verdict gate that cannot apply (no drift reference in the
+   * manifest, no baseline to compare with, a model whose baseline gets no labels): waiting would not help.
+   */
+  missing?: Evidence;
+}
+
+/** Evidence a gate still lacks: `have` of `need` `unit` ("92 of 100 inferences"). */
+export interface Evidence {
+  have: number;
+  need: number;
+  unit: string;
+  /** The version being replaced lacks it: only target devices still running that version can add to it. */
+  baseline?: true;
 }
 
 /** Every gate's threshold; each can be set per rollout (design §7), defaults in DEFAULT_GATES. */

@@ -3,7 +3,7 @@
 
 import { driftDecision, expectedAccuracy, histogramQuantile, wilson } from '@edgefleet/protocol';
 import { errorCount } from '../telemetry/merge.js';
-import type { GateConfig, GateResult, ReferenceCounts, VersionHealth, WaveDeviceCounts } from './gate-config.js';
+import type { Evidence, GateConfig, GateName, GateResult, ReferenceCounts, VersionHealth, WaveDeviceCounts } from './gate-config.js';
 
 const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
 const fmt = (x: number) => (Math.abs(x) >= 100 ? x.toFixed(0) : x.toPrecision(3));
@@ -52,6 +52,7 @@ export function errorRateGate(config: GateConfig, candidate: VersionHealth, base
       limit,
       pass: null,
       detail: `${candidate.inferences} inferences, need ${config.minSamples} for a verdict`,
+      missing: { have: candidate.inferences, need: config.minSamples, unit: 'inferences' },
     };
   }
   const value = errorCount(candidate) / candidate.inferences;
@@ -70,8 +71,16 @@ export function errorRateGate(config: GateConfig, candidate: VersionHealth, base
 export function latencyGate(config: GateConfig, candidate: VersionHealth, baseline?: VersionHealth): GateResult {
   const limit = config.maxP95RegressionPct;
   const name = 'p95-latency-regression';
-  if (!baseline || baseline.latencyMs.count < config.minSamples) {
-    return { name, value: null, limit, pass: null, detail: 'baseline has too few latency samples to compare with' };
+  if (!baseline) return { name, value: null, limit, pass: null, detail: 'no baseline to compare with (no target device runs another version)' };
+  if (baseline.latencyMs.count < config.minSamples) {
+    return {
+      name,
+      value: null,
+      limit,
+      pass: null,
+      detail: `baseline has ${baseline.latencyMs.count} latency samples, need ${config.minSamples} to compare with`,
+      missing: { have: baseline.latencyMs.count, need: config.minSamples, unit: 'baseline latency samples', baseline: true },
+    };
   }
   if (candidate.latencyMs.count < config.minSamples) {
     return {
@@ -80,6 +89,7 @@ export function latencyGate(config: GateConfig, candidate: VersionHealth, baseli
       limit,
       pass: null,
       detail: `${candidate.latencyMs.count} candidate latency samples, need ${config.minSamples}`,
+      missing: { have: candidate.latencyMs.count, need: config.minSamples, unit: 'latency samples' },
     };
   }
   const c = histogramQuantile(candidate.latencyMs, 0.95);
@@ -106,6 +116,8 @@ export function driftGate(config: GateConfig, candidate: VersionHealth, referenc
   const drifted: string[] = [];
   const parts: string[] = [];
   let decided = 0;
+  // the best-observed feature: the first verdict comes from it
+  let most = 0;
   const features = Object.entries(reference);
   const confidence = 1 - (1 - config.driftConfidence) / Math.max(1, features.length);
   for (const [feature, ref] of features) {
@@ -115,6 +127,7 @@ export function driftGate(config: GateConfig, candidate: VersionHealth, referenc
       continue;
     }
     const d = driftDecision(ref, observed.bins, { minCount: config.driftMinCount, confidence });
+    most = Math.max(most, d.n);
     if (d.verdict === 'insufficient-data') {
       parts.push(`${feature}: n=${d.n} too few`);
       continue;
@@ -124,12 +137,14 @@ export function driftGate(config: GateConfig, candidate: VersionHealth, referenc
     parts.push(`${feature}: PSI ${fmt(d.psi)} vs ${fmt(d.critical)} (n=${d.n}) ${d.verdict}`);
   }
   if (decided === 0) {
+    if (features.length === 0) return { name: 'drift', value: null, limit, pass: null, detail: 'no drift reference in the manifest' };
     return {
       name: 'drift',
       value: null,
       limit,
       pass: null,
-      detail: parts.length ? `no verdict: ${parts.join('; ')}` : 'no drift reference in the manifest',
+      detail: `no verdict: ${parts.join('; ')}`,
+      missing: { have: most, need: config.driftMinCount, unit: 'values of a feature' },
     };
   }
   return {
@@ -145,18 +160,26 @@ export function driftGate(config: GateConfig, candidate: VersionHealth, referenc
 export function accuracyGate(config: GateConfig, candidate: VersionHealth, baseline?: VersionHealth): GateResult {
   const limit = config.maxAccuracyDrop;
   const name = 'accuracy-drop';
-  const enough = (h: VersionHealth | undefined, who: string): string | null => {
-    const l = h?.labels;
-    if (!h || !l) return `${who} has no labels`;
-    if (l.labelled < config.minLabels) return `${who} has ${l.labelled} labels, need ${config.minLabels}`;
-    const coverage = h.inferences > 0 ? l.labelled / h.inferences : 0;
+  // labels come back only where the operator feeds them: a baseline without any means this model gets none,
+  // and there is nothing to wait for; otherwise each side needs enough labels and label coverage
+  if (!baseline?.labels || baseline.labels.labelled === 0) {
+    return { name, value: null, limit, pass: null, detail: `no verdict: ${baseline ? 'baseline has no labels' : 'no baseline to compare with'}` };
+  }
+  const lacking = (h: VersionHealth, who: string): { detail: string; missing: Evidence } | null => {
+    const labelled = h.labels?.labelled ?? 0;
+    const side: Pick<Evidence, 'unit' | 'baseline'> = who === 'candidate' ? { unit: 'labels' } : { unit: 'baseline labels', baseline: true };
+    if (labelled < config.minLabels) return { detail: `${who} has ${labelled} labels, need ${config.minLabels}`, missing: { have: labelled, need: config.minLabels, ...side } };
+    const coverage = h.inferences > 0 ? labelled / h.inferences : 0;
     if (coverage < config.minLabelCoverage) {
-      return `${who} label coverage ${pct(coverage)}, need ${pct(config.minLabelCoverage)}`;
+      return {
+        detail: `${who} label coverage ${pct(coverage)}, need ${pct(config.minLabelCoverage)}`,
+        missing: { have: labelled, need: Math.ceil(config.minLabelCoverage * h.inferences), ...side },
+      };
     }
     return null;
   };
-  const missing = enough(candidate, 'candidate') ?? enough(baseline, 'baseline');
-  if (missing !== null) return { name, value: null, limit, pass: null, detail: `no verdict: ${missing}` };
+  const short = lacking(candidate, 'candidate') ?? lacking(baseline, 'baseline');
+  if (short !== null) return { name, value: null, limit, pass: null, detail: `no verdict: ${short.detail}`, missing: short.missing };
   const cl = candidate.labels!;
   const bl = baseline!.labels!;
   const c = wilson(cl.correct, cl.labelled);
@@ -229,6 +252,7 @@ export function shadowAgreementGate(config: GateConfig, candidate: VersionHealth
       limit,
       pass: null,
       detail: `${s?.compared ?? 0} shadow comparisons, need ${config.minSamples}`,
+      missing: { have: s?.compared ?? 0, need: config.minSamples, unit: 'shadow comparisons' },
     };
   }
   const value = s.agreed / s.compared;
@@ -250,8 +274,9 @@ const percent = (x: number) => `${+(x * 100).toFixed(2)} %`;
  * (33.3 %)" against "≤ 10 %", "0 of 4 features" against "≤ 0 features", "−56.0 %" against "≤ +50 %" (the p95
  * change from the baseline), "no data" when there was nothing to measure.
  */
-export function gateText(g: Pick<GateResult, 'name' | 'value' | 'limit' | 'of'>): { value: string; limit: string } {
+export function gateText(g: Pick<GateResult, 'name' | 'value' | 'limit' | 'of' | 'missing'>): { value: string; limit: string } {
   const v = g.value;
+  if (v === null && g.missing) return { limit: gateText({ name: g.name, value: null, limit: g.limit }).limit, value: evidenceText(g.missing) };
   switch (g.name) {
     case 'device-failure-rate':
       return {
@@ -273,6 +298,28 @@ export function gateText(g: Pick<GateResult, 'name' | 'value' | 'limit' | 'of'>)
       return { value: v === null ? 'no data' : percent(v), limit: `≤ ${percent(g.limit)}` };
   }
 }
+
+/** "92 of 100 inferences": what a gate waiting for evidence has of what it needs. */
+export const evidenceText = (e: Evidence): string => `${e.have} of ${e.need} ${e.unit}`;
+
+/** Gates without a verdict that more soaking can still give one (the wave waits for them up to its max soak). */
+export const lackingEvidence = (results: readonly GateResult[]): GateResult[] => results.filter((r) => r.pass === null && r.missing !== undefined);
+
+/**
+ * Once every target device was sent the candidate no device is left to add to the baseline: a gate lacking only
+ * baseline evidence cannot get it by waiting, and no longer holds the wave (its detail says why).
+ */
+export function baselineFinal(results: readonly GateResult[]): GateResult[] {
+  return results.map((r) => {
+    if (!r.missing?.baseline) return r;
+    const { missing: _, ...rest } = r;
+    return { ...rest, detail: `${r.detail} (no target device left on the version being replaced: the baseline cannot grow)` };
+  });
+}
+
+/** What those gates lack, one entry per gate, with its words: `rollout show`, the dashboard, audit and webhooks. */
+export const missingEvidence = (results: readonly GateResult[]): Array<Evidence & { gate: GateName; text: string }> =>
+  lackingEvidence(results).map((g) => ({ gate: g.name, ...g.missing!, text: evidenceText(g.missing!) }));
 
 /**
  * Every gate for one wave (design §7). `baseline` is the version being replaced over the same time

@@ -4,13 +4,14 @@
 // claims.ts (fetch-backed convergence), wave-results.ts (a wave's result, frozen when it ends), views.ts (what the API shows) — and runner.ts, the one file that does
 // I/O: the ticker, persistence through desired/, telemetry reads, notifications.
 // May import: protocol, context, store/ rows, desired/, artifacts/ (Deliveries).
-export { DEFAULT_DEVICE_TIMEOUT_MS, DEFAULT_SOAK_MS, createRolloutState, resolveRolloutSpec } from './spec.js';
+export { DEFAULT_DEVICE_TIMEOUT_MS, DEFAULT_SOAK_MS, createRolloutState, defaultMaxSoakMs, resolveRolloutSpec } from './spec.js';
 export type {
   DeviceObservation,
   DeviceRecord,
   NotifyEvent,
   Observations,
   OnFail,
+  OnNoEvidence,
   Role,
   RolloutAction,
   RolloutSpec,
@@ -28,6 +29,7 @@ export {
   DEFAULT_GATES,
   referenceCounts,
   resolveGateConfig,
+  type Evidence,
   type GateConfig,
   type GateName,
   type GateResult,
@@ -35,7 +37,7 @@ export {
   type VersionHealth,
   type WaveDeviceCounts,
 } from './gate-config.js';
-export { evaluateGates, failedGates, gateText } from './gates.js';
+export { evaluateGates, evidenceText, failedGates, gateText, lackingEvidence, missingEvidence } from './gates.js';
 export { DEFAULT_WAVES, assignWave, hashPoint, planWave, planWaves, validateWaves, waveQuota } from './waves.js';
 export {
   DEFAULT_ROLLOUT_TICK_MS,

@@ -42,6 +42,7 @@ export function gatedStart(
   now: Date,
 ): GatedStart & { spec: RolloutSpec; state: RolloutState } {
   const deviceTimeoutMs = durationField(request.deviceTimeout, 'deviceTimeout');
+  const maxSoakMs = durationField(request.maxSoak, 'maxSoak');
   const spec = resolveRolloutSpec({
     id,
     model: request.model,
@@ -50,12 +51,20 @@ export function gatedStart(
     waves: plan.waves,
     soakMs: plan.soakMs,
     ...(request.onFail ? { onFail: request.onFail } : {}),
+    ...(maxSoakMs !== undefined ? { maxSoakMs } : {}),
+    ...(request.onNoEvidence ? { onNoEvidence: request.onNoEvidence } : {}),
     shadow: request.shadow ?? false,
     ...(request.gates ? { gates: request.gates as Partial<GateConfig> } : {}),
     ...(deviceTimeoutMs !== undefined ? { deviceTimeoutMs } : {}),
   });
   const state = createRolloutState(spec, now.getTime());
-  const options: Record<string, unknown> = { waves: spec.waves, soak: request.soak ?? spec.soakMs, onFail: spec.onFail };
+  const options: Record<string, unknown> = {
+    waves: spec.waves,
+    soak: request.soak ?? spec.soakMs,
+    onFail: spec.onFail,
+    maxSoak: request.maxSoak ?? spec.maxSoakMs,
+    onNoEvidence: spec.onNoEvidence,
+  };
   if (request.gates) options.gates = request.gates;
   if (request.deviceTimeout !== undefined) options.deviceTimeout = request.deviceTimeout;
   return { spec, state, options };

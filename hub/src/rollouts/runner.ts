@@ -34,6 +34,7 @@ const OUTCOME_METRIC: Partial<Record<string, string>> = {
   'gate-failed': 'edgefleet_rollout_gate_failures_total',
   'rollout-paused': 'edgefleet_rollout_pauses_total',
   'rollout-rolled-back': 'edgefleet_rollout_rollbacks_total',
+  'rollout-no-evidence': 'edgefleet_rollout_no_evidence_total',
 };
 
 export interface RolloutRunnerOptions {

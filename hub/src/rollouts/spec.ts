@@ -7,10 +7,17 @@ import { DEFAULT_WAVES, validateWaves } from './waves.js';
 
 export type RolloutStatus = 'running' | 'soaking' | 'paused' | 'completed' | 'aborted' | 'rolled-back' | 'superseded';
 export type OnFail = 'pause' | 'rollback';
+/** What a wave does when its max soak is over and gates still lack evidence (design §7). */
+export type OnNoEvidence = 'pause' | 'pass' | 'fail';
 export type Role = 'active' | 'shadow';
 
 export const DEFAULT_SOAK_MS = 10 * 60_000;
 export const DEFAULT_DEVICE_TIMEOUT_MS = 30 * 60_000;
+/**
+ * The default max soak: six soaks, at most one hour beyond the soak. A 10 min soak waits up to 1 h for evidence,
+ * a 10 s one up to 1 min; a soak of 0 judges at once and applies the no-evidence policy at once.
+ */
+export const defaultMaxSoakMs = (soakMs: number): number => Math.min(6 * soakMs, soakMs + 3_600_000);
 
 /** What the operator asked for, defaults filled in (`resolveRolloutSpec`). */
 export interface RolloutSpec {
@@ -23,6 +30,13 @@ export interface RolloutSpec {
   /** Time after a wave's devices all converged (or failed) before its gates are checked. */
   soakMs: number;
   onFail: OnFail;
+  /**
+   * How long (from the same start as the soak) a wave whose gates lack evidence keeps soaking for it; ≥ soakMs.
+   * Absent on rollouts persisted before it existed: they judge at the soak's end (maxSoakMs = soakMs, pass).
+   */
+  maxSoakMs?: number;
+  /** At the max soak, gates still lacking evidence: pause (default, saying what was missing), pass, or fail (onFail). */
+  onNoEvidence?: OnNoEvidence;
   /** Run the version beside the active one until `promote`. */
   shadow: boolean;
   gates: GateConfig;
@@ -38,12 +52,23 @@ export interface RolloutSpecInput {
   waves?: number[];
   soakMs?: number;
   onFail?: OnFail;
+  maxSoakMs?: number;
+  onNoEvidence?: OnNoEvidence;
   shadow?: boolean;
   gates?: Partial<GateConfig>;
   deviceTimeoutMs?: number;
 }
 
-/** Fills in defaults (waves 1,10,50,100; soak 10 min; pause on failure) and checks the plan (BAD_INPUT). */
+/** The wave's max soak; a rollout persisted before max soaks existed judges at its soak's end. */
+export const maxSoakOf = (spec: RolloutSpec): number => Math.max(spec.soakMs, spec.maxSoakMs ?? spec.soakMs);
+
+/** The no-evidence policy; a rollout persisted before it existed passes, as it did then. */
+export const noEvidencePolicy = (spec: RolloutSpec): OnNoEvidence => spec.onNoEvidence ?? 'pass';
+
+/**
+ * Fills in defaults (waves 1,10,50,100; soak 10 min; pause on failure; max soak `defaultMaxSoakMs`; pause when
+ * evidence is still missing then) and checks the plan (BAD_INPUT).
+ */
 export function resolveRolloutSpec(input: RolloutSpecInput): RolloutSpec {
   const waves = input.waves ?? [...DEFAULT_WAVES];
   validateWaves(waves);
@@ -52,6 +77,8 @@ export function resolveRolloutSpec(input: RolloutSpecInput): RolloutSpec {
   if (!(soakMs >= 0) || !(deviceTimeoutMs > 0)) {
     throw new EdgefleetError('BAD_INPUT', 'soak must be ≥ 0 and the device timeout > 0');
   }
+  const maxSoakMs = input.maxSoakMs ?? defaultMaxSoakMs(soakMs);
+  if (!(maxSoakMs >= soakMs)) throw new EdgefleetError('BAD_INPUT', `max soak must be at least the soak (${soakMs} ms)`);
   return {
     id: input.id,
     model: input.model,
@@ -60,6 +87,8 @@ export function resolveRolloutSpec(input: RolloutSpecInput): RolloutSpec {
     waves: [...waves],
     soakMs,
     onFail: input.onFail ?? 'pause',
+    maxSoakMs,
+    onNoEvidence: input.onNoEvidence ?? 'pause',
     shadow: input.shadow ?? false,
     gates: resolveGateConfig(input.gates),
     deviceTimeoutMs,
@@ -108,7 +137,8 @@ export interface DeviceRecord {
   sentAt: number;
 }
 
-export type WaveOutcome = 'rolling' | 'soaking' | 'passed' | 'failed' | 'overridden';
+/** 'no-evidence': paused at the max soak with gates still lacking evidence (onNoEvidence pause). */
+export type WaveOutcome = 'rolling' | 'soaking' | 'passed' | 'failed' | 'no-evidence' | 'overridden';
 
 export interface WaveRecord {
   index: number;
@@ -142,7 +172,7 @@ export interface RolloutState {
   supersededBy: string | null;
 }
 
-export type NotifyEvent = 'gate-failed' | 'rollout-paused' | 'rollout-rolled-back' | 'rollout-completed';
+export type NotifyEvent = 'gate-failed' | 'rollout-paused' | 'rollout-rolled-back' | 'rollout-completed' | 'rollout-no-evidence';
 
 export type RolloutAction =
   | { type: 'send-desired'; deviceIds: string[]; role: Role }

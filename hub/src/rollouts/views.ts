@@ -3,10 +3,10 @@
 
 import { histogramQuantile } from '@edgefleet/protocol';
 import type { RolloutView } from '../desired/index.js';
-import type { GateConfig, GateResult, VersionHealth } from './gate-config.js';
-import { gateText } from './gates.js';
+import type { Evidence, GateConfig, GateName, GateResult, VersionHealth } from './gate-config.js';
+import { gateText, missingEvidence } from './gates.js';
 import { waveCounts, type DeviceOutcome } from './outcomes.js';
-import type { Observations, RolloutSpec, RolloutState, WaveOutcome } from './spec.js';
+import { maxSoakOf, noEvidencePolicy, type Observations, type OnNoEvidence, type RolloutSpec, type RolloutState, type WaveOutcome } from './spec.js';
 import { failuresOf, type DeviceFailure, type WaveEnd, type WaveResult } from './wave-results.js';
 
 /** A gate result with its value and limit in the gate's unit, as `rollout show` and the dashboard print them. */
@@ -45,7 +45,16 @@ export interface ShadowView {
 
 export interface RolloutDetail extends RolloutView {
   /** Wave plan (cumulative percents) and options of a gated rollout; all-at-once rollouts have none. */
-  plan: { waves: number[]; soakMs: number; onFail: 'pause' | 'rollback'; shadow: boolean; deviceTimeoutMs: number; gates: GateConfig } | null;
+  plan: {
+    waves: number[];
+    soakMs: number;
+    maxSoakMs: number;
+    onFail: 'pause' | 'rollback';
+    onNoEvidence: OnNoEvidence;
+    shadow: boolean;
+    deviceTimeoutMs: number;
+    gates: GateConfig;
+  } | null;
   /** Current wave index (0-based), -1 before the first. */
   wave: number;
   waves: WaveView[];
@@ -56,6 +65,11 @@ export interface RolloutDetail extends RolloutView {
    * (active version → devices; '' for none): "the fleet returned to 2.0.0".
    */
   returned: { deviceIds: string[]; running: Record<string, number> } | null;
+  /**
+   * The current wave soaks past its soak because gates still lack evidence ("92 of 100 inferences"), until the
+   * max soak; then the plan's onNoEvidence applies.
+   */
+  waitingFor: { wave: number; until: string; missing: Array<Evidence & { gate: GateName; text: string }> } | null;
   pausedReason: string | null;
   supersededBy: string | null;
   /** Shadow rollouts: agreement with and latency against the active version on the rollout's devices. */
@@ -66,7 +80,7 @@ const iso = (t: number | null): string | null => (t === null ? null : new Date(t
 
 /** A rollout issued all at once: no plan, no waves. */
 export function allAtOnceDetail(base: RolloutView): RolloutDetail {
-  return { ...base, plan: null, wave: -1, waves: [], gates: [], returned: null, pausedReason: null, supersededBy: null, shadow: null };
+  return { ...base, plan: null, wave: -1, waves: [], gates: [], returned: null, waitingFor: null, pausedReason: null, supersededBy: null, shadow: null };
 }
 
 const gateViews = (gates: readonly GateResult[]): GateView[] => gates.map((g) => ({ ...g, text: gateText(g) }));
@@ -108,15 +122,34 @@ export function gatedDetail(
   return {
     ...base,
     role: state.role,
-    plan: { waves: spec.waves, soakMs: spec.soakMs, onFail: spec.onFail, shadow: spec.shadow, deviceTimeoutMs: spec.deviceTimeoutMs, gates: spec.gates },
+    plan: {
+      waves: spec.waves,
+      soakMs: spec.soakMs,
+      maxSoakMs: maxSoakOf(spec),
+      onFail: spec.onFail,
+      onNoEvidence: noEvidencePolicy(spec),
+      shadow: spec.shadow,
+      deviceTimeoutMs: spec.deviceTimeoutMs,
+      gates: spec.gates,
+    },
     wave: state.wave,
     waves,
     gates: judged?.gates ?? [],
     returned: returnedDevices(state, obs),
+    waitingFor: waitingFor(spec, state),
     pausedReason: state.pausedReason,
     supersededBy: state.supersededBy,
     shadow,
   };
+}
+
+/** The current wave's gates that still lack evidence while it soaks past its soak (engine: tickWave). */
+function waitingFor(spec: RolloutSpec, state: RolloutState): RolloutDetail['waitingFor'] {
+  const w = state.waves[state.wave];
+  if (state.status !== 'soaking' || !w || w.outcome !== 'soaking' || w.doneAt === null) return null;
+  const missing = missingEvidence(w.gates);
+  if (missing.length === 0) return null;
+  return { wave: w.index, until: iso(w.doneAt + maxSoakOf(spec))!, missing };
 }
 
 /** The devices a rollback or an abort sent back, and the active versions they report now (live, not frozen). */

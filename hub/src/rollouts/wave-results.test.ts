@@ -46,7 +46,7 @@ describe('endedWaves', () => {
   });
 
   it('freezes the running wave of an aborted rollout, and no wave twice', () => {
-    const spec = resolveRolloutSpec({ id: 'r2', model: 'm', version: '2.0.0', release: 2, waves: [50, 100], soakMs: 0 });
+    const spec = resolveRolloutSpec({ id: 'r2', model: 'm', version: '2.0.0', release: 2, waves: [50, 100], soakMs: 0, onNoEvidence: 'pass' });
     const s0 = createRolloutState(spec, T0);
     const started = step(spec, s0, obsOf(T0, () => ({}))).state;
     const sent = started.waves[0]!.deviceIds;

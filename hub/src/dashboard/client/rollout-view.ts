@@ -78,10 +78,35 @@ function failureTable(w: WaveView): HTMLDivElement {
   return table(['failed device', 'code', 'cause'], rows, 'failures cards');
 }
 
-/** When the wave's soak ends, for a wave soaking now. */
+/** When the wave's soak ends, for a wave soaking now (not one soaking on past it for evidence: evidenceWait). */
 function soakEnds(r: Rollout, w: WaveView): number | null {
   if (r.status !== 'soaking' || w.outcome !== 'soaking' || !w.doneAt || !r.plan) return null;
+  if (r.waitingFor && r.waitingFor.wave === w.index) return null;
   return Date.parse(w.doneAt) + r.plan.soakMs;
+}
+
+/** What the wave does at the max soak when gates still lack evidence, in words. */
+export const noEvidenceThen = (policy: string | undefined): string => (policy === 'pass' ? 'pass the wave' : policy === 'fail' ? 'fail the wave' : 'pause');
+
+/** "max soak: 4 min 10 s left, then pause"; the page's timer updates every `.max-soak-left` from its data-ends. */
+export function maxSoakText(ends: number, then: string, now = Date.now()): string {
+  const left = (ends - now) / 1000;
+  return left > 0 ? 'max soak: ' + countdown(left) + ' left, then ' + then : 'max soak over: ' + then + ' on the next tick';
+}
+
+/**
+ * Design §7, no verdict is not a pass: "Waiting for evidence: 92 of 100 inferences (error-rate)" with the max soak's
+ * countdown and what happens then; null unless this wave soaks on past its soak for gates that lack evidence.
+ */
+function evidenceWait(r: Rollout, w: WaveView | undefined): HTMLElement | null {
+  const wait = r.waitingFor;
+  if (!wait || !w || wait.wave !== w.index || !r.plan) return null;
+  const then = noEvidenceThen(r.plan.onNoEvidence);
+  const ends = Date.parse(wait.until);
+  return el('p', { class: 'evidence-wait warn', 'data-wave': w.index }, [
+    'Waiting for evidence: ' + wait.missing.map((m) => m.text + ' (' + m.gate + ')').join(', ') + ' · ',
+    el('span', { class: 'max-soak-left', 'data-ends': ends, 'data-then': then, text: maxSoakText(ends, then) }),
+  ]);
 }
 
 /** "soaking: 1 min 20 s left"; the page's timer updates every `.soak-left` from its data-ends. */
@@ -121,6 +146,8 @@ export function rolloutProgress(r: Rollout, fleet: FleetStatus, options: { detai
       const ends = soakEnds(r, w);
       if (ends !== null) head.append(el('span', { class: 'soak-left warn', 'data-ends': ends, text: soakText(ends) }));
       const parts: Node[] = [head, progressBar(w.converged, w.devices)];
+      const wait = evidenceWait(r, w);
+      if (wait) parts.push(wait);
       parts.push(el('p', { class: 'muted small wave-counts', text: countsLine(w) }));
       if (detail && w.failures && w.failures.length) parts.push(failureTable(w));
       if (detail && w.byOutcome && w.byOutcome.rolledBack.length) {
@@ -197,6 +224,8 @@ export function rolloutOutcome(r: Rollout): HTMLElement {
     parts.push(el('p', { text: 'Wave ' + (last.index + 1) + ' of ' + (r.plan ? r.plan.waves.length : waves.length) + ' (' + last.percent + ' %).' }));
     const ends = soakEnds(r, last);
     if (ends !== null) parts.push(el('p', { class: 'soak-left warn', 'data-ends': ends, text: soakText(ends) }));
+    const wait = evidenceWait(r, last);
+    if (wait) parts.push(wait);
   }
   return el('section', { class: 'card card-outcome outcome-' + r.status, 'data-status': r.status }, parts);
 }
@@ -248,7 +277,10 @@ export function rolloutActions(r: Rollout, previous: PreviousVersions, after: ()
   const list: Node[] = [];
   const next = cur ? cur.index + 2 : 1;
   if (r.status === 'paused') {
-    if (cur && cur.outcome === 'failed') {
+    if (cur && cur.outcome === 'no-evidence') {
+      const missing = cur.gates.filter((g) => g.pass === null && g.missing).map((g) => g.name).join(', ');
+      list.push(btn('resume', 'Override and resume: count wave ' + (cur.index + 1) + ' as passed without the evidence ' + (missing || 'its gates lacked') + ' still lacked and go on' + (notSent ? ' to wave ' + next + ' (' + plural(notSent, 'device') + ' still to send)' : '')));
+    } else if (cur && cur.outcome === 'failed') {
       const names = cur.gates.filter((g) => g.pass === false).map((g) => g.name).join(', ');
       list.push(btn('resume', 'Override and resume: count wave ' + (cur.index + 1) + ' as passed despite ' + (names || 'its failed gates') + ' and go on' + (notSent ? ' to wave ' + next + ' (' + plural(notSent, 'device') + ' still to send)' : '')));
     } else list.push(btn('resume', 'Resume: carry on with wave ' + (cur ? cur.index + 1 : 1) + (notSent ? '; ' + plural(notSent, 'device') + ' still to send' : '')));

@@ -6,7 +6,7 @@ import type { DevicePage, FleetStatus, RolloutAnswer, RolloutOptions } from '../
 import { api } from '../api.js';
 import { card, el, link, timeCell } from '../dom.js';
 import { duration, enc } from '../format.js';
-import { rolloutActions, rolloutOutcome, rolloutProgress, soakText, statusBadge, targetsText, type PreviousVersions } from '../rollout-view.js';
+import { maxSoakText, noEvidenceThen, rolloutActions, rolloutOutcome, rolloutProgress, soakText, statusBadge, targetsText, type PreviousVersions } from '../rollout-view.js';
 import { canOperate } from '../session.js';
 import type { Page, PageController } from './page.js';
 
@@ -33,6 +33,7 @@ export const pageRollout: Page = (main, args, _params, alive) => {
   const timer = setInterval(() => {
     if (!alive()) return clearInterval(timer);
     for (const n of Array.from(main.querySelectorAll<HTMLElement>('.soak-left[data-ends]'))) n.textContent = soakText(Number(n.dataset.ends));
+    for (const n of Array.from(main.querySelectorAll<HTMLElement>('.max-soak-left[data-ends]'))) n.textContent = maxSoakText(Number(n.dataset.ends), n.dataset.then ?? '');
   }, 1000);
   const self: PageController = {
     refresh: () =>
@@ -59,6 +60,13 @@ export const pageRollout: Page = (main, args, _params, alive) => {
                 el('dd', { text: duration(r.plan.soakMs / 1000) }),
                 el('dt', { text: 'on a failed gate' }),
                 el('dd', { text: r.plan.onFail === 'rollback' ? 'roll the wave back' : 'pause' }),
+                el('dt', { text: 'gates without evidence' }),
+                el('dd', {
+                  text:
+                    r.plan.maxSoakMs === undefined
+                      ? 'pass at the soak’s end'
+                      : 'soak on up to ' + duration(r.plan.maxSoakMs / 1000) + ', then ' + noEvidenceThen(r.plan.onNoEvidence),
+                }),
               ]
             : []),
           el('dt', { text: 'created' }),
