@@ -46,9 +46,13 @@ describe('estimated-accuracy-drop gate', () => {
     const few = estimatedAccuracyGate(on, health(sums(40, 0.3, 0.5, 4)), base)!;
     expect(few.pass).toBeNull();
     expect(few.detail).toMatch(/candidate has 40 predictions with confidences, need 100/);
+    // a wave waits for those (the no-evidence policy); a baseline short of them is marked as the baseline's
+    expect(few.missing).toEqual({ have: 40, need: 100, unit: 'predictions with confidences' });
+    expect(estimatedAccuracyGate(on, base, health(sums(40, 0.3, 0.5, 4)))!.missing).toEqual({ have: 40, need: 100, unit: 'predictions with confidences', baseline: true });
     const none = estimatedAccuracyGate(on, health(undefined), base)!;
     expect(none.pass).toBeNull();
     expect(none.detail).toMatch(/no probability output/);
+    expect(none.missing).toBeUndefined(); // it never will have them: nothing to wait for
   });
 
   it('defers to accuracy-drop when both sides have labels enough', () => {

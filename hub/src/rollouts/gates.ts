@@ -218,16 +218,17 @@ export function estimatedAccuracyGate(config: GateConfig, candidate: VersionHeal
   if (labelled.pass !== null) {
     return { name, value: drop, limit, pass: true, detail: `labels suffice: accuracy-drop judges (${labelled.pass ? 'pass' : 'fail'})${drop !== null ? `; estimated drop ${pct(drop)}` : ''}` };
   }
-  const missing = (h: VersionHealth | undefined, e: typeof c, who: string): string | null =>
-    !h || h.inferences === 0
-      ? `${who} has no inferences`
-      : !e
-        ? `${who} has no confidences (no probability output)`
-        : e.n < config.minSamples
-          ? `${who} has ${e.n} predictions with confidences, need ${config.minSamples}`
-          : null;
-  const lack = missing(candidate, c, 'candidate') ?? missing(baseline, b, 'baseline');
-  if (lack !== null) return { name, value: null, limit, pass: null, detail: `no verdict: ${lack}` };
+  // a side short of predictions holds the wave while it soaks (no-evidence policy); a model without
+  // probability outputs never will have them, so that says no verdict without holding anything
+  const lacking = (h: VersionHealth | undefined, e: typeof c, who: string, baseline: boolean): { detail: string; missing?: Evidence } | null => {
+    const side: Pick<Evidence, 'unit' | 'baseline'> = baseline ? { unit: 'predictions with confidences', baseline: true } : { unit: 'predictions with confidences' };
+    if (!h || h.inferences === 0) return { detail: `${who} has no inferences`, missing: { have: 0, need: config.minSamples, ...side } };
+    if (!e) return { detail: `${who} has no confidences (no probability output)` };
+    if (e.n < config.minSamples) return { detail: `${who} has ${e.n} predictions with confidences, need ${config.minSamples}`, missing: { have: e.n, need: config.minSamples, ...side } };
+    return null;
+  };
+  const lack = lacking(candidate, c, 'candidate', false) ?? lacking(baseline, b, 'baseline', true);
+  if (lack !== null) return { name, value: null, limit, pass: null, detail: `no verdict: ${lack.detail}`, ...(lack.missing ? { missing: lack.missing } : {}) };
   const cHigh = c!.p + 1.96 * c!.se;
   const bLow = b!.p - 1.96 * b!.se;
   return {
