@@ -22,7 +22,7 @@ import { createTelemetryConfirmer } from './telemetry/confirm.js';
 import { createApi, loadOrCreateAdminToken } from './http/index.js';
 import { createRolloutRunner, type RolloutRunner } from './rollouts/index.js';
 import { createLeadership } from './replicas/index.js';
-import { agentBrokerUrls, createMosquittoSync, dialHost, parseHostPort } from './broker/index.js';
+import { agentBrokerUrls, dialHost, mosquittoSyncFor, parseHostPort } from './broker/index.js';
 import { attachMqttUpgrade, mqttWebSocketUrl } from './broker/http-upgrade.js';
 import { createNotifier, loadOrCreateWebhookSecret, notifierGauges, type Notifier, type RetryPolicy } from './notify/index.js';
 import { createAlarms, type AlarmOptions, type Alarms } from './telemetry/alarms.js';
@@ -240,17 +240,12 @@ export async function startHub(options: HubOptions): Promise<Hub> {
     // design §4 telemetry: behind an external broker a device's PUBACK comes from the broker, not from a
     // commit here, so devices keep batches until confirmed; the embedded broker acknowledges only committed ones
     const telemetrySettings = options.broker ? { ...options.telemetry, confirm: true } : options.telemetry;
-    const syncMosquitto = options.mosquittoPasswordFile
-      ? createMosquittoSync({
-          passwordFile: options.mosquittoPasswordFile,
-          ...(options.mosquittoPidFile ? { pidFile: options.mosquittoPidFile } : {}),
-          ...(options.broker ? { brokerUrl: options.broker } : {}),
-          ...(options.mosquittoAclFile ? { aclFile: options.mosquittoAclFile, grants: async () => (await store.listDesired()).map((d) => ({ user: d.deviceId, topics: d.artifacts.map(topics.artifactMulticast) })) } : {}),
-          entries: async () => (await store.brokerHashes()).map((d) => ({ user: d.id, hash: d.hash })),
-          onReload: (outcome) => metrics.inc('edgefleet_mosquitto_reloads_total', { outcome }),
-          log,
-        })
-      : async () => undefined;
+    const syncMosquitto = mosquittoSyncFor(options, {
+      grants: async () => (await store.listDesired()).map((d) => ({ user: d.deviceId, topics: d.artifacts.map(topics.artifactMulticast) })),
+      entries: async () => (await store.brokerHashes()).map((d) => ({ user: d.id, hash: d.hash })),
+      onReload: (outcome) => metrics.inc('edgefleet_mosquitto_reloads_total', { outcome }),
+      log,
+    });
     const desiredStates = createDesiredStates(ctx, { leading: leadership.leading, ...(telemetrySettings ? { telemetry: telemetrySettings } : {}), ...(options.mosquittoAclFile ? { beforePublish: () => syncMosquitto() } : {}) }); // design §4 multicast: ACL grants first
     cleanups.push(() => desiredStates.close());
     const confirmer = options.broker ? createTelemetryConfirmer(ctx) : null;

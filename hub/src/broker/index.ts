@@ -7,7 +7,7 @@ export { topicMatches, type Bus, type MessageHandler, type PublishOptions } from
 export { embeddedBrokerGauges, startEmbeddedBroker, type EmbeddedBroker, type EmbeddedBrokerOptions } from './embedded.js';
 export { connectBrokerClient, defaultSessionExpiry, KEEPALIVE_SECONDS, REPLICA_SESSION_EXPIRY_SECONDS, SESSION_EXPIRY_SECONDS, type BrokerClientOptions } from './external.js';
 export { hubClientId, replicaSubscription, resolveReplicaId, SHARE_GROUP, type ReplicaSubscription } from './replica.js';
-export { createMosquittoSync, mosquittoPasswordHash, otherHubUsers, reloadMosquitto, writeMosquittoPasswordFile, type MosquittoSyncOptions } from './mosquitto.js';
+export { createMosquittoSync, mosquittoSyncFor, mosquittoPasswordHash, otherHubUsers, reloadMosquitto, writeMosquittoPasswordFile, type MosquittoSyncOptions } from './mosquitto.js';
 export { createMulticastRegistry, type MulticastRegistry, type MulticastSubscribers } from './multicast.js';
 export { createPacketScanner } from './packet-limit.js';
 export { agentBrokerUrls, dialHost, parseHostPort } from './address.js';

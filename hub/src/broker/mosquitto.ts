@@ -127,6 +127,28 @@ export interface MosquittoSyncOptions {
   log: (line: string) => void;
 }
 
+/** The hub's Mosquitto files (`--mosquitto-*-file`, `--broker`), as `hub start` takes them. */
+export interface MosquittoFiles {
+  mosquittoPasswordFile?: string;
+  mosquittoPidFile?: string;
+  mosquittoAclFile?: string;
+  broker?: string;
+}
+
+/** `createMosquittoSync` for the files a hub was given; a no-op without a password file (embedded broker). */
+export function mosquittoSyncFor(files: MosquittoFiles, from: Pick<MosquittoSyncOptions, 'entries' | 'onReload' | 'log'> & Required<Pick<MosquittoSyncOptions, 'grants'>>): () => Promise<void> {
+  if (!files.mosquittoPasswordFile) return async () => undefined;
+  return createMosquittoSync({
+    passwordFile: files.mosquittoPasswordFile,
+    ...(files.mosquittoPidFile ? { pidFile: files.mosquittoPidFile } : {}),
+    ...(files.broker ? { brokerUrl: files.broker } : {}),
+    ...(files.mosquittoAclFile ? { aclFile: files.mosquittoAclFile, grants: from.grants } : {}),
+    entries: from.entries,
+    onReload: from.onReload,
+    log: from.log,
+  });
+}
+
 /** Rewrites Mosquitto's password file from the registry (and reloads the broker when its pid file is known). */
 export function createMosquittoSync(o: MosquittoSyncOptions): () => Promise<void> {
   const u = o.brokerUrl ? new URL(o.brokerUrl) : null;
