@@ -2,8 +2,7 @@
 // zod schemas and the hub's hand-written fast path so both accept exactly the same windows.
 
 import { TELEMETRY_LIMITS } from '../limits.js';
-import { confidenceSumsIssue } from './confidence.js';
-import type { ConfidenceSums } from './schemas.js';
+import { confidenceSumsIssue, type ConfidenceSums } from './confidence.js';
 
 // a structural type, not the schema's (which refines with this function: no type cycle)
 interface WindowParts {

@@ -5,11 +5,27 @@
 // is the variance of the accuracy labels would show. Sums are integers in 1/CONFIDENCE_SCALE units, so merging
 // across devices and windows is exact addition in any order (floats would depend on the order of the adds).
 
+import * as z from 'zod';
 import { TELEMETRY_LIMITS } from '../limits.js';
-import type { ConfidenceSums } from './schemas.js';
+import { Count } from './refine.js';
 
 /** Confidence units per 1.0: sums are integers, exact under merge; one prediction rounds by ≤ 5e-7. */
 export const CONFIDENCE_SCALE = 1_000_000;
+
+/** Sums of top-class confidence, in 1/CONFIDENCE_SCALE units (telemetry/confidence.ts: CBPE). */
+const ConfidenceTotal = z.number().int().min(0).max(TELEMETRY_LIMITS.count * CONFIDENCE_SCALE);
+export const ConfidenceSums = z.object({
+  /** Predictions that carried a top-class probability. */
+  count: Count,
+  /** Σ top-class probability. */
+  sum: ConfidenceTotal,
+  /** Σ (top-class probability)². */
+  sumSq: ConfidenceTotal,
+  /** Per predicted class index: predictions and Σ their confidence. */
+  classCounts: z.array(Count).max(TELEMETRY_LIMITS.classes),
+  classSums: z.array(ConfidenceTotal).max(TELEMETRY_LIMITS.classes),
+});
+export type ConfidenceSums = z.infer<typeof ConfidenceSums>;
 
 export function createConfidenceSums(classes = 0): ConfidenceSums {
   return { count: 0, sum: 0, sumSq: 0, classCounts: new Array<number>(classes).fill(0), classSums: new Array<number>(classes).fill(0) };

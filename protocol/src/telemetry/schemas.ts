@@ -4,7 +4,7 @@ import * as z from 'zod';
 import { LIMITS, TELEMETRY_LIMITS } from '../limits.js';
 import { DeviceId, ErrorCodeSchema, ModelName, SemVer } from '../schemas/primitives.js';
 import { windowIssue } from './bounds.js';
-import { CONFIDENCE_SCALE } from './confidence.js';
+import { ConfidenceSums } from './confidence.js';
 import { CAPTURE_LIMITS, Capture } from '../schemas/capture.js';
 import { Histogram } from './histogram.js';
 import { Count, refineWith } from './refine.js';
@@ -25,20 +25,7 @@ export type FeatureSummary = z.infer<typeof FeatureSummary>;
 
 export const CONFIDENCE_BINS = 10;
 
-/** Sums of top-class confidence, in 1/CONFIDENCE_SCALE units (telemetry/confidence.ts: CBPE). */
-const ConfidenceTotal = z.number().int().min(0).max(TELEMETRY_LIMITS.count * CONFIDENCE_SCALE);
-export const ConfidenceSums = z.object({
-  /** Predictions that carried a top-class probability. */
-  count: Count,
-  /** Σ top-class probability. */
-  sum: ConfidenceTotal,
-  /** Σ (top-class probability)². */
-  sumSq: ConfidenceTotal,
-  /** Per predicted class index: predictions and Σ their confidence. */
-  classCounts: z.array(Count).max(TELEMETRY_LIMITS.classes),
-  classSums: z.array(ConfidenceTotal).max(TELEMETRY_LIMITS.classes),
-});
-export type ConfidenceSums = z.infer<typeof ConfidenceSums>;
+export { ConfidenceSums } from './confidence.js';
 
 export const OutputSummary = z.object({
   /** Classifiers: predictions per class index. */
