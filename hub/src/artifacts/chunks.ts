@@ -80,8 +80,8 @@ export function createChunkServer(
   const handling = new Set<Promise<void>>(); // requests being checked (their store reads), for idle()
   // design §4 multicast carousel, per artifact: once a subscribed device asks for it (after a short gather
   // window, so a wave's devices are all listening), the hub publishes in index order every chunk that some
-  // subscribed device has not been sent since it subscribed, and goes round again while one still lacks
-  // some (a late joiner gets the rest next round). A chunk a device asks for again after it went out is
+  // subscribed device asked for and has not been sent since it subscribed, and goes round again while one
+  // still lacks some (a late joiner gets the rest next round). A chunk a device asks for again after it went out is
   // a miss: unicast (a repair), and counted as that device's.
   const reported = !options.multicast && options.multicastReported ? createMulticastRegistry() : null;
   const multicast = options.multicast ?? reported ?? undefined;
@@ -101,41 +101,45 @@ export function createChunkServer(
   }
   const carousels = new Map<string, Carousel>();
   // per device and artifact: chunks it asked for while subscribed (asked again once sent: a miss), and chunks repaired by unicast
-  const asked = new Map<string, Map<string, { asked: Set<number>; repaired: Set<number> }>>();
+  const asked = new Map<string, Map<string, { since: number; asked: Set<number>; repaired: Set<number> }>>();
   const MC = '*'; // ring keys of multicast carousels: '*' never occurs in a device id
   const askedBy = (deviceId: string, sha: string) => {
     let byDevice = asked.get(deviceId);
     if (!byDevice) asked.set(deviceId, (byDevice = new Map()));
     let a = byDevice.get(sha);
-    if (!a) byDevice.set(sha, (a = { asked: new Set(), repaired: new Set() }));
+    if (!a) byDevice.set(sha, (a = { since: -1, asked: new Set(), repaired: new Set() }));
     return a;
   };
   const sentSince = (c: Carousel, index: number, since: number): boolean => (c.sentAt.get(index) ?? -1) >= since;
   /** The next chunk from the cursor some member still lacks; null when none does (the carousel stops). */
   const carouselNext = (sha: string, c: Carousel): number | null => {
-    const lacking: Array<{ since: number; repaired: Set<number> | undefined }> = [];
+    const lacking: Array<{ since: number; asked: Set<number> | undefined; repaired: Set<number> | undefined }> = [];
     for (const id of c.members) {
       const since = multicast?.since(id, sha);
+      const a = asked.get(id)?.get(sha);
       if (since === undefined) c.members.delete(id); // unsubscribed (done) or gone
-      else lacking.push({ since, repaired: asked.get(id)?.get(sha)?.repaired });
+      else lacking.push({ since, asked: a?.asked, repaired: a?.repaired });
     }
     for (let k = 0; k < c.count; k++) {
       const i = (c.cursor + k) % c.count;
       if (c.taking.has(i)) continue;
-      if (lacking.some((m) => !sentSince(c, i, m.since) && !m.repaired?.has(i))) {
+      // only chunks a member asked for: a device that resumes a download asks for what it lacks, not for what it has
+      if (lacking.some((m) => m.asked?.has(i) && !sentSince(c, i, m.since) && !m.repaired?.has(i))) {
         c.cursor = (i + 1) % c.count;
         return i;
       }
     }
     return null;
   };
-  const schedule = (sha: string, c: Carousel): void => {
+  /** `gather`: a device's first ask on its subscription waits gatherMs for the rest of its wave; a download under way goes on at once. */
+  const schedule = (sha: string, c: Carousel, gather: boolean): void => {
     if (c.phase === 'gathering') return;
+    if (c.phase === 'idle' && !gather) c.phase = 'running';
     if (c.phase === 'idle') {
       c.phase = 'gathering';
       const t = setTimeout(() => {
         c.phase = 'running';
-        schedule(sha, c);
+        schedule(sha, c, false);
       }, gatherMs);
       t.unref?.();
       return;
@@ -157,6 +161,13 @@ export function createChunkServer(
     if (!c) carousels.set(sha, (c = { count, sentAt: new Map(), members: new Set(), taking: new Set(), cursor: 0, phase: 'idle', inRing: false }));
     c.members.add(deviceId);
     const a = askedBy(deviceId, sha);
+    if (a.since !== since) {
+      // subscribed anew (a restart, a reopened tab): what it asked before is on its disk or asked again now
+      a.since = since;
+      a.asked.clear();
+      a.repaired.clear();
+    }
+    const first = a.asked.size === 0;
     const unicast: number[] = [];
     const now = Date.now();
     for (const index of chunks) {
@@ -168,7 +179,7 @@ export function createChunkServer(
         a.asked.add(index); // on its way, or the carousel brings it
       }
     }
-    schedule(sha, c);
+    schedule(sha, c, first);
     return unicast;
   };
   // LRU of encoded frames (Map order = recency): one file read per chunk per wave, not per device
@@ -288,7 +299,7 @@ export function createChunkServer(
       } finally {
         if (c) {
           c.taking.delete(job.index);
-          if (c.phase === 'running') schedule(job.sha, c); // more may lack chunks (a failed publish, a new member)
+          if (c.phase === 'running') schedule(job.sha, c, false); // more may lack chunks (a failed publish, a new member)
         }
       }
       return;
