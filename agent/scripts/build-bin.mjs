@@ -1,8 +1,10 @@
-// Bundles the `edgefleet-agent` bin (dist/bin.js, after tsc) into dist/edgefleet-agent.mjs, which
+// Bundles the `edgefleet-agent` bin (dist/bin.js, after tsc) into dist/edgefleet-agent.mjs (+ the chunks it
+// imports lazily, dist/bin-chunks/), which
 // bin/edgefleet-agent.js loads (issue 15 §3, bench/README "agent.rss_mb"). Node cannot tree-shake ES
 // modules: loading dist/ loads every module of zod (all its locales), mqtt.js and their dependencies,
 // each kept as a module record and source string. One bundle holds only what the bin reaches: measured
-// idle with one model active, 104 → 95 MB VmRSS (bare node + onnxruntime: 76 MB). The library entry
+// idle with one model active, 104 → 95 MB VmRSS (bare node + onnxruntime: 76 MB); 92.3–93.2 MB with the
+// chunk split and lazy mqtt transports below. The library entry
 // points (dist/index.js …) stay unbundled for apps that embed the agent. Native addons stay external.
 
 import { rmSync } from 'node:fs';
