@@ -8,7 +8,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { topics } from '@edgefleet/protocol';
-import { startHarness, tmpDir, type Harness } from './support/fleet-harness.js';
+import { startHub, type Hub } from '@edgefleet/hub';
+import { classifier, startHarness, tmpDir, type Harness } from './support/fleet-harness.js';
+import { hubApi } from './support/hub-api.js';
 
 const BIN = fileURLToPath(new URL('../bin/edgefleet-agent.js', import.meta.url));
 const built = fs.existsSync(fileURLToPath(new URL('../dist/bin.js', import.meta.url)));
@@ -28,9 +30,12 @@ function run(args: string[], onStdout?: (text: string, kill: (sig: NodeJS.Signal
 }
 
 let h: Harness | null = null;
+let hub: Hub | null = null;
 afterEach(async () => {
   await h?.close();
   h = null;
+  await hub?.close();
+  hub = null;
 });
 
 describe.skipIf(!built)('edgefleet-agent bin', () => {
@@ -103,5 +108,37 @@ describe.skipIf(!built)('edgefleet-agent bin', () => {
     expect(r.stdout).toMatch(/edgefleet-agent dev-bin .*api=http:\/\/127\.0\.0\.1:\d+/);
     const status = h.published.filter((p) => p.topic === topics.status('dev-bin')).map((p) => p.payload.toString());
     expect(status).toEqual(['online', 'offline']);
+  });
+
+  // The bundle (agent/scripts/build-bin.mjs) swaps mqtt.js's ws/tls/SOCKS stream builders for stand-ins that
+  // load the real module on first use: a device given only a ws:// broker must still connect and install.
+  it('connects to a ws:// broker only and activates a model rolled out to it', async () => {
+    hub = await startHub({ dataDir: tmpDir('ef-hub-'), http: '127.0.0.1:0', mqtt: '127.0.0.1:0', ws: '127.0.0.1:0', log: () => {} });
+    const a = hubApi(hub);
+    const added = await a.post('/devices', { id: 'dev-bin-ws', tags: {} });
+    expect(added.status).toBe(201);
+    const config = { ...added.body.agentConfig, brokers: { ws: added.body.agentConfig.brokers.ws } };
+    expect(config.brokers.ws).toMatch(/^ws:/);
+    expect((await a.push(classifier(6, 40), 'm', '1.0.0')).status).toBe(201);
+    expect((await a.post('/rollouts', { model: 'm', version: '1.0.0', targets: { devices: ['dev-bin-ws'] } })).status).toBe(201);
+    const file = path.join(tmpDir(), 'agent.json');
+    fs.writeFileSync(file, JSON.stringify(config));
+    let active = false;
+    let polling = false;
+    const api = a;
+    const r = await run(['--config', file, '--data', tmpDir(), '--quiet'], (_text, kill) => {
+      if (polling) return;
+      polling = true;
+      const t0 = Date.now();
+      const poll = async (): Promise<void> => {
+        const devices = (await api.get('/devices')).body.devices as Array<{ id: string; reported: { models?: Record<string, { active?: { version: string } | null }> } | null }>;
+        active = devices.find((d) => d.id === 'dev-bin-ws')?.reported?.models?.m?.active?.version === '1.0.0';
+        if (active || Date.now() - t0 > 60_000) kill('SIGTERM');
+        else setTimeout(() => void poll(), 200);
+      };
+      void poll();
+    });
+    expect(active).toBe(true);
+    expect(r.code).toBe(0);
   });
 });

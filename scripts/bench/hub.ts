@@ -2,8 +2,8 @@
 // - hub.telemetry.ingest_per_s: telemetry batches/s from many MQTT clients (in a worker thread, so they
 //   do not share the hub's core) to committed rows, nothing lost; baseline: bare batched SQLite inserts
 //   of the same rows into the same tables.
-// - hub.rss_per_device_kb: hub RSS growth per connected idle device (subscribed like an agent) at 1k and
-//   5k devices, the hub in its own process.
+// - hub.rss_per_device_kb: hub RSS growth per connected idle device (subscribed like an agent) at 1k, 5k
+//   and 10k devices (issue 15 §4: goal ≤ 20 KB at 10k), the hub in its own process.
 
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -187,7 +187,7 @@ function idleDevice(port: number, id: string, token: string): Promise<net.Socket
 }
 
 async function rssPerDevice(): Promise<Record<string, BenchEntry>> {
-  const N = 5000;
+  const N = 10_000;
   const child = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', fileURLToPath(new URL('./_hub-child.ts', import.meta.url)), String(N)], {
     stdio: ['pipe', 'pipe', 'inherit'],
   });
@@ -220,13 +220,17 @@ async function rssPerDevice(): Promise<Record<string, BenchEntry>> {
     await connect(0, 1000);
     await new Promise((r) => setTimeout(r, 500));
     const r1 = await rss();
-    await connect(1000, N);
+    await connect(1000, 5000);
     await new Promise((r) => setTimeout(r, 500));
     const r5 = await rss();
+    await connect(5000, N);
+    await new Promise((r) => setTimeout(r, 500));
+    const r10 = await rss();
     const kb = (bytes: number, n: number) => round(bytes / n / 1024, 3);
     return {
       '1k': { value: kb(r1 - r0, 1000), unit: 'KB/device', note: `hub RSS ${Math.round(r0 / 1048576)} → ${Math.round(r1 / 1048576)} MiB with 1,000 idle devices (each subscribed to its 4 topics)` },
-      '5k': { value: kb(r5 - r0, N), unit: 'KB/device', note: `hub RSS ${Math.round(r0 / 1048576)} → ${Math.round(r5 / 1048576)} MiB with 5,000 idle devices` },
+      '5k': { value: kb(r5 - r0, 5000), unit: 'KB/device', note: `hub RSS ${Math.round(r0 / 1048576)} → ${Math.round(r5 / 1048576)} MiB with 5,000 idle devices` },
+      '10k': { value: kb(r10 - r0, N), unit: 'KB/device', note: `hub RSS ${Math.round(r0 / 1048576)} → ${Math.round(r10 / 1048576)} MiB with 10,000 idle devices; goal ≤ 20 KB/device` },
     };
   } finally {
     for (const s of sockets) s.destroy();

@@ -6,6 +6,7 @@
 // in-process subscription: aedes writes a QoS 1 PUBACK before it publishes to subscribers, so only a hook
 // that runs first can hold the PUBACK until the hub has committed the message.
 
+import './number-cache.js'; // before aedes writes its first packet
 import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
 import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer } from 'node:http';
 import { Aedes, type Client } from 'aedes';
