@@ -1,5 +1,4 @@
 // The CLI as a client of a real hub: output, --json, and `error CODE: message` with a non-zero exit.
-import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { fromBase64, verifyKeyring } from '@edgefleet/protocol';
 import { join } from 'node:path';
@@ -9,23 +8,9 @@ import { parse as parseYaml } from 'yaml';
 import type { Hub } from '@edgefleet/hub';
 import { startTestHub, tempDir, tinyModel } from './helpers.js';
 import { tinyValidation } from './dashboard-support.js';
+import { runCli } from './webhooks-support.js';
 
-// child processes run the built bin (vitest.config.ts: bins use dist/); tsx from source when not built
-const BIN = fileURLToPath(new URL('../bin/edgefleet.js', import.meta.url));
-const BUILT = existsSync(fileURLToPath(new URL('../dist/cli/main.js', import.meta.url)));
-const CLI = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url));
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-
-function run(args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const p = spawn(process.execPath, BUILT ? [BIN, ...args] : ['--import', 'tsx', CLI, ...args], { cwd: ROOT, env: { ...process.env, ...env } });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    p.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
-}
+const run = runCli;
 
 describe('edgefleet CLI', () => {
   let hub: Hub;

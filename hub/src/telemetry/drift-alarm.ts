@@ -13,7 +13,7 @@
 import type { Manifest } from '@edgefleet/protocol';
 import type { HubContext } from '../context.js';
 import { computeHealth, type FeatureDrift } from './health.js';
-import { driftAlarmMessage, importanceShare } from './drift-text.js';
+import { driftAlarmMessage, importanceShare, type DriftMessageParts } from './drift-text.js';
 
 export const SCOPE_LIMITS = { keys: 8, values: 32 } as const;
 
@@ -25,24 +25,13 @@ export interface DriftScope {
 }
 
 /** A type, not an interface: it is a webhook payload (a plain record). */
-export type DriftAlarmDetails = {
-  model: string;
-  version: string;
-  feature: string;
-  statistic: 'PSI';
-  /** The statistic within the scope, and its threshold at that sample size. */
-  value: number;
-  threshold: number | null;
+export type DriftAlarmDetails = DriftMessageParts & {
   /** Version-wide statistics (what raised the alarm). */
   psi: number;
   js: number;
   ks: number;
   critical: number | null;
   n: number;
-  /** The tag group that drifted, or null for the whole version. */
-  scope: Record<string, string> | null;
-  /** This feature's share (0..1) of the version's permutation importance, when the manifest has one. */
-  importanceShare: number | null;
   from: string;
   to: string;
   message: string;

@@ -6,17 +6,20 @@ import type { Manifest } from '@edgefleet/protocol';
 /** The open-alarm key of one drifted feature of one version (raised once until it clears). */
 export const driftAlarmKey = (model: string, version: string, feature: string): string => `drift:${model}@${version}:${feature}`;
 
-export interface DriftMessageParts {
+/** A type, not an interface: part of a webhook payload (a plain record). */
+export type DriftMessageParts = {
   model: string;
   version: string;
   feature: string;
   statistic: 'PSI';
+  /** The statistic within the scope, and its threshold at that sample size. */
   value: number;
   threshold: number | null;
   /** The tag group that drifted, or null for the whole version. */
   scope: Record<string, string> | null;
+  /** This feature's share (0..1) of the version's permutation importance, when the manifest has one. */
   importanceShare: number | null;
-}
+};
 
 const p2 = (x: number | null): string => (x === null ? '–' : x.toPrecision(2));
 
