@@ -151,6 +151,23 @@ describe('rollout page after a rollback', () => {
     expect(await page.locator('.actions button').count()).toBe(0);
     await screenshot(page, 'rollback-02-completed-v2');
 
+    // the overview answers "did the last rollout go well?": v2.1 first, in red, with its reason and what runs now
+    await page.evaluate(() => (location.hash = '#/'));
+    const last = page.locator('.rollout').first();
+    await expect.poll(() => last.getAttribute('data-rollout'), { timeout: 15_000 }).toBe(v21.id);
+    expect(await last.getAttribute('data-status')).toBe('rolled-back');
+    expect(await last.getAttribute('class')).toContain('rollout-bad');
+    const reason = last.locator('.rollout-reason');
+    expect(await reason.innerText()).toMatch(/^Rolled back: wave 1 failed gates: device-failure-rate.* — vibration now runs 2\.0\.0 \(\d+\)/);
+    const [r, g] = (await reason.evaluate((e) => getComputedStyle(e).color)).match(/\d+/g)!.map(Number);
+    expect(r).toBeGreaterThan(2 * g!); // red (--bad), not the green of a good outcome
+    expect(await page.locator(`.rollout[data-rollout="${v2.id}"]`).getAttribute('class')).not.toContain('rollout-bad');
+    // v1's all-at-once rollout is history once v2 followed: no "0 / 4 devices run 1.0.0" progress left on it
+    await expect.poll(() => page.locator('.rollout').filter({ hasText: 'vibration@1.0.0' }).innerText()).not.toMatch(/devices run/);
+    // v2's wave that passed on the no-evidence policy is a warning in the events, not a green routine line
+    expect(await page.locator('li.event[data-kind="rollout.no-evidence"]').first().getAttribute('class')).toMatch(/\bwarn\b/);
+    await screenshot(page, 'rollback-03-overview');
+
     expect(problems).toEqual([]);
     await ctx.close();
   }, 300_000);

@@ -292,10 +292,12 @@ export function rolloutActions(r: Rollout, previous: PreviousVersions, after: ()
   return el('div', { class: 'actions' }, [el('span', { class: 'muted', text: 'Operator actions:' }), ...list]);
 }
 
-/** Running, paused or soaking; or issued all at once with target devices still converging. */
-export function inProgress(r: Rollout, fleet: FleetStatus): boolean {
+/** Running, paused or soaking; or issued all at once with target devices still converging and no later rollout of its model (`all`). */
+export function inProgress(r: Rollout, fleet: FleetStatus, all: readonly Rollout[] = []): boolean {
   if (!TERMINAL.has(r.status)) return true;
   if (r.status !== 'completed' || (r.waves && r.waves.length)) return false;
+  // a later rollout of the same model moved the fleet on: the devices will never converge on this one
+  if (all.some((o) => o.model === r.model && Date.parse(o.createdAt) > Date.parse(r.createdAt))) return false;
   return devicesRunning(fleet, r.model, r.version) < r.devices;
 }
 

@@ -29,7 +29,7 @@ function actionTarget(details: unknown): string | null {
 function actionSeverity(a: FleetOverview['actions'][number]): string {
   const details = typeof a.details === 'object' && a.details !== null ? (a.details as { pass?: unknown }) : {};
   if (/rolled-back|rollback/.test(a.action) || (a.action === 'rollout.gates' && details.pass === false)) return 'bad';
-  if (/abort|pause|fail/.test(a.action)) return 'warn';
+  if (/abort|pause|fail|no-evidence/.test(a.action)) return 'warn';
   return 'ok';
 }
 
@@ -48,7 +48,7 @@ function recentRollouts(rollouts: readonly Rollout[], fleet: FleetStatus): HTMLE
       .map((v) => v.version + ' (' + v.devices + ')')
       .join(', ') || 'no version reported';
   const items = last.map((r) => {
-    const live = inProgress(r, fleet);
+    const live = inProgress(r, fleet, rollouts);
     const bad = BAD_OUTCOME.has(r.status);
     const head = el('div', { class: 'rollout-head' }, [link('#/rollout/' + enc(r.id), r.model + '@' + r.version), badge(r.status, 'status-' + r.status), el('span', { class: 'muted small', text: targetsText(r.targets) + ' · ' + when(r.createdAt) })]);
     const parts: Node[] = [head];
