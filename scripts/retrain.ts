@@ -70,12 +70,18 @@ export interface RetrainResult {
   rollout: string;
 }
 
-/** What the hub's capture wrote back as features, in the classifier's input order (names, else `input.i` order). */
+/**
+ * A captured row's features in the classifier's input order: by name (`rms`, or the reference's `features.rms`),
+ * else by position (`features.0` … when the model names no features); null when one is missing or not a number.
+ */
 function featureVector(f: Record<string, unknown>): number[] | null {
-  const named = VIBRATION_FEATURES.map((n) => f[n]);
-  const values = named.every((v) => typeof v === 'number') ? named : Object.keys(f).sort((a, b) => Number(a.split('.').pop()) - Number(b.split('.').pop())).map((k) => f[k]);
-  if (values.length !== VIBRATION_FEATURES.length || !values.every((v) => typeof v === 'number' && Number.isFinite(v))) return null;
-  return values as number[];
+  const keys = Object.keys(f);
+  const last = (k: string) => k.slice(k.lastIndexOf('.') + 1);
+  const values = VIBRATION_FEATURES.map((name, i) => {
+    const k = keys.find((x) => x === name || last(x) === name) ?? keys.find((x) => last(x) === String(i));
+    return k === undefined ? undefined : f[k];
+  });
+  return values.every((v): v is number => typeof v === 'number' && Number.isFinite(v)) ? values : null;
 }
 
 function classIndex(label: string | number | null): number | null {

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHmac } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CaptureRule } from '@edgefleet/protocol';
 import { startHub, type Hub } from '@edgefleet/hub';
 import { createSimulatedFleet, type SimulatedFleet } from '../sim/fleet.js';
 import { createHubClient, type HubClient, type HealthView } from '../sim/hub-client.js';
@@ -47,7 +48,7 @@ describe('drift → signed webhook → retraining service → v3 on site b', () 
       http: '127.0.0.1:0',
       mqtt: '127.0.0.1:0',
       ws: '127.0.0.1:0',
-      telemetry: { windowSeconds: 2, probationSeconds: 5, capture: [{ model: MODEL, rate: 1, triggers: {}, windowBytes: 1024 * 1024, diskBytes: 4 * 1024 * 1024, hash: [], redact: [] }] },
+      telemetry: { windowSeconds: 2, probationSeconds: 5, capture: [CaptureRule.parse({ model: MODEL, rate: 1, windowBytes: 1024 * 1024 })] },
       rolloutTickMs: 500,
       webhookSecret: SECRET,
       // the test says when the hub looks for drift (once site b has enough labelled captures), not a timer
