@@ -5,7 +5,7 @@
 // gate with `dataset` = the export's sha256, and starts a gated rollout to the drifted tag group.
 //
 // Library: createRetrainService(options) → { url, handled, close }; retrain(options, alarm) is the core.
-// CLI: `tsx scripts/retrain.ts --hub URL --token-file F --secret-file F [--port N]` prints its URL; add it as a
+// CLI: `npm run retrain -- --hub URL --token-file F --secret-file F [--port N]` prints its URL; add it as a
 // webhook (`POST /api/v1/webhooks { url }`).
 
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import * as z from 'zod';
 import { EdgefleetError } from '@edgefleet/protocol';
-import { createHubClient, type HubClient, type RolloutInput } from './sim/hub-client.js';
+import { createHubClient, type RolloutInput } from './sim/hub-client.js';
 import { accuracy, exportClassifierOnnx, generateVibrationDataset, toInferRequest, toValidationJsonl, trainMlp, VIBRATION_FEATURES, VIBRATION_LABELS, type Dataset } from './lib/train.js';
 
 /** Design §7's receiver check: `sha256=` + hex HMAC-SHA256 of the raw body, compared in constant time. */
@@ -131,8 +131,8 @@ function split(ds: Dataset): { train: Dataset; valid: Dataset } {
 }
 
 /** The export the CLI's `edgefleet data export NAME@VERSION --labelled --tag k=v` makes, hash checked. */
-export async function exportCaptured(client: HubClient, token: string, model: string, version: string, scope: Record<string, string>): Promise<{ jsonl: string; sha256: string; rows: number }> {
-  const res = await fetch(`${client.url}/api/v1/datasets/${encodeURIComponent(model)}/${encodeURIComponent(version)}/export`, {
+export async function exportCaptured(hub: string, token: string, model: string, version: string, scope: Record<string, string>): Promise<{ jsonl: string; sha256: string; rows: number }> {
+  const res = await fetch(`${hub.replace(/\/$/, '')}/api/v1/datasets/${encodeURIComponent(model)}/${encodeURIComponent(version)}/export`, {
     method: 'POST',
     headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
     body: JSON.stringify({ labelled: true, tag: Object.entries(scope).map(([k, v]) => `${k}=${v}`) }),
@@ -156,7 +156,7 @@ export async function retrain(options: RetrainOptions, alarm: DriftAlarmBody['pa
   if (!scope || Object.keys(scope).length === 0) throw new EdgefleetError('BAD_INPUT', `drift alarm for ${alarm.model}@${alarm.version} names no tag group: nothing to retrain for`);
   const client = createHubClient(options.hub, options.token);
   const where = Object.entries(scope).map(([k, v]) => `${k}=${v}`).join(',');
-  const exported = await exportCaptured(client, options.token, alarm.model, alarm.version, scope);
+  const exported = await exportCaptured(options.hub, options.token, alarm.model, alarm.version, scope);
   const captured = datasetFromExport(exported.jsonl);
   log(`exported ${exported.rows} labelled rows of ${alarm.model}@${alarm.version} (${where}), sha256 ${exported.sha256.slice(0, 16)}…`);
   const { train: capTrain, valid } = split(captured);
