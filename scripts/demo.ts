@@ -4,10 +4,12 @@
 // to see. Runs until Ctrl-C, or `--duration S`; always stops its hub and agents before exiting.
 
 import { createHash } from 'node:crypto';
-import { existsSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { CaptureRule } from '@edgefleet/protocol';
 import { startHub, type Hub } from '@edgefleet/hub';
+import { createRetrainService, type RetrainService } from './retrain.js';
 import { createSimulatedFleet, type SimulatedFleet } from './sim/fleet.js';
 import { trainVibrationModels } from './sim/models.js';
 import type { RolloutInfo } from './sim/hub-client.js';
@@ -44,6 +46,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 let hub: Hub | null = null;
 let fleet: SimulatedFleet | null = null;
+let retrainer: RetrainService | null = null;
 let stopping = false;
 let stopRequested: () => void = () => undefined;
 const stopped = new Promise<void>((r) => (stopRequested = r));
@@ -78,8 +81,10 @@ async function startDemoHub(): Promise<Hub> {
   let last: unknown;
   for (const a of attempts) {
     try {
-      // short telemetry windows and probation so gates judge a 10 s soak and the story fits in minutes
-      return await startHub({ dataDir, ...a, telemetry: { windowSeconds: 5, probationSeconds: 30 }, rolloutTickMs: 500, log: (l) => say(`hub: ${l}`) });
+      // short telemetry windows and probation so gates judge a 10 s soak and the story fits in minutes; every
+      // prediction's inputs captured (the retraining service exports the labelled ones of a drifted site)
+      const capture = [CaptureRule.parse({ model: MODEL, rate: 1 })];
+      return await startHub({ dataDir, ...a, telemetry: { windowSeconds: 5, probationSeconds: 30, capture }, rolloutTickMs: 500, log: (l) => say(`hub: ${l}`) });
     } catch (err) {
       if ((err as { code?: string }).code !== 'EADDRINUSE') throw err;
       last = err;
@@ -161,6 +166,17 @@ async function run(): Promise<void> {
     onNoEvidence: 'pass',
     gates: { maxP95RegressionPct: 100, minP95RegressionMs: 25, minLabels: 10 },
   } as const;
+  // the loop (issue 14 item 5): a retraining service receives the hub's signed webhooks; a drift alarm scoped
+  // to a site makes it export that site's captured labelled rows, retrain, push v3 (gated) and roll it out there
+  retrainer = await createRetrainService({
+    hub: hub.urls.http,
+    token: hub.adminToken,
+    secret: readFileSync(join(dataDir, 'webhook-secret'), 'utf8').trim(),
+    rollout: GATED,
+    log: (l) => say(`retrain: ${l}`),
+  });
+  await client.request('POST', '/api/v1/webhooks', { url: retrainer.url });
+  say(`retraining service at ${retrainer.url} (checks each webhook's HMAC; acts on drift alarms scoped to a tag group)`);
   say(`rolling out ${MODEL}@2.0.0 in gated waves 25%, 50%, 100% (soak ${soakSeconds} s each; on a failed gate: roll the wave back)`);
   say('  (p95 latency gate at +100% and +25 ms instead of +50%: 12 agents share one process and this machine\'s cores, so sub-ms latencies are mostly scheduling noise)');
   say(`  (a wave whose gates lack evidence soaks on for it, up to ${2 * soakSeconds} s; labels come back from site a only, so a wave of site-b devices may never judge accuracy: then it passes, its gates still saying no verdict)`);
@@ -203,9 +219,11 @@ async function run(): Promise<void> {
   console.log(await healthReport(client, fleet, MODEL, new Set()));
 
   // ---- after the rollouts: site b's sensors drift, one device drops off the network and comes back
-  const drifting = fleet.devices.filter((d) => d.spec.tags?.site === 'b').slice(0, 3).map((d) => d.id);
+  const drifting = fleet.devices.filter((d) => d.spec.tags?.site === 'b').map((d) => d.id);
   say(`site b: sensors on ${drifting.join(', ')} start reading +2σ hot (temperature) and rough (rms) — watch the drift column`);
+  say('  site b\'s operators now label every prediction: the drift alarm will send the retraining service to work');
   fleet.setDrift(drifting, { temperature: 2, rms: 2 });
+  fleet.setLabelFraction(drifting, 1);
   const leaver = fleet.devices[fleet.devices.length - 1]!.id;
   say(`${leaver} loses its network for 15 s (it keeps its model on disk; the hub marks it offline)`);
   await fleet.stopDevice(leaver);
@@ -226,8 +244,15 @@ async function run(): Promise<void> {
 async function shutdown(code: number): Promise<never> {
   const f = fleet;
   const h = hub;
+  const s = retrainer;
   fleet = null;
   hub = null;
+  retrainer = null;
+  try {
+    await s?.close();
+  } catch (err) {
+    console.error(`stopping the retraining service: ${String(err)}`);
+  }
   try {
     await f?.close();
   } catch (err) {

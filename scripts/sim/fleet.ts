@@ -73,6 +73,8 @@ export interface SimulatedDevice {
   readonly spec: SimulatedDeviceSpec;
   online: boolean;
   drift: Shift;
+  /** Share of predictions labelled back (from the spec, the fleet's option, or setLabelFraction). */
+  labelFraction: number;
   stats: { inferences: number; errors: number; labels: number; notServing: number };
 }
 
@@ -85,6 +87,8 @@ export interface SimulatedFleet {
   /** Resolves when every chosen device (default: all) runs `version` of `model` as active. */
   waitForVersion(version: string, options?: { model?: string; ids?: string[]; timeoutMs?: number }): Promise<void>;
   setDrift(ids: string[], shift: Shift): void;
+  /** From now on, this share of these devices' predictions gets its ground-truth label back. */
+  setLabelFraction(ids: string[], fraction: number): void;
   /** Take one device offline now (clean stop), and bring it back. */
   stopDevice(id: string): Promise<void>;
   startDevice(id: string): Promise<void>;
@@ -178,6 +182,7 @@ export async function createSimulatedFleet(options: SimulatedFleetOptions): Prom
         spec,
         online: false,
         drift: spec.drift ?? (drifted.has(i) ? (options.driftShift ?? 1.5) : 0),
+        labelFraction: spec.labelFraction ?? options.labelFraction ?? 0,
         stats: { inferences: 0, errors: 0, labels: 0, notServing: 0 },
       });
     }
@@ -219,8 +224,7 @@ export async function createSimulatedFleet(options: SimulatedFleetOptions): Prom
       return;
     }
     d.stats.inferences++;
-    const fraction = d.spec.labelFraction ?? options.labelFraction ?? 0;
-    if (fraction > 0 && rng() < fraction) {
+    if (d.labelFraction > 0 && rng() < d.labelFraction) {
       try {
         await d.agent.feedback(model, res.id, s.data.y[r]!);
         d.stats.labels++;
@@ -334,6 +338,12 @@ export async function createSimulatedFleet(options: SimulatedFleetOptions): Prom
         if (!d) continue;
         d.drift = shift;
         streams.delete(id); // regenerated with the new shift on the next request
+      }
+    },
+    setLabelFraction(ids, fraction) {
+      for (const id of ids) {
+        const d = byId.get(id);
+        if (d) d.labelFraction = fraction;
       }
     },
     stopDevice,
