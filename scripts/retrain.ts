@@ -27,10 +27,15 @@ export function signatureValid(secret: string, raw: Uint8Array, header: string |
   return given.length === expected.length && timingSafeEqual(given, expected);
 }
 
+/** How old a signed delivery may be (its `at`), and how far ahead of this clock. */
+const MAX_DELIVERY_AGE_MS = 3600_000;
+const MAX_CLOCK_SKEW_MS = 300_000;
+
 /** The part of a drift-alarm webhook body the service acts on (hub/src/telemetry/drift-alarm.ts DriftAlarmDetails). */
 export const DriftAlarmBody = z.object({
   id: z.string(),
   event: z.string(),
+  at: z.iso.datetime({ offset: true }),
   payload: z.object({
     model: z.string().min(1),
     version: z.string().regex(/^\d+\.\d+\.\d+/),
@@ -253,6 +258,13 @@ export async function createRetrainService(options: RetrainServiceOptions): Prom
       }
       const body = DriftAlarmBody.safeParse(json);
       if (!body.success || body.data.event !== 'drift-alarm') return reply(200, { ignored: true });
+      // design §7: the signed `at` lets a receiver refuse a replay of an old delivery (the hub's retries of one
+      // delivery come well within the hour; a repeat of a recent one is de-duplicated below)
+      const age = Date.now() - Date.parse(body.data.at);
+      if (age > MAX_DELIVERY_AGE_MS || age < -MAX_CLOCK_SKEW_MS) {
+        log(`refused a delivery: sent at ${body.data.at}`);
+        return reply(400, { error: { code: 'EXPIRED', message: `delivery sent at ${body.data.at}: older than an hour or from the future (a replay?)` } });
+      }
       const a = body.data.payload;
       const key = `${a.model}@${a.version}|${JSON.stringify(a.scope)}`;
       if (!a.scope || seen.has(key)) return reply(200, { ignored: true });

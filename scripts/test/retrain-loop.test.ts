@@ -91,12 +91,17 @@ describe('drift → signed webhook → retraining service → v3 on site b', () 
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('refuses a webhook with a bad signature: 401, no export, no push', async () => {
+  it('refuses a webhook with a bad signature (401) or a replayed old one (EXPIRED): no export, no push', async () => {
     const body = JSON.stringify({ id: 'evt-forged', event: 'drift-alarm', at: new Date().toISOString(), hub: hub.urls.http, payload: { model: MODEL, version: '2.0.0', feature: 'temperature', scope: { site: 'b' } } });
     for (const sig of ['sha256=' + createHmac('sha256', 'not-the-secret').update(body).digest('hex'), undefined]) {
       const res = await fetch(service.url, { method: 'POST', headers: { 'content-type': 'application/json', ...(sig ? { 'x-edgefleet-signature': sig } : {}) }, body });
       expect(res.status).toBe(401);
     }
+    // signed with the right secret, but sent two hours ago: a replay, refused
+    const old = JSON.stringify({ ...JSON.parse(body), id: 'evt-old', at: new Date(Date.now() - 2 * 3600_000).toISOString() });
+    const replayed = await fetch(service.url, { method: 'POST', headers: { 'content-type': 'application/json', 'x-edgefleet-signature': 'sha256=' + createHmac('sha256', SECRET).update(old).digest('hex') }, body: old });
+    expect(replayed.status).toBe(400);
+    expect(((await replayed.json()) as { error: { code: string } }).error.code).toBe('EXPIRED');
     expect(service.handled).toHaveLength(0);
     expect((await datasets()).exports).toHaveLength(0);
     expect((await versions()).versions.map((v) => v.version)).toEqual(['2.0.0']);
