@@ -290,7 +290,7 @@ describe('gated rollouts with 20 real agents', () => {
     await env.api.post(`/rollouts/${few.id}/abort`);
     await env.fleet.waitForVersion('1.0.0');
 
-    for (const d of env.fleet.devices) (d.spec as { labelFraction?: number }).labelFraction = 0.5;
+    env.fleet.setLabelFraction(env.fleet.devices.map((d) => d.id), 0.5);
     const labelled = await env.fleet.hub.startRollout(spec);
     const paused = await until(env, labelled.id, ['paused', 'completed']);
     expect(paused.status).toBe('paused');
