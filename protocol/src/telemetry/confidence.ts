@@ -50,7 +50,8 @@ export function confidenceAdd(s: ConfidenceSums, classIndex: number, confidence:
   return s;
 }
 
-const addArrays = (a: readonly number[], b: readonly number[]): number[] => {
+/** Element-wise sum of two count arrays; the shorter one counts as zeros beyond its end. */
+export const addArrays = (a: readonly number[], b: readonly number[]): number[] => {
   const out = new Array<number>(Math.max(a.length, b.length)).fill(0);
   for (let i = 0; i < a.length; i++) out[i]! += a[i]!;
   for (let i = 0; i < b.length; i++) out[i]! += b[i]!;

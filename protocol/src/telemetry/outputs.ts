@@ -4,7 +4,7 @@
 import { EdgefleetError } from '../errors.js';
 import { CONFIDENCE_BINS, type OutputSummary } from './schemas.js';
 import { featureBinIndex } from './features.js';
-import { createConfidenceSums, mergeConfidenceSums } from './confidence.js';
+import { addArrays, createConfidenceSums, mergeConfidenceSums } from './confidence.js';
 
 /** An empty summary; with `classes`, a classifier summary with that many class counters. */
 export function createOutputSummary(classes?: number): OutputSummary {
@@ -49,13 +49,10 @@ export function outputAddValue(summary: OutputSummary, edges: readonly number[],
   return summary;
 }
 
-function addArrays(a: number[] | undefined, b: number[] | undefined): number[] | undefined {
+function addOptional(a: number[] | undefined, b: number[] | undefined): number[] | undefined {
   if (a === undefined) return b?.slice();
   if (b === undefined) return a.slice();
-  const out = new Array<number>(Math.max(a.length, b.length)).fill(0);
-  for (let i = 0; i < a.length; i++) out[i]! += a[i]!;
-  for (let i = 0; i < b.length; i++) out[i]! += b[i]!;
-  return out;
+  return addArrays(a, b);
 }
 
 /** A new summary adding both; value bins of different lengths (different references) are refused. */
@@ -64,9 +61,9 @@ export function mergeOutputSummary(a: OutputSummary, b: OutputSummary): OutputSu
     throw new EdgefleetError('BAD_INPUT', `cannot merge output value bins of ${a.valueBins.length} and ${b.valueBins.length}`);
   }
   const out: OutputSummary = {};
-  const classCounts = addArrays(a.classCounts, b.classCounts);
-  const confidence = addArrays(a.confidence, b.confidence);
-  const valueBins = addArrays(a.valueBins, b.valueBins);
+  const classCounts = addOptional(a.classCounts, b.classCounts);
+  const confidence = addOptional(a.confidence, b.confidence);
+  const valueBins = addOptional(a.valueBins, b.valueBins);
   if (classCounts) out.classCounts = classCounts;
   if (confidence) out.confidence = confidence;
   if (valueBins) out.valueBins = valueBins;
