@@ -9,6 +9,7 @@ import { DesiredState, EdgefleetError, Envelope, LIMITS, TelemetrySettings, topi
 import type { HubContext } from '../context.js';
 import type { DeviceRow, RolloutRow } from '../store/db.js';
 import { assignmentsFor, deviceMatches } from './assignments.js';
+import { loadCapturePolicies, telemetryFor, type CapturePolicies } from './capture-policies.js';
 import { createDesiredOutbox } from './outbox.js';
 import { rolloutTargets, type RolloutRequest } from './request.js';
 
@@ -67,6 +68,12 @@ export interface DesiredStates {
    * and the engine never sends them again.
    */
   commit(write: () => Promise<void>, deviceIds: readonly string[]): Promise<void>;
+  /**
+   * A capture policy of `model@version` set or removed (design §4 capture): in ONE transaction run `write`
+   * (the policy row, its audit row), then re-issue the desired state of every device assigned that version.
+   * Resolves to the number of devices whose desired state changed.
+   */
+  capturePolicyChanged(model: string, version: string, write: () => Promise<void>): Promise<number>;
 }
 
 /** A desired state signed and stored, for the outbox to publish after its transaction commits. */
@@ -134,9 +141,10 @@ export function createDesiredStates(ctx: HubContext, options: DesiredStatesOptio
   });
 
   /** Sign and store a new desired state if the assignments changed (or `force`); returns the envelope to publish. */
-  const issue = async (device: DeviceRow, rollouts: RolloutRow[], force: boolean): Promise<Issued | null> => {
+  const issue = async (device: DeviceRow, rollouts: RolloutRow[], policies: CapturePolicies, force: boolean): Promise<Issued | null> => {
     const assignments = assignmentsFor(device, rollouts);
-    const fingerprint = JSON.stringify(assignments.map((a) => [a.model, a.version, a.role, a.rolloutId])) + (telemetry ? JSON.stringify(telemetry) : '');
+    const settings = telemetryFor(telemetry, assignments, policies);
+    const fingerprint = JSON.stringify(assignments.map((a) => [a.model, a.version, a.role, a.rolloutId])) + (settings ? JSON.stringify(settings) : '');
     const current = await store.getDesired(device.id);
     if (!force && (current ? current.fingerprint === fingerprint : assignments.length === 0)) return null;
     const models: DesiredState['models'] = [];
@@ -155,7 +163,7 @@ export function createDesiredStates(ctx: HubContext, options: DesiredStatesOptio
       issuedAt: now.toISOString(),
       expiresAt: new Date(now.getTime() + DESIRED_LIFETIME_MS).toISOString(),
       models,
-      ...(telemetry ? { telemetry } : {}),
+      ...(settings ? { telemetry: settings } : {}),
     };
     const envelope = JSON.stringify(ctx.keys.directorSigner.signDocument('desired-state', desired));
     if (envelope.length > LIMITS.desired) {
@@ -182,12 +190,13 @@ export function createDesiredStates(ctx: HubContext, options: DesiredStatesOptio
   const BATCH = 250;
   const recomputeMany = async (devices: DeviceRow[], force = false): Promise<void> => {
     const rollouts = await store.listRollouts();
+    const policies = await loadCapturePolicies(ctx);
     for (let i = 0; i < devices.length; i += BATCH) {
       if (i > 0) await new Promise((r) => setImmediate(r));
       const out = await store.transaction(async () => {
         const res: Issued[] = [];
         for (const d of devices.slice(i, i + BATCH)) {
-          const issued = await issue(d, rollouts, force);
+          const issued = await issue(d, rollouts, policies, force);
           if (issued) res.push(issued);
         }
         return res;
@@ -212,6 +221,24 @@ export function createDesiredStates(ctx: HubContext, options: DesiredStatesOptio
     const r = await store.getRollout(id);
     if (!r) throw new EdgefleetError('NOT_FOUND', `rollout ${id} not found`);
     return r;
+  };
+
+  /** In one transaction: `write`, then a desired state for each of `deviceIds` whose content changed; published after the commit. */
+  const commit = async (write: () => Promise<void>, deviceIds: readonly string[]): Promise<number> => {
+    const out = await store.transaction(async () => {
+      await write();
+      const res: Issued[] = [];
+      if (deviceIds.length === 0) return res;
+      const rollouts = await store.listRollouts();
+      const policies = await loadCapturePolicies(ctx);
+      for (const d of await store.devicesByIds(deviceIds)) {
+        const issued = await issue(d, rollouts, policies, false);
+        if (issued) res.push(issued);
+      }
+      return res;
+    });
+    if (out.length) await outbox.drain();
+    return out.length;
   };
 
   return {
@@ -307,18 +334,12 @@ export function createDesiredStates(ctx: HubContext, options: DesiredStatesOptio
     },
     close: () => outbox.close(),
     async commit(write, deviceIds) {
-      const out = await store.transaction(async () => {
-        await write();
-        const res: Issued[] = [];
-        if (deviceIds.length === 0) return res;
-        const rollouts = await store.listRollouts();
-        for (const d of await store.devicesByIds(deviceIds)) {
-          const issued = await issue(d, rollouts, false);
-          if (issued) res.push(issued);
-        }
-        return res;
-      });
-      if (out.length) await outbox.drain();
+      await commit(write, deviceIds);
+    },
+    async capturePolicyChanged(model, version, write) {
+      const rollouts = (await store.listRollouts()).filter((r) => r.model === model);
+      const assigned = (await store.listDevices()).filter((d) => assignmentsFor(d, rollouts).some((a) => a.version === version)).map((d) => d.id);
+      return commit(write, assigned);
     },
   };
 }

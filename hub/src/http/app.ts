@@ -10,7 +10,7 @@ import { buildOpenApi, type RouteDoc } from './openapi.js';
 import { apiRoutes, type ApiDeps, type ApiRoutes } from './api-routes.js';
 import { OpenApiDocument } from './schemas.js';
 import { HUB_VERSION } from '../metrics.js';
-import { artifactRoutes, auditRoutes, datasetRoutes, deviceRoutes, enrolmentRoutes, healthRoutes, fleetRoutes, modelRoutes, rolloutRoutes, tokenRoutes, webhookRoutes } from './routes/index.js';
+import { artifactRoutes, auditRoutes, captureRoutes, datasetRoutes, deviceRoutes, enrolmentRoutes, healthRoutes, fleetRoutes, modelRoutes, rolloutRoutes, tokenRoutes, webhookRoutes } from './routes/index.js';
 import { mountDashboard } from '../dashboard/index.js';
 import { mountDevicePage } from '../device-page/index.js';
 
@@ -45,7 +45,7 @@ export function createApi(deps: ApiDeps): Hono<GuardEnv> {
   mountDevicePage(app, deps.devicePage); // the browser device page at /device, static and open like /
 
   // in this order in the OpenAPI document
-  const domains = [healthRoutes(deps), deviceRoutes(deps), enrolmentRoutes(deps), modelRoutes(deps), rolloutRoutes(deps), fleetRoutes(deps), tokenRoutes(deps), auditRoutes(deps), webhookRoutes(deps), artifactRoutes(deps), datasetRoutes(deps), documentRoutes(docs, deps.version ?? HUB_VERSION)];
+  const domains = [healthRoutes(deps), deviceRoutes(deps), enrolmentRoutes(deps), modelRoutes(deps), rolloutRoutes(deps), fleetRoutes(deps), tokenRoutes(deps), auditRoutes(deps), webhookRoutes(deps), artifactRoutes(deps), datasetRoutes(deps), captureRoutes(deps), documentRoutes(docs, deps.version ?? HUB_VERSION)];
   for (const routes of domains) {
     routes.docs.forEach(doc);
     app.route(API_PREFIX, routes.app);

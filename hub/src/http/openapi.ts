@@ -26,7 +26,7 @@ function commonRefusals(r: RouteDoc, hasParams: boolean): Record<string, unknown
   if (r.role !== 'none') out['401'] = err('UNAUTHORIZED: missing or unknown credentials');
   if (r.role !== 'none' && r.role !== 'viewer') out['403'] = err(`FORBIDDEN: needs the ${r.role === 'device' ? 'device credentials or viewer' : r.role} role`);
   if (hasParams) out['404'] = err('NOT_FOUND');
-  if (r.method === 'post' || r.method === 'patch') out['409'] = err('CONFLICT: the state does not allow this');
+  if (r.method === 'post' || r.method === 'put' || r.method === 'patch') out['409'] = err('CONFLICT: the state does not allow this');
   if (r.body || r.multipart) out['413'] = err('TOO_LARGE: the body is over its cap');
   return out;
 }

@@ -14,7 +14,7 @@ import type { GuardEnv } from './guard.js';
 export type ResponseDoc = z.ZodType | { description: string; schema?: z.ZodType; mediaType?: string; noBody?: boolean };
 
 export interface RouteDoc {
-  method: 'get' | 'post' | 'patch' | 'delete';
+  method: 'get' | 'post' | 'put' | 'patch' | 'delete';
   /** Under /api/v1, hono style (`/devices/:id`). */
   path: string;
   summary: string;

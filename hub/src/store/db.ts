@@ -16,6 +16,7 @@ import { createEventSql, type RecentEvent } from './events.js';
 import { createFleetSql } from './fleet.js';
 import { createTelemetrySql } from './telemetry.js';
 import { createCaptureSql } from './captures.js';
+import { createCapturePolicySql } from './capture-policies.js';
 import { createWebhookStore } from './webhooks.js';
 import { createSecretSql } from './secrets.js';
 import { CHANGE_TOPICS, createChanges } from './changes.js';
@@ -121,6 +122,7 @@ export function createStore(sql: SqlDatabase) {
     // ---- domains (one file each) ----
     telemetry: createTelemetrySql(sql),
     captures: createCaptureSql(sql),
+    capturePolicies: createCapturePolicySql(sql),
     events: createEventSql(sql),
     fleet: createFleetSql(sql),
     enrolment: createEnrolmentSql(sql, changes),

@@ -281,6 +281,17 @@ export const PG_MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX dataset_exports_sha256 ON dataset_exports (sha256);
   `,
+  // 12: capture policies per model version
+  `
+  CREATE TABLE capture_policies (
+    model ${TEXT} NOT NULL,
+    version ${TEXT} NOT NULL,
+    rule ${TEXT} NOT NULL,
+    updated_at ${TEXT} NOT NULL,
+    actor ${TEXT} NOT NULL,
+    PRIMARY KEY (model, version)
+  );
+  `,
 ];
 
 /**

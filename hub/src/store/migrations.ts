@@ -305,4 +305,16 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX dataset_exports_sha256 ON dataset_exports (sha256);
   `,
+  // 12: capture policies set at run time per model version (design §4 capture): the rule (JSON, model and
+  // version taken from the key) every desired state naming that version carries, before the hub's defaults
+  `
+  CREATE TABLE capture_policies (
+    model TEXT NOT NULL,
+    version TEXT NOT NULL,
+    rule TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    PRIMARY KEY (model, version)
+  ) WITHOUT ROWID;
+  `,
 ];

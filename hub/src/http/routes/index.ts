@@ -13,9 +13,11 @@ export { auditRoutes } from './audit.js';
 export { webhookRoutes } from './webhooks.js';
 export { artifactRoutes } from './artifacts.js';
 export { datasetRoutes } from './datasets.js';
+export { captureRoutes } from './capture.js';
 // the request schemas, for clients typed with the API's own types
 export { CommandCreate, DeviceCreate, DevicePatch } from './devices.js';
 export { EnrolmentCreate, EnrolmentRedeem } from './enrolment.js';
 export { TokenCreate } from './tokens.js';
 export { WebhookCreate } from './webhooks.js';
 export { DatasetExportRequest } from './datasets.js';
+export { CapturePolicyBody } from './capture.js';
