@@ -5,7 +5,7 @@ const src = (p: string) => fileURLToPath(new URL(p, import.meta.url));
 
 /** Hub tests that run a second time on PostgreSQL (the `postgres` project). */
 const POSTGRES_SUITE = [
-  'access-control', 'api', 'artifact-multicast', 'artifacts', 'captures', 'commands', 'dashboard', 'dashboard-groups', 'dashboard-scale', 'desired-states',
+  'access-control', 'api', 'artifact-multicast', 'artifacts', 'capture-policy', 'captures', 'commands', 'dashboard', 'dashboard-groups', 'dashboard-scale', 'desired-states',
   'device-page', 'e2e-embedded', 'e2e-mosquitto', 'enrolment', 'health-merge', 'report-order', 'restart', 'rollout-claims',
   'rollouts-api', 'rollouts-gated', 'webhooks',
 ];

@@ -2,9 +2,9 @@
 // from the hub's face (../index.ts): the room types the routes return, or the answer of the service
 // method a route returns, so changing what a route answers fails to compile here. Type-only.
 
-import type { AuditVerification, FleetStatus, HealthGroups, HealthReport, Hub, PushResult, Role, RolloutRequest } from '../index.js';
+import type { AuditVerification, CapturePolicy, CapturePolicyInput, FleetStatus, HealthGroups, HealthReport, Hub, PushResult, Role, RolloutRequest } from '../index.js';
 
-export type { AuditVerification, FleetStatus, HealthGroups, HealthReport, PushResult, RolloutRequest };
+export type { AuditVerification, CapturePolicy, CapturePolicyInput, FleetStatus, HealthGroups, HealthReport, PushResult, RolloutRequest };
 
 type Services = Hub['services'];
 
@@ -106,3 +106,14 @@ export interface DeliveryLog {
 // ---- datasets (design §2 `edgefleet data`) ----
 /** GET /datasets, and the body of POST /datasets/:model/:version/export. */
 export type { DatasetExportRequestBody as DatasetExportBody, DatasetListView as DatasetListBody } from '../index.js';
+
+// ---- capture policies (design §2 `edgefleet data capture`, §4 capture) ----
+/** GET /capture-policies */
+export interface CapturePolicyList {
+  policies: CapturePolicy[];
+}
+/** PUT, DELETE /capture-policies/:model/:version: the policy now in force and the devices re-issued a desired state. */
+export interface CapturePolicyChanged {
+  policy: CapturePolicy | null;
+  devices: number;
+}

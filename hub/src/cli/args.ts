@@ -74,6 +74,13 @@ export const OPTIONS = {
   watch: { type: 'boolean', short: 'w' },
   interval: { type: 'string' },
   file: { type: 'string' },
+  rate: { type: 'string' },
+  trigger: { type: 'string', multiple: true },
+  features: { type: 'string' },
+  hash: { type: 'string' },
+  redact: { type: 'string' },
+  'window-bytes': { type: 'string' },
+  'disk-bytes': { type: 'string' },
 } as const;
 
 export type OptionName = keyof typeof OPTIONS;
@@ -146,6 +153,13 @@ const OPTION_HELP: Partial<Record<OptionName, [string, string]>> = {
   silent: ['30m', 'only devices offline and silent for at least this long'],
   watch: ['', 'print it again every --interval until it ends (-w)'],
   interval: ['2s', 'how often --watch asks (default 2s)'],
+  rate: ['0.1', 'base sample rate: the share of predictions captured whatever the triggers'],
+  trigger: ['T', 'a capture trigger (repeatable): low-confidence=0.6, tail=f0,f1, shadow-disagreement, label-contradiction'],
+  features: ['a,b', 'feature allow-list: only these leave the device'],
+  hash: ['a,b', 'fields sent as the sha256 of their value'],
+  redact: ['a,b', 'fields removed on the device'],
+  'window-bytes': ['N', 'bytes of captured rows per device per telemetry window (default 65536)'],
+  'disk-bytes': ['N', 'bytes of captured rows a device keeps while offline (default 4 MiB)'],
 };
 
 export interface Positional {

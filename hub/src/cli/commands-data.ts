@@ -21,9 +21,9 @@ export function parseSince(text: string, now = Date.now()): number {
   throw usageError(`--since must be a duration (30m, 7d) or a date (2026-01-31), got ${JSON.stringify(text)}`);
 }
 
-function splitSpec(spec: string | undefined): { model: string; version: string } {
+export function splitSpec(spec: string | undefined, usage = USAGE): { model: string; version: string } {
   const at = spec?.lastIndexOf('@') ?? -1;
-  if (!spec || at <= 0 || at === spec.length - 1) throw usageError(USAGE);
+  if (!spec || at <= 0 || at === spec.length - 1) throw usageError(usage);
   return { model: spec.slice(0, at), version: spec.slice(at + 1) };
 }
 

@@ -16,6 +16,7 @@ import { MODEL_COMMANDS } from './commands-models.js';
 import { ROLLOUT_COMMANDS } from './commands-rollouts.js';
 import { FLEET_COMMANDS } from './commands-fleet.js';
 import { DATA_COMMANDS } from './commands-data.js';
+import { CAPTURE_COMMANDS } from './commands-capture.js';
 import { out, setOutput } from './format.js';
 
 /** The hub package's version (package.json two levels up from src/cli and dist/cli alike). */
@@ -24,7 +25,7 @@ export function cliVersion(): string {
   return pkg.version;
 }
 
-export const COMMANDS: readonly CommandSpec[] = [...LOCAL_COMMANDS, ...DEVICE_COMMANDS, ...MODEL_COMMANDS, ...ROLLOUT_COMMANDS, ...FLEET_COMMANDS, ...DATA_COMMANDS];
+export const COMMANDS: readonly CommandSpec[] = [...LOCAL_COMMANDS, ...DEVICE_COMMANDS, ...MODEL_COMMANDS, ...ROLLOUT_COMMANDS, ...FLEET_COMMANDS, ...DATA_COMMANDS, ...CAPTURE_COMMANDS];
 
 /** Group spellings that mean the same group. */
 const GROUP_ALIASES: Record<string, string> = { webhooks: 'webhook' };

@@ -12,6 +12,8 @@ import type { CapturePolicyRow } from '../../store/capture-policies.js';
 /** The body of PUT: a rule without model and version, which the path names. Unknown fields are refused (a misspelt trigger must not silently capture nothing). */
 export const CapturePolicyBody = CaptureRule.omit({ model: true, version: true }).strict();
 export type CapturePolicyBody = z.infer<typeof CapturePolicyBody>;
+/** What a client sends (defaults may be left out). */
+export type CapturePolicyInput = z.input<typeof CapturePolicyBody>;
 
 export const CapturePolicy = z.object({ model: ModelName, version: SemVer, rule: CaptureRule, updatedAt: IsoTime, actor: z.string() });
 export type CapturePolicy = z.infer<typeof CapturePolicy>;
