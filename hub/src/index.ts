@@ -16,4 +16,4 @@ export type { DeviceFailure, GateResult, GateView, RolloutDetail, RolloutStatus,
 export type { RolloutCommand } from './rollouts/runner.js';
 export type { ModelRegistry } from './models/registry.js';
 export type { DatasetExportRequestBody, DatasetListView } from './store/captures.js';
-export type { CapturePolicy, CapturePolicyInput } from './http/routes/index.js';
+export type { CapturePolicyInput, CapturePolicyView as CapturePolicy } from './store/capture-policies.js';

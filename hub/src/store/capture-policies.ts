@@ -1,7 +1,20 @@
 // SQL of capture policies (design §4 capture): the rule an operator set at run time for one model version,
 // stored as JSON (checked by the API before it is written, and again where desired states read it).
 
+import type { CaptureRule } from '@edgefleet/protocol';
 import type { SqlDatabase } from './sql.js';
+
+/** A policy as the API answers it (http/routes/capture.ts checks its schema is exactly this). */
+export interface CapturePolicyView {
+  model: string;
+  version: string;
+  rule: CaptureRule;
+  updatedAt: string;
+  actor: string;
+}
+
+/** The body of PUT /capture-policies/:model/:version: a capture rule without model and version, defaults left out. */
+export type CapturePolicyInput = Partial<Omit<CaptureRule, 'model' | 'version'>>;
 
 export interface CapturePolicyRow {
   model: string;

@@ -7,16 +7,12 @@ import { CaptureRule, EdgefleetError, IsoTime, ModelName, SemVer } from '@edgefl
 import { actor } from '../auth.js';
 import { principal } from '../guard.js';
 import { apiRoutes, type ApiDeps, type ApiRoutes } from '../api-routes.js';
-import type { CapturePolicyRow } from '../../store/capture-policies.js';
+import type { CapturePolicyInput, CapturePolicyRow, CapturePolicyView } from '../../store/capture-policies.js';
 
 /** The body of PUT: a rule without model and version, which the path names. Unknown fields are refused (a misspelt trigger must not silently capture nothing). */
 export const CapturePolicyBody = CaptureRule.omit({ model: true, version: true }).strict();
-export type CapturePolicyBody = z.infer<typeof CapturePolicyBody>;
-/** What a client sends (defaults may be left out). */
-export type CapturePolicyInput = z.input<typeof CapturePolicyBody>;
 
 export const CapturePolicy = z.object({ model: ModelName, version: SemVer, rule: CaptureRule, updatedAt: IsoTime, actor: z.string() });
-export type CapturePolicy = z.infer<typeof CapturePolicy>;
 const CapturePolicyOne = z.object({ policy: CapturePolicy });
 const CapturePolicyChanged = z.object({
   policy: CapturePolicy.nullable().describe('the policy now in force; null after DELETE'),
@@ -26,7 +22,7 @@ const CapturePolicyList = z.object({ policies: z.array(CapturePolicy) });
 
 const Params = { model: ModelName, version: SemVer };
 
-const view = (r: CapturePolicyRow): CapturePolicy => ({
+const view = (r: CapturePolicyRow): CapturePolicyView => ({
   model: r.model,
   version: r.version,
   rule: CaptureRule.parse({ ...(JSON.parse(r.rule) as object), model: r.model, version: r.version }),
@@ -97,3 +93,9 @@ export function captureRoutes(deps: Pick<ApiDeps, 'ctx' | 'desiredStates'>): Api
 
   return { app, docs };
 }
+
+// the store's view types are what clients are typed with: the schemas must accept exactly them
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : never) : never;
+const sameView: Same<z.infer<typeof CapturePolicy>, CapturePolicyView> = true;
+const sameInput: Same<z.input<typeof CapturePolicyBody>, CapturePolicyInput> = true;
+void sameView, void sameInput;

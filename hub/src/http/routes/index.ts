@@ -20,4 +20,4 @@ export { EnrolmentCreate, EnrolmentRedeem } from './enrolment.js';
 export { TokenCreate } from './tokens.js';
 export { WebhookCreate } from './webhooks.js';
 export { DatasetExportRequest } from './datasets.js';
-export { CapturePolicyBody, type CapturePolicy, type CapturePolicyInput } from './capture.js';
+export { CapturePolicyBody } from './capture.js';
