@@ -1,8 +1,10 @@
 // Capture policies set at run time (design §4 capture, §2 `edgefleet data capture`): a real hub started with a
 // `--capture` default that captures nothing and a real agent. `data capture set` makes the agent capture at
 // once (a new signed desired state, no restart), with the policy's redaction; a bad policy is refused with a
-// protocol code and changes nothing; `data capture rm` falls back to the default and capture stops.
+// protocol code and changes nothing; `data capture rm` falls back to the default and capture stops. A rollout's own
+// policy (`rollout start --capture`) applies to the devices it reaches, ahead of the version's.
 
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createAgent, type Agent } from '@edgefleet/agent';
@@ -121,5 +123,31 @@ describe('capture policies at run time', () => {
     await stored(6);
     expect((await exported()).map((r) => r.predictionId)).toEqual([...ids, 'last']);
     expect((await hub.services.ctx.store.listAudit()).filter((r) => r.action.startsWith('capture.')).map((r) => r.action)).toEqual(['capture.set', 'capture.remove', 'capture.set']);
+  });
+
+  it('a rollout’s own policy reaches the devices it assigns, ahead of the version’s; a bad one refuses the rollout', async () => {
+    const bad = join(dir.path, 'bad.json');
+    writeFileSync(bad, JSON.stringify({ rate: 2 }));
+    const refused = await cli(['rollout', 'start', 'm@1.0.0', '--device', 'dev-p', '--waves', '100', '--soak', '0', '--capture', bad]);
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toContain('BAD_INPUT');
+    expect((await api().get('/rollouts')).body.rollouts).toHaveLength(1);
+
+    const file = join(dir.path, 'policy.json');
+    writeFileSync(file, JSON.stringify({ rate: 1, redact: ['f2'] }));
+    const started = await cli(['rollout', 'start', 'm@1.0.0', '--device', 'dev-p', '--waves', '100', '--soak', '0', '--capture', file, '--json']);
+    expect(started.stderr).toBe('');
+    expect(started.code).toBe(0);
+    const desired = (await api().get('/devices/dev-p/desired')).body.desired;
+    expect(desired.telemetry.capture[0]).toMatchObject({ model: 'm', version: '1.0.0', rate: 1, redact: ['f2'] });
+    // the version's policy is behind the rollout's: no device's desired state changes
+    const set = await api().put('/capture-policies/m/1.0.0', { rate: 1, redact: ['f1'] });
+    expect([set.status, set.body.devices]).toEqual([200, 0]);
+    await applied();
+    await infer(['r0', 'r1', 'r2']);
+    await stored(3);
+    const rows = await exported();
+    expect(rows.map((r) => r.predictionId)).toEqual(['r0', 'r1', 'r2']);
+    for (const [i, r] of rows.entries()) expect(r.features).toEqual({ f0: x(i)[0], f1: x(i)[1], f3: x(i)[3] });
   });
 });

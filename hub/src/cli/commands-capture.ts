@@ -19,16 +19,20 @@ function number(flag: string, text: string): number {
   return n;
 }
 
+/** A capture rule from a JSON file (`data capture set --file`, `rollout start --capture`); the hub checks its fields. */
+export function policyFile(flag: string, file: string): CapturePolicyInput {
+  try {
+    const raw = JSON.parse(readFileSync(file, 'utf8')) as unknown;
+    if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new Error('want one capture rule, a JSON object');
+    return raw as CapturePolicyInput;
+  } catch (err) {
+    throw usageError(`--${flag} ${file}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+}
+
 /** The PUT body from `--file` and the flags (a flag overrides the file's field); the hub checks the rest. */
 export function policyBody(v: Values): CapturePolicyInput {
-  let body: CapturePolicyInput = {};
-  if (v.file) {
-    try {
-      body = JSON.parse(readFileSync(v.file, 'utf8')) as CapturePolicyInput;
-    } catch (err) {
-      throw usageError(`--file ${v.file}: ${err instanceof Error ? err.message : String(err)}`);
-    }
-  }
+  const body: CapturePolicyInput = v.file ? policyFile('file', v.file) : {};
   const triggers: NonNullable<CapturePolicyInput['triggers']> = { ...body.triggers };
   for (const t of v.trigger ?? []) {
     const [name, value] = t.split(/=(.*)/s) as [string, string | undefined];

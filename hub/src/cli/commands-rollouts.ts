@@ -1,9 +1,10 @@
 // Rollout commands (design §7): start gated waves, ls, show, pause, resume, abort, promote.
 
 import { parseDuration } from '@edgefleet/protocol';
-import type { RolloutAnswer, RolloutList, RolloutRequest } from './api.js';
+import type { CapturePolicyInput, RolloutAnswer, RolloutList, RolloutRequest } from './api.js';
 import { usageError, type CommandSpec, type Values } from './args.js';
 import { createClient } from './client.js';
+import { policyFile } from './commands-capture.js';
 import { parseTags } from './commands-devices.js';
 import { dur, evidencePlan, json, out, rolloutText, table } from './format.js';
 
@@ -77,7 +78,8 @@ async function rolloutStart(spec: string, v: Values): Promise<void> {
   const waves = parseWaves(v);
   const onFail = ON_FAIL.find((o) => o === v['on-fail']);
   const onNoEvidence = ON_NO_EVIDENCE.find((o) => o === v['on-no-evidence']);
-  const body: RolloutRequest = {
+  // design §4 capture: the rollout's own policy, sent as written (the hub fills in its defaults)
+  const body: Omit<RolloutRequest, 'capture'> & { capture?: CapturePolicyInput } = {
     model,
     version,
     targets,
@@ -89,6 +91,7 @@ async function rolloutStart(spec: string, v: Values): Promise<void> {
     ...(v.shadow ? { shadow: true } : {}),
     ...(v.gate?.length ? { gates: parseGates(v.gate) } : {}),
     ...(v['device-timeout'] ? { deviceTimeout: v['device-timeout'] } : {}),
+    ...(v.capture ? { capture: policyFile('capture', v.capture) } : {}),
   };
   const res = await createClient(v).request<RolloutAnswer>('POST', '/rollouts', body);
   if (v.json) return json(res);
@@ -120,18 +123,21 @@ export const ROLLOUT_COMMANDS: CommandSpec[] = [
     words: ['rollout', 'start'],
     summary: 'Roll NAME@VERSION out in gated waves (default 1, 10, 50, 100 % with a 10 min soak).',
     positionals: [{ name: 'NAME@VERSION' }],
-    options: ['all', 'tag', 'device', 'waves', 'soak', 'on-fail', 'max-soak', 'on-no-evidence', 'shadow', 'gate', 'device-timeout'],
+    options: ['all', 'tag', 'device', 'waves', 'soak', 'on-fail', 'max-soak', 'on-no-evidence', 'shadow', 'gate', 'device-timeout', 'capture'],
     choices: { 'on-fail': ON_FAIL, 'on-no-evidence': ON_NO_EVIDENCE },
+    values: { capture: 'POLICY.json' },
     client: true,
     notes:
       'Targets: --all, --tag k=v or --device ID (repeatable, combined). --waves 100 --soak 0 issues at once. ' +
-      'A wave whose gates lack evidence (too few inferences, labels, …) soaks on for it up to --max-soak, then --on-no-evidence decides.',
+      'A wave whose gates lack evidence (too few inferences, labels, …) soaks on for it up to --max-soak, then --on-no-evidence decides. ' +
+      '--capture POLICY.json: this rollout’s capture rule ({ rate, triggers, … } as `data capture set --file`) for the devices it reaches.',
     check: (v, pos) => {
       parseSpec(pos[0]!);
       parseTags(v.tag);
       if (!v.all && !v.tag?.length && !v.device?.length) throw usageError('rollout start needs --all, --tag k=v or --device ID');
       parseWaves(v);
       if (v.gate?.length) parseGates(v.gate);
+      if (v.capture) policyFile('capture', v.capture);
     },
     run: (pos, v) => rolloutStart(pos[0]!, v),
   },

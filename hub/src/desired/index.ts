@@ -5,3 +5,4 @@
 export { DESIRED_LIFETIME_MS, createDesiredStates, type DesiredStates, type DesiredStatesOptions, type GatedStart, type RolloutView } from './issue.js';
 export { assignmentsFor, deviceMatches, type Assignment, type EngineSends } from './assignments.js';
 export { RolloutRequest, Targets, rolloutTargets } from './request.js';
+export { CapturePolicyRule } from './capture-policies.js';

@@ -190,7 +190,7 @@ export function createDesiredStates(ctx: HubContext, options: DesiredStatesOptio
   const BATCH = 250;
   const recomputeMany = async (devices: DeviceRow[], force = false): Promise<void> => {
     const rollouts = await store.listRollouts();
-    const policies = await loadCapturePolicies(ctx);
+    const policies = await loadCapturePolicies(ctx, rollouts);
     for (let i = 0; i < devices.length; i += BATCH) {
       if (i > 0) await new Promise((r) => setImmediate(r));
       const out = await store.transaction(async () => {
@@ -230,7 +230,7 @@ export function createDesiredStates(ctx: HubContext, options: DesiredStatesOptio
       const res: Issued[] = [];
       if (deviceIds.length === 0) return res;
       const rollouts = await store.listRollouts();
-      const policies = await loadCapturePolicies(ctx);
+      const policies = await loadCapturePolicies(ctx, rollouts);
       for (const d of await store.devicesByIds(deviceIds)) {
         const issued = await issue(d, rollouts, policies, false);
         if (issued) res.push(issued);
@@ -265,7 +265,8 @@ export function createDesiredStates(ctx: HubContext, options: DesiredStatesOptio
           version: request.version,
           role: request.shadow ? 'shadow' : 'active',
           targets,
-          options: engine ? engine.options : options,
+          // design §4 capture: the rollout's own capture policy, for the devices it assigns
+          options: { ...(engine ? engine.options : options), ...(request.capture ? { capture: request.capture } : {}) },
           // all at once: the whole target set gets it now; gated: only what the engine sends
           status: engine ? engine.state.status : 'completed',
           createdAt: now.toISOString(),

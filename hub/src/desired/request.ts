@@ -4,6 +4,7 @@
 import { z } from 'zod';
 import { DeviceId, ModelName, SemVer } from '@edgefleet/protocol';
 import type { RolloutTargets } from '../store/db.js';
+import { CapturePolicyRule } from './capture-policies.js';
 
 export const Targets = z
   .object({
@@ -31,6 +32,8 @@ export const RolloutRequest = z.object({
   gates: z.record(z.string().max(64), z.union([z.number(), z.array(z.string().max(64)).max(16)])).optional(),
   /** How long a sent device may take to converge ("30m", "10s" or ms) before it is skipped (offline) or failed. */
   deviceTimeout: z.union([z.string().max(16), z.number().min(1)]).optional(),
+  /** This rollout's capture policy (design §4 capture) for the devices it assigns, ahead of the version's and the hub's. */
+  capture: CapturePolicyRule.optional(),
 });
 export type RolloutRequest = z.infer<typeof RolloutRequest>;
 

@@ -7,10 +7,11 @@ import { CaptureRule, EdgefleetError, IsoTime, ModelName, SemVer } from '@edgefl
 import { actor } from '../auth.js';
 import { principal } from '../guard.js';
 import { apiRoutes, type ApiDeps, type ApiRoutes } from '../api-routes.js';
+import { CapturePolicyRule } from '../../desired/index.js';
 import type { CapturePolicyInput, CapturePolicyRow, CapturePolicyView } from '../../store/capture-policies.js';
 
-/** The body of PUT: a rule without model and version, which the path names. Unknown fields are refused (a misspelt trigger must not silently capture nothing). */
-export const CapturePolicyBody = CaptureRule.omit({ model: true, version: true }).strict();
+/** The body of PUT: a rule without model and version, which the path names. */
+export const CapturePolicyBody = CapturePolicyRule;
 
 export const CapturePolicy = z.object({ model: ModelName, version: SemVer, rule: CaptureRule, updatedAt: IsoTime, actor: z.string() });
 const CapturePolicyOne = z.object({ policy: CapturePolicy });
