@@ -190,10 +190,11 @@ export function createDesiredStates(ctx: HubContext, options: DesiredStatesOptio
   const BATCH = 250;
   const recomputeMany = async (devices: DeviceRow[], force = false): Promise<void> => {
     const rollouts = await store.listRollouts();
-    const policies = await loadCapturePolicies(ctx, rollouts);
     for (let i = 0; i < devices.length; i += BATCH) {
       if (i > 0) await new Promise((r) => setImmediate(r));
       const out = await store.transaction(async () => {
+        // read in the transaction: a policy changed meanwhile is never overwritten by a state issued from the old one
+        const policies = await loadCapturePolicies(ctx, rollouts);
         const res: Issued[] = [];
         for (const d of devices.slice(i, i + BATCH)) {
           const issued = await issue(d, rollouts, policies, force);
