@@ -82,9 +82,10 @@ async function startDemoHub(): Promise<Hub> {
   for (const a of attempts) {
     try {
       // short telemetry windows and probation so gates judge a 10 s soak and the story fits in minutes; every
-      // prediction's inputs captured (the retraining service exports the labelled ones of a drifted site)
+      // prediction's inputs captured (the retraining service exports the labelled ones of a drifted site); drift
+      // alarms checked every 10 s (not each minute), so the retraining loop starts soon after site b drifts
       const capture = [CaptureRule.parse({ model: MODEL, rate: 1 })];
-      return await startHub({ dataDir, ...a, telemetry: { windowSeconds: 5, probationSeconds: 30, capture }, rolloutTickMs: 500, log: (l) => say(`hub: ${l}`) });
+      return await startHub({ dataDir, ...a, telemetry: { windowSeconds: 5, probationSeconds: 30, capture }, rolloutTickMs: 500, alarms: { intervalMs: 10_000 }, log: (l) => say(`hub: ${l}`) });
     } catch (err) {
       if ((err as { code?: string }).code !== 'EADDRINUSE') throw err;
       last = err;

@@ -1,5 +1,6 @@
 // `npm run demo` headless: the demo in a child process with --duration stops by itself with
-// exit 0, leaves no process or listener behind, and its fleet ends on v2 — read from the hub's API.
+// exit 0, leaves no process or listener behind, its fleet ends on v2, and the retraining loop trains v3 on site b's
+// captured data and raises site b's accuracy — read from the hub's API.
 
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -49,8 +50,8 @@ interface DeviceView {
 }
 
 describe('npm run demo', () => {
-  it('runs headless for --duration: v2 passes its gated waves, the bad 2.1 build is rolled back, the fleet ends on v2, exit 0, nothing left running', async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/demo.ts', '--duration', '75', '--data', dataDir, '--http', '127.0.0.1:0', '--soak', '8'], {
+  it('runs headless for --duration: v2 passes its gated waves, the bad 2.1 build is rolled back, site b’s drift retrains v3 on captured data and its accuracy rises, exit 0, nothing left running', async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/demo.ts', '--duration', '140', '--data', dataDir, '--http', '127.0.0.1:0', '--soak', '8'], {
       cwd: root,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -106,11 +107,31 @@ describe('npm run demo', () => {
     expect(bad!.waves.some((w) => w.outcome === 'failed')).toBe(true);
     expect(await until(versions, onV2), output).toEqual(allOnV2);
 
+    // the loop (design §4 capture): site b drifts, its drift alarm sends the retraining service to work, which
+    // trains v3 on site b's captured labelled rows (v3's lineage names that export's hash) and rolls it out to
+    // site b, where the realized accuracy rises above v2's on the same drifted inputs
+    type Accuracy = { labelled: number; p: number | null };
+    const accuracyOnB = async (version: string): Promise<Accuracy> =>
+      (await get<{ accuracy: Accuracy }>(`/health?${new URLSearchParams({ model: demo.model, version, tag: 'site=b' })}`)).accuracy;
+    const v3 = await until(() => rollout('3.0.0'), (r) => r !== undefined);
+    expect(v3, output).toBeDefined();
+    const before = await accuracyOnB('2.0.0');
+    type Versions = { versions: Array<{ version: string; manifest: { lineage: { dataset?: { id?: string; sha256?: string } } } }> };
+    const lineage = (await get<Versions>(`/models/${demo.model}`)).versions.find((v) => v.version === '3.0.0')?.manifest.lineage.dataset;
+    const { exports } = await get<{ exports: Array<{ sha256: string; model: string; version: string }> }>('/datasets');
+    expect(lineage).toEqual({ id: `captured:${demo.model}@2.0.0`, sha256: expect.stringMatching(/^[0-9a-f]{64}$/) });
+    expect(exports).toContainEqual(expect.objectContaining({ sha256: lineage!.sha256, model: demo.model, version: '2.0.0' }));
+    expect((await get<{ rollouts: Array<{ version: string; targets: unknown }> }>('/rollouts')).rollouts.find((r) => r.version === '3.0.0')?.targets).toEqual({ tags: [{ site: 'b' }] });
+    const after = await until(() => accuracyOnB('3.0.0'), (a) => a.labelled >= 50);
+    expect(after?.labelled ?? 0, output).toBeGreaterThanOrEqual(50);
+    expect(before.labelled).toBeGreaterThan(0);
+    expect(after!.p!).toBeGreaterThan(before.p!);
+
     expect(await exited, output).toBe(0);
-    expect(output).toMatch(/--duration 75 s reached/);
+    expect(output).toMatch(/--duration 140 s reached/);
     // nothing left: no process naming the data dir, no listener on the hub's ports
     expect(processesUsing(dataDir)).toEqual([]);
     expect(await accepts(demo.http)).toBe(false);
     expect(await accepts(demo.mqtt)).toBe(false);
-  }, 150_000);
+  }, 240_000);
 });
