@@ -7,11 +7,14 @@
 import {
   CAPTURE_LIMITS,
   captureRuleFor,
+  captureWithheld,
   extractFeatureValues,
+  withholdMoments,
   type Capture as CaptureItem,
   type CaptureRule,
   type CapturedRow,
   type Manifest,
+  type TelemetryWindow,
   type Tensor,
 } from '@edgefleet/protocol';
 import type { AgentContext, Live } from './context.js';
@@ -122,6 +125,20 @@ function utf8Length(s: string): number {
     if (c >= 0x80) n += c < 0x800 || (c >= 0xd800 && c <= 0xdfff) ? 1 : 2;
   }
   return n;
+}
+
+/**
+ * Closed windows as they may leave the device (mutated, before the outbox stores them): a feature the capture
+ * policy redacts, hashes or does not allow keeps its drift bins and counts, not its moments (min and max are
+ * row values; protocol captureWithheld, withholdMoments).
+ */
+export function withholdWindows(windows: readonly TelemetryWindow[], rules: readonly CaptureRule[] | undefined): void {
+  if (!rules || rules.length === 0) return;
+  for (const w of windows) {
+    const withheld = captureWithheld(rules, w.model, w.version);
+    if (withheld === null) continue;
+    for (const name in w.features) if (withheld(name)) withholdMoments(w.features[name]!);
+  }
 }
 
 export function createCapture(ctx: AgentContext, options: CaptureOptions): Capture {
