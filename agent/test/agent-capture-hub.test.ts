@@ -1,6 +1,7 @@
 // Field-data capture end to end (design §4 capture): the hub's signed policy reaches a real agent, the agent
 // captures while the hub is down, restarts, and once the hub is back every captured row is stored exactly once;
-// the hub's export of that model version equals the stream the agent was given, redacted field absent.
+// the hub's export of that model version equals the stream the agent was given, redacted field absent, and the
+// hub's drift still counts that field (its window bins arrive, its moments do not).
 
 import { afterEach, describe, expect, it } from 'vitest';
 import { startHub, type Hub } from '@edgefleet/hub';
@@ -71,6 +72,10 @@ describe('capture through the real hub', () => {
     await agent.core.flushTelemetry();
     await new Promise((r) => setTimeout(r, 500));
     expect(await rows()).toBe(N);
+    // drift still reads the redacted feature: its window bins reach the hub's health (its moments stayed on the device)
+    const driftN = async (): Promise<number | undefined> => (await b.get('/health?model=m&version=1.0.0')).body.drift?.find((d: { feature: string }) => d.feature === 'f1')?.n;
+    while ((await driftN()) !== N && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    expect(await driftN()).toBe(N);
 
     const res = await fetch(`${hub.urls.http}/api/v1/datasets/m/1.0.0/export`, { method: 'POST', headers: { authorization: `Bearer ${hub.adminToken}` } });
     expect(res.status).toBe(200);

@@ -92,7 +92,7 @@ describe('field-data capture', () => {
       expect(r.trigger).toBe('sample');
     }
     // the redacted and unlisted values appear nowhere in the captured part of the bytes the device sent, not
-    // even as text (the window summaries beside them are §6 aggregates: bins, moments, min and max per feature)
+    // even as text (the windows beside them: the next test)
     const all = wire.map((text) => text.slice(text.indexOf('"captures":'))).join('\n');
     expect(all).toContain('"kind":"row"');
     for (let i = 0; i < N; i++) {
@@ -102,6 +102,35 @@ describe('field-data capture', () => {
     }
     expect(all).not.toContain('"f1"');
     expect(all).not.toContain('"f3"');
+  });
+
+  it('sends no raw value of a redacted, hashed or unlisted feature in the telemetry windows either — on the wire; their drift bins stay', async () => {
+    const wire = await tap('dev-win');
+    const agent = await serve('dev-win', { features: ['f0', 'f1', 'f2'], redact: ['f1'], hash: ['f2'] });
+    // a window of one row first (its sum would be that row's value), then one of several
+    await infer(agent, 0);
+    await agent.core.flushTelemetry();
+    const N = 8;
+    for (let i = 1; i < N; i++) await infer(agent, i);
+    await agent.core.flushTelemetry();
+    const windowsOf = () => [...new Map(wire.map((t) => JSON.parse(t) as TelemetryBatch).map((b) => [b.seq, b])).values()].flatMap((b) => b.windows).filter((w) => w.model === 'm');
+    await agent.core.waitFor(() => windowsOf().reduce((n, w) => n + w.inferences, 0) >= N, 20_000);
+    const windows = windowsOf();
+    expect(windows.some((w) => w.inferences === 1)).toBe(true);
+    // every byte the hub would receive, windows and rows alike: not one value of f1, f2 or f3 as text
+    const all = wire.join('\n');
+    for (let i = 0; i < N; i++) for (const k of [1, 2, 3]) expect(all).not.toContain(JSON.stringify(input(i)[k]));
+    for (const w of windows) {
+      for (const name of ['f1', 'f2', 'f3']) {
+        const f = w.features[name]!;
+        // what remains: the reference-bin counts drift reads, count and nulls
+        expect(Object.keys(f).sort()).toEqual(['bins', 'count', 'nulls']);
+        expect(f.bins.reduce((a, b) => a + b, 0)).toBe(f.count);
+      }
+      expect(w.features.f0).toMatchObject({ min: expect.any(Number), max: expect.any(Number), sum: expect.any(Number) }); // disclosed as before
+    }
+    for (const name of ['f1', 'f2', 'f3']) expect(windows.reduce((n, w) => n + w.features[name]!.count, 0)).toBe(N);
+    expect(all).toContain(JSON.stringify(input(0)[0])); // the tap does see raw values where they may go: f0 of the first row
   });
 
   it('samples at the base rate: none at 0, every prediction at 1, about a quarter at 0.25', async () => {

@@ -1,17 +1,21 @@
 // Field-data capture on the device (design §4, §6; policy: protocol schemas/capture.ts). A signed rule per model
-// version says what to sample; this part decides per prediction, builds the row from the allow-listed reference
-// features, hashes and redacts named fields before the row is kept anywhere, enforces the per-window byte quota
-// and hands rows to the outbox (reporter.ts), which bounds them on disk and sends them exactly once with a batch.
+// version says what to sample; this part decides per prediction (nothing built when nothing triggers), copies
+// the allow-listed, unredacted features of a captured one, and off the inference path (drafts, below) hashes
+// named fields, enforces the per-window byte quota and hands rows to the outbox (reporter.ts) — no row is stored
+// or sent before it was hashed — which bounds them on disk and sends them exactly once with a batch.
 // The device's own switch (agent config `capture.enabled`, `setEnabled`) wins over any policy.
 
 import {
   CAPTURE_LIMITS,
   captureRuleFor,
+  captureWithheld,
   extractFeatureValues,
+  withholdMoments,
   type Capture as CaptureItem,
   type CaptureRule,
   type CapturedRow,
   type Manifest,
+  type TelemetryWindow,
   type Tensor,
 } from '@edgefleet/protocol';
 import type { AgentContext, Live } from './context.js';
@@ -50,15 +54,20 @@ export interface Capture {
 interface Plan {
   rule: CaptureRule;
   manifest: Manifest;
-  /** Reference features that go into rows (allow-listed, not redacted), how to read them, whether hashed. */
-  fields: { name: string; source: NonNullable<Manifest['reference']>['features'][number]['source']; hash: boolean }[];
+  /** Reference features that go into rows (allow-listed, not redacted) and how to read them (hashing: `finish`). */
+  fields: { name: string; source: NonNullable<Manifest['reference']>['features'][number]['source'] }[];
   /** Tail trigger: features and the reference's outer edges. */
   tails: { source: NonNullable<Manifest['reference']>['features'][number]['source']; lo: number; hi: number }[];
   probe: OutputProbe;
   labels: readonly string[];
   /** No drift reference names features: fields are the first row's elements of each input, `input.i`. */
-  raw: { allow: Set<string> | null; redact: Set<string>; hash: Set<string> } | null;
+  raw: { allow: Set<string> | null; redact: Set<string> } | null;
 }
+
+/** Drafts finished together off the inference path (at most DRAFT_MS after the first), and the most kept unfinished. */
+const DRAFT_BATCH = 64;
+const DRAFT_MS = 50;
+const DRAFTS_MAX = 4 * DRAFT_BATCH;
 
 /** Per model version and window: bytes captured so far (the policy's `windowBytes`). */
 interface Quota {
@@ -68,23 +77,22 @@ interface Quota {
 
 function planFor(rule: CaptureRule, manifest: Manifest): Plan {
   const redact = new Set(rule.redact);
-  const hash = new Set(rule.hash);
   const allow = rule.features ? new Set(rule.features) : null;
   const ref = manifest.reference?.features ?? [];
   const tail = new Set(rule.triggers.tail ?? []);
   return {
     rule,
     manifest,
-    fields: ref.filter((f) => (allow === null || allow.has(f.name)) && !redact.has(f.name)).map((f) => ({ name: f.name, source: f.source, hash: hash.has(f.name) })),
+    fields: ref.filter((f) => (allow === null || allow.has(f.name)) && !redact.has(f.name)).map((f) => ({ name: f.name, source: f.source })),
     tails: ref.filter((f) => tail.has(f.name) && f.edges.length > 0).map((f) => ({ source: f.source, lo: f.edges[0]!, hi: f.edges[f.edges.length - 1]! })),
     probe: outputProbe(manifest),
     labels: manifest.labels ?? [],
-    raw: ref.length === 0 ? { allow, redact, hash } : null,
+    raw: ref.length === 0 ? { allow, redact } : null,
   };
 }
 
-/** Fields of a model without a drift reference: `input.i` for the first row's numeric elements, the allow-list and redaction applied. */
-function rawFields(plan: Plan, feeds: Record<string, Tensor>, out: CapturedRow['features'], digest: (v: number) => string): void {
+/** Fields of a model without a drift reference: `input.i` for the first row's numeric elements, the allow-list and redaction applied (hashing: `finish`). */
+function rawFields(plan: Plan, feeds: Record<string, Tensor>, out: CapturedRow['features']): void {
   const raw = plan.raw!;
   let n = 0;
   for (const input of plan.manifest.io.inputs) {
@@ -96,8 +104,7 @@ function rawFields(plan: Plan, feeds: Record<string, Tensor>, out: CapturedRow['
       const name = `${input.name}.${i}`;
       if ((raw.allow !== null && !raw.allow.has(name)) || raw.redact.has(name)) continue;
       const v = Number(t.data[i]);
-      const value = Number.isFinite(v) ? v : null;
-      out[name] = raw.hash.has(name) && value !== null ? digest(value) : value;
+      out[name] = Number.isFinite(v) ? v : null;
       n++;
     }
   }
@@ -124,6 +131,20 @@ function utf8Length(s: string): number {
   return n;
 }
 
+/**
+ * Closed windows as they may leave the device (mutated, before the outbox stores them): a feature the capture
+ * policy redacts, hashes or does not allow keeps its drift bins and counts, not its moments (min and max are
+ * row values; protocol captureWithheld, withholdMoments).
+ */
+export function withholdWindows(windows: readonly TelemetryWindow[], rules: readonly CaptureRule[] | undefined): void {
+  if (!rules || rules.length === 0) return;
+  for (const w of windows) {
+    const withheld = captureWithheld(rules, w.model, w.version);
+    if (withheld === null) continue;
+    for (const name in w.features) if (withheld(name)) withholdMoments(w.features[name]!);
+  }
+}
+
 export function createCapture(ctx: AgentContext, options: CaptureOptions): Capture {
   const { state, clock } = ctx;
   let enabled = options.enabled;
@@ -136,16 +157,75 @@ export function createCapture(ctx: AgentContext, options: CaptureOptions): Captu
   const capturedIds = new Set<string>();
   let drops = { quota: 0, oversized: 0 };
   const encoder = new TextEncoder();
+  // the plan of the last call's model (one model served: no map lookup per call)
+  let lastLive: Live | null = null;
+  let lastRules: readonly CaptureRule[] | null = null;
+  let lastPlan: Plan | null = null;
+  // Items decided on the inference path wait here as drafts (inputs copied, redaction and allow-list applied,
+  // hashed fields still their values, in memory only) until `finishDrafts` hashes, serializes and counts them
+  // against the byte quota off that path: after DRAFT_MS, as soon as DRAFT_BATCH wait, or when the reporter
+  // takes them. In order (a late label never overtakes its row), with the time each was decided.
+  const drafts: CaptureItem[] = [];
+  const draftRules: CaptureRule[] = [];
+  const draftAt: number[] = [];
+  let finishTimer: unknown = null;
+  let finishSoon = false;
 
   function planOf(live: Live): Plan | null {
     const rules = state.settings.capture;
     if (!rules || rules.length === 0) return null;
+    if (live === lastLive && rules === lastRules) return lastPlan;
     const cached = plans.get(live);
-    if (cached && cached.rules === rules) return cached.plan;
-    const rule = captureRuleFor(rules, live.name, live.ref.version);
-    const plan = rule ? planFor(rule, live.manifest) : null;
-    plans.set(live, { rules, plan });
+    let plan: Plan | null;
+    if (cached && cached.rules === rules) plan = cached.plan;
+    else {
+      const rule = captureRuleFor(rules, live.name, live.ref.version);
+      plan = rule ? planFor(rule, live.manifest) : null;
+      plans.set(live, { rules, plan });
+    }
+    lastLive = live;
+    lastRules = rules;
+    lastPlan = plan;
     return plan;
+  }
+
+  function draft(rule: CaptureRule, item: CaptureItem): void {
+    drafts.push(item);
+    draftRules.push(rule);
+    draftAt.push(clock.now());
+    // timers starved (a synchronous burst, a clock that never fires): memory stays bounded, the call pays
+    if (drafts.length >= DRAFTS_MAX) finishDrafts();
+    else if (drafts.length >= DRAFT_BATCH) {
+      if (!finishSoon) schedule(0, true);
+    } else if (finishTimer === null) schedule(DRAFT_MS, false);
+  }
+
+  function schedule(ms: number, soon: boolean): void {
+    if (finishTimer !== null) clock.clearTimeout(finishTimer);
+    finishSoon = soon;
+    finishTimer = clock.setTimeout(finishDrafts, ms);
+  }
+
+  function finishDrafts(): void {
+    if (finishTimer !== null) clock.clearTimeout(finishTimer);
+    finishTimer = null;
+    finishSoon = false;
+    for (let i = 0; i < drafts.length; i++) finish(draftRules[i]!, drafts[i]!, draftAt[i]!);
+    drafts.length = 0;
+    draftRules.length = 0;
+    draftAt.length = 0;
+  }
+
+  /** A draft as it may leave the device: design §4 capture, a hashed field only as sha256 hex of its value. */
+  function finish(rule: CaptureRule, item: CaptureItem, at: number): void {
+    if (item.kind === 'row') {
+      const f = item.features;
+      for (const name of rule.hash) {
+        const v = Object.hasOwn(f, name) ? f[name] : undefined;
+        if (typeof v === 'number') f[name] = ctx.digestOf(encoder.encode(String(v)));
+      }
+    }
+    queue(rule, item, at);
   }
 
   function className(plan: Plan, cls: number): string | number {
@@ -153,15 +233,10 @@ export function createCapture(ctx: AgentContext, options: CaptureOptions): Captu
   }
 
   function buildRow(plan: Plan, live: Live, feeds: Record<string, Tensor>, outputs: Record<string, Tensor>, id: string, predicted: number, trigger: CapturedRow['trigger']): CapturedRow {
-    const inputName = (s: Plan['fields'][number]['source']) => s.input;
     const features: CapturedRow['features'] = {};
-    // design §4 capture: a hashed field leaves the device only as sha256 hex of its value, a redacted one not at all
-    const digest = (v: number) => ctx.digestOf(encoder.encode(String(v)));
-    for (const f of plan.fields) {
-      const v = firstRow(f.source, feeds[inputName(f.source)]);
-      features[f.name] = f.hash && v !== null ? digest(v) : v;
-    }
-    if (plan.raw) rawFields(plan, feeds, features, digest);
+    // design §4 capture: a redacted or unlisted field is never copied; a hashed one is hashed by `finish`
+    for (const f of plan.fields) features[f.name] = firstRow(f.source, feeds[f.source.input]);
+    if (plan.raw) rawFields(plan, feeds, features);
     let prediction: CapturedRow['prediction'] = null;
     let confidence: number | null = null;
     const probe = plan.probe;
@@ -180,7 +255,7 @@ export function createCapture(ctx: AgentContext, options: CaptureOptions): Captu
     return { kind: 'row', id: id.slice(0, CAPTURE_LIMITS.text), model: live.name, version: live.ref.version, at: Math.floor(clock.now()), trigger, features, prediction, confidence };
   }
 
-  function queue(rule: CaptureRule, item: CaptureItem): void {
+  function queue(rule: CaptureRule, item: CaptureItem, at: number): void {
     const bytes = utf8Length(JSON.stringify(item));
     if (bytes > CAPTURE_LIMITS.rowBytes) {
       drops.oversized++;
@@ -188,7 +263,7 @@ export function createCapture(ctx: AgentContext, options: CaptureOptions): Captu
       return;
     }
     const windowMs = state.settings.windowSeconds * 1000;
-    const start = Math.floor(clock.now() / windowMs) * windowMs;
+    const start = Math.floor(at / windowMs) * windowMs;
     const key = `${item.model}\u0000${item.version}`;
     let q = quotas.get(key);
     if (!q || q.windowStart !== start) quotas.set(key, (q = { windowStart: start, bytes: 0 }));
@@ -229,6 +304,9 @@ export function createCapture(ctx: AgentContext, options: CaptureOptions): Captu
       if (!on) {
         // off means off: nothing captured before the switch that has not reached the outbox leaves either
         pending.length = 0;
+        drafts.length = 0;
+        draftRules.length = 0;
+        draftAt.length = 0;
         recent.clear();
       }
     },
@@ -239,7 +317,7 @@ export function createCapture(ctx: AgentContext, options: CaptureOptions): Captu
       if (plan === null || live.role !== 'active') return;
       const trigger = triggerOf(plan, feeds, outputs, predicted);
       if (trigger !== null) {
-        queue(plan.rule, buildRow(plan, live, feeds, outputs, id, predicted, trigger));
+        draft(plan.rule, buildRow(plan, live, feeds, outputs, id, predicted, trigger));
         if (plan.rule.triggers.shadowDisagreement) {
           capturedIds.add(id);
           if (capturedIds.size > recentMax) capturedIds.delete(capturedIds.values().next().value!);
@@ -247,7 +325,7 @@ export function createCapture(ctx: AgentContext, options: CaptureOptions): Captu
         return;
       }
       if (plan.rule.triggers.labelContradiction && predicted >= 0) {
-        // kept (already redacted) in memory only, bounded: the row is built now, while the inputs exist
+        // kept (redacted, not yet hashed) in memory only, bounded: the row is built now, while the inputs exist
         recent.delete(id);
         recent.set(id, buildRow(plan, live, feeds, outputs, id, predicted, 'label-contradiction'));
         if (recent.size > recentMax) recent.delete(recent.keys().next().value!);
@@ -259,7 +337,7 @@ export function createCapture(ctx: AgentContext, options: CaptureOptions): Captu
       const plan = planOf(active);
       if (plan === null || !plan.rule.triggers.shadowDisagreement || capturedIds.has(id)) return;
       recent.delete(id);
-      queue(plan.rule, buildRow(plan, active, feeds, outputs, id, predicted, 'shadow-disagreement'));
+      draft(plan.rule, buildRow(plan, active, feeds, outputs, id, predicted, 'shadow-disagreement'));
     },
 
     labelled(rec, id, actual, label) {
@@ -270,15 +348,16 @@ export function createCapture(ctx: AgentContext, options: CaptureOptions): Captu
       if (kept) {
         recent.delete(id);
         if (actual !== rec.predicted) {
-          queue(rule, { ...kept, label, at: kept.at });
+          draft(rule, { ...kept, label, at: kept.at });
           return;
         }
       }
       // design §6 late labels: joined to a captured row by prediction id at the hub (no row there: ignored)
-      queue(rule, { kind: 'label', id: id.slice(0, CAPTURE_LIMITS.text), model: rec.model, version: rec.version, at: Math.floor(clock.now()), label });
+      draft(rule, { kind: 'label', id: id.slice(0, CAPTURE_LIMITS.text), model: rec.model, version: rec.version, at: Math.floor(clock.now()), label });
     },
 
     take() {
+      finishDrafts();
       if (pending.length === 0 && drops.quota + drops.oversized === 0) return null;
       const rows = pending.splice(0, pending.length);
       const taken = drops;

@@ -3,7 +3,7 @@
 
 import { LIMITS, toEdgefleetError, topics, type DeviceEvent, type ReportedModel, type ReportedState } from '@edgefleet/protocol';
 import { clip, type AgentContext, type EmitExtra } from './context.js';
-import type { Capture } from './capture.js';
+import { withholdWindows, type Capture } from './capture.js';
 import type { Predictions } from './predictions.js';
 import type { ModelSlot } from './update-plan.js';
 
@@ -146,6 +146,7 @@ export function createReporter(ctx: AgentContext, options: ReporterOptions): Rep
     const closed = state.closedWindows;
     if (closed.length === 0) return true;
     const windows = closed.splice(0, closed.length);
+    withholdWindows(windows, state.settings.capture);
     let dropped: number;
     try {
       dropped = await store.outboxAppend(windows, outboxMax);
@@ -239,7 +240,11 @@ export function createReporter(ctx: AgentContext, options: ReporterOptions): Rep
     },
 
     async keepTelemetry() {
-      if (state.closedWindows.length > 0) await store.outboxAppend(state.closedWindows.splice(0), outboxMax).catch(() => 0);
+      if (state.closedWindows.length > 0) {
+        const windows = state.closedWindows.splice(0);
+        withholdWindows(windows, state.settings.capture);
+        await store.outboxAppend(windows, outboxMax).catch(() => 0);
+      }
       await queueCaptures();
       await predictions.save().catch(() => {});
     },

@@ -24,6 +24,7 @@ import {
 } from '@edgefleet/protocol';
 import type { AgentStore } from '../core/ports.js';
 import type { InferenceRuntime } from '../core/runtime.js';
+import { withholdWindows } from '../core/capture.js';
 import { outputProbe } from '../core/telemetry-counters.js';
 import { createModelTelemetry } from '../core/telemetry-recorder.js';
 import { settingsOf, type ModelSlot } from '../core/update-plan.js';
@@ -255,7 +256,11 @@ export async function openOfflineModel(store: AgentStore, runtime: InferenceRunt
       const w = telemetry.rotate(Date.now(), true);
       if (w) closed.push(w);
       telemetry = createModelTelemetry(manifest, 'active', windowMs, Date.now());
-      if (closed.length > 0) await store.outboxAppend(closed.splice(0), options.outboxMaxWindows ?? 10_000);
+      if (closed.length > 0) {
+        const windows = closed.splice(0);
+        withholdWindows(windows, settings.capture); // design §4 capture: as the serving agent's windows
+        await store.outboxAppend(windows, options.outboxMaxWindows ?? 10_000);
+      }
       await session.release().catch(() => {});
     },
   };

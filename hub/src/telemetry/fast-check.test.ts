@@ -23,7 +23,8 @@ function richBatch(): Json {
   for (const l of [0, 0.5, 2, 3.3, 80]) histogramAdd(w.latencyMs, l);
   w.inferences = 5;
   w.errors = { INFERENCE_FAILED: 2, BAD_INPUT: 0 };
-  w.features = { temp: { bins: [1, 2, 0], nulls: 1, count: 3, sum: 3.5, sumSq: 9.25, min: -1, max: 2.5 } };
+  // `secret`: moments withheld by the device (a feature its capture policy redacts): bins and counts only
+  w.features = { temp: { bins: [1, 2, 0], nulls: 1, count: 3, sum: 3.5, sumSq: 9.25, min: -1, max: 2.5 }, secret: { bins: [0, 2], nulls: 0, count: 2 } };
   w.outputs = {
     classCounts: [3, 2],
     confidence: [0, 0, 1, 4, 0, 0, 0, 0, 0, 0],

@@ -76,7 +76,10 @@ function counts(v: unknown, max: number, b: Bounds): boolean {
 function feature(v: unknown, b: Bounds): boolean {
   if (!isObj(v) || !onlyKeys(v, FEATURE_KEYS)) return false;
   const count = (x: unknown) => nonNegative(x) && (x as number) <= b.count;
-  return counts(v.bins, 65, b) && count(v.nulls) && count(v.count) && num(v.sum) && num(v.sumSq) && nullableNum(v.min) && nullableNum(v.max);
+  if (!(counts(v.bins, 65, b) && count(v.nulls) && count(v.count))) return false;
+  // moments all present or all absent (withheld by the device): windowIssue refuses anything between
+  if (!('sum' in v) && !('sumSq' in v) && !('min' in v) && !('max' in v)) return true;
+  return num(v.sum) && num(v.sumSq) && nullableNum(v.min) && nullableNum(v.max);
 }
 
 /** The shape of ConfidenceSums (its consistency is windowIssue's, below); sums are bounded by count × scale. */

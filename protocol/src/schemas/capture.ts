@@ -63,6 +63,23 @@ export function captureRuleFor(rules: readonly CaptureRule[] | undefined, model:
   return rules?.find((r) => r.model === model && (r.version === undefined || r.version === version));
 }
 
+/**
+ * Which reference features of a model version a device must not disclose beyond their drift bins, or null for
+ * none (design §4 capture: a redacted field never leaves the device; telemetry/features.ts withholdMoments):
+ * those the version's rule leaves off its allow-list, and those any rule of the model redacts or hashes — a
+ * field named sensitive for one version is the same input for the others (a shadow, the next release). Applies
+ * whether or not the device's own switch lets rows be captured: turning capture off discloses nothing more.
+ */
+export function captureWithheld(rules: readonly CaptureRule[] | undefined, model: string, version: string): ((feature: string) => boolean) | null {
+  if (!rules || rules.length === 0) return null;
+  const named = new Set<string>();
+  for (const r of rules) if (r.model === model) for (const f of [...r.redact, ...r.hash]) named.add(f);
+  const listed = captureRuleFor(rules, model, version)?.features;
+  const allow = listed ? new Set(listed) : null;
+  if (named.size === 0 && allow === null) return null;
+  return (feature) => named.has(feature) || (allow !== null && !allow.has(feature));
+}
+
 const Text = z.string().max(CAPTURE_LIMITS.text);
 const FieldValue = z.union([z.number(), Text, z.boolean(), z.null()]);
 const ClassValue = z.union([z.number(), Text]);

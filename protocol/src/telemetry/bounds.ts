@@ -8,7 +8,7 @@ import { confidenceSumsIssue, type ConfidenceSums } from './confidence.js';
 interface WindowParts {
   start: number;
   end: number;
-  features: Readonly<Record<string, { bins: readonly number[]; count: number }>>;
+  features: Readonly<Record<string, { bins: readonly number[]; count: number; sum?: number | undefined; sumSq?: number | undefined; min?: number | null | undefined; max?: number | null | undefined }>>;
   labels?: { labelled: number; correct: number } | undefined;
   shadow?: { compared: number; agreed: number } | undefined;
   outputs?: { confidenceSums?: ConfidenceSums | undefined } | undefined;
@@ -21,9 +21,9 @@ export interface WindowBounds {
 
 /**
  * Why a window's parts do not fit together, or null: start after end, longer than a window can be, more
- * features than a reference names, feature bins that do not add up to the feature count, more correct
- * labels than labelled ones, more agreeing shadow comparisons than compared ones, or confidence sums that do
- * not add up (confidence.ts confidenceSumsIssue).
+ * features than a reference names, feature bins that do not add up to the feature count, a feature with only
+ * some of its moments, more correct labels than labelled ones, more agreeing shadow comparisons than compared
+ * ones, or confidence sums that do not add up (confidence.ts confidenceSumsIssue).
  */
 export function windowIssue(w: WindowParts, bounds: WindowBounds = { spanMs: TELEMETRY_LIMITS.spanMs }): string | null {
   if (w.start > w.end) return `window starts (${w.start}) after it ends (${w.end})`;
@@ -35,6 +35,9 @@ export function windowIssue(w: WindowParts, bounds: WindowBounds = { spanMs: TEL
     let n = 0;
     for (let k = 0; k < f.bins.length; k++) n += f.bins[k]!;
     if (n !== f.count) return `feature ${JSON.stringify(name)}: count ${f.count} is not the sum of its bins (${n})`;
+    // schemas.ts FeatureSummary: its moments come all together (a device sent them) or not at all (withheld)
+    const moments = (f.sum !== undefined ? 1 : 0) + (f.sumSq !== undefined ? 1 : 0) + (f.min !== undefined ? 1 : 0) + (f.max !== undefined ? 1 : 0);
+    if (moments !== 0 && moments !== 4) return `feature ${JSON.stringify(name)}: has ${moments} of its 4 moments (sum, sumSq, min, max: all or none)`;
   }
   if (w.labels && w.labels.correct > w.labels.labelled) return `labels: ${w.labels.correct} correct of ${w.labels.labelled} labelled`;
   if (w.shadow && w.shadow.agreed > w.shadow.compared) return `shadow: ${w.shadow.agreed} agreed of ${w.shadow.compared} compared`;

@@ -6,8 +6,11 @@ import {
   extractFeatureValues,
   featureAdd,
   featureBinIndex,
+  featureMoments,
   mergeFeatureSummary,
+  withholdMoments,
 } from './features.js';
+import { windowIssue } from './bounds.js';
 
 describe('feature bins', () => {
   it('puts values in (-inf, e0), [e0, e1), …, [e_last, +inf)', () => {
@@ -21,6 +24,27 @@ describe('feature bins', () => {
     for (const v of [-1, 5, 5, 12, null, Number.NaN, Infinity]) featureAdd(s, edges, v);
     expect(s).toEqual({ bins: [1, 2, 1], nulls: 3, count: 4, sum: 21, sumSq: 1 + 25 + 25 + 144, min: -1, max: 12 });
     expect(FeatureSummary.parse(JSON.parse(JSON.stringify(s)))).toEqual(s);
+  });
+
+  it('withholds the moments of a feature, keeping the bins drift reads; merged moments only where every counted side has them', () => {
+    const edges = [0, 10];
+    const full = createFeatureSummary(3);
+    const secret = createFeatureSummary(3);
+    for (const v of [-1, 5]) featureAdd(full, edges, v);
+    featureAdd(secret, edges, 12.5);
+    withholdMoments(secret);
+    expect(secret).toEqual({ bins: [0, 0, 1], nulls: 0, count: 1 });
+    expect(JSON.stringify(secret)).not.toContain('12.5');
+    expect(FeatureSummary.parse(JSON.parse(JSON.stringify(secret)))).toEqual(secret);
+    expect(featureMoments(secret)).toBeNull();
+    featureAdd(secret, edges, 3); // counting on stays bins-only
+    expect(secret).toEqual({ bins: [0, 1, 1], nulls: 0, count: 2 });
+    // a sum over some devices' values is no one's sum: the merge drops the moments, never half-fills them
+    expect(mergeFeatureSummary(full, secret)).toEqual({ bins: [1, 2, 1], nulls: 0, count: 4 });
+    expect(mergeFeatureSummary(withholdMoments(createFeatureSummary(3)), full)).toEqual(full);
+    const w = { start: 0, end: 1, features: { f: { bins: [1], count: 1, sum: 1 } } };
+    expect(windowIssue(w)).toMatch(/1 of its 4 moments/);
+    expect(windowIssue({ ...w, features: { f: { bins: [1], count: 1 } } })).toBeNull();
   });
 
   it('refuses a summary whose bins do not fit the edges', () => {

@@ -31,7 +31,7 @@ export function featureBinIndex(edges: ArrayLike<number>, v: number): number {
 /**
  * Counts one value (mutates and returns `summary`). null, NaN and ±∞ count as `nulls` (infinities
  * would turn `sum` into something JSON cannot carry); `count`, `sum`, `sumSq`, `min`, `max` cover
- * the finite values only.
+ * the finite values only (moments only where the summary has them: hasMoments).
  */
 export function featureAdd(summary: FeatureSummary, edges: readonly number[], value: number | null): FeatureSummary {
   if (value === null || !Number.isFinite(value)) {
@@ -45,28 +45,55 @@ export function featureAdd(summary: FeatureSummary, edges: readonly number[], va
     );
   }
   summary.bins[featureBinIndex(edges, value)]!++;
+  const moments = hasMoments(summary);
   summary.count++;
-  summary.sum += value;
-  summary.sumSq += value * value;
-  if (summary.min === null || value < summary.min) summary.min = value;
-  if (summary.max === null || value > summary.max) summary.max = value;
+  // a summary whose moments were withheld stays so: it counts bins only
+  if (!moments) return summary;
+  summary.sum! += value;
+  summary.sumSq! += value * value;
+  if (summary.min === null || value < summary.min!) summary.min = value;
+  if (summary.max === null || value > summary.max!) summary.max = value;
   return summary;
 }
 
-/** A new summary adding both; refuses summaries binned against different references. */
+/** Whether a summary carries its moments (sum, sumSq, min, max), which come all together or not at all. */
+export function hasMoments(s: FeatureSummary): boolean {
+  return s.sum !== undefined;
+}
+
+/**
+ * The summary without its moments (mutates and returns `s`): what a device sends for a feature whose values
+ * must not leave it (schemas/capture.ts captureWithheld). min and max are row values, and sum and sumSq are
+ * too in a window of one row (or two, together): only the bin counts, count and nulls remain, which is all
+ * drift (PSI, Jensen–Shannon, KS on the reference bins) reads. A bin says which reference-quantile interval a
+ * value fell in — the manifest's own edges, no finer.
+ */
+export function withholdMoments(s: FeatureSummary): FeatureSummary {
+  delete s.sum;
+  delete s.sumSq;
+  delete s.min;
+  delete s.max;
+  return s;
+}
+
+/**
+ * A new summary adding both; refuses summaries binned against different references. The moments survive
+ * only when every side that counted a value has them: a sum over some devices' values is no one's sum.
+ */
 export function mergeFeatureSummary(a: FeatureSummary, b: FeatureSummary): FeatureSummary {
   if (a.bins.length !== b.bins.length) {
     throw new EdgefleetError('BAD_INPUT', `cannot merge feature summaries of ${a.bins.length} and ${b.bins.length} bins`);
   }
-  return {
-    bins: a.bins.map((c, i) => c + b.bins[i]!),
-    nulls: a.nulls + b.nulls,
-    count: a.count + b.count,
-    sum: a.sum + b.sum,
-    sumSq: a.sumSq + b.sumSq,
-    min: minOf(a.min, b.min),
-    max: maxOf(a.max, b.max),
-  };
+  const out: FeatureSummary = { bins: a.bins.map((c, i) => c + b.bins[i]!), nulls: a.nulls + b.nulls, count: a.count + b.count };
+  const withA = hasMoments(a);
+  const withB = hasMoments(b);
+  if ((withA || a.count === 0) && (withB || b.count === 0) && (withA || withB)) {
+    out.sum = (a.sum ?? 0) + (b.sum ?? 0);
+    out.sumSq = (a.sumSq ?? 0) + (b.sumSq ?? 0);
+    out.min = minOf(a.min ?? null, b.min ?? null);
+    out.max = maxOf(a.max ?? null, b.max ?? null);
+  }
+  return out;
 }
 
 function minOf(a: number | null, b: number | null): number | null {
@@ -76,9 +103,9 @@ function maxOf(a: number | null, b: number | null): number | null {
   return a === null ? b : b === null ? a : Math.max(a, b);
 }
 
-/** Mean and population standard deviation of a summary's finite values (null when empty). */
+/** Mean and population standard deviation of a summary's finite values (null when empty or withheld). */
 export function featureMoments(s: FeatureSummary): { mean: number; std: number } | null {
-  if (s.count === 0) return null;
+  if (s.count === 0 || s.sum === undefined || s.sumSq === undefined) return null;
   const mean = s.sum / s.count;
   return { mean, std: Math.sqrt(Math.max(0, s.sumSq / s.count - mean * mean)) };
 }

@@ -19,6 +19,8 @@ export {
   featureAdd,
   featureBinIndex,
   featureMoments,
+  hasMoments,
+  withholdMoments,
   mergeFeatureSummary,
   extractFeatureValues,
   buildReferenceFeature,

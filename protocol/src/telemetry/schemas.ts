@@ -11,15 +11,20 @@ import { Count, refineWith } from './refine.js';
 
 const ClassIndex = z.number().int().min(0).max(TELEMETRY_LIMITS.classes - 1);
 
-/** Counts of one feature in its reference bins (edges.length + 1 entries), plus moments. */
+/**
+ * Counts of one feature in its reference bins (edges.length + 1 entries), plus moments. The moments (sum,
+ * sumSq, min, max) come all together or not at all: a device leaves them out for a feature its capture policy
+ * redacts, hashes or does not allow (schemas/capture.ts captureWithheld), since a window of one row would carry
+ * that row's value; drift needs only the bins.
+ */
 export const FeatureSummary = z.object({
   bins: z.array(Count).max(65),
   nulls: Count,
   count: Count,
-  sum: z.number(),
-  sumSq: z.number(),
-  min: z.number().nullable(),
-  max: z.number().nullable(),
+  sum: z.number().optional(),
+  sumSq: z.number().optional(),
+  min: z.number().nullable().optional(),
+  max: z.number().nullable().optional(),
 });
 export type FeatureSummary = z.infer<typeof FeatureSummary>;
 
