@@ -82,7 +82,11 @@ export function createTelemetrySql(sql: SqlDatabase) {
       const head = 'INSERT INTO telemetry_batches (device_id, seq, received_at, windows, dropped) VALUES ';
       const tail = ' ON CONFLICT DO NOTHING RETURNING device_id, seq';
       const values = (b: BatchInsert, i: number, p: Record<string, SqlValue>) => {
-        Object.assign(p, { [`d${i}`]: b.deviceId, [`s${i}`]: b.seq, [`r${i}`]: b.receivedAt, [`w${i}`]: b.windows, [`x${i}`]: b.dropped });
+        p[`d${i}`] = b.deviceId;
+        p[`s${i}`] = b.seq;
+        p[`r${i}`] = b.receivedAt;
+        p[`w${i}`] = b.windows;
+        p[`x${i}`] = b.dropped;
         return `(@d${i}, @s${i}, @r${i}, @w${i}, @x${i})`;
       };
       // multi-row statements: PostgreSQL 1000 rows a round trip; SQLite in chunks of a few fixed sizes, so
