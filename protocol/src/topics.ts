@@ -58,7 +58,8 @@ export type ParsedTopic =
   | { kind: DeviceTopicKind; deviceId: string }
   | { kind: 'artifact-multicast'; sha256: string };
 
-const LEAF_KINDS: Record<string, DeviceTopicKind> = {
+/** The topic levels after a device's id, and their kinds (a Map: no inherited keys). */
+const LEAF_KINDS = new Map<string, DeviceTopicKind>(Object.entries({
   desired: 'desired',
   command: 'command',
   'artifact/get': 'artifact-get',
@@ -67,19 +68,23 @@ const LEAF_KINDS: Record<string, DeviceTopicKind> = {
   status: 'status',
   telemetry: 'telemetry',
   events: 'events',
-};
+}));
+
+const DEVICES_PREFIX = `${TOPIC_PREFIX}/devices/`;
 
 /** Parse a concrete topic name (no wildcards); null for anything that is not one of ours. */
 export function parseTopic(topic: string): ParsedTopic | null {
   if (topic === `${TOPIC_PREFIX}/keyring`) return { kind: 'keyring' };
+  // the hub parses every device message's topic: the device topics without splitting the whole name
+  if (topic.startsWith(DEVICES_PREFIX)) {
+    const slash = topic.indexOf('/', DEVICES_PREFIX.length);
+    if (slash < 0) return null;
+    const deviceId = topic.slice(DEVICES_PREFIX.length, slash);
+    const kind = LEAF_KINDS.get(topic.slice(slash + 1)); // one level, or two (artifact/get, artifact/data)
+    return kind && isDeviceId(deviceId) ? { kind, deviceId } : null;
+  }
   const parts = topic.split('/');
   if (parts[0] !== 'ef' || parts[1] !== 'v1') return null;
-  if (parts[2] === 'devices' && (parts.length === 5 || parts.length === 6)) {
-    const deviceId = parts[3] ?? '';
-    if (!isDeviceId(deviceId)) return null;
-    const kind = LEAF_KINDS[parts.slice(4).join('/')];
-    return kind ? { kind, deviceId } : null;
-  }
   if (parts[2] === 'artifacts' && parts.length === 5 && parts[4] === 'data') {
     const sha256 = parts[3] ?? '';
     return SHA256_PATTERN.test(sha256) ? { kind: 'artifact-multicast', sha256 } : null;

@@ -1,7 +1,8 @@
 // Benchmarks of @edgefleet/hub (design §11):
 // - hub.telemetry.ingest_per_s: telemetry batches/s from many MQTT clients (in a worker thread, so they
 //   do not share the hub's core) to committed rows, nothing lost; baseline: bare batched SQLite inserts
-//   of the same rows into the same tables.
+//   of the same rows into the same tables; a second baseline, hub.telemetry.raw_aedes_per_s: the same
+//   publishers against a bare aedes (no hub: it PUBACKs and drops), interleaved in the same run.
 // - hub.rss_per_device_kb: hub RSS growth per connected idle device (subscribed like an agent) at 1k, 5k
 //   and 10k devices (issue 15 §4: goal ≤ 20 KB at 10k), the hub in its own process.
 
@@ -17,6 +18,7 @@ import Database from 'better-sqlite3';
 import mqttPacket from 'mqtt-packet';
 import { createWindow, histogramAdd, topics, type TelemetryBatch } from '@edgefleet/protocol';
 import { startHub } from '@edgefleet/hub';
+import { startPlainAedes } from '../sim/broker-load.js';
 import { median, round, type BenchEntry, type Benchmark } from './harness.js';
 
 const CLIENTS = 100;
@@ -88,6 +90,66 @@ function bareSqlite(rows: Array<{ deviceId: string; seq: number; body: string; b
   }
 }
 
+/** One publisher worker's run against `url`: resolves with the seconds from its first publish to its last PUBACK. */
+function publishRound(url: string, devices: Array<{ id: string; token: string }>, template: string, seqStart: number, until?: () => boolean): Promise<number> {
+  const worker = new Worker(PUBLISHER, { eval: true, workerData: { url, devices, perClient: PER_CLIENT, template, seqStart } });
+  let t0 = 0n;
+  let acked = 0;
+  const finished = new Promise<void>((resolve, reject) => {
+    worker.on('message', (m: { connected?: boolean; published?: boolean; done?: boolean; error?: string }) => {
+      if (m.connected) t0 = process.hrtime.bigint();
+      if (m.published) acked = Number(process.hrtime.bigint() - t0) / 1e9;
+      if (m.error) reject(new Error(m.error));
+      if (m.done) resolve();
+    });
+    worker.on('error', reject);
+  });
+  return (async () => {
+    // the hub's round ends at its last commit (which it acknowledges after); a bare broker's at its last PUBACK
+    let seconds = 0;
+    if (until) {
+      while (!until()) await new Promise((res) => setTimeout(res, 5));
+      seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+    }
+    await finished;
+    await worker.terminate();
+    return until ? seconds : acked;
+  })();
+}
+
+/** The raw aedes rate of the last ingest run (hub.telemetry.raw_aedes_per_s reports it). */
+let rawAedes: BenchEntry | null = null;
+
+function templateText(): string {
+  return JSON.stringify({ ...sampleBatch('x', 0), deviceId: '__DEVICE__', seq: '__SEQ__' });
+}
+
+/** The second baseline: a bare aedes (no auth, no subscriber), QoS 1 PUBACKs only. */
+async function rawAedesRound(devices: Array<{ id: string; token: string }>): Promise<number> {
+  const broker = await startPlainAedes();
+  try {
+    return (CLIENTS * PER_CLIENT) / (await publishRound(broker.url, devices, templateText(), 1));
+  } finally {
+    await broker.close();
+  }
+}
+
+async function rawAedesPerSecond(): Promise<BenchEntry> {
+  if (rawAedes) return rawAedes;
+  const devices = Array.from({ length: CLIENTS }, (_, i) => ({ id: `bench-${i}`, token: 'x' }));
+  const rates: number[] = [];
+  for (let r = 0; r < ROUNDS; r++) rates.push(await rawAedesRound(devices));
+  return rawEntry(rates);
+}
+
+function rawEntry(rates: number[]): BenchEntry {
+  return {
+    value: round(median(rates), 4),
+    unit: 'messages/s',
+    note: `median of ${ROUNDS} rounds: the ingest bench's ${CLIENTS} clients × ${PER_CLIENT} QoS 1 batches against a bare aedes (no auth, no hub: PUBACK and drop), first publish to last PUBACK (rounds: ${rates.map((x) => Math.round(x)).join(', ')}/s); the ceiling of hub.telemetry.ingest_per_s`,
+  };
+}
+
 async function ingestPerSecond(): Promise<BenchEntry> {
   const dir = mkdtempSync(join(tmpdir(), 'edgefleet-bench-ingest-'));
   const hub = await startHub({ dataDir: dir, http: '127.0.0.1:0', mqtt: '127.0.0.1:0', ws: null });
@@ -97,7 +159,7 @@ async function ingestPerSecond(): Promise<BenchEntry> {
       const id = `bench-${i}`;
       devices.push({ id, token: (await hub.services.devices.add(id, {}, 'bench')).token });
     }
-    const template = JSON.stringify({ ...sampleBatch('x', 0), deviceId: '__DEVICE__', seq: '__SEQ__' });
+    const template = templateText();
     const total = CLIENTS * PER_CLIENT;
     const rows = devices.flatMap((d) =>
       Array.from({ length: PER_CLIENT }, (_, s) => {
@@ -109,32 +171,18 @@ async function ingestPerSecond(): Promise<BenchEntry> {
     // one round: the clients connect, then publish every batch; timed from the first publish to the last commit
     const round1 = async (r: number): Promise<number> => {
       const before = committed();
-      const worker = new Worker(PUBLISHER, {
-        eval: true,
-        workerData: { url: hub.urls.mqtt, devices, perClient: PER_CLIENT, template, seqStart: 1 + r * PER_CLIENT },
-      });
-      let t0 = 0n;
-      const finished = new Promise<void>((resolve, reject) => {
-        worker.on('message', (m: { connected?: boolean; done?: boolean; error?: string }) => {
-          if (m.connected) t0 = process.hrtime.bigint();
-          if (m.error) reject(new Error(m.error));
-          if (m.done) resolve();
-        });
-        worker.on('error', reject);
-      });
-      while (committed() < before + total) await new Promise((res) => setTimeout(res, 5));
-      const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
-      await finished;
-      await worker.terminate();
-      return total / seconds;
+      return total / (await publishRound(hub.urls.mqtt!, devices, template, 1 + r * PER_CLIENT, () => committed() >= before + total));
     };
     // interleave hub rounds with baseline rounds: the machine's load hits both alike (design §11)
     const hubRates: number[] = [];
     const bareRates: number[] = [];
+    const rawRates: number[] = [];
     for (let r = 0; r < ROUNDS; r++) {
       hubRates.push(await round1(r));
       bareRates.push(bareSqlite(rows));
+      rawRates.push(await rawAedesRound(devices));
     }
+    rawAedes = rawEntry(rawRates);
     await hub.flush();
     // counted through a connection of its own: what the hub committed
     const db = new Database(join(dir, 'hub.db'), { readonly: true });
@@ -150,7 +198,7 @@ async function ingestPerSecond(): Promise<BenchEntry> {
       unit: 'messages/s',
       baseline: round(baseline, 4),
       ratio: round(value / baseline, 3),
-      note: `median of ${ROUNDS} rounds of ${CLIENTS} clients × ${PER_CLIENT} QoS 1 batches (1 window each) through embedded aedes → parse, dedupe, rollup → committed (rounds: ${hubRates.map((x) => Math.round(x)).join(', ')}/s); all ${total * ROUNDS} rows present${rejected.length ? `; ${rejected.join(', ')}` : ''}; baseline: the same rows as bare batched inserts, interleaved`,
+      note: `median of ${ROUNDS} rounds of ${CLIENTS} clients × ${PER_CLIENT} QoS 1 batches (1 window each) through embedded aedes → parse, dedupe, rollup → committed (rounds: ${hubRates.map((x) => Math.round(x)).join(', ')}/s); all ${total * ROUNDS} rows present${rejected.length ? `; ${rejected.join(', ')}` : ''}; baseline: the same rows as bare batched inserts, interleaved; bare aedes (PUBACK and drop) ${Math.round(median(rawRates))}/s, ratio ${round(value / median(rawRates), 3)} (hub.telemetry.raw_aedes_per_s)`,
     };
   } finally {
     await hub.close();
@@ -241,5 +289,7 @@ async function rssPerDevice(): Promise<Record<string, BenchEntry>> {
 
 export const benchmarks: Record<string, Benchmark> = {
   'hub.telemetry.ingest_per_s': ingestPerSecond,
+  // after ingest_per_s in the same run: its interleaved rounds; alone: rounds of its own
+  'hub.telemetry.raw_aedes_per_s': rawAedesPerSecond,
   'hub.rss_per_device_kb': rssPerDevice,
 };

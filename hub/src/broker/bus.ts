@@ -33,9 +33,10 @@ export interface Bus {
 }
 
 /** MQTT topic filter matching (single-level `+`, multi-level `#`). */
-export function topicMatches(filter: string, topic: string): boolean {
-  const f = filter.split('/');
-  const t = topic.split('/');
+export function topicMatches(filter: string | readonly string[], topic: string | readonly string[]): boolean {
+  // either side may come split on '/' already (a subscription's filter, once; a topic matched against several)
+  const f = typeof filter === 'string' ? filter.split('/') : filter;
+  const t = typeof topic === 'string' ? topic.split('/') : topic;
   for (let i = 0; i < f.length; i++) {
     if (f[i] === '#') return true;
     if (i >= t.length) return false;

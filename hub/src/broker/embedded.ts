@@ -104,15 +104,16 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
   const policy = createBrokerPolicy(options);
   const gates = new WeakMap<Client, ReturnType<typeof createReadGate>>();
   const tickets = new WeakMap<Client, PreAuthTicket>();
-  const hubHandlers: Array<{ filter: string; handler: MessageHandler }> = [];
+  const hubHandlers: Array<{ filter: readonly string[]; handler: MessageHandler }> = []; // filters split on '/'
   let held = 0;
 
   // Hand a device's message to the hub's handlers; aedes acknowledges (and publishes it on) when `done`
   // is called, so a handler's promise holds the PUBACK. A rejected one closes the connection unacknowledged.
   const deliverToHub = (client: Client, topic: string, payload: Buffer, done: (err?: Error | null) => void) => {
     const waits: Array<Promise<void>> = [];
+    const levels = topic.split('/');
     for (const h of hubHandlers) {
-      if (!topicMatches(h.filter, topic)) continue;
+      if (!topicMatches(h.filter, levels)) continue;
       try {
         const r = h.handler(topic, payload);
         if (r) waits.push(r);
@@ -264,7 +265,7 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
       });
     },
     subscribe(filter: string, handler: MessageHandler) {
-      hubHandlers.push({ filter, handler });
+      hubHandlers.push({ filter: filter.split('/'), handler });
       return new Promise((resolve) => {
         aedes.subscribe(
           filter,

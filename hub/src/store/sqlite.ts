@@ -60,7 +60,11 @@ export function openSqlite(file: string): SqlDatabase {
   const bind = (params: SqlParams | undefined): unknown[] => {
     if (!params) return [];
     const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(params)) out[k] = v instanceof Uint8Array && !Buffer.isBuffer(v) ? Buffer.from(v.buffer, v.byteOffset, v.byteLength) : v;
+    // for…in, not Object.entries: a flush's multi-row statements bind over a thousand parameters
+    for (const k in params) {
+      const v = params[k];
+      out[k] = v instanceof Uint8Array && !Buffer.isBuffer(v) ? Buffer.from(v.buffer, v.byteOffset, v.byteLength) : v;
+    }
     return [out];
   };
   // the synchronous operations; each caller below decides when it may run them

@@ -66,6 +66,9 @@ export interface BatchInsert {
   dropped: number;
 }
 
+/** Row counts of SQLite's multi-row de-duplication inserts, largest first (5 params a row, under its 32,766). */
+const SQLITE_CHUNKS = [256, 64, 16, 4, 1];
+
 export function createTelemetrySql(sql: SqlDatabase) {
   const d = sql.dialect;
   return {
@@ -79,14 +82,21 @@ export function createTelemetrySql(sql: SqlDatabase) {
       const head = 'INSERT INTO telemetry_batches (device_id, seq, received_at, windows, dropped) VALUES ';
       const tail = ' ON CONFLICT DO NOTHING RETURNING device_id, seq';
       const values = (b: BatchInsert, i: number, p: Record<string, SqlValue>) => {
-        Object.assign(p, { [`d${i}`]: b.deviceId, [`s${i}`]: b.seq, [`r${i}`]: b.receivedAt, [`w${i}`]: b.windows, [`x${i}`]: b.dropped });
+        p[`d${i}`] = b.deviceId;
+        p[`s${i}`] = b.seq;
+        p[`r${i}`] = b.receivedAt;
+        p[`w${i}`] = b.windows;
+        p[`x${i}`] = b.dropped;
         return `(@d${i}, @s${i}, @r${i}, @w${i}, @x${i})`;
       };
-      // SQLite: one prepared statement per row (in-process, no round trips); PostgreSQL: multi-row statements
-      const per = d.name === 'postgres' ? 1000 : 1;
-      for (let start = 0; start < rows.length; start += per) {
+      // multi-row statements: PostgreSQL 1000 rows a round trip; SQLite in chunks of a few fixed sizes, so
+      // the prepared statements it caches (one per distinct text) stay few and a flush is a handful of calls
+      for (let start = 0; start < rows.length; ) {
+        const left = rows.length - start;
+        const per = d.name === 'postgres' ? Math.min(1000, left) : (SQLITE_CHUNKS.find((n) => n <= left) ?? 1);
         const params: Record<string, SqlValue> = {};
         const tuples = rows.slice(start, start + per).map((b, i) => values(b, i, params));
+        start += per;
         for (const r of await sql.all<{ device_id: string; seq: number }>(head + tuples.join(', ') + tail, params)) out.add(batchKey(r.device_id, r.seq));
       }
       return out;

@@ -14,6 +14,7 @@ import { createIngestCommit, type Job } from '../../src/telemetry/ingest-commit.
 import { isStorageFailure } from '../../src/telemetry/ingest.js';
 import { mergeHealth } from '../../src/telemetry/merge.js';
 import { verifyAuditChain } from '../../src/trust/index.js';
+import { batchKey } from '../../src/store/telemetry.js';
 
 /** Opens the same fresh database twice: `[a, b]` are two replicas' Stores. */
 export type OpenPair = () => Promise<[Store, Store]>;
@@ -100,6 +101,10 @@ export function storeContract(name: string, openPair: OpenPair): void {
       // within one call, a repeated key is new once
       expect((await a.telemetry.insertNewBatches([...rows(90, 91), ...rows(90, 91)])).size).toBe(1);
       expect((await b.telemetry.insertNewBatches(rows(0, 5))).size).toBe(0);
+      // a flush of hundreds of records, in several multi-row statements: each tells which of its rows were new
+      const many = await a.telemetry.insertNewBatches([...rows(0, 200), ...rows(500, 841), ...rows(95, 96)]);
+      const expected = [...rows(91, 200), ...rows(500, 841)].map((r) => batchKey(r.deviceId, r.seq));
+      expect([...many].sort()).toEqual(expected.sort());
     });
 
     it('stores windows set-based and reads them back by device set, tag and overlap', async () => {
