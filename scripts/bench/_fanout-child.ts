@@ -4,10 +4,10 @@
 //   broker N       a bare aedes that publishes the model's chunks itself once, QoS 1, on "go"; prints { url }
 //   agent CONFIG   one real agent (its own onnxruntime session); prints {}
 //   bare DIR       the bare steps of an activation: sha256, write + fsync, InferenceSession.create, one run
-// Each then answers "cpu" on stdin with one JSON line: { cpu: seconds, ...what it knows }; "exit" ends it.
+// Each then answers "cpu" on stdin with one JSON line: { cpu: seconds, at, pid, ...what it knows }; "exit" ends it.
 
 import { createHash } from 'node:crypto';
-import { closeSync, fsyncSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -21,6 +21,18 @@ export const FANOUT_MODEL_BYTES = 4 * 1024 * 1024;
 const cpu = () => {
   const u = process.cpuUsage();
   return (u.user + u.system) / 1e6;
+};
+const threadCpu = () => {
+  const out: Record<string, number> = {};
+  for (const t of readdirSync('/proc/self/task')) {
+    try {
+      const st = readFileSync(`/proc/self/task/${t}/stat`, 'utf8');
+      const comm = t === String(process.pid) ? 'main' : st.slice(st.indexOf('(') + 1, st.lastIndexOf(')'));
+      const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
+      out[comm] = (out[comm] ?? 0) + (Number(f[11]) + Number(f[12])) / 100;
+    } catch { /* gone */ }
+  }
+  return out;
 };
 const say = (x: unknown) => process.stdout.write(JSON.stringify(x) + '\n');
 const [mode, arg] = process.argv.slice(2);
@@ -85,7 +97,8 @@ if (mode === 'hub') {
 
 createInterface({ input: process.stdin }).on('line', (line) => {
   const l = line.trim();
-  if (l === 'cpu') void answer().then((x) => say({ cpu: cpu(), ...x }));
+  // at: µs on the monotonic clock of a --cpu-prof profile's timestamps, so a profile can be cut to the measured span
+  if (l === 'cpu') void answer().then((x) => say({ cpu: cpu(), at: Number(process.hrtime.bigint() / 1000n), pid: process.pid, user: process.cpuUsage().user / 1e6, threads: threadCpu(), ...x }));
   else if (l === 'exit') {
     void close().finally(() => {
       rmSync(dir, { recursive: true, force: true });

@@ -63,7 +63,12 @@ async function startChild(mode: string, arg?: string): Promise<Child> {
     },
   };
 }
-const cpuOf = async (c: Child) => (await c.ask('cpu')).cpu as number;
+const cpuOf = async (c: Child, span?: string) => {
+  const a = await c.ask('cpu');
+  // the profile's timestamps of a measured span's ends (EDGEFLEET_BENCH_PROFILE): cut the profile to them
+  if (span && process.env.EDGEFLEET_BENCH_PROFILE) process.stderr.write(`profile ${span}: pid ${String(a.pid)} at ${String(a.at)} µs ${JSON.stringify(a)}\n`);
+  return a.cpu as number;
+};
 
 /** CPU seconds of a bare aedes process publishing the model's chunks once, QoS 1, to `DEVICES` subscribers here. */
 async function bareBrokerCpu(): Promise<{ cpu: number; seconds: number }> {
@@ -82,12 +87,12 @@ async function bareBrokerCpu(): Promise<{ cpu: number; seconds: number }> {
       c.on('message', () => ++got === chunks && ++complete === DEVICES && done());
       await c.subscribeAsync('bench/fanout', { qos: 1 });
     }
-    const cpu0 = await cpuOf(broker);
+    const cpu0 = await cpuOf(broker, 'broker start');
     const t0 = process.hrtime.bigint();
     broker.send('go');
     await all;
     const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
-    return { cpu: (await cpuOf(broker)) - cpu0, seconds };
+    return { cpu: (await cpuOf(broker, 'broker end')) - cpu0, seconds };
   } finally {
     await Promise.all(clients.map((c) => c.endAsync(true).catch(() => undefined)));
     await broker.exit();
@@ -117,10 +122,10 @@ async function measureWave(): Promise<WaveFigures> {
     let hubCpu = 0;
     const seconds = await activateFleet({ http, token }, model, DEVICES, join(dir, 'fleet'), {
       onStart: async () => {
-        cpu0 = await cpuOf(hub);
+        cpu0 = await cpuOf(hub, 'hub wave start');
       },
       afterActivation: async () => {
-        hubCpu = (await cpuOf(hub)) - cpu0;
+        hubCpu = (await cpuOf(hub, 'hub wave end')) - cpu0;
       },
     });
     const counted = await hub.ask('cpu');
@@ -131,20 +136,23 @@ async function measureWave(): Promise<WaveFigures> {
     writeFileSync(config, JSON.stringify(solo.agentConfig));
     const agent = await startChild('agent', config);
     children.push(agent);
-    const active = async (version: string) => {
+    const active = async (version: string, span?: string) => {
       const deadline = Date.now() + 180_000;
       for (;;) {
         const a = await agent.ask('cpu');
-        if ((a.slots as Record<string, string | null>).fanout === version) return a.cpu as number;
+        if ((a.slots as Record<string, string | null>).fanout === version) {
+          if (span && process.env.EDGEFLEET_BENCH_PROFILE) process.stderr.write(`profile ${span}: pid ${String(a.pid)} at ${String(a.at)} µs\n`);
+          return a.cpu as number;
+        }
         if (Date.now() > deadline) throw new Error(`solo agent did not activate ${version}`);
         await new Promise((r) => setTimeout(r, 100));
       }
     };
     await active('1.0.0'); // the fleet's rollout names every device
     await client.pushModel({ name: 'fanout', version: '1.0.1', file: sizedClassifier(SIZE, 2), validation: trainVibrationModels().v1.validation });
-    const a0 = await active('1.0.0');
+    const a0 = await active('1.0.0', 'agent update start');
     await client.startRollout({ model: 'fanout', version: '1.0.1', targets: { devices: ['solo'] }, waves: [100], soak: 0 });
-    const agentCpu = (await active('1.0.1')) - a0;
+    const agentCpu = (await active('1.0.1', 'agent update end')) - a0;
     await agent.exit();
     const bare = await startChild('bare');
     children.push(bare);

@@ -14,6 +14,7 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer, createWebSocketStream } from 'ws';
 import { LIMITS, parseTopic } from '@edgefleet/protocol';
 import { coalesceWrites, guardPacketSize } from './packet-limit.js';
+import { indexRetained } from './retained-index.js';
 import { createBrokerPolicy, type BrokerPolicyOptions } from './policy.js';
 import { dialHost, parseHostPort } from './address.js';
 import { createMulticastRegistry, type MulticastSubscribers } from './multicast.js';
@@ -150,6 +151,7 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
     // a CONNECT is one small packet: a connection that has not sent it by then only holds memory
     connectTimeout: options.connectTimeoutMs ?? 10_000,
   });
+  indexRetained((aedes as unknown as { persistence: Parameters<typeof indexRetained>[0] }).persistence); // a SUBSCRIBE to one topic finds its retained message without a scan
   const preAuthLimits = { ...PRE_AUTH_LIMITS, ...options.preAuth };
   const preAuth = createPreAuthGate(preAuthLimits, (reason) => options.onRefused(reason));
   aedes.on('connackSent', (packet, client) => {
