@@ -129,6 +129,8 @@ export async function assembleWebAgent(options: WebAgentOptions, adapters: WebAd
     ...(options.onEvent ? { onEvent: options.onEvent } : {}),
     sha256Stream: adapters.sha256Stream,
     ...(config.hubUrl ? { http: { baseUrl: config.hubUrl, username: config.deviceId, password: config.password } } : {}),
+    // the device's own say over capture (design §4), as the Node agent takes it from agent.json
+    ...(config.capture ? { capture: config.capture } : {}),
     ...options.core,
     deviceId: config.deviceId,
     rootPublicKey: fromBase64(config.rootPublicKey),

@@ -1,16 +1,17 @@
 // The browser store's telemetry outbox and late-label index (design §4, §6), answering like the SQLite
 // store: windows in insertion order, a batch's seq fixed with its rows before the first send (a re-send
 // after a reload carries the same seq and windows), sent marks kept until the hub's confirmation, the
-// bound enforced on every window, confirmed or not. Each call is one transaction.
+// bound enforced on every window, confirmed or not; captured rows (idb-captures.ts) travel in the same
+// batches. Each call is one transaction.
 
 import type { TelemetryWindow } from '@edgefleet/protocol';
-import type { AgentStore, OutboxBatch, PredictionRecord } from '@edgefleet/agent/core';
-import { request, type Mode } from './idb.js';
+import type { AgentStore, CaptureDrops, OutboxBatch, PredictionRecord } from '@edgefleet/agent/core';
+import { META, request, type Run } from './idb.js';
+import { CAPTURES, capturesOfBatch, capturesWaiting, deleteBatchCaptures, fillCaptures } from './idb-captures.js';
 
 export const OUTBOX = 'outbox';
 export const BATCHES = 'batches';
 export const PREDICTIONS = 'predictions';
-export const META = 'meta';
 
 /** One queued window; `batch` 0 = not in a batch yet (seqs start at 1; IndexedDB cannot index null). */
 interface OutboxRow {
@@ -25,6 +26,8 @@ interface BatchRow {
   dropped: number;
   /** When the broker acknowledged it (epoch ms); null: not sent yet. */
   sentAt: number | null;
+  /** Capture drops this batch reports (design §4 capture), the same on every resend. */
+  capDrops?: CaptureDrops;
 }
 
 interface PredictionRow {
@@ -33,9 +36,6 @@ interface PredictionRow {
   id: string;
   record: PredictionRecord;
 }
-
-/** Runs one transaction for the store (refused after close, a full quota as DISK_FULL). */
-export type Run = <T>(what: string, stores: string[], mode: Mode, body: (tx: IDBTransaction) => Promise<T> | T) => Promise<T>;
 
 /** Creates the object stores of this file (version 1 of the schema). */
 export function createOutboxStores(db: IDBDatabase): void {
@@ -76,7 +76,7 @@ export function createIdbOutbox(run: Run, maxPredictions: number): OutboxPart {
       }),
 
     outboxNext: (maxWindows, maxBytes, resendSentBefore) =>
-      run('batching telemetry', [OUTBOX, BATCHES, META], 'readwrite', async (tx): Promise<OutboxBatch | null> => {
+      run('batching telemetry', [OUTBOX, BATCHES, CAPTURES, META], 'readwrite', async (tx): Promise<OutboxBatch | null> => {
         const rows = tx.objectStore(OUTBOX);
         const byBatch = rows.index('batch');
         const batches = tx.objectStore(BATCHES);
@@ -85,18 +85,18 @@ export function createIdbOutbox(run: Run, maxPredictions: number): OutboxPart {
         for (const b of (await request(batches.getAll())) as BatchRow[]) {
           if (b.sentAt !== null && b.sentAt >= cutoff) continue;
           const mine = (await request(byBatch.getAll(b.seq))) as OutboxRow[];
-          if (mine.length > 0 || b.dropped > 0) {
-            return { seq: b.seq, dropped: b.dropped, windows: windowsOf(mine), ...(b.sentAt !== null ? { resent: true } : {}) };
+          const caps = await capturesOfBatch(tx, b.seq, b.capDrops);
+          if (mine.length > 0 || b.dropped > 0 || caps.captures || caps.capturesDropped) {
+            return { seq: b.seq, dropped: b.dropped, windows: windowsOf(mine), ...caps, ...(b.sentAt !== null ? { resent: true } : {}) };
           }
           batches.delete(b.seq); // its windows were dropped while it waited
         }
         const free = maxWindows > 0 ? ((await request(byBatch.getAll(0, maxWindows))) as OutboxRow[]) : [];
         const dropped = await counter(meta, 'outbox.dropped');
-        if (free.length === 0 && dropped === 0) return null;
+        if (free.length === 0 && dropped === 0 && !(await capturesWaiting(tx))) return null;
         const seq = (await counter(meta, 'outbox.seq')) + 1;
         meta.put(seq, 'outbox.seq');
         meta.put(0, 'outbox.dropped');
-        batches.add({ seq, dropped, sentAt: null } satisfies BatchRow);
         const taken: OutboxRow[] = [];
         let bytes = 0;
         for (const [i, row] of free.entries()) {
@@ -105,13 +105,17 @@ export function createIdbOutbox(run: Run, maxPredictions: number): OutboxPart {
           rows.put({ ...row, batch: seq });
           taken.push(row);
         }
-        return { seq, dropped, windows: windowsOf(taken) };
+        // captured rows ride in the bytes the windows left (design §4 capture)
+        const capDrops = await fillCaptures(tx, seq, maxBytes - bytes);
+        batches.add({ seq, dropped, sentAt: null, ...(capDrops ? { capDrops } : {}) } satisfies BatchRow);
+        return { seq, dropped, windows: windowsOf(taken), ...(await capturesOfBatch(tx, seq, capDrops)) };
       }),
 
     outboxAck: (seq) =>
-      run('acknowledging telemetry', [OUTBOX, BATCHES], 'readwrite', async (tx) => {
+      run('acknowledging telemetry', [OUTBOX, BATCHES, CAPTURES, META], 'readwrite', async (tx) => {
         const rows = tx.objectStore(OUTBOX);
         for (const id of await request(rows.index('batch').getAllKeys(seq))) rows.delete(id);
+        await deleteBatchCaptures(tx, seq);
         tx.objectStore(BATCHES).delete(seq);
       }),
 
@@ -123,7 +127,7 @@ export function createIdbOutbox(run: Run, maxPredictions: number): OutboxPart {
       }),
 
     outboxConfirm: (ranges) =>
-      run('confirming telemetry', [OUTBOX, BATCHES], 'readwrite', async (tx) => {
+      run('confirming telemetry', [OUTBOX, BATCHES, CAPTURES, META], 'readwrite', async (tx) => {
         const rows = tx.objectStore(OUTBOX);
         const batches = tx.objectStore(BATCHES);
         let n = 0;
@@ -133,6 +137,7 @@ export function createIdbOutbox(run: Run, maxPredictions: number): OutboxPart {
           if (!(lo <= to)) continue; // an empty (or NaN) range confirms nothing
           const range = IDBKeyRange.bound(lo, to);
           for (const id of await request(rows.index('batch').getAllKeys(range))) rows.delete(id);
+          await deleteBatchCaptures(tx, range);
           n += await request(batches.count(range));
           batches.delete(range);
         }

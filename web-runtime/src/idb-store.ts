@@ -1,13 +1,14 @@
 // AgentStore on IndexedDB (design §5 "State", in a browser): JSON documents by key, artifacts by sha256 kept
 // as one record per chunk (a 25 MB model is never one structured clone), resumable partial downloads, the
-// telemetry outbox and the late-label index. Answers like the SQLite store (the agent's store contract
+// telemetry outbox with its captured rows and the late-label index. Answers like the SQLite store (the agent's store contract
 // suite runs on both). Every call is one transaction: a resolved write has committed, a rejected one
 // (DISK_FULL when the origin's quota is full) left nothing behind.
 
 import { EdgefleetError } from '@edgefleet/protocol';
 import type { AgentStore } from '@edgefleet/agent/core';
-import { asDiskFull, openDatabase, ownBytes, prefixRange, request, transact } from './idb.js';
-import { createIdbOutbox, createOutboxStores, META, type Run } from './idb-outbox.js';
+import { asDiskFull, META, openDatabase, ownBytes, prefixRange, request, transact, type Run } from './idb.js';
+import { createIdbOutbox, createOutboxStores } from './idb-outbox.js';
+import { createCaptureStores, createIdbCaptures } from './idb-captures.js';
 
 export interface IndexedDbStoreOptions {
   /** The database's name: one per device (one agent per device id, design §5). */
@@ -25,7 +26,7 @@ export interface IndexedDbStoreOptions {
   maxPendingBytes?: number;
 }
 
-const VERSION = 1;
+const VERSION = 2;
 const KV = 'kv';
 const ARTIFACTS = 'artifacts';
 const PARTIALS = 'partials';
@@ -64,6 +65,7 @@ function upgrade(db: IDBDatabase, from: number): void {
     db.createObjectStore(CHUNKS); // key [blob, offset] → Uint8Array
     createOutboxStores(db);
   }
+  if (from < 2) createCaptureStores(db); // design §4 capture: a device from before capture gains its store
 }
 
 /** The chunk records of one blob laid out as bytes (a gap reads as zeros, like a sparse file). */
@@ -292,6 +294,7 @@ export async function openIndexedDbStore(options: IndexedDbStoreOptions): Promis
     },
 
     ...createIdbOutbox(run, options.maxPredictions ?? 100_000),
+    ...createIdbCaptures(run),
 
     async close() {
       if (closed) return;

@@ -7,6 +7,12 @@ import { EdgefleetError } from '@edgefleet/protocol';
 
 export type Mode = 'readonly' | 'readwrite';
 
+/** Runs one transaction for the store (refused after close, a full quota as DISK_FULL). */
+export type Run = <T>(what: string, stores: string[], mode: Mode, body: (tx: IDBTransaction) => Promise<T> | T) => Promise<T>;
+
+/** The object store of counters and small values the store's parts share (seqs, drop counts, blob ids). */
+export const META = 'meta';
+
 /** One request's result; for reads the body awaits (fire-and-forget writes need no promise). */
 export function request<T>(r: IDBRequest<T>): Promise<T> {
   return new Promise((resolve, reject) => {

@@ -8,7 +8,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_CHUNK_SIZE, decodeChunkFrame, parseTopic } from '@edgefleet/protocol';
 import type { Hub } from '@edgefleet/hub';
 import { seededClassifier } from '@edgefleet/protocol/testing';
-import { enrolDevice, inferInPage, modelState, startDeviceStand, type DeviceStand } from './support/device-hub.js';
+import { enrolDevice, idbCount, inferInPage, modelState, startDeviceStand, type DeviceStand } from './support/device-hub.js';
 
 /** features [batch, 3] → probabilities [batch, 2] and label [batch]. */
 const TINY = seededClassifier({ seed: 22, features: 3, classes: 2 });
@@ -17,32 +17,6 @@ const TELEMETRY = { windowSeconds: 1, probationSeconds: 0 };
 const WEB = { site: 'web' };
 
 /** Records in these object stores of the agent's IndexedDB database (read from the page, beside the worker). */
-const idbCount = (page: Page, deviceId: string, stores: string[]): Promise<number> =>
-  page.evaluate(
-    async ({ name, stores }) => {
-      const db = await new Promise<IDBDatabase>((resolve, reject) => {
-        const r = indexedDB.open(name);
-        r.onsuccess = () => resolve(r.result);
-        r.onerror = () => reject(r.error);
-      });
-      try {
-        let n = 0;
-        for (const s of stores) {
-          if (!db.objectStoreNames.contains(s)) continue;
-          n += await new Promise<number>((resolve, reject) => {
-            const r = db.transaction(s, 'readonly').objectStore(s).count();
-            r.onsuccess = () => resolve(r.result);
-            r.onerror = () => reject(r.error);
-          });
-        }
-        return n;
-      } finally {
-        db.close();
-      }
-    },
-    { name: `edgefleet-agent:${deviceId}`, stores },
-  );
-
 /** The chunk indices the device's partial download of `sha256` has persisted (its IndexedDB bitmap). */
 const persistedChunks = (page: Page, deviceId: string, sha256: string): Promise<number[]> =>
   page.evaluate(

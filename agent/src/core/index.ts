@@ -4,7 +4,7 @@ export type { AgentCore, AgentCoreOptions, ExplainCallOptions, InferOptions, Inf
 export { explainPrediction, type ExplainedModel, type Explanation, type ExplainLimits } from './explain.js';
 export { systemClock } from './ports.js';
 export { createMemoryStore, type MemoryStoreOptions } from './memory-store.js';
-export type { AgentStore, Clock, OutboxBatch, PredictionRecord, PublishOptions, SubscribeOutcome, Transport } from './ports.js';
+export type { AgentStore, CaptureDrops, Clock, OutboxBatch, PredictionRecord, PublishOptions, SubscribeOutcome, Transport } from './ports.js';
 export type { InferenceRuntime, ModelSession } from './runtime.js';
 export { tensorSpecsOf, tensorsFromOrt, type OrtValueMetadata } from './ort-values.js';
 export type { InferenceService, ModelMetadata, InferResponse, FeedbackBody, ServerMetadata } from './inference-service.js';

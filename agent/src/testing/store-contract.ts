@@ -4,7 +4,7 @@
 // suite also proves what survives a restart.
 
 import { afterEach, describe, expect, it } from 'vitest';
-import { createWindow, encodeChunkFrame, sha256Hex } from '@edgefleet/protocol';
+import { CAPTURE_LIMITS, createWindow, encodeChunkFrame, sha256Hex } from '@edgefleet/protocol';
 import { createDownloader, type Downloader } from '../core/downloader.js';
 import type { AgentStore, Transport } from '../core/ports.js';
 import { systemClock } from '../core/ports.js';
@@ -17,6 +17,17 @@ export interface StoreUnderTest {
 
 const SHA = 'ab'.repeat(32);
 const win = (i: number) => ({ ...createWindow('m', '1.0.0', 'active', i * 1000, (i + 1) * 1000), inferences: i + 1 });
+const cap = (i: number) => ({ kind: 'row' as const, id: `p${i}`, model: 'm', version: '1.0.0', at: i, trigger: 'sample' as const, features: { f0: i }, prediction: 'a', confidence: 0.5 });
+/** A row's bytes as the stores count them (UTF-8 of its JSON). */
+const capBytes = (i: number) => new TextEncoder().encode(JSON.stringify(cap(i))).length;
+const NO_DROPS = { quota: 0, oversized: 0 };
+
+/** The capture part of the port, which every store under this contract implements (design §4 capture). */
+function capturing(store: AgentStore): Required<Pick<AgentStore, 'captureAppend' | 'captureSize'>> {
+  expect(store.captureAppend, 'captureAppend').toBeTypeOf('function');
+  expect(store.captureSize, 'captureSize').toBeTypeOf('function');
+  return { captureAppend: store.captureAppend!.bind(store), captureSize: store.captureSize!.bind(store) };
+}
 
 /** Registers the suite `AgentStore contract: <name>`; `make` gives a fresh, empty store for each test. */
 export function storeContract(name: string, make: () => StoreUnderTest | Promise<StoreUnderTest>): void {
@@ -200,11 +211,10 @@ export function storeContract(name: string, make: () => StoreUnderTest | Promise
 
     it('sends captured rows with a batch, within the disk budget (oldest dropped, counted), the same rows on a resend, across a reopen', async () => {
       const { store, reopen } = await fresh();
-      if (!store.captureAppend) return; // optional: a store without it captures nothing
-      const cap = (i: number) => ({ kind: 'row' as const, id: `p${i}`, model: 'm', version: '1.0.0', at: i, trigger: 'sample' as const, features: { f0: i }, prediction: 'a', confidence: 0.5 });
-      const size = JSON.stringify(cap(0)).length;
-      expect(await store.captureAppend([cap(0), cap(1), cap(2)], 2 * size + 1, { quota: 2, oversized: 1 })).toBe(1);
-      expect(await store.captureSize!()).toEqual({ rows: 2, bytes: 2 * size });
+      const { captureAppend, captureSize } = capturing(store);
+      const size = capBytes(0);
+      expect(await captureAppend([cap(0), cap(1), cap(2)], 2 * size + 1, { quota: 2, oversized: 1 })).toBe(1);
+      expect(await captureSize()).toEqual({ rows: 2, bytes: 2 * size });
       const b1 = (await store.outboxNext(256, 1e6))!;
       expect(b1.windows).toEqual([]);
       expect(b1.captures).toEqual([cap(1), cap(2)]);
@@ -219,8 +229,80 @@ export function storeContract(name: string, make: () => StoreUnderTest | Promise
       }
       expect(await again.outboxNext(256, 1e6, 2_000)).toEqual({ ...b1, resent: true });
       await again.outboxAck(b1.seq);
-      expect(await again.captureSize!()).toEqual({ rows: 0, bytes: 0 });
+      expect(await capturing(again).captureSize()).toEqual({ rows: 0, bytes: 0 });
       expect(await again.outboxNext(256, 1e6)).toBeNull();
+    });
+
+    it('puts captured rows in the bytes the windows leave, the rest in later batches, each row in exactly one batch', async () => {
+      const { store } = await fresh();
+      const { captureAppend, captureSize } = capturing(store);
+      await store.outboxAppend([win(0)], 10);
+      const winBytes = new TextEncoder().encode(JSON.stringify(win(0))).length;
+      expect(await captureAppend([cap(0), cap(1), cap(2)], 1e6, NO_DROPS)).toBe(0);
+      // room for the window and two rows: the third waits
+      const b1 = (await store.outboxNext(256, winBytes + capBytes(0) + capBytes(1)))!;
+      expect(b1.windows.map((w) => w.inferences)).toEqual([1]);
+      expect(b1.captures).toEqual([cap(0), cap(1)]);
+      expect(b1.capturesDropped).toBeUndefined();
+      await store.outboxSent(b1.seq, 1_000);
+      // rows added after a batch was made never join it: they go with the next new one
+      await captureAppend([cap(3)], 1e6, NO_DROPS);
+      const b2 = (await store.outboxNext(256, 1e6))!;
+      expect(b2.seq).toBeGreaterThan(b1.seq);
+      expect(b2.windows).toEqual([]);
+      expect(b2.captures).toEqual([cap(2), cap(3)]);
+      await store.outboxSent(b2.seq, 2_000);
+      expect(await store.outboxNext(256, 1e6)).toBeNull();
+      expect(await store.outboxNext(256, 1e6, 1_500)).toEqual({ ...b1, resent: true });
+      expect(await captureSize()).toEqual({ rows: 4, bytes: [0, 1, 2, 3].reduce((n, i) => n + capBytes(i), 0) });
+      // the hub's confirmation takes a batch's rows with it
+      expect(await store.outboxConfirm([[b1.seq, b2.seq]])).toBe(2);
+      expect(await captureSize()).toEqual({ rows: 0, bytes: 0 });
+      expect(await store.outboxNext(256, 1e6, 5_000)).toBeNull();
+    });
+
+    it(`sends at most ${CAPTURE_LIMITS.rowsPerBatch} captured rows per batch`, async () => {
+      const { store } = await fresh();
+      const { captureAppend } = capturing(store);
+      const rows = Array.from({ length: CAPTURE_LIMITS.rowsPerBatch + 3 }, (_, i) => cap(i));
+      await captureAppend(rows, 1e9, NO_DROPS);
+      const b1 = (await store.outboxNext(256, 1e9))!;
+      expect(b1.captures).toHaveLength(CAPTURE_LIMITS.rowsPerBatch);
+      await store.outboxAck(b1.seq);
+      expect((await store.outboxNext(256, 1e9))!.captures).toEqual(rows.slice(CAPTURE_LIMITS.rowsPerBatch));
+    });
+
+    it('reports capture drops with no row to carry, once, and a zero budget (the device switch off) drops every row held', async () => {
+      const { store, reopen } = await fresh();
+      const { captureAppend } = capturing(store);
+      // drops on their own (over a window's quota) make a batch that says so
+      expect(await captureAppend([], 1e6, { quota: 3, oversized: 0 })).toBe(0);
+      const b1 = (await store.outboxNext(256, 1e6))!;
+      expect(b1).toMatchObject({ windows: [], dropped: 0, capturesDropped: { quota: 3, disk: 0, oversized: 0 } });
+      expect(b1.captures).toBeUndefined();
+      await store.outboxAck(b1.seq);
+      expect(await store.outboxNext(256, 1e6)).toBeNull();
+      // rows in a batch waiting for the hub and rows in none: switched off, both go, counted as disk drops
+      await captureAppend([cap(0)], 1e6, NO_DROPS);
+      const b2 = (await store.outboxNext(256, 1e6))!;
+      await store.outboxSent(b2.seq, 1_000);
+      await captureAppend([cap(1), cap(2)], 1e6, NO_DROPS);
+      expect(await captureAppend([], 0, NO_DROPS)).toBe(3);
+      let again = store;
+      if (reopen) {
+        await store.close();
+        open.splice(open.indexOf(store), 1);
+        again = await reopen();
+        open.push(again);
+      }
+      expect(await capturing(again).captureSize()).toEqual({ rows: 0, bytes: 0 });
+      const b3 = (await again.outboxNext(256, 1e6))!;
+      expect(b3.seq).toBeGreaterThan(b2.seq);
+      expect(b3.captures).toBeUndefined();
+      expect(b3.capturesDropped).toEqual({ quota: 0, disk: 3, oversized: 0 });
+      await again.outboxAck(b3.seq);
+      // b2 lost its row: nothing of it goes again
+      expect(await again.outboxNext(256, 1e6, 5_000)).toBeNull();
     });
 
     it('remembers predictions for late labels by model and id', async () => {

@@ -228,3 +228,30 @@ export async function bareOrtWebInPage(stand: DeviceStand, page: Page, model: Ui
     { model: Array.from(model), feeds },
   );
 }
+
+/** Records in these object stores of a device's IndexedDB (read in its page, beside the running agent). */
+export const idbCount = (page: Page, deviceId: string, stores: string[]): Promise<number> =>
+  page.evaluate(
+    async ({ name, stores }) => {
+      const db = await new Promise<IDBDatabase>((resolve, reject) => {
+        const r = indexedDB.open(name);
+        r.onsuccess = () => resolve(r.result);
+        r.onerror = () => reject(r.error);
+      });
+      try {
+        let n = 0;
+        for (const s of stores) {
+          if (!db.objectStoreNames.contains(s)) continue;
+          n += await new Promise<number>((resolve, reject) => {
+            const r = db.transaction(s, 'readonly').objectStore(s).count();
+            r.onsuccess = () => resolve(r.result);
+            r.onerror = () => reject(r.error);
+          });
+        }
+        return n;
+      } finally {
+        db.close();
+      }
+    },
+    { name: `edgefleet-agent:${deviceId}`, stores },
+  );
