@@ -16,7 +16,6 @@ const TINY = seededClassifier({ seed: 22, features: 3, classes: 2 });
 const TELEMETRY = { windowSeconds: 1, probationSeconds: 0 };
 const WEB = { site: 'web' };
 
-/** Records in these object stores of the agent's IndexedDB database (read from the page, beside the worker). */
 /** The chunk indices the device's partial download of `sha256` has persisted (its IndexedDB bitmap). */
 const persistedChunks = (page: Page, deviceId: string, sha256: string): Promise<number[]> =>
   page.evaluate(

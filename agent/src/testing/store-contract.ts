@@ -43,6 +43,16 @@ export function storeContract(name: string, make: () => StoreUnderTest | Promise
       return r;
     }
 
+    /** The same data through a new handle (the store closed and opened again), or `store` itself when it cannot reopen. */
+    async function reopened(store: AgentStore, reopen: StoreUnderTest['reopen']): Promise<AgentStore> {
+      if (!reopen) return store;
+      await store.close();
+      open.splice(open.indexOf(store), 1);
+      const again = await reopen();
+      open.push(again);
+      return again;
+    }
+
     it('keeps JSON documents by key', async () => {
       const { store } = await fresh();
       expect(await store.get('slots')).toBeUndefined();
@@ -182,13 +192,7 @@ export function storeContract(name: string, make: () => StoreUnderTest | Promise
       // the hub committed b1 and b3 but not b2 (lost by the broker): only those go
       expect(await store.outboxConfirm([[b1.seq, b1.seq], [b3.seq, b3.seq + 5]])).toBe(2);
       expect(await store.outboxSize()).toBe(1);
-      let again = store;
-      if (reopen) {
-        await store.close();
-        open.splice(open.indexOf(store), 1);
-        again = await reopen();
-        open.push(again);
-      }
+      const again = await reopened(store, reopen);
       expect(await again.outboxNext(1, 1e6)).toBeNull();
       expect(await again.outboxNext(1, 1e6, 5_000)).toEqual({ ...b2, resent: true });
       expect(await again.outboxConfirm([[b2.seq, b2.seq]])).toBe(1);
@@ -220,13 +224,7 @@ export function storeContract(name: string, make: () => StoreUnderTest | Promise
       expect(b1.captures).toEqual([cap(1), cap(2)]);
       expect(b1.capturesDropped).toEqual({ quota: 2, disk: 1, oversized: 0 + 1 });
       await store.outboxSent(b1.seq, 1_000);
-      let again = store;
-      if (reopen) {
-        await store.close();
-        open.splice(open.indexOf(store), 1);
-        again = await reopen();
-        open.push(again);
-      }
+      const again = await reopened(store, reopen);
       expect(await again.outboxNext(256, 1e6, 2_000)).toEqual({ ...b1, resent: true });
       await again.outboxAck(b1.seq);
       expect(await capturing(again).captureSize()).toEqual({ rows: 0, bytes: 0 });
@@ -288,13 +286,7 @@ export function storeContract(name: string, make: () => StoreUnderTest | Promise
       await store.outboxSent(b2.seq, 1_000);
       await captureAppend([cap(1), cap(2)], 1e6, NO_DROPS);
       expect(await captureAppend([], 0, NO_DROPS)).toBe(3);
-      let again = store;
-      if (reopen) {
-        await store.close();
-        open.splice(open.indexOf(store), 1);
-        again = await reopen();
-        open.push(again);
-      }
+      const again = await reopened(store, reopen);
       expect(await capturing(again).captureSize()).toEqual({ rows: 0, bytes: 0 });
       const b3 = (await again.outboxNext(256, 1e6))!;
       expect(b3.seq).toBeGreaterThan(b2.seq);
