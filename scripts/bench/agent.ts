@@ -101,7 +101,7 @@ async function inferOverhead(): Promise<Record<string, BenchEntry>> {
         const r = await compareCalls(
           (i) => s.agent.infer(name, { features: { type: 'float32', dims: [1, 6], data: input(i) } }),
           (i) => bare.run({ features: new ort.Tensor('float32', input(i), [1, 6]) }),
-          name === 'big' ? { blocks: 12, calls: 100, warmup: 100 } : {},
+          name === 'big' ? { blocks: 12, calls: 100, warmup: 100 } : { warmup: 5000 },
         );
         out[key] = {
           value: round(r.candidate / 1000, 4),
