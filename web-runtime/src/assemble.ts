@@ -153,6 +153,10 @@ export async function assembleWebAgent(options: WebAgentOptions, adapters: WebAd
     get connected() {
       return transport.connected;
     },
+    // a getter of the core: the spread above copied its value at start, not the getter
+    get captureEnabled() {
+      return core.captureEnabled;
+    },
     async stop() {
       await core.stop();
       if (ownsStore) await store.close();

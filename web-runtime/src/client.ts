@@ -55,6 +55,8 @@ export interface AgentClient {
   infer(model: string, inputs: Record<string, Tensor>, options?: { version?: string; id?: string; outputs?: string[] }): Promise<InferAnswer>;
   label(model: string, predictionId: string, label: string | number): Promise<void>;
   status(): Promise<AgentSnapshot | null>;
+  /** The device-side capture switch (kept across reloads); answers the snapshot after the change. */
+  setCapture(enabled: boolean): Promise<AgentSnapshot>;
   onState(fn: (s: AgentSnapshot) => void): void;
   onEvent(fn: (e: DeviceEvent) => void): void;
   onRole(fn: (r: Role) => void): void;
@@ -252,6 +254,9 @@ export function createAgentClient(options: AgentClientOptions): AgentClient {
     async status() {
       const s = (await call({ op: 'status' })) as AgentSnapshot | null;
       return s ?? lastSnapshot;
+    },
+    async setCapture(enabled) {
+      return (await call({ op: 'capture', enabled })) as AgentSnapshot;
     },
     onState: (f) => void listeners.state.push(f),
     onEvent: (f) => void listeners.event.push(f),

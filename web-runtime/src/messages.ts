@@ -31,6 +31,8 @@ export const AgentRequest = z.discriminatedUnion('op', [
   z.object({ op: z.literal('infer'), model: Name, inputs: Feeds, options: InferOptions.optional() }).strict(),
   z.object({ op: z.literal('label'), model: Name, predictionId: z.string().min(1).max(128), label: z.union([z.string().max(256), z.number()]) }).strict(),
   z.object({ op: z.literal('status') }).strict(),
+  // the device-side capture switch (design §4 capture): off wins over any policy and drops rows not sent yet
+  z.object({ op: z.literal('capture'), enabled: z.boolean() }).strict(),
 ]);
 export type AgentRequest = z.infer<typeof AgentRequest>;
 
@@ -51,6 +53,8 @@ export const AgentSnapshot = z.object({
   reported: ReportedState,
   models: z.array(ModelInfo).max(256),
   persisted: z.boolean().nullable(),
+  /** The device-side capture switch: false means no field data leaves this device, whatever the hub asks. */
+  capture: z.boolean(),
   error: ErrorBody.nullable(),
 });
 export type AgentSnapshot = z.infer<typeof AgentSnapshot>;

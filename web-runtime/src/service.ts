@@ -1,4 +1,4 @@
-// What the agent Worker answers: one request (infer, label, status) against a started agent, and the
+// What the agent Worker answers: one request (infer, label, status, capture) against a started agent, and the
 // snapshot a page shows. Separate from worker.ts so it runs under test without a Worker.
 
 import { EdgefleetError } from '@edgefleet/protocol';
@@ -12,7 +12,7 @@ export function snapshotOf(agent: WebAgent, error: AgentSnapshot['error'] = null
     const m = agent.modelMetadata(name);
     if (m) models.push({ name, versions: m.versions, inputs: m.inputs, outputs: m.outputs });
   }
-  return { connected: agent.connected, reported: agent.reported(), models, persisted: agent.persisted, error };
+  return { connected: agent.connected, reported: agent.reported(), models, persisted: agent.persisted, capture: agent.captureEnabled, error };
 }
 
 export interface Answer {
@@ -35,6 +35,9 @@ export async function answer(agent: WebAgent | null, request: AgentRequest, erro
       await agent.label(request.model, request.predictionId, request.label);
       return { result: null, transfer: [] };
     case 'status':
+      return { result: snapshotOf(agent, error), transfer: [] };
+    case 'capture':
+      await agent.setCapture(request.enabled);
       return { result: snapshotOf(agent, error), transfer: [] };
   }
 }

@@ -1,7 +1,7 @@
 // Field-data capture from a browser device (design §4 capture) in real Chromium against a real hub whose
 // signed telemetry settings carry a capture rule: the rows the IndexedDB outbox sends with its telemetry
 // batches are stored at the hub exactly once (one per prediction id), without the field the rule redacts,
-// also when they waited offline in IndexedDB through a page reload.
+// also when they waited offline in IndexedDB through a page reload; and the page's own capture switch holds.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CaptureRule } from '@edgefleet/protocol';
 import { seededClassifier } from '@edgefleet/protocol/testing';
@@ -63,6 +63,25 @@ describe('capture from a browser device', () => {
     const all = await rows();
     expect(new Set(all.map((r) => r.predictionId)).size).toBe(2 * INFERENCES);
     expect(all.map((r) => r.features['features.0']).sort((a, b) => a - b)).toEqual(Array.from({ length: 2 * INFERENCES }, (_, i) => i));
+
+    // the device's own switch on the page: unticked, nothing more is captured (the hub's rule still asks),
+    // and it stays off through a reload; ticked again, capture resumes
+    await page.waitForSelector('#capture:checked');
+    await page.click('#capture');
+    await expect.poll(() => page.isChecked('#capture')).toBe(false);
+    for (let i = 0; i < 3; i++) await inferAsTab(page, 'web-cap', 'tiny', { features: { type: 'float32', dims: [1, 3], data: [100 + i, 0, 0] } });
+    await page.reload();
+    await expect.poll(() => modelState(page, 'tiny'), { timeout: 60_000 }).toBe('active');
+    await expect.poll(() => page.isChecked('#capture'), { timeout: 30_000 }).toBe(false);
+    await inferAsTab(page, 'web-cap', 'tiny', { features: { type: 'float32', dims: [1, 3], data: [103, 0, 0] } });
+    expect(await idbCount(page, 'web-cap', ['captures'])).toBe(0);
+    await page.click('#capture');
+    await expect.poll(() => page.isChecked('#capture')).toBe(true);
+    await inferAsTab(page, 'web-cap', 'tiny', { features: { type: 'float32', dims: [1, 3], data: [200, 0, 0] } });
+    await expect.poll(async () => (await rows()).length, { timeout: 60_000 }).toBe(2 * INFERENCES + 1);
+    const last = await rows();
+    expect(last.map((r) => r.features['features.0'])).toContain(200);
+    expect(last.some((r) => r.features['features.0'] >= 100 && r.features['features.0'] < 200)).toBe(false);
     expect(errors).toEqual([]);
   });
 });

@@ -45,7 +45,7 @@ describe('tab messages', () => {
   });
 
   it('refuse a reported state that is not one in a state message', () => {
-    expect(refusal(TabMessage, { kind: 'state', snapshot: { connected: true, reported: { deviceId: 'x' }, models: [], persisted: null, error: null } })).toMatch(/^BAD_MESSAGE: malformed message: snapshot\.reported/);
+    expect(refusal(TabMessage, { kind: 'state', snapshot: { connected: true, reported: { deviceId: 'x' }, models: [], persisted: null, capture: true, error: null } })).toMatch(/^BAD_MESSAGE: malformed message: snapshot\.reported/);
   });
 });
 

@@ -69,7 +69,7 @@ export function fakeWorkers(): { create: (url: string | URL) => WorkerLike; all:
         w.received.push(message);
         const m = message as { kind: string; id: number; config?: { deviceId: string }; request?: { op: string; inputs?: Record<string, { data: Float32Array }> } };
         const reply = (data: unknown): void => void setTimeout(() => w.onmessage?.({ data } as MessageEvent), 0);
-        if (m.kind === 'start') reply({ kind: 'state', snapshot: { connected: true, reported: reported(m.config!.deviceId), models: [], persisted: false, error: null } });
+        if (m.kind === 'start') reply({ kind: 'state', snapshot: { connected: true, reported: reported(m.config!.deviceId), models: [], persisted: false, capture: true, error: null } });
         else if (m.kind === 'stop') reply({ kind: 'reply', id: m.id, ok: true, result: null });
         else if (m.request?.op === 'infer') {
           const x = m.request.inputs!.x!.data;

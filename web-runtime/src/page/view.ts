@@ -20,15 +20,30 @@ export function deviceView(root: HTMLElement, deviceId: string, client: AgentCli
   const roleEl = el('span', { id: 'role' }, 'starting');
   const connEl = el('span', { id: 'connection', class: 'off' }, 'starting');
   const storageEl = el('span', { id: 'storage' }, '');
+  // the device's own say over field-data capture (design §4 capture): unticked, nothing is captured here
+  const captureEl = el('input', { type: 'checkbox', id: 'capture' }) as HTMLInputElement;
   const fatalEl = el('p', { id: 'fatal', class: 'error', hidden: '' });
   const modelsBody = el('tbody');
   const eventsEl = el('ol', { id: 'events' });
   const formsEl = el('div', { id: 'infer' });
   let formsKey = '';
+  captureEl.addEventListener('change', () => {
+    captureEl.disabled = true;
+    client
+      .setCapture(captureEl.checked)
+      // refused (the agent not started yet): the box goes back to what the agent holds, the reason in its title
+      .then(state, async (err: unknown) => {
+        captureEl.title = err instanceof Error ? err.message : String(err);
+        const s = await client.status().catch(() => null);
+        if (s) state(s);
+        else captureEl.checked = !captureEl.checked;
+      })
+      .finally(() => (captureEl.disabled = false));
+  });
 
   replace(
     root,
-    el('section', {}, el('h2', {}, 'Device ', el('code', {}, deviceId)), el('p', {}, 'Connection: ', connEl, ' · this tab: ', roleEl, ' · storage: ', storageEl), fatalEl),
+    el('section', {}, el('h2', {}, 'Device ', el('code', {}, deviceId)), el('p', {}, 'Connection: ', connEl, ' · this tab: ', roleEl, ' · storage: ', storageEl), el('p', {}, el('label', {}, captureEl, ' share field data with the fleet (capture)')), fatalEl),
     el('section', {}, el('h2', {}, 'Models'), el('table', { id: 'models' }, el('thead', {}, el('tr', {}, ...['model', 'state', 'active', 'previous', 'pending', 'progress', 'error'].map((h) => el('th', {}, h)))), modelsBody)),
     el('section', {}, el('h2', {}, 'Inference'), formsEl),
     el('section', {}, el('h2', {}, 'Recent events'), eventsEl),
@@ -60,41 +75,44 @@ export function deviceView(root: HTMLElement, deviceId: string, client: AgentCli
     role(r) {
       roleEl.textContent = r === 'leader' ? 'runs the agent' : r === 'follower' ? 'uses the agent of another tab' : 'closed';
     },
-    state(s) {
-      connEl.textContent = s.connected ? 'online' : 'offline (serving from this device)';
-      connEl.className = s.connected ? 'on' : 'off';
-      const r = s.reported.resources as { storageUsageBytes?: number; storageQuotaBytes?: number };
-      storageEl.textContent = `${bytes(r.storageUsageBytes)} of ${bytes(r.storageQuotaBytes)}${s.persisted === true ? ', persistent' : s.persisted === false ? ', not persistent (may be evicted)' : ''}`;
-      if (s.error) fatal(s.error);
-      const v = (x: { version: string } | null): string => x?.version ?? '—';
-      replace(
-        modelsBody,
-        ...Object.entries(s.reported.models).map(([name, m]) =>
-          el(
-            'tr',
-            { 'data-model': name },
-            el('td', {}, name),
-            el('td', { class: `state-${m.state}` }, m.state),
-            el('td', {}, v(m.active)),
-            el('td', {}, v(m.previous)),
-            el('td', {}, v(m.pending)),
-            el('td', {}, m.progress !== undefined ? el('progress', { max: '1', value: String(m.progress) }) : ''),
-            el('td', { class: 'error' }, m.error ? `${m.error.code}: ${m.error.message}` : ''),
-          ),
-        ),
-      );
-      const key = JSON.stringify(s.models);
-      if (key !== formsKey) {
-        formsKey = key;
-        replace(formsEl, ...(s.models.length ? s.models.map(form) : [el('p', {}, 'No active model yet: roll one out to this device.')]));
-      }
-    },
+    state,
     event(e) {
       eventsEl.prepend(el('li', {}, el('time', {}, e.at), ` ${e.type}${e.code ? ` ${e.code}` : ''}${e.model ? ` ${e.model}` : ''}: ${e.message}`));
       while (eventsEl.children.length > MAX_EVENTS) eventsEl.lastElementChild?.remove();
     },
     fatal,
   };
+
+  function state(s: AgentSnapshot): void {
+    connEl.textContent = s.connected ? 'online' : 'offline (serving from this device)';
+    connEl.className = s.connected ? 'on' : 'off';
+    const r = s.reported.resources as { storageUsageBytes?: number; storageQuotaBytes?: number };
+    storageEl.textContent = `${bytes(r.storageUsageBytes)} of ${bytes(r.storageQuotaBytes)}${s.persisted === true ? ', persistent' : s.persisted === false ? ', not persistent (may be evicted)' : ''}`;
+    if (s.error) fatal(s.error);
+    const v = (x: { version: string } | null): string => x?.version ?? '—';
+    replace(
+      modelsBody,
+      ...Object.entries(s.reported.models).map(([name, m]) =>
+        el(
+          'tr',
+          { 'data-model': name },
+          el('td', {}, name),
+          el('td', { class: `state-${m.state}` }, m.state),
+          el('td', {}, v(m.active)),
+          el('td', {}, v(m.previous)),
+          el('td', {}, v(m.pending)),
+          el('td', {}, m.progress !== undefined ? el('progress', { max: '1', value: String(m.progress) }) : ''),
+          el('td', { class: 'error' }, m.error ? `${m.error.code}: ${m.error.message}` : ''),
+        ),
+      ),
+    );
+    const key = JSON.stringify(s.models);
+    if (key !== formsKey) {
+      formsKey = key;
+      replace(formsEl, ...(s.models.length ? s.models.map(form) : [el('p', {}, 'No active model yet: roll one out to this device.')]));
+    }
+    captureEl.checked = s.capture;
+  }
 
   function fatal(e: { code: string; message: string }): void {
     fatalEl.hidden = false;
