@@ -160,15 +160,22 @@ export const modelState = (page: Page, model: string): Promise<string | null> =>
 
 /** Run the page's (first) inference form with `text` in its first field; the output line (or error) it shows. */
 export async function inferInPage(page: Page, text: string): Promise<string> {
-  const form = page.locator('#infer form').first();
-  await form.locator('input').first().fill(text);
-  const out = form.locator('.outputs');
-  await out.evaluate((e) => (e.textContent = ''));
-  await form.locator('button').click();
-  // the text the poll saw: a state change (a rollback, an activation) may rebuild the form, output and all, right after
+  // the text the poll saw: a state change (a rollback, an activation) may rebuild the form, output and all, right
+  // after the click — then the new form never ran and shows nothing: run it again (at most 3 times)
   let seen = '';
-  await expect.poll(async () => (seen = (await out.textContent()) ?? '')).toMatch(/version|[A-Z_]+:/);
-  return seen;
+  for (let attempt = 1; ; attempt++) {
+    const form = page.locator('#infer form').first();
+    await form.locator('input').first().fill(text);
+    const out = form.locator('.outputs');
+    await out.evaluate((e) => (e.textContent = ''));
+    await form.locator('button').click();
+    try {
+      await expect.poll(async () => (seen = (await out.textContent()) ?? ''), { timeout: 10_000 }).toMatch(/version|[A-Z_]+:/);
+      return seen;
+    } catch (err) {
+      if (attempt >= 3 || seen !== '') throw err;
+    }
+  }
 }
 
 /** Tensors as they cross into and out of a page: plain arrays (int64 as numbers) beside type and dims; inputs are float32. */
