@@ -39,7 +39,7 @@ describe('chunk requests wait for the artifact/data subscription', () => {
     await new Promise((r) => setTimeout(r, 30));
     subscribed = true; // the SUBACK: the agent nudges its downloads
     downloader.nudge();
-    expect(await done).toBe(true);
+    expect(await done).toEqual({ fresh: true, bytes });
     expect(asked.sort((a, b) => a - b)).toEqual([0, 1, 2, 3]);
   });
 });

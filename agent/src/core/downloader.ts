@@ -51,18 +51,33 @@ export interface DownloaderOptions {
   log?: (line: string) => void;
   /** Listen on `ef/v1/artifacts/{sha256}/data` while downloading over MQTT (design §4); default true. */
   multicast?: boolean;
-  /** Bytes of out-of-order chunks held to hash in order (default 16 MiB); beyond it the file is read back to verify. */
+  /**
+   * Bytes held in memory to verify a fresh download without reading it back (default 64 MiB): the whole
+   * artifact, assembled as it arrives and handed on as verified (`assemble`), or else the chunks that arrive
+   * ahead of the hashed prefix. Beyond it the file is read back to verify.
+   */
   holdBytes?: number;
+  /**
+   * Assemble a fresh download in memory and hand its verified bytes on (default true). A runtime that shares
+   * one session per file among many agents (the simulator) reads the file at most once: it says no.
+   */
+  assemble?: boolean;
+}
+
+export interface FetchedArtifact {
+  fresh: boolean;
+  bytes: Uint8Array | null;
 }
 
 export interface Downloader {
   /** Feed an `artifact/data` frame (any frame: unknown or unwanted ones are ignored and counted). */
   handleFrame(payload: Uint8Array): void;
   /**
-   * Download, verify and commit the artifact; resolves true once a download verified and committed it,
-   * false when it was on disk already. Throws EdgefleetError (DOWNLOAD_FAILED, HASH_MISMATCH, SIZE_MISMATCH, …).
+   * Download, verify and commit the artifact; `fresh` once a download committed it (false: it was on disk
+   * already), with the verified bytes when the download has them in memory (they may be loaded as they
+   * are: design §5). Throws EdgefleetError (DOWNLOAD_FAILED, HASH_MISMATCH, SIZE_MISMATCH, …).
    */
-  fetchArtifact(ref: ArtifactRef, control: DownloadControl): Promise<boolean>;
+  fetchArtifact(ref: ArtifactRef, control: DownloadControl): Promise<FetchedArtifact>;
   /** Bytes of `ref` already on disk in a resumable partial download (0: none); writes nothing. */
   bytesReceived(ref: ArtifactRef): Promise<number>;
   /** Wake waiting downloads now (the transport just connected: request at once instead of after a timeout). */
@@ -74,8 +89,9 @@ export function createDownloader(options: DownloaderOptions): Downloader {
   const { transport, store, clock } = options;
   const window = Math.max(1, Math.min(options.window ?? 16, LIMITS.chunkWindow));
   const newHasher = options.sha256Stream ?? createSha256;
-  // chunks received ahead of the hashed prefix are referenced (not copied) until the gap fills
-  const holdMax = options.holdBytes ?? 16 * 1024 * 1024;
+  // the whole artifact is in memory anyway once it is loaded: assembling it as it arrives costs one copy
+  const holdMax = options.holdBytes ?? 64 * 1024 * 1024;
+  const assemble = options.assemble ?? true;
   const syncEvery = Math.max(1, Math.floor(window / 4));
   const baseTimeout = options.timeoutMs ?? 2000;
   const maxIdle = options.maxIdleRounds ?? 6;
@@ -142,7 +158,7 @@ export function createDownloader(options: DownloaderOptions): Downloader {
     },
 
     async fetchArtifact(ref, control) {
-      if (await store.hasArtifact(ref.sha256)) return false;
+      if (await store.hasArtifact(ref.sha256)) return { fresh: false, bytes: null };
       if (actives.has(ref.sha256)) throw new EdgefleetError('CONFLICT', `artifact ${ref.sha256} is already downloading`);
       const chunkCount = Math.ceil(ref.size / ref.chunkSize);
       const bitmap = await store.openPartial(ref.sha256, ref.size, chunkCount);
@@ -160,7 +176,10 @@ export function createDownloader(options: DownloaderOptions): Downloader {
         failure: null,
         control,
         // a resumed download has chunks only on disk: it verifies from the file
-        hash: countBits(bitmap, chunkCount) === 0 ? { hasher: newHasher(), next: 0, held: new Map(), heldBytes: 0 } : null,
+        hash:
+          countBits(bitmap, chunkCount) === 0
+            ? { hasher: newHasher(), next: 0, image: assemble && ref.size <= holdMax ? new Uint8Array(ref.size) : null, held: new Map(), heldBytes: 0 }
+            : null,
         mc: 'none',
       };
       if (a.received > 0) log(`resuming ${ref.sha256.slice(0, 12)} at ${a.received}/${chunkCount} chunks`);
@@ -194,8 +213,7 @@ export function createDownloader(options: DownloaderOptions): Downloader {
           }
         }
         await sync(a);
-        await verifyAndCommit(a, store, newHasher, log);
-        return true;
+        return { fresh: true, bytes: await verifyAndCommit(a, store, newHasher, log) };
       } finally {
         actives.delete(ref.sha256);
         if (a.mc === 'on' && transport.connected && transport.unsubscribe) {

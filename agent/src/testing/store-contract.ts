@@ -134,7 +134,8 @@ export function storeContract(name: string, make: () => StoreUnderTest | Promise
         onDisconnect() {},
       };
       dl = createDownloader({ deviceId: 'dev-1', transport, store: slow, clock: systemClock, window: 16, multicast: false });
-      expect(await dl.fetchArtifact({ sha256, size: bytes.length, chunkSize }, { cancelled: false })).toBe(true);
+      // the verified bytes come back from the download itself, equal to what was committed
+      expect(await dl.fetchArtifact({ sha256, size: bytes.length, chunkSize }, { cancelled: false })).toEqual({ fresh: true, bytes });
       expect(syncs).toBeGreaterThan(4);
       expect(violations).toEqual([]);
       expect(await store.readArtifact(sha256)).toEqual(bytes);

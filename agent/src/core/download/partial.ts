@@ -40,11 +40,14 @@ export interface ActiveDownload {
   failure: EdgefleetError | null;
   control: DownloadControl;
   /**
-   * sha256 of the chunks received so far, fed in index order as they arrive (chunks ahead of the next one
-   * are held, up to `holdBytes`), so a fresh download is verified without reading the file back or
-   * assembling it in memory. null: a resumed download, or too far out of order — verified from the file.
+   * sha256 of the chunks received so far, fed in index order, so a fresh download is verified without
+   * reading the file back. With `image` (a download of at most `holdBytes`, for a runtime that loads bytes)
+   * the chunks are assembled in memory and hashed from it as the gaps fill: the image, exactly the bytes
+   * hashed, is handed on to be loaded (no second read, no second hash). Without one, chunks ahead of the
+   * next are held by reference up to `holdBytes`. null: a resumed download, or too large or too far out of
+   * order — verified from the file.
    */
-  hash: { hasher: IncrementalSha256; next: number; held: Map<number, Uint8Array>; heldBytes: number } | null;
+  hash: { hasher: IncrementalSha256; next: number; image: Uint8Array | null; held: Map<number, Uint8Array>; heldBytes: number } | null;
   /** Multicast subscription for this connection: none yet, asked, granted, refused (e.g. Mosquitto's ACL). */
   mc: 'none' | 'asking' | 'on' | 'refused';
 }
@@ -72,6 +75,15 @@ export const chunkLength = (a: ActiveDownload, i: number): number =>
 
 function hashInOrder(a: ActiveDownload, index: number, data: Uint8Array, holdMax: number): void {
   const h = a.hash!;
+  if (h.image) {
+    h.image.set(data, index * a.ref.chunkSize);
+    while (h.next < a.chunkCount && hasBit(a.bitmap, h.next)) {
+      const at = h.next * a.ref.chunkSize;
+      h.hasher.update(h.image.subarray(at, at + chunkLength(a, h.next)));
+      h.next++;
+    }
+    return;
+  }
   if (index !== h.next) {
     if (h.heldBytes + data.length > holdMax) {
       a.hash = null; // the file has every byte: verifyAndCommit reads it back instead
@@ -147,13 +159,16 @@ export function waitProgress(a: ActiveDownload, clock: Clock, ms: number): Promi
   });
 }
 
-export async function verifyAndCommit(a: ActiveDownload, store: AgentStore, newHasher: () => IncrementalSha256, log: (line: string) => void): Promise<void> {
+/** Verify the whole artifact and commit it; resolves to the verified bytes when it has them (the image, or the file read back). */
+export async function verifyAndCommit(a: ActiveDownload, store: AgentStore, newHasher: () => IncrementalSha256, log: (line: string) => void): Promise<Uint8Array | null> {
   let got: string;
+  let bytes: Uint8Array | null;
   if (a.hash && a.hash.next === a.chunkCount) {
     got = a.hash.hasher.digestHex(); // every chunk, in order, each of the length acceptChunk checked
+    bytes = a.hash.image;
   } else {
     log(`verifying ${a.ref.sha256.slice(0, 12)} from the file (resumed, or chunks too far out of order)`);
-    const bytes = await store.readPartial(a.ref.sha256);
+    bytes = await store.readPartial(a.ref.sha256);
     if (bytes.length !== a.ref.size) {
       await store.discardPartial(a.ref.sha256);
       throw new EdgefleetError('SIZE_MISMATCH', `artifact is ${bytes.length} bytes, manifest says ${a.ref.size}`);
@@ -166,4 +181,5 @@ export async function verifyAndCommit(a: ActiveDownload, store: AgentStore, newH
     throw new EdgefleetError('HASH_MISMATCH', `artifact sha256 ${got.slice(0, 12)}…, manifest says ${a.ref.sha256.slice(0, 12)}…`);
   }
   await store.commitPartial(a.ref.sha256);
+  return bytes;
 }

@@ -27,7 +27,9 @@ interface InstallJob {
   onDisk: boolean;
   /** Verified and committed by this download (not found on disk). */
   fresh: boolean;
-  /** Verified bytes read back from disk, or null when the runtime shares one session per file. */
+  /** The bytes this download verified, when it kept them in memory. */
+  downloaded: Uint8Array | null;
+  /** Verified bytes to load (the download's, or read back from disk), or null when the runtime shares one session per file. */
   bytes: Uint8Array | null;
   shared: ((sha256: string, read: () => Promise<Uint8Array>) => Promise<ModelSession>) | undefined;
   session: ModelSession | null;
@@ -112,10 +114,10 @@ export const INSTALL_STEPS: readonly InstallStep[] = [
       state.download = { sha256: ref.sha256, control };
       const t0 = clock.now();
       try {
-        job.fresh = await downloader.fetchArtifact(
+        ({ fresh: job.fresh, bytes: job.downloaded } = await downloader.fetchArtifact(
           { sha256: ref.sha256, size: manifest.artifact.size, chunkSize: manifest.artifact.chunkSize, ...(manifest.artifact.urls ? { urls: manifest.artifact.urls } : {}) },
           control,
-        );
+        ));
       } finally {
         state.download = null;
       }
@@ -130,10 +132,10 @@ export const INSTALL_STEPS: readonly InstallStep[] = [
       const slot = ctx.state.slots[job.name] ?? emptySlot(job.name);
       if (slot.pending?.sha256 !== ref.sha256) throw new EdgefleetError('CONFLICT', 'superseded');
       ctx.setSlot(verifying(slot));
-      // A runtime hosting many agents (the simulator) may hold one session per model file: bytes the
-      // download just verified are read from disk (and checked again) only if it holds none yet.
+      // The bytes a download just verified are loaded as they are; an artifact found on disk is read and
+      // checked again. A runtime hosting many agents (the simulator) may hold one session per model file.
       job.shared = job.fresh ? ctx.runtime.loadShared?.bind(ctx.runtime) : undefined;
-      job.bytes = job.shared ? null : await serving.readVerified(ref);
+      job.bytes = job.shared ? null : (job.downloaded ?? (await serving.readVerified(ref)));
       ctx.setSlot(selfTesting(ctx.state.slots[job.name]!));
       await ctx.saveSlots();
     },
@@ -146,7 +148,9 @@ export const INSTALL_STEPS: readonly InstallStep[] = [
       const { ref } = job.task;
       const shared = job.shared;
       const t1 = ctx.clock.now();
-      job.session = await serving.loadSession(job.bytes ?? (() => shared!(ref.sha256, () => serving.readVerified(ref))));
+      const verified = job.downloaded;
+      job.session = await serving.loadSession(job.bytes ?? (() => shared!(ref.sha256, async () => verified ?? serving.readVerified(ref))));
+      job.bytes = job.downloaded = null; // the session has what it needs
       job.loadedAt = ctx.clock.now();
       job.loadMs = job.loadedAt - t1;
     },
@@ -220,6 +224,6 @@ export async function runSteps<J, D>(steps: readonly Step<J, D>[], job: J, deps:
 
 /** Install `task`; throws the step's EdgefleetError when one fails. */
 export function install(task: InstallTask, attempt: number, deps: InstallDeps): Promise<void> {
-  const job: InstallJob = { task, name: task.manifest.model, attempt, onDisk: false, fresh: false, bytes: null, shared: undefined, session: null, loadedAt: 0, loadMs: 0 };
+  const job: InstallJob = { task, name: task.manifest.model, attempt, onDisk: false, fresh: false, downloaded: null, bytes: null, shared: undefined, session: null, loadedAt: 0, loadMs: 0 };
   return runSteps(INSTALL_STEPS, job, deps, (fn) => deps.ctx.enqueue(fn));
 }

@@ -45,7 +45,7 @@ export interface Updater extends Rollbacks {
 export function createUpdater(ctx: AgentContext, options: UpdaterOptions): Updater {
   const { state, clock, log, random } = ctx;
   const { serving } = options;
-  const downloader = createDownloader({ ...options.download, deviceId: ctx.deviceId, transport: ctx.transport, canRequest: () => ctx.transport.connected && ctx.state.subscribed, store: ctx.store, clock, random, log });
+  const downloader = createDownloader({ assemble: !ctx.runtime.loadShared, ...options.download, deviceId: ctx.deviceId, transport: ctx.transport, canRequest: () => ctx.transport.connected && ctx.state.subscribed, store: ctx.store, clock, random, log });
   const rollbacks = createRollbacks(ctx, serving);
   const deps = { ctx, serving, downloader };
   /** Attempts per artifact sha256; −1 while waiting for its retry timer. */
