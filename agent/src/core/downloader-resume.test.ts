@@ -1,6 +1,7 @@
 // Downloads resuming around a reconnect or a stall, as a closed-and-reopened browser tab showed them: a request
 // sent between CONNACK and the artifact/data SUBACK is answered into the void (the broker drops the frames) and
 // fetched twice; a chunk still being written when a sync snapshots must get its bit persisted by a later sync.
+// Also: what a fresh download hands on to be loaded (the verified image, or nothing when not asked for).
 import { describe, expect, it } from 'vitest';
 import { createSha256, encodeChunkFrame, topics } from '@edgefleet/protocol';
 import { createDownloader } from './downloader.js';
@@ -86,5 +87,77 @@ describe('a chunk still being written during a sync', () => {
     downloader.nudge();
     await done;
     expect(await persisted()).toEqual([0b11]);
+  });
+});
+
+describe('the verified bytes a fresh download hands on', () => {
+  const CHUNK = 1024;
+  const bytes = Uint8Array.from({ length: 5 * CHUNK + 100 }, (_, i) => (i * 13) & 255);
+  const h = createSha256();
+  h.update(bytes);
+  const sha256 = h.digestHex();
+
+  /** Chunks answered last first; `corrupt` flips a byte of that chunk once. Counts the file read-backs. */
+  function setup(options: { assemble?: boolean; holdBytes?: number; corrupt?: number }) {
+    const store = createMemoryStore();
+    let readBacks = 0;
+    const readPartial = store.readPartial.bind(store);
+    store.readPartial = async (sha) => {
+      readBacks++;
+      return readPartial(sha);
+    };
+    let corrupt = options.corrupt;
+    const transport: Transport = {
+      connected: true,
+      connect() {},
+      async close() {},
+      async publish(topic, payload) {
+        if (topic !== topics.artifactGet('dev')) return;
+        const { chunks } = JSON.parse(String(payload)) as { chunks: number[] };
+        const frames = chunks.reverse().map((i) => {
+          const data = bytes.slice(i * CHUNK, (i + 1) * CHUNK);
+          if (i === corrupt) {
+            data[0] = data[0]! ^ 1;
+            corrupt = undefined;
+          }
+          return encodeChunkFrame(sha256, i, data);
+        });
+        setTimeout(() => frames.forEach((f) => downloader.handleFrame(f)), 1);
+      },
+      async subscribe(list) {
+        return list.map((topic) => ({ topic, ok: false }));
+      },
+      onMessage() {},
+      onConnect() {},
+      onDisconnect() {},
+    };
+    const { assemble, holdBytes } = options;
+    const downloader = createDownloader({ deviceId: 'dev', transport, store, clock: systemClock, timeoutMs: 200, ...(assemble !== undefined ? { assemble } : {}), ...(holdBytes !== undefined ? { holdBytes } : {}) });
+    const fetch = () => downloader.fetchArtifact({ sha256, size: bytes.length, chunkSize: CHUNK }, { cancelled: false });
+    return { store, fetch, readBacks: () => readBacks };
+  }
+
+  it('is the image assembled in memory, hashed without reading the file back', async () => {
+    const s = setup({});
+    expect(await s.fetch()).toEqual({ fresh: true, bytes });
+    expect(s.readBacks()).toBe(0);
+    expect(await s.store.readArtifact(sha256)).toEqual(bytes);
+    expect(await s.fetch()).toEqual({ fresh: false, bytes: null }); // on disk now: whoever loads it reads and checks it
+  });
+
+  it('is none when the runtime does not want it (assemble: false), and the file read back when too large to hold', async () => {
+    const held = setup({ assemble: false });
+    expect(await held.fetch()).toEqual({ fresh: true, bytes: null });
+    expect(held.readBacks()).toBe(0);
+    const large = setup({ holdBytes: CHUNK });
+    expect(await large.fetch()).toEqual({ fresh: true, bytes });
+    expect(large.readBacks()).toBe(1);
+  });
+
+  it('is never a corrupted image: HASH_MISMATCH, nothing committed', async () => {
+    const s = setup({ corrupt: 2 });
+    await expect(s.fetch()).rejects.toMatchObject({ code: 'HASH_MISMATCH' });
+    expect(await s.store.hasArtifact(sha256)).toBe(false);
+    expect(await s.fetch()).toEqual({ fresh: true, bytes }); // fetched again whole
   });
 });
