@@ -8,6 +8,24 @@ import { createDownloader } from './downloader.js';
 import { createMemoryStore } from './memory-store.js';
 import { systemClock, type Transport } from './ports.js';
 
+/** A connected transport without multicast that hands each artifact/get's chunk list to `onGet`. */
+function chunkTransport(onGet: (chunks: number[]) => void): Transport {
+  return {
+    connected: true,
+    connect() {},
+    async close() {},
+    async publish(topic, payload) {
+      if (topic === topics.artifactGet('dev')) onGet((JSON.parse(String(payload)) as { chunks: number[] }).chunks);
+    },
+    async subscribe(list) {
+      return list.map((topic) => ({ topic, ok: false, reason: 'no multicast here' }));
+    },
+    onMessage() {},
+    onConnect() {},
+    onDisconnect() {},
+  };
+}
+
 describe('chunk requests wait for the artifact/data subscription', () => {
   it('asks for every chunk once when the download starts between CONNACK and SUBACK', async () => {
     const CHUNK = 1024;
@@ -17,24 +35,11 @@ describe('chunk requests wait for the artifact/data subscription', () => {
     const sha256 = h.digestHex();
     let subscribed = false; // the broker routes artifact/data to the device only once this is true
     const asked: number[] = [];
-    const transport: Transport = {
-      connected: true,
-      connect() {},
-      async close() {},
-      async publish(topic, payload) {
-        if (topic !== topics.artifactGet('dev')) return;
-        const { chunks } = JSON.parse(String(payload)) as { chunks: number[] };
-        asked.push(...chunks);
-        const frames = chunks.map((i) => encodeChunkFrame(sha256, i, bytes.subarray(i * CHUNK, (i + 1) * CHUNK)));
-        setTimeout(() => frames.forEach((f) => subscribed && downloader.handleFrame(f)), 1);
-      },
-      async subscribe(list) {
-        return list.map((topic) => ({ topic, ok: false, reason: 'no multicast here' }));
-      },
-      onMessage() {},
-      onConnect() {},
-      onDisconnect() {},
-    };
+    const transport = chunkTransport((chunks) => {
+      asked.push(...chunks);
+      const frames = chunks.map((i) => encodeChunkFrame(sha256, i, bytes.subarray(i * CHUNK, (i + 1) * CHUNK)));
+      setTimeout(() => frames.forEach((f) => subscribed && downloader.handleFrame(f)), 1);
+    });
     const downloader = createDownloader({ deviceId: 'dev', transport, store: createMemoryStore(), clock: systemClock, canRequest: () => subscribed, timeoutMs: 200 });
     const done = downloader.fetchArtifact({ sha256, size: bytes.length, chunkSize: CHUNK }, { cancelled: false });
     await new Promise((r) => setTimeout(r, 30));
@@ -60,23 +65,10 @@ describe('a chunk still being written during a sync', () => {
       if (offset === 0) await new Promise((r) => setTimeout(r, 40));
       return writeChunk(sha, offset, data);
     };
-    const transport: Transport = {
-      connected: true,
-      connect() {},
-      async close() {},
-      async publish(topic, payload) {
-        if (topic !== topics.artifactGet('dev')) return;
-        const { chunks } = JSON.parse(String(payload)) as { chunks: number[] };
-        // the hub serves chunks 0 and 1, then goes quiet (the tab is about to close)
-        for (const i of chunks.filter((c) => c < 2)) setTimeout(() => downloader.handleFrame(encodeChunkFrame(sha256, i, bytes.subarray(i * CHUNK, (i + 1) * CHUNK))), i * 5);
-      },
-      async subscribe(list) {
-        return list.map((topic) => ({ topic, ok: false, reason: 'no multicast here' }));
-      },
-      onMessage() {},
-      onConnect() {},
-      onDisconnect() {},
-    };
+    const transport = chunkTransport((chunks) => {
+      // the hub serves chunks 0 and 1, then goes quiet (the tab is about to close)
+      for (const i of chunks.filter((c) => c < 2)) setTimeout(() => downloader.handleFrame(encodeChunkFrame(sha256, i, bytes.subarray(i * CHUNK, (i + 1) * CHUNK))), i * 5);
+    });
     const downloader = createDownloader({ deviceId: 'dev', transport, store, clock: systemClock, window: 4, timeoutMs: 100, maxIdleRounds: 100 });
     const control = { cancelled: false };
     const done = downloader.fetchArtifact({ sha256, size: bytes.length, chunkSize: CHUNK }, control).catch(() => false);
@@ -107,30 +99,17 @@ describe('the verified bytes a fresh download hands on', () => {
       return readPartial(sha);
     };
     let corrupt = options.corrupt;
-    const transport: Transport = {
-      connected: true,
-      connect() {},
-      async close() {},
-      async publish(topic, payload) {
-        if (topic !== topics.artifactGet('dev')) return;
-        const { chunks } = JSON.parse(String(payload)) as { chunks: number[] };
-        const frames = chunks.reverse().map((i) => {
-          const data = bytes.slice(i * CHUNK, (i + 1) * CHUNK);
-          if (i === corrupt) {
-            data[0] = data[0]! ^ 1;
-            corrupt = undefined;
-          }
-          return encodeChunkFrame(sha256, i, data);
-        });
-        setTimeout(() => frames.forEach((f) => downloader.handleFrame(f)), 1);
-      },
-      async subscribe(list) {
-        return list.map((topic) => ({ topic, ok: false }));
-      },
-      onMessage() {},
-      onConnect() {},
-      onDisconnect() {},
-    };
+    const transport = chunkTransport((chunks) => {
+      const frames = chunks.reverse().map((i) => {
+        const data = bytes.slice(i * CHUNK, (i + 1) * CHUNK);
+        if (i === corrupt) {
+          data[0] = data[0]! ^ 1;
+          corrupt = undefined;
+        }
+        return encodeChunkFrame(sha256, i, data);
+      });
+      setTimeout(() => frames.forEach((f) => downloader.handleFrame(f)), 1);
+    });
     const { assemble, holdBytes } = options;
     const downloader = createDownloader({ deviceId: 'dev', transport, store, clock: systemClock, timeoutMs: 200, ...(assemble !== undefined ? { assemble } : {}), ...(holdBytes !== undefined ? { holdBytes } : {}) });
     const fetch = () => downloader.fetchArtifact({ sha256, size: bytes.length, chunkSize: CHUNK }, { cancelled: false });
