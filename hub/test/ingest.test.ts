@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MqttClient } from 'mqtt';
 import { LIMITS, createWindow, histogramAdd, topics, type TelemetryBatch } from '@edgefleet/protocol';
 import type { Hub } from '@edgefleet/hub';
-import { apiClient, connectDevice, endClient, hubDb, startTestHub, tempDir, waitFor } from './helpers.js';
+import { apiClient, connectDevice, endClient, hubDb, startTestHub, tempDir, tinyModel, waitFor } from './helpers.js';
 
 function batch(deviceId: string, seq: number, latencies: number[], errors = 0): TelemetryBatch {
   const start = Math.floor(Date.now() / 60_000) * 60_000;
@@ -132,5 +132,42 @@ describe('ingest', () => {
     expect(count('rollups')).toBe(rollups);
     const status = await api.get('/fleet/status');
     expect(status.body.health.find((x: { model: string }) => x.model === 'tiny').inferences).toBe(20);
+  });
+});
+
+describe('ingest latency metric', () => {
+  let hub: Hub;
+  let dir: ReturnType<typeof tempDir>;
+
+  beforeAll(async () => {
+    dir = tempDir();
+    hub = await startTestHub(dir.path);
+    const api = apiClient(hub.urls.http, hub.adminToken);
+    expect((await api.pushModel(tinyModel(), { name: 'tiny', version: '1.0.0' })).status).toBe(201);
+    for (const id of ['dev-l1', 'dev-l2', 'dev-l3']) await api.post('/devices', { id });
+  });
+  afterAll(async () => {
+    await hub.close();
+    dir.remove();
+  });
+
+  it('observes each committed window once when several merge into one rollup in a flush', async () => {
+    // three devices, one minute, one flush: the first window starts the rollup, the others merge into it
+    const sent = [
+      batch('dev-l1', 1, [5, 5, 5]),
+      batch('dev-l2', 1, [7, 7]),
+      batch('dev-l3', 1, [9, 9, 9, 9]),
+    ];
+    const done = sent.map((b) => hub.services.ingest.handle(topics.telemetry(b.deviceId), Buffer.from(JSON.stringify(b))));
+    await hub.flush();
+    await Promise.all(done);
+    expect(hub.metrics.get('edgefleet_telemetry_batches_total')).toBe(3);
+    const text = hub.metrics.render();
+    expect(text).toContain('edgefleet_inference_latency_seconds_count{model="tiny",version="1.0.0",role="active"} 9\n');
+    const sum = Number(/edgefleet_inference_latency_seconds_sum\{model="tiny",version="1.0.0",role="active"\} ([\d.e-]+)/.exec(text)?.[1]);
+    expect(sum).toBeCloseTo((15 + 14 + 36) / 1000, 6);
+    // and the stored rollup holds all nine calls
+    const rows = hubDb(hub).prepare("SELECT inferences FROM rollups WHERE model = 'tiny'").all() as Array<{ inferences: number }>;
+    expect(rows.reduce((n, r) => n + r.inferences, 0)).toBe(9);
   });
 });

@@ -125,7 +125,8 @@ export function createIngestCommit(ctx: HubContext, options: IngestCommitOptions
               const k: RollupKey = { model: w.model, version: w.version, role: w.role, minute };
               const body = await sql.rollupBody(replica, k);
               const prior = body === undefined ? null : parseStoredWindow(body);
-              r = { key: k, prior: body, window: prior ?? w };
+              // a copy: later windows merge into the rollup in place, and `w` itself is observed after the commit
+              r = { key: k, prior: body, window: prior ?? structuredClone(w) };
               rollups.set(key, r);
               if (!prior) {
                 markReporting(w, minute, job.deviceId);
