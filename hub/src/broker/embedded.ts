@@ -127,19 +127,39 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
 
   // Hand a device's message to the hub's handlers; aedes acknowledges (and publishes it on) when `done`
   // is called, so a handler's promise holds the PUBACK. A rejected one closes the connection unacknowledged.
-  const deliverToHub = (client: Client, topic: string, payload: Buffer, done: (err?: Error | null) => void) => {
-    const waits: Array<Promise<void>> = [];
-    const levels = topic.split('/');
-    for (const h of hubHandlers) {
-      if (!topicMatches(h.filter, levels)) continue;
-      try {
-        const r = h.handler(topic, payload);
-        if (r) waits.push(r);
-      } catch (err) {
-        waits.push(Promise.reject(err));
-      }
+  // per topic, the handlers whose filter matches it (a device's few topics, over and over); cleared when
+  // a handler subscribes, and when it grows past a bound (topics are per device)
+  const matching = new Map<string, MessageHandler[]>();
+  const handlersOf = (topic: string): MessageHandler[] => {
+    let hs = matching.get(topic);
+    if (!hs) {
+      const levels = topic.split('/');
+      hs = hubHandlers.filter((h) => topicMatches(h.filter, levels)).map((h) => h.handler);
+      if (matching.size >= 50_000) matching.clear();
+      matching.set(topic, hs);
     }
-    if (waits.length === 0) return done(null);
+    return hs;
+  };
+  const failed = (err: unknown) => Promise.reject(err);
+  const callHandler = (h: MessageHandler, topic: string, payload: Buffer) => {
+    try {
+      return h(topic, payload);
+    } catch (err) {
+      return failed(err);
+    }
+  };
+
+  // Hand a device's message to the hub's handlers; aedes acknowledges (and publishes it on) when `done`
+  // is called, so a handler's promise holds the PUBACK. A rejected one closes the connection unacknowledged.
+  const deliverToHub = (client: Client, topic: string, payload: Buffer, done: (err?: Error | null) => void) => {
+    const hs = handlersOf(topic);
+    let wait: Promise<unknown> | void = undefined;
+    if (hs.length === 1) wait = callHandler(hs[0]!, topic, payload);
+    else if (hs.length > 1) {
+      const waits = hs.map((h) => callHandler(h, topic, payload)).filter((r): r is Promise<void> => Boolean(r));
+      if (waits.length > 0) wait = Promise.all(waits);
+    }
+    if (!wait) return done(null);
     const gate = gates.get(client);
     gate?.hold();
     held++;
@@ -148,7 +168,7 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
       gate?.release();
       done(err);
     };
-    Promise.all(waits).then(
+    wait.then(
       () => settle(null),
       (err: unknown) => settle(err instanceof Error ? err : new Error(String(err))),
     );
@@ -286,6 +306,7 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
     },
     subscribe(filter: string, handler: MessageHandler) {
       hubHandlers.push({ filter: filter.split('/'), handler });
+      matching.clear();
       return new Promise((resolve) => {
         aedes.subscribe(
           filter,

@@ -198,41 +198,36 @@ export function createIngest(ctx: HubContext, options: IngestOptions = {}): Inge
     else if (!timer) timer = setTimeout(() => void flush(), flushMs);
   };
 
-  /** True when the message (and its acknowledgement) was queued; false when it was refused or needs nothing. */
-  const route = async (topic: string, payload: Buffer, ack: Ack | null): Promise<boolean> => {
+  /**
+   * Routes one message: true when it (and its acknowledgement) was queued, false when it was refused or
+   * needs nothing. Synchronous while everything it needs is cached (a known device, a model version's
+   * layout); a promise when it has to read the store first.
+   */
+  const route = (topic: string, payload: Buffer, ack: Ack | null): boolean | Promise<boolean> => {
     const parsed = parseTopic(topic);
     if (!parsed || parsed.kind === 'keyring' || parsed.kind === 'artifact-multicast') return (ctx.reject('unknown', 'BAD_MESSAGE'), false);
     const { deviceId } = parsed;
-    const at = Date.now();
     // an empty payload clears a retained message (the hub does so when it removes a device): nothing to ingest
     if (payload.length === 0 && (parsed.kind === 'reported' || parsed.kind === 'status')) return false;
     // events and telemetry are never retained (design §4): an empty one is the hub clearing a copy a broker kept
     if (payload.length === 0 && (parsed.kind === 'events' || parsed.kind === 'telemetry')) return false;
-    // a retained message cleared by an empty payload, or anything from a device we do not know
-    // a cached answer without an await (a promise and a microtask per message)
-    if (!(knownDevices.get(deviceId) ?? (await deviceExists(deviceId)))) return (ctx.reject(parsed.kind, 'NOT_FOUND'), false);
+    // anything from a device we do not know; not cached yet: read, then route again
+    const known = knownDevices.get(deviceId);
+    if (known === undefined) return deviceExists(deviceId).then(() => route(topic, payload, ack));
+    if (!known) return (ctx.reject(parsed.kind, 'NOT_FOUND'), false);
     if (!rateLimits.take(parsed.kind, deviceId)) return (ctx.reject(parsed.kind, 'RATE_LIMITED'), false);
+    const at = Date.now();
     switch (parsed.kind) {
       case 'telemetry': {
         // same refusals as parseMessage(payload, TelemetryBatch, …), zod only when the fast check is unsure
         const r = parseTelemetryBatch(payload);
         if (!r.ok) return (ctx.reject('telemetry', r.code), false);
         if (r.value.deviceId !== deviceId) return (ctx.reject('telemetry', 'WRONG_DEVICE'), false);
-        if ((await policy.issue(r.value, ctx.now().getTime())) !== null) {
-          if (r.value.confirm) options.onTelemetryDone?.(deviceId, r.value.seq); // refused for good: a re-send changes nothing
-          return (ctx.reject('telemetry', 'BAD_MESSAGE'), false);
-        }
-        if (ctx.bus.serial && r.value.confirm && ack) {
-          // design §4 telemetry `confirm`: the device keeps this batch until the hub confirms its seq after
-          // the commit, so an external broker (one message per acknowledgement) gets its ack now and the batch
-          // commits with the next flush, instead of one transaction per message; lost with a crashed hub,
-          // it is sent again by the device
-          ack.resolve();
-          enqueue({ kind: 'telemetry', deviceId, batch: r.value, at }, null);
-          return false;
-        }
-        enqueue({ kind: 'telemetry', deviceId, batch: r.value, at }, ack);
-        return true;
+        const batch = r.value;
+        const now = ctx.now().getTime();
+        const issue = policy.issueNow(batch, now);
+        if (issue === undefined) return policy.issue(batch, now).then((found) => takeTelemetry(deviceId, batch, found, at, ack));
+        return takeTelemetry(deviceId, batch, issue, at, ack);
       }
       case 'events': {
         const r = parseMessage(payload, DeviceEvent, LIMITS.event);
@@ -261,47 +256,79 @@ export function createIngest(ctx: HubContext, options: IngestOptions = {}): Inge
     }
   };
 
+  /** A schema-valid batch, with what the policy found wrong with it (null: nothing). */
+  const takeTelemetry = (deviceId: string, batch: TelemetryBatch, issue: string | null, at: number, ack: Ack | null): boolean => {
+    if (issue !== null) {
+      if (batch.confirm) options.onTelemetryDone?.(deviceId, batch.seq); // refused for good: a re-send changes nothing
+      return (ctx.reject('telemetry', 'BAD_MESSAGE'), false);
+    }
+    if (ctx.bus.serial && batch.confirm && ack) {
+      // design §4 telemetry `confirm`: the device keeps this batch until the hub confirms its seq after
+      // the commit, so an external broker (one message per acknowledgement) gets its ack now and the batch
+      // commits with the next flush, instead of one transaction per message; lost with a crashed hub,
+      // it is sent again by the device
+      ack.resolve();
+      enqueue({ kind: 'telemetry', deviceId, batch, at }, null);
+      return false;
+    }
+    enqueue({ kind: 'telemetry', deviceId, batch, at }, ack);
+    return true;
+  };
+
+  const routeFailed = (err: unknown): false => {
+    ctx.log(`ingest: ${String(err)}`);
+    ctx.reject('unknown', 'INTERNAL');
+    return false;
+  };
+
   // Messages are routed one after another, in arrival order: routing may wait for the store (a device not
   // cached yet, a model version's layout), and a device's status and reports must reach the queue in the order
-  // they came. A routed message only waits for its commit, which it does outside this chain.
+  // they came. While none waits, a message is routed at once, without a promise; one that has to wait
+  // becomes the chain the next ones queue behind. A routed message only waits for its commit, outside it.
   let routing: Promise<unknown> = Promise.resolve();
-  const handle = (topic: string, payload: Buffer, ack: Ack | null = null): Promise<boolean> => {
-    const p = routing.then(
-      () => route(topic, payload, ack),
-      () => route(topic, payload, ack),
+  let waiting = 0; // routes in the chain not finished yet
+  const chain = (p: Promise<boolean>): Promise<boolean> => {
+    waiting++;
+    const q = p.then(
+      (queued) => (waiting--, queued),
+      (err: unknown) => (waiting--, routeFailed(err)),
     );
-    routing = p.catch(() => undefined);
-    return p.catch((err: unknown) => {
-      ctx.log(`ingest: ${String(err)}`);
-      ctx.reject('unknown', 'INTERNAL');
-      return false;
-    });
+    routing = q;
+    return q;
+  };
+  const handle = (topic: string, payload: Buffer, ack: Ack | null = null): boolean | Promise<boolean> => {
+    if (waiting > 0) return chain(routing.then(() => route(topic, payload, ack)));
+    try {
+      const r = route(topic, payload, ack);
+      return typeof r === 'boolean' ? r : chain(r);
+    } catch (err) {
+      return routeFailed(err);
+    }
+  };
+  /** Settles `resolve` at once when the message was not queued (its commit settles it otherwise). */
+  const routed = (queued: boolean | Promise<boolean>, resolve: () => void, onQueued?: () => void): void => {
+    if (queued === true) onQueued?.();
+    else if (queued === false) resolve();
+    else void queued.then((q) => (q ? onQueued?.() : resolve()));
   };
 
   return {
-    handle: (topic, payload) =>
-      new Promise<void>((resolve) => {
-        void handle(topic, payload, { resolve, reject: () => resolve() }).then((queued) => {
-          if (!queued) resolve();
-        });
-      }),
+    handle: (topic, payload) => new Promise<void>((resolve) => routed(handle(topic, payload, { resolve, reject: () => resolve() }), resolve)),
     flush,
     status(deviceId, status) {
       // through the routing chain, so it cannot overtake what the device published before it went
-      const p = routing.then(async () => {
-        if (await deviceExists(deviceId)) enqueue({ kind: 'status', deviceId, status, at: Date.now() }, null);
-      });
-      routing = p.catch((err: unknown) => ctx.log(`ingest: status of ${deviceId}: ${String(err)}`));
+      void chain(
+        routing.then(async () => {
+          if (await deviceExists(deviceId)) enqueue({ kind: 'status', deviceId, status, at: Date.now() }, null);
+          return false;
+        }),
+      );
     },
     async subscribe() {
       // settles when the message is committed, or at once when it is refused or has nothing to store
-      const h = (topic: string, payload: Buffer) =>
-        new Promise<void>((resolve, reject) => {
-          void handle(topic, payload, { resolve, reject }).then((queued) => {
-            if (!queued) resolve();
-            else if (ctx.bus.serial) void flush(); // nothing else arrives before this one is acknowledged
-          });
-        });
+      // (nothing else arrives on an external broker before this one is acknowledged: flush at once)
+      const now = () => void flush();
+      const h = (topic: string, payload: Buffer) => new Promise<void>((resolve, reject) => routed(handle(topic, payload, { resolve, reject }), resolve, ctx.bus.serial ? now : undefined));
       await ctx.bus.subscribe(hubSubscriptions.telemetry, h);
       await ctx.bus.subscribe(hubSubscriptions.events, h);
       await ctx.bus.subscribe(hubSubscriptions.reported, h);

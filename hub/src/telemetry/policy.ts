@@ -59,6 +59,8 @@ export interface TelemetryPolicyOptions {
 export interface TelemetryPolicy {
   /** batchIssue against the model versions in the store. */
   issue(batch: TelemetryBatch, now: number): Promise<string | null>;
+  /** The same from what is cached, or undefined when a model version has to be read first (then: issue). */
+  issueNow(batch: TelemetryBatch, now: number): string | null | undefined;
   /** Whether the store had this model version when `issue` last looked (a cache read, no I/O). */
   registered(model: string, version: string): boolean;
 }
@@ -79,11 +81,17 @@ export function createTelemetryPolicy(store: Store, options: TelemetryPolicyOpti
     if (layouts.size > 10_000) layouts.clear();
     layouts.set(`${model}@${version}`, { layout: l, at: t });
   };
+  const cached = (model: string, version: string) => layouts.get(`${model}@${version}`)?.layout ?? null;
   return {
     async issue(batch, now) {
       const t = Date.now();
       for (const w of batch.windows) if (!fresh(`${w.model}@${w.version}`, t)) await load(w.model, w.version, t);
-      return batchIssue(batch, now, options.maxWindowAgeMs, (model, version) => layouts.get(`${model}@${version}`)?.layout ?? null);
+      return batchIssue(batch, now, options.maxWindowAgeMs, cached);
+    },
+    issueNow(batch, now) {
+      const t = Date.now();
+      for (const w of batch.windows) if (!fresh(`${w.model}@${w.version}`, t)) return undefined;
+      return batchIssue(batch, now, options.maxWindowAgeMs, cached);
     },
     registered: (model, version) => Boolean(layouts.get(`${model}@${version}`)?.layout),
   };
