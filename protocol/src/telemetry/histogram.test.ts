@@ -58,6 +58,20 @@ describe('latency histogram', () => {
     expect(whole.zeros).toBe(3);
   });
 
+  it('merges a histogram whose buckets lie within the target\'s (added in place) as the histogram of both data sets', () => {
+    const wide = latencies(11, 5_000);
+    const target = histogramOf(wide);
+    const narrow = histogramOf([wide[0]!, wide[1]!, wide[2]!]);
+    histogramMergeInto(target, narrow);
+    expect(target).toEqual(histogramOf([...wide, wide[0]!, wide[1]!, wide[2]!]));
+    // a target holding padding zeros at both ends (as a device may send it) ends trimmed, as the copying path leaves it
+    const padded = histogramOf([5, 6, 7]);
+    padded.counts = [0, 0, ...padded.counts, 0, 0];
+    padded.offset -= 2;
+    histogramMergeInto(padded, histogramOf([6]));
+    expect(padded).toEqual(histogramOf([5, 6, 7, 6]));
+  });
+
   it('leaves its inputs untouched when merging into a new histogram', () => {
     const a = histogramOf([1, 2, 3]);
     const b = histogramOf([1000, 2000]);

@@ -144,6 +144,13 @@ function addOutOfRange(h: Histogram, i: number, count: number): void {
 function addBuckets(h: Histogram, offset: number, counts: readonly number[]): void {
   const theirs = nonZeroSpan(counts);
   if (theirs === null) return;
+  // common case (a rollup taking a device's window): their buckets lie within ours, added in place
+  const within = offset + theirs[0] - h.offset;
+  if (within >= 0 && offset + theirs[1] - h.offset < h.counts.length && h.counts.length <= HISTOGRAM_MAX_BUCKETS) {
+    for (let k = theirs[0]; k <= theirs[1]; k++) h.counts[within - theirs[0] + k]! += counts[k]!;
+    trim(h);
+    return;
+  }
   const mine = nonZeroSpan(h.counts);
   if (mine === null) {
     h.offset = offset;
