@@ -98,6 +98,11 @@ export async function runBatch(model: BatchModel, options: BatchOptions): Promis
   const csvOut = options.output.toLowerCase().endsWith('.csv');
   const columns = csvOut ? csvColumns(model.manifest) : null;
   const tally = createTally(model.manifest);
+  const input = fs.createReadStream(options.input);
+  const lines = readline.createInterface({ input, crlfDelay: Infinity });
+  // taken now, before the first await: readline emits lines as soon as the file is read, and lines emitted
+  // before an iterator exists are lost (a slow output open lost whole files); the iterator buffers them
+  const texts = lines[Symbol.asyncIterator]();
   const tmp = `${options.output}.tmp-${process.pid}`;
   const out = fs.createWriteStream(tmp);
   const opened = new Promise<void>((resolve, reject) => {
@@ -113,10 +118,6 @@ export async function runBatch(model: BatchModel, options: BatchOptions): Promis
   const inFlight = options.strict ? 1 : Math.max(1, options.inFlight ?? 4);
   type Answer = { res: OipInferResponse; error?: undefined } | { res?: undefined; error: { code: ErrorCode; message: string } };
   const pending: { line: number; result: Promise<Answer> }[] = [];
-  // the input is opened only once the output is ready: readline emits lines as soon as the file is read,
-  // and lines emitted before `for await` takes its iterator are lost (a slow output open lost whole files)
-  let input: fs.ReadStream | undefined;
-  let lines: readline.Interface | undefined;
   /** Write one row's answer; false when it ends a strict batch. */
   const settle = async (p: (typeof pending)[number]): Promise<boolean> => {
     const { res, error } = await p.result;
@@ -131,7 +132,7 @@ export async function runBatch(model: BatchModel, options: BatchOptions): Promis
     }
     if (columns) await writeLine(out, columns.line(p.line, res ?? null, error ? `${error.code}: ${error.message}` : ''));
     else await writeLine(out, JSON.stringify(res ? { row: p.line, ...res } : { row: p.line, error }));
-    options.onProgress?.(size > 0 ? Math.min(1, input!.bytesRead / size) : 1);
+    options.onProgress?.(size > 0 ? Math.min(1, input.bytesRead / size) : 1);
     return true;
   };
   try {
@@ -139,9 +140,7 @@ export async function runBatch(model: BatchModel, options: BatchOptions): Promis
       throw new EdgefleetError('BAD_INPUT', `cannot write ${options.output}: ${(err as Error).message}`, { cause: err });
     });
     if (columns) await writeLine(out, columns.header.join(','));
-    input = fs.createReadStream(options.input);
-    lines = readline.createInterface({ input, crlfDelay: Infinity });
-    for await (const text of lines) {
+    for await (const text of texts) {
       lineNo++;
       if (text.trim() === '') continue;
       if (csvIn && layout === null) {
@@ -164,14 +163,14 @@ export async function runBatch(model: BatchModel, options: BatchOptions): Promis
     }
     while (abortedAt === undefined && pending.length > 0) await settle(pending.shift()!);
   } catch (err) {
-    lines?.close();
-    input?.destroy();
+    lines.close();
+    input.destroy();
     await new Promise((r) => out.end(r));
     await fs.promises.rm(tmp, { force: true });
     throw err;
   }
-  lines!.close();
-  input!.destroy();
+  lines.close();
+  input.destroy();
   await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
   if (abortedAt !== undefined) await fs.promises.rm(tmp, { force: true });
   else await fs.promises.rename(tmp, options.output);
