@@ -1,6 +1,6 @@
 // The processes behind rollout.hub_cpu and rollout.agent_activate (design §11), each measured by its own
 // CPU time (process.cpuUsage), apart from the processes that load it:
-//   hub            a hub on the embedded broker; prints { http, token }
+//   hub [OPTIONS]  a hub on the embedded broker (OPTIONS: JSON of more startHub options); prints { http, token }
 //   broker         a bare aedes that publishes the model's chunks itself once, QoS 1, on "go" (stdin) or
 //                  when a client publishes to bench/go; prints { url, chunks }
 //   agent CONFIG   one real agent (its own onnxruntime session); prints {}; "wait V" answers once its
@@ -16,7 +16,7 @@ import { closeSync, fsyncSync, mkdtempSync, openSync, readdirSync, readFileSync,
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { startHub } from '@edgefleet/hub'; // first: its ort-env keeps onnxruntime-node below from phoning home
+import { startHub, type HubOptions } from '@edgefleet/hub'; // first: its ort-env keeps onnxruntime-node below from phoning home
 import { createAgent } from '@edgefleet/agent';
 import { DEFAULT_CHUNK_SIZE } from '@edgefleet/protocol';
 import * as ort from 'onnxruntime-node';
@@ -39,6 +39,11 @@ const threadCpu = () => {
   }
   return out;
 };
+/** The process's read and write syscalls so far (/proc/self/io: writev and sendmsg count as writes). */
+const syscalls = () => {
+  const io = readFileSync('/proc/self/io', 'utf8');
+  return { syscr: Number(/syscr: (\d+)/.exec(io)?.[1]), syscw: Number(/syscw: (\d+)/.exec(io)?.[1]) };
+};
 const say = (x: unknown) => process.stdout.write(JSON.stringify(x) + '\n');
 const [mode, arg] = process.argv.slice(2);
 const dir = mkdtempSync(join(tmpdir(), `edgefleet-bench-${mode}-`));
@@ -47,7 +52,7 @@ let waitVersion: (version: string) => Promise<void> = async () => undefined;
 let close: () => Promise<void> = async () => undefined;
 
 if (mode === 'hub') {
-  const hub = await startHub({ dataDir: dir, http: '127.0.0.1:0', mqtt: '127.0.0.1:0', ws: null });
+  const hub = await startHub({ dataDir: dir, http: '127.0.0.1:0', mqtt: '127.0.0.1:0', ws: null, ...(arg ? (JSON.parse(arg) as Partial<HubOptions>) : {}) });
   answer = async () => ({ frames: hub.metrics.get('edgefleet_artifact_chunks_sent_total'), multicast: hub.metrics.get('edgefleet_artifact_multicast_frames_total') });
   close = () => hub.close();
   say({ http: hub.urls.http, token: hub.adminToken });
@@ -142,7 +147,7 @@ createInterface({ input: process.stdin }).on('line', (line) => {
   const l = line.trim();
   // at: µs on the monotonic clock of a --cpu-prof profile's timestamps, so a profile can be cut to the measured span
   if (l.startsWith('wait ')) void waitVersion(l.slice(5)).then(() => say({ cpu: cpu(), at: Number(process.hrtime.bigint() / 1000n), pid: process.pid, threads: threadCpu() }));
-  else if (l === 'cpu') void answer().then((x) => say({ cpu: cpu(), at: Number(process.hrtime.bigint() / 1000n), pid: process.pid, user: process.cpuUsage().user / 1e6, threads: threadCpu(), ...x }));
+  else if (l === 'cpu') void answer().then((x) => say({ cpu: cpu(), at: Number(process.hrtime.bigint() / 1000n), pid: process.pid, user: process.cpuUsage().user / 1e6, threads: threadCpu(), ...syscalls(), ...x }));
   else if (l === 'exit') {
     void close().finally(() => {
       rmSync(dir, { recursive: true, force: true });

@@ -2,6 +2,8 @@
 // against its floor measured in the same run:
 // - rollout.hub_cpu: the hub in its own process takes 200 agents (this process) from POST /rollouts to all
 //   serving a 4 MB model; floor: a bare aedes process publishing the same chunks once to 200 subscribers.
+//   Both sides' second run: the hub's first wave (another model) and the broker's first fan-out warm them up
+//   (V8 compiling their code was a fifth to a third of a cold run's CPU); the cold figures are in the note.
 // - rollout.frames_per_chunk: the chunk frames the hub published for that wave / the artifact's chunks.
 // - rollout.agent_activate: one real agent (its own process and onnxruntime session) updating to a new 4 MB
 //   model: verify, download, hash, store, load, self-test, swap; floor: sha256, write + fsync,
@@ -11,93 +13,69 @@
 // EDGEFLEET_BENCH_PROFILE=DIR: CPU profiles of the children; EDGEFLEET_BENCH_AGENT_LOG=1: the agent's log and
 // each update's CPU per thread with its span on the profile's clock.
 
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import mqtt, { type MqttClient } from 'mqtt';
 import { DEFAULT_CHUNK_SIZE } from '@edgefleet/protocol';
 import { createHubClient } from '../sim/hub-client.js';
 import { sizedClassifier, trainVibrationModels } from '../sim/models.js';
 import { activateFleet } from './rollout.js';
+import { startChild, type Child } from './_child.js';
 import { median, round, type BenchEntry, type Benchmark } from './harness.js';
 
 const DEVICES = Number(process.env.EDGEFLEET_BENCH_WAVE_DEVICES ?? 200);
 const UPDATES = 5;
 const SIZE = 4 * 1024 * 1024; // = FANOUT_MODEL_BYTES of _fanout-child.ts
-const CHILD = fileURLToPath(new URL('./_fanout-child.ts', import.meta.url));
 
-interface Child {
-  first: Record<string, unknown>;
-  ask(line: string): Promise<Record<string, unknown>>;
-  send(line: string): void;
-  exit(): Promise<void>;
-}
-
-/** One `_fanout-child.ts` process: its first JSON line, then one answer line per "cpu". */
-async function startChild(mode: string, arg?: string): Promise<Child> {
-  // EDGEFLEET_BENCH_PROFILE=DIR: a CPU profile of each child (node --cpu-prof), for the notes on a missed goal
-  const prof = process.env.EDGEFLEET_BENCH_PROFILE ? ['--cpu-prof', '--cpu-prof-dir', process.env.EDGEFLEET_BENCH_PROFILE] : [];
-  const child: ChildProcess = spawn(process.execPath, [...prof, '--import', 'tsx', CHILD, mode, ...(arg ? [arg] : [])], { stdio: ['pipe', 'pipe', 'inherit'] });
-  const lines = createInterface({ input: child.stdout! });
-  const waiting: Array<{ resolve: (l: string) => void; reject: (err: Error) => void }> = [];
-  lines.on('line', (l) => waiting.shift()?.resolve(l));
-  child.once('exit', (code) => {
-    for (const w of waiting.splice(0)) w.reject(new Error(`${mode} child exited (${String(code)})`));
-  });
-  const next = () => new Promise<Record<string, unknown>>((resolve, reject) => {
-    waiting.push({ resolve: (l) => resolve(JSON.parse(l) as Record<string, unknown>), reject });
-  });
-  const first = await next();
-  return {
-    first,
-    ask: (line) => {
-      const p = next();
-      child.stdin!.write(line + '\n');
-      return p;
-    },
-    send: (line) => child.stdin!.write(line + '\n'),
-    exit: async () => {
-      if (child.exitCode !== null) return;
-      const gone = new Promise((r) => child.once('exit', r));
-      child.stdin!.write('exit\n');
-      await Promise.race([gone, new Promise((r) => setTimeout(r, 10_000))]);
-      child.kill('SIGKILL');
-    },
-  };
-}
-const cpuOf = async (c: Child, span?: string) => {
+/** A child's "cpu" answer (its CPU seconds in `cpu`, and what else it counts). */
+const cpuOf = async (c: Child, span?: string): Promise<{ cpu: number } & Record<string, unknown>> => {
   const a = await c.ask('cpu');
   // the profile's timestamps of a measured span's ends (EDGEFLEET_BENCH_PROFILE): cut the profile to them
   if (span && process.env.EDGEFLEET_BENCH_PROFILE) process.stderr.write(`profile ${span}: pid ${String(a.pid)} at ${String(a.at)} µs ${JSON.stringify(a)}\n`);
-  return a.cpu as number;
+  return a as { cpu: number } & Record<string, unknown>;
 };
 
-/** CPU seconds of a bare aedes process publishing the model's chunks once, QoS 1, to `DEVICES` subscribers here. */
-async function bareBrokerCpu(): Promise<{ cpu: number; seconds: number }> {
+interface BareBroker {
+  cpu: number;
+  seconds: number;
+  /** Its first fan-out's CPU seconds. */
+  cold: number;
+  writes: number;
+  reads: number;
+}
+
+/** CPU seconds of a bare aedes process publishing the model's chunks once, QoS 1, to `DEVICES` subscribers here:
+ *  its second such fan-out, as the hub's measured wave is its second (the first warms both up). */
+async function bareBrokerCpu(): Promise<BareBroker> {
   const broker = await startChild('broker');
   const url = broker.first.url as string;
   const chunks = broker.first.chunks as number;
   const clients: MqttClient[] = [];
   try {
+    const got = new Array<number>(DEVICES).fill(0);
     let complete = 0;
     let done: () => void = () => undefined;
-    const all = new Promise<void>((r) => (done = r));
     for (let i = 0; i < DEVICES; i++) {
       const c = await mqtt.connectAsync(url, { clientId: `sub-${i}`, protocolVersion: 4, reconnectPeriod: 0, clean: true });
       clients.push(c);
-      let got = 0;
-      c.on('message', () => ++got === chunks && ++complete === DEVICES && done());
+      c.on('message', () => ++got[i]! === chunks && ++complete === DEVICES && done());
       await c.subscribeAsync('bench/fanout', { qos: 1 });
     }
-    const cpu0 = await cpuOf(broker, 'broker start');
-    const t0 = process.hrtime.bigint();
-    broker.send('go');
-    await all;
-    const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
-    return { cpu: (await cpuOf(broker, 'broker end')) - cpu0, seconds };
+    const fanOut = async (): Promise<{ cpu: number; seconds: number; writes: number; reads: number }> => {
+      got.fill(0);
+      complete = 0;
+      const all = new Promise<void>((r) => (done = r));
+      const start = await cpuOf(broker, 'broker start');
+      const t0 = process.hrtime.bigint();
+      broker.send('go');
+      await all;
+      const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+      const end = await cpuOf(broker, 'broker end');
+      return { cpu: end.cpu - start.cpu, seconds, writes: (end.syscw as number) - (start.syscw as number), reads: (end.syscr as number) - (start.syscr as number) };
+    };
+    const cold = await fanOut();
+    return { ...(await fanOut()), cold: cold.cpu };
   } finally {
     await Promise.all(clients.map((c) => c.endAsync(true).catch(() => undefined)));
     await broker.exit();
@@ -113,12 +91,18 @@ function threadDelta(a: Record<string, unknown>, b: Record<string, unknown>): st
 
 interface WaveFigures {
   hubCpu: number;
+  /** The hub's first wave (code not compiled yet): CPU seconds, chunk frames. */
+  coldHubCpu: number;
+  coldFrames: number;
   seconds: number;
   frames: number;
   multicast: number;
   chunks: number;
   agentCpu: number[];
-  bareBroker: { cpu: number; seconds: number };
+  bareBroker: BareBroker;
+  /** The hub's write and read syscalls during the measured wave. */
+  writes: number;
+  reads: number;
   bareSteps: number[];
   bareRecv: number[];
 }
@@ -131,17 +115,28 @@ async function measureWave(): Promise<WaveFigures> {
     const http = hub.first.http as string;
     const token = hub.first.token as string;
     const model = sizedClassifier(SIZE);
-    let cpu0 = 0;
-    let hubCpu = 0;
+    let coldStart: Record<string, unknown> = {};
+    let coldEnd: Record<string, unknown> = {};
+    let start: Record<string, unknown> = {};
+    let end: Record<string, unknown> = {};
+    // the first wave (0.9.0) warms the hub up unmeasured but for its totals: a running hub's waves after its first run on compiled code
     const seconds = await activateFleet({ http, token }, model, DEVICES, join(dir, 'fleet'), {
+      warmup: {
+        model: sizedClassifier(SIZE, 20),
+        onStart: async () => {
+          coldStart = await cpuOf(hub, 'hub first wave start');
+        },
+        afterActivation: async () => {
+          coldEnd = await cpuOf(hub, 'hub first wave end');
+        },
+      },
       onStart: async () => {
-        cpu0 = await cpuOf(hub, 'hub wave start');
+        start = await cpuOf(hub, 'hub wave start');
       },
       afterActivation: async () => {
-        hubCpu = (await cpuOf(hub, 'hub wave end')) - cpu0;
+        end = await cpuOf(hub, 'hub wave end');
       },
     });
-    const counted = await hub.ask('cpu');
     // one agent of its own, updated to a new model of the same size
     const client = createHubClient(http, token);
     const solo = await client.addDevice('solo', { bench: 'solo' });
@@ -183,7 +178,9 @@ async function measureWave(): Promise<WaveFigures> {
     await hub.exit();
     const bareBroker = await bareBrokerCpu();
     return {
-      hubCpu, seconds, frames: counted.frames as number, multicast: counted.multicast as number,
+      hubCpu: (end.cpu as number) - (start.cpu as number), coldHubCpu: (coldEnd.cpu as number) - (coldStart.cpu as number), coldFrames: (coldEnd.frames as number) - (coldStart.frames as number),
+      writes: (end.syscw as number) - (start.syscw as number), reads: (end.syscr as number) - (start.syscr as number),
+      seconds, frames: (end.frames as number) - (start.frames as number), multicast: (end.multicast as number) - (start.multicast as number),
       chunks: Math.ceil(model.length / DEFAULT_CHUNK_SIZE), agentCpu: agentCpus, bareBroker, bareSteps, bareRecv,
     };
   } finally {
@@ -199,7 +196,7 @@ const hubCpu: Benchmark = async (): Promise<BenchEntry> => {
   const w = await once();
   return {
     value: round(w.hubCpu, 3), unit: 'cpu_s', baseline: round(w.bareBroker.cpu, 3), ratio: round(w.hubCpu / w.bareBroker.cpu, 3),
-    note: `CPU seconds of the hub process (embedded aedes) from POST /rollouts until ${DEVICES} agents (another process, ${cpus().length} cores shared) serve a ${SIZE}-byte model (${w.seconds.toFixed(1)} s wall); baseline: a bare aedes process publishing the ${w.chunks} chunks once to ${DEVICES} QoS 1 subscribers (${w.bareBroker.seconds.toFixed(1)} s wall); goal ratio ≤ 1.5`,
+    note: `CPU seconds of the hub process (embedded aedes) from POST /rollouts until ${DEVICES} agents (another process, ${cpus().length} cores shared) serve a ${SIZE}-byte model (${w.seconds.toFixed(1)} s wall), the hub's second wave to them (its first, of another model: ${w.coldHubCpu.toFixed(3)} CPU s, ${w.coldFrames} frames — V8 still compiling the hub's code); baseline: a bare aedes process publishing the ${w.chunks} chunks once to ${DEVICES} QoS 1 subscribers (${w.bareBroker.seconds.toFixed(1)} s wall), its second fan-out (first: ${w.bareBroker.cold.toFixed(3)} CPU s; cold ratio ${(w.coldHubCpu / w.bareBroker.cold).toFixed(2)}); syscalls in the span: hub ${w.writes} writes, ${w.reads} reads; bare broker ${w.bareBroker.writes} writes, ${w.bareBroker.reads} reads; goal ratio ≤ 1.5`,
   };
 };
 const framesPerChunk: Benchmark = async (): Promise<BenchEntry> => {

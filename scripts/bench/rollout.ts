@@ -36,13 +36,29 @@ export interface ActivationOptions {
   timeoutMs?: number;
   /** Runs with the fleet still up once every agent serves the model. */
   afterActivation?: (fleet: SimulatedFleet) => Promise<void>;
+  /** A model rolled out to the whole fleet first (version 0.9.0, unmeasured): the measured wave is then the
+   *  hub's second, on code already compiled, as every wave of a running hub after its first. */
+  warmup?: { model: Uint8Array; onStart?: () => Promise<void>; afterActivation?: () => Promise<void> };
 }
 
 /** Seconds from POST /rollouts until `devices` simulated agents enrolled at `hub` (HTTP API) all serve the model. */
 export async function activateFleet(hub: { http: string; token: string }, model: Uint8Array, devices: number, dataDir: string, o: ActivationOptions = {}): Promise<number> {
   const fleet = await createSimulatedFleet({ hub: hub.http, token: hub.token, devices, rate: 0, dataDir, prefix: 'fan' });
   try {
-    await fleet.hub.pushModel({ name: 'fanout', version: '1.0.0', file: model, validation: trainVibrationModels().v1.validation });
+    const validation = trainVibrationModels().v1.validation;
+    if (o.warmup) {
+      await fleet.hub.pushModel({ name: 'fanout', version: '0.9.0', file: o.warmup.model, validation });
+      await o.warmup.onStart?.();
+      const first = await fleet.hub.startRollout({ model: 'fanout', version: '0.9.0', targets: { all: true }, waves: [100], soak: 0 });
+      await fleet.waitForVersion('0.9.0', { model: 'fanout', timeoutMs: o.timeoutMs ?? 240_000 });
+      await o.warmup.afterActivation?.();
+      const deadline = Date.now() + 60_000;
+      while ((await fleet.hub.rollout(first.id)).status !== 'completed') {
+        if (Date.now() > deadline) throw new Error('the warm-up rollout did not complete within 60 s of every device serving it');
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+    await fleet.hub.pushModel({ name: 'fanout', version: '1.0.0', file: model, validation });
     await o.onStart?.();
     const t0 = process.hrtime.bigint();
     await fleet.hub.startRollout({ model: 'fanout', version: '1.0.0', targets: { all: true }, waves: [100], soak: 0 });
