@@ -308,7 +308,7 @@ describe('gated rollouts with 20 real agents', () => {
       waves: [50, 100],
       soak: '2s',
       shadow: true,
-      gates: { ...LEAN, maxP95RegressionPct: 1000, minShadowAgreement: 0.5 },
+      gates: { ...LEAN, maxP95RegressionPct: 1000, minShadowAgreement: 0.5, driftConfidence: 0.99999 },
     });
     const done = await until(env, r.id, ['completed', 'paused']);
     expect(done.status, JSON.stringify(done.gates)).toBe('completed');
