@@ -3,7 +3,8 @@
 // - rollout.hub_cpu: the hub in its own process takes 200 agents (this process) from POST /rollouts to all
 //   serving a 4 MB model; floor: a bare aedes process publishing the same chunks once to 200 subscribers.
 //   Both sides' second run: the hub's first wave (another model) and the broker's first fan-out warm them up
-//   (V8 compiling their code was a fifth to a third of a cold run's CPU); the cold figures are in the note.
+//   (V8 compiling the hub's code was a fifth of its cold wave's CPU in perf; a second run costs the hub 20-35 %
+//   and the broker ~40 % less CPU); the cold figures are in the note.
 // - rollout.frames_per_chunk: the chunk frames the hub published for that wave / the artifact's chunks.
 // - rollout.agent_activate: one real agent (its own process and onnxruntime session) updating to a new 4 MB
 //   model: verify, download, hash, store, load, self-test, swap; floor: sha256, write + fsync,
