@@ -46,23 +46,28 @@ export async function activateFleet(hub: { http: string; token: string }, model:
   const fleet = await createSimulatedFleet({ hub: hub.http, token: hub.token, devices, rate: 0, dataDir, prefix: 'fan' });
   try {
     const validation = trainVibrationModels().v1.validation;
+    /** Push `file` as `version`, roll it out to all in one wave, wait until every agent serves it: the rollout's id. */
+    const wave = async (version: string, file: Uint8Array, onStart?: () => void | Promise<void>): Promise<string> => {
+      await fleet.hub.pushModel({ name: 'fanout', version, file, validation });
+      await onStart?.();
+      const r = await fleet.hub.startRollout({ model: 'fanout', version, targets: { all: true }, waves: [100], soak: 0 });
+      await fleet.waitForVersion(version, { model: 'fanout', timeoutMs: o.timeoutMs ?? 240_000 });
+      return r.id;
+    };
     if (o.warmup) {
-      await fleet.hub.pushModel({ name: 'fanout', version: '0.9.0', file: o.warmup.model, validation });
-      await o.warmup.onStart?.();
-      const first = await fleet.hub.startRollout({ model: 'fanout', version: '0.9.0', targets: { all: true }, waves: [100], soak: 0 });
-      await fleet.waitForVersion('0.9.0', { model: 'fanout', timeoutMs: o.timeoutMs ?? 240_000 });
+      const first = await wave('0.9.0', o.warmup.model, o.warmup.onStart);
       await o.warmup.afterActivation?.();
       const deadline = Date.now() + 60_000;
-      while ((await fleet.hub.rollout(first.id)).status !== 'completed') {
+      while ((await fleet.hub.rollout(first)).status !== 'completed') {
         if (Date.now() > deadline) throw new Error('the warm-up rollout did not complete within 60 s of every device serving it');
         await new Promise((r) => setTimeout(r, 100));
       }
     }
-    await fleet.hub.pushModel({ name: 'fanout', version: '1.0.0', file: model, validation });
-    await o.onStart?.();
-    const t0 = process.hrtime.bigint();
-    await fleet.hub.startRollout({ model: 'fanout', version: '1.0.0', targets: { all: true }, waves: [100], soak: 0 });
-    await fleet.waitForVersion('1.0.0', { model: 'fanout', timeoutMs: o.timeoutMs ?? 240_000 });
+    let t0 = 0n;
+    await wave('1.0.0', model, async () => {
+      await o.onStart?.();
+      t0 = process.hrtime.bigint();
+    });
     const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
     if (fleet.runtime.sessions() !== 1) throw new Error(`expected one shared session, found ${fleet.runtime.sessions()}`);
     await o.afterActivation?.(fleet);
